@@ -1,0 +1,106 @@
+//! The tenant event log's entries: what the relay stores and the desk replays.
+
+use crate::ids::{ChannelId, Seq, TenantId};
+use crate::inbound::InboundEvent;
+use crate::time::Millis;
+use serde::{Deserialize, Serialize};
+
+/// One entry of a tenant's event log.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct Event {
+    pub tenant: TenantId,
+    /// Tenant-local, gap-free position in the log.
+    pub seq: Seq,
+    /// When the relay accepted it (Meta's own time is inside the body).
+    pub received_at: Millis,
+    pub body: EventBody,
+}
+
+/// What an event is about.
+// Events are built once and moved a few times; boxing the large variant would only add an
+// allocation and noise to every constructor and pattern.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub enum EventBody {
+    /// A conversation event from Meta.
+    Inbound(InboundEvent),
+    /// An account-level notification (mentions, story insights).
+    Account(AccountEvent),
+    /// A webhook item of a kind the relay does not understand yet, kept verbatim.
+    Unknown(UnknownEvent),
+}
+
+/// Notifications about the business's account rather than one conversation.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct AccountEvent {
+    pub channel_id: ChannelId,
+    pub occurred_at: Millis,
+    pub kind: AccountEventKind,
+}
+
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub enum AccountEventKind {
+    /// The business was @mentioned in a caption (no comment id) or a comment.
+    Mention { media_id: Option<String>, comment_id: Option<String> },
+    /// A story expired; its first-24-hour metrics (Meta may send -1 for small values).
+    StoryInsights {
+        media_id: Option<String>,
+        impressions: Option<i64>,
+        reach: Option<i64>,
+        taps_forward: Option<i64>,
+        taps_back: Option<i64>,
+        exits: Option<i64>,
+        replies: Option<i64>,
+    },
+}
+
+/// A webhook item the relay could route to a channel but not interpret.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct UnknownEvent {
+    pub channel_id: ChannelId,
+    /// The envelope's `object` (`instagram`, `page`, `whatsapp_business_account`, …).
+    pub object: String,
+    /// The item's field or event key (`messaging_handover`, `account_update`, …).
+    pub kind: String,
+    /// The item exactly as Meta sent it, as JSON text.
+    pub raw: String,
+}
+
+impl Event {
+    /// The channel an event belongs to.
+    #[must_use]
+    pub fn channel_id(&self) -> &ChannelId {
+        match &self.body {
+            EventBody::Inbound(e) => &e.channel_id,
+            EventBody::Account(e) => &e.channel_id,
+            EventBody::Unknown(e) => &e.channel_id,
+        }
+    }
+}
+
+impl EventBody {
+    /// A short, stable name of the event's kind, for metrics, logs and tests.
+    #[must_use]
+    pub fn kind_name(&self) -> &'static str {
+        use crate::inbound::InboundKind as K;
+        match self {
+            EventBody::Inbound(e) => match &e.kind {
+                K::Message(_) => "message",
+                K::Reaction(_) => "reaction",
+                K::Edit(_) => "edit",
+                K::Deleted { .. } => "deleted",
+                K::Read { .. } => "read",
+                K::Postback(_) => "postback",
+                K::Referral(_) => "referral",
+                K::Comment(_) => "comment",
+                K::Status(_) => "status",
+                K::OptIn { .. } => "opt_in",
+            },
+            EventBody::Account(e) => match &e.kind {
+                AccountEventKind::Mention { .. } => "mention",
+                AccountEventKind::StoryInsights { .. } => "story_insights",
+            },
+            EventBody::Unknown(_) => "unknown",
+        }
+    }
+}

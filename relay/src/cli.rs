@@ -1,0 +1,343 @@
+//! The command line of the `relay` binary: `serve`, and `admin …` which mirrors the admin
+//! API over HTTP for operators (sled allows one process per data directory, so the CLI
+//! talks to the running relay instead of opening its storage).
+//!
+//! Errors end here as one line on stderr and a non-zero exit status.
+
+use crate::config::Config;
+use anyhow::{Context as _, bail};
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "relay", version, about = "chatdesk relay: Meta webhooks in, tenant-scoped events out")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve webhooks and the admin API.
+    Serve {
+        /// TOML configuration; environment variables override its keys.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Operator commands against a running relay (needs RELAY_OPERATOR_TOKEN).
+    Admin(AdminArgs),
+}
+
+#[derive(Args)]
+struct AdminArgs {
+    /// Base URL of the relay.
+    #[arg(long, env = "RELAY_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Partners (agencies).
+    Partners {
+        #[command(subcommand)]
+        command: PartnerCommand,
+    },
+    /// Tenants (client businesses) of a partner.
+    Tenants {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Partner viewers (report-only tokens).
+    Viewers {
+        #[command(subcommand)]
+        command: ViewerCommand,
+    },
+    /// People of a tenant.
+    Agents {
+        #[command(subcommand)]
+        command: AgentCommand,
+    },
+    /// Connected Instagram accounts and WhatsApp numbers.
+    Channels {
+        #[command(subcommand)]
+        command: ChannelCommand,
+    },
+    /// Conversations of a tenant.
+    Threads {
+        #[command(subcommand)]
+        command: ThreadCommand,
+    },
+    /// Messages of one thread.
+    Messages {
+        #[command(subcommand)]
+        command: MessageCommand,
+    },
+    /// The tenant's raw event log.
+    Events {
+        #[command(subcommand)]
+        command: EventCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PartnerCommand {
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Name shown to the partner's tenants.
+        #[arg(long)]
+        brand: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    Create {
+        #[arg(long)]
+        partner: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ViewerCommand {
+    Create {
+        #[arg(long)]
+        partner: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AgentCommand {
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = ["agent", "owner"], default_value = "agent")]
+        role: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ChannelCommand {
+    /// Register an Instagram professional account.
+    Instagram {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        account_id: String,
+        #[arg(long)]
+        page_id: Option<String>,
+        #[arg(long)]
+        username: Option<String>,
+        /// File holding the access token (never pass tokens as arguments).
+        #[arg(long)]
+        access_token_file: Option<PathBuf>,
+    },
+    /// Register a WhatsApp Cloud API number.
+    Whatsapp {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        phone_number_id: String,
+        #[arg(long)]
+        waba_id: Option<String>,
+        #[arg(long)]
+        access_token_file: Option<PathBuf>,
+    },
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ThreadCommand {
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum MessageCommand {
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        thread: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum EventCommand {
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+    },
+}
+
+/// Entry point of the binary.
+#[must_use]
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { config } => serve(config),
+        Command::Admin(args) => admin(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("relay: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start runtime")
+}
+
+fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
+    let config = Config::load(config_path.as_deref(), |k| std::env::var(k).ok())?;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    runtime()?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, data_dir = %config.data_dir.display(), "relay serving");
+        // One line on stdout tells scripts (and tests binding port 0) where we are.
+        println!("relay listening on http://{addr}");
+        let _ = std::io::stdout().flush();
+        crate::run(config, listener, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+fn read_token(path: Option<&PathBuf>) -> anyhow::Result<Option<String>> {
+    path.map(|p| {
+        std::fs::read_to_string(p)
+            .map(|s| s.trim().to_owned())
+            .with_context(|| format!("cannot read {}", p.display()))
+    })
+    .transpose()
+}
+
+fn admin(args: AdminArgs) -> anyhow::Result<()> {
+    let token = std::env::var("RELAY_OPERATOR_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .context("RELAY_OPERATOR_TOKEN is required for admin commands")?;
+    let base = args.url.trim_end_matches('/').to_owned();
+    let (method, path, body): (reqwest::Method, String, Option<Value>) = match args.command {
+        AdminCommand::Partners { command: PartnerCommand::Create { name, brand } } => {
+            (reqwest::Method::POST, "/v1/partners".into(), Some(json!({"name": name, "brand": brand})))
+        }
+        AdminCommand::Tenants { command: TenantCommand::Create { partner, name } } => (
+            reqwest::Method::POST,
+            format!("/v1/partners/{partner}/tenants"),
+            Some(json!({"name": name})),
+        ),
+        AdminCommand::Viewers { command: ViewerCommand::Create { partner, name } } => (
+            reqwest::Method::POST,
+            format!("/v1/partners/{partner}/viewers"),
+            Some(json!({"name": name})),
+        ),
+        AdminCommand::Agents { command: AgentCommand::Create { tenant, name, role } } => (
+            reqwest::Method::POST,
+            format!("/v1/tenants/{tenant}/agents"),
+            Some(json!({"name": name, "role": role})),
+        ),
+        AdminCommand::Channels { command } => match command {
+            ChannelCommand::Instagram { tenant, account_id, page_id, username, access_token_file } => {
+                let token = read_token(access_token_file.as_ref())?;
+                (
+                    reqwest::Method::POST,
+                    format!("/v1/tenants/{tenant}/channels"),
+                    Some(json!({"kind": "instagram", "account_id": account_id, "page_id": page_id,
+                                "username": username, "access_token": token})),
+                )
+            }
+            ChannelCommand::Whatsapp { tenant, phone_number_id, waba_id, access_token_file } => {
+                let token = read_token(access_token_file.as_ref())?;
+                (
+                    reqwest::Method::POST,
+                    format!("/v1/tenants/{tenant}/channels"),
+                    Some(json!({"kind": "whatsapp", "phone_number_id": phone_number_id,
+                                "waba_id": waba_id, "access_token": token})),
+                )
+            }
+            ChannelCommand::List { tenant } => {
+                (reqwest::Method::GET, format!("/v1/tenants/{tenant}/channels"), None)
+            }
+        },
+        AdminCommand::Threads { command: ThreadCommand::List { tenant } } => {
+            (reqwest::Method::GET, format!("/v1/tenants/{tenant}/threads"), None)
+        }
+        AdminCommand::Messages { command: MessageCommand::List { tenant, thread } } => (
+            reqwest::Method::GET,
+            format!("/v1/tenants/{tenant}/threads/{thread}/messages"),
+            None,
+        ),
+        AdminCommand::Events { command: EventCommand::List { tenant, after } } => {
+            (reqwest::Method::GET, format!("/v1/tenants/{tenant}/events?after={after}"), None)
+        }
+    };
+    runtime()?.block_on(async move {
+        let client = reqwest::Client::new();
+        let mut request = client.request(method, format!("{base}{path}")).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.with_context(|| format!("cannot reach {base}"))?;
+        let status = response.status();
+        let value: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let code = value["error"]["code"].as_str().unwrap_or("error");
+            let message = value["error"]["message"].as_str().unwrap_or("no details");
+            bail!("{status}: {code}: {message}");
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        Ok(())
+    })
+}

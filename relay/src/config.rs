@@ -1,0 +1,233 @@
+//! Relay configuration: an optional TOML file overlaid by the environment (which wins).
+//!
+//! Every key of DESIGN.md's table has a TOML name (the variable in lower case, without the
+//! `RELAY_` prefix) and an environment name. Validation turns the raw strings into typed
+//! values and names the first missing or malformed key in one line, so start-up fails with
+//! a sentence an operator can act on.
+
+use crate::secret::Secret;
+use crate::vault::MasterKey;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Largest webhook body accepted by default (WhatsApp payloads "can be up to 3 MB").
+pub const DEFAULT_MAX_BODY: usize = 4 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var} is required (set it in the environment or as `{key}` in the config file)")]
+    Missing { var: &'static str, key: &'static str },
+    #[error("{var} is invalid: {reason}")]
+    Invalid { var: &'static str, reason: String },
+    #[error("cannot read config file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+}
+
+/// Which storage backend keeps the data.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum StorageKind {
+    Sled,
+    Postgres,
+}
+
+/// The validated configuration of `relay serve`.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub storage: StorageKind,
+    pub database_url: Option<Secret>,
+    pub public_url: String,
+    pub operator_token: Secret,
+    pub master_key: MasterKey,
+    pub meta_app_id: String,
+    pub meta_app_secret: Secret,
+    pub meta_verify_token: Secret,
+    pub instagram_app_secret: Option<Secret>,
+    pub meta_graph_url: String,
+    pub instagram_graph_url: String,
+    pub instagram_oauth_url: String,
+    pub llm_base_url: Option<String>,
+    pub llm_model: Option<String>,
+    pub llm_api_key: Option<Secret>,
+    pub max_body_bytes: usize,
+}
+
+/// The raw keys, as strings, before validation.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    listen: Option<String>,
+    data_dir: Option<String>,
+    storage: Option<String>,
+    database_url: Option<String>,
+    public_url: Option<String>,
+    operator_token: Option<String>,
+    master_key: Option<String>,
+    meta_app_id: Option<String>,
+    meta_app_secret: Option<String>,
+    meta_verify_token: Option<String>,
+    instagram_app_secret: Option<String>,
+    meta_graph_url: Option<String>,
+    instagram_graph_url: Option<String>,
+    instagram_oauth_url: Option<String>,
+    llm_base_url: Option<String>,
+    llm_model: Option<String>,
+    llm_api_key: Option<String>,
+    max_body_bytes: Option<String>,
+}
+
+/// (environment variable, TOML key) for each setting, in the order they are reported.
+macro_rules! each_key {
+    ($raw:ident, $f:ident) => {
+        $f!($raw, listen, "RELAY_LISTEN");
+        $f!($raw, data_dir, "RELAY_DATA_DIR");
+        $f!($raw, storage, "RELAY_STORAGE");
+        $f!($raw, database_url, "DATABASE_URL");
+        $f!($raw, public_url, "RELAY_PUBLIC_URL");
+        $f!($raw, operator_token, "RELAY_OPERATOR_TOKEN");
+        $f!($raw, master_key, "RELAY_MASTER_KEY");
+        $f!($raw, meta_app_id, "META_APP_ID");
+        $f!($raw, meta_app_secret, "META_APP_SECRET");
+        $f!($raw, meta_verify_token, "META_VERIFY_TOKEN");
+        $f!($raw, instagram_app_secret, "INSTAGRAM_APP_SECRET");
+        $f!($raw, meta_graph_url, "META_GRAPH_URL");
+        $f!($raw, instagram_graph_url, "INSTAGRAM_GRAPH_URL");
+        $f!($raw, instagram_oauth_url, "INSTAGRAM_OAUTH_URL");
+        $f!($raw, llm_base_url, "LLM_BASE_URL");
+        $f!($raw, llm_model, "LLM_MODEL");
+        $f!($raw, llm_api_key, "LLM_API_KEY");
+        $f!($raw, max_body_bytes, "RELAY_MAX_BODY_BYTES");
+    };
+}
+
+impl Config {
+    /// Loads the file (if any), overlays `env`, validates.
+    ///
+    /// # Errors
+    /// The first missing or invalid value, or an unreadable file.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut raw = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+                    path: path.to_owned(),
+                    reason: e.to_string(),
+                })?;
+                toml::from_str::<Raw>(&text).map_err(|e| ConfigError::File {
+                    path: path.to_owned(),
+                    reason: e.message().to_owned(),
+                })?
+            }
+            None => Raw::default(),
+        };
+        macro_rules! overlay {
+            ($raw:ident, $field:ident, $var:literal) => {
+                if let Some(v) = env($var).filter(|v| !v.is_empty()) {
+                    $raw.$field = Some(v);
+                }
+            };
+        }
+        each_key!(raw, overlay);
+        Self::validate(raw)
+    }
+
+    fn validate(raw: Raw) -> Result<Config, ConfigError> {
+        fn required(
+            v: Option<String>,
+            var: &'static str,
+            key: &'static str,
+        ) -> Result<String, ConfigError> {
+            v.filter(|s| !s.trim().is_empty()).ok_or(ConfigError::Missing { var, key })
+        }
+        let listen_text = raw.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen: SocketAddr = listen_text.parse().map_err(|_| ConfigError::Invalid {
+            var: "RELAY_LISTEN",
+            reason: format!("`{listen_text}` is not an address like 127.0.0.1:8080"),
+        })?;
+        let storage = match raw.storage.as_deref().unwrap_or("sled") {
+            "sled" => StorageKind::Sled,
+            "postgres" => StorageKind::Postgres,
+            other => {
+                return Err(ConfigError::Invalid {
+                    var: "RELAY_STORAGE",
+                    reason: format!("`{other}` is neither `sled` nor `postgres`"),
+                });
+            }
+        };
+        let database_url = raw.database_url.map(Secret::new);
+        if storage == StorageKind::Postgres && database_url.is_none() {
+            return Err(ConfigError::Missing { var: "DATABASE_URL", key: "database_url" });
+        }
+        let operator_token =
+            Secret::new(required(raw.operator_token, "RELAY_OPERATOR_TOKEN", "operator_token")?);
+        if operator_token.expose().len() < 16 {
+            return Err(ConfigError::Invalid {
+                var: "RELAY_OPERATOR_TOKEN",
+                reason: "must be at least 16 characters".into(),
+            });
+        }
+        let master_key = parse_master_key(&required(raw.master_key, "RELAY_MASTER_KEY", "master_key")?)?;
+        let meta_app_id = required(raw.meta_app_id, "META_APP_ID", "meta_app_id")?;
+        let meta_app_secret =
+            Secret::new(required(raw.meta_app_secret, "META_APP_SECRET", "meta_app_secret")?);
+        let meta_verify_token =
+            Secret::new(required(raw.meta_verify_token, "META_VERIFY_TOKEN", "meta_verify_token")?);
+        let max_body_bytes = match raw.max_body_bytes {
+            None => DEFAULT_MAX_BODY,
+            Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
+                var: "RELAY_MAX_BODY_BYTES",
+                reason: format!("`{v}` is not a number of bytes"),
+            })?,
+        };
+        let public_url = raw
+            .public_url
+            .unwrap_or_else(|| format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_owned();
+        Ok(Config {
+            listen,
+            data_dir: PathBuf::from(raw.data_dir.unwrap_or_else(|| "./relay-data".into())),
+            storage,
+            database_url,
+            public_url,
+            operator_token,
+            master_key,
+            meta_app_id,
+            meta_app_secret,
+            meta_verify_token,
+            instagram_app_secret: raw.instagram_app_secret.filter(|s| !s.is_empty()).map(Secret::new),
+            meta_graph_url: raw.meta_graph_url.unwrap_or_else(|| "https://graph.facebook.com".into()),
+            instagram_graph_url: raw
+                .instagram_graph_url
+                .unwrap_or_else(|| "https://graph.instagram.com".into()),
+            instagram_oauth_url: raw
+                .instagram_oauth_url
+                .unwrap_or_else(|| "https://api.instagram.com".into()),
+            llm_base_url: raw.llm_base_url,
+            llm_model: raw.llm_model,
+            llm_api_key: raw.llm_api_key.map(Secret::new),
+            max_body_bytes,
+        })
+    }
+}
+
+fn parse_master_key(text: &str) -> Result<MasterKey, ConfigError> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|_| ConfigError::Invalid {
+            var: "RELAY_MASTER_KEY",
+            reason: "is not base64 (make one with `openssl rand -base64 32`)".into(),
+        })?;
+    <[u8; 32]>::try_from(bytes.as_slice()).map(MasterKey::new).map_err(|_| ConfigError::Invalid {
+        var: "RELAY_MASTER_KEY",
+        reason: format!("must decode to 32 bytes, got {}", bytes.len()),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,108 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use std::collections::HashMap;
+
+const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+fn full_env() -> HashMap<&'static str, String> {
+    HashMap::from([
+        ("RELAY_OPERATOR_TOKEN", "op-token-0123456789".to_owned()),
+        ("RELAY_MASTER_KEY", KEY.to_owned()),
+        ("META_APP_ID", "1234".to_owned()),
+        ("META_APP_SECRET", "app-secret".to_owned()),
+        ("META_VERIFY_TOKEN", "verify-me".to_owned()),
+    ])
+}
+
+fn load(file: Option<&Path>, env: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
+    Config::load(file, |k| env.get(k).cloned())
+}
+
+#[track_caller]
+fn check_error(remove: &str, expected: &str) {
+    let mut env = full_env();
+    env.remove(remove);
+    let err = load(None, &env).unwrap_err().to_string();
+    assert_eq!(err, expected);
+}
+
+#[test]
+fn missing_required_values_are_named_in_one_line() {
+    check_error(
+        "RELAY_OPERATOR_TOKEN",
+        "RELAY_OPERATOR_TOKEN is required (set it in the environment or as `operator_token` in the config file)",
+    );
+    check_error(
+        "RELAY_MASTER_KEY",
+        "RELAY_MASTER_KEY is required (set it in the environment or as `master_key` in the config file)",
+    );
+    check_error(
+        "META_APP_SECRET",
+        "META_APP_SECRET is required (set it in the environment or as `meta_app_secret` in the config file)",
+    );
+    check_error(
+        "META_VERIFY_TOKEN",
+        "META_VERIFY_TOKEN is required (set it in the environment or as `meta_verify_token` in the config file)",
+    );
+    check_error(
+        "META_APP_ID",
+        "META_APP_ID is required (set it in the environment or as `meta_app_id` in the config file)",
+    );
+}
+
+#[test]
+fn defaults_follow_the_design() {
+    let c = load(None, &full_env()).unwrap();
+    assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(c.public_url, "http://127.0.0.1:8080");
+    assert_eq!(c.data_dir, PathBuf::from("./relay-data"));
+    assert_eq!(c.storage, StorageKind::Sled);
+    assert!(!format!("{:?}", c.master_key).contains("31"));
+    assert_eq!(c.max_body_bytes, DEFAULT_MAX_BODY);
+    assert!(c.instagram_app_secret.is_none());
+}
+
+#[test]
+fn environment_wins_over_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.toml");
+    std::fs::write(&path, "listen = \"127.0.0.1:9000\"\ndata_dir = \"/tmp/from-file\"\n").unwrap();
+    let mut env = full_env();
+    let c = load(Some(&path), &env).unwrap();
+    assert_eq!(c.listen.port(), 9000);
+    assert_eq!(c.data_dir, PathBuf::from("/tmp/from-file"));
+    env.insert("RELAY_LISTEN", "127.0.0.1:9100".into());
+    let c = load(Some(&path), &env).unwrap();
+    assert_eq!(c.listen.port(), 9100);
+    assert_eq!(c.data_dir, PathBuf::from("/tmp/from-file"));
+}
+
+#[test]
+fn bad_values_are_explained() {
+    let mut env = full_env();
+    env.insert("RELAY_MASTER_KEY", "c2hvcnQ=".into());
+    assert_eq!(
+        load(None, &env).unwrap_err().to_string(),
+        "RELAY_MASTER_KEY is invalid: must decode to 32 bytes, got 5"
+    );
+    let mut env = full_env();
+    env.insert("RELAY_STORAGE", "mongo".into());
+    assert!(load(None, &env).unwrap_err().to_string().contains("neither `sled` nor `postgres`"));
+    let mut env = full_env();
+    env.insert("RELAY_STORAGE", "postgres".into());
+    assert!(load(None, &env).unwrap_err().to_string().starts_with("DATABASE_URL is required"));
+}
+
+#[test]
+fn unknown_file_keys_are_rejected_and_secrets_never_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.toml");
+    std::fs::write(&path, "listne = \"x\"\n").unwrap();
+    let err = load(Some(&path), &full_env()).unwrap_err().to_string();
+    assert!(err.contains("listne"), "{err}");
+    let shown = format!("{:?}", load(None, &full_env()).unwrap());
+    for secret in ["op-token-0123456789", "app-secret", "verify-me", KEY] {
+        assert!(!shown.contains(secret), "{secret} leaked in {shown}");
+    }
+}

@@ -1,0 +1,54 @@
+//! The HTTP surface: one router, the shared state, and the layers around it.
+//!
+//! Layers, outermost first: request body limit (413 before anything reads an oversized
+//! body), then the routes. No request-logging layer: URIs of the webhook handshake carry
+//! the verify token, so handlers log what is safe themselves.
+
+pub mod admin;
+pub mod auth;
+pub mod error;
+pub mod health;
+pub mod webhook;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::store::Store;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use std::sync::Arc;
+
+/// Everything a handler may reach; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub metrics: Metrics,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The relay's routes.
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .route("/webhooks/instagram", get(webhook::handshake).post(webhook::instagram))
+        .route("/webhooks/whatsapp", get(webhook::handshake).post(webhook::whatsapp))
+        .route("/v1/partners", post(admin::create_partner))
+        .route("/v1/partners/{partner}/tenants", post(admin::create_tenant))
+        .route("/v1/partners/{partner}/viewers", post(admin::create_viewer))
+        .route("/v1/tenants/{tenant}/agents", post(admin::create_agent))
+        .route(
+            "/v1/tenants/{tenant}/channels",
+            post(admin::create_channel).get(admin::list_channels),
+        )
+        .route("/v1/tenants/{tenant}/threads", get(admin::list_threads))
+        .route("/v1/tenants/{tenant}/threads/{thread}/messages", get(admin::list_messages))
+        .route("/v1/tenants/{tenant}/events", get(admin::list_events))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .fallback(error::not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}

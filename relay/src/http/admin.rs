@@ -1,0 +1,357 @@
+//! The admin API of DESIGN.md: partners, tenants, viewers, agents, channels, threads,
+//! messages (plus the raw event log for operators and agents).
+//!
+//! Every tenant route derives its `TenantScope` from the principal first; a tenant that is
+//! not the caller's answers 404 exactly like one that does not exist. Tokens are shown
+//! once at creation and stored only as hashes; access tokens are sealed at once and no
+//! answer ever contains one. Writes answer only after they are durable.
+
+use super::AppState;
+use super::error::ApiError;
+use crate::ids;
+use crate::principal::{Access, Principal, TenantScope, new_token, token_hash};
+use crate::store::{
+    AgentKind, AgentRecord, ChannelKind, ChannelRecord, MessageView, PartnerRecord,
+    TenantRecord, ThreadView,
+};
+use crate::vault;
+use axum::extract::{FromRequest, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use protocol::window::{WindowState, state};
+use protocol::{AgentId, ChannelId, PartnerId, Role, Seq, TenantId, ThreadId};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// `Json` whose rejections use our error shape.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+fn created(body: Value) -> Response {
+    (StatusCode::CREATED, axum::Json(body)).into_response()
+}
+
+fn require_operator(principal: &Principal) -> Result<(), ApiError> {
+    principal.operator().map(|_| ()).ok_or_else(|| ApiError::forbidden("operator only"))
+}
+
+fn name_field(name: &str, what: &str) -> Result<String, ApiError> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > 200 {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            format!("{what} must be 1 to 200 characters"),
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Scope for a tenant that must also exist.
+async fn tenant_scope(
+    app: &AppState,
+    principal: &Principal,
+    tenant: &str,
+    access: Access,
+) -> Result<TenantScope, ApiError> {
+    let id = TenantId::new(tenant);
+    let scope = principal.scope(&id, access)?;
+    if app.store.tenant(&id).await?.is_none() {
+        return Err(ApiError::not_found("tenant"));
+    }
+    Ok(scope)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPartner {
+    name: String,
+    brand: Option<String>,
+}
+
+pub async fn create_partner(
+    State(app): State<AppState>,
+    principal: Principal,
+    ApiJson(input): ApiJson<NewPartner>,
+) -> Result<Response, ApiError> {
+    require_operator(&principal)?;
+    let record = PartnerRecord {
+        id: PartnerId(ids::random("pa")),
+        name: name_field(&input.name, "name")?,
+        brand: input.brand.as_deref().map(|b| name_field(b, "brand")).transpose()?,
+        created_at: app.clock.now(),
+    };
+    let id = record.id.clone();
+    app.store.insert_partner(record).await?;
+    app.store.sync().await?;
+    Ok(created(json!({"id": id})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewNamed {
+    name: String,
+}
+
+pub async fn create_tenant(
+    State(app): State<AppState>,
+    principal: Principal,
+    Path(partner): Path<String>,
+    ApiJson(input): ApiJson<NewNamed>,
+) -> Result<Response, ApiError> {
+    require_operator(&principal)?;
+    let partner = PartnerId::new(partner);
+    if app.store.partner(&partner).await?.is_none() {
+        return Err(ApiError::not_found("partner"));
+    }
+    let record = TenantRecord {
+        id: TenantId(ids::random("tn")),
+        partner,
+        name: name_field(&input.name, "name")?,
+        created_at: app.clock.now(),
+    };
+    let id = record.id.clone();
+    app.store.insert_tenant(record).await?;
+    app.store.sync().await?;
+    Ok(created(json!({"id": id})))
+}
+
+pub async fn create_viewer(
+    State(app): State<AppState>,
+    principal: Principal,
+    Path(partner): Path<String>,
+    ApiJson(input): ApiJson<NewNamed>,
+) -> Result<Response, ApiError> {
+    require_operator(&principal)?;
+    let partner = PartnerId::new(partner);
+    if app.store.partner(&partner).await?.is_none() {
+        return Err(ApiError::not_found("partner"));
+    }
+    let name = name_field(&input.name, "name")?;
+    issue_token(&app, name, AgentKind::PartnerViewer { partner }).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAgent {
+    name: String,
+    role: String,
+}
+
+pub async fn create_agent(
+    State(app): State<AppState>,
+    principal: Principal,
+    Path(tenant): Path<String>,
+    ApiJson(input): ApiJson<NewAgent>,
+) -> Result<Response, ApiError> {
+    let scope = tenant_scope(&app, &principal, &tenant, Access::Manage).await?;
+    let role = match input.role.as_str() {
+        "agent" => Role::Agent,
+        "owner" => Role::Owner,
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                format!("role must be `agent` or `owner`, not `{other}`"),
+            ));
+        }
+    };
+    let name = name_field(&input.name, "name")?;
+    issue_token(&app, name, AgentKind::Tenant { tenant: scope.tenant().clone(), role }).await
+}
+
+async fn issue_token(app: &AppState, name: String, kind: AgentKind) -> Result<Response, ApiError> {
+    let token = new_token();
+    let prefix = if matches!(kind, AgentKind::PartnerViewer { .. }) { "vw" } else { "ag" };
+    let record = AgentRecord {
+        id: AgentId(ids::random(prefix)),
+        name,
+        kind,
+        token_hash: token_hash(&token),
+        created_at: app.clock.now(),
+    };
+    let id = record.id.clone();
+    app.store.insert_agent(record).await?;
+    app.store.sync().await?;
+    Ok(created(json!({"id": id, "token": token})))
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum NewChannel {
+    Instagram {
+        account_id: String,
+        page_id: Option<String>,
+        username: Option<String>,
+        access_token: Option<String>,
+    },
+    Whatsapp {
+        phone_number_id: String,
+        waba_id: Option<String>,
+        access_token: Option<String>,
+    },
+}
+
+fn meta_id(value: &str, field: &str) -> Result<String, ApiError> {
+    let ok = !value.is_empty() && value.len() <= 64 && value.bytes().all(|b| b.is_ascii_digit());
+    if !ok {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            format!("{field} must be Meta's numeric id (1 to 64 digits)"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+pub async fn create_channel(
+    State(app): State<AppState>,
+    principal: Principal,
+    Path(tenant): Path<String>,
+    ApiJson(input): ApiJson<NewChannel>,
+) -> Result<Response, ApiError> {
+    let scope = tenant_scope(&app, &principal, &tenant, Access::Manage).await?;
+    let id = ChannelId(ids::random("ch"));
+    let (kind, account_id, page_id, username, waba_id, token) = match input {
+        NewChannel::Instagram { account_id, page_id, username, access_token } => (
+            ChannelKind::Instagram,
+            meta_id(&account_id, "account_id")?,
+            page_id.as_deref().map(|p| meta_id(p, "page_id")).transpose()?,
+            username,
+            None,
+            access_token,
+        ),
+        NewChannel::Whatsapp { phone_number_id, waba_id, access_token } => (
+            ChannelKind::Whatsapp,
+            meta_id(&phone_number_id, "phone_number_id")?,
+            None,
+            None,
+            waba_id.as_deref().map(|w| meta_id(w, "waba_id")).transpose()?,
+            access_token,
+        ),
+    };
+    let sealed_token = token
+        .filter(|t| !t.is_empty())
+        .map(|t| vault::seal(&app.config.master_key, scope.tenant(), &id, &t));
+    let record = ChannelRecord {
+        id: id.clone(),
+        tenant: scope.tenant().clone(),
+        kind,
+        account_id,
+        page_id,
+        username,
+        waba_id,
+        sealed_token,
+        created_at: app.clock.now(),
+    };
+    app.store.insert_channel(&scope, record).await?;
+    app.store.sync().await?;
+    Ok(created(json!({"id": id})))
+}
+
+pub async fn list_channels(
+    State(app): State<AppState>,
+    principal: Principal,
+    Path(tenant): Path<String>,
+) -> Result<Response, ApiError> {
+    let scope = tenant_scope(&app, &principal, &tenant, Access::Read).await?;
+    let activity = app.store.channel_activity(&scope).await?;
+    let channels: Vec<Value> = app
+        .store
+        .channels(&scope)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let last = activity.iter().find(|(id, _)| *id == c.id).map(|(_, at)| at.0);
+            json!({
+                "id": c.id, "kind": c.kind, "account_id": c.account_id, "page_id": c.page_id,
+                "username": c.username, "waba_id": c.waba_id,
+                "has_token": c.sealed_token.is_some(), "last_event_at": last,
+            })
+        })
+        .collect();
+    Ok(axum::Json(json!({"channels": channels})).into_response())
+}
+
+fn window_json(w: WindowState) -> Value {
+    match w {
+        WindowState::Open { until } => json!({"state": "open", "until": until.map(|m| m.0)}),
+        WindowState::HumanAgentOnly { until } => json!({"state": "human_agent", "until": until.0}),
+        WindowState::TemplateOnly => json!({"state": "template_only", "until": null}),
+        WindowState::Closed => json!({"state": "closed", "until": null}),
+    }
+}
+
+fn thread_json(t: &ThreadView, now: protocol::Millis) -> Value {
+    json!({
+        "id": t.id,
+        "channel_id": t.channel_id,
+        "channel": t.channel.as_str(),
+        "kind": t.kind(),
+        "customer": {
+            "handle": t.customer.handle(),
+            "id": t.customer.id.as_str(),
+            "username": t.customer.username,
+            "name": t.customer.name,
+        },
+        "last_inbound_at": t.last_inbound_at.map(|m| m.0),
+        "last_message_at": t.last_message_at.map(|m| m.0),
+        "window": window_json(state(&t.window(), now)),
+        "counts": {"messages": t.messages, "inbound": t.inbound, "unanswered": t.unanswered},
+        "preview": t.last_preview,
+    })
+}
+
+pub async fn list_threads(
+    State(app): State<AppState>,
+    principal: Principal,
+    Path(tenant): Path<String>,
+) -> Result<Response, ApiError> {
+    let scope = tenant_scope(&app, &principal, &tenant, Access::Read).await?;
+    let now = app.clock.now();
+    let threads: Vec<Value> =
+        app.store.threads(&scope).await?.iter().map(|t| thread_json(t, now)).collect();
+    Ok(axum::Json(json!({"threads": threads})).into_response())
+}
+
+fn message_json(m: &MessageView) -> Value {
+    json!({
+        "id": m.id, "mid": m.mid, "direction": m.direction, "occurred_at": m.occurred_at.0,
+        "received_at": m.received_at.0, "seq": m.seq.0, "content": m.content,
+        "edits": m.edits, "deleted": m.deleted, "reactions": m.reactions, "status": m.status,
+        "status_errors": m.status_errors, "seen": m.seen,
+    })
+}
+
+pub async fn list_messages(
+    State(app): State<AppState>,
+    principal: Principal,
+    Path((tenant, thread)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let scope = tenant_scope(&app, &principal, &tenant, Access::Read).await?;
+    let thread = ThreadId::new(thread);
+    let Some(view) = app.store.thread(&scope, &thread).await? else {
+        return Err(ApiError::not_found("thread"));
+    };
+    let messages: Vec<Value> =
+        app.store.messages(&scope, &thread).await?.iter().map(message_json).collect();
+    Ok(axum::Json(json!({"thread": thread_json(&view, app.clock.now()), "messages": messages}))
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct EventsQuery {
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+pub async fn list_events(
+    State(app): State<AppState>,
+    principal: Principal,
+    Path(tenant): Path<String>,
+    Query(q): Query<EventsQuery>,
+) -> Result<Response, ApiError> {
+    let scope = tenant_scope(&app, &principal, &tenant, Access::Read).await?;
+    let limit = q.limit.unwrap_or(500).clamp(1, 5000);
+    let events = app.store.events_after(&scope, Seq(q.after.unwrap_or(0)), limit).await?;
+    let head = app.store.head(&scope).await?;
+    Ok(axum::Json(json!({"head": head.0, "events": events})).into_response())
+}

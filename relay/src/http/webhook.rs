@@ -1,0 +1,161 @@
+//! Meta's webhook endpoints: the subscription handshake and signed event delivery.
+//!
+//! A POST is answered 200 only after every routed item is durable (the store's group
+//! commit); any failure before that answers 5xx so Meta retries. Order of checks: size
+//! (413), signature (401), JSON (400), envelope (400). Nothing is written before all of
+//! them passed.
+
+use super::AppState;
+use super::error::ApiError;
+use crate::ingest::parse::{self, ParseError};
+use crate::ingest::route;
+use crate::principal::TenantScope;
+use crate::secret::Secret;
+use crate::store::{Appended, NewEvent};
+use crate::verify::{self, Verified};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use std::collections::HashMap;
+
+/// `GET /webhooks/{instagram,whatsapp}`: echo `hub.challenge` for a matching verify token.
+pub async fn handshake(
+    State(app): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mode = q.get("hub.mode").map(String::as_str);
+    let token = q.get("hub.verify_token").map(String::as_str).unwrap_or_default();
+    let challenge = q.get("hub.challenge").map(String::as_str).unwrap_or_default();
+    if mode != Some("subscribe") || !app.config.meta_verify_token.matches(token) {
+        tracing::warn!("webhook handshake refused");
+        return (StatusCode::FORBIDDEN, "verification failed").into_response();
+    }
+    // Meta sends an integer; anything else is refused rather than reflected (no XSS).
+    let plain = !challenge.is_empty()
+        && challenge.len() <= 128
+        && challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !plain {
+        return (StatusCode::BAD_REQUEST, "hub.challenge must be alphanumeric").into_response();
+    }
+    ([(header::CONTENT_TYPE, "text/plain")], challenge.to_owned()).into_response()
+}
+
+pub async fn instagram(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let mut secrets = vec![&app.config.meta_app_secret];
+    if let Some(ig) = &app.config.instagram_app_secret {
+        secrets.push(ig);
+    }
+    receive(&app, &secrets, &headers, body).await
+}
+
+pub async fn whatsapp(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    receive(&app, &[&app.config.meta_app_secret], &headers, body).await
+}
+
+async fn receive(
+    app: &AppState,
+    secrets: &[&Secret],
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match ingest(app, secrets, headers, body).await {
+        Ok(()) => {
+            app.metrics.webhook_requests.with_label_values(&["accepted"]).inc();
+            (StatusCode::OK, "EVENT_RECEIVED").into_response()
+        }
+        Err((outcome, error)) => {
+            app.metrics.webhook_requests.with_label_values(&[outcome]).inc();
+            tracing::warn!(outcome, status = error.status.as_u16(), "webhook refused");
+            error.into_response()
+        }
+    }
+}
+
+type Refusal = (&'static str, ApiError);
+
+async fn ingest(
+    app: &AppState,
+    secrets: &[&Secret],
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(), Refusal> {
+    let body = body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            let limit = app.config.max_body_bytes;
+            let msg = format!("webhook body is larger than {limit} bytes");
+            ("too_large", ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", msg))
+        } else {
+            ("malformed", ApiError::bad_request("unreadable_body", r.body_text()))
+        }
+    })?;
+    let signature = headers.get("x-hub-signature-256").map(axum::http::HeaderValue::as_bytes);
+    let verified = verify::verify(body, signature, secrets).map_err(|e| {
+        ("bad_signature", ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string()))
+    })?;
+    let envelope = parse::parse(verified.body()).map_err(|e| match e {
+        ParseError::Json(_) => ("malformed", ApiError::bad_request("malformed_json", e.to_string())),
+        ParseError::NotEnvelope(_) => {
+            ("not_envelope", ApiError::bad_request("not_an_envelope", e.to_string()))
+        }
+    })?;
+    let batches = route_items(app, &verified, envelope).await?;
+    if batches.is_empty() {
+        return Ok(());
+    }
+    for (scope, events) in batches {
+        let appended = app.store.append(&scope, events).await.map_err(storage_failed)?;
+        for a in &appended {
+            let outcome = match a {
+                Appended::Stored(_) => "stored",
+                Appended::Duplicate(_) => "duplicate",
+            };
+            app.metrics.ingest_items.with_label_values(&[outcome]).inc();
+        }
+    }
+    // Duplicates wait too: their first delivery may still be in an unflushed batch.
+    app.store.sync().await.map_err(storage_failed)?;
+    Ok(())
+}
+
+/// Groups the envelope's items by tenant, in arrival order, dropping unroutable ones.
+async fn route_items(
+    app: &AppState,
+    verified: &Verified,
+    envelope: parse::Envelope,
+) -> Result<Vec<(TenantScope, Vec<NewEvent>)>, Refusal> {
+    let now = app.clock.now();
+    let mut batches: Vec<(TenantScope, Vec<NewEvent>)> = Vec::new();
+    for item in envelope.items {
+        let Some(channel) =
+            route::channel_for(app.store.as_ref(), &item).await.map_err(storage_failed)?
+        else {
+            app.metrics.ingest_items.with_label_values(&["unknown_account"]).inc();
+            continue;
+        };
+        let event = route::to_event(&envelope.object, item, &channel, now);
+        let scope = TenantScope::for_webhook(verified, &channel);
+        match batches.iter_mut().find(|(s, _)| *s == scope) {
+            Some((_, events)) => events.push(event),
+            None => batches.push((scope, vec![event])),
+        }
+    }
+    Ok(batches)
+}
+
+fn storage_failed(e: crate::store::StoreError) -> Refusal {
+    tracing::error!(error = %e, "webhook not stored; Meta will retry");
+    (
+        "storage_error",
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", "try again later"),
+    )
+}

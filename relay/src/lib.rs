@@ -1,0 +1,80 @@
+//! The chatdesk relay: receives and verifies Meta's webhooks, keeps every event durably and
+//! strictly per tenant, and serves the admin API (later: desks, drafting, sending).
+//!
+//! Start reading at [`run`] (what `relay serve` does), then `http::webhook` (the ingest
+//! path) and `store` (the storage trait and its invariants).
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod ids;
+pub mod ingest;
+pub mod metrics;
+pub mod principal;
+pub mod secret;
+pub mod store;
+pub mod verify;
+pub mod vault;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, StorageKind};
+use crate::http::AppState;
+use crate::metrics::Metrics;
+use crate::store::Store;
+use crate::store::sled::SledStore;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Why the relay could not start or stopped badly.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Store(#[from] store::StoreError),
+    #[error("RELAY_STORAGE=postgres is not available in this build yet; use sled")]
+    PostgresUnavailable,
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens the configured storage, with flush metrics wired in.
+///
+/// # Errors
+/// The storage cannot be opened.
+pub fn open_store(config: &Config, metrics: &Metrics) -> Result<Arc<dyn Store>, RunError> {
+    match config.storage {
+        StorageKind::Sled => {
+            let m = metrics.clone();
+            let observe = Box::new(move |took: std::time::Duration, waiters: usize| {
+                m.flush_seconds.observe(took.as_secs_f64());
+                #[allow(clippy::cast_precision_loss)]
+                m.flush_batch.observe(waiters as f64);
+            });
+            Ok(Arc::new(SledStore::open(&config.data_dir, observe)?))
+        }
+        StorageKind::Postgres => Err(RunError::PostgresUnavailable),
+    }
+}
+
+/// Serves on `listener` until `shutdown` resolves, then finishes in-flight requests and
+/// flushes storage.
+///
+/// # Errors
+/// Storage cannot be opened or flushed, or the listener fails.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let metrics = Metrics::new();
+    let store = open_store(&config, &metrics)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let state = AppState { config: Arc::new(config), store: store.clone(), metrics, clock };
+    let app = http::router(state);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    tracing::info!("stopped accepting; flushing storage");
+    store.close().await?;
+    tracing::info!("storage flushed; bye");
+    Ok(())
+}

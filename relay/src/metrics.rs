@@ -1,0 +1,70 @@
+//! Prometheus metrics of the relay: what arrived, what became of it, how long flushes took.
+//!
+//! Labels are fixed, small sets (outcomes), never tenant ids or account ids, so the metric
+//! set stays bounded and carries no customer data.
+
+use prometheus::{Encoder, Histogram, HistogramOpts, IntCounterVec, Opts, Registry, TextEncoder};
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// Webhook POSTs by outcome: accepted, bad_signature, too_large, malformed, not_envelope,
+    /// storage_error.
+    pub webhook_requests: IntCounterVec,
+    /// Webhook items by outcome: stored, duplicate, unknown_account.
+    pub ingest_items: IntCounterVec,
+    pub flush_seconds: Histogram,
+    pub flush_batch: Histogram,
+}
+
+impl Metrics {
+    /// # Panics
+    /// Never in practice: the metric names are static and registered once.
+    #[must_use]
+    #[allow(clippy::expect_used)]
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let webhook_requests = IntCounterVec::new(
+            Opts::new("relay_webhook_requests_total", "Webhook POSTs by outcome"),
+            &["outcome"],
+        )
+        .expect("static metric");
+        let ingest_items = IntCounterVec::new(
+            Opts::new("relay_ingest_items_total", "Webhook items by outcome"),
+            &["outcome"],
+        )
+        .expect("static metric");
+        let flush_seconds = Histogram::with_opts(
+            HistogramOpts::new("relay_flush_seconds", "Duration of group-commit flushes").buckets(
+                vec![0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+            ),
+        )
+        .expect("static metric");
+        let flush_batch = Histogram::with_opts(
+            HistogramOpts::new("relay_flush_batch_size", "Waiters answered by one flush")
+                .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0]),
+        )
+        .expect("static metric");
+        for c in [&webhook_requests, &ingest_items] {
+            registry.register(Box::new(c.clone())).expect("unique metric");
+        }
+        registry.register(Box::new(flush_seconds.clone())).expect("unique metric");
+        registry.register(Box::new(flush_batch.clone())).expect("unique metric");
+        Metrics { registry, webhook_requests, ingest_items, flush_seconds, flush_batch }
+    }
+
+    /// The Prometheus text exposition.
+    #[must_use]
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        // Encoding our own registry into a Vec cannot fail.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}

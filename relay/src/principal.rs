@@ -1,0 +1,165 @@
+//! Who is calling, decided once from the bearer token, and the tenant scopes that follow.
+//!
+//! A [`TenantScope`] is the only key to a tenant's data in storage. It can be made in two
+//! places only, both here: from an authenticated [`Principal`] that may act for that tenant,
+//! or from a webhook whose signature verified and whose account routed to that tenant's
+//! channel. No other code can name a tenant to storage, so no code path can read across
+//! tenants by passing the wrong id.
+
+use crate::store::{AgentKind, AgentRecord, ChannelRecord};
+use crate::verify::Verified;
+use protocol::{AgentId, PartnerId, Role, TenantId};
+use sha2::{Digest, Sha256};
+
+/// An authenticated caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    /// Holds `RELAY_OPERATOR_TOKEN`: runs the relay, may act for every tenant.
+    Operator,
+    /// A partner viewer: sees its partner's aggregate report, never tenant contents.
+    PartnerViewer { partner: PartnerId, viewer: AgentId },
+    /// A person of one tenant.
+    TenantAgent { tenant: TenantId, agent: AgentId, role: Role },
+}
+
+/// What a principal wants to do with a tenant's data.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Access {
+    /// Read threads, messages, events.
+    Read,
+    /// Change settings, channels, agents: operators and owners.
+    Manage,
+}
+
+/// Why a principal may not act on a tenant.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum Denied {
+    /// Another tenant (or a partner viewer): answered as "not found" so existence does not leak.
+    #[error("not found")]
+    OtherTenant,
+    /// Own tenant, but the role does not allow it.
+    #[error("this action needs the owner role")]
+    Role,
+}
+
+/// Proof that the holder may act on exactly one tenant's data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantScope {
+    tenant: TenantId,
+}
+
+impl TenantScope {
+    #[must_use]
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    /// The scope of a verified webhook routed to `channel`.
+    #[must_use]
+    pub fn for_webhook(_proof: &Verified, channel: &ChannelRecord) -> TenantScope {
+        TenantScope { tenant: channel.tenant.clone() }
+    }
+
+    /// Scopes for maintenance done by the relay itself (start-up checks, `relay admin`
+    /// run by the operator); the operator may act for every tenant.
+    #[must_use]
+    pub fn for_operator(_operator: &OperatorProof, tenant: TenantId) -> TenantScope {
+        TenantScope { tenant }
+    }
+}
+
+/// Held only by code that has already established operator rights.
+pub struct OperatorProof(());
+
+impl Principal {
+    /// The scope for `tenant`, if this principal may perform `access` there.
+    ///
+    /// # Errors
+    /// `OtherTenant` for other tenants and partner viewers; `Role` for agents managing.
+    pub fn scope(&self, tenant: &TenantId, access: Access) -> Result<TenantScope, Denied> {
+        match self {
+            Principal::Operator => Ok(TenantScope { tenant: tenant.clone() }),
+            Principal::PartnerViewer { .. } => Err(Denied::OtherTenant),
+            Principal::TenantAgent { tenant: own, role, .. } => {
+                if own != tenant {
+                    return Err(Denied::OtherTenant);
+                }
+                if access == Access::Manage && *role != Role::Owner {
+                    return Err(Denied::Role);
+                }
+                Ok(TenantScope { tenant: tenant.clone() })
+            }
+        }
+    }
+
+    /// Operator rights, if this is the operator.
+    #[must_use]
+    pub fn operator(&self) -> Option<OperatorProof> {
+        matches!(self, Principal::Operator).then_some(OperatorProof(()))
+    }
+
+    /// The principal an agent record stands for.
+    #[must_use]
+    pub fn from_agent(agent: &AgentRecord) -> Principal {
+        match &agent.kind {
+            AgentKind::Tenant { tenant, role } => Principal::TenantAgent {
+                tenant: tenant.clone(),
+                agent: agent.id.clone(),
+                role: *role,
+            },
+            AgentKind::PartnerViewer { partner } => {
+                Principal::PartnerViewer { partner: partner.clone(), viewer: agent.id.clone() }
+            }
+        }
+    }
+}
+
+/// Agent tokens are stored only as this hash; the tokens are 256-bit random, so a plain
+/// SHA-256 is enough (no password stretching needed).
+#[must_use]
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A fresh agent or viewer token.
+#[must_use]
+pub fn new_token() -> String {
+    use base64::Engine as _;
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!("cdt_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_follow_roles_and_tenants() {
+        let a = TenantId::new("tn_a");
+        let b = TenantId::new("tn_b");
+        let agent =
+            Principal::TenantAgent { tenant: a.clone(), agent: AgentId::new("ag"), role: Role::Agent };
+        let owner =
+            Principal::TenantAgent { tenant: a.clone(), agent: AgentId::new("ow"), role: Role::Owner };
+        let viewer =
+            Principal::PartnerViewer { partner: PartnerId::new("pa"), viewer: AgentId::new("v") };
+        assert_eq!(agent.scope(&a, Access::Read).map(|s| s.tenant().clone()), Ok(a.clone()));
+        assert_eq!(agent.scope(&a, Access::Manage), Err(Denied::Role));
+        assert_eq!(agent.scope(&b, Access::Read), Err(Denied::OtherTenant));
+        assert_eq!(owner.scope(&b, Access::Manage), Err(Denied::OtherTenant));
+        assert!(owner.scope(&a, Access::Manage).is_ok());
+        assert_eq!(viewer.scope(&a, Access::Read), Err(Denied::OtherTenant));
+        assert!(Principal::Operator.scope(&b, Access::Manage).is_ok());
+        assert!(agent.operator().is_none());
+    }
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let t1 = new_token();
+        assert_ne!(t1, new_token());
+        assert_eq!(token_hash(&t1).len(), 64);
+        assert!(!token_hash(&t1).contains(&t1));
+    }
+}

@@ -1,0 +1,265 @@
+//! Storage behind one trait: the registry (partners, tenants, agents, channels) and, per
+//! tenant, the event log with its thread and message views.
+//!
+//! Tenant data is reachable only through a [`TenantScope`]; the registry lookups that need
+//! no scope (token hash → agent, account id → channel) are what *derive* scopes. Appends are
+//! atomic per call (event, de-duplication key, head, views) and become durable at the next
+//! [`Store::sync`], which concurrent callers share (group commit).
+
+pub mod commit;
+pub mod project;
+pub mod sled;
+
+use crate::ingest::parse::RouteKey;
+use crate::principal::TenantScope;
+use async_trait::async_trait;
+use protocol::inbound::{Attachment, ProviderError, ReplyTo, Structured};
+use protocol::window::ThreadWindow;
+use protocol::{
+    AgentId, Channel, ChannelId, Customer, Direction, Event, EventBody, MessageId, Millis,
+    PartnerId, Role, Seq, TenantId, ThreadId,
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("storage failed: {0}")]
+    Backend(String),
+    #[error("stored record is corrupt: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartnerRecord {
+    pub id: PartnerId,
+    pub name: String,
+    /// The name tenants see (desk header, browser pages); falls back to `name`.
+    pub brand: Option<String>,
+    pub created_at: Millis,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantRecord {
+    pub id: TenantId,
+    pub partner: PartnerId,
+    pub name: String,
+    pub created_at: Millis,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AgentKind {
+    Tenant { tenant: TenantId, role: Role },
+    PartnerViewer { partner: PartnerId },
+}
+
+/// A person with a bearer token. The token itself is never stored, only its hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentRecord {
+    pub id: AgentId,
+    pub name: String,
+    pub kind: AgentKind,
+    pub token_hash: String,
+    pub created_at: Millis,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    Instagram,
+    Whatsapp,
+}
+
+/// A connected account of a tenant. `sealed_token` is a vault value, never plaintext.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelRecord {
+    pub id: ChannelId,
+    pub tenant: TenantId,
+    pub kind: ChannelKind,
+    /// Instagram professional account id, or the WhatsApp `phone_number_id`.
+    pub account_id: String,
+    pub page_id: Option<String>,
+    pub username: Option<String>,
+    pub waba_id: Option<String>,
+    pub sealed_token: Option<String>,
+    pub created_at: Millis,
+}
+
+impl ChannelRecord {
+    /// The account ids webhooks for this channel are routed by.
+    #[must_use]
+    pub fn route_keys(&self) -> Vec<RouteKey> {
+        match self.kind {
+            ChannelKind::Instagram => std::iter::once(&self.account_id)
+                .chain(self.page_id.as_ref())
+                .map(|id| RouteKey::Instagram(id.clone()))
+                .collect(),
+            ChannelKind::Whatsapp => vec![RouteKey::WhatsApp(self.account_id.clone())],
+        }
+    }
+}
+
+/// An event to append; the store assigns the tenant and the sequence number.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEvent {
+    /// Meta's identity of the item; a second append with the same key is a duplicate.
+    pub dedup_key: String,
+    pub received_at: Millis,
+    pub body: EventBody,
+}
+
+/// What became of one appended event.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Appended {
+    Stored(Event),
+    /// Already in the log at this position (a retried delivery).
+    Duplicate(Seq),
+}
+
+/// One conversation as the admin API and the desk list it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ThreadView {
+    pub id: ThreadId,
+    pub tenant: TenantId,
+    pub channel_id: ChannelId,
+    pub channel: Channel,
+    pub customer: Customer,
+    /// Meta's time of the customer's last message (opens the messaging window).
+    pub last_inbound_at: Option<Millis>,
+    /// Meta's time of the newest message either way (threads order by it).
+    pub last_message_at: Option<Millis>,
+    /// When the comment that started a comment thread was made (private-reply window).
+    pub comment_created_at: Option<Millis>,
+    pub messages: u64,
+    pub inbound: u64,
+    /// Customer messages since the business last wrote.
+    pub unanswered: u64,
+    pub last_preview: Option<String>,
+    pub first_seq: Seq,
+    pub last_seq: Seq,
+}
+
+impl ThreadView {
+    /// `dm` or `comment`, as the admin API names thread kinds.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self.channel {
+            Channel::InstagramComment => "comment",
+            Channel::InstagramDm | Channel::WhatsApp => "dm",
+        }
+    }
+
+    /// The inputs of the window rules for this thread.
+    #[must_use]
+    pub fn window(&self) -> ThreadWindow {
+        ThreadWindow {
+            channel: Some(self.channel),
+            last_customer_message_at: self.last_inbound_at,
+            comment_created_at: self.comment_created_at,
+            private_reply_used: false,
+            self_messaging: false,
+        }
+    }
+}
+
+/// What a stored message holds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum MessageContent {
+    Message {
+        text: Option<String>,
+        attachments: Vec<Attachment>,
+        reply_to: Option<ReplyTo>,
+        quick_reply: Option<String>,
+        structured: Option<Structured>,
+        unsupported: bool,
+    },
+    Comment {
+        text: Option<String>,
+        media_id: Option<String>,
+        parent_id: Option<String>,
+    },
+    Postback {
+        title: Option<String>,
+        payload: Option<String>,
+    },
+}
+
+/// One message of a thread, with everything later events said about it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MessageView {
+    pub id: MessageId,
+    pub tenant: TenantId,
+    pub thread: ThreadId,
+    /// Meta's id (`mid`, comment id, `wamid`).
+    pub mid: String,
+    pub direction: Direction,
+    pub occurred_at: Millis,
+    pub received_at: Millis,
+    pub seq: Seq,
+    pub content: MessageContent,
+    pub edits: u32,
+    pub deleted: bool,
+    /// Current reactions (emoji or Instagram's reaction name).
+    pub reactions: Vec<String>,
+    /// Latest delivery status of an outbound message.
+    pub status: Option<String>,
+    pub status_errors: Vec<ProviderError>,
+    pub seen: bool,
+}
+
+/// Storage. Implementations: `sled` (default); PostgreSQL arrives with scale-out.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn insert_partner(&self, partner: PartnerRecord) -> Result<(), StoreError>;
+    async fn partner(&self, id: &PartnerId) -> Result<Option<PartnerRecord>, StoreError>;
+    async fn insert_tenant(&self, tenant: TenantRecord) -> Result<(), StoreError>;
+    async fn tenant(&self, id: &TenantId) -> Result<Option<TenantRecord>, StoreError>;
+    async fn insert_agent(&self, agent: AgentRecord) -> Result<(), StoreError>;
+    async fn agent_by_token_hash(&self, hash: &str) -> Result<Option<AgentRecord>, StoreError>;
+    /// Registers a channel and its route keys; `Conflict` if an account is already routed.
+    async fn insert_channel(
+        &self,
+        scope: &TenantScope,
+        channel: ChannelRecord,
+    ) -> Result<(), StoreError>;
+    async fn channels(&self, scope: &TenantScope) -> Result<Vec<ChannelRecord>, StoreError>;
+    /// The channel a webhook account id belongs to (this is what derives webhook scopes).
+    async fn channel_by_route(&self, key: &RouteKey) -> Result<Option<ChannelRecord>, StoreError>;
+    /// When the newest event of each of the tenant's channels arrived.
+    async fn channel_activity(
+        &self,
+        scope: &TenantScope,
+    ) -> Result<Vec<(ChannelId, Millis)>, StoreError>;
+
+    /// Appends events atomically (all or none), skipping duplicates. Not yet durable.
+    async fn append(
+        &self,
+        scope: &TenantScope,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<Appended>, StoreError>;
+    async fn head(&self, scope: &TenantScope) -> Result<Seq, StoreError>;
+    async fn events_after(
+        &self,
+        scope: &TenantScope,
+        after: Seq,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError>;
+    async fn threads(&self, scope: &TenantScope) -> Result<Vec<ThreadView>, StoreError>;
+    async fn thread(
+        &self,
+        scope: &TenantScope,
+        id: &ThreadId,
+    ) -> Result<Option<ThreadView>, StoreError>;
+    async fn messages(
+        &self,
+        scope: &TenantScope,
+        thread: &ThreadId,
+    ) -> Result<Vec<MessageView>, StoreError>;
+
+    /// Returns once everything written before the call is on disk. Concurrent callers share
+    /// one flush.
+    async fn sync(&self) -> Result<(), StoreError>;
+    /// Final flush at shutdown.
+    async fn close(&self) -> Result<(), StoreError>;
+}

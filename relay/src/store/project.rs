@@ -1,0 +1,181 @@
+//! How an appended event changes the thread and message views: pure logic over a small
+//! read/write interface, shared by every storage backend.
+//!
+//! Views are derived data: the event log is the truth, and the same events projected in
+//! the same order always give the same views.
+
+use super::{MessageContent, MessageView, StoreError, ThreadView};
+use crate::ids;
+use protocol::inbound::{InboundKind, MessageBody, ReactionAction};
+use protocol::{Direction, Event, EventBody, InboundEvent, ThreadId};
+
+/// What projection needs from storage, within one atomic append.
+pub trait Views {
+    fn thread(&mut self, id: &ThreadId) -> Result<Option<ThreadView>, StoreError>;
+    fn put_thread(&mut self, view: ThreadView);
+    fn message_by_mid(&mut self, mid: &str) -> Result<Option<MessageView>, StoreError>;
+    /// Inserts or replaces a message (keyed by thread, Meta time and sequence).
+    fn put_message(&mut self, view: MessageView);
+}
+
+/// Applies `event` to the views.
+///
+/// # Errors
+/// Only storage read failures.
+pub fn project(event: &Event, views: &mut impl Views) -> Result<(), StoreError> {
+    let EventBody::Inbound(inbound) = &event.body else {
+        return Ok(());
+    };
+    match &inbound.kind {
+        InboundKind::Message(body) => {
+            let content = message_content(body);
+            let preview = preview(body);
+            add_message(event, inbound, &body.mid, content, preview, views)
+        }
+        InboundKind::Comment(comment) => {
+            let content = MessageContent::Comment {
+                text: comment.text.clone(),
+                media_id: comment.media.id.clone(),
+                parent_id: comment.parent_id.clone(),
+            };
+            add_message(event, inbound, &comment.id, content, comment.text.clone(), views)
+        }
+        InboundKind::Postback(postback) => {
+            let mid = postback.mid.clone().unwrap_or_else(|| format!("postback:{}", event.seq));
+            let content = MessageContent::Postback {
+                title: postback.title.clone(),
+                payload: postback.payload.clone(),
+            };
+            add_message(event, inbound, &mid, content, postback.title.clone(), views)
+        }
+        InboundKind::Reaction(reaction) => update_message(views, &reaction.mid, |m| {
+            match reaction.action {
+                ReactionAction::React => {
+                    let shown = reaction.emoji.clone().or_else(|| reaction.reaction.clone());
+                    m.reactions = shown.into_iter().collect();
+                }
+                ReactionAction::Unreact => m.reactions.clear(),
+            }
+        }),
+        InboundKind::Edit(edit) => update_message(views, &edit.mid, |m| {
+            if let MessageContent::Message { text, .. } = &mut m.content {
+                text.clone_from(&edit.text);
+            }
+            m.edits = edit.num_edit.unwrap_or(m.edits + 1).max(m.edits + 1);
+        }),
+        InboundKind::Deleted { mid } => update_message(views, mid, |m| m.deleted = true),
+        InboundKind::Read { mid: Some(mid), .. } => update_message(views, mid, |m| m.seen = true),
+        InboundKind::Status(status) => update_message(views, &status.message_id, |m| {
+            m.status = Some(status.status.as_str().to_owned());
+            m.status_errors.clone_from(&status.errors);
+        }),
+        InboundKind::Read { mid: None, .. } | InboundKind::Referral(_) | InboundKind::OptIn { .. } => {
+            Ok(())
+        }
+    }
+}
+
+fn message_content(body: &MessageBody) -> MessageContent {
+    MessageContent::Message {
+        text: body.text.clone(),
+        attachments: body.attachments.clone(),
+        reply_to: body.reply_to.clone(),
+        quick_reply: body.quick_reply.clone(),
+        structured: body.structured.clone(),
+        unsupported: body.is_unsupported,
+    }
+}
+
+fn preview(body: &MessageBody) -> Option<String> {
+    if let Some(text) = &body.text {
+        return Some(text.clone());
+    }
+    if let Some(a) = body.attachments.first() {
+        return Some(format!("[{:?}]", a.kind).to_lowercase());
+    }
+    body.structured.as_ref().map(|_| "[structured message]".to_owned())
+}
+
+fn add_message(
+    event: &Event,
+    inbound: &InboundEvent,
+    mid: &str,
+    content: MessageContent,
+    preview: Option<String>,
+    views: &mut impl Views,
+) -> Result<(), StoreError> {
+    let at = inbound.occurred_at;
+    let mut thread = views.thread(&inbound.thread)?.unwrap_or_else(|| ThreadView {
+        id: inbound.thread.clone(),
+        tenant: event.tenant.clone(),
+        channel_id: inbound.channel_id.clone(),
+        channel: inbound.channel,
+        customer: inbound.customer.clone(),
+        last_inbound_at: None,
+        last_message_at: None,
+        comment_created_at: None,
+        messages: 0,
+        inbound: 0,
+        unanswered: 0,
+        last_preview: None,
+        first_seq: event.seq,
+        last_seq: event.seq,
+    });
+    thread.messages += 1;
+    thread.last_seq = event.seq;
+    if thread.last_message_at.is_none_or(|t| at >= t) {
+        thread.last_message_at = Some(at);
+        thread.last_preview = preview;
+    }
+    match inbound.direction {
+        Direction::Inbound => {
+            thread.inbound += 1;
+            thread.unanswered += 1;
+            thread.last_inbound_at = Some(thread.last_inbound_at.map_or(at, |t| t.max(at)));
+            // Meta may give a username only on later events; keep the richest identity.
+            if inbound.customer.username.is_some() || inbound.customer.name.is_some() {
+                thread.customer = inbound.customer.clone();
+            }
+            if let InboundKind::Comment(c) = &inbound.kind {
+                if c.parent_id.is_none() {
+                    thread.comment_created_at =
+                        Some(thread.comment_created_at.map_or(at, |t| t.min(at)));
+                }
+            }
+        }
+        Direction::Outbound => thread.unanswered = 0,
+    }
+    views.put_thread(thread);
+    views.put_message(MessageView {
+        id: ids::message(&event.tenant, mid),
+        tenant: event.tenant.clone(),
+        thread: inbound.thread.clone(),
+        mid: mid.to_owned(),
+        direction: inbound.direction,
+        occurred_at: at,
+        received_at: event.received_at,
+        seq: event.seq,
+        content,
+        edits: 0,
+        deleted: false,
+        reactions: Vec::new(),
+        status: None,
+        status_errors: Vec::new(),
+        seen: false,
+    });
+    Ok(())
+}
+
+fn update_message(
+    views: &mut impl Views,
+    mid: &str,
+    change: impl FnOnce(&mut MessageView),
+) -> Result<(), StoreError> {
+    // An update about a message we never saw (sent before the channel was connected) only
+    // stays in the event log.
+    if let Some(mut message) = views.message_by_mid(mid)? {
+        change(&mut message);
+        views.put_message(message);
+    }
+    Ok(())
+}

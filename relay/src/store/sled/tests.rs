@@ -1,0 +1,151 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use crate::principal::{Principal, Access};
+use crate::store::{ChannelKind, MessageContent};
+use protocol::inbound::{InboundKind, MessageBody, Reaction, ReactionAction};
+use protocol::{Channel, Customer, CustomerId, Direction, EventBody, InboundEvent};
+
+fn scope(t: &str) -> TenantScope {
+    Principal::Operator.scope(&TenantId::new(t), Access::Manage).unwrap()
+}
+
+fn open(dir: &Path) -> SledStore {
+    SledStore::open(dir, Box::new(|_, _| {})).unwrap()
+}
+
+fn text(tenant: &str, mid: &str, body: &str, at: i64) -> NewEvent {
+    let tenant = TenantId::new(tenant);
+    let channel = ChannelId::new("ch_1");
+    NewEvent {
+        dedup_key: format!("m:{mid}"),
+        received_at: Millis(at + 5),
+        body: EventBody::Inbound(InboundEvent {
+            channel_id: channel.clone(),
+            channel: Channel::InstagramDm,
+            thread: crate::ids::thread(&tenant, &channel, "dm:igsid-1"),
+            customer: Customer::new(CustomerId::Igsid("igsid-1".into())),
+            direction: Direction::Inbound,
+            occurred_at: Millis(at),
+            standby: false,
+            kind: InboundKind::Message(MessageBody {
+                mid: mid.into(),
+                text: Some(body.into()),
+                ..MessageBody::default()
+            }),
+        }),
+    }
+}
+
+fn seqs(out: &[Appended]) -> Vec<String> {
+    out.iter()
+        .map(|a| match a {
+            Appended::Stored(e) => format!("stored {}", e.seq),
+            Appended::Duplicate(s) => format!("dup {s}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sequences_are_gap_free_per_tenant_and_duplicates_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let (a, b) = (scope("tn_a"), scope("tn_b"));
+    let out = store
+        .append(&a, vec![text("tn_a", "m1", "hi", 1000), text("tn_a", "m1", "hi", 1000)])
+        .await
+        .unwrap();
+    assert_eq!(seqs(&out), ["stored 1", "dup 1"]);
+    let out = store.append(&b, vec![text("tn_b", "m1", "hello", 1000)]).await.unwrap();
+    assert_eq!(seqs(&out), ["stored 1"], "tenant b has its own sequence and dedup space");
+    let out = store
+        .append(&a, vec![text("tn_a", "m2", "more", 2000), text("tn_a", "m1", "hi", 1000)])
+        .await
+        .unwrap();
+    assert_eq!(seqs(&out), ["stored 2", "dup 1"]);
+    assert_eq!(store.head(&a).await.unwrap(), Seq(2));
+    let events = store.events_after(&a, Seq(0), 10).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.seq.0).collect::<Vec<_>>(), [1, 2]);
+    assert!(events.iter().all(|e| e.tenant.as_str() == "tn_a"));
+    assert_eq!(store.events_after(&a, Seq(1), 10).await.unwrap().len(), 1);
+    assert_eq!(store.events_after(&b, Seq(0), 10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn views_follow_meta_time_and_later_updates() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let a = scope("tn_a");
+    // Arrives out of order: the later-written message has the earlier Meta time.
+    store.append(&a, vec![text("tn_a", "m2", "second", 2000)]).await.unwrap();
+    store.append(&a, vec![text("tn_a", "m1", "first", 1000)]).await.unwrap();
+    let mut reaction = text("tn_a", "x", "", 3000);
+    reaction.dedup_key = "rx:m1".into();
+    if let EventBody::Inbound(e) = &mut reaction.body {
+        e.kind = InboundKind::Reaction(Reaction {
+            mid: "m1".into(),
+            action: ReactionAction::React,
+            reaction: Some("love".into()),
+            emoji: Some("❤️".into()),
+        });
+    }
+    store.append(&a, vec![reaction]).await.unwrap();
+    let threads = store.threads(&a).await.unwrap();
+    assert_eq!(threads.len(), 1);
+    let t = &threads[0];
+    assert_eq!((t.messages, t.inbound, t.unanswered), (2, 2, 2));
+    assert_eq!(t.last_inbound_at, Some(Millis(2000)));
+    assert_eq!(t.last_preview.as_deref(), Some("second"));
+    let messages = store.messages(&a, &t.id).await.unwrap();
+    let texts: Vec<_> = messages
+        .iter()
+        .map(|m| match &m.content {
+            MessageContent::Message { text, .. } => text.clone().unwrap_or_default(),
+            _ => String::new(),
+        })
+        .collect();
+    assert_eq!(texts, ["first", "second"]);
+    assert_eq!(messages[0].reactions, ["❤️"]);
+    assert!(store.threads(&scope("tn_b")).await.unwrap().is_empty());
+    assert!(store.messages(&scope("tn_b"), &t.id).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn synced_data_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        store.append(&scope("tn_a"), vec![text("tn_a", "m1", "kept", 1000)]).await.unwrap();
+        store.sync().await.unwrap();
+        store.close().await.unwrap();
+    }
+    let store = open(dir.path());
+    assert_eq!(store.head(&scope("tn_a")).await.unwrap(), Seq(1));
+    let out = store.append(&scope("tn_a"), vec![text("tn_a", "m1", "kept", 1000)]).await.unwrap();
+    assert_eq!(seqs(&out), ["dup 1"]);
+}
+
+#[tokio::test]
+async fn channel_routes_are_unique_and_resolve_to_their_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let channel = |id: &str, account: &str| ChannelRecord {
+        id: ChannelId::new(id),
+        tenant: TenantId::new("ignored"),
+        kind: ChannelKind::Instagram,
+        account_id: account.into(),
+        page_id: Some(format!("9{account}")),
+        username: None,
+        waba_id: None,
+        sealed_token: None,
+        created_at: Millis(0),
+    };
+    store.insert_channel(&scope("tn_a"), channel("ch_a", "111")).await.unwrap();
+    let err = store.insert_channel(&scope("tn_b"), channel("ch_b", "111")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)));
+    let found = store.channel_by_route(&RouteKey::Instagram("9111".into())).await.unwrap().unwrap();
+    assert_eq!((found.id.as_str(), found.tenant.as_str()), ("ch_a", "tn_a"));
+    assert!(store.channel_by_route(&RouteKey::WhatsApp("111".into())).await.unwrap().is_none());
+    assert_eq!(store.channels(&scope("tn_a")).await.unwrap().len(), 1);
+    assert!(store.channels(&scope("tn_b")).await.unwrap().is_empty());
+}
