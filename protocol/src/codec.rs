@@ -67,11 +67,15 @@ pub fn decode_json<T: DeserializeOwned>(text: &str) -> Result<T, CodecError> {
 pub fn encode_json_frame<T: Serialize>(frame: &T) -> Result<String, CodecError> {
     let value = serde_json::to_value(frame).map_err(|e| CodecError::JsonEncode(e.to_string()))?;
     let Value::Object(outer) = value else {
-        return Err(CodecError::JsonEncode("frame is not a struct variant".into()));
+        return Err(CodecError::JsonEncode(
+            "frame is not a struct variant".into(),
+        ));
     };
     let mut iter = outer.into_iter();
     let (Some((tag, Value::Object(fields))), None) = (iter.next(), iter.next()) else {
-        return Err(CodecError::JsonEncode("frame is not a struct variant".into()));
+        return Err(CodecError::JsonEncode(
+            "frame is not a struct variant".into(),
+        ));
     };
     let mut tagged = Map::with_capacity(fields.len() + 1);
     tagged.insert("type".into(), Value::String(tag));
@@ -87,7 +91,9 @@ pub fn decode_json_frame<T: DeserializeOwned>(text: &str) -> Result<T, CodecErro
     let value: Value =
         serde_json::from_str(text).map_err(|e| CodecError::JsonDecode(e.to_string()))?;
     let Value::Object(mut fields) = value else {
-        return Err(CodecError::JsonDecode("a frame must be a JSON object".into()));
+        return Err(CodecError::JsonDecode(
+            "a frame must be a JSON object".into(),
+        ));
     };
     let Some(Value::String(tag)) = fields.remove("type") else {
         return Err(CodecError::MissingType);

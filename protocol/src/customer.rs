@@ -62,7 +62,11 @@ pub struct Customer {
 impl Customer {
     #[must_use]
     pub fn new(id: CustomerId) -> Self {
-        Customer { id, username: None, name: None }
+        Customer {
+            id,
+            username: None,
+            name: None,
+        }
     }
 
     /// What the desk shows: `@username`, the profile name, or the raw id.

@@ -41,7 +41,10 @@ pub struct AccountEvent {
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 pub enum AccountEventKind {
     /// The business was @mentioned in a caption (no comment id) or a comment.
-    Mention { media_id: Option<String>, comment_id: Option<String> },
+    Mention {
+        media_id: Option<String>,
+        comment_id: Option<String>,
+    },
     /// A story expired; its first-24-hour metrics (Meta may send -1 for small values).
     StoryInsights {
         media_id: Option<String>,

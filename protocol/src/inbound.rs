@@ -42,7 +42,10 @@ pub enum InboundKind {
     /// The customer unsent a message.
     Deleted { mid: String },
     /// The customer saw messages (`messaging_seen`).
-    Read { mid: Option<String>, watermark: Option<Millis> },
+    Read {
+        mid: Option<String>,
+        watermark: Option<Millis>,
+    },
     /// An ice-breaker, persistent-menu or template-button tap.
     Postback(Postback),
     /// An ig.me / ad referral inside an existing conversation.
@@ -83,7 +86,10 @@ pub enum ReplyTo {
     /// An inline reply to an earlier message (`reply_to.mid`, WhatsApp `context.id`).
     Message { mid: String },
     /// A reply to one of the business's stories.
-    Story { id: Option<String>, url: Option<String> },
+    Story {
+        id: Option<String>,
+        url: Option<String>,
+    },
 }
 
 /// Forwarding marks (WhatsApp).
@@ -170,7 +176,9 @@ pub enum Structured {
         address: Option<String>,
         url: Option<String>,
     },
-    Contacts { contacts: Vec<SharedContact> },
+    Contacts {
+        contacts: Vec<SharedContact>,
+    },
     /// A tap on an interactive message (`button_reply`, `list_reply`, `nfm_reply`).
     Interactive {
         kind: String,
@@ -181,7 +189,10 @@ pub enum Structured {
         response_json: Option<String>,
     },
     /// A template quick-reply button (`type: "button"`).
-    Button { text: Option<String>, payload: Option<String> },
+    Button {
+        text: Option<String>,
+        payload: Option<String>,
+    },
     Order {
         catalog_id: Option<String>,
         text: Option<String>,

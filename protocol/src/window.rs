@@ -80,34 +80,55 @@ pub fn allowed(thread: &ThreadWindow, sender: Sender, now: Millis) -> Vec<Allowa
     match channel {
         Channel::InstagramDm => {
             if thread.self_messaging {
-                out.push(Allowance { kind: ReplyKind::Standard, until: None });
+                out.push(Allowance {
+                    kind: ReplyKind::Standard,
+                    until: None,
+                });
                 return out;
             }
             let last = thread.last_customer_message_at;
             if let Some(until) = open_until(last, STANDARD_WINDOW_MS, now) {
-                out.push(Allowance { kind: ReplyKind::Standard, until: Some(until) });
+                out.push(Allowance {
+                    kind: ReplyKind::Standard,
+                    until: Some(until),
+                });
             }
-            if sender == Sender::Human {
-                if let Some(until) = open_until(last, HUMAN_AGENT_WINDOW_MS, now) {
-                    out.push(Allowance { kind: ReplyKind::HumanAgent, until: Some(until) });
-                }
+            if sender == Sender::Human
+                && let Some(until) = open_until(last, HUMAN_AGENT_WINDOW_MS, now)
+            {
+                out.push(Allowance {
+                    kind: ReplyKind::HumanAgent,
+                    until: Some(until),
+                });
             }
         }
         Channel::InstagramComment => {
-            out.push(Allowance { kind: ReplyKind::PublicReply, until: None });
+            out.push(Allowance {
+                kind: ReplyKind::PublicReply,
+                until: None,
+            });
             if !thread.private_reply_used {
                 let created = thread.comment_created_at;
                 if let Some(until) = open_until(created, PRIVATE_REPLY_WINDOW_MS, now) {
-                    out.push(Allowance { kind: ReplyKind::PrivateReply, until: Some(until) });
+                    out.push(Allowance {
+                        kind: ReplyKind::PrivateReply,
+                        until: Some(until),
+                    });
                 }
             }
         }
         Channel::WhatsApp => {
             let last = thread.last_customer_message_at;
             if let Some(until) = open_until(last, WHATSAPP_WINDOW_MS, now) {
-                out.push(Allowance { kind: ReplyKind::WhatsAppFreeForm, until: Some(until) });
+                out.push(Allowance {
+                    kind: ReplyKind::WhatsAppFreeForm,
+                    until: Some(until),
+                });
             }
-            out.push(Allowance { kind: ReplyKind::WhatsAppTemplate, until: None });
+            out.push(Allowance {
+                kind: ReplyKind::WhatsAppTemplate,
+                until: None,
+            });
         }
     }
     out
@@ -151,9 +172,13 @@ pub enum WindowState {
 pub fn state(thread: &ThreadWindow, now: Millis) -> WindowState {
     match (thread.channel, choose(thread, Sender::Human, now)) {
         (Some(Channel::InstagramComment), _) => WindowState::Open { until: None },
-        (_, Some(Allowance { kind: ReplyKind::HumanAgent, until: Some(until) })) => {
-            WindowState::HumanAgentOnly { until }
-        }
+        (
+            _,
+            Some(Allowance {
+                kind: ReplyKind::HumanAgent,
+                until: Some(until),
+            }),
+        ) => WindowState::HumanAgentOnly { until },
         (_, Some(a)) => WindowState::Open { until: a.until },
         (Some(Channel::WhatsApp), None) => WindowState::TemplateOnly,
         _ => WindowState::Closed,

@@ -13,7 +13,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "relay", version, about = "chatdesk relay: Meta webhooks in, tenant-scoped events out")]
+#[command(
+    name = "relay",
+    version,
+    about = "chatdesk relay: Meta webhooks in, tenant-scoped events out"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -34,7 +38,11 @@ enum Command {
 #[derive(Args)]
 struct AdminArgs {
     /// Base URL of the relay.
-    #[arg(long, env = "RELAY_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "RELAY_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
     url: String,
     #[command(subcommand)]
     command: AdminCommand,
@@ -206,7 +214,10 @@ pub fn main() -> ExitCode {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start runtime")
 }
 
 fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
@@ -270,66 +281,108 @@ fn admin(args: AdminArgs) -> anyhow::Result<()> {
         .context("RELAY_OPERATOR_TOKEN is required for admin commands")?;
     let base = args.url.trim_end_matches('/').to_owned();
     let (method, path, body): (reqwest::Method, String, Option<Value>) = match args.command {
-        AdminCommand::Partners { command: PartnerCommand::Create { name, brand } } => {
-            (reqwest::Method::POST, "/v1/partners".into(), Some(json!({"name": name, "brand": brand})))
-        }
-        AdminCommand::Tenants { command: TenantCommand::Create { partner, name } } => (
+        AdminCommand::Partners {
+            command: PartnerCommand::Create { name, brand },
+        } => (
+            reqwest::Method::POST,
+            "/v1/partners".into(),
+            Some(json!({"name": name, "brand": brand})),
+        ),
+        AdminCommand::Tenants {
+            command: TenantCommand::Create { partner, name },
+        } => (
             reqwest::Method::POST,
             format!("/v1/partners/{partner}/tenants"),
             Some(json!({"name": name})),
         ),
-        AdminCommand::Viewers { command: ViewerCommand::Create { partner, name } } => (
+        AdminCommand::Viewers {
+            command: ViewerCommand::Create { partner, name },
+        } => (
             reqwest::Method::POST,
             format!("/v1/partners/{partner}/viewers"),
             Some(json!({"name": name})),
         ),
-        AdminCommand::Agents { command: AgentCommand::Create { tenant, name, role } } => (
+        AdminCommand::Agents {
+            command: AgentCommand::Create { tenant, name, role },
+        } => (
             reqwest::Method::POST,
             format!("/v1/tenants/{tenant}/agents"),
             Some(json!({"name": name, "role": role})),
         ),
         AdminCommand::Channels { command } => match command {
-            ChannelCommand::Instagram { tenant, account_id, page_id, username, access_token_file } => {
+            ChannelCommand::Instagram {
+                tenant,
+                account_id,
+                page_id,
+                username,
+                access_token_file,
+            } => {
                 let token = read_token(access_token_file.as_ref())?;
                 (
                     reqwest::Method::POST,
                     format!("/v1/tenants/{tenant}/channels"),
-                    Some(json!({"kind": "instagram", "account_id": account_id, "page_id": page_id,
-                                "username": username, "access_token": token})),
+                    Some(
+                        json!({"kind": "instagram", "account_id": account_id, "page_id": page_id,
+                                "username": username, "access_token": token}),
+                    ),
                 )
             }
-            ChannelCommand::Whatsapp { tenant, phone_number_id, waba_id, access_token_file } => {
+            ChannelCommand::Whatsapp {
+                tenant,
+                phone_number_id,
+                waba_id,
+                access_token_file,
+            } => {
                 let token = read_token(access_token_file.as_ref())?;
                 (
                     reqwest::Method::POST,
                     format!("/v1/tenants/{tenant}/channels"),
-                    Some(json!({"kind": "whatsapp", "phone_number_id": phone_number_id,
-                                "waba_id": waba_id, "access_token": token})),
+                    Some(
+                        json!({"kind": "whatsapp", "phone_number_id": phone_number_id,
+                                "waba_id": waba_id, "access_token": token}),
+                    ),
                 )
             }
-            ChannelCommand::List { tenant } => {
-                (reqwest::Method::GET, format!("/v1/tenants/{tenant}/channels"), None)
-            }
+            ChannelCommand::List { tenant } => (
+                reqwest::Method::GET,
+                format!("/v1/tenants/{tenant}/channels"),
+                None,
+            ),
         },
-        AdminCommand::Threads { command: ThreadCommand::List { tenant } } => {
-            (reqwest::Method::GET, format!("/v1/tenants/{tenant}/threads"), None)
-        }
-        AdminCommand::Messages { command: MessageCommand::List { tenant, thread } } => (
+        AdminCommand::Threads {
+            command: ThreadCommand::List { tenant },
+        } => (
+            reqwest::Method::GET,
+            format!("/v1/tenants/{tenant}/threads"),
+            None,
+        ),
+        AdminCommand::Messages {
+            command: MessageCommand::List { tenant, thread },
+        } => (
             reqwest::Method::GET,
             format!("/v1/tenants/{tenant}/threads/{thread}/messages"),
             None,
         ),
-        AdminCommand::Events { command: EventCommand::List { tenant, after } } => {
-            (reqwest::Method::GET, format!("/v1/tenants/{tenant}/events?after={after}"), None)
-        }
+        AdminCommand::Events {
+            command: EventCommand::List { tenant, after },
+        } => (
+            reqwest::Method::GET,
+            format!("/v1/tenants/{tenant}/events?after={after}"),
+            None,
+        ),
     };
     runtime()?.block_on(async move {
         let client = reqwest::Client::new();
-        let mut request = client.request(method, format!("{base}{path}")).bearer_auth(token);
+        let mut request = client
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(token);
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.with_context(|| format!("cannot reach {base}"))?;
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {base}"))?;
         let status = response.status();
         let value: Value = response.json().await.unwrap_or(Value::Null);
         if !status.is_success() {

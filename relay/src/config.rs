@@ -17,7 +17,10 @@ pub const DEFAULT_MAX_BODY: usize = 4 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{var} is required (set it in the environment or as `{key}` in the config file)")]
-    Missing { var: &'static str, key: &'static str },
+    Missing {
+        var: &'static str,
+        key: &'static str,
+    },
     #[error("{var} is invalid: {reason}")]
     Invalid { var: &'static str, reason: String },
     #[error("cannot read config file {path}: {reason}")]
@@ -141,7 +144,8 @@ impl Config {
             var: &'static str,
             key: &'static str,
         ) -> Result<String, ConfigError> {
-            v.filter(|s| !s.trim().is_empty()).ok_or(ConfigError::Missing { var, key })
+            v.filter(|s| !s.trim().is_empty())
+                .ok_or(ConfigError::Missing { var, key })
         }
         let listen_text = raw.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
         let listen: SocketAddr = listen_text.parse().map_err(|_| ConfigError::Invalid {
@@ -160,22 +164,35 @@ impl Config {
         };
         let database_url = raw.database_url.map(Secret::new);
         if storage == StorageKind::Postgres && database_url.is_none() {
-            return Err(ConfigError::Missing { var: "DATABASE_URL", key: "database_url" });
+            return Err(ConfigError::Missing {
+                var: "DATABASE_URL",
+                key: "database_url",
+            });
         }
-        let operator_token =
-            Secret::new(required(raw.operator_token, "RELAY_OPERATOR_TOKEN", "operator_token")?);
+        let operator_token = Secret::new(required(
+            raw.operator_token,
+            "RELAY_OPERATOR_TOKEN",
+            "operator_token",
+        )?);
         if operator_token.expose().len() < 16 {
             return Err(ConfigError::Invalid {
                 var: "RELAY_OPERATOR_TOKEN",
                 reason: "must be at least 16 characters".into(),
             });
         }
-        let master_key = parse_master_key(&required(raw.master_key, "RELAY_MASTER_KEY", "master_key")?)?;
+        let master_key =
+            parse_master_key(&required(raw.master_key, "RELAY_MASTER_KEY", "master_key")?)?;
         let meta_app_id = required(raw.meta_app_id, "META_APP_ID", "meta_app_id")?;
-        let meta_app_secret =
-            Secret::new(required(raw.meta_app_secret, "META_APP_SECRET", "meta_app_secret")?);
-        let meta_verify_token =
-            Secret::new(required(raw.meta_verify_token, "META_VERIFY_TOKEN", "meta_verify_token")?);
+        let meta_app_secret = Secret::new(required(
+            raw.meta_app_secret,
+            "META_APP_SECRET",
+            "meta_app_secret",
+        )?);
+        let meta_verify_token = Secret::new(required(
+            raw.meta_verify_token,
+            "META_VERIFY_TOKEN",
+            "meta_verify_token",
+        )?);
         let max_body_bytes = match raw.max_body_bytes {
             None => DEFAULT_MAX_BODY,
             Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
@@ -199,8 +216,13 @@ impl Config {
             meta_app_id,
             meta_app_secret,
             meta_verify_token,
-            instagram_app_secret: raw.instagram_app_secret.filter(|s| !s.is_empty()).map(Secret::new),
-            meta_graph_url: raw.meta_graph_url.unwrap_or_else(|| "https://graph.facebook.com".into()),
+            instagram_app_secret: raw
+                .instagram_app_secret
+                .filter(|s| !s.is_empty())
+                .map(Secret::new),
+            meta_graph_url: raw
+                .meta_graph_url
+                .unwrap_or_else(|| "https://graph.facebook.com".into()),
             instagram_graph_url: raw
                 .instagram_graph_url
                 .unwrap_or_else(|| "https://graph.instagram.com".into()),
@@ -223,10 +245,12 @@ fn parse_master_key(text: &str) -> Result<MasterKey, ConfigError> {
             var: "RELAY_MASTER_KEY",
             reason: "is not base64 (make one with `openssl rand -base64 32`)".into(),
         })?;
-    <[u8; 32]>::try_from(bytes.as_slice()).map(MasterKey::new).map_err(|_| ConfigError::Invalid {
-        var: "RELAY_MASTER_KEY",
-        reason: format!("must decode to 32 bytes, got {}", bytes.len()),
-    })
+    <[u8; 32]>::try_from(bytes.as_slice())
+        .map(MasterKey::new)
+        .map_err(|_| ConfigError::Invalid {
+            var: "RELAY_MASTER_KEY",
+            reason: format!("must decode to 32 bytes, got {}", bytes.len()),
+        })
 }
 
 #[cfg(test)]

@@ -32,8 +32,14 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     Router::new()
-        .route("/webhooks/instagram", get(webhook::handshake).post(webhook::instagram))
-        .route("/webhooks/whatsapp", get(webhook::handshake).post(webhook::whatsapp))
+        .route(
+            "/webhooks/instagram",
+            get(webhook::handshake).post(webhook::instagram),
+        )
+        .route(
+            "/webhooks/whatsapp",
+            get(webhook::handshake).post(webhook::whatsapp),
+        )
         .route("/v1/partners", post(admin::create_partner))
         .route("/v1/partners/{partner}/tenants", post(admin::create_tenant))
         .route("/v1/partners/{partner}/viewers", post(admin::create_viewer))
@@ -43,7 +49,10 @@ pub fn router(state: AppState) -> Router {
             post(admin::create_channel).get(admin::list_channels),
         )
         .route("/v1/tenants/{tenant}/threads", get(admin::list_threads))
-        .route("/v1/tenants/{tenant}/threads/{thread}/messages", get(admin::list_messages))
+        .route(
+            "/v1/tenants/{tenant}/threads/{thread}/messages",
+            get(admin::list_messages),
+        )
         .route("/v1/tenants/{tenant}/events", get(admin::list_events))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -11,8 +11,9 @@ use sha2::{Digest, Sha256};
 pub fn random(prefix: &str) -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
     let mut rng = rand::thread_rng();
-    let tail: String =
-        (0..20).map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())])).collect();
+    let tail: String = (0..20)
+        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+        .collect();
     format!("{prefix}_{tail}")
 }
 
@@ -28,7 +29,10 @@ fn hashed(prefix: &str, parts: &[&str]) -> String {
 /// The thread of `thread_key` (`dm:<igsid>`, `comment:<id>`, `wa:<wa_id>`) on a channel.
 #[must_use]
 pub fn thread(tenant: &TenantId, channel: &ChannelId, thread_key: &str) -> ThreadId {
-    ThreadId(hashed("th", &[tenant.as_str(), channel.as_str(), thread_key]))
+    ThreadId(hashed(
+        "th",
+        &[tenant.as_str(), channel.as_str(), thread_key],
+    ))
 }
 
 /// The message Meta calls `mid` within a tenant.

@@ -14,8 +14,8 @@ pub mod metrics;
 pub mod principal;
 pub mod secret;
 pub mod store;
-pub mod verify;
 pub mod vault;
+pub mod verify;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, StorageKind};
@@ -70,9 +70,16 @@ pub async fn run(
     let metrics = Metrics::new();
     let store = open_store(&config, &metrics)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let state = AppState { config: Arc::new(config), store: store.clone(), metrics, clock };
+    let state = AppState {
+        config: Arc::new(config),
+        store: store.clone(),
+        metrics,
+        clock,
+    };
     let app = http::router(state);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
     tracing::info!("stopped accepting; flushing storage");
     store.close().await?;
     tracing::info!("storage flushed; bye");

@@ -36,7 +36,9 @@ impl Metrics {
         .expect("static metric");
         let flush_seconds = Histogram::with_opts(
             HistogramOpts::new("relay_flush_seconds", "Duration of group-commit flushes").buckets(
-                vec![0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+                vec![
+                    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5,
+                ],
             ),
         )
         .expect("static metric");
@@ -46,11 +48,23 @@ impl Metrics {
         )
         .expect("static metric");
         for c in [&webhook_requests, &ingest_items] {
-            registry.register(Box::new(c.clone())).expect("unique metric");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique metric");
         }
-        registry.register(Box::new(flush_seconds.clone())).expect("unique metric");
-        registry.register(Box::new(flush_batch.clone())).expect("unique metric");
-        Metrics { registry, webhook_requests, ingest_items, flush_seconds, flush_batch }
+        registry
+            .register(Box::new(flush_seconds.clone()))
+            .expect("unique metric");
+        registry
+            .register(Box::new(flush_batch.clone()))
+            .expect("unique metric");
+        Metrics {
+            registry,
+            webhook_requests,
+            ingest_items,
+            flush_seconds,
+            flush_batch,
+        }
     }
 
     /// The Prometheus text exposition.

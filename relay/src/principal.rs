@@ -19,7 +19,11 @@ pub enum Principal {
     /// A partner viewer: sees its partner's aggregate report, never tenant contents.
     PartnerViewer { partner: PartnerId, viewer: AgentId },
     /// A person of one tenant.
-    TenantAgent { tenant: TenantId, agent: AgentId, role: Role },
+    TenantAgent {
+        tenant: TenantId,
+        agent: AgentId,
+        role: Role,
+    },
 }
 
 /// What a principal wants to do with a tenant's data.
@@ -57,7 +61,9 @@ impl TenantScope {
     /// The scope of a verified webhook routed to `channel`.
     #[must_use]
     pub fn for_webhook(_proof: &Verified, channel: &ChannelRecord) -> TenantScope {
-        TenantScope { tenant: channel.tenant.clone() }
+        TenantScope {
+            tenant: channel.tenant.clone(),
+        }
     }
 
     /// Scopes for maintenance done by the relay itself (start-up checks, `relay admin`
@@ -78,16 +84,22 @@ impl Principal {
     /// `OtherTenant` for other tenants and partner viewers; `Role` for agents managing.
     pub fn scope(&self, tenant: &TenantId, access: Access) -> Result<TenantScope, Denied> {
         match self {
-            Principal::Operator => Ok(TenantScope { tenant: tenant.clone() }),
+            Principal::Operator => Ok(TenantScope {
+                tenant: tenant.clone(),
+            }),
             Principal::PartnerViewer { .. } => Err(Denied::OtherTenant),
-            Principal::TenantAgent { tenant: own, role, .. } => {
+            Principal::TenantAgent {
+                tenant: own, role, ..
+            } => {
                 if own != tenant {
                     return Err(Denied::OtherTenant);
                 }
                 if access == Access::Manage && *role != Role::Owner {
                     return Err(Denied::Role);
                 }
-                Ok(TenantScope { tenant: tenant.clone() })
+                Ok(TenantScope {
+                    tenant: tenant.clone(),
+                })
             }
         }
     }
@@ -107,9 +119,10 @@ impl Principal {
                 agent: agent.id.clone(),
                 role: *role,
             },
-            AgentKind::PartnerViewer { partner } => {
-                Principal::PartnerViewer { partner: partner.clone(), viewer: agent.id.clone() }
-            }
+            AgentKind::PartnerViewer { partner } => Principal::PartnerViewer {
+                partner: partner.clone(),
+                viewer: agent.id.clone(),
+            },
         }
     }
 }
@@ -128,7 +141,10 @@ pub fn new_token() -> String {
     use rand::RngCore;
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
-    format!("cdt_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    format!(
+        "cdt_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
 }
 
 #[cfg(test)]
@@ -139,13 +155,24 @@ mod tests {
     fn scopes_follow_roles_and_tenants() {
         let a = TenantId::new("tn_a");
         let b = TenantId::new("tn_b");
-        let agent =
-            Principal::TenantAgent { tenant: a.clone(), agent: AgentId::new("ag"), role: Role::Agent };
-        let owner =
-            Principal::TenantAgent { tenant: a.clone(), agent: AgentId::new("ow"), role: Role::Owner };
-        let viewer =
-            Principal::PartnerViewer { partner: PartnerId::new("pa"), viewer: AgentId::new("v") };
-        assert_eq!(agent.scope(&a, Access::Read).map(|s| s.tenant().clone()), Ok(a.clone()));
+        let agent = Principal::TenantAgent {
+            tenant: a.clone(),
+            agent: AgentId::new("ag"),
+            role: Role::Agent,
+        };
+        let owner = Principal::TenantAgent {
+            tenant: a.clone(),
+            agent: AgentId::new("ow"),
+            role: Role::Owner,
+        };
+        let viewer = Principal::PartnerViewer {
+            partner: PartnerId::new("pa"),
+            viewer: AgentId::new("v"),
+        };
+        assert_eq!(
+            agent.scope(&a, Access::Read).map(|s| s.tenant().clone()),
+            Ok(a.clone())
+        );
         assert_eq!(agent.scope(&a, Access::Manage), Err(Denied::Role));
         assert_eq!(agent.scope(&b, Access::Read), Err(Denied::OtherTenant));
         assert_eq!(owner.scope(&b, Access::Manage), Err(Denied::OtherTenant));

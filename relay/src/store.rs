@@ -110,6 +110,8 @@ pub struct NewEvent {
 }
 
 /// What became of one appended event.
+// Appends return a handful of these per request; boxing would only add allocations.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Appended {
     Stored(Event),

@@ -59,7 +59,13 @@ pub fn seal(key: &MasterKey, tenant: &TenantId, channel: &ChannelId, plaintext: 
     rand::thread_rng().fill_bytes(&mut nonce);
     let aad = associated_data(tenant, channel);
     let sealed = cipher
-        .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext.as_bytes(), aad: &aad })
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext.as_bytes(),
+                aad: &aad,
+            },
+        )
         .unwrap_or_else(|_| unreachable!("AES-GCM encryption of a short token cannot fail"));
     let mut blob = nonce.to_vec();
     blob.extend_from_slice(&sealed);
@@ -96,7 +102,13 @@ pub fn open(
     let (nonce, ciphertext) = blob.split_at(12);
     let aad = associated_data(tenant, channel);
     let plain = Aes256Gcm::new(&key.0.into())
-        .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: &aad })
+        .decrypt(
+            Nonce::from_slice(nonce),
+            Payload {
+                msg: ciphertext,
+                aad: &aad,
+            },
+        )
         .map_err(|_| VaultError::Integrity)?;
     String::from_utf8(plain).map_err(|_| VaultError::Malformed)
 }
@@ -116,15 +128,25 @@ mod tests {
         let (t, c) = ids("tn_a", "ch_1");
         let sealed = seal(&key, &t, &c, "EAAG-token");
         assert!(!sealed.contains("EAAG"));
-        assert_ne!(sealed, seal(&key, &t, &c, "EAAG-token"), "nonce must differ per seal");
+        assert_ne!(
+            sealed,
+            seal(&key, &t, &c, "EAAG-token"),
+            "nonce must differ per seal"
+        );
         assert_eq!(open(&key, &t, &c, &sealed).unwrap(), "EAAG-token");
         let (t2, c2) = ids("tn_b", "ch_2");
         assert_eq!(open(&key, &t2, &c, &sealed), Err(VaultError::Integrity));
         assert_eq!(open(&key, &t, &c2, &sealed), Err(VaultError::Integrity));
         let other = MasterKey::new([8; 32]);
-        assert!(matches!(open(&other, &t, &c, &sealed), Err(VaultError::UnknownKey(_))));
+        assert!(matches!(
+            open(&other, &t, &c, &sealed),
+            Err(VaultError::UnknownKey(_))
+        ));
         assert_eq!(open(&key, &t, &c, "v1.x"), Err(VaultError::Malformed));
         let shown = format!("{key:?}");
-        assert!(shown.contains("[redacted]") && !shown.contains("7, 7"), "{shown}");
+        assert!(
+            shown.contains("[redacted]") && !shown.contains("7, 7"),
+            "{shown}"
+        );
     }
 }

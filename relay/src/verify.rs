@@ -40,7 +40,11 @@ impl Verified {
 ///
 /// # Errors
 /// `Missing`, `Malformed`, or `Mismatch` when no secret produced the digest.
-pub fn verify(body: Bytes, header: Option<&[u8]>, secrets: &[&Secret]) -> Result<Verified, VerifyError> {
+pub fn verify(
+    body: Bytes,
+    header: Option<&[u8]>,
+    secrets: &[&Secret],
+) -> Result<Verified, VerifyError> {
     let header = header.ok_or(VerifyError::Missing)?;
     let hex_digest = header
         .strip_prefix(b"sha256=")
@@ -92,7 +96,10 @@ mod tests {
             verify(body.clone(), Some(wrong.as_bytes()), &[&meta, &ig]).unwrap_err(),
             VerifyError::Mismatch
         );
-        assert_eq!(verify(body.clone(), None, &[&meta]).unwrap_err(), VerifyError::Missing);
+        assert_eq!(
+            verify(body.clone(), None, &[&meta]).unwrap_err(),
+            VerifyError::Missing
+        );
         for bad in ["sha1=abc", "sha256=zz", "sha256=", "sha256=abcd"] {
             assert_eq!(
                 verify(body.clone(), Some(bad.as_bytes()), &[&meta]).unwrap_err(),

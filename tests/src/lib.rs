@@ -41,8 +41,14 @@ fn target_dir() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     // target/<profile>/deps/<test-binary>
     let deps = exe.parent().context("test binary has no directory")?;
-    let profile = if deps.ends_with("deps") { deps.parent() } else { Some(deps) };
-    profile.map(Path::to_path_buf).context("cannot locate the target directory")
+    let profile = if deps.ends_with("deps") {
+        deps.parent()
+    } else {
+        Some(deps)
+    };
+    profile
+        .map(Path::to_path_buf)
+        .context("cannot locate the target directory")
 }
 
 /// The `relay` binary under test: `RELAY_BIN`, or the one cargo built beside this test.
@@ -55,7 +61,10 @@ pub fn relay_bin() -> anyhow::Result<PathBuf> {
     }
     let path = target_dir()?.join("relay");
     if !path.exists() {
-        bail!("{} is missing: run `cargo build -p relay` first (cargo test --workspace does)", path.display());
+        bail!(
+            "{} is missing: run `cargo build -p relay` first (cargo test --workspace does)",
+            path.display()
+        );
     }
     Ok(path)
 }
@@ -81,7 +90,10 @@ impl Relay {
     /// # Errors
     /// The binary is missing or exits before listening.
     pub async fn start(opts: &RelayOptions) -> anyhow::Result<Relay> {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&opts.log)?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&opts.log)?;
         let mut cmd = Command::new(relay_bin()?);
         cmd.arg("serve")
             .env_clear()
@@ -115,7 +127,11 @@ impl Relay {
             .to_owned();
         // Keep draining stdout so the relay never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(Relay { child, url, log: opts.log.clone() })
+        Ok(Relay {
+            child,
+            url,
+            log: opts.log.clone(),
+        })
     }
 
     /// `kill -9`: no chance to flush anything.
@@ -133,7 +149,9 @@ impl Relay {
     /// The process does not exit cleanly.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         let pid = self.child.id().context("relay already exited")?;
-        let status = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status()?;
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()?;
         if !status.success() {
             bail!("kill -TERM failed");
         }
@@ -163,7 +181,10 @@ pub struct Api {
 impl Api {
     #[must_use]
     pub fn new(url: &str) -> Api {
-        Api { url: url.to_owned(), http: reqwest::Client::new() }
+        Api {
+            url: url.to_owned(),
+            http: reqwest::Client::new(),
+        }
     }
 
     /// Sends a request with an optional bearer token; returns status and JSON (or Null).
@@ -187,7 +208,10 @@ impl Api {
         let resp = req.send().await?;
         let status = resp.status().as_u16();
         let text = resp.text().await?;
-        Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+        Ok((
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        ))
     }
 
     /// A call that must succeed with `expected`; returns the JSON.
@@ -202,7 +226,9 @@ impl Api {
         body: Option<Value>,
         expected: u16,
     ) -> anyhow::Result<Value> {
-        let (status, json) = self.call(method.clone(), path, Some(token), body.as_ref()).await?;
+        let (status, json) = self
+            .call(method.clone(), path, Some(token), body.as_ref())
+            .await?;
         if status != expected {
             bail!("{method} {path}: expected {expected}, got {status}: {json}");
         }
@@ -235,7 +261,8 @@ impl Api {
     /// # Errors
     /// Connection failures.
     pub async fn webhook(&self, endpoint: &str, body: &[u8]) -> anyhow::Result<u16> {
-        self.webhook_raw(endpoint, body.to_vec(), Some(sign(body, APP_SECRET))).await
+        self.webhook_raw(endpoint, body.to_vec(), Some(sign(body, APP_SECRET)))
+            .await
     }
 
     /// Every event of a tenant, paging through the log.
@@ -318,7 +345,13 @@ impl World {
         let api = Api::new(&relay.url);
         let post = reqwest::Method::POST;
         let partner = api
-            .expect(post.clone(), "/v1/partners", OPERATOR_TOKEN, Some(json!({"name": "Agency", "brand": "Agency Desk"})), 201)
+            .expect(
+                post.clone(),
+                "/v1/partners",
+                OPERATOR_TOKEN,
+                Some(json!({"name": "Agency", "brand": "Agency Desk"})),
+                201,
+            )
             .await?["id"]
             .as_str()
             .context("partner id")?
@@ -331,9 +364,18 @@ impl World {
             MASTER_KEY.to_owned(),
         ];
         let mut tenants = Vec::new();
-        for (name, ig, page, wa) in [("Boutique A", IG_A, Some(PAGE_A), WA_A), ("Bakery B", IG_B, None, WA_B)] {
+        for (name, ig, page, wa) in [
+            ("Boutique A", IG_A, Some(PAGE_A), WA_A),
+            ("Bakery B", IG_B, None, WA_B),
+        ] {
             let id = api
-                .expect(post.clone(), &format!("/v1/partners/{partner}/tenants"), OPERATOR_TOKEN, Some(json!({"name": name})), 201)
+                .expect(
+                    post.clone(),
+                    &format!("/v1/partners/{partner}/tenants"),
+                    OPERATOR_TOKEN,
+                    Some(json!({"name": name})),
+                    201,
+                )
                 .await?["id"]
                 .as_str()
                 .context("tenant id")?
@@ -343,7 +385,13 @@ impl World {
                 let id = id.clone();
                 async move {
                     let v = api
-                        .expect(reqwest::Method::POST, &format!("/v1/tenants/{id}/agents"), OPERATOR_TOKEN, Some(json!({"name": role, "role": role})), 201)
+                        .expect(
+                            reqwest::Method::POST,
+                            &format!("/v1/tenants/{id}/agents"),
+                            OPERATOR_TOKEN,
+                            Some(json!({"name": role, "role": role})),
+                            201,
+                        )
                         .await?;
                     v["token"].as_str().map(str::to_owned).context("token")
                 }
@@ -356,11 +404,24 @@ impl World {
             api.expect(post.clone(), &format!("/v1/tenants/{id}/channels"), &owner_token,
                 Some(json!({"kind": "whatsapp", "phone_number_id": wa, "access_token": access_token})), 201).await?;
             secrets.extend([owner_token.clone(), agent_token.clone(), access_token]);
-            tenants.push(Tenant { id, owner_token, agent_token });
+            tenants.push(Tenant {
+                id,
+                owner_token,
+                agent_token,
+            });
         }
         let b = tenants.pop().context("tenant b")?;
         let a = tenants.pop().context("tenant a")?;
-        Ok(World { dir, relay: Some(relay), api, options, partner, a, b, secrets })
+        Ok(World {
+            dir,
+            relay: Some(relay),
+            api,
+            options,
+            partner,
+            a,
+            b,
+            secrets,
+        })
     }
 
     /// Restarts the relay on the same data directory (after `stop` or `kill9`).

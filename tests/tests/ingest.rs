@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use harness::{APP_SECRET, Api, IG_A, IG_APP_SECRET, OPERATOR_TOKEN, VERIFY_TOKEN, World, kind_of, sign};
+use harness::{
+    APP_SECRET, Api, IG_A, IG_APP_SECRET, OPERATOR_TOKEN, VERIFY_TOKEN, World, kind_of, sign,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -19,12 +21,21 @@ fn manifest() -> Vec<Value> {
 
 async fn kinds(api: &Api, tenant: &str, token: &str) -> Vec<String> {
     let events = api.all_events(tenant, token).await.unwrap();
-    events.iter().map(|e| kind_of(e).unwrap().to_owned()).collect()
+    events
+        .iter()
+        .map(|e| kind_of(e).unwrap().to_owned())
+        .collect()
 }
 
 async fn head(api: &Api, tenant: &str) -> u64 {
     let v = api
-        .expect(Method::GET, &format!("/v1/tenants/{tenant}/events?after=0&limit=1"), OPERATOR_TOKEN, None, 200)
+        .expect(
+            Method::GET,
+            &format!("/v1/tenants/{tenant}/events?after=0&limit=1"),
+            OPERATOR_TOKEN,
+            None,
+            200,
+        )
         .await
         .unwrap();
     v["head"].as_u64().unwrap()
@@ -35,7 +46,11 @@ async fn every_meta_example_lands_as_the_right_event_under_the_right_tenant() {
     let w = World::new().await.unwrap();
     let mut expected: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     let manifest = manifest();
-    assert!(manifest.len() >= 60, "the fixture set looks incomplete: {}", manifest.len());
+    assert!(
+        manifest.len() >= 60,
+        "the fixture set looks incomplete: {}",
+        manifest.len()
+    );
     for entry in &manifest {
         let file = entry["file"].as_str().unwrap();
         let endpoint = entry["endpoint"].as_str().unwrap();
@@ -43,11 +58,22 @@ async fn every_meta_example_lands_as_the_right_event_under_the_right_tenant() {
         assert_eq!(status, 200, "{file}");
         for item in entry["expect"].as_array().unwrap() {
             let tenant = if item["tenant"] == "a" { "a" } else { "b" };
-            expected.entry(tenant).or_default().push(item["kind"].as_str().unwrap().to_owned());
+            expected
+                .entry(tenant)
+                .or_default()
+                .push(item["kind"].as_str().unwrap().to_owned());
         }
     }
-    assert_eq!(kinds(&w.api, &w.a.id, &w.a.agent_token).await, expected["a"], "tenant A");
-    assert_eq!(kinds(&w.api, &w.b.id, &w.b.agent_token).await, expected["b"], "tenant B");
+    assert_eq!(
+        kinds(&w.api, &w.a.id, &w.a.agent_token).await,
+        expected["a"],
+        "tenant A"
+    );
+    assert_eq!(
+        kinds(&w.api, &w.b.id, &w.b.agent_token).await,
+        expected["b"],
+        "tenant B"
+    );
 
     // Every event carries its own tenant, sequences are gap-free, and unknown kinds keep
     // Meta's raw JSON.
@@ -62,15 +88,29 @@ async fn every_meta_example_lands_as_the_right_event_under_the_right_tenant() {
             }
         }
     }
-    let metrics = w.api.http.get(format!("{}/metrics", w.api.url)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("relay_ingest_items_total{outcome=\"unknown_account\"}"), "{metrics}");
+    let metrics = w
+        .api
+        .http
+        .get(format!("{}/metrics", w.api.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("relay_ingest_items_total{outcome=\"unknown_account\"}"),
+        "{metrics}"
+    );
     assert!(metrics.contains("relay_flush_seconds_count"), "{metrics}");
     w.assert_log_has_no_secrets().unwrap();
 }
 
 #[tokio::test]
 async fn bad_input_gets_the_right_status_and_writes_nothing() {
-    let w = World::with_env(vec![("RELAY_MAX_BODY_BYTES".into(), "65536".into())]).await.unwrap();
+    let w = World::with_env(vec![("RELAY_MAX_BODY_BYTES".into(), "65536".into())])
+        .await
+        .unwrap();
     let good = fixture("ig_text.json");
     let truncated = good[..good.len() / 2].to_vec();
     let mut oversized = br#"{"object":"instagram","entry":[],"pad":""#.to_vec();
@@ -78,18 +118,72 @@ async fn bad_input_gets_the_right_status_and_writes_nothing() {
     oversized.extend(br#""}"#);
     let not_json = b"object=instagram".to_vec();
     let no_envelope = br#"{"hello":"world"}"#.to_vec();
-    let cases: Vec<(&str, Vec<u8>, Option<String>, u16, &str)> = vec![
-        ("bad signature", good.clone(), Some(sign(b"other body", APP_SECRET)), 401, "bad_signature"),
-        ("wrong secret", good.clone(), Some(sign(&good, "not-the-secret")), 401, "bad_signature"),
-        ("missing signature", good.clone(), None, 401, "bad_signature"),
-        ("malformed signature", good.clone(), Some("sha256=zz".into()), 401, "bad_signature"),
-        ("truncated body", truncated.clone(), Some(sign(&truncated, APP_SECRET)), 400, "malformed_json"),
-        ("oversized body", oversized.clone(), Some(sign(&oversized, APP_SECRET)), 413, "payload_too_large"),
-        ("non-JSON", not_json.clone(), Some(sign(&not_json, APP_SECRET)), 400, "malformed_json"),
-        ("JSON without envelope", no_envelope.clone(), Some(sign(&no_envelope, APP_SECRET)), 400, "not_an_envelope"),
+    // (case, body, signature header, status, error code)
+    type Case = (&'static str, Vec<u8>, Option<String>, u16, &'static str);
+    let cases: Vec<Case> = vec![
+        (
+            "bad signature",
+            good.clone(),
+            Some(sign(b"other body", APP_SECRET)),
+            401,
+            "bad_signature",
+        ),
+        (
+            "wrong secret",
+            good.clone(),
+            Some(sign(&good, "not-the-secret")),
+            401,
+            "bad_signature",
+        ),
+        (
+            "missing signature",
+            good.clone(),
+            None,
+            401,
+            "bad_signature",
+        ),
+        (
+            "malformed signature",
+            good.clone(),
+            Some("sha256=zz".into()),
+            401,
+            "bad_signature",
+        ),
+        (
+            "truncated body",
+            truncated.clone(),
+            Some(sign(&truncated, APP_SECRET)),
+            400,
+            "malformed_json",
+        ),
+        (
+            "oversized body",
+            oversized.clone(),
+            Some(sign(&oversized, APP_SECRET)),
+            413,
+            "payload_too_large",
+        ),
+        (
+            "non-JSON",
+            not_json.clone(),
+            Some(sign(&not_json, APP_SECRET)),
+            400,
+            "malformed_json",
+        ),
+        (
+            "JSON without envelope",
+            no_envelope.clone(),
+            Some(sign(&no_envelope, APP_SECRET)),
+            400,
+            "not_an_envelope",
+        ),
     ];
     for (name, body, signature, status, code) in cases {
-        let mut req = w.api.http.post(format!("{}/webhooks/instagram", w.api.url)).body(body);
+        let mut req = w
+            .api
+            .http
+            .post(format!("{}/webhooks/instagram", w.api.url))
+            .body(body);
         if let Some(s) = signature {
             req = req.header("x-hub-signature-256", s);
         }
@@ -102,7 +196,17 @@ async fn bad_input_gets_the_right_status_and_writes_nothing() {
     }
     assert_eq!(head(&w.api, &w.a.id).await, 0);
     assert_eq!(head(&w.api, &w.b.id).await, 0);
-    let threads = w.api.expect(Method::GET, &format!("/v1/tenants/{}/threads", w.a.id), OPERATOR_TOKEN, None, 200).await.unwrap();
+    let threads = w
+        .api
+        .expect(
+            Method::GET,
+            &format!("/v1/tenants/{}/threads", w.a.id),
+            OPERATOR_TOKEN,
+            None,
+            200,
+        )
+        .await
+        .unwrap();
     assert_eq!(threads["threads"], json!([]));
     // The same good body, correctly signed, is then accepted.
     assert_eq!(w.api.webhook("instagram", &good).await.unwrap(), 200);
@@ -114,14 +218,36 @@ async fn bad_input_gets_the_right_status_and_writes_nothing() {
 async fn instagram_app_secret_signs_instagram_only() {
     let w = World::new().await.unwrap();
     let ig = fixture("ig_text.json");
-    assert_eq!(w.api.webhook_raw("instagram", ig.clone(), Some(sign(&ig, IG_APP_SECRET))).await.unwrap(), 200);
+    assert_eq!(
+        w.api
+            .webhook_raw("instagram", ig.clone(), Some(sign(&ig, IG_APP_SECRET)))
+            .await
+            .unwrap(),
+        200
+    );
     let wa = fixture("wa_image.json");
-    assert_eq!(w.api.webhook_raw("whatsapp", wa.clone(), Some(sign(&wa, IG_APP_SECRET))).await.unwrap(), 401);
-    assert_eq!(w.api.webhook_raw("whatsapp", wa.clone(), Some(sign(&wa, APP_SECRET))).await.unwrap(), 200);
+    assert_eq!(
+        w.api
+            .webhook_raw("whatsapp", wa.clone(), Some(sign(&wa, IG_APP_SECRET)))
+            .await
+            .unwrap(),
+        401
+    );
+    assert_eq!(
+        w.api
+            .webhook_raw("whatsapp", wa.clone(), Some(sign(&wa, APP_SECRET)))
+            .await
+            .unwrap(),
+        200
+    );
 }
 
 fn dm(mid: &str, customer: &str, text: &str, echo: bool) -> Vec<u8> {
-    let (sender, recipient) = if echo { (IG_A, customer) } else { (customer, IG_A) };
+    let (sender, recipient) = if echo {
+        (IG_A, customer)
+    } else {
+        (customer, IG_A)
+    };
     let echo_field = if echo { r#","is_echo":true"# } else { "" };
     format!(
         r#"{{"object":"instagram","entry":[{{"id":"{IG_A}","time":1750000000123,"messaging":[{{"sender":{{"id":"{sender}"}},"recipient":{{"id":"{recipient}"}},"timestamp":1750000000000,"message":{{"mid":"{mid}","text":"{text}"{echo_field}}}}}]}}]}}"#
@@ -133,42 +259,160 @@ fn dm(mid: &str, customer: &str, text: &str, echo: bool) -> Vec<u8> {
 async fn non_ascii_text_verifies_and_round_trips_exactly() {
     let w = World::new().await.unwrap();
     // Meta escapes non-ASCII; the relay must hash those bytes, and store the decoded text.
-    let body = dm("mid-unicode-1", "9100000000000001", r"Halo kak \ud83d\ude0a \u00e4\u00f6\u00e5 \u65e5\u672c \u0645\u0631\u062d\u0628\u0627", false);
+    let body = dm(
+        "mid-unicode-1",
+        "9100000000000001",
+        r"Halo kak \ud83d\ude0a \u00e4\u00f6\u00e5 \u65e5\u672c \u0645\u0631\u062d\u0628\u0627",
+        false,
+    );
     assert_eq!(w.api.webhook("instagram", &body).await.unwrap(), 200);
-    let raw_utf8 = dm("mid-unicode-2", "9100000000000001", "Terima kasih 🙏 ñandú", false);
+    let raw_utf8 = dm(
+        "mid-unicode-2",
+        "9100000000000001",
+        "Terima kasih 🙏 ñandú",
+        false,
+    );
     assert_eq!(w.api.webhook("instagram", &raw_utf8).await.unwrap(), 200);
-    let threads = w.api.expect(Method::GET, &format!("/v1/tenants/{}/threads", w.a.id), &w.a.agent_token, None, 200).await.unwrap();
+    let threads = w
+        .api
+        .expect(
+            Method::GET,
+            &format!("/v1/tenants/{}/threads", w.a.id),
+            &w.a.agent_token,
+            None,
+            200,
+        )
+        .await
+        .unwrap();
     let thread = threads["threads"][0]["id"].as_str().unwrap().to_owned();
-    let messages = w.api.expect(Method::GET, &format!("/v1/tenants/{}/threads/{thread}/messages", w.a.id), &w.a.agent_token, None, 200).await.unwrap();
-    let texts: Vec<&str> = messages["messages"].as_array().unwrap().iter().map(|m| m["content"]["Message"]["text"].as_str().unwrap()).collect();
-    assert_eq!(texts, ["Halo kak 😊 äöå 日本 مرحبا", "Terima kasih 🙏 ñandú"]);
+    let messages = w
+        .api
+        .expect(
+            Method::GET,
+            &format!("/v1/tenants/{}/threads/{thread}/messages", w.a.id),
+            &w.a.agent_token,
+            None,
+            200,
+        )
+        .await
+        .unwrap();
+    let texts: Vec<&str> = messages["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"]["Message"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        ["Halo kak 😊 äöå 日本 مرحبا", "Terima kasih 🙏 ñandú"]
+    );
 }
 
 #[tokio::test]
 async fn echoes_are_outbound_messages_of_the_customer_thread() {
     let w = World::new().await.unwrap();
     let customer = "9100000000000077";
-    assert_eq!(w.api.webhook("instagram", &dm("mid-in-1", customer, "Ada ukuran M?", false)).await.unwrap(), 200);
-    assert_eq!(w.api.webhook("instagram", &dm("mid-echo-1", customer, "Ada kak!", true)).await.unwrap(), 200);
-    let threads = w.api.expect(Method::GET, &format!("/v1/tenants/{}/threads", w.a.id), &w.a.agent_token, None, 200).await.unwrap();
+    assert_eq!(
+        w.api
+            .webhook(
+                "instagram",
+                &dm("mid-in-1", customer, "Ada ukuran M?", false)
+            )
+            .await
+            .unwrap(),
+        200
+    );
+    assert_eq!(
+        w.api
+            .webhook("instagram", &dm("mid-echo-1", customer, "Ada kak!", true))
+            .await
+            .unwrap(),
+        200
+    );
+    let threads = w
+        .api
+        .expect(
+            Method::GET,
+            &format!("/v1/tenants/{}/threads", w.a.id),
+            &w.a.agent_token,
+            None,
+            200,
+        )
+        .await
+        .unwrap();
     let threads = threads["threads"].as_array().unwrap();
-    assert_eq!(threads.len(), 1, "the echo must not create a new customer: {threads:?}");
+    assert_eq!(
+        threads.len(),
+        1,
+        "the echo must not create a new customer: {threads:?}"
+    );
     let t = &threads[0];
     assert_eq!(t["customer"]["id"], customer);
-    assert_eq!(t["counts"], json!({"messages": 2, "inbound": 1, "unanswered": 0}));
+    assert_eq!(
+        t["counts"],
+        json!({"messages": 2, "inbound": 1, "unanswered": 0})
+    );
     assert_eq!(t["kind"], "dm");
     assert_eq!(t["last_inbound_at"], 1_750_000_000_000_i64);
-    let messages = w.api.expect(Method::GET, &format!("/v1/tenants/{}/threads/{}/messages", w.a.id, t["id"].as_str().unwrap()), &w.a.agent_token, None, 200).await.unwrap();
-    let directions: Vec<&str> = messages["messages"].as_array().unwrap().iter().map(|m| m["direction"].as_str().unwrap()).collect();
+    let messages = w
+        .api
+        .expect(
+            Method::GET,
+            &format!(
+                "/v1/tenants/{}/threads/{}/messages",
+                w.a.id,
+                t["id"].as_str().unwrap()
+            ),
+            &w.a.agent_token,
+            None,
+            200,
+        )
+        .await
+        .unwrap();
+    let directions: Vec<&str> = messages["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["direction"].as_str().unwrap())
+        .collect();
     assert_eq!(directions, ["Inbound", "Outbound"]);
     for m in messages["messages"].as_array().unwrap() {
-        assert_eq!(m["occurred_at"], 1_750_000_000_000_i64, "Meta's own time is kept");
-        assert!(m["received_at"].as_i64().unwrap() > 1_750_000_000_000, "arrival time is separate");
+        assert_eq!(
+            m["occurred_at"], 1_750_000_000_000_i64,
+            "Meta's own time is kept"
+        );
+        assert!(
+            m["received_at"].as_i64().unwrap() > 1_750_000_000_000,
+            "arrival time is separate"
+        );
     }
-    let channels = w.api.expect(Method::GET, &format!("/v1/tenants/{}/channels", w.a.id), &w.a.owner_token, None, 200).await.unwrap();
-    let ig = channels["channels"].as_array().unwrap().iter().find(|c| c["kind"] == "instagram").unwrap();
-    assert!(ig["last_event_at"].as_i64().is_some(), "the channel records its last arrival: {ig}");
-    let wa = channels["channels"].as_array().unwrap().iter().find(|c| c["kind"] == "whatsapp").unwrap();
+    let channels = w
+        .api
+        .expect(
+            Method::GET,
+            &format!("/v1/tenants/{}/channels", w.a.id),
+            &w.a.owner_token,
+            None,
+            200,
+        )
+        .await
+        .unwrap();
+    let ig = channels["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "instagram")
+        .unwrap();
+    assert!(
+        ig["last_event_at"].as_i64().is_some(),
+        "the channel records its last arrival: {ig}"
+    );
+    let wa = channels["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "whatsapp")
+        .unwrap();
     assert!(wa["last_event_at"].is_null());
 }
 
@@ -182,23 +426,68 @@ async fn replays_are_stored_once_and_a_clean_restart_keeps_everything() {
     let stored_b = head(&w.api, &w.b.id).await;
     assert!(stored_a > 0);
     // Meta retries, sometimes concurrently.
-    let retries: Vec<_> = (0..16).map(|_| { let api = w.api.clone(); let body = body.clone(); tokio::spawn(async move { api.webhook("instagram", &body).await.unwrap() }) }).collect();
+    let retries: Vec<_> = (0..16)
+        .map(|_| {
+            let api = w.api.clone();
+            let body = body.clone();
+            tokio::spawn(async move { api.webhook("instagram", &body).await.unwrap() })
+        })
+        .collect();
     for r in retries {
         assert_eq!(r.await.unwrap(), 200);
     }
     assert_eq!(head(&w.api, &w.a.id).await, stored_a);
     assert_eq!(head(&w.api, &w.b.id).await, stored_b);
     let before = w.api.all_events(&w.a.id, OPERATOR_TOKEN).await.unwrap();
-    let threads_before = w.api.expect(Method::GET, &format!("/v1/tenants/{}/threads", w.a.id), OPERATOR_TOKEN, None, 200).await.unwrap();
+    let threads_before = w
+        .api
+        .expect(
+            Method::GET,
+            &format!("/v1/tenants/{}/threads", w.a.id),
+            OPERATOR_TOKEN,
+            None,
+            200,
+        )
+        .await
+        .unwrap();
     w.stop().await.unwrap();
     w.start_again().await.unwrap();
-    assert_eq!(w.api.all_events(&w.a.id, OPERATOR_TOKEN).await.unwrap(), before);
-    let threads_after = w.api.expect(Method::GET, &format!("/v1/tenants/{}/threads", w.a.id), OPERATOR_TOKEN, None, 200).await.unwrap();
-    assert_eq!(threads_after["threads"].as_array().unwrap().len(), threads_before["threads"].as_array().unwrap().len());
+    assert_eq!(
+        w.api.all_events(&w.a.id, OPERATOR_TOKEN).await.unwrap(),
+        before
+    );
+    let threads_after = w
+        .api
+        .expect(
+            Method::GET,
+            &format!("/v1/tenants/{}/threads", w.a.id),
+            OPERATOR_TOKEN,
+            None,
+            200,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        threads_after["threads"].as_array().unwrap().len(),
+        threads_before["threads"].as_array().unwrap().len()
+    );
     assert_eq!(w.api.webhook("instagram", &body).await.unwrap(), 200);
-    assert_eq!(head(&w.api, &w.a.id).await, stored_a, "dedup survives a restart");
+    assert_eq!(
+        head(&w.api, &w.a.id).await,
+        stored_a,
+        "dedup survives a restart"
+    );
     // Tokens made before the restart still work.
-    w.api.expect(Method::GET, &format!("/v1/tenants/{}/threads", w.a.id), &w.a.agent_token, None, 200).await.unwrap();
+    w.api
+        .expect(
+            Method::GET,
+            &format!("/v1/tenants/{}/threads", w.a.id),
+            &w.a.agent_token,
+            None,
+            200,
+        )
+        .await
+        .unwrap();
     w.assert_log_has_no_secrets().unwrap();
 }
 
@@ -225,7 +514,9 @@ async fn concurrent_webhooks_for_two_tenants_are_all_durable_and_never_mix() {
         let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
         assert_eq!(seqs, (1..=24).collect::<Vec<_>>());
         for e in &events {
-            let mid = e["body"]["Inbound"]["kind"]["Message"]["mid"].as_str().unwrap();
+            let mid = e["body"]["Inbound"]["kind"]["Message"]["mid"]
+                .as_str()
+                .unwrap();
             assert!(mid.starts_with(prefix), "{mid} under the wrong tenant");
         }
     }
@@ -235,14 +526,47 @@ async fn concurrent_webhooks_for_two_tenants_are_all_durable_and_never_mix() {
 async fn subscription_handshake_echoes_only_for_the_verify_token() {
     let w = World::new().await.unwrap();
     for endpoint in ["instagram", "whatsapp"] {
-        let get = |q: String| { let api = w.api.clone(); async move {
-            let r = api.http.get(format!("{}/webhooks/{endpoint}?{q}", api.url)).send().await.unwrap();
-            (r.status().as_u16(), r.text().await.unwrap())
-        }};
-        assert_eq!(get(format!("hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token={VERIFY_TOKEN}")).await, (200, "1158201444".into()));
-        assert_eq!(get("hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=nope".into()).await.0, 403);
-        assert_eq!(get(format!("hub.mode=unsubscribe&hub.challenge=1&hub.verify_token={VERIFY_TOKEN}")).await.0, 403);
-        assert_eq!(get(format!("hub.mode=subscribe&hub.challenge=%3Cscript%3E&hub.verify_token={VERIFY_TOKEN}")).await.0, 400);
+        let get = |q: String| {
+            let api = w.api.clone();
+            async move {
+                let r = api
+                    .http
+                    .get(format!("{}/webhooks/{endpoint}?{q}", api.url))
+                    .send()
+                    .await
+                    .unwrap();
+                (r.status().as_u16(), r.text().await.unwrap())
+            }
+        };
+        assert_eq!(
+            get(format!(
+                "hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token={VERIFY_TOKEN}"
+            ))
+            .await,
+            (200, "1158201444".into())
+        );
+        assert_eq!(
+            get("hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=nope".into())
+                .await
+                .0,
+            403
+        );
+        assert_eq!(
+            get(format!(
+                "hub.mode=unsubscribe&hub.challenge=1&hub.verify_token={VERIFY_TOKEN}"
+            ))
+            .await
+            .0,
+            403
+        );
+        assert_eq!(
+            get(format!(
+                "hub.mode=subscribe&hub.challenge=%3Cscript%3E&hub.verify_token={VERIFY_TOKEN}"
+            ))
+            .await
+            .0,
+            400
+        );
     }
     w.assert_log_has_no_secrets().unwrap();
 }
@@ -253,39 +577,181 @@ async fn admin_api_is_scoped_by_the_bearer_token() {
     let (a, b) = (&w.a, &w.b);
     let call = |method: Method, path: String, token: Option<String>, body: Option<Value>| {
         let api = w.api.clone();
-        async move { api.call(method, &path, token.as_deref(), body.as_ref()).await.unwrap() }
+        async move {
+            api.call(method, &path, token.as_deref(), body.as_ref())
+                .await
+                .unwrap()
+        }
     };
     let threads = |t: &str| format!("/v1/tenants/{t}/threads");
-    assert_eq!(call(Method::GET, threads(&a.id), Some(a.agent_token.clone()), None).await.0, 200);
-    assert_eq!(call(Method::GET, threads(&b.id), Some(a.agent_token.clone()), None).await.0, 404);
-    assert_eq!(call(Method::GET, threads(&b.id), Some(a.owner_token.clone()), None).await.0, 404);
-    assert_eq!(call(Method::GET, threads("tn_doesnotexist"), Some(OPERATOR_TOKEN.into()), None).await.0, 404);
+    assert_eq!(
+        call(
+            Method::GET,
+            threads(&a.id),
+            Some(a.agent_token.clone()),
+            None
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        call(
+            Method::GET,
+            threads(&b.id),
+            Some(a.agent_token.clone()),
+            None
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        call(
+            Method::GET,
+            threads(&b.id),
+            Some(a.owner_token.clone()),
+            None
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        call(
+            Method::GET,
+            threads("tn_doesnotexist"),
+            Some(OPERATOR_TOKEN.into()),
+            None
+        )
+        .await
+        .0,
+        404
+    );
     assert_eq!(call(Method::GET, threads(&a.id), None, None).await.0, 401);
-    assert_eq!(call(Method::GET, threads(&a.id), Some("cdt_forged".into()), None).await.0, 401);
+    assert_eq!(
+        call(Method::GET, threads(&a.id), Some("cdt_forged".into()), None)
+            .await
+            .0,
+        401
+    );
     let agents = format!("/v1/tenants/{}/agents", a.id);
-    let (status, body) = call(Method::POST, agents.clone(), Some(a.agent_token.clone()), Some(json!({"name": "x", "role": "agent"}))).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")));
-    assert_eq!(call(Method::POST, agents.clone(), Some(a.owner_token.clone()), Some(json!({"name": "x", "role": "agent"}))).await.0, 201);
-    let (status, body) = call(Method::POST, agents.clone(), Some(a.owner_token.clone()), Some(json!({"name": "x", "role": "admin"}))).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_field")));
-    assert_eq!(call(Method::POST, format!("/v1/tenants/{}/agents", b.id), Some(a.owner_token.clone()), Some(json!({"name": "x", "role": "agent"}))).await.0, 404);
+    let (status, body) = call(
+        Method::POST,
+        agents.clone(),
+        Some(a.agent_token.clone()),
+        Some(json!({"name": "x", "role": "agent"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    assert_eq!(
+        call(
+            Method::POST,
+            agents.clone(),
+            Some(a.owner_token.clone()),
+            Some(json!({"name": "x", "role": "agent"}))
+        )
+        .await
+        .0,
+        201
+    );
+    let (status, body) = call(
+        Method::POST,
+        agents.clone(),
+        Some(a.owner_token.clone()),
+        Some(json!({"name": "x", "role": "admin"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_field"))
+    );
+    assert_eq!(
+        call(
+            Method::POST,
+            format!("/v1/tenants/{}/agents", b.id),
+            Some(a.owner_token.clone()),
+            Some(json!({"name": "x", "role": "agent"}))
+        )
+        .await
+        .0,
+        404
+    );
     // Only the operator manages partners and tenants.
-    assert_eq!(call(Method::POST, "/v1/partners".into(), Some(a.owner_token.clone()), Some(json!({"name": "p"}))).await.0, 403);
-    let (status, viewer) = call(Method::POST, format!("/v1/partners/{}/viewers", w.partner), Some(OPERATOR_TOKEN.into()), Some(json!({"name": "analyst"}))).await;
+    assert_eq!(
+        call(
+            Method::POST,
+            "/v1/partners".into(),
+            Some(a.owner_token.clone()),
+            Some(json!({"name": "p"}))
+        )
+        .await
+        .0,
+        403
+    );
+    let (status, viewer) = call(
+        Method::POST,
+        format!("/v1/partners/{}/viewers", w.partner),
+        Some(OPERATOR_TOKEN.into()),
+        Some(json!({"name": "analyst"})),
+    )
+    .await;
     assert_eq!(status, 201);
     let viewer_token = viewer["token"].as_str().unwrap().to_owned();
-    assert_eq!(call(Method::GET, threads(&a.id), Some(viewer_token), None).await.0, 404, "partners never see contents");
+    assert_eq!(
+        call(Method::GET, threads(&a.id), Some(viewer_token), None)
+            .await
+            .0,
+        404,
+        "partners never see contents"
+    );
     // One account cannot be routed to two tenants; bad ids and JSON are explained.
-    let (status, body) = call(Method::POST, format!("/v1/tenants/{}/channels", b.id), Some(OPERATOR_TOKEN.into()), Some(json!({"kind": "instagram", "account_id": IG_A}))).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("conflict")));
-    let (status, body) = call(Method::POST, format!("/v1/tenants/{}/channels", b.id), Some(OPERATOR_TOKEN.into()), Some(json!({"kind": "instagram", "account_id": "abc"}))).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_field")));
-    let raw = w.api.http.post(format!("{}/v1/partners", w.api.url)).bearer_auth(OPERATOR_TOKEN).header("content-type", "application/json").body("{nope").send().await.unwrap();
+    let (status, body) = call(
+        Method::POST,
+        format!("/v1/tenants/{}/channels", b.id),
+        Some(OPERATOR_TOKEN.into()),
+        Some(json!({"kind": "instagram", "account_id": IG_A})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("conflict"))
+    );
+    let (status, body) = call(
+        Method::POST,
+        format!("/v1/tenants/{}/channels", b.id),
+        Some(OPERATOR_TOKEN.into()),
+        Some(json!({"kind": "instagram", "account_id": "abc"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_field"))
+    );
+    let raw = w
+        .api
+        .http
+        .post(format!("{}/v1/partners", w.api.url))
+        .bearer_auth(OPERATOR_TOKEN)
+        .header("content-type", "application/json")
+        .body("{nope")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(raw.status().as_u16(), 400);
     let body: Value = raw.json().await.unwrap();
     assert_eq!(body["error"]["code"], "invalid_json");
     // Channel answers never carry the access token.
-    let (status, channels) = call(Method::GET, format!("/v1/tenants/{}/channels", a.id), Some(a.owner_token.clone()), None).await;
+    let (status, channels) = call(
+        Method::GET,
+        format!("/v1/tenants/{}/channels", a.id),
+        Some(a.owner_token.clone()),
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
     let text = channels.to_string();
     assert!(channels["channels"][0]["has_token"].as_bool().unwrap());
@@ -316,5 +782,8 @@ async fn health_readiness_and_missing_configuration() {
     assert!(!out.status.success());
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with("relay: RELAY_OPERATOR_TOKEN is required"), "{stderr}");
+    assert!(
+        stderr.starts_with("relay: RELAY_OPERATOR_TOKEN is required"),
+        "{stderr}"
+    );
 }

@@ -30,8 +30,10 @@ fn comment(created: Millis, used: bool) -> ThreadWindow {
 
 #[track_caller]
 fn check(thread: &ThreadWindow, sender: Sender, after_ms: i64, expected: &[ReplyKind]) {
-    let got: Vec<ReplyKind> =
-        allowed(thread, sender, T0.plus(after_ms)).iter().map(|a| a.kind).collect();
+    let got: Vec<ReplyKind> = allowed(thread, sender, T0.plus(after_ms))
+        .iter()
+        .map(|a| a.kind)
+        .collect();
     assert_eq!(got, expected, "after {after_ms} ms");
 }
 
@@ -58,11 +60,17 @@ fn human_agent_tag_is_chosen_only_after_standard_window_and_only_for_people() {
     let at = |ms| T0.plus(ms);
     assert_eq!(
         choose(&t, Sender::Human, at(24 * H)),
-        Some(Allowance { kind: ReplyKind::Standard, until: Some(at(24 * H)) })
+        Some(Allowance {
+            kind: ReplyKind::Standard,
+            until: Some(at(24 * H))
+        })
     );
     assert_eq!(
         choose(&t, Sender::Human, at(24 * H + 1)),
-        Some(Allowance { kind: ReplyKind::HumanAgent, until: Some(at(7 * D)) })
+        Some(Allowance {
+            kind: ReplyKind::HumanAgent,
+            until: Some(at(7 * D))
+        })
     );
     assert_eq!(choose(&t, Sender::Automation, at(24 * H + 1)), None);
     assert_eq!(choose(&t, Sender::Human, at(7 * D + 1)), None);
@@ -70,17 +78,26 @@ fn human_agent_tag_is_chosen_only_after_standard_window_and_only_for_people() {
 
 #[test]
 fn thread_without_customer_message_has_no_dm_window() {
-    let t = ThreadWindow { channel: Some(Channel::InstagramDm), ..ThreadWindow::default() };
+    let t = ThreadWindow {
+        channel: Some(Channel::InstagramDm),
+        ..ThreadWindow::default()
+    };
     check(&t, Sender::Human, 0, &[]);
     assert_eq!(state(&t, T0), WindowState::Closed);
 }
 
 #[test]
 fn self_messaging_has_no_deadline() {
-    let t = ThreadWindow { self_messaging: true, ..dm(T0) };
+    let t = ThreadWindow {
+        self_messaging: true,
+        ..dm(T0)
+    };
     assert_eq!(
         allowed(&t, Sender::Automation, T0.plus(365 * D)),
-        vec![Allowance { kind: ReplyKind::Standard, until: None }]
+        vec![Allowance {
+            kind: ReplyKind::Standard,
+            until: None
+        }]
     );
 }
 
@@ -89,7 +106,12 @@ fn private_reply_once_within_seven_days_public_reply_always() {
     use ReplyKind::{PrivateReply, PublicReply};
     let fresh = comment(T0, false);
     check(&fresh, Sender::Automation, 0, &[PublicReply, PrivateReply]);
-    check(&fresh, Sender::Automation, 7 * D, &[PublicReply, PrivateReply]);
+    check(
+        &fresh,
+        Sender::Automation,
+        7 * D,
+        &[PublicReply, PrivateReply],
+    );
     check(&fresh, Sender::Automation, 7 * D + 1, &[PublicReply]);
     check(&fresh, Sender::Human, 400 * D, &[PublicReply]);
     let used = comment(T0, true);
@@ -100,23 +122,43 @@ fn private_reply_once_within_seven_days_public_reply_always() {
 fn whatsapp_free_form_then_templates() {
     use ReplyKind::{WhatsAppFreeForm, WhatsAppTemplate};
     let t = wa(T0);
-    check(&t, Sender::Automation, 24 * H, &[WhatsAppFreeForm, WhatsAppTemplate]);
+    check(
+        &t,
+        Sender::Automation,
+        24 * H,
+        &[WhatsAppFreeForm, WhatsAppTemplate],
+    );
     check(&t, Sender::Automation, 24 * H + 1, &[WhatsAppTemplate]);
     check(&t, Sender::Human, 24 * H + 1, &[WhatsAppTemplate]);
     assert_eq!(state(&t, T0.plus(24 * H + 1)), WindowState::TemplateOnly);
-    assert_eq!(state(&t, T0), WindowState::Open { until: Some(T0.plus(24 * H)) });
+    assert_eq!(
+        state(&t, T0),
+        WindowState::Open {
+            until: Some(T0.plus(24 * H))
+        }
+    );
 }
 
 #[test]
 fn states_for_the_desk() {
     let t = dm(T0);
-    assert_eq!(state(&t, T0.plus(H)), WindowState::Open { until: Some(T0.plus(24 * H)) });
+    assert_eq!(
+        state(&t, T0.plus(H)),
+        WindowState::Open {
+            until: Some(T0.plus(24 * H))
+        }
+    );
     assert_eq!(
         state(&t, T0.plus(2 * D)),
-        WindowState::HumanAgentOnly { until: T0.plus(7 * D) }
+        WindowState::HumanAgentOnly {
+            until: T0.plus(7 * D)
+        }
     );
     assert_eq!(state(&t, T0.plus(8 * D)), WindowState::Closed);
-    assert_eq!(state(&comment(T0, true), T0.plus(30 * D)), WindowState::Open { until: None });
+    assert_eq!(
+        state(&comment(T0, true), T0.plus(30 * D)),
+        WindowState::Open { until: None }
+    );
 }
 
 fn any_thread() -> impl Strategy<Value = ThreadWindow> {
@@ -127,15 +169,22 @@ fn any_thread() -> impl Strategy<Value = ThreadWindow> {
         Just(Some(Channel::WhatsApp)),
     ];
     let moment = proptest::option::of((-10 * D..10 * D).prop_map(|d| T0.plus(d)));
-    (channel, moment.clone(), moment, any::<bool>(), any::<bool>()).prop_map(
-        |(channel, last, created, used, self_messaging)| ThreadWindow {
-            channel,
-            last_customer_message_at: last,
-            comment_created_at: created,
-            private_reply_used: used,
-            self_messaging,
-        },
+    (
+        channel,
+        moment.clone(),
+        moment,
+        any::<bool>(),
+        any::<bool>(),
     )
+        .prop_map(
+            |(channel, last, created, used, self_messaging)| ThreadWindow {
+                channel,
+                last_customer_message_at: last,
+                comment_created_at: created,
+                private_reply_used: used,
+                self_messaging,
+            },
+        )
 }
 
 fn any_sender() -> impl Strategy<Value = Sender> {

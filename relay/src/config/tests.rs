@@ -67,7 +67,11 @@ fn defaults_follow_the_design() {
 fn environment_wins_over_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("relay.toml");
-    std::fs::write(&path, "listen = \"127.0.0.1:9000\"\ndata_dir = \"/tmp/from-file\"\n").unwrap();
+    std::fs::write(
+        &path,
+        "listen = \"127.0.0.1:9000\"\ndata_dir = \"/tmp/from-file\"\n",
+    )
+    .unwrap();
     let mut env = full_env();
     let c = load(Some(&path), &env).unwrap();
     assert_eq!(c.listen.port(), 9000);
@@ -88,10 +92,20 @@ fn bad_values_are_explained() {
     );
     let mut env = full_env();
     env.insert("RELAY_STORAGE", "mongo".into());
-    assert!(load(None, &env).unwrap_err().to_string().contains("neither `sled` nor `postgres`"));
+    assert!(
+        load(None, &env)
+            .unwrap_err()
+            .to_string()
+            .contains("neither `sled` nor `postgres`")
+    );
     let mut env = full_env();
     env.insert("RELAY_STORAGE", "postgres".into());
-    assert!(load(None, &env).unwrap_err().to_string().starts_with("DATABASE_URL is required"));
+    assert!(
+        load(None, &env)
+            .unwrap_err()
+            .to_string()
+            .starts_with("DATABASE_URL is required")
+    );
 }
 
 #[test]

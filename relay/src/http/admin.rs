@@ -11,8 +11,8 @@ use super::error::ApiError;
 use crate::ids;
 use crate::principal::{Access, Principal, TenantScope, new_token, token_hash};
 use crate::store::{
-    AgentKind, AgentRecord, ChannelKind, ChannelRecord, MessageView, PartnerRecord,
-    TenantRecord, ThreadView,
+    AgentKind, AgentRecord, ChannelKind, ChannelRecord, MessageView, PartnerRecord, TenantRecord,
+    ThreadView,
 };
 use crate::vault;
 use axum::extract::{FromRequest, Path, Query, State};
@@ -33,7 +33,10 @@ fn created(body: Value) -> Response {
 }
 
 fn require_operator(principal: &Principal) -> Result<(), ApiError> {
-    principal.operator().map(|_| ()).ok_or_else(|| ApiError::forbidden("operator only"))
+    principal
+        .operator()
+        .map(|_| ())
+        .ok_or_else(|| ApiError::forbidden("operator only"))
 }
 
 fn name_field(name: &str, what: &str) -> Result<String, ApiError> {
@@ -78,7 +81,11 @@ pub async fn create_partner(
     let record = PartnerRecord {
         id: PartnerId(ids::random("pa")),
         name: name_field(&input.name, "name")?,
-        brand: input.brand.as_deref().map(|b| name_field(b, "brand")).transpose()?,
+        brand: input
+            .brand
+            .as_deref()
+            .map(|b| name_field(b, "brand"))
+            .transpose()?,
         created_at: app.clock.now(),
     };
     let id = record.id.clone();
@@ -156,12 +163,24 @@ pub async fn create_agent(
         }
     };
     let name = name_field(&input.name, "name")?;
-    issue_token(&app, name, AgentKind::Tenant { tenant: scope.tenant().clone(), role }).await
+    issue_token(
+        &app,
+        name,
+        AgentKind::Tenant {
+            tenant: scope.tenant().clone(),
+            role,
+        },
+    )
+    .await
 }
 
 async fn issue_token(app: &AppState, name: String, kind: AgentKind) -> Result<Response, ApiError> {
     let token = new_token();
-    let prefix = if matches!(kind, AgentKind::PartnerViewer { .. }) { "vw" } else { "ag" };
+    let prefix = if matches!(kind, AgentKind::PartnerViewer { .. }) {
+        "vw"
+    } else {
+        "ag"
+    };
     let record = AgentRecord {
         id: AgentId(ids::random(prefix)),
         name,
@@ -211,20 +230,35 @@ pub async fn create_channel(
     let scope = tenant_scope(&app, &principal, &tenant, Access::Manage).await?;
     let id = ChannelId(ids::random("ch"));
     let (kind, account_id, page_id, username, waba_id, token) = match input {
-        NewChannel::Instagram { account_id, page_id, username, access_token } => (
+        NewChannel::Instagram {
+            account_id,
+            page_id,
+            username,
+            access_token,
+        } => (
             ChannelKind::Instagram,
             meta_id(&account_id, "account_id")?,
-            page_id.as_deref().map(|p| meta_id(p, "page_id")).transpose()?,
+            page_id
+                .as_deref()
+                .map(|p| meta_id(p, "page_id"))
+                .transpose()?,
             username,
             None,
             access_token,
         ),
-        NewChannel::Whatsapp { phone_number_id, waba_id, access_token } => (
+        NewChannel::Whatsapp {
+            phone_number_id,
+            waba_id,
+            access_token,
+        } => (
             ChannelKind::Whatsapp,
             meta_id(&phone_number_id, "phone_number_id")?,
             None,
             None,
-            waba_id.as_deref().map(|w| meta_id(w, "waba_id")).transpose()?,
+            waba_id
+                .as_deref()
+                .map(|w| meta_id(w, "waba_id"))
+                .transpose()?,
             access_token,
         ),
     };
@@ -260,7 +294,10 @@ pub async fn list_channels(
         .await?
         .into_iter()
         .map(|c| {
-            let last = activity.iter().find(|(id, _)| *id == c.id).map(|(_, at)| at.0);
+            let last = activity
+                .iter()
+                .find(|(id, _)| *id == c.id)
+                .map(|(_, at)| at.0);
             json!({
                 "id": c.id, "kind": c.kind, "account_id": c.account_id, "page_id": c.page_id,
                 "username": c.username, "waba_id": c.waba_id,
@@ -307,8 +344,13 @@ pub async fn list_threads(
 ) -> Result<Response, ApiError> {
     let scope = tenant_scope(&app, &principal, &tenant, Access::Read).await?;
     let now = app.clock.now();
-    let threads: Vec<Value> =
-        app.store.threads(&scope).await?.iter().map(|t| thread_json(t, now)).collect();
+    let threads: Vec<Value> = app
+        .store
+        .threads(&scope)
+        .await?
+        .iter()
+        .map(|t| thread_json(t, now))
+        .collect();
     Ok(axum::Json(json!({"threads": threads})).into_response())
 }
 
@@ -331,10 +373,17 @@ pub async fn list_messages(
     let Some(view) = app.store.thread(&scope, &thread).await? else {
         return Err(ApiError::not_found("thread"));
     };
-    let messages: Vec<Value> =
-        app.store.messages(&scope, &thread).await?.iter().map(message_json).collect();
-    Ok(axum::Json(json!({"thread": thread_json(&view, app.clock.now()), "messages": messages}))
-        .into_response())
+    let messages: Vec<Value> = app
+        .store
+        .messages(&scope, &thread)
+        .await?
+        .iter()
+        .map(message_json)
+        .collect();
+    Ok(
+        axum::Json(json!({"thread": thread_json(&view, app.clock.now()), "messages": messages}))
+            .into_response(),
+    )
 }
 
 #[derive(Deserialize)]
@@ -351,7 +400,10 @@ pub async fn list_events(
 ) -> Result<Response, ApiError> {
     let scope = tenant_scope(&app, &principal, &tenant, Access::Read).await?;
     let limit = q.limit.unwrap_or(500).clamp(1, 5000);
-    let events = app.store.events_after(&scope, Seq(q.after.unwrap_or(0)), limit).await?;
+    let events = app
+        .store
+        .events_after(&scope, Seq(q.after.unwrap_or(0)), limit)
+        .await?;
     let head = app.store.head(&scope).await?;
     Ok(axum::Json(json!({"head": head.0, "events": events})).into_response())
 }

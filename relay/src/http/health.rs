@@ -13,16 +13,28 @@ pub async fn healthz() -> &'static str {
 
 /// Ready when storage answers; keys are validated before the listener opens.
 pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
-    let probe = app.store.partner(&protocol::PartnerId::new("readyz-probe")).await;
+    let probe = app
+        .store
+        .partner(&protocol::PartnerId::new("readyz-probe"))
+        .await;
     match probe {
-        Ok(_) => (StatusCode::OK, axum::Json(json!({"storage": "ok", "keys": "loaded"}))),
+        Ok(_) => (
+            StatusCode::OK,
+            axum::Json(json!({"storage": "ok", "keys": "loaded"})),
+        ),
         Err(e) => {
             tracing::error!(error = %e, "readiness probe failed");
-            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"storage": "failing", "keys": "loaded"})))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({"storage": "failing", "keys": "loaded"})),
+            )
         }
     }
 }
 
 pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
-    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render())
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(),
+    )
 }

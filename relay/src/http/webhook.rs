@@ -26,8 +26,14 @@ pub async fn handshake(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let mode = q.get("hub.mode").map(String::as_str);
-    let token = q.get("hub.verify_token").map(String::as_str).unwrap_or_default();
-    let challenge = q.get("hub.challenge").map(String::as_str).unwrap_or_default();
+    let token = q
+        .get("hub.verify_token")
+        .map(String::as_str)
+        .unwrap_or_default();
+    let challenge = q
+        .get("hub.challenge")
+        .map(String::as_str)
+        .unwrap_or_default();
     if mode != Some("subscribe") || !app.config.meta_verify_token.matches(token) {
         tracing::warn!("webhook handshake refused");
         return (StatusCode::FORBIDDEN, "verification failed").into_response();
@@ -35,9 +41,15 @@ pub async fn handshake(
     // Meta sends an integer; anything else is refused rather than reflected (no XSS).
     let plain = !challenge.is_empty()
         && challenge.len() <= 128
-        && challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !plain {
-        return (StatusCode::BAD_REQUEST, "hub.challenge must be alphanumeric").into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            "hub.challenge must be alphanumeric",
+        )
+            .into_response();
     }
     ([(header::CONTENT_TYPE, "text/plain")], challenge.to_owned()).into_response()
 }
@@ -70,11 +82,17 @@ async fn receive(
 ) -> Response {
     match ingest(app, secrets, headers, body).await {
         Ok(()) => {
-            app.metrics.webhook_requests.with_label_values(&["accepted"]).inc();
+            app.metrics
+                .webhook_requests
+                .with_label_values(&["accepted"])
+                .inc();
             (StatusCode::OK, "EVENT_RECEIVED").into_response()
         }
         Err((outcome, error)) => {
-            app.metrics.webhook_requests.with_label_values(&[outcome]).inc();
+            app.metrics
+                .webhook_requests
+                .with_label_values(&[outcome])
+                .inc();
             tracing::warn!(outcome, status = error.status.as_u16(), "webhook refused");
             error.into_response()
         }
@@ -93,27 +111,46 @@ async fn ingest(
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
             let limit = app.config.max_body_bytes;
             let msg = format!("webhook body is larger than {limit} bytes");
-            ("too_large", ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", msg))
+            (
+                "too_large",
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", msg),
+            )
         } else {
-            ("malformed", ApiError::bad_request("unreadable_body", r.body_text()))
+            (
+                "malformed",
+                ApiError::bad_request("unreadable_body", r.body_text()),
+            )
         }
     })?;
-    let signature = headers.get("x-hub-signature-256").map(axum::http::HeaderValue::as_bytes);
+    let signature = headers
+        .get("x-hub-signature-256")
+        .map(axum::http::HeaderValue::as_bytes);
     let verified = verify::verify(body, signature, secrets).map_err(|e| {
-        ("bad_signature", ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string()))
+        (
+            "bad_signature",
+            ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string()),
+        )
     })?;
     let envelope = parse::parse(verified.body()).map_err(|e| match e {
-        ParseError::Json(_) => ("malformed", ApiError::bad_request("malformed_json", e.to_string())),
-        ParseError::NotEnvelope(_) => {
-            ("not_envelope", ApiError::bad_request("not_an_envelope", e.to_string()))
-        }
+        ParseError::Json(_) => (
+            "malformed",
+            ApiError::bad_request("malformed_json", e.to_string()),
+        ),
+        ParseError::NotEnvelope(_) => (
+            "not_envelope",
+            ApiError::bad_request("not_an_envelope", e.to_string()),
+        ),
     })?;
     let batches = route_items(app, &verified, envelope).await?;
     if batches.is_empty() {
         return Ok(());
     }
     for (scope, events) in batches {
-        let appended = app.store.append(&scope, events).await.map_err(storage_failed)?;
+        let appended = app
+            .store
+            .append(&scope, events)
+            .await
+            .map_err(storage_failed)?;
         for a in &appended {
             let outcome = match a {
                 Appended::Stored(_) => "stored",
@@ -136,10 +173,14 @@ async fn route_items(
     let now = app.clock.now();
     let mut batches: Vec<(TenantScope, Vec<NewEvent>)> = Vec::new();
     for item in envelope.items {
-        let Some(channel) =
-            route::channel_for(app.store.as_ref(), &item).await.map_err(storage_failed)?
+        let Some(channel) = route::channel_for(app.store.as_ref(), &item)
+            .await
+            .map_err(storage_failed)?
         else {
-            app.metrics.ingest_items.with_label_values(&["unknown_account"]).inc();
+            app.metrics
+                .ingest_items
+                .with_label_values(&["unknown_account"])
+                .inc();
             continue;
         };
         let event = route::to_event(&envelope.object, item, &channel, now);
@@ -156,6 +197,10 @@ fn storage_failed(e: crate::store::StoreError) -> Refusal {
     tracing::error!(error = %e, "webhook not stored; Meta will retry");
     (
         "storage_error",
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", "try again later"),
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            "try again later",
+        ),
     )
 }

@@ -1,7 +1,7 @@
 //! Meta's webhook JSON → normalized items, with no knowledge of tenants or storage.
 //!
 //! Meta changes payload shapes without notice and documents several of them wrongly
-//! (`docs/meta-platform.md` §3–§5, §13.1), so this module reads everything through
+//! (`meta-platform.md` §3–§5, §13.1), so this module reads everything through
 //! `serde_json::Value` and never lets one odd item fail a whole body: an item it cannot
 //! interpret becomes [`ItemBody::Unknown`] with the item's JSON text, so nothing is dropped.
 //! Only a body that is not JSON, or JSON that is not an `{object, entry[]}` envelope, is an
@@ -54,9 +54,15 @@ pub struct Item {
 #[derive(Clone, PartialEq, Debug)]
 pub enum ItemBody {
     Conversation(Conversation),
-    Account { occurred_at: Option<Millis>, kind: AccountEventKind },
+    Account {
+        occurred_at: Option<Millis>,
+        kind: AccountEventKind,
+    },
     /// An item kind we do not understand yet: kept verbatim, never dropped.
-    Unknown { kind: String, raw: String },
+    Unknown {
+        kind: String,
+        raw: String,
+    },
 }
 
 /// A conversation event, before it is bound to a tenant's channel and thread id.
@@ -94,7 +100,10 @@ pub enum ParseError {
 pub fn parse(body: &[u8]) -> Result<Envelope, ParseError> {
     let value: Value = serde_json::from_slice(body)?;
     let envelopes = envelopes(&value)?;
-    let object = envelopes.first().map(|(object, _)| (*object).to_owned()).unwrap_or_default();
+    let object = envelopes
+        .first()
+        .map(|(object, _)| (*object).to_owned())
+        .unwrap_or_default();
     let mut items = Vec::new();
     for (object, entries) in envelopes {
         for entry in entries {
@@ -109,11 +118,12 @@ pub fn parse(body: &[u8]) -> Result<Envelope, ParseError> {
 fn envelopes(value: &Value) -> Result<Vec<(&str, &[Value])>, ParseError> {
     match value {
         Value::Object(_) => Ok(vec![envelope(value)?]),
-        Value::Array(list) if list.is_empty() => {
-            Err(ParseError::NotEnvelope("empty array".into()))
-        }
+        Value::Array(list) if list.is_empty() => Err(ParseError::NotEnvelope("empty array".into())),
         Value::Array(list) => list.iter().map(envelope).collect(),
-        other => Err(ParseError::NotEnvelope(format!("top level is {}", json::type_name(other)))),
+        other => Err(ParseError::NotEnvelope(format!(
+            "top level is {}",
+            json::type_name(other)
+        ))),
     }
 }
 
@@ -156,19 +166,34 @@ impl Entry<'_> {
         Item {
             route_keys,
             dedup_key: format!("raw:{}", json::sha256_hex(&[&self.id, &raw])),
-            body: ItemBody::Unknown { kind: kind.to_owned(), raw },
+            body: ItemBody::Unknown {
+                kind: kind.to_owned(),
+                raw,
+            },
         }
     }
 }
 
 /// Entry keys that either carry items or are metadata; anything else on an entry that
 /// produced no item is kept as an `entry` Unknown.
-const ENTRY_KEYS: &[&str] = &["id", "time", "messaging", "standby", "changes", "field", "value"];
+const ENTRY_KEYS: &[&str] = &[
+    "id",
+    "time",
+    "messaging",
+    "standby",
+    "changes",
+    "field",
+    "value",
+];
 
 fn parse_entry(object: &str, value: &Value, out: &mut Vec<Item>) {
     let Some(map) = value.as_object() else {
         // Nothing identifies an account here, so the item can only be kept, not routed.
-        let entry = Entry { id: String::new(), time: None, value };
+        let entry = Entry {
+            id: String::new(),
+            time: None,
+            value,
+        };
         out.push(entry.unknown(Vec::new(), "entry", value));
         return;
     };

@@ -59,5 +59,9 @@ pub fn to_event(object: &str, item: Item, channel: &ChannelRecord, now: Millis) 
             raw,
         }),
     };
-    NewEvent { dedup_key: item.dedup_key, received_at: now, body }
+    NewEvent {
+        dedup_key: item.dedup_key,
+        received_at: now,
+        body,
+    }
 }

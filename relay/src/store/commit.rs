@@ -39,7 +39,10 @@ impl Committer {
         let thread = std::thread::Builder::new()
             .name("group-commit".into())
             .spawn(move || run(&rx, &flush, &observe))?;
-        Ok(Committer { tx, thread: Some(thread) })
+        Ok(Committer {
+            tx,
+            thread: Some(thread),
+        })
     }
 
     /// Waits until everything written before this call is durable.
@@ -91,7 +94,11 @@ impl Drop for Committer {
     }
 }
 
-fn run(rx: &mpsc::Receiver<Reply>, flush: &dyn Fn() -> Result<(), String>, observe: &FlushObserver) {
+fn run(
+    rx: &mpsc::Receiver<Reply>,
+    flush: &dyn Fn() -> Result<(), String>,
+    observe: &FlushObserver,
+) {
     while let Ok(first) = rx.recv() {
         let mut waiters = vec![first];
         waiters.extend(rx.try_iter());

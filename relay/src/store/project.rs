@@ -38,25 +38,35 @@ pub fn project(event: &Event, views: &mut impl Views) -> Result<(), StoreError> 
                 media_id: comment.media.id.clone(),
                 parent_id: comment.parent_id.clone(),
             };
-            add_message(event, inbound, &comment.id, content, comment.text.clone(), views)
+            add_message(
+                event,
+                inbound,
+                &comment.id,
+                content,
+                comment.text.clone(),
+                views,
+            )
         }
         InboundKind::Postback(postback) => {
-            let mid = postback.mid.clone().unwrap_or_else(|| format!("postback:{}", event.seq));
+            let mid = postback
+                .mid
+                .clone()
+                .unwrap_or_else(|| format!("postback:{}", event.seq));
             let content = MessageContent::Postback {
                 title: postback.title.clone(),
                 payload: postback.payload.clone(),
             };
             add_message(event, inbound, &mid, content, postback.title.clone(), views)
         }
-        InboundKind::Reaction(reaction) => update_message(views, &reaction.mid, |m| {
-            match reaction.action {
+        InboundKind::Reaction(reaction) => {
+            update_message(views, &reaction.mid, |m| match reaction.action {
                 ReactionAction::React => {
                     let shown = reaction.emoji.clone().or_else(|| reaction.reaction.clone());
                     m.reactions = shown.into_iter().collect();
                 }
                 ReactionAction::Unreact => m.reactions.clear(),
-            }
-        }),
+            })
+        }
         InboundKind::Edit(edit) => update_message(views, &edit.mid, |m| {
             if let MessageContent::Message { text, .. } = &mut m.content {
                 text.clone_from(&edit.text);
@@ -69,9 +79,9 @@ pub fn project(event: &Event, views: &mut impl Views) -> Result<(), StoreError> 
             m.status = Some(status.status.as_str().to_owned());
             m.status_errors.clone_from(&status.errors);
         }),
-        InboundKind::Read { mid: None, .. } | InboundKind::Referral(_) | InboundKind::OptIn { .. } => {
-            Ok(())
-        }
+        InboundKind::Read { mid: None, .. }
+        | InboundKind::Referral(_)
+        | InboundKind::OptIn { .. } => Ok(()),
     }
 }
 
@@ -93,7 +103,9 @@ fn preview(body: &MessageBody) -> Option<String> {
     if let Some(a) = body.attachments.first() {
         return Some(format!("[{:?}]", a.kind).to_lowercase());
     }
-    body.structured.as_ref().map(|_| "[structured message]".to_owned())
+    body.structured
+        .as_ref()
+        .map(|_| "[structured message]".to_owned())
 }
 
 fn add_message(
@@ -105,22 +117,24 @@ fn add_message(
     views: &mut impl Views,
 ) -> Result<(), StoreError> {
     let at = inbound.occurred_at;
-    let mut thread = views.thread(&inbound.thread)?.unwrap_or_else(|| ThreadView {
-        id: inbound.thread.clone(),
-        tenant: event.tenant.clone(),
-        channel_id: inbound.channel_id.clone(),
-        channel: inbound.channel,
-        customer: inbound.customer.clone(),
-        last_inbound_at: None,
-        last_message_at: None,
-        comment_created_at: None,
-        messages: 0,
-        inbound: 0,
-        unanswered: 0,
-        last_preview: None,
-        first_seq: event.seq,
-        last_seq: event.seq,
-    });
+    let mut thread = views
+        .thread(&inbound.thread)?
+        .unwrap_or_else(|| ThreadView {
+            id: inbound.thread.clone(),
+            tenant: event.tenant.clone(),
+            channel_id: inbound.channel_id.clone(),
+            channel: inbound.channel,
+            customer: inbound.customer.clone(),
+            last_inbound_at: None,
+            last_message_at: None,
+            comment_created_at: None,
+            messages: 0,
+            inbound: 0,
+            unanswered: 0,
+            last_preview: None,
+            first_seq: event.seq,
+            last_seq: event.seq,
+        });
     thread.messages += 1;
     thread.last_seq = event.seq;
     if thread.last_message_at.is_none_or(|t| at >= t) {
@@ -136,11 +150,11 @@ fn add_message(
             if inbound.customer.username.is_some() || inbound.customer.name.is_some() {
                 thread.customer = inbound.customer.clone();
             }
-            if let InboundKind::Comment(c) = &inbound.kind {
-                if c.parent_id.is_none() {
-                    thread.comment_created_at =
-                        Some(thread.comment_created_at.map_or(at, |t| t.min(at)));
-                }
+            if let InboundKind::Comment(c) = &inbound.kind
+                && c.parent_id.is_none()
+            {
+                thread.comment_created_at =
+                    Some(thread.comment_created_at.map_or(at, |t| t.min(at)));
             }
         }
         Direction::Outbound => thread.unanswered = 0,

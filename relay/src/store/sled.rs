@@ -21,8 +21,8 @@
 use super::commit::{Committer, FlushObserver};
 use super::project::{Views, project};
 use super::{
-    AgentRecord, Appended, ChannelRecord, MessageView, NewEvent, PartnerRecord, Store,
-    StoreError, TenantRecord, ThreadView,
+    AgentRecord, Appended, ChannelRecord, MessageView, NewEvent, PartnerRecord, Store, StoreError,
+    TenantRecord, ThreadView,
 };
 use crate::ingest::parse::RouteKey;
 use crate::principal::TenantScope;
@@ -67,7 +67,9 @@ fn time_key(t: Millis) -> [u8; 8] {
 }
 
 fn read_seq(bytes: &[u8]) -> Result<Seq, StoreError> {
-    let arr: [u8; 8] = bytes.try_into().map_err(|_| StoreError::Corrupt("sequence".into()))?;
+    let arr: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("sequence".into()))?;
     Ok(Seq(u64::from_be_bytes(arr)))
 }
 
@@ -154,27 +156,49 @@ impl SledStore {
     }
 
     fn tenant_lock(&self, tenant: &TenantId) -> std::sync::MutexGuard<'_, ()> {
-        let h = tenant.as_str().bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b.into()));
+        let h = tenant
+            .as_str()
+            .bytes()
+            .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b.into()));
         // A poisoned lock only means another append panicked; the data is still consistent
         // because sled batches are atomic.
-        self.tenant_locks[h % STRIPES].lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.tenant_locks[h % STRIPES]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn get<T: DeserializeOwned>(tree: &sled::Tree, key: &[u8]) -> Result<Option<T>, StoreError> {
         tree.get(key).map_err(backend)?.map(|v| dec(&v)).transpose()
     }
 
-    fn insert_new<T: Serialize>(&self, key: String, value: &T, what: &str) -> Result<(), StoreError> {
-        let _g = self.registry_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if self.registry.contains_key(key.as_bytes()).map_err(backend)? {
+    fn insert_new<T: Serialize>(
+        &self,
+        key: String,
+        value: &T,
+        what: &str,
+    ) -> Result<(), StoreError> {
+        let _g = self
+            .registry_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self
+            .registry
+            .contains_key(key.as_bytes())
+            .map_err(backend)?
+        {
             return Err(StoreError::Conflict(what.to_owned()));
         }
-        self.registry.insert(key.as_bytes(), enc(value)?).map_err(backend)?;
+        self.registry
+            .insert(key.as_bytes(), enc(value)?)
+            .map_err(backend)?;
         Ok(())
     }
 
     fn scan<T: DeserializeOwned>(tree: &sled::Tree, prefix: &[u8]) -> Result<Vec<T>, StoreError> {
-        tree.scan_prefix(prefix).values().map(|v| dec(&v.map_err(backend)?)).collect()
+        tree.scan_prefix(prefix)
+            .values()
+            .map(|v| dec(&v.map_err(backend)?))
+            .collect()
     }
 }
 
@@ -230,10 +254,16 @@ impl Store for SledStore {
     }
 
     async fn insert_agent(&self, agent: AgentRecord) -> Result<(), StoreError> {
-        let _g = self.registry_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _g = self
+            .registry_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut batch = sled::Batch::default();
         batch.insert(format!("g/{}", agent.id).as_bytes(), enc(&agent)?);
-        batch.insert(format!("k/{}", agent.token_hash).as_bytes(), agent.id.as_str().as_bytes());
+        batch.insert(
+            format!("k/{}", agent.token_hash).as_bytes(),
+            agent.id.as_str().as_bytes(),
+        );
         self.registry.apply_batch(batch).map_err(backend)
     }
 
@@ -251,7 +281,10 @@ impl Store for SledStore {
         scope: &TenantScope,
         channel: ChannelRecord,
     ) -> Result<(), StoreError> {
-        let _g = self.registry_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _g = self
+            .registry_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut batch = sled::Batch::default();
         for key in channel.route_keys() {
             let k = route_key(&key);
@@ -263,7 +296,10 @@ impl Store for SledStore {
         }
         let mut record = channel;
         record.tenant = scope.tenant().clone();
-        batch.insert(format!("c/{}/{}", record.tenant, record.id).as_bytes(), enc(&record)?);
+        batch.insert(
+            format!("c/{}/{}", record.tenant, record.id).as_bytes(),
+            enc(&record)?,
+        );
         self.registry.apply_batch(batch).map_err(backend)
     }
 
@@ -291,7 +327,9 @@ impl Store for SledStore {
                 let (k, v) = kv.map_err(backend)?;
                 let id = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
                 let at = i64::from_be_bytes(
-                    v.as_ref().try_into().map_err(|_| StoreError::Corrupt("activity".into()))?,
+                    v.as_ref()
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt("activity".into()))?,
                 );
                 Ok((ChannelId(id), Millis(at)))
             })
@@ -312,14 +350,23 @@ impl Store for SledStore {
         };
         let mut batch = sled::Batch::default();
         let mut seen_here: HashMap<String, Seq> = HashMap::new();
-        let mut overlay =
-            Overlay { data: &self.data, prefix: &prefix, threads: HashMap::new(), messages: HashMap::new() };
+        let mut overlay = Overlay {
+            data: &self.data,
+            prefix: &prefix,
+            threads: HashMap::new(),
+            messages: HashMap::new(),
+        };
         let mut out = Vec::with_capacity(events.len());
         for new in events {
             let dkey = prefix.dedup(&new.dedup_key);
             let earlier = match seen_here.get(&new.dedup_key) {
                 Some(seq) => Some(*seq),
-                None => self.data.get(&dkey).map_err(backend)?.map(|v| read_seq(&v)).transpose()?,
+                None => self
+                    .data
+                    .get(&dkey)
+                    .map_err(backend)?
+                    .map(|v| read_seq(&v))
+                    .transpose()?,
             };
             if let Some(seq) = earlier {
                 out.push(Appended::Duplicate(seq));
@@ -334,7 +381,10 @@ impl Store for SledStore {
             };
             batch.insert(prefix.event(head), enc(&event)?);
             batch.insert(dkey, &be(head));
-            batch.insert(prefix.activity(event.channel_id()), &event.received_at.0.to_be_bytes());
+            batch.insert(
+                prefix.activity(event.channel_id()),
+                &event.received_at.0.to_be_bytes(),
+            );
             project(&event, &mut overlay)?;
             seen_here.insert(new.dedup_key, head);
             out.push(Appended::Stored(event));
@@ -356,7 +406,11 @@ impl Store for SledStore {
     }
 
     async fn head(&self, scope: &TenantScope) -> Result<Seq, StoreError> {
-        match self.data.get(Prefix::of(scope.tenant()).head()).map_err(backend)? {
+        match self
+            .data
+            .get(Prefix::of(scope.tenant()).head())
+            .map_err(backend)?
+        {
             Some(v) => read_seq(&v),
             None => Ok(Seq(0)),
         }
@@ -382,7 +436,11 @@ impl Store for SledStore {
     async fn threads(&self, scope: &TenantScope) -> Result<Vec<ThreadView>, StoreError> {
         let mut threads: Vec<ThreadView> =
             Self::scan(&self.data, &Prefix::of(scope.tenant()).key("t", b""))?;
-        threads.sort_by(|a, b| b.last_message_at.cmp(&a.last_message_at).then(a.id.cmp(&b.id)));
+        threads.sort_by(|a, b| {
+            b.last_message_at
+                .cmp(&a.last_message_at)
+                .then(a.id.cmp(&b.id))
+        });
         Ok(threads)
     }
 

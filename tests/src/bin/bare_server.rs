@@ -27,14 +27,18 @@ fn main() -> anyhow::Result<()> {
 
 async fn serve() -> anyhow::Result<()> {
     let app = Router::new().route("/webhooks/instagram", post(receive));
-    let listener =
-        tokio::net::TcpListener::bind("127.0.0.1:0").await.context("cannot bind 127.0.0.1:0")?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("cannot bind 127.0.0.1:0")?;
     let addr = listener.local_addr().context("no local address")?;
     println!("bare listening on http://{addr}");
     // stdout is a pipe when the bench runs us, so it is block-buffered: flush or the bench
     // waits forever for the line.
     std::io::stdout().flush().context("cannot flush stdout")?;
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serve")?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serve")?;
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 //! `changes` fields `comments`, `live_comments`, `mentions`, `story_insights`, plus the App
 //! Dashboard "Test" form that wraps a messaging event in a `messages` change.
 //!
-//! Shapes follow `docs/meta-platform.md` §4 and §5. Facebook-Login payloads may put a Page
+//! Shapes follow `meta-platform.md` §4 and §5. Facebook-Login payloads may put a Page
 //! id where Instagram-Login payloads put the IG account id, so route keys carry both the
 //! entry id and the business side of the event and the router matches either.
 
@@ -38,7 +38,11 @@ pub(super) fn event_key(item: &Value) -> Option<&str> {
         .iter()
         .copied()
         .find(|k| map.contains_key(*k))
-        .or_else(|| map.keys().map(String::as_str).find(|k| !ENVELOPE_KEYS.contains(k)))
+        .or_else(|| {
+            map.keys()
+                .map(String::as_str)
+                .find(|k| !ENVELOPE_KEYS.contains(k))
+        })
 }
 
 /// Who an event is with, and which account ids may own it.
@@ -57,9 +61,17 @@ impl Parties {
         } else {
             (sender, recipient, Direction::Inbound)
         };
-        let route_keys =
-            dedupe_keys(entry.instagram_key().into_iter().chain([RouteKey::Instagram(business)]));
-        Parties { customer, direction, route_keys }
+        let route_keys = dedupe_keys(
+            entry
+                .instagram_key()
+                .into_iter()
+                .chain([RouteKey::Instagram(business)]),
+        );
+        Parties {
+            customer,
+            direction,
+            route_keys,
+        }
     }
 }
 
@@ -70,7 +82,10 @@ pub(super) fn messaging(entry: &Entry<'_>, item: &Value, standby: bool, containe
     let recipient = id(at(at(item, "recipient"), "id"));
     let fallback_keys = || {
         dedupe_keys(
-            entry.instagram_key().into_iter().chain(recipient.clone().map(RouteKey::Instagram)),
+            entry
+                .instagram_key()
+                .into_iter()
+                .chain(recipient.clone().map(RouteKey::Instagram)),
         )
     };
     let Some(key) = event_key(item) else {
@@ -193,7 +208,10 @@ fn attachment(a: &Value) -> Attachment {
 fn reply_to(r: &Value) -> Option<ReplyTo> {
     let story = at(r, "story");
     if story.is_object() {
-        return Some(ReplyTo::Story { id: id(at(story, "id")), url: text(at(story, "url")) });
+        return Some(ReplyTo::Story {
+            id: id(at(story, "id")),
+            url: text(at(story, "url")),
+        });
     }
     id(at(r, "mid")).map(|mid| ReplyTo::Message { mid })
 }
@@ -224,7 +242,14 @@ fn edit(e: &Value) -> Option<(String, InboundKind)> {
         Some(n) => n.to_string(),
         None => sha256_hex(&[text.as_deref().unwrap_or_default()]),
     };
-    Some((format!("ed:{mid}:{version}"), InboundKind::Edit(Edit { mid, text, num_edit })))
+    Some((
+        format!("ed:{mid}:{version}"),
+        InboundKind::Edit(Edit {
+            mid,
+            text,
+            num_edit,
+        }),
+    ))
 }
 
 fn reaction(r: &Value, own_time: Option<Millis>) -> Option<(String, InboundKind)> {
@@ -241,7 +266,15 @@ fn reaction(r: &Value, own_time: Option<Millis>) -> Option<(String, InboundKind)
         reaction.as_deref().or(emoji.as_deref()).unwrap_or("-"),
         time_part(own_time)
     );
-    Some((dedup, InboundKind::Reaction(Reaction { mid, action, reaction, emoji })))
+    Some((
+        dedup,
+        InboundKind::Reaction(Reaction {
+            mid,
+            action,
+            reaction,
+            emoji,
+        }),
+    ))
 }
 
 pub(super) fn action_name(action: ReactionAction) -> &'static str {
@@ -294,7 +327,10 @@ fn read(r: &Value, sender: &str) -> Option<(String, InboundKind)> {
         // A read of nothing in particular has no identity; keep it as Unknown.
         (None, None) => return None,
     };
-    Some((format!("rd:{sender}:{marker}"), InboundKind::Read { mid, watermark }))
+    Some((
+        format!("rd:{sender}:{marker}"),
+        InboundKind::Read { mid, watermark },
+    ))
 }
 
 /// One change (`changes[]` element or flat `field`/`value` entry). `raw` is what Meta sent
@@ -320,7 +356,11 @@ fn comment(entry: &Entry<'_>, field: &str, v: &Value, keys: &[RouteKey]) -> Opti
     let from = at(v, "from");
     let username = text(at(from, "username"));
     let customer = match (id(at(from, "id")), username) {
-        (Some(igsid), username) => Customer { id: CustomerId::Igsid(igsid), username, name: None },
+        (Some(igsid), username) => Customer {
+            id: CustomerId::Igsid(igsid),
+            username,
+            name: None,
+        },
         (None, Some(username)) => Customer::new(CustomerId::InstagramUsername(username)),
         (None, None) => return None,
     };
@@ -337,7 +377,11 @@ fn comment(entry: &Entry<'_>, field: &str, v: &Value, keys: &[RouteKey]) -> Opti
             channel: Channel::InstagramComment,
             thread_key: format!("comment:{root}"),
             customer,
-            direction: if own { Direction::Outbound } else { Direction::Inbound },
+            direction: if own {
+                Direction::Outbound
+            } else {
+                Direction::Inbound
+            },
             occurred_at: millis(at(v, "timestamp")).or(entry.time),
             standby: false,
             kind: InboundKind::Comment(Comment {
@@ -372,7 +416,10 @@ fn mention(entry: &Entry<'_>, v: &Value, keys: &[RouteKey]) -> Option<Item> {
         ),
         body: ItemBody::Account {
             occurred_at: millis(at(v, "timestamp")).or(entry.time),
-            kind: AccountEventKind::Mention { media_id, comment_id },
+            kind: AccountEventKind::Mention {
+                media_id,
+                comment_id,
+            },
         },
     })
 }

@@ -106,7 +106,11 @@ pub(super) fn millis(v: &Value) -> Option<Millis> {
                     return None;
                 }
                 // Fractional seconds keep their milliseconds.
-                let ms = if f < MS_THRESHOLD as f64 { f * 1000.0 } else { f };
+                let ms = if f < MS_THRESHOLD as f64 {
+                    f * 1000.0
+                } else {
+                    f
+                };
                 Some(Millis(ms as i64))
             }
         }
@@ -125,7 +129,11 @@ fn scale(n: i64) -> Option<Millis> {
     if n < 0 {
         return None;
     }
-    Some(Millis(if n < MS_THRESHOLD { n.saturating_mul(1000) } else { n }))
+    Some(Millis(if n < MS_THRESHOLD {
+        n.saturating_mul(1000)
+    } else {
+        n
+    }))
 }
 
 /// An item's JSON text. Serializing a `Value` cannot fail (its keys are strings), so the

@@ -60,7 +60,9 @@ impl Fixture {
 
     #[track_caller]
     fn v(&self, pointer: &str) -> &Value {
-        self.json.pointer(pointer).unwrap_or_else(|| panic!("{pointer} missing"))
+        self.json
+            .pointer(pointer)
+            .unwrap_or_else(|| panic!("{pointer} missing"))
     }
 
     /// The time at a pointer, normalized the way the parser must.
@@ -96,7 +98,9 @@ fn only_conversation(name: &str) -> (Fixture, Item, Conversation) {
     let items = f.parse().items;
     assert_eq!(items.len(), 1, "{name}: {items:#?}");
     let item = items.into_iter().next().unwrap();
-    let ItemBody::Conversation(c) = item.body.clone() else { panic!("{name}: {item:#?}") };
+    let ItemBody::Conversation(c) = item.body.clone() else {
+        panic!("{name}: {item:#?}")
+    };
     (f, item, c)
 }
 
@@ -117,7 +121,11 @@ fn wa(id: &str) -> RouteKey {
 }
 
 fn item(route_keys: Vec<RouteKey>, dedup_key: String, c: Conversation) -> Item {
-    Item { route_keys, dedup_key, body: ItemBody::Conversation(c) }
+    Item {
+        route_keys,
+        dedup_key,
+        body: ItemBody::Conversation(c),
+    }
 }
 
 /// An Instagram DM event with the customer known by IGSID.
@@ -133,7 +141,13 @@ fn dm(customer: &str, direction: Direction, at: Option<Millis>, kind: InboundKin
     }
 }
 
-fn wa_conv(wa_id: &str, name: Option<&str>, direction: Direction, at: Option<Millis>, kind: InboundKind) -> Conversation {
+fn wa_conv(
+    wa_id: &str,
+    name: Option<&str>,
+    direction: Direction,
+    at: Option<Millis>,
+    kind: InboundKind,
+) -> Conversation {
     Conversation {
         channel: Channel::WhatsApp,
         thread_key: format!("wa:{wa_id}"),
@@ -182,13 +196,11 @@ fn kind_name(body: &ItemBody) -> &'static str {
             standby: c.standby,
             kind: c.kind,
         }),
-        ItemBody::Account { occurred_at, kind } => {
-            EventBody::Account(protocol::AccountEvent {
-                channel_id,
-                occurred_at: occurred_at.unwrap_or_default(),
-                kind,
-            })
-        }
+        ItemBody::Account { occurred_at, kind } => EventBody::Account(protocol::AccountEvent {
+            channel_id,
+            occurred_at: occurred_at.unwrap_or_default(),
+            kind,
+        }),
         ItemBody::Unknown { kind, raw } => EventBody::Unknown(protocol::UnknownEvent {
             channel_id,
             object: String::new(),
@@ -204,8 +216,10 @@ fn kind_name(body: &ItemBody) -> &'static str {
 #[test]
 fn every_fixture_matches_the_manifest() {
     let manifest: Vec<Value> = serde_json::from_str(&Fixture::load("manifest.json").text).unwrap();
-    let listed: BTreeSet<String> =
-        manifest.iter().map(|m| m["file"].as_str().unwrap().to_owned()).collect();
+    let listed: BTreeSet<String> = manifest
+        .iter()
+        .map(|m| m["file"].as_str().unwrap().to_owned())
+        .collect();
     let on_disk: BTreeSet<String> = std::fs::read_dir(fixture_dir())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -243,7 +257,11 @@ fn every_fixture_matches_the_manifest() {
         }
         assert_eq!(Value::Array(stored), m["expect"], "{file}: stored items");
         if !file.contains("duplicate") {
-            assert_eq!(in_file.len(), envelope.items.len(), "{file}: duplicate dedup keys");
+            assert_eq!(
+                in_file.len(),
+                envelope.items.len(),
+                "{file}: duplicate dedup keys"
+            );
         }
     }
 }
@@ -297,7 +315,10 @@ fn ig_share_and_ig_post_pair() {
         message_of(&c),
         &MessageBody {
             mid: f.s("/entry/0/messaging/0/message/mid"),
-            attachments: vec![attachment(AttachmentKind::Share), attachment(AttachmentKind::Post)],
+            attachments: vec![
+                attachment(AttachmentKind::Share),
+                attachment(AttachmentKind::Post)
+            ],
             ..MessageBody::default()
         }
     );
@@ -314,7 +335,13 @@ fn check_attachments(name: &str, expected: &[(AttachmentKind, Option<&str>, Opti
             ItemBody::Conversation(c) => message_of(c).attachments.clone(),
             other => panic!("{other:?}"),
         })
-        .map(|a| (a.kind, a.reference_id, a.url.map(|u| u[..u.len().min(40)].to_owned())))
+        .map(|a| {
+            (
+                a.kind,
+                a.reference_id,
+                a.url.map(|u| u[..u.len().min(40)].to_owned()),
+            )
+        })
         .collect();
     let want: Vec<(AttachmentKind, Option<String>, Option<String>)> = expected
         .iter()
@@ -338,17 +365,32 @@ fn ig_attachment_types() {
     );
     check_attachments(
         "ig_reel.json",
-        &[(K::Reel, Some("18070000000000001"), Some(CDN)), (K::Reel, Some("18070000000000002"), Some(CDN))],
+        &[
+            (K::Reel, Some("18070000000000001"), Some(CDN)),
+            (K::Reel, Some("18070000000000002"), Some(CDN)),
+        ],
     );
     check_attachments("ig_ephemeral.json", &[(K::Ephemeral, None, None)]);
-    check_attachments("ig_story_attachment.json", &[(K::Story, Some("18050000000000001"), Some(CDN))]);
+    check_attachments(
+        "ig_story_attachment.json",
+        &[(K::Story, Some("18050000000000001"), Some(CDN))],
+    );
     check_attachments("ig_like_heart.json", &[(K::LikeHeart, None, None)]);
-    check_attachments("ig_story_mention.json", &[(K::StoryMention, None, Some(CDN))]);
+    check_attachments(
+        "ig_story_mention.json",
+        &[(K::StoryMention, None, Some(CDN))],
+    );
     check_attachments(
         "ig_fallback.json",
-        &[(K::Share, None, Some("https://example.com/shipping")), (K::Share, None, None)],
+        &[
+            (K::Share, None, Some("https://example.com/shipping")),
+            (K::Share, None, None),
+        ],
     );
-    check_attachments("ig_unknown_attachment_type.json", &[(K::Unsupported("poll".into()), None, None)]);
+    check_attachments(
+        "ig_unknown_attachment_type.json",
+        &[(K::Unsupported("poll".into()), None, None)],
+    );
 }
 
 #[test]
@@ -367,7 +409,10 @@ fn ig_message_extras() {
 
     let (f, _, c) = only_conversation("ig_inline_reply.json");
     let replied = f.s("/entry/0/messaging/0/message/reply_to/mid");
-    assert_eq!(message_of(&c).reply_to, Some(ReplyTo::Message { mid: replied }));
+    assert_eq!(
+        message_of(&c).reply_to,
+        Some(ReplyTo::Message { mid: replied })
+    );
 
     let (_, _, c) = only_conversation("ig_quick_reply.json");
     assert_eq!(message_of(&c).quick_reply.as_deref(), Some("TRACK_ORDER"));
@@ -395,7 +440,10 @@ fn ig_message_extras() {
                 image_url: Some("https://scontent.xx.fbcdn.net/v/ad1.jpg".into()),
                 ..Referral::default()
             }),
-            Some(Referral { product_id: Some("7000000000000001".into()), ..Referral::default() }),
+            Some(Referral {
+                product_id: Some("7000000000000001".into()),
+                ..Referral::default()
+            }),
         ]
     );
 }
@@ -447,7 +495,12 @@ fn ig_deleted() {
         vec![item(
             vec![ig(IG_A)],
             format!("del:{mid}"),
-            dm(CUSTOMER, Direction::Inbound, f.t("/entry/0/messaging/0/timestamp"), InboundKind::Deleted { mid }),
+            dm(
+                CUSTOMER,
+                Direction::Inbound,
+                f.t("/entry/0/messaging/0/timestamp"),
+                InboundKind::Deleted { mid },
+            ),
         )]
     });
 }
@@ -455,16 +508,29 @@ fn ig_deleted() {
 #[test]
 fn ig_reactions() {
     for (name, action, reaction, emoji) in [
-        ("ig_reaction.json", ReactionAction::React, Some("love"), Some("\u{2764}\u{fe0f}")),
+        (
+            "ig_reaction.json",
+            ReactionAction::React,
+            Some("love"),
+            Some("\u{2764}\u{fe0f}"),
+        ),
         ("ig_unreact.json", ReactionAction::Unreact, None, None),
     ] {
         check(name, |f| {
             let mid = f.s("/entry/0/messaging/0/reaction/mid");
             let at = f.t("/entry/0/messaging/0/timestamp");
-            let verb = if action == ReactionAction::React { "react" } else { "unreact" };
+            let verb = if action == ReactionAction::React {
+                "react"
+            } else {
+                "unreact"
+            };
             vec![item(
                 vec![ig(IG_A)],
-                format!("rx:{mid}:{verb}:{}:{}", reaction.unwrap_or("-"), at.unwrap().0),
+                format!(
+                    "rx:{mid}:{verb}:{}:{}",
+                    reaction.unwrap_or("-"),
+                    at.unwrap().0
+                ),
                 dm(
                     CUSTOMER,
                     Direction::Inbound,
@@ -483,9 +549,10 @@ fn ig_reactions() {
 
 #[test]
 fn ig_edits_with_numeric_and_string_counters() {
-    for (name, n, text) in
-        [("ig_edit_numeric.json", 1, "Size L please, not M"), ("ig_edit_string.json", 2, "Size XL please")]
-    {
+    for (name, n, text) in [
+        ("ig_edit_numeric.json", 1, "Size L please, not M"),
+        ("ig_edit_string.json", 2, "Size XL please"),
+    ] {
         check(name, |f| {
             let mid = f.s("/entry/0/messaging/0/message_edit/mid");
             vec![item(
@@ -495,7 +562,11 @@ fn ig_edits_with_numeric_and_string_counters() {
                     CUSTOMER,
                     Direction::Inbound,
                     f.t("/entry/0/messaging/0/timestamp"),
-                    InboundKind::Edit(Edit { mid, text: Some(text.into()), num_edit: Some(n) }),
+                    InboundKind::Edit(Edit {
+                        mid,
+                        text: Some(text.into()),
+                        num_edit: Some(n),
+                    }),
                 ),
             )]
         });
@@ -508,7 +579,10 @@ fn ig_edit_without_counter_hashes_the_text() {
         "sender": {"id": CUSTOMER}, "recipient": {"id": IG_A}, "timestamp": 1756650104449_i64,
         "message_edit": {"mid": "m1", "text": "fixed"}}]}]});
     let items = parse(body.to_string().as_bytes()).unwrap().items;
-    assert_eq!(items[0].dedup_key, format!("ed:m1:{}", json::sha256_hex(&["fixed"])));
+    assert_eq!(
+        items[0].dedup_key,
+        format!("ed:m1:{}", json::sha256_hex(&["fixed"]))
+    );
 }
 
 #[test]
@@ -533,8 +607,13 @@ fn ig_postbacks_referral_and_reads() {
     });
 
     let (_, _, c) = only_conversation("ig_postback_referral.json");
-    let InboundKind::Postback(p) = c.kind else { panic!() };
-    assert_eq!(p.referral.and_then(|r| r.reference).as_deref(), Some("winter_campaign"));
+    let InboundKind::Postback(p) = c.kind else {
+        panic!()
+    };
+    assert_eq!(
+        p.referral.and_then(|r| r.reference).as_deref(),
+        Some("winter_campaign")
+    );
 
     check("ig_referral.json", |f| {
         let at = f.t("/entry/0/messaging/0/timestamp");
@@ -558,12 +637,27 @@ fn ig_postbacks_referral_and_reads() {
     let (f, item_, c) = only_conversation("ig_seen.json");
     let mid = f.s("/entry/0/messaging/0/read/mid");
     assert_eq!(item_.dedup_key, format!("rd:{CUSTOMER}:{mid}"));
-    assert_eq!(c.kind, InboundKind::Read { mid: Some(mid), watermark: None });
+    assert_eq!(
+        c.kind,
+        InboundKind::Read {
+            mid: Some(mid),
+            watermark: None
+        }
+    );
 
     let (f, item_, c) = only_conversation("ig_seen_watermark.json");
     let watermark = f.t("/entry/0/messaging/0/read/watermark");
-    assert_eq!(item_.dedup_key, format!("rd:{CUSTOMER}:{}", watermark.unwrap().0));
-    assert_eq!(c.kind, InboundKind::Read { mid: None, watermark });
+    assert_eq!(
+        item_.dedup_key,
+        format!("rd:{CUSTOMER}:{}", watermark.unwrap().0)
+    );
+    assert_eq!(
+        c.kind,
+        InboundKind::Read {
+            mid: None,
+            watermark
+        }
+    );
 }
 
 #[test]
@@ -571,13 +665,18 @@ fn ig_standby_and_optin() {
     let items = Fixture::load("ig_standby.json").parse().items;
     assert_eq!(items.len(), 2);
     for i in &items {
-        let ItemBody::Conversation(c) = &i.body else { panic!() };
+        let ItemBody::Conversation(c) = &i.body else {
+            panic!()
+        };
         assert!(c.standby);
     }
 
     let (f, item_, c) = only_conversation("ig_optin.json");
     let raw = serde_json::to_string(f.v("/entry/0/messaging/0")).unwrap();
-    assert_eq!(item_.dedup_key, format!("raw:{}", json::sha256_hex(&[IG_A, &raw])));
+    assert_eq!(
+        item_.dedup_key,
+        format!("raw:{}", json::sha256_hex(&[IG_A, &raw]))
+    );
     assert_eq!(c.kind, InboundKind::OptIn { raw });
 }
 
@@ -600,7 +699,12 @@ fn ig_page_style_ids() {
             item(
                 vec![ig(PAGE_A)],
                 format!("m:{echo}"),
-                dm(PSID, Direction::Outbound, f.t("/entry/0/messaging/1/timestamp"), text_message(&echo, "Ja, 10-18 Uhr.")),
+                dm(
+                    PSID,
+                    Direction::Outbound,
+                    f.t("/entry/0/messaging/1/timestamp"),
+                    text_message(&echo, "Ja, 10-18 Uhr."),
+                ),
             ),
         ]
     });
@@ -644,7 +748,10 @@ fn ig_unknown_messaging_keys_are_kept_verbatim() {
                 Item {
                     route_keys: vec![ig(IG_A)],
                     dedup_key: format!("raw:{}", json::sha256_hex(&[IG_A, &raw])),
-                    body: ItemBody::Unknown { kind: (*kind).into(), raw },
+                    body: ItemBody::Unknown {
+                        kind: (*kind).into(),
+                        raw,
+                    },
                 }
             })
             .collect()
@@ -666,11 +773,20 @@ fn ig_dashboard_test_payload() {
 #[test]
 fn non_ascii_text_round_trips() {
     for (name, text) in [
-        ("ig_text_indonesian_emoji.json", "Halo kak 😊 masih ada stok ukuran M? 👍🏽"),
-        ("ig_text_accents.json", "Hej! Är tröjan kvar? äöå ÄÖÅ café naïve"),
+        (
+            "ig_text_indonesian_emoji.json",
+            "Halo kak 😊 masih ada stok ukuran M? 👍🏽",
+        ),
+        (
+            "ig_text_accents.json",
+            "Hej! Är tröjan kvar? äöå ÄÖÅ café naïve",
+        ),
         ("ig_text_japanese.json", "こんにちは、在庫はありますか？🙏"),
         ("ig_text_arabic.json", "مرحبا، هل هذا المنتج متوفر؟"),
-        ("ig_text_raw_utf8.json", "Halo kak 😊 — äöå, 日本語, العربية"),
+        (
+            "ig_text_raw_utf8.json",
+            "Halo kak 😊 — äöå, 日本語, العربية",
+        ),
     ] {
         let (f, _, c) = only_conversation(name);
         assert_eq!(message_of(&c).text.as_deref(), Some(text), "{name}");
@@ -686,10 +802,22 @@ fn non_ascii_text_round_trips() {
             other => panic!("{other:?}"),
         })
         .collect();
-    assert_eq!(texts, ["Halo kak 😊, pesanan saya sudah dikirim?", "مرحبا، أين طلبي؟", "Skål! äöå ありがとう 🇫🇮"]);
+    assert_eq!(
+        texts,
+        [
+            "Halo kak 😊, pesanan saya sudah dikirim?",
+            "مرحبا، أين طلبي؟",
+            "Skål! äöå ありがとう 🇫🇮"
+        ]
+    );
     let (_, _, c) = only_conversation("ig_comment_emoji.json");
-    let InboundKind::Comment(comment) = c.kind else { panic!() };
-    assert_eq!(comment.text.as_deref(), Some("Cantik banget kak 😍😍 ada warna lain?"));
+    let InboundKind::Comment(comment) = c.kind else {
+        panic!()
+    };
+    assert_eq!(
+        comment.text.as_deref(),
+        Some("Cantik banget kak 😍😍 ada warna lain?")
+    );
 }
 
 // ---------------------------------------------------------------- Instagram changes
@@ -713,11 +841,19 @@ fn comment_conv(
 }
 
 fn feed(media: &str) -> CommentMedia {
-    CommentMedia { id: Some(media.into()), product_type: Some("FEED".into()), ..CommentMedia::default() }
+    CommentMedia {
+        id: Some(media.into()),
+        product_type: Some("FEED".into()),
+        ..CommentMedia::default()
+    }
 }
 
 fn igsid_with(id: &str, username: &str) -> Customer {
-    Customer { id: CustomerId::Igsid(id.into()), username: Some(username.into()), name: None }
+    Customer {
+        id: CustomerId::Igsid(id.into()),
+        username: Some(username.into()),
+        name: None,
+    }
 }
 
 #[test]
@@ -807,11 +943,15 @@ fn ig_comment_replies_thread_on_the_parent_and_own_replies_are_outbound() {
 #[test]
 fn ig_live_and_ad_comments() {
     let (_, _, c) = only_conversation("ig_live_comment.json");
-    let InboundKind::Comment(comment) = c.kind else { panic!() };
+    let InboundKind::Comment(comment) = c.kind else {
+        panic!()
+    };
     assert!(comment.live);
 
     let (_, _, c) = only_conversation("ig_comment_ad.json");
-    let InboundKind::Comment(comment) = c.kind else { panic!() };
+    let InboundKind::Comment(comment) = c.kind else {
+        panic!()
+    };
     assert_eq!(
         comment.media,
         CommentMedia {
@@ -834,7 +974,10 @@ fn ig_mentions_and_story_insights() {
                 dedup_key: "men:17920000000000001:-".into(),
                 body: ItemBody::Account {
                     occurred_at: at,
-                    kind: AccountEventKind::Mention { media_id: Some("17920000000000001".into()), comment_id: None },
+                    kind: AccountEventKind::Mention {
+                        media_id: Some("17920000000000001".into()),
+                        comment_id: None,
+                    },
                 },
             },
             Item {
@@ -873,7 +1016,11 @@ fn ig_mentions_and_story_insights() {
 #[test]
 fn unknown_change_fields_and_objects() {
     for (name, kind, pointer) in [
-        ("ig_unknown_change_field.json", "response_feedback", "/entry/0/changes/0"),
+        (
+            "ig_unknown_change_field.json",
+            "response_feedback",
+            "/entry/0/changes/0",
+        ),
         ("unknown_object.json", "name", "/entry/0/changes/0"),
     ] {
         check(name, |f| {
@@ -881,7 +1028,10 @@ fn unknown_change_fields_and_objects() {
             vec![Item {
                 route_keys: vec![ig(IG_A)],
                 dedup_key: format!("raw:{}", json::sha256_hex(&[IG_A, &raw])),
-                body: ItemBody::Unknown { kind: kind.into(), raw },
+                body: ItemBody::Unknown {
+                    kind: kind.into(),
+                    raw,
+                },
             }]
         });
     }
@@ -945,18 +1095,28 @@ fn wa_media() {
     let image = &message_of(&c).attachments[0];
     assert!(image.url.is_some() && image.caption.is_some() && image.sha256.is_some());
     let (_, _, c) = only_conversation("wa_document.json");
-    assert_eq!(message_of(&c).attachments[0].filename.as_deref(), Some("invoice-2025-001.pdf"));
+    assert_eq!(
+        message_of(&c).attachments[0].filename.as_deref(),
+        Some("invoice-2025-001.pdf")
+    );
 }
 
 #[test]
 fn wa_reactions() {
     let (f, item_, c) = only_conversation("wa_reaction.json");
     let target = f.s("/entry/0/changes/0/value/messages/0/reaction/message_id");
-    let at = f.t("/entry/0/changes/0/value/messages/0/timestamp").unwrap();
+    let at = f
+        .t("/entry/0/changes/0/value/messages/0/timestamp")
+        .unwrap();
     assert_eq!(item_.dedup_key, format!("rx:{target}:react:👍:{}", at.0));
     assert_eq!(
         c.kind,
-        InboundKind::Reaction(Reaction { mid: target, action: ReactionAction::React, reaction: None, emoji: Some("👍".into()) })
+        InboundKind::Reaction(Reaction {
+            mid: target,
+            action: ReactionAction::React,
+            reaction: None,
+            emoji: Some("👍".into())
+        })
     );
 
     let f = Fixture::load("wa_unreaction.json");
@@ -971,7 +1131,9 @@ fn wa_reactions() {
         .collect();
     let unreact = |i: usize| {
         InboundKind::Reaction(Reaction {
-            mid: f.s(&format!("/entry/0/changes/0/value/messages/{i}/reaction/message_id")),
+            mid: f.s(&format!(
+                "/entry/0/changes/0/value/messages/{i}/reaction/message_id"
+            )),
             action: ReactionAction::Unreact,
             reaction: None,
             emoji: None,
@@ -983,7 +1145,11 @@ fn wa_reactions() {
 #[track_caller]
 fn check_structured(name: &str, expected: Structured) {
     let (_, _, c) = only_conversation(name);
-    assert_eq!(message_of(&c).structured.as_ref(), Some(&expected), "{name}");
+    assert_eq!(
+        message_of(&c).structured.as_ref(),
+        Some(&expected),
+        "{name}"
+    );
 }
 
 #[test]
@@ -1006,7 +1172,10 @@ fn wa_structured_types() {
                     name: Some("Budi Santoso".into()),
                     phones: vec!["+62 812 3456 7890".into()],
                 },
-                protocol::inbound::SharedContact { name: Some("Ana".into()), phones: vec!["+1 650 555 0000".into()] },
+                protocol::inbound::SharedContact {
+                    name: Some("Ana".into()),
+                    phones: vec!["+1 650 555 0000".into()],
+                },
             ],
         },
     );
@@ -1042,7 +1211,10 @@ fn wa_structured_types() {
     );
     check_structured(
         "wa_button.json",
-        Structured::Button { text: Some("Stop promotions".into()), payload: Some("STOP_PROMOS".into()) },
+        Structured::Button {
+            text: Some("Stop promotions".into()),
+            payload: Some("STOP_PROMOS".into()),
+        },
     );
     check_structured(
         "wa_order.json",
@@ -1093,14 +1265,22 @@ fn wa_unsupported_and_unknown_types_stay_in_the_thread() {
     let (_, _, c) = only_conversation("wa_unknown_type.json");
     let m = message_of(&c);
     assert!(m.is_unsupported);
-    assert_eq!(m.attachments, vec![Attachment::new(AttachmentKind::Unsupported("request_welcome".into()))]);
+    assert_eq!(
+        m.attachments,
+        vec![Attachment::new(AttachmentKind::Unsupported(
+            "request_welcome".into()
+        ))]
+    );
 }
 
 #[test]
 fn wa_context_forward_and_referral() {
     let (f, _, c) = only_conversation("wa_context_reply.json");
     let replied = f.s("/entry/0/changes/0/value/messages/0/context/id");
-    assert_eq!(message_of(&c).reply_to, Some(ReplyTo::Message { mid: replied }));
+    assert_eq!(
+        message_of(&c).reply_to,
+        Some(ReplyTo::Message { mid: replied })
+    );
     assert_eq!(message_of(&c).forwarded, Forwarded::No);
 
     let forwarded: Vec<Forwarded> = Fixture::load("wa_forwarded.json")
@@ -1112,7 +1292,10 @@ fn wa_context_forward_and_referral() {
             other => panic!("{other:?}"),
         })
         .collect();
-    assert_eq!(forwarded, vec![Forwarded::Forwarded, Forwarded::FrequentlyForwarded]);
+    assert_eq!(
+        forwarded,
+        vec![Forwarded::Forwarded, Forwarded::FrequentlyForwarded]
+    );
 
     let (_, _, c) = only_conversation("wa_referral_ctwa.json");
     let r = message_of(&c).referral.clone().unwrap();
@@ -1161,21 +1344,36 @@ fn wa_status_failed_with_errors() {
 
 #[test]
 fn wa_status_expiration_as_string_and_integer() {
-    for (name, status) in
-        [("wa_status_sent.json", StatusKind::Sent), ("wa_status_delivered.json", StatusKind::Delivered)]
-    {
+    for (name, status) in [
+        ("wa_status_sent.json", StatusKind::Sent),
+        ("wa_status_delivered.json", StatusKind::Delivered),
+    ] {
         let (_, item_, c) = only_conversation(name);
-        let InboundKind::Status(s) = c.kind else { panic!() };
-        assert_eq!(item_.dedup_key, format!("st:{}:{}", s.message_id, status.as_str()));
+        let InboundKind::Status(s) = c.kind else {
+            panic!()
+        };
+        assert_eq!(
+            item_.dedup_key,
+            format!("st:{}:{}", s.message_id, status.as_str())
+        );
         assert_eq!(s.status, status);
-        assert_eq!(s.conversation_expires_at, Some(Millis(1_749_502_783_000)), "{name}");
-        assert_eq!(s.conversation_id.as_deref(), Some("4f1e5a0f1b2c3d4e5f60718293a4b5c6"));
+        assert_eq!(
+            s.conversation_expires_at,
+            Some(Millis(1_749_502_783_000)),
+            "{name}"
+        );
+        assert_eq!(
+            s.conversation_id.as_deref(),
+            Some("4f1e5a0f1b2c3d4e5f60718293a4b5c6")
+        );
         assert_eq!(s.conversation_origin.as_deref(), Some("service"));
         assert_eq!(s.pricing_model.as_deref(), Some("CBP"));
         assert_eq!(s.billable, Some(true));
     }
     let (_, _, c) = only_conversation("wa_status_sent.json");
-    let InboundKind::Status(s) = c.kind else { panic!() };
+    let InboundKind::Status(s) = c.kind else {
+        panic!()
+    };
     assert_eq!(s.biz_opaque_callback_data.as_deref(), Some("order-42"));
 }
 
@@ -1206,14 +1404,21 @@ fn wa_other_fields_are_unknown() {
         ("wa_unknown_field_calls.json", "calls", wa(WA_A)),
         ("wa_value_errors_only.json", "messages", wa(WA_A)),
         // No phone number id: the WABA id is the last resort.
-        ("wa_template_status_update.json", "message_template_status_update", wa(WABA_A)),
+        (
+            "wa_template_status_update.json",
+            "message_template_status_update",
+            wa(WABA_A),
+        ),
     ] {
         check(name, |f| {
             let raw = serde_json::to_string(f.v("/entry/0/changes/0")).unwrap();
             vec![Item {
                 route_keys: vec![key.clone()],
                 dedup_key: format!("raw:{}", json::sha256_hex(&[WABA_A, &raw])),
-                body: ItemBody::Unknown { kind: kind.into(), raw },
+                body: ItemBody::Unknown {
+                    kind: kind.into(),
+                    raw,
+                },
             }]
         });
     }
@@ -1301,7 +1506,10 @@ fn incomplete_items_become_unknown() {
     check_inline(
         json!({"object": "permissions", "entry": [{"id": "9", "changes": [{"field": "f", "value": 1}],
             "messaging": [{"sender": {"id": "2"}, "recipient": {"id": "9"}, "delivery": {}}]}]}),
-        &[r#"unknown(delivery) [Instagram("9")] raw"#, r#"unknown(f) [Instagram("9")] raw"#],
+        &[
+            r#"unknown(delivery) [Instagram("9")] raw"#,
+            r#"unknown(f) [Instagram("9")] raw"#,
+        ],
     );
 }
 
@@ -1309,9 +1517,9 @@ fn incomplete_items_become_unknown() {
 fn odd_but_usable_values_are_accepted() {
     // Numeric ids, a lone object where an array belongs, a string `true`.
     check_inline(
-        json!({"object": "instagram", "entry": {"id": 17841400000000001_u64, "messaging": {
-            "sender": {"id": 5}, "recipient": {"id": 17841400000000001_u64}, "timestamp": "x",
-            "message": {"mid": "m9", "text": "hi", "is_echo": "true"}}}}),
+        json!({"object": "instagram", "entry": [{"id": 17841400000000001_u64, "messaging": {
+            "sender": {"id": 17841400000000001_u64}, "recipient": {"id": 5}, "timestamp": "x",
+            "message": {"mid": "m9", "text": "hi", "is_echo": "true"}}}]}),
         &[r#"message [Instagram("17841400000000001")] m"#],
     );
     // A WhatsApp reaction without target, location without coordinates.
@@ -1320,7 +1528,10 @@ fn odd_but_usable_values_are_accepted() {
             {"field": "messages", "value": {"metadata": {"phone_number_id": "p"}, "messages": [
                 {"from": "1", "id": "wamid.r", "type": "reaction", "reaction": {"emoji": "x"}},
                 {"from": "1", "id": "wamid.l", "type": "location", "location": {"name": "nowhere"}}]}}]}]}),
-        &[r#"unknown(messages) [WhatsApp("p")] raw"#, r#"message [WhatsApp("p")] m"#],
+        &[
+            r#"unknown(messages) [WhatsApp("p")] raw"#,
+            r#"message [WhatsApp("p")] m"#,
+        ],
     );
 }
 
@@ -1366,7 +1577,13 @@ fn item_timestamp_wins_over_entry_time() {
             other => panic!("{other:?}"),
         })
         .collect();
-    assert_eq!(at, vec![Some(Millis(1_756_650_104_449)), Some(Millis(1_733_997_830_000))]);
+    assert_eq!(
+        at,
+        vec![
+            Some(Millis(1_756_650_104_449)),
+            Some(Millis(1_733_997_830_000))
+        ]
+    );
 }
 
 // ---------------------------------------------------------------- malformed bodies
@@ -1397,7 +1614,12 @@ fn malformed_bodies() {
     check_err(r#"{"object":"instagram","entry":{}}"#, false);
     check_err(r#"[{"object":"instagram","entry":[]}, 3]"#, false);
     check_err(r#"[[{"object":"instagram","entry":[]}]]"#, false);
-    assert!(parse(br#"{"object":"instagram","entry":[]}"#).unwrap().items.is_empty());
+    assert!(
+        parse(br#"{"object":"instagram","entry":[]}"#)
+            .unwrap()
+            .items
+            .is_empty()
+    );
     assert!(parse(&[0xff, 0xfe, 0x00]).is_err());
 }
 
@@ -1406,17 +1628,60 @@ fn malformed_bodies() {
 /// Every fixture's JSON, for mutation.
 static FIXTURES: LazyLock<Vec<Value>> = LazyLock::new(|| {
     let manifest: Vec<Value> = serde_json::from_str(&Fixture::load("manifest.json").text).unwrap();
-    manifest.iter().map(|m| Fixture::load(m["file"].as_str().unwrap()).json).collect()
+    manifest
+        .iter()
+        .map(|m| Fixture::load(m["file"].as_str().unwrap()).json)
+        .collect()
 });
 
 /// Keys Meta uses, so random objects hit the parsers' branches and not only their misses.
 const KEYS: &[&str] = &[
-    "object", "entry", "id", "time", "messaging", "standby", "changes", "field", "value",
-    "sender", "recipient", "timestamp", "message", "mid", "text", "attachments", "type",
-    "payload", "url", "is_echo", "reaction", "action", "read", "watermark", "message_edit",
-    "num_edit", "postback", "referral", "from", "username", "media", "parent_id", "messages",
-    "statuses", "metadata", "phone_number_id", "contacts", "wa_id", "status", "context",
-    "errors", "emoji", "conversation", "expiration_timestamp", "latitude", "longitude",
+    "object",
+    "entry",
+    "id",
+    "time",
+    "messaging",
+    "standby",
+    "changes",
+    "field",
+    "value",
+    "sender",
+    "recipient",
+    "timestamp",
+    "message",
+    "mid",
+    "text",
+    "attachments",
+    "type",
+    "payload",
+    "url",
+    "is_echo",
+    "reaction",
+    "action",
+    "read",
+    "watermark",
+    "message_edit",
+    "num_edit",
+    "postback",
+    "referral",
+    "from",
+    "username",
+    "media",
+    "parent_id",
+    "messages",
+    "statuses",
+    "metadata",
+    "phone_number_id",
+    "contacts",
+    "wa_id",
+    "status",
+    "context",
+    "errors",
+    "emoji",
+    "conversation",
+    "expiration_timestamp",
+    "latitude",
+    "longitude",
 ];
 
 fn arb_json() -> impl Strategy<Value = Value> {
@@ -1425,7 +1690,8 @@ fn arb_json() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         prop::sample::select(KEYS).prop_map(Value::from),
         ".{0,12}".prop_map(Value::from),
         "[0-9]{1,22}".prop_map(Value::from),

@@ -2,7 +2,7 @@
 //! `messages[]` element and every `statuses[]` element of a `messages` change becomes one
 //! item; other fields are kept as Unknown.
 //!
-//! Shapes follow `docs/meta-platform.md` §13.1. Items route on
+//! Shapes follow `meta-platform.md` §13.1. Items route on
 //! `value.metadata.phone_number_id`, because one WABA can hold several numbers. Changes
 //! without it (`account_update`, `message_template_status_update`, …) fall back to the WABA
 //! id (`entry.id`) as a WhatsApp route key: it is not a phone number id and matches only a
@@ -21,7 +21,11 @@ use serde_json::Value;
 
 /// The last-resort route key of a change that names no phone number (see the module doc).
 pub(super) fn entry_route_keys(entry: &Entry<'_>) -> Vec<RouteKey> {
-    if entry.id.is_empty() { Vec::new() } else { vec![RouteKey::WhatsApp(entry.id.clone())] }
+    if entry.id.is_empty() {
+        Vec::new()
+    } else {
+        vec![RouteKey::WhatsApp(entry.id.clone())]
+    }
 }
 
 fn route_keys(entry: &Entry<'_>, value: &Value) -> Vec<RouteKey> {
@@ -63,7 +67,11 @@ fn customer(contacts: &Value, wa_id: String) -> Customer {
         .iter()
         .find(|c| id(at(c, "wa_id")).as_deref() == Some(wa_id.as_str()))
         .and_then(|c| text(at(at(c, "profile"), "name")));
-    Customer { id: CustomerId::WhatsApp(wa_id), username: None, name }
+    Customer {
+        id: CustomerId::WhatsApp(wa_id),
+        username: None,
+        name,
+    }
 }
 
 fn message(
@@ -105,20 +113,29 @@ fn message(
 }
 
 /// An empty or missing emoji means the customer removed their reaction.
-fn reaction(
-    r: &Value,
-    own_time: Option<protocol::Millis>,
-) -> Option<(String, InboundKind)> {
+fn reaction(r: &Value, own_time: Option<protocol::Millis>) -> Option<(String, InboundKind)> {
     let mid = id(at(r, "message_id"))?;
     let emoji = text(at(r, "emoji"));
-    let action = if emoji.is_some() { ReactionAction::React } else { ReactionAction::Unreact };
+    let action = if emoji.is_some() {
+        ReactionAction::React
+    } else {
+        ReactionAction::Unreact
+    };
     let dedup = format!(
         "rx:{mid}:{}:{}:{}",
         action_name(action),
         emoji.as_deref().unwrap_or("-"),
         time_part(own_time)
     );
-    Some((dedup, InboundKind::Reaction(Reaction { mid, action, reaction: None, emoji })))
+    Some((
+        dedup,
+        InboundKind::Reaction(Reaction {
+            mid,
+            action,
+            reaction: None,
+            emoji,
+        }),
+    ))
 }
 
 fn body(ty: &str, m: &Value) -> MessageBody {
@@ -157,7 +174,8 @@ fn body(ty: &str, m: &Value) -> MessageBody {
             body.is_unsupported = true;
             // Newer payloads name what was not rendered (`poll`, `edit`, …).
             if let Some(inner) = text(at(content, "type")) {
-                body.attachments.push(Attachment::new(AttachmentKind::Unsupported(inner)));
+                body.attachments
+                    .push(Attachment::new(AttachmentKind::Unsupported(inner)));
             }
         }
         // A type this relay does not know yet: shown as unsupported, by name, in the thread.
@@ -187,7 +205,8 @@ fn body(ty: &str, m: &Value) -> MessageBody {
 
 fn unsupported(body: &mut MessageBody, ty: &str) {
     body.is_unsupported = true;
-    body.attachments.push(Attachment::new(AttachmentKind::Unsupported(ty.to_owned())));
+    body.attachments
+        .push(Attachment::new(AttachmentKind::Unsupported(ty.to_owned())));
 }
 
 fn media(ty: &str, c: &Value) -> Attachment {
@@ -224,8 +243,10 @@ fn location(c: &Value) -> Option<Structured> {
 fn shared_contact(c: &Value) -> SharedContact {
     let name = at(c, "name");
     let name = text(at(name, "formatted_name")).or_else(|| {
-        let parts: Vec<String> =
-            ["first_name", "last_name"].iter().filter_map(|k| text(at(name, k))).collect();
+        let parts: Vec<String> = ["first_name", "last_name"]
+            .iter()
+            .filter_map(|k| text(at(name, k)))
+            .collect();
         (!parts.is_empty()).then(|| parts.join(" "))
     });
     let phones = list(at(c, "phones"))
@@ -282,9 +303,11 @@ fn referral(r: &Value) -> Referral {
 }
 
 fn status(entry: &Entry<'_>, keys: &[RouteKey], contacts: &Value, s: &Value) -> Item {
-    let (Some(wamid), Some(status), Some(recipient)) =
-        (id(at(s, "id")), text(at(s, "status")), id(at(s, "recipient_id")))
-    else {
+    let (Some(wamid), Some(status), Some(recipient)) = (
+        id(at(s, "id")),
+        text(at(s, "status")),
+        id(at(s, "recipient_id")),
+    ) else {
         return entry.unknown(keys.to_vec(), "statuses", s);
     };
     let kind = match status.as_str() {

@@ -1,13 +1,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
-use crate::principal::{Principal, Access};
+use crate::principal::{Access, Principal};
 use crate::store::{ChannelKind, MessageContent};
 use protocol::inbound::{InboundKind, MessageBody, Reaction, ReactionAction};
 use protocol::{Channel, Customer, CustomerId, Direction, EventBody, InboundEvent};
 
 fn scope(t: &str) -> TenantScope {
-    Principal::Operator.scope(&TenantId::new(t), Access::Manage).unwrap()
+    Principal::Operator
+        .scope(&TenantId::new(t), Access::Manage)
+        .unwrap()
 }
 
 fn open(dir: &Path) -> SledStore {
@@ -52,14 +54,33 @@ async fn sequences_are_gap_free_per_tenant_and_duplicates_stored_once() {
     let store = open(dir.path());
     let (a, b) = (scope("tn_a"), scope("tn_b"));
     let out = store
-        .append(&a, vec![text("tn_a", "m1", "hi", 1000), text("tn_a", "m1", "hi", 1000)])
+        .append(
+            &a,
+            vec![
+                text("tn_a", "m1", "hi", 1000),
+                text("tn_a", "m1", "hi", 1000),
+            ],
+        )
         .await
         .unwrap();
     assert_eq!(seqs(&out), ["stored 1", "dup 1"]);
-    let out = store.append(&b, vec![text("tn_b", "m1", "hello", 1000)]).await.unwrap();
-    assert_eq!(seqs(&out), ["stored 1"], "tenant b has its own sequence and dedup space");
     let out = store
-        .append(&a, vec![text("tn_a", "m2", "more", 2000), text("tn_a", "m1", "hi", 1000)])
+        .append(&b, vec![text("tn_b", "m1", "hello", 1000)])
+        .await
+        .unwrap();
+    assert_eq!(
+        seqs(&out),
+        ["stored 1"],
+        "tenant b has its own sequence and dedup space"
+    );
+    let out = store
+        .append(
+            &a,
+            vec![
+                text("tn_a", "m2", "more", 2000),
+                text("tn_a", "m1", "hi", 1000),
+            ],
+        )
         .await
         .unwrap();
     assert_eq!(seqs(&out), ["stored 2", "dup 1"]);
@@ -77,8 +98,14 @@ async fn views_follow_meta_time_and_later_updates() {
     let store = open(dir.path());
     let a = scope("tn_a");
     // Arrives out of order: the later-written message has the earlier Meta time.
-    store.append(&a, vec![text("tn_a", "m2", "second", 2000)]).await.unwrap();
-    store.append(&a, vec![text("tn_a", "m1", "first", 1000)]).await.unwrap();
+    store
+        .append(&a, vec![text("tn_a", "m2", "second", 2000)])
+        .await
+        .unwrap();
+    store
+        .append(&a, vec![text("tn_a", "m1", "first", 1000)])
+        .await
+        .unwrap();
     let mut reaction = text("tn_a", "x", "", 3000);
     reaction.dedup_key = "rx:m1".into();
     if let EventBody::Inbound(e) = &mut reaction.body {
@@ -107,7 +134,13 @@ async fn views_follow_meta_time_and_later_updates() {
     assert_eq!(texts, ["first", "second"]);
     assert_eq!(messages[0].reactions, ["❤️"]);
     assert!(store.threads(&scope("tn_b")).await.unwrap().is_empty());
-    assert!(store.messages(&scope("tn_b"), &t.id).await.unwrap().is_empty());
+    assert!(
+        store
+            .messages(&scope("tn_b"), &t.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -115,13 +148,19 @@ async fn synced_data_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = open(dir.path());
-        store.append(&scope("tn_a"), vec![text("tn_a", "m1", "kept", 1000)]).await.unwrap();
+        store
+            .append(&scope("tn_a"), vec![text("tn_a", "m1", "kept", 1000)])
+            .await
+            .unwrap();
         store.sync().await.unwrap();
         store.close().await.unwrap();
     }
     let store = open(dir.path());
     assert_eq!(store.head(&scope("tn_a")).await.unwrap(), Seq(1));
-    let out = store.append(&scope("tn_a"), vec![text("tn_a", "m1", "kept", 1000)]).await.unwrap();
+    let out = store
+        .append(&scope("tn_a"), vec![text("tn_a", "m1", "kept", 1000)])
+        .await
+        .unwrap();
     assert_eq!(seqs(&out), ["dup 1"]);
 }
 
@@ -140,12 +179,28 @@ async fn channel_routes_are_unique_and_resolve_to_their_tenant() {
         sealed_token: None,
         created_at: Millis(0),
     };
-    store.insert_channel(&scope("tn_a"), channel("ch_a", "111")).await.unwrap();
-    let err = store.insert_channel(&scope("tn_b"), channel("ch_b", "111")).await.unwrap_err();
+    store
+        .insert_channel(&scope("tn_a"), channel("ch_a", "111"))
+        .await
+        .unwrap();
+    let err = store
+        .insert_channel(&scope("tn_b"), channel("ch_b", "111"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)));
-    let found = store.channel_by_route(&RouteKey::Instagram("9111".into())).await.unwrap().unwrap();
+    let found = store
+        .channel_by_route(&RouteKey::Instagram("9111".into()))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((found.id.as_str(), found.tenant.as_str()), ("ch_a", "tn_a"));
-    assert!(store.channel_by_route(&RouteKey::WhatsApp("111".into())).await.unwrap().is_none());
+    assert!(
+        store
+            .channel_by_route(&RouteKey::WhatsApp("111".into()))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(store.channels(&scope("tn_a")).await.unwrap().len(), 1);
     assert!(store.channels(&scope("tn_b")).await.unwrap().is_empty());
 }

@@ -1,0 +1,1094 @@
+//! `ingest-bench`: how fast does the relay take Instagram webhooks, compared with a bare
+//! axum server on the same route?
+//!
+//! Build and run from the workspace root:
+//!
+//! ```text
+//! cargo build --release -p relay -p chatdesk-tests --bins && target/release/ingest-bench
+//! ```
+//!
+//! Both servers run under `taskset` on one core (the "server core"); the load generator pins
+//! itself to another core, so neither steals CPU from the other. Each server gets, in turn and
+//! with the same generator:
+//!
+//! 1. a closed-loop warm-up (results discarded),
+//! 2. a closed-loop peak run: N keep-alive HTTP/1.1 connections, each sending its next
+//!    request as soon as the previous answer arrived,
+//! 3. an open-loop run at half that peak: requests follow a fixed schedule and latency is
+//!    measured from the *scheduled* send time, so a stall in the server shows up as latency
+//!    of every request that should have been sent during it (no coordinated omission).
+//!
+//! Every webhook carries a unique `mid`, so the relay really stores each one (a repeated mid
+//! would be a cheap duplicate) and answers only after the group-commit fsync. The targets
+//! (relay peak >= 0.35 x bare peak, relay p99 at half-peak < 5 ms) are reported as PASS/MISS,
+//! but the exit code is 0 either way: this is a measurement, not a test.
+
+use anyhow::{Context, Result, anyhow, bail};
+use bytes::Bytes;
+use clap::Parser;
+use hdrhistogram::Histogram;
+use hmac::{Hmac, Mac};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use sha2::Sha256;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+use tokio::time::Instant;
+
+/// Instagram account the channel is registered for; every webhook is addressed to it.
+const ACCOUNT_ID: &str = "17841400000000001";
+/// Distinct senders (IGSIDs), so the relay sees ~100 customer threads, not one.
+const CUSTOMERS: u64 = 100;
+const OPERATOR_TOKEN: &str = "bench-operator-token-0123456789";
+/// base64 of `[7u8; 32]`.
+const MASTER_KEY: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+const APP_SECRET: &str = "bench-app-secret";
+/// Latencies above a minute are clamped; a benchmark that slow has other problems.
+const HIST_MAX_US: u64 = 60_000_000;
+/// Targets from the performance budget.
+const TARGET_RATIO: f64 = 0.35;
+const TARGET_HALF_P99_MS: f64 = 5.0;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ingest-bench",
+    about = "Relay webhook ingest vs a bare axum server"
+)]
+struct Args {
+    /// Length of each measured run (closed-loop peak and open-loop half-peak), in seconds.
+    #[arg(long, default_value_t = 10)]
+    duration_secs: u64,
+    /// Concurrent keep-alive connections, each with one request in flight.
+    #[arg(long, default_value_t = 8)]
+    connections: usize,
+    /// Closed-loop warm-up before each peak run, in seconds.
+    #[arg(long, default_value_t = 2)]
+    warmup_secs: u64,
+    /// The relay binary; default: target/release/relay next to this program.
+    #[arg(long)]
+    relay_bin: Option<PathBuf>,
+    /// The baseline binary; default: target/release/bare-server next to this program.
+    #[arg(long)]
+    bare_bin: Option<PathBuf>,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if args.connections == 0 || args.duration_secs == 0 {
+        bail!("--connections and --duration-secs must be at least 1");
+    }
+    let cores = Cores::choose();
+    if let Some(core) = cores.generator {
+        // The runtime below is current-thread, so pinning this thread pins the generator;
+        // its blocking-pool threads are pinned by `on_thread_start`.
+        if !core_affinity::set_for_current(core) {
+            eprintln!(
+                "WARNING: could not pin the load generator to core {}",
+                core.id
+            );
+        }
+    }
+    let pin = cores.generator;
+    // One thread drives all connections: per-request work is small, and one core is all
+    // the generator is allowed, so more threads would only add context switches.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .on_thread_start(move || {
+            if let Some(core) = pin {
+                core_affinity::set_for_current(core);
+            }
+        })
+        .build()
+        .context("cannot start the tokio runtime")?;
+    runtime.block_on(run(args, cores))
+}
+
+/// Which core the servers get and which the generator gets.
+#[derive(Clone, Copy)]
+struct Cores {
+    server: usize,
+    generator: Option<core_affinity::CoreId>,
+}
+
+impl Cores {
+    fn choose() -> Self {
+        // `get_core_ids` lists the cores this process may use (its affinity mask), which in a
+        // container need not start at 0; take the first two of those.
+        let ids = core_affinity::get_core_ids().unwrap_or_default();
+        match ids.as_slice() {
+            [server, generator, ..] => Self {
+                server: server.id,
+                generator: Some(*generator),
+            },
+            [only] => {
+                eprintln!(
+                    "WARNING: only one CPU core is available; the load generator and the \
+                     servers share it, so the figures understate both servers"
+                );
+                Self {
+                    server: only.id,
+                    generator: None,
+                }
+            }
+            [] => {
+                eprintln!("WARNING: cannot read the CPU affinity mask; nothing is pinned");
+                Self {
+                    server: 0,
+                    generator: None,
+                }
+            }
+        }
+    }
+}
+
+async fn run(args: Args, cores: Cores) -> Result<()> {
+    let relay_bin = match &args.relay_bin {
+        Some(p) => p.clone(),
+        None => find_bin(&["relay"])?,
+    };
+    // Cargo names an auto-discovered binary after its file (`bare_server`) unless
+    // Cargo.toml declares `bare-server`; accept either.
+    let bare_bin = match &args.bare_bin {
+        Some(p) => p.clone(),
+        None => find_bin(&["bare-server", "bare_server"])?,
+    };
+    let taskset = taskset_available().await;
+    if !taskset {
+        eprintln!("WARNING: `taskset` not found; the servers are not pinned to a core");
+    }
+    let server_core = taskset.then_some(cores.server);
+    let clk_tck = clock_ticks().await;
+    let tmp = tempfile::Builder::new()
+        .prefix("ingest-bench-")
+        .tempdir()
+        .context("cannot create a temporary directory")?;
+
+    let plan = Plan {
+        duration: Duration::from_secs(args.duration_secs),
+        warmup: Duration::from_secs(args.warmup_secs),
+        connections: args.connections,
+        clk_tck,
+    };
+    println!(
+        "ingest-bench: {} connections, {} s warm-up, {} s per run; servers on core {}, \
+         generator on core {}",
+        plan.connections,
+        args.warmup_secs,
+        args.duration_secs,
+        server_core.map_or_else(|| "(unpinned)".to_owned(), |c| c.to_string()),
+        cores
+            .generator
+            .map_or_else(|| "(unpinned)".to_owned(), |c| c.id.to_string()),
+    );
+    println!("relay binary: {}", relay_bin.display());
+    println!("bare binary:  {}", bare_bin.display());
+
+    let bare = {
+        let mut server = Server::spawn(ServerSpec {
+            label: "bare",
+            bin: &bare_bin,
+            args: &[],
+            envs: &[("RUST_LOG", "warn".to_owned())],
+            ready_prefix: "bare listening on ",
+            core: server_core,
+            stderr_path: &tmp.path().join("bare.stderr"),
+        })
+        .await?;
+        let result = measure(&plan, &server).await;
+        server.stop().await;
+        server.report_stderr();
+        result?
+    };
+
+    let data_dir = tmp.path().join("relay-data");
+    std::fs::create_dir_all(&data_dir).context("cannot create the relay data directory")?;
+    let relay_env = [
+        ("RELAY_LISTEN", "127.0.0.1:0".to_owned()),
+        ("RELAY_DATA_DIR", data_dir.display().to_string()),
+        ("RELAY_OPERATOR_TOKEN", OPERATOR_TOKEN.to_owned()),
+        ("RELAY_MASTER_KEY", MASTER_KEY.to_owned()),
+        ("META_APP_ID", "1234567890".to_owned()),
+        ("META_APP_SECRET", APP_SECRET.to_owned()),
+        ("META_VERIFY_TOKEN", "bench-verify-token".to_owned()),
+        ("RUST_LOG", "warn".to_owned()),
+    ];
+    let (relay, metrics) = {
+        let mut server = Server::spawn(ServerSpec {
+            label: "relay",
+            bin: &relay_bin,
+            args: &["serve"],
+            envs: &relay_env,
+            ready_prefix: "relay listening on ",
+            core: server_core,
+            stderr_path: &tmp.path().join("relay.stderr"),
+        })
+        .await?;
+        let result = async {
+            provision_relay(&server.base).await?;
+            let figures = measure(&plan, &server).await?;
+            let metrics = scrape_metrics(&server.base).await;
+            Ok::<_, anyhow::Error>((figures, metrics))
+        }
+        .await;
+        server.stop().await;
+        server.report_stderr();
+        result?
+    };
+
+    print_summary(&bare, &relay, &metrics);
+    // Explicit so a failure to delete (e.g. a file still held open) is reported.
+    if let Err(e) = tmp.close() {
+        eprintln!("WARNING: could not remove the temporary directory: {e}");
+    }
+    Ok(())
+}
+
+/// Locates a sibling binary of the workspace's release build.
+fn find_bin(names: &[&str]) -> Result<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        dirs.push(PathBuf::from(target).join("release"));
+    }
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
+        // target/release/ingest-bench → target/release; from a debug build → ../release.
+        if let Some(target) = exe_dir.parent() {
+            dirs.push(target.join("release"));
+        }
+        dirs.push(exe_dir);
+    }
+    dirs.push(PathBuf::from("target/release"));
+    let tried: Vec<PathBuf> = dirs
+        .iter()
+        .flat_map(|d| names.iter().map(move |n| d.join(n)))
+        .collect();
+    match tried.iter().find(|p| p.is_file()) {
+        Some(found) => Ok(found.clone()),
+        None => bail!(
+            "cannot find {}; build with `cargo build --release -p relay -p chatdesk-tests \
+             --bins` or pass its path (tried: {})",
+            names.join(" / "),
+            tried
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+async fn taskset_available() -> bool {
+    Command::new("taskset")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await
+        .is_ok_and(|s| s.success())
+}
+
+/// `USER_HZ`, the unit of utime/stime in `/proc/*/stat`; 100 on every common Linux.
+async fn clock_ticks() -> f64 {
+    let out = Command::new("getconf").arg("CLK_TCK").output().await;
+    out.ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|v| *v > 0.0)
+        .unwrap_or(100.0)
+}
+
+// ---------------------------------------------------------------------------------------
+// Server processes
+// ---------------------------------------------------------------------------------------
+
+struct ServerSpec<'a> {
+    label: &'static str,
+    bin: &'a Path,
+    args: &'a [&'a str],
+    envs: &'a [(&'a str, String)],
+    ready_prefix: &'a str,
+    core: Option<usize>,
+    stderr_path: &'a Path,
+}
+
+struct Server {
+    label: &'static str,
+    child: Child,
+    pid: Option<u32>,
+    addr: SocketAddr,
+    base: String,
+    stderr_path: PathBuf,
+}
+
+impl Server {
+    async fn spawn(spec: ServerSpec<'_>) -> Result<Self> {
+        let mut cmd = match spec.core {
+            Some(core) => {
+                // taskset execs the server, so the child's pid is the server's pid.
+                let mut c = Command::new("taskset");
+                c.arg("-c").arg(core.to_string()).arg(spec.bin);
+                c
+            }
+            None => Command::new(spec.bin),
+        };
+        cmd.args(spec.args);
+        // Settings inherited from the caller's shell (a real RELAY_STORAGE, a config file,
+        // an LLM key) must not leak into the benchmark's relay.
+        for (key, _) in std::env::vars_os() {
+            let k = key.to_string_lossy();
+            if ["RELAY_", "META_", "INSTAGRAM_", "LLM_", "DATABASE_URL"]
+                .iter()
+                .any(|p| k.starts_with(p))
+            {
+                cmd.env_remove(&key);
+            }
+        }
+        for (k, v) in spec.envs {
+            cmd.env(k, v);
+        }
+        // Refusals are logged per request at warn level; at thousands per second they
+        // belong in a file, of which the head is shown at the end.
+        let stderr = std::fs::File::create(spec.stderr_path)
+            .with_context(|| format!("cannot create {}", spec.stderr_path.display()))?;
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .kill_on_drop(true);
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("cannot start {}", spec.bin.display()))?;
+        let pid = child.id();
+        let stdout = child
+            .stdout
+            .take()
+            .context("child stdout was not captured")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .map_err(|_| anyhow!("{} printed no listening line within 20 s", spec.label))?
+            .with_context(|| format!("reading {} stdout", spec.label))?;
+        let Some(line) = line else {
+            let status = child.wait().await.ok();
+            let head = read_head(spec.stderr_path, 20);
+            bail!(
+                "{} exited before listening ({status:?}); stderr:\n{head}",
+                spec.label
+            );
+        };
+        let url = line
+            .trim()
+            .strip_prefix(spec.ready_prefix)
+            .with_context(|| {
+                format!(
+                    "{} printed {line:?}, expected `{}http://…`",
+                    spec.label, spec.ready_prefix
+                )
+            })?;
+        let addr: SocketAddr = url
+            .strip_prefix("http://")
+            .unwrap_or(url)
+            .parse()
+            .with_context(|| format!("cannot parse the address in {line:?}"))?;
+        // Nothing more is expected on stdout, but a full pipe would block the server.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let cpus = pid.and_then(cpus_allowed).unwrap_or_else(|| "?".to_owned());
+        println!(
+            "\n== {} == pid {}, cpus {cpus}, {}",
+            spec.label,
+            pid.map_or_else(|| "?".to_owned(), |p| p.to_string()),
+            url
+        );
+        Ok(Self {
+            label: spec.label,
+            child,
+            pid,
+            addr,
+            base: format!("http://{addr}"),
+            stderr_path: spec.stderr_path.to_path_buf(),
+        })
+    }
+
+    /// SIGTERM for a graceful stop, then SIGKILL if it lingers.
+    async fn stop(&mut self) {
+        if let Some(pid) = self.pid {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status()
+                .await;
+        }
+        match tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await {
+            Ok(Ok(status)) if status.success() => {}
+            Ok(Ok(status)) => eprintln!("WARNING: {} exited with {status}", self.label),
+            Ok(Err(e)) => eprintln!("WARNING: waiting for {}: {e}", self.label),
+            Err(_) => {
+                eprintln!(
+                    "WARNING: {} ignored SIGTERM for 10 s; killing it",
+                    self.label
+                );
+                let _ = self.child.kill().await;
+            }
+        }
+    }
+
+    fn report_stderr(&self) {
+        let head = read_head(&self.stderr_path, 20);
+        if !head.is_empty() {
+            println!("-- {} stderr (first lines) --\n{head}", self.label);
+        }
+    }
+
+    fn cpu_ticks(&self) -> Option<u64> {
+        self.pid
+            .and_then(|p| proc_cpu_ticks(&format!("/proc/{p}/stat")))
+    }
+}
+
+fn read_head(path: &Path, lines: usize) -> String {
+    std::fs::read_to_string(path)
+        .map(|s| s.lines().take(lines).collect::<Vec<_>>().join("\n"))
+        .unwrap_or_default()
+}
+
+/// Shows that `taskset` took effect.
+fn cpus_allowed(pid: u32) -> Option<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .map(|s| s.trim().to_owned())
+}
+
+/// utime + stime of a whole process (all threads), in clock ticks.
+fn proc_cpu_ticks(stat_path: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(stat_path).ok()?;
+    // The command name may contain spaces and parentheses; the fields after the last ')'
+    // start at field 3 (state), so utime (field 14) and stime (15) are at 11 and 12.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+// ---------------------------------------------------------------------------------------
+// Relay set-up and metrics
+// ---------------------------------------------------------------------------------------
+
+/// Waits for readiness and registers the Instagram account the webhooks are addressed to;
+/// without a channel every item would be dropped as `unknown_account`.
+async fn provision_relay(base: &str) -> Result<()> {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match client.get(format!("{base}/readyz")).send().await {
+            Ok(r) if r.status().is_success() => break,
+            result if Instant::now() >= deadline => {
+                bail!("relay not ready after 20 s: {result:?}");
+            }
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    let partner = admin_post(
+        &client,
+        &format!("{base}/v1/partners"),
+        r#"{"name":"bench"}"#,
+    )
+    .await
+    .context("creating the partner")?;
+    let tenant = admin_post(
+        &client,
+        &format!("{base}/v1/partners/{partner}/tenants"),
+        r#"{"name":"t"}"#,
+    )
+    .await
+    .context("creating the tenant")?;
+    let channel = format!(r#"{{"kind":"instagram","account_id":"{ACCOUNT_ID}"}}"#);
+    admin_post(
+        &client,
+        &format!("{base}/v1/tenants/{tenant}/channels"),
+        &channel,
+    )
+    .await
+    .context("creating the channel")?;
+    println!("provisioned partner {partner}, tenant {tenant}, instagram {ACCOUNT_ID}");
+    Ok(())
+}
+
+/// POSTs JSON as the operator, expects 201, returns the answer's `id` (or "" if none).
+async fn admin_post(client: &reqwest::Client, url: &str, body: &str) -> Result<String> {
+    let resp = client
+        .post(url)
+        .bearer_auth(OPERATOR_TOKEN)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .with_context(|| format!("POST {url}"))?;
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    if status != reqwest::StatusCode::CREATED {
+        bail!("POST {url} answered {status}: {text}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("POST {url} answered {text:?}"))?;
+    Ok(json
+        .get("id")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_owned())
+}
+
+/// The relay's own view of the group commit: how long flushes take and how many waiters
+/// each one answers. `None` (with a warning) if the scrape fails; the bench goes on.
+async fn scrape_metrics(base: &str) -> Option<String> {
+    let fetched = async {
+        let resp = reqwest::get(format!("{base}/metrics"))
+            .await?
+            .error_for_status()?;
+        resp.text().await
+    }
+    .await;
+    match fetched {
+        Ok(text) => Some(text),
+        Err(e) => {
+            eprintln!("WARNING: cannot scrape {base}/metrics: {e}");
+            None
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Load generation
+// ---------------------------------------------------------------------------------------
+
+struct Plan {
+    duration: Duration,
+    warmup: Duration,
+    connections: usize,
+    clk_tck: f64,
+}
+
+/// One server's figures.
+struct Figures {
+    peak: Phase,
+    half: Option<Phase>,
+}
+
+/// Outcome of one run (all connections merged).
+struct Phase {
+    ok: u64,
+    errors: BTreeMap<String, u64>,
+    elapsed: Duration,
+    /// Latency of 200 answers, µs.
+    latency: Histogram<u64>,
+    /// Open loop only: how late the generator sent relative to the schedule, µs.
+    send_lag: Option<Histogram<u64>>,
+    server_cpu: Option<f64>,
+    generator_cpu: Option<f64>,
+}
+
+impl Phase {
+    fn rate(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+
+    fn ms(&self, q: f64) -> f64 {
+        ms(&self.latency, q)
+    }
+
+    fn print(&self, title: &str) {
+        println!(
+            "{title}: {:>9.0} req/s ({} ok in {:.2} s)  p50 {:.3} ms  p99 {:.3} ms  \
+             p99.9 {:.3} ms  max {:.3} ms",
+            self.rate(),
+            self.ok,
+            self.elapsed.as_secs_f64(),
+            self.ms(0.50),
+            self.ms(0.99),
+            self.ms(0.999),
+            self.latency.max() as f64 / 1000.0,
+        );
+        let cpu = |v: Option<f64>| v.map_or_else(|| "?".to_owned(), |c| format!("{c:.0}%"));
+        let mut extra = format!(
+            "    cpu: server {}, generator {}",
+            cpu(self.server_cpu),
+            cpu(self.generator_cpu)
+        );
+        if let Some(lag) = &self.send_lag {
+            extra.push_str(&format!(
+                "; send lag behind schedule p50 {:.3} ms, p99 {:.3} ms",
+                ms(lag, 0.50),
+                ms(lag, 0.99)
+            ));
+        }
+        println!("{extra}");
+        let errors = self.error_count();
+        if errors > 0 {
+            println!("    !!!!! {errors} ERRORS (not counted in req/s or latency) !!!!!");
+            for (what, n) in &self.errors {
+                println!("    !!!!!   {n:>8} x {what}");
+            }
+        }
+    }
+}
+
+fn ms(h: &Histogram<u64>, q: f64) -> f64 {
+    h.value_at_quantile(q) as f64 / 1000.0
+}
+
+fn new_histogram() -> Result<Histogram<u64>> {
+    Histogram::new_with_bounds(1, HIST_MAX_US, 3).map_err(|e| anyhow!("histogram: {e:?}"))
+}
+
+async fn measure(plan: &Plan, server: &Server) -> Result<Figures> {
+    let warm = run_closed(plan, server, "warm", plan.warmup).await?;
+    warm.print("warm-up          ");
+    let peak = run_closed(plan, server, "peak", plan.duration).await?;
+    peak.print(&format!("peak (closed, {:>2}c)", plan.connections));
+    let target = peak.rate() / 2.0;
+    let half = if target >= 1.0 {
+        let half = run_open(plan, server, target).await?;
+        half.print(&format!("half (open {target:.0}/s)"));
+        Some(half)
+    } else {
+        println!("half-peak run skipped: no successful requests at peak");
+        None
+    };
+    Ok(Figures { peak, half })
+}
+
+/// Snapshot of CPU counters, to report how busy each side was during a run. It tells
+/// whether the bare server's peak is its own limit or the generator's.
+struct CpuMark {
+    server: Option<u64>,
+    generator: Option<u64>,
+    at: Instant,
+}
+
+impl CpuMark {
+    fn take(server: &Server) -> Self {
+        Self {
+            server: server.cpu_ticks(),
+            generator: proc_cpu_ticks("/proc/self/stat"),
+            at: Instant::now(),
+        }
+    }
+
+    /// Percent of one core used by (server, generator) since `self`.
+    fn since(&self, server: &Server, clk_tck: f64) -> (Option<f64>, Option<f64>) {
+        let later = Self::take(server);
+        let secs = later.at.duration_since(self.at).as_secs_f64().max(1e-9);
+        let pct = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (Some(a), Some(b)) => Some(b.saturating_sub(a) as f64 / clk_tck / secs * 100.0),
+            _ => None,
+        };
+        (
+            pct(self.server, later.server),
+            pct(self.generator, later.generator),
+        )
+    }
+}
+
+/// Per-connection result, merged into a `Phase`.
+struct ConnResult {
+    ok: u64,
+    errors: BTreeMap<String, u64>,
+    latency: Histogram<u64>,
+    send_lag: Histogram<u64>,
+}
+
+impl ConnResult {
+    fn new() -> Result<Self> {
+        Ok(Self {
+            ok: 0,
+            errors: BTreeMap::new(),
+            latency: new_histogram()?,
+            send_lag: new_histogram()?,
+        })
+    }
+
+    fn error(&mut self, what: String) {
+        *self.errors.entry(what).or_default() += 1;
+    }
+}
+
+/// Connects every connection before the clock starts, so set-up is not measured.
+async fn connect_all(plan: &Plan, addr: SocketAddr) -> Result<Vec<Sender>> {
+    let mut senders = Vec::with_capacity(plan.connections);
+    for _ in 0..plan.connections {
+        senders.push(connect(addr).await?);
+    }
+    Ok(senders)
+}
+
+async fn run_closed(plan: &Plan, server: &Server, tag: &str, run_for: Duration) -> Result<Phase> {
+    let senders = connect_all(plan, server.addr).await?;
+    let mark = CpuMark::take(server);
+    let start = Instant::now();
+    let deadline = start + run_for;
+    let mut tasks = Vec::with_capacity(senders.len());
+    for (conn, sender) in senders.into_iter().enumerate() {
+        let mut bodies = WebhookMaker::new(server.addr, tag, conn, plan.connections)?;
+        let addr = server.addr;
+        tasks.push(tokio::spawn(async move {
+            let mut out = ConnResult::new()?;
+            let mut sender = Some(sender);
+            while Instant::now() < deadline {
+                let request = bodies.next()?;
+                let sent = Instant::now();
+                exchange(addr, &mut sender, request, sent, &mut out).await;
+            }
+            Ok::<_, anyhow::Error>(out)
+        }));
+    }
+    collect(plan, server, tasks, start, &mark, false).await
+}
+
+/// Fixed-rate schedule: request j (over all connections) is due at `start + j / rate`, and
+/// connection c sends j = c, c + N, c + 2N, … With HTTP/1.1 one request is in flight per
+/// connection, so if the server stalls, requests queue behind it and their latency (counted
+/// from the due time) includes the wait, as it would for a real sender.
+async fn run_open(plan: &Plan, server: &Server, rate: f64) -> Result<Phase> {
+    let senders = connect_all(plan, server.addr).await?;
+    let mark = CpuMark::take(server);
+    // A small lead so the first due times are not already in the past.
+    let start = Instant::now() + Duration::from_millis(5);
+    let end = start + plan.duration;
+    let n = plan.connections as u64;
+    let mut tasks = Vec::with_capacity(senders.len());
+    for (conn, sender) in senders.into_iter().enumerate() {
+        let mut bodies = WebhookMaker::new(server.addr, "half", conn, plan.connections)?;
+        let addr = server.addr;
+        tasks.push(tokio::spawn(async move {
+            let mut out = ConnResult::new()?;
+            let mut sender = Some(sender);
+            let mut j = conn as u64;
+            loop {
+                // From the index, not by adding intervals, so rounding cannot drift.
+                let due = start + Duration::from_secs_f64(j as f64 / rate);
+                if due >= end {
+                    break;
+                }
+                let request = bodies.next()?;
+                wait_until(due).await;
+                out.send_lag
+                    .saturating_record(micros(Instant::now().duration_since(due)));
+                exchange(addr, &mut sender, request, due, &mut out).await;
+                j += n;
+            }
+            Ok::<_, anyhow::Error>(out)
+        }));
+    }
+    collect(plan, server, tasks, start, &mark, true).await
+}
+
+/// tokio's timer has 1 ms granularity, which would smear every send by up to a
+/// millisecond (and that would count as latency). Sleep coarsely, then yield until due.
+async fn wait_until(due: Instant) {
+    loop {
+        let now = Instant::now();
+        if now >= due {
+            return;
+        }
+        if due - now > Duration::from_micros(2500) {
+            tokio::time::sleep_until(due - Duration::from_micros(1500)).await;
+        } else {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+async fn collect(
+    plan: &Plan,
+    server: &Server,
+    tasks: Vec<tokio::task::JoinHandle<Result<ConnResult>>>,
+    start: Instant,
+    mark: &CpuMark,
+    open_loop: bool,
+) -> Result<Phase> {
+    let mut merged = ConnResult::new()?;
+    for task in tasks {
+        let r = task.await.context("a load task panicked")??;
+        merged.ok += r.ok;
+        for (what, n) in r.errors {
+            *merged.errors.entry(what).or_default() += n;
+        }
+        merged
+            .latency
+            .add(&r.latency)
+            .map_err(|e| anyhow!("histogram: {e:?}"))?;
+        merged
+            .send_lag
+            .add(&r.send_lag)
+            .map_err(|e| anyhow!("histogram: {e:?}"))?;
+    }
+    let elapsed = Instant::now().saturating_duration_since(start);
+    let (server_cpu, generator_cpu) = mark.since(server, plan.clk_tck);
+    Ok(Phase {
+        ok: merged.ok,
+        errors: merged.errors,
+        elapsed,
+        latency: merged.latency,
+        send_lag: open_loop.then_some(merged.send_lag),
+        server_cpu,
+        generator_cpu,
+    })
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
+}
+
+type Sender = SendRequest<Full<Bytes>>;
+
+/// One HTTP/1.1 keep-alive connection, driven by its own task; no pool, so each load task
+/// owns exactly one socket and requests on it are strictly sequential.
+async fn connect(addr: SocketAddr) -> Result<Sender> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("connect {addr}"))?;
+    // Requests are small single writes; Nagle would hold them back waiting for ACKs.
+    stream.set_nodelay(true).context("TCP_NODELAY")?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .context("HTTP/1.1 handshake")?;
+    tokio::spawn(async move {
+        // Errors surface on the sender side too, where they are counted.
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+/// Sends one request and records its outcome; latency counts from `since` (the send time
+/// in a closed loop, the due time in an open loop). A broken connection is counted as an
+/// error and replaced, so one hiccup does not silence a whole connection for the run.
+async fn exchange(
+    addr: SocketAddr,
+    sender: &mut Option<Sender>,
+    request: Request<Full<Bytes>>,
+    since: Instant,
+    out: &mut ConnResult,
+) {
+    let live = match sender.take() {
+        Some(s) => Some(s),
+        None => match connect(addr).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                out.error(format!("reconnect failed: {e:#}"));
+                // Back off so a dead server does not turn into a busy loop of errors.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                None
+            }
+        },
+    };
+    let Some(mut live) = live else { return };
+    let outcome = async {
+        live.ready().await?;
+        let response = live.send_request(request).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok::<_, hyper::Error>((status, body))
+    }
+    .await;
+    match outcome {
+        Ok((StatusCode::OK, _)) => {
+            out.ok += 1;
+            out.latency
+                .saturating_record(micros(Instant::now().duration_since(since)));
+            *sender = Some(live);
+        }
+        Ok((status, body)) => {
+            let text = String::from_utf8_lossy(&body);
+            let text: String = text.chars().take(160).collect();
+            out.error(format!("HTTP {status}: {text}"));
+            *sender = Some(live);
+        }
+        // The connection is unusable after a transport error; the next call reconnects.
+        Err(e) => out.error(format!("transport: {e}")),
+    }
+}
+
+/// Builds signed webhook requests on the fly: unique mid per request, sender rotating over
+/// `CUSTOMERS`. Building costs the generator (about a microsecond for the HMAC), not the
+/// server, and it is the same for both servers.
+struct WebhookMaker {
+    host: String,
+    mac: Hmac<Sha256>,
+    tag: String,
+    conn: usize,
+    connections: usize,
+    seq: u64,
+}
+
+impl WebhookMaker {
+    fn new(addr: SocketAddr, tag: &str, conn: usize, connections: usize) -> Result<Self> {
+        let mac = Hmac::<Sha256>::new_from_slice(APP_SECRET.as_bytes())
+            .map_err(|e| anyhow!("HMAC key: {e}"))?;
+        Ok(Self {
+            host: addr.to_string(),
+            mac,
+            tag: tag.to_owned(),
+            conn,
+            connections,
+            seq: 0,
+        })
+    }
+
+    fn next(&mut self) -> Result<Request<Full<Bytes>>> {
+        let seq = self.seq;
+        self.seq += 1;
+        // Interleave connections so every connection cycles through all customers.
+        let global = seq * self.connections as u64 + self.conn as u64;
+        let igsid = 990_000_000_000_000 + global % CUSTOMERS;
+        let ts = 1_750_000_000_000 + global;
+        let (tag, conn) = (&self.tag, self.conn);
+        // Shaped like a real Instagram mid (long base64), made unique by tag/conn/seq.
+        let body = format!(
+            r#"{{"object":"instagram","entry":[{{"id":"{ACCOUNT_ID}","time":{ts},"messaging":[{{"sender":{{"id":"{igsid}"}},"recipient":{{"id":"{ACCOUNT_ID}"}},"timestamp":{ts},"message":{{"mid":"aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQxNDAwMDAwMDAwMDAx.{tag}.{conn}.{seq}","text":"Halo kak, ukuran M masih ada? \ud83d\ude0a"}}}}]}}]}}"#
+        );
+        let mut mac = self.mac.clone();
+        mac.update(body.as_bytes());
+        let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        Request::post("/webhooks/instagram")
+            .header("host", &self.host)
+            .header("content-type", "application/json")
+            .header("x-hub-signature-256", signature)
+            .body(Full::new(Bytes::from(body)))
+            .context("building the webhook request")
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Summary
+// ---------------------------------------------------------------------------------------
+
+fn print_summary(bare: &Figures, relay: &Figures, metrics: &Option<String>) {
+    println!("\n== summary ==");
+    println!(
+        "{:<6} {:>11} {:>9} {:>9} {:>9} {:>14} {:>12} {:>8}",
+        "server",
+        "peak req/s",
+        "p50 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "half: req/s",
+        "half: p99 ms",
+        "errors"
+    );
+    for (name, f) in [("bare", bare), ("relay", relay)] {
+        let errors = f.peak.error_count() + f.half.as_ref().map_or(0, Phase::error_count);
+        let (half_rate, half_p99) = match &f.half {
+            Some(h) => (format!("{:.0}", h.rate()), format!("{:.3}", h.ms(0.99))),
+            None => ("-".to_owned(), "-".to_owned()),
+        };
+        println!(
+            "{:<6} {:>11.0} {:>9.3} {:>9.3} {:>9.3} {:>14} {:>12} {:>8}",
+            name,
+            f.peak.rate(),
+            f.peak.ms(0.50),
+            f.peak.ms(0.99),
+            f.peak.ms(0.999),
+            half_rate,
+            half_p99,
+            errors
+        );
+    }
+    let bare_peak = bare.peak.rate();
+    let ratio = if bare_peak > 0.0 {
+        relay.peak.rate() / bare_peak
+    } else {
+        0.0
+    };
+    let verdict = |ok: bool| if ok { "PASS" } else { "MISS" };
+    println!(
+        "\nrelay peak / bare peak = {ratio:.2}   (target >= {TARGET_RATIO:.2})  {}",
+        verdict(ratio >= TARGET_RATIO)
+    );
+    match &relay.half {
+        Some(h) => {
+            let p99 = h.ms(0.99);
+            println!(
+                "relay p99 at half-peak = {p99:.3} ms   (target < {TARGET_HALF_P99_MS} ms)  {}",
+                verdict(p99 < TARGET_HALF_P99_MS)
+            );
+        }
+        None => println!(
+            "relay p99 at half-peak: not measured   (target < {TARGET_HALF_P99_MS} ms)  MISS"
+        ),
+    }
+    let total_errors = [bare, relay]
+        .iter()
+        .map(|f| f.peak.error_count() + f.half.as_ref().map_or(0, Phase::error_count))
+        .sum::<u64>();
+    if total_errors > 0 {
+        println!(
+            "\n!!!!! {total_errors} REQUESTS FAILED: the figures above are NOT a valid \
+             measurement !!!!!"
+        );
+    }
+    if let Some(bare_cpu) = bare.peak.generator_cpu.filter(|c| *c >= 90.0) {
+        println!(
+            "note: the generator used {bare_cpu:.0}% of its core during the bare peak run, so \
+             the bare peak may be the generator's limit (which flatters the ratio)"
+        );
+    }
+
+    println!("\n== relay /metrics (whole relay run, warm-up included) ==");
+    let Some(text) = metrics else {
+        println!("(not available)");
+        return;
+    };
+    const WANTED: [&str; 5] = [
+        "relay_flush_seconds_count",
+        "relay_flush_seconds_sum",
+        "relay_flush_batch_size_sum",
+        "relay_flush_batch_size_count",
+        "relay_ingest_items_total",
+    ];
+    let mut values: BTreeMap<&str, f64> = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some(name) = WANTED.iter().find(|w| {
+            line.strip_prefix(**w)
+                .is_some_and(|rest| rest.starts_with([' ', '{']))
+        }) else {
+            continue;
+        };
+        println!("{line}");
+        if let Some(v) = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) {
+            *values.entry(name).or_default() += v;
+        }
+    }
+    if values.is_empty() {
+        println!("(none of {} found)", WANTED.join(", "));
+        return;
+    }
+    let get = |k: &str| values.get(k).copied().unwrap_or(0.0);
+    if get("relay_flush_seconds_count") > 0.0 {
+        println!(
+            "average flush: {:.3} ms over {:.0} flushes",
+            get("relay_flush_seconds_sum") / get("relay_flush_seconds_count") * 1000.0,
+            get("relay_flush_seconds_count")
+        );
+    }
+    if get("relay_flush_batch_size_count") > 0.0 {
+        println!(
+            "average waiters per flush: {:.2}",
+            get("relay_flush_batch_size_sum") / get("relay_flush_batch_size_count")
+        );
+    }
+}
