@@ -98,6 +98,8 @@ pub(super) fn messaging(entry: &Entry<'_>, item: &Value, standby: bool, containe
     // notification was sent, so it may be shown but never hashed into a dedup key.
     let own_time = millis(at(item, "timestamp"));
     let event = at(item, key);
+    // Only messages carry `is_echo`; any other event sent by the account itself is the
+    // business speaking too. A self-message (sender = recipient) stays as Meta marks it.
     let business_spoke = sender == entry.id && recipient != entry.id;
     let echo = business_spoke || (key == "message" && flag(at(event, "is_echo")));
 

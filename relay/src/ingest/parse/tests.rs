@@ -760,14 +760,13 @@ fn ig_unknown_messaging_keys_are_kept_verbatim() {
 
 #[test]
 fn ig_dashboard_test_payload() {
-    let (f, item_, c) = only_conversation("ig_dashboard_test.json");
+    let (_, item_, c) = only_conversation("ig_dashboard_test.json");
     assert_eq!(item_.route_keys, vec![ig("0"), ig("23245")]);
     assert_eq!(item_.dedup_key, "m:random_mid");
     assert_eq!(c.customer.id, CustomerId::Igsid("12334".into()));
     // The test button sends a string of seconds where real events carry ms.
     assert_eq!(c.occurred_at, Some(Millis(1_527_459_824_000)));
     assert_eq!(message_of(&c).text.as_deref(), Some("random_text"));
-    let _ = f;
 }
 
 #[test]
