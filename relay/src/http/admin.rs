@@ -65,6 +65,14 @@ async fn tenant_scope(
     Ok(scope)
 }
 
+async fn existing_partner(app: &AppState, id: String) -> Result<PartnerId, ApiError> {
+    let id = PartnerId::new(id);
+    match app.store.partner(&id).await? {
+        Some(_) => Ok(id),
+        None => Err(ApiError::not_found("partner")),
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewPartner {
@@ -107,10 +115,7 @@ pub async fn create_tenant(
     ApiJson(input): ApiJson<NewNamed>,
 ) -> Result<Response, ApiError> {
     require_operator(&principal)?;
-    let partner = PartnerId::new(partner);
-    if app.store.partner(&partner).await?.is_none() {
-        return Err(ApiError::not_found("partner"));
-    }
+    let partner = existing_partner(&app, partner).await?;
     let record = TenantRecord {
         id: TenantId(ids::random("tn")),
         partner,
@@ -130,10 +135,7 @@ pub async fn create_viewer(
     ApiJson(input): ApiJson<NewNamed>,
 ) -> Result<Response, ApiError> {
     require_operator(&principal)?;
-    let partner = PartnerId::new(partner);
-    if app.store.partner(&partner).await?.is_none() {
-        return Err(ApiError::not_found("partner"));
-    }
+    let partner = existing_partner(&app, partner).await?;
     let name = name_field(&input.name, "name")?;
     issue_token(&app, name, AgentKind::PartnerViewer { partner }).await
 }
