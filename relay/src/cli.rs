@@ -230,15 +230,18 @@ fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     runtime()?.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(config.listen)
+        let (listen, data_dir) = (config.listen, config.data_dir.clone());
+        let relay = crate::Relay::open(config)?;
+        let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .with_context(|| format!("cannot listen on {}", config.listen))?;
+            .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
-        tracing::info!(%addr, data_dir = %config.data_dir.display(), "relay serving");
-        // One line on stdout tells scripts (and tests binding port 0) where we are.
+        tracing::info!(%addr, data_dir = %data_dir.display(), "relay serving");
+        // One line on stdout tells scripts (and tests binding port 0) where we are; it is
+        // printed only once storage is open, so it also means "ready".
         println!("relay listening on http://{addr}");
         let _ = std::io::stdout().flush();
-        crate::run(config, listener, shutdown_signal()).await?;
+        relay.serve(listener, shutdown_signal()).await?;
         Ok(())
     })
 }

@@ -1,7 +1,7 @@
 //! The chatdesk relay: receives and verifies Meta's webhooks, keeps every event durably and
 //! strictly per tenant, and serves the admin API (later: desks, drafting, sending).
 //!
-//! Start reading at [`run`] (what `relay serve` does), then `http::webhook` (the ingest
+//! Start reading at [`Relay`] (what `relay serve` does), then `http::webhook` (the ingest
 //! path) and `store` (the storage trait and its invariants).
 
 pub mod cli;
@@ -57,31 +57,48 @@ pub fn open_store(config: &Config, metrics: &Metrics) -> Result<Arc<dyn Store>, 
     }
 }
 
-/// Serves on `listener` until `shutdown` resolves, then finishes in-flight requests and
-/// flushes storage.
-///
-/// # Errors
-/// Storage cannot be opened or flushed, or the listener fails.
-pub async fn run(
-    config: Config,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), RunError> {
-    let metrics = Metrics::new();
-    let store = open_store(&config, &metrics)?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let state = AppState {
-        config: Arc::new(config),
-        store: store.clone(),
-        metrics,
-        clock,
-    };
-    let app = http::router(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
-    tracing::info!("stopped accepting; flushing storage");
-    store.close().await?;
-    tracing::info!("storage flushed; bye");
-    Ok(())
+/// A relay whose storage is open and whose state is built, not yet serving.
+pub struct Relay {
+    state: AppState,
+}
+
+impl Relay {
+    /// Opens storage and builds the shared state, so a caller announces readiness only
+    /// once requests can really be served.
+    ///
+    /// # Errors
+    /// Storage cannot be opened.
+    pub fn open(config: Config) -> Result<Relay, RunError> {
+        let metrics = Metrics::new();
+        let store = open_store(&config, &metrics)?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        Ok(Relay {
+            state: AppState {
+                config: Arc::new(config),
+                store,
+                metrics,
+                clock,
+            },
+        })
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then finishes in-flight requests
+    /// and flushes storage.
+    ///
+    /// # Errors
+    /// The listener fails or the final flush fails.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), RunError> {
+        let store = self.state.store.clone();
+        axum::serve(listener, http::router(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        tracing::info!("stopped accepting; flushing storage");
+        store.close().await?;
+        tracing::info!("storage flushed; bye");
+        Ok(())
+    }
 }

@@ -65,17 +65,7 @@ impl TenantScope {
             tenant: channel.tenant.clone(),
         }
     }
-
-    /// Scopes for maintenance done by the relay itself (start-up checks, `relay admin`
-    /// run by the operator); the operator may act for every tenant.
-    #[must_use]
-    pub fn for_operator(_operator: &OperatorProof, tenant: TenantId) -> TenantScope {
-        TenantScope { tenant }
-    }
 }
-
-/// Held only by code that has already established operator rights.
-pub struct OperatorProof(());
 
 impl Principal {
     /// The scope for `tenant`, if this principal may perform `access` there.
@@ -104,10 +94,9 @@ impl Principal {
         }
     }
 
-    /// Operator rights, if this is the operator.
     #[must_use]
-    pub fn operator(&self) -> Option<OperatorProof> {
-        matches!(self, Principal::Operator).then_some(OperatorProof(()))
+    pub fn is_operator(&self) -> bool {
+        matches!(self, Principal::Operator)
     }
 
     /// The principal an agent record stands for.
@@ -179,7 +168,7 @@ mod tests {
         assert!(owner.scope(&a, Access::Manage).is_ok());
         assert_eq!(viewer.scope(&a, Access::Read), Err(Denied::OtherTenant));
         assert!(Principal::Operator.scope(&b, Access::Manage).is_ok());
-        assert!(agent.operator().is_none());
+        assert!(!agent.is_operator() && Principal::Operator.is_operator());
     }
 
     #[test]

@@ -64,20 +64,20 @@ pub fn verify(
     Err(VerifyError::Mismatch)
 }
 
-/// The header value Meta would send for `body` signed with `secret` (simulator and tests).
-#[must_use]
-pub fn sign(body: &[u8], secret: &str) -> String {
-    let mut mac = HmacSha256::new_from_slice(secret.as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use proptest::prelude::*;
+
+    /// The header value Meta would send for `body` signed with `secret` .
+    #[must_use]
+    pub fn sign(body: &[u8], secret: &str) -> String {
+        let mut mac = HmacSha256::new_from_slice(secret.as_bytes())
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        mac.update(body);
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    }
 
     fn secrets() -> (Secret, Secret) {
         (Secret::new("meta-secret"), Secret::new("ig-secret"))

@@ -33,10 +33,11 @@ fn created(body: Value) -> Response {
 }
 
 fn require_operator(principal: &Principal) -> Result<(), ApiError> {
-    principal
-        .operator()
-        .map(|_| ())
-        .ok_or_else(|| ApiError::forbidden("operator only"))
+    if principal.is_operator() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("operator only"))
+    }
 }
 
 fn name_field(name: &str, what: &str) -> Result<String, ApiError> {

@@ -6,8 +6,7 @@
 //! parsing, routing, storage and the group-commit fsync.
 //!
 //! Like the relay it binds `127.0.0.1:0` and prints one stdout line,
-//! `bare listening on http://127.0.0.1:PORT`, so the bench can find it. It stops on SIGTERM
-//! or Ctrl-C.
+//! `bare listening on http://127.0.0.1:PORT`, so the bench can find it. SIGTERM ends it.
 
 use anyhow::Context;
 use axum::Router;
@@ -35,10 +34,9 @@ async fn serve() -> anyhow::Result<()> {
     // stdout is a pipe when the bench runs us, so it is block-buffered: flush or the bench
     // waits forever for the line.
     std::io::stdout().flush().context("cannot flush stdout")?;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serve")?;
+    // No graceful shutdown: the bench ends the baseline with SIGTERM, whose default action
+    // is all a server without state needs.
+    axum::serve(listener, app).await.context("serve")?;
     Ok(())
 }
 
@@ -46,25 +44,4 @@ async fn serve() -> anyhow::Result<()> {
 async fn receive(body: Bytes) -> &'static str {
     drop(body);
     "EVENT_RECEIVED"
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
 }

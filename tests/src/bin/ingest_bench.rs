@@ -491,20 +491,11 @@ fn proc_cpu_ticks(stat_path: &str) -> Option<u64> {
 // Relay set-up and metrics
 // ---------------------------------------------------------------------------------------
 
-/// Waits for readiness and registers the Instagram account the webhooks are addressed to;
-/// without a channel every item would be dropped as `unknown_account`.
+/// Registers the Instagram account the webhooks are addressed to; without a channel every
+/// item would be dropped as `unknown_account`. The relay prints its listening line only
+/// once storage is open, so no readiness polling is needed.
 async fn provision_relay(base: &str) -> Result<()> {
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        match client.get(format!("{base}/readyz")).send().await {
-            Ok(r) if r.status().is_success() => break,
-            result if Instant::now() >= deadline => {
-                bail!("relay not ready after 20 s: {result:?}");
-            }
-            _ => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
     let partner = admin_post(
         &client,
         &format!("{base}/v1/partners"),
