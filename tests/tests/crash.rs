@@ -26,7 +26,9 @@ fn body(mid: &str, customer: usize) -> Vec<u8> {
 async fn every_acknowledged_webhook_survives_kill_minus_nine_exactly_once() {
     let mut w = World::new().await.unwrap();
     let acked: Arc<Mutex<HashSet<String>>> = Arc::default();
-    let acks = Arc::new(AtomicU64::new(0));
+    // Acknowledged count; the kill loop waits on it instead of polling.
+    let (acks, mut acks_seen) = tokio::sync::watch::channel(0u64);
+    let acks = Arc::new(acks);
     let next = Arc::new(AtomicU64::new(0));
     let url: Arc<Mutex<String>> = Arc::new(Mutex::new(w.api.url.clone()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -62,34 +64,31 @@ async fn every_acknowledged_webhook_survives_kill_minus_nine_exactly_once() {
                         .await;
                     if matches!(&sent, Ok(r) if r.status().as_u16() == 200) {
                         acked.lock().unwrap().insert(mid.clone());
-                        acks.fetch_add(1, Ordering::SeqCst);
+                        acks.send_modify(|n| *n += 1);
                         break;
                     }
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }
+                    // Pacing between retries while the relay restarts, as Meta backs off.
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
             }
         }));
     }
     for round in 0..KILLS {
-        let target = acks.load(Ordering::SeqCst) + ACKS_PER_ROUND;
-        while acks.load(Ordering::SeqCst) < target {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+        let target = *acks_seen.borrow() + ACKS_PER_ROUND;
+        acks_seen.wait_for(|n| *n >= target).await.unwrap();
         w.relay.take().unwrap().kill9().await.unwrap();
         w.start_again().await.unwrap();
         *url.lock().unwrap() = w.api.url.clone();
         eprintln!(
             "round {round}: killed after {} acknowledged webhooks",
-            acks.load(Ordering::SeqCst)
+            *acks_seen.borrow()
         );
     }
-    let target = acks.load(Ordering::SeqCst) + ACKS_PER_ROUND;
-    while acks.load(Ordering::SeqCst) < target {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    let target = *acks_seen.borrow() + ACKS_PER_ROUND;
+    acks_seen.wait_for(|n| *n >= target).await.unwrap();
     stop.store(true, Ordering::SeqCst);
     for t in writers {
         t.await.unwrap();
