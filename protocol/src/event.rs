@@ -1,5 +1,6 @@
 //! The tenant event log's entries: what the relay stores and the desk replays.
 
+use crate::desk::DeskEvent;
 use crate::ids::{ChannelId, Seq, TenantId};
 use crate::inbound::InboundEvent;
 use crate::time::Millis;
@@ -28,6 +29,8 @@ pub enum EventBody {
     Account(AccountEvent),
     /// A webhook item of a kind the relay does not understand yet, kept verbatim.
     Unknown(UnknownEvent),
+    /// Something an agent did in the desk.
+    Desk(DeskEvent),
 }
 
 /// Notifications about the business's account rather than one conversation.
@@ -77,6 +80,7 @@ impl Event {
             EventBody::Inbound(e) => &e.channel_id,
             EventBody::Account(e) => &e.channel_id,
             EventBody::Unknown(e) => &e.channel_id,
+            EventBody::Desk(e) => &e.channel_id,
         }
     }
 }
@@ -104,6 +108,7 @@ impl EventBody {
                 AccountEventKind::StoryInsights { .. } => "story_insights",
             },
             EventBody::Unknown(_) => "unknown",
+            EventBody::Desk(_) => "desk",
         }
     }
 }

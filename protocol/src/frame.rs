@@ -3,6 +3,7 @@
 //! Every variant is a struct variant so the JSON form can always be an object with a
 //! `"type"` tag (see `codec`); bincode frames carry the variant index instead.
 
+use crate::command::{Answer, Command, CommandKey};
 use crate::event::Event;
 use crate::ids::{AgentId, Seq, TenantId};
 use serde::{Deserialize, Serialize};
@@ -33,8 +34,10 @@ impl Role {
 }
 
 /// Frames a desk sends.
+///
+/// Unknown fields are refused (a frame naming a tenant is an error, never ignored).
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientFrame {
     /// First frame: the last sequence number this desk has applied (0 for none).
     Hello {
@@ -42,6 +45,8 @@ pub enum ClientFrame {
         protocol: u16,
         cursor: u64,
     },
+    /// An action; answered by exactly one `answer` with the same key.
+    Command { key: CommandKey, command: Command },
 }
 
 /// Frames the relay sends.
@@ -61,4 +66,6 @@ pub enum ServerFrame {
     },
     /// One event of the tenant's log, backlog or live.
     Event { event: Event },
+    /// The answer to the command with this key (the first answer, if it was replayed).
+    Answer { key: CommandKey, answer: Answer },
 }

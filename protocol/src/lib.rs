@@ -6,7 +6,9 @@
 //! pure functions of a thread and a moment.
 
 pub mod codec;
+pub mod command;
 pub mod customer;
+pub mod desk;
 pub mod error;
 pub mod event;
 pub mod frame;
@@ -15,7 +17,9 @@ pub mod inbound;
 pub mod time;
 pub mod window;
 
+pub use command::{Answer, Command, CommandKey, Rejection};
 pub use customer::{Channel, Customer, CustomerId, Direction};
+pub use desk::{DeskAction, DeskEvent, Draft, DraftAuthor};
 pub use error::CodecError;
 pub use event::{AccountEvent, AccountEventKind, Event, EventBody, UnknownEvent};
 pub use frame::{ClientFrame, PROTOCOL_VERSION, Role, ServerFrame};

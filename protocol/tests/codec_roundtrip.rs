@@ -17,9 +17,10 @@ use protocol::inbound::{
     Referral, ReplyTo, SharedContact, StatusKind, Structured,
 };
 use protocol::{
-    AccountEvent, AccountEventKind, AgentId, Channel, ChannelId, ClientFrame, CodecError, Customer,
-    CustomerId, DraftId, Event, EventBody, InboundEvent, MessageId, Millis, PROTOCOL_VERSION,
-    PartnerId, Role, Seq, ServerFrame, TenantId, ThreadId, UnknownEvent,
+    AccountEvent, AccountEventKind, AgentId, Answer, Channel, ChannelId, ClientFrame, CodecError,
+    Command, CommandKey, Customer, CustomerId, DeskAction, DeskEvent, Draft, DraftAuthor, DraftId,
+    Event, EventBody, InboundEvent, MessageId, Millis, PROTOCOL_VERSION, PartnerId, Rejection,
+    Role, Seq, ServerFrame, TenantId, ThreadId, UnknownEvent,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -551,11 +552,89 @@ prop_compose! {
     }
 }
 
+prop_compose! {
+    fn draft()(version in any::<u32>(), text in text(), agent in proptest::option::of(agent_id())) -> Draft {
+        Draft { version, text, author: agent.map_or(DraftAuthor::Drafter, DraftAuthor::Agent) }
+    }
+}
+
+fn desk_action() -> BoxedStrategy<DeskAction> {
+    prop_oneof![
+        Just(DeskAction::Claimed),
+        Just(DeskAction::Released),
+        draft().prop_map(|draft| DeskAction::DraftEdited { draft }),
+        any::<u32>().prop_map(|version| DeskAction::DraftDiscarded { version }),
+        (text(), proptest::option::of(any::<u32>()))
+            .prop_map(|(text, from_draft)| DeskAction::ReplyQueued { text, from_draft }),
+        Just(DeskAction::Resolved),
+        Just(DeskAction::Reopened),
+        seq().prop_map(|up_to| DeskAction::Read { up_to }),
+        (text(), any::<bool>())
+            .prop_map(|(comment_id, hidden)| DeskAction::CommentHidden { comment_id, hidden }),
+    ]
+    .boxed()
+}
+
+prop_compose! {
+    fn desk_event()(
+        channel_id in channel_id(),
+        thread in thread_id(),
+        agent in agent_id(),
+        key in proptest::option::of(text().prop_map(CommandKey)),
+        action in desk_action(),
+    ) -> DeskEvent {
+        DeskEvent { channel_id, thread, agent, key, action }
+    }
+}
+
 fn event_body() -> BoxedStrategy<EventBody> {
     prop_oneof![
         3 => inbound_event().prop_map(EventBody::Inbound),
         1 => account_event().prop_map(EventBody::Account),
         1 => unknown_event().prop_map(EventBody::Unknown),
+        1 => desk_event().prop_map(EventBody::Desk),
+    ]
+    .boxed()
+}
+
+fn command() -> BoxedStrategy<Command> {
+    let t = thread_id;
+    prop_oneof![
+        t().prop_map(|thread| Command::Claim { thread }),
+        t().prop_map(|thread| Command::Release { thread }),
+        (t(), any::<u32>(), text()).prop_map(|(thread, base_version, text)| Command::EditDraft {
+            thread,
+            base_version,
+            text
+        }),
+        (t(), any::<u32>()).prop_map(|(thread, version)| Command::ApproveDraft { thread, version }),
+        (t(), any::<u32>()).prop_map(|(thread, version)| Command::DiscardDraft { thread, version }),
+        (t(), text()).prop_map(|(thread, text)| Command::SendReply { thread, text }),
+        t().prop_map(|thread| Command::Resolve { thread }),
+        t().prop_map(|thread| Command::Reopen { thread }),
+        (t(), seq()).prop_map(|(thread, up_to)| Command::MarkRead { thread, up_to }),
+        (t(), text(), any::<bool>()).prop_map(|(thread, comment_id, hidden)| {
+            Command::HideComment {
+                thread,
+                comment_id,
+                hidden,
+            }
+        }),
+    ]
+    .boxed()
+}
+
+fn answer() -> BoxedStrategy<Answer> {
+    let rejection = prop_oneof![
+        proptest::option::of(draft()).prop_map(|current| Rejection::Conflict { current }),
+        text().prop_map(|reason| Rejection::Forbidden { reason }),
+        text().prop_map(|reason| Rejection::Invalid { reason }),
+        text().prop_map(|reason| Rejection::OutsideWindow { reason }),
+        Just(Rejection::NoCredits),
+    ];
+    prop_oneof![
+        seq().prop_map(|seq| Answer::Applied { seq }),
+        rejection.prop_map(|rejection| Answer::Rejected { rejection }),
     ]
     .boxed()
 }
@@ -576,8 +655,19 @@ fn role() -> impl Strategy<Value = Role> {
 }
 
 fn client_frame() -> impl Strategy<Value = ClientFrame> {
-    (any::<u16>(), any::<u64>())
-        .prop_map(|(protocol, cursor)| ClientFrame::Hello { protocol, cursor })
+    prop_oneof![
+        (any::<u16>(), any::<u64>())
+            .prop_map(|(protocol, cursor)| ClientFrame::Hello { protocol, cursor }),
+        (text().prop_map(CommandKey), command())
+            .prop_map(|(key, command)| ClientFrame::Command { key, command }),
+    ]
+}
+
+fn client_tag(frame: &ClientFrame) -> &'static str {
+    match frame {
+        ClientFrame::Hello { .. } => "hello",
+        ClientFrame::Command { .. } => "command",
+    }
 }
 
 fn server_frame() -> impl Strategy<Value = ServerFrame> {
@@ -592,6 +682,8 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
             }
         ),
         event().prop_map(|event| ServerFrame::Event { event }),
+        (text().prop_map(CommandKey), answer())
+            .prop_map(|(key, answer)| ServerFrame::Answer { key, answer }),
     ]
 }
 
@@ -600,6 +692,7 @@ fn server_tag(frame: &ServerFrame) -> &'static str {
     match frame {
         ServerFrame::Welcome { .. } => "welcome",
         ServerFrame::Event { .. } => "event",
+        ServerFrame::Answer { .. } => "answer",
     }
 }
 
@@ -694,7 +787,7 @@ proptest! {
     #[test]
     fn json_frame_roundtrip_client(frame in client_frame()) {
         let json = encode_json_frame(&frame).unwrap();
-        prop_assert_eq!(json_tag(&json), "hello");
+        prop_assert_eq!(json_tag(&json), client_tag(&frame));
         prop_assert_eq!(decode_json_frame::<ClientFrame>(&json).unwrap(), frame);
     }
 
@@ -950,4 +1043,39 @@ fn json_keeps_f64_exact() {
         frame,
         "frame JSON: {json}"
     );
+}
+
+/// Pins the JSON wire form of a command, as scripts write it.
+#[test]
+fn command_json_wire_format() {
+    let text = r#"{"type":"command","key":"k-1","command":{"edit_draft":{"thread":"th_1","base_version":2,"text":"Hi ✨"}}}"#;
+    let frame: ClientFrame = decode_json_frame(text).unwrap();
+    assert_eq!(
+        frame,
+        ClientFrame::Command {
+            key: CommandKey::new("k-1"),
+            command: Command::EditDraft {
+                thread: ThreadId::new("th_1"),
+                base_version: 2,
+                text: "Hi ✨".into(),
+            },
+        }
+    );
+}
+
+/// A frame cannot smuggle a tenant (or anything else) past the decoder: unknown fields are
+/// refused, in the frame and inside a command.
+#[test]
+fn unknown_fields_are_refused() {
+    for text in [
+        r#"{"type":"hello","cursor":0,"tenant":"tn_other"}"#,
+        r#"{"type":"command","key":"k","command":{"claim":{"thread":"th","tenant":"tn_other"}}}"#,
+        r#"{"type":"command","key":"k","tenant":"tn_other","command":{"claim":{"thread":"th"}}}"#,
+    ] {
+        let res = decode_json_frame::<ClientFrame>(text);
+        assert!(
+            matches!(&res, Err(CodecError::JsonDecode(e)) if e.contains("tenant")),
+            "{text}: {res:?}"
+        );
+    }
 }

@@ -231,7 +231,7 @@ fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         .init();
     runtime()?.block_on(async move {
         let (listen, data_dir) = (config.listen, config.data_dir.clone());
-        let relay = crate::Relay::open(config)?;
+        let relay = crate::Relay::open(config).await?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;

@@ -10,6 +10,7 @@ use crate::vault::MasterKey;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Largest webhook body accepted by default (WhatsApp payloads "can be up to 3 MB").
 pub const DEFAULT_MAX_BODY: usize = 4 * 1024 * 1024;
@@ -55,6 +56,32 @@ pub struct Config {
     pub llm_model: Option<String>,
     pub llm_api_key: Option<Secret>,
     pub max_body_bytes: usize,
+    pub desk: DeskLimits,
+}
+
+/// Timers and limits of desk WebSocket sessions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeskLimits {
+    /// How often the relay pings an idle desk (`RELAY_DESK_PING_MS`).
+    pub ping: Duration,
+    /// A desk silent for this long (not even a pong) is closed (`RELAY_DESK_IDLE_MS`).
+    pub idle: Duration,
+    /// A desk that takes longer than this to accept one frame is disconnected
+    /// (`RELAY_DESK_SEND_TIMEOUT_MS`); it catches up from its cursor when it returns.
+    pub send_timeout: Duration,
+    /// Largest frame a desk may send (`RELAY_DESK_MAX_FRAME_BYTES`).
+    pub max_frame_bytes: usize,
+}
+
+impl Default for DeskLimits {
+    fn default() -> DeskLimits {
+        DeskLimits {
+            ping: Duration::from_secs(15),
+            idle: Duration::from_secs(45),
+            send_timeout: Duration::from_secs(10),
+            max_frame_bytes: 1024 * 1024,
+        }
+    }
 }
 
 /// The raw keys, as strings, before validation.
@@ -79,6 +106,10 @@ struct Raw {
     llm_model: Option<String>,
     llm_api_key: Option<String>,
     max_body_bytes: Option<String>,
+    desk_ping_ms: Option<String>,
+    desk_idle_ms: Option<String>,
+    desk_send_timeout_ms: Option<String>,
+    desk_max_frame_bytes: Option<String>,
 }
 
 /// (environment variable, TOML key) for each setting, in the order they are reported.
@@ -102,6 +133,10 @@ macro_rules! each_key {
         $f!($raw, llm_model, "LLM_MODEL");
         $f!($raw, llm_api_key, "LLM_API_KEY");
         $f!($raw, max_body_bytes, "RELAY_MAX_BODY_BYTES");
+        $f!($raw, desk_ping_ms, "RELAY_DESK_PING_MS");
+        $f!($raw, desk_idle_ms, "RELAY_DESK_IDLE_MS");
+        $f!($raw, desk_send_timeout_ms, "RELAY_DESK_SEND_TIMEOUT_MS");
+        $f!($raw, desk_max_frame_bytes, "RELAY_DESK_MAX_FRAME_BYTES");
     };
 }
 
@@ -193,12 +228,27 @@ impl Config {
             "META_VERIFY_TOKEN",
             "meta_verify_token",
         )?);
-        let max_body_bytes = match raw.max_body_bytes {
-            None => DEFAULT_MAX_BODY,
-            Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
-                var: "RELAY_MAX_BODY_BYTES",
-                reason: format!("`{v}` is not a number of bytes"),
-            })?,
+        let max_body_bytes = number(raw.max_body_bytes, "RELAY_MAX_BODY_BYTES", "bytes")?
+            .unwrap_or(DEFAULT_MAX_BODY);
+        let defaults = DeskLimits::default();
+        let millis = |v: Option<String>, var, default: Duration| {
+            number(v, var, "milliseconds")
+                .map(|n| n.map_or(default, |ms| Duration::from_millis(ms as u64)))
+        };
+        let desk = DeskLimits {
+            ping: millis(raw.desk_ping_ms, "RELAY_DESK_PING_MS", defaults.ping)?,
+            idle: millis(raw.desk_idle_ms, "RELAY_DESK_IDLE_MS", defaults.idle)?,
+            send_timeout: millis(
+                raw.desk_send_timeout_ms,
+                "RELAY_DESK_SEND_TIMEOUT_MS",
+                defaults.send_timeout,
+            )?,
+            max_frame_bytes: number(
+                raw.desk_max_frame_bytes,
+                "RELAY_DESK_MAX_FRAME_BYTES",
+                "bytes",
+            )?
+            .unwrap_or(defaults.max_frame_bytes),
         };
         let public_url = raw
             .public_url
@@ -233,8 +283,24 @@ impl Config {
             llm_model: raw.llm_model,
             llm_api_key: raw.llm_api_key.map(Secret::new),
             max_body_bytes,
+            desk,
         })
     }
+}
+
+/// A positive whole number, if given.
+fn number(v: Option<String>, var: &'static str, unit: &str) -> Result<Option<usize>, ConfigError> {
+    v.map(|v| {
+        v.trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| ConfigError::Invalid {
+                var,
+                reason: format!("`{v}` is not a positive number of {unit}"),
+            })
+    })
+    .transpose()
 }
 
 fn parse_master_key(text: &str) -> Result<MasterKey, ConfigError> {

@@ -6,17 +6,19 @@
 
 pub mod admin;
 pub mod auth;
+pub mod desk;
 pub mod error;
 pub mod health;
 pub mod webhook;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::desk::hub::Hub;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use std::sync::Arc;
 
 /// Everything a handler may reach; cheap to clone.
@@ -26,6 +28,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub metrics: Metrics,
     pub clock: Arc<dyn Clock>,
+    /// Fan-out of durable events to connected desks.
+    pub hub: Arc<Hub>,
 }
 
 /// The relay's routes.
@@ -44,6 +48,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/partners/{partner}/tenants", post(admin::create_tenant))
         .route("/v1/partners/{partner}/viewers", post(admin::create_viewer))
         .route("/v1/tenants/{tenant}/agents", post(admin::create_agent))
+        .route(
+            "/v1/tenants/{tenant}/agents/{agent}",
+            delete(admin::revoke_agent),
+        )
+        .route("/v1/desk", get(desk::upgrade))
         .route(
             "/v1/tenants/{tenant}/channels",
             post(admin::create_channel).get(admin::list_channels),

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod desk;
 pub mod http;
 pub mod ids;
 pub mod ingest;
@@ -19,6 +20,7 @@ pub mod verify;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, StorageKind};
+use crate::desk::hub::Hub;
 use crate::http::AppState;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -68,16 +70,19 @@ impl Relay {
     ///
     /// # Errors
     /// Storage cannot be opened.
-    pub fn open(config: Config) -> Result<Relay, RunError> {
+    pub async fn open(config: Config) -> Result<Relay, RunError> {
         let metrics = Metrics::new();
         let store = open_store(&config, &metrics)?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        // Everything on disk at open is durable; later events reach the hub as they are.
+        let hub = Arc::new(Hub::new(store.heads().await?));
         Ok(Relay {
             state: AppState {
                 config: Arc::new(config),
                 store,
                 metrics,
                 clock,
+                hub,
             },
         })
     }

@@ -3,7 +3,9 @@
 //! Labels are fixed, small sets (outcomes), never tenant ids or account ids, so the metric
 //! set stays bounded and carries no customer data.
 
-use prometheus::{Encoder, Histogram, HistogramOpts, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -15,6 +17,14 @@ pub struct Metrics {
     pub ingest_items: IntCounterVec,
     pub flush_seconds: Histogram,
     pub flush_batch: Histogram,
+    /// Connected desk sessions.
+    pub desk_sessions: IntGauge,
+    /// Desk sessions ended, by reason: closed, idle, slow, revoked, protocol, error.
+    pub desk_closed: IntCounterVec,
+    /// Desk commands by outcome: applied, rejected, replayed.
+    pub desk_commands: IntCounterVec,
+    /// Times a session fell out of its tenant's live ring and re-read from storage.
+    pub desk_catch_ups: IntCounterVec,
 }
 
 impl Metrics {
@@ -47,7 +57,36 @@ impl Metrics {
                 .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0]),
         )
         .expect("static metric");
-        for c in [&webhook_requests, &ingest_items] {
+        let desk_sessions =
+            IntGauge::new("relay_desk_sessions", "Connected desk sessions").expect("static metric");
+        let desk_closed = IntCounterVec::new(
+            Opts::new("relay_desk_closed_total", "Desk sessions ended, by reason"),
+            &["reason"],
+        )
+        .expect("static metric");
+        let desk_commands = IntCounterVec::new(
+            Opts::new("relay_desk_commands_total", "Desk commands by outcome"),
+            &["outcome"],
+        )
+        .expect("static metric");
+        let desk_catch_ups = IntCounterVec::new(
+            Opts::new(
+                "relay_desk_catch_ups_total",
+                "Sessions that re-read events from storage, by cause",
+            ),
+            &["cause"],
+        )
+        .expect("static metric");
+        registry
+            .register(Box::new(desk_sessions.clone()))
+            .expect("unique metric");
+        for c in [
+            &webhook_requests,
+            &ingest_items,
+            &desk_closed,
+            &desk_commands,
+            &desk_catch_ups,
+        ] {
             registry
                 .register(Box::new(c.clone()))
                 .expect("unique metric");
@@ -64,6 +103,10 @@ impl Metrics {
             ingest_items,
             flush_seconds,
             flush_batch,
+            desk_sessions,
+            desk_closed,
+            desk_commands,
+            desk_catch_ups,
         }
     }
 

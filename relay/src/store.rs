@@ -16,8 +16,8 @@ use async_trait::async_trait;
 use protocol::inbound::{Attachment, ProviderError, ReplyTo, Structured};
 use protocol::window::ThreadWindow;
 use protocol::{
-    AgentId, Channel, ChannelId, Customer, Direction, Event, EventBody, MessageId, Millis,
-    PartnerId, Role, Seq, TenantId, ThreadId,
+    AgentId, Answer, Channel, ChannelId, Command, CommandKey, Customer, Direction, Draft, Event,
+    EventBody, MessageId, Millis, PartnerId, Role, Seq, TenantId, ThreadId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -140,6 +140,18 @@ pub struct ThreadView {
     pub last_preview: Option<String>,
     pub first_seq: Seq,
     pub last_seq: Seq,
+    /// The agent working the thread (advisory: it blocks other agents' claims and releases).
+    pub assignee: Option<AgentId>,
+    pub resolved: bool,
+    /// The reply under review, if any.
+    pub draft: Option<Draft>,
+    /// The highest draft version ever given on this thread, so versions never repeat even
+    /// after a discard or send.
+    pub draft_versions: u32,
+    /// Replies queued for sending from the desk.
+    pub replies_queued: u64,
+    /// How far each agent has read (seq of the tenant's log).
+    pub read: Vec<(AgentId, Seq)>,
 }
 
 impl ThreadView {
@@ -208,6 +220,26 @@ pub struct MessageView {
     pub status: Option<String>,
     pub status_errors: Vec<ProviderError>,
     pub seen: bool,
+    /// A comment hidden by an agent.
+    pub hidden: bool,
+}
+
+/// A desk command to apply atomically with its idempotency record.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommandRequest {
+    pub agent: AgentId,
+    pub role: Role,
+    pub key: CommandKey,
+    pub command: Command,
+    pub received_at: Millis,
+}
+
+/// What became of a command.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommandOutcome {
+    pub answer: Answer,
+    /// The event that recorded it, when this call applied it (not on replays or rejections).
+    pub event: Option<Event>,
 }
 
 /// Storage. Implementations: `sled` (default); PostgreSQL arrives with scale-out.
@@ -219,6 +251,9 @@ pub trait Store: Send + Sync + 'static {
     async fn tenant(&self, id: &TenantId) -> Result<Option<TenantRecord>, StoreError>;
     async fn insert_agent(&self, agent: AgentRecord) -> Result<(), StoreError>;
     async fn agent_by_token_hash(&self, hash: &str) -> Result<Option<AgentRecord>, StoreError>;
+    /// Revokes an agent of this tenant: its token stops working at once. `false` if the
+    /// tenant has no such agent.
+    async fn revoke_agent(&self, scope: &TenantScope, agent: &AgentId) -> Result<bool, StoreError>;
     /// Registers a channel and its route keys; `Conflict` if an account is already routed.
     async fn insert_channel(
         &self,
@@ -240,7 +275,19 @@ pub trait Store: Send + Sync + 'static {
         scope: &TenantScope,
         events: Vec<NewEvent>,
     ) -> Result<Vec<Appended>, StoreError>;
+    /// Applies a desk command: a key this agent used before returns the first answer and
+    /// changes nothing; otherwise the command is decided against the thread as it is now
+    /// (`crate::desk::decide`) and its event and answer are written in one atomic batch.
+    /// Not yet durable, like `append`.
+    async fn apply_command(
+        &self,
+        scope: &TenantScope,
+        request: CommandRequest,
+    ) -> Result<CommandOutcome, StoreError>;
     async fn head(&self, scope: &TenantScope) -> Result<Seq, StoreError>;
+    /// Every tenant's head, read once at start-up so desks are only ever served events
+    /// that were durable (everything on disk at open is).
+    async fn heads(&self) -> Result<Vec<(TenantId, Seq)>, StoreError>;
     async fn events_after(
         &self,
         scope: &TenantScope,

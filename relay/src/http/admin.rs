@@ -177,6 +177,23 @@ pub async fn create_agent(
     .await
 }
 
+/// `DELETE /v1/tenants/{tenant}/agents/{agent}`: the token stops working at once, and the
+/// agent's connected desks are closed.
+pub async fn revoke_agent(
+    State(app): State<AppState>,
+    principal: Principal,
+    Path((tenant, agent)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let scope = tenant_scope(&app, &principal, &tenant, Access::Manage).await?;
+    let agent = AgentId(agent);
+    if !app.store.revoke_agent(&scope, &agent).await? {
+        return Err(ApiError::not_found("agent"));
+    }
+    app.store.sync().await?;
+    app.hub.revoke(agent.clone());
+    Ok(axum::Json(json!({ "id": agent, "revoked": true })).into_response())
+}
+
 async fn issue_token(app: &AppState, name: String, kind: AgentKind) -> Result<Response, ApiError> {
     let token = new_token();
     let prefix = if matches!(kind, AgentKind::PartnerViewer { .. }) {

@@ -145,22 +145,31 @@ async fn ingest(
     if batches.is_empty() {
         return Ok(());
     }
+    let mut stored = Vec::with_capacity(batches.len());
     for (scope, events) in batches {
         let appended = app
             .store
             .append(&scope, events)
             .await
             .map_err(storage_failed)?;
-        for a in &appended {
+        let mut fresh = Vec::with_capacity(appended.len());
+        for a in appended {
             let outcome = match a {
-                Appended::Stored(_) => "stored",
+                Appended::Stored(event) => {
+                    fresh.push(event);
+                    "stored"
+                }
                 Appended::Duplicate(_) => "duplicate",
             };
             app.metrics.ingest_items.with_label_values(&[outcome]).inc();
         }
+        stored.push((scope, fresh));
     }
     // Duplicates wait too: their first delivery may still be in an unflushed batch.
     app.store.sync().await.map_err(storage_failed)?;
+    for (scope, events) in stored {
+        app.hub.publish(&scope, events);
+    }
     Ok(())
 }
 

@@ -7,7 +7,7 @@
 use super::{MessageContent, MessageView, StoreError, ThreadView};
 use crate::ids;
 use protocol::inbound::{InboundKind, MessageBody, ReactionAction};
-use protocol::{Direction, Event, EventBody, InboundEvent, ThreadId};
+use protocol::{DeskAction, DeskEvent, Direction, Event, EventBody, InboundEvent, ThreadId};
 
 /// What projection needs from storage, within one atomic append.
 pub trait Views {
@@ -23,8 +23,10 @@ pub trait Views {
 /// # Errors
 /// Only storage read failures.
 pub fn project(event: &Event, views: &mut impl Views) -> Result<(), StoreError> {
-    let EventBody::Inbound(inbound) = &event.body else {
-        return Ok(());
+    let inbound = match &event.body {
+        EventBody::Inbound(inbound) => inbound,
+        EventBody::Desk(desk) => return project_desk(event, desk, views),
+        EventBody::Account(_) | EventBody::Unknown(_) => return Ok(()),
     };
     match &inbound.kind {
         InboundKind::Message(body) => {
@@ -134,6 +136,12 @@ fn add_message(
             last_preview: None,
             first_seq: event.seq,
             last_seq: event.seq,
+            assignee: None,
+            resolved: false,
+            draft: None,
+            draft_versions: 0,
+            replies_queued: 0,
+            read: Vec::new(),
         });
     thread.messages += 1;
     thread.last_seq = event.seq;
@@ -150,6 +158,8 @@ fn add_message(
             if inbound.customer.username.is_some() || inbound.customer.name.is_some() {
                 thread.customer = inbound.customer.clone();
             }
+            // A customer writing again reopens a resolved conversation.
+            thread.resolved = false;
             if let InboundKind::Comment(c) = &inbound.kind
                 && c.parent_id.is_none()
             {
@@ -176,7 +186,46 @@ fn add_message(
         status: None,
         status_errors: Vec::new(),
         seen: false,
+        hidden: false,
     });
+    Ok(())
+}
+
+/// Desk events change only the desk state of an existing thread; the decision that they
+/// are allowed was made before they were appended (`crate::desk::decide`).
+fn project_desk(event: &Event, desk: &DeskEvent, views: &mut impl Views) -> Result<(), StoreError> {
+    if let DeskAction::CommentHidden { comment_id, hidden } = &desk.action {
+        return update_message(views, comment_id, |m| m.hidden = *hidden);
+    }
+    let Some(mut thread) = views.thread(&desk.thread)? else {
+        return Ok(());
+    };
+    match &desk.action {
+        DeskAction::Claimed => thread.assignee = Some(desk.agent.clone()),
+        DeskAction::Released => thread.assignee = None,
+        DeskAction::DraftEdited { draft } => {
+            thread.draft_versions = thread.draft_versions.max(draft.version);
+            thread.draft = Some(draft.clone());
+        }
+        DeskAction::DraftDiscarded { .. } => thread.draft = None,
+        DeskAction::ReplyQueued { from_draft, .. } => {
+            if from_draft.is_some() {
+                thread.draft = None;
+            }
+            thread.replies_queued += 1;
+        }
+        DeskAction::Resolved => thread.resolved = true,
+        DeskAction::Reopened => thread.resolved = false,
+        DeskAction::Read { up_to } => {
+            match thread.read.iter_mut().find(|(a, _)| *a == desk.agent) {
+                Some((_, seen)) => *seen = (*seen).max(*up_to),
+                None => thread.read.push((desk.agent.clone(), *up_to)),
+            }
+        }
+        DeskAction::CommentHidden { .. } => {}
+    }
+    thread.last_seq = event.seq;
+    views.put_thread(thread);
     Ok(())
 }
 

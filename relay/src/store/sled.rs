@@ -12,6 +12,7 @@
 //! | `t/<tenant>/m/<thread>/<meta time be8><seq be8>` | `MessageView` (ordered by Meta's time) |
 //! | `t/<tenant>/i/<mid>` | key of the message with that Meta id |
 //! | `t/<tenant>/a/<channel>` | arrival time of the channel's newest event |
+//! | `t/<tenant>/k/<agent>/<command key>` | the first `Answer` to that agent's command |
 //! | registry `p/`, `n/`, `g/`, `k/`, `c/<tenant>/`, `r/` | partners, tenants, agents, token hashes, channels, routes |
 //!
 //! Sequence numbers are gap-free because the head and the events that advance it are
@@ -21,14 +22,18 @@
 use super::commit::{Committer, FlushObserver};
 use super::project::{Views, project};
 use super::{
-    AgentRecord, Appended, ChannelRecord, MessageView, NewEvent, PartnerRecord, Store, StoreError,
-    TenantRecord, ThreadView,
+    AgentKind, AgentRecord, Appended, ChannelRecord, CommandOutcome, CommandRequest, MessageView,
+    NewEvent, PartnerRecord, Store, StoreError, TenantRecord, ThreadView,
 };
+use crate::desk::decide::decide;
 use crate::ingest::parse::RouteKey;
 use crate::principal::TenantScope;
 use async_trait::async_trait;
 use protocol::codec::{decode_binary, encode_binary};
-use protocol::{ChannelId, Event, Millis, PartnerId, Seq, TenantId, ThreadId};
+use protocol::{
+    AgentId, Answer, ChannelId, Command, CommandKey, DeskEvent, Event, EventBody, Millis,
+    PartnerId, Seq, TenantId, ThreadId,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
@@ -123,6 +128,12 @@ impl Prefix {
     fn activity(&self, channel: &ChannelId) -> Vec<u8> {
         self.key("a", channel.as_str().as_bytes())
     }
+    fn answer(&self, agent: &AgentId, key: &CommandKey) -> Vec<u8> {
+        let mut k = self.key("k", agent.as_str().as_bytes());
+        k.push(b'/');
+        k.extend_from_slice(key.as_str().as_bytes());
+        k
+    }
 }
 
 impl SledStore {
@@ -194,6 +205,13 @@ impl SledStore {
         Ok(())
     }
 
+    fn read_head(&self, prefix: &Prefix) -> Result<Seq, StoreError> {
+        match self.data.get(prefix.head()).map_err(backend)? {
+            Some(v) => read_seq(&v),
+            None => Ok(Seq(0)),
+        }
+    }
+
     fn scan<T: DeserializeOwned>(tree: &sled::Tree, prefix: &[u8]) -> Result<Vec<T>, StoreError> {
         tree.scan_prefix(prefix)
             .values()
@@ -232,6 +250,21 @@ impl Views for Overlay<'_> {
     }
     fn put_message(&mut self, view: MessageView) {
         self.messages.insert(view.mid.clone(), view);
+    }
+}
+
+impl Overlay<'_> {
+    /// Adds the changed views to `batch`.
+    fn stage(&self, batch: &mut sled::Batch) -> Result<(), StoreError> {
+        for thread in self.threads.values() {
+            batch.insert(self.prefix.thread(&thread.id), enc(thread)?);
+        }
+        for message in self.messages.values() {
+            let key = self.prefix.message(message);
+            batch.insert(self.prefix.mid(&message.mid), key.as_slice());
+            batch.insert(key, enc(message)?);
+        }
+        Ok(())
     }
 }
 
@@ -274,6 +307,27 @@ impl Store for SledStore {
         let mut key = b"g/".to_vec();
         key.extend_from_slice(&id);
         Self::get(&self.registry, &key)
+    }
+
+    async fn revoke_agent(&self, scope: &TenantScope, agent: &AgentId) -> Result<bool, StoreError> {
+        let _g = self
+            .registry_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(record) =
+            Self::get::<AgentRecord>(&self.registry, format!("g/{agent}").as_bytes())?
+        else {
+            return Ok(false);
+        };
+        match &record.kind {
+            AgentKind::Tenant { tenant, .. } if tenant == scope.tenant() => {}
+            _ => return Ok(false),
+        }
+        // The record stays (history names agents); only the token stops resolving.
+        self.registry
+            .remove(format!("k/{}", record.token_hash))
+            .map_err(backend)?;
+        Ok(true)
     }
 
     async fn insert_channel(
@@ -344,10 +398,7 @@ impl Store for SledStore {
         let tenant = scope.tenant();
         let prefix = Prefix::of(tenant);
         let _g = self.tenant_lock(tenant);
-        let mut head = match self.data.get(prefix.head()).map_err(backend)? {
-            Some(v) => read_seq(&v)?,
-            None => Seq(0),
-        };
+        let mut head = self.read_head(&prefix)?;
         let mut batch = sled::Batch::default();
         let mut seen_here: HashMap<String, Seq> = HashMap::new();
         let mut overlay = Overlay {
@@ -392,28 +443,85 @@ impl Store for SledStore {
         if seen_here.is_empty() {
             return Ok(out);
         }
-        for thread in overlay.threads.values() {
-            batch.insert(prefix.thread(&thread.id), enc(thread)?);
-        }
-        for message in overlay.messages.values() {
-            let key = prefix.message(message);
-            batch.insert(prefix.mid(&message.mid), key.as_slice());
-            batch.insert(key, enc(message)?);
-        }
+        overlay.stage(&mut batch)?;
         batch.insert(prefix.head(), &be(head));
         self.data.apply_batch(batch).map_err(backend)?;
         Ok(out)
     }
 
-    async fn head(&self, scope: &TenantScope) -> Result<Seq, StoreError> {
-        match self
-            .data
-            .get(Prefix::of(scope.tenant()).head())
-            .map_err(backend)?
-        {
-            Some(v) => read_seq(&v),
-            None => Ok(Seq(0)),
+    async fn apply_command(
+        &self,
+        scope: &TenantScope,
+        request: CommandRequest,
+    ) -> Result<CommandOutcome, StoreError> {
+        let tenant = scope.tenant();
+        let prefix = Prefix::of(tenant);
+        let _g = self.tenant_lock(tenant);
+        let answer_key = prefix.answer(&request.agent, &request.key);
+        if let Some(answer) = Self::get::<Answer>(&self.data, &answer_key)? {
+            return Ok(CommandOutcome {
+                answer,
+                event: None,
+            });
         }
+        let mut overlay = Overlay {
+            data: &self.data,
+            prefix: &prefix,
+            threads: HashMap::new(),
+            messages: HashMap::new(),
+        };
+        let thread = overlay.thread(request.command.thread())?;
+        let comment = match &request.command {
+            Command::HideComment { comment_id, .. } => overlay.message_by_mid(comment_id)?,
+            _ => None,
+        };
+        let mut batch = sled::Batch::default();
+        let (answer, event) = match (decide(thread.as_ref(), comment.as_ref(), &request), thread) {
+            (Err(rejection), _) => (Answer::Rejected { rejection }, None),
+            (Ok(_), None) => {
+                return Err(StoreError::Corrupt(
+                    "a command was allowed on a missing thread".into(),
+                ));
+            }
+            (Ok(action), Some(thread)) => {
+                let head = self.read_head(&prefix)?.next();
+                let event = Event {
+                    tenant: tenant.clone(),
+                    seq: head,
+                    received_at: request.received_at,
+                    body: EventBody::Desk(DeskEvent {
+                        channel_id: thread.channel_id.clone(),
+                        thread: thread.id.clone(),
+                        agent: request.agent.clone(),
+                        key: Some(request.key.clone()),
+                        action,
+                    }),
+                };
+                batch.insert(prefix.event(head), enc(&event)?);
+                project(&event, &mut overlay)?;
+                overlay.stage(&mut batch)?;
+                batch.insert(prefix.head(), &be(head));
+                (Answer::Applied { seq: head }, Some(event))
+            }
+        };
+        batch.insert(answer_key, enc(&answer)?);
+        self.data.apply_batch(batch).map_err(backend)?;
+        Ok(CommandOutcome { answer, event })
+    }
+
+    async fn head(&self, scope: &TenantScope) -> Result<Seq, StoreError> {
+        self.read_head(&Prefix::of(scope.tenant()))
+    }
+
+    async fn heads(&self) -> Result<Vec<(TenantId, Seq)>, StoreError> {
+        let tenants: Vec<TenantRecord> = Self::scan(&self.registry, b"n/")?;
+        tenants
+            .into_iter()
+            .map(|t| {
+                let head = self.read_head(&Prefix::of(&t.id))?;
+                Ok((t.id, head))
+            })
+            .collect()
     }
 
     async fn events_after(

@@ -1,0 +1,185 @@
+//! What a desk asks the relay to do, and how the relay answers.
+//!
+//! Every command travels with a client-made [`CommandKey`]: the relay remembers the first
+//! answer per agent and key, so a command replayed after a reconnect or a crash returns
+//! that answer again and has no second effect. Commands name threads only by id; the
+//! tenant always comes from the connection's token, never from a frame.
+
+use crate::desk::Draft;
+use crate::ids::{Seq, ThreadId};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A desk-made idempotency key (at most [`CommandKey::MAX_LEN`] bytes).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CommandKey(pub String);
+
+impl CommandKey {
+    pub const MAX_LEN: usize = 128;
+
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Keys are printable ASCII so they can live inside storage keys and logs.
+    #[must_use]
+    pub fn is_valid(&self) -> bool {
+        !self.0.is_empty()
+            && self.0.len() <= Self::MAX_LEN
+            && self.0.bytes().all(|b| b.is_ascii_graphic())
+    }
+}
+
+impl fmt::Debug for CommandKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CommandKey({})", self.0)
+    }
+}
+
+impl fmt::Display for CommandKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An action on one thread of the desk's own tenant.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Command {
+    /// Take the thread: other agents see who is working it.
+    Claim {
+        thread: ThreadId,
+    },
+    Release {
+        thread: ThreadId,
+    },
+    /// Replace the draft's text; `base_version` is the version the edit started from (0 when
+    /// there is no draft yet). A stale base is a conflict, never a silent overwrite.
+    EditDraft {
+        thread: ThreadId,
+        base_version: u32,
+        text: String,
+    },
+    /// Approve exactly this version for sending.
+    ApproveDraft {
+        thread: ThreadId,
+        version: u32,
+    },
+    DiscardDraft {
+        thread: ThreadId,
+        version: u32,
+    },
+    /// Send a reply the agent wrote, without a draft.
+    SendReply {
+        thread: ThreadId,
+        text: String,
+    },
+    Resolve {
+        thread: ThreadId,
+    },
+    Reopen {
+        thread: ThreadId,
+    },
+    /// Everything up to `up_to` (a seq of this tenant's log) has been read by this agent.
+    MarkRead {
+        thread: ThreadId,
+        up_to: Seq,
+    },
+    /// Hide (or unhide) a comment of a comment thread.
+    HideComment {
+        thread: ThreadId,
+        comment_id: String,
+        hidden: bool,
+    },
+}
+
+impl Command {
+    #[must_use]
+    pub fn thread(&self) -> &ThreadId {
+        match self {
+            Command::Claim { thread }
+            | Command::Release { thread }
+            | Command::EditDraft { thread, .. }
+            | Command::ApproveDraft { thread, .. }
+            | Command::DiscardDraft { thread, .. }
+            | Command::SendReply { thread, .. }
+            | Command::Resolve { thread }
+            | Command::Reopen { thread }
+            | Command::MarkRead { thread, .. }
+            | Command::HideComment { thread, .. } => thread,
+        }
+    }
+
+    /// A short, stable name for logs and metrics.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Claim { .. } => "claim",
+            Command::Release { .. } => "release",
+            Command::EditDraft { .. } => "edit_draft",
+            Command::ApproveDraft { .. } => "approve_draft",
+            Command::DiscardDraft { .. } => "discard_draft",
+            Command::SendReply { .. } => "send_reply",
+            Command::Resolve { .. } => "resolve",
+            Command::Reopen { .. } => "reopen",
+            Command::MarkRead { .. } => "mark_read",
+            Command::HideComment { .. } => "hide_comment",
+        }
+    }
+}
+
+/// Why the relay refused a command. Each carries what the desk needs to show or recover.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rejection {
+    /// The draft changed since the version the command was based on; `current` is the
+    /// draft as it is now (`None`: there is no draft any more).
+    Conflict { current: Option<Draft> },
+    /// The agent's role does not allow this, or another agent holds the thread.
+    Forbidden { reason: String },
+    /// The command does not fit the thread (unknown thread, empty text, wrong kind).
+    Invalid { reason: String },
+    /// Meta's messaging window does not allow a reply now.
+    OutsideWindow { reason: String },
+    /// The tenant has no reply credits left.
+    NoCredits,
+}
+
+impl Rejection {
+    /// One sentence for people.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match self {
+            Rejection::Conflict { current: Some(d) } => format!(
+                "the draft changed meanwhile (now version {}); review it and edit again",
+                d.version
+            ),
+            Rejection::Conflict { current: None } => {
+                "the draft was discarded or sent meanwhile".to_owned()
+            }
+            Rejection::Forbidden { reason }
+            | Rejection::Invalid { reason }
+            | Rejection::OutsideWindow { reason } => reason.clone(),
+            Rejection::NoCredits => "no reply credits left; ask your partner to top up".into(),
+        }
+    }
+}
+
+/// The relay's answer to one command, remembered per agent and key.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    /// Applied; `seq` is the event that recorded it in the tenant's log.
+    Applied {
+        seq: Seq,
+    },
+    Rejected {
+        rejection: Rejection,
+    },
+}

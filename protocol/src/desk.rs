@@ -1,0 +1,81 @@
+//! What agents did in the desk, as events of the tenant's log: claims, drafts, approvals,
+//! replies, resolutions, reads and comment moderation. Every desk of the tenant replays
+//! them, so all desks agree on who holds a thread and which draft version is current.
+
+use crate::command::CommandKey;
+use crate::ids::{AgentId, ChannelId, Seq, ThreadId};
+use serde::{Deserialize, Serialize};
+
+/// Who wrote a draft's current text.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DraftAuthor {
+    Agent(AgentId),
+    /// The relay's drafter.
+    Drafter,
+}
+
+/// The reply under review on a thread. `version` grows by one with every change, so a
+/// command based on an older version is detected as a conflict.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Draft {
+    pub version: u32,
+    pub text: String,
+    pub author: DraftAuthor,
+}
+
+/// One agent action, recorded in the log once the relay accepted it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct DeskEvent {
+    pub channel_id: ChannelId,
+    pub thread: ThreadId,
+    pub agent: AgentId,
+    /// The command this came from (`None` for the relay's own actions).
+    pub key: Option<CommandKey>,
+    pub action: DeskAction,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeskAction {
+    Claimed,
+    Released,
+    DraftEdited {
+        draft: Draft,
+    },
+    DraftDiscarded {
+        version: u32,
+    },
+    /// A reply queued for sending by this event's agent: the text of the draft version it
+    /// approved (`from_draft`), or a reply the agent wrote. The draft is gone afterwards.
+    ReplyQueued {
+        text: String,
+        from_draft: Option<u32>,
+    },
+    Resolved,
+    Reopened,
+    Read {
+        up_to: Seq,
+    },
+    CommentHidden {
+        comment_id: String,
+        hidden: bool,
+    },
+}
+
+impl DeskAction {
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            DeskAction::Claimed => "claimed",
+            DeskAction::Released => "released",
+            DeskAction::DraftEdited { .. } => "draft_edited",
+            DeskAction::DraftDiscarded { .. } => "draft_discarded",
+            DeskAction::ReplyQueued { .. } => "reply_queued",
+            DeskAction::Resolved => "resolved",
+            DeskAction::Reopened => "reopened",
+            DeskAction::Read { .. } => "read",
+            DeskAction::CommentHidden { .. } => "comment_hidden",
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! Whether a desk command may happen, as a pure function of the thread as it is now.
+//!
+//! The store calls this under the tenant's write lock, so the decision and the event it
+//! produces can never interleave with another command on the same tenant: two agents
+//! editing the same draft version get one success and one conflict, never two winners.
+
+use crate::store::{CommandRequest, MessageContent, MessageView, ThreadView};
+use protocol::window::{self, Sender};
+use protocol::{Channel, Command, DeskAction, Draft, DraftAuthor, Rejection, Role};
+
+/// Longest reply text the desk may queue; channel-specific limits are checked when sending.
+pub const MAX_TEXT_CHARS: usize = 4096;
+
+/// The action `request` records, or why it is refused. `comment` is the message named by a
+/// `HideComment` command, looked up by the caller.
+///
+/// # Errors
+/// The typed rejection the desk shows.
+pub fn decide(
+    thread: Option<&ThreadView>,
+    comment: Option<&MessageView>,
+    request: &CommandRequest,
+) -> Result<DeskAction, Rejection> {
+    let Some(thread) = thread else {
+        return Err(invalid("no such thread"));
+    };
+    let agent = &request.agent;
+    let owner = request.role == Role::Owner;
+    match &request.command {
+        Command::Claim { .. } => match &thread.assignee {
+            Some(holder) if holder != agent && !owner => Err(Rejection::Forbidden {
+                reason: format!("{holder} is working this thread; ask an owner to reassign it"),
+            }),
+            _ => Ok(DeskAction::Claimed),
+        },
+        Command::Release { .. } => match &thread.assignee {
+            None => Err(invalid("the thread is not claimed")),
+            Some(holder) if holder != agent && !owner => Err(Rejection::Forbidden {
+                reason: format!("only {holder} or an owner can release this thread"),
+            }),
+            Some(_) => Ok(DeskAction::Released),
+        },
+        Command::EditDraft {
+            base_version, text, ..
+        } => {
+            let current = thread.draft.as_ref().map_or(0, |d| d.version);
+            if *base_version != current {
+                return Err(conflict(thread));
+            }
+            check_text(text)?;
+            Ok(DeskAction::DraftEdited {
+                draft: Draft {
+                    version: thread.draft_versions + 1,
+                    text: text.clone(),
+                    author: DraftAuthor::Agent(agent.clone()),
+                },
+            })
+        }
+        Command::ApproveDraft { version, .. } => {
+            let draft = current_draft(thread, *version)?;
+            check_window(thread, request)?;
+            Ok(DeskAction::ReplyQueued {
+                text: draft.text.clone(),
+                from_draft: Some(draft.version),
+            })
+        }
+        Command::DiscardDraft { version, .. } => {
+            current_draft(thread, *version)?;
+            Ok(DeskAction::DraftDiscarded { version: *version })
+        }
+        Command::SendReply { text, .. } => {
+            check_text(text)?;
+            check_window(thread, request)?;
+            Ok(DeskAction::ReplyQueued {
+                text: text.clone(),
+                from_draft: None,
+            })
+        }
+        Command::Resolve { .. } if thread.resolved => {
+            Err(invalid("the thread is already resolved"))
+        }
+        Command::Resolve { .. } => Ok(DeskAction::Resolved),
+        Command::Reopen { .. } if !thread.resolved => Err(invalid("the thread is already open")),
+        Command::Reopen { .. } => Ok(DeskAction::Reopened),
+        Command::MarkRead { up_to, .. } => {
+            if *up_to > thread.last_seq {
+                return Err(invalid(format!(
+                    "cannot mark read past the thread's newest event ({})",
+                    thread.last_seq
+                )));
+            }
+            Ok(DeskAction::Read { up_to: *up_to })
+        }
+        Command::HideComment {
+            comment_id, hidden, ..
+        } => {
+            if thread.channel != Channel::InstagramComment {
+                return Err(invalid("only comments can be hidden"));
+            }
+            match comment {
+                Some(m)
+                    if m.thread == thread.id
+                        && matches!(m.content, MessageContent::Comment { .. }) =>
+                {
+                    Ok(DeskAction::CommentHidden {
+                        comment_id: comment_id.clone(),
+                        hidden: *hidden,
+                    })
+                }
+                _ => Err(invalid("no such comment in this thread")),
+            }
+        }
+    }
+}
+
+fn invalid(reason: impl Into<String>) -> Rejection {
+    Rejection::Invalid {
+        reason: reason.into(),
+    }
+}
+
+fn conflict(thread: &ThreadView) -> Rejection {
+    Rejection::Conflict {
+        current: thread.draft.clone(),
+    }
+}
+
+fn current_draft(thread: &ThreadView, version: u32) -> Result<&Draft, Rejection> {
+    match &thread.draft {
+        Some(d) if d.version == version => Ok(d),
+        _ => Err(conflict(thread)),
+    }
+}
+
+fn check_text(text: &str) -> Result<(), Rejection> {
+    if text.trim().is_empty() {
+        return Err(invalid("the reply is empty"));
+    }
+    let chars = text.chars().count();
+    if chars > MAX_TEXT_CHARS {
+        return Err(invalid(format!(
+            "the reply has {chars} characters; at most {MAX_TEXT_CHARS} fit"
+        )));
+    }
+    Ok(())
+}
+
+/// Replies are written or approved by a person, so the human rules apply; comment threads
+/// can always be answered publicly.
+fn check_window(thread: &ThreadView, request: &CommandRequest) -> Result<(), Rejection> {
+    if thread.channel == Channel::InstagramComment {
+        return Ok(());
+    }
+    if window::choose(&thread.window(), Sender::Human, request.received_at).is_some() {
+        return Ok(());
+    }
+    let reason = match thread.channel {
+        Channel::WhatsApp => {
+            "the 24-hour WhatsApp window is closed; only an approved template can be sent"
+        }
+        _ => "the 7-day window for replies is closed; wait for the customer to write again",
+    };
+    Err(Rejection::OutsideWindow {
+        reason: reason.into(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,543 @@
+//! One connected desk: the handshake, the backlog, the live stream and the commands.
+//!
+//! Two tasks per session. The reader decodes the desk's frames and applies commands (each
+//! answered only after its event is durable). The writer owns the socket's sending half and
+//! is the only place that decides what the desk sees next: it keeps `sent`, the highest seq
+//! delivered, and serves every event after it exactly once and in order, from storage while
+//! the desk is behind (backlog, a ring overflow, or a publisher race) and from the live ring
+//! otherwise. Nothing here ever names a tenant except the session's own scope.
+
+use crate::desk::hub::{Published, Subscription};
+use crate::http::AppState;
+use crate::principal::TenantScope;
+use crate::store::CommandRequest;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use protocol::codec::{decode_binary, decode_json_frame, encode_binary, encode_json_frame};
+use protocol::{
+    AgentId, Answer, ClientFrame, CommandKey, PROTOCOL_VERSION, Rejection, Role, Seq, ServerFrame,
+};
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::timeout;
+
+/// Events read from storage per step while a desk catches up.
+const PAGE: usize = 256;
+
+/// Close codes beyond RFC 6455's, as the desk interprets them.
+pub mod close {
+    pub const NORMAL: u16 = 1000;
+    pub const GOING_AWAY: u16 = 1001;
+    pub const PROTOCOL: u16 = 1002;
+    pub const UNSUPPORTED: u16 = 1003;
+    pub const INVALID_PAYLOAD: u16 = 1007;
+    pub const POLICY: u16 = 1008;
+    pub const TOO_BIG: u16 = 1009;
+    pub const INTERNAL: u16 = 1011;
+    /// The desk fell behind; reconnect and catch up from the cursor.
+    pub const TOO_SLOW: u16 = 4000;
+    pub const IDLE: u16 = 4001;
+    pub const VERSION: u16 = 4002;
+}
+
+/// How frames are written on this connection.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Codec {
+    /// `chatdesk.v1.bincode`: binary frames.
+    Binary,
+    /// `chatdesk.v1.json`: text frames with a `"type"` tag.
+    Json,
+}
+
+impl Codec {
+    pub const BINARY_NAME: &'static str = "chatdesk.v1.bincode";
+    pub const JSON_NAME: &'static str = "chatdesk.v1.json";
+
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::Binary => Self::BINARY_NAME,
+            Codec::Json => Self::JSON_NAME,
+        }
+    }
+
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Codec> {
+        match name.trim() {
+            Self::BINARY_NAME => Some(Codec::Binary),
+            Self::JSON_NAME => Some(Codec::Json),
+            _ => None,
+        }
+    }
+
+    fn encode(self, frame: &ServerFrame) -> Result<Message, String> {
+        match self {
+            Codec::Binary => encode_binary(frame)
+                .map(|b| Message::Binary(b.into()))
+                .map_err(|e| e.to_string()),
+            Codec::Json => encode_json_frame(frame)
+                .map(|t| Message::Text(t.into()))
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    fn encode_event(self, published: &Published) -> Result<Message, String> {
+        match self {
+            Codec::Binary => published.binary().map(Message::Binary),
+            Codec::Json => published
+                .json()
+                .map(|t| Message::Text(Utf8Bytes::from(&*t))),
+        }
+    }
+
+    fn decode(self, message: Message) -> Result<Option<ClientFrame>, Ending> {
+        match (self, message) {
+            (Codec::Binary, Message::Binary(bytes)) => decode_binary(&bytes)
+                .map(Some)
+                .map_err(|e| Ending::invalid(&e)),
+            (Codec::Json, Message::Text(text)) => decode_json_frame(text.as_str())
+                .map(Some)
+                .map_err(|e| Ending::invalid(&e)),
+            (Codec::Binary, Message::Text(_)) => Err(Ending::new(
+                close::UNSUPPORTED,
+                "this session speaks chatdesk.v1.bincode: send binary frames",
+                "protocol",
+            )),
+            (Codec::Json, Message::Binary(_)) => Err(Ending::new(
+                close::UNSUPPORTED,
+                "this session speaks chatdesk.v1.json: send text frames",
+                "protocol",
+            )),
+            (_, Message::Ping(_) | Message::Pong(_)) => Ok(None),
+            (_, Message::Close(_)) => Err(Ending::new(close::NORMAL, "bye", "closed")),
+        }
+    }
+}
+
+/// Why a session ends: the close frame to send and the metric label.
+#[derive(Debug)]
+struct Ending {
+    code: u16,
+    reason: String,
+    label: &'static str,
+}
+
+impl Ending {
+    fn new(code: u16, reason: impl Into<String>, label: &'static str) -> Ending {
+        Ending {
+            code,
+            reason: reason.into(),
+            label,
+        }
+    }
+
+    fn invalid(e: &impl std::fmt::Display) -> Ending {
+        Ending::new(
+            close::INVALID_PAYLOAD,
+            format!("undecodable frame: {e}"),
+            "protocol",
+        )
+    }
+
+    fn storage() -> Ending {
+        Ending::new(
+            close::INTERNAL,
+            "storage unavailable; reconnect later",
+            "error",
+        )
+    }
+
+    fn frame(&self) -> Message {
+        Message::Close(Some(CloseFrame {
+            code: self.code,
+            reason: Utf8Bytes::from(truncate(&self.reason, 123)),
+        }))
+    }
+}
+
+/// Close reasons must fit 123 bytes; cut on a character boundary.
+fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Who is connected: decided from the bearer token before the upgrade.
+pub struct Session {
+    pub app: AppState,
+    pub scope: TenantScope,
+    pub agent: AgentId,
+    pub role: Role,
+    pub codec: Codec,
+}
+
+type Sink = SplitSink<WebSocket, Message>;
+type Stream = SplitStream<WebSocket>;
+
+/// What the reader asks the writer to send.
+enum Outgoing {
+    Answer(CommandKey, Answer),
+    End(Ending),
+}
+
+impl Session {
+    /// Runs the session until either side ends it.
+    pub async fn run(self, socket: WebSocket) {
+        let metrics = self.app.metrics.clone();
+        metrics.desk_sessions.inc();
+        let (mut sink, stream) = socket.split();
+        let ending = self.serve(&mut sink, stream).await;
+        tracing::info!(code = ending.code, reason = %ending.reason, "desk session ended");
+        metrics.desk_closed.with_label_values(&[ending.label]).inc();
+        if ending.label != "slow" {
+            let send = sink.send(ending.frame());
+            let _ = timeout(self.app.config.desk.send_timeout, send).await;
+        }
+        metrics.desk_sessions.dec();
+    }
+
+    async fn serve(&self, sink: &mut Sink, mut stream: Stream) -> Ending {
+        let limits = self.app.config.desk;
+        let cursor = match timeout(limits.idle, stream.next()).await {
+            Err(_) => return Ending::new(close::IDLE, "no hello received", "idle"),
+            Ok(None | Some(Err(_))) => return Ending::new(close::NORMAL, "gone", "closed"),
+            Ok(Some(Ok(message))) => match self.codec.decode(message) {
+                Ok(Some(ClientFrame::Hello { protocol, cursor })) => {
+                    if protocol != PROTOCOL_VERSION {
+                        return Ending::new(
+                            close::VERSION,
+                            format!(
+                                "protocol {protocol} is not supported; this relay speaks {PROTOCOL_VERSION}"
+                            ),
+                            "protocol",
+                        );
+                    }
+                    Seq(cursor)
+                }
+                Ok(_) => {
+                    return Ending::new(
+                        close::PROTOCOL,
+                        "the first frame must be hello",
+                        "protocol",
+                    );
+                }
+                Err(ending) => return ending,
+            },
+        };
+        let subscription = self.app.hub.subscribe(&self.scope);
+        if cursor > subscription.durable {
+            return Ending::new(
+                close::POLICY,
+                format!(
+                    "cursor {cursor} is ahead of this tenant's log (head {}); reset the desk's replica",
+                    subscription.durable
+                ),
+                "protocol",
+            );
+        }
+        let welcome = ServerFrame::Welcome {
+            protocol: PROTOCOL_VERSION,
+            tenant: self.scope.tenant().clone(),
+            agent: self.agent.clone(),
+            role: self.role,
+            head: subscription.durable,
+        };
+        if let Err(ending) = self.send(sink, &welcome).await {
+            return ending;
+        }
+        let (out_tx, out_rx) = mpsc::channel(64);
+        let reader = tokio::spawn(self.reader(stream, out_tx));
+        let ending = self.writer(sink, subscription, cursor, out_rx).await;
+        reader.abort();
+        ending
+    }
+
+    /// A reader that owns no socket half can only be built from owned parts.
+    fn reader(
+        &self,
+        stream: Stream,
+        out: mpsc::Sender<Outgoing>,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let reader = Reader {
+            app: self.app.clone(),
+            scope: self.scope.clone(),
+            agent: self.agent.clone(),
+            role: self.role,
+            codec: self.codec,
+        };
+        async move {
+            let ending = reader.run(stream, &out).await;
+            let _ = out.send(Outgoing::End(ending)).await;
+        }
+    }
+
+    async fn writer(
+        &self,
+        sink: &mut Sink,
+        mut sub: Subscription,
+        cursor: Seq,
+        mut out: mpsc::Receiver<Outgoing>,
+    ) -> Ending {
+        let mut sent = cursor;
+        let mut target = sub.durable;
+        let mut ping = tokio::time::interval(self.app.config.desk.ping);
+        ping.tick().await;
+        let mut revoked = self.app.hub.revocations();
+        loop {
+            if sent < target {
+                // Answers go out between pages, so a long backlog never delays them.
+                if let Ok(message) = out.try_recv() {
+                    if let Err(ending) = self.outgoing(sink, message).await {
+                        return ending;
+                    }
+                    continue;
+                }
+                match self.catch_up(sink, sent, target).await {
+                    Ok(now) => sent = now,
+                    Err(ending) => return ending,
+                }
+                continue;
+            }
+            tokio::select! {
+                biased;
+                message = out.recv() => {
+                    let Some(message) = message else {
+                        return Ending::new(close::NORMAL, "bye", "closed");
+                    };
+                    if let Err(ending) = self.outgoing(sink, message).await {
+                        return ending;
+                    }
+                }
+                live = sub.live.recv() => match live {
+                    Ok(p) if p.event.seq <= sent => {}
+                    Ok(p) if p.event.seq == sent.next() => {
+                        let message = match self.codec.encode_event(&p) {
+                            Ok(m) => m,
+                            Err(e) => return Ending::new(close::INTERNAL, e, "error"),
+                        };
+                        if let Err(ending) = self.send_message(sink, message).await {
+                            return ending;
+                        }
+                        sent = p.event.seq;
+                    }
+                    Ok(p) => {
+                        // A racing publisher got ahead; everything before it is durable.
+                        self.count_catch_up("gap");
+                        target = target.max(p.event.seq);
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        self.count_catch_up("lagged");
+                        target = target.max(self.app.hub.durable(&self.scope));
+                    }
+                    Err(broadcast::error::RecvError::Closed) => {
+                        return Ending::new(close::GOING_AWAY, "relay shutting down", "closed");
+                    }
+                },
+                _ = ping.tick() => {
+                    if let Err(ending) = self.send_message(sink, Message::Ping(bytes::Bytes::new())).await {
+                        return ending;
+                    }
+                }
+                agent = revoked.recv() => {
+                    if matches!(agent, Ok(ref a) if *a == self.agent) {
+                        return Ending::new(close::POLICY, "token revoked", "revoked");
+                    }
+                }
+            }
+        }
+    }
+
+    fn count_catch_up(&self, cause: &str) {
+        self.app
+            .metrics
+            .desk_catch_ups
+            .with_label_values(&[cause])
+            .inc();
+    }
+
+    /// Sends the next page of stored events after `sent`, up to `target`; returns the new
+    /// `sent`.
+    async fn catch_up(&self, sink: &mut Sink, sent: Seq, target: Seq) -> Result<Seq, Ending> {
+        let want = usize::try_from(target.0 - sent.0).unwrap_or(PAGE).min(PAGE);
+        let page = self
+            .app
+            .store
+            .events_after(&self.scope, sent, want)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "desk backlog read failed");
+                Ending::storage()
+            })?;
+        let mut now = sent;
+        for event in page {
+            if event.seq != now.next() || event.seq > target {
+                break;
+            }
+            now = event.seq;
+            self.send(sink, &ServerFrame::Event { event }).await?;
+        }
+        if now == sent {
+            tracing::error!(%sent, %target, "durable events missing from storage");
+            return Err(Ending::storage());
+        }
+        Ok(now)
+    }
+
+    async fn outgoing(&self, sink: &mut Sink, message: Outgoing) -> Result<(), Ending> {
+        match message {
+            Outgoing::Answer(key, answer) => {
+                self.send(sink, &ServerFrame::Answer { key, answer }).await
+            }
+            Outgoing::End(ending) => Err(ending),
+        }
+    }
+
+    async fn send(&self, sink: &mut Sink, frame: &ServerFrame) -> Result<(), Ending> {
+        let message = self
+            .codec
+            .encode(frame)
+            .map_err(|e| Ending::new(close::INTERNAL, e, "error"))?;
+        self.send_message(sink, message).await
+    }
+
+    /// A desk that does not take a frame within the send timeout is dropped: its socket
+    /// buffers are full, and waiting longer would only hold memory for it.
+    async fn send_message(&self, sink: &mut Sink, message: Message) -> Result<(), Ending> {
+        match timeout(self.app.config.desk.send_timeout, sink.send(message)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Ending::new(close::NORMAL, "gone", "closed")),
+            Err(_) => Err(Ending::new(
+                close::TOO_SLOW,
+                "fell behind; reconnect and catch up from your cursor",
+                "slow",
+            )),
+        }
+    }
+}
+
+/// The session's reading half.
+struct Reader {
+    app: AppState,
+    scope: TenantScope,
+    agent: AgentId,
+    role: Role,
+    codec: Codec,
+}
+
+impl Reader {
+    async fn run(&self, mut stream: Stream, out: &mpsc::Sender<Outgoing>) -> Ending {
+        let idle = self.app.config.desk.idle;
+        loop {
+            let message = match timeout(idle, stream.next()).await {
+                Err(_) => {
+                    return Ending::new(
+                        close::IDLE,
+                        format!("nothing received for {} s", idle.as_secs()),
+                        "idle",
+                    );
+                }
+                Ok(None) => return Ending::new(close::NORMAL, "gone", "closed"),
+                Ok(Some(Err(e))) => return self.read_error(&e),
+                Ok(Some(Ok(message))) => message,
+            };
+            let frame = match self.codec.decode(message) {
+                Ok(None) => continue,
+                Ok(Some(frame)) => frame,
+                Err(ending) => return ending,
+            };
+            match frame {
+                ClientFrame::Hello { .. } => {
+                    return Ending::new(close::PROTOCOL, "hello was already sent", "protocol");
+                }
+                ClientFrame::Command { key, command } => {
+                    let answer = match self.apply(key.clone(), command).await {
+                        Ok(answer) => answer,
+                        Err(ending) => return ending,
+                    };
+                    if out.send(Outgoing::Answer(key, answer)).await.is_err() {
+                        return Ending::new(close::NORMAL, "bye", "closed");
+                    }
+                }
+            }
+        }
+    }
+
+    fn read_error(&self, e: &axum::Error) -> Ending {
+        let text = e.to_string();
+        if text.contains("too long") || text.contains("too big") || text.contains("Space limit") {
+            let max = self.app.config.desk.max_frame_bytes;
+            return Ending::new(
+                close::TOO_BIG,
+                format!("frames are limited to {max} bytes"),
+                "protocol",
+            );
+        }
+        Ending::new(close::PROTOCOL, "unreadable frame", "protocol")
+    }
+
+    /// Applies a command and returns its answer once its event is durable and published.
+    async fn apply(&self, key: CommandKey, command: protocol::Command) -> Result<Answer, Ending> {
+        let metrics = &self.app.metrics;
+        if !key.is_valid() {
+            metrics.desk_commands.with_label_values(&["rejected"]).inc();
+            return Ok(Answer::Rejected {
+                rejection: Rejection::Invalid {
+                    reason: format!(
+                        "a command key is 1 to {} printable ASCII characters",
+                        CommandKey::MAX_LEN
+                    ),
+                },
+            });
+        }
+        let request = CommandRequest {
+            agent: self.agent.clone(),
+            role: self.role,
+            key,
+            command,
+            received_at: self.app.clock.now(),
+        };
+        let store = &self.app.store;
+        let outcome = store
+            .apply_command(&self.scope, request)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "desk command not applied");
+                Ending::storage()
+            })?;
+        // Replays and rejections wait too: the first answer may still be unflushed.
+        store.sync().await.map_err(|e| {
+            tracing::error!(error = %e, "desk command not flushed");
+            Ending::storage()
+        })?;
+        let label = match (&outcome.answer, &outcome.event) {
+            (Answer::Applied { .. }, Some(_)) => "applied",
+            (Answer::Rejected { .. }, _) => "rejected",
+            (Answer::Applied { .. }, None) => "replayed",
+        };
+        metrics.desk_commands.with_label_values(&[label]).inc();
+        if let Some(event) = outcome.event {
+            self.app.hub.publish(&self.scope, [event]);
+        }
+        Ok(outcome.answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_reasons_fit_and_codecs_are_named() {
+        let long = "é".repeat(100);
+        let cut = truncate(&long, 123);
+        assert!(cut.len() <= 123 && cut.chars().all(|c| c == 'é'));
+        assert_eq!(Codec::from_name(" chatdesk.v1.json"), Some(Codec::Json));
+        assert_eq!(Codec::from_name(Codec::Binary.name()), Some(Codec::Binary));
+        assert_eq!(Codec::from_name("chatdesk.v2.json"), None);
+    }
+}

@@ -1,0 +1,89 @@
+//! `GET /v1/desk`: authenticates the agent and negotiates the subprotocol *before* the
+//! upgrade, so a wrong token is a plain 401 and an unknown subprotocol a plain 400, and
+//! only a tenant agent ever reaches a session.
+
+use super::AppState;
+use super::error::ApiError;
+use crate::desk::session::{Codec, Session};
+use crate::principal::{Access, Principal};
+use axum::extract::State;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+pub async fn upgrade(
+    State(app): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let Principal::TenantAgent {
+        tenant,
+        agent,
+        role,
+    } = &principal
+    else {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the desk needs a tenant agent's token",
+        )
+        .into_response();
+    };
+    let codec = match negotiate(&headers) {
+        Ok(codec) => codec,
+        Err(error) => return error.into_response(),
+    };
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => {
+            return ApiError::bad_request("not_a_websocket", rejection.body_text()).into_response();
+        }
+    };
+    let scope = match principal.scope(tenant, Access::Read) {
+        Ok(scope) => scope,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let limits = app.config.desk;
+    let session = Session {
+        app,
+        scope,
+        agent: agent.clone(),
+        role: *role,
+        codec,
+    };
+    let ws = ws
+        .max_message_size(limits.max_frame_bytes)
+        .max_frame_size(limits.max_frame_bytes);
+    let ws = if headers.contains_key("sec-websocket-protocol") {
+        ws.protocols([codec.name()])
+    } else {
+        ws
+    };
+    ws.on_upgrade(move |socket| session.run(socket))
+}
+
+/// The first subprotocol the desk offers that the relay speaks; bincode when none is offered.
+fn negotiate(headers: &HeaderMap) -> Result<Codec, ApiError> {
+    let offered: Vec<&str> = headers
+        .get_all("sec-websocket-protocol")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect();
+    if offered.is_empty() {
+        return Ok(Codec::Binary);
+    }
+    offered
+        .iter()
+        .find_map(|name| Codec::from_name(name))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "unsupported_subprotocol",
+                format!("offer {} or {}", Codec::BINARY_NAME, Codec::JSON_NAME),
+            )
+        })
+}
