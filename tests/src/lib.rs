@@ -4,6 +4,8 @@
 //! Tests use [`World`]: one relay, one partner, two tenants (A and B) with the Instagram
 //! and WhatsApp accounts the fixtures in `tests/fixtures/meta/` are addressed to.
 
+pub mod desk;
+
 use anyhow::{Context as _, bail};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
@@ -26,6 +28,34 @@ pub const IG_B: &str = "17841400000000002";
 pub const WA_A: &str = "106540352242922";
 pub const WA_B: &str = "106540352242923";
 pub const IG_UNKNOWN: &str = "17841499999999999";
+
+/// Milliseconds since the Unix epoch, now (for webhooks inside the messaging window).
+#[must_use]
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A customer's Instagram DM to `account`, as Meta posts it, sent at `at` (ms).
+#[must_use]
+pub fn ig_dm(account: &str, mid: &str, customer: &str, text: &str, at: i64) -> Vec<u8> {
+    json!({
+        "object": "instagram",
+        "entry": [{
+            "id": account,
+            "time": at,
+            "messaging": [{
+                "sender": {"id": customer},
+                "recipient": {"id": account},
+                "timestamp": at,
+                "message": {"mid": mid, "text": text},
+            }],
+        }],
+    })
+    .to_string()
+    .into_bytes()
+}
 
 /// `X-Hub-Signature-256` for `body` under `secret`.
 #[must_use]

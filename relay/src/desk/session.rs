@@ -167,6 +167,19 @@ fn truncate(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
+/// axum hides tungstenite's error type, so an oversized frame is recognised by its text.
+fn read_error(e: &axum::Error, max: usize) -> Ending {
+    let text = e.to_string();
+    if text.contains("too long") || text.contains("too big") || text.contains("Space limit") {
+        return Ending::new(
+            close::TOO_BIG,
+            format!("frames are limited to {max} bytes"),
+            "protocol",
+        );
+    }
+    Ending::new(close::PROTOCOL, "unreadable frame", "protocol")
+}
+
 /// Who is connected: decided from the bearer token before the upgrade.
 pub struct Session {
     pub app: AppState,
@@ -174,6 +187,8 @@ pub struct Session {
     pub agent: AgentId,
     pub role: Role,
     pub codec: Codec,
+    /// Hash of the bearer token, to re-check it once the session is subscribed.
+    pub token_hash: String,
 }
 
 type Sink = SplitSink<WebSocket, Message>;
@@ -205,7 +220,8 @@ impl Session {
         let limits = self.app.config.desk;
         let cursor = match timeout(limits.idle, stream.next()).await {
             Err(_) => return Ending::new(close::IDLE, "no hello received", "idle"),
-            Ok(None | Some(Err(_))) => return Ending::new(close::NORMAL, "gone", "closed"),
+            Ok(None) => return Ending::new(close::NORMAL, "gone", "closed"),
+            Ok(Some(Err(e))) => return read_error(&e, limits.max_frame_bytes),
             Ok(Some(Ok(message))) => match self.codec.decode(message) {
                 Ok(Some(ClientFrame::Hello { protocol, cursor })) => {
                     if protocol != PROTOCOL_VERSION {
@@ -229,6 +245,14 @@ impl Session {
                 Err(ending) => return ending,
             },
         };
+        // Subscribe to revocations first, then re-check the token: a revoke between the
+        // upgrade and here is either seen now or delivered on the channel.
+        let revoked = self.app.hub.revocations();
+        match self.app.store.agent_by_token_hash(&self.token_hash).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return Ending::new(close::POLICY, "token revoked", "revoked"),
+            Err(_) => return Ending::storage(),
+        }
         let subscription = self.app.hub.subscribe(&self.scope);
         if cursor > subscription.durable {
             return Ending::new(
@@ -252,7 +276,9 @@ impl Session {
         }
         let (out_tx, out_rx) = mpsc::channel(64);
         let reader = tokio::spawn(self.reader(stream, out_tx));
-        let ending = self.writer(sink, subscription, cursor, out_rx).await;
+        let ending = self
+            .writer(sink, subscription, revoked, cursor, out_rx)
+            .await;
         reader.abort();
         ending
     }
@@ -280,6 +306,7 @@ impl Session {
         &self,
         sink: &mut Sink,
         mut sub: Subscription,
+        mut revoked: broadcast::Receiver<AgentId>,
         cursor: Seq,
         mut out: mpsc::Receiver<Outgoing>,
     ) -> Ending {
@@ -287,7 +314,6 @@ impl Session {
         let mut target = sub.durable;
         let mut ping = tokio::time::interval(self.app.config.desk.ping);
         ping.tick().await;
-        let mut revoked = self.app.hub.revocations();
         loop {
             if sent < target {
                 // Answers go out between pages, so a long backlog never delays them.
@@ -442,7 +468,9 @@ impl Reader {
                     );
                 }
                 Ok(None) => return Ending::new(close::NORMAL, "gone", "closed"),
-                Ok(Some(Err(e))) => return self.read_error(&e),
+                Ok(Some(Err(e))) => {
+                    return read_error(&e, self.app.config.desk.max_frame_bytes);
+                }
                 Ok(Some(Ok(message))) => message,
             };
             let frame = match self.codec.decode(message) {
@@ -465,19 +493,6 @@ impl Reader {
                 }
             }
         }
-    }
-
-    fn read_error(&self, e: &axum::Error) -> Ending {
-        let text = e.to_string();
-        if text.contains("too long") || text.contains("too big") || text.contains("Space limit") {
-            let max = self.app.config.desk.max_frame_bytes;
-            return Ending::new(
-                close::TOO_BIG,
-                format!("frames are limited to {max} bytes"),
-                "protocol",
-            );
-        }
-        Ending::new(close::PROTOCOL, "unreadable frame", "protocol")
     }
 
     /// Applies a command and returns its answer once its event is durable and published.

@@ -352,8 +352,16 @@ fn thread_json(t: &ThreadView, now: protocol::Millis) -> Value {
         "last_inbound_at": t.last_inbound_at.map(|m| m.0),
         "last_message_at": t.last_message_at.map(|m| m.0),
         "window": window_json(state(&t.window(), now)),
-        "counts": {"messages": t.messages, "inbound": t.inbound, "unanswered": t.unanswered},
+        "counts": {
+            "messages": t.messages, "inbound": t.inbound, "unanswered": t.unanswered,
+            "replies_queued": t.replies_queued,
+        },
         "preview": t.last_preview,
+        "assignee": t.assignee,
+        "resolved": t.resolved,
+        "draft": t.draft.as_ref().map(|d| json!({
+            "version": d.version, "text": d.text, "author": d.author,
+        })),
     })
 }
 
@@ -379,7 +387,7 @@ fn message_json(m: &MessageView) -> Value {
         "id": m.id, "mid": m.mid, "direction": m.direction, "occurred_at": m.occurred_at.0,
         "received_at": m.received_at.0, "seq": m.seq.0, "content": m.content,
         "edits": m.edits, "deleted": m.deleted, "reactions": m.reactions, "status": m.status,
-        "status_errors": m.status_errors, "seen": m.seen,
+        "status_errors": m.status_errors, "seen": m.seen, "hidden": m.hidden,
     })
 }
 

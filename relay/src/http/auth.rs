@@ -5,6 +5,7 @@ use super::AppState;
 use super::error::ApiError;
 use crate::principal::{Principal, token_hash};
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
@@ -15,7 +16,7 @@ impl FromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         app: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts)
+        let token = bearer(&parts.headers)
             .ok_or_else(|| ApiError::unauthorized("send `Authorization: Bearer <token>`"))?;
         if app.config.operator_token.matches(token) {
             return Ok(Principal::Operator);
@@ -27,8 +28,8 @@ impl FromRequestParts<AppState> for Principal {
     }
 }
 
-fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")

@@ -5,7 +5,7 @@
 use super::AppState;
 use super::error::ApiError;
 use crate::desk::session::{Codec, Session};
-use crate::principal::{Access, Principal};
+use crate::principal::{Access, Principal, token_hash};
 use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -52,6 +52,7 @@ pub async fn upgrade(
         agent: agent.clone(),
         role: *role,
         codec,
+        token_hash: token_hash(super::auth::bearer(&headers).unwrap_or_default()),
     };
     let ws = ws
         .max_message_size(limits.max_frame_bytes)
