@@ -5,6 +5,7 @@
 //! and WhatsApp accounts the fixtures in `tests/fixtures/meta/` are addressed to.
 
 pub mod desk;
+pub mod proxy;
 
 use anyhow::{Context as _, bail};
 use hmac::{Hmac, Mac};
