@@ -350,7 +350,7 @@ async fn echoes_are_outbound_messages_of_the_customer_thread() {
     assert_eq!(t["customer"]["id"], customer);
     assert_eq!(
         t["counts"],
-        json!({"messages": 2, "inbound": 1, "unanswered": 0})
+        json!({"messages": 2, "inbound": 1, "unanswered": 0, "replies_queued": 0})
     );
     assert_eq!(t["kind"], "dm");
     assert_eq!(t["last_inbound_at"], 1_750_000_000_000_i64);

@@ -209,10 +209,13 @@ impl Session {
         let ending = self.serve(&mut sink, stream).await;
         tracing::info!(code = ending.code, reason = %ending.reason, "desk session ended");
         metrics.desk_closed.with_label_values(&[ending.label]).inc();
-        if ending.label != "slow" {
-            let send = sink.send(ending.frame());
-            let _ = timeout(self.app.config.desk.send_timeout, send).await;
-        }
+        // A desk stuck in its socket gets only a brief chance to take the close frame.
+        let wait = if ending.label == "slow" {
+            std::time::Duration::from_millis(100)
+        } else {
+            self.app.config.desk.send_timeout
+        };
+        let _ = timeout(wait, sink.send(ending.frame())).await;
         metrics.desk_sessions.dec();
     }
 
