@@ -56,7 +56,10 @@ pub async fn upgrade(
     };
     let ws = ws
         .max_message_size(limits.max_frame_bytes)
-        .max_frame_size(limits.max_frame_bytes);
+        .max_frame_size(limits.max_frame_bytes)
+        // tungstenite's default 128 KiB read buffer is zero-filled and so stays resident per
+        // desk; desks send small frames, and the buffer still grows for a large one.
+        .read_buffer_size(16 * 1024);
     let ws = if headers.contains_key("sec-websocket-protocol") {
         ws.protocols([codec.name()])
     } else {
