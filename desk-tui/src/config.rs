@@ -52,8 +52,8 @@ impl Subprotocol {
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
-            Subprotocol::Bincode => "chatdesk.v1.bincode",
-            Subprotocol::Json => "chatdesk.v1.json",
+            Subprotocol::Bincode => protocol::frame::SUBPROTOCOL_BINARY,
+            Subprotocol::Json => protocol::frame::SUBPROTOCOL_JSON,
         }
     }
 }

@@ -7,6 +7,7 @@
 
 use crate::config::{ConfigError, Subprotocol, SyncConfig};
 use futures_util::{FutureExt, SinkExt, StreamExt};
+pub(crate) use protocol::frame::close;
 use protocol::{ClientFrame, CodecError, PROTOCOL_VERSION, ServerFrame, codec};
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -14,17 +15,6 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, ClientRequestBuilder, Message, http};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-/// Close codes of the desk protocol, as the relay uses them.
-pub(crate) mod close {
-    pub const NORMAL: u16 = 1000;
-    pub const PROTOCOL_ERROR: u16 = 1002;
-    pub const WRONG_FRAME_TYPE: u16 = 1003;
-    pub const UNDECODABLE: u16 = 1007;
-    pub const POLICY: u16 = 1008;
-    pub const FELL_BEHIND: u16 = 4000;
-    pub const VERSION_UNSUPPORTED: u16 = 4002;
-}
 
 /// Why a connection could not be made or used.
 #[derive(Debug, thiserror::Error)]
@@ -50,8 +40,8 @@ impl NetError {
     /// The close code to send the relay before hanging up because of this error.
     pub(crate) fn close_code(&self) -> u16 {
         match self {
-            NetError::WrongFrameType { .. } => close::WRONG_FRAME_TYPE,
-            NetError::Undecodable(_) => close::UNDECODABLE,
+            NetError::WrongFrameType { .. } => close::UNSUPPORTED,
+            NetError::Undecodable(_) => close::INVALID_PAYLOAD,
             _ => close::NORMAL,
         }
     }
@@ -98,11 +88,11 @@ pub(crate) fn verdict_on_close(code: Option<u16>, reason: &str) -> Verdict {
         Some(close::POLICY) => Verdict::Refused(format!(
             "the relay refused this desk by policy (token revoked or forbidden){detail}"
         )),
-        Some(close::VERSION_UNSUPPORTED) => Verdict::Refused(format!(
+        Some(close::VERSION) => Verdict::Refused(format!(
             "the relay does not support desk protocol version {PROTOCOL_VERSION}; \
              update the desk{detail}"
         )),
-        Some(close::FELL_BEHIND) => {
+        Some(close::TOO_SLOW) => {
             Verdict::Reconnect(format!("fell behind the relay, resyncing{detail}"))
         }
         Some(1001) => Verdict::Reconnect(format!("the relay is shutting down{detail}")),

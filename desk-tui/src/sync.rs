@@ -382,7 +382,7 @@ impl Engine {
                 }
             }
             Incoming::Frame(ServerFrame::Welcome { .. }) => Err(Served::HangUp {
-                code: close::PROTOCOL_ERROR,
+                code: close::PROTOCOL,
                 ending: Ending::Retry("the relay sent a second welcome".into()),
             }),
         }
@@ -418,7 +418,7 @@ impl Engine {
         match applied.gap {
             None => Ok(()),
             Some(gap) => Err(Served::HangUp {
-                code: close::PROTOCOL_ERROR,
+                code: close::PROTOCOL,
                 ending: Ending::Retry(format!(
                     "the relay skipped from seq {} to {}; resyncing from {}",
                     gap.expected, gap.got, applied.cursor
@@ -550,7 +550,7 @@ async fn handshake(config: &SyncConfig, cursor: Seq) -> Result<(Connection, Welc
                 ));
             }
             Ok(Incoming::Frame(_)) => {
-                conn.close(close::PROTOCOL_ERROR, "expected welcome").await;
+                conn.close(close::PROTOCOL, "expected welcome").await;
                 return Err(Ending::Retry(
                     "the relay sent a frame before its welcome".into(),
                 ));

@@ -11,6 +11,34 @@ use serde::{Deserialize, Serialize};
 /// Bumped on any change that an older peer would decode wrongly.
 pub const PROTOCOL_VERSION: u16 = 1;
 
+/// WebSocket subprotocol of binary frames carrying bincode (the default).
+pub const SUBPROTOCOL_BINARY: &str = "chatdesk.v1.bincode";
+/// WebSocket subprotocol of text frames carrying `"type"`-tagged JSON.
+pub const SUBPROTOCOL_JSON: &str = "chatdesk.v1.json";
+
+/// The close codes of a desk session: RFC 6455's, plus the relay's own 4xxx codes. Both
+/// sides read them from here, so what the relay sends and what the desk concludes agree.
+pub mod close {
+    pub const NORMAL: u16 = 1000;
+    /// The relay is shutting down.
+    pub const GOING_AWAY: u16 = 1001;
+    /// Frames out of order (no hello first, a second hello).
+    pub const PROTOCOL: u16 = 1002;
+    /// A text frame on the binary subprotocol or the reverse.
+    pub const UNSUPPORTED: u16 = 1003;
+    /// A frame that does not decode (including unknown fields).
+    pub const INVALID_PAYLOAD: u16 = 1007;
+    /// Refused for good: token revoked, cursor ahead of the log.
+    pub const POLICY: u16 = 1008;
+    pub const TOO_BIG: u16 = 1009;
+    pub const INTERNAL: u16 = 1011;
+    /// The desk fell behind; reconnect and catch up from the cursor.
+    pub const TOO_SLOW: u16 = 4000;
+    pub const IDLE: u16 = 4001;
+    /// The desk's protocol version is not supported.
+    pub const VERSION: u16 = 4002;
+}
+
 fn current_version() -> u16 {
     PROTOCOL_VERSION
 }

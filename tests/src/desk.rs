@@ -19,8 +19,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// How long a test waits for one frame before calling the relay stuck.
 pub const FRAME_WAIT: Duration = Duration::from_secs(10);
 
-pub const BINARY: &str = "chatdesk.v1.bincode";
-pub const JSON: &str = "chatdesk.v1.json";
+pub use protocol::frame::{SUBPROTOCOL_BINARY as BINARY, SUBPROTOCOL_JSON as JSON};
 
 /// The welcome's fields.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -300,6 +300,23 @@ impl Api {
     ///
     /// # Errors
     /// Any failed call.
+    /// The tenant's head sequence number, as the operator sees it.
+    ///
+    /// # Errors
+    /// The call fails or the answer has no head.
+    pub async fn head(&self, tenant: &str) -> anyhow::Result<u64> {
+        let page = self
+            .expect(
+                reqwest::Method::GET,
+                &format!("/v1/tenants/{tenant}/events?after=0&limit=1"),
+                OPERATOR_TOKEN,
+                None,
+                200,
+            )
+            .await?;
+        page["head"].as_u64().context("head")
+    }
+
     pub async fn all_events(&self, tenant: &str, token: &str) -> anyhow::Result<Vec<Value>> {
         let mut out: Vec<Value> = Vec::new();
         loop {

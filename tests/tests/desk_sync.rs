@@ -17,18 +17,7 @@ use std::collections::BTreeSet;
 use tokio_tungstenite::tungstenite::Message;
 
 async fn head(w: &World, tenant: &str) -> Seq {
-    let v = w
-        .api
-        .expect(
-            Method::GET,
-            &format!("/v1/tenants/{tenant}/events?after=0&limit=1"),
-            OPERATOR_TOKEN,
-            None,
-            200,
-        )
-        .await
-        .unwrap();
-    Seq(v["head"].as_u64().unwrap())
+    Seq(w.api.head(tenant).await.unwrap())
 }
 
 fn mid_of(e: &Event) -> Option<&str> {

@@ -28,17 +28,7 @@ async fn kinds(api: &Api, tenant: &str, token: &str) -> Vec<String> {
 }
 
 async fn head(api: &Api, tenant: &str) -> u64 {
-    let v = api
-        .expect(
-            Method::GET,
-            &format!("/v1/tenants/{tenant}/events?after=0&limit=1"),
-            OPERATOR_TOKEN,
-            None,
-            200,
-        )
-        .await
-        .unwrap();
-    v["head"].as_u64().unwrap()
+    api.head(tenant).await.unwrap()
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use protocol::codec::{decode_binary, decode_json_frame, encode_binary, encode_json_frame};
+use protocol::frame::{SUBPROTOCOL_BINARY, SUBPROTOCOL_JSON, close};
 use protocol::{
     AgentId, Answer, ClientFrame, CommandKey, PROTOCOL_VERSION, Rejection, Role, Seq, ServerFrame,
 };
@@ -23,22 +24,6 @@ use tokio::time::timeout;
 
 /// Events read from storage per step while a desk catches up.
 const PAGE: usize = 256;
-
-/// Close codes beyond RFC 6455's, as the desk interprets them.
-pub mod close {
-    pub const NORMAL: u16 = 1000;
-    pub const GOING_AWAY: u16 = 1001;
-    pub const PROTOCOL: u16 = 1002;
-    pub const UNSUPPORTED: u16 = 1003;
-    pub const INVALID_PAYLOAD: u16 = 1007;
-    pub const POLICY: u16 = 1008;
-    pub const TOO_BIG: u16 = 1009;
-    pub const INTERNAL: u16 = 1011;
-    /// The desk fell behind; reconnect and catch up from the cursor.
-    pub const TOO_SLOW: u16 = 4000;
-    pub const IDLE: u16 = 4001;
-    pub const VERSION: u16 = 4002;
-}
 
 /// How frames are written on this connection.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -50,22 +35,19 @@ pub enum Codec {
 }
 
 impl Codec {
-    pub const BINARY_NAME: &'static str = "chatdesk.v1.bincode";
-    pub const JSON_NAME: &'static str = "chatdesk.v1.json";
-
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {
-            Codec::Binary => Self::BINARY_NAME,
-            Codec::Json => Self::JSON_NAME,
+            Codec::Binary => SUBPROTOCOL_BINARY,
+            Codec::Json => SUBPROTOCOL_JSON,
         }
     }
 
     #[must_use]
     pub fn from_name(name: &str) -> Option<Codec> {
         match name.trim() {
-            Self::BINARY_NAME => Some(Codec::Binary),
-            Self::JSON_NAME => Some(Codec::Json),
+            SUBPROTOCOL_BINARY => Some(Codec::Binary),
+            SUBPROTOCOL_JSON => Some(Codec::Json),
             _ => None,
         }
     }
@@ -181,6 +163,7 @@ fn read_error(e: &axum::Error, max: usize) -> Ending {
 }
 
 /// Who is connected: decided from the bearer token before the upgrade.
+#[derive(Clone)]
 pub struct Session {
     pub app: AppState,
     pub scope: TenantScope,
@@ -286,21 +269,15 @@ impl Session {
         ending
     }
 
-    /// A reader that owns no socket half can only be built from owned parts.
+    /// The reading half runs as its own task, so it owns a clone of the session.
     fn reader(
         &self,
         stream: Stream,
         out: mpsc::Sender<Outgoing>,
     ) -> impl Future<Output = ()> + Send + 'static {
-        let reader = Reader {
-            app: self.app.clone(),
-            scope: self.scope.clone(),
-            agent: self.agent.clone(),
-            role: self.role,
-            codec: self.codec,
-        };
+        let session = self.clone();
         async move {
-            let ending = reader.run(stream, &out).await;
+            let ending = session.read(stream, &out).await;
             let _ = out.send(Outgoing::End(ending)).await;
         }
     }
@@ -450,16 +427,8 @@ impl Session {
 }
 
 /// The session's reading half.
-struct Reader {
-    app: AppState,
-    scope: TenantScope,
-    agent: AgentId,
-    role: Role,
-    codec: Codec,
-}
-
-impl Reader {
-    async fn run(&self, mut stream: Stream, out: &mpsc::Sender<Outgoing>) -> Ending {
+impl Session {
+    async fn read(&self, mut stream: Stream, out: &mpsc::Sender<Outgoing>) -> Ending {
         let idle = self.app.config.desk.idle;
         loop {
             let message = match timeout(idle, stream.next()).await {

@@ -87,7 +87,11 @@ fn negotiate(headers: &HeaderMap) -> Result<Codec, ApiError> {
         .ok_or_else(|| {
             ApiError::bad_request(
                 "unsupported_subprotocol",
-                format!("offer {} or {}", Codec::BINARY_NAME, Codec::JSON_NAME),
+                format!(
+                    "offer {} or {}",
+                    protocol::frame::SUBPROTOCOL_BINARY,
+                    protocol::frame::SUBPROTOCOL_JSON
+                ),
             )
         })
 }

@@ -253,7 +253,16 @@ impl Views for Overlay<'_> {
     }
 }
 
-impl Overlay<'_> {
+impl<'a> Overlay<'a> {
+    fn new(data: &'a sled::Tree, prefix: &'a Prefix) -> Overlay<'a> {
+        Overlay {
+            data,
+            prefix,
+            threads: HashMap::new(),
+            messages: HashMap::new(),
+        }
+    }
+
     /// Adds the changed views to `batch`.
     fn stage(&self, batch: &mut sled::Batch) -> Result<(), StoreError> {
         for thread in self.threads.values() {
@@ -401,12 +410,7 @@ impl Store for SledStore {
         let mut head = self.read_head(&prefix)?;
         let mut batch = sled::Batch::default();
         let mut seen_here: HashMap<String, Seq> = HashMap::new();
-        let mut overlay = Overlay {
-            data: &self.data,
-            prefix: &prefix,
-            threads: HashMap::new(),
-            messages: HashMap::new(),
-        };
+        let mut overlay = Overlay::new(&self.data, &prefix);
         let mut out = Vec::with_capacity(events.len());
         for new in events {
             let dkey = prefix.dedup(&new.dedup_key);
@@ -464,12 +468,7 @@ impl Store for SledStore {
                 event: None,
             });
         }
-        let mut overlay = Overlay {
-            data: &self.data,
-            prefix: &prefix,
-            threads: HashMap::new(),
-            messages: HashMap::new(),
-        };
+        let mut overlay = Overlay::new(&self.data, &prefix);
         let thread = overlay.thread(request.command.thread())?;
         let comment = match &request.command {
             Command::HideComment { comment_id, .. } => overlay.message_by_mid(comment_id)?,
