@@ -56,6 +56,9 @@ pub struct Config {
     pub llm_model: Option<String>,
     pub llm_api_key: Option<Secret>,
     pub max_body_bytes: usize,
+    /// Size at which a write-ahead log segment is sealed and sled checkpointed
+    /// (`RELAY_WAL_SEGMENT_BYTES`).
+    pub wal_segment_bytes: u64,
     pub desk: DeskLimits,
 }
 
@@ -110,6 +113,7 @@ struct Raw {
     desk_idle_ms: Option<String>,
     desk_send_timeout_ms: Option<String>,
     desk_max_frame_bytes: Option<String>,
+    wal_segment_bytes: Option<String>,
 }
 
 /// (environment variable, TOML key) for each setting, in the order they are reported.
@@ -137,6 +141,7 @@ macro_rules! each_key {
         $f!($raw, desk_idle_ms, "RELAY_DESK_IDLE_MS");
         $f!($raw, desk_send_timeout_ms, "RELAY_DESK_SEND_TIMEOUT_MS");
         $f!($raw, desk_max_frame_bytes, "RELAY_DESK_MAX_FRAME_BYTES");
+        $f!($raw, wal_segment_bytes, "RELAY_WAL_SEGMENT_BYTES");
     };
 }
 
@@ -230,6 +235,8 @@ impl Config {
         )?);
         let max_body_bytes = number(raw.max_body_bytes, "RELAY_MAX_BODY_BYTES", "bytes")?
             .unwrap_or(DEFAULT_MAX_BODY);
+        let wal_segment_bytes = number(raw.wal_segment_bytes, "RELAY_WAL_SEGMENT_BYTES", "bytes")?
+            .map_or(crate::store::sled::SEGMENT_BYTES, |n| n as u64);
         let defaults = DeskLimits::default();
         let millis = |v: Option<String>, var, default: Duration| {
             number(v, var, "milliseconds")
@@ -283,6 +290,7 @@ impl Config {
             llm_model: raw.llm_model,
             llm_api_key: raw.llm_api_key.map(Secret::new),
             max_body_bytes,
+            wal_segment_bytes,
             desk,
         })
     }

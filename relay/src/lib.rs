@@ -53,7 +53,11 @@ pub fn open_store(config: &Config, metrics: &Metrics) -> Result<Arc<dyn Store>, 
                 #[allow(clippy::cast_precision_loss)]
                 m.flush_batch.observe(waiters as f64);
             });
-            Ok(Arc::new(SledStore::open(&config.data_dir, observe)?))
+            Ok(Arc::new(SledStore::open_with(
+                &config.data_dir,
+                observe,
+                config.wal_segment_bytes,
+            )?))
         }
         StorageKind::Postgres => Err(RunError::PostgresUnavailable),
     }

@@ -6,9 +6,11 @@
 //! atomic per call (event, de-duplication key, head, views) and become durable at the next
 //! [`Store::sync`], which concurrent callers share (group commit).
 
+pub mod checkpoint;
 pub mod commit;
 pub mod project;
 pub mod sled;
+pub mod wal;
 
 use crate::ingest::parse::RouteKey;
 use crate::principal::TenantScope;

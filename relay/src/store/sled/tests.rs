@@ -204,3 +204,33 @@ async fn channel_routes_are_unique_and_resolve_to_their_tenant() {
     assert_eq!(store.channels(&scope("tn_a")).await.unwrap().len(), 1);
     assert!(store.channels(&scope("tn_b")).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn checkpoints_delete_sealed_segments_and_reopen_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // One-byte segments: every sync seals a segment and queues a checkpoint.
+        let store = SledStore::open_with(dir.path(), Box::new(|_, _| {}), 1).unwrap();
+        for i in 0..20 {
+            store
+                .append(&scope("tn_a"), vec![text("tn_a", &format!("m{i}"), "x", i)])
+                .await
+                .unwrap();
+            store.sync().await.unwrap();
+        }
+        store.close().await.unwrap();
+    }
+    // The final checkpoint left only the fresh, empty segment.
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("wal"))
+        .unwrap()
+        .map(|e| std::fs::metadata(e.unwrap().path()).unwrap().len())
+        .collect();
+    assert_eq!(left, [0]);
+    let store = open(dir.path());
+    assert_eq!(store.head(&scope("tn_a")).await.unwrap(), Seq(20));
+    let out = store
+        .append(&scope("tn_a"), vec![text("tn_a", "m7", "x", 7)])
+        .await
+        .unwrap();
+    assert_eq!(seqs(&out), ["dup 8"]);
+}
