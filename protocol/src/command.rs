@@ -75,6 +75,17 @@ pub enum Command {
         thread: ThreadId,
         version: u32,
     },
+    /// Try a failed reply again (after reconnecting, topping up, or when Meta allows it).
+    RetrySend {
+        thread: ThreadId,
+        /// The reply: the sequence number of the event that queued it.
+        send: Seq,
+    },
+    /// Give up on a failed reply, so the thread's later replies go on.
+    DiscardSend {
+        thread: ThreadId,
+        send: Seq,
+    },
     /// Send a reply the agent wrote, without a draft.
     SendReply {
         thread: ThreadId,
@@ -109,6 +120,8 @@ impl Command {
             | Command::ApproveDraft { thread, .. }
             | Command::DiscardDraft { thread, .. }
             | Command::SendReply { thread, .. }
+            | Command::RetrySend { thread, .. }
+            | Command::DiscardSend { thread, .. }
             | Command::Resolve { thread }
             | Command::Reopen { thread }
             | Command::MarkRead { thread, .. }
@@ -126,6 +139,8 @@ impl Command {
             Command::ApproveDraft { .. } => "approve_draft",
             Command::DiscardDraft { .. } => "discard_draft",
             Command::SendReply { .. } => "send_reply",
+            Command::RetrySend { .. } => "retry_send",
+            Command::DiscardSend { .. } => "discard_send",
             Command::Resolve { .. } => "resolve",
             Command::Reopen { .. } => "reopen",
             Command::MarkRead { .. } => "mark_read",

@@ -52,6 +52,14 @@ pub enum DeskAction {
         text: String,
         from_draft: Option<u32>,
     },
+    /// A failed reply goes back into the queue.
+    SendRetried {
+        send: Seq,
+    },
+    /// A failed reply is given up.
+    SendDiscarded {
+        send: Seq,
+    },
     Resolved,
     Reopened,
     Read {
@@ -72,6 +80,8 @@ impl DeskAction {
             DeskAction::DraftEdited { .. } => "draft_edited",
             DeskAction::DraftDiscarded { .. } => "draft_discarded",
             DeskAction::ReplyQueued { .. } => "reply_queued",
+            DeskAction::SendRetried { .. } => "send_retried",
+            DeskAction::SendDiscarded { .. } => "send_discarded",
             DeskAction::Resolved => "resolved",
             DeskAction::Reopened => "reopened",
             DeskAction::Read { .. } => "read",

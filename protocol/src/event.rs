@@ -3,6 +3,7 @@
 use crate::desk::DeskEvent;
 use crate::ids::{ChannelId, Seq, TenantId};
 use crate::inbound::InboundEvent;
+use crate::outbox::OutboxEvent;
 use crate::time::Millis;
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +32,7 @@ pub enum EventBody {
     Unknown(UnknownEvent),
     /// Something an agent did in the desk.
     Desk(DeskEvent),
+    Outbox(OutboxEvent),
 }
 
 /// Notifications about the business's account rather than one conversation.
@@ -81,6 +83,7 @@ impl Event {
             EventBody::Account(e) => &e.channel_id,
             EventBody::Unknown(e) => &e.channel_id,
             EventBody::Desk(e) => &e.channel_id,
+            EventBody::Outbox(e) => &e.channel_id,
         }
     }
 }
@@ -109,6 +112,7 @@ impl EventBody {
             },
             EventBody::Unknown(_) => "unknown",
             EventBody::Desk(_) => "desk",
+            EventBody::Outbox(_) => "outbox",
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod event;
 pub mod frame;
 pub mod ids;
 pub mod inbound;
+pub mod outbox;
 pub mod time;
 pub mod window;
 
@@ -25,4 +26,5 @@ pub use event::{AccountEvent, AccountEventKind, Event, EventBody, UnknownEvent};
 pub use frame::{ClientFrame, PROTOCOL_VERSION, Role, ServerFrame};
 pub use ids::{AgentId, ChannelId, DraftId, MessageId, PartnerId, Seq, TenantId, ThreadId};
 pub use inbound::InboundEvent;
+pub use outbox::{FailureClass, OutboxEvent, SendFailure, SendStatus};
 pub use time::Millis;

@@ -19,8 +19,9 @@ use protocol::inbound::{
 use protocol::{
     AccountEvent, AccountEventKind, AgentId, Answer, Channel, ChannelId, ClientFrame, CodecError,
     Command, CommandKey, Customer, CustomerId, DeskAction, DeskEvent, Draft, DraftAuthor, DraftId,
-    Event, EventBody, InboundEvent, MessageId, Millis, PROTOCOL_VERSION, PartnerId, Rejection,
-    Role, Seq, ServerFrame, TenantId, ThreadId, UnknownEvent,
+    Event, EventBody, FailureClass, InboundEvent, MessageId, Millis, OutboxEvent, PROTOCOL_VERSION,
+    PartnerId, Rejection, Role, SendFailure, SendStatus, Seq, ServerFrame, TenantId, ThreadId,
+    UnknownEvent, window::ReplyKind,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -569,6 +570,8 @@ fn desk_action() -> BoxedStrategy<DeskAction> {
         Just(DeskAction::Resolved),
         Just(DeskAction::Reopened),
         seq().prop_map(|up_to| DeskAction::Read { up_to }),
+        seq().prop_map(|send| DeskAction::SendRetried { send }),
+        seq().prop_map(|send| DeskAction::SendDiscarded { send }),
         (text(), any::<bool>())
             .prop_map(|(comment_id, hidden)| DeskAction::CommentHidden { comment_id, hidden }),
     ]
@@ -587,12 +590,78 @@ prop_compose! {
     }
 }
 
+fn reply_kind() -> impl Strategy<Value = ReplyKind> {
+    prop_oneof![
+        Just(ReplyKind::Standard),
+        Just(ReplyKind::HumanAgent),
+        Just(ReplyKind::PrivateReply),
+        Just(ReplyKind::PublicReply),
+        Just(ReplyKind::WhatsAppFreeForm),
+        Just(ReplyKind::WhatsAppTemplate),
+    ]
+}
+
+fn send_status() -> BoxedStrategy<SendStatus> {
+    let class = prop_oneof![
+        Just(FailureClass::OutsideWindow),
+        Just(FailureClass::RecipientUnavailable),
+        Just(FailureClass::RateLimited),
+        Just(FailureClass::TokenInvalid),
+        Just(FailureClass::Permission),
+        Just(FailureClass::Transient),
+        Just(FailureClass::Permanent),
+        Just(FailureClass::NoCredits),
+    ];
+    prop_oneof![
+        (any::<u32>(), reply_kind())
+            .prop_map(|(attempt, kind)| SendStatus::Sending { attempt, kind }),
+        (text(), reply_kind(), any::<bool>()).prop_map(|(provider_id, kind, reconciled)| {
+            SendStatus::Sent {
+                provider_id,
+                kind,
+                reconciled,
+            }
+        }),
+        (
+            class,
+            proptest::option::of(any::<i64>()),
+            proptest::option::of(any::<i64>()),
+            text(),
+            proptest::option::of(any::<i64>().prop_map(Millis))
+        )
+            .prop_map(
+                |(class, code, subcode, message, retry_at)| SendStatus::Failed {
+                    failure: SendFailure {
+                        class,
+                        code,
+                        subcode,
+                        message
+                    },
+                    retry_at,
+                }
+            ),
+    ]
+    .boxed()
+}
+
+prop_compose! {
+    fn outbox_event()(
+        channel_id in channel_id(),
+        thread in thread_id(),
+        send in any::<u64>().prop_map(Seq),
+        status in send_status(),
+    ) -> OutboxEvent {
+        OutboxEvent { channel_id, thread, send, status }
+    }
+}
+
 fn event_body() -> BoxedStrategy<EventBody> {
     prop_oneof![
         3 => inbound_event().prop_map(EventBody::Inbound),
         1 => account_event().prop_map(EventBody::Account),
         1 => unknown_event().prop_map(EventBody::Unknown),
         1 => desk_event().prop_map(EventBody::Desk),
+        1 => outbox_event().prop_map(EventBody::Outbox),
     ]
     .boxed()
 }
@@ -610,6 +679,8 @@ fn command() -> BoxedStrategy<Command> {
         (t(), any::<u32>()).prop_map(|(thread, version)| Command::ApproveDraft { thread, version }),
         (t(), any::<u32>()).prop_map(|(thread, version)| Command::DiscardDraft { thread, version }),
         (t(), text()).prop_map(|(thread, text)| Command::SendReply { thread, text }),
+        (t(), seq()).prop_map(|(thread, send)| Command::RetrySend { thread, send }),
+        (t(), seq()).prop_map(|(thread, send)| Command::DiscardSend { thread, send }),
         t().prop_map(|thread| Command::Resolve { thread }),
         t().prop_map(|thread| Command::Reopen { thread }),
         (t(), seq()).prop_map(|(thread, up_to)| Command::MarkRead { thread, up_to }),

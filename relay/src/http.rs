@@ -15,6 +15,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::desk::hub::Hub;
 use crate::metrics::Metrics;
+use crate::outbox::Outbox;
 use crate::store::Store;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Fan-out of durable events to connected desks.
     pub hub: Arc<Hub>,
+    /// Takes queued replies to Meta.
+    pub outbox: Outbox,
 }
 
 /// The relay's routes.
@@ -58,6 +61,10 @@ pub fn router(state: AppState) -> Router {
             post(admin::create_channel).get(admin::list_channels),
         )
         .route("/v1/tenants/{tenant}/threads", get(admin::list_threads))
+        .route(
+            "/v1/tenants/{tenant}/credits",
+            get(admin::get_credits).post(admin::add_credits),
+        )
         .route(
             "/v1/tenants/{tenant}/threads/{thread}/messages",
             get(admin::list_messages),

@@ -1,5 +1,5 @@
 //! The chatdesk relay: receives and verifies Meta's webhooks, keeps every event durably and
-//! strictly per tenant, and serves the admin API (later: desks, drafting, sending).
+//! strictly per tenant, serves the admin API and the desks, and sends replies through Meta.
 //!
 //! Start reading at [`Relay`] (what `relay serve` does), then `http::webhook` (the ingest
 //! path) and `store` (the storage trait and its invariants).
@@ -12,6 +12,7 @@ pub mod http;
 pub mod ids;
 pub mod ingest;
 pub mod metrics;
+pub mod outbox;
 pub mod principal;
 pub mod secret;
 pub mod store;
@@ -23,6 +24,9 @@ use crate::config::{Config, StorageKind};
 use crate::desk::hub::Hub;
 use crate::http::AppState;
 use crate::metrics::Metrics;
+use crate::outbox::Outbox;
+use crate::outbox::graph::Graph;
+use crate::outbox::limits::SendLimits;
 use crate::store::Store;
 use crate::store::sled::SledStore;
 use std::future::Future;
@@ -38,6 +42,8 @@ pub enum RunError {
     PostgresUnavailable,
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
 }
 
 /// Opens the configured storage, with flush metrics wired in.
@@ -80,6 +86,20 @@ impl Relay {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         // Everything on disk at open is durable; later events reach the hub as they are.
         let hub = Arc::new(Hub::new(store.heads().await?));
+        let graph = Graph::new(&config.meta_graph_url, &config.instagram_graph_url)
+            .map_err(|e| RunError::Http(e.to_string()))?;
+        let outbox = Outbox::new(outbox::Shared {
+            store: store.clone(),
+            hub: hub.clone(),
+            graph,
+            master_key: config.master_key.clone(),
+            clock: clock.clone(),
+            limits: SendLimits::default(),
+        });
+        let resumed = outbox.resume().await?;
+        if resumed > 0 {
+            tracing::info!(tenants = resumed, "outboxes resumed");
+        }
         Ok(Relay {
             state: AppState {
                 config: Arc::new(config),
@@ -87,6 +107,7 @@ impl Relay {
                 metrics,
                 clock,
                 hub,
+                outbox,
             },
         })
     }

@@ -16,10 +16,10 @@ use crate::ingest::parse::RouteKey;
 use crate::principal::TenantScope;
 use async_trait::async_trait;
 use protocol::inbound::{Attachment, ProviderError, ReplyTo, Structured};
-use protocol::window::ThreadWindow;
+use protocol::window::{ReplyKind, ThreadWindow};
 use protocol::{
     AgentId, Answer, Channel, ChannelId, Command, CommandKey, Customer, Direction, Draft, Event,
-    EventBody, MessageId, Millis, PartnerId, Role, Seq, TenantId, ThreadId,
+    EventBody, MessageId, Millis, PartnerId, Role, SendFailure, Seq, TenantId, ThreadId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -226,6 +226,52 @@ pub struct MessageView {
     pub hidden: bool,
 }
 
+/// Where a queued reply stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SendState {
+    Queued,
+    /// Recorded before the Graph call; after a crash this means "in doubt".
+    Sending,
+    Sent,
+    Failed,
+    Abandoned,
+}
+
+impl SendState {
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            SendState::Queued => "queued",
+            SendState::Sending => "sending",
+            SendState::Sent => "sent",
+            SendState::Failed => "failed",
+            SendState::Abandoned => "abandoned",
+        }
+    }
+}
+
+/// One queued reply and what became of it, keyed by the sequence number of the
+/// `ReplyQueued` event that created it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SendView {
+    pub send: Seq,
+    pub thread: ThreadId,
+    pub channel_id: ChannelId,
+    pub text: String,
+    pub from_draft: Option<u32>,
+    pub agent: AgentId,
+    pub queued_at: Millis,
+    pub state: SendState,
+    pub attempts: u32,
+    pub kind: Option<ReplyKind>,
+    pub provider_id: Option<String>,
+    pub failure: Option<SendFailure>,
+    /// When the outbox retries a failed send on its own.
+    pub retry_at: Option<Millis>,
+    /// When the current attempt was recorded (for reconciliation after a crash).
+    pub sending_since: Option<Millis>,
+}
+
 /// A desk command to apply atomically with its idempotency record.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CommandRequest {
@@ -307,6 +353,12 @@ pub trait Store: Send + Sync + 'static {
         scope: &TenantScope,
         thread: &ThreadId,
     ) -> Result<Vec<MessageView>, StoreError>;
+    /// The tenant's queued replies, oldest first.
+    async fn sends(&self, scope: &TenantScope) -> Result<Vec<SendView>, StoreError>;
+    /// The tenant's credit balance (one per reply sent).
+    async fn credits(&self, scope: &TenantScope) -> Result<i64, StoreError>;
+    /// Adds (or, negative, removes) credits; answers the new balance.
+    async fn add_credits(&self, scope: &TenantScope, add: i64) -> Result<i64, StoreError>;
 
     /// Returns once everything written before the call is on disk. Concurrent callers share
     /// one flush.

@@ -4,7 +4,7 @@
 //! produces can never interleave with another command on the same tenant: two agents
 //! editing the same draft version get one success and one conflict, never two winners.
 
-use crate::store::{CommandRequest, MessageContent, MessageView, ThreadView};
+use crate::store::{CommandRequest, MessageContent, MessageView, SendState, SendView, ThreadView};
 use protocol::window::{self, Sender};
 use protocol::{Channel, Command, DeskAction, Draft, DraftAuthor, Rejection, Role};
 
@@ -12,13 +12,15 @@ use protocol::{Channel, Command, DeskAction, Draft, DraftAuthor, Rejection, Role
 pub const MAX_TEXT_CHARS: usize = 4096;
 
 /// The action `request` records, or why it is refused. `comment` is the message named by a
-/// `HideComment` command, looked up by the caller.
+/// `HideComment` command and `send` the reply named by `RetrySend` / `DiscardSend`, both
+/// looked up by the caller.
 ///
 /// # Errors
 /// The typed rejection the desk shows.
 pub fn decide(
     thread: Option<&ThreadView>,
     comment: Option<&MessageView>,
+    send: Option<&SendView>,
     request: &CommandRequest,
 ) -> Result<DeskAction, Rejection> {
     let Some(thread) = thread else {
@@ -76,6 +78,21 @@ pub fn decide(
                 from_draft: None,
             })
         }
+        Command::RetrySend { send: seq, .. } => {
+            let send = failed_send(thread, send)?;
+            if send
+                .failure
+                .as_ref()
+                .is_some_and(|f| f.class == protocol::FailureClass::OutsideWindow)
+            {
+                check_window(thread, request)?;
+            }
+            Ok(DeskAction::SendRetried { send: *seq })
+        }
+        Command::DiscardSend { send: seq, .. } => {
+            failed_send(thread, send)?;
+            Ok(DeskAction::SendDiscarded { send: *seq })
+        }
         Command::Resolve { .. } if thread.resolved => {
             Err(invalid("the thread is already resolved"))
         }
@@ -110,6 +127,21 @@ pub fn decide(
                 _ => Err(invalid("no such comment in this thread")),
             }
         }
+    }
+}
+
+/// The named reply, if it belongs to this thread and has failed.
+fn failed_send<'a>(
+    thread: &ThreadView,
+    send: Option<&'a SendView>,
+) -> Result<&'a SendView, Rejection> {
+    match send {
+        Some(s) if s.thread == thread.id && s.state == SendState::Failed => Ok(s),
+        Some(s) if s.thread == thread.id => Err(invalid(format!(
+            "the reply is {}, not failed",
+            s.state.name()
+        ))),
+        _ => Err(invalid("no such reply in this thread")),
     }
 }
 

@@ -17,7 +17,8 @@ use futures_util::{SinkExt, StreamExt};
 use protocol::codec::{decode_binary, decode_json_frame, encode_binary, encode_json_frame};
 use protocol::frame::{SUBPROTOCOL_BINARY, SUBPROTOCOL_JSON, close};
 use protocol::{
-    AgentId, Answer, ClientFrame, CommandKey, PROTOCOL_VERSION, Rejection, Role, Seq, ServerFrame,
+    AgentId, Answer, ClientFrame, CommandKey, DeskAction, EventBody, PROTOCOL_VERSION, Rejection,
+    Role, Seq, ServerFrame,
 };
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::timeout;
@@ -508,7 +509,17 @@ impl Session {
         };
         metrics.desk_commands.with_label_values(&[label]).inc();
         if let Some(event) = outcome.event {
+            let queued = matches!(
+                &event.body,
+                EventBody::Desk(d) if matches!(
+                    d.action,
+                    DeskAction::ReplyQueued { .. } | DeskAction::SendRetried { .. }
+                )
+            );
             self.app.hub.publish(&self.scope, [event]);
+            if queued {
+                self.app.outbox.kick(self.scope.tenant());
+            }
         }
         Ok(outcome.answer)
     }

@@ -11,8 +11,8 @@ use super::error::ApiError;
 use crate::ids;
 use crate::principal::{Access, Principal, TenantScope, new_token, token_hash};
 use crate::store::{
-    AgentKind, AgentRecord, ChannelKind, ChannelRecord, MessageView, PartnerRecord, TenantRecord,
-    ThreadView,
+    AgentKind, AgentRecord, ChannelKind, ChannelRecord, MessageView, PartnerRecord, SendView,
+    TenantRecord, ThreadView,
 };
 use crate::vault;
 use axum::extract::{FromRequest, Path, Query, State};
@@ -408,10 +408,70 @@ pub async fn list_messages(
         .iter()
         .map(message_json)
         .collect();
-    Ok(
-        axum::Json(json!({"thread": thread_json(&view, app.clock.now()), "messages": messages}))
-            .into_response(),
-    )
+    let sends: Vec<Value> = app
+        .store
+        .sends(&scope)
+        .await?
+        .iter()
+        .filter(|s| s.thread == thread)
+        .map(send_json)
+        .collect();
+    Ok(axum::Json(json!({
+        "thread": thread_json(&view, app.clock.now()),
+        "messages": messages,
+        "sends": sends,
+    }))
+    .into_response())
+}
+
+fn send_json(s: &SendView) -> Value {
+    json!({
+        "send": s.send.0, "text": s.text, "from_draft": s.from_draft, "agent": s.agent,
+        "queued_at": s.queued_at.0, "state": s.state.name(), "attempts": s.attempts,
+        "kind": s.kind, "provider_id": s.provider_id,
+        "failure": s.failure.as_ref().map(|f| json!({
+            "class": f.class.name(), "code": f.code, "subcode": f.subcode, "message": f.message,
+        })),
+        "retry_at": s.retry_at.map(|m| m.0),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreditsInput {
+    add: i64,
+}
+
+/// Operator top-up (or correction, when negative) of a tenant's credits.
+pub async fn add_credits(
+    State(app): State<AppState>,
+    principal: Principal,
+    Path(tenant): Path<String>,
+    ApiJson(input): ApiJson<CreditsInput>,
+) -> Result<Response, ApiError> {
+    require_operator(&principal)?;
+    let scope = tenant_scope(&app, &principal, &tenant, Access::Manage).await?;
+    if input.add == 0 || input.add.unsigned_abs() > 1_000_000_000 {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "`add` must be a non-zero number of credits up to 1000000000",
+        ));
+    }
+    let balance = app.store.add_credits(&scope, input.add).await?;
+    app.store.sync().await?;
+    // Sends waiting for credits may go now.
+    app.outbox.kick(scope.tenant());
+    Ok(axum::Json(json!({"balance": balance})).into_response())
+}
+
+pub async fn get_credits(
+    State(app): State<AppState>,
+    principal: Principal,
+    Path(tenant): Path<String>,
+) -> Result<Response, ApiError> {
+    let scope = tenant_scope(&app, &principal, &tenant, Access::Read).await?;
+    let balance = app.store.credits(&scope).await?;
+    Ok(axum::Json(json!({"balance": balance})).into_response())
 }
 
 #[derive(Deserialize)]

@@ -4,10 +4,13 @@
 //! Views are derived data: the event log is the truth, and the same events projected in
 //! the same order always give the same views.
 
-use super::{MessageContent, MessageView, StoreError, ThreadView};
+use super::{MessageContent, MessageView, SendState, SendView, StoreError, ThreadView};
 use crate::ids;
 use protocol::inbound::{InboundKind, MessageBody, ReactionAction};
-use protocol::{DeskAction, DeskEvent, Direction, Event, EventBody, InboundEvent, ThreadId};
+use protocol::{
+    DeskAction, DeskEvent, Direction, Event, EventBody, InboundEvent, OutboxEvent, SendStatus, Seq,
+    ThreadId,
+};
 
 /// What projection needs from storage, within one atomic append.
 pub trait Views {
@@ -16,6 +19,10 @@ pub trait Views {
     fn message_by_mid(&mut self, mid: &str) -> Result<Option<MessageView>, StoreError>;
     /// Inserts or replaces a message (keyed by thread, Meta time and sequence).
     fn put_message(&mut self, view: MessageView);
+    fn send(&mut self, send: Seq) -> Result<Option<SendView>, StoreError>;
+    fn put_send(&mut self, view: SendView);
+    /// Changes the tenant's credit balance by `delta`.
+    fn add_credits(&mut self, delta: i64);
 }
 
 /// Applies `event` to the views.
@@ -26,6 +33,7 @@ pub fn project(event: &Event, views: &mut impl Views) -> Result<(), StoreError> 
     let inbound = match &event.body {
         EventBody::Inbound(inbound) => inbound,
         EventBody::Desk(desk) => return project_desk(event, desk, views),
+        EventBody::Outbox(outbox) => return project_outbox(event, outbox, views),
         EventBody::Account(_) | EventBody::Unknown(_) => return Ok(()),
     };
     match &inbound.kind {
@@ -119,6 +127,10 @@ fn add_message(
     views: &mut impl Views,
 ) -> Result<(), StoreError> {
     let at = inbound.occurred_at;
+    // The echo of a reply the outbox sent: the message is already there from `Sent`.
+    if inbound.direction == Direction::Outbound && views.message_by_mid(mid)?.is_some() {
+        return Ok(());
+    }
     let mut thread = views
         .thread(&inbound.thread)?
         .unwrap_or_else(|| ThreadView {
@@ -208,11 +220,41 @@ fn project_desk(event: &Event, desk: &DeskEvent, views: &mut impl Views) -> Resu
             thread.draft = Some(draft.clone());
         }
         DeskAction::DraftDiscarded { .. } => thread.draft = None,
-        DeskAction::ReplyQueued { from_draft, .. } => {
+        DeskAction::ReplyQueued { text, from_draft } => {
             if from_draft.is_some() {
                 thread.draft = None;
             }
             thread.replies_queued += 1;
+            views.put_send(SendView {
+                send: event.seq,
+                thread: thread.id.clone(),
+                channel_id: thread.channel_id.clone(),
+                text: text.clone(),
+                from_draft: *from_draft,
+                agent: desk.agent.clone(),
+                queued_at: event.received_at,
+                state: SendState::Queued,
+                attempts: 0,
+                kind: None,
+                provider_id: None,
+                failure: None,
+                retry_at: None,
+                sending_since: None,
+            });
+        }
+        DeskAction::SendRetried { send } => {
+            if let Some(mut view) = views.send(*send)? {
+                view.state = SendState::Queued;
+                view.retry_at = None;
+                views.put_send(view);
+            }
+        }
+        DeskAction::SendDiscarded { send } => {
+            if let Some(mut view) = views.send(*send)? {
+                view.state = SendState::Abandoned;
+                views.put_send(view);
+                thread.replies_queued = thread.replies_queued.saturating_sub(1);
+            }
         }
         DeskAction::Resolved => thread.resolved = true,
         DeskAction::Reopened => thread.resolved = false,
@@ -226,6 +268,99 @@ fn project_desk(event: &Event, desk: &DeskEvent, views: &mut impl Views) -> Resu
     }
     thread.last_seq = event.seq;
     views.put_thread(thread);
+    Ok(())
+}
+
+/// A send's progress: its own view, the credit it holds, and once sent, the outbound
+/// message in the thread.
+fn project_outbox(
+    event: &Event,
+    outbox: &OutboxEvent,
+    views: &mut impl Views,
+) -> Result<(), StoreError> {
+    let Some(mut send) = views.send(outbox.send)? else {
+        return Ok(());
+    };
+    let mut done = false;
+    match &outbox.status {
+        SendStatus::Sending { attempt, kind } => {
+            send.state = SendState::Sending;
+            send.attempts = *attempt;
+            send.kind = Some(*kind);
+            send.sending_since = Some(event.received_at);
+            send.retry_at = None;
+            views.add_credits(-1);
+        }
+        SendStatus::Sent {
+            provider_id, kind, ..
+        } => {
+            send.state = SendState::Sent;
+            send.kind = Some(*kind);
+            send.provider_id = Some(provider_id.clone());
+            send.failure = None;
+            done = true;
+            add_sent_message(event, &send, provider_id, views)?;
+        }
+        SendStatus::Failed { failure, retry_at } => {
+            if send.state == SendState::Sending {
+                views.add_credits(1);
+            }
+            send.state = SendState::Failed;
+            send.failure = Some(failure.clone());
+            send.retry_at = *retry_at;
+        }
+    }
+    if done && let Some(mut thread) = views.thread(&send.thread)? {
+        thread.replies_queued = thread.replies_queued.saturating_sub(1);
+        thread.last_seq = event.seq;
+        views.put_thread(thread);
+    }
+    views.put_send(send);
+    Ok(())
+}
+
+fn add_sent_message(
+    event: &Event,
+    send: &SendView,
+    provider_id: &str,
+    views: &mut impl Views,
+) -> Result<(), StoreError> {
+    let Some(mut thread) = views.thread(&send.thread)? else {
+        return Ok(());
+    };
+    let at = event.received_at;
+    thread.messages += 1;
+    thread.unanswered = 0;
+    if thread.last_message_at.is_none_or(|t| at >= t) {
+        thread.last_message_at = Some(at);
+        thread.last_preview = Some(send.text.clone());
+    }
+    views.put_thread(thread);
+    views.put_message(MessageView {
+        id: ids::message(&event.tenant, provider_id),
+        tenant: event.tenant.clone(),
+        thread: send.thread.clone(),
+        mid: provider_id.to_owned(),
+        direction: Direction::Outbound,
+        occurred_at: at,
+        received_at: at,
+        seq: event.seq,
+        content: MessageContent::Message {
+            text: Some(send.text.clone()),
+            attachments: Vec::new(),
+            reply_to: None,
+            quick_reply: None,
+            structured: None,
+            unsupported: false,
+        },
+        edits: 0,
+        deleted: false,
+        reactions: Vec::new(),
+        status: Some("sent".into()),
+        status_errors: Vec::new(),
+        seen: false,
+        hidden: false,
+    });
     Ok(())
 }
 

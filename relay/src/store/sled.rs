@@ -12,6 +12,8 @@
 //! | `t/<tenant>/i/<mid>` | key of the message with that Meta id |
 //! | `t/<tenant>/a/<channel>` | arrival time of the channel's newest event |
 //! | `t/<tenant>/k/<agent>/<command key>` | the first `Answer` to that agent's command |
+//! | `t/<tenant>/o/<send seq be8>` | `SendView` (a queued reply and its progress) |
+//! | `t/<tenant>/c/` | credit balance (i64, big-endian) |
 //! | registry `p/`, `n/`, `g/`, `k/`, `c/<tenant>/`, `r/` | partners, tenants, agents, token hashes, channels, routes |
 //!
 //! Sequence numbers are gap-free because events are numbered under a per-tenant lock from
@@ -31,7 +33,7 @@ use super::project::{Views, project};
 use super::wal::{self, Tree, Wal, Writes};
 use super::{
     AgentKind, AgentRecord, Appended, ChannelRecord, CommandOutcome, CommandRequest, MessageView,
-    NewEvent, PartnerRecord, Store, StoreError, TenantRecord, ThreadView,
+    NewEvent, PartnerRecord, SendView, Store, StoreError, TenantRecord, ThreadView,
 };
 use crate::desk::decide::decide;
 use crate::ingest::parse::RouteKey;
@@ -125,6 +127,17 @@ fn apply(registry: &sled::Tree, data: &sled::Tree, writes: Writes) -> Result<(),
     Ok(())
 }
 
+fn read_credits(data: &sled::Tree, prefix: &Prefix) -> Result<i64, StoreError> {
+    match data.get(prefix.credits()).map_err(backend)? {
+        Some(v) => Ok(i64::from_be_bytes(
+            v.as_ref()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("credits".into()))?,
+        )),
+        None => Ok(0),
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // The maps hold caches of what sled holds; a panic elsewhere leaves them usable.
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -169,6 +182,12 @@ impl Prefix {
     }
     fn activity(&self, channel: &ChannelId) -> Vec<u8> {
         self.key("a", channel.as_str().as_bytes())
+    }
+    fn send(&self, send: Seq) -> Vec<u8> {
+        self.key("o", &be(send))
+    }
+    fn credits(&self) -> Vec<u8> {
+        self.key("c", b"")
     }
     fn answer(&self, agent: &AgentId, key: &CommandKey) -> Vec<u8> {
         let mut k = self.key("k", agent.as_str().as_bytes());
@@ -347,6 +366,8 @@ struct Overlay<'a> {
     prefix: &'a Prefix,
     threads: HashMap<ThreadId, ThreadView>,
     messages: HashMap<String, MessageView>,
+    sends: HashMap<Seq, SendView>,
+    credit_delta: i64,
 }
 
 impl Views for Overlay<'_> {
@@ -371,6 +392,18 @@ impl Views for Overlay<'_> {
     fn put_message(&mut self, view: MessageView) {
         self.messages.insert(view.mid.clone(), view);
     }
+    fn send(&mut self, send: Seq) -> Result<Option<SendView>, StoreError> {
+        if let Some(s) = self.sends.get(&send) {
+            return Ok(Some(s.clone()));
+        }
+        SledStore::get(self.data, &self.prefix.send(send))
+    }
+    fn put_send(&mut self, view: SendView) {
+        self.sends.insert(view.send, view);
+    }
+    fn add_credits(&mut self, delta: i64) {
+        self.credit_delta += delta;
+    }
 }
 
 impl<'a> Overlay<'a> {
@@ -380,6 +413,8 @@ impl<'a> Overlay<'a> {
             prefix,
             threads: HashMap::new(),
             messages: HashMap::new(),
+            sends: HashMap::new(),
+            credit_delta: 0,
         }
     }
 
@@ -392,6 +427,13 @@ impl<'a> Overlay<'a> {
             let key = self.prefix.message(message);
             writes.insert(Tree::Data, key.clone(), enc(message)?);
             writes.insert(Tree::Data, self.prefix.mid(&message.mid), key);
+        }
+        for send in self.sends.values() {
+            writes.insert(Tree::Data, self.prefix.send(send.send), enc(send)?);
+        }
+        if self.credit_delta != 0 {
+            let balance = read_credits(self.data, self.prefix)? + self.credit_delta;
+            writes.insert(Tree::Data, self.prefix.credits(), balance.to_be_bytes());
         }
         Ok(())
     }
@@ -614,8 +656,17 @@ impl Store for SledStore {
             Command::HideComment { comment_id, .. } => overlay.message_by_mid(comment_id)?,
             _ => None,
         };
+        let send = match &request.command {
+            Command::RetrySend { send, .. } | Command::DiscardSend { send, .. } => {
+                overlay.send(*send)?
+            }
+            _ => None,
+        };
         let mut writes = Writes::default();
-        let (answer, event) = match (decide(thread.as_ref(), comment.as_ref(), &request), thread) {
+        let (answer, event) = match (
+            decide(thread.as_ref(), comment.as_ref(), send.as_ref(), &request),
+            thread,
+        ) {
             (Err(rejection), _) => (Answer::Rejected { rejection }, None),
             (Ok(_), None) => {
                 return Err(StoreError::Corrupt(
@@ -707,6 +758,25 @@ impl Store for SledStore {
         thread: &ThreadId,
     ) -> Result<Vec<MessageView>, StoreError> {
         Self::scan(&self.data, &Prefix::of(scope.tenant()).messages_of(thread))
+    }
+
+    async fn sends(&self, scope: &TenantScope) -> Result<Vec<SendView>, StoreError> {
+        Self::scan(&self.data, &Prefix::of(scope.tenant()).key("o", b""))
+    }
+
+    async fn credits(&self, scope: &TenantScope) -> Result<i64, StoreError> {
+        read_credits(&self.data, &Prefix::of(scope.tenant()))
+    }
+
+    async fn add_credits(&self, scope: &TenantScope, add: i64) -> Result<i64, StoreError> {
+        let tenant = scope.tenant();
+        let prefix = Prefix::of(tenant);
+        let _g = self.tenant_lock(tenant);
+        let balance = read_credits(&self.data, &prefix)?.saturating_add(add);
+        let mut writes = Writes::default();
+        writes.insert(Tree::Data, prefix.credits(), balance.to_be_bytes());
+        self.write(writes)?;
+        Ok(balance)
     }
 
     async fn sync(&self) -> Result<(), StoreError> {

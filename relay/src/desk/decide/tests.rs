@@ -61,7 +61,7 @@ fn draft(version: u32, text: &str) -> Draft {
 fn an_unknown_thread_is_invalid_for_every_command() {
     let r = req("ag_1", Role::Owner, Command::Claim { thread: th() }, 0);
     assert!(matches!(
-        decide(None, None, &r),
+        decide(None, None, None, &r),
         Err(Rejection::Invalid { .. })
     ));
 }
@@ -73,24 +73,31 @@ fn claims_block_other_agents_but_not_owners() {
     let claim = Command::Claim { thread: th() };
     let release = Command::Release { thread: th() };
     assert!(matches!(
-        decide(Some(&t), None, &req("ag_2", Role::Agent, claim.clone(), 0)),
+        decide(
+            Some(&t),
+            None,
+            None,
+            &req("ag_2", Role::Agent, claim.clone(), 0)
+        ),
         Err(Rejection::Forbidden { .. })
     ));
     assert!(matches!(
         decide(
             Some(&t),
             None,
+            None,
             &req("ag_2", Role::Agent, release.clone(), 0)
         ),
         Err(Rejection::Forbidden { .. })
     ));
     assert_eq!(
-        decide(Some(&t), None, &req("ow", Role::Owner, claim, 0)),
+        decide(Some(&t), None, None, &req("ow", Role::Owner, claim, 0)),
         Ok(DeskAction::Claimed)
     );
     assert_eq!(
         decide(
             Some(&t),
+            None,
             None,
             &req("ag_1", Role::Agent, release.clone(), 0)
         ),
@@ -98,7 +105,7 @@ fn claims_block_other_agents_but_not_owners() {
     );
     t.assignee = None;
     assert!(matches!(
-        decide(Some(&t), None, &req("ag_1", Role::Agent, release, 0)),
+        decide(Some(&t), None, None, &req("ag_1", Role::Agent, release, 0)),
         Err(Rejection::Invalid { .. })
     ));
 }
@@ -111,7 +118,13 @@ fn edits_need_the_current_version_and_conflicts_carry_the_current_draft() {
         base_version: base,
         text: text.into(),
     };
-    let first = decide(Some(&t), None, &req("ag_1", Role::Agent, edit(0, "hi"), 0)).unwrap();
+    let first = decide(
+        Some(&t),
+        None,
+        None,
+        &req("ag_1", Role::Agent, edit(0, "hi"), 0),
+    )
+    .unwrap();
     assert_eq!(
         first,
         DeskAction::DraftEdited {
@@ -120,14 +133,25 @@ fn edits_need_the_current_version_and_conflicts_carry_the_current_draft() {
     );
     t.draft = Some(draft(1, "hi"));
     t.draft_versions = 1;
-    let stale = decide(Some(&t), None, &req("ag_2", Role::Agent, edit(0, "yo"), 0));
+    let stale = decide(
+        Some(&t),
+        None,
+        None,
+        &req("ag_2", Role::Agent, edit(0, "yo"), 0),
+    );
     assert_eq!(
         stale,
         Err(Rejection::Conflict {
             current: Some(draft(1, "hi"))
         })
     );
-    let next = decide(Some(&t), None, &req("ag_2", Role::Agent, edit(1, "yo"), 0)).unwrap();
+    let next = decide(
+        Some(&t),
+        None,
+        None,
+        &req("ag_2", Role::Agent, edit(1, "yo"), 0),
+    )
+    .unwrap();
     let DeskAction::DraftEdited { draft: d } = next else {
         panic!("not an edit: {next:?}")
     };
@@ -138,10 +162,21 @@ fn edits_need_the_current_version_and_conflicts_carry_the_current_draft() {
     // After a discard, versions keep growing, so an old base can never match again.
     t.draft = None;
     t.draft_versions = 3;
-    let d = decide(Some(&t), None, &req("ag_1", Role::Agent, edit(0, "x"), 0)).unwrap();
+    let d = decide(
+        Some(&t),
+        None,
+        None,
+        &req("ag_1", Role::Agent, edit(0, "x"), 0),
+    )
+    .unwrap();
     assert!(matches!(d, DeskAction::DraftEdited { draft } if draft.version == 4));
     assert_eq!(
-        decide(Some(&t), None, &req("ag_1", Role::Agent, edit(3, "x"), 0)),
+        decide(
+            Some(&t),
+            None,
+            None,
+            &req("ag_1", Role::Agent, edit(3, "x"), 0)
+        ),
         Err(Rejection::Conflict { current: None })
     );
 }
@@ -155,7 +190,7 @@ fn empty_and_overlong_texts_are_invalid() {
             text: text.to_owned(),
         };
         assert!(matches!(
-            decide(Some(&t), None, &req("a", Role::Agent, c, 0)),
+            decide(Some(&t), None, None, &req("a", Role::Agent, c, 0)),
             Err(Rejection::Invalid { .. })
         ));
     }
@@ -163,7 +198,7 @@ fn empty_and_overlong_texts_are_invalid() {
         thread: th(),
         text: "é".repeat(MAX_TEXT_CHARS),
     };
-    assert!(decide(Some(&t), None, &req("a", Role::Agent, c, 0)).is_ok());
+    assert!(decide(Some(&t), None, None, &req("a", Role::Agent, c, 0)).is_ok());
 }
 
 #[test]
@@ -178,6 +213,7 @@ fn approval_sends_exactly_the_approved_version_inside_the_window() {
         decide(
             Some(&t),
             None,
+            None,
             &req("a", Role::Agent, approve(2), 23 * HOUR)
         ),
         Ok(DeskAction::ReplyQueued {
@@ -186,13 +222,14 @@ fn approval_sends_exactly_the_approved_version_inside_the_window() {
         })
     );
     assert!(matches!(
-        decide(Some(&t), None, &req("a", Role::Agent, approve(1), 0)),
+        decide(Some(&t), None, None, &req("a", Role::Agent, approve(1), 0)),
         Err(Rejection::Conflict { .. })
     ));
     // A person may still answer with the human-agent tag until 7 days; then nothing goes.
     assert!(
         decide(
             Some(&t),
+            None,
             None,
             &req("a", Role::Agent, approve(2), 6 * 24 * HOUR)
         )
@@ -201,6 +238,7 @@ fn approval_sends_exactly_the_approved_version_inside_the_window() {
     assert!(matches!(
         decide(
             Some(&t),
+            None,
             None,
             &req("a", Role::Agent, approve(2), 7 * 24 * HOUR + 1)
         ),
@@ -219,12 +257,14 @@ fn whatsapp_free_text_stops_after_24_hours_but_comments_never_close() {
         decide(
             Some(&wa),
             None,
+            None,
             &req("a", Role::Agent, send.clone(), 24 * HOUR)
         )
         .is_ok()
     );
     let late = decide(
         Some(&wa),
+        None,
         None,
         &req("a", Role::Agent, send.clone(), 24 * HOUR + 1),
     );
@@ -235,6 +275,7 @@ fn whatsapp_free_text_stops_after_24_hours_but_comments_never_close() {
     assert!(
         decide(
             Some(&comment),
+            None,
             None,
             &req("a", Role::Agent, send, 400 * 24 * HOUR)
         )
@@ -247,23 +288,36 @@ fn resolve_reopen_and_read_marks_follow_the_thread() {
     let mut t = thread(Channel::InstagramDm);
     let resolve = Command::Resolve { thread: th() };
     let reopen = Command::Reopen { thread: th() };
-    assert!(decide(Some(&t), None, &req("a", Role::Agent, reopen.clone(), 0)).is_err());
+    assert!(
+        decide(
+            Some(&t),
+            None,
+            None,
+            &req("a", Role::Agent, reopen.clone(), 0)
+        )
+        .is_err()
+    );
     assert_eq!(
-        decide(Some(&t), None, &req("a", Role::Agent, resolve.clone(), 0)),
+        decide(
+            Some(&t),
+            None,
+            None,
+            &req("a", Role::Agent, resolve.clone(), 0)
+        ),
         Ok(DeskAction::Resolved)
     );
     t.resolved = true;
-    assert!(decide(Some(&t), None, &req("a", Role::Agent, resolve, 0)).is_err());
+    assert!(decide(Some(&t), None, None, &req("a", Role::Agent, resolve, 0)).is_err());
     assert_eq!(
-        decide(Some(&t), None, &req("a", Role::Agent, reopen, 0)),
+        decide(Some(&t), None, None, &req("a", Role::Agent, reopen, 0)),
         Ok(DeskAction::Reopened)
     );
     let read = |s| Command::MarkRead {
         thread: th(),
         up_to: Seq(s),
     };
-    assert!(decide(Some(&t), None, &req("a", Role::Agent, read(5), 0)).is_ok());
-    assert!(decide(Some(&t), None, &req("a", Role::Agent, read(6), 0)).is_err());
+    assert!(decide(Some(&t), None, None, &req("a", Role::Agent, read(5), 0)).is_ok());
+    assert!(decide(Some(&t), None, None, &req("a", Role::Agent, read(6), 0)).is_err());
 }
 
 #[test]
@@ -300,23 +354,41 @@ fn only_comments_of_this_thread_can_be_hidden() {
         decide(
             Some(&t),
             Some(&comment),
+            None,
             &req("a", Role::Agent, hide.clone(), 0)
         )
         .is_ok()
     );
-    assert!(decide(Some(&t), None, &req("a", Role::Agent, hide.clone(), 0)).is_err());
+    assert!(
+        decide(
+            Some(&t),
+            None,
+            None,
+            &req("a", Role::Agent, hide.clone(), 0)
+        )
+        .is_err()
+    );
     let mut elsewhere = comment.clone();
     elsewhere.thread = ThreadId::new("th_other");
     assert!(
         decide(
             Some(&t),
             Some(&elsewhere),
+            None,
             &req("a", Role::Agent, hide.clone(), 0)
         )
         .is_err()
     );
     let dm = thread(Channel::InstagramDm);
-    assert!(decide(Some(&dm), Some(&comment), &req("a", Role::Agent, hide, 0)).is_err());
+    assert!(
+        decide(
+            Some(&dm),
+            Some(&comment),
+            None,
+            &req("a", Role::Agent, hide, 0)
+        )
+        .is_err()
+    );
 }
 
 proptest! {
@@ -330,7 +402,7 @@ proptest! {
             let agent = if i % 2 == 0 { "ag_1" } else { "ag_2" };
             let c = Command::EditDraft { thread: th(), base_version: base, text: format!("t{i}") };
             let current = t.draft.as_ref().map_or(0, |d| d.version);
-            match decide(Some(&t), None, &req(agent, Role::Agent, c, 0)) {
+            match decide(Some(&t), None, None, &req(agent, Role::Agent, c, 0)) {
                 Ok(DeskAction::DraftEdited { draft }) => {
                     prop_assert_eq!(base, current);
                     prop_assert!(draft.version > last);

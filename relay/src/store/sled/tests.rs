@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::principal::{Access, Principal};
-use crate::store::{ChannelKind, MessageContent};
+use crate::store::{ChannelKind, MessageContent, SendState};
 use protocol::inbound::{InboundKind, MessageBody, Reaction, ReactionAction};
 use protocol::{Channel, Customer, CustomerId, Direction, EventBody, InboundEvent};
 
@@ -233,4 +233,118 @@ async fn checkpoints_delete_sealed_segments_and_reopen_keeps_everything() {
         .await
         .unwrap();
     assert_eq!(seqs(&out), ["dup 8"]);
+}
+
+#[tokio::test]
+async fn a_send_takes_and_restores_credits_and_becomes_one_outbound_message() {
+    use protocol::window::ReplyKind;
+    use protocol::{DeskAction, DeskEvent, FailureClass, OutboxEvent, SendFailure, SendStatus};
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let s = scope("tn_a");
+    store
+        .append(&s, vec![text("tn_a", "m1", "hi", 1000)])
+        .await
+        .unwrap();
+    let thread = crate::ids::thread(
+        &TenantId::new("tn_a"),
+        &ChannelId::new("ch_1"),
+        "dm:igsid-1",
+    );
+    assert_eq!(store.add_credits(&s, 2).await.unwrap(), 2);
+    let event = |key: &str, body: EventBody| NewEvent {
+        dedup_key: key.into(),
+        received_at: Millis(2000),
+        body,
+    };
+    let desk = |action| {
+        EventBody::Desk(DeskEvent {
+            channel_id: ChannelId::new("ch_1"),
+            thread: thread.clone(),
+            agent: AgentId::new("ag_1"),
+            key: None,
+            action,
+        })
+    };
+    let outbox = |status| {
+        EventBody::Outbox(OutboxEvent {
+            channel_id: ChannelId::new("ch_1"),
+            thread: thread.clone(),
+            send: Seq(2),
+            status,
+        })
+    };
+    let queued = DeskAction::ReplyQueued {
+        text: "On its way".into(),
+        from_draft: None,
+    };
+    store
+        .append(&s, vec![event("q", desk(queued))])
+        .await
+        .unwrap();
+    let sending = |attempt| SendStatus::Sending {
+        attempt,
+        kind: ReplyKind::Standard,
+    };
+    store
+        .append(&s, vec![event("s1", outbox(sending(1)))])
+        .await
+        .unwrap();
+    assert_eq!(store.credits(&s).await.unwrap(), 1);
+    let failure = SendStatus::Failed {
+        failure: SendFailure {
+            class: FailureClass::Permanent,
+            code: Some(100),
+            subcode: None,
+            message: "refused".into(),
+        },
+        retry_at: None,
+    };
+    store
+        .append(&s, vec![event("f1", outbox(failure))])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.credits(&s).await.unwrap(),
+        2,
+        "a failure gives the credit back"
+    );
+    let sends = store.sends(&s).await.unwrap();
+    assert_eq!((sends.len(), sends[0].state), (1, SendState::Failed));
+    store
+        .append(
+            &s,
+            vec![event("r", desk(DeskAction::SendRetried { send: Seq(2) }))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.sends(&s).await.unwrap()[0].state, SendState::Queued);
+    let sent = SendStatus::Sent {
+        provider_id: "mid.out".into(),
+        kind: ReplyKind::Standard,
+        reconciled: false,
+    };
+    store
+        .append(
+            &s,
+            vec![event("s2", outbox(sending(2))), event("ok", outbox(sent))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.credits(&s).await.unwrap(), 1);
+    let view = store.thread(&s, &thread).await.unwrap().unwrap();
+    assert_eq!((view.replies_queued, view.unanswered), (0, 0));
+    // Meta's echo of the same message adds nothing.
+    let mut echo = text("tn_a", "mid.out", "On its way", 2500);
+    if let EventBody::Inbound(e) = &mut echo.body {
+        e.direction = Direction::Outbound;
+    }
+    store.append(&s, vec![echo]).await.unwrap();
+    let messages = store.messages(&s, &thread).await.unwrap();
+    let outbound: Vec<_> = messages
+        .iter()
+        .filter(|m| m.direction == Direction::Outbound)
+        .map(|m| m.mid.as_str())
+        .collect();
+    assert_eq!(outbound, ["mid.out"]);
 }

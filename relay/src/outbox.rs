@@ -1,0 +1,102 @@
+//! Sending: one outbox per tenant that takes queued replies to Meta, inside Meta's rules.
+//!
+//! A send is: window check (`protocol::window`) → credit check → the account's send rate
+//! (`limits`) → `Sending` recorded durably with its credit taken → the Graph call
+//! (`graph`) → `Sent` with Meta's id, or `Failed` with a class (`classify`) and the credit
+//! given back. Transient and rate-limit failures are retried with jittered exponential
+//! back-off, a bounded number of times; the others wait for a person.
+//!
+//! Per thread the queue is strict: a reply waits while an earlier one of the same thread
+//! is unsent or failed ("blocked behind a failed reply"); other threads go on. A channel
+//! whose token Meta refused stops sending until a person retries after reconnecting.
+//!
+//! Nothing is sent twice: `Sending` is durable before the call, so after a crash a send
+//! found in that state is *in doubt*. For Instagram the outbox asks Meta's Conversations
+//! API whether a business message with that text reached the customer since the attempt
+//! began, records it as sent if so, and only otherwise sends again. Calls that got no
+//! answer (timeouts) are settled the same way before their retry.
+//!
+//! Start at `worker` (the loop of one tenant), then `graph` and `classify`.
+
+pub mod classify;
+pub mod graph;
+pub mod limits;
+pub mod worker;
+
+use crate::clock::Clock;
+use crate::desk::hub::Hub;
+use crate::principal::{Access, Principal};
+use crate::store::{SendState, Store, StoreError};
+use crate::vault::MasterKey;
+use graph::Graph;
+use limits::SendLimits;
+use protocol::TenantId;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+
+/// Everything a tenant's worker needs; shared by all workers.
+pub struct Shared {
+    pub store: Arc<dyn Store>,
+    pub hub: Arc<Hub>,
+    pub graph: Graph,
+    pub master_key: MasterKey,
+    pub clock: Arc<dyn Clock>,
+    pub limits: SendLimits,
+}
+
+/// The relay's outboxes: starts a tenant's worker on its first queued reply.
+#[derive(Clone)]
+pub struct Outbox {
+    shared: Arc<Shared>,
+    workers: Arc<Mutex<HashMap<TenantId, Arc<Notify>>>>,
+}
+
+impl Outbox {
+    #[must_use]
+    pub fn new(shared: Shared) -> Outbox {
+        Outbox {
+            shared: Arc::new(shared),
+            workers: Arc::default(),
+        }
+    }
+
+    /// Tells the tenant's outbox to look at its queue (starting it if needed).
+    pub fn kick(&self, tenant: &TenantId) {
+        let mut workers = self
+            .workers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(notify) = workers.get(tenant) {
+            notify.notify_one();
+            return;
+        }
+        let notify = Arc::new(Notify::new());
+        workers.insert(tenant.clone(), notify.clone());
+        let shared = self.shared.clone();
+        let tenant = tenant.clone();
+        tokio::spawn(async move { worker::run(shared, tenant, notify).await });
+    }
+
+    /// Starts the outboxes of tenants with unfinished sends (after a restart).
+    ///
+    /// # Errors
+    /// Storage failed.
+    pub async fn resume(&self) -> Result<usize, StoreError> {
+        let mut started = 0;
+        for (tenant, _) in self.shared.store.heads().await? {
+            let Ok(scope) = Principal::Operator.scope(&tenant, Access::Manage) else {
+                continue;
+            };
+            let sends = self.shared.store.sends(&scope).await?;
+            if sends.iter().any(|s| {
+                matches!(s.state, SendState::Queued | SendState::Sending)
+                    || (s.state == SendState::Failed && s.retry_at.is_some())
+            }) {
+                self.kick(&tenant);
+                started += 1;
+            }
+        }
+        Ok(started)
+    }
+}

@@ -1,0 +1,235 @@
+//! The Graph API calls the outbox makes, in Meta's request shapes (meta-platform.md §6,
+//! §13.2): Instagram sends through Instagram Login (`graph.instagram.com/<IG_ID>/messages`)
+//! or Facebook Login (`graph.facebook.com/<PAGE_ID>/messages`, chosen when the channel has
+//! a page), WhatsApp sends through `/<PHONE_NUMBER_ID>/messages`, and the Conversations API
+//! lookup used to settle a send left in doubt by a crash.
+
+use super::classify::{CallFailure, GraphErrorBody};
+use crate::store::{ChannelKind, ChannelRecord};
+use protocol::Millis;
+use protocol::window::ReplyKind;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// Graph API version the relay speaks.
+pub const VERSION: &str = "v23.0";
+
+/// How long one Graph call may take before the attempt counts as unanswered.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct Graph {
+    http: reqwest::Client,
+    meta_base: String,
+    instagram_base: String,
+}
+
+/// One reply to send.
+pub struct Outgoing<'a> {
+    /// IGSID or WhatsApp id of the customer.
+    pub recipient: &'a str,
+    pub text: &'a str,
+    pub kind: ReplyKind,
+    /// Echoed by WhatsApp in status webhooks (`biz_opaque_callback_data`).
+    pub callback: &'a str,
+}
+
+impl Graph {
+    /// # Errors
+    /// The HTTP client cannot be built (no TLS roots).
+    pub fn new(meta_base: &str, instagram_base: &str) -> reqwest::Result<Graph> {
+        Ok(Graph {
+            http: reqwest::Client::builder().timeout(CALL_TIMEOUT).build()?,
+            meta_base: meta_base.trim_end_matches('/').to_owned(),
+            instagram_base: instagram_base.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    fn base(&self, channel: &ChannelRecord) -> &str {
+        match (channel.kind, &channel.page_id) {
+            (ChannelKind::Instagram, None) => &self.instagram_base,
+            _ => &self.meta_base,
+        }
+    }
+
+    /// The account the Instagram Send API is addressed to.
+    fn sender(channel: &ChannelRecord) -> &str {
+        channel.page_id.as_deref().unwrap_or(&channel.account_id)
+    }
+
+    /// Sends a text reply; answers Meta's message id.
+    ///
+    /// # Errors
+    /// Meta's error answer, or no answer at all.
+    pub async fn send_text(
+        &self,
+        channel: &ChannelRecord,
+        token: &str,
+        out: &Outgoing<'_>,
+    ) -> Result<String, CallFailure> {
+        let (url, body) = match channel.kind {
+            ChannelKind::Instagram => {
+                let mut body = json!({
+                    "recipient": {"id": out.recipient},
+                    "message": {"text": out.text},
+                });
+                if out.kind == ReplyKind::HumanAgent {
+                    body["messaging_type"] = json!("MESSAGE_TAG");
+                    body["tag"] = json!("HUMAN_AGENT");
+                } else {
+                    body["messaging_type"] = json!("RESPONSE");
+                }
+                let url = format!(
+                    "{}/{VERSION}/{}/messages",
+                    self.base(channel),
+                    Self::sender(channel)
+                );
+                (url, body)
+            }
+            ChannelKind::Whatsapp => (
+                format!(
+                    "{}/{VERSION}/{}/messages",
+                    self.meta_base, channel.account_id
+                ),
+                json!({
+                    "messaging_product": "whatsapp",
+                    "recipient_type": "individual",
+                    "to": out.recipient,
+                    "type": "text",
+                    "text": {"preview_url": false, "body": out.text},
+                    "biz_opaque_callback_data": out.callback,
+                }),
+            ),
+        };
+        let answer = self.call(self.http.post(url).json(&body), token).await?;
+        let id = match channel.kind {
+            ChannelKind::Instagram => answer["message_id"].as_str(),
+            ChannelKind::Whatsapp => answer["messages"][0]["id"].as_str(),
+        };
+        id.map(str::to_owned).ok_or(CallFailure::Answered {
+            status: 200,
+            error: None,
+        })
+    }
+
+    /// Looks for a business message with exactly `text` to `recipient` created at or after
+    /// `since` (Conversations API); answers its id. Only Instagram has such a lookup.
+    ///
+    /// # Errors
+    /// Meta's error answer, or no answer at all.
+    pub async fn find_sent(
+        &self,
+        channel: &ChannelRecord,
+        token: &str,
+        recipient: &str,
+        text: &str,
+        since: Millis,
+    ) -> Result<Option<String>, CallFailure> {
+        let base = self.base(channel);
+        let list = self
+            .call(
+                self.http
+                    .get(format!(
+                        "{base}/{VERSION}/{}/conversations",
+                        Self::sender(channel)
+                    ))
+                    .query(&[("platform", "instagram"), ("user_id", recipient)]),
+                token,
+            )
+            .await?;
+        let Some(conversations) = list["data"].as_array() else {
+            return Ok(None);
+        };
+        for conversation in conversations {
+            let Some(id) = conversation["id"].as_str() else {
+                continue;
+            };
+            let messages = self
+                .call(
+                    self.http
+                        .get(format!("{base}/{VERSION}/{id}"))
+                        .query(&[("fields", "messages{id,created_time,from,to,message}")]),
+                    token,
+                )
+                .await?;
+            let found = messages["messages"]["data"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|m| {
+                    m["message"].as_str() == Some(text)
+                        && m["from"]["id"].as_str() != Some(recipient)
+                        && created_ms(&m["created_time"]).is_none_or(|t| t >= since.0 - 60_000)
+                });
+            if let Some(m) = found {
+                return Ok(m["id"].as_str().map(str::to_owned));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn call(
+        &self,
+        request: reqwest::RequestBuilder,
+        token: &str,
+    ) -> Result<Value, CallFailure> {
+        let response = request
+            .bearer_auth(token)
+            .send()
+            .await
+            // reqwest's error text names the URL, never the bearer header.
+            .map_err(|e| CallFailure::NoAnswer(e.to_string()))?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| CallFailure::NoAnswer(e.to_string()))?;
+        if status >= 300 {
+            let error = serde_json::from_slice::<GraphErrorBody>(&bytes)
+                .ok()
+                .map(|b| b.error);
+            return Err(CallFailure::Answered { status, error });
+        }
+        serde_json::from_slice(&bytes).map_err(|_| CallFailure::Answered {
+            status,
+            error: None,
+        })
+    }
+}
+
+/// Graph's `created_time` (`2025-06-01T12:00:00+0000`), or epoch numbers, in ms.
+fn created_ms(v: &Value) -> Option<i64> {
+    if let Some(n) = v.as_i64() {
+        return Some(if n < 10_000_000_000 { n * 1000 } else { n });
+    }
+    let s = v.as_str()?;
+    let (date, time) = s.get(..19)?.split_once('T')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.split(':').map(|p| p.parse::<i64>().ok());
+    let (h, min, sec) = (t.next()??, t.next()??, t.next()??);
+    // Days from civil (Howard Hinnant's algorithm), UTC.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 24 + h) * 60 + min) * 60_000 + sec * 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graph_times_parse_to_epoch_millis() {
+        assert_eq!(created_ms(&json!("1970-01-01T00:00:00+0000")), Some(0));
+        assert_eq!(
+            created_ms(&json!("2025-06-01T12:00:00+0000")),
+            Some(1_748_779_200_000)
+        );
+        assert_eq!(created_ms(&json!(1_748_779_200)), Some(1_748_779_200_000));
+        assert_eq!(created_ms(&json!("garbage")), None);
+    }
+}

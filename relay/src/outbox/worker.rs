@@ -1,0 +1,348 @@
+//! One tenant's outbox loop: finds the next send of each thread, settles sends left in
+//! doubt, and takes each through window, credits, rate, `Sending`, the call and its result.
+
+use super::Shared;
+use super::classify::{self, CallFailure};
+use super::graph::Outgoing;
+use crate::principal::{Access, Principal, TenantScope};
+use crate::store::{ChannelKind, ChannelRecord, NewEvent, SendState, SendView, StoreError};
+use crate::vault;
+use protocol::window::{self, ReplyKind, Sender};
+use protocol::{
+    Channel, CustomerId, Event, EventBody, FailureClass, Millis, OutboxEvent, SendFailure,
+    SendStatus, TenantId,
+};
+use rand::Rng as _;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Attempts before a retried failure waits for a person.
+pub const MAX_ATTEMPTS: u32 = 5;
+const BACKOFF_BASE_MS: i64 = 500;
+const BACKOFF_CAP_MS: i64 = 60_000;
+/// Sleep bound when nothing is scheduled, in case a kick was lost.
+const IDLE: Duration = Duration::from_secs(30);
+
+pub async fn run(shared: Arc<Shared>, tenant: TenantId, notify: Arc<Notify>) {
+    let Ok(scope) = Principal::Operator.scope(&tenant, Access::Manage) else {
+        return;
+    };
+    loop {
+        let next = match round(&shared, &scope).await {
+            Ok(next) => next,
+            Err(e) => {
+                tracing::error!(tenant = %tenant, error = %e, "outbox round failed");
+                Some(shared.clock.now().plus(1000))
+            }
+        };
+        let wait = next.map_or(IDLE, |at| {
+            Duration::from_millis(u64::try_from(at.0 - shared.clock.now().0).unwrap_or(0))
+        });
+        if wait.is_zero() {
+            continue;
+        }
+        tokio::select! {
+            () = notify.notified() => {}
+            () = tokio::time::sleep(wait.min(IDLE)) => {}
+        }
+    }
+}
+
+/// Handles every send that is due; answers when the next scheduled retry is.
+async fn round(shared: &Shared, scope: &TenantScope) -> Result<Option<Millis>, StoreError> {
+    let sends = shared.store.sends(scope).await?;
+    let now = shared.clock.now();
+    // A channel whose token Meta refused stops until a person retries after reconnecting.
+    let stopped: HashSet<_> = sends
+        .iter()
+        .filter(|s| is_token_failure(s))
+        .map(|s| s.channel_id.clone())
+        .collect();
+    let mut seen_threads = HashSet::new();
+    let mut next: Option<Millis> = None;
+    let mut due = Vec::new();
+    for send in sends {
+        if matches!(send.state, SendState::Sent | SendState::Abandoned) {
+            continue;
+        }
+        // Only the oldest unfinished send of a thread may move.
+        if !seen_threads.insert(send.thread.clone()) {
+            continue;
+        }
+        if send.state == SendState::Failed {
+            match send.retry_at {
+                Some(at) if at <= now => {}
+                Some(at) => {
+                    next = Some(next.map_or(at, |n| n.min(at)));
+                    continue;
+                }
+                None => continue,
+            }
+        }
+        if stopped.contains(&send.channel_id) && !is_token_failure(&send) {
+            continue;
+        }
+        due.push(send);
+    }
+    let moved = !due.is_empty();
+    for send in due {
+        let events = step(shared, scope, &send).await?;
+        if !events.is_empty() {
+            shared.store.sync().await?;
+            shared.hub.publish(scope, events);
+        }
+    }
+    // A finished send may unblock the next one of its thread at once.
+    Ok(if moved { Some(now) } else { next })
+}
+
+fn is_token_failure(s: &SendView) -> bool {
+    s.state == SendState::Failed
+        && s.retry_at.is_none()
+        && s.failure
+            .as_ref()
+            .is_some_and(|f| f.class == FailureClass::TokenInvalid)
+}
+
+/// Takes one send one step further; answers the events appended.
+async fn step(
+    shared: &Shared,
+    scope: &TenantScope,
+    send: &SendView,
+) -> Result<Vec<Event>, StoreError> {
+    let store = &shared.store;
+    let now = shared.clock.now();
+    let Some(thread) = store.thread(scope, &send.thread).await? else {
+        return Ok(Vec::new());
+    };
+    let channel = store
+        .channels(scope)
+        .await?
+        .into_iter()
+        .find(|c| c.id == send.channel_id);
+    let record = |status| record(shared, scope, send, status);
+    let Some(channel) = channel else {
+        return record(failed(
+            FailureClass::Permanent,
+            "The channel was removed.",
+            None,
+        ))
+        .await;
+    };
+    let token = match channel
+        .sealed_token
+        .as_deref()
+        .map(|sealed| vault::open(&shared.master_key, scope.tenant(), &channel.id, sealed))
+    {
+        Some(Ok(token)) => token,
+        Some(Err(_)) | None => {
+            return record(failed(
+                FailureClass::TokenInvalid,
+                "The channel has no usable access token: reconnect it, then retry.",
+                None,
+            ))
+            .await;
+        }
+    };
+    let recipient = match &thread.customer.id {
+        CustomerId::Igsid(id) | CustomerId::WhatsApp(id) => id.clone(),
+        CustomerId::InstagramUsername(_) => {
+            return record(failed(
+                FailureClass::Permanent,
+                "Meta gave only a username for this customer, so no message can be addressed to them.",
+                None,
+            ))
+            .await;
+        }
+    };
+    let mut appended = Vec::new();
+    // Settle a send that may already have reached the customer.
+    let in_doubt = send.state == SendState::Sending
+        || (send.attempts > 0
+            && send
+                .failure
+                .as_ref()
+                .is_some_and(|f| f.class == FailureClass::Transient && f.code.is_none()));
+    if in_doubt && channel.kind == ChannelKind::Instagram {
+        let since = send.sending_since.unwrap_or(send.queued_at);
+        match shared
+            .graph
+            .find_sent(&channel, &token, &recipient, &send.text, since)
+            .await
+        {
+            Ok(Some(provider_id)) => {
+                let kind = send.kind.unwrap_or(ReplyKind::Standard);
+                if send.state != SendState::Sending {
+                    // The failure gave its credit back, but the message did go out.
+                    appended.extend(record(sending(send.attempts + 1, kind)).await?);
+                }
+                appended.extend(
+                    record(SendStatus::Sent {
+                        provider_id,
+                        kind,
+                        reconciled: true,
+                    })
+                    .await?,
+                );
+                return Ok(appended);
+            }
+            Ok(None) => {}
+            Err(failure) => {
+                let f = classify::classify(&failure);
+                let retry_at = retry_at(send.attempts, now);
+                return record(SendStatus::Failed {
+                    failure: f,
+                    retry_at,
+                })
+                .await;
+            }
+        }
+    }
+    if send.state == SendState::Sending {
+        // Not delivered: close the doubtful attempt (its credit comes back) and go again.
+        appended.extend(
+            record(failed(
+                FailureClass::Transient,
+                "The relay stopped during this send; it was not delivered and is sent again.",
+                Some(now),
+            ))
+            .await?,
+        );
+    }
+    let Some(kind) = reply_kind(&channel, thread.channel, &thread.window(), now) else {
+        appended.extend(
+            record(failed(
+                FailureClass::OutsideWindow,
+                classify::sentence(FailureClass::OutsideWindow),
+                None,
+            ))
+            .await?,
+        );
+        return Ok(appended);
+    };
+    if store.credits(scope).await? < 1 {
+        appended.extend(
+            record(failed(
+                FailureClass::NoCredits,
+                classify::sentence(FailureClass::NoCredits),
+                None,
+            ))
+            .await?,
+        );
+        return Ok(appended);
+    }
+    shared.limits.acquire(&channel.account_id).await;
+    let attempt = send.attempts + 1;
+    appended.extend(record(sending(attempt, kind)).await?);
+    // Durable before the call: a crash from here on leaves the send in doubt, not lost.
+    store.sync().await?;
+    let callback = format!("{}:{}", scope.tenant(), send.send);
+    let out = Outgoing {
+        recipient: &recipient,
+        text: &send.text,
+        kind,
+        callback: &callback,
+    };
+    let status = match shared.graph.send_text(&channel, &token, &out).await {
+        Ok(provider_id) => SendStatus::Sent {
+            provider_id,
+            kind,
+            reconciled: false,
+        },
+        Err(failure) => {
+            let f = classify::classify(&failure);
+            let retry = if f.class.retried() && attempt < MAX_ATTEMPTS {
+                retry_at(attempt, shared.clock.now())
+            } else {
+                None
+            };
+            if matches!(failure, CallFailure::NoAnswer(_)) {
+                tracing::warn!(send = %send.send, "send got no answer; settled before its retry");
+            }
+            SendStatus::Failed {
+                failure: f,
+                retry_at: retry,
+            }
+        }
+    };
+    appended.extend(record(status).await?);
+    Ok(appended)
+}
+
+fn sending(attempt: u32, kind: ReplyKind) -> SendStatus {
+    SendStatus::Sending { attempt, kind }
+}
+
+fn failed(class: FailureClass, message: &str, retry_at: Option<Millis>) -> SendStatus {
+    SendStatus::Failed {
+        failure: SendFailure {
+            class,
+            code: None,
+            subcode: None,
+            message: message.to_owned(),
+        },
+        retry_at,
+    }
+}
+
+/// Jittered exponential back-off after `attempt` attempts.
+fn retry_at(attempt: u32, now: Millis) -> Option<Millis> {
+    let exp = BACKOFF_BASE_MS.saturating_mul(1 << attempt.min(16));
+    let cap = exp.min(BACKOFF_CAP_MS);
+    let jittered = rand::thread_rng().gen_range(cap / 2..=cap);
+    Some(now.plus(jittered))
+}
+
+/// The kind of reply Meta permits now, for a person-approved reply.
+fn reply_kind(
+    channel: &ChannelRecord,
+    thread_channel: Channel,
+    window: &window::ThreadWindow,
+    now: Millis,
+) -> Option<ReplyKind> {
+    let matches = match channel.kind {
+        ChannelKind::Instagram => thread_channel == Channel::InstagramDm,
+        ChannelKind::Whatsapp => thread_channel == Channel::WhatsApp,
+    };
+    if !matches {
+        return None;
+    }
+    window::choose(window, Sender::Human, now).map(|a| a.kind)
+}
+
+async fn record(
+    shared: &Shared,
+    scope: &TenantScope,
+    send: &SendView,
+    status: SendStatus,
+) -> Result<Vec<Event>, StoreError> {
+    let now = shared.clock.now();
+    // Unique per step, so a step is recorded once however often the loop sees it.
+    let step = match &status {
+        SendStatus::Sending { attempt, .. } => format!("sending:{attempt}"),
+        SendStatus::Sent { .. } => "sent".to_owned(),
+        SendStatus::Failed { .. } => format!("failed:{}:{}", send.attempts, now.0),
+    };
+    let event = NewEvent {
+        dedup_key: format!("o:{}:{step}", send.send),
+        received_at: now,
+        body: EventBody::Outbox(OutboxEvent {
+            channel_id: send.channel_id.clone(),
+            thread: send.thread.clone(),
+            send: send.send,
+            status,
+        }),
+    };
+    Ok(shared
+        .store
+        .append(scope, vec![event])
+        .await?
+        .into_iter()
+        .filter_map(|a| match a {
+            crate::store::Appended::Stored(e) => Some(e),
+            crate::store::Appended::Duplicate(_) => None,
+        })
+        .collect())
+}
