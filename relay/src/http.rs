@@ -62,6 +62,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/tenants/{tenant}/threads", get(admin::list_threads))
         .route(
+            "/v1/tenants/{tenant}/audit/verify",
+            get(admin::verify_audit),
+        )
+        .route(
             "/v1/tenants/{tenant}/credits",
             get(admin::get_credits).post(admin::add_credits),
         )

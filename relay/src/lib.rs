@@ -4,6 +4,7 @@
 //! Start reading at [`Relay`] (what `relay serve` does), then `http::webhook` (the ingest
 //! path) and `store` (the storage trait and its invariants).
 
+pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;

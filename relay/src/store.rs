@@ -353,6 +353,8 @@ pub trait Store: Send + Sync + 'static {
         scope: &TenantScope,
         thread: &ThreadId,
     ) -> Result<Vec<MessageView>, StoreError>;
+    /// Re-hashes the tenant's evidence chain (`crate::audit`).
+    async fn verify_audit(&self, scope: &TenantScope) -> Result<crate::audit::Verdict, StoreError>;
     /// The tenant's queued replies, oldest first.
     async fn sends(&self, scope: &TenantScope) -> Result<Vec<SendView>, StoreError>;
     /// The tenant's credit balance (one per reply sent).

@@ -495,3 +495,14 @@ pub async fn list_events(
     let head = app.store.head(&scope).await?;
     Ok(axum::Json(json!({"head": head.0, "events": events})).into_response())
 }
+
+/// Re-hashes the tenant's evidence chain and names the first broken record.
+pub async fn verify_audit(
+    State(app): State<AppState>,
+    principal: Principal,
+    Path(tenant): Path<String>,
+) -> Result<Response, ApiError> {
+    let scope = tenant_scope(&app, &principal, &tenant, Access::Manage).await?;
+    let verdict = app.store.verify_audit(&scope).await?;
+    Ok(axum::Json(verdict).into_response())
+}

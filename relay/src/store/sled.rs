@@ -5,7 +5,7 @@
 //!
 //! | key | value |
 //! |---|---|
-//! | `t/<tenant>/e/<seq be8>` | `Event` |
+//! | `t/<tenant>/e/<seq be8>` | `Event` and its audit record (`crate::audit`) |
 //! | `t/<tenant>/d/<dedup key>` | sequence of the first delivery |
 //! | `t/<tenant>/t/<thread>` | `ThreadView` |
 //! | `t/<tenant>/m/<thread>/<meta time be8><seq be8>` | `MessageView` (ordered by Meta's time) |
@@ -35,6 +35,7 @@ use super::{
     AgentKind, AgentRecord, Appended, ChannelRecord, CommandOutcome, CommandRequest, MessageView,
     NewEvent, PartnerRecord, SendView, Store, StoreError, TenantRecord, ThreadView,
 };
+use crate::audit::{self, AuditRecord, Hash, Verdict};
 use crate::desk::decide::decide;
 use crate::ingest::parse::RouteKey;
 use crate::principal::TenantScope;
@@ -44,8 +45,8 @@ use protocol::{
     AgentId, Answer, ChannelId, Command, CommandKey, DeskEvent, Event, EventBody, Millis,
     PartnerId, Seq, TenantId, ThreadId,
 };
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -62,7 +63,7 @@ pub struct SledStore {
     tenant_locks: Vec<Mutex<()>>,
     wal: Arc<Wal>,
     /// Head per tenant, once known; changed only under the tenant lock after a write.
-    heads: Mutex<HashMap<TenantId, Seq>>,
+    heads: Mutex<HashMap<TenantId, (Seq, Hash)>>,
     /// Per channel: newest arrival, and the one last written to sled.
     activity: Mutex<HashMap<ChannelId, (Millis, Millis)>>,
     // Field order is drop order: the committer's last flush before the checkpointer stops.
@@ -141,6 +142,30 @@ fn read_credits(data: &sled::Tree, prefix: &Prefix) -> Result<i64, StoreError> {
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // The maps hold caches of what sled holds; a panic elsewhere leaves them usable.
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// What an event key holds: the event and its link in the evidence chain.
+#[derive(Deserialize)]
+struct Logged {
+    event: Event,
+    audit: AuditRecord,
+}
+
+/// `Logged` for encoding without moving the event (bincode encodes both alike).
+#[derive(Serialize)]
+struct LoggedRef<'a> {
+    event: &'a Event,
+    audit: &'a AuditRecord,
+}
+
+/// Encodes `event` with its audit record chained to `prev`; answers the record's hash.
+fn logged(event: &Event, prev: Hash) -> Result<(Vec<u8>, Hash), StoreError> {
+    let audit = audit::record(event, prev);
+    let bytes = enc(&LoggedRef {
+        event,
+        audit: &audit,
+    })?;
+    Ok((bytes, audit.hash))
 }
 
 struct Prefix(String);
@@ -315,23 +340,30 @@ impl SledStore {
     }
 
     fn read_head(&self, tenant: &TenantId) -> Result<Seq, StoreError> {
-        if let Some(seq) = lock(&self.heads).get(tenant) {
-            return Ok(*seq);
+        Ok(self.read_chain(tenant)?.0)
+    }
+
+    /// The tenant's newest sequence number and audit hash.
+    fn read_chain(&self, tenant: &TenantId) -> Result<(Seq, Hash), StoreError> {
+        if let Some(head) = lock(&self.heads).get(tenant) {
+            return Ok(*head);
         }
         let prefix = Prefix::of(tenant);
         let newest = self
             .data
             .range(prefix.event(Seq(0))..=prefix.event(Seq(u64::MAX)))
-            .keys()
             .next_back()
             .transpose()
             .map_err(backend)?;
-        let seq = match newest {
-            Some(key) => read_seq(&key[key.len() - 8..])?,
-            None => Seq(0),
+        let head = match newest {
+            Some((_, value)) => {
+                let logged: Logged = dec(&value)?;
+                (logged.event.seq, logged.audit.hash)
+            }
+            None => (Seq(0), audit::GENESIS),
         };
-        lock(&self.heads).insert(tenant.clone(), seq);
-        Ok(seq)
+        lock(&self.heads).insert(tenant.clone(), head);
+        Ok(head)
     }
 
     /// Records arrivals; answers the channels whose sled value is a second or more behind.
@@ -585,7 +617,7 @@ impl Store for SledStore {
         let tenant = scope.tenant();
         let prefix = Prefix::of(tenant);
         let _g = self.tenant_lock(tenant);
-        let mut head = self.read_head(tenant)?;
+        let (mut head, mut chain) = self.read_chain(tenant)?;
         let mut arrivals: HashMap<ChannelId, Millis> = HashMap::new();
         let mut writes = Writes::default();
         let mut seen_here: HashMap<String, Seq> = HashMap::new();
@@ -613,7 +645,9 @@ impl Store for SledStore {
                 received_at: new.received_at,
                 body: new.body,
             };
-            writes.insert(Tree::Data, prefix.event(head), enc(&event)?);
+            let (bytes, hash) = logged(&event, chain)?;
+            chain = hash;
+            writes.insert(Tree::Data, prefix.event(head), bytes);
             writes.insert(Tree::Data, dkey, be(head));
             let at = arrivals
                 .entry(event.channel_id().clone())
@@ -631,7 +665,7 @@ impl Store for SledStore {
             writes.insert(Tree::Data, prefix.activity(&channel), at.0.to_be_bytes());
         }
         self.write(writes)?;
-        lock(&self.heads).insert(tenant.clone(), head);
+        lock(&self.heads).insert(tenant.clone(), (head, chain));
         Ok(out)
     }
 
@@ -663,6 +697,7 @@ impl Store for SledStore {
             _ => None,
         };
         let mut writes = Writes::default();
+        let mut new_chain = None;
         let (answer, event) = match (
             decide(thread.as_ref(), comment.as_ref(), send.as_ref(), &request),
             thread,
@@ -674,7 +709,8 @@ impl Store for SledStore {
                 ));
             }
             (Ok(action), Some(thread)) => {
-                let head = self.read_head(tenant)?.next();
+                let (head, chain) = self.read_chain(tenant)?;
+                let head = head.next();
                 let event = Event {
                     tenant: tenant.clone(),
                     seq: head,
@@ -687,16 +723,18 @@ impl Store for SledStore {
                         action,
                     }),
                 };
-                writes.insert(Tree::Data, prefix.event(head), enc(&event)?);
+                let (bytes, hash) = logged(&event, chain)?;
+                writes.insert(Tree::Data, prefix.event(head), bytes);
                 project(&event, &mut overlay)?;
                 overlay.stage(&mut writes)?;
+                new_chain = Some((head, hash));
                 (Answer::Applied { seq: head }, Some(event))
             }
         };
         writes.insert(Tree::Data, answer_key, enc(&answer)?);
         self.write(writes)?;
-        if let Answer::Applied { seq } = &answer {
-            lock(&self.heads).insert(tenant.clone(), *seq);
+        if let Some(head) = new_chain {
+            lock(&self.heads).insert(tenant.clone(), head);
         }
         Ok(CommandOutcome { answer, event })
     }
@@ -729,8 +767,19 @@ impl Store for SledStore {
             .range(start..end)
             .values()
             .take(limit)
-            .map(|v| dec(&v.map_err(backend)?))
+            .map(|v| Ok(dec::<Logged>(&v.map_err(backend)?)?.event))
             .collect()
+    }
+
+    async fn verify_audit(&self, scope: &TenantScope) -> Result<Verdict, StoreError> {
+        let prefix = Prefix::of(scope.tenant());
+        let records = self
+            .data
+            .range(prefix.event(Seq(0))..=prefix.event(Seq(u64::MAX)))
+            .values()
+            .map(|v| Ok(dec::<Logged>(&v.map_err(backend)?)?.audit))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(audit::verify(records))
     }
 
     async fn threads(&self, scope: &TenantScope) -> Result<Vec<ThreadView>, StoreError> {

@@ -348,3 +348,32 @@ async fn a_send_takes_and_restores_credits_and_becomes_one_outbound_message() {
         .collect();
     assert_eq!(outbound, ["mid.out"]);
 }
+
+#[tokio::test]
+async fn tampering_with_a_stored_audit_record_is_named_by_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let s = scope("tn_a");
+    for i in 0..4 {
+        store
+            .append(&s, vec![text("tn_a", &format!("m{i}"), "private words", i)])
+            .await
+            .unwrap();
+    }
+    let verdict = store.verify_audit(&s).await.unwrap();
+    assert_eq!((verdict.ok, verdict.records, verdict.first_bad), (true, 4, None));
+    // Rewrite record 2 in place, as someone with disk access would.
+    let key = Prefix::of(&TenantId::new("tn_a")).event(Seq(2));
+    let mut logged: Logged = dec(&store.data.get(&key).unwrap().unwrap()).unwrap();
+    logged.audit.detail = "signature=forged".into();
+    let bytes = enc(&LoggedRef {
+        event: &logged.event,
+        audit: &logged.audit,
+    })
+    .unwrap();
+    store.data.insert(&key, bytes).unwrap();
+    let verdict = store.verify_audit(&s).await.unwrap();
+    assert_eq!((verdict.ok, verdict.first_bad), (false, Some(2)));
+    // Other tenants' chains are their own.
+    assert!(store.verify_audit(&scope("tn_b")).await.unwrap().ok);
+}
