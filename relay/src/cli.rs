@@ -1,6 +1,7 @@
-//! The command line of the `relay` binary: `serve`, and `admin …` which mirrors the admin
+//! The command line of the `relay` binary: `serve`, `admin …` which mirrors the admin
 //! API over HTTP for operators (sled allows one process per data directory, so the CLI
-//! talks to the running relay instead of opening its storage).
+//! talks to the running relay instead of opening its storage), and `simulate` (Meta's
+//! stand-in, see `simulate`).
 //!
 //! Errors end here as one line on stderr and a non-zero exit status.
 
@@ -33,6 +34,31 @@ enum Command {
     },
     /// Operator commands against a running relay (needs RELAY_OPERATOR_TOKEN).
     Admin(AdminArgs),
+    /// Play Meta: Graph endpoints, signed webhooks to a relay, scenarios (needs META_APP_SECRET).
+    Simulate(SimulateArgs),
+}
+
+#[derive(Args)]
+struct SimulateArgs {
+    /// Address to serve the Graph endpoints and the /_sim control API on.
+    #[arg(long, env = "SIM_LISTEN", default_value = "127.0.0.1:9090")]
+    listen: std::net::SocketAddr,
+    /// Base URL of the relay that receives the webhooks.
+    #[arg(
+        long,
+        env = "RELAY_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    relay_url: String,
+    /// Scenario files to play once listening, in order.
+    #[arg(long)]
+    scenario: Vec<PathBuf>,
+    /// Accounts to register at start (TOML like a scenario without steps, or a JSON array).
+    #[arg(long)]
+    accounts: Option<PathBuf>,
+    /// Pause before each follow-up webhook (echo, read receipt, status).
+    #[arg(long, env = "SIM_FOLLOWUP_DELAY_MS", default_value_t = 50)]
+    followup_delay_ms: u64,
 }
 
 #[derive(Args)]
@@ -203,6 +229,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { config } => serve(config),
         Command::Admin(args) => admin(args),
+        Command::Simulate(args) => simulate(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -242,6 +269,68 @@ fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         println!("relay listening on http://{addr}");
         let _ = std::io::stdout().flush();
         relay.serve(listener, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
+    use crate::secret::Secret;
+    use crate::simulate::{self, Sim, SimConfig};
+    let secret = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(Secret::new)
+    };
+    let meta_app_secret =
+        secret("META_APP_SECRET").context("META_APP_SECRET is required to sign webhooks")?;
+    let sim = Sim::new(SimConfig {
+        relay_url: args.relay_url,
+        meta_app_secret,
+        instagram_app_secret: secret("INSTAGRAM_APP_SECRET"),
+        followup_delay_ms: args.followup_delay_ms,
+    });
+    if let Some(path) = &args.accounts {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let json = path.extension().is_some_and(|e| e == "json");
+        simulate::load_accounts(&sim, &text, json)
+            .with_context(|| format!("{}", path.display()))?;
+    }
+    // Scenarios are read before listening so a broken file fails the start, not later.
+    let mut scenarios = Vec::new();
+    for path in &args.scenario {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let parsed = simulate::scenario::parse(&text, |k| std::env::var(k).ok())
+            .with_context(|| format!("{}", path.display()))?;
+        scenarios.push(parsed);
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    runtime()?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, relay = %sim.relay_url(), "simulator serving");
+        println!("relay simulate listening on http://{addr}");
+        let _ = std::io::stdout().flush();
+        let player = std::sync::Arc::clone(&sim);
+        tokio::spawn(async move {
+            for s in scenarios {
+                match simulate::scenario::run(&player, s).await {
+                    Ok(r) => tracing::info!(name = %r["name"], ok = %r["ok"], "scenario finished"),
+                    Err(e) => tracing::warn!(error = %e, "scenario failed"),
+                }
+            }
+        });
+        simulate::serve(sim, listener, shutdown_signal()).await?;
         Ok(())
     })
 }

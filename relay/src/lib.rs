@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod principal;
 pub mod secret;
+pub mod simulate;
 pub mod store;
 pub mod vault;
 pub mod verify;

@@ -6,6 +6,7 @@
 
 pub mod desk;
 pub mod proxy;
+pub mod sim;
 
 use anyhow::{Context as _, bail};
 use hmac::{Hmac, Mac};

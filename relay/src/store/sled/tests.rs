@@ -361,7 +361,10 @@ async fn tampering_with_a_stored_audit_record_is_named_by_verify() {
             .unwrap();
     }
     let verdict = store.verify_audit(&s).await.unwrap();
-    assert_eq!((verdict.ok, verdict.records, verdict.first_bad), (true, 4, None));
+    assert_eq!(
+        (verdict.ok, verdict.records, verdict.first_bad),
+        (true, 4, None)
+    );
     // Rewrite record 2 in place, as someone with disk access would.
     let key = Prefix::of(&TenantId::new("tn_a")).event(Seq(2));
     let mut logged: Logged = dec(&store.data.get(&key).unwrap().unwrap()).unwrap();
