@@ -116,6 +116,41 @@ enum AdminCommand {
         #[command(subcommand)]
         command: EventCommand,
     },
+    /// A tenant's credits (one per reply sent).
+    Credits {
+        #[command(subcommand)]
+        command: CreditCommand,
+    },
+    /// A tenant's evidence chain.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CreditCommand {
+    /// Show the balance.
+    Show {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Top up (or, negative, take away).
+    Add {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, allow_negative_numbers = true)]
+        add: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Re-hash the chain and name the first broken record.
+    Verify {
+        #[arg(long)]
+        tenant: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -462,6 +497,27 @@ fn admin(args: AdminArgs) -> anyhow::Result<()> {
             format!("/v1/tenants/{tenant}/events?after={after}"),
             None,
         ),
+        AdminCommand::Credits {
+            command: CreditCommand::Show { tenant },
+        } => (
+            reqwest::Method::GET,
+            format!("/v1/tenants/{tenant}/credits"),
+            None,
+        ),
+        AdminCommand::Credits {
+            command: CreditCommand::Add { tenant, add },
+        } => (
+            reqwest::Method::POST,
+            format!("/v1/tenants/{tenant}/credits"),
+            Some(json!({ "add": add })),
+        ),
+        AdminCommand::Audit {
+            command: AuditCommand::Verify { tenant },
+        } => (
+            reqwest::Method::GET,
+            format!("/v1/tenants/{tenant}/audit/verify"),
+            None,
+        ),
     };
     runtime()?.block_on(async move {
         let client = reqwest::Client::new();
@@ -483,6 +539,13 @@ fn admin(args: AdminArgs) -> anyhow::Result<()> {
             bail!("{status}: {code}: {message}");
         }
         println!("{}", serde_json::to_string_pretty(&value)?);
+        // A broken evidence chain must fail scripts that check it.
+        if value["ok"] == Value::Bool(false) {
+            bail!(
+                "the evidence chain is broken at record {}",
+                value["first_bad"]
+            );
+        }
         Ok(())
     })
 }

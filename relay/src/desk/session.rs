@@ -513,7 +513,9 @@ impl Session {
                 &event.body,
                 EventBody::Desk(d) if matches!(
                     d.action,
-                    DeskAction::ReplyQueued { .. } | DeskAction::SendRetried { .. }
+                    DeskAction::ReplyQueued { .. }
+                        | DeskAction::SendRetried { .. }
+                        | DeskAction::SendDiscarded { .. }
                 )
             );
             self.app.hub.publish(&self.scope, [event]);

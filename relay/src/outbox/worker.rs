@@ -158,13 +158,15 @@ async fn step(
         }
     };
     let mut appended = Vec::new();
-    // Settle a send that may already have reached the customer.
+    // Settle a send that may already have reached the customer: one left `Sending` by a
+    // crash, or one whose call failed transiently (Meta may have done the work and lost
+    // the answer, or the answer never came).
     let in_doubt = send.state == SendState::Sending
         || (send.attempts > 0
             && send
                 .failure
                 .as_ref()
-                .is_some_and(|f| f.class == FailureClass::Transient && f.code.is_none()));
+                .is_some_and(|f| f.class == FailureClass::Transient));
     if in_doubt && channel.kind == ChannelKind::Instagram {
         let since = send.sending_since.unwrap_or(send.queued_at);
         match shared

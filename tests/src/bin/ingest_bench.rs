@@ -78,6 +78,10 @@ struct Args {
     /// The baseline binary; default: target/release/bare-server next to this program.
     #[arg(long)]
     bare_bin: Option<PathBuf>,
+    /// Extra `KEY=VALUE` environment for the relay (repeatable), e.g. to try another
+    /// `RELAY_WAL_SEGMENT_BYTES`.
+    #[arg(long = "relay-env", value_name = "KEY=VALUE")]
+    relay_env: Vec<String>,
 }
 
 fn main() -> Result<()> {
@@ -210,7 +214,7 @@ async fn run(args: Args, cores: Cores) -> Result<()> {
 
     let data_dir = tmp.path().join("relay-data");
     std::fs::create_dir_all(&data_dir).context("cannot create the relay data directory")?;
-    let relay_env = [
+    let mut relay_env = vec![
         ("RELAY_LISTEN", "127.0.0.1:0".to_owned()),
         ("RELAY_DATA_DIR", data_dir.display().to_string()),
         ("RELAY_OPERATOR_TOKEN", OPERATOR_TOKEN.to_owned()),
@@ -220,6 +224,12 @@ async fn run(args: Args, cores: Cores) -> Result<()> {
         ("META_VERIFY_TOKEN", "bench-verify-token".to_owned()),
         ("RUST_LOG", "warn".to_owned()),
     ];
+    for pair in &args.relay_env {
+        let (k, v) = pair
+            .split_once('=')
+            .with_context(|| format!("--relay-env {pair:?} is not KEY=VALUE"))?;
+        relay_env.push((k, v.to_owned()));
+    }
     let (relay, metrics) = {
         let mut server = Server::spawn(ServerSpec {
             label: "relay",
