@@ -7,6 +7,7 @@
 
 use crate::desk::Draft;
 use crate::ids::{Seq, ThreadId};
+use crate::reply::ReplyContent;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -75,6 +76,13 @@ pub enum Command {
         thread: ThreadId,
         version: u32,
     },
+    /// Send something richer than text: media, buttons, a template, a private reply to a
+    /// comment, a sender action. `reply_to` quotes a customer message (WhatsApp).
+    SendMessage {
+        thread: ThreadId,
+        content: ReplyContent,
+        reply_to: Option<String>,
+    },
     /// Try a failed reply again (after reconnecting, topping up, or when Meta allows it).
     RetrySend {
         thread: ThreadId,
@@ -120,6 +128,7 @@ impl Command {
             | Command::ApproveDraft { thread, .. }
             | Command::DiscardDraft { thread, .. }
             | Command::SendReply { thread, .. }
+            | Command::SendMessage { thread, .. }
             | Command::RetrySend { thread, .. }
             | Command::DiscardSend { thread, .. }
             | Command::Resolve { thread }
@@ -139,6 +148,7 @@ impl Command {
             Command::ApproveDraft { .. } => "approve_draft",
             Command::DiscardDraft { .. } => "discard_draft",
             Command::SendReply { .. } => "send_reply",
+            Command::SendMessage { .. } => "send_message",
             Command::RetrySend { .. } => "retry_send",
             Command::DiscardSend { .. } => "discard_send",
             Command::Resolve { .. } => "resolve",

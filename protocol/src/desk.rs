@@ -4,6 +4,7 @@
 
 use crate::command::CommandKey;
 use crate::ids::{AgentId, ChannelId, Seq, ThreadId};
+use crate::reply::ReplyContent;
 use serde::{Deserialize, Serialize};
 
 /// Who wrote a draft's current text.
@@ -49,8 +50,13 @@ pub enum DeskAction {
     /// A reply queued for sending by this event's agent: the text of the draft version it
     /// approved (`from_draft`), or a reply the agent wrote. The draft is gone afterwards.
     ReplyQueued {
+        /// The text, or a preview of a richer `content`.
         text: String,
         from_draft: Option<u32>,
+        /// What is sent when it is more than `text` alone.
+        content: Option<ReplyContent>,
+        /// The customer message this answers (WhatsApp shows it as a quote).
+        reply_to: Option<String>,
     },
     /// A failed reply goes back into the queue.
     SendRetried {

@@ -15,6 +15,7 @@ pub mod frame;
 pub mod ids;
 pub mod inbound;
 pub mod outbox;
+pub mod reply;
 pub mod time;
 pub mod window;
 
@@ -27,4 +28,5 @@ pub use frame::{ClientFrame, PROTOCOL_VERSION, Role, ServerFrame};
 pub use ids::{AgentId, ChannelId, DraftId, MessageId, PartnerId, Seq, TenantId, ThreadId};
 pub use inbound::InboundEvent;
 pub use outbox::{FailureClass, OutboxEvent, SendFailure, SendStatus};
+pub use reply::{Card, Choice, MediaKind, ReplyContent, SenderAction};
 pub use time::Millis;

@@ -23,6 +23,7 @@ use protocol::{
     PartnerId, Rejection, Role, SendFailure, SendStatus, Seq, ServerFrame, TenantId, ThreadId,
     UnknownEvent, window::ReplyKind,
 };
+use protocol::{Card, Choice, MediaKind, ReplyContent, SenderAction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -559,14 +560,82 @@ prop_compose! {
     }
 }
 
+fn choice() -> impl Strategy<Value = Choice> {
+    (text(), text()).prop_map(|(title, payload)| Choice { title, payload })
+}
+
+fn reply_content() -> BoxedStrategy<ReplyContent> {
+    let media_kind = prop_oneof![
+        Just(MediaKind::Image),
+        Just(MediaKind::Video),
+        Just(MediaKind::Audio),
+        Just(MediaKind::File),
+    ];
+    let card = (
+        text(),
+        proptest::option::of(text()),
+        proptest::option::of(text()),
+        proptest::collection::vec(choice(), 0..3),
+    )
+        .prop_map(|(title, subtitle, image_url, buttons)| Card {
+            title,
+            subtitle,
+            image_url,
+            buttons,
+        });
+    let action = prop_oneof![
+        Just(SenderAction::TypingOn),
+        Just(SenderAction::TypingOff),
+        Just(SenderAction::MarkSeen),
+        (text(), text()).prop_map(|(mid, emoji)| SenderAction::React { mid, emoji }),
+        text().prop_map(|mid| SenderAction::Unreact { mid }),
+    ];
+    prop_oneof![
+        (media_kind, text(), proptest::option::of(text()))
+            .prop_map(|(kind, url, caption)| ReplyContent::Media { kind, url, caption }),
+        Just(ReplyContent::Heart),
+        (text(), proptest::collection::vec(choice(), 0..4))
+            .prop_map(|(text, options)| ReplyContent::QuickReplies { text, options }),
+        (text(), proptest::collection::vec(choice(), 0..4))
+            .prop_map(|(text, buttons)| ReplyContent::Buttons { text, buttons }),
+        proptest::collection::vec(card, 0..3).prop_map(|cards| ReplyContent::Cards { cards }),
+        (text(), text(), proptest::collection::vec(text(), 0..3)).prop_map(
+            |(name, language, params)| ReplyContent::Template {
+                name,
+                language,
+                params
+            }
+        ),
+        text().prop_map(|text| ReplyContent::PrivateReply { text }),
+        action.prop_map(ReplyContent::SenderAction),
+        (text(), any::<bool>())
+            .prop_map(|(comment_id, hidden)| ReplyContent::HideComment { comment_id, hidden }),
+    ]
+    .boxed()
+}
+
 fn desk_action() -> BoxedStrategy<DeskAction> {
     prop_oneof![
         Just(DeskAction::Claimed),
         Just(DeskAction::Released),
         draft().prop_map(|draft| DeskAction::DraftEdited { draft }),
         any::<u32>().prop_map(|version| DeskAction::DraftDiscarded { version }),
-        (text(), proptest::option::of(any::<u32>()))
-            .prop_map(|(text, from_draft)| DeskAction::ReplyQueued { text, from_draft }),
+        (text(), proptest::option::of(any::<u32>())).prop_map(|(text, from_draft)| {
+            DeskAction::ReplyQueued {
+                text,
+                from_draft,
+                content: None,
+                reply_to: None,
+            }
+        }),
+        (text(), reply_content(), proptest::option::of(text())).prop_map(
+            |(text, content, reply_to)| DeskAction::ReplyQueued {
+                text,
+                from_draft: None,
+                content: Some(content),
+                reply_to
+            }
+        ),
         Just(DeskAction::Resolved),
         Just(DeskAction::Reopened),
         seq().prop_map(|up_to| DeskAction::Read { up_to }),
@@ -679,6 +748,13 @@ fn command() -> BoxedStrategy<Command> {
         (t(), any::<u32>()).prop_map(|(thread, version)| Command::ApproveDraft { thread, version }),
         (t(), any::<u32>()).prop_map(|(thread, version)| Command::DiscardDraft { thread, version }),
         (t(), text()).prop_map(|(thread, text)| Command::SendReply { thread, text }),
+        (t(), reply_content(), proptest::option::of(text())).prop_map(
+            |(thread, content, reply_to)| Command::SendMessage {
+                thread,
+                content,
+                reply_to
+            }
+        ),
         (t(), seq()).prop_map(|(thread, send)| Command::RetrySend { thread, send }),
         (t(), seq()).prop_map(|(thread, send)| Command::DiscardSend { thread, send }),
         t().prop_map(|thread| Command::Resolve { thread }),

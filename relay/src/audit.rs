@@ -122,6 +122,7 @@ fn describe(event: &Event) -> Described {
                 DeskAction::ReplyQueued {
                     text,
                     from_draft: Some(v),
+                    ..
                 } => (
                     "reply_approved".into(),
                     format!("{subject} send={}", event.seq),
@@ -131,6 +132,7 @@ fn describe(event: &Event) -> Described {
                 DeskAction::ReplyQueued {
                     text,
                     from_draft: None,
+                    ..
                 } => (
                     "reply_written".into(),
                     format!("{subject} send={}", event.seq),

@@ -19,7 +19,8 @@ use protocol::inbound::{Attachment, ProviderError, ReplyTo, Structured};
 use protocol::window::{ReplyKind, ThreadWindow};
 use protocol::{
     AgentId, Answer, Channel, ChannelId, Command, CommandKey, Customer, Direction, Draft, Event,
-    EventBody, MessageId, Millis, PartnerId, Role, SendFailure, Seq, TenantId, ThreadId,
+    EventBody, MessageId, Millis, PartnerId, ReplyContent, Role, SendFailure, Seq, TenantId,
+    ThreadId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -152,6 +153,8 @@ pub struct ThreadView {
     pub draft_versions: u32,
     /// Replies queued for sending from the desk.
     pub replies_queued: u64,
+    /// The comment's one private reply has been sent.
+    pub private_reply_used: bool,
     /// How far each agent has read (seq of the tenant's log).
     pub read: Vec<(AgentId, Seq)>,
 }
@@ -173,7 +176,7 @@ impl ThreadView {
             channel: Some(self.channel),
             last_customer_message_at: self.last_inbound_at,
             comment_created_at: self.comment_created_at,
-            private_reply_used: false,
+            private_reply_used: self.private_reply_used,
             self_messaging: false,
         }
     }
@@ -258,6 +261,9 @@ pub struct SendView {
     pub thread: ThreadId,
     pub channel_id: ChannelId,
     pub text: String,
+    /// What is sent when it is more than `text` alone.
+    pub content: Option<ReplyContent>,
+    pub reply_to: Option<String>,
     pub from_draft: Option<u32>,
     pub agent: AgentId,
     pub queued_at: Millis,
@@ -270,6 +276,21 @@ pub struct SendView {
     pub retry_at: Option<Millis>,
     /// When the current attempt was recorded (for reconciliation after a crash).
     pub sending_since: Option<Millis>,
+}
+
+impl SendView {
+    /// A message to the customer (costs a credit, shows in the thread), not a sender action
+    /// or moderation.
+    #[must_use]
+    pub fn is_message(&self) -> bool {
+        self.content.as_ref().is_none_or(ReplyContent::is_message)
+    }
+
+    /// Queued as a reply (counted in the thread's `replies_queued`), not as moderation.
+    #[must_use]
+    pub fn is_queued_reply(&self) -> bool {
+        !matches!(self.content, Some(ReplyContent::HideComment { .. }))
+    }
 }
 
 /// A desk command to apply atomically with its idempotency record.

@@ -235,7 +235,9 @@ async fn commands_apply_once_and_a_stale_edit_gets_the_current_draft() {
         desk.action,
         DeskAction::ReplyQueued {
             text,
-            from_draft: Some(3)
+            from_draft: Some(3),
+            content: None,
+            reply_to: None,
         }
     );
     assert_eq!(desk.key, Some(CommandKey::new("k-approve")));

@@ -9,7 +9,10 @@
 use harness::desk::RawDesk;
 use harness::sim::{Sim, eventually, world_accounts};
 use harness::{IG_A, IG_B, OPERATOR_TOKEN, Tenant, WA_B, World};
-use protocol::{Answer, Command, EventBody, Rejection, SendStatus, Seq, ThreadId};
+use protocol::{
+    Answer, Card, Choice, Command, EventBody, MediaKind, Rejection, ReplyContent, SendStatus,
+    SenderAction, Seq, ThreadId,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -586,4 +589,307 @@ async fn the_evidence_chain_of_a_conversation_verifies() {
         .expect(Method::GET, &path, &fx.w.a.owner_token, None, 404)
         .await
         .unwrap();
+}
+
+async fn message(
+    desk: &mut RawDesk,
+    key: &str,
+    thread: &ThreadId,
+    content: ReplyContent,
+    reply_to: Option<&str>,
+) -> Answer {
+    let command = Command::SendMessage {
+        thread: thread.clone(),
+        content,
+        reply_to: reply_to.map(str::to_owned),
+    };
+    desk.command(key, command).await.unwrap().0
+}
+
+fn choice(title: &str) -> Choice {
+    Choice {
+        title: title.into(),
+        payload: title.to_uppercase(),
+    }
+}
+
+#[tokio::test]
+async fn every_instagram_message_type_reaches_meta_in_its_shape() {
+    let fx = setup().await;
+    let (t, customer) = (&fx.w.b, "5300000000000901");
+    fx.customer_writes(IG_B, customer, "show me the cakes", None)
+        .await;
+    let thread = fx.thread_of(t, customer).await;
+    let customer_mid = fx.thread_json(t, &thread).await["messages"][0]["mid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    fx.top_up(t, 10).await;
+    let mut desk = fx.desk(t).await;
+    let contents = [
+        ReplyContent::SenderAction(SenderAction::TypingOn),
+        ReplyContent::Media {
+            kind: MediaKind::Image,
+            url: "https://cdn.example/cake.jpg".into(),
+            caption: None,
+        },
+        ReplyContent::Media {
+            kind: MediaKind::Video,
+            url: "https://cdn.example/cake.mp4".into(),
+            caption: None,
+        },
+        ReplyContent::Heart,
+        ReplyContent::QuickReplies {
+            text: "Which size?".into(),
+            options: vec![choice("Small"), choice("Large")],
+        },
+        ReplyContent::Buttons {
+            text: "Order now?".into(),
+            buttons: vec![choice("Yes"), choice("Later")],
+        },
+        ReplyContent::Cards {
+            cards: vec![Card {
+                title: "Rye loaf".into(),
+                subtitle: Some("Rp 45.000".into()),
+                image_url: Some("https://cdn.example/rye.jpg".into()),
+                buttons: vec![choice("Buy")],
+            }],
+        },
+        ReplyContent::SenderAction(SenderAction::React {
+            mid: customer_mid.clone(),
+            emoji: "love".into(),
+        }),
+    ];
+    for (i, content) in contents.iter().enumerate() {
+        let answer = message(&mut desk, &format!("k{i}"), &thread, content.clone(), None).await;
+        assert!(
+            matches!(answer, Answer::Applied { .. }),
+            "{content:?}: {answer:?}"
+        );
+    }
+    // One send queue per thread: they go in order, the last one last.
+    fx.send_in(t, &thread, contents.len() - 1, "sent").await;
+    let calls = fx.send_calls().await;
+    let bodies: Vec<&Value> = calls.iter().map(|c| &c["body"]).collect();
+    assert_eq!(bodies.len(), contents.len(), "{bodies:#?}");
+    assert_eq!(bodies[0]["sender_action"], "typing_on");
+    assert_eq!(
+        bodies[1]["message"]["attachments"][0],
+        json!({"type": "image", "payload": {"url": "https://cdn.example/cake.jpg"}})
+    );
+    assert_eq!(bodies[2]["message"]["attachment"]["type"], "video");
+    assert_eq!(
+        bodies[3]["message"]["attachment"],
+        json!({"type": "like_heart"})
+    );
+    assert_eq!(bodies[4]["message"]["quick_replies"][1]["payload"], "LARGE");
+    let button = &bodies[5]["message"]["attachment"]["payload"];
+    assert_eq!(button["template_type"], "button");
+    assert_eq!(button["buttons"][0]["type"], "postback");
+    let generic = &bodies[6]["message"]["attachment"]["payload"];
+    assert_eq!(generic["template_type"], "generic");
+    assert_eq!(generic["elements"][0]["subtitle"], "Rp 45.000");
+    assert_eq!(bodies[7]["sender_action"], "react");
+    assert_eq!(bodies[7]["payload"]["message_id"], customer_mid.as_str());
+    for c in &calls {
+        assert_eq!(c["status"], 200, "{c}");
+    }
+    // Six messages cost six credits; typing and the reaction are free.
+    assert_eq!(fx.balance(t).await, 4);
+    // A WhatsApp-only content is refused on Instagram before anything is queued.
+    let wrong = ReplyContent::Template {
+        name: "order_update".into(),
+        language: "en_US".into(),
+        params: vec![],
+    };
+    let answer = message(&mut desk, "kx", &thread, wrong, None).await;
+    assert!(
+        matches!(
+            answer,
+            Answer::Rejected {
+                rejection: Rejection::Invalid { .. }
+            }
+        ),
+        "{answer:?}"
+    );
+}
+
+#[tokio::test]
+async fn whatsapp_templates_go_outside_the_window_and_media_quotes_inside() {
+    let fx = setup().await;
+    let (t, customer) = (&fx.w.b, "6281234500901");
+    fx.customer_writes(WA_B, customer, "pesanan saya?", Some("25h"))
+        .await;
+    let thread = fx.thread_of(t, customer).await;
+    fx.top_up(t, 10).await;
+    let mut desk = fx.desk(t).await;
+    let free_form = reply(&mut desk, "k1", &thread, "sudah dikirim").await;
+    assert!(
+        matches!(
+            free_form,
+            Answer::Rejected {
+                rejection: Rejection::OutsideWindow { .. }
+            }
+        ),
+        "{free_form:?}"
+    );
+    let template = |name: &str| ReplyContent::Template {
+        name: name.into(),
+        language: "en_US".into(),
+        params: vec!["Ana".into(), "#123".into()],
+    };
+    assert!(matches!(
+        message(&mut desk, "k2", &thread, template("order_update"), None).await,
+        Answer::Applied { .. }
+    ));
+    let sent = fx.send_in(t, &thread, 0, "sent").await;
+    assert_eq!(sent["kind"], "WhatsAppTemplate");
+    // A template Meta has not approved is refused by Meta, and not retried.
+    message(&mut desk, "k3", &thread, template("spring_sale"), None).await;
+    let failed = fx.send_in(t, &thread, 1, "failed").await;
+    assert_eq!(failed["failure"]["class"], "permanent");
+    assert_eq!(failed["failure"]["code"], 132_001);
+    let discard = Command::DiscardSend {
+        thread: thread.clone(),
+        send: Seq(failed["send"].as_u64().unwrap()),
+    };
+    desk.command("k4", discard).await.unwrap();
+
+    // The customer writes again: the window opens for media and buttons, quoting them.
+    fx.customer_writes(WA_B, customer, "boleh lihat fotonya?", None)
+        .await;
+    let quoted = eventually("the new message", WAIT, || async {
+        let v = fx.thread_json(t, &thread).await;
+        Ok(v["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rfind(|m| m["direction"] == "Inbound")
+            .filter(|m| m["content"]["Message"]["text"] == "boleh lihat fotonya?")
+            .and_then(|m| m["mid"].as_str().map(str::to_owned)))
+    })
+    .await
+    .unwrap();
+    let photo = ReplyContent::Media {
+        kind: MediaKind::Image,
+        url: "https://cdn.example/box.jpg".into(),
+        caption: Some("Ini paketnya".into()),
+    };
+    message(&mut desk, "k5", &thread, photo, Some(&quoted)).await;
+    let buttons = ReplyContent::Buttons {
+        text: "Sudah diterima?".into(),
+        buttons: vec![choice("Sudah"), choice("Belum")],
+    };
+    message(&mut desk, "k6", &thread, buttons, None).await;
+    fx.send_in(t, &thread, 3, "sent").await;
+    let calls = fx.send_calls().await;
+    let template_call = &calls[0]["body"];
+    assert_eq!(template_call["type"], "template");
+    assert_eq!(template_call["template"]["language"]["code"], "en_US");
+    assert_eq!(
+        template_call["template"]["components"][0]["parameters"][1]["text"],
+        "#123"
+    );
+    let photo_call = &calls[calls.len() - 2]["body"];
+    assert_eq!(photo_call["type"], "image");
+    assert_eq!(photo_call["image"]["caption"], "Ini paketnya");
+    assert_eq!(photo_call["context"]["message_id"], quoted.as_str());
+    let buttons_call = &calls[calls.len() - 1]["body"];
+    assert_eq!(buttons_call["interactive"]["type"], "button");
+    assert_eq!(
+        buttons_call["interactive"]["action"]["buttons"][1]["reply"]["id"],
+        "BELUM"
+    );
+    // Three sent messages, three credits; the refused template gave its credit back.
+    assert_eq!(fx.balance(t).await, 7);
+}
+
+#[tokio::test]
+async fn comments_get_a_public_reply_one_private_reply_and_can_be_hidden() {
+    let fx = setup().await;
+    let (t, customer) = (&fx.w.b, "5300000000000902");
+    let c = fx
+        .sim
+        .api
+        .inbound(
+            &json!({"account": IG_B, "customer": customer, "type": "comment",
+            "text": "Harganya berapa kak?", "media_id": "18040000000000901", "username": "budi"}),
+        )
+        .await
+        .unwrap();
+    let comment = c["ids"]["comment_id"].as_str().unwrap().to_owned();
+    let thread = eventually("the comment thread", WAIT, || async {
+        let path = format!("/v1/tenants/{}/threads", t.id);
+        let v =
+            fx.w.api
+                .expect(Method::GET, &path, &t.agent_token, None, 200)
+                .await?;
+        Ok(v["threads"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|th| th["kind"] == "comment")
+            .and_then(|th| th["id"].as_str())
+            .map(ThreadId::new))
+    })
+    .await
+    .unwrap();
+    fx.top_up(t, 5).await;
+    let mut desk = fx.desk(t).await;
+    assert!(matches!(
+        reply(&mut desk, "k1", &thread, "Rp 350.000 kak, cek DM ya").await,
+        Answer::Applied { .. }
+    ));
+    let private = |text: &str| ReplyContent::PrivateReply { text: text.into() };
+    assert!(matches!(
+        message(
+            &mut desk,
+            "k2",
+            &thread,
+            private("Halo kak, ini detailnya"),
+            None
+        )
+        .await,
+        Answer::Applied { .. }
+    ));
+    let public = fx.send_in(t, &thread, 0, "sent").await;
+    assert_eq!(public["kind"], "PublicReply");
+    let dm = fx.send_in(t, &thread, 1, "sent").await;
+    assert_eq!(dm["kind"], "PrivateReply");
+    // The one private reply is used: a second is refused before it is queued.
+    let again = message(&mut desk, "k3", &thread, private("again"), None).await;
+    assert!(
+        matches!(
+            again,
+            Answer::Rejected {
+                rejection: Rejection::OutsideWindow { .. }
+            }
+        ),
+        "{again:?}"
+    );
+    let hide = Command::HideComment {
+        thread: thread.clone(),
+        comment_id: comment.clone(),
+        hidden: true,
+    };
+    let (answer, _) = desk.command("k4", hide).await.unwrap();
+    assert!(matches!(answer, Answer::Applied { .. }), "{answer:?}");
+    fx.send_in(t, &thread, 2, "sent").await;
+    let state = fx.sim.api.comment(&comment).await.unwrap();
+    assert_eq!(state["hidden"], true, "{state}");
+    assert_eq!(state["replies"].as_array().unwrap().len(), 1, "{state}");
+    assert!(state["private_reply"].is_string(), "{state}");
+    let calls = fx.sim.api.calls().await.unwrap();
+    assert!(
+        calls
+            .iter()
+            .any(|c| c["path"] == format!("/v23.0/{comment}/replies"))
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c["body"]["recipient"]["comment_id"] == comment.as_str())
+    );
+    // Two messages cost two credits; hiding is free.
+    assert_eq!(fx.balance(t).await, 3);
 }

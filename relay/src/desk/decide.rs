@@ -5,8 +5,8 @@
 //! editing the same draft version get one success and one conflict, never two winners.
 
 use crate::store::{CommandRequest, MessageContent, MessageView, SendState, SendView, ThreadView};
-use protocol::window::{self, Sender};
-use protocol::{Channel, Command, DeskAction, Draft, DraftAuthor, Rejection, Role};
+use protocol::window::{self, ReplyKind, Sender};
+use protocol::{Channel, Command, DeskAction, Draft, DraftAuthor, Rejection, ReplyContent, Role};
 
 /// Longest reply text the desk may queue; channel-specific limits are checked when sending.
 pub const MAX_TEXT_CHARS: usize = 4096;
@@ -64,6 +64,8 @@ pub fn decide(
             Ok(DeskAction::ReplyQueued {
                 text: draft.text.clone(),
                 from_draft: Some(draft.version),
+                content: None,
+                reply_to: None,
             })
         }
         Command::DiscardDraft { version, .. } => {
@@ -76,6 +78,21 @@ pub fn decide(
             Ok(DeskAction::ReplyQueued {
                 text: text.clone(),
                 from_draft: None,
+                content: None,
+                reply_to: None,
+            })
+        }
+        Command::SendMessage {
+            content, reply_to, ..
+        } => {
+            content.check(thread.channel).map_err(invalid)?;
+            check_text(&content.preview())?;
+            check_content_window(thread, content, request)?;
+            Ok(DeskAction::ReplyQueued {
+                text: content.preview(),
+                from_draft: None,
+                content: Some(content.clone()),
+                reply_to: reply_to.clone(),
             })
         }
         Command::RetrySend { send: seq, .. } => {
@@ -179,6 +196,31 @@ fn check_text(text: &str) -> Result<(), Rejection> {
 
 /// Replies are written or approved by a person, so the human rules apply; comment threads
 /// can always be answered publicly.
+/// The window rules for a rich content: templates go any time, a private reply only once
+/// and within 7 days of the comment, moderation any time, the rest like text.
+fn check_content_window(
+    thread: &ThreadView,
+    content: &ReplyContent,
+    request: &CommandRequest,
+) -> Result<(), Rejection> {
+    match content {
+        ReplyContent::Template { .. } | ReplyContent::HideComment { .. } => Ok(()),
+        ReplyContent::PrivateReply { .. } => {
+            let allowed = window::allowed(&thread.window(), Sender::Human, request.received_at);
+            if allowed.iter().any(|a| a.kind == ReplyKind::PrivateReply) {
+                Ok(())
+            } else {
+                Err(Rejection::OutsideWindow {
+                    reason: "this comment's private reply was already sent, or 7 days have \
+                             passed since the comment"
+                        .into(),
+                })
+            }
+        }
+        _ => check_window(thread, request),
+    }
+}
+
 fn check_window(thread: &ThreadView, request: &CommandRequest) -> Result<(), Rejection> {
     if thread.channel == Channel::InstagramComment {
         return Ok(());

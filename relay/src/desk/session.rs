@@ -516,6 +516,7 @@ impl Session {
                     DeskAction::ReplyQueued { .. }
                         | DeskAction::SendRetried { .. }
                         | DeskAction::SendDiscarded { .. }
+                        | DeskAction::CommentHidden { .. }
                 )
             );
             self.app.hub.publish(&self.scope, [event]);

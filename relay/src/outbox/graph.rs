@@ -6,8 +6,8 @@
 
 use super::classify::{CallFailure, GraphErrorBody};
 use crate::store::{ChannelKind, ChannelRecord};
-use protocol::Millis;
 use protocol::window::ReplyKind;
+use protocol::{Choice, MediaKind, Millis, ReplyContent, SenderAction};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -28,6 +28,12 @@ pub struct Outgoing<'a> {
     /// IGSID or WhatsApp id of the customer.
     pub recipient: &'a str,
     pub text: &'a str,
+    /// What is sent when it is more than `text` alone.
+    pub content: Option<&'a ReplyContent>,
+    /// The customer message this answers (WhatsApp `context`).
+    pub reply_to: Option<&'a str>,
+    /// The comment a comment thread's reply answers.
+    pub comment_id: Option<&'a str>,
     pub kind: ReplyKind,
     /// Echoed by WhatsApp in status webhooks (`biz_opaque_callback_data`).
     pub callback: &'a str,
@@ -56,59 +62,64 @@ impl Graph {
         channel.page_id.as_deref().unwrap_or(&channel.account_id)
     }
 
-    /// Sends a text reply; answers Meta's message id.
+    /// Sends one reply (or sender action, or comment moderation); answers Meta's id for it
+    /// (`mid`, `wamid`, comment id), or a stand-in for calls that return none.
     ///
     /// # Errors
-    /// Meta's error answer, or no answer at all.
-    pub async fn send_text(
+    /// Meta's error answer, or no answer at all; a reply that cannot be addressed (a
+    /// comment reply without its comment) is refused as Meta would, without a call.
+    pub async fn send(
         &self,
         channel: &ChannelRecord,
         token: &str,
         out: &Outgoing<'_>,
     ) -> Result<String, CallFailure> {
-        let (url, body) = match channel.kind {
-            ChannelKind::Instagram => {
-                let mut body = json!({
-                    "recipient": {"id": out.recipient},
-                    "message": {"text": out.text},
-                });
-                if out.kind == ReplyKind::HumanAgent {
-                    body["messaging_type"] = json!("MESSAGE_TAG");
-                    body["tag"] = json!("HUMAN_AGENT");
-                } else {
-                    body["messaging_type"] = json!("RESPONSE");
-                }
+        let comment = || {
+            out.comment_id.ok_or(CallFailure::Answered {
+                status: 400,
+                error: None,
+            })
+        };
+        let base = self.base(channel);
+        let request = match (channel.kind, out.content, out.kind) {
+            (_, Some(ReplyContent::HideComment { comment_id, hidden }), _) => self
+                .http
+                .post(format!("{base}/{VERSION}/{comment_id}"))
+                .query(&[("hide", hidden.to_string())]),
+            (_, _, ReplyKind::PublicReply) => self
+                .http
+                .post(format!("{base}/{VERSION}/{}/replies", comment()?))
+                .json(&json!({ "message": out.text })),
+            (ChannelKind::Instagram, _, _) => {
+                let url = format!("{base}/{VERSION}/{}/messages", Self::sender(channel));
+                let body = instagram_body(out, out.comment_id);
+                self.http.post(url).json(&body)
+            }
+            (ChannelKind::Whatsapp, _, _) => {
                 let url = format!(
                     "{}/{VERSION}/{}/messages",
-                    self.base(channel),
-                    Self::sender(channel)
-                );
-                (url, body)
-            }
-            ChannelKind::Whatsapp => (
-                format!(
-                    "{}/{VERSION}/{}/messages",
                     self.meta_base, channel.account_id
-                ),
-                json!({
-                    "messaging_product": "whatsapp",
-                    "recipient_type": "individual",
-                    "to": out.recipient,
-                    "type": "text",
-                    "text": {"preview_url": false, "body": out.text},
-                    "biz_opaque_callback_data": out.callback,
-                }),
-            ),
+                );
+                self.http.post(url).json(&whatsapp_body(out))
+            }
         };
-        let answer = self.call(self.http.post(url).json(&body), token).await?;
-        let id = match channel.kind {
-            ChannelKind::Instagram => answer["message_id"].as_str(),
-            ChannelKind::Whatsapp => answer["messages"][0]["id"].as_str(),
-        };
-        id.map(str::to_owned).ok_or(CallFailure::Answered {
-            status: 200,
-            error: None,
-        })
+        let answer = self.call(request, token).await?;
+        let id = answer["message_id"]
+            .as_str()
+            .or_else(|| answer["messages"][0]["id"].as_str())
+            .or_else(|| answer["id"].as_str())
+            .map(str::to_owned);
+        match id {
+            Some(id) => Ok(id),
+            // Sender actions answer only `recipient_id`, moderation `{"success": true}`.
+            None if answer["recipient_id"].is_string() || answer["success"] == true => {
+                Ok(format!("{}:{}", out.kind_name(), out.callback))
+            }
+            None => Err(CallFailure::Answered {
+                status: 200,
+                error: None,
+            }),
+        }
     }
 
     /// Looks for a business message with exactly `text` to `recipient` created at or after
@@ -194,6 +205,166 @@ impl Graph {
             error: None,
         })
     }
+}
+
+impl Outgoing<'_> {
+    fn kind_name(&self) -> &'static str {
+        match self.content {
+            Some(ReplyContent::SenderAction(_)) => "action",
+            Some(ReplyContent::HideComment { .. }) => "moderation",
+            _ => "reply",
+        }
+    }
+}
+
+fn choices(choices: &[Choice], kind: &str) -> Vec<Value> {
+    choices
+        .iter()
+        .map(|c| json!({"type": kind, "title": c.title, "payload": c.payload}))
+        .collect()
+}
+
+/// The Instagram Send API body (meta-platform.md §6.2).
+fn instagram_body(out: &Outgoing<'_>, comment_id: Option<&str>) -> Value {
+    let recipient = match (out.content, comment_id) {
+        (Some(ReplyContent::PrivateReply { .. }), Some(c)) => json!({ "comment_id": c }),
+        _ => json!({ "id": out.recipient }),
+    };
+    let message = match out.content {
+        Some(ReplyContent::SenderAction(action)) => {
+            let mut body = json!({ "recipient": recipient });
+            let (name, payload) = match action {
+                SenderAction::TypingOn => ("typing_on", None),
+                SenderAction::TypingOff => ("typing_off", None),
+                SenderAction::MarkSeen => ("mark_seen", None),
+                SenderAction::React { mid, emoji } => {
+                    ("react", Some(json!({"message_id": mid, "reaction": emoji})))
+                }
+                SenderAction::Unreact { mid } => ("unreact", Some(json!({ "message_id": mid }))),
+            };
+            body["sender_action"] = json!(name);
+            if let Some(p) = payload {
+                body["payload"] = p;
+            }
+            return body;
+        }
+        None | Some(ReplyContent::PrivateReply { .. }) => json!({ "text": out.text }),
+        Some(ReplyContent::Media { kind, url, .. }) => match kind {
+            MediaKind::Image => {
+                json!({"attachments": [{"type": "image", "payload": {"url": url}}]})
+            }
+            other => {
+                let kind = match other {
+                    MediaKind::Video => "video",
+                    MediaKind::Audio => "audio",
+                    _ => "file",
+                };
+                json!({"attachment": {"type": kind, "payload": {"url": url}}})
+            }
+        },
+        Some(ReplyContent::Heart) => json!({"attachment": {"type": "like_heart"}}),
+        Some(ReplyContent::QuickReplies { text, options }) => {
+            let options: Vec<Value> = options
+                .iter()
+                .map(|c| json!({"content_type": "text", "title": c.title, "payload": c.payload}))
+                .collect();
+            json!({"text": text, "quick_replies": options})
+        }
+        Some(ReplyContent::Buttons { text, buttons }) => json!({"attachment": {
+            "type": "template",
+            "payload": {"template_type": "button", "text": text,
+                        "buttons": choices(buttons, "postback")},
+        }}),
+        Some(ReplyContent::Cards { cards }) => {
+            let elements: Vec<Value> = cards
+                .iter()
+                .map(|c| {
+                    let mut e = json!({"title": c.title});
+                    if let Some(s) = &c.subtitle {
+                        e["subtitle"] = json!(s);
+                    }
+                    if let Some(u) = &c.image_url {
+                        e["image_url"] = json!(u);
+                    }
+                    if !c.buttons.is_empty() {
+                        e["buttons"] = json!(choices(&c.buttons, "postback"));
+                    }
+                    e
+                })
+                .collect();
+            json!({"attachment": {"type": "template",
+                                  "payload": {"template_type": "generic", "elements": elements}}})
+        }
+        // Refused by `ReplyContent::check` before queueing; sent as text if ever met.
+        Some(ReplyContent::Template { .. } | ReplyContent::HideComment { .. }) => {
+            json!({ "text": out.text })
+        }
+    };
+    let mut body = json!({"recipient": recipient, "message": message});
+    if out.kind == ReplyKind::HumanAgent {
+        body["messaging_type"] = json!("MESSAGE_TAG");
+        body["tag"] = json!("HUMAN_AGENT");
+    } else {
+        body["messaging_type"] = json!("RESPONSE");
+    }
+    body
+}
+
+/// The WhatsApp Cloud API body (meta-platform.md §13.2).
+fn whatsapp_body(out: &Outgoing<'_>) -> Value {
+    let mut body = json!({
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": out.recipient,
+        "biz_opaque_callback_data": out.callback,
+    });
+    if let Some(mid) = out.reply_to {
+        body["context"] = json!({ "message_id": mid });
+    }
+    let (kind, part) = match out.content {
+        Some(ReplyContent::Media { kind, url, caption }) => {
+            let kind = match kind {
+                MediaKind::Image => "image",
+                MediaKind::Video => "video",
+                MediaKind::Audio => "audio",
+                MediaKind::File => "document",
+            };
+            let mut part = json!({ "link": url });
+            if let Some(c) = caption.as_ref().filter(|_| kind != "audio") {
+                part["caption"] = json!(c);
+            }
+            (kind, part)
+        }
+        Some(ReplyContent::Buttons { text, buttons }) => {
+            let buttons: Vec<Value> = buttons
+                .iter()
+                .map(|b| json!({"type": "reply", "reply": {"id": b.payload, "title": b.title}}))
+                .collect();
+            (
+                "interactive",
+                json!({"type": "button", "body": {"text": text}, "action": {"buttons": buttons}}),
+            )
+        }
+        Some(ReplyContent::Template {
+            name,
+            language,
+            params,
+        }) => {
+            let mut template = json!({"name": name, "language": {"code": language}});
+            if !params.is_empty() {
+                let params: Vec<Value> = params
+                    .iter()
+                    .map(|p| json!({"type": "text", "text": p}))
+                    .collect();
+                template["components"] = json!([{"type": "body", "parameters": params}]);
+            }
+            ("template", template)
+        }
+        _ => ("text", json!({"preview_url": false, "body": out.text})),
+    };
+    body["type"] = json!(kind);
+    body[kind] = part;
+    body
 }
 
 /// Graph's `created_time` (`2025-06-01T12:00:00+0000`), or epoch numbers, in ms.

@@ -5,12 +5,15 @@ use super::Shared;
 use super::classify::{self, CallFailure};
 use super::graph::Outgoing;
 use crate::principal::{Access, Principal, TenantScope};
-use crate::store::{ChannelKind, ChannelRecord, NewEvent, SendState, SendView, StoreError};
+use crate::store::{
+    ChannelKind, ChannelRecord, MessageContent, NewEvent, SendState, SendView, StoreError,
+    ThreadView,
+};
 use crate::vault;
 use protocol::window::{self, ReplyKind, Sender};
 use protocol::{
-    Channel, CustomerId, Event, EventBody, FailureClass, Millis, OutboxEvent, SendFailure,
-    SendStatus, TenantId,
+    Channel, CustomerId, Direction, Event, EventBody, FailureClass, Millis, OutboxEvent,
+    ReplyContent, SendFailure, SendStatus, TenantId,
 };
 use rand::Rng as _;
 use std::collections::HashSet;
@@ -146,8 +149,11 @@ async fn step(
             .await;
         }
     };
+    let on_comment = thread.channel == Channel::InstagramComment;
     let recipient = match &thread.customer.id {
         CustomerId::Igsid(id) | CustomerId::WhatsApp(id) => id.clone(),
+        // Comment replies and moderation address the comment, not the person.
+        CustomerId::InstagramUsername(_) if on_comment => String::new(),
         CustomerId::InstagramUsername(_) => {
             return record(failed(
                 FailureClass::Permanent,
@@ -156,6 +162,11 @@ async fn step(
             ))
             .await;
         }
+    };
+    let comment_id = if on_comment {
+        newest_customer_comment(shared, scope, send).await?
+    } else {
+        None
     };
     let mut appended = Vec::new();
     // Settle a send that may already have reached the customer: one left `Sending` by a
@@ -167,7 +178,13 @@ async fn step(
                 .failure
                 .as_ref()
                 .is_some_and(|f| f.class == FailureClass::Transient));
-    if in_doubt && channel.kind == ChannelKind::Instagram {
+    // Only DM texts can be looked up in Meta's Conversations API; other contents in doubt
+    // are sent again (see ARCHITECTURE.md, known limits).
+    if in_doubt
+        && channel.kind == ChannelKind::Instagram
+        && thread.channel == Channel::InstagramDm
+        && send.content.is_none()
+    {
         let since = send.sending_since.unwrap_or(send.queued_at);
         match shared
             .graph
@@ -213,7 +230,7 @@ async fn step(
             .await?,
         );
     }
-    let Some(kind) = reply_kind(&channel, thread.channel, &thread.window(), now) else {
+    let Some(kind) = reply_kind(&channel, &thread, send.content.as_ref(), now) else {
         appended.extend(
             record(failed(
                 FailureClass::OutsideWindow,
@@ -224,7 +241,7 @@ async fn step(
         );
         return Ok(appended);
     };
-    if store.credits(scope).await? < 1 {
+    if send.is_message() && store.credits(scope).await? < 1 {
         appended.extend(
             record(failed(
                 FailureClass::NoCredits,
@@ -244,10 +261,13 @@ async fn step(
     let out = Outgoing {
         recipient: &recipient,
         text: &send.text,
+        content: send.content.as_ref(),
+        reply_to: send.reply_to.as_deref(),
+        comment_id: comment_id.as_deref(),
         kind,
         callback: &callback,
     };
-    let status = match shared.graph.send_text(&channel, &token, &out).await {
+    let status = match shared.graph.send(&channel, &token, &out).await {
         Ok(provider_id) => SendStatus::Sent {
             provider_id,
             kind,
@@ -297,21 +317,57 @@ fn retry_at(attempt: u32, now: Millis) -> Option<Millis> {
     Some(now.plus(jittered))
 }
 
-/// The kind of reply Meta permits now, for a person-approved reply.
+/// The kind of reply Meta permits now for a person-approved reply of `content`, or `None`
+/// when the window is closed for it.
 fn reply_kind(
     channel: &ChannelRecord,
-    thread_channel: Channel,
-    window: &window::ThreadWindow,
+    thread: &ThreadView,
+    content: Option<&ReplyContent>,
     now: Millis,
 ) -> Option<ReplyKind> {
     let matches = match channel.kind {
-        ChannelKind::Instagram => thread_channel == Channel::InstagramDm,
-        ChannelKind::Whatsapp => thread_channel == Channel::WhatsApp,
+        ChannelKind::Instagram => thread.channel != Channel::WhatsApp,
+        ChannelKind::Whatsapp => thread.channel == Channel::WhatsApp,
     };
     if !matches {
         return None;
     }
-    window::choose(window, Sender::Human, now).map(|a| a.kind)
+    let window = thread.window();
+    let allows = |kind| {
+        window::allowed(&window, Sender::Human, now)
+            .iter()
+            .any(|a| a.kind == kind)
+    };
+    match (thread.channel, content) {
+        (_, Some(ReplyContent::HideComment { .. })) => Some(ReplyKind::PublicReply),
+        (Channel::WhatsApp, Some(ReplyContent::Template { .. })) => {
+            Some(ReplyKind::WhatsAppTemplate)
+        }
+        (Channel::InstagramComment, Some(ReplyContent::PrivateReply { .. })) => {
+            allows(ReplyKind::PrivateReply).then_some(ReplyKind::PrivateReply)
+        }
+        (Channel::InstagramComment, None) => Some(ReplyKind::PublicReply),
+        (Channel::InstagramComment, Some(_)) => None,
+        _ => window::choose(&window, Sender::Human, now).map(|a| a.kind),
+    }
+}
+
+/// The comment a comment thread's reply answers: the customer's newest comment in it.
+async fn newest_customer_comment(
+    shared: &Shared,
+    scope: &TenantScope,
+    send: &SendView,
+) -> Result<Option<String>, StoreError> {
+    Ok(shared
+        .store
+        .messages(scope, &send.thread)
+        .await?
+        .into_iter()
+        .rev()
+        .find(|m| {
+            m.direction == Direction::Inbound && matches!(m.content, MessageContent::Comment { .. })
+        })
+        .map(|m| m.mid))
 }
 
 async fn record(

@@ -7,9 +7,10 @@
 use super::{MessageContent, MessageView, SendState, SendView, StoreError, ThreadView};
 use crate::ids;
 use protocol::inbound::{InboundKind, MessageBody, ReactionAction};
+use protocol::window::ReplyKind;
 use protocol::{
-    DeskAction, DeskEvent, Direction, Event, EventBody, InboundEvent, OutboxEvent, SendStatus, Seq,
-    ThreadId,
+    DeskAction, DeskEvent, Direction, Event, EventBody, InboundEvent, OutboxEvent, ReplyContent,
+    SendStatus, Seq, ThreadId,
 };
 
 /// What projection needs from storage, within one atomic append.
@@ -153,6 +154,7 @@ fn add_message(
             draft: None,
             draft_versions: 0,
             replies_queued: 0,
+            private_reply_used: false,
             read: Vec::new(),
         });
     thread.messages += 1;
@@ -207,6 +209,19 @@ fn add_message(
 /// are allowed was made before they were appended (`crate::desk::decide`).
 fn project_desk(event: &Event, desk: &DeskEvent, views: &mut impl Views) -> Result<(), StoreError> {
     if let DeskAction::CommentHidden { comment_id, hidden } = &desk.action {
+        // Shown at once; the outbox carries it to Meta (and records a failure if Meta refuses).
+        let content = ReplyContent::HideComment {
+            comment_id: comment_id.clone(),
+            hidden: *hidden,
+        };
+        views.put_send(new_send(
+            event,
+            desk,
+            content.preview(),
+            Some(content),
+            None,
+            None,
+        ));
         return update_message(views, comment_id, |m| m.hidden = *hidden);
     }
     let Some(mut thread) = views.thread(&desk.thread)? else {
@@ -220,27 +235,24 @@ fn project_desk(event: &Event, desk: &DeskEvent, views: &mut impl Views) -> Resu
             thread.draft = Some(draft.clone());
         }
         DeskAction::DraftDiscarded { .. } => thread.draft = None,
-        DeskAction::ReplyQueued { text, from_draft } => {
+        DeskAction::ReplyQueued {
+            text,
+            from_draft,
+            content,
+            reply_to,
+        } => {
             if from_draft.is_some() {
                 thread.draft = None;
             }
             thread.replies_queued += 1;
-            views.put_send(SendView {
-                send: event.seq,
-                thread: thread.id.clone(),
-                channel_id: thread.channel_id.clone(),
-                text: text.clone(),
-                from_draft: *from_draft,
-                agent: desk.agent.clone(),
-                queued_at: event.received_at,
-                state: SendState::Queued,
-                attempts: 0,
-                kind: None,
-                provider_id: None,
-                failure: None,
-                retry_at: None,
-                sending_since: None,
-            });
+            views.put_send(new_send(
+                event,
+                desk,
+                text.clone(),
+                content.clone(),
+                reply_to.clone(),
+                *from_draft,
+            ));
         }
         DeskAction::SendRetried { send } => {
             if let Some(mut view) = views.send(*send)? {
@@ -252,8 +264,10 @@ fn project_desk(event: &Event, desk: &DeskEvent, views: &mut impl Views) -> Resu
         DeskAction::SendDiscarded { send } => {
             if let Some(mut view) = views.send(*send)? {
                 view.state = SendState::Abandoned;
+                if view.is_queued_reply() {
+                    thread.replies_queued = thread.replies_queued.saturating_sub(1);
+                }
                 views.put_send(view);
-                thread.replies_queued = thread.replies_queued.saturating_sub(1);
             }
         }
         DeskAction::Resolved => thread.resolved = true,
@@ -269,6 +283,34 @@ fn project_desk(event: &Event, desk: &DeskEvent, views: &mut impl Views) -> Resu
     thread.last_seq = event.seq;
     views.put_thread(thread);
     Ok(())
+}
+
+fn new_send(
+    event: &Event,
+    desk: &DeskEvent,
+    text: String,
+    content: Option<ReplyContent>,
+    reply_to: Option<String>,
+    from_draft: Option<u32>,
+) -> SendView {
+    SendView {
+        send: event.seq,
+        thread: desk.thread.clone(),
+        channel_id: desk.channel_id.clone(),
+        text,
+        content,
+        reply_to,
+        from_draft,
+        agent: desk.agent.clone(),
+        queued_at: event.received_at,
+        state: SendState::Queued,
+        attempts: 0,
+        kind: None,
+        provider_id: None,
+        failure: None,
+        retry_at: None,
+        sending_since: None,
+    }
 }
 
 /// A send's progress: its own view, the credit it holds, and once sent, the outbound
@@ -289,7 +331,9 @@ fn project_outbox(
             send.kind = Some(*kind);
             send.sending_since = Some(event.received_at);
             send.retry_at = None;
-            views.add_credits(-1);
+            if send.is_message() {
+                views.add_credits(-1);
+            }
         }
         SendStatus::Sent {
             provider_id, kind, ..
@@ -299,10 +343,18 @@ fn project_outbox(
             send.provider_id = Some(provider_id.clone());
             send.failure = None;
             done = true;
-            add_sent_message(event, &send, provider_id, views)?;
+            if send.is_message() {
+                add_sent_message(event, &send, provider_id, views)?;
+            }
+            if *kind == ReplyKind::PrivateReply
+                && let Some(mut thread) = views.thread(&send.thread)?
+            {
+                thread.private_reply_used = true;
+                views.put_thread(thread);
+            }
         }
         SendStatus::Failed { failure, retry_at } => {
-            if send.state == SendState::Sending {
+            if send.state == SendState::Sending && send.is_message() {
                 views.add_credits(1);
             }
             send.state = SendState::Failed;
@@ -311,7 +363,9 @@ fn project_outbox(
         }
     }
     if done && let Some(mut thread) = views.thread(&send.thread)? {
-        thread.replies_queued = thread.replies_queued.saturating_sub(1);
+        if send.is_queued_reply() {
+            thread.replies_queued = thread.replies_queued.saturating_sub(1);
+        }
         thread.last_seq = event.seq;
         views.put_thread(thread);
     }

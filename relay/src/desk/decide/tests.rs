@@ -31,6 +31,7 @@ fn thread(channel: Channel) -> ThreadView {
         draft: None,
         draft_versions: 0,
         replies_queued: 0,
+        private_reply_used: false,
         read: Vec::new(),
     }
 }
@@ -218,7 +219,9 @@ fn approval_sends_exactly_the_approved_version_inside_the_window() {
         ),
         Ok(DeskAction::ReplyQueued {
             text: "hello".into(),
-            from_draft: Some(2)
+            from_draft: Some(2),
+            content: None,
+            reply_to: None,
         })
     );
     assert!(matches!(

@@ -277,6 +277,8 @@ async fn a_send_takes_and_restores_credits_and_becomes_one_outbound_message() {
     let queued = DeskAction::ReplyQueued {
         text: "On its way".into(),
         from_draft: None,
+        content: None,
+        reply_to: None,
     };
     store
         .append(&s, vec![event("q", desk(queued))])
