@@ -9,6 +9,7 @@ pub mod auth;
 pub mod desk;
 pub mod error;
 pub mod health;
+pub mod meta_settings;
 pub mod webhook;
 
 use crate::clock::Clock;
@@ -61,6 +62,14 @@ pub fn router(state: AppState) -> Router {
             post(admin::create_channel).get(admin::list_channels),
         )
         .route("/v1/tenants/{tenant}/threads", get(admin::list_threads))
+        .route(
+            "/v1/tenants/{tenant}/channels/{channel}/templates",
+            get(meta_settings::list_templates),
+        )
+        .route(
+            "/v1/tenants/{tenant}/channels/{channel}/ice-breakers",
+            get(meta_settings::get_ice_breakers).put(meta_settings::put_ice_breakers),
+        )
         .route(
             "/v1/tenants/{tenant}/audit/verify",
             get(admin::verify_audit),

@@ -61,6 +61,12 @@ impl Outbox {
         }
     }
 
+    /// The Graph client, for the admin calls that read or change settings at Meta.
+    #[must_use]
+    pub fn graph(&self) -> &Graph {
+        &self.shared.graph
+    }
+
     /// Tells the tenant's outbox to look at its queue (starting it if needed).
     pub fn kick(&self, tenant: &TenantId) {
         let mut workers = self

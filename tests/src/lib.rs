@@ -413,9 +413,9 @@ impl World {
             MASTER_KEY.to_owned(),
         ];
         let mut tenants = Vec::new();
-        for (name, ig, page, wa) in [
-            ("Boutique A", IG_A, Some(PAGE_A), WA_A),
-            ("Bakery B", IG_B, None, WA_B),
+        for (name, ig, page, wa, waba) in [
+            ("Boutique A", IG_A, Some(PAGE_A), WA_A, sim::WABA_A),
+            ("Bakery B", IG_B, None, WA_B, sim::WABA_B),
         ] {
             let id = api
                 .expect(
@@ -451,7 +451,7 @@ impl World {
             api.expect(post.clone(), &format!("/v1/tenants/{id}/channels"), &owner_token,
                 Some(json!({"kind": "instagram", "account_id": ig, "page_id": page, "username": "shop", "access_token": access_token})), 201).await?;
             api.expect(post.clone(), &format!("/v1/tenants/{id}/channels"), &owner_token,
-                Some(json!({"kind": "whatsapp", "phone_number_id": wa, "access_token": access_token})), 201).await?;
+                Some(json!({"kind": "whatsapp", "phone_number_id": wa, "waba_id": waba, "access_token": access_token})), 201).await?;
             secrets.extend([owner_token.clone(), agent_token.clone(), access_token]);
             tenants.push(Tenant {
                 id,

@@ -893,3 +893,139 @@ async fn comments_get_a_public_reply_one_private_reply_and_can_be_hidden() {
     // Two messages cost two credits; hiding is free.
     assert_eq!(fx.balance(t).await, 3);
 }
+
+#[tokio::test]
+async fn templates_are_listed_from_the_waba_and_ice_breakers_read_and_set() {
+    let fx = setup().await;
+    let t = &fx.w.b;
+    let channels =
+        fx.w.api
+            .expect(
+                Method::GET,
+                &format!("/v1/tenants/{}/channels", t.id),
+                &t.owner_token,
+                None,
+                200,
+            )
+            .await
+            .unwrap();
+    let id_of = |kind: &str| {
+        channels["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["kind"] == kind)
+            .and_then(|c| c["id"].as_str())
+            .unwrap()
+            .to_owned()
+    };
+    let (ig, wa) = (id_of("instagram"), id_of("whatsapp"));
+    let base = format!("/v1/tenants/{}/channels", t.id);
+    let v =
+        fx.w.api
+            .expect(
+                Method::GET,
+                &format!("{base}/{wa}/templates"),
+                &t.agent_token,
+                None,
+                200,
+            )
+            .await
+            .unwrap();
+    let sendable: Vec<(String, String)> = v["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["sendable"] == true)
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_owned(),
+                t["language"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        sendable.contains(&("order_update".into(), "en_US".into())),
+        "{v}"
+    );
+    assert!(!sendable.iter().any(|(n, _)| n == "spring_sale"), "{v}");
+    // The call went to the channel's WABA with its own token.
+    let calls = fx.sim.api.calls().await.unwrap();
+    let call = calls
+        .iter()
+        .find(|c| c["path_kind"] == "templates")
+        .unwrap();
+    assert_eq!(
+        call["path"],
+        format!("/v23.0/{}/message_templates", harness::sim::WABA_B)
+    );
+
+    let path = format!("{base}/{ig}/ice-breakers");
+    let set = json!({"ice_breakers": [
+        {"question": "Do you deliver?", "payload": "DELIVERY"},
+        {"question": "Opening hours?", "payload": "HOURS"},
+    ]});
+    fx.w.api
+        .expect(Method::PUT, &path, &t.owner_token, Some(set), 200)
+        .await
+        .unwrap();
+    let v =
+        fx.w.api
+            .expect(Method::GET, &path, &t.agent_token, None, 200)
+            .await
+            .unwrap();
+    let questions: Vec<&str> = v["ice_breakers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["question"].as_str().unwrap())
+        .collect();
+    assert_eq!(questions, ["Do you deliver?", "Opening hours?"]);
+    // Bad input changes nothing; agents may read but not set; kinds must match.
+    let five = json!({"ice_breakers": vec![json!({"question": "q", "payload": "p"}); 5]});
+    fx.w.api
+        .expect(Method::PUT, &path, &t.owner_token, Some(five), 400)
+        .await
+        .unwrap();
+    let one = json!({"ice_breakers": [{"question": "q", "payload": "p"}]});
+    fx.w.api
+        .expect(Method::PUT, &path, &t.agent_token, Some(one), 403)
+        .await
+        .unwrap();
+    fx.w.api
+        .expect(
+            Method::GET,
+            &format!("{base}/{wa}/ice-breakers"),
+            &t.agent_token,
+            None,
+            400,
+        )
+        .await
+        .unwrap();
+    let v =
+        fx.w.api
+            .expect(Method::GET, &path, &t.agent_token, None, 200)
+            .await
+            .unwrap();
+    assert_eq!(v["ice_breakers"].as_array().unwrap().len(), 2);
+    // Meta refusing the token reaches the caller as a sentence, never as the token.
+    fx.sim
+        .api
+        .fault(&json!({"kind": "token_expired", "path": "messenger_profile"}))
+        .await
+        .unwrap();
+    let (status, body) =
+        fx.w.api
+            .call(Method::GET, &path, Some(&t.agent_token), None)
+            .await
+            .unwrap();
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("reconnect"),
+        "{body}"
+    );
+    assert!(!body.to_string().contains("EAAG"), "{body}");
+}

@@ -52,7 +52,7 @@ fn name_field(name: &str, what: &str) -> Result<String, ApiError> {
 }
 
 /// Scope for a tenant that must also exist.
-async fn tenant_scope(
+pub(super) async fn tenant_scope(
     app: &AppState,
     principal: &Principal,
     tenant: &str,

@@ -178,6 +178,75 @@ impl Graph {
         Ok(None)
     }
 
+    /// The WhatsApp Business Account's message templates, as Meta lists them.
+    ///
+    /// # Errors
+    /// Meta's error answer, or no answer; `Answered{status: 409}` when the channel has no
+    /// WABA id to ask about.
+    pub async fn templates(
+        &self,
+        channel: &ChannelRecord,
+        token: &str,
+    ) -> Result<Vec<Value>, CallFailure> {
+        let waba = channel.waba_id.as_deref().ok_or(CallFailure::Answered {
+            status: 409,
+            error: None,
+        })?;
+        let url = format!("{}/{VERSION}/{waba}/message_templates", self.meta_base);
+        let answer = self
+            .call(self.http.get(url).query(&[("limit", "100")]), token)
+            .await?;
+        Ok(answer["data"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// The Instagram account's ice breakers (`messenger_profile`, meta-platform.md §8).
+    ///
+    /// # Errors
+    /// Meta's error answer, or no answer.
+    pub async fn ice_breakers(
+        &self,
+        channel: &ChannelRecord,
+        token: &str,
+    ) -> Result<Vec<Value>, CallFailure> {
+        let url = format!(
+            "{}/{VERSION}/{}/messenger_profile",
+            self.base(channel),
+            Self::sender(channel)
+        );
+        let request = self
+            .http
+            .get(url)
+            .query(&[("fields", "ice_breakers"), ("platform", "instagram")]);
+        let answer = self.call(request, token).await?;
+        // `{"data": [{"call_to_actions": [...], "locale"}]}`: every locale's questions.
+        Ok(answer["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|d| d["call_to_actions"].as_array().cloned().unwrap_or_default())
+            .collect())
+    }
+
+    /// Replaces the Instagram account's ice breakers (up to four questions).
+    ///
+    /// # Errors
+    /// Meta's error answer, or no answer.
+    pub async fn set_ice_breakers(
+        &self,
+        channel: &ChannelRecord,
+        token: &str,
+        questions: &[Value],
+    ) -> Result<(), CallFailure> {
+        let url = format!(
+            "{}/{VERSION}/{}/messenger_profile",
+            self.base(channel),
+            Self::sender(channel)
+        );
+        let body = json!({"platform": "instagram", "ice_breakers": questions});
+        self.call(self.http.post(url).json(&body), token).await?;
+        Ok(())
+    }
+
     async fn call(
         &self,
         request: reqwest::RequestBuilder,
