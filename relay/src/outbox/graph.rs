@@ -6,10 +6,13 @@
 
 use super::classify::{CallFailure, GraphErrorBody};
 use crate::store::{ChannelKind, ChannelRecord};
+use protocol::ChannelId;
 use protocol::window::ReplyKind;
 use protocol::{Choice, MediaKind, Millis, ReplyContent, SenderAction};
 use serde_json::{Value, json};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Graph API version the relay speaks.
 pub const VERSION: &str = "v23.0";
@@ -21,6 +24,8 @@ pub struct Graph {
     http: reqwest::Client,
     meta_base: String,
     instagram_base: String,
+    /// Per channel, until when Meta's usage headers asked to hold off.
+    held: Mutex<HashMap<ChannelId, Instant>>,
 }
 
 /// One reply to send.
@@ -47,6 +52,7 @@ impl Graph {
             http: reqwest::Client::builder().timeout(CALL_TIMEOUT).build()?,
             meta_base: meta_base.trim_end_matches('/').to_owned(),
             instagram_base: instagram_base.trim_end_matches('/').to_owned(),
+            held: Mutex::default(),
         })
     }
 
@@ -103,7 +109,7 @@ impl Graph {
                 self.http.post(url).json(&whatsapp_body(out))
             }
         };
-        let answer = self.call(request, token).await?;
+        let answer = self.call(channel, request, token).await?;
         let id = answer["message_id"]
             .as_str()
             .or_else(|| answer["messages"][0]["id"].as_str())
@@ -138,6 +144,7 @@ impl Graph {
         let base = self.base(channel);
         let list = self
             .call(
+                channel,
                 self.http
                     .get(format!(
                         "{base}/{VERSION}/{}/conversations",
@@ -156,6 +163,7 @@ impl Graph {
             };
             let messages = self
                 .call(
+                    channel,
                     self.http
                         .get(format!("{base}/{VERSION}/{id}"))
                         .query(&[("fields", "messages{id,created_time,from,to,message}")]),
@@ -194,7 +202,11 @@ impl Graph {
         })?;
         let url = format!("{}/{VERSION}/{waba}/message_templates", self.meta_base);
         let answer = self
-            .call(self.http.get(url).query(&[("limit", "100")]), token)
+            .call(
+                channel,
+                self.http.get(url).query(&[("limit", "100")]),
+                token,
+            )
             .await?;
         Ok(answer["data"].as_array().cloned().unwrap_or_default())
     }
@@ -217,7 +229,7 @@ impl Graph {
             .http
             .get(url)
             .query(&[("fields", "ice_breakers"), ("platform", "instagram")]);
-        let answer = self.call(request, token).await?;
+        let answer = self.call(channel, request, token).await?;
         // `{"data": [{"call_to_actions": [...], "locale"}]}`: every locale's questions.
         Ok(answer["data"]
             .as_array()
@@ -243,12 +255,30 @@ impl Graph {
             Self::sender(channel)
         );
         let body = json!({"platform": "instagram", "ice_breakers": questions});
-        self.call(self.http.post(url).json(&body), token).await?;
+        self.call(channel, self.http.post(url).json(&body), token)
+            .await?;
         Ok(())
+    }
+
+    /// How long Meta asked this channel to hold off (usage headers or throttling errors),
+    /// if it still must.
+    #[must_use]
+    pub fn throttled_for(&self, channel: &ChannelId) -> Option<Duration> {
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let until = *held.get(channel)?;
+        let left = until.checked_duration_since(Instant::now());
+        if left.is_none() {
+            held.remove(channel);
+        }
+        left
     }
 
     async fn call(
         &self,
+        channel: &ChannelRecord,
         request: reqwest::RequestBuilder,
         token: &str,
     ) -> Result<Value, CallFailure> {
@@ -259,6 +289,12 @@ impl Graph {
             // reqwest's error text names the URL, never the bearer header.
             .map_err(|e| CallFailure::NoAnswer(e.to_string()))?;
         let status = response.status().as_u16();
+        if let Some(wait) = usage_hold(response.headers()) {
+            self.held
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(channel.id.clone(), Instant::now() + wait);
+        }
         let bytes = response
             .bytes()
             .await
@@ -436,6 +472,44 @@ fn whatsapp_body(out: &Outgoing<'_>) -> Value {
     body
 }
 
+/// How long to hold off after an answer with these headers: Meta's own estimate
+/// (`estimated_time_to_regain_access`, minutes, in `X-Business-Use-Case-Usage`), or a
+/// minute when any usage figure reached 100 % without one (meta-platform.md §11). Parsed
+/// leniently: unknown shapes mean no hold.
+fn usage_hold(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let json = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| serde_json::from_str::<Value>(v).ok())
+    };
+    let full = |v: &Value| {
+        ["call_count", "total_time", "total_cputime"]
+            .iter()
+            .any(|k| v[*k].as_f64().is_some_and(|p| p >= 100.0))
+    };
+    let mut hold: Option<Duration> = None;
+    let mut longer = |d: Duration| hold = Some(hold.map_or(d, |h| h.max(d)));
+    if let Some(buc) = json("x-business-use-case-usage") {
+        for entry in buc.as_object().into_iter().flat_map(|o| o.values()) {
+            for usage in entry.as_array().into_iter().flatten() {
+                let minutes = usage["estimated_time_to_regain_access"]
+                    .as_u64()
+                    .unwrap_or(0);
+                if minutes > 0 {
+                    longer(Duration::from_secs(minutes * 60));
+                } else if full(usage) {
+                    longer(Duration::from_secs(60));
+                }
+            }
+        }
+    }
+    if json("x-app-usage").is_some_and(|v| full(&v)) {
+        longer(Duration::from_secs(60));
+    }
+    hold
+}
+
 /// Graph's `created_time` (`2025-06-01T12:00:00+0000`), or epoch numbers, in ms.
 fn created_ms(v: &Value) -> Option<i64> {
     if let Some(n) = v.as_i64() {
@@ -461,6 +535,30 @@ fn created_ms(v: &Value) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usage_headers_say_how_long_to_hold_off() {
+        let headers = |pairs: &[(&'static str, &str)]| {
+            let mut h = reqwest::header::HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, v.parse().unwrap());
+            }
+            h
+        };
+        let buc = r#"{"178":[{"type":"instagram","call_count":40,"total_cputime":5,"total_time":5,"estimated_time_to_regain_access":3}]}"#;
+        assert_eq!(
+            usage_hold(&headers(&[("x-business-use-case-usage", buc)])),
+            Some(Duration::from_secs(180))
+        );
+        let full = r#"{"call_count":100,"total_time":20,"total_cputime":20}"#;
+        assert_eq!(
+            usage_hold(&headers(&[("x-app-usage", full)])),
+            Some(Duration::from_secs(60))
+        );
+        let calm = r#"{"call_count":28,"total_time":25,"total_cputime":25}"#;
+        assert_eq!(usage_hold(&headers(&[("x-app-usage", calm)])), None);
+        assert_eq!(usage_hold(&headers(&[("x-app-usage", "not json")])), None);
+    }
 
     #[test]
     fn graph_times_parse_to_epoch_millis() {

@@ -87,6 +87,12 @@ async fn round(shared: &Shared, scope: &TenantScope) -> Result<Option<Millis>, S
         if stopped.contains(&send.channel_id) && !is_token_failure(&send) {
             continue;
         }
+        // Meta's usage headers asked this channel to hold off: come back then.
+        if let Some(wait) = shared.graph.throttled_for(&send.channel_id) {
+            let at = now.plus(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
+            next = Some(next.map_or(at, |n| n.min(at)));
+            continue;
+        }
         due.push(send);
     }
     let moved = !due.is_empty();
@@ -276,7 +282,15 @@ async fn step(
         Err(failure) => {
             let f = classify::classify(&failure);
             let retry = if f.class.retried() && attempt < MAX_ATTEMPTS {
-                retry_at(attempt, shared.clock.now())
+                let backoff = retry_at(attempt, shared.clock.now());
+                // Meta's own estimate wins when it is later than our back-off.
+                let held = shared.graph.throttled_for(&channel.id).map(|d| {
+                    shared
+                        .clock
+                        .now()
+                        .plus(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+                });
+                backoff.max(held)
             } else {
                 None
             };
