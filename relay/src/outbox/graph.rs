@@ -28,6 +28,15 @@ pub struct Graph {
     held: Mutex<HashMap<ChannelId, Instant>>,
 }
 
+/// Whether an answer's usage headers may hold the channel's sends off. Only sends count:
+/// lookups and settings calls have their own, smaller budgets (the Conversations API's is
+/// 2 calls/s), which say nothing about sending.
+#[derive(Clone, Copy)]
+enum Track {
+    Usage,
+    Ignore,
+}
+
 /// One reply to send.
 pub struct Outgoing<'a> {
     /// IGSID or WhatsApp id of the customer.
@@ -109,7 +118,7 @@ impl Graph {
                 self.http.post(url).json(&whatsapp_body(out))
             }
         };
-        let answer = self.call(channel, request, token).await?;
+        let answer = self.call(channel, request, token, Track::Usage).await?;
         let id = answer["message_id"]
             .as_str()
             .or_else(|| answer["messages"][0]["id"].as_str())
@@ -152,6 +161,7 @@ impl Graph {
                     ))
                     .query(&[("platform", "instagram"), ("user_id", recipient)]),
                 token,
+                Track::Ignore,
             )
             .await?;
         let Some(conversations) = list["data"].as_array() else {
@@ -168,6 +178,7 @@ impl Graph {
                         .get(format!("{base}/{VERSION}/{id}"))
                         .query(&[("fields", "messages{id,created_time,from,to,message}")]),
                     token,
+                    Track::Ignore,
                 )
                 .await?;
             let found = messages["messages"]["data"]
@@ -206,6 +217,7 @@ impl Graph {
                 channel,
                 self.http.get(url).query(&[("limit", "100")]),
                 token,
+                Track::Ignore,
             )
             .await?;
         Ok(answer["data"].as_array().cloned().unwrap_or_default())
@@ -229,7 +241,7 @@ impl Graph {
             .http
             .get(url)
             .query(&[("fields", "ice_breakers"), ("platform", "instagram")]);
-        let answer = self.call(channel, request, token).await?;
+        let answer = self.call(channel, request, token, Track::Ignore).await?;
         // `{"data": [{"call_to_actions": [...], "locale"}]}`: every locale's questions.
         Ok(answer["data"]
             .as_array()
@@ -255,8 +267,13 @@ impl Graph {
             Self::sender(channel)
         );
         let body = json!({"platform": "instagram", "ice_breakers": questions});
-        self.call(channel, self.http.post(url).json(&body), token)
-            .await?;
+        self.call(
+            channel,
+            self.http.post(url).json(&body),
+            token,
+            Track::Ignore,
+        )
+        .await?;
         Ok(())
     }
 
@@ -281,6 +298,7 @@ impl Graph {
         channel: &ChannelRecord,
         request: reqwest::RequestBuilder,
         token: &str,
+        track: Track,
     ) -> Result<Value, CallFailure> {
         let response = request
             .bearer_auth(token)
@@ -289,7 +307,7 @@ impl Graph {
             // reqwest's error text names the URL, never the bearer header.
             .map_err(|e| CallFailure::NoAnswer(e.to_string()))?;
         let status = response.status().as_u16();
-        if let Some(wait) = usage_hold(response.headers()) {
+        if let (Track::Usage, Some(wait)) = (track, usage_hold(response.headers())) {
             self.held
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -534,6 +552,7 @@ fn created_ms(v: &Value) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
