@@ -139,6 +139,10 @@ impl Relay {
             .env("META_APP_SECRET", APP_SECRET)
             .env("INSTAGRAM_APP_SECRET", IG_APP_SECRET)
             .env("META_VERIFY_TOKEN", VERIFY_TOKEN)
+            // Never Meta's real hosts from a test: sends without a simulator are refused
+            // at once (port 9 is discard; nothing listens there on loopback).
+            .env("META_GRAPH_URL", "http://127.0.0.1:9")
+            .env("INSTAGRAM_GRAPH_URL", "http://127.0.0.1:9")
             .envs(opts.extra_env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))

@@ -222,6 +222,24 @@ async fn commands_apply_once_and_a_stale_edit_gets_the_current_draft() {
         thread: thread.clone(),
         version,
     };
+    // Sending costs a credit: with none, the approval is refused and the draft stays.
+    let (broke, _) = one.command("k-approve-0", approve.clone()).await.unwrap();
+    assert_eq!(
+        broke,
+        Answer::Rejected {
+            rejection: Rejection::NoCredits
+        }
+    );
+    w.api
+        .expect(
+            Method::POST,
+            &format!("/v1/tenants/{}/credits", w.a.id),
+            OPERATOR_TOKEN,
+            Some(serde_json::json!({"add": 1})),
+            200,
+        )
+        .await
+        .unwrap();
     let (approved, _) = one.command("k-approve", approve).await.unwrap();
     let Answer::Applied { seq } = approved else {
         panic!("approve: {approved:?}")

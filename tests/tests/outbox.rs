@@ -466,17 +466,46 @@ async fn no_credits_means_no_send_until_a_top_up_and_a_retry() {
     fx.customer_writes(IG_B, customer, "hi", None).await;
     let thread = fx.thread_of(t, customer).await;
     let mut desk = fx.desk(t).await;
-    reply(&mut desk, "k1", &thread, "on credit").await;
-    let failed = fx.send_in(t, &thread, 0, "failed").await;
+    // At zero the desk is told at once, and nothing is queued.
+    let refused = reply(&mut desk, "k0", &thread, "on credit").await;
+    assert_eq!(
+        refused,
+        Answer::Rejected {
+            rejection: Rejection::NoCredits
+        }
+    );
+    assert!(
+        fx.thread_json(t, &thread).await["sends"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // One credit, two replies queued before either went (both wait behind a reply Meta
+    // refused, which gave its credit back): the second finds none left.
+    fx.top_up(t, 1).await;
+    reply(&mut desk, "k1", &thread, &"é".repeat(600)).await;
+    let refused = fx.send_in(t, &thread, 0, "failed").await;
+    assert_eq!(refused["failure"]["class"], "permanent");
+    reply(&mut desk, "k2", &thread, "first").await;
+    reply(&mut desk, "k3", &thread, "second").await;
+    let discard = Command::DiscardSend {
+        thread: thread.clone(),
+        send: Seq(refused["send"].as_u64().unwrap()),
+    };
+    desk.command("k4", discard).await.unwrap();
+    fx.send_in(t, &thread, 1, "sent").await;
+    let failed = fx.send_in(t, &thread, 2, "failed").await;
     assert_eq!(failed["failure"]["class"], "no_credits");
-    assert!(fx.send_calls().await.is_empty());
+    assert_eq!(fx.send_calls().await.len(), 2);
     fx.top_up(t, 1).await;
     let retry = Command::RetrySend {
         thread: thread.clone(),
         send: Seq(failed["send"].as_u64().unwrap()),
     };
-    desk.command("k2", retry).await.unwrap();
-    fx.send_in(t, &thread, 0, "sent").await;
+    let (answer, _) = desk.command("k5", retry).await.unwrap();
+    assert!(matches!(answer, Answer::Applied { .. }), "{answer:?}");
+    fx.send_in(t, &thread, 2, "sent").await;
+    assert_eq!(fx.inbox_texts(customer).await, ["first", "second"]);
     assert_eq!(fx.balance(t).await, 0);
 }
 

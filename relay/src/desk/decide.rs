@@ -11,18 +11,39 @@ use protocol::{Channel, Command, DeskAction, Draft, DraftAuthor, Rejection, Repl
 /// Longest reply text the desk may queue; channel-specific limits are checked when sending.
 pub const MAX_TEXT_CHARS: usize = 4096;
 
-/// The action `request` records, or why it is refused. `comment` is the message named by a
-/// `HideComment` command and `send` the reply named by `RetrySend` / `DiscardSend`, both
-/// looked up by the caller.
+/// What the caller looked up for a decision, under the tenant's lock.
+#[derive(Clone, Copy, Debug)]
+pub struct Facts<'a> {
+    pub thread: Option<&'a ThreadView>,
+    /// The message named by a `HideComment` command.
+    pub comment: Option<&'a MessageView>,
+    /// The reply named by `RetrySend` / `DiscardSend`.
+    pub send: Option<&'a SendView>,
+    /// The tenant's credit balance.
+    pub credits: i64,
+}
+
+/// The action `request` records, or why it is refused.
 ///
 /// # Errors
 /// The typed rejection the desk shows.
-pub fn decide(
-    thread: Option<&ThreadView>,
-    comment: Option<&MessageView>,
-    send: Option<&SendView>,
-    request: &CommandRequest,
-) -> Result<DeskAction, Rejection> {
+pub fn decide(facts: &Facts<'_>, request: &CommandRequest) -> Result<DeskAction, Rejection> {
+    let Facts {
+        thread,
+        comment,
+        send,
+        credits,
+    } = *facts;
+    // Sending a message costs a credit; at zero the reply waits (a draft stays for review).
+    let needs_credit = match &request.command {
+        Command::ApproveDraft { .. } | Command::SendReply { .. } => true,
+        Command::SendMessage { content, .. } => content.is_message(),
+        Command::RetrySend { .. } => send.is_some_and(SendView::is_message),
+        _ => false,
+    };
+    if needs_credit && credits < 1 {
+        return Err(Rejection::NoCredits);
+    }
     let Some(thread) = thread else {
         return Err(invalid("no such thread"));
     };

@@ -36,7 +36,7 @@ use super::{
     NewEvent, PartnerRecord, SendView, Store, StoreError, TenantRecord, ThreadView,
 };
 use crate::audit::{self, AuditRecord, Hash, Verdict};
-use crate::desk::decide::decide;
+use crate::desk::decide::{Facts, decide};
 use crate::ingest::parse::RouteKey;
 use crate::principal::TenantScope;
 use async_trait::async_trait;
@@ -699,7 +699,15 @@ impl Store for SledStore {
         let mut writes = Writes::default();
         let mut new_chain = None;
         let (answer, event) = match (
-            decide(thread.as_ref(), comment.as_ref(), send.as_ref(), &request),
+            decide(
+                &Facts {
+                    thread: thread.as_ref(),
+                    comment: comment.as_ref(),
+                    send: send.as_ref(),
+                    credits: read_credits(&self.data, &prefix)?,
+                },
+                &request,
+            ),
             thread,
         ) {
             (Err(rejection), _) => (Answer::Rejected { rejection }, None),

@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
-use crate::store::{MessageView, ThreadView};
+use crate::store::{MessageView, SendView, ThreadView};
 use proptest::prelude::*;
 use protocol::{
     AgentId, ChannelId, Command, CommandKey, Customer, CustomerId, Direction, Millis, Seq,
@@ -36,6 +36,47 @@ fn thread(channel: Channel) -> ThreadView {
     }
 }
 
+/// Facts with credits to spare, so only the rule under test decides.
+fn facts<'a>(
+    thread: Option<&'a ThreadView>,
+    comment: Option<&'a MessageView>,
+    send: Option<&'a SendView>,
+) -> Facts<'a> {
+    Facts {
+        thread,
+        comment,
+        send,
+        credits: 10,
+    }
+}
+
+#[test]
+fn messages_need_a_credit_and_other_commands_do_not() {
+    let t = thread(Channel::InstagramDm);
+    let broke = Facts {
+        credits: 0,
+        ..facts(Some(&t), None, None)
+    };
+    let send = Command::SendReply {
+        thread: t.id.clone(),
+        text: "hi".into(),
+    };
+    assert_eq!(
+        decide(&broke, &req("a", Role::Agent, send, 0)),
+        Err(Rejection::NoCredits)
+    );
+    let typing = Command::SendMessage {
+        thread: t.id.clone(),
+        content: protocol::ReplyContent::SenderAction(protocol::SenderAction::TypingOn),
+        reply_to: None,
+    };
+    assert!(decide(&broke, &req("a", Role::Agent, typing, 0)).is_ok());
+    let claim = Command::Claim {
+        thread: t.id.clone(),
+    };
+    assert!(decide(&broke, &req("a", Role::Agent, claim, 0)).is_ok());
+}
+
 fn req(agent: &str, role: Role, command: Command, at: i64) -> CommandRequest {
     CommandRequest {
         agent: AgentId::new(agent),
@@ -62,7 +103,7 @@ fn draft(version: u32, text: &str) -> Draft {
 fn an_unknown_thread_is_invalid_for_every_command() {
     let r = req("ag_1", Role::Owner, Command::Claim { thread: th() }, 0);
     assert!(matches!(
-        decide(None, None, None, &r),
+        decide(&facts(None, None, None), &r),
         Err(Rejection::Invalid { .. })
     ));
 }
@@ -75,38 +116,38 @@ fn claims_block_other_agents_but_not_owners() {
     let release = Command::Release { thread: th() };
     assert!(matches!(
         decide(
-            Some(&t),
-            None,
-            None,
+            &facts(Some(&t), None, None),
             &req("ag_2", Role::Agent, claim.clone(), 0)
         ),
         Err(Rejection::Forbidden { .. })
     ));
     assert!(matches!(
         decide(
-            Some(&t),
-            None,
-            None,
+            &facts(Some(&t), None, None),
             &req("ag_2", Role::Agent, release.clone(), 0)
         ),
         Err(Rejection::Forbidden { .. })
     ));
     assert_eq!(
-        decide(Some(&t), None, None, &req("ow", Role::Owner, claim, 0)),
+        decide(
+            &facts(Some(&t), None, None),
+            &req("ow", Role::Owner, claim, 0)
+        ),
         Ok(DeskAction::Claimed)
     );
     assert_eq!(
         decide(
-            Some(&t),
-            None,
-            None,
+            &facts(Some(&t), None, None),
             &req("ag_1", Role::Agent, release.clone(), 0)
         ),
         Ok(DeskAction::Released)
     );
     t.assignee = None;
     assert!(matches!(
-        decide(Some(&t), None, None, &req("ag_1", Role::Agent, release, 0)),
+        decide(
+            &facts(Some(&t), None, None),
+            &req("ag_1", Role::Agent, release, 0)
+        ),
         Err(Rejection::Invalid { .. })
     ));
 }
@@ -120,9 +161,7 @@ fn edits_need_the_current_version_and_conflicts_carry_the_current_draft() {
         text: text.into(),
     };
     let first = decide(
-        Some(&t),
-        None,
-        None,
+        &facts(Some(&t), None, None),
         &req("ag_1", Role::Agent, edit(0, "hi"), 0),
     )
     .unwrap();
@@ -135,9 +174,7 @@ fn edits_need_the_current_version_and_conflicts_carry_the_current_draft() {
     t.draft = Some(draft(1, "hi"));
     t.draft_versions = 1;
     let stale = decide(
-        Some(&t),
-        None,
-        None,
+        &facts(Some(&t), None, None),
         &req("ag_2", Role::Agent, edit(0, "yo"), 0),
     );
     assert_eq!(
@@ -147,9 +184,7 @@ fn edits_need_the_current_version_and_conflicts_carry_the_current_draft() {
         })
     );
     let next = decide(
-        Some(&t),
-        None,
-        None,
+        &facts(Some(&t), None, None),
         &req("ag_2", Role::Agent, edit(1, "yo"), 0),
     )
     .unwrap();
@@ -164,18 +199,14 @@ fn edits_need_the_current_version_and_conflicts_carry_the_current_draft() {
     t.draft = None;
     t.draft_versions = 3;
     let d = decide(
-        Some(&t),
-        None,
-        None,
+        &facts(Some(&t), None, None),
         &req("ag_1", Role::Agent, edit(0, "x"), 0),
     )
     .unwrap();
     assert!(matches!(d, DeskAction::DraftEdited { draft } if draft.version == 4));
     assert_eq!(
         decide(
-            Some(&t),
-            None,
-            None,
+            &facts(Some(&t), None, None),
             &req("ag_1", Role::Agent, edit(3, "x"), 0)
         ),
         Err(Rejection::Conflict { current: None })
@@ -191,7 +222,7 @@ fn empty_and_overlong_texts_are_invalid() {
             text: text.to_owned(),
         };
         assert!(matches!(
-            decide(Some(&t), None, None, &req("a", Role::Agent, c, 0)),
+            decide(&facts(Some(&t), None, None), &req("a", Role::Agent, c, 0)),
             Err(Rejection::Invalid { .. })
         ));
     }
@@ -199,7 +230,7 @@ fn empty_and_overlong_texts_are_invalid() {
         thread: th(),
         text: "é".repeat(MAX_TEXT_CHARS),
     };
-    assert!(decide(Some(&t), None, None, &req("a", Role::Agent, c, 0)).is_ok());
+    assert!(decide(&facts(Some(&t), None, None), &req("a", Role::Agent, c, 0)).is_ok());
 }
 
 #[test]
@@ -212,9 +243,7 @@ fn approval_sends_exactly_the_approved_version_inside_the_window() {
     };
     assert_eq!(
         decide(
-            Some(&t),
-            None,
-            None,
+            &facts(Some(&t), None, None),
             &req("a", Role::Agent, approve(2), 23 * HOUR)
         ),
         Ok(DeskAction::ReplyQueued {
@@ -225,24 +254,23 @@ fn approval_sends_exactly_the_approved_version_inside_the_window() {
         })
     );
     assert!(matches!(
-        decide(Some(&t), None, None, &req("a", Role::Agent, approve(1), 0)),
+        decide(
+            &facts(Some(&t), None, None),
+            &req("a", Role::Agent, approve(1), 0)
+        ),
         Err(Rejection::Conflict { .. })
     ));
     // A person may still answer with the human-agent tag until 7 days; then nothing goes.
     assert!(
         decide(
-            Some(&t),
-            None,
-            None,
+            &facts(Some(&t), None, None),
             &req("a", Role::Agent, approve(2), 6 * 24 * HOUR)
         )
         .is_ok()
     );
     assert!(matches!(
         decide(
-            Some(&t),
-            None,
-            None,
+            &facts(Some(&t), None, None),
             &req("a", Role::Agent, approve(2), 7 * 24 * HOUR + 1)
         ),
         Err(Rejection::OutsideWindow { .. })
@@ -258,17 +286,13 @@ fn whatsapp_free_text_stops_after_24_hours_but_comments_never_close() {
     let wa = thread(Channel::WhatsApp);
     assert!(
         decide(
-            Some(&wa),
-            None,
-            None,
+            &facts(Some(&wa), None, None),
             &req("a", Role::Agent, send.clone(), 24 * HOUR)
         )
         .is_ok()
     );
     let late = decide(
-        Some(&wa),
-        None,
-        None,
+        &facts(Some(&wa), None, None),
         &req("a", Role::Agent, send.clone(), 24 * HOUR + 1),
     );
     assert!(
@@ -277,9 +301,7 @@ fn whatsapp_free_text_stops_after_24_hours_but_comments_never_close() {
     let comment = thread(Channel::InstagramComment);
     assert!(
         decide(
-            Some(&comment),
-            None,
-            None,
+            &facts(Some(&comment), None, None),
             &req("a", Role::Agent, send, 400 * 24 * HOUR)
         )
         .is_ok()
@@ -293,34 +315,51 @@ fn resolve_reopen_and_read_marks_follow_the_thread() {
     let reopen = Command::Reopen { thread: th() };
     assert!(
         decide(
-            Some(&t),
-            None,
-            None,
+            &facts(Some(&t), None, None),
             &req("a", Role::Agent, reopen.clone(), 0)
         )
         .is_err()
     );
     assert_eq!(
         decide(
-            Some(&t),
-            None,
-            None,
+            &facts(Some(&t), None, None),
             &req("a", Role::Agent, resolve.clone(), 0)
         ),
         Ok(DeskAction::Resolved)
     );
     t.resolved = true;
-    assert!(decide(Some(&t), None, None, &req("a", Role::Agent, resolve, 0)).is_err());
+    assert!(
+        decide(
+            &facts(Some(&t), None, None),
+            &req("a", Role::Agent, resolve, 0)
+        )
+        .is_err()
+    );
     assert_eq!(
-        decide(Some(&t), None, None, &req("a", Role::Agent, reopen, 0)),
+        decide(
+            &facts(Some(&t), None, None),
+            &req("a", Role::Agent, reopen, 0)
+        ),
         Ok(DeskAction::Reopened)
     );
     let read = |s| Command::MarkRead {
         thread: th(),
         up_to: Seq(s),
     };
-    assert!(decide(Some(&t), None, None, &req("a", Role::Agent, read(5), 0)).is_ok());
-    assert!(decide(Some(&t), None, None, &req("a", Role::Agent, read(6), 0)).is_err());
+    assert!(
+        decide(
+            &facts(Some(&t), None, None),
+            &req("a", Role::Agent, read(5), 0)
+        )
+        .is_ok()
+    );
+    assert!(
+        decide(
+            &facts(Some(&t), None, None),
+            &req("a", Role::Agent, read(6), 0)
+        )
+        .is_err()
+    );
 }
 
 #[test]
@@ -355,18 +394,14 @@ fn only_comments_of_this_thread_can_be_hidden() {
     };
     assert!(
         decide(
-            Some(&t),
-            Some(&comment),
-            None,
+            &facts(Some(&t), Some(&comment), None),
             &req("a", Role::Agent, hide.clone(), 0)
         )
         .is_ok()
     );
     assert!(
         decide(
-            Some(&t),
-            None,
-            None,
+            &facts(Some(&t), None, None),
             &req("a", Role::Agent, hide.clone(), 0)
         )
         .is_err()
@@ -375,9 +410,7 @@ fn only_comments_of_this_thread_can_be_hidden() {
     elsewhere.thread = ThreadId::new("th_other");
     assert!(
         decide(
-            Some(&t),
-            Some(&elsewhere),
-            None,
+            &facts(Some(&t), Some(&elsewhere), None),
             &req("a", Role::Agent, hide.clone(), 0)
         )
         .is_err()
@@ -385,9 +418,7 @@ fn only_comments_of_this_thread_can_be_hidden() {
     let dm = thread(Channel::InstagramDm);
     assert!(
         decide(
-            Some(&dm),
-            Some(&comment),
-            None,
+            &facts(Some(&dm), Some(&comment), None),
             &req("a", Role::Agent, hide, 0)
         )
         .is_err()
@@ -405,7 +436,7 @@ proptest! {
             let agent = if i % 2 == 0 { "ag_1" } else { "ag_2" };
             let c = Command::EditDraft { thread: th(), base_version: base, text: format!("t{i}") };
             let current = t.draft.as_ref().map_or(0, |d| d.version);
-            match decide(Some(&t), None, None, &req(agent, Role::Agent, c, 0)) {
+            match decide(&facts(Some(&t), None, None), &req(agent, Role::Agent, c, 0)) {
                 Ok(DeskAction::DraftEdited { draft }) => {
                     prop_assert_eq!(base, current);
                     prop_assert!(draft.version > last);
