@@ -276,6 +276,9 @@ pub struct SendView {
     pub retry_at: Option<Millis>,
     /// When the current attempt was recorded (for reconciliation after a crash).
     pub sending_since: Option<Millis>,
+    /// The message id a WhatsApp status webhook reported for this send (matched by our
+    /// `biz_opaque_callback_data`): proof it reached Meta even if the call's answer did not.
+    pub provider_seen: Option<String>,
 }
 
 impl SendView {

@@ -1058,3 +1058,49 @@ async fn templates_are_listed_from_the_waba_and_ice_breakers_read_and_set() {
     );
     assert!(!body.to_string().contains("EAAG"), "{body}");
 }
+
+#[tokio::test]
+async fn a_whatsapp_send_in_doubt_is_settled_by_its_status_webhook() {
+    let mut fx = setup().await;
+    let (t, customer) = (fx.w.b.clone(), "6281234500701");
+    fx.customer_writes(WA_B, customer, "halo", None).await;
+    let thread = fx.thread_of(&t, customer).await;
+    fx.top_up(&t, 3).await;
+    fx.sim
+        .api
+        .fault(&json!({"kind": "timeout", "ms": 5000, "deliver": true, "path": "messages", "count": 1}))
+        .await
+        .unwrap();
+    let mut desk = fx.desk(&t).await;
+    reply(&mut desk, "k1", &thread, "sekali saja").await;
+    // Meta took it and said so in a status webhook carrying our callback data; the call's
+    // own answer is still pending when the relay dies.
+    eventually("the sent status reached the relay", WAIT, || async {
+        let events = fx.w.api.all_events(&t.id, &t.agent_token).await?;
+        Ok(events
+            .iter()
+            .any(|e| e["body"]["Inbound"]["kind"]["Status"]["biz_opaque_callback_data"].is_string())
+            .then_some(()))
+    })
+    .await
+    .unwrap();
+    fx.w.relay.take().unwrap().kill9().await.unwrap();
+    fx.w.start_again().await.unwrap();
+    fx.sim.api.set_relay(&fx.w.api.url).await.unwrap();
+    let sent = fx.send_in(&t, &thread, 0, "sent").await;
+    assert_eq!(fx.inbox_texts(customer).await, ["sekali saja"]);
+    assert_eq!(sent["attempts"], 1, "no second attempt was made");
+    assert!(sent["provider_id"].as_str().unwrap().starts_with("wamid."));
+    let events = fx.w.api.all_events(&t.id, &t.agent_token).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["body"]["Outbox"]["status"]["sent"]["reconciled"] == true),
+        "settled from the status webhook, not from the call's answer"
+    );
+    assert!(
+        fx.send_calls().await.is_empty(),
+        "the restarted relay did not send again"
+    );
+    assert_eq!(fx.balance(&t).await, 2);
+}

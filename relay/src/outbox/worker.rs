@@ -5,6 +5,7 @@ use super::Shared;
 use super::classify::{self, CallFailure};
 use super::graph::Outgoing;
 use crate::principal::{Access, Principal, TenantScope};
+use crate::store::project::send_callback;
 use crate::store::{
     ChannelKind, ChannelRecord, MessageContent, NewEvent, SendState, SendView, StoreError,
     ThreadView,
@@ -20,6 +21,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+
+/// How long a WhatsApp send in doubt waits for a status webhook with its callback data
+/// before it is sent again (Meta posts `sent` within seconds of accepting a message).
+pub const WHATSAPP_STATUS_GRACE_MS: i64 = 30_000;
 
 /// Attempts before a retried failure waits for a person.
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -184,8 +189,39 @@ async fn step(
                 .failure
                 .as_ref()
                 .is_some_and(|f| f.class == FailureClass::Transient));
-    // Only DM texts can be looked up in Meta's Conversations API; other contents in doubt
-    // are sent again (see ARCHITECTURE.md, known limits).
+    // WhatsApp: a status webhook carrying this send's callback data proves Meta took it.
+    // Without one yet, give the statuses time to arrive before sending again.
+    if in_doubt && channel.kind == ChannelKind::Whatsapp {
+        if let Some(provider_id) = send.provider_seen.clone() {
+            let kind = send.kind.unwrap_or(ReplyKind::WhatsAppFreeForm);
+            if send.state != SendState::Sending {
+                appended.extend(record(sending(send.attempts + 1, kind)).await?);
+            }
+            appended.extend(
+                record(SendStatus::Sent {
+                    provider_id,
+                    kind,
+                    reconciled: true,
+                })
+                .await?,
+            );
+            return Ok(appended);
+        }
+        let settle_by = send
+            .sending_since
+            .unwrap_or(send.queued_at)
+            .plus(WHATSAPP_STATUS_GRACE_MS);
+        if now < settle_by {
+            return record(failed(
+                FailureClass::Transient,
+                "Meta's answer was lost; waiting for its delivery status before sending again.",
+                Some(settle_by),
+            ))
+            .await;
+        }
+    }
+    // Only DM texts can be looked up in Meta's Conversations API; other Instagram contents
+    // in doubt are sent again (see ARCHITECTURE.md, known limits).
     if in_doubt
         && channel.kind == ChannelKind::Instagram
         && thread.channel == Channel::InstagramDm
@@ -263,7 +299,7 @@ async fn step(
     appended.extend(record(sending(attempt, kind)).await?);
     // Durable before the call: a crash from here on leaves the send in doubt, not lost.
     store.sync().await?;
-    let callback = format!("{}:{}", scope.tenant(), send.send);
+    let callback = send_callback(scope.tenant(), send.send);
     let out = Outgoing {
         recipient: &recipient,
         text: &send.text,

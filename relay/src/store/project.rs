@@ -6,11 +6,11 @@
 
 use super::{MessageContent, MessageView, SendState, SendView, StoreError, ThreadView};
 use crate::ids;
-use protocol::inbound::{InboundKind, MessageBody, ReactionAction};
+use protocol::inbound::{DeliveryStatus, InboundKind, MessageBody, ReactionAction};
 use protocol::window::ReplyKind;
 use protocol::{
     DeskAction, DeskEvent, Direction, Event, EventBody, InboundEvent, OutboxEvent, ReplyContent,
-    SendStatus, Seq, ThreadId,
+    SendStatus, Seq, TenantId, ThreadId,
 };
 
 /// What projection needs from storage, within one atomic append.
@@ -86,10 +86,13 @@ pub fn project(event: &Event, views: &mut impl Views) -> Result<(), StoreError> 
         }),
         InboundKind::Deleted { mid } => update_message(views, mid, |m| m.deleted = true),
         InboundKind::Read { mid: Some(mid), .. } => update_message(views, mid, |m| m.seen = true),
-        InboundKind::Status(status) => update_message(views, &status.message_id, |m| {
-            m.status = Some(status.status.as_str().to_owned());
-            m.status_errors.clone_from(&status.errors);
-        }),
+        InboundKind::Status(status) => {
+            note_send_seen(event, status, views)?;
+            update_message(views, &status.message_id, |m| {
+                m.status = Some(status.status.as_str().to_owned());
+                m.status_errors.clone_from(&status.errors);
+            })
+        }
         InboundKind::Read { mid: None, .. }
         | InboundKind::Referral(_)
         | InboundKind::OptIn { .. } => Ok(()),
@@ -310,7 +313,40 @@ fn new_send(
         failure: None,
         retry_at: None,
         sending_since: None,
+        provider_seen: None,
     }
+}
+
+/// The callback data the outbox puts on WhatsApp sends: `<tenant>:<send seq>`.
+#[must_use]
+pub fn send_callback(tenant: &TenantId, send: Seq) -> String {
+    format!("{tenant}:{send}")
+}
+
+/// A WhatsApp status carrying our callback data proves which send Meta accepted, even when
+/// the call's own answer was lost.
+fn note_send_seen(
+    event: &Event,
+    status: &DeliveryStatus,
+    views: &mut impl Views,
+) -> Result<(), StoreError> {
+    let Some(seq) = status
+        .biz_opaque_callback_data
+        .as_deref()
+        .and_then(|cb| cb.strip_prefix(event.tenant.as_str()))
+        .and_then(|rest| rest.strip_prefix(':'))
+        .and_then(|n| n.parse::<u64>().ok())
+    else {
+        return Ok(());
+    };
+    if let Some(mut send) = views.send(Seq(seq))?
+        && send.provider_id.is_none()
+        && send.provider_seen.is_none()
+    {
+        send.provider_seen = Some(status.message_id.clone());
+        views.put_send(send);
+    }
+    Ok(())
 }
 
 /// A send's progress: its own view, the credit it holds, and once sent, the outbound
