@@ -289,6 +289,18 @@ impl SendView {
         self.content.as_ref().is_none_or(ReplyContent::is_message)
     }
 
+    /// Failed because Meta refused the channel's token, and waiting for a person to
+    /// reconnect and retry: the outbox stops sending on that channel meanwhile.
+    #[must_use]
+    pub fn waits_for_reconnection(&self) -> bool {
+        self.state == SendState::Failed
+            && self.retry_at.is_none()
+            && self
+                .failure
+                .as_ref()
+                .is_some_and(|f| f.class == protocol::FailureClass::TokenInvalid)
+    }
+
     /// Queued as a reply (counted in the thread's `replies_queued`), not as moderation.
     #[must_use]
     pub fn is_queued_reply(&self) -> bool {

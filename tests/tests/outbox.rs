@@ -440,6 +440,24 @@ async fn an_expired_token_stops_the_channel_until_a_person_retries() {
     assert_eq!(v["sends"][0]["state"], "queued");
     assert_eq!(fx.send_calls().await.len(), 1);
     assert_eq!(fx.balance(t).await, 5);
+    let channels =
+        fx.w.api
+            .expect(
+                Method::GET,
+                &format!("/v1/tenants/{}/channels", t.id),
+                &t.owner_token,
+                None,
+                200,
+            )
+            .await
+            .unwrap();
+    let ig = channels["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "instagram")
+        .unwrap();
+    assert_eq!(ig["needs_reconnect"], true, "{channels}");
     // Reconnected (here: the fault is gone); a person retries and both go.
     fx.sim
         .api

@@ -308,6 +308,15 @@ pub async fn list_channels(
 ) -> Result<Response, ApiError> {
     let scope = tenant_scope(&app, &principal, &tenant, Access::Read).await?;
     let activity = app.store.channel_activity(&scope).await?;
+    // A channel whose token Meta refused has a failed send waiting on a reconnection.
+    let refused: std::collections::HashSet<ChannelId> = app
+        .store
+        .sends(&scope)
+        .await?
+        .into_iter()
+        .filter(SendView::waits_for_reconnection)
+        .map(|s| s.channel_id)
+        .collect();
     let channels: Vec<Value> = app
         .store
         .channels(&scope)
@@ -322,6 +331,7 @@ pub async fn list_channels(
                 "id": c.id, "kind": c.kind, "account_id": c.account_id, "page_id": c.page_id,
                 "username": c.username, "waba_id": c.waba_id,
                 "has_token": c.sealed_token.is_some(), "last_event_at": last,
+                "needs_reconnect": c.sealed_token.is_none() || refused.contains(&c.id),
             })
         })
         .collect();

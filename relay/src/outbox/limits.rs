@@ -1,48 +1,74 @@
-//! Meta's send rate per account (meta-platform.md §11: 100 calls/s for text, links,
-//! reactions and stickers), kept before the call with a tenth of headroom, so the outbox
-//! neither earns rate-limit errors nor drives Meta's usage headers to 100 % (which makes
-//! `graph` hold the channel off). Meta's own throttling answers are honoured on top: the
-//! retry back-off, and the hold Meta's usage headers ask for.
+//! Meta's send rates per account (meta-platform.md §11: 100 calls/s for text, links,
+//! reactions and stickers, 10/s for audio or video, 750/h for private replies to comments),
+//! kept before the call with a tenth of headroom, so the outbox neither earns rate-limit
+//! errors nor drives Meta's usage headers to 100 % (which makes `graph` hold the channel
+//! off). Meta's own throttling answers are honoured on top: the retry back-off, and the hold
+//! Meta's usage headers ask for.
 
+use protocol::{MediaKind, ReplyContent};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// Which of Meta's budgets a send draws on.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Lane {
+    /// Text, links, reactions, stickers, images, templates: 100/s.
+    Text,
+    /// Audio or video: 10/s.
+    AudioVideo,
+    /// Private replies to comments on posts and reels: 750/h.
+    PrivateReply,
+}
+
+impl Lane {
+    #[must_use]
+    pub fn of(content: Option<&ReplyContent>) -> Lane {
+        match content {
+            Some(ReplyContent::Media {
+                kind: MediaKind::Audio | MediaKind::Video,
+                ..
+            }) => Lane::AudioVideo,
+            Some(ReplyContent::PrivateReply { .. }) => Lane::PrivateReply,
+            _ => Lane::Text,
+        }
+    }
+
+    /// (sends, per window): Meta's figure less a tenth.
+    fn budget(self) -> (usize, Duration) {
+        match self {
+            Lane::Text => (TEXT_PER_SECOND as usize, Duration::from_secs(1)),
+            Lane::AudioVideo => (9, Duration::from_secs(1)),
+            Lane::PrivateReply => (675, Duration::from_secs(3600)),
+        }
+    }
+}
+
 /// Text sends per second per account: Meta's 100, less a tenth of headroom.
 pub const TEXT_PER_SECOND: u32 = 90;
 
-/// A sliding one-second window of send times per account.
+/// A sliding window of send times per account and lane.
 #[derive(Default)]
 pub struct SendLimits {
-    sent: Mutex<HashMap<String, Vec<Instant>>>,
+    sent: Mutex<HashMap<(String, Lane), Vec<Instant>>>,
 }
 
 impl SendLimits {
-    /// How long to wait before `account` may send again (zero: now), counting this send
-    /// when it may go at once.
-    pub fn reserve(&self, account: &str, now: Instant) -> Duration {
+    /// How long to wait before `account` may send on `lane` again (zero: now), counting
+    /// this send when it may go at once.
+    pub fn reserve(&self, account: &str, lane: Lane, now: Instant) -> Duration {
+        let (max, window) = lane.budget();
         let mut sent = self
             .sent
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let times = sent.entry(account.to_owned()).or_default();
-        times.retain(|t| now.duration_since(*t) < Duration::from_secs(1));
-        if times.len() < TEXT_PER_SECOND as usize {
+        let times = sent.entry((account.to_owned(), lane)).or_default();
+        times.retain(|t| now.duration_since(*t) < window);
+        if times.len() < max {
             times.push(now);
             return Duration::ZERO;
         }
-        Duration::from_secs(1).saturating_sub(now.duration_since(times[0]))
-    }
-
-    /// Waits until `account` may send, then counts the send.
-    pub async fn acquire(&self, account: &str) {
-        loop {
-            let wait = self.reserve(account, Instant::now());
-            if wait.is_zero() {
-                return;
-            }
-            tokio::time::sleep(wait).await;
-        }
+        window.saturating_sub(now.duration_since(times[0]))
     }
 }
 
@@ -51,20 +77,49 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_hundred_and_first_send_in_a_second_waits_for_the_first_to_age_out() {
+    fn a_send_over_the_per_second_budget_waits_for_the_first_to_age_out() {
         let limits = SendLimits::default();
         let start = Instant::now();
         for i in 0..TEXT_PER_SECOND {
             let at = start + Duration::from_millis(u64::from(i));
-            assert_eq!(limits.reserve("ig1", at), Duration::ZERO);
+            assert_eq!(limits.reserve("ig1", Lane::Text, at), Duration::ZERO);
         }
         let at = start + Duration::from_millis(500);
-        assert_eq!(limits.reserve("ig1", at), Duration::from_millis(500));
-        // Other accounts are not affected, and the window slides.
-        assert_eq!(limits.reserve("ig2", at), Duration::ZERO);
         assert_eq!(
-            limits.reserve("ig1", start + Duration::from_millis(1000)),
+            limits.reserve("ig1", Lane::Text, at),
+            Duration::from_millis(500)
+        );
+        // Other accounts and lanes are not affected, and the window slides.
+        assert_eq!(limits.reserve("ig2", Lane::Text, at), Duration::ZERO);
+        assert_eq!(limits.reserve("ig1", Lane::AudioVideo, at), Duration::ZERO);
+        assert_eq!(
+            limits.reserve("ig1", Lane::Text, start + Duration::from_millis(1000)),
             Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn private_replies_are_counted_per_hour() {
+        let limits = SendLimits::default();
+        let start = Instant::now();
+        for _ in 0..675 {
+            assert_eq!(
+                limits.reserve("ig1", Lane::PrivateReply, start),
+                Duration::ZERO
+            );
+        }
+        let later = start + Duration::from_secs(600);
+        assert_eq!(
+            limits.reserve("ig1", Lane::PrivateReply, later),
+            Duration::from_secs(3000)
+        );
+        assert_eq!(
+            Lane::of(Some(&ReplyContent::Media {
+                kind: MediaKind::Video,
+                url: "https://x/v.mp4".into(),
+                caption: None
+            })),
+            Lane::AudioVideo
         );
     }
 }

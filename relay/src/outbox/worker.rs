@@ -4,6 +4,7 @@
 use super::Shared;
 use super::classify::{self, CallFailure};
 use super::graph::Outgoing;
+use super::limits::Lane;
 use crate::principal::{Access, Principal, TenantScope};
 use crate::store::project::send_callback;
 use crate::store::{
@@ -65,7 +66,7 @@ async fn round(shared: &Shared, scope: &TenantScope) -> Result<Option<Millis>, S
     // A channel whose token Meta refused stops until a person retries after reconnecting.
     let stopped: HashSet<_> = sends
         .iter()
-        .filter(|s| is_token_failure(s))
+        .filter(|s| s.waits_for_reconnection())
         .map(|s| s.channel_id.clone())
         .collect();
     let mut seen_threads = HashSet::new();
@@ -89,7 +90,7 @@ async fn round(shared: &Shared, scope: &TenantScope) -> Result<Option<Millis>, S
                 None => continue,
             }
         }
-        if stopped.contains(&send.channel_id) && !is_token_failure(&send) {
+        if stopped.contains(&send.channel_id) && !send.waits_for_reconnection() {
             continue;
         }
         // Meta's usage headers asked this channel to hold off: come back then.
@@ -110,14 +111,6 @@ async fn round(shared: &Shared, scope: &TenantScope) -> Result<Option<Millis>, S
     }
     // A finished send may unblock the next one of its thread at once.
     Ok(if moved { Some(now) } else { next })
-}
-
-fn is_token_failure(s: &SendView) -> bool {
-    s.state == SendState::Failed
-        && s.retry_at.is_none()
-        && s.failure
-            .as_ref()
-            .is_some_and(|f| f.class == FailureClass::TokenInvalid)
 }
 
 /// Takes one send one step further; answers the events appended.
@@ -294,7 +287,24 @@ async fn step(
         );
         return Ok(appended);
     }
-    shared.limits.acquire(&channel.account_id).await;
+    let lane = Lane::of(send.content.as_ref());
+    let wait = shared
+        .limits
+        .reserve(&channel.account_id, lane, std::time::Instant::now());
+    if wait > Duration::from_secs(1) {
+        // An hourly budget is spent: come back when it frees up, nothing taken meanwhile.
+        let at = now.plus(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
+        appended.extend(
+            record(failed(
+                FailureClass::RateLimited,
+                classify::sentence(FailureClass::RateLimited),
+                Some(at),
+            ))
+            .await?,
+        );
+        return Ok(appended);
+    }
+    tokio::time::sleep(wait).await;
     let attempt = send.attempts + 1;
     appended.extend(record(sending(attempt, kind)).await?);
     // Durable before the call: a crash from here on leaves the send in doubt, not lost.
