@@ -31,6 +31,7 @@ use crate::outbox::graph::Graph;
 use crate::outbox::limits::SendLimits;
 use crate::store::Store;
 use crate::store::sled::SledStore;
+use axum::serve::ListenerExt as _;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -125,6 +126,13 @@ impl Relay {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), RunError> {
         let store = self.state.store.clone();
+        // Desk frames are small writes back to back (`Sending` then `Sent`): with Nagle's
+        // algorithm the second waits for the desk's delayed ACK, up to 40 ms.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         axum::serve(listener, http::router(self.state))
             .with_graceful_shutdown(shutdown)
             .await?;

@@ -94,7 +94,7 @@ impl Outbox {
             let Ok(scope) = Principal::Operator.scope(&tenant, Access::Manage) else {
                 continue;
             };
-            let sends = self.shared.store.sends(&scope).await?;
+            let sends = self.shared.store.unfinished_sends(&scope).await?;
             if sends.iter().any(|s| {
                 matches!(s.state, SendState::Queued | SendState::Sending)
                     || (s.state == SendState::Failed && s.retry_at.is_some())

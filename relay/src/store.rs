@@ -282,6 +282,12 @@ pub struct SendView {
 }
 
 impl SendView {
+    /// Sent or given up: the outbox has nothing more to do with it.
+    #[must_use]
+    pub fn is_finished(&self) -> bool {
+        matches!(self.state, SendState::Sent | SendState::Abandoned)
+    }
+
     /// A message to the customer (costs a credit, shows in the thread), not a sender action
     /// or moderation.
     #[must_use]
@@ -391,8 +397,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<MessageView>, StoreError>;
     /// Re-hashes the tenant's evidence chain (`crate::audit`).
     async fn verify_audit(&self, scope: &TenantScope) -> Result<crate::audit::Verdict, StoreError>;
-    /// The tenant's queued replies, oldest first.
-    async fn sends(&self, scope: &TenantScope) -> Result<Vec<SendView>, StoreError>;
+    /// One thread's replies, oldest first.
+    async fn sends_of(
+        &self,
+        scope: &TenantScope,
+        thread: &ThreadId,
+    ) -> Result<Vec<SendView>, StoreError>;
+    /// The tenant's replies not yet sent or given up (queued, sending, failed), oldest first:
+    /// the outbox's work, found without reading the tenant's whole history.
+    async fn unfinished_sends(&self, scope: &TenantScope) -> Result<Vec<SendView>, StoreError>;
     /// The tenant's credit balance (one per reply sent).
     async fn credits(&self, scope: &TenantScope) -> Result<i64, StoreError>;
     /// Adds (or, negative, removes) credits; answers the new balance.

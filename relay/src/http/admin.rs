@@ -311,7 +311,7 @@ pub async fn list_channels(
     // A channel whose token Meta refused has a failed send waiting on a reconnection.
     let refused: std::collections::HashSet<ChannelId> = app
         .store
-        .sends(&scope)
+        .unfinished_sends(&scope)
         .await?
         .into_iter()
         .filter(SendView::waits_for_reconnection)
@@ -420,10 +420,9 @@ pub async fn list_messages(
         .collect();
     let sends: Vec<Value> = app
         .store
-        .sends(&scope)
+        .sends_of(&scope, &thread)
         .await?
         .iter()
-        .filter(|s| s.thread == thread)
         .map(send_json)
         .collect();
     Ok(axum::Json(json!({

@@ -61,7 +61,7 @@ pub async fn run(shared: Arc<Shared>, tenant: TenantId, notify: Arc<Notify>) {
 
 /// Handles every send that is due; answers when the next scheduled retry is.
 async fn round(shared: &Shared, scope: &TenantScope) -> Result<Option<Millis>, StoreError> {
-    let sends = shared.store.sends(scope).await?;
+    let sends = shared.store.unfinished_sends(scope).await?;
     let now = shared.clock.now();
     // A channel whose token Meta refused stops until a person retries after reconnecting.
     let stopped: HashSet<_> = sends

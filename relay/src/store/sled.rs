@@ -13,6 +13,8 @@
 //! | `t/<tenant>/a/<channel>` | arrival time of the channel's newest event |
 //! | `t/<tenant>/k/<agent>/<command key>` | the first `Answer` to that agent's command |
 //! | `t/<tenant>/o/<send seq be8>` | `SendView` (a queued reply and its progress) |
+//! | `t/<tenant>/s/<thread>/<send seq be8>` | (empty) a thread's sends |
+//! | `t/<tenant>/q/<send seq be8>` | (empty) present while the send is unfinished |
 //! | `t/<tenant>/c/` | credit balance (i64, big-endian) |
 //! | registry `p/`, `n/`, `g/`, `k/`, `c/<tenant>/`, `r/` | partners, tenants, agents, token hashes, channels, routes |
 //!
@@ -211,6 +213,14 @@ impl Prefix {
     fn send(&self, send: Seq) -> Vec<u8> {
         self.key("o", &be(send))
     }
+    fn sends_of(&self, thread: &ThreadId) -> Vec<u8> {
+        let mut k = self.key("s", thread.as_str().as_bytes());
+        k.push(b'/');
+        k
+    }
+    fn unfinished(&self, send: Seq) -> Vec<u8> {
+        self.key("q", &be(send))
+    }
     fn credits(&self) -> Vec<u8> {
         self.key("c", b"")
     }
@@ -383,6 +393,20 @@ impl SledStore {
         due
     }
 
+    /// The sends named by an index whose keys end in a send's sequence number.
+    fn sends_by_index(&self, prefix: &Prefix, index: &[u8]) -> Result<Vec<SendView>, StoreError> {
+        let mut out = Vec::new();
+        for key in self.data.scan_prefix(index).keys() {
+            let key = key.map_err(backend)?;
+            let seq = read_seq(&key[key.len().saturating_sub(8)..])?;
+            match Self::get(&self.data, &prefix.send(seq))? {
+                Some(send) => out.push(send),
+                None => return Err(StoreError::Corrupt("a send index names no send".into())),
+            }
+        }
+        Ok(out)
+    }
+
     fn scan<T: DeserializeOwned>(tree: &sled::Tree, prefix: &[u8]) -> Result<Vec<T>, StoreError> {
         tree.scan_prefix(prefix)
             .values()
@@ -462,6 +486,15 @@ impl<'a> Overlay<'a> {
         }
         for send in self.sends.values() {
             writes.insert(Tree::Data, self.prefix.send(send.send), enc(send)?);
+            let mut by_thread = self.prefix.sends_of(&send.thread);
+            by_thread.extend_from_slice(&be(send.send));
+            writes.insert(Tree::Data, by_thread, Vec::new());
+            let unfinished = self.prefix.unfinished(send.send);
+            if send.is_finished() {
+                writes.remove(Tree::Data, unfinished);
+            } else {
+                writes.insert(Tree::Data, unfinished, Vec::new());
+            }
         }
         if self.credit_delta != 0 {
             let balance = read_credits(self.data, self.prefix)? + self.credit_delta;
@@ -817,8 +850,18 @@ impl Store for SledStore {
         Self::scan(&self.data, &Prefix::of(scope.tenant()).messages_of(thread))
     }
 
-    async fn sends(&self, scope: &TenantScope) -> Result<Vec<SendView>, StoreError> {
-        Self::scan(&self.data, &Prefix::of(scope.tenant()).key("o", b""))
+    async fn sends_of(
+        &self,
+        scope: &TenantScope,
+        thread: &ThreadId,
+    ) -> Result<Vec<SendView>, StoreError> {
+        let prefix = Prefix::of(scope.tenant());
+        self.sends_by_index(&prefix, &prefix.sends_of(thread))
+    }
+
+    async fn unfinished_sends(&self, scope: &TenantScope) -> Result<Vec<SendView>, StoreError> {
+        let prefix = Prefix::of(scope.tenant());
+        self.sends_by_index(&prefix, &prefix.key("q", b""))
     }
 
     async fn credits(&self, scope: &TenantScope) -> Result<i64, StoreError> {

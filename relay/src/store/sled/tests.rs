@@ -311,7 +311,8 @@ async fn a_send_takes_and_restores_credits_and_becomes_one_outbound_message() {
         2,
         "a failure gives the credit back"
     );
-    let sends = store.sends(&s).await.unwrap();
+    let sends = store.sends_of(&s, &thread).await.unwrap();
+    assert_eq!(store.unfinished_sends(&s).await.unwrap().len(), 1);
     assert_eq!((sends.len(), sends[0].state), (1, SendState::Failed));
     store
         .append(
@@ -320,7 +321,10 @@ async fn a_send_takes_and_restores_credits_and_becomes_one_outbound_message() {
         )
         .await
         .unwrap();
-    assert_eq!(store.sends(&s).await.unwrap()[0].state, SendState::Queued);
+    assert_eq!(
+        store.sends_of(&s, &thread).await.unwrap()[0].state,
+        SendState::Queued
+    );
     let sent = SendStatus::Sent {
         provider_id: "mid.out".into(),
         kind: ReplyKind::Standard,
@@ -334,6 +338,11 @@ async fn a_send_takes_and_restores_credits_and_becomes_one_outbound_message() {
         .await
         .unwrap();
     assert_eq!(store.credits(&s).await.unwrap(), 1);
+    assert!(
+        store.unfinished_sends(&s).await.unwrap().is_empty(),
+        "a sent reply leaves the outbox's work list"
+    );
+    assert_eq!(store.sends_of(&s, &thread).await.unwrap().len(), 1);
     let view = store.thread(&s, &thread).await.unwrap().unwrap();
     assert_eq!((view.replies_queued, view.unanswered), (0, 0));
     // Meta's echo of the same message adds nothing.
