@@ -534,6 +534,7 @@ async fn handshake(config: &SyncConfig, cursor: Seq) -> Result<(Connection, Welc
                 agent,
                 role,
                 head,
+                ..
             })) => {
                 let identity = Identity {
                     tenant,

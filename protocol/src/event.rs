@@ -33,6 +33,15 @@ pub enum EventBody {
     /// Something an agent did in the desk.
     Desk(DeskEvent),
     Outbox(OutboxEvent),
+    /// The operator changed the tenant's credits.
+    Credits(CreditsEvent),
+}
+
+/// A credit top-up (or correction) and the balance after it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct CreditsEvent {
+    pub added: i64,
+    pub balance: i64,
 }
 
 /// Notifications about the business's account rather than one conversation.
@@ -76,14 +85,16 @@ pub struct UnknownEvent {
 
 impl Event {
     /// The channel an event belongs to.
+    /// The channel the event is about; `None` for tenant-wide events (credits).
     #[must_use]
-    pub fn channel_id(&self) -> &ChannelId {
+    pub fn channel_id(&self) -> Option<&ChannelId> {
         match &self.body {
-            EventBody::Inbound(e) => &e.channel_id,
-            EventBody::Account(e) => &e.channel_id,
-            EventBody::Unknown(e) => &e.channel_id,
-            EventBody::Desk(e) => &e.channel_id,
-            EventBody::Outbox(e) => &e.channel_id,
+            EventBody::Inbound(e) => Some(&e.channel_id),
+            EventBody::Account(e) => Some(&e.channel_id),
+            EventBody::Unknown(e) => Some(&e.channel_id),
+            EventBody::Desk(e) => Some(&e.channel_id),
+            EventBody::Outbox(e) => Some(&e.channel_id),
+            EventBody::Credits(_) => None,
         }
     }
 }
@@ -113,6 +124,7 @@ impl EventBody {
             EventBody::Unknown(_) => "unknown",
             EventBody::Desk(_) => "desk",
             EventBody::Outbox(_) => "outbox",
+            EventBody::Credits(_) => "credits",
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::ids::{AgentId, Seq, TenantId};
 use serde::{Deserialize, Serialize};
 
 /// Bumped on any change that an older peer would decode wrongly.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// WebSocket subprotocol of binary frames carrying bincode (the default).
 pub const SUBPROTOCOL_BINARY: &str = "chatdesk.v1.bincode";
@@ -91,6 +91,9 @@ pub enum ServerFrame {
         agent: AgentId,
         role: Role,
         head: Seq,
+        /// The tenant's credit balance as of `head`; later `Credits` events and sends
+        /// change it (see `protocol::outbox::credit_change`).
+        credits: i64,
     },
     /// One event of the tenant's log, backlog or live.
     Event { event: Event },

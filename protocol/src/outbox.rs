@@ -4,7 +4,8 @@
 //! it (`send`). Its life is `Sending` (recorded, with its credit taken, *before* the Graph
 //! call) → `Sent` (Meta's message id) or `Failed` (a typed class and a sentence for people);
 //! a transient failure names when it is retried. Delivery and read statuses arrive later as
-//! inbound status events about the provider id. A person retries or gives up a failed reply
+//! inbound status events about the provider id. [`credit_change`] is how each status moves
+//! the tenant's credit balance. A person retries or gives up a failed reply
 //! with desk commands (`SendRetried`, `SendDiscarded` desk events).
 
 use crate::ids::{ChannelId, Seq, ThreadId};
@@ -71,6 +72,20 @@ pub enum FailureClass {
     Permanent,
     /// The tenant has no credits left.
     NoCredits,
+}
+
+/// How a send's status changes the tenant's credit balance — the one rule the relay's
+/// projection and a desk's display share. A message takes one credit when its attempt is
+/// recorded (`Sending`) and gives it back when that attempt fails; sender actions and
+/// moderation cost nothing. `was_sending`: the send's state before this status.
+#[must_use]
+pub fn credit_change(status: &SendStatus, was_sending: bool, is_message: bool) -> i64 {
+    match status {
+        _ if !is_message => 0,
+        SendStatus::Sending { .. } => -1,
+        SendStatus::Failed { .. } if was_sending => 1,
+        SendStatus::Failed { .. } | SendStatus::Sent { .. } => 0,
+    }
 }
 
 impl FailureClass {

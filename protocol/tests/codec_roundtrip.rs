@@ -23,7 +23,7 @@ use protocol::{
     PartnerId, Rejection, Role, SendFailure, SendStatus, Seq, ServerFrame, TenantId, ThreadId,
     UnknownEvent, window::ReplyKind,
 };
-use protocol::{Card, Choice, MediaKind, ReplyContent, SenderAction};
+use protocol::{Card, Choice, CreditsEvent, MediaKind, ReplyContent, SenderAction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -731,6 +731,8 @@ fn event_body() -> BoxedStrategy<EventBody> {
         1 => unknown_event().prop_map(EventBody::Unknown),
         1 => desk_event().prop_map(EventBody::Desk),
         1 => outbox_event().prop_map(EventBody::Outbox),
+        1 => (any::<i64>(), any::<i64>())
+            .prop_map(|(added, balance)| EventBody::Credits(CreditsEvent { added, balance })),
     ]
     .boxed()
 }
@@ -819,15 +821,24 @@ fn client_tag(frame: &ClientFrame) -> &'static str {
 
 fn server_frame() -> impl Strategy<Value = ServerFrame> {
     prop_oneof![
-        (any::<u16>(), tenant_id(), agent_id(), role(), seq()).prop_map(
-            |(protocol, tenant, agent, role, head)| ServerFrame::Welcome {
-                protocol,
-                tenant,
-                agent,
-                role,
-                head,
-            }
-        ),
+        (
+            any::<u16>(),
+            tenant_id(),
+            agent_id(),
+            role(),
+            seq(),
+            any::<i64>()
+        )
+            .prop_map(|(protocol, tenant, agent, role, head, credits)| {
+                ServerFrame::Welcome {
+                    protocol,
+                    tenant,
+                    agent,
+                    role,
+                    head,
+                    credits,
+                }
+            }),
         event().prop_map(|event| ServerFrame::Event { event }),
         (text().prop_map(CommandKey), answer())
             .prop_map(|(key, answer)| ServerFrame::Answer { key, answer }),
@@ -1078,13 +1089,14 @@ fn frame_that_is_not_an_object_is_json_decode_error() {
 #[test]
 fn welcome_json_wire_format() {
     let frame = ServerFrame::Welcome {
-        protocol: 1,
+        protocol: 2,
         tenant: TenantId::new("t_acme"),
         agent: AgentId::new("a_zoë"),
         role: Role::Owner,
         head: Seq(42),
+        credits: 7,
     };
-    let expected = r#"{"agent":"a_zoë","head":42,"protocol":1,"role":"owner","tenant":"t_acme","type":"welcome"}"#;
+    let expected = r#"{"agent":"a_zoë","credits":7,"head":42,"protocol":2,"role":"owner","tenant":"t_acme","type":"welcome"}"#;
     assert_eq!(encode_json_frame(&frame).unwrap(), expected);
     assert_eq!(decode_json_frame::<ServerFrame>(expected).unwrap(), frame);
 }
@@ -1098,7 +1110,7 @@ fn hello_json_wire_format() {
     };
     assert_eq!(
         encode_json_frame(&frame).unwrap(),
-        r#"{"cursor":3,"protocol":1,"type":"hello"}"#
+        r#"{"cursor":3,"protocol":2,"type":"hello"}"#
     );
 }
 
@@ -1107,14 +1119,16 @@ fn hello_json_wire_format() {
 #[test]
 fn welcome_binary_wire_format() {
     let frame = ServerFrame::Welcome {
-        protocol: 1,
+        protocol: 2,
         tenant: TenantId::new("t"),
         agent: AgentId::new("a"),
         role: Role::Agent,
         head: Seq(300),
+        credits: -1,
     };
     let bytes = encode_binary(&frame).unwrap();
-    assert_eq!(bytes, [0, 1, 1, b't', 1, b'a', 0, 251, 44, 1]);
+    // Signed integers are zig-zag varints: -1 is 1.
+    assert_eq!(bytes, [0, 2, 1, b't', 1, b'a', 0, 251, 44, 1, 1]);
     assert_eq!(decode_binary::<ServerFrame>(&bytes).unwrap(), frame);
 }
 

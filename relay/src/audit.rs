@@ -181,6 +181,12 @@ fn describe(event: &Event) -> Described {
             None,
             String::new(),
         ),
+        EventBody::Credits(c) => (
+            "credits_changed".into(),
+            String::new(),
+            None,
+            format!("added={} balance={}", c.added, c.balance),
+        ),
         EventBody::Unknown(u) => (
             "inbound_unknown".into(),
             format!("{} {}", u.object, u.kind),

@@ -408,8 +408,14 @@ pub trait Store: Send + Sync + 'static {
     async fn unfinished_sends(&self, scope: &TenantScope) -> Result<Vec<SendView>, StoreError>;
     /// The tenant's credit balance (one per reply sent).
     async fn credits(&self, scope: &TenantScope) -> Result<i64, StoreError>;
-    /// Adds (or, negative, removes) credits; answers the new balance.
-    async fn add_credits(&self, scope: &TenantScope, add: i64) -> Result<i64, StoreError>;
+    /// Adds (or, negative, removes) credits as a `Credits` event of the tenant's log;
+    /// answers the new balance and the event (for the desks).
+    async fn add_credits(
+        &self,
+        scope: &TenantScope,
+        add: i64,
+        at: Millis,
+    ) -> Result<(i64, Event), StoreError>;
 
     /// Returns once everything written before the call is on disk. Concurrent callers share
     /// one flush.

@@ -28,6 +28,7 @@ pub struct Welcome {
     pub agent: AgentId,
     pub role: Role,
     pub head: Seq,
+    pub credits: i64,
 }
 
 pub struct RawDesk {
@@ -139,6 +140,7 @@ impl RawDesk {
                 agent,
                 role,
                 head,
+                credits,
             } => {
                 anyhow::ensure!(protocol == PROTOCOL_VERSION, "protocol {protocol}");
                 Ok(Welcome {
@@ -146,6 +148,7 @@ impl RawDesk {
                     agent,
                     role,
                     head,
+                    credits,
                 })
             }
             other => bail!("expected welcome, got {other:?}"),

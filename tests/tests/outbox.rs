@@ -1122,3 +1122,76 @@ async fn a_whatsapp_send_in_doubt_is_settled_by_its_status_webhook() {
     );
     assert_eq!(fx.balance(&t).await, 2);
 }
+
+#[tokio::test]
+async fn desks_see_the_credit_balance_and_every_change_to_it() {
+    let fx = setup().await;
+    let (t, customer) = (&fx.w.b, "5300000000000903");
+    fx.customer_writes(IG_B, customer, "hi", None).await;
+    let thread = fx.thread_of(t, customer).await;
+    fx.top_up(t, 2).await;
+    let mut desk = RawDesk::connect(&fx.w.api.url, &t.agent_token, None)
+        .await
+        .unwrap();
+    let welcome = desk.hello(0).await.unwrap();
+    assert_eq!(welcome.credits, 2);
+    let (backlog, _) = desk.events_until(welcome.head).await.unwrap();
+    // The top-up that made the balance is in the log too.
+    assert!(backlog.iter().any(|e| matches!(
+        &e.body,
+        EventBody::Credits(c) if c.added == 2 && c.balance == 2
+    )));
+    // A live top-up, then a send: the desk follows the balance from events alone, with the
+    // same rule the relay uses.
+    fx.top_up(t, 3).await;
+    let mut balance = welcome.credits;
+    let mut sending = std::collections::HashSet::new();
+    let top_up = tokio::time::timeout(WAIT, async {
+        loop {
+            if let protocol::ServerFrame::Event { event } = desk.next().await.unwrap()
+                && let EventBody::Credits(c) = event.body
+            {
+                return c;
+            }
+        }
+    })
+    .await
+    .expect("the top-up reached the desk");
+    assert_eq!((top_up.added, top_up.balance), (3, balance + 3));
+    balance = top_up.balance;
+    // Apply one outbox event to the desk's balance; true once the reply is sent.
+    let mut apply = |event: &protocol::Event| {
+        let EventBody::Outbox(o) = &event.body else {
+            return false;
+        };
+        let was_sending = sending.contains(&o.send);
+        balance += protocol::outbox::credit_change(&o.status, was_sending, true);
+        if matches!(o.status, SendStatus::Sending { .. }) {
+            sending.insert(o.send);
+        } else {
+            sending.remove(&o.send);
+        }
+        matches!(o.status, SendStatus::Sent { .. })
+    };
+    let command = Command::SendReply {
+        thread: thread.clone(),
+        text: "thanks".into(),
+    };
+    // Events that arrive before the answer count too.
+    let (_, early) = desk.command("k1", command).await.unwrap();
+    let mut sent = false;
+    for event in &early {
+        sent |= apply(event);
+    }
+    tokio::time::timeout(WAIT, async {
+        while !sent {
+            if let protocol::ServerFrame::Event { event } = desk.next().await.unwrap() {
+                sent = apply(&event);
+            }
+        }
+    })
+    .await
+    .expect("the reply was sent");
+    assert_eq!(balance, 4);
+    assert_eq!(fx.balance(t).await, 4);
+}

@@ -251,6 +251,7 @@ impl FakeConn {
             agent: AgentId::new(agent),
             role: Role::Agent,
             head: Seq(head),
+            credits: 0,
         })
         .await;
     }

@@ -251,12 +251,18 @@ impl Session {
                 "protocol",
             );
         }
+        // Read after subscribing: an event published meanwhile reaches this desk too, so its
+        // balance can only be newer than the one it applies on top.
+        let Ok(credits) = self.app.store.credits(&self.scope).await else {
+            return Ending::storage();
+        };
         let welcome = ServerFrame::Welcome {
             protocol: PROTOCOL_VERSION,
             tenant: self.scope.tenant().clone(),
             agent: self.agent.clone(),
             role: self.role,
             head: subscription.durable,
+            credits,
         };
         if let Err(ending) = self.send(sink, &welcome).await {
             return ending;

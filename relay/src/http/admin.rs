@@ -466,8 +466,12 @@ pub async fn add_credits(
             "`add` must be a non-zero number of credits up to 1000000000",
         ));
     }
-    let balance = app.store.add_credits(&scope, input.add).await?;
+    let (balance, event) = app
+        .store
+        .add_credits(&scope, input.add, app.clock.now())
+        .await?;
     app.store.sync().await?;
+    app.hub.publish(&scope, [event]);
     // Sends waiting for credits may go now.
     app.outbox.kick(scope.tenant());
     Ok(axum::Json(json!({"balance": balance})).into_response())

@@ -7,6 +7,7 @@
 use super::{MessageContent, MessageView, SendState, SendView, StoreError, ThreadView};
 use crate::ids;
 use protocol::inbound::{DeliveryStatus, InboundKind, MessageBody, ReactionAction};
+use protocol::outbox::credit_change;
 use protocol::window::ReplyKind;
 use protocol::{
     DeskAction, DeskEvent, Direction, Event, EventBody, InboundEvent, OutboxEvent, ReplyContent,
@@ -35,6 +36,10 @@ pub fn project(event: &Event, views: &mut impl Views) -> Result<(), StoreError> 
         EventBody::Inbound(inbound) => inbound,
         EventBody::Desk(desk) => return project_desk(event, desk, views),
         EventBody::Outbox(outbox) => return project_outbox(event, outbox, views),
+        EventBody::Credits(credits) => {
+            views.add_credits(credits.added);
+            return Ok(());
+        }
         EventBody::Account(_) | EventBody::Unknown(_) => return Ok(()),
     };
     match &inbound.kind {
@@ -360,6 +365,7 @@ fn project_outbox(
         return Ok(());
     };
     let mut done = false;
+    let was_sending = send.state == SendState::Sending;
     match &outbox.status {
         SendStatus::Sending { attempt, kind } => {
             send.state = SendState::Sending;
@@ -367,9 +373,11 @@ fn project_outbox(
             send.kind = Some(*kind);
             send.sending_since = Some(event.received_at);
             send.retry_at = None;
-            if send.is_message() {
-                views.add_credits(-1);
-            }
+            views.add_credits(credit_change(
+                &outbox.status,
+                was_sending,
+                send.is_message(),
+            ));
         }
         SendStatus::Sent {
             provider_id, kind, ..
@@ -390,9 +398,11 @@ fn project_outbox(
             }
         }
         SendStatus::Failed { failure, retry_at } => {
-            if send.state == SendState::Sending && send.is_message() {
-                views.add_credits(1);
-            }
+            views.add_credits(credit_change(
+                &outbox.status,
+                was_sending,
+                send.is_message(),
+            ));
             send.state = SendState::Failed;
             send.failure = Some(failure.clone());
             send.retry_at = *retry_at;

@@ -44,8 +44,8 @@ use crate::principal::TenantScope;
 use async_trait::async_trait;
 use protocol::codec::{decode_binary, encode_binary};
 use protocol::{
-    AgentId, Answer, ChannelId, Command, CommandKey, DeskEvent, Event, EventBody, Millis,
-    PartnerId, Seq, TenantId, ThreadId,
+    AgentId, Answer, ChannelId, Command, CommandKey, CreditsEvent, DeskEvent, Event, EventBody,
+    Millis, PartnerId, Seq, TenantId, ThreadId,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -349,6 +349,65 @@ impl SledStore {
         self.write(writes)
     }
 
+    /// `Store::append` for a caller that holds the tenant's lock.
+    fn append_locked(
+        &self,
+        tenant: &TenantId,
+        prefix: &Prefix,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<Appended>, StoreError> {
+        let (mut head, mut chain) = self.read_chain(tenant)?;
+        let mut arrivals: HashMap<ChannelId, Millis> = HashMap::new();
+        let mut writes = Writes::default();
+        let mut seen_here: HashMap<String, Seq> = HashMap::new();
+        let mut overlay = Overlay::new(&self.data, prefix);
+        let mut out = Vec::with_capacity(events.len());
+        for new in events {
+            let dkey = prefix.dedup(&new.dedup_key);
+            let earlier = match seen_here.get(&new.dedup_key) {
+                Some(seq) => Some(*seq),
+                None => self
+                    .data
+                    .get(&dkey)
+                    .map_err(backend)?
+                    .map(|v| read_seq(&v))
+                    .transpose()?,
+            };
+            if let Some(seq) = earlier {
+                out.push(Appended::Duplicate(seq));
+                continue;
+            }
+            head = head.next();
+            let event = Event {
+                tenant: tenant.clone(),
+                seq: head,
+                received_at: new.received_at,
+                body: new.body,
+            };
+            let (bytes, hash) = logged(&event, chain)?;
+            chain = hash;
+            writes.insert(Tree::Data, prefix.event(head), bytes);
+            writes.insert(Tree::Data, dkey, be(head));
+            if let Some(channel) = event.channel_id() {
+                let at = arrivals.entry(channel.clone()).or_insert(event.received_at);
+                *at = (*at).max(event.received_at);
+            }
+            project(&event, &mut overlay)?;
+            seen_here.insert(new.dedup_key, head);
+            out.push(Appended::Stored(event));
+        }
+        if seen_here.is_empty() {
+            return Ok(out);
+        }
+        overlay.stage(&mut writes)?;
+        for (channel, at) in self.note_activity(arrivals) {
+            writes.insert(Tree::Data, prefix.activity(&channel), at.0.to_be_bytes());
+        }
+        self.write(writes)?;
+        lock(&self.heads).insert(tenant.clone(), (head, chain));
+        Ok(out)
+    }
+
     fn read_head(&self, tenant: &TenantId) -> Result<Seq, StoreError> {
         Ok(self.read_chain(tenant)?.0)
     }
@@ -650,56 +709,7 @@ impl Store for SledStore {
         let tenant = scope.tenant();
         let prefix = Prefix::of(tenant);
         let _g = self.tenant_lock(tenant);
-        let (mut head, mut chain) = self.read_chain(tenant)?;
-        let mut arrivals: HashMap<ChannelId, Millis> = HashMap::new();
-        let mut writes = Writes::default();
-        let mut seen_here: HashMap<String, Seq> = HashMap::new();
-        let mut overlay = Overlay::new(&self.data, &prefix);
-        let mut out = Vec::with_capacity(events.len());
-        for new in events {
-            let dkey = prefix.dedup(&new.dedup_key);
-            let earlier = match seen_here.get(&new.dedup_key) {
-                Some(seq) => Some(*seq),
-                None => self
-                    .data
-                    .get(&dkey)
-                    .map_err(backend)?
-                    .map(|v| read_seq(&v))
-                    .transpose()?,
-            };
-            if let Some(seq) = earlier {
-                out.push(Appended::Duplicate(seq));
-                continue;
-            }
-            head = head.next();
-            let event = Event {
-                tenant: tenant.clone(),
-                seq: head,
-                received_at: new.received_at,
-                body: new.body,
-            };
-            let (bytes, hash) = logged(&event, chain)?;
-            chain = hash;
-            writes.insert(Tree::Data, prefix.event(head), bytes);
-            writes.insert(Tree::Data, dkey, be(head));
-            let at = arrivals
-                .entry(event.channel_id().clone())
-                .or_insert(event.received_at);
-            *at = (*at).max(event.received_at);
-            project(&event, &mut overlay)?;
-            seen_here.insert(new.dedup_key, head);
-            out.push(Appended::Stored(event));
-        }
-        if seen_here.is_empty() {
-            return Ok(out);
-        }
-        overlay.stage(&mut writes)?;
-        for (channel, at) in self.note_activity(arrivals) {
-            writes.insert(Tree::Data, prefix.activity(&channel), at.0.to_be_bytes());
-        }
-        self.write(writes)?;
-        lock(&self.heads).insert(tenant.clone(), (head, chain));
-        Ok(out)
+        self.append_locked(tenant, &prefix, events)
     }
 
     async fn apply_command(
@@ -868,15 +878,31 @@ impl Store for SledStore {
         read_credits(&self.data, &Prefix::of(scope.tenant()))
     }
 
-    async fn add_credits(&self, scope: &TenantScope, add: i64) -> Result<i64, StoreError> {
+    async fn add_credits(
+        &self,
+        scope: &TenantScope,
+        add: i64,
+        at: Millis,
+    ) -> Result<(i64, Event), StoreError> {
         let tenant = scope.tenant();
         let prefix = Prefix::of(tenant);
         let _g = self.tenant_lock(tenant);
         let balance = read_credits(&self.data, &prefix)?.saturating_add(add);
-        let mut writes = Writes::default();
-        writes.insert(Tree::Data, prefix.credits(), balance.to_be_bytes());
-        self.write(writes)?;
-        Ok(balance)
+        let next = self.read_head(tenant)?.next();
+        let event = NewEvent {
+            dedup_key: format!("credits:{next}"),
+            received_at: at,
+            body: EventBody::Credits(CreditsEvent {
+                added: add,
+                balance,
+            }),
+        };
+        match self.append_locked(tenant, &prefix, vec![event])?.pop() {
+            Some(Appended::Stored(event)) => Ok((balance, event)),
+            _ => Err(StoreError::Corrupt(
+                "a credits event was taken for a duplicate".into(),
+            )),
+        }
     }
 
     async fn sync(&self) -> Result<(), StoreError> {

@@ -251,7 +251,16 @@ async fn a_send_takes_and_restores_credits_and_becomes_one_outbound_message() {
         &ChannelId::new("ch_1"),
         "dm:igsid-1",
     );
-    assert_eq!(store.add_credits(&s, 2).await.unwrap(), 2);
+    let (balance, topped) = store.add_credits(&s, 2, Millis(1500)).await.unwrap();
+    assert_eq!(balance, 2);
+    assert_eq!(
+        topped.body,
+        EventBody::Credits(protocol::CreditsEvent {
+            added: 2,
+            balance: 2
+        })
+    );
+    assert_eq!(topped.seq, Seq(2), "a top-up is an event of the log");
     let event = |key: &str, body: EventBody| NewEvent {
         dedup_key: key.into(),
         received_at: Millis(2000),
@@ -270,7 +279,7 @@ async fn a_send_takes_and_restores_credits_and_becomes_one_outbound_message() {
         EventBody::Outbox(OutboxEvent {
             channel_id: ChannelId::new("ch_1"),
             thread: thread.clone(),
-            send: Seq(2),
+            send: Seq(3),
             status,
         })
     };
@@ -317,7 +326,7 @@ async fn a_send_takes_and_restores_credits_and_becomes_one_outbound_message() {
     store
         .append(
             &s,
-            vec![event("r", desk(DeskAction::SendRetried { send: Seq(2) }))],
+            vec![event("r", desk(DeskAction::SendRetried { send: Seq(3) }))],
         )
         .await
         .unwrap();
