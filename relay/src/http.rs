@@ -75,6 +75,10 @@ pub fn router(state: AppState) -> Router {
             get(admin::verify_audit),
         )
         .route(
+            "/v1/tenants/{tenant}/settings",
+            get(admin::get_settings).put(admin::put_settings),
+        )
+        .route(
             "/v1/tenants/{tenant}/credits",
             get(admin::get_credits).post(admin::add_credits),
         )

@@ -229,6 +229,16 @@ pub struct MessageView {
     pub hidden: bool,
 }
 
+/// A tenant's own rules for the relay (`PUT /v1/tenants/{t}/settings`). Drafting adds its
+/// reply rules and classifier options here.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSettings {
+    /// Send drafts that pass the classifier without waiting for approval.
+    pub auto_send: bool,
+    /// Agents may hide and unhide comments on the business's media.
+    pub hide_comments: bool,
+}
+
 /// Where a queued reply stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SendState {
@@ -397,6 +407,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<MessageView>, StoreError>;
     /// Re-hashes the tenant's evidence chain (`crate::audit`).
     async fn verify_audit(&self, scope: &TenantScope) -> Result<crate::audit::Verdict, StoreError>;
+    async fn settings(&self, scope: &TenantScope) -> Result<TenantSettings, StoreError>;
+    async fn put_settings(
+        &self,
+        scope: &TenantScope,
+        settings: &TenantSettings,
+    ) -> Result<(), StoreError>;
     /// One thread's replies, oldest first.
     async fn sends_of(
         &self,

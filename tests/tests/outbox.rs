@@ -919,6 +919,50 @@ async fn comments_get_a_public_reply_one_private_reply_and_can_be_hidden() {
         comment_id: comment.clone(),
         hidden: true,
     };
+    // Hiding is the business's call: refused until an owner allows it.
+    let (refused, _) = desk.command("k4-0", hide.clone()).await.unwrap();
+    assert!(
+        matches!(
+            refused,
+            Answer::Rejected {
+                rejection: Rejection::Forbidden { .. }
+            }
+        ),
+        "{refused:?}"
+    );
+    let settings = format!("/v1/tenants/{}/settings", t.id);
+    fx.w.api
+        .expect(
+            Method::PUT,
+            &settings,
+            &t.agent_token,
+            Some(json!({"hide_comments": true})),
+            403,
+        )
+        .await
+        .unwrap();
+    let v =
+        fx.w.api
+            .expect(
+                Method::PUT,
+                &settings,
+                &t.owner_token,
+                Some(json!({"hide_comments": true})),
+                200,
+            )
+            .await
+            .unwrap();
+    assert_eq!(v, json!({"auto_send": false, "hide_comments": true}));
+    fx.w.api
+        .expect(
+            Method::PUT,
+            &settings,
+            &t.owner_token,
+            Some(json!({"hide": true})),
+            422,
+        )
+        .await
+        .unwrap();
     let (answer, _) = desk.command("k4", hide).await.unwrap();
     assert!(matches!(answer, Answer::Applied { .. }), "{answer:?}");
     fx.send_in(t, &thread, 2, "sent").await;

@@ -4,7 +4,9 @@
 //! produces can never interleave with another command on the same tenant: two agents
 //! editing the same draft version get one success and one conflict, never two winners.
 
-use crate::store::{CommandRequest, MessageContent, MessageView, SendState, SendView, ThreadView};
+use crate::store::{
+    CommandRequest, MessageContent, MessageView, SendState, SendView, TenantSettings, ThreadView,
+};
 use protocol::window::{self, ReplyKind, Sender};
 use protocol::{Channel, Command, DeskAction, Draft, DraftAuthor, Rejection, ReplyContent, Role};
 
@@ -21,6 +23,7 @@ pub struct Facts<'a> {
     pub send: Option<&'a SendView>,
     /// The tenant's credit balance.
     pub credits: i64,
+    pub settings: &'a TenantSettings,
 }
 
 /// The action `request` records, or why it is refused.
@@ -33,6 +36,7 @@ pub fn decide(facts: &Facts<'_>, request: &CommandRequest) -> Result<DeskAction,
         comment,
         send,
         credits,
+        settings,
     } = *facts;
     // Sending a message costs a credit; at zero the reply waits (a draft stays for review).
     let needs_credit = match &request.command {
@@ -146,6 +150,11 @@ pub fn decide(facts: &Facts<'_>, request: &CommandRequest) -> Result<DeskAction,
             }
             Ok(DeskAction::Read { up_to: *up_to })
         }
+        Command::HideComment { .. } if !settings.hide_comments => Err(Rejection::Forbidden {
+            reason: "this business has not allowed hiding comments; an owner can change that \
+                     in the settings"
+                .into(),
+        }),
         Command::HideComment {
             comment_id, hidden, ..
         } => {

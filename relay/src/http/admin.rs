@@ -12,7 +12,7 @@ use crate::ids;
 use crate::principal::{Access, Principal, TenantScope, new_token, token_hash};
 use crate::store::{
     AgentKind, AgentRecord, ChannelKind, ChannelRecord, MessageView, PartnerRecord, SendView,
-    TenantRecord, ThreadView,
+    TenantRecord, TenantSettings, ThreadView,
 };
 use crate::vault;
 use axum::extract::{FromRequest, Path, Query, State};
@@ -518,4 +518,45 @@ pub async fn verify_audit(
     let scope = tenant_scope(&app, &principal, &tenant, Access::Manage).await?;
     let verdict = app.store.verify_audit(&scope).await?;
     Ok(axum::Json(verdict).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsInput {
+    auto_send: Option<bool>,
+    hide_comments: Option<bool>,
+}
+
+fn settings_json(s: &TenantSettings) -> Value {
+    json!({"auto_send": s.auto_send, "hide_comments": s.hide_comments})
+}
+
+pub async fn get_settings(
+    State(app): State<AppState>,
+    principal: Principal,
+    Path(tenant): Path<String>,
+) -> Result<Response, ApiError> {
+    let scope = tenant_scope(&app, &principal, &tenant, Access::Read).await?;
+    let settings = app.store.settings(&scope).await?;
+    Ok(axum::Json(settings_json(&settings)).into_response())
+}
+
+/// Changes only the fields given.
+pub async fn put_settings(
+    State(app): State<AppState>,
+    principal: Principal,
+    Path(tenant): Path<String>,
+    ApiJson(input): ApiJson<SettingsInput>,
+) -> Result<Response, ApiError> {
+    let scope = tenant_scope(&app, &principal, &tenant, Access::Manage).await?;
+    let mut settings = app.store.settings(&scope).await?;
+    if let Some(v) = input.auto_send {
+        settings.auto_send = v;
+    }
+    if let Some(v) = input.hide_comments {
+        settings.hide_comments = v;
+    }
+    app.store.put_settings(&scope, &settings).await?;
+    app.store.sync().await?;
+    Ok(axum::Json(settings_json(&settings)).into_response())
 }

@@ -16,6 +16,7 @@
 //! | `t/<tenant>/s/<thread>/<send seq be8>` | (empty) a thread's sends |
 //! | `t/<tenant>/q/<send seq be8>` | (empty) present while the send is unfinished |
 //! | `t/<tenant>/c/` | credit balance (i64, big-endian) |
+//! | `t/<tenant>/g/` | `TenantSettings` |
 //! | registry `p/`, `n/`, `g/`, `k/`, `c/<tenant>/`, `r/` | partners, tenants, agents, token hashes, channels, routes |
 //!
 //! Sequence numbers are gap-free because events are numbered under a per-tenant lock from
@@ -35,7 +36,7 @@ use super::project::{Views, project};
 use super::wal::{self, Tree, Wal, Writes};
 use super::{
     AgentKind, AgentRecord, Appended, ChannelRecord, CommandOutcome, CommandRequest, MessageView,
-    NewEvent, PartnerRecord, SendView, Store, StoreError, TenantRecord, ThreadView,
+    NewEvent, PartnerRecord, SendView, Store, StoreError, TenantRecord, TenantSettings, ThreadView,
 };
 use crate::audit::{self, AuditRecord, Hash, Verdict};
 use crate::desk::decide::{Facts, decide};
@@ -223,6 +224,9 @@ impl Prefix {
     }
     fn credits(&self) -> Vec<u8> {
         self.key("c", b"")
+    }
+    fn settings(&self) -> Vec<u8> {
+        self.key("g", b"")
     }
     fn answer(&self, agent: &AgentId, key: &CommandKey) -> Vec<u8> {
         let mut k = self.key("k", agent.as_str().as_bytes());
@@ -739,6 +743,8 @@ impl Store for SledStore {
             }
             _ => None,
         };
+        let settings: TenantSettings =
+            Self::get(&self.data, &prefix.settings())?.unwrap_or_default();
         let mut writes = Writes::default();
         let mut new_chain = None;
         let (answer, event) = match (
@@ -748,6 +754,7 @@ impl Store for SledStore {
                     comment: comment.as_ref(),
                     send: send.as_ref(),
                     credits: read_credits(&self.data, &prefix)?,
+                    settings: &settings,
                 },
                 &request,
             ),
@@ -858,6 +865,25 @@ impl Store for SledStore {
         thread: &ThreadId,
     ) -> Result<Vec<MessageView>, StoreError> {
         Self::scan(&self.data, &Prefix::of(scope.tenant()).messages_of(thread))
+    }
+
+    async fn settings(&self, scope: &TenantScope) -> Result<TenantSettings, StoreError> {
+        let prefix = Prefix::of(scope.tenant());
+        Ok(Self::get(&self.data, &prefix.settings())?.unwrap_or_default())
+    }
+
+    async fn put_settings(
+        &self,
+        scope: &TenantScope,
+        settings: &TenantSettings,
+    ) -> Result<(), StoreError> {
+        let tenant = scope.tenant();
+        let prefix = Prefix::of(tenant);
+        // Under the tenant lock: commands read the settings there.
+        let _g = self.tenant_lock(tenant);
+        let mut writes = Writes::default();
+        writes.insert(Tree::Data, prefix.settings(), enc(settings)?);
+        self.write(writes)
     }
 
     async fn sends_of(

@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
-use crate::store::{MessageView, SendView, ThreadView};
+use crate::store::{MessageView, SendView, TenantSettings, ThreadView};
 use proptest::prelude::*;
 use protocol::{
     AgentId, ChannelId, Command, CommandKey, Customer, CustomerId, Direction, Millis, Seq,
@@ -47,7 +47,33 @@ fn facts<'a>(
         comment,
         send,
         credits: 10,
+        settings: &PERMISSIVE,
     }
+}
+
+/// Settings that let every rule under test decide on its own.
+static PERMISSIVE: TenantSettings = TenantSettings {
+    auto_send: false,
+    hide_comments: true,
+};
+
+#[test]
+fn hiding_comments_needs_the_tenants_permission() {
+    let t = thread(Channel::InstagramComment);
+    let hide = Command::HideComment {
+        thread: t.id.clone(),
+        comment_id: "c1".into(),
+        hidden: true,
+    };
+    let strict = TenantSettings::default();
+    let facts = Facts {
+        settings: &strict,
+        ..facts(Some(&t), None, None)
+    };
+    assert!(matches!(
+        decide(&facts, &req("a", Role::Owner, hide, 0)),
+        Err(Rejection::Forbidden { .. })
+    ));
 }
 
 #[test]
