@@ -1239,3 +1239,39 @@ async fn desks_see_the_credit_balance_and_every_change_to_it() {
     assert_eq!(balance, 4);
     assert_eq!(fx.balance(t).await, 4);
 }
+
+#[tokio::test]
+async fn a_whatsapp_failure_reported_by_status_webhook_fails_the_send() {
+    let fx = setup().await;
+    let (t, customer) = (&fx.w.b, "6281234500904");
+    fx.customer_writes(WA_B, customer, "halo", None).await;
+    // Meta accepts sends to this customer, then reports them undeliverable (131026).
+    fx.sim
+        .api
+        .customers(&json!({"account": WA_B, "id": customer, "unavailable": true}))
+        .await
+        .unwrap();
+    let thread = fx.thread_of(t, customer).await;
+    fx.top_up(t, 2).await;
+    let mut desk = fx.desk(t).await;
+    reply(&mut desk, "k1", &thread, "pesanan sudah dikirim").await;
+    let failed = fx.send_in(t, &thread, 0, "failed").await;
+    assert_eq!(failed["failure"]["class"], "recipient_unavailable");
+    assert_eq!(failed["failure"]["code"], 131_026);
+    assert!(
+        failed["provider_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("wamid.")
+    );
+    let v = fx.thread_json(t, &thread).await;
+    let outbound = v["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["direction"] == "Outbound")
+        .unwrap();
+    assert_eq!(outbound["status"], "failed");
+    // Meta took the message, so its credit stays spent.
+    assert_eq!(fx.balance(t).await, 1);
+}

@@ -62,6 +62,18 @@ pub fn classify(failure: &CallFailure) -> SendFailure {
     }
 }
 
+/// Sorts a failure Meta reported afterwards in a WhatsApp `failed` status (HTTP was 200).
+#[must_use]
+pub fn classify_status(code: Option<i64>) -> SendFailure {
+    let class = class_of(200, code, None);
+    SendFailure {
+        class,
+        code,
+        subcode: None,
+        message: sentence(class).into(),
+    }
+}
+
 fn class_of(status: u16, code: Option<i64>, subcode: Option<i64>) -> FailureClass {
     use FailureClass as F;
     match (code, subcode) {
@@ -143,6 +155,16 @@ mod tests {
         assert_eq!(answered(500, 2, None), F::Transient);
         assert_eq!(answered(400, 100, None), F::Permanent);
         assert_eq!(answered(403, 230, None), F::Permission);
+    }
+
+    #[test]
+    fn failed_statuses_are_sorted_like_answers() {
+        assert_eq!(classify_status(Some(131_047)).class, F::OutsideWindow);
+        assert_eq!(
+            classify_status(Some(131_026)).class,
+            F::RecipientUnavailable
+        );
+        assert_eq!(classify_status(None).class, F::Permanent);
     }
 
     #[test]

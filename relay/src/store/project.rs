@@ -6,7 +6,7 @@
 
 use super::{MessageContent, MessageView, SendState, SendView, StoreError, ThreadView};
 use crate::ids;
-use protocol::inbound::{DeliveryStatus, InboundKind, MessageBody, ReactionAction};
+use protocol::inbound::{DeliveryStatus, InboundKind, MessageBody, ReactionAction, StatusKind};
 use protocol::outbox::credit_change;
 use protocol::window::ReplyKind;
 use protocol::{
@@ -272,7 +272,8 @@ fn project_desk(event: &Event, desk: &DeskEvent, views: &mut impl Views) -> Resu
         DeskAction::SendDiscarded { send } => {
             if let Some(mut view) = views.send(*send)? {
                 view.state = SendState::Abandoned;
-                if view.is_queued_reply() {
+                // A reply Meta accepted and later failed was already counted out when sent.
+                if view.is_queued_reply() && view.provider_id.is_none() {
                     thread.replies_queued = thread.replies_queued.saturating_sub(1);
                 }
                 views.put_send(view);
@@ -329,7 +330,9 @@ pub fn send_callback(tenant: &TenantId, send: Seq) -> String {
 }
 
 /// A WhatsApp status carrying our callback data proves which send Meta accepted, even when
-/// the call's own answer was lost.
+/// the call's own answer was lost; a `failed` status (e.g. 131047 outside the window, which
+/// Meta may report this way instead of refusing the call) fails the send with its class. The
+/// credit stays spent: Meta accepted the message.
 fn note_send_seen(
     event: &Event,
     status: &DeliveryStatus,
@@ -344,10 +347,18 @@ fn note_send_seen(
     else {
         return Ok(());
     };
-    if let Some(mut send) = views.send(Seq(seq))?
-        && send.provider_id.is_none()
-        && send.provider_seen.is_none()
-    {
+    let Some(mut send) = views.send(Seq(seq))? else {
+        return Ok(());
+    };
+    if status.status == StatusKind::Failed {
+        let code = status.errors.first().and_then(|e| e.code);
+        send.state = SendState::Failed;
+        send.failure = Some(crate::outbox::classify::classify_status(code));
+        send.retry_at = None;
+        send.provider_seen
+            .get_or_insert_with(|| status.message_id.clone());
+        views.put_send(send);
+    } else if send.provider_id.is_none() && send.provider_seen.is_none() {
         send.provider_seen = Some(status.message_id.clone());
         views.put_send(send);
     }
