@@ -1275,3 +1275,47 @@ async fn a_whatsapp_failure_reported_by_status_webhook_fails_the_send() {
     // Meta took the message, so its credit stays spent.
     assert_eq!(fx.balance(t).await, 1);
 }
+
+#[tokio::test]
+async fn a_rich_reply_in_doubt_after_a_crash_is_not_sent_twice() {
+    let mut fx = setup().await;
+    let (t, customer) = (fx.w.b.clone(), "5300000000000905");
+    fx.customer_writes(IG_B, customer, "foto dong", None).await;
+    let thread = fx.thread_of(&t, customer).await;
+    fx.top_up(&t, 5).await;
+    let mut desk = fx.desk(&t).await;
+    // An earlier reply of ours is in the same conversation: it must not be mistaken for the
+    // one in doubt.
+    reply(&mut desk, "k0", &thread, "sebentar ya").await;
+    fx.send_in(&t, &thread, 0, "sent").await;
+    fx.sim
+        .api
+        .fault(&json!({"kind": "timeout", "ms": 5000, "deliver": true, "path": "messages", "count": 1}))
+        .await
+        .unwrap();
+    let photo = ReplyContent::Media {
+        kind: MediaKind::Image,
+        url: "https://cdn.example/dress.jpg".into(),
+        caption: None,
+    };
+    message(&mut desk, "k1", &thread, photo, None).await;
+    eventually("the customer got the photo", WAIT, || async {
+        Ok((fx.sim.api.inbox(customer).await?.len() >= 2).then_some(()))
+    })
+    .await
+    .unwrap();
+    fx.w.relay.take().unwrap().kill9().await.unwrap();
+    fx.w.start_again().await.unwrap();
+    fx.sim.api.set_relay(&fx.w.api.url).await.unwrap();
+    let sent = fx.send_in(&t, &thread, 1, "sent").await;
+    assert_eq!(sent["attempts"], 1, "no second attempt was made");
+    let inbox = fx.sim.api.inbox(customer).await.unwrap();
+    assert_eq!(inbox.len(), 2, "{inbox:#?}");
+    let events = fx.w.api.all_events(&t.id, &t.agent_token).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["body"]["Outbox"]["status"]["sent"]["reconciled"] == true)
+    );
+    assert_eq!(fx.balance(&t).await, 3);
+}

@@ -10,7 +10,7 @@ use protocol::ChannelId;
 use protocol::window::ReplyKind;
 use protocol::{Choice, MediaKind, Millis, ReplyContent, SenderAction};
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -137,8 +137,9 @@ impl Graph {
         }
     }
 
-    /// Looks for a business message with exactly `text` to `recipient` created at or after
-    /// `since` (Conversations API); answers its id. Only Instagram has such a lookup.
+    /// Looks for a business message to `recipient` created at or after `since` (Conversations
+    /// API) that is none of the `known` ids and, when `text` is given, has exactly that text
+    /// (rich contents have none to compare); answers its id. Only Instagram has such a lookup.
     ///
     /// # Errors
     /// Meta's error answer, or no answer at all.
@@ -147,8 +148,9 @@ impl Graph {
         channel: &ChannelRecord,
         token: &str,
         recipient: &str,
-        text: &str,
+        text: Option<&str>,
         since: Millis,
+        known: &HashSet<String>,
     ) -> Result<Option<String>, CallFailure> {
         let base = self.base(channel);
         let list = self
@@ -181,12 +183,17 @@ impl Graph {
                     Track::Ignore,
                 )
                 .await?;
+            // Newest first: the oldest match is the attempt's own message.
             let found = messages["messages"]["data"]
                 .as_array()
                 .into_iter()
                 .flatten()
+                .rev()
                 .find(|m| {
-                    m["message"].as_str() == Some(text)
+                    let id = m["id"].as_str().unwrap_or_default();
+                    !id.is_empty()
+                        && !known.contains(id)
+                        && text.is_none_or(|t| m["message"].as_str() == Some(t))
                         && m["from"]["id"].as_str() != Some(recipient)
                         && created_ms(&m["created_time"]).is_none_or(|t| t >= since.0 - 60_000)
                 });

@@ -213,17 +213,28 @@ async fn step(
             .await;
         }
     }
-    // Only DM texts can be looked up in Meta's Conversations API; other Instagram contents
-    // in doubt are sent again (see ARCHITECTURE.md, known limits).
+    // Instagram DMs are looked up in Meta's Conversations API: a text by its text, a rich
+    // content as the first business message since the attempt that no recorded send
+    // explains. Sender actions are harmless to repeat; comment replies cannot be looked up
+    // (see ARCHITECTURE.md, known limits).
     if in_doubt
         && channel.kind == ChannelKind::Instagram
         && thread.channel == Channel::InstagramDm
-        && send.content.is_none()
+        && send.is_message()
     {
         let since = send.sending_since.unwrap_or(send.queued_at);
+        // Ids our other sends produced; an echo of this very attempt is not among them.
+        let known: HashSet<String> = store
+            .sends_of(scope, &send.thread)
+            .await?
+            .into_iter()
+            .filter(|s| s.send != send.send)
+            .filter_map(|s| s.provider_id)
+            .collect();
+        let text = send.content.is_none().then_some(send.text.as_str());
         match shared
             .graph
-            .find_sent(&channel, &token, &recipient, &send.text, since)
+            .find_sent(&channel, &token, &recipient, text, since, &known)
             .await
         {
             Ok(Some(provider_id)) => {
