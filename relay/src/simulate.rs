@@ -28,6 +28,7 @@
 //! | `POST /{IG_ID\|PAGE_ID\|me}/messages` | Instagram send → `{"recipient_id","message_id"}`; sender actions → `{"recipient_id"}` |
 //! | `POST /{PHONE_NUMBER_ID}/messages` | WhatsApp send → `{"messaging_product","contacts":[{"input","wa_id"}],"messages":[{"id","message_status":"accepted"}]}`; mark read → `{"success":true}` |
 //! | `POST /{COMMENT_ID}/replies` (`message`) | `{"id"}` |
+//! | `GET /{COMMENT_ID}/replies` | `{"data":[{id,text,timestamp,from}]}`, the business's replies, oldest first |
 //! | `POST /{COMMENT_ID}?hide=true\|false` | `{"success":true}` |
 //! | `GET /{WABA_ID}/message_templates` | `{"data":[{name,language,status,category,components,id}],"paging"}` |
 //! | `GET\|POST\|DELETE /{IG_ID\|PAGE_ID\|me}/messenger_profile` | ice breakers / persistent menu |

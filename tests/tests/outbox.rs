@@ -1319,3 +1319,60 @@ async fn a_rich_reply_in_doubt_after_a_crash_is_not_sent_twice() {
     );
     assert_eq!(fx.balance(&t).await, 3);
 }
+
+#[tokio::test]
+async fn a_public_comment_reply_in_doubt_after_a_crash_is_not_posted_twice() {
+    let mut fx = setup().await;
+    let t = fx.w.b.clone();
+    let c = fx
+        .sim
+        .api
+        .inbound(
+            &json!({"account": IG_B, "customer": "5300000000000906", "type": "comment",
+            "text": "ada warna lain?", "media_id": "18040000000000906"}),
+        )
+        .await
+        .unwrap();
+    let comment = c["ids"]["comment_id"].as_str().unwrap().to_owned();
+    let thread = eventually("the comment thread", WAIT, || async {
+        let path = format!("/v1/tenants/{}/threads", t.id);
+        let v =
+            fx.w.api
+                .expect(Method::GET, &path, &t.agent_token, None, 200)
+                .await?;
+        Ok(v["threads"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|th| th["kind"] == "comment")
+            .and_then(|th| th["id"].as_str())
+            .map(ThreadId::new))
+    })
+    .await
+    .unwrap();
+    fx.top_up(&t, 2).await;
+    fx.sim
+        .api
+        .fault(
+            &json!({"kind": "timeout", "ms": 5000, "deliver": true, "path": "replies", "count": 1}),
+        )
+        .await
+        .unwrap();
+    let mut desk = fx.desk(&t).await;
+    reply(&mut desk, "k1", &thread, "Ada hitam dan krem kak").await;
+    eventually("the reply is under the comment", WAIT, || async {
+        let state = fx.sim.api.comment(&comment).await?;
+        Ok((state["replies"].as_array().map_or(0, Vec::len) == 1).then_some(()))
+    })
+    .await
+    .unwrap();
+    fx.w.relay.take().unwrap().kill9().await.unwrap();
+    fx.w.start_again().await.unwrap();
+    fx.sim.api.set_relay(&fx.w.api.url).await.unwrap();
+    let sent = fx.send_in(&t, &thread, 0, "sent").await;
+    assert_eq!(sent["attempts"], 1, "no second attempt was made");
+    assert_eq!(sent["kind"], "PublicReply");
+    let state = fx.sim.api.comment(&comment).await.unwrap();
+    assert_eq!(state["replies"].as_array().unwrap().len(), 1, "{state}");
+    assert_eq!(sent["provider_id"], state["replies"][0]);
+}

@@ -204,6 +204,40 @@ impl Graph {
         Ok(None)
     }
 
+    /// Looks for the business's public reply with exactly `text` under `comment_id`, made at
+    /// or after `since` and none of the `known` ids (`GET /{COMMENT_ID}/replies`).
+    ///
+    /// # Errors
+    /// Meta's error answer, or no answer at all.
+    pub async fn find_public_reply(
+        &self,
+        channel: &ChannelRecord,
+        token: &str,
+        comment_id: &str,
+        text: &str,
+        since: Millis,
+        known: &HashSet<String>,
+    ) -> Result<Option<String>, CallFailure> {
+        let url = format!("{}/{VERSION}/{comment_id}/replies", self.base(channel));
+        let request = self
+            .http
+            .get(url)
+            .query(&[("fields", "id,text,timestamp,from")]);
+        let answer = self.call(channel, request, token, Track::Ignore).await?;
+        Ok(answer["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| {
+                let id = r["id"].as_str().unwrap_or_default();
+                !id.is_empty()
+                    && !known.contains(id)
+                    && r["text"].as_str() == Some(text)
+                    && created_ms(&r["timestamp"]).is_none_or(|t| t >= since.0 - 60_000)
+            })
+            .and_then(|r| r["id"].as_str().map(str::to_owned)))
+    }
+
     /// The WhatsApp Business Account's message templates, as Meta lists them.
     ///
     /// # Errors

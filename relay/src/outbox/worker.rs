@@ -215,13 +215,12 @@ async fn step(
     }
     // Instagram DMs are looked up in Meta's Conversations API: a text by its text, a rich
     // content as the first business message since the attempt that no recorded send
-    // explains. Sender actions are harmless to repeat; comment replies cannot be looked up
-    // (see ARCHITECTURE.md, known limits).
-    if in_doubt
-        && channel.kind == ChannelKind::Instagram
-        && thread.channel == Channel::InstagramDm
-        && send.is_message()
-    {
+    // explains; a private reply (a DM to the commenter) by its text; a public comment reply
+    // under its comment. Sender actions and moderation are harmless to repeat.
+    let lookup = in_doubt && channel.kind == ChannelKind::Instagram && send.is_message();
+    let public_reply = on_comment && send.content.is_none();
+    let private_reply = matches!(send.content, Some(ReplyContent::PrivateReply { .. }));
+    if lookup && (thread.channel == Channel::InstagramDm || public_reply || private_reply) {
         let since = send.sending_since.unwrap_or(send.queued_at);
         // Ids our other sends produced; an echo of this very attempt is not among them.
         let known: HashSet<String> = store
@@ -231,12 +230,24 @@ async fn step(
             .filter(|s| s.send != send.send)
             .filter_map(|s| s.provider_id)
             .collect();
-        let text = send.content.is_none().then_some(send.text.as_str());
-        match shared
-            .graph
-            .find_sent(&channel, &token, &recipient, text, since, &known)
-            .await
-        {
+        let found = match (public_reply, comment_id.as_deref()) {
+            (true, Some(comment)) => {
+                shared
+                    .graph
+                    .find_public_reply(&channel, &token, comment, &send.text, since, &known)
+                    .await
+            }
+            (true, None) => Ok(None),
+            (false, _) if recipient.is_empty() => Ok(None),
+            (false, _) => {
+                let text = (send.content.is_none() || private_reply).then_some(send.text.as_str());
+                shared
+                    .graph
+                    .find_sent(&channel, &token, &recipient, text, since, &known)
+                    .await
+            }
+        };
+        match found {
             Ok(Some(provider_id)) => {
                 let kind = send.kind.unwrap_or(ReplyKind::Standard);
                 if send.state != SendState::Sending {

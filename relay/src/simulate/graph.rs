@@ -119,6 +119,8 @@ pub enum Op {
     Messages(String),
     /// POST `/{COMMENT_ID}/replies`.
     Replies(String),
+    /// GET `/{COMMENT_ID}/replies`.
+    ListReplies(String),
     /// POST `/{COMMENT_ID}?hide=…`.
     Hide(String),
     /// GET `/{WABA_ID}/message_templates`.
@@ -141,7 +143,7 @@ impl Op {
     fn kind(&self) -> PathKind {
         match self {
             Op::Messages(_) => PathKind::Messages,
-            Op::Replies(_) => PathKind::Replies,
+            Op::Replies(_) | Op::ListReplies(_) => PathKind::Replies,
             Op::Hide(_) => PathKind::Hide,
             Op::Templates(_) => PathKind::Templates,
             Op::Conversations(_) | Op::Conversation { .. } => PathKind::Conversations,
@@ -198,6 +200,7 @@ pub fn route(st: &State, req: &GraphRequest) -> Op {
             edge: true,
         },
         [id, "replies"] if *m == Method::POST => Op::Replies((*id).to_owned()),
+        [id, "replies"] if *m == Method::GET => Op::ListReplies((*id).to_owned()),
         [id, "message_templates"] if *m == Method::GET => Op::Templates((*id).to_owned()),
         [id, "conversations"] if *m == Method::GET => Op::Conversations((*id).to_owned()),
         [id, "messenger_profile"] => Op::Profile((*id).to_owned()),
@@ -222,7 +225,9 @@ fn addressed_account(st: &State, req: &GraphRequest, op: &Op) -> Option<String> 
         Op::Messages(id) | Op::Conversations(id) | Op::Profile(id) | Op::SubscribedApps(id) => {
             by_id(id)
         }
-        Op::Replies(c) | Op::Hide(c) => st.comments.get(c).map(|c| c.account.clone()),
+        Op::Replies(c) | Op::ListReplies(c) | Op::Hide(c) => {
+            st.comments.get(c).map(|c| c.account.clone())
+        }
         Op::Conversation { id, .. } => st.conversation_ids.get(id).map(|(a, _)| a.clone()),
         Op::Templates(waba) => st
             .whatsapp
@@ -466,6 +471,7 @@ fn dispatch(sim: &Arc<Sim>, req: &GraphRequest, op: &Op, now: i64) -> Answer {
             }
         }
         Op::Replies(c) => comments::reply(sim, req, c, now),
+        Op::ListReplies(c) => comments::list_replies(sim, req, c, now),
         Op::Hide(c) => comments::hide(sim, req, c, now),
         Op::Templates(waba) => whatsapp::templates(sim, req, waba, now),
         Op::Conversations(id) => conversations::list(sim, req, id, now),

@@ -380,6 +380,7 @@ fn instagram(
                     private_reply: None,
                     hidden: false,
                     replies: Vec::new(),
+                    reply_log: Vec::new(),
                 },
             );
             ids["comment_id"] = json!(id);

@@ -50,6 +50,8 @@ pub struct Comment {
     pub hidden: bool,
     /// Ids of the business's public replies.
     pub replies: Vec<String>,
+    /// Each public reply's (id, text, time in ms), for `GET /{COMMENT_ID}/replies`.
+    pub reply_log: Vec<(String, String, i64)>,
 }
 
 /// Where a message id belongs.

@@ -46,6 +46,7 @@ pub fn reply(
     let id = ids::numeric("179");
     if let Some(c) = st.comments.get_mut(comment_id) {
         c.replies.push(id.clone());
+        c.reply_log.push((id.clone(), text.clone(), now));
     }
     let seq = st.records.seq();
     st.records.inbox.push(InboxEntry {
@@ -63,6 +64,41 @@ pub fn reply(
     });
     followups::comment_reply(sim, &account, &comment, &id, &text);
     Ok(Answer::ok(json!({ "id": id })))
+}
+
+/// `GET /{COMMENT_ID}/replies`: the business's replies under a comment, oldest first, as
+/// `{"data": [{id, text, timestamp, from: {id, username}}]}`.
+///
+/// # Errors
+/// Unknown comment, token errors.
+pub fn list_replies(
+    sim: &Arc<Sim>,
+    req: &GraphRequest,
+    comment_id: &str,
+    now: i64,
+) -> Result<Answer, GraphError> {
+    let st = sim.lock();
+    let Some(comment) = st.comments.get(comment_id).cloned() else {
+        return Err(GraphError::unknown_object(comment_id));
+    };
+    authenticate(sim, &st, req, &comment.account, comment_id, now)?;
+    let username = st
+        .instagram
+        .get(&comment.account)
+        .map(|a| a.username.clone())
+        .unwrap_or_default();
+    let data: Vec<_> = comment
+        .reply_log
+        .iter()
+        .map(|(id, text, at)| {
+            json!({
+                "id": id, "text": text,
+                "timestamp": crate::simulate::time::graph_time(*at),
+                "from": {"id": comment.account, "username": username},
+            })
+        })
+        .collect();
+    Ok(Answer::ok(json!({ "data": data })))
 }
 
 /// `POST /{COMMENT_ID}?hide=true|false`.
