@@ -126,6 +126,26 @@ enum AdminCommand {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// A tenant's knowledge file (catalog, policies, persona).
+    Knowledge {
+        #[command(subcommand)]
+        command: KnowledgeCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KnowledgeCommand {
+    /// Validate and load a knowledge file (TOML) for the tenant.
+    Load {
+        #[arg(long)]
+        tenant: String,
+        file: PathBuf,
+    },
+    /// Print the tenant's knowledge file.
+    Show {
+        #[arg(long)]
+        tenant: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -518,6 +538,8 @@ fn admin(args: AdminArgs) -> anyhow::Result<()> {
             format!("/v1/tenants/{tenant}/audit/verify"),
             None,
         ),
+        // Knowledge travels as TOML text, not JSON.
+        AdminCommand::Knowledge { command } => return knowledge(&base, &token, command),
     };
     runtime()?.block_on(async move {
         let client = reqwest::Client::new();
@@ -545,6 +567,49 @@ fn admin(args: AdminArgs) -> anyhow::Result<()> {
                 "the evidence chain is broken at record {}",
                 value["first_bad"]
             );
+        }
+        Ok(())
+    })
+}
+
+fn knowledge(base: &str, token: &str, command: KnowledgeCommand) -> anyhow::Result<()> {
+    let (request, shows_file) = {
+        let client = reqwest::Client::new();
+        match command {
+            KnowledgeCommand::Load { tenant, file } => {
+                let text = std::fs::read_to_string(&file)
+                    .with_context(|| format!("cannot read {}", file.display()))?;
+                let request = client
+                    .put(format!("{base}/v1/tenants/{tenant}/knowledge"))
+                    .header("content-type", "application/toml")
+                    .body(text);
+                (request, false)
+            }
+            KnowledgeCommand::Show { tenant } => (
+                client.get(format!("{base}/v1/tenants/{tenant}/knowledge")),
+                true,
+            ),
+        }
+    };
+    runtime()?.block_on(async move {
+        let response = request
+            .bearer_auth(token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {base}"))?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        if !status.is_success() {
+            let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            let code = value["error"]["code"].as_str().unwrap_or("error");
+            let message = value["error"]["message"].as_str().unwrap_or("no details");
+            bail!("{status}: {code}: {message}");
+        }
+        if shows_file {
+            print!("{text}");
+        } else {
+            let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            println!("{}", serde_json::to_string_pretty(&value)?);
         }
         Ok(())
     })

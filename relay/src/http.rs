@@ -9,6 +9,7 @@ pub mod auth;
 pub mod desk;
 pub mod error;
 pub mod health;
+pub mod knowledge;
 pub mod meta_settings;
 pub mod webhook;
 
@@ -73,6 +74,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/tenants/{tenant}/audit/verify",
             get(admin::verify_audit),
+        )
+        .route(
+            "/v1/tenants/{tenant}/knowledge",
+            get(knowledge::get_knowledge).put(knowledge::put_knowledge),
         )
         .route(
             "/v1/tenants/{tenant}/settings",

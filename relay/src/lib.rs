@@ -12,6 +12,7 @@ pub mod desk;
 pub mod http;
 pub mod ids;
 pub mod ingest;
+pub mod knowledge;
 pub mod metrics;
 pub mod outbox;
 pub mod principal;

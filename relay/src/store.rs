@@ -407,6 +407,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<MessageView>, StoreError>;
     /// Re-hashes the tenant's evidence chain (`crate::audit`).
     async fn verify_audit(&self, scope: &TenantScope) -> Result<crate::audit::Verdict, StoreError>;
+    /// The tenant's knowledge file as loaded (TOML text), if any.
+    async fn knowledge(&self, scope: &TenantScope) -> Result<Option<String>, StoreError>;
+    /// Replaces the tenant's knowledge file; the caller has validated it.
+    async fn put_knowledge(&self, scope: &TenantScope, toml: &str) -> Result<(), StoreError>;
     async fn settings(&self, scope: &TenantScope) -> Result<TenantSettings, StoreError>;
     async fn put_settings(
         &self,

@@ -17,6 +17,7 @@
 //! | `t/<tenant>/q/<send seq be8>` | (empty) present while the send is unfinished |
 //! | `t/<tenant>/c/` | credit balance (i64, big-endian) |
 //! | `t/<tenant>/g/` | `TenantSettings` |
+//! | `t/<tenant>/n/` | the knowledge file (TOML text) |
 //! | registry `p/`, `n/`, `g/`, `k/`, `c/<tenant>/`, `r/` | partners, tenants, agents, token hashes, channels, routes |
 //!
 //! Sequence numbers are gap-free because events are numbered under a per-tenant lock from
@@ -227,6 +228,9 @@ impl Prefix {
     }
     fn settings(&self) -> Vec<u8> {
         self.key("g", b"")
+    }
+    fn knowledge(&self) -> Vec<u8> {
+        self.key("n", b"")
     }
     fn answer(&self, agent: &AgentId, key: &CommandKey) -> Vec<u8> {
         let mut k = self.key("k", agent.as_str().as_bytes());
@@ -865,6 +869,20 @@ impl Store for SledStore {
         thread: &ThreadId,
     ) -> Result<Vec<MessageView>, StoreError> {
         Self::scan(&self.data, &Prefix::of(scope.tenant()).messages_of(thread))
+    }
+
+    async fn knowledge(&self, scope: &TenantScope) -> Result<Option<String>, StoreError> {
+        let prefix = Prefix::of(scope.tenant());
+        Self::get(&self.data, &prefix.knowledge())
+    }
+
+    async fn put_knowledge(&self, scope: &TenantScope, toml: &str) -> Result<(), StoreError> {
+        let tenant = scope.tenant();
+        let prefix = Prefix::of(tenant);
+        let _g = self.tenant_lock(tenant);
+        let mut writes = Writes::default();
+        writes.insert(Tree::Data, prefix.knowledge(), enc(&toml)?);
+        self.write(writes)
     }
 
     async fn settings(&self, scope: &TenantScope) -> Result<TenantSettings, StoreError> {

@@ -1,0 +1,57 @@
+//! `PUT|GET /v1/tenants/{t}/knowledge`: the tenant's knowledge file (catalog, policies,
+//! persona, link rules; format in `crate::knowledge`). A PUT is validated whole before
+//! anything is stored, and a refusal names where in the file the problem is.
+
+use super::AppState;
+use super::admin::tenant_scope;
+use super::error::ApiError;
+use crate::knowledge::Knowledge;
+use crate::principal::{Access, Principal};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// Largest knowledge file accepted (a catalog of a few thousand items fits).
+pub const MAX_KNOWLEDGE_BYTES: usize = 2 * 1024 * 1024;
+
+pub async fn put_knowledge(
+    State(app): State<AppState>,
+    principal: Principal,
+    Path(tenant): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let scope = tenant_scope(&app, &principal, &tenant, Access::Manage).await?;
+    if body.len() > MAX_KNOWLEDGE_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("a knowledge file may be at most {MAX_KNOWLEDGE_BYTES} bytes"),
+        ));
+    }
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("invalid_knowledge", "the file is not UTF-8 text"))?;
+    let knowledge = Knowledge::from_toml(text)
+        .map_err(|e| ApiError::bad_request("invalid_knowledge", e.to_string()))?;
+    app.store.put_knowledge(&scope, text).await?;
+    app.store.sync().await?;
+    Ok(axum::Json(json!({
+        "business": knowledge.business.name,
+        "items": knowledge.items.len(),
+        "policies": knowledge.policies.len(),
+    }))
+    .into_response())
+}
+
+pub async fn get_knowledge(
+    State(app): State<AppState>,
+    principal: Principal,
+    Path(tenant): Path<String>,
+) -> Result<Response, ApiError> {
+    let scope = tenant_scope(&app, &principal, &tenant, Access::Read).await?;
+    match app.store.knowledge(&scope).await? {
+        Some(text) => Ok(([(header::CONTENT_TYPE, "application/toml")], text).into_response()),
+        None => Err(ApiError::not_found("knowledge")),
+    }
+}
