@@ -1,0 +1,908 @@
+//! The built-in grounded drafter: for one inbound customer message, what is asked, which of
+//! the tenant's items and policies answer it, and a short reply built only from them — or no
+//! reply and a reason a person should take the message.
+//!
+//! It needs no network and no model: [`Drafter::new`] indexes a tenant's [`Knowledge`] once
+//! (BM25 over names, aliases, descriptions and policies, with typo tolerance), and
+//! [`Drafter::draft`] is a pure, deterministic function of the message and the conversation
+//! so far. It never answers open-domain questions, complaints, or anything the knowledge
+//! does not say (a price negotiation, a payment to verify, a date to confirm): those produce
+//! a [`Draft`] with `handoff` set and no text. Every draft still goes through the safety
+//! classifier (`crate::safety`) before anything is sent; the drafter does not send, store
+//! or decide auto-send.
+//!
+//! Layout: `text` (normalisation), `fuzzy` (typos), `index` (BM25), `lexicon` and `intent`
+//! (what is asked), `retrieve` (what answers it), `compose` (the sentences).
+
+mod compose;
+mod fuzzy;
+mod index;
+mod intent;
+mod lexicon;
+mod retrieve;
+pub mod text;
+
+use crate::knowledge::Knowledge;
+use compose::Words;
+use retrieve::{Catalog, Family, Found, Policies, STRONG_POLICY, VariantAsk};
+use std::collections::{BTreeSet, HashSet};
+use std::fmt;
+
+/// What a customer message asks. Order is the order answers are composed in.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub enum Intent {
+    Greeting,
+    Product,
+    Price,
+    Availability,
+    Variant,
+    Shipping,
+    Returns,
+    Payment,
+    Hours,
+    Location,
+    Policy,
+    OrderStatus,
+    Thanks,
+    Complaint,
+    OffDomain,
+}
+
+impl Intent {
+    pub const ALL: [Intent; 15] = [
+        Intent::Greeting,
+        Intent::Product,
+        Intent::Price,
+        Intent::Availability,
+        Intent::Variant,
+        Intent::Shipping,
+        Intent::Returns,
+        Intent::Payment,
+        Intent::Hours,
+        Intent::Location,
+        Intent::Policy,
+        Intent::OrderStatus,
+        Intent::Thanks,
+        Intent::Complaint,
+        Intent::OffDomain,
+    ];
+
+    /// The snake_case name used in labels and logs (`order_status`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Intent::Greeting => "greeting",
+            Intent::Product => "product",
+            Intent::Price => "price",
+            Intent::Availability => "availability",
+            Intent::Variant => "variant",
+            Intent::Shipping => "shipping",
+            Intent::Returns => "returns",
+            Intent::Payment => "payment",
+            Intent::Hours => "hours",
+            Intent::Location => "location",
+            Intent::Policy => "policy",
+            Intent::OrderStatus => "order_status",
+            Intent::Thanks => "thanks",
+            Intent::Complaint => "complaint",
+            Intent::OffDomain => "off_domain",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Intent> {
+        Intent::ALL.into_iter().find(|i| i.as_str() == name)
+    }
+
+    /// Intents answered from an item.
+    fn about_items(self) -> bool {
+        matches!(
+            self,
+            Intent::Product | Intent::Price | Intent::Availability | Intent::Variant
+        )
+    }
+}
+
+impl fmt::Display for Intent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A business fact a draft used.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum BusinessField {
+    Hours,
+    Address,
+    Contact,
+    ShippingRegions,
+}
+
+impl BusinessField {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BusinessField::Hours => "hours",
+            BusinessField::Address => "address",
+            BusinessField::Contact => "contact",
+            BusinessField::ShippingRegions => "shipping_regions",
+        }
+    }
+}
+
+/// A fact of the knowledge a draft cites, shown to agents and checked by the evaluation.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum FactRef {
+    Item { sku: String },
+    Policy { key: String },
+    Business { field: BusinessField },
+}
+
+impl fmt::Display for FactRef {
+    /// `sku:KB-DR-001`, `policy:returns`, `business:hours`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FactRef::Item { sku } => write!(f, "sku:{sku}"),
+            FactRef::Policy { key } => write!(f, "policy:{key}"),
+            FactRef::Business { field } => write!(f, "business:{}", field.as_str()),
+        }
+    }
+}
+
+/// Who wrote an earlier message of the conversation.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Speaker {
+    Customer,
+    Business,
+}
+
+/// An earlier message of the conversation, oldest first in the slice given to `draft`.
+#[derive(Clone, Debug)]
+pub struct Turn {
+    pub from: Speaker,
+    pub text: String,
+}
+
+/// The drafter's answer to one message.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Draft {
+    /// The reply to propose; `None` when a person must answer.
+    pub text: Option<String>,
+    pub intents: Vec<Intent>,
+    /// Facts the text states, in the order it states them.
+    pub facts: Vec<FactRef>,
+    /// Why a person must take the message (set exactly when `text` is `None`).
+    pub handoff: Option<String>,
+}
+
+/// A tenant's knowledge, indexed for drafting. Build once per knowledge version.
+pub struct Drafter {
+    k: Knowledge,
+    catalog: Catalog,
+    policies: Policies,
+    /// Stems of business facts (name, address, places), so they are not "unknown" words.
+    business_vocab: HashSet<String>,
+    order_policy: Option<usize>,
+    holiday_known: bool,
+}
+
+/// How many earlier turns are searched for the item a short follow-up refers to.
+const CONTEXT_TURNS: usize = 6;
+/// A policy score that answers an item-shaped question with no item in it.
+const CLEAR_POLICY: f32 = 3.0;
+/// Longest policy excerpt, in sentences.
+const POLICY_SENTENCES: usize = 2;
+
+impl Drafter {
+    #[must_use]
+    pub fn new(knowledge: &Knowledge) -> Drafter {
+        let k = knowledge.clone();
+        let mut business_vocab: HashSet<String> = HashSet::new();
+        let mut add = |s: &str| business_vocab.extend(text::stems(s));
+        add(&k.business.name);
+        if let Some(a) = &k.business.address {
+            add(a);
+        }
+        if let Some(n) = &k.business.hours_note {
+            add(n);
+        }
+        for r in &k.business.shipping_regions {
+            add(&r.name);
+            for p in &r.places {
+                add(p);
+            }
+        }
+        let policies = Policies::new(&k);
+        let order_policy = policies.family(Family::OrderStatus).first().copied();
+        let holiday_known = std::iter::once(k.business.hours_note.as_deref().unwrap_or(""))
+            .chain(k.policies.iter().map(|p| p.text.as_str()))
+            .any(|t| {
+                let toks = text::tokens(t);
+                lexicon::HOLIDAY_WORDS
+                    .iter()
+                    .any(|h| lexicon::contains_phrase(&toks, h))
+            });
+        Drafter {
+            catalog: Catalog::new(&k),
+            policies,
+            business_vocab,
+            order_policy,
+            holiday_known,
+            k,
+        }
+    }
+
+    #[must_use]
+    pub fn knowledge(&self) -> &Knowledge {
+        &self.k
+    }
+
+    /// Drafts a reply to `message`, given the conversation before it (oldest first).
+    #[must_use]
+    pub fn draft(&self, message: &str, conversation: &[Turn]) -> Draft {
+        let tokens = text::tokens(message);
+        let lang = text::language(&tokens, self.k.business.language);
+        let words = Words::new(lang, &self.k.persona);
+        let mut found = self.catalog.find(&tokens, message);
+        // Words that name an item are not cues: `gift card` is not a card payment.
+        let masked: Vec<String> = tokens
+            .iter()
+            .map(|t| {
+                if found.iter().any(|f| f.naming.contains(t)) {
+                    String::new()
+                } else {
+                    t.clone()
+                }
+            })
+            .collect();
+        let cues = intent::detect(&masked, message);
+        let mut intents: BTreeSet<Intent> = cues.strong.clone();
+        let wants_item = intents.iter().any(|i| i.about_items())
+            || cues.weak.contains(&Intent::Availability)
+            || cues.weak.contains(&Intent::Price);
+        if found.is_empty() && wants_item {
+            found = self.items_in_context(conversation);
+        }
+        let content: Vec<String> = tokens
+            .iter()
+            .filter(|t| !t.is_empty() && !text::is_stopword(t))
+            .cloned()
+            .collect();
+        let asks: Vec<VariantAsk> = found
+            .iter()
+            .map(|f| {
+                retrieve::variants(
+                    &self.k.items[f.item],
+                    &masked,
+                    intents.contains(&Intent::Variant),
+                )
+            })
+            .collect();
+        self.resolve_weak(&mut intents, &cues, &found, &asks, &tokens);
+        let unknown = self.unknown_words(&masked);
+        let region = retrieve::region(&self.k, &tokens);
+
+        // Intents that take the whole message.
+        if intents.contains(&Intent::Complaint) {
+            return handoff(
+                &[Intent::Complaint],
+                "complaint: a person should answer".into(),
+            );
+        }
+        let off_topic = cues.topics.iter().any(|t| !self.known(&text::stem(t)));
+        if off_topic {
+            return self.off_domain(&intents);
+        }
+        let top_policy = self
+            .policies
+            .search(&content)
+            .first()
+            .copied()
+            .filter(|h| h.score >= STRONG_POLICY);
+        let social = intents.contains(&Intent::Greeting) || intents.contains(&Intent::Thanks);
+        if core_of(&intents).is_empty() {
+            if !found.is_empty() {
+                // A bare item name ("linen wrap dress?") asks whether it is there.
+                intents.insert(Intent::Availability);
+            } else if social {
+                // Pleasantries around a greeting or thanks need no more than a reply.
+            } else if !unknown.is_empty()
+                && (cues.weak.contains(&Intent::Availability) || cues.weak.contains(&Intent::Price))
+            {
+                // "ada sepatu boots?": asks for something the catalog does not have.
+                intents.insert(Intent::Availability);
+            } else if !unknown.is_empty() {
+                // Words the knowledge has never seen: the message is about something else.
+                return self.off_domain(&intents);
+            } else if top_policy.is_some() {
+                intents.insert(Intent::Policy);
+            } else if cues.weak.contains(&Intent::Availability)
+                || cues.weak.contains(&Intent::Price)
+            {
+                intents.insert(Intent::Availability);
+            } else if content.iter().any(|w| !lexicon::is_cue_word(w)) {
+                return self.off_domain(&intents);
+            }
+        }
+        let intents_vec: Vec<Intent> = intents.iter().copied().collect();
+        if let Some(signal) = cues.signals.first() {
+            return handoff(&intents_vec, signal.reason().into());
+        }
+        if cues.calendar_date {
+            return handoff(
+                &intents_vec,
+                "asks about a specific date: the drafter knows no calendar".into(),
+            );
+        }
+        if intents.contains(&Intent::OrderStatus) && self.order_policy.is_none() {
+            return handoff(
+                &intents_vec,
+                "order status: the knowledge has no way to look up orders".into(),
+            );
+        }
+        if intents.contains(&Intent::Hours)
+            && (self.k.business.hours.is_none() || (cues.holiday && !self.holiday_known))
+        {
+            return handoff(&intents_vec, "hours asked are not in the knowledge".into());
+        }
+        if found.is_empty() && intents.iter().any(|i| i.about_items()) {
+            if !unknown.is_empty() {
+                return handoff(
+                    &intents_vec,
+                    format!(
+                        "asks about something not in the catalog: {}",
+                        unknown.join(" ")
+                    ),
+                );
+            }
+            let others = intents
+                .iter()
+                .any(|i| !i.about_items() && !matches!(i, Intent::Greeting | Intent::Thanks));
+            let stock_or_price =
+                intents.contains(&Intent::Availability) || intents.contains(&Intent::Price);
+            if top_policy.is_some_and(|h| h.score >= CLEAR_POLICY) && !others && !stock_or_price {
+                // "ukuran M lingkar dadanya berapa?": a size guide, not an item.
+                intents.retain(|i| !i.about_items());
+                intents.insert(Intent::Policy);
+            } else if intents.contains(&Intent::Product) && !others {
+                if top_policy.is_none() {
+                    return handoff(&intents_vec, "no grounded answer in the knowledge".into());
+                }
+                intents.insert(Intent::Policy);
+            }
+        }
+
+        let mut reply = Reply::default();
+        let only_social = core_of(&intents).is_empty();
+        // The persona's own greeting is in the business's language.
+        let persona = if lang == self.k.business.language {
+            self.k.persona.clone()
+        } else {
+            crate::knowledge::Persona {
+                honorific: self.k.persona.honorific.clone(),
+                ..Default::default()
+            }
+        };
+        if intents.contains(&Intent::Greeting) {
+            reply.say(words.greeting(&persona));
+        }
+        if let Err(reason) =
+            self.compose_items(&mut reply, &words, &intents, &found, &asks, &masked)
+        {
+            return handoff(&intents_vec, reason);
+        }
+        if let Err(reason) = self.compose_policies(
+            &mut reply,
+            &words,
+            &intents,
+            &content,
+            &tokens,
+            region.as_ref(),
+            &cues,
+        ) {
+            return handoff(&intents_vec, reason);
+        }
+        if only_social {
+            if intents.contains(&Intent::Thanks) {
+                reply.say(words.you_are_welcome());
+            } else {
+                if !intents.contains(&Intent::Greeting) {
+                    reply.say(words.greeting(&persona));
+                }
+                reply.say(words.how_can_we_help());
+            }
+            if let Some(s) = &persona.sign_off {
+                reply.say(s.clone());
+            }
+        }
+        let intents: Vec<Intent> = intents.into_iter().collect();
+        if reply.sentences.is_empty() {
+            return handoff(&intents, "no grounded answer in the knowledge".into());
+        }
+        Draft {
+            text: Some(reply.sentences.join(" ")),
+            intents,
+            facts: reply.facts,
+            handoff: None,
+        }
+    }
+
+    /// The items of the most recent earlier turn that names any.
+    fn items_in_context(&self, conversation: &[Turn]) -> Vec<Found> {
+        conversation
+            .iter()
+            .rev()
+            .take(CONTEXT_TURNS)
+            .map(|turn| self.catalog.find(&text::tokens(&turn.text), &turn.text))
+            .find(|f| !f.is_empty())
+            .unwrap_or_default()
+    }
+
+    /// Weak cues count when the message is about an item and asks nothing stronger.
+    fn resolve_weak(
+        &self,
+        intents: &mut BTreeSet<Intent>,
+        cues: &intent::Cues,
+        found: &[Found],
+        asks: &[VariantAsk],
+        tokens: &[String],
+    ) {
+        let core: BTreeSet<Intent> = intents
+            .iter()
+            .copied()
+            .filter(|i| !matches!(i, Intent::Greeting | Intent::Thanks))
+            .collect();
+        let within = |allowed: &[Intent]| core.iter().all(|i| allowed.contains(i));
+        if !found.is_empty() {
+            if cues.weak.contains(&Intent::Availability)
+                && within(&[Intent::Variant, Intent::Price])
+            {
+                intents.insert(Intent::Availability);
+            }
+            if cues.weak.contains(&Intent::Price)
+                && within(&[Intent::Variant, Intent::Availability])
+            {
+                intents.insert(Intent::Price);
+            }
+            if asks
+                .iter()
+                .any(|a| !a.matched.is_empty() || !a.asked.is_empty())
+            {
+                intents.insert(Intent::Variant);
+            }
+        }
+        if cues.weak.contains(&Intent::Shipping)
+            && core.is_empty()
+            && (retrieve::region(&self.k, tokens).is_some()
+                || retrieve::destination(tokens).is_some())
+        {
+            intents.insert(Intent::Shipping);
+        }
+        if cues.weak.contains(&Intent::Location) && core.is_empty() && found.is_empty() {
+            intents.insert(Intent::Location);
+        }
+        if intents.contains(&Intent::OrderStatus) {
+            // "Has my order shipped?" is about that order, not about shipping in general.
+            intents.remove(&Intent::Shipping);
+            intents.remove(&Intent::Availability);
+            intents.remove(&Intent::Hours);
+        }
+        let core_now = core_of(intents);
+        if !found.is_empty()
+            && core_now.iter().all(|i| *i == Intent::Variant)
+            && asks.iter().any(|a| !a.matched.is_empty())
+        {
+            // "jaket jeans size XL": naming a variant asks whether it is there.
+            intents.insert(Intent::Availability);
+        }
+        if found.is_empty() && core_now.iter().any(|i| !i.about_items()) {
+            // "ongkir ke Bandung berapa?": the price asked is the fee, not an item's.
+            intents.retain(|i| !i.about_items());
+        }
+    }
+
+    /// Whether a stem is a word of this tenant's knowledge.
+    fn known(&self, stem: &str) -> bool {
+        self.catalog.knows(stem) || self.policies.knows(stem) || self.business_vocab.contains(stem)
+    }
+
+    /// Content words the knowledge does not know at all, typos allowed.
+    fn unknown_words(&self, masked: &[String]) -> Vec<String> {
+        masked
+            .iter()
+            .filter(|t| {
+                !t.is_empty()
+                    && !text::is_stopword(t)
+                    && !lexicon::is_cue_word(t)
+                    && !t.chars().all(|c| c.is_ascii_digit())
+                    && t.chars().count() > 1
+            })
+            .filter(|t| {
+                !text::expand(t).iter().any(|s| self.known(s))
+                    && !self.catalog.knows_fuzzy(t)
+                    && !self.policies.knows_fuzzy(t)
+            })
+            .cloned()
+            .collect()
+    }
+
+    fn off_domain(&self, intents: &BTreeSet<Intent>) -> Draft {
+        let mut all: Vec<Intent> = intents
+            .iter()
+            .copied()
+            .filter(|i| matches!(i, Intent::Greeting))
+            .collect();
+        all.push(Intent::OffDomain);
+        handoff(
+            &all,
+            format!(
+                "off-domain: not about {}'s products or policies",
+                self.k.business.name
+            ),
+        )
+    }
+
+    fn compose_items(
+        &self,
+        reply: &mut Reply,
+        words: &Words,
+        intents: &BTreeSet<Intent>,
+        found: &[Found],
+        asks: &[VariantAsk],
+        masked: &[String],
+    ) -> Result<(), String> {
+        if !intents.iter().any(|i| i.about_items()) {
+            return Ok(());
+        }
+        if found.is_empty() {
+            reply.say(words.which_item());
+            return Ok(());
+        }
+        let content: Vec<String> = masked
+            .iter()
+            .filter(|t| !t.is_empty() && !text::is_stopword(t))
+            .cloned()
+            .collect();
+        for (f, ask) in found.iter().zip(asks) {
+            let item = &self.k.items[f.item];
+            reply.cite(FactRef::Item {
+                sku: item.sku.clone(),
+            });
+            if intents.contains(&Intent::Product) {
+                reply.say(words.product(item, &content));
+            }
+            if intents.contains(&Intent::Price) {
+                reply.say(words.price(item, ask));
+            }
+            let stock_asked = intents.contains(&Intent::Availability)
+                || (intents.contains(&Intent::Variant)
+                    && (!ask.matched.is_empty() || !ask.asked.is_empty()));
+            if stock_asked {
+                if !(intents.contains(&Intent::Product) && item.lead_time_days.is_some()) {
+                    reply.say(words.stock(item, ask));
+                }
+            } else if intents.contains(&Intent::Variant) {
+                reply.say(words.variant_list(item, true));
+            }
+        }
+        // A word the items do not explain may be about a policy (`restock`, `allergy`).
+        let residual: Vec<String> = content
+            .iter()
+            .filter(|w| {
+                !lexicon::COLOUR_WORDS.contains(&w.as_str())
+                    && !lexicon::SIZE_WORDS.contains(&w.as_str())
+                    && !lexicon::is_item_cue(w)
+                    && (lexicon::is_info_cue(w)
+                        || !text::expand(w).iter().any(|s| self.catalog.knows(s)))
+            })
+            .cloned()
+            .collect();
+        if let Some(hit) = self.policies.search(&residual).first()
+            && hit.score >= STRONG_POLICY
+        {
+            self.cite_policy(reply, hit.policy, &residual, 1);
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn compose_policies(
+        &self,
+        reply: &mut Reply,
+        words: &Words,
+        intents: &BTreeSet<Intent>,
+        content: &[String],
+        tokens: &[String],
+        region: Option<&retrieve::RegionHit>,
+        cues: &intent::Cues,
+    ) -> Result<(), String> {
+        if intents.contains(&Intent::Shipping) {
+            self.compose_shipping(reply, words, content, tokens, region)?;
+        }
+        if intents.contains(&Intent::Returns) {
+            let exchange = content.iter().any(|w| {
+                matches!(
+                    w.as_str(),
+                    "tukar"
+                        | "tuker"
+                        | "ditukar"
+                        | "exchange"
+                        | "ganti"
+                        | "kekecilan"
+                        | "kebesaran"
+                        | "fit"
+                )
+            });
+            let fam = if exchange && !self.policies.family(Family::Exchanges).is_empty() {
+                Family::Exchanges
+            } else {
+                Family::Returns
+            };
+            let cancel = content
+                .iter()
+                .any(|w| lexicon::CANCEL_WORDS.contains(&w.as_str()));
+            let p = if cancel {
+                // A cancellation is answered only by a policy that speaks of cancelling.
+                self.policies
+                    .family(Family::Returns)
+                    .iter()
+                    .copied()
+                    .find(|&p| {
+                        text::tokens(&self.k.policies[p].text)
+                            .iter()
+                            .chain(text::tokens(&self.k.policies[p].title).iter())
+                            .any(|t| lexicon::CANCEL_WORDS.contains(&t.as_str()))
+                    })
+                    .ok_or("cancelling an order: no cancellation policy in the knowledge")?
+            } else {
+                self.policies
+                    .for_family(fam, content)
+                    .ok_or("no returns policy in the knowledge")?
+            };
+            self.cite_policy(reply, p, content, POLICY_SENTENCES);
+        }
+        if intents.contains(&Intent::Payment) {
+            let Some(p) = self.policies.for_family(Family::Payment, content) else {
+                return Err("no payment policy in the knowledge".into());
+            };
+            self.cite_policy(reply, p, content, POLICY_SENTENCES);
+        }
+        if intents.contains(&Intent::Hours)
+            && let Some(hours) = &self.k.business.hours
+        {
+            reply.say(words.hours(hours, cues.weekday));
+            if let Some(note) = &self.k.business.hours_note {
+                reply.say(note.clone());
+            }
+            reply.cite(FactRef::Business {
+                field: BusinessField::Hours,
+            });
+        }
+        if intents.contains(&Intent::Location) {
+            self.compose_location(reply, words, content);
+        }
+        if intents.contains(&Intent::OrderStatus)
+            && let Some(p) = self.order_policy
+        {
+            self.cite_policy(reply, p, content, 3);
+        }
+        if intents.contains(&Intent::Policy) {
+            // Ask the policies about the policy words and what the catalog does not explain,
+            // not about the item the question mentions.
+            let asked: Vec<String> = content
+                .iter()
+                .filter(|w| {
+                    lexicon::is_info_cue(w)
+                        || !text::expand(w).iter().any(|s| self.catalog.knows(s))
+                })
+                .cloned()
+                .collect();
+            let content = &asked;
+            let hit = self
+                .policies
+                .search(content)
+                .first()
+                .copied()
+                .filter(|h| h.score >= STRONG_POLICY);
+            match hit {
+                Some(h) => self.cite_policy(reply, h.policy, content, POLICY_SENTENCES),
+                None if reply.sentences.is_empty() => {
+                    return Err("no policy in the knowledge covers this".into());
+                }
+                None => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn compose_shipping(
+        &self,
+        reply: &mut Reply,
+        words: &Words,
+        content: &[String],
+        tokens: &[String],
+        region: Option<&retrieve::RegionHit>,
+    ) -> Result<(), String> {
+        if let Some(hit) = region {
+            reply.say(words.region(&self.k.business.shipping_regions[hit.region], &hit.place));
+            reply.cite(FactRef::Business {
+                field: BusinessField::ShippingRegions,
+            });
+            return Ok(());
+        }
+        let family = self.policies.family(Family::Shipping);
+        if let Some(dest) = retrieve::destination(tokens) {
+            // A place we do not list: answer only if a policy says we do not go there.
+            let mut best: Option<(usize, &str, usize)> = None;
+            for &p in family {
+                for (sentence, overlap, catch_all) in
+                    retrieve::restrictions(&self.k.policies[p].text, content)
+                {
+                    let relevant = overlap >= 2 || catch_all;
+                    if relevant && best.is_none_or(|(_, _, o)| overlap > o) {
+                        best = Some((p, sentence, overlap));
+                    }
+                }
+            }
+            let Some((p, sentence, _)) = best else {
+                return Err(format!(
+                    "shipping to `{dest}`: not among the shipping regions in the knowledge"
+                ));
+            };
+            reply.say(sentence.to_string());
+            reply.cite(FactRef::Policy {
+                key: self.k.policies[p].key.clone(),
+            });
+            if !self.k.business.shipping_regions.is_empty() {
+                reply.say(words.we_ship_to(&self.k.business.shipping_regions));
+                reply.cite(FactRef::Business {
+                    field: BusinessField::ShippingRegions,
+                });
+            }
+            return Ok(());
+        }
+        match self.policies.for_family(Family::Shipping, content) {
+            Some(p) => self.cite_policy(reply, p, content, POLICY_SENTENCES),
+            None if !self.k.business.shipping_regions.is_empty() => {
+                reply.say(words.we_ship_to(&self.k.business.shipping_regions));
+                reply.cite(FactRef::Business {
+                    field: BusinessField::ShippingRegions,
+                });
+            }
+            None => return Err("no shipping information in the knowledge".into()),
+        }
+        Ok(())
+    }
+
+    fn compose_location(&self, reply: &mut Reply, words: &Words, content: &[String]) {
+        const PHONE: &[&str] = &[
+            "wa", "whatsapp", "nomor", "nomer", "no", "telp", "telepon", "phone", "call",
+            "hubungi", "contact", "kontak", "number",
+        ];
+        const EMAIL: &[&str] = &["email", "mail", "e"];
+        const IG: &[&str] = &["instagram", "ig"];
+        const WEB: &[&str] = &["website", "web", "situs", "site"];
+        const ADDRESS: &[&str] = &[
+            "alamat", "address", "lokasi", "location", "located", "dimana", "where", "maps",
+            "google",
+        ];
+        let has = |list: &[&str]| content.iter().any(|w| list.contains(&w.as_str()));
+        let contact = &self.k.business.contact;
+        let want_phone = has(PHONE);
+        let want_email = has(EMAIL);
+        let want_ig = has(IG);
+        let want_web = has(WEB);
+        let want_address = has(ADDRESS) || !(want_phone || want_email || want_ig || want_web);
+        let mut said_contact = false;
+        if want_address && let Some(a) = &self.k.business.address {
+            reply.say(words.address(a));
+            reply.cite(FactRef::Business {
+                field: BusinessField::Address,
+            });
+        }
+        if want_phone {
+            if let Some(wa) = &contact.whatsapp {
+                reply.say(words.contact_line("WhatsApp", "WhatsApp", wa));
+                said_contact = true;
+            }
+            if let Some(p) = &contact.phone {
+                reply.say(words.contact_line("Telepon", "Phone", p));
+                said_contact = true;
+            }
+        }
+        if want_email && let Some(e) = &contact.email {
+            reply.say(words.contact_line("Email", "E-mail", e));
+            said_contact = true;
+        }
+        if want_ig && let Some(i) = &contact.instagram {
+            reply.say(words.contact_line("Instagram", "Instagram", i));
+            said_contact = true;
+        }
+        if want_web && let Some(w) = &contact.website {
+            reply.say(words.contact_line("Website", "Website", w));
+            said_contact = true;
+        }
+        if said_contact {
+            reply.cite(FactRef::Business {
+                field: BusinessField::Contact,
+            });
+        }
+        // Parking, fitting rooms, visiting: a location policy the message names.
+        let rest: Vec<String> = content
+            .iter()
+            .filter(|w| {
+                let w = w.as_str();
+                ![PHONE, EMAIL, IG, WEB, ADDRESS]
+                    .iter()
+                    .any(|l| l.contains(&w))
+            })
+            .cloned()
+            .collect();
+        if let Some(h) = self.policies.search(&rest).first()
+            && h.score >= STRONG_POLICY
+        {
+            self.cite_policy(reply, h.policy, &rest, 1);
+        }
+    }
+
+    fn cite_policy(&self, reply: &mut Reply, p: usize, content: &[String], max: usize) {
+        let policy = &self.k.policies[p];
+        if reply.cites_policy(&policy.key) {
+            return;
+        }
+        for s in retrieve::best_sentences(&policy.text, content, max) {
+            reply.say(s.to_string());
+        }
+        reply.cite(FactRef::Policy {
+            key: policy.key.clone(),
+        });
+    }
+}
+
+/// The intents that ask something (not greeting or thanks).
+fn core_of(intents: &BTreeSet<Intent>) -> Vec<Intent> {
+    intents
+        .iter()
+        .copied()
+        .filter(|i| !matches!(i, Intent::Greeting | Intent::Thanks))
+        .collect()
+}
+
+fn handoff(intents: &[Intent], reason: String) -> Draft {
+    Draft {
+        text: None,
+        intents: intents.to_vec(),
+        facts: Vec::new(),
+        handoff: Some(reason),
+    }
+}
+
+/// A reply being composed: sentences and the facts they state.
+#[derive(Default)]
+struct Reply {
+    sentences: Vec<String>,
+    facts: Vec<FactRef>,
+}
+
+impl Reply {
+    fn say(&mut self, s: String) {
+        if !self.sentences.contains(&s) {
+            self.sentences.push(s);
+        }
+    }
+
+    fn cite(&mut self, f: FactRef) {
+        if !self.facts.contains(&f) {
+            self.facts.push(f);
+        }
+    }
+
+    fn cites_policy(&self, key: &str) -> bool {
+        self.facts
+            .iter()
+            .any(|f| matches!(f, FactRef::Policy { key: k } if k == key))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,156 @@
+//! What a message asks, from its words alone: the intents whose cues it contains, the
+//! signals that need a person, off-domain topics, named weekdays and calendar dates.
+//!
+//! Deciding the final intents needs retrieval too (a weak `ada?` is availability only when
+//! an item is named), so `draft` combines this with what `retrieve` found.
+
+use super::Intent;
+use super::lexicon::{self, Signal};
+use crate::knowledge::Weekday;
+use std::collections::BTreeSet;
+
+/// The cues found in one message.
+#[derive(Debug, Default)]
+pub struct Cues {
+    pub strong: BTreeSet<Intent>,
+    pub weak: BTreeSet<Intent>,
+    pub signals: Vec<Signal>,
+    pub holiday: bool,
+    /// Off-domain topic words present (not yet checked against the tenant's vocabulary).
+    pub topics: Vec<String>,
+    pub weekday: Option<Weekday>,
+    /// A calendar date (`14th`, `tanggal 14`, `14 Mei`, `14/2`): the drafter knows no dates.
+    pub calendar_date: bool,
+}
+
+/// Finds cues in `tokens` (folded; words that name a retrieved item are blanked out so
+/// `gift card` is not a card payment) and `raw` (for `#123` and `14/2`).
+#[must_use]
+pub fn detect(tokens: &[String], raw: &str) -> Cues {
+    let stems: Vec<String> = tokens.iter().map(|t| super::text::stem(t)).collect();
+    let has = |phrase: &str| {
+        lexicon::contains_phrase(tokens, phrase) || lexicon::contains_phrase(&stems, phrase)
+    };
+    let mut cues = Cues::default();
+    for group in lexicon::INTENT_CUES {
+        if group.strong.iter().any(|c| has(c)) {
+            cues.strong.insert(group.intent);
+        } else if group.weak.iter().any(|c| has(c)) {
+            cues.weak.insert(group.intent);
+        }
+    }
+    // `P` alone is how many Indonesians open a chat.
+    let words: Vec<&String> = tokens.iter().filter(|t| !t.is_empty()).collect();
+    if words.len() == 1 && matches!(words[0].as_str(), "p" | "pp" | "ping") {
+        cues.strong.insert(Intent::Greeting);
+    }
+    // `pagi` opens a greeting; elsewhere it is a time of day ("kirim jam 3 sore").
+    if words.first().is_some_and(|w| {
+        matches!(
+            w.as_str(),
+            "pagi" | "siang" | "sore" | "malam" | "morning" | "evening"
+        )
+    }) {
+        cues.strong.insert(Intent::Greeting);
+    }
+    for (signal, list) in lexicon::SIGNAL_CUES {
+        if list.iter().any(|c| has(c)) {
+            cues.signals.push(*signal);
+        }
+    }
+    cues.holiday = lexicon::HOLIDAY_WORDS.iter().any(|c| has(c));
+    cues.topics = tokens
+        .iter()
+        .filter(|t| lexicon::OFF_DOMAIN_TOPICS.contains(&t.as_str()))
+        .cloned()
+        .collect();
+    cues.weekday = Weekday::ALL
+        .into_iter()
+        .find(|d| lexicon::WEEKDAYS[d.index()].iter().any(|w| has(w)));
+    cues.calendar_date = calendar_date(tokens, raw);
+    cues
+}
+
+fn calendar_date(tokens: &[String], raw: &str) -> bool {
+    let is_day = |t: &str| t.parse::<u32>().is_ok_and(|n| (1..=31).contains(&n));
+    for (i, t) in tokens.iter().enumerate() {
+        let next = tokens.get(i + 1).map(String::as_str);
+        let prev = i
+            .checked_sub(1)
+            .and_then(|p| tokens.get(p))
+            .map(String::as_str);
+        if is_day(t) {
+            if next.is_some_and(|n| matches!(n, "st" | "nd" | "rd" | "th")) {
+                return true;
+            }
+            if next.is_some_and(|n| lexicon::MONTHS.contains(&n)) {
+                return true;
+            }
+            if prev.is_some_and(|p| matches!(p, "tanggal" | "tgl" | "tg")) {
+                return true;
+            }
+            if prev.is_some_and(|p| lexicon::MONTHS.contains(&p)) {
+                return true;
+            }
+        }
+    }
+    // `14/2`, `14-02-2025`: one word of two or three numbers joined by `/` or `-`.
+    raw.split_whitespace().any(|w| {
+        let w = w.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+        let parts: Vec<&str> = w.split(['/', '-']).collect();
+        let numeric = parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+        numeric
+            && (2..=3).contains(&parts.len())
+            && parts[0].len() <= 2
+            && parts[1].len() <= 2
+            && parts.get(2).is_none_or(|y| y.len() == 2 || y.len() == 4)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::draft::text;
+
+    fn cues(s: &str) -> Cues {
+        detect(&text::tokens(s), s)
+    }
+
+    #[test]
+    fn strong_and_weak() {
+        let c = cues("kak harganya berapa, ready size M?");
+        assert!(c.strong.contains(&Intent::Price));
+        assert!(c.strong.contains(&Intent::Availability));
+        assert!(c.strong.contains(&Intent::Variant));
+        let c = cues("ada yang M?");
+        assert!(c.weak.contains(&Intent::Availability));
+        assert!(cues("P").strong.contains(&Intent::Greeting));
+        assert!(
+            cues("ongkir ke Bandung?")
+                .strong
+                .contains(&Intent::Shipping)
+        );
+        assert!(cues("makasih ya").strong.contains(&Intent::Thanks));
+    }
+
+    #[test]
+    fn signals_and_dates() {
+        assert_eq!(
+            cues("bisa kurang ga kak").signals,
+            vec![Signal::Negotiation]
+        );
+        assert_eq!(cues("udah transfer ya").signals, vec![Signal::PaymentDone]);
+        assert!(cues("cake for the 14th").calendar_date);
+        assert!(cues("tanggal 3 bisa?").calendar_date);
+        assert!(cues("kirim 12 Mei ya").calendar_date);
+        assert!(cues("pickup 14/2").calendar_date);
+        assert!(!cues("order #KRN-20931").calendar_date);
+        assert!(!cues("size 12 and 3 pcs").calendar_date);
+        assert!(!cues("tomorrow please").calendar_date);
+        assert_eq!(cues("buka hari minggu?").weekday, Some(Weekday::Sun));
+        assert!(cues("buka hari libur?").holiday);
+        assert_eq!(cues("cuaca hari ini").topics, vec!["cuaca"]);
+    }
+}

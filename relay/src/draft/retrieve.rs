@@ -1,0 +1,630 @@
+//! Retrieval over one tenant's knowledge: which items a message names, which of their
+//! variants it asks about, which policy and which of its sentences answer it, and which
+//! shipping region a destination falls in.
+//!
+//! Items are selected conservatively: a message must contain all the words of an item's
+//! name or of one of its aliases (typos allowed), or a sku, or match one item clearly better
+//! than any other on two or more words. A word shared by accident (`emas` in "harga emas
+//! hari ini") selects nothing, because a wrong item in a draft is worse than no draft.
+
+use super::index::{DocInput, Hit, Index, Query, TermId};
+use super::lexicon;
+use super::text;
+use crate::knowledge::{Item, Knowledge, Policy};
+use std::collections::HashSet;
+
+/// Question words that are never what a catalog entry is about; left out of item queries.
+const ITEM_QUERY_NOISE: &[&str] = &[
+    "harga",
+    "price",
+    "ready",
+    "stok",
+    "stock",
+    "size",
+    "ukuran",
+    "warna",
+    "color",
+    "colour",
+    "berapa",
+    "brp",
+    "available",
+    "tersedia",
+    "kirim",
+    "ongkir",
+    "beli",
+    "order",
+    "pesan",
+    "jual",
+    "sell",
+    "mau",
+    "ask",
+    "tanya",
+    "info",
+];
+
+/// Size-label words that say nothing about which variant (`All Size`, `20 cm`).
+const VARIANT_NOISE: &[&str] = &["size", "cm", "of", "ukuran", "all"];
+
+/// The catalog's index.
+pub struct Catalog {
+    index: Index,
+    /// Lower-case skus, by item.
+    skus: Vec<String>,
+}
+
+/// An item a message names.
+#[derive(Clone, Debug)]
+pub struct Found {
+    pub item: usize,
+    /// Query words that name it (blanked out before looking for intent cues).
+    pub naming: HashSet<String>,
+}
+
+impl Catalog {
+    #[must_use]
+    pub fn new(k: &Knowledge) -> Catalog {
+        let docs: Vec<(String, Vec<String>)> = k.items.iter().map(item_text).collect();
+        let inputs: Vec<DocInput<'_>> = k
+            .items
+            .iter()
+            .zip(&docs)
+            .map(|(item, (details, colours))| {
+                let mut fields = vec![(item.name.as_str(), 3.0), (item.description.as_str(), 1.0)];
+                for a in &item.aliases {
+                    fields.push((a.as_str(), 3.0));
+                }
+                if let Some(c) = &item.category {
+                    fields.push((c.as_str(), 1.5));
+                }
+                fields.push((details.as_str(), 0.5));
+                for c in colours {
+                    fields.push((c.as_str(), 0.5));
+                }
+                let mut names = vec![item.name.as_str()];
+                names.extend(item.aliases.iter().map(String::as_str));
+                DocInput { fields, names }
+            })
+            .collect();
+        Catalog {
+            index: Index::build(&inputs),
+            skus: k.items.iter().map(|i| i.sku.to_ascii_lowercase()).collect(),
+        }
+    }
+
+    #[must_use]
+    pub fn knows(&self, stem: &str) -> bool {
+        self.index.knows(stem)
+    }
+
+    /// Whether `word` is a word of the catalog, typos allowed.
+    #[must_use]
+    pub fn knows_fuzzy(&self, word: &str) -> bool {
+        self.index.query(&[word.to_string()]).unknown.is_empty()
+    }
+
+    /// The items `tokens` names, best first, at most three.
+    #[must_use]
+    pub fn find(&self, tokens: &[String], raw: &str) -> Vec<Found> {
+        let mut out: Vec<Found> = Vec::new();
+        let lower = raw.to_ascii_lowercase();
+        for (i, sku) in self.skus.iter().enumerate() {
+            if contains_word(&lower, sku) {
+                out.push(Found {
+                    item: i,
+                    naming: HashSet::new(),
+                });
+            }
+        }
+        let words: Vec<String> = tokens
+            .iter()
+            .filter(|t| !text::is_stopword(t) && !ITEM_QUERY_NOISE.contains(&t.as_str()))
+            .cloned()
+            .collect();
+        let query = self.index.query(&words);
+        if query.is_empty() {
+            return out;
+        }
+        let hits = self.index.search(&query);
+        let full: Vec<&Hit> = hits.iter().filter(|h| h.coverage >= 0.999).collect();
+        let chosen: Vec<&Hit> = if full.is_empty() {
+            clear_winner(&hits).into_iter().collect()
+        } else {
+            // A name inside a longer one the message also contains is not meant on its own:
+            // `kue ulang tahun` is the birthday cake, not also every `kue`.
+            full.iter()
+                .filter(|a| {
+                    !full.iter().any(|b| {
+                        strict_subset(&a.name_terms, &b.name_terms)
+                            || strict_subset_pos(&a.name_positions, &b.name_positions)
+                    })
+                })
+                .copied()
+                .collect()
+        };
+        for hit in chosen {
+            if out.iter().any(|f| f.item == hit.doc) {
+                continue;
+            }
+            out.push(Found {
+                item: hit.doc,
+                naming: self.naming_words(tokens, &query, &words, &hit.naming_terms),
+            });
+        }
+        out.truncate(3);
+        out
+    }
+}
+
+/// With no full name in the message, one item may still be meant: it must match two or more
+/// query words and score well clear of the runner-up.
+fn clear_winner(hits: &[Hit]) -> Option<&Hit> {
+    let top = hits.first()?;
+    let second = hits.get(1).map_or(0.0, |h| h.score);
+    (top.matched >= 2 && top.score >= 1.3 * second).then_some(top)
+}
+
+fn strict_subset_pos(a: &[usize], b: &[usize]) -> bool {
+    a.len() < b.len() && a.iter().all(|t| b.contains(t))
+}
+
+fn strict_subset(a: &[TermId], b: &[TermId]) -> bool {
+    a.len() < b.len() && a.iter().all(|t| b.contains(t))
+}
+
+impl Catalog {
+    /// The message words that are (or misspell) a word of the item's name; a word that
+    /// only reaches the name through a synonym (`celiac` → `gluten`) still asks something.
+    fn naming_words(
+        &self,
+        tokens: &[String],
+        query: &Query,
+        words: &[String],
+        name: &[TermId],
+    ) -> HashSet<String> {
+        let mut out = HashSet::new();
+        for (word, pos) in words.iter().zip(&query.positions) {
+            let naming = match self.index.term(&text::stem(word)) {
+                Some(own) => name.contains(&own),
+                // Not a catalog word itself: it names the item only as a typo of a name word.
+                None => pos.iter().any(|(t, w)| *w < 1.0 && name.contains(t)),
+            };
+            if naming && tokens.contains(word) {
+                out.insert(word.clone());
+            }
+        }
+        out
+    }
+}
+
+fn item_text(item: &Item) -> (String, Vec<String>) {
+    let details = item
+        .details
+        .iter()
+        .map(|(k, v)| format!("{} {v}", k.replace('_', " ")))
+        .collect::<Vec<_>>()
+        .join(". ");
+    let mut colours: Vec<String> = Vec::new();
+    for v in &item.variants {
+        if let Some(c) = &v.colour
+            && !colours.contains(c)
+        {
+            colours.push(c.clone());
+        }
+    }
+    (details, colours)
+}
+
+/// Whether `needle` occurs in `hay` with no letter or digit right before or after it.
+#[must_use]
+pub fn contains_word(hay: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return false;
+    }
+    let mut from = 0;
+    while let Some(p) = hay[from..].find(needle) {
+        let start = from + p;
+        let end = start + needle.len();
+        let before = hay[..start].chars().next_back();
+        let after = hay[end..].chars().next();
+        if !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric) {
+            return true;
+        }
+        from = start + needle.len().max(1);
+        if from >= hay.len() {
+            break;
+        }
+    }
+    false
+}
+
+/// What a message asks of an item's variants.
+#[derive(Debug, Default)]
+pub struct VariantAsk {
+    /// Variants the message names, best match only.
+    pub matched: Vec<usize>,
+    /// Size or colour words in the message (`s`, `hitam`, `40`).
+    pub asked: Vec<String>,
+}
+
+/// Which variants of `item` the message names.
+#[must_use]
+pub fn variants(item: &Item, tokens: &[String], size_cue: bool) -> VariantAsk {
+    let mut present: HashSet<String> = HashSet::new();
+    for t in tokens {
+        for form in text::expand(t) {
+            present.insert(form);
+        }
+        present.insert(t.clone());
+    }
+    let numeric_sizes = item.variants.iter().any(|v| {
+        v.size
+            .as_deref()
+            .is_some_and(|s| s.chars().all(|c| c.is_ascii_digit()))
+    });
+    let asked: Vec<String> = tokens
+        .iter()
+        .filter(|t| {
+            lexicon::SIZE_WORDS.contains(&t.as_str())
+                || lexicon::COLOUR_WORDS.contains(&t.as_str())
+                || (numeric_sizes
+                    && size_cue
+                    && t.parse::<u32>().is_ok_and(|n| (20..=50).contains(&n)))
+        })
+        .cloned()
+        .collect();
+    let mut best = 0;
+    let mut matched = Vec::new();
+    for (i, v) in item.variants.iter().enumerate() {
+        let label = [v.size.as_deref(), v.colour.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let score = text::stems(&label)
+            .iter()
+            .filter(|s| !VARIANT_NOISE.contains(&s.as_str()) && present.contains(*s))
+            .count();
+        if score > best {
+            best = score;
+            matched.clear();
+        }
+        if score == best && score > 0 {
+            matched.push(i);
+        }
+    }
+    VariantAsk { matched, asked }
+}
+
+/// The policies' index and which policies serve which kind of question.
+pub struct Policies {
+    index: Index,
+    families: Vec<(Family, Vec<usize>)>,
+}
+
+/// Kinds of question a policy can answer, recognised from its key and title.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Family {
+    Shipping,
+    Returns,
+    Exchanges,
+    Payment,
+    OrderStatus,
+    Allergens,
+    Location,
+}
+
+impl Family {
+    fn words(self) -> &'static [&'static str] {
+        match self {
+            Family::Shipping => &[
+                "ship",
+                "shipping",
+                "kirim",
+                "pengiriman",
+                "delivery",
+                "deliver",
+                "ongkir",
+                "pickup",
+                "pick",
+                "antar",
+            ],
+            Family::Returns => &[
+                "return",
+                "returns",
+                "retur",
+                "refund",
+                "refunds",
+                "pengembalian",
+                "cancel",
+                "cancellation",
+                "cancellations",
+                "batal",
+            ],
+            Family::Exchanges => &["exchange", "exchanges", "tukar"],
+            Family::Payment => &["payment", "pay", "bayar", "pembayaran"],
+            Family::OrderStatus => &["order_status", "tracking", "track", "lacak", "status"],
+            Family::Allergens => &["allergen", "allergens", "alergi", "alergen"],
+            Family::Location => &[
+                "contact",
+                "kontak",
+                "visit",
+                "kunjungan",
+                "store",
+                "toko",
+                "location",
+                "lokasi",
+                "butik",
+            ],
+        }
+    }
+}
+
+/// A policy chosen for a message.
+#[derive(Clone, Copy, Debug)]
+pub struct PolicyHit {
+    pub policy: usize,
+    pub score: f32,
+}
+
+impl Policies {
+    #[must_use]
+    pub fn new(k: &Knowledge) -> Policies {
+        let keys: Vec<String> = k
+            .policies
+            .iter()
+            .map(|p| p.key.replace(['_', '-'], " "))
+            .collect();
+        let inputs: Vec<DocInput<'_>> = k
+            .policies
+            .iter()
+            .zip(&keys)
+            .map(|(p, key)| DocInput {
+                fields: vec![
+                    (p.title.as_str(), 2.0),
+                    (key.as_str(), 2.0),
+                    (p.text.as_str(), 1.0),
+                ],
+                names: vec![p.title.as_str()],
+            })
+            .collect();
+        let all = [
+            Family::Shipping,
+            Family::Returns,
+            Family::Exchanges,
+            Family::Payment,
+            Family::OrderStatus,
+            Family::Allergens,
+            Family::Location,
+        ];
+        let families = all
+            .into_iter()
+            .map(|f| {
+                let members = k
+                    .policies
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| in_family(p, f))
+                    .map(|(i, _)| i)
+                    .collect();
+                (f, members)
+            })
+            .collect();
+        Policies {
+            index: Index::build(&inputs),
+            families,
+        }
+    }
+
+    #[must_use]
+    pub fn knows(&self, stem: &str) -> bool {
+        self.index.knows(stem)
+    }
+
+    /// Whether `word` is a word of some policy, typos allowed.
+    #[must_use]
+    pub fn knows_fuzzy(&self, word: &str) -> bool {
+        self.index.query(&[word.to_string()]).unknown.is_empty()
+    }
+
+    #[must_use]
+    pub fn family(&self, f: Family) -> &[usize] {
+        self.families
+            .iter()
+            .find(|(g, _)| *g == f)
+            .map_or(&[], |(_, m)| m.as_slice())
+    }
+
+    /// Policies matching the content words, best first.
+    #[must_use]
+    pub fn search(&self, words: &[String]) -> Vec<PolicyHit> {
+        let q = self.index.query(words);
+        self.index
+            .search(&q)
+            .into_iter()
+            .map(|h| PolicyHit {
+                policy: h.doc,
+                score: h.score,
+            })
+            .collect()
+    }
+
+    /// The best policy of `family` for the message (its best-scoring member, else the first),
+    /// or a better-scoring policy outside the family when the message clearly names it.
+    #[must_use]
+    pub fn for_family(&self, f: Family, words: &[String]) -> Option<usize> {
+        let members = self.family(f);
+        let hits = self.search(words);
+        let best_member = hits.iter().find(|h| members.contains(&h.policy));
+        let best_any = hits.first();
+        match (best_member, best_any) {
+            (Some(m), Some(a)) if a.policy != m.policy && a.score >= 2.0 * m.score => {
+                Some(a.policy)
+            }
+            (Some(m), _) => Some(m.policy),
+            (None, Some(a)) if a.score >= STRONG_POLICY => Some(a.policy),
+            _ => members.first().copied(),
+        }
+    }
+}
+
+/// A policy score at which a message is taken to be about that policy.
+pub const STRONG_POLICY: f32 = 1.2;
+
+fn in_family(p: &Policy, f: Family) -> bool {
+    let key = p.key.to_ascii_lowercase();
+    let title = text::tokens(&p.title);
+    if f == Family::OrderStatus {
+        // `status` alone is too common (`Halal status`): it must be an order's status.
+        let about_orders = title
+            .iter()
+            .any(|t| matches!(t.as_str(), "order" | "pesanan" | "orders"));
+        let has_status = title.iter().any(|t| t == "status");
+        return matches!(key.as_str(), "order_status" | "order-status" | "tracking")
+            || title
+                .iter()
+                .any(|t| matches!(t.as_str(), "tracking" | "lacak" | "track"))
+            || (about_orders && has_status);
+    }
+    f.words().iter().any(|w| {
+        key == *w || key.split(['_', '-']).any(|k| k == *w) || title.iter().any(|t| t == w)
+    })
+}
+
+/// Up to `max` sentences of `text` that share the most words with the message (in their
+/// original order); the first sentence when none does.
+#[must_use]
+pub fn best_sentences<'a>(text: &'a str, words: &[String], max: usize) -> Vec<&'a str> {
+    let sentences = text::sentences(text);
+    let wanted: HashSet<String> = words.iter().flat_map(|w| text::expand(w)).collect();
+    let mut scored: Vec<(usize, usize)> = sentences
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let overlap = text::stems(s)
+                .iter()
+                .filter(|t| !text::is_stopword(t) && wanted.contains(*t))
+                .collect::<HashSet<_>>()
+                .len();
+            (i, overlap)
+        })
+        .filter(|&(_, o)| o > 0)
+        .collect();
+    scored.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut picked: Vec<usize> = scored.iter().take(max).map(|&(i, _)| i).collect();
+    if picked.is_empty() && !sentences.is_empty() {
+        picked.push(0);
+    }
+    picked.sort_unstable();
+    picked.into_iter().map(|i| sentences[i]).collect()
+}
+
+/// Sentences of `text` that refuse something (`we do not ship outside Bali`), with how many
+/// message words each shares and whether it is a catch-all (`outside`, `di luar` + place).
+#[must_use]
+pub fn restrictions<'a>(text: &'a str, words: &[String]) -> Vec<(&'a str, usize, bool)> {
+    const NEGATIONS: &[&str] = &[
+        "not", "no", "never", "tidak", "belum", "tak", "bukan", "dont",
+    ];
+    let wanted: HashSet<String> = words.iter().flat_map(|w| text::expand(w)).collect();
+    text::sentences(text)
+        .into_iter()
+        .filter_map(|s| {
+            let toks = text::tokens(s);
+            if !toks.iter().any(|t| NEGATIONS.contains(&t.as_str())) {
+                return None;
+            }
+            let overlap = toks
+                .iter()
+                .map(|t| text::stem(t))
+                .filter(|t| !text::is_stopword(t) && wanted.contains(t))
+                .collect::<HashSet<_>>()
+                .len();
+            let catch_all = toks.iter().enumerate().any(|(i, t)| {
+                t == "outside"
+                    || (t == "luar"
+                        && !toks
+                            .get(i + 1)
+                            .is_some_and(|n| n == "negeri" || n == "kota"))
+            });
+            Some((s, overlap, catch_all))
+        })
+        .collect()
+}
+
+/// A shipping region a message names, with the place as the customer wrote it.
+#[derive(Clone, Debug)]
+pub struct RegionHit {
+    pub region: usize,
+    pub place: String,
+}
+
+/// The region of the first place (or region name) the message names; longer names first,
+/// so `Jakarta Selatan` wins over `Jakarta`.
+#[must_use]
+pub fn region(k: &Knowledge, tokens: &[String]) -> Option<RegionHit> {
+    let mut best: Option<(usize, RegionHit)> = None;
+    for (r, region) in k.business.shipping_regions.iter().enumerate() {
+        for place in region.places.iter().chain(std::iter::once(&region.name)) {
+            let p = text::tokens(place);
+            if p.is_empty() || !lexicon::contains_phrase(tokens, &p.join(" ")) {
+                continue;
+            }
+            if best.as_ref().is_none_or(|(n, _)| p.len() > *n) {
+                best = Some((
+                    p.len(),
+                    RegionHit {
+                        region: r,
+                        place: place.clone(),
+                    },
+                ));
+            }
+        }
+    }
+    best.map(|(_, h)| h)
+}
+
+/// The word after `ke` / `to` that looks like a destination, if the message has one.
+#[must_use]
+pub fn destination(tokens: &[String]) -> Option<String> {
+    tokens.windows(2).find_map(|w| {
+        let next = &w[1];
+        (lexicon::DESTINATION_MARKERS.contains(&w[0].as_str())
+            && !text::is_stopword(next)
+            && !lexicon::is_cue_word(next)
+            && !next.chars().all(|c| c.is_ascii_digit()))
+        .then(|| next.clone())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_and_sentences() {
+        assert!(contains_word("order kb-dr-001 ya", "kb-dr-001"));
+        assert!(!contains_word("xkb-dr-001", "kb-dr-001"));
+        let text = "Retur maksimal 7 hari. Anting tidak bisa diretur. Dana kembali 3 hari kerja.";
+        let words = vec!["anting".to_string(), "diretur".to_string()];
+        assert_eq!(
+            best_sentences(text, &words, 1),
+            vec!["Anting tidak bisa diretur."]
+        );
+        assert_eq!(
+            best_sentences(text, &["zzz".to_string()], 2),
+            vec!["Retur maksimal 7 hari."]
+        );
+        let r = restrictions("We deliver daily. We do not ship outside Bali.", &[]);
+        assert_eq!(r, vec![("We do not ship outside Bali.", 0, true)]);
+        let r = restrictions("Pengiriman ke luar negeri belum tersedia.", &[]);
+        assert!(!r[0].2);
+    }
+
+    #[test]
+    fn destinations() {
+        let t = text::tokens("ongkir ke Papua berapa?");
+        assert_eq!(destination(&t).as_deref(), Some("papua"));
+        let t = text::tokens("mau order ke sini");
+        assert_eq!(destination(&t), None);
+    }
+}

@@ -1,0 +1,204 @@
+//! Classifier rules against the demo boutique, including adversarial drafts.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use crate::knowledge::Knowledge;
+use protocol::Channel;
+
+fn boutique() -> Knowledge {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/knowledge/boutique.toml");
+    Knowledge::from_toml(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn usd_shop() -> Knowledge {
+    Knowledge::from_toml(
+        "[business]\nname = \"Corner Shop\"\ncurrency = \"USD\"\n\
+         [[items]]\nsku = \"CS-1\"\nname = \"Mug\"\nprice = 1250\nstock = 3\n",
+    )
+    .unwrap()
+}
+
+fn verdict(draft: &str, message: &str) -> Verdict {
+    classify(
+        draft,
+        &boutique(),
+        message,
+        Channel::InstagramDm,
+        &["Sourdough Lane".into()],
+    )
+}
+
+/// Asserts a hold for `rule` whose span is exactly `span`.
+#[track_caller]
+fn held(v: &Verdict, rule: Rule, span: &str) {
+    assert!(
+        v.reasons()
+            .iter()
+            .any(|r| r.rule == rule && r.span.text == span),
+        "expected {rule} on {span:?}, got {v:?}"
+    );
+}
+
+#[test]
+fn grounded_drafts_pass() {
+    let v = verdict(
+        "Linen Wrap Dress harganya Rp 389.000, M / Terracotta ready 4 pcs. Cek https://kirana.example/p/kb-dr-001 \
+         atau WA +62 812 1000 2000, email halo@kirana.example. Gratis ongkir min. Rp 500.000; member diskon 10%.",
+        "kak linen wrap dress?",
+    );
+    assert!(v.is_pass(), "{v:?}");
+    // Spelled differently from the knowledge, still the same facts.
+    assert!(verdict("Harganya 389rb kak, WA 0812-1000-2000", "").is_pass());
+}
+
+#[test]
+fn made_up_discount_is_held() {
+    let v = verdict("Khusus hari ini ada diskon 20% off today!", "ada promo?");
+    held(&v, Rule::UngroundedAmount, "20%");
+}
+
+#[test]
+fn price_off_by_one_is_held() {
+    held(
+        &verdict("Harganya Rp 389.001 kak", ""),
+        Rule::UngroundedAmount,
+        "Rp 389.001",
+    );
+    let k = usd_shop();
+    let ok = classify("The mug is $12.50.", &k, "", Channel::WhatsApp, &[]);
+    assert!(ok.is_pass(), "{ok:?}");
+    let v = classify("The mug is $12.51.", &k, "", Channel::WhatsApp, &[]);
+    held(&v, Rule::UngroundedAmount, "$12.51");
+}
+
+#[test]
+fn amounts_from_the_customer_are_grounded() {
+    assert!(verdict("Budget Rp 300.000 ya kak, noted.", "budget aku Rp 300.000").is_pass());
+}
+
+#[test]
+fn competitor_url_and_unknown_domain_are_held() {
+    let v = verdict("Lebih murah di https://shopee.co.id/tokosebelah kak", "");
+    held(&v, Rule::UngroundedLink, "https://shopee.co.id/tokosebelah");
+    let v = verdict("cek zalora.co.id ya", "");
+    held(&v, Rule::UngroundedLink, "zalora.co.id");
+    // The customer's own link may be repeated.
+    assert!(
+        verdict(
+            "Link tokopedia.com/x sudah kami cek.",
+            "ini tokopedia.com/x"
+        )
+        .is_pass()
+    );
+}
+
+#[test]
+fn unknown_phone_email_sku_and_date_are_held() {
+    held(
+        &verdict("Hubungi 0813-9999-1234 ya", ""),
+        Rule::UngroundedPhone,
+        "0813-9999-1234",
+    );
+    held(
+        &verdict("Email ke cs@gmail.com", ""),
+        Rule::UngroundedEmail,
+        "cs@gmail.com",
+    );
+    held(
+        &verdict("Kode KB-DR-099 ready", ""),
+        Rule::UngroundedSku,
+        "KB-DR-099",
+    );
+    held(
+        &verdict("Dikirim tanggal 17 Agustus", ""),
+        Rule::UngroundedDate,
+        "17 Agustus",
+    );
+    held(
+        &verdict("Sampai besok ya kak", ""),
+        Rule::UngroundedDate,
+        "besok",
+    );
+    held(
+        &verdict("Ready lagi 12/9", ""),
+        Rule::UngroundedDate,
+        "12/9",
+    );
+    // Dates the customer gave may be repeated.
+    assert!(verdict("Siap, untuk besok kami cek dulu ya", "bisa kirim besok?").is_pass());
+}
+
+#[test]
+fn channel_limits_count_bytes_for_instagram_and_chars_for_whatsapp() {
+    let k = boutique();
+    let emoji = "😊".repeat(251); // 1004 bytes, 251 characters
+    let v = classify(&emoji, &k, "", Channel::InstagramDm, &[]);
+    assert!(v.reasons().iter().any(|r| r.rule == Rule::TooLong), "{v:?}");
+    let v = classify(&emoji, &k, "", Channel::WhatsApp, &[]);
+    assert!(
+        !v.reasons().iter().any(|r| r.rule == Rule::TooLong),
+        "{v:?}"
+    );
+    let long = "a ".repeat(2100);
+    let v = classify(&long, &k, "", Channel::WhatsApp, &[]);
+    assert!(v.reasons().iter().any(|r| r.rule == Rule::TooLong));
+}
+
+#[test]
+fn secrets_other_tenants_and_blocked_words_are_held() {
+    held(
+        &verdict("token: EAAGm0PX4ZCpsBAKZC8ZBxyz123456", ""),
+        Rule::Secret,
+        "EAAGm0PX4ZCpsBAKZC8ZBxyz123456",
+    );
+    held(
+        &verdict("key sk-abcdefghijklmnopqrstu", ""),
+        Rule::Secret,
+        "sk-abcdefghijklmnopqrstu",
+    );
+    held(
+        &verdict("Coba juga di SOURDOUGH LANE kak", ""),
+        Rule::OtherTenant,
+        "SOURDOUGH LANE",
+    );
+    held(
+        &verdict("Ini bukan barang KW kak", ""),
+        Rule::BlockedWord,
+        "KW",
+    );
+    assert!(
+        verdict("Kwalitas terbaik kak", "")
+            .reasons()
+            .iter()
+            .all(|r| r.rule != Rule::BlockedWord)
+    );
+}
+
+#[test]
+fn open_domain_answers_are_held() {
+    let v = verdict(
+        "Besok Jakarta diperkirakan hujan ringan, jangan lupa payung ya kak",
+        "cuaca besok?",
+    );
+    held(&v, Rule::OffDomain, "hujan");
+    let v = verdict(
+        "Rendang dimasak perlahan dengan santan, cabai, lengkuas, serai dan rempah sampai kering",
+        "cara bikin rendang?",
+    );
+    assert!(
+        v.reasons().iter().any(|r| r.rule == Rule::OffDomain),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn reasons_name_their_byte_span() {
+    let draft = "Harga Rp 1.000.001 — cek evil.example";
+    let v = verdict(draft, "");
+    for r in v.reasons() {
+        assert_eq!(&draft[r.span.range.clone()], r.span.text);
+    }
+    assert_eq!(v.reasons().len(), 2, "{v:?}");
+}

@@ -1,0 +1,344 @@
+//! `draft-eval`: runs the built-in grounded drafter and the safety classifier over the
+//! labelled customer messages in `assets/eval/*.toml` and prints the figures issue 5 asks
+//! for. A program that prints, not a test: it never fails on a figure.
+//!
+//! Definitions (per message; "expected" is the label, "draft" the drafter's output):
+//! - **intent accuracy**: the draft's intent set equals the expected set exactly. Micro
+//!   precision and recall over intent labels are printed too.
+//! - **fact recall**: over messages a person need not take, the share of expected facts the
+//!   draft contains (`sku:`/`policy:`/`business:` among the draft's cited facts, `price:` in
+//!   its text; `a|b` is satisfied by either). A hand-off contains no facts.
+//! - **ungrounded-claim rate**: the share of drafts with text that (a) the safety classifier
+//!   holds under a grounding rule (an amount, sku, link, phone, e-mail or date found neither
+//!   in the knowledge nor in the message), or (b) cite an item sku outside the expected facts
+//!   when the label names at least one sku (a fact about a product that was not asked about).
+//! - **correct hand-off rate**: the share of messages where "the drafter handed off" equals
+//!   "a person must take it"; hand-off recall (of messages a person must take) is printed too.
+//! - **latency**: `Drafter::draft` per message (index built once per tenant), each message
+//!   drafted `REPEAT` times, p50 and p99 from an HDR histogram in microseconds.
+//!
+//! Run: `cargo run --release -p chatdesk-tests --bin draft-eval [-- --verbose]`.
+
+use anyhow::{Context, Result, bail};
+use hdrhistogram::Histogram;
+use relay::draft::{Drafter, Intent, Speaker, Turn};
+use relay::knowledge::Knowledge;
+use relay::safety::{Classifier, Verdict};
+use serde::Deserialize;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Times each message is drafted for the latency figures.
+const REPEAT: usize = 50;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EvalFile {
+    tenant: String,
+    #[serde(rename = "case")]
+    cases: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    text: String,
+    #[serde(default)]
+    context: Vec<ContextTurn>,
+    intents: Vec<String>,
+    facts: Vec<String>,
+    human: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContextTurn {
+    from: String,
+    text: String,
+}
+
+#[derive(Default)]
+struct Tally {
+    messages: usize,
+    intent_exact: usize,
+    intent_tp: usize,
+    intent_fp: usize,
+    intent_fn: usize,
+    facts_expected: usize,
+    facts_found: usize,
+    drafts_with_text: usize,
+    ungrounded: usize,
+    handoff_agree: usize,
+    human_needed: usize,
+    human_handed: usize,
+}
+
+fn main() -> Result<()> {
+    let verbose = std::env::args().any(|a| a == "--verbose" || a == "-v");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("assets/eval"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    let tenants = tenant_names(&root)?;
+    let mut total = Tally::default();
+    let mut latency = Histogram::<u64>::new_with_bounds(1, 10_000_000, 3)?;
+    for file in &files {
+        let eval: EvalFile = toml::from_str(&std::fs::read_to_string(file)?)
+            .with_context(|| format!("{}", file.display()))?;
+        let kpath = root
+            .join("assets/knowledge")
+            .join(format!("{}.toml", eval.tenant));
+        let knowledge = Knowledge::from_toml(&std::fs::read_to_string(&kpath)?)
+            .with_context(|| format!("{}", kpath.display()))?;
+        let drafter = Drafter::new(&knowledge);
+        let classifier = Classifier::new(&knowledge);
+        let others: Vec<String> = tenants
+            .iter()
+            .filter(|n| **n != knowledge.business.name)
+            .cloned()
+            .collect();
+        let mut tally = Tally::default();
+        for case in &eval.cases {
+            let conversation = case
+                .context
+                .iter()
+                .map(|t| {
+                    Ok(Turn {
+                        from: match t.from.as_str() {
+                            "customer" => Speaker::Customer,
+                            "business" => Speaker::Business,
+                            other => bail!("unknown speaker {other}"),
+                        },
+                        text: t.text.clone(),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let draft = drafter.draft(&case.text, &conversation);
+            for _ in 0..REPEAT {
+                let t = Instant::now();
+                let d = drafter.draft(&case.text, &conversation);
+                let us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
+                latency.record(us.max(1))?;
+                std::hint::black_box(d);
+            }
+            score(case, &draft, &classifier, &others, &mut tally, verbose)?;
+        }
+        println!(
+            "{:<10} {:>3} messages: {}",
+            eval.tenant,
+            tally.messages,
+            summary(&tally)
+        );
+        add(&mut total, &tally);
+    }
+    println!(
+        "{:<10} {:>3} messages: {}",
+        "all",
+        total.messages,
+        summary(&total)
+    );
+    println!();
+    println!(
+        "intent accuracy (exact set)  {:>6.1} %",
+        pct(total.intent_exact, total.messages)
+    );
+    println!(
+        "intent micro P / R          {:>6.1} % / {:.1} %",
+        pct(total.intent_tp, total.intent_tp + total.intent_fp),
+        pct(total.intent_tp, total.intent_tp + total.intent_fn)
+    );
+    println!(
+        "fact recall                  {:>6.1} %  ({} of {} expected facts; target >= 90 %)",
+        pct(total.facts_found, total.facts_expected),
+        total.facts_found,
+        total.facts_expected
+    );
+    println!(
+        "ungrounded-claim rate        {:>6.1} %  ({} of {} drafts with text; target 0)",
+        pct(total.ungrounded, total.drafts_with_text),
+        total.ungrounded,
+        total.drafts_with_text
+    );
+    println!(
+        "correct hand-off rate        {:>6.1} %  ({} of {}; target >= 95 %)",
+        pct(total.handoff_agree, total.messages),
+        total.handoff_agree,
+        total.messages
+    );
+    println!(
+        "hand-off recall              {:>6.1} %  ({} of {} that need a person)",
+        pct(total.human_handed, total.human_needed),
+        total.human_handed,
+        total.human_needed
+    );
+    println!(
+        "drafting latency             p50 {} µs, p99 {} µs, max {} µs  ({} drafts; target p99 < 5000 µs)",
+        latency.value_at_quantile(0.50),
+        latency.value_at_quantile(0.99),
+        latency.max(),
+        latency.len()
+    );
+    Ok(())
+}
+
+/// The business names of every demo tenant, for the other-tenant rule.
+fn tenant_names(root: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(root.join("assets/knowledge"))? {
+        let p = e?.path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            let k = Knowledge::from_toml(&std::fs::read_to_string(&p)?)
+                .with_context(|| format!("{}", p.display()))?;
+            out.push(k.business.name);
+        }
+    }
+    Ok(out)
+}
+
+fn score(
+    case: &Case,
+    draft: &relay::draft::Draft,
+    classifier: &Classifier,
+    others: &[String],
+    t: &mut Tally,
+    verbose: bool,
+) -> Result<()> {
+    t.messages += 1;
+    let expected: BTreeSet<Intent> = case
+        .intents
+        .iter()
+        .map(|s| Intent::parse(s).with_context(|| format!("unknown intent {s}")))
+        .collect::<Result<_>>()?;
+    let got: BTreeSet<Intent> = draft.intents.iter().copied().collect();
+    if expected == got {
+        t.intent_exact += 1;
+    }
+    t.intent_tp += expected.intersection(&got).count();
+    t.intent_fp += got.difference(&expected).count();
+    t.intent_fn += expected.difference(&got).count();
+
+    let cited: Vec<String> = draft.facts.iter().map(ToString::to_string).collect();
+    let text = draft.text.clone().unwrap_or_default();
+    let mut missing = Vec::new();
+    if !case.human {
+        for fact in &case.facts {
+            t.facts_expected += 1;
+            let ok = fact.split('|').any(|alt| match alt.strip_prefix("price:") {
+                Some(price) => text.contains(price),
+                None => cited.iter().any(|c| c == alt),
+            });
+            if ok {
+                t.facts_found += 1;
+            } else {
+                missing.push(fact.clone());
+            }
+        }
+    }
+
+    let mut problems = Vec::new();
+    if let Some(text) = &draft.text {
+        t.drafts_with_text += 1;
+        let verdict = classifier.check(text, &case.text, protocol::Channel::InstagramDm, others);
+        if let Verdict::Hold(reasons) = &verdict {
+            for r in reasons {
+                problems.push(r.to_string());
+            }
+        }
+        let grounding = verdict.reasons().iter().any(|r| r.rule.is_grounding());
+        let expected_skus: Vec<&str> = case
+            .facts
+            .iter()
+            .flat_map(|f| f.split('|'))
+            .filter(|f| f.starts_with("sku:"))
+            .collect();
+        let stray: Vec<&String> = cited
+            .iter()
+            .filter(|c| c.starts_with("sku:") && !expected_skus.contains(&c.as_str()))
+            .collect();
+        let wrong_item = !expected_skus.is_empty() && !stray.is_empty();
+        if wrong_item {
+            problems.push(format!("cites {stray:?}, expected {expected_skus:?}"));
+        }
+        if grounding || wrong_item {
+            t.ungrounded += 1;
+        }
+    }
+    let handed = draft.handoff.is_some();
+    if handed == case.human {
+        t.handoff_agree += 1;
+    }
+    if case.human {
+        t.human_needed += 1;
+        if handed {
+            t.human_handed += 1;
+        }
+    }
+    if verbose {
+        let mark =
+            if expected == got && missing.is_empty() && handed == case.human && problems.is_empty()
+            {
+                "ok "
+            } else {
+                "ERR"
+            };
+        println!("{mark} {:?}", case.text);
+        println!(
+            "    intents {:?} (expected {:?})",
+            got.iter().map(|i| i.as_str()).collect::<Vec<_>>(),
+            case.intents
+        );
+        match (&draft.text, &draft.handoff) {
+            (Some(text), _) => println!("    draft: {text}"),
+            (None, Some(reason)) => println!("    handoff: {reason}"),
+            (None, None) => {}
+        }
+        println!("    facts {cited:?}");
+        if !missing.is_empty() {
+            println!("    MISSING {missing:?}");
+        }
+        if handed != case.human {
+            println!("    HANDOFF expected {}", case.human);
+        }
+        for p in &problems {
+            println!("    HOLD/STRAY {p}");
+        }
+    }
+    Ok(())
+}
+
+fn add(total: &mut Tally, t: &Tally) {
+    total.messages += t.messages;
+    total.intent_exact += t.intent_exact;
+    total.intent_tp += t.intent_tp;
+    total.intent_fp += t.intent_fp;
+    total.intent_fn += t.intent_fn;
+    total.facts_expected += t.facts_expected;
+    total.facts_found += t.facts_found;
+    total.drafts_with_text += t.drafts_with_text;
+    total.ungrounded += t.ungrounded;
+    total.handoff_agree += t.handoff_agree;
+    total.human_needed += t.human_needed;
+    total.human_handed += t.human_handed;
+}
+
+fn summary(t: &Tally) -> String {
+    format!(
+        "intents {:.1} %, fact recall {:.1} %, ungrounded {:.1} %, hand-off {:.1} %",
+        pct(t.intent_exact, t.messages),
+        pct(t.facts_found, t.facts_expected),
+        pct(t.ungrounded, t.drafts_with_text),
+        pct(t.handoff_agree, t.messages)
+    )
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn pct(n: usize, d: usize) -> f64 {
+    if d == 0 {
+        100.0
+    } else {
+        n as f64 * 100.0 / d as f64
+    }
+}
