@@ -23,6 +23,20 @@ pub struct Draft {
     pub version: u32,
     pub text: String,
     pub author: DraftAuthor,
+    /// For the relay's drafts: what it was built from and what the classifier said (boxed:
+    /// drafts travel inside rejections, which stay small).
+    pub basis: Option<Box<DraftBasis>>,
+}
+
+/// What a drafted reply rests on, so an agent can check it before approving.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct DraftBasis {
+    /// What the customer asked (`price`, `availability`, …).
+    pub intents: Vec<String>,
+    /// The knowledge it cites: `sku:…`, `policy:…`, `business:…`.
+    pub facts: Vec<String>,
+    /// Why the safety classifier holds it for a person; empty when it passed.
+    pub held: Vec<String>,
 }
 
 /// One agent action, recorded in the log once the relay accepted it.
@@ -66,6 +80,11 @@ pub enum DeskAction {
     SendDiscarded {
         send: Seq,
     },
+    /// The drafter will not answer this one: a person must (off-domain, complaint, …).
+    HandedOff {
+        reason: String,
+        intents: Vec<String>,
+    },
     Resolved,
     Reopened,
     Read {
@@ -88,6 +107,7 @@ impl DeskAction {
             DeskAction::ReplyQueued { .. } => "reply_queued",
             DeskAction::SendRetried { .. } => "send_retried",
             DeskAction::SendDiscarded { .. } => "send_discarded",
+            DeskAction::HandedOff { .. } => "handed_off",
             DeskAction::Resolved => "resolved",
             DeskAction::Reopened => "reopened",
             DeskAction::Read { .. } => "read",

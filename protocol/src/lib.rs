@@ -21,7 +21,7 @@ pub mod window;
 
 pub use command::{Answer, Command, CommandKey, Rejection};
 pub use customer::{Channel, Customer, CustomerId, Direction};
-pub use desk::{DeskAction, DeskEvent, Draft, DraftAuthor};
+pub use desk::{DeskAction, DeskEvent, Draft, DraftAuthor, DraftBasis};
 pub use error::CodecError;
 pub use event::{AccountEvent, AccountEventKind, CreditsEvent, Event, EventBody, UnknownEvent};
 pub use frame::{ClientFrame, PROTOCOL_VERSION, Role, ServerFrame};

@@ -555,8 +555,22 @@ prop_compose! {
 }
 
 prop_compose! {
-    fn draft()(version in any::<u32>(), text in text(), agent in proptest::option::of(agent_id())) -> Draft {
-        Draft { version, text, author: agent.map_or(DraftAuthor::Drafter, DraftAuthor::Agent) }
+    fn draft()(
+        version in any::<u32>(),
+        text in text(),
+        agent in proptest::option::of(agent_id()),
+        basis in proptest::option::of((
+            proptest::collection::vec(text(), 0..3),
+            proptest::collection::vec(text(), 0..3),
+            proptest::collection::vec(text(), 0..2),
+        )),
+    ) -> Draft {
+        Draft {
+            version,
+            text,
+            author: agent.map_or(DraftAuthor::Drafter, DraftAuthor::Agent),
+            basis: basis.map(|(intents, facts, held)| Box::new(protocol::DraftBasis { intents, facts, held })),
+        }
     }
 }
 
@@ -640,6 +654,8 @@ fn desk_action() -> BoxedStrategy<DeskAction> {
         Just(DeskAction::Reopened),
         seq().prop_map(|up_to| DeskAction::Read { up_to }),
         seq().prop_map(|send| DeskAction::SendRetried { send }),
+        (text(), proptest::collection::vec(text(), 0..3))
+            .prop_map(|(reason, intents)| DeskAction::HandedOff { reason, intents }),
         seq().prop_map(|send| DeskAction::SendDiscarded { send }),
         (text(), any::<bool>())
             .prop_map(|(comment_id, hidden)| DeskAction::CommentHidden { comment_id, hidden }),

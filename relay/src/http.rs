@@ -16,6 +16,7 @@ pub mod webhook;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::desk::hub::Hub;
+use crate::drafting::Drafting;
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 use crate::store::Store;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// Takes queued replies to Meta.
     pub outbox: Outbox,
+    /// Drafts replies to customer messages.
+    pub drafting: Drafting,
 }
 
 /// The relay's routes.

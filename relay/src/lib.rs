@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod desk;
 pub mod draft;
+pub mod drafting;
 pub mod http;
 pub mod ids;
 pub mod ingest;
@@ -27,6 +28,7 @@ pub mod verify;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, StorageKind};
 use crate::desk::hub::Hub;
+use crate::drafting::Drafting;
 use crate::http::AppState;
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
@@ -102,6 +104,7 @@ impl Relay {
             clock: clock.clone(),
             limits: SendLimits::default(),
         });
+        let drafting = Drafting::spawn(store.clone(), hub.clone(), clock.clone());
         let resumed = outbox.resume().await?;
         if resumed > 0 {
             tracing::info!(tenants = resumed, "outboxes resumed");
@@ -114,6 +117,7 @@ impl Relay {
                 clock,
                 hub,
                 outbox,
+                drafting,
             },
         })
     }

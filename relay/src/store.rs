@@ -18,9 +18,9 @@ use async_trait::async_trait;
 use protocol::inbound::{Attachment, ProviderError, ReplyTo, Structured};
 use protocol::window::{ReplyKind, ThreadWindow};
 use protocol::{
-    AgentId, Answer, Channel, ChannelId, Command, CommandKey, Customer, Direction, Draft, Event,
-    EventBody, MessageId, Millis, PartnerId, ReplyContent, Role, SendFailure, Seq, TenantId,
-    ThreadId,
+    AgentId, Answer, Channel, ChannelId, Command, CommandKey, Customer, Direction, Draft,
+    DraftBasis, Event, EventBody, MessageId, Millis, PartnerId, ReplyContent, Role, SendFailure,
+    Seq, TenantId, ThreadId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -155,6 +155,8 @@ pub struct ThreadView {
     pub replies_queued: u64,
     /// The comment's one private reply has been sent.
     pub private_reply_used: bool,
+    /// Why the drafter left the newest message to a person, until someone drafts or replies.
+    pub handoff: Option<String>,
     /// How far each agent has read (seq of the tenant's log).
     pub read: Vec<(AgentId, Seq)>,
 }
@@ -227,6 +229,31 @@ pub struct MessageView {
     pub seen: bool,
     /// A comment hidden by an agent.
     pub hidden: bool,
+}
+
+/// The agent id the relay's drafter acts as in `Desk` events.
+pub const DRAFTER_AGENT: &str = "drafter";
+
+/// What the drafter proposes for a thread's newest customer message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Proposal {
+    pub thread: ThreadId,
+    /// The event of the customer message it answers.
+    pub answering: Seq,
+    pub at: Millis,
+    pub outcome: ProposalOutcome,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ProposalOutcome {
+    Draft {
+        text: String,
+        basis: DraftBasis,
+    },
+    HandOff {
+        reason: String,
+        intents: Vec<String>,
+    },
 }
 
 /// A tenant's own rules for the relay (`PUT /v1/tenants/{t}/settings`). Drafting adds its
@@ -407,6 +434,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<MessageView>, StoreError>;
     /// Re-hashes the tenant's evidence chain (`crate::audit`).
     async fn verify_audit(&self, scope: &TenantScope) -> Result<crate::audit::Verdict, StoreError>;
+    /// Records the drafter's proposal as a `Desk` event of the reserved agent `drafter`,
+    /// unless a person's draft is in progress on the thread (theirs is never overwritten).
+    /// Answers the event, if one was appended.
+    async fn propose_draft(
+        &self,
+        scope: &TenantScope,
+        proposal: Proposal,
+    ) -> Result<Option<Event>, StoreError>;
     /// The tenant's knowledge file as loaded (TOML text), if any.
     async fn knowledge(&self, scope: &TenantScope) -> Result<Option<String>, StoreError>;
     /// Replaces the tenant's knowledge file; the caller has validated it.

@@ -80,6 +80,7 @@ pub fn decide(facts: &Facts<'_>, request: &CommandRequest) -> Result<DeskAction,
                     version: thread.draft_versions + 1,
                     text: text.clone(),
                     author: DraftAuthor::Agent(agent.clone()),
+                    basis: None,
                 },
             })
         }

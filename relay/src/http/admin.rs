@@ -371,7 +371,11 @@ fn thread_json(t: &ThreadView, now: protocol::Millis) -> Value {
         "resolved": t.resolved,
         "draft": t.draft.as_ref().map(|d| json!({
             "version": d.version, "text": d.text, "author": d.author,
+            "basis": d.basis.as_ref().map(|b| json!({
+                "intents": b.intents, "facts": b.facts, "held": b.held,
+            })),
         })),
+        "handoff": t.handoff,
     })
 }
 

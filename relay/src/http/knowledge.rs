@@ -36,6 +36,7 @@ pub async fn put_knowledge(
         .map_err(|e| ApiError::bad_request("invalid_knowledge", e.to_string()))?;
     app.store.put_knowledge(&scope, text).await?;
     app.store.sync().await?;
+    app.drafting.forget(scope.tenant());
     Ok(axum::Json(json!({
         "business": knowledge.business.name,
         "items": knowledge.items.len(),

@@ -168,6 +168,7 @@ async fn ingest(
     // Duplicates wait too: their first delivery may still be in an unflushed batch.
     app.store.sync().await.map_err(storage_failed)?;
     for (scope, events) in stored {
+        app.drafting.submit(&scope, &events);
         app.hub.publish(&scope, events);
     }
     Ok(())

@@ -163,6 +163,7 @@ fn add_message(
             draft_versions: 0,
             replies_queued: 0,
             private_reply_used: false,
+            handoff: None,
             read: Vec::new(),
         });
     thread.messages += 1;
@@ -241,7 +242,9 @@ fn project_desk(event: &Event, desk: &DeskEvent, views: &mut impl Views) -> Resu
         DeskAction::DraftEdited { draft } => {
             thread.draft_versions = thread.draft_versions.max(draft.version);
             thread.draft = Some(draft.clone());
+            thread.handoff = None;
         }
+        DeskAction::HandedOff { reason, .. } => thread.handoff = Some(reason.clone()),
         DeskAction::DraftDiscarded { .. } => thread.draft = None,
         DeskAction::ReplyQueued {
             text,
@@ -252,6 +255,7 @@ fn project_desk(event: &Event, desk: &DeskEvent, views: &mut impl Views) -> Resu
             if from_draft.is_some() {
                 thread.draft = None;
             }
+            thread.handoff = None;
             thread.replies_queued += 1;
             views.put_send(new_send(
                 event,

@@ -36,8 +36,9 @@ use super::commit::{Committer, FlushObserver};
 use super::project::{Views, project};
 use super::wal::{self, Tree, Wal, Writes};
 use super::{
-    AgentKind, AgentRecord, Appended, ChannelRecord, CommandOutcome, CommandRequest, MessageView,
-    NewEvent, PartnerRecord, SendView, Store, StoreError, TenantRecord, TenantSettings, ThreadView,
+    AgentKind, AgentRecord, Appended, ChannelRecord, CommandOutcome, CommandRequest, DRAFTER_AGENT,
+    MessageView, NewEvent, PartnerRecord, Proposal, ProposalOutcome, SendView, Store, StoreError,
+    TenantRecord, TenantSettings, ThreadView,
 };
 use crate::audit::{self, AuditRecord, Hash, Verdict};
 use crate::desk::decide::{Facts, decide};
@@ -46,8 +47,8 @@ use crate::principal::TenantScope;
 use async_trait::async_trait;
 use protocol::codec::{decode_binary, encode_binary};
 use protocol::{
-    AgentId, Answer, ChannelId, Command, CommandKey, CreditsEvent, DeskEvent, Event, EventBody,
-    Millis, PartnerId, Seq, TenantId, ThreadId,
+    AgentId, Answer, ChannelId, Command, CommandKey, CreditsEvent, DeskAction, DeskEvent, Draft,
+    DraftAuthor, Event, EventBody, Millis, PartnerId, Seq, TenantId, ThreadId,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -869,6 +870,58 @@ impl Store for SledStore {
         thread: &ThreadId,
     ) -> Result<Vec<MessageView>, StoreError> {
         Self::scan(&self.data, &Prefix::of(scope.tenant()).messages_of(thread))
+    }
+
+    async fn propose_draft(
+        &self,
+        scope: &TenantScope,
+        proposal: Proposal,
+    ) -> Result<Option<Event>, StoreError> {
+        let tenant = scope.tenant();
+        let prefix = Prefix::of(tenant);
+        let _g = self.tenant_lock(tenant);
+        let Some(thread) = Self::get::<ThreadView>(&self.data, &prefix.thread(&proposal.thread))?
+        else {
+            return Ok(None);
+        };
+        // A person's draft in progress is theirs: the drafter never overwrites it.
+        if thread
+            .draft
+            .as_ref()
+            .is_some_and(|d| matches!(d.author, DraftAuthor::Agent(_)))
+        {
+            return Ok(None);
+        }
+        let action = match proposal.outcome {
+            ProposalOutcome::Draft { text, basis } => DeskAction::DraftEdited {
+                draft: Draft {
+                    version: thread.draft_versions + 1,
+                    text,
+                    author: DraftAuthor::Drafter,
+                    basis: Some(Box::new(basis)),
+                },
+            },
+            ProposalOutcome::HandOff { reason, intents } => {
+                DeskAction::HandedOff { reason, intents }
+            }
+        };
+        let event = NewEvent {
+            dedup_key: format!("draft:{}", proposal.answering),
+            received_at: proposal.at,
+            body: EventBody::Desk(DeskEvent {
+                channel_id: thread.channel_id.clone(),
+                thread: thread.id.clone(),
+                agent: AgentId::new(DRAFTER_AGENT),
+                key: None,
+                action,
+            }),
+        };
+        Ok(
+            match self.append_locked(tenant, &prefix, vec![event])?.pop() {
+                Some(Appended::Stored(event)) => Some(event),
+                _ => None,
+            },
+        )
     }
 
     async fn knowledge(&self, scope: &TenantScope) -> Result<Option<String>, StoreError> {

@@ -32,6 +32,7 @@ fn thread(channel: Channel) -> ThreadView {
         draft_versions: 0,
         replies_queued: 0,
         private_reply_used: false,
+        handoff: None,
         read: Vec::new(),
     }
 }
@@ -122,6 +123,7 @@ fn draft(version: u32, text: &str) -> Draft {
         version,
         text: text.into(),
         author: DraftAuthor::Agent(AgentId::new("ag_1")),
+        basis: None,
     }
 }
 

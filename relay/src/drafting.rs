@@ -1,0 +1,231 @@
+//! Drafting on arrival: every customer message that reaches a tenant with knowledge gets a
+//! grounded draft (`crate::draft`) checked by the safety classifier (`crate::safety`), or a
+//! hand-off to a person, recorded as a `Desk` event of the reserved agent `drafter` and fanned
+//! out to the tenant's desks.
+//!
+//! Ingest only hands the stored events over (a channel send), so drafting never slows an
+//! acknowledgement. One task drafts for every tenant, in arrival order; each tenant's drafter
+//! and classifier are built once from its knowledge file and rebuilt when the file changes.
+//! A person's draft in progress is never overwritten (`Store::propose_draft`).
+//!
+//! Not yet here (issue 5): reply rules, the LLM backend, auto-send, pausing when the business
+//! answers from the native app.
+
+use crate::clock::Clock;
+use crate::desk::hub::Hub;
+use crate::draft::{Drafter, Speaker, Turn};
+use crate::knowledge::Knowledge;
+use crate::principal::TenantScope;
+use crate::safety::{Classifier, Verdict};
+use crate::store::{MessageContent, Proposal, ProposalOutcome, Store, StoreError};
+use protocol::inbound::InboundKind;
+use protocol::{Direction, DraftBasis, Event, EventBody, Seq, TenantId};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::mpsc;
+
+/// Earlier messages of the thread given to the drafter as context.
+const CONTEXT_TURNS: usize = 8;
+
+/// A tenant's drafter and classifier, built from one version of its knowledge.
+struct Brain {
+    drafter: Drafter,
+    classifier: Classifier,
+}
+
+/// Per tenant: `None` when it has no knowledge (no drafting).
+type Brains = Arc<Mutex<HashMap<TenantId, Option<Arc<Brain>>>>>;
+
+struct Job {
+    scope: TenantScope,
+    events: Vec<Event>,
+}
+
+/// The drafting task's inbox.
+#[derive(Clone)]
+pub struct Drafting {
+    tx: mpsc::UnboundedSender<Job>,
+    brains: Brains,
+}
+
+impl Drafting {
+    /// Starts the drafting task.
+    #[must_use]
+    pub fn spawn(store: Arc<dyn Store>, hub: Arc<Hub>, clock: Arc<dyn Clock>) -> Drafting {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let brains: Brains = Arc::default();
+        let task = Task {
+            store,
+            hub,
+            clock,
+            brains: brains.clone(),
+        };
+        tokio::spawn(task.run(rx));
+        Drafting { tx, brains }
+    }
+
+    /// Hands over freshly stored events; customer messages among them get drafts.
+    pub fn submit(&self, scope: &TenantScope, events: &[Event]) {
+        let events: Vec<Event> = events
+            .iter()
+            .filter(|e| customer_text(e).is_some())
+            .cloned()
+            .collect();
+        if events.is_empty() {
+            return;
+        }
+        // The task lives as long as the runtime; a closed channel means shutdown.
+        let _ = self.tx.send(Job {
+            scope: scope.clone(),
+            events,
+        });
+    }
+
+    /// The tenant's knowledge changed: rebuild its drafter on the next message.
+    pub fn forget(&self, tenant: &TenantId) {
+        self.brains
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(tenant);
+    }
+}
+
+/// The text of a customer's message, if the event is one.
+fn customer_text(event: &Event) -> Option<&str> {
+    let EventBody::Inbound(inbound) = &event.body else {
+        return None;
+    };
+    if inbound.direction != Direction::Inbound {
+        return None;
+    }
+    match &inbound.kind {
+        InboundKind::Message(m) => m.text.as_deref(),
+        InboundKind::Comment(c) => c.text.as_deref(),
+        _ => None,
+    }
+    .filter(|t| !t.trim().is_empty())
+}
+
+struct Task {
+    store: Arc<dyn Store>,
+    hub: Arc<Hub>,
+    clock: Arc<dyn Clock>,
+    brains: Brains,
+}
+
+impl Task {
+    async fn run(self, mut rx: mpsc::UnboundedReceiver<Job>) {
+        while let Some(job) = rx.recv().await {
+            for event in &job.events {
+                if let Err(e) = self.draft_for(&job.scope, event).await {
+                    tracing::error!(tenant = %job.scope.tenant(), seq = %event.seq, error = %e, "drafting failed");
+                }
+            }
+        }
+    }
+
+    async fn brain(&self, scope: &TenantScope) -> Result<Option<Arc<Brain>>, StoreError> {
+        let tenant = scope.tenant();
+        if let Some(known) = self
+            .brains
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(tenant)
+        {
+            return Ok(known.clone());
+        }
+        let brain = match self.store.knowledge(scope).await? {
+            // The file was validated when it was loaded; one that no longer parses (after an
+            // upgrade of the format) means no drafts rather than a crash.
+            Some(text) => match Knowledge::from_toml(&text) {
+                Ok(k) => Some(Arc::new(Brain {
+                    drafter: Drafter::new(&k),
+                    classifier: Classifier::new(&k),
+                })),
+                Err(e) => {
+                    tracing::warn!(tenant = %tenant, error = %e, "stored knowledge no longer loads; not drafting");
+                    None
+                }
+            },
+            None => None,
+        };
+        self.brains
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(tenant.clone(), brain.clone());
+        Ok(brain)
+    }
+
+    async fn draft_for(&self, scope: &TenantScope, event: &Event) -> Result<(), StoreError> {
+        let (Some(text), EventBody::Inbound(inbound)) = (customer_text(event), &event.body) else {
+            return Ok(());
+        };
+        let Some(brain) = self.brain(scope).await? else {
+            return Ok(());
+        };
+        let turns = self.context(scope, &inbound.thread, event.seq).await?;
+        let draft = brain.drafter.draft(text, &turns);
+        let intents: Vec<String> = draft.intents.iter().map(ToString::to_string).collect();
+        let outcome = match (draft.text, draft.handoff) {
+            (Some(reply), _) => {
+                let held = match brain.classifier.check(&reply, text, inbound.channel, &[]) {
+                    Verdict::Pass => Vec::new(),
+                    Verdict::Hold(reasons) => reasons.iter().map(ToString::to_string).collect(),
+                };
+                ProposalOutcome::Draft {
+                    text: reply,
+                    basis: DraftBasis {
+                        intents,
+                        facts: draft.facts.iter().map(ToString::to_string).collect(),
+                        held,
+                    },
+                }
+            }
+            (None, reason) => ProposalOutcome::HandOff {
+                reason: reason.unwrap_or_else(|| "the drafter has no answer".into()),
+                intents,
+            },
+        };
+        let proposal = Proposal {
+            thread: inbound.thread.clone(),
+            answering: event.seq,
+            at: self.clock.now(),
+            outcome,
+        };
+        if let Some(recorded) = self.store.propose_draft(scope, proposal).await? {
+            self.store.sync().await?;
+            self.hub.publish(scope, [recorded]);
+        }
+        Ok(())
+    }
+
+    /// The thread's messages before `before`, as the drafter's conversation.
+    async fn context(
+        &self,
+        scope: &TenantScope,
+        thread: &protocol::ThreadId,
+        before: Seq,
+    ) -> Result<Vec<Turn>, StoreError> {
+        let messages = self.store.messages(scope, thread).await?;
+        let mut turns: Vec<Turn> = messages
+            .into_iter()
+            .filter(|m| m.seq < before)
+            .filter_map(|m| {
+                let text = match m.content {
+                    MessageContent::Message { text, .. } | MessageContent::Comment { text, .. } => {
+                        text?
+                    }
+                    MessageContent::Postback { .. } => return None,
+                };
+                let from = match m.direction {
+                    Direction::Inbound => Speaker::Customer,
+                    Direction::Outbound => Speaker::Business,
+                };
+                Some(Turn { from, text })
+            })
+            .collect();
+        let skip = turns.len().saturating_sub(CONTEXT_TURNS);
+        turns.drain(..skip);
+        Ok(turns)
+    }
+}
