@@ -8,18 +8,23 @@
 //! and classifier are built once from its knowledge file and rebuilt when the file changes.
 //! A person's draft in progress is never overwritten (`Store::propose_draft`).
 //!
-//! Not yet here (issue 5): reply rules, the LLM backend, auto-send, pausing when the business
-//! answers from the native app.
+//! A draft the classifier passed is queued for sending at once when the tenant enabled
+//! auto-send, has credits and the window is open to automation (`Store::propose_draft`); the
+//! outbox then sends it as automation, never with the human-agent tag.
+//!
+//! Not yet here (issue 5): reply rules, the LLM backend, pausing when the business answers
+//! from the native app.
 
 use crate::clock::Clock;
 use crate::desk::hub::Hub;
 use crate::draft::{Drafter, Speaker, Turn};
 use crate::knowledge::Knowledge;
+use crate::outbox::Outbox;
 use crate::principal::TenantScope;
 use crate::safety::{Classifier, Verdict};
 use crate::store::{MessageContent, Proposal, ProposalOutcome, Store, StoreError};
 use protocol::inbound::InboundKind;
-use protocol::{Direction, DraftBasis, Event, EventBody, Seq, TenantId};
+use protocol::{DeskAction, Direction, DraftBasis, Event, EventBody, Seq, TenantId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::mpsc;
@@ -51,13 +56,19 @@ pub struct Drafting {
 impl Drafting {
     /// Starts the drafting task.
     #[must_use]
-    pub fn spawn(store: Arc<dyn Store>, hub: Arc<Hub>, clock: Arc<dyn Clock>) -> Drafting {
+    pub fn spawn(
+        store: Arc<dyn Store>,
+        hub: Arc<Hub>,
+        clock: Arc<dyn Clock>,
+        outbox: Outbox,
+    ) -> Drafting {
         let (tx, rx) = mpsc::unbounded_channel();
         let brains: Brains = Arc::default();
         let task = Task {
             store,
             hub,
             clock,
+            outbox,
             brains: brains.clone(),
         };
         tokio::spawn(task.run(rx));
@@ -110,6 +121,7 @@ struct Task {
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
     clock: Arc<dyn Clock>,
+    outbox: Outbox,
     brains: Brains,
 }
 
@@ -192,9 +204,17 @@ impl Task {
             at: self.clock.now(),
             outcome,
         };
-        if let Some(recorded) = self.store.propose_draft(scope, proposal).await? {
-            self.store.sync().await?;
-            self.hub.publish(scope, [recorded]);
+        let recorded = self.store.propose_draft(scope, proposal).await?;
+        if recorded.is_empty() {
+            return Ok(());
+        }
+        self.store.sync().await?;
+        let queued = recorded.iter().any(|e| {
+            matches!(&e.body, EventBody::Desk(d) if matches!(d.action, DeskAction::ReplyQueued { .. }))
+        });
+        self.hub.publish(scope, recorded);
+        if queued {
+            self.outbox.kick(scope.tenant());
         }
         Ok(())
     }

@@ -104,7 +104,7 @@ impl Relay {
             clock: clock.clone(),
             limits: SendLimits::default(),
         });
-        let drafting = Drafting::spawn(store.clone(), hub.clone(), clock.clone());
+        let drafting = Drafting::spawn(store.clone(), hub.clone(), clock.clone(), outbox.clone());
         let resumed = outbox.resume().await?;
         if resumed > 0 {
             tracing::info!(tenants = resumed, "outboxes resumed");

@@ -319,6 +319,12 @@ pub struct SendView {
 }
 
 impl SendView {
+    /// Queued by auto-send, without a person: never sent with the human-agent tag.
+    #[must_use]
+    pub fn is_automated(&self) -> bool {
+        self.agent.as_str() == DRAFTER_AGENT
+    }
+
     /// Sent or given up: the outbox has nothing more to do with it.
     #[must_use]
     pub fn is_finished(&self) -> bool {
@@ -434,14 +440,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<MessageView>, StoreError>;
     /// Re-hashes the tenant's evidence chain (`crate::audit`).
     async fn verify_audit(&self, scope: &TenantScope) -> Result<crate::audit::Verdict, StoreError>;
-    /// Records the drafter's proposal as a `Desk` event of the reserved agent `drafter`,
+    /// Records the drafter's proposal as `Desk` events of the reserved agent `drafter`,
     /// unless a person's draft is in progress on the thread (theirs is never overwritten).
-    /// Answers the event, if one was appended.
+    /// A draft the classifier passed is also queued for sending at once when the tenant
+    /// enabled auto-send, has credits, and the window is open to automation. Answers the
+    /// events appended.
     async fn propose_draft(
         &self,
         scope: &TenantScope,
         proposal: Proposal,
-    ) -> Result<Option<Event>, StoreError>;
+    ) -> Result<Vec<Event>, StoreError>;
     /// The tenant's knowledge file as loaded (TOML text), if any.
     async fn knowledge(&self, scope: &TenantScope) -> Result<Option<String>, StoreError>;
     /// Replaces the tenant's knowledge file; the caller has validated it.

@@ -179,3 +179,134 @@ async fn a_persons_draft_is_never_overwritten_by_the_drafter() {
     );
     assert_ne!(v["thread"]["draft"]["author"], "drafter");
 }
+
+/// The simulator first, then the relay pointed at it (as in `tests/outbox.rs`).
+async fn with_simulator() -> (World, harness::sim::Sim, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = harness::sim::Sim::start("http://127.0.0.1:9", dir.path())
+        .await
+        .unwrap();
+    sim.api
+        .accounts(&harness::sim::world_accounts())
+        .await
+        .unwrap();
+    let w = World::with_env(sim.graph_env()).await.unwrap();
+    sim.api.set_relay(&w.api.url).await.unwrap();
+    (w, sim, dir)
+}
+
+#[tokio::test]
+async fn auto_send_sends_passed_drafts_only_inside_the_window_and_with_credits() {
+    let (w, sim, _dir) = with_simulator().await;
+    load_boutique(&w).await;
+    let settings = format!("/v1/tenants/{}/settings", w.a.id);
+    w.api
+        .expect(
+            Method::PUT,
+            &settings,
+            &w.a.owner_token,
+            Some(serde_json::json!({"auto_send": true})),
+            200,
+        )
+        .await
+        .unwrap();
+    w.api
+        .expect(
+            Method::POST,
+            &format!("/v1/tenants/{}/credits", w.a.id),
+            harness::OPERATOR_TOKEN,
+            Some(serde_json::json!({"add": 1})),
+            200,
+        )
+        .await
+        .unwrap();
+    let write = |customer: &str, text: &str, ago: Option<&str>| {
+        let mut action = serde_json::json!({"account": IG_A, "customer": customer,
+                                            "type": "text", "text": text});
+        if let Some(ago) = ago {
+            action["ago"] = serde_json::json!(ago);
+        }
+        let api = sim.api.clone();
+        async move { api.inbound(&action).await.unwrap() }
+    };
+    // Inside the window, with a credit: the passed draft goes out by itself.
+    write(
+        "7200000000000001",
+        "kak Linen Wrap Dress harganya berapa?",
+        None,
+    )
+    .await;
+    let inbox = eventually("the auto-sent reply", WAIT, || async {
+        let inbox = sim.api.inbox("7200000000000001").await?;
+        Ok((!inbox.is_empty()).then_some(inbox))
+    })
+    .await
+    .unwrap();
+    assert_eq!(inbox.len(), 1);
+    assert!(
+        inbox[0]["text"].as_str().unwrap().contains("389.000"),
+        "{inbox:?}"
+    );
+    assert!(
+        inbox[0]["tag"].is_null(),
+        "automation never uses the human-agent tag"
+    );
+
+    // 25 hours later only a person could still answer (with the tag): the draft waits.
+    write(
+        "7200000000000002",
+        "Linen Wrap Dress masih ada?",
+        Some("25h"),
+    )
+    .await;
+    let waiting = dm_thread_with_draft(&w, "7200000000000002").await;
+    assert_eq!(waiting["counts"]["replies_queued"], 0, "{waiting}");
+    // No credits left (the first reply took the only one): the draft waits too.
+    write("7200000000000003", "Linen Wrap Dress harganya?", None).await;
+    let broke = dm_thread_with_draft(&w, "7200000000000003").await;
+    assert_eq!(broke["counts"]["replies_queued"], 0, "{broke}");
+    // Off-domain: a hand-off, nothing sent.
+    write("7200000000000004", "besok cuaca jakarta hujan ga ya", None).await;
+    let path = format!("/v1/tenants/{}/threads", w.a.id);
+    eventually("the hand-off", WAIT, || async {
+        let v = w
+            .api
+            .expect(Method::GET, &path, &w.a.agent_token, None, 200)
+            .await?;
+        Ok(v["threads"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|t| t["customer"]["id"] == "7200000000000004" && !t["handoff"].is_null())
+            .then_some(()))
+    })
+    .await
+    .unwrap();
+    let sends: Vec<_> = sim
+        .api
+        .calls()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c["path_kind"] == "messages")
+        .collect();
+    assert_eq!(sends.len(), 1, "only the first draft was sent: {sends:#?}");
+}
+
+async fn dm_thread_with_draft(w: &World, customer: &str) -> Value {
+    let path = format!("/v1/tenants/{}/threads", w.a.id);
+    eventually("the draft", WAIT, || async {
+        let v = w
+            .api
+            .expect(Method::GET, &path, &w.a.agent_token, None, 200)
+            .await?;
+        Ok(v["threads"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["customer"]["id"] == customer && !t["draft"].is_null())
+            .cloned())
+    })
+    .await
+    .unwrap()
+}

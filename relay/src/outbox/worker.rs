@@ -287,7 +287,13 @@ async fn step(
             .await?,
         );
     }
-    let Some(kind) = reply_kind(&channel, &thread, send.content.as_ref(), now) else {
+    // Auto-sent drafts are automation: the human-agent tag is never theirs.
+    let sender = if send.is_automated() {
+        Sender::Automation
+    } else {
+        Sender::Human
+    };
+    let Some(kind) = reply_kind(&channel, &thread, send.content.as_ref(), sender, now) else {
         appended.extend(
             record(failed(
                 FailureClass::OutsideWindow,
@@ -405,6 +411,7 @@ fn reply_kind(
     channel: &ChannelRecord,
     thread: &ThreadView,
     content: Option<&ReplyContent>,
+    sender: Sender,
     now: Millis,
 ) -> Option<ReplyKind> {
     let matches = match channel.kind {
@@ -416,7 +423,7 @@ fn reply_kind(
     }
     let window = thread.window();
     let allows = |kind| {
-        window::allowed(&window, Sender::Human, now)
+        window::allowed(&window, sender, now)
             .iter()
             .any(|a| a.kind == kind)
     };
@@ -430,7 +437,7 @@ fn reply_kind(
         }
         (Channel::InstagramComment, None) => Some(ReplyKind::PublicReply),
         (Channel::InstagramComment, Some(_)) => None,
-        _ => window::choose(&window, Sender::Human, now).map(|a| a.kind),
+        _ => window::choose(&window, sender, now).map(|a| a.kind),
     }
 }
 

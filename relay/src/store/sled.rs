@@ -876,13 +876,13 @@ impl Store for SledStore {
         &self,
         scope: &TenantScope,
         proposal: Proposal,
-    ) -> Result<Option<Event>, StoreError> {
+    ) -> Result<Vec<Event>, StoreError> {
         let tenant = scope.tenant();
         let prefix = Prefix::of(tenant);
         let _g = self.tenant_lock(tenant);
         let Some(thread) = Self::get::<ThreadView>(&self.data, &prefix.thread(&proposal.thread))?
         else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
         // A person's draft in progress is theirs: the drafter never overwrites it.
         if thread
@@ -890,38 +890,72 @@ impl Store for SledStore {
             .as_ref()
             .is_some_and(|d| matches!(d.author, DraftAuthor::Agent(_)))
         {
-            return Ok(None);
+            return Ok(Vec::new());
         }
-        let action = match proposal.outcome {
-            ProposalOutcome::Draft { text, basis } => DeskAction::DraftEdited {
-                draft: Draft {
-                    version: thread.draft_versions + 1,
-                    text,
-                    author: DraftAuthor::Drafter,
-                    basis: Some(Box::new(basis)),
-                },
-            },
-            ProposalOutcome::HandOff { reason, intents } => {
-                DeskAction::HandedOff { reason, intents }
-            }
-        };
-        let event = NewEvent {
-            dedup_key: format!("draft:{}", proposal.answering),
-            received_at: proposal.at,
-            body: EventBody::Desk(DeskEvent {
+        let desk = |action| {
+            EventBody::Desk(DeskEvent {
                 channel_id: thread.channel_id.clone(),
                 thread: thread.id.clone(),
                 agent: AgentId::new(DRAFTER_AGENT),
                 key: None,
                 action,
-            }),
+            })
         };
-        Ok(
-            match self.append_locked(tenant, &prefix, vec![event])?.pop() {
-                Some(Appended::Stored(event)) => Some(event),
-                _ => None,
-            },
-        )
+        let event = |key: String, action| NewEvent {
+            dedup_key: key,
+            received_at: proposal.at,
+            body: desk(action),
+        };
+        let mut events = Vec::new();
+        match proposal.outcome {
+            ProposalOutcome::Draft { text, basis } => {
+                let version = thread.draft_versions + 1;
+                let passed = basis.held.is_empty();
+                events.push(event(
+                    format!("draft:{}", proposal.answering),
+                    DeskAction::DraftEdited {
+                        draft: Draft {
+                            version,
+                            text: text.clone(),
+                            author: DraftAuthor::Drafter,
+                            basis: Some(Box::new(basis)),
+                        },
+                    },
+                ));
+                let settings: TenantSettings =
+                    Self::get(&self.data, &prefix.settings())?.unwrap_or_default();
+                let open = thread.channel == protocol::Channel::InstagramComment
+                    || protocol::window::choose(
+                        &thread.window(),
+                        protocol::window::Sender::Automation,
+                        proposal.at,
+                    )
+                    .is_some();
+                if passed && settings.auto_send && open && read_credits(&self.data, &prefix)? >= 1 {
+                    events.push(event(
+                        format!("autosend:{}", proposal.answering),
+                        DeskAction::ReplyQueued {
+                            text,
+                            from_draft: Some(version),
+                            content: None,
+                            reply_to: None,
+                        },
+                    ));
+                }
+            }
+            ProposalOutcome::HandOff { reason, intents } => events.push(event(
+                format!("draft:{}", proposal.answering),
+                DeskAction::HandedOff { reason, intents },
+            )),
+        }
+        Ok(self
+            .append_locked(tenant, &prefix, events)?
+            .into_iter()
+            .filter_map(|a| match a {
+                Appended::Stored(e) => Some(e),
+                Appended::Duplicate(_) => None,
+            })
+            .collect())
     }
 
     async fn knowledge(&self, scope: &TenantScope) -> Result<Option<String>, StoreError> {
