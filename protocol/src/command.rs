@@ -83,6 +83,11 @@ pub enum Command {
         content: ReplyContent,
         reply_to: Option<String>,
     },
+    /// Let the drafter (and auto-send) work on a thread again after the business answered
+    /// from the native app.
+    ResumeDrafting {
+        thread: ThreadId,
+    },
     /// Try a failed reply again (after reconnecting, topping up, or when Meta allows it).
     RetrySend {
         thread: ThreadId,
@@ -130,6 +135,7 @@ impl Command {
             | Command::SendReply { thread, .. }
             | Command::SendMessage { thread, .. }
             | Command::RetrySend { thread, .. }
+            | Command::ResumeDrafting { thread }
             | Command::DiscardSend { thread, .. }
             | Command::Resolve { thread }
             | Command::Reopen { thread }
@@ -150,6 +156,7 @@ impl Command {
             Command::SendReply { .. } => "send_reply",
             Command::SendMessage { .. } => "send_message",
             Command::RetrySend { .. } => "retry_send",
+            Command::ResumeDrafting { .. } => "resume_drafting",
             Command::DiscardSend { .. } => "discard_send",
             Command::Resolve { .. } => "resolve",
             Command::Reopen { .. } => "reopen",

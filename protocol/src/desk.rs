@@ -80,6 +80,9 @@ pub enum DeskAction {
     SendDiscarded {
         send: Seq,
     },
+    /// Drafting and auto-send work on the thread again (they pause when the business
+    /// answers from the native app).
+    DraftingResumed,
     /// The drafter will not answer this one: a person must (off-domain, complaint, …).
     HandedOff {
         reason: String,
@@ -108,6 +111,7 @@ impl DeskAction {
             DeskAction::SendRetried { .. } => "send_retried",
             DeskAction::SendDiscarded { .. } => "send_discarded",
             DeskAction::HandedOff { .. } => "handed_off",
+            DeskAction::DraftingResumed => "drafting_resumed",
             DeskAction::Resolved => "resolved",
             DeskAction::Reopened => "reopened",
             DeskAction::Read { .. } => "read",

@@ -654,6 +654,7 @@ fn desk_action() -> BoxedStrategy<DeskAction> {
         Just(DeskAction::Reopened),
         seq().prop_map(|up_to| DeskAction::Read { up_to }),
         seq().prop_map(|send| DeskAction::SendRetried { send }),
+        Just(DeskAction::DraftingResumed),
         (text(), proptest::collection::vec(text(), 0..3))
             .prop_map(|(reason, intents)| DeskAction::HandedOff { reason, intents }),
         seq().prop_map(|send| DeskAction::SendDiscarded { send }),
@@ -774,6 +775,7 @@ fn command() -> BoxedStrategy<Command> {
             }
         ),
         (t(), seq()).prop_map(|(thread, send)| Command::RetrySend { thread, send }),
+        t().prop_map(|thread| Command::ResumeDrafting { thread }),
         (t(), seq()).prop_map(|(thread, send)| Command::DiscardSend { thread, send }),
         t().prop_map(|thread| Command::Resolve { thread }),
         t().prop_map(|thread| Command::Reopen { thread }),

@@ -12,8 +12,11 @@
 //! auto-send, has credits and the window is open to automation (`Store::propose_draft`); the
 //! outbox then sends it as automation, never with the human-agent tag.
 //!
-//! Not yet here (issue 5): reply rules, the LLM backend, pausing when the business answers
-//! from the native app.
+//! When Meta echoes a message someone at the business wrote in its own app (an echo none of
+//! our sends explains), the thread is marked `owner_replying` and the drafter stays out until
+//! an agent sends `resume_drafting`.
+//!
+//! Not yet here (issue 5): reply rules and the LLM backend.
 
 use crate::clock::Clock;
 use crate::desk::hub::Hub;

@@ -157,6 +157,9 @@ pub struct ThreadView {
     pub private_reply_used: bool,
     /// Why the drafter left the newest message to a person, until someone drafts or replies.
     pub handoff: Option<String>,
+    /// Someone at the business answered from the native app: drafting and auto-send pause
+    /// here until an agent resumes them.
+    pub owner_replying: bool,
     /// How far each agent has read (seq of the tenant's log).
     pub read: Vec<(AgentId, Seq)>,
 }

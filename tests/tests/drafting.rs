@@ -310,3 +310,95 @@ async fn dm_thread_with_draft(w: &World, customer: &str) -> Value {
     .await
     .unwrap()
 }
+
+fn ig_echo(account: &str, mid: &str, customer: &str, text: &str, at: i64) -> Vec<u8> {
+    serde_json::json!({
+        "object": "instagram",
+        "entry": [{"id": account, "time": at, "messaging": [{
+            "sender": {"id": account}, "recipient": {"id": customer}, "timestamp": at,
+            "message": {"mid": mid, "text": text, "is_echo": true},
+        }]}],
+    })
+    .to_string()
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn drafting_pauses_when_the_business_answers_from_the_app_until_resumed() {
+    let w = World::new().await.unwrap();
+    load_boutique(&w).await;
+    let customer = "7100000000000006";
+    let thread = dm_then(
+        &w,
+        &w.a,
+        IG_A,
+        customer,
+        "Linen Wrap Dress harganya?",
+        |t| !t["draft"].is_null(),
+    )
+    .await;
+    let id = ThreadId::new(thread["id"].as_str().unwrap());
+    let first_version = thread["draft"]["version"].clone();
+    // The owner answers in Instagram's own app; Meta echoes it.
+    let status = w
+        .api
+        .webhook(
+            "instagram",
+            &ig_echo(
+                IG_A,
+                "m-app-1",
+                customer,
+                "Halo kak, aku bantu ya",
+                now_ms(),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let paused = dm_then(&w, &w.a, IG_A, customer, "ukuran M ada?", |t| {
+        t["owner_replying"] == true && t["counts"]["inbound"] == 2
+    })
+    .await;
+    // Drafting runs in arrival order: another customer's draft proves this message was seen.
+    dm_then(
+        &w,
+        &w.a,
+        IG_A,
+        "7100000000000007",
+        "Floral Midi Dress harganya?",
+        |t| !t["draft"].is_null(),
+    )
+    .await;
+    let path = format!("/v1/tenants/{}/threads", w.a.id);
+    let v = w
+        .api
+        .expect(Method::GET, &path, &w.a.agent_token, None, 200)
+        .await
+        .unwrap();
+    let now = v["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        now["draft"]["version"], first_version,
+        "no new draft while paused: {paused}"
+    );
+    // An agent resumes; the next message is drafted again.
+    let mut desk = RawDesk::connect(&w.api.url, &w.a.agent_token, None)
+        .await
+        .unwrap();
+    desk.hello(0).await.unwrap();
+    let (answer, _) = desk
+        .command("k1", Command::ResumeDrafting { thread: id.clone() })
+        .await
+        .unwrap();
+    assert!(matches!(answer, Answer::Applied { .. }), "{answer:?}");
+    let resumed = dm_then(&w, &w.a, IG_A, customer, "Linen Wrap Dress ready?", |t| {
+        t["owner_replying"] == false && t["draft"]["version"] != first_version
+    })
+    .await;
+    assert_eq!(resumed["draft"]["author"], "drafter");
+}

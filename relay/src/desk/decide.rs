@@ -136,6 +136,10 @@ pub fn decide(facts: &Facts<'_>, request: &CommandRequest) -> Result<DeskAction,
             failed_send(thread, send)?;
             Ok(DeskAction::SendDiscarded { send: *seq })
         }
+        Command::ResumeDrafting { .. } if !thread.owner_replying => {
+            Err(invalid("drafting is not paused on this thread"))
+        }
+        Command::ResumeDrafting { .. } => Ok(DeskAction::DraftingResumed),
         Command::Resolve { .. } if thread.resolved => {
             Err(invalid("the thread is already resolved"))
         }

@@ -376,6 +376,7 @@ fn thread_json(t: &ThreadView, now: protocol::Millis) -> Value {
             })),
         })),
         "handoff": t.handoff,
+        "owner_replying": t.owner_replying,
     })
 }
 

@@ -25,6 +25,8 @@ pub trait Views {
     fn put_send(&mut self, view: SendView);
     /// Changes the tenant's credit balance by `delta`.
     fn add_credits(&mut self, delta: i64);
+    /// Whether one of our sends on the thread is between `Sending` and its answer.
+    fn send_in_flight(&mut self, thread: &ThreadId) -> Result<bool, StoreError>;
 }
 
 /// Applies `event` to the views.
@@ -164,6 +166,7 @@ fn add_message(
             replies_queued: 0,
             private_reply_used: false,
             handoff: None,
+            owner_replying: false,
             read: Vec::new(),
         });
     thread.messages += 1;
@@ -190,7 +193,14 @@ fn add_message(
                     Some(thread.comment_created_at.map_or(at, |t| t.min(at)));
             }
         }
-        Direction::Outbound => thread.unanswered = 0,
+        Direction::Outbound => {
+            thread.unanswered = 0;
+            // An echo none of our sends explains (none is in flight on this thread) was
+            // written in Meta's own app: someone at the business is handling it.
+            if !views.send_in_flight(&thread.id)? {
+                thread.owner_replying = true;
+            }
+        }
     }
     views.put_thread(thread);
     views.put_message(MessageView {
@@ -245,6 +255,7 @@ fn project_desk(event: &Event, desk: &DeskEvent, views: &mut impl Views) -> Resu
             thread.handoff = None;
         }
         DeskAction::HandedOff { reason, .. } => thread.handoff = Some(reason.clone()),
+        DeskAction::DraftingResumed => thread.owner_replying = false,
         DeskAction::DraftDiscarded { .. } => thread.draft = None,
         DeskAction::ReplyQueued {
             text,

@@ -528,6 +528,30 @@ impl Views for Overlay<'_> {
     fn add_credits(&mut self, delta: i64) {
         self.credit_delta += delta;
     }
+    fn send_in_flight(&mut self, thread: &ThreadId) -> Result<bool, StoreError> {
+        let staged = self
+            .sends
+            .values()
+            .any(|s| &s.thread == thread && s.state == super::SendState::Sending);
+        if staged {
+            return Ok(true);
+        }
+        for key in self.data.scan_prefix(self.prefix.key("q", b"")).keys() {
+            let key = key.map_err(backend)?;
+            let seq = read_seq(&key[key.len().saturating_sub(8)..])?;
+            if let Some(send) = self.sends.get(&seq) {
+                if &send.thread == thread && send.state == super::SendState::Sending {
+                    return Ok(true);
+                }
+                continue;
+            }
+            let stored: Option<SendView> = SledStore::get(self.data, &self.prefix.send(seq))?;
+            if stored.is_some_and(|s| &s.thread == thread && s.state == super::SendState::Sending) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
 }
 
 impl<'a> Overlay<'a> {
@@ -884,11 +908,13 @@ impl Store for SledStore {
         else {
             return Ok(Vec::new());
         };
-        // A person's draft in progress is theirs: the drafter never overwrites it.
-        if thread
-            .draft
-            .as_ref()
-            .is_some_and(|d| matches!(d.author, DraftAuthor::Agent(_)))
+        // A person's draft in progress is theirs, and a thread the business answers from the
+        // native app is theirs too: the drafter stays out of both.
+        if thread.owner_replying
+            || thread
+                .draft
+                .as_ref()
+                .is_some_and(|d| matches!(d.author, DraftAuthor::Agent(_)))
         {
             return Ok(Vec::new());
         }

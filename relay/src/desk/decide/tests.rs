@@ -33,6 +33,7 @@ fn thread(channel: Channel) -> ThreadView {
         replies_queued: 0,
         private_reply_used: false,
         handoff: None,
+        owner_replying: false,
         read: Vec::new(),
     }
 }
