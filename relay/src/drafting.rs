@@ -39,6 +39,8 @@ const CONTEXT_TURNS: usize = 8;
 struct Brain {
     drafter: Drafter,
     classifier: Classifier,
+    /// The relay's other tenants' names, which no draft of this tenant may mention.
+    others: Vec<String>,
 }
 
 /// Per tenant: `None` when it has no knowledge (no drafting).
@@ -156,6 +158,7 @@ impl Task {
                 Ok(k) => Some(Arc::new(Brain {
                     drafter: Drafter::new(&k),
                     classifier: Classifier::new(&k),
+                    others: self.other_tenant_names(tenant).await?,
                 })),
                 Err(e) => {
                     tracing::warn!(tenant = %tenant, error = %e, "stored knowledge no longer loads; not drafting");
@@ -171,6 +174,20 @@ impl Task {
         Ok(brain)
     }
 
+    /// Names of every other tenant on this relay (read when a tenant's brain is built).
+    async fn other_tenant_names(&self, tenant: &TenantId) -> Result<Vec<String>, StoreError> {
+        let mut names = Vec::new();
+        for (other, _) in self.store.heads().await? {
+            if &other == tenant {
+                continue;
+            }
+            if let Some(record) = self.store.tenant(&other).await? {
+                names.push(record.name);
+            }
+        }
+        Ok(names)
+    }
+
     async fn draft_for(&self, scope: &TenantScope, event: &Event) -> Result<(), StoreError> {
         let (Some(text), EventBody::Inbound(inbound)) = (customer_text(event), &event.body) else {
             return Ok(());
@@ -183,10 +200,14 @@ impl Task {
         let intents: Vec<String> = draft.intents.iter().map(ToString::to_string).collect();
         let outcome = match (draft.text, draft.handoff) {
             (Some(reply), _) => {
-                let held = match brain.classifier.check(&reply, text, inbound.channel, &[]) {
-                    Verdict::Pass => Vec::new(),
-                    Verdict::Hold(reasons) => reasons.iter().map(ToString::to_string).collect(),
-                };
+                let held =
+                    match brain
+                        .classifier
+                        .check(&reply, text, inbound.channel, &brain.others)
+                    {
+                        Verdict::Pass => Vec::new(),
+                        Verdict::Hold(reasons) => reasons.iter().map(ToString::to_string).collect(),
+                    };
                 ProposalOutcome::Draft {
                     text: reply,
                     basis: DraftBasis {
