@@ -37,6 +37,9 @@ pub struct DraftBasis {
     pub facts: Vec<String>,
     /// Why the safety classifier holds it for a person; empty when it passed.
     pub held: Vec<String>,
+    /// Who wrote the text: `grounded` (the built-in drafter), `llm`, or the grounded drafter
+    /// with why the model was not used.
+    pub source: String,
 }
 
 /// One agent action, recorded in the log once the relay accepted it.

@@ -569,7 +569,12 @@ prop_compose! {
             version,
             text,
             author: agent.map_or(DraftAuthor::Drafter, DraftAuthor::Agent),
-            basis: basis.map(|(intents, facts, held)| Box::new(protocol::DraftBasis { intents, facts, held })),
+            basis: basis.map(|(intents, facts, held)| Box::new(protocol::DraftBasis {
+                intents,
+                facts,
+                held,
+                source: "grounded".into(),
+            })),
         }
     }
 }

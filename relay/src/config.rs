@@ -257,6 +257,12 @@ impl Config {
             )?
             .unwrap_or(defaults.max_frame_bytes),
         };
+        if raw.llm_base_url.is_some() && raw.llm_model.is_none() {
+            return Err(ConfigError::Missing {
+                var: "LLM_MODEL",
+                key: "llm_model",
+            });
+        }
         let public_url = raw
             .public_url
             .unwrap_or_else(|| format!("http://{listen}"))

@@ -16,12 +16,17 @@
 //! our sends explains), the thread is marked `owner_replying` and the drafter stays out until
 //! an agent sends `resume_drafting`.
 //!
-//! Not yet here (issue 5): reply rules and the LLM backend.
+//! With `LLM_BASE_URL` set, an OpenAI-compatible model words the reply from the facts the
+//! grounded drafter retrieved (`crate::llm`); it is never asked when the drafter hands off,
+//! and its failures fall back to the grounded text, saying so in the draft's basis.
+//!
+//! Not yet here (issue 5): reply rules.
 
 use crate::clock::Clock;
 use crate::desk::hub::Hub;
 use crate::draft::{Drafter, Speaker, Turn};
 use crate::knowledge::Knowledge;
+use crate::llm::Llm;
 use crate::outbox::Outbox;
 use crate::principal::TenantScope;
 use crate::safety::{Classifier, Verdict};
@@ -66,6 +71,7 @@ impl Drafting {
         hub: Arc<Hub>,
         clock: Arc<dyn Clock>,
         outbox: Outbox,
+        llm: Option<Llm>,
     ) -> Drafting {
         let (tx, rx) = mpsc::unbounded_channel();
         let brains: Brains = Arc::default();
@@ -74,6 +80,7 @@ impl Drafting {
             hub,
             clock,
             outbox,
+            llm: llm.map(Arc::new),
             brains: brains.clone(),
         };
         tokio::spawn(task.run(rx));
@@ -127,6 +134,7 @@ struct Task {
     hub: Arc<Hub>,
     clock: Arc<dyn Clock>,
     outbox: Outbox,
+    llm: Option<Arc<Llm>>,
     brains: Brains,
 }
 
@@ -199,7 +207,19 @@ impl Task {
         let draft = brain.drafter.draft(text, &turns);
         let intents: Vec<String> = draft.intents.iter().map(ToString::to_string).collect();
         let outcome = match (draft.text, draft.handoff) {
-            (Some(reply), _) => {
+            (Some(grounded), _) => {
+                // The model may only reword what the grounded drafter found; any failure
+                // keeps the grounded text and says why.
+                let (reply, source) = match &self.llm {
+                    None => (grounded, "grounded".to_owned()),
+                    Some(llm) => match llm
+                        .draft(brain.drafter.knowledge(), &draft.facts, &turns, text)
+                        .await
+                    {
+                        Ok(reply) => (reply, "llm".to_owned()),
+                        Err(e) => (grounded, format!("grounded ({e})")),
+                    },
+                };
                 let held =
                     match brain
                         .classifier
@@ -214,6 +234,7 @@ impl Task {
                         intents,
                         facts: draft.facts.iter().map(ToString::to_string).collect(),
                         held,
+                        source,
                     },
                 }
             }

@@ -15,6 +15,7 @@ pub mod http;
 pub mod ids;
 pub mod ingest;
 pub mod knowledge;
+pub mod llm;
 pub mod metrics;
 pub mod outbox;
 pub mod principal;
@@ -104,7 +105,20 @@ impl Relay {
             clock: clock.clone(),
             limits: SendLimits::default(),
         });
-        let drafting = Drafting::spawn(store.clone(), hub.clone(), clock.clone(), outbox.clone());
+        let llm = match (&config.llm_base_url, &config.llm_model) {
+            (Some(base), Some(model)) => Some(
+                llm::Llm::new(base, model, config.llm_api_key.clone())
+                    .map_err(|e| RunError::Http(e.to_string()))?,
+            ),
+            _ => None,
+        };
+        let drafting = Drafting::spawn(
+            store.clone(),
+            hub.clone(),
+            clock.clone(),
+            outbox.clone(),
+            llm,
+        );
         let resumed = outbox.resume().await?;
         if resumed > 0 {
             tracing::info!(tenants = resumed, "outboxes resumed");

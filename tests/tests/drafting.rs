@@ -402,3 +402,150 @@ async fn drafting_pauses_when_the_business_answers_from_the_app_until_resumed() 
     .await;
     assert_eq!(resumed["draft"]["author"], "drafter");
 }
+
+/// A stand-in for an OpenAI-compatible endpoint: answers with `reply`, or fails with
+/// `status`; records every request body and authorization header.
+async fn fake_llm(
+    reply: &'static str,
+    status: u16,
+) -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(Value, String)>>>,
+) {
+    use axum::routing::post;
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<(Value, String)>>> = Default::default();
+    let log = seen.clone();
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        post(move |headers: axum::http::HeaderMap, body: axum::Json<Value>| {
+            let log = log.clone();
+            async move {
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                log.lock().unwrap().push((body.0, auth));
+                let code = axum::http::StatusCode::from_u16(status).unwrap();
+                let answer = serde_json::json!({"choices": [{"message": {"role": "assistant", "content": reply}}]});
+                (code, axum::Json(answer))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen)
+}
+
+const LLM_KEY: &str = "sk-test-llm-key-0123456789";
+
+async fn world_with_llm(url: &str) -> World {
+    World::with_env(vec![
+        ("LLM_BASE_URL".into(), url.into()),
+        ("LLM_MODEL".into(), "test-model".into()),
+        ("LLM_API_KEY".into(), LLM_KEY.into()),
+    ])
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_model_words_drafts_from_retrieved_facts_and_is_checked_like_any_draft() {
+    let (url, seen) = fake_llm("Halo kak! Linen Wrap Dress harganya Rp 389.000 ya.", 200).await;
+    let mut w = world_with_llm(&url).await;
+    w.secrets.push(LLM_KEY.into());
+    load_boutique(&w).await;
+    let thread = dm_then(
+        &w,
+        &w.a,
+        IG_A,
+        "7300000000000001",
+        "Linen Wrap Dress harganya?",
+        |t| !t["draft"].is_null(),
+    )
+    .await;
+    let draft = &thread["draft"];
+    assert_eq!(
+        draft["text"],
+        "Halo kak! Linen Wrap Dress harganya Rp 389.000 ya."
+    );
+    assert_eq!(draft["basis"]["source"], "llm");
+    assert!(
+        draft["basis"]["held"].as_array().unwrap().is_empty(),
+        "{draft}"
+    );
+    let (body, auth) = seen.lock().unwrap()[0].clone();
+    assert_eq!(auth, format!("Bearer {LLM_KEY}"));
+    assert_eq!(body["model"], "test-model");
+    let system = body["messages"][0]["content"].as_str().unwrap();
+    assert!(
+        system.contains("Kirana Boutique") && system.contains("KB-DR-001"),
+        "{system}"
+    );
+    assert_eq!(
+        body["messages"].as_array().unwrap().last().unwrap()["content"],
+        "Linen Wrap Dress harganya?"
+    );
+    // Off-domain questions never reach the model.
+    dm_then(
+        &w,
+        &w.a,
+        IG_A,
+        "7300000000000002",
+        "besok cuaca jakarta hujan ga ya",
+        |t| !t["handoff"].is_null(),
+    )
+    .await;
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    w.assert_log_has_no_secrets().unwrap();
+}
+
+#[tokio::test]
+async fn a_made_up_discount_from_the_model_is_held_and_a_failing_model_falls_back() {
+    let (url, _) = fake_llm(
+        "Linen Wrap Dress cuma Rp 123.456 hari ini, diskon 37%!",
+        200,
+    )
+    .await;
+    let w = world_with_llm(&url).await;
+    load_boutique(&w).await;
+    let thread = dm_then(
+        &w,
+        &w.a,
+        IG_A,
+        "7300000000000003",
+        "Linen Wrap Dress harganya?",
+        |t| !t["draft"].is_null(),
+    )
+    .await;
+    let held = thread["draft"]["basis"]["held"].as_array().unwrap();
+    assert!(!held.is_empty(), "{thread}");
+    assert!(
+        held.iter().any(|r| r.as_str().unwrap().contains("123.456")),
+        "{held:?}"
+    );
+
+    let (down, _) = fake_llm("", 500).await;
+    let w = world_with_llm(&down).await;
+    load_boutique(&w).await;
+    let thread = dm_then(
+        &w,
+        &w.a,
+        IG_A,
+        "7300000000000004",
+        "Linen Wrap Dress harganya?",
+        |t| !t["draft"].is_null(),
+    )
+    .await;
+    let draft = &thread["draft"];
+    assert!(
+        draft["text"].as_str().unwrap().contains("389.000"),
+        "{draft}"
+    );
+    let source = draft["basis"]["source"].as_str().unwrap();
+    assert!(
+        source.starts_with("grounded (") && source.contains("500"),
+        "{source}"
+    );
+}

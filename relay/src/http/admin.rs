@@ -372,7 +372,7 @@ fn thread_json(t: &ThreadView, now: protocol::Millis) -> Value {
         "draft": t.draft.as_ref().map(|d| json!({
             "version": d.version, "text": d.text, "author": d.author,
             "basis": d.basis.as_ref().map(|b| json!({
-                "intents": b.intents, "facts": b.facts, "held": b.held,
+                "intents": b.intents, "facts": b.facts, "held": b.held, "source": b.source,
             })),
         })),
         "handoff": t.handoff,

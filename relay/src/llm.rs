@@ -1,0 +1,137 @@
+//! The optional OpenAI-compatible drafting backend (`LLM_BASE_URL`, `LLM_MODEL`,
+//! `LLM_API_KEY`): the tenant's persona as the system prompt, the facts the grounded drafter
+//! retrieved as the only context, and the conversation so far.
+//!
+//! It never decides *whether* to answer: off-domain questions and complaints are handed off
+//! before it is asked, and its text goes through the same safety classifier as every draft.
+//! Any failure (timeout, error status, empty answer) is reported so the caller falls back to
+//! the grounded draft and says so.
+
+use crate::draft::{FactRef, Speaker, Turn};
+use crate::knowledge::Knowledge;
+use crate::secret::Secret;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// How long one completion may take before the grounded draft is used instead.
+pub const TIMEOUT: Duration = Duration::from_secs(8);
+
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    #[error("the model did not answer in time")]
+    Timeout,
+    #[error("the model endpoint could not be reached")]
+    Unreachable,
+    #[error("the model endpoint answered {0}")]
+    Status(u16),
+    #[error("the model's answer had no text")]
+    Empty,
+}
+
+pub struct Llm {
+    http: reqwest::Client,
+    url: String,
+    model: String,
+    key: Option<Secret>,
+}
+
+impl Llm {
+    /// # Errors
+    /// The HTTP client cannot be built.
+    pub fn new(base: &str, model: &str, key: Option<Secret>) -> reqwest::Result<Llm> {
+        Ok(Llm {
+            http: reqwest::Client::builder().timeout(TIMEOUT).build()?,
+            url: format!("{}/chat/completions", base.trim_end_matches('/')),
+            model: model.to_owned(),
+            key,
+        })
+    }
+
+    /// A reply to `message`, written from `facts` only.
+    ///
+    /// # Errors
+    /// See [`LlmError`]; the caller falls back to the grounded draft.
+    pub async fn draft(
+        &self,
+        knowledge: &Knowledge,
+        facts: &[FactRef],
+        turns: &[Turn],
+        message: &str,
+    ) -> Result<String, LlmError> {
+        let mut messages =
+            vec![json!({"role": "system", "content": system_prompt(knowledge, facts)})];
+        for turn in turns {
+            let role = match turn.from {
+                Speaker::Customer => "user",
+                Speaker::Business => "assistant",
+            };
+            messages.push(json!({"role": role, "content": turn.text}));
+        }
+        messages.push(json!({"role": "user", "content": message}));
+        let body = json!({
+            "model": self.model,
+            "messages": messages,
+            "temperature": 0.2,
+            "max_tokens": 300,
+        });
+        let mut request = self.http.post(&self.url).json(&body);
+        if let Some(key) = &self.key {
+            request = request.bearer_auth(key.expose());
+        }
+        let response = request.send().await.map_err(|e| {
+            if e.is_timeout() {
+                LlmError::Timeout
+            } else {
+                LlmError::Unreachable
+            }
+        })?;
+        let status = response.status().as_u16();
+        if status >= 300 {
+            return Err(LlmError::Status(status));
+        }
+        let answer: Value = response.json().await.map_err(|e| {
+            if e.is_timeout() {
+                LlmError::Timeout
+            } else {
+                LlmError::Empty
+            }
+        })?;
+        answer["choices"][0]["message"]["content"]
+            .as_str()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .ok_or(LlmError::Empty)
+    }
+}
+
+/// The persona, the rules of grounding, and the retrieved facts, nothing else.
+fn system_prompt(knowledge: &Knowledge, facts: &[FactRef]) -> String {
+    let mut out = knowledge.persona.system_prompt(&knowledge.business.name);
+    out.push_str(
+        "\nAnswer only from the facts below. Never invent prices, discounts, stock, dates, \
+         links or phone numbers. Keep it short.\n\nFacts:",
+    );
+    for fact in facts {
+        match fact {
+            FactRef::Item { sku } => {
+                if let Some(item) = knowledge.item(sku) {
+                    let stock = item
+                        .total_stock()
+                        .map_or_else(|| "made to order".to_owned(), |n| format!("{n} in stock"));
+                    out.push_str(&format!(
+                        "\n- {} ({}): {}; {stock}. {}",
+                        item.name, item.sku, item.price, item.description
+                    ));
+                }
+            }
+            FactRef::Policy { key } => {
+                if let Some(policy) = knowledge.policy(key) {
+                    out.push_str(&format!("\n- {}: {}", policy.title, policy.text));
+                }
+            }
+            FactRef::Business { .. } => {}
+        }
+    }
+    out
+}
