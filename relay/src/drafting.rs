@@ -20,7 +20,9 @@
 //! grounded drafter retrieved (`crate::llm`); it is never asked when the drafter hands off,
 //! and its failures fall back to the grounded text, saying so in the draft's basis.
 //!
-//! Not yet here (issue 5): reply rules.
+//! The tenant's ordered reply rules (`crate::rules`) are tried first: a matching rule's canned
+//! reply (classified like any draft) replaces the drafter's, may auto-send on its own, and
+//! may hide the comment it matched. Rules and drafts need the tenant's knowledge loaded.
 
 use crate::clock::Clock;
 use crate::desk::hub::Hub;
@@ -29,6 +31,7 @@ use crate::knowledge::Knowledge;
 use crate::llm::Llm;
 use crate::outbox::Outbox;
 use crate::principal::TenantScope;
+use crate::rules;
 use crate::safety::{Classifier, Verdict};
 use crate::store::{MessageContent, Proposal, ProposalOutcome, Store, StoreError};
 use protocol::inbound::InboundKind;
@@ -129,6 +132,17 @@ fn customer_text(event: &Event) -> Option<&str> {
     .filter(|t| !t.trim().is_empty())
 }
 
+/// The classifier's reasons to hold `reply` (empty: it passed).
+fn held(brain: &Brain, reply: &str, message: &str, channel: protocol::Channel) -> Vec<String> {
+    match brain
+        .classifier
+        .check(reply, message, channel, &brain.others)
+    {
+        Verdict::Pass => Vec::new(),
+        Verdict::Hold(reasons) => reasons.iter().map(ToString::to_string).collect(),
+    }
+}
+
 struct Task {
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
@@ -206,7 +220,7 @@ impl Task {
         let turns = self.context(scope, &inbound.thread, event.seq).await?;
         let draft = brain.drafter.draft(text, &turns);
         let intents: Vec<String> = draft.intents.iter().map(ToString::to_string).collect();
-        let outcome = match (draft.text, draft.handoff) {
+        let drafted = match (draft.text, draft.handoff) {
             (Some(grounded), _) => {
                 // The model may only reword what the grounded drafter found; any failure
                 // keeps the grounded text and says why.
@@ -220,18 +234,11 @@ impl Task {
                         Err(e) => (grounded, format!("grounded ({e})")),
                     },
                 };
-                let held =
-                    match brain
-                        .classifier
-                        .check(&reply, text, inbound.channel, &brain.others)
-                    {
-                        Verdict::Pass => Vec::new(),
-                        Verdict::Hold(reasons) => reasons.iter().map(ToString::to_string).collect(),
-                    };
+                let held = held(&brain, &reply, text, inbound.channel);
                 ProposalOutcome::Draft {
                     text: reply,
                     basis: DraftBasis {
-                        intents,
+                        intents: intents.clone(),
                         facts: draft.facts.iter().map(ToString::to_string).collect(),
                         held,
                         source,
@@ -240,14 +247,50 @@ impl Task {
             }
             (None, reason) => ProposalOutcome::HandOff {
                 reason: reason.unwrap_or_else(|| "the drafter has no answer".into()),
-                intents,
+                intents: intents.clone(),
             },
         };
+        // The tenant's rules come first; the drafter's intents serve their intent matchers.
+        let settings = self.store.settings(scope).await?;
+        let (outcome, auto_send, hide_comment) =
+            match rules::first_match(&settings.rules, inbound.channel, text, &intents) {
+                None => (drafted, None, None),
+                Some(rule) => {
+                    let comment = match &inbound.kind {
+                        InboundKind::Comment(c) if rule.hide_comment => Some(c.id.clone()),
+                        _ => None,
+                    };
+                    let outcome = match &rule.reply {
+                        None => ProposalOutcome::Quiet,
+                        Some(reply) => {
+                            let knowledge = brain.drafter.knowledge();
+                            let reply = rules::fill(
+                                reply,
+                                &knowledge.business.name,
+                                &inbound.customer.handle(),
+                            );
+                            let held = held(&brain, &reply, text, inbound.channel);
+                            ProposalOutcome::Draft {
+                                text: reply,
+                                basis: DraftBasis {
+                                    intents,
+                                    facts: Vec::new(),
+                                    held,
+                                    source: format!("rule:{}", rule.name),
+                                },
+                            }
+                        }
+                    };
+                    (outcome, rule.auto_send, comment)
+                }
+            };
         let proposal = Proposal {
             thread: inbound.thread.clone(),
             answering: event.seq,
             at: self.clock.now(),
             outcome,
+            auto_send,
+            hide_comment,
         };
         let recorded = self.store.propose_draft(scope, proposal).await?;
         if recorded.is_empty() {
@@ -255,7 +298,10 @@ impl Task {
         }
         self.store.sync().await?;
         let queued = recorded.iter().any(|e| {
-            matches!(&e.body, EventBody::Desk(d) if matches!(d.action, DeskAction::ReplyQueued { .. }))
+            matches!(&e.body, EventBody::Desk(d) if matches!(
+                d.action,
+                DeskAction::ReplyQueued { .. } | DeskAction::CommentHidden { .. }
+            ))
         });
         self.hub.publish(scope, recorded);
         if queued {

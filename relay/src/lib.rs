@@ -19,6 +19,7 @@ pub mod llm;
 pub mod metrics;
 pub mod outbox;
 pub mod principal;
+pub mod rules;
 pub mod safety;
 pub mod secret;
 pub mod simulate;

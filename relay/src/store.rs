@@ -245,6 +245,10 @@ pub struct Proposal {
     pub answering: Seq,
     pub at: Millis,
     pub outcome: ProposalOutcome,
+    /// A rule's own auto-send choice, overriding the tenant's.
+    pub auto_send: Option<bool>,
+    /// A rule asks to hide this comment (spam).
+    pub hide_comment: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -257,6 +261,8 @@ pub enum ProposalOutcome {
         reason: String,
         intents: Vec<String>,
     },
+    /// Nothing to say (a rule that only hides a comment).
+    Quiet,
 }
 
 /// A tenant's own rules for the relay (`PUT /v1/tenants/{t}/settings`). Drafting adds its
@@ -267,6 +273,8 @@ pub struct TenantSettings {
     pub auto_send: bool,
     /// Agents may hide and unhide comments on the business's media.
     pub hide_comments: bool,
+    /// Ordered reply rules, tried before the drafter (`crate::rules`).
+    pub rules: Vec<crate::rules::ReplyRule>,
 }
 
 /// Where a queued reply stands.

@@ -549,3 +549,77 @@ async fn a_made_up_discount_from_the_model_is_held_and_a_failing_model_falls_bac
         "{source}"
     );
 }
+
+#[tokio::test]
+async fn reply_rules_answer_first_and_a_spam_rule_hides_the_comment() {
+    let (w, sim, _dir) = with_simulator().await;
+    load_boutique(&w).await;
+    w.api
+        .expect(
+            Method::POST,
+            &format!("/v1/tenants/{}/credits", w.a.id),
+            harness::OPERATOR_TOKEN,
+            Some(serde_json::json!({"add": 2})),
+            200,
+        )
+        .await
+        .unwrap();
+    let settings = format!("/v1/tenants/{}/settings", w.a.id);
+    let rules = serde_json::json!({"rules": [
+        {"name": "spam", "channels": ["instagram_comment"],
+         "keywords": ["giveaway", "follow back"], "hide_comment": true},
+        {"name": "cod", "keywords": ["cod"], "reply": "Bisa COD kak, di {business} bayar di tempat ya.",
+         "auto_send": true},
+    ]});
+    // A broken rule set is refused whole.
+    let broken = serde_json::json!({"rules": [{"name": "x", "keywords": ["a"]}]});
+    w.api
+        .expect(Method::PUT, &settings, &w.a.owner_token, Some(broken), 400)
+        .await
+        .unwrap();
+    let v = w
+        .api
+        .expect(Method::PUT, &settings, &w.a.owner_token, Some(rules), 200)
+        .await
+        .unwrap();
+    assert_eq!(v["rules"].as_array().unwrap().len(), 2);
+    assert_eq!(v["auto_send"], false, "the cod rule auto-sends on its own");
+
+    let c = sim
+        .api
+        .inbound(
+            &serde_json::json!({"account": IG_A, "customer": "7400000000000001",
+            "type": "comment", "text": "Ikut giveaway di akun aku kak, follow back ya",
+            "media_id": "18040000000007401"}),
+        )
+        .await
+        .unwrap();
+    let comment = c["ids"]["comment_id"].as_str().unwrap().to_owned();
+    eventually("the spam comment hidden", WAIT, || async {
+        let state = sim.api.comment(&comment).await?;
+        Ok((state["hidden"] == true).then_some(state))
+    })
+    .await
+    .unwrap();
+
+    sim.api
+        .inbound(
+            &serde_json::json!({"account": IG_A, "customer": "7400000000000002",
+            "type": "text", "text": "kak bisa COD ga?"}),
+        )
+        .await
+        .unwrap();
+    let inbox = eventually("the rule's reply", WAIT, || async {
+        let inbox = sim.api.inbox("7400000000000002").await?;
+        Ok((!inbox.is_empty()).then_some(inbox))
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        inbox[0]["text"],
+        "Bisa COD kak, di Kirana Boutique bayar di tempat ya."
+    );
+    // The spam comment got no reply at all.
+    let state = sim.api.comment(&comment).await.unwrap();
+    assert!(state["replies"].as_array().unwrap().is_empty(), "{state}");
+}

@@ -952,7 +952,10 @@ async fn comments_get_a_public_reply_one_private_reply_and_can_be_hidden() {
             )
             .await
             .unwrap();
-    assert_eq!(v, json!({"auto_send": false, "hide_comments": true}));
+    assert_eq!(
+        v,
+        json!({"auto_send": false, "hide_comments": true, "rules": []})
+    );
     fx.w.api
         .expect(
             Method::PUT,

@@ -530,10 +530,12 @@ pub async fn verify_audit(
 pub struct SettingsInput {
     auto_send: Option<bool>,
     hide_comments: Option<bool>,
+    /// Replaces the whole ordered list when given.
+    rules: Option<Vec<crate::rules::ReplyRule>>,
 }
 
 fn settings_json(s: &TenantSettings) -> Value {
-    json!({"auto_send": s.auto_send, "hide_comments": s.hide_comments})
+    json!({"auto_send": s.auto_send, "hide_comments": s.hide_comments, "rules": s.rules})
 }
 
 pub async fn get_settings(
@@ -560,6 +562,11 @@ pub async fn put_settings(
     }
     if let Some(v) = input.hide_comments {
         settings.hide_comments = v;
+    }
+    if let Some(rules) = input.rules {
+        crate::rules::validate(&rules)
+            .map_err(|e| ApiError::bad_request("invalid_rules", e.to_string()))?;
+        settings.rules = rules;
     }
     app.store.put_settings(&scope, &settings).await?;
     app.store.sync().await?;

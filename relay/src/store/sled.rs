@@ -957,7 +957,8 @@ impl Store for SledStore {
                         proposal.at,
                     )
                     .is_some();
-                if passed && settings.auto_send && open && read_credits(&self.data, &prefix)? >= 1 {
+                let auto_send = proposal.auto_send.unwrap_or(settings.auto_send);
+                if passed && auto_send && open && read_credits(&self.data, &prefix)? >= 1 {
                     events.push(event(
                         format!("autosend:{}", proposal.answering),
                         DeskAction::ReplyQueued {
@@ -973,6 +974,16 @@ impl Store for SledStore {
                 format!("draft:{}", proposal.answering),
                 DeskAction::HandedOff { reason, intents },
             )),
+            ProposalOutcome::Quiet => {}
+        }
+        if let Some(comment_id) = proposal.hide_comment {
+            events.push(event(
+                format!("hide:{}", proposal.answering),
+                DeskAction::CommentHidden {
+                    comment_id,
+                    hidden: true,
+                },
+            ));
         }
         Ok(self
             .append_locked(tenant, &prefix, events)?

@@ -57,6 +57,7 @@ fn facts<'a>(
 static PERMISSIVE: TenantSettings = TenantSettings {
     auto_send: false,
     hide_comments: true,
+    rules: Vec::new(),
 };
 
 #[test]
