@@ -220,76 +220,83 @@ impl Task {
         let turns = self.context(scope, &inbound.thread, event.seq).await?;
         let draft = brain.drafter.draft(text, &turns);
         let intents: Vec<String> = draft.intents.iter().map(ToString::to_string).collect();
-        let drafted = match (draft.text, draft.handoff) {
-            (Some(grounded), _) => {
-                // The model may only reword what the grounded drafter found; any failure
-                // keeps the grounded text and says why.
+        let facts: Vec<String> = draft.facts.iter().map(ToString::to_string).collect();
+        let knowledge = brain.drafter.knowledge();
+        // The tenant's rules come first; the drafter's intents serve their intent matchers.
+        let settings = self.store.settings(scope).await?;
+        let rule = rules::first_match(&settings.rules, inbound.channel, text, &intents);
+        let as_draft = |reply: String, facts: Vec<String>, source: String| {
+            let held = held(&brain, &reply, text, inbound.channel);
+            ProposalOutcome::Draft {
+                text: reply,
+                basis: DraftBasis {
+                    intents: intents.clone(),
+                    facts,
+                    held,
+                    source,
+                },
+            }
+        };
+        let canned = rule
+            .and_then(|r| r.reply.as_deref())
+            .map(|reply| rules::fill(reply, &knowledge.business.name, &inbound.customer.handle()));
+        let instruction = rule.and_then(|r| r.prompt.as_deref());
+        let outcome = match (rule, canned, draft.text, draft.handoff) {
+            (_, Some(reply), _, _) => {
+                let name = rule.map_or("", |r| r.name.as_str());
+                as_draft(reply, Vec::new(), format!("rule:{name}"))
+            }
+            (Some(_), None, _, _) if instruction.is_none() => ProposalOutcome::Quiet,
+            (_, None, Some(grounded), _) => {
+                // The model may only reword what the grounded drafter found (following a
+                // matched rule's instruction, if any); any failure keeps the grounded text.
+                let label = rule.map_or_else(String::new, |r| format!("rule:{} ", r.name));
                 let (reply, source) = match &self.llm {
-                    None => (grounded, "grounded".to_owned()),
+                    None => (grounded, format!("{label}grounded")),
                     Some(llm) => match llm
-                        .draft(brain.drafter.knowledge(), &draft.facts, &turns, text)
+                        .draft_with(knowledge, &draft.facts, &turns, text, instruction)
                         .await
                     {
-                        Ok(reply) => (reply, "llm".to_owned()),
-                        Err(e) => (grounded, format!("grounded ({e})")),
+                        Ok(reply) => (reply, format!("{label}llm")),
+                        Err(e) => (grounded, format!("{label}grounded ({e})")),
                     },
                 };
-                let held = held(&brain, &reply, text, inbound.channel);
-                ProposalOutcome::Draft {
-                    text: reply,
-                    basis: DraftBasis {
+                as_draft(reply, facts, source.trim().to_owned())
+            }
+            (_, None, None, reason) => {
+                let reason = reason.unwrap_or_else(|| "the drafter has no answer".into());
+                match &settings.default_reply {
+                    // A holding reply for a person to approve: held, so never auto-sent.
+                    Some(default) => ProposalOutcome::Draft {
+                        text: rules::fill(
+                            default,
+                            &knowledge.business.name,
+                            &inbound.customer.handle(),
+                        ),
+                        basis: DraftBasis {
+                            intents: intents.clone(),
+                            facts: Vec::new(),
+                            held: vec![format!("hand-off: {reason}")],
+                            source: "default reply".into(),
+                        },
+                    },
+                    None => ProposalOutcome::HandOff {
+                        reason,
                         intents: intents.clone(),
-                        facts: draft.facts.iter().map(ToString::to_string).collect(),
-                        held,
-                        source,
                     },
                 }
             }
-            (None, reason) => ProposalOutcome::HandOff {
-                reason: reason.unwrap_or_else(|| "the drafter has no answer".into()),
-                intents: intents.clone(),
-            },
         };
-        // The tenant's rules come first; the drafter's intents serve their intent matchers.
-        let settings = self.store.settings(scope).await?;
-        let (outcome, auto_send, hide_comment) =
-            match rules::first_match(&settings.rules, inbound.channel, text, &intents) {
-                None => (drafted, None, None),
-                Some(rule) => {
-                    let comment = match &inbound.kind {
-                        InboundKind::Comment(c) if rule.hide_comment => Some(c.id.clone()),
-                        _ => None,
-                    };
-                    let outcome = match &rule.reply {
-                        None => ProposalOutcome::Quiet,
-                        Some(reply) => {
-                            let knowledge = brain.drafter.knowledge();
-                            let reply = rules::fill(
-                                reply,
-                                &knowledge.business.name,
-                                &inbound.customer.handle(),
-                            );
-                            let held = held(&brain, &reply, text, inbound.channel);
-                            ProposalOutcome::Draft {
-                                text: reply,
-                                basis: DraftBasis {
-                                    intents,
-                                    facts: Vec::new(),
-                                    held,
-                                    source: format!("rule:{}", rule.name),
-                                },
-                            }
-                        }
-                    };
-                    (outcome, rule.auto_send, comment)
-                }
-            };
+        let hide_comment = match (&inbound.kind, rule) {
+            (InboundKind::Comment(c), Some(rule)) if rule.hide_comment => Some(c.id.clone()),
+            _ => None,
+        };
         let proposal = Proposal {
             thread: inbound.thread.clone(),
             answering: event.seq,
             at: self.clock.now(),
             outcome,
-            auto_send,
+            auto_send: rule.and_then(|r| r.auto_send),
             hide_comment,
         };
         let recorded = self.store.propose_draft(scope, proposal).await?;

@@ -58,8 +58,28 @@ impl Llm {
         turns: &[Turn],
         message: &str,
     ) -> Result<String, LlmError> {
-        let mut messages =
-            vec![json!({"role": "system", "content": system_prompt(knowledge, facts)})];
+        self.draft_with(knowledge, facts, turns, message, None)
+            .await
+    }
+
+    /// [`Llm::draft`] with a reply rule's own instruction added to the system prompt.
+    ///
+    /// # Errors
+    /// See [`LlmError`].
+    pub async fn draft_with(
+        &self,
+        knowledge: &Knowledge,
+        facts: &[FactRef],
+        turns: &[Turn],
+        message: &str,
+        instruction: Option<&str>,
+    ) -> Result<String, LlmError> {
+        let mut system = system_prompt(knowledge, facts);
+        if let Some(instruction) = instruction {
+            system.push_str("\n\nFor this message: ");
+            system.push_str(instruction);
+        }
+        let mut messages = vec![json!({"role": "system", "content": system})];
         for turn in turns {
             let role = match turn.from {
                 Speaker::Customer => "user",

@@ -3,9 +3,11 @@
 //!
 //! A matcher is keywords (whole words, case-insensitive, `any` or `all` of them) or one of
 //! the drafter's intents (`complaint`, `price`, …: the drafter classifies the message). The
-//! answer is a canned text with placeholders (`{business}`, `{customer}`) — still checked by
-//! the safety classifier like every draft — and a rule may auto-send on its own or hide the
-//! comment it matched (for spam rules on comments).
+//! answer is a canned text with placeholders (`{business}`, `{customer}`) or an instruction
+//! for the model — either way checked by the safety classifier like every draft — and a rule
+//! may auto-send on its own or hide the comment it matched (for spam rules on comments).
+//! A tenant's `default_reply` (settings) is a holding reply drafted when the drafter hands a
+//! message to a person; it always waits for approval.
 
 use protocol::Channel;
 use serde::{Deserialize, Serialize};
@@ -28,6 +30,10 @@ pub struct ReplyRule {
     /// The canned reply; `None` with `hide_comment` for a spam rule that only hides.
     #[serde(default)]
     pub reply: Option<String>,
+    /// Instead of a canned reply: an instruction for the model (with the retrieved facts);
+    /// without a model, or when it fails, the grounded draft is used.
+    #[serde(default)]
+    pub prompt: Option<String>,
     /// Overrides the tenant's auto-send for this rule's replies.
     #[serde(default)]
     pub auto_send: Option<bool>,
@@ -88,9 +94,14 @@ pub fn validate(rules: &[ReplyRule]) -> Result<(), RuleError> {
             (n, Some(_)) if n > 0 => return Err(fail("give keywords or an intent, not both")),
             _ => {}
         }
-        if rule.reply.as_deref().is_none_or(|r| r.trim().is_empty()) && !rule.hide_comment {
+        let reply = rule.reply.as_deref().is_some_and(|r| !r.trim().is_empty());
+        let prompt = rule.prompt.as_deref().is_some_and(|p| !p.trim().is_empty());
+        if reply && prompt {
+            return Err(fail("give a reply or a prompt, not both"));
+        }
+        if !reply && !prompt && !rule.hide_comment {
             return Err(fail(
-                "give a reply, or hide_comment for a rule that only hides",
+                "give a reply or a prompt, or hide_comment for a rule that only hides",
             ));
         }
     }
@@ -174,6 +185,7 @@ mod tests {
             mode,
             intent: None,
             reply: Some("ok".into()),
+            prompt: None,
             auto_send: None,
             hide_comment: false,
         }

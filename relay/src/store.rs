@@ -275,6 +275,9 @@ pub struct TenantSettings {
     pub hide_comments: bool,
     /// Ordered reply rules, tried before the drafter (`crate::rules`).
     pub rules: Vec<crate::rules::ReplyRule>,
+    /// A holding reply drafted (never auto-sent) when the drafter hands a message to a
+    /// person, e.g. "Thanks, a colleague will answer shortly".
+    pub default_reply: Option<String>,
 }
 
 /// Where a queued reply stands.

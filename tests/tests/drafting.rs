@@ -101,6 +101,28 @@ async fn customer_questions_get_grounded_drafts_or_a_hand_off() {
             .any(|i| i == "price")
     );
 
+    // A size question: the draft names the right stock per colour in that size (M: Sage 0,
+    // Terracotta 4) and the price.
+    let sized = dm_then(
+        &w,
+        &w.a,
+        IG_A,
+        "7100000000000009",
+        "Linen Wrap Dress size M ready kak? harganya?",
+        |t| !t["draft"].is_null(),
+    )
+    .await;
+    let text = sized["draft"]["text"].as_str().unwrap();
+    assert!(text.contains("389.000"), "{text}");
+    assert!(text.contains("Terracotta") && text.contains('4'), "{text}");
+    assert!(
+        sized["draft"]["basis"]["held"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{sized}"
+    );
+
     let weather = dm_then(
         &w,
         &w.a,
@@ -622,4 +644,75 @@ async fn reply_rules_answer_first_and_a_spam_rule_hides_the_comment() {
     // The spam comment got no reply at all.
     let state = sim.api.comment(&comment).await.unwrap();
     assert!(state["replies"].as_array().unwrap().is_empty(), "{state}");
+}
+
+#[tokio::test]
+async fn a_prompt_rule_instructs_the_model_and_a_default_reply_holds_a_hand_off() {
+    let (url, seen) = fake_llm("Halo kak, pesanan custom bisa, tim kami hubungi ya.", 200).await;
+    let w = world_with_llm(&url).await;
+    load_boutique(&w).await;
+    let settings = format!("/v1/tenants/{}/settings", w.a.id);
+    let body = serde_json::json!({
+        "auto_send": true,
+        "default_reply": "Terima kasih kak, pesan kakak kami teruskan ke tim {business} ya.",
+        // The rule keeps its drafts for review even though the tenant auto-sends.
+        "rules": [{"name": "custom", "keywords": ["custom"], "auto_send": false,
+                   "prompt": "Say a colleague will follow up about custom orders."}],
+    });
+    w.api
+        .expect(Method::PUT, &settings, &w.a.owner_token, Some(body), 200)
+        .await
+        .unwrap();
+    // Credits to spare, so only the hold can keep the default reply from going out.
+    w.api
+        .expect(
+            Method::POST,
+            &format!("/v1/tenants/{}/credits", w.a.id),
+            harness::OPERATOR_TOKEN,
+            Some(serde_json::json!({"add": 5})),
+            200,
+        )
+        .await
+        .unwrap();
+    let custom = dm_then(
+        &w,
+        &w.a,
+        IG_A,
+        "7500000000000001",
+        "bisa pesan custom kebaya?",
+        |t| !t["draft"].is_null(),
+    )
+    .await;
+    assert_eq!(
+        custom["draft"]["basis"]["source"], "rule:custom llm",
+        "{custom}"
+    );
+    let (request, _) = seen.lock().unwrap()[0].clone();
+    let system = request["messages"][0]["content"].as_str().unwrap();
+    assert!(system.contains("custom orders"), "{system}");
+
+    // Off-domain: the default reply is drafted for a person to approve, never auto-sent.
+    let weather = dm_then(
+        &w,
+        &w.a,
+        IG_A,
+        "7500000000000002",
+        "besok cuaca jakarta hujan ga ya",
+        |t| !t["draft"].is_null(),
+    )
+    .await;
+    let draft = &weather["draft"];
+    assert_eq!(
+        draft["text"],
+        "Terima kasih kak, pesan kakak kami teruskan ke tim Kirana Boutique ya."
+    );
+    assert_eq!(draft["basis"]["source"], "default reply");
+    assert!(
+        draft["basis"]["held"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("hand-off"),
+        "{draft}"
+    );
+    assert_eq!(weather["counts"]["replies_queued"], 0);
 }

@@ -532,10 +532,15 @@ pub struct SettingsInput {
     hide_comments: Option<bool>,
     /// Replaces the whole ordered list when given.
     rules: Option<Vec<crate::rules::ReplyRule>>,
+    /// An empty text removes it.
+    default_reply: Option<String>,
 }
 
 fn settings_json(s: &TenantSettings) -> Value {
-    json!({"auto_send": s.auto_send, "hide_comments": s.hide_comments, "rules": s.rules})
+    json!({
+        "auto_send": s.auto_send, "hide_comments": s.hide_comments, "rules": s.rules,
+        "default_reply": s.default_reply,
+    })
 }
 
 pub async fn get_settings(
@@ -567,6 +572,9 @@ pub async fn put_settings(
         crate::rules::validate(&rules)
             .map_err(|e| ApiError::bad_request("invalid_rules", e.to_string()))?;
         settings.rules = rules;
+    }
+    if let Some(text) = input.default_reply {
+        settings.default_reply = Some(text.trim().to_owned()).filter(|t| !t.is_empty());
     }
     app.store.put_settings(&scope, &settings).await?;
     app.store.sync().await?;

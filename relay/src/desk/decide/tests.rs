@@ -58,6 +58,7 @@ static PERMISSIVE: TenantSettings = TenantSettings {
     auto_send: false,
     hide_comments: true,
     rules: Vec::new(),
+    default_reply: None,
 };
 
 #[test]
