@@ -92,6 +92,17 @@ impl Drafting {
 
     /// Hands over freshly stored events; customer messages among them get drafts.
     pub fn submit(&self, scope: &TenantScope, events: &[Event]) {
+        // Known to have no knowledge: nothing to draft, so nothing to copy on the ingest path.
+        let known_idle = matches!(
+            self.brains
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(scope.tenant()),
+            Some(None)
+        );
+        if known_idle {
+            return;
+        }
         let events: Vec<Event> = events
             .iter()
             .filter(|e| customer_text(e).is_some())

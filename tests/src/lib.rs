@@ -5,6 +5,7 @@
 //! and WhatsApp accounts the fixtures in `tests/fixtures/meta/` are addressed to.
 
 pub mod desk;
+pub mod procfs;
 pub mod proxy;
 pub mod sim;
 
@@ -14,6 +15,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -511,5 +513,28 @@ impl World {
             }
         }
         Ok(())
+    }
+}
+
+/// Polls `check` until it yields `Some`, or fails after `within` naming `what`.
+///
+/// # Errors
+/// The deadline passed, or `check` failed.
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    let mut pause = Duration::from_millis(10);
+    loop {
+        if let Some(v) = check().await? {
+            return Ok(v);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!("timed out after {within:?} waiting for {what}");
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(200));
     }
 }

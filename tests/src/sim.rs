@@ -10,7 +10,6 @@ use crate::{APP_SECRET, IG_A, IG_APP_SECRET, IG_B, PAGE_A, WA_A, WA_B, relay_bin
 use anyhow::{Context as _, bail};
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -415,25 +414,4 @@ impl SimApi {
     }
 }
 
-/// Polls `check` until it yields `Some`, or fails after `within` naming `what`.
-///
-/// # Errors
-/// The deadline passed, or `check` failed.
-pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> anyhow::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = anyhow::Result<Option<T>>>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    let mut pause = Duration::from_millis(10);
-    loop {
-        if let Some(v) = check().await? {
-            return Ok(v);
-        }
-        if tokio::time::Instant::now() >= deadline {
-            bail!("timed out after {within:?} waiting for {what}");
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(200));
-    }
-}
+pub use crate::eventually;

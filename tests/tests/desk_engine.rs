@@ -206,14 +206,11 @@ async fn a_desk_killed_before_its_answer_resends_on_restart_and_the_relay_applie
         text: "Yes, size M is in stock.".into(),
     };
     let key = probe.submit(&command).await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while desk_events_with_key(&w, &w.a.id, &key).await.is_empty() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the relay never applied {key}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    harness::eventually("the relay applying the command", WAIT, || async {
+        Ok((!desk_events_with_key(&w, &w.a.id, &key).await.is_empty()).then_some(()))
+    })
+    .await
+    .unwrap();
     probe.child.kill().await.unwrap();
     assert!(
         !probe

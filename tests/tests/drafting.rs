@@ -148,7 +148,52 @@ async fn customer_questions_get_grounded_drafts_or_a_hand_off() {
         |_| true,
     )
     .await;
+    // Drafting runs in arrival order across tenants: once a later message of tenant A has
+    // its draft, B's message was seen and left alone.
+    dm_then(
+        &w,
+        &w.a,
+        IG_A,
+        "7100000000000008",
+        "Floral Midi Dress harganya?",
+        |t| !t["draft"].is_null(),
+    )
+    .await;
+    let path = format!("/v1/tenants/{}/threads", w.b.id);
+    let v = w
+        .api
+        .expect(Method::GET, &path, &w.b.agent_token, None, 200)
+        .await
+        .unwrap();
+    let b = v["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == b["id"])
+        .unwrap();
     assert!(b["draft"].is_null() && b["handoff"].is_null(), "{b}");
+    // Once B loads knowledge, its next message is drafted.
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/knowledge/bakery.toml"),
+    )
+    .unwrap();
+    let resp = reqwest::Client::new()
+        .put(format!("{}/v1/tenants/{}/knowledge", w.api.url, w.b.id))
+        .bearer_auth(&w.b.owner_token)
+        .body(text)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    dm_then(
+        &w,
+        &w.b,
+        IG_B,
+        "7100000000000010",
+        "How much is a croissant?",
+        |t| !t["draft"].is_null(),
+    )
+    .await;
 }
 
 #[tokio::test]

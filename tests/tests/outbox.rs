@@ -37,6 +37,34 @@ async fn setup() -> Fx {
 }
 
 impl Fx {
+    /// Kills the relay with SIGKILL, starts it again on its data and repoints the simulator.
+    async fn kill9_and_restart(&mut self) {
+        self.w.relay.take().unwrap().kill9().await.unwrap();
+        self.w.start_again().await.unwrap();
+        self.sim.api.set_relay(&self.w.api.url).await.unwrap();
+    }
+
+    /// Waits for the tenant's (only) comment thread.
+    async fn comment_thread(&self, tenant: &str, token: &str) -> ThreadId {
+        let path = format!("/v1/tenants/{tenant}/threads");
+        eventually("the comment thread", WAIT, || async {
+            let v = self
+                .w
+                .api
+                .expect(Method::GET, &path, token, None, 200)
+                .await?;
+            Ok(v["threads"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|th| th["kind"] == "comment")
+                .and_then(|th| th["id"].as_str())
+                .map(ThreadId::new))
+        })
+        .await
+        .unwrap()
+    }
+
     async fn customer_writes(&self, account: &str, customer: &str, text: &str, ago: Option<&str>) {
         let mut action =
             json!({"account": account, "customer": customer, "type": "text", "text": text});
@@ -548,9 +576,7 @@ async fn a_relay_killed_mid_send_delivers_the_reply_exactly_once() {
     .await
     .unwrap();
     // The call is still waiting for Meta's answer: kill the relay now.
-    fx.w.relay.take().unwrap().kill9().await.unwrap();
-    fx.w.start_again().await.unwrap();
-    fx.sim.api.set_relay(&fx.w.api.url).await.unwrap();
+    fx.kill9_and_restart().await;
     let sent = fx.send_in(&t, &thread, 0, "sent").await;
     assert_eq!(fx.inbox_texts(customer).await, ["only once, please"]);
     let v = fx.thread_json(&t, &thread).await;
@@ -865,22 +891,7 @@ async fn comments_get_a_public_reply_one_private_reply_and_can_be_hidden() {
         .await
         .unwrap();
     let comment = c["ids"]["comment_id"].as_str().unwrap().to_owned();
-    let thread = eventually("the comment thread", WAIT, || async {
-        let path = format!("/v1/tenants/{}/threads", t.id);
-        let v =
-            fx.w.api
-                .expect(Method::GET, &path, &t.agent_token, None, 200)
-                .await?;
-        Ok(v["threads"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|th| th["kind"] == "comment")
-            .and_then(|th| th["id"].as_str())
-            .map(ThreadId::new))
-    })
-    .await
-    .unwrap();
+    let thread = fx.comment_thread(&t.id, &t.agent_token).await;
     fx.top_up(t, 5).await;
     let mut desk = fx.desk(t).await;
     assert!(matches!(
@@ -1149,9 +1160,7 @@ async fn a_whatsapp_send_in_doubt_is_settled_by_its_status_webhook() {
     })
     .await
     .unwrap();
-    fx.w.relay.take().unwrap().kill9().await.unwrap();
-    fx.w.start_again().await.unwrap();
-    fx.sim.api.set_relay(&fx.w.api.url).await.unwrap();
+    fx.kill9_and_restart().await;
     let sent = fx.send_in(&t, &thread, 0, "sent").await;
     assert_eq!(fx.inbox_texts(customer).await, ["sekali saja"]);
     assert_eq!(sent["attempts"], 1, "no second attempt was made");
@@ -1307,9 +1316,7 @@ async fn a_rich_reply_in_doubt_after_a_crash_is_not_sent_twice() {
     })
     .await
     .unwrap();
-    fx.w.relay.take().unwrap().kill9().await.unwrap();
-    fx.w.start_again().await.unwrap();
-    fx.sim.api.set_relay(&fx.w.api.url).await.unwrap();
+    fx.kill9_and_restart().await;
     let sent = fx.send_in(&t, &thread, 1, "sent").await;
     assert_eq!(sent["attempts"], 1, "no second attempt was made");
     let inbox = fx.sim.api.inbox(customer).await.unwrap();
@@ -1337,22 +1344,7 @@ async fn a_public_comment_reply_in_doubt_after_a_crash_is_not_posted_twice() {
         .await
         .unwrap();
     let comment = c["ids"]["comment_id"].as_str().unwrap().to_owned();
-    let thread = eventually("the comment thread", WAIT, || async {
-        let path = format!("/v1/tenants/{}/threads", t.id);
-        let v =
-            fx.w.api
-                .expect(Method::GET, &path, &t.agent_token, None, 200)
-                .await?;
-        Ok(v["threads"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|th| th["kind"] == "comment")
-            .and_then(|th| th["id"].as_str())
-            .map(ThreadId::new))
-    })
-    .await
-    .unwrap();
+    let thread = fx.comment_thread(&t.id, &t.agent_token).await;
     fx.top_up(&t, 2).await;
     fx.sim
         .api
@@ -1369,9 +1361,7 @@ async fn a_public_comment_reply_in_doubt_after_a_crash_is_not_posted_twice() {
     })
     .await
     .unwrap();
-    fx.w.relay.take().unwrap().kill9().await.unwrap();
-    fx.w.start_again().await.unwrap();
-    fx.sim.api.set_relay(&fx.w.api.url).await.unwrap();
+    fx.kill9_and_restart().await;
     let sent = fx.send_in(&t, &thread, 0, "sent").await;
     assert_eq!(sent["attempts"], 1, "no second attempt was made");
     assert_eq!(sent["kind"], "PublicReply");

@@ -187,18 +187,7 @@ async fn step(
     if in_doubt && channel.kind == ChannelKind::Whatsapp {
         if let Some(provider_id) = send.provider_seen.clone() {
             let kind = send.kind.unwrap_or(ReplyKind::WhatsAppFreeForm);
-            if send.state != SendState::Sending {
-                appended.extend(record(sending(send.attempts + 1, kind)).await?);
-            }
-            appended.extend(
-                record(SendStatus::Sent {
-                    provider_id,
-                    kind,
-                    reconciled: true,
-                })
-                .await?,
-            );
-            return Ok(appended);
+            return settled(shared, scope, send, provider_id, kind).await;
         }
         let settle_by = send
             .sending_since
@@ -250,19 +239,7 @@ async fn step(
         match found {
             Ok(Some(provider_id)) => {
                 let kind = send.kind.unwrap_or(ReplyKind::Standard);
-                if send.state != SendState::Sending {
-                    // The failure gave its credit back, but the message did go out.
-                    appended.extend(record(sending(send.attempts + 1, kind)).await?);
-                }
-                appended.extend(
-                    record(SendStatus::Sent {
-                        provider_id,
-                        kind,
-                        reconciled: true,
-                    })
-                    .await?,
-                );
-                return Ok(appended);
+                return settled(shared, scope, send, provider_id, kind).await;
             }
             Ok(None) => {}
             Err(failure) => {
@@ -379,6 +356,28 @@ async fn step(
     };
     appended.extend(record(status).await?);
     Ok(appended)
+}
+
+/// Records a send in doubt as sent, found in Meta's records. After a failure its credit was
+/// given back, so an attempt is recorded again to take it: the message did go out.
+async fn settled(
+    shared: &Shared,
+    scope: &TenantScope,
+    send: &SendView,
+    provider_id: String,
+    kind: ReplyKind,
+) -> Result<Vec<Event>, StoreError> {
+    let mut events = Vec::new();
+    if send.state != SendState::Sending {
+        events.extend(record(shared, scope, send, sending(send.attempts + 1, kind)).await?);
+    }
+    let sent = SendStatus::Sent {
+        provider_id,
+        kind,
+        reconciled: true,
+    };
+    events.extend(record(shared, scope, send, sent).await?);
+    Ok(events)
 }
 
 fn sending(attempt: u32, kind: ReplyKind) -> SendStatus {

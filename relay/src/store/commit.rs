@@ -4,8 +4,9 @@
 //!
 //! The committer flushes as soon as someone waits and no flush is running (no timer): on
 //! fast disks that beats both per-request flushing and a tick. Callers that arrive while a
-//! flush runs are batched into the next one. A single flusher also avoids sled 0.34's
-//! `flush_async` hang when several flushes run at once (sled issues #1308, #1241).
+//! flush runs are batched into the next one. The flush is whatever the store gives it: the
+//! sled store's is an `fdatasync` of its write-ahead log (and a segment rotation when one is
+//! full), never sled's own flush, which only the checkpointer calls.
 //!
 //! Correctness rests on one ordering: a caller registers only after its writes returned,
 //! and the committer drains registrations before it starts the flush, so every drained

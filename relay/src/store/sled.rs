@@ -117,8 +117,8 @@ fn route_key(key: &RouteKey) -> Vec<u8> {
 /// every call (a job on sled's IO pool each time), and that cost most of a core under
 /// ingest. Atomicity comes from the log instead: a step cut short by a crash is replayed
 /// whole at open. Concurrent readers outside the writer's lock may glimpse a step half
-/// applied, so steps order their ops referent first (message before its index, event
-/// before the head that publishes it).
+/// applied, so steps order their ops referent first (a message before its index, a channel
+/// record before its routes); the head is in memory and moves only after the step applied.
 fn apply(registry: &sled::Tree, data: &sled::Tree, writes: Writes) -> Result<(), StoreError> {
     for op in writes.ops {
         let tree = match op.tree {

@@ -54,6 +54,7 @@ use clap::Parser;
 use desk_tui::{ConnectionState, Replica, SyncConfig, SyncHandle, Token, Update};
 use futures_util::{SinkExt, StreamExt};
 use harness::desk::BINARY;
+use harness::procfs::{clock_ticks, cpus_allowed, pid_cpu_ticks};
 use harness::{APP_SECRET, Api, OPERATOR_TOKEN, RelayOptions, ig_dm, now_ms, sign};
 use hdrhistogram::Histogram;
 use protocol::codec::{decode_binary, encode_binary};
@@ -352,16 +353,6 @@ async fn taskset_available() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// `USER_HZ`, the unit of utime/stime in `/proc/*/stat`; 100 on every common Linux.
-async fn clock_ticks() -> f64 {
-    let out = Command::new("getconf").arg("CLK_TCK").output().await;
-    out.ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .filter(|v| *v > 0.0)
-        .unwrap_or(100.0)
-}
-
 /// Makes sure this process (and so the relay it starts) may open `needed` files. The
 /// workspace forbids `unsafe`, so `setrlimit` is reached through util-linux's `prlimit`
 /// on our own pid rather than through libc.
@@ -428,18 +419,6 @@ fn status_kib(pid: u32, field: &str) -> Option<u64> {
     })
 }
 
-/// utime + stime of a whole process (all threads), in clock ticks.
-fn cpu_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may contain spaces and parentheses; the fields after the last ')'
-    // start at field 3 (state), so utime (field 14) and stime (15) are at 11 and 12.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
-}
-
 /// CPU counters of the relay and of this program at one moment.
 struct CpuMark {
     relay: Option<u64>,
@@ -457,8 +436,8 @@ struct CpuUse {
 impl CpuMark {
     fn take(relay_pid: u32) -> Self {
         Self {
-            relay: cpu_ticks(relay_pid),
-            bench: cpu_ticks(std::process::id()),
+            relay: pid_cpu_ticks(relay_pid),
+            bench: pid_cpu_ticks(std::process::id()),
             at: Instant::now(),
         }
     }
@@ -565,15 +544,6 @@ impl RelayProc {
             );
         }
     }
-}
-
-/// Shows that `taskset` took effect.
-fn cpus_allowed(pid: u32) -> Option<String> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-        .map(|s| s.trim().to_owned())
 }
 
 /// A tenant as the bench uses it.

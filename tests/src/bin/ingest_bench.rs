@@ -26,6 +26,7 @@
 use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
 use clap::Parser;
+use harness::procfs::{clock_ticks, cpus_allowed, proc_cpu_ticks, read_head};
 use hdrhistogram::Histogram;
 use hmac::{Hmac, Mac};
 use http_body_util::{BodyExt, Full};
@@ -307,16 +308,6 @@ async fn taskset_available() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// `USER_HZ`, the unit of utime/stime in `/proc/*/stat`; 100 on every common Linux.
-async fn clock_ticks() -> f64 {
-    let out = Command::new("getconf").arg("CLK_TCK").output().await;
-    out.ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .filter(|v| *v > 0.0)
-        .unwrap_or(100.0)
-}
-
 // ---------------------------------------------------------------------------------------
 // Server processes
 // ---------------------------------------------------------------------------------------
@@ -468,33 +459,6 @@ impl Server {
         self.pid
             .and_then(|p| proc_cpu_ticks(&format!("/proc/{p}/stat")))
     }
-}
-
-fn read_head(path: &Path, lines: usize) -> String {
-    std::fs::read_to_string(path)
-        .map(|s| s.lines().take(lines).collect::<Vec<_>>().join("\n"))
-        .unwrap_or_default()
-}
-
-/// Shows that `taskset` took effect.
-fn cpus_allowed(pid: u32) -> Option<String> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-        .map(|s| s.trim().to_owned())
-}
-
-/// utime + stime of a whole process (all threads), in clock ticks.
-fn proc_cpu_ticks(stat_path: &str) -> Option<u64> {
-    let stat = std::fs::read_to_string(stat_path).ok()?;
-    // The command name may contain spaces and parentheses; the fields after the last ')'
-    // start at field 3 (state), so utime (field 14) and stime (15) are at 11 and 12.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
 }
 
 // ---------------------------------------------------------------------------------------
