@@ -12,17 +12,27 @@
 //! until answered; only `net` touches the socket; the agent token appears in no log, path
 //! or error text.
 
+pub mod app;
 pub mod backoff;
 pub mod config;
+pub mod demo;
+pub mod fixtures;
+pub mod logging;
+pub mod model;
 mod net;
 pub mod outbox;
+pub mod profiles;
+pub mod remote;
 pub mod replica;
+pub mod run;
 pub mod state;
 pub mod sync;
+pub mod ui;
 
 pub use backoff::BackoffConfig;
 pub use config::{ConfigError, Subprotocol, SyncConfig, Token};
 pub use outbox::{AnsweredCommand, Outbox, OutboxError, PendingCommand};
+pub use replica::Header;
 pub use replica::{Applied, Gap, Identity, Replica, ReplicaError};
 pub use state::{ConnectionState, Update};
 pub use sync::{SyncError, SyncHandle};

@@ -2,16 +2,18 @@
 //! online or not.
 //!
 //! One sled database per relay + token (see [`SyncConfig::replica_dir`]) with four trees:
-//! `events` (seq, big-endian → bincode `Event`), `meta` (cursor, identity, relay head), and
+//! `events` (seq, big-endian → bincode `Event`), `meta` (cursor, identity, header, head), and
 //! the outbox's `outbox` and `answers` (see [`crate::outbox`]). The cursor is the highest
 //! seq applied, and the events tree always holds exactly `1..=cursor`: events and the new
 //! cursor are written in one transaction, duplicates are skipped and a gap stops the
 //! batch. This module knows nothing about sockets; the engine feeds it.
 
 use crate::config::{ConfigError, SyncConfig};
+use crate::model::summary::{SendState, ThreadSummary, thread_of};
 use crate::outbox::{Outbox, OutboxError};
 use protocol::codec;
-use protocol::{AgentId, CodecError, Event, Role, Seq, TenantId};
+use protocol::outbox::credit_change;
+use protocol::{AgentId, CodecError, Event, EventBody, Role, Seq, TenantId, ThreadId};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::{Transactional, Tree};
@@ -21,6 +23,8 @@ use std::path::{Path, PathBuf};
 const CURSOR: &[u8] = b"cursor";
 const HEAD: &[u8] = b"head";
 const IDENTITY: &[u8] = b"identity";
+const HEADER: &[u8] = b"header";
+const CREDITS: &[u8] = b"credits";
 
 /// Who this replica belongs to, as the relay's welcome said.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -40,6 +44,14 @@ impl fmt::Display for Identity {
             self.role.as_str()
         )
     }
+}
+
+/// What the desk's header shows, as the relay's latest welcome said: the partner's brand
+/// (its name when it has none) and the tenant's name. Kept so an offline start shows it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Header {
+    pub brand: String,
+    pub tenant_name: String,
 }
 
 /// Why the replica could not be read or written.
@@ -126,6 +138,10 @@ pub struct Replica {
     db: sled::Db,
     events: Tree,
     meta: Tree,
+    /// Thread id → bincode [`ThreadSummary`]: the inbox, read at start without a replay.
+    threads: Tree,
+    /// Thread id, 0xFF, seq (big-endian) → nothing: a thread's events in order.
+    by_thread: Tree,
     outbox: Outbox,
 }
 
@@ -153,14 +169,24 @@ impl Replica {
             path: path.to_path_buf(),
             source,
         };
-        let db = sled::Config::new().path(path).open().map_err(open_error)?;
+        // sled's default page cache is 1 GiB; the desk reads little at a time, and its
+        // memory budget (150 MB with 50,000 threads) matters more than re-reads.
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(32 * 1024 * 1024)
+            .open()
+            .map_err(open_error)?;
         let events = db.open_tree("events").map_err(open_error)?;
         let meta = db.open_tree("meta").map_err(open_error)?;
+        let threads = db.open_tree("threads").map_err(open_error)?;
+        let by_thread = db.open_tree("by_thread").map_err(open_error)?;
         let outbox = Outbox::open(&db).map_err(open_error)?;
         Ok(Self {
             db,
             events,
             meta,
+            threads,
+            by_thread,
             outbox,
         })
     }
@@ -198,14 +224,30 @@ impl Replica {
         }
     }
 
+    /// The desk's header from the latest welcome (`None` until the first one).
+    ///
+    /// # Errors
+    /// Storage failure or a malformed stored header.
+    pub fn header(&self) -> Result<Option<Header>, ReplicaError> {
+        match self.meta.get(HEADER)? {
+            Some(bytes) => Ok(Some(codec::decode_binary(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
     /// Records a welcome: the first one fixes tenant and agent, later ones must name the
-    /// same (the role may change, an agent can be promoted). The head is kept so the desk
-    /// can show how far behind it is.
+    /// same (the role may change, an agent can be promoted; brand and tenant name may be
+    /// renamed). The head is kept so the desk can show how far behind it is.
     ///
     /// # Errors
     /// [`ReplicaError::IdentityMismatch`] when the relay names another tenant or agent;
     /// nothing is written then.
-    pub fn accept_welcome(&self, identity: &Identity, head: Seq) -> Result<(), ReplicaError> {
+    pub fn accept_welcome(
+        &self,
+        identity: &Identity,
+        header: &Header,
+        head: Seq,
+    ) -> Result<(), ReplicaError> {
         if let Some(stored) = self.identity()?
             && (stored.tenant != identity.tenant || stored.agent != identity.agent)
         {
@@ -216,6 +258,7 @@ impl Replica {
         }
         let mut batch = sled::Batch::default();
         batch.insert(IDENTITY, codec::encode_binary(identity)?);
+        batch.insert(HEADER, codec::encode_binary(header)?);
         batch.insert(HEAD, &head.0.to_be_bytes()[..]);
         self.meta.apply_batch(batch)?;
         Ok(())
@@ -237,20 +280,58 @@ impl Replica {
                 seq: foreign.seq,
             });
         }
+        let me = self
+            .identity()?
+            .map_or_else(|| AgentId::new(""), |i| i.agent);
         let abort = ConflictableTransactionError::Abort;
-        let outcome = (&self.events, &self.meta).transaction(|(events, meta)| {
+        let trees = (&self.events, &self.meta, &self.threads, &self.by_thread);
+        let outcome = trees.transaction(|(events, meta, threads, by_thread)| {
             let cursor = read_seq(meta.get(CURSOR)?.as_deref(), "cursor").map_err(abort)?;
             let admission = admit(cursor, batch);
             let mut writes = sled::Batch::default();
+            let mut credits = read_credits(meta.get(CREDITS)?.as_deref()).map_err(abort)?;
+            // The welcome's balance already counts everything up to the relay's head.
+            let head = read_seq(meta.get(HEAD)?.as_deref(), "head").map_err(abort)?;
             for event in &admission.fresh {
                 let bytes =
                     codec::encode_binary(*event).map_err(|e| abort(ReplicaError::Codec(e)))?;
                 writes.insert(&event.seq.0.to_be_bytes()[..], bytes);
+                if let EventBody::Credits(c) = &event.body
+                    && event.seq > head
+                {
+                    credits = Some(c.balance);
+                }
+                let Some(thread) = thread_of(event) else {
+                    continue;
+                };
+                let before: Option<ThreadSummary> = match threads.get(thread.as_str())? {
+                    Some(b) => {
+                        Some(codec::decode_binary(&b).map_err(|e| abort(ReplicaError::Codec(e)))?)
+                    }
+                    None => None,
+                };
+                if let (Some(balance), Some(row), EventBody::Outbox(o)) =
+                    (credits.as_mut(), &before, &event.body)
+                    && event.seq > head
+                    && let Some(send) = row.sends.iter().find(|s| s.send == o.send)
+                {
+                    let was_sending = matches!(send.state, SendState::Sending { .. });
+                    *balance += credit_change(&o.status, was_sending, send.is_message);
+                }
+                if let Some(after) = ThreadSummary::apply(before, event, &me) {
+                    let bytes =
+                        codec::encode_binary(&after).map_err(|e| abort(ReplicaError::Codec(e)))?;
+                    threads.insert(thread.as_str(), bytes)?;
+                    by_thread.insert(thread_key(thread, event.seq), &[][..])?;
+                }
             }
             let new_cursor = admission.fresh.last().map_or(cursor, |e| e.seq);
             if new_cursor != cursor {
                 events.apply_batch(&writes)?;
                 meta.insert(CURSOR, &new_cursor.0.to_be_bytes()[..])?;
+                if let Some(balance) = credits {
+                    meta.insert(CREDITS, &balance.to_be_bytes()[..])?;
+                }
             }
             Ok(Applied {
                 cursor: new_cursor,
@@ -291,6 +372,73 @@ impl Replica {
         }
     }
 
+    /// Every thread's inbox row.
+    ///
+    /// # Errors
+    /// Storage failure or an undecodable row.
+    pub fn summaries(&self) -> Result<Vec<ThreadSummary>, ReplicaError> {
+        self.threads
+            .iter()
+            .values()
+            .map(|bytes| Ok(codec::decode_binary(&bytes?)?))
+            .collect()
+    }
+
+    /// One thread's inbox row.
+    ///
+    /// # Errors
+    /// Storage failure or an undecodable row.
+    pub fn summary(&self, thread: &ThreadId) -> Result<Option<ThreadSummary>, ReplicaError> {
+        match self.threads.get(thread.as_str())? {
+            Some(bytes) => Ok(Some(codec::decode_binary(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every event of one thread, in log order.
+    ///
+    /// # Errors
+    /// Storage failure, an undecodable event, or an index entry without its event.
+    pub fn thread_events(&self, thread: &ThreadId) -> Result<Vec<Event>, ReplicaError> {
+        let mut prefix = thread.as_str().as_bytes().to_vec();
+        prefix.push(0xFF);
+        let mut out = Vec::new();
+        for key in self.by_thread.scan_prefix(&prefix).keys() {
+            let key = key?;
+            let seq: [u8; 8] =
+                key[prefix.len()..]
+                    .try_into()
+                    .map_err(|_| ReplicaError::Corrupt {
+                        what: "thread index",
+                    })?;
+            let event = self
+                .event(Seq(u64::from_be_bytes(seq)))?
+                .ok_or(ReplicaError::Corrupt {
+                    what: "thread index",
+                })?;
+            out.push(event);
+        }
+        Ok(out)
+    }
+
+    /// The tenant's reply credits as last known: the welcome's balance, then top-ups and
+    /// sends applied since (`None` before the first welcome).
+    ///
+    /// # Errors
+    /// Storage failure or a malformed stored balance.
+    pub fn credits(&self) -> Result<Option<i64>, ReplicaError> {
+        read_credits(self.meta.get(CREDITS)?.as_deref())
+    }
+
+    /// Records the balance a welcome announced.
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn set_credits(&self, balance: i64) -> Result<(), ReplicaError> {
+        self.meta.insert(CREDITS, &balance.to_be_bytes()[..])?;
+        Ok(())
+    }
+
     /// Makes everything written so far durable (fsync).
     ///
     /// # Errors
@@ -299,6 +447,26 @@ impl Replica {
         self.db.flush()?;
         Ok(())
     }
+}
+
+fn read_credits(bytes: Option<&[u8]>) -> Result<Option<i64>, ReplicaError> {
+    match bytes {
+        None => Ok(None),
+        Some(bytes) => {
+            let array: [u8; 8] = bytes
+                .try_into()
+                .map_err(|_| ReplicaError::Corrupt { what: "credits" })?;
+            Ok(Some(i64::from_be_bytes(array)))
+        }
+    }
+}
+
+fn thread_key(thread: &ThreadId, seq: Seq) -> Vec<u8> {
+    let mut key = thread.as_str().as_bytes().to_vec();
+    // 0xFF never occurs in UTF-8, so one thread's prefix is never another's.
+    key.push(0xFF);
+    key.extend_from_slice(&seq.0.to_be_bytes());
+    key
 }
 
 fn read_seq(bytes: Option<&[u8]>, what: &'static str) -> Result<Seq, ReplicaError> {
@@ -345,6 +513,13 @@ pub(crate) mod tests {
             .iter()
             .map(|e| e.seq.0)
             .collect()
+    }
+
+    fn header(brand: &str, tenant_name: &str) -> Header {
+        Header {
+            brand: brand.into(),
+            tenant_name: tenant_name.into(),
+        }
     }
 
     fn identity(tenant: &str, agent: &str, role: Role) -> Identity {
@@ -432,21 +607,31 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let replica = Replica::open_dir(dir.path()).unwrap();
         assert_eq!(replica.identity().unwrap(), None);
+        assert_eq!(replica.header().unwrap(), None);
         let first = identity("t-a", "ag-1", Role::Agent);
-        replica.accept_welcome(&first, Seq(9)).unwrap();
+        let shown = header("Agency Desk", "Boutique A");
+        replica.accept_welcome(&first, &shown, Seq(9)).unwrap();
         assert_eq!(replica.identity().unwrap(), Some(first.clone()));
+        assert_eq!(replica.header().unwrap(), Some(shown.clone()));
         assert_eq!(replica.head().unwrap(), Seq(9));
 
-        // A promotion is fine.
+        // A promotion is fine, and so is a renamed business.
         let promoted = identity("t-a", "ag-1", Role::Owner);
-        replica.accept_welcome(&promoted, Seq(10)).unwrap();
+        let renamed = header("Agency Desk", "Boutique A+");
+        replica
+            .accept_welcome(&promoted, &renamed, Seq(10))
+            .unwrap();
         assert_eq!(replica.identity().unwrap(), Some(promoted.clone()));
+        assert_eq!(replica.header().unwrap(), Some(renamed.clone()));
 
         for other in [
             identity("t-b", "ag-1", Role::Owner),
             identity("t-a", "ag-2", Role::Owner),
         ] {
-            let err = replica.accept_welcome(&other, Seq(11)).unwrap_err();
+            let foreign = header("Other Agency", "Bakery B");
+            let err = replica
+                .accept_welcome(&other, &foreign, Seq(11))
+                .unwrap_err();
             assert!(
                 matches!(&err, ReplicaError::IdentityMismatch { stored, got } if *stored == promoted && *got == other),
                 "{err:?}"
@@ -454,7 +639,12 @@ pub(crate) mod tests {
             assert!(err.to_string().contains("belongs to tenant t-a"), "{err}");
         }
         assert_eq!(replica.identity().unwrap(), Some(promoted));
+        assert_eq!(replica.header().unwrap(), Some(renamed.clone()));
         assert_eq!(replica.head().unwrap(), Seq(10));
+        drop(replica);
+        // The header is there for an offline start.
+        let reopened = Replica::open_dir(dir.path()).unwrap();
+        assert_eq!(reopened.header().unwrap(), Some(renamed));
     }
 
     #[test]
@@ -462,7 +652,11 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let replica = Replica::open_dir(dir.path()).unwrap();
         replica
-            .accept_welcome(&identity("t-a", "ag-1", Role::Agent), Seq(2))
+            .accept_welcome(
+                &identity("t-a", "ag-1", Role::Agent),
+                &header("Agency Desk", "Boutique A"),
+                Seq(2),
+            )
             .unwrap();
         let err = replica
             .apply(&[event("t-a", 1), event("t-b", 2)])

@@ -13,9 +13,10 @@ use crate::backoff::Backoff;
 use crate::config::{ConfigError, SyncConfig};
 use crate::net::{self, Connection, Incoming, NetError, Verdict, close};
 use crate::outbox::OutboxError;
-use crate::replica::{Identity, Replica, ReplicaError};
+use crate::replica::{Header, Identity, Replica, ReplicaError};
 use crate::state::{ConnectionState, Update};
 use protocol::{ClientFrame, Command, CommandKey, Event, PROTOCOL_VERSION, Seq, ServerFrame};
+use std::fmt;
 use std::mem;
 use std::sync::Arc;
 use tokio::sync::{Notify, broadcast, watch};
@@ -102,17 +103,17 @@ impl SyncHandle {
     /// # Errors
     /// The outbox could not store it (nothing was queued then).
     pub async fn submit(&self, command: Command) -> Result<CommandKey, SyncError> {
-        let outbox = self.replica.outbox().clone();
-        // The push ends in an fsync, which must not stall the runtime's worker.
-        let pending = tokio::task::spawn_blocking(move || outbox.push(command))
-            .await
-            .map_err(|e| SyncError::Task(e.to_string()))??;
-        self.wake.notify_one();
-        // Nobody listening is fine: the desk reads the outbox when it draws.
-        let _ = self.updates.send(Update::Queued {
-            key: pending.key.clone(),
-        });
-        Ok(pending.key)
+        self.submitter().submit(command).await
+    }
+
+    /// A cloneable handle that can only submit commands, for tasks that outlive a borrow.
+    #[must_use]
+    pub fn submitter(&self) -> Submitter {
+        Submitter {
+            replica: self.replica.clone(),
+            wake: Arc::clone(&self.wake),
+            updates: self.updates.clone(),
+        }
     }
 
     /// The connection's state right now.
@@ -263,8 +264,16 @@ impl Engine {
                 welcome.protocol
             )));
         }
-        match self.replica.accept_welcome(&welcome.identity, welcome.head) {
-            Ok(()) => {}
+        match self
+            .replica
+            .accept_welcome(&welcome.identity, &welcome.header, welcome.head)
+        {
+            // The balance as of `head`; events up to it do not move it again (see apply).
+            Ok(()) => {
+                if let Err(e) = self.replica.set_credits(welcome.credits) {
+                    return Err(Ending::Retry(e.to_string()));
+                }
+            }
             Err(e @ ReplicaError::IdentityMismatch { .. }) => {
                 return Err(Ending::Refuse(e.to_string()));
             }
@@ -505,7 +514,9 @@ impl Session {
 struct Welcome {
     protocol: u16,
     identity: Identity,
+    header: Header,
     head: Seq,
+    credits: i64,
 }
 
 /// Upgrade, hello, and the welcome (pings before it are fine, anything else is not).
@@ -533,7 +544,10 @@ async fn handshake(config: &SyncConfig, cursor: Seq) -> Result<(Connection, Welc
                 tenant,
                 agent,
                 role,
+                brand,
+                tenant_name,
                 head,
+                credits,
                 ..
             })) => {
                 let identity = Identity {
@@ -541,12 +555,15 @@ async fn handshake(config: &SyncConfig, cursor: Seq) -> Result<(Connection, Welc
                     agent,
                     role,
                 };
+                let header = Header { brand, tenant_name };
                 return Ok((
                     conn,
                     Welcome {
                         protocol,
                         identity,
+                        header,
                         head,
+                        credits,
                     },
                 ));
             }
@@ -564,5 +581,39 @@ async fn handshake(config: &SyncConfig, cursor: Seq) -> Result<(Connection, Welc
                 return Err(Ending::Retry(e.to_string()));
             }
         }
+    }
+}
+
+/// Submits commands to one engine's outbox; cheap to clone (see [`SyncHandle::submitter`]).
+#[derive(Clone)]
+pub struct Submitter {
+    replica: Replica,
+    wake: Arc<Notify>,
+    updates: broadcast::Sender<Update>,
+}
+
+impl fmt::Debug for Submitter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Submitter").finish_non_exhaustive()
+    }
+}
+
+impl Submitter {
+    /// As [`SyncHandle::submit`].
+    ///
+    /// # Errors
+    /// The outbox could not store it (nothing was queued then).
+    pub async fn submit(&self, command: Command) -> Result<CommandKey, SyncError> {
+        let outbox = self.replica.outbox().clone();
+        // The push ends in an fsync, which must not stall the runtime's worker.
+        let pending = tokio::task::spawn_blocking(move || outbox.push(command))
+            .await
+            .map_err(|e| SyncError::Task(e.to_string()))??;
+        self.wake.notify_one();
+        // Nobody listening is fine: the desk reads the outbox when it draws.
+        let _ = self.updates.send(Update::Queued {
+            key: pending.key.clone(),
+        });
+        Ok(pending.key)
     }
 }

@@ -9,7 +9,7 @@ use crate::ids::{AgentId, Seq, TenantId};
 use serde::{Deserialize, Serialize};
 
 /// Bumped on any change that an older peer would decode wrongly.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// WebSocket subprotocol of binary frames carrying bincode (the default).
 pub const SUBPROTOCOL_BINARY: &str = "chatdesk.v1.bincode";
@@ -90,6 +90,10 @@ pub enum ServerFrame {
         tenant: TenantId,
         agent: AgentId,
         role: Role,
+        /// The partner's brand (its name when it has none): the desk's header.
+        brand: String,
+        /// The tenant's name, shown beside the brand.
+        tenant_name: String,
         head: Seq,
         /// The tenant's credit balance as of `head`; later `Credits` events and sends
         /// change it (see `protocol::outbox::credit_change`).

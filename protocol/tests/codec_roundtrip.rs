@@ -849,19 +849,24 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
             tenant_id(),
             agent_id(),
             role(),
+            (text(), text()),
             seq(),
             any::<i64>()
         )
-            .prop_map(|(protocol, tenant, agent, role, head, credits)| {
-                ServerFrame::Welcome {
-                    protocol,
-                    tenant,
-                    agent,
-                    role,
-                    head,
-                    credits,
+            .prop_map(
+                |(protocol, tenant, agent, role, (brand, tenant_name), head, credits)| {
+                    ServerFrame::Welcome {
+                        protocol,
+                        tenant,
+                        agent,
+                        role,
+                        brand,
+                        tenant_name,
+                        head,
+                        credits,
+                    }
                 }
-            }),
+            ),
         event().prop_map(|event| ServerFrame::Event { event }),
         (text().prop_map(CommandKey), answer())
             .prop_map(|(key, answer)| ServerFrame::Answer { key, answer }),
@@ -1112,14 +1117,16 @@ fn frame_that_is_not_an_object_is_json_decode_error() {
 #[test]
 fn welcome_json_wire_format() {
     let frame = ServerFrame::Welcome {
-        protocol: 2,
+        protocol: 3,
         tenant: TenantId::new("t_acme"),
         agent: AgentId::new("a_zoë"),
         role: Role::Owner,
+        brand: "Agency Desk".into(),
+        tenant_name: "Acme Café".into(),
         head: Seq(42),
         credits: 7,
     };
-    let expected = r#"{"agent":"a_zoë","credits":7,"head":42,"protocol":2,"role":"owner","tenant":"t_acme","type":"welcome"}"#;
+    let expected = r#"{"agent":"a_zoë","brand":"Agency Desk","credits":7,"head":42,"protocol":3,"role":"owner","tenant":"t_acme","tenant_name":"Acme Café","type":"welcome"}"#;
     assert_eq!(encode_json_frame(&frame).unwrap(), expected);
     assert_eq!(decode_json_frame::<ServerFrame>(expected).unwrap(), frame);
 }
@@ -1133,7 +1140,7 @@ fn hello_json_wire_format() {
     };
     assert_eq!(
         encode_json_frame(&frame).unwrap(),
-        r#"{"cursor":3,"protocol":2,"type":"hello"}"#
+        r#"{"cursor":3,"protocol":3,"type":"hello"}"#
     );
 }
 
@@ -1142,16 +1149,21 @@ fn hello_json_wire_format() {
 #[test]
 fn welcome_binary_wire_format() {
     let frame = ServerFrame::Welcome {
-        protocol: 2,
+        protocol: 3,
         tenant: TenantId::new("t"),
         agent: AgentId::new("a"),
         role: Role::Agent,
+        brand: "b".into(),
+        tenant_name: "n".into(),
         head: Seq(300),
         credits: -1,
     };
     let bytes = encode_binary(&frame).unwrap();
     // Signed integers are zig-zag varints: -1 is 1.
-    assert_eq!(bytes, [0, 2, 1, b't', 1, b'a', 0, 251, 44, 1, 1]);
+    assert_eq!(
+        bytes,
+        [0, 3, 1, b't', 1, b'a', 0, 1, b'b', 1, b'n', 251, 44, 1, 1]
+    );
     assert_eq!(decode_binary::<ServerFrame>(&bytes).unwrap(), frame);
 }
 

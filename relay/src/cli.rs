@@ -1,7 +1,7 @@
 //! The command line of the `relay` binary: `serve`, `admin …` which mirrors the admin
 //! API over HTTP for operators (sled allows one process per data directory, so the CLI
-//! talks to the running relay instead of opening its storage), and `simulate` (Meta's
-//! stand-in, see `simulate`).
+//! talks to the running relay instead of opening its storage), `simulate` (Meta's
+//! stand-in, see `simulate`) and `demo` (both plus a demo tenant, see `demo`).
 //!
 //! Errors end here as one line on stderr and a non-zero exit status.
 
@@ -36,6 +36,8 @@ enum Command {
     Admin(AdminArgs),
     /// Play Meta: Graph endpoints, signed webhooks to a relay, scenarios (needs META_APP_SECRET).
     Simulate(SimulateArgs),
+    /// A relay, the Meta simulator and a demo tenant in one process; prints one JSON line.
+    Demo(crate::demo::DemoArgs),
 }
 
 #[derive(Args)]
@@ -130,6 +132,12 @@ enum AdminCommand {
     Knowledge {
         #[command(subcommand)]
         command: KnowledgeCommand,
+    },
+    /// A partner's report: per tenant volume, replies, first response, held drafts,
+    /// failures and credits over the last 14 days (counts only, never contents).
+    Report {
+        #[arg(long)]
+        partner: String,
     },
 }
 
@@ -285,6 +293,7 @@ pub fn main() -> ExitCode {
         Command::Serve { config } => serve(config),
         Command::Admin(args) => admin(args),
         Command::Simulate(args) => simulate(args),
+        Command::Demo(args) => demo(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -388,6 +397,24 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         simulate::serve(sim, listener, shutdown_signal()).await?;
         Ok(())
     })
+}
+
+fn demo(args: crate::demo::DemoArgs) -> anyhow::Result<()> {
+    // Files are read and checked before anything listens, so a missing asset fails at once.
+    let demo = crate::demo::Demo::prepare(args)?;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let served = runtime()?.block_on(demo.run(shutdown_signal()));
+    // The runtime is gone by now, and with it every task that held the store: only then
+    // may the temporary directory go.
+    let removed = demo.close();
+    served?;
+    Ok(removed?)
 }
 
 async fn shutdown_signal() {
@@ -536,6 +563,11 @@ fn admin(args: AdminArgs) -> anyhow::Result<()> {
         } => (
             reqwest::Method::GET,
             format!("/v1/tenants/{tenant}/audit/verify"),
+            None,
+        ),
+        AdminCommand::Report { partner } => (
+            reqwest::Method::GET,
+            format!("/v1/partners/{partner}/report"),
             None,
         ),
         // Knowledge travels as TOML text, not JSON.

@@ -11,6 +11,7 @@ pub mod error;
 pub mod health;
 pub mod knowledge;
 pub mod meta_settings;
+pub mod report;
 pub mod webhook;
 
 use crate::clock::Clock;
@@ -52,7 +53,9 @@ pub fn router(state: AppState) -> Router {
             "/webhooks/whatsapp",
             get(webhook::handshake).post(webhook::whatsapp),
         )
+        .route("/v1/me", get(report::me))
         .route("/v1/partners", post(admin::create_partner))
+        .route("/v1/partners/{partner}/report", get(report::partner_report))
         .route("/v1/partners/{partner}/tenants", post(admin::create_tenant))
         .route("/v1/partners/{partner}/viewers", post(admin::create_viewer))
         .route("/v1/tenants/{tenant}/agents", post(admin::create_agent))

@@ -6,7 +6,7 @@
 //! channel. No other code can name a tenant to storage, so no code path can read across
 //! tenants by passing the wrong id.
 
-use crate::store::{AgentKind, AgentRecord, ChannelRecord};
+use crate::store::{AgentKind, AgentRecord, ChannelRecord, TenantRecord};
 use crate::verify::Verified;
 use protocol::{AgentId, PartnerId, Role, TenantId};
 use sha2::{Digest, Sha256};
@@ -94,6 +94,35 @@ impl Principal {
         }
     }
 
+    /// Whether this principal may read `partner`'s report: the operator, or that partner's
+    /// viewers.
+    ///
+    /// # Errors
+    /// `OtherTenant` for everyone else (answered as "not found", like a partner that does
+    /// not exist), tenant agents included: a business never sees its partner's figures.
+    pub fn may_report(&self, partner: &PartnerId) -> Result<(), Denied> {
+        match self {
+            Principal::Operator => Ok(()),
+            Principal::PartnerViewer { partner: own, .. } if own == partner => Ok(()),
+            Principal::PartnerViewer { .. } | Principal::TenantAgent { .. } => {
+                Err(Denied::OtherTenant)
+            }
+        }
+    }
+
+    /// The scope a report reads one of its partner's tenants through. Only the report's
+    /// aggregate figures leave through it (`crate::report`), which is what a partner viewer
+    /// may see of a tenant.
+    ///
+    /// # Errors
+    /// As [`Principal::may_report`] for the tenant's partner.
+    pub fn report_scope(&self, tenant: &TenantRecord) -> Result<TenantScope, Denied> {
+        self.may_report(&tenant.partner)?;
+        Ok(TenantScope {
+            tenant: tenant.id.clone(),
+        })
+    }
+
     #[must_use]
     pub fn is_operator(&self) -> bool {
         matches!(self, Principal::Operator)
@@ -169,6 +198,36 @@ mod tests {
         assert_eq!(viewer.scope(&a, Access::Read), Err(Denied::OtherTenant));
         assert!(Principal::Operator.scope(&b, Access::Manage).is_ok());
         assert!(!agent.is_operator() && Principal::Operator.is_operator());
+    }
+
+    #[test]
+    fn reports_are_for_the_operator_and_the_partners_own_viewers() {
+        let (p, q) = (PartnerId::new("pa"), PartnerId::new("pb"));
+        let tenant = TenantRecord {
+            id: TenantId::new("tn_a"),
+            partner: p.clone(),
+            name: "A".into(),
+            created_at: protocol::Millis(0),
+        };
+        let viewer = |partner: &PartnerId| Principal::PartnerViewer {
+            partner: partner.clone(),
+            viewer: AgentId::new("v"),
+        };
+        let owner = Principal::TenantAgent {
+            tenant: tenant.id.clone(),
+            agent: AgentId::new("ow"),
+            role: Role::Owner,
+        };
+        assert_eq!(Principal::Operator.may_report(&q), Ok(()));
+        assert_eq!(viewer(&p).may_report(&p), Ok(()));
+        assert_eq!(viewer(&q).may_report(&p), Err(Denied::OtherTenant));
+        assert_eq!(owner.may_report(&p), Err(Denied::OtherTenant));
+        assert_eq!(
+            viewer(&p).report_scope(&tenant).map(|s| s.tenant().clone()),
+            Ok(tenant.id.clone())
+        );
+        assert_eq!(viewer(&q).report_scope(&tenant), Err(Denied::OtherTenant));
+        assert_eq!(owner.report_scope(&tenant), Err(Denied::OtherTenant));
     }
 
     #[test]

@@ -43,6 +43,14 @@ pub struct PartnerRecord {
     pub created_at: Millis,
 }
 
+impl PartnerRecord {
+    /// What tenants and the partner's viewers are shown: the brand, else the name.
+    #[must_use]
+    pub fn brand_or_name(&self) -> &str {
+        self.brand.as_deref().unwrap_or(&self.name)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantRecord {
     pub id: TenantId,
@@ -396,6 +404,8 @@ pub trait Store: Send + Sync + 'static {
     async fn partner(&self, id: &PartnerId) -> Result<Option<PartnerRecord>, StoreError>;
     async fn insert_tenant(&self, tenant: TenantRecord) -> Result<(), StoreError>;
     async fn tenant(&self, id: &TenantId) -> Result<Option<TenantRecord>, StoreError>;
+    /// A partner's tenants, oldest first (registry records only: no tenant data).
+    async fn tenants_of(&self, partner: &PartnerId) -> Result<Vec<TenantRecord>, StoreError>;
     async fn insert_agent(&self, agent: AgentRecord) -> Result<(), StoreError>;
     async fn agent_by_token_hash(&self, hash: &str) -> Result<Option<AgentRecord>, StoreError>;
     /// Revokes an agent of this tenant: its token stops working at once. `false` if the

@@ -27,6 +27,9 @@ pub struct Welcome {
     pub tenant: TenantId,
     pub agent: AgentId,
     pub role: Role,
+    /// The partner's brand (or name) and the tenant's name: the desk's header.
+    pub brand: String,
+    pub tenant_name: String,
     pub head: Seq,
     pub credits: i64,
 }
@@ -139,6 +142,8 @@ impl RawDesk {
                 tenant,
                 agent,
                 role,
+                brand,
+                tenant_name,
                 head,
                 credits,
             } => {
@@ -147,6 +152,8 @@ impl RawDesk {
                     tenant,
                     agent,
                     role,
+                    brand,
+                    tenant_name,
                     head,
                     credits,
                 })

@@ -52,3 +52,16 @@ pub fn read_head(path: &Path, lines: usize) -> String {
         .map(|s| s.lines().take(lines).collect::<Vec<_>>().join("\n"))
         .unwrap_or_default()
 }
+
+/// A `kB` field of `/proc/<pid>/status` (`VmRSS`, `VmHWM`), in KiB.
+pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| {
+        l.strip_prefix(field)?
+            .strip_prefix(':')?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    })
+}

@@ -77,17 +77,22 @@ async fn every_desk_sees_exactly_its_tenants_events_in_order() {
     let (a, b) = (w.a.clone(), w.b.clone());
     // Three desks on A (both subprotocols, both roles), two on B.
     let mut desks = Vec::new();
-    for (tenant, token, proto, role) in [
-        (&a, &a.agent_token, Some(BINARY), Role::Agent),
-        (&a, &a.owner_token, None, Role::Owner),
-        (&a, &a.agent_token, Some(JSON), Role::Agent),
-        (&b, &b.agent_token, Some(BINARY), Role::Agent),
-        (&b, &b.owner_token, Some(JSON), Role::Owner),
+    for (tenant, name, token, proto, role) in [
+        (&a, "Boutique A", &a.agent_token, Some(BINARY), Role::Agent),
+        (&a, "Boutique A", &a.owner_token, None, Role::Owner),
+        (&a, "Boutique A", &a.agent_token, Some(JSON), Role::Agent),
+        (&b, "Bakery B", &b.agent_token, Some(BINARY), Role::Agent),
+        (&b, "Bakery B", &b.owner_token, Some(JSON), Role::Owner),
     ] {
         let mut desk = RawDesk::connect(&url, token, proto).await.unwrap();
         let welcome = desk.hello(0).await.unwrap();
         assert_eq!(welcome.tenant.as_str(), tenant.id);
         assert_eq!((welcome.role, welcome.head), (role, Seq(0)));
+        // The header: the partner's brand and the tenant's own name.
+        assert_eq!(
+            (welcome.brand.as_str(), welcome.tenant_name.as_str()),
+            ("Agency Desk", name)
+        );
         desks.push((tenant.id.clone(), desk));
     }
     // Webhooks for both tenants race each other; a late desk joins in the middle, so its

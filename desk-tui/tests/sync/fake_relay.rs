@@ -28,6 +28,9 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 
 pub const TENANT: &str = "t-a";
 pub const AGENT: &str = "ag-1";
+/// What the fake relay's welcome puts in the desk's header.
+pub const BRAND: &str = "Agency Desk";
+pub const TENANT_NAME: &str = "Boutique A";
 
 /// One upgrade attempt as the fake saw it.
 pub struct Upgrade {
@@ -250,6 +253,8 @@ impl FakeConn {
             tenant: TenantId::new(tenant),
             agent: AgentId::new(agent),
             role: Role::Agent,
+            brand: BRAND.into(),
+            tenant_name: TENANT_NAME.into(),
             head: Seq(head),
             credits: 0,
         })

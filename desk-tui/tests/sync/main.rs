@@ -10,7 +10,7 @@ mod fake_relay;
 
 use desk_tui::{BackoffConfig, ConnectionState, Replica, Subprotocol, SyncConfig, SyncHandle};
 use desk_tui::{Token, Update};
-use fake_relay::{AGENT, FakeRelay, PATIENCE, TENANT, event};
+use fake_relay::{AGENT, BRAND, FakeRelay, PATIENCE, TENANT, TENANT_NAME, event};
 use protocol::{Answer, Command, Rejection, Seq, ServerFrame, ThreadId};
 use std::time::Duration;
 use tempfile::TempDir;
@@ -158,6 +158,11 @@ async fn backlog_then_live_events_land_in_the_replica_and_stay_readable_offline(
     assert_eq!(
         (identity.tenant.as_str(), identity.agent.as_str()),
         (TENANT, AGENT)
+    );
+    let header = replica.header().unwrap().unwrap();
+    assert_eq!(
+        (header.brand.as_str(), header.tenant_name.as_str()),
+        (BRAND, TENANT_NAME)
     );
     assert_eq!(replica.head().unwrap(), Seq(3));
 }

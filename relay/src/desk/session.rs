@@ -10,7 +10,7 @@
 use crate::desk::hub::{Published, Subscription};
 use crate::http::AppState;
 use crate::principal::TenantScope;
-use crate::store::CommandRequest;
+use crate::store::{CommandRequest, StoreError};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
@@ -256,11 +256,16 @@ impl Session {
         let Ok(credits) = self.app.store.credits(&self.scope).await else {
             return Ending::storage();
         };
+        let Ok((brand, tenant_name)) = self.header().await else {
+            return Ending::storage();
+        };
         let welcome = ServerFrame::Welcome {
             protocol: PROTOCOL_VERSION,
             tenant: self.scope.tenant().clone(),
             agent: self.agent.clone(),
             role: self.role,
+            brand,
+            tenant_name,
             head: subscription.durable,
             credits,
         };
@@ -274,6 +279,23 @@ impl Session {
             .await;
         reader.abort();
         ending
+    }
+
+    /// The desk's header: the partner's brand (or name) and the tenant's name. Tenants and
+    /// partners are never deleted, so a missing record can only be a registry written by
+    /// hand; the desk then shows empty names rather than refusing the agent.
+    async fn header(&self) -> Result<(String, String), StoreError> {
+        let Some(tenant) = self.app.store.tenant(self.scope.tenant()).await? else {
+            return Ok((String::new(), String::new()));
+        };
+        let brand = self
+            .app
+            .store
+            .partner(&tenant.partner)
+            .await?
+            .map(|p| p.brand_or_name().to_owned())
+            .unwrap_or_default();
+        Ok((brand, tenant.name))
     }
 
     /// The reading half runs as its own task, so it owns a clone of the session.

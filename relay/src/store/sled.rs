@@ -614,6 +614,15 @@ impl Store for SledStore {
         Self::get(&self.registry, format!("n/{id}").as_bytes())
     }
 
+    async fn tenants_of(&self, partner: &PartnerId) -> Result<Vec<TenantRecord>, StoreError> {
+        // A scan of every tenant record: the registry is small (one record per business),
+        // and a partner index would be one more key to keep in step.
+        let mut tenants: Vec<TenantRecord> = Self::scan(&self.registry, b"n/")?;
+        tenants.retain(|t| t.partner == *partner);
+        tenants.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(tenants)
+    }
+
     async fn insert_agent(&self, agent: AgentRecord) -> Result<(), StoreError> {
         let _g = self
             .registry_lock

@@ -54,7 +54,7 @@ use clap::Parser;
 use desk_tui::{ConnectionState, Replica, SyncConfig, SyncHandle, Token, Update};
 use futures_util::{SinkExt, StreamExt};
 use harness::desk::BINARY;
-use harness::procfs::{clock_ticks, cpus_allowed, pid_cpu_ticks};
+use harness::procfs::{clock_ticks, cpus_allowed, pid_cpu_ticks, status_kib};
 use harness::{APP_SECRET, Api, OPERATOR_TOKEN, RelayOptions, ig_dm, now_ms, sign};
 use hdrhistogram::Histogram;
 use protocol::codec::{decode_binary, encode_binary};
@@ -404,19 +404,6 @@ fn open_file_limits() -> Result<(u64, u64)> {
         }
     };
     Ok((next()?, next()?))
-}
-
-/// A `kB` field of `/proc/<pid>/status` (`VmRSS`, `VmHWM`), in KiB.
-fn status_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| {
-        l.strip_prefix(field)?
-            .strip_prefix(':')?
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok()
-    })
 }
 
 /// CPU counters of the relay and of this program at one moment.

@@ -1,0 +1,354 @@
+//! The desk's state and the one function that changes it.
+//!
+//! Keys, sync updates, answers and HTTP results all become [`Msg`]s; [`App::update`] is the
+//! only place state changes, and it returns [`Effect`]s (submit a command, open `$EDITOR`,
+//! fetch settings…) for the runtime to carry out, whose results come back as messages.
+//! The view (`crate::ui`) only reads an `App`. Update reads the local replica directly (a
+//! local sled read, never the network), so a key press is handled in one step.
+
+pub mod keymap;
+mod update;
+
+use crate::model::detail::ThreadDetail;
+use crate::model::inbox::{Filter, Inbox, Sort};
+use crate::remote::{ReportData, SettingsData};
+use crate::{ConnectionState, Replica};
+use crossterm::event::KeyEvent;
+use keymap::Keymap;
+use protocol::{AgentId, Answer, Command, CommandKey, Millis, Role, Seq, ThreadId};
+use ratatui_textarea::TextArea;
+use std::collections::HashMap;
+
+/// What a profile's token may see.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ProfileRole {
+    Agent,
+    Owner,
+    /// A partner viewer: the report only, no conversations.
+    Partner,
+}
+
+impl From<Role> for ProfileRole {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Agent => ProfileRole::Agent,
+            Role::Owner => ProfileRole::Owner,
+        }
+    }
+}
+
+/// One relay + token the desk is signed in with.
+#[derive(Debug)]
+pub struct Profile {
+    /// The short name shown as the row badge in a combined queue.
+    pub name: String,
+    /// `None` for partner viewers, who have no conversations to replicate.
+    pub replica: Option<Replica>,
+    pub me: AgentId,
+    pub role: ProfileRole,
+    /// The tenant (agents, owners) or partner (viewers) id, for the admin calls.
+    pub tenant: Option<String>,
+    pub partner: Option<String>,
+    pub brand: String,
+    pub tenant_name: String,
+    pub connection: ConnectionState,
+    /// The replica's cursor as far as the inbox has read it.
+    pub cursor: Seq,
+    pub credits: Option<i64>,
+}
+
+/// Which screen is up.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Screen {
+    Inbox,
+    Thread,
+    Settings,
+    Report,
+}
+
+/// Which pane has the focus on the thread screen.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Pane {
+    List,
+    Conversation,
+    Context,
+}
+
+/// Where a composed reply goes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Target {
+    /// A DM or WhatsApp reply.
+    Message,
+    PublicReply,
+    PrivateReply,
+}
+
+impl Target {
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Target::Message => "reply",
+            Target::PublicReply => "public reply",
+            Target::PrivateReply => "private reply (DM)",
+        }
+    }
+}
+
+/// What the composer is writing.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ComposeKind {
+    /// Editing draft `base`; saved as version `next`.
+    Draft { base: u32, next: u32 },
+    /// Our own reply.
+    Reply(Target),
+}
+
+/// The composer: an inline editor over one thread.
+#[derive(Debug)]
+pub struct Composer {
+    pub profile: usize,
+    pub thread: ThreadId,
+    pub kind: ComposeKind,
+    pub editor: TextArea<'static>,
+    /// Ctrl-C was pressed once: the next Ctrl-C discards the text.
+    pub cancel_armed: bool,
+}
+
+impl Composer {
+    #[must_use]
+    pub fn text(&self) -> String {
+        self.editor.lines().join("\n")
+    }
+}
+
+/// The line at the bottom taking typed input.
+#[derive(Debug)]
+pub enum Input {
+    Normal,
+    Search(String),
+    Command(String),
+    Composer(Box<Composer>),
+}
+
+/// Something on top of the screen.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Overlay {
+    None,
+    Help,
+    ConfirmQuit,
+}
+
+/// The thread on screen.
+#[derive(Debug)]
+pub struct OpenThread {
+    pub profile: usize,
+    pub thread: ThreadId,
+    pub detail: ThreadDetail,
+    /// Lines scrolled up from the newest message.
+    pub scroll: u16,
+}
+
+/// A command sent and not yet answered: shown on its row until the relay acks it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Pending {
+    pub local: u64,
+    pub profile: usize,
+    pub thread: ThreadId,
+    pub label: String,
+    /// Set once the outbox holds it.
+    pub key: Option<CommandKey>,
+}
+
+/// Data fetched over HTTP for the settings and report screens.
+#[derive(Clone, PartialEq, Debug)]
+pub enum Remote<T> {
+    NotLoaded,
+    Loading,
+    Loaded(T),
+    Failed(String),
+}
+
+/// Everything the desk shows.
+#[derive(Debug)]
+pub struct App {
+    pub profiles: Vec<Profile>,
+    pub inbox: Inbox,
+    pub filter: Filter,
+    pub sort: Sort,
+    pub search: String,
+    /// Position in the listed rows.
+    pub selected: usize,
+    pub screen: Screen,
+    pub pane: Pane,
+    pub overlay: Overlay,
+    pub input: Input,
+    pub open: Option<OpenThread>,
+    pub pending: Vec<Pending>,
+    /// The latest rejection or failure per thread, in words, until the next action there.
+    pub notices: HashMap<(usize, ThreadId), String>,
+    /// A one-line message for the status bar (errors of the desk itself, hints).
+    pub flash: Option<String>,
+    pub now: Millis,
+    pub keymap: Keymap,
+    /// Ring the terminal bell on new customer messages.
+    pub bell: bool,
+    pub settings: Remote<SettingsData>,
+    pub report: Remote<ReportData>,
+    /// Show the first-keys hint (the demo turns it on).
+    pub hint: bool,
+    pub quit: bool,
+    /// The owner profile the settings screen is about.
+    pub settings_profile: usize,
+    /// Answers that overtook the outbox's own confirmation of their command.
+    early_answers: Vec<(usize, CommandKey, Answer)>,
+    next_local: u64,
+}
+
+/// Everything that can change the desk.
+#[derive(Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    /// A paste into the composer.
+    Paste(String),
+    /// The clock moved (windows count down).
+    Tick(Millis),
+    Resize,
+    /// A profile's replica holds events up to `cursor`.
+    Applied {
+        profile: usize,
+        cursor: Seq,
+    },
+    Connection {
+        profile: usize,
+        state: ConnectionState,
+    },
+    /// The outbox took the command submitted as `local`, under `key`, or could not.
+    Submitted {
+        local: u64,
+        result: Result<CommandKey, String>,
+    },
+    Answered {
+        profile: usize,
+        key: CommandKey,
+        answer: Answer,
+    },
+    /// `$EDITOR` returned (`Err`: it could not run).
+    EditorDone(Result<String, String>),
+    Settings {
+        profile: usize,
+        result: Result<SettingsData, String>,
+    },
+    Report {
+        profile: usize,
+        result: Result<ReportData, String>,
+    },
+}
+
+/// Work for the runtime.
+#[derive(Clone, PartialEq, Debug)]
+pub enum Effect {
+    /// Queue `command` in `profile`'s outbox; answer with [`Msg::Submitted`].
+    Submit {
+        local: u64,
+        profile: usize,
+        command: Command,
+    },
+    /// Suspend the screen, edit `text` in `$EDITOR`, answer with [`Msg::EditorDone`].
+    Editor {
+        text: String,
+    },
+    FetchSettings {
+        profile: usize,
+    },
+    SetAutoSend {
+        profile: usize,
+        on: bool,
+    },
+    FetchReport {
+        profile: usize,
+    },
+    Bell,
+    Quit,
+}
+
+impl App {
+    /// A desk over `profiles`, with the inbox read from their replicas.
+    #[must_use]
+    pub fn new(profiles: Vec<Profile>, keymap: Keymap, now: Millis) -> App {
+        let report_only =
+            !profiles.is_empty() && profiles.iter().all(|p| p.role == ProfileRole::Partner);
+        let mut app = App {
+            profiles,
+            inbox: Inbox::default(),
+            filter: Filter::default(),
+            sort: Sort::default(),
+            search: String::new(),
+            selected: 0,
+            screen: if report_only {
+                Screen::Report
+            } else {
+                Screen::Inbox
+            },
+            pane: Pane::List,
+            overlay: Overlay::None,
+            input: Input::Normal,
+            open: None,
+            pending: Vec::new(),
+            notices: HashMap::new(),
+            flash: None,
+            now,
+            keymap,
+            bell: false,
+            settings: Remote::NotLoaded,
+            report: Remote::NotLoaded,
+            hint: false,
+            quit: false,
+            settings_profile: 0,
+            early_answers: Vec::new(),
+            next_local: 0,
+        };
+        app.load_all();
+        app
+    }
+
+    /// The row under the cursor: (profile, thread).
+    #[must_use]
+    pub fn selected_thread(&self) -> Option<(usize, ThreadId)> {
+        self.inbox
+            .visible_at(self.selected)
+            .map(|e| (e.profile, e.row.id.clone()))
+    }
+
+    /// Commands of (profile, thread) still waiting for their ack.
+    pub fn pending_for<'a>(
+        &'a self,
+        profile: usize,
+        thread: &'a ThreadId,
+    ) -> impl Iterator<Item = &'a Pending> {
+        self.pending
+            .iter()
+            .filter(move |p| p.profile == profile && &p.thread == thread)
+    }
+
+    /// Commands not yet answered, over all profiles.
+    #[must_use]
+    pub fn queued(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The profile with the given index.
+    #[must_use]
+    pub fn profile(&self, index: usize) -> Option<&Profile> {
+        self.profiles.get(index)
+    }
+
+    /// Whether several profiles share this inbox (rows then carry a badge).
+    #[must_use]
+    pub fn combined(&self) -> bool {
+        self.profiles
+            .iter()
+            .filter(|p| p.role != ProfileRole::Partner)
+            .count()
+            > 1
+    }
+}

@@ -1,0 +1,397 @@
+//! One conversation in full, rebuilt from that thread's events when it is opened: the
+//! messages either way (with attachments, story replies, reactions, edits and deletions),
+//! our replies with their send state, what people did, and the draft with its basis.
+
+use super::attachment_label;
+use super::summary::{SendState, ThreadSummary};
+use protocol::inbound::{
+    InboundKind, MessageBody, ReactionAction, ReplyTo, StatusKind, Structured,
+};
+use protocol::{
+    AgentId, DeskAction, Direction, Draft, DraftAuthor, Event, EventBody, Millis, SendStatus, Seq,
+};
+
+/// Who wrote a line of the conversation.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Author {
+    Customer,
+    /// Someone at the business, from Meta's own app.
+    Business,
+    /// One of our replies, queued by this agent (or `drafter` for automation).
+    Desk(AgentId),
+}
+
+/// One message of the conversation.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Line {
+    pub seq: Seq,
+    pub at: Millis,
+    pub author: Author,
+    pub mid: Option<String>,
+    pub text: String,
+    /// Placeholders: "[image] https://…", "↩ story: https://…", "on post 1790…".
+    pub notes: Vec<String>,
+    pub reactions: Vec<String>,
+    pub edits: u32,
+    pub deleted: bool,
+    pub hidden: bool,
+    /// For our replies: where it stands.
+    pub send: Option<SendState>,
+}
+
+/// What someone did, shown between messages in a quieter style.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Note {
+    pub seq: Seq,
+    pub text: String,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Item {
+    Line(Line),
+    Note(Note),
+}
+
+/// A thread opened in the thread view.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct ThreadDetail {
+    pub items: Vec<Item>,
+    pub draft: Option<Draft>,
+    pub handoff: Option<String>,
+    /// The newest customer message's seq, for read receipts.
+    pub last_seq: Seq,
+}
+
+impl ThreadDetail {
+    /// Builds the conversation from its events, in log order.
+    #[must_use]
+    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a Event>) -> ThreadDetail {
+        let mut detail = ThreadDetail::default();
+        for event in events {
+            detail.apply(event);
+        }
+        detail
+    }
+
+    fn line_by_mid(&mut self, mid: &str) -> Option<&mut Line> {
+        self.items.iter_mut().rev().find_map(|i| match i {
+            Item::Line(l) if l.mid.as_deref() == Some(mid) => Some(l),
+            _ => None,
+        })
+    }
+
+    fn line_by_send(&mut self, send: Seq) -> Option<&mut Line> {
+        self.items.iter_mut().rev().find_map(|i| match i {
+            Item::Line(l) if l.seq == send && matches!(l.author, Author::Desk(_)) => Some(l),
+            _ => None,
+        })
+    }
+
+    fn note(&mut self, seq: Seq, text: String) {
+        self.items.push(Item::Note(Note { seq, text }));
+    }
+
+    /// Adds one event of this thread.
+    pub fn apply(&mut self, event: &Event) {
+        self.last_seq = event.seq;
+        match &event.body {
+            EventBody::Inbound(inbound) => {
+                let customer = inbound.direction == Direction::Inbound;
+                let at = inbound.occurred_at;
+                match &inbound.kind {
+                    InboundKind::Message(body) => {
+                        if !customer && self.line_by_mid(&body.mid).is_some() {
+                            return; // the echo of our own reply
+                        }
+                        let author = if customer {
+                            Author::Customer
+                        } else {
+                            Author::Business
+                        };
+                        self.push_message(event.seq, at, author, body);
+                    }
+                    InboundKind::Comment(c) => {
+                        let mut notes = Vec::new();
+                        if let Some(media) = &c.media.id {
+                            notes.push(format!("on post {media}"));
+                        }
+                        if c.parent_id.is_some() {
+                            notes.push("reply in a comment thread".into());
+                        }
+                        self.items.push(Item::Line(Line {
+                            seq: event.seq,
+                            at,
+                            author: if customer {
+                                Author::Customer
+                            } else {
+                                Author::Business
+                            },
+                            mid: Some(c.id.clone()),
+                            text: c.text.clone().unwrap_or_default(),
+                            notes,
+                            reactions: Vec::new(),
+                            edits: 0,
+                            deleted: false,
+                            hidden: false,
+                            send: None,
+                        }));
+                    }
+                    InboundKind::Postback(p) => self.items.push(Item::Line(Line {
+                        seq: event.seq,
+                        at,
+                        author: Author::Customer,
+                        mid: p.mid.clone(),
+                        text: p.title.clone().unwrap_or_default(),
+                        notes: vec![format!(
+                            "tapped a button{}",
+                            p.payload
+                                .as_deref()
+                                .map(|x| format!(" ({x})"))
+                                .unwrap_or_default()
+                        )],
+                        reactions: Vec::new(),
+                        edits: 0,
+                        deleted: false,
+                        hidden: false,
+                        send: None,
+                    })),
+                    InboundKind::Reaction(r) => {
+                        let emoji = r
+                            .emoji
+                            .clone()
+                            .or_else(|| r.reaction.clone())
+                            .unwrap_or_else(|| "❤".into());
+                        if let Some(line) = self.line_by_mid(&r.mid) {
+                            match r.action {
+                                ReactionAction::React => line.reactions.push(emoji),
+                                ReactionAction::Unreact => line.reactions.clear(),
+                            }
+                        }
+                    }
+                    InboundKind::Edit(e) => {
+                        if let Some(line) = self.line_by_mid(&e.mid) {
+                            if let Some(text) = &e.text {
+                                line.text.clone_from(text);
+                            }
+                            line.edits = e.num_edit.unwrap_or(line.edits + 1);
+                        }
+                    }
+                    InboundKind::Deleted { mid } => {
+                        if let Some(line) = self.line_by_mid(mid) {
+                            line.deleted = true;
+                        }
+                    }
+                    InboundKind::Status(status) => {
+                        let state = match status.status {
+                            StatusKind::Delivered => Some(SendState::Delivered),
+                            StatusKind::Read | StatusKind::Played => Some(SendState::Read),
+                            _ => None,
+                        };
+                        if let (Some(state), Some(line)) =
+                            (state, self.line_by_mid(&status.message_id))
+                            && matches!(line.send, Some(SendState::Sent | SendState::Delivered))
+                            && !(state == SendState::Delivered
+                                && line.send == Some(SendState::Delivered))
+                        {
+                            line.send = Some(state);
+                        }
+                    }
+                    InboundKind::Read { .. } => {
+                        for item in self.items.iter_mut().rev() {
+                            if let Item::Line(l) = item
+                                && matches!(l.send, Some(SendState::Sent | SendState::Delivered))
+                            {
+                                l.send = Some(SendState::Read);
+                            }
+                        }
+                    }
+                    InboundKind::Referral(r) => self.note(
+                        event.seq,
+                        format!(
+                            "came from {}",
+                            r.source
+                                .as_deref()
+                                .or(r.ad_title.as_deref())
+                                .unwrap_or("a referral")
+                        ),
+                    ),
+                    InboundKind::OptIn { .. } => self.note(event.seq, "opted in".into()),
+                }
+            }
+            EventBody::Desk(desk) => {
+                self.apply_desk(event.seq, event.received_at, &desk.agent, &desk.action)
+            }
+            EventBody::Outbox(outbox) => {
+                let state = match &outbox.status {
+                    SendStatus::Sending { attempt, .. } => SendState::Sending { attempt: *attempt },
+                    SendStatus::Sent { .. } => SendState::Sent,
+                    SendStatus::Failed { failure, retry_at } => SendState::Failed {
+                        class: failure.class,
+                        message: failure.message.clone(),
+                        retry_at: *retry_at,
+                    },
+                };
+                if let Some(line) = self.line_by_send(outbox.send) {
+                    if let SendStatus::Sent { provider_id, .. } = &outbox.status {
+                        line.mid = Some(provider_id.clone());
+                    }
+                    line.send = Some(state);
+                }
+            }
+            EventBody::Account(_) | EventBody::Unknown(_) | EventBody::Credits(_) => {}
+        }
+    }
+
+    fn push_message(&mut self, seq: Seq, at: Millis, author: Author, body: &MessageBody) {
+        let mut notes = Vec::new();
+        for a in &body.attachments {
+            let mut note = format!("[{}]", attachment_label(&a.kind));
+            if let Some(title) = a
+                .title
+                .as_ref()
+                .or(a.caption.as_ref())
+                .or(a.filename.as_ref())
+            {
+                note.push(' ');
+                note.push_str(title);
+            }
+            if let Some(url) = &a.url {
+                note.push(' ');
+                note.push_str(url);
+            }
+            notes.push(note);
+        }
+        match &body.reply_to {
+            Some(ReplyTo::Story { url, .. }) => notes.push(format!(
+                "↩ replied to a story{}",
+                url.as_deref().map(|u| format!(": {u}")).unwrap_or_default()
+            )),
+            Some(ReplyTo::Message { .. }) => notes.push("↩ in reply to an earlier message".into()),
+            None => {}
+        }
+        if let Some(payload) = &body.quick_reply {
+            notes.push(format!("quick reply: {payload}"));
+        }
+        if let Some(s) = &body.structured {
+            notes.push(match s {
+                Structured::Location { name, .. } => {
+                    format!("[location] {}", name.as_deref().unwrap_or(""))
+                }
+                Structured::Contacts { contacts } => format!("[{} contact(s)]", contacts.len()),
+                Structured::Interactive { title, .. } => {
+                    format!("[choice] {}", title.as_deref().unwrap_or(""))
+                }
+                Structured::Button { text, .. } => {
+                    format!("[button] {}", text.as_deref().unwrap_or(""))
+                }
+                Structured::Order { items, .. } => format!("[order] {} item(s)", items.len()),
+                Structured::System { body, .. } => {
+                    format!("[system] {}", body.as_deref().unwrap_or(""))
+                }
+            });
+        }
+        if body.is_unsupported {
+            notes.push("[a message type Meta does not deliver to apps]".into());
+        }
+        self.items.push(Item::Line(Line {
+            seq,
+            at,
+            author,
+            mid: Some(body.mid.clone()),
+            text: body.text.clone().unwrap_or_default(),
+            notes,
+            reactions: Vec::new(),
+            edits: 0,
+            deleted: false,
+            hidden: false,
+            send: None,
+        }));
+    }
+
+    fn apply_desk(&mut self, seq: Seq, at: Millis, agent: &AgentId, action: &DeskAction) {
+        let who = agent.as_str().to_owned();
+        match action {
+            DeskAction::Claimed => self.note(seq, format!("{who} claimed this conversation")),
+            DeskAction::Released => self.note(seq, format!("{who} released it")),
+            DeskAction::DraftEdited { draft } => {
+                self.draft = Some(draft.clone());
+                self.handoff = None;
+                if let DraftAuthor::Agent(_) = draft.author {
+                    self.note(seq, format!("{who} edited the draft (v{})", draft.version));
+                }
+            }
+            DeskAction::DraftDiscarded { version } => {
+                self.draft = None;
+                self.note(seq, format!("{who} discarded draft v{version}"));
+            }
+            DeskAction::ReplyQueued {
+                text,
+                from_draft,
+                content,
+                ..
+            } => {
+                if from_draft.is_some() {
+                    self.draft = None;
+                }
+                self.handoff = None;
+                let mut notes = Vec::new();
+                if let Some(c) = content {
+                    notes.push(format!("[{}]", c.name().replace('_', " ")));
+                }
+                self.items.push(Item::Line(Line {
+                    seq,
+                    at,
+                    author: Author::Desk(agent.clone()),
+                    mid: None,
+                    text: if text.is_empty() {
+                        content
+                            .as_ref()
+                            .map(protocol::ReplyContent::preview)
+                            .unwrap_or_default()
+                    } else {
+                        text.clone()
+                    },
+                    notes,
+                    reactions: Vec::new(),
+                    edits: 0,
+                    deleted: false,
+                    hidden: false,
+                    send: Some(SendState::Queued),
+                }));
+            }
+            DeskAction::SendRetried { send } => {
+                if let Some(line) = self.line_by_send(*send) {
+                    line.send = Some(SendState::Queued);
+                }
+            }
+            DeskAction::SendDiscarded { send } => {
+                if let Some(line) = self.line_by_send(*send) {
+                    line.send = Some(SendState::Discarded);
+                }
+            }
+            DeskAction::HandedOff { reason, .. } => {
+                self.handoff = Some(reason.clone());
+                self.note(seq, format!("the drafter left this to a person: {reason}"));
+            }
+            DeskAction::DraftingResumed => self.note(seq, format!("{who} resumed drafting")),
+            DeskAction::Resolved => self.note(seq, format!("{who} resolved it")),
+            DeskAction::Reopened => self.note(seq, format!("{who} reopened it")),
+            DeskAction::Read { .. } => {}
+            DeskAction::CommentHidden { comment_id, hidden } => {
+                if let Some(line) = self.line_by_mid(comment_id) {
+                    line.hidden = *hidden;
+                }
+                let verb = if *hidden { "hid" } else { "unhid" };
+                self.note(seq, format!("{who} {verb} the comment"));
+            }
+        }
+    }
+
+    /// The draft, if it is the one the row says is current.
+    #[must_use]
+    pub fn current_draft(&self, row: &ThreadSummary) -> Option<&Draft> {
+        self.draft
+            .as_ref()
+            .filter(|d| row.draft.as_ref().is_some_and(|r| r.version == d.version))
+    }
+}

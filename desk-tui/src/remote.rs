@@ -1,0 +1,285 @@
+//! The admin-API calls behind the owner settings and partner report screens, over plain
+//! HTTP with the profile's own token: `GET /v1/me`, the tenant's settings, channels and
+//! credits, `PUT` auto-send, and the partner report. Errors are sentences for the status
+//! line; none of them carries the token.
+
+use crate::config::Token;
+use serde::Deserialize;
+use std::time::Duration;
+
+/// Who a token is, as `GET /v1/me` says.
+#[derive(Clone, PartialEq, Eq, Debug, Deserialize)]
+pub struct Me {
+    pub role: String,
+    #[serde(default)]
+    pub partner: Option<String>,
+    #[serde(default)]
+    pub brand: Option<String>,
+    #[serde(default)]
+    pub tenant: Option<String>,
+    #[serde(default)]
+    pub tenant_name: Option<String>,
+    #[serde(default)]
+    pub agent: Option<String>,
+}
+
+/// One reply rule, as the settings screen lists it (read-only).
+#[derive(Clone, PartialEq, Eq, Debug, Deserialize)]
+pub struct RuleLine {
+    pub name: String,
+    #[serde(default)]
+    pub channels: Vec<String>,
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    #[serde(default)]
+    pub intent: Option<String>,
+    #[serde(default)]
+    pub reply: Option<String>,
+    #[serde(default)]
+    pub prompt: Option<String>,
+    #[serde(default)]
+    pub auto_send: Option<bool>,
+    #[serde(default)]
+    pub hide_comment: bool,
+}
+
+/// One connected channel.
+#[derive(Clone, PartialEq, Eq, Debug, Deserialize)]
+pub struct ChannelLine {
+    pub id: String,
+    pub kind: String,
+    #[serde(default)]
+    pub account_id: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub last_event_at: Option<i64>,
+    #[serde(default)]
+    pub needs_reconnect: bool,
+}
+
+/// What the owner settings screen shows.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SettingsData {
+    pub auto_send: bool,
+    pub hide_comments: bool,
+    pub rules: Vec<RuleLine>,
+    pub default_reply: Option<String>,
+    pub channels: Vec<ChannelLine>,
+    pub credits: i64,
+    /// A fresh connect link, when the relay can mint them.
+    pub connect_link: Result<String, String>,
+}
+
+#[derive(Deserialize)]
+struct SettingsJson {
+    auto_send: bool,
+    #[serde(default)]
+    hide_comments: bool,
+    #[serde(default)]
+    rules: Vec<RuleLine>,
+    #[serde(default)]
+    default_reply: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ChannelsJson {
+    channels: Vec<ChannelLine>,
+}
+
+#[derive(Deserialize)]
+struct CreditsJson {
+    #[serde(alias = "credits")]
+    balance: i64,
+}
+
+#[derive(Deserialize)]
+struct LinkJson {
+    url: String,
+}
+
+/// Replies sent, by how they came about.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Deserialize)]
+pub struct Replies {
+    #[serde(default)]
+    pub auto: u64,
+    #[serde(default)]
+    pub approved: u64,
+    #[serde(default)]
+    pub edited: u64,
+    #[serde(default)]
+    pub own: u64,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Default, Deserialize)]
+pub struct Volume {
+    #[serde(default)]
+    pub inbound_messages: u64,
+    /// Per day, oldest first, today last.
+    #[serde(default)]
+    pub daily: Vec<u64>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Default, Deserialize)]
+pub struct FirstResponse {
+    #[serde(default)]
+    pub median: Option<i64>,
+    #[serde(default)]
+    pub samples: u64,
+}
+
+/// One tenant's line of the partner report: aggregates only, never contents or contacts.
+#[derive(Clone, PartialEq, Eq, Debug, Deserialize)]
+pub struct TenantReport {
+    pub tenant: String,
+    pub name: String,
+    #[serde(default)]
+    pub volume: Volume,
+    #[serde(default)]
+    pub replies: Replies,
+    #[serde(default)]
+    pub first_response_ms: FirstResponse,
+    #[serde(default)]
+    pub held_drafts: u64,
+    #[serde(default)]
+    pub failures: u64,
+    #[serde(default)]
+    pub credits: Option<i64>,
+}
+
+/// The partner report screen's data.
+#[derive(Clone, PartialEq, Eq, Debug, Deserialize)]
+pub struct ReportData {
+    #[serde(default)]
+    pub brand: Option<String>,
+    #[serde(default)]
+    pub days: u32,
+    pub tenants: Vec<TenantReport>,
+}
+
+/// Why a call failed, in words.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error("the relay could not be reached: {0}")]
+    Network(String),
+    #[error("the relay answered {status}: {message}")]
+    Status { status: u16, message: String },
+    #[error("the relay's answer was not understood: {0}")]
+    Decode(String),
+}
+
+/// A client for one relay and token.
+#[derive(Clone, Debug)]
+pub struct Remote {
+    base: String,
+    token: Token,
+    http: reqwest::Client,
+}
+
+impl Remote {
+    /// # Errors
+    /// The HTTP client could not be built.
+    pub fn new(relay: &str, token: Token) -> Result<Remote, RemoteError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| RemoteError::Network(e.without_url().to_string()))?;
+        Ok(Remote {
+            base: relay.trim().trim_end_matches('/').to_owned(),
+            token,
+            http,
+        })
+    }
+
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, RemoteError> {
+        let response = request
+            .bearer_auth(self.token.expose())
+            .send()
+            .await
+            .map_err(|e| RemoteError::Network(e.without_url().to_string()))?;
+        let status = response.status();
+        let body = response
+            .text()
+            .await
+            .map_err(|e| RemoteError::Network(e.without_url().to_string()))?;
+        if !status.is_success() {
+            let message = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
+            return Err(RemoteError::Status {
+                status: status.as_u16(),
+                message,
+            });
+        }
+        serde_json::from_str(&body).map_err(|e| RemoteError::Decode(e.to_string()))
+    }
+
+    /// # Errors
+    /// Network, status or decoding failure.
+    pub async fn me(&self) -> Result<Me, RemoteError> {
+        self.call(self.http.get(format!("{}/v1/me", self.base)))
+            .await
+    }
+
+    /// The owner screen's data for `tenant`.
+    ///
+    /// # Errors
+    /// Network, status or decoding failure of the settings, channels or credits call (the
+    /// connect link may fail alone; it is shown as such).
+    pub async fn settings(&self, tenant: &str) -> Result<SettingsData, RemoteError> {
+        let base = format!("{}/v1/tenants/{tenant}", self.base);
+        let settings: SettingsJson = self.call(self.http.get(format!("{base}/settings"))).await?;
+        let channels: ChannelsJson = self.call(self.http.get(format!("{base}/channels"))).await?;
+        let credits: CreditsJson = self.call(self.http.get(format!("{base}/credits"))).await?;
+        let link: Result<LinkJson, RemoteError> = self
+            .call(
+                self.http
+                    .post(format!("{base}/connect-links"))
+                    .json(&serde_json::json!({"kind": "instagram"})),
+            )
+            .await;
+        Ok(SettingsData {
+            auto_send: settings.auto_send,
+            hide_comments: settings.hide_comments,
+            rules: settings.rules,
+            default_reply: settings.default_reply,
+            channels: channels.channels,
+            credits: credits.balance,
+            connect_link: link.map(|l| l.url).map_err(|e| match e {
+                RemoteError::Status {
+                    status: 404 | 405, ..
+                } => "this relay cannot mint connect links yet".to_owned(),
+                other => other.to_string(),
+            }),
+        })
+    }
+
+    /// Turns auto-send on or off.
+    ///
+    /// # Errors
+    /// Network, status or decoding failure.
+    pub async fn set_auto_send(&self, tenant: &str, on: bool) -> Result<(), RemoteError> {
+        let _: serde_json::Value = self
+            .call(
+                self.http
+                    .put(format!("{}/v1/tenants/{tenant}/settings", self.base))
+                    .json(&serde_json::json!({"auto_send": on})),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// # Errors
+    /// Network, status or decoding failure.
+    pub async fn report(&self, partner: &str) -> Result<ReportData, RemoteError> {
+        self.call(
+            self.http
+                .get(format!("{}/v1/partners/{partner}/report", self.base)),
+        )
+        .await
+    }
+}

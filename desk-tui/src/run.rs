@@ -1,0 +1,418 @@
+//! The runtime: the real terminal, the sync engines, and the loop that turns their events
+//! into [`Msg`]s, calls [`App::update`], carries out the [`Effect`]s and draws.
+//!
+//! Drawing never waits for the network: commands go to the local outbox in a task, HTTP
+//! calls run in tasks, and everything comes back through one channel. Messages that queue
+//! up while a frame is drawn are all applied before the next frame.
+
+use crate::app::keymap::Keymap;
+use crate::app::{App, Effect, Msg, Profile, ProfileRole};
+use crate::config::{SyncConfig, Token};
+use crate::remote::Remote;
+use crate::ui::{self, theme::Theme};
+use crate::{ConnectionState, Replica, SyncHandle, Update};
+use anyhow::{Context, Result};
+use crossterm::event::{Event as TermEvent, EventStream};
+use futures_util::StreamExt;
+use protocol::{AgentId, Millis};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// One profile to open: where and as whom.
+#[derive(Clone, Debug)]
+pub struct ProfileSpec {
+    pub name: String,
+    pub relay: String,
+    pub token: Token,
+}
+
+/// How the desk runs.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub profiles: Vec<ProfileSpec>,
+    pub keymap: Keymap,
+    pub bell: bool,
+    pub data_dir: Option<PathBuf>,
+    /// Show the first-keys hint (the demo).
+    pub hint: bool,
+}
+
+#[must_use]
+pub fn now() -> Millis {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    Millis(ms)
+}
+
+/// A profile with its engine (none for partner viewers) and its HTTP client.
+struct Live {
+    sync: Option<SyncHandle>,
+    remote: Remote,
+}
+
+/// Opens every profile: the replica and its engine for agents and owners; partner viewers
+/// (known from `GET /v1/me`) get the report only.
+async fn open_profiles(
+    options: &RunOptions,
+    tx: &mpsc::UnboundedSender<Msg>,
+) -> Result<(Vec<Profile>, Vec<Live>)> {
+    let mut profiles = Vec::new();
+    let mut live = Vec::new();
+    for (index, spec) in options.profiles.iter().enumerate() {
+        let remote = Remote::new(&spec.relay, spec.token.clone())?;
+        let mut config = SyncConfig::new(spec.relay.clone(), spec.token.clone());
+        config.data_dir.clone_from(&options.data_dir);
+        config
+            .validate()
+            .with_context(|| format!("profile {}", spec.name))?;
+        let replica_dir = config.replica_dir()?;
+        // A replica that has seen a welcome knows this token is an agent's: start at once,
+        // offline or not. Otherwise ask the relay who the token is (briefly).
+        let known = replica_dir.exists()
+            && Replica::open(&config)
+                .ok()
+                .and_then(|r| r.identity().ok().flatten())
+                .is_some();
+        let me = if known {
+            None
+        } else {
+            tokio::time::timeout(Duration::from_secs(3), remote.me())
+                .await
+                .ok()
+                .and_then(Result::ok)
+        };
+        if let Some(me) = me.as_ref().filter(|m| m.role == "partner") {
+            profiles.push(Profile {
+                name: spec.name.clone(),
+                replica: None,
+                me: AgentId::new(me.agent.clone().unwrap_or_default()),
+                role: ProfileRole::Partner,
+                tenant: None,
+                partner: me.partner.clone(),
+                brand: me.brand.clone().unwrap_or_default(),
+                tenant_name: String::new(),
+                connection: ConnectionState::Live,
+                cursor: protocol::Seq(0),
+                credits: None,
+            });
+            live.push(Live { sync: None, remote });
+            continue;
+        }
+        let replica = Replica::open(&config)
+            .with_context(|| format!("profile {}: opening the local replica", spec.name))?;
+        let identity = replica.identity()?;
+        let header = replica.header()?;
+        let sync = SyncHandle::spawn(config, replica.clone())?;
+        forward_sync(index, &sync, tx.clone());
+        let role = identity
+            .as_ref()
+            .map(|i| ProfileRole::from(i.role))
+            .or_else(|| {
+                me.as_ref().map(|m| {
+                    if m.role == "owner" {
+                        ProfileRole::Owner
+                    } else {
+                        ProfileRole::Agent
+                    }
+                })
+            })
+            .unwrap_or(ProfileRole::Agent);
+        profiles.push(Profile {
+            name: spec.name.clone(),
+            replica: Some(replica),
+            me: identity
+                .as_ref()
+                .map(|i| i.agent.clone())
+                .or_else(|| me.as_ref().and_then(|m| m.agent.clone()).map(AgentId::new))
+                .unwrap_or_else(|| AgentId::new("")),
+            role,
+            tenant: identity
+                .as_ref()
+                .map(|i| i.tenant.as_str().to_owned())
+                .or_else(|| me.as_ref().and_then(|m| m.tenant.clone())),
+            partner: me.as_ref().and_then(|m| m.partner.clone()),
+            brand: header
+                .as_ref()
+                .map(|h| h.brand.clone())
+                .or_else(|| me.as_ref().and_then(|m| m.brand.clone()))
+                .unwrap_or_else(|| "chatdesk".into()),
+            tenant_name: header
+                .as_ref()
+                .map(|h| h.tenant_name.clone())
+                .or_else(|| me.as_ref().and_then(|m| m.tenant_name.clone()))
+                .unwrap_or_else(|| spec.name.clone()),
+            connection: sync.state(),
+            cursor: protocol::Seq(0),
+            credits: None,
+        });
+        live.push(Live {
+            sync: Some(sync),
+            remote,
+        });
+    }
+    Ok((profiles, live))
+}
+
+/// Turns a profile's engine updates and connection states into messages.
+fn forward_sync(profile: usize, sync: &SyncHandle, tx: mpsc::UnboundedSender<Msg>) {
+    let mut updates = sync.subscribe();
+    let mut states = sync.watch_state();
+    let tx2 = tx.clone();
+    tokio::spawn(async move {
+        loop {
+            match updates.recv().await {
+                Ok(Update::Applied { cursor }) => {
+                    let _ = tx.send(Msg::Applied { profile, cursor });
+                }
+                Ok(Update::Answered { key, answer }) => {
+                    let _ = tx.send(Msg::Answered {
+                        profile,
+                        key,
+                        answer,
+                    });
+                }
+                Ok(Update::Queued { .. } | Update::State(_)) => {}
+                // Missed some: the replica has them; re-read from the cursor.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    let _ = tx.send(Msg::Applied {
+                        profile,
+                        cursor: protocol::Seq(u64::MAX),
+                    });
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
+    tokio::spawn(async move {
+        loop {
+            let state = states.borrow_and_update().clone();
+            if tx2.send(Msg::Connection { profile, state }).is_err() {
+                break;
+            }
+            if states.changed().await.is_err() {
+                break;
+            }
+        }
+    });
+}
+
+/// Reads the terminal into messages until aborted (it is stopped while `$EDITOR` runs, so
+/// the editor gets the keys).
+fn spawn_input(tx: mpsc::UnboundedSender<Msg>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut events = EventStream::new();
+        while let Some(event) = events.next().await {
+            let msg = match event {
+                Ok(TermEvent::Key(key)) => Msg::Key(key),
+                Ok(TermEvent::Paste(text)) => Msg::Paste(text),
+                Ok(TermEvent::Resize(..)) => Msg::Resize,
+                Ok(_) => continue,
+                Err(_) => break,
+            };
+            if tx.send(msg).is_err() {
+                break;
+            }
+        }
+    })
+}
+
+/// Runs the desk until the user quits.
+///
+/// # Errors
+/// A profile cannot be opened, or the terminal cannot be set up.
+pub async fn run(options: RunOptions) -> Result<()> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let (profiles, live) = open_profiles(&options, &tx).await?;
+    let mut app = App::new(profiles, options.keymap.clone(), now());
+    app.bell = options.bell;
+    app.hint = options.hint;
+    let theme = Theme::from_env();
+
+    // ratatui's init installs a panic hook that restores the terminal before the report.
+    let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
+    crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste)?;
+    let mut input = spawn_input(tx.clone());
+    let ticker = {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                every.tick().await;
+                if tx.send(Msg::Tick(now())).is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    let signals = {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            if let Ok(mut term) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            {
+                term.recv().await;
+                let _ = tx.send(Msg::Key(crossterm::event::KeyEvent::new(
+                    crossterm::event::KeyCode::Char('q'),
+                    crossterm::event::KeyModifiers::NONE,
+                )));
+            }
+        })
+    };
+    if app.screen == crate::app::Screen::Report {
+        let effects = app.update(Msg::Key(crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Char('P'),
+            crossterm::event::KeyModifiers::NONE,
+        )));
+        run_effects(effects, &app, &live, &tx);
+    }
+
+    let result: Result<()> = async {
+        terminal.draw(|f| ui::view(&app, &theme, f))?;
+        'outer: while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while let Ok(more) = rx.try_recv() {
+                batch.push(more);
+            }
+            for msg in batch {
+                let effects = app.update(msg);
+                for effect in effects {
+                    match effect {
+                        Effect::Quit => break 'outer,
+                        Effect::Editor { text } => {
+                            input.abort();
+                            let _ = (&mut input).await;
+                            let edited = edit_externally(&text, &mut terminal);
+                            input = spawn_input(tx.clone());
+                            let _ = tx.send(Msg::EditorDone(edited));
+                        }
+                        other => run_effects(vec![other], &app, &live, &tx),
+                    }
+                }
+            }
+            terminal.draw(|f| ui::view(&app, &theme, f))?;
+        }
+        Ok(())
+    }
+    .await;
+
+    input.abort();
+    ticker.abort();
+    signals.abort();
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableBracketedPaste);
+    ratatui::restore();
+    for l in live {
+        if let Some(sync) = l.sync {
+            let _ = tokio::time::timeout(Duration::from_secs(3), sync.shutdown()).await;
+        }
+    }
+    result
+}
+
+fn run_effects(effects: Vec<Effect>, app: &App, live: &[Live], tx: &mpsc::UnboundedSender<Msg>) {
+    for effect in effects {
+        match effect {
+            Effect::Submit {
+                local,
+                profile,
+                command,
+            } => {
+                let Some(sync) = live.get(profile).and_then(|l| l.sync.as_ref()) else {
+                    continue;
+                };
+                let submitter = sync.submitter();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let result = submitter.submit(command).await.map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::Submitted { local, result });
+                });
+            }
+            Effect::FetchSettings { profile } => {
+                let (Some(l), Some(tenant)) = (
+                    live.get(profile),
+                    app.profile(profile).and_then(|p| p.tenant.clone()),
+                ) else {
+                    continue;
+                };
+                let remote = l.remote.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let result = remote.settings(&tenant).await.map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::Settings { profile, result });
+                });
+            }
+            Effect::SetAutoSend { profile, on } => {
+                let (Some(l), Some(tenant)) = (
+                    live.get(profile),
+                    app.profile(profile).and_then(|p| p.tenant.clone()),
+                ) else {
+                    continue;
+                };
+                let remote = l.remote.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let result = match remote.set_auto_send(&tenant, on).await {
+                        Ok(()) => remote.settings(&tenant).await.map_err(|e| e.to_string()),
+                        Err(e) => Err(format!("auto-send was not changed: {e}")),
+                    };
+                    let _ = tx.send(Msg::Settings { profile, result });
+                });
+            }
+            Effect::FetchReport { profile } => {
+                let (Some(l), Some(partner)) = (
+                    live.get(profile),
+                    app.profile(profile).and_then(|p| p.partner.clone()),
+                ) else {
+                    continue;
+                };
+                let remote = l.remote.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let result = remote.report(&partner).await.map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::Report { profile, result });
+                });
+            }
+            Effect::Bell => {
+                use std::io::Write;
+                let mut out = std::io::stdout();
+                let _ = out.write_all(b"\x07");
+                let _ = out.flush();
+            }
+            Effect::Editor { .. } | Effect::Quit => {}
+        }
+    }
+}
+
+/// Suspends the screen, runs `$VISUAL`/`$EDITOR` (default `vi`) on a temporary file holding
+/// `text`, and returns what was saved.
+fn edit_externally(text: &str, terminal: &mut ratatui::DefaultTerminal) -> Result<String, String> {
+    let editor = std::env::var("VISUAL")
+        .or_else(|_| std::env::var("EDITOR"))
+        .unwrap_or_else(|_| "vi".into());
+    let file = tempfile::Builder::new()
+        .prefix("chatdesk-reply-")
+        .suffix(".txt")
+        .tempfile()
+        .map_err(|e| e.to_string())?;
+    std::fs::write(file.path(), text).map_err(|e| e.to_string())?;
+    ratatui::restore();
+    let mut parts = editor.split_whitespace();
+    let program = parts.next().unwrap_or("vi");
+    let status = std::process::Command::new(program)
+        .args(parts)
+        .arg(file.path())
+        .status();
+    // Back to the desk whatever happened in the editor.
+    *terminal = ratatui::init();
+    let _ = terminal.clear();
+    let status = status.map_err(|e| format!("{editor}: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "{editor} exited with {status}; the text was not changed"
+        ));
+    }
+    let edited = std::fs::read_to_string(file.path()).map_err(|e| e.to_string())?;
+    Ok(edited.trim_end_matches('\n').to_owned())
+}

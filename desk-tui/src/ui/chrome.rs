@@ -1,0 +1,157 @@
+//! The header (partner brand, tenant, counts, connection) and the status bar (typed input,
+//! messages, key hints).
+
+use super::theme::Theme;
+use crate::ConnectionState;
+use crate::app::keymap::Action;
+use crate::app::{App, Input, ProfileRole, Screen};
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+/// The connection in a glyph and words: "● live", "↻ reconnecting in 3s", "○ offline".
+#[must_use]
+pub fn connection(state: &ConnectionState) -> String {
+    match state {
+        ConnectionState::Live => "● connected".into(),
+        ConnectionState::Connecting => "↻ connecting".into(),
+        ConnectionState::Syncing { cursor, head } => format!("↻ syncing {cursor}/{head}"),
+        ConnectionState::Offline {
+            retry_in: Some(wait),
+            ..
+        } => format!("↻ reconnecting in {}s", wait.as_secs_f64().ceil()),
+        ConnectionState::Offline { retry_in: None, .. } => "○ offline".into(),
+        ConnectionState::Refused { reason } => format!("✗ refused: {reason}"),
+    }
+}
+
+pub fn header(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let brand = app
+        .profiles
+        .first()
+        .map_or("chatdesk", |p| p.brand.as_str());
+    let tenants: Vec<&str> = app
+        .profiles
+        .iter()
+        .filter(|p| p.role != ProfileRole::Partner)
+        .map(|p| p.tenant_name.as_str())
+        .collect();
+    let mut left = format!(" {brand}");
+    if !tenants.is_empty() {
+        left.push_str(" · ");
+        left.push_str(&tenants.join(" + "));
+    }
+    if app.screen != Screen::Report {
+        let (approval, failed) = app.inbox.counts();
+        let wide = area.width >= 100;
+        left.push_str(&if wide {
+            format!("  ◆ {approval} to approve")
+        } else {
+            format!("  ◆{approval}")
+        });
+        if failed > 0 {
+            left.push_str(&if wide {
+                format!("  ✗ {failed} failed")
+            } else {
+                format!(" ✗{failed}")
+            });
+        }
+    }
+    let states: Vec<String> = app
+        .profiles
+        .iter()
+        .filter(|p| p.role != ProfileRole::Partner)
+        .map(|p| {
+            if app.combined() {
+                format!("{} {}", p.name, connection(&p.connection))
+            } else {
+                connection(&p.connection)
+            }
+        })
+        .collect();
+    let mut right = states.join("  ");
+    if app.queued() > 0 {
+        right.push_str(&format!("  ({} queued)", app.queued()));
+    }
+    right.push(' ');
+    let right_width = u16::try_from(Line::raw(right.as_str()).width()).unwrap_or(u16::MAX);
+    let [left_area, right_area] = Layout::horizontal([
+        Constraint::Fill(1),
+        Constraint::Length(right_width.min(area.width)),
+    ])
+    .areas(area);
+    frame.render_widget(Paragraph::new(left).style(theme.header()), left_area);
+    frame.render_widget(
+        Paragraph::new(right)
+            .alignment(Alignment::Right)
+            .style(theme.header()),
+        right_area,
+    );
+}
+
+pub fn status(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let k = |a| app.keymap.hint(a);
+    let line = match &app.input {
+        Input::Search(text) => Line::from(vec![
+            Span::styled("/", theme.focus()),
+            Span::raw(text.clone()),
+            Span::raw("█"),
+        ]),
+        Input::Command(text) => Line::from(vec![
+            Span::styled(":", theme.focus()),
+            Span::raw(text.clone()),
+            Span::raw("█"),
+        ]),
+        Input::Composer(_) => Line::styled(
+            " ctrl-s send · ctrl-w save draft · ctrl-e $EDITOR · ctrl-t public/private · esc put aside",
+            theme.dim(),
+        ),
+        Input::Normal => match &app.flash {
+            Some(text) => Line::styled(format!(" {text}"), theme.warn()),
+            None if app.hint => Line::styled(
+                format!(
+                    " new here? {} next thread that needs you · {} approve & send · {} edit · {} help · {} quit",
+                    k(Action::NextNeedingMe),
+                    k(Action::Approve),
+                    k(Action::Edit),
+                    k(Action::Help),
+                    k(Action::Quit)
+                ),
+                theme.focus(),
+            ),
+            None => {
+                let mut hint = match app.screen {
+                    Screen::Inbox => format!(
+                        " {}/{} move · {} open · {} next · {} approve · {} filter · / search · ? help",
+                        k(Action::Down),
+                        k(Action::Up),
+                        k(Action::Open),
+                        k(Action::NextNeedingMe),
+                        k(Action::Approve),
+                        k(Action::Filter)
+                    ),
+                    Screen::Thread => format!(
+                        " {} approve · {} edit · {} reply · {} discard · {} claim · {} resolve · {} back · ? help",
+                        k(Action::Approve),
+                        k(Action::Edit),
+                        k(Action::Reply),
+                        k(Action::Discard),
+                        k(Action::Claim),
+                        k(Action::Resolve),
+                        k(Action::Back)
+                    ),
+                    Screen::Settings => {
+                        format!(" Enter auto-send on/off · {} back", k(Action::Back))
+                    }
+                    Screen::Report => format!(" {} quit · ? help", k(Action::Quit)),
+                };
+                if !app.search.is_empty() {
+                    hint = format!(" search: {} ·{hint}", app.search);
+                }
+                Line::styled(hint, theme.dim())
+            }
+        },
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}

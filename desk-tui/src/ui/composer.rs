@@ -1,0 +1,41 @@
+//! The composer, drawn over the lower part of the screen: the inline editor, what it
+//! writes (draft edit, reply, public or private comment reply) and the length left.
+
+use super::theme::Theme;
+use crate::app::{App, ComposeKind, Composer, Target};
+use crate::model::summary::length_left;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::Span;
+use ratatui::widgets::{Block, Borders, Clear};
+
+pub fn draw(app: &App, composer: &Composer, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let height = (area.height / 3).max(6).min(area.height);
+    let box_area = Rect {
+        x: area.x,
+        y: area.y + area.height - height,
+        width: area.width,
+        height,
+    };
+    let channel = app
+        .inbox
+        .get(composer.profile, &composer.thread)
+        .map(|e| e.row.channel);
+    let text = composer.text();
+    let left = channel.map_or(0, |c| length_left(c, &text));
+    let what = match composer.kind {
+        ComposeKind::Draft { base, next } => format!("edit draft v{base} → v{next}"),
+        ComposeKind::Reply(Target::Message) => "your reply".into(),
+        ComposeKind::Reply(t) => format!("{} (ctrl-t switches public/private)", t.label()),
+    };
+    let left_style = if left < 0 { theme.error() } else { theme.dim() };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.focus())
+        .title(Span::styled(format!(" {what} "), theme.focus()))
+        .title_bottom(Span::styled(format!(" {left} left "), left_style));
+    let inner = block.inner(box_area);
+    frame.render_widget(Clear, box_area);
+    frame.render_widget(block, box_area);
+    frame.render_widget(&composer.editor, inner);
+}

@@ -1,0 +1,180 @@
+//! The inbox: one row per thread, most urgent window first.
+
+use super::theme::Theme;
+use crate::app::App;
+use crate::model::inbox::{Entry, Sort};
+use crate::model::status::{RowStatus, WindowInfo, channel_tag};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
+
+/// What a row's status column says: a pending action or a refusal wins over the state.
+pub fn status_cell(app: &App, entry: &Entry, theme: &Theme, compact: bool) -> (String, Style) {
+    if let Some(p) = app.pending_for(entry.profile, &entry.row.id).last() {
+        return (format!("⧗ {}…", p.label), theme.focus());
+    }
+    if let Some(notice) = app.notices.get(&(entry.profile, entry.row.id.clone())) {
+        return (format!("✗ {notice}"), theme.error());
+    }
+    let status = RowStatus::of(&entry.row);
+    let words = status.words();
+    // Narrow lists keep the state's name and drop its reason (the thread shows it).
+    let words = match words.split_once(':') {
+        Some((name, _)) if compact => name.to_owned(),
+        _ => words,
+    };
+    (format!("{} {words}", status.glyph()), theme.status(&status))
+}
+
+/// The first rows shown so that `selected` is on screen.
+#[must_use]
+pub fn offset(selected: usize, height: usize) -> usize {
+    if height == 0 || selected < height {
+        0
+    } else {
+        selected + 1 - height
+    }
+}
+
+pub fn draw(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    list(app, theme, frame, area, area.width >= 100, false);
+}
+
+/// The thread list, also the left pane of the thread screen (`wide`: with previews).
+pub fn list(
+    app: &App,
+    theme: &Theme,
+    frame: &mut Frame<'_>,
+    area: Rect,
+    wide: bool,
+    compact: bool,
+) {
+    let sort = match app.sort {
+        Sort::Urgency => "window urgency",
+        Sort::Newest => "newest",
+    };
+    let title = if compact {
+        format!(" {} · {} ", app.filter.name(), app.inbox.visible_len())
+    } else {
+        format!(
+            " Inbox · {} · {} of {} · sort: {sort} ",
+            app.filter.name(),
+            app.inbox.visible_len(),
+            app.inbox.len()
+        )
+    };
+    let block = Block::default()
+        .borders(Borders::TOP)
+        .title(Span::styled(title, theme.title()));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if app.inbox.visible_len() == 0 {
+        let text = if app.inbox.is_empty() {
+            "No conversations yet. New messages appear here as they arrive."
+        } else {
+            "Nothing under this filter. f changes the filter, Esc clears the search."
+        };
+        frame.render_widget(Paragraph::new(Line::styled(text, theme.dim())), inner);
+        return;
+    }
+    let height = usize::from(inner.height);
+    let start = offset(app.selected, height);
+    let combined = app.combined();
+    let rows: Vec<Row> = (start..(start + height).min(app.inbox.visible_len()))
+        .filter_map(|i| app.inbox.visible_at(i).map(|e| (i, e)))
+        .map(|(i, entry)| {
+            let row = &entry.row;
+            let (status, style) = status_cell(app, entry, theme, compact);
+            let info = WindowInfo::of(row, app.now);
+            let window = if wide {
+                info.label(row.channel)
+            } else {
+                info.short_label(row.channel)
+            };
+            let unread = if row.unread > 0 {
+                format!("{}", row.unread)
+            } else {
+                String::new()
+            };
+            let assignee = row
+                .assignee
+                .as_ref()
+                .map(|a| {
+                    if app.profiles.get(entry.profile).is_some_and(|p| &p.me == a) {
+                        "me".to_owned()
+                    } else {
+                        a.as_str().to_owned()
+                    }
+                })
+                .unwrap_or_default();
+            let mut cells = Vec::new();
+            if combined {
+                let badge = app
+                    .profiles
+                    .get(entry.profile)
+                    .map_or("?", |p| p.name.as_str());
+                cells.push(Cell::from(format!("[{badge}]")));
+            }
+            cells.push(Cell::from(channel_tag(row.channel)));
+            cells.push(Cell::from(row.customer.handle()));
+            if wide {
+                let preview = row
+                    .preview
+                    .as_ref()
+                    .map(|p| {
+                        if p.outbound {
+                            format!("↳ {}", p.text)
+                        } else {
+                            p.text.clone()
+                        }
+                    })
+                    .unwrap_or_default();
+                cells.push(Cell::from(preview).style(theme.dim()));
+            }
+            cells.push(Cell::from(unread).style(theme.focus()));
+            cells.push(Cell::from(status).style(style));
+            if wide {
+                cells.push(Cell::from(assignee));
+            }
+            cells.push(Cell::from(window));
+            let r = Row::new(cells);
+            if i == app.selected {
+                r.style(theme.selected())
+            } else {
+                r
+            }
+        })
+        .collect();
+    let mut widths = Vec::new();
+    if combined {
+        widths.push(Constraint::Length(8));
+    }
+    widths.push(Constraint::Length(3));
+    if wide {
+        widths.extend([
+            Constraint::Length(20),
+            Constraint::Fill(1),
+            Constraint::Length(3),
+            Constraint::Length(44),
+            Constraint::Length(8),
+            Constraint::Length(20),
+        ]);
+    } else if compact {
+        widths.extend([
+            Constraint::Fill(1),
+            Constraint::Length(2),
+            Constraint::Length(16),
+            Constraint::Length(8),
+        ]);
+    } else {
+        widths.extend([
+            Constraint::Fill(1),
+            Constraint::Length(3),
+            Constraint::Fill(2),
+            Constraint::Length(8),
+        ]);
+    }
+    frame.render_widget(Table::new(rows, widths).column_spacing(1), inner);
+}

@@ -1,0 +1,386 @@
+//! The thread screen: the conversation with its draft under it, the thread list beside it
+//! when there is room, and the context pane (customer, channel, window, credits, the facts
+//! the draft used).
+
+use super::inbox;
+use super::theme::Theme;
+use crate::app::{App, OpenThread, Pane};
+use crate::model::detail::{Author, Item};
+use crate::model::inbox::Entry;
+use crate::model::status::{RowStatus, WindowInfo, duration};
+use crate::model::summary::SendState;
+use protocol::window::{self, Sender};
+use protocol::{Channel, CustomerId, DraftAuthor, Millis};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+pub fn draw(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let Some(open) = &app.open else {
+        inbox::draw(app, theme, frame, area);
+        return;
+    };
+    let Some(entry) = app.inbox.get(open.profile, &open.thread) else {
+        inbox::draw(app, theme, frame, area);
+        return;
+    };
+    if area.width >= 120 {
+        let [list, talk, side] = Layout::horizontal([
+            Constraint::Length(44),
+            Constraint::Fill(1),
+            Constraint::Length(38),
+        ])
+        .areas(area);
+        inbox::list(app, theme, frame, list, false, true);
+        conversation(app, open, entry, theme, frame, talk);
+        context(app, open, entry, theme, frame, side);
+    } else if app.pane == Pane::Context {
+        context(app, open, entry, theme, frame, area);
+    } else if app.pane == Pane::List {
+        inbox::list(app, theme, frame, area, false, false);
+    } else {
+        conversation(app, open, entry, theme, frame, area);
+    }
+}
+
+fn focus_block<'a>(app: &App, pane: Pane, title: String, theme: &Theme) -> Block<'a> {
+    let style = if app.pane == pane {
+        theme.focus()
+    } else {
+        theme.title()
+    };
+    Block::default()
+        .borders(Borders::TOP)
+        .title(Span::styled(title, style))
+}
+
+/// A time as "14:05" (UTC) on the day of `now`, else "11-20 14:05".
+#[must_use]
+pub fn clock(at: Millis, now: Millis) -> String {
+    let day = at.0.div_euclid(Millis::DAY);
+    let minutes = at.0.rem_euclid(Millis::DAY) / Millis::MINUTE;
+    let hm = format!("{:02}:{:02}", minutes / 60, minutes % 60);
+    if day == now.0.div_euclid(Millis::DAY) {
+        hm
+    } else {
+        let (_, m, d) = civil(day);
+        format!("{m:02}-{d:02} {hm}")
+    }
+}
+
+/// Days since 1970-01-01 to (year, month, day) (Howard Hinnant's algorithm).
+fn civil(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn send_words(state: &SendState) -> String {
+    match state {
+        SendState::Queued => "⧗ queued".into(),
+        SendState::Sending { attempt } if *attempt > 1 => format!("↻ sending (attempt {attempt})"),
+        SendState::Sending { .. } => "↻ sending".into(),
+        SendState::Sent => "✓ sent".into(),
+        SendState::Delivered => "✓✓ delivered".into(),
+        SendState::Read => "👁 read".into(),
+        SendState::Failed {
+            message,
+            retry_at: Some(_),
+            ..
+        } => format!("↻ retrying: {message}"),
+        SendState::Failed { message, class, .. } => {
+            format!(
+                "✗ failed ({}): {message} — R retry, D give up",
+                class.name()
+            )
+        }
+        SendState::Discarded => "– given up".into(),
+    }
+}
+
+fn conversation(
+    app: &App,
+    open: &OpenThread,
+    entry: &Entry,
+    theme: &Theme,
+    frame: &mut Frame<'_>,
+    area: Rect,
+) {
+    let row = &entry.row;
+    let title = format!(
+        " {} · {} ",
+        row.customer.handle(),
+        channel_name(row.channel)
+    );
+    let block = focus_block(app, Pane::Conversation, title, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let me = app.profiles.get(open.profile).map(|p| p.me.clone());
+    let mut lines: Vec<Line> = Vec::new();
+    for item in &open.detail.items {
+        match item {
+            Item::Note(note) => {
+                lines.push(Line::styled(format!("   · {}", note.text), theme.dim()))
+            }
+            Item::Line(line) => {
+                let (who, style) = match &line.author {
+                    Author::Customer => (row.customer.handle(), theme.customer()),
+                    Author::Business => ("business (Meta app)".to_owned(), theme.ours()),
+                    Author::Desk(agent) if Some(agent) == me.as_ref() => {
+                        ("you".to_owned(), theme.ours())
+                    }
+                    Author::Desk(agent) if agent.as_str() == "drafter" => {
+                        ("auto-reply".to_owned(), theme.ours())
+                    }
+                    Author::Desk(agent) => (agent.as_str().to_owned(), theme.ours()),
+                };
+                let mut spans = vec![
+                    Span::styled(format!("{} ", clock(line.at, app.now)), theme.dim()),
+                    Span::styled(format!("{who}: "), style),
+                ];
+                if line.deleted {
+                    spans.push(Span::styled("(deleted by the customer) ", theme.dim()));
+                }
+                if line.hidden {
+                    spans.push(Span::styled("(hidden) ", theme.warn()));
+                }
+                spans.push(Span::raw(line.text.clone()));
+                if line.edits > 0 {
+                    spans.push(Span::styled(
+                        format!(" (edited ×{})", line.edits),
+                        theme.dim(),
+                    ));
+                }
+                lines.push(Line::from(spans));
+                for note in &line.notes {
+                    lines.push(Line::styled(format!("      {note}"), theme.dim()));
+                }
+                if !line.reactions.is_empty() {
+                    lines.push(Line::styled(
+                        format!("      reacted {}", line.reactions.join(" ")),
+                        theme.dim(),
+                    ));
+                }
+                if let Some(state) = &line.send {
+                    let style = match state {
+                        SendState::Failed { retry_at: None, .. } => theme.error(),
+                        SendState::Delivered | SendState::Read | SendState::Sent => theme.ok(),
+                        _ => theme.focus(),
+                    };
+                    lines.push(Line::styled(format!("      {}", send_words(state)), style));
+                }
+            }
+        }
+    }
+    if row.owner_replying {
+        lines.push(Line::styled(
+            "   ☛ someone answered from Meta's app: drafting is paused here (u resumes it)",
+            theme.warn(),
+        ));
+    }
+    if let Some(p) = app.pending_for(open.profile, &open.thread).last() {
+        lines.push(Line::styled(
+            format!("   ⧗ {}… (waiting for the relay)", p.label),
+            theme.focus(),
+        ));
+    }
+    if let Some(notice) = app.notices.get(&(open.profile, open.thread.clone())) {
+        lines.push(Line::styled(format!("   ✗ {notice}"), theme.error()));
+    }
+    draft_lines(app, open, entry, theme, &mut lines);
+    let width = usize::from(inner.width.max(1));
+    let total: usize = lines.iter().map(|l| l.width().max(1).div_ceil(width)).sum();
+    let height = usize::from(inner.height);
+    let bottom = total.saturating_sub(height);
+    let top = bottom.saturating_sub(usize::from(open.scroll));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((u16::try_from(top).unwrap_or(u16::MAX), 0)),
+        inner,
+    );
+}
+
+fn draft_lines(
+    app: &App,
+    open: &OpenThread,
+    entry: &Entry,
+    theme: &Theme,
+    lines: &mut Vec<Line<'static>>,
+) {
+    let row = &entry.row;
+    if let Some(reason) = &row.handoff {
+        lines.push(Line::styled(
+            format!("   ☛ needs a person: {reason} (r to reply)"),
+            theme.warn(),
+        ));
+    }
+    let Some(draft) = open.detail.current_draft(row) else {
+        return;
+    };
+    lines.push(Line::raw(""));
+    let by = match &draft.author {
+        DraftAuthor::Drafter => "drafter".to_owned(),
+        DraftAuthor::Agent(a) => a.as_str().to_owned(),
+    };
+    let status = RowStatus::of(row);
+    let verdict = match &status {
+        RowStatus::Held { .. } => Span::styled("⚑ held for a person", theme.warn()),
+        _ => Span::styled("◆ passed the checks", theme.ok()),
+    };
+    lines.push(Line::from(vec![
+        Span::styled(
+            format!("── Draft v{} by {by} · ", draft.version),
+            theme.title(),
+        ),
+        verdict,
+        Span::styled(" ──", theme.title()),
+    ]));
+    for text in draft.text.lines() {
+        lines.push(Line::raw(format!("   {text}")));
+    }
+    if let Some(basis) = &draft.basis {
+        for held in &basis.held {
+            lines.push(Line::styled(format!("   ⚑ {held}"), theme.warn()));
+        }
+        if !basis.facts.is_empty() {
+            lines.push(Line::styled(
+                format!("   facts: {}", basis.facts.join("; ")),
+                theme.dim(),
+            ));
+        }
+    }
+    let left = crate::model::summary::length_left(row.channel, &draft.text);
+    let k = |a| app.keymap.hint(a);
+    use crate::app::keymap::Action;
+    lines.push(Line::styled(
+        format!(
+            "   {left} left · {} approve & send · {} edit · {} $EDITOR · {} discard",
+            k(Action::Approve),
+            k(Action::Edit),
+            k(Action::EditExternal),
+            k(Action::Discard)
+        ),
+        theme.dim(),
+    ));
+}
+
+fn channel_name(channel: Channel) -> &'static str {
+    match channel {
+        Channel::InstagramDm => "Instagram DM",
+        Channel::InstagramComment => "Instagram comment",
+        Channel::WhatsApp => "WhatsApp",
+    }
+}
+
+fn context(
+    app: &App,
+    open: &OpenThread,
+    entry: &Entry,
+    theme: &Theme,
+    frame: &mut Frame<'_>,
+    area: Rect,
+) {
+    let row = &entry.row;
+    let block = focus_block(app, Pane::Context, " Context ".into(), theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let label = |s: &str| Span::styled(format!("{s:<9}"), theme.dim());
+    let mut lines = vec![Line::from(vec![
+        label("customer"),
+        Span::styled(row.customer.handle(), theme.customer()),
+    ])];
+    if let Some(name) = &row.customer.name {
+        lines.push(Line::from(vec![label("name"), Span::raw(name.clone())]));
+    }
+    let id = match &row.customer.id {
+        CustomerId::Igsid(_) => "Instagram user",
+        CustomerId::InstagramUsername(_) => "Instagram commenter",
+        CustomerId::WhatsApp(w) => w.as_str(),
+    };
+    lines.push(Line::from(vec![
+        label("via"),
+        Span::raw(format!("{} · {id}", channel_name(row.channel))),
+    ]));
+    if app.combined()
+        && let Some(p) = app.profiles.get(open.profile)
+    {
+        lines.push(Line::from(vec![
+            label("business"),
+            Span::raw(p.tenant_name.clone()),
+        ]));
+    }
+    let info = WindowInfo::of(row, app.now);
+    let style = if info.closed() {
+        theme.error()
+    } else {
+        theme.ok()
+    };
+    lines.push(Line::from(vec![
+        label("window"),
+        Span::styled(info.label(row.channel), style),
+    ]));
+    for allowance in window::allowed(&row.window(), Sender::Human, app.now) {
+        let until = allowance
+            .until
+            .map(|u| format!(" ({} left)", duration(app.now.until(u))))
+            .unwrap_or_default();
+        lines.push(Line::styled(
+            format!("          {:?}{until}", allowance.kind),
+            theme.dim(),
+        ));
+    }
+    let assignee = row
+        .assignee
+        .as_ref()
+        .map_or_else(|| "nobody (c claims)".to_owned(), |a| a.as_str().to_owned());
+    lines.push(Line::from(vec![label("assigned"), Span::raw(assignee)]));
+    let credits = app
+        .profiles
+        .get(open.profile)
+        .and_then(|p| p.credits)
+        .map_or_else(|| "unknown".to_owned(), |c| c.to_string());
+    let credit_style = if credits == "0" {
+        theme.error()
+    } else {
+        Style::default()
+    };
+    lines.push(Line::from(vec![
+        label("credits"),
+        Span::styled(credits, credit_style),
+    ]));
+    if row.resolved {
+        lines.push(Line::from(vec![
+            label("state"),
+            Span::raw("■ resolved (x reopens)"),
+        ]));
+    }
+    if let Some(draft) = open.detail.current_draft(row)
+        && let Some(basis) = &draft.basis
+    {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled("Draft grounded on", theme.title()));
+        if basis.facts.is_empty() {
+            lines.push(Line::styled("  no catalog facts", theme.dim()));
+        }
+        for fact in &basis.facts {
+            lines.push(Line::raw(format!("  • {fact}")));
+        }
+        if !basis.intents.is_empty() {
+            lines.push(Line::styled(
+                format!("  intents: {}", basis.intents.join(", ")),
+                theme.dim(),
+            ));
+        }
+        lines.push(Line::styled(format!("  by: {}", basis.source), theme.dim()));
+    }
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}

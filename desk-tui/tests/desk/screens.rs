@@ -1,0 +1,216 @@
+//! Every screen at 80×24 and 160×48.
+
+use super::*;
+use desk_tui::app::{Overlay, Remote};
+use desk_tui::remote::{
+    ChannelLine, FirstResponse, Replies, ReportData, RuleLine, SettingsData, TenantReport, Volume,
+};
+
+fn both(name: &str, app: &App) {
+    insta::assert_snapshot!(format!("{name}_80x24"), draw(app, 80, 24));
+    insta::assert_snapshot!(format!("{name}_160x48"), draw(app, 160, 48));
+}
+
+#[test]
+fn inbox() {
+    let (_dir, app) = showcase();
+    both("inbox", &app);
+}
+
+#[test]
+fn inbox_empty() {
+    let (_dir, app) = app_with(&[]);
+    both("inbox_empty", &app);
+}
+
+#[test]
+fn thread_with_a_draft() {
+    let (_dir, mut app) = showcase();
+    // The most urgent row is Rina's draft with about an hour left.
+    app.update(code(KeyCode::Enter));
+    both("thread_draft", &app);
+}
+
+#[test]
+fn thread_context_pane_narrow() {
+    let (_dir, mut app) = showcase();
+    app.update(code(KeyCode::Enter));
+    app.update(code(KeyCode::Tab));
+    insta::assert_snapshot!("thread_context_80x24", draw(&app, 80, 24));
+}
+
+#[test]
+fn thread_with_a_failed_reply() {
+    let (_dir, mut app) = showcase();
+    app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('/'),
+        KeyModifiers::NONE,
+    )));
+    press(&mut app, "budi");
+    app.update(code(KeyCode::Enter));
+    app.update(code(KeyCode::Enter));
+    both("thread_failed", &app);
+}
+
+#[test]
+fn composer_editing_a_draft() {
+    let (_dir, mut app) = showcase();
+    app.update(code(KeyCode::Enter));
+    press(&mut app, "e");
+    press(&mut app, " Terima kasih!");
+    both("composer", &app);
+}
+
+#[test]
+fn composer_on_a_comment() {
+    let (_dir, mut app) = showcase();
+    app.update(key('/'));
+    press(&mut app, "mei");
+    app.update(code(KeyCode::Enter));
+    app.update(code(KeyCode::Enter));
+    press(&mut app, "r");
+    press(&mut app, "Yes we ship to SG!");
+    app.update(ctrl('t'));
+    both("composer_comment", &app);
+}
+
+#[test]
+fn help_overlay() {
+    let (_dir, mut app) = showcase();
+    press(&mut app, "?");
+    assert_eq!(app.overlay, Overlay::Help);
+    both("help", &app);
+}
+
+#[test]
+fn quit_question() {
+    let (_dir, mut app) = showcase();
+    app.update(ctrl('c'));
+    both("quit", &app);
+}
+
+pub fn settings_data() -> SettingsData {
+    SettingsData {
+        auto_send: false,
+        hide_comments: true,
+        rules: vec![RuleLine {
+            name: "cod".into(),
+            channels: vec!["instagram_dm".into()],
+            keywords: vec!["cod".into(), "bayar di tempat".into()],
+            intent: None,
+            reply: Some("Bisa COD untuk Jogja kak!".into()),
+            prompt: None,
+            auto_send: Some(true),
+            hide_comment: false,
+        }],
+        default_reply: Some("Terima kasih, admin kami segera membalas.".into()),
+        channels: vec![
+            ChannelLine {
+                id: "ch-ig".into(),
+                kind: "instagram".into(),
+                account_id: Some("17841400000000001".into()),
+                username: Some("saribatik.jogja".into()),
+                last_event_at: Some(NOW.plus(-60_000).0),
+                needs_reconnect: false,
+            },
+            ChannelLine {
+                id: "ch-wa".into(),
+                kind: "whatsapp".into(),
+                account_id: Some("106540352242922".into()),
+                username: None,
+                last_event_at: None,
+                needs_reconnect: true,
+            },
+        ],
+        credits: 480,
+        connect_link: Ok("http://127.0.0.1:8080/oauth/instagram/start?link=Lk7x".into()),
+    }
+}
+
+#[test]
+fn owner_settings() {
+    let (_dir, mut app) = showcase();
+    let effects = press(&mut app, "S");
+    assert_eq!(effects, vec![Effect::FetchSettings { profile: 0 }]);
+    app.update(Msg::Settings {
+        profile: 0,
+        result: Ok(settings_data()),
+    });
+    both("settings", &app);
+}
+
+pub fn report_data() -> ReportData {
+    let tenant = |name: &str, scale: u64| TenantReport {
+        tenant: format!("t-{name}"),
+        name: name.into(),
+        volume: Volume {
+            inbound_messages: 130 * scale,
+            daily: (0..14).map(|d| (d * 7 + 3) % 17 * scale).collect(),
+        },
+        replies: Replies {
+            auto: 40 * scale,
+            approved: 55 * scale,
+            edited: 12 * scale,
+            own: 9 * scale,
+        },
+        first_response_ms: FirstResponse {
+            median: Some(4 * 60_000),
+            samples: 98 * scale,
+        },
+        held_drafts: 3,
+        failures: scale - 1,
+        credits: Some(420),
+    };
+    ReportData {
+        brand: Some("Nusantara Desk".into()),
+        days: 14,
+        tenants: vec![
+            tenant("Sari Batik", 2),
+            tenant("Roti Bu Tini", 1),
+            tenant("Kopi Kita", 3),
+        ],
+    }
+}
+
+#[test]
+fn partner_report() {
+    let (_dir, mut app) = app_with(&[]);
+    app.profiles[0].role = desk_tui::app::ProfileRole::Partner;
+    app.screen = desk_tui::app::Screen::Report;
+    app.report = Remote::Loaded(report_data());
+    both("report", &app);
+}
+
+#[test]
+fn offline_with_queued_actions() {
+    let (_dir, mut app) = showcase();
+    app.update(Msg::Connection {
+        profile: 0,
+        state: desk_tui::ConnectionState::Offline {
+            retry_in: Some(std::time::Duration::from_secs(4)),
+            last_error: Some("connection refused".into()),
+        },
+    });
+    press(&mut app, "a");
+    insta::assert_snapshot!("offline_80x24", draw(&app, 80, 24));
+}
+
+#[test]
+fn no_color_still_tells_every_state_in_words() {
+    let (_dir, app) = showcase();
+    let screen = draw(&app, 160, 48);
+    for words in [
+        "needs approval",
+        "held:",
+        "failed:",
+        "delivered",
+        "needs a person",
+        "closed",
+        "resolved",
+    ] {
+        if words == "resolved" {
+            continue; // resolved rows are filtered out of the default view
+        }
+        assert!(screen.contains(words), "{words} missing:\n{screen}");
+    }
+}
