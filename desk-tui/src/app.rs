@@ -222,6 +222,11 @@ pub enum Msg {
         profile: usize,
         state: ConnectionState,
     },
+    /// A profile's replica finished opening (the inbox was drawn from its snapshot).
+    ReplicaReady {
+        profile: usize,
+        replica: Replica,
+    },
     /// The outbox took the command submitted as `local`, under `key`, or could not.
     Submitted {
         local: u64,

@@ -25,6 +25,7 @@ pub mod profiles;
 pub mod remote;
 pub mod replica;
 pub mod run;
+pub mod snapshot;
 pub mod state;
 pub mod sync;
 pub mod ui;

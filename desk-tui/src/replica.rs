@@ -140,7 +140,8 @@ pub struct Replica {
     meta: Tree,
     /// Thread id → bincode [`ThreadSummary`]: the inbox, read at start without a replay.
     threads: Tree,
-    /// Thread id, 0xFF, seq (big-endian) → nothing: a thread's events in order.
+    /// Thread id → its events' seqs (big-endian u64s, ascending). One entry per thread, not
+    /// per event: sled keeps per-entry state in memory, and a desk holds few threads open.
     by_thread: Tree,
     outbox: Outbox,
 }
@@ -173,13 +174,13 @@ impl Replica {
         // memory budget (150 MB with 50,000 threads) matters more than re-reads.
         let db = sled::Config::new()
             .path(path)
-            .cache_capacity(32 * 1024 * 1024)
+            .cache_capacity(16 * 1024 * 1024)
             .open()
             .map_err(open_error)?;
         let events = db.open_tree("events").map_err(open_error)?;
         let meta = db.open_tree("meta").map_err(open_error)?;
         let threads = db.open_tree("threads").map_err(open_error)?;
-        let by_thread = db.open_tree("by_thread").map_err(open_error)?;
+        let by_thread = db.open_tree("thread_seqs").map_err(open_error)?;
         let outbox = Outbox::open(&db).map_err(open_error)?;
         Ok(Self {
             db,
@@ -322,7 +323,11 @@ impl Replica {
                     let bytes =
                         codec::encode_binary(&after).map_err(|e| abort(ReplicaError::Codec(e)))?;
                     threads.insert(thread.as_str(), bytes)?;
-                    by_thread.insert(thread_key(thread, event.seq), &[][..])?;
+                    let mut seqs = by_thread
+                        .get(thread.as_str())?
+                        .map_or_else(Vec::new, |v| v.to_vec());
+                    seqs.extend_from_slice(&event.seq.0.to_be_bytes());
+                    by_thread.insert(thread.as_str(), seqs)?;
                 }
             }
             let new_cursor = admission.fresh.last().map_or(cursor, |e| e.seq);
@@ -400,17 +405,14 @@ impl Replica {
     /// # Errors
     /// Storage failure, an undecodable event, or an index entry without its event.
     pub fn thread_events(&self, thread: &ThreadId) -> Result<Vec<Event>, ReplicaError> {
-        let mut prefix = thread.as_str().as_bytes().to_vec();
-        prefix.push(0xFF);
-        let mut out = Vec::new();
-        for key in self.by_thread.scan_prefix(&prefix).keys() {
-            let key = key?;
-            let seq: [u8; 8] =
-                key[prefix.len()..]
-                    .try_into()
-                    .map_err(|_| ReplicaError::Corrupt {
-                        what: "thread index",
-                    })?;
+        let Some(seqs) = self.by_thread.get(thread.as_str())? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::with_capacity(seqs.len() / 8);
+        for chunk in seqs.chunks(8) {
+            let seq: [u8; 8] = chunk.try_into().map_err(|_| ReplicaError::Corrupt {
+                what: "thread index",
+            })?;
             let event = self
                 .event(Seq(u64::from_be_bytes(seq)))?
                 .ok_or(ReplicaError::Corrupt {
@@ -459,14 +461,6 @@ fn read_credits(bytes: Option<&[u8]>) -> Result<Option<i64>, ReplicaError> {
             Ok(Some(i64::from_be_bytes(array)))
         }
     }
-}
-
-fn thread_key(thread: &ThreadId, seq: Seq) -> Vec<u8> {
-    let mut key = thread.as_str().as_bytes().to_vec();
-    // 0xFF never occurs in UTF-8, so one thread's prefix is never another's.
-    key.push(0xFF);
-    key.extend_from_slice(&seq.0.to_be_bytes());
-    key
 }
 
 fn read_seq(bytes: Option<&[u8]>, what: &'static str) -> Result<Seq, ReplicaError> {

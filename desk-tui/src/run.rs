@@ -47,10 +47,23 @@ pub fn now() -> Millis {
     Millis(ms)
 }
 
-/// A profile with its engine (none for partner viewers) and its HTTP client.
+/// A profile with its engine (none for partner viewers, and none yet while its replica
+/// opens behind a snapshot) and its HTTP client.
 struct Live {
     sync: Option<SyncHandle>,
     remote: Remote,
+    /// Agents' and owners' engine configuration.
+    config: Option<SyncConfig>,
+    /// Commands submitted before the replica was open, in order.
+    waiting: Vec<(u64, protocol::Command)>,
+}
+
+/// A profile drawn from its inbox snapshot whose replica is still to be opened.
+struct Deferred {
+    index: usize,
+    config: SyncConfig,
+    rows: Vec<crate::model::summary::ThreadSummary>,
+    cursor: protocol::Seq,
 }
 
 /// Opens every profile: the replica and its engine for agents and owners; partner viewers
@@ -58,9 +71,10 @@ struct Live {
 async fn open_profiles(
     options: &RunOptions,
     tx: &mpsc::UnboundedSender<Msg>,
-) -> Result<(Vec<Profile>, Vec<Live>)> {
+) -> Result<(Vec<Profile>, Vec<Live>, Vec<Deferred>)> {
     let mut profiles = Vec::new();
     let mut live = Vec::new();
+    let mut deferred = Vec::new();
     for (index, spec) in options.profiles.iter().enumerate() {
         let remote = Remote::new(&spec.relay, spec.token.clone())?;
         let mut config = SyncConfig::new(spec.relay.clone(), spec.token.clone());
@@ -69,13 +83,58 @@ async fn open_profiles(
             .validate()
             .with_context(|| format!("profile {}", spec.name))?;
         let replica_dir = config.replica_dir()?;
+        // A snapshot of an identified replica: draw from it now, open the replica later.
+        if replica_dir.exists()
+            && let Some(snapshot) = crate::snapshot::read(&crate::snapshot::path_for(&replica_dir))
+            && let Some(identity) = snapshot.identity.clone()
+        {
+            profiles.push(Profile {
+                name: spec.name.clone(),
+                replica: None,
+                me: identity.agent.clone(),
+                role: identity.role.into(),
+                tenant: Some(identity.tenant.as_str().to_owned()),
+                partner: None,
+                brand: snapshot
+                    .header
+                    .as_ref()
+                    .map_or_else(|| "chatdesk".into(), |h| h.brand.clone()),
+                tenant_name: snapshot
+                    .header
+                    .as_ref()
+                    .map_or_else(|| spec.name.clone(), |h| h.tenant_name.clone()),
+                connection: ConnectionState::Connecting,
+                cursor: protocol::Seq(0),
+                credits: snapshot.credits,
+            });
+            live.push(Live {
+                sync: None,
+                remote,
+                config: Some(config.clone()),
+                waiting: Vec::new(),
+            });
+            deferred.push(Deferred {
+                index,
+                config,
+                rows: snapshot.rows,
+                cursor: snapshot.cursor,
+            });
+            continue;
+        }
         // A replica that has seen a welcome knows this token is an agent's: start at once,
         // offline or not. Otherwise ask the relay who the token is (briefly).
-        let known = replica_dir.exists()
-            && Replica::open(&config)
-                .ok()
-                .and_then(|r| r.identity().ok().flatten())
-                .is_some();
+        let existing = if replica_dir.exists() {
+            Some(
+                Replica::open(&config)
+                    .with_context(|| format!("profile {}: opening the local replica", spec.name))?,
+            )
+        } else {
+            None
+        };
+        let known = existing
+            .as_ref()
+            .and_then(|r| r.identity().ok().flatten())
+            .is_some();
         let me = if known {
             None
         } else {
@@ -98,14 +157,22 @@ async fn open_profiles(
                 cursor: protocol::Seq(0),
                 credits: None,
             });
-            live.push(Live { sync: None, remote });
+            live.push(Live {
+                sync: None,
+                remote,
+                config: None,
+                waiting: Vec::new(),
+            });
             continue;
         }
-        let replica = Replica::open(&config)
-            .with_context(|| format!("profile {}: opening the local replica", spec.name))?;
+        let replica = match existing {
+            Some(replica) => replica,
+            None => Replica::open(&config)
+                .with_context(|| format!("profile {}: opening the local replica", spec.name))?,
+        };
         let identity = replica.identity()?;
         let header = replica.header()?;
-        let sync = SyncHandle::spawn(config, replica.clone())?;
+        let sync = SyncHandle::spawn(config.clone(), replica.clone())?;
         forward_sync(index, &sync, tx.clone());
         let role = identity
             .as_ref()
@@ -151,9 +218,11 @@ async fn open_profiles(
         live.push(Live {
             sync: Some(sync),
             remote,
+            config: Some(config),
+            waiting: Vec::new(),
         });
     }
-    Ok((profiles, live))
+    Ok((profiles, live, deferred))
 }
 
 /// Turns a profile's engine updates and connection states into messages.
@@ -225,8 +294,13 @@ fn spawn_input(tx: mpsc::UnboundedSender<Msg>) -> JoinHandle<()> {
 /// A profile cannot be opened, or the terminal cannot be set up.
 pub async fn run(options: RunOptions) -> Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
-    let (profiles, live) = open_profiles(&options, &tx).await?;
+    let (profiles, mut live, deferred) = open_profiles(&options, &tx).await?;
     let mut app = App::new(profiles, options.keymap.clone(), now());
+    let mut to_open = Vec::new();
+    for d in deferred {
+        app.preload(d.index, d.rows, d.cursor);
+        to_open.push((d.index, d.config));
+    }
     app.bell = options.bell;
     app.hint = options.hint;
     let theme = Theme::from_env();
@@ -266,17 +340,37 @@ pub async fn run(options: RunOptions) -> Result<()> {
             crossterm::event::KeyCode::Char('P'),
             crossterm::event::KeyModifiers::NONE,
         )));
-        run_effects(effects, &app, &live, &tx);
+        run_effects(effects, &app, &mut live, &tx);
     }
 
     let result: Result<()> = async {
         terminal.draw(|f| ui::view(&app, &theme, f))?;
+        // The first frame is up; now open the replicas it was drawn without.
+        for (profile, config) in to_open.drain(..) {
+            let tx = tx.clone();
+            tokio::task::spawn_blocking(move || match Replica::open(&config) {
+                Ok(replica) => {
+                    let _ = tx.send(Msg::ReplicaReady { profile, replica });
+                }
+                Err(e) => {
+                    let _ = tx.send(Msg::Connection {
+                        profile,
+                        state: ConnectionState::Refused {
+                            reason: format!("the local replica cannot be opened: {e}"),
+                        },
+                    });
+                }
+            });
+        }
         'outer: while let Some(first) = rx.recv().await {
             let mut batch = vec![first];
             while let Ok(more) = rx.try_recv() {
                 batch.push(more);
             }
             for msg in batch {
+                if let Msg::ReplicaReady { profile, replica } = &msg {
+                    start_engine(*profile, replica, &mut live, &tx);
+                }
                 let effects = app.update(msg);
                 for effect in effects {
                     match effect {
@@ -288,7 +382,7 @@ pub async fn run(options: RunOptions) -> Result<()> {
                             input = spawn_input(tx.clone());
                             let _ = tx.send(Msg::EditorDone(edited));
                         }
-                        other => run_effects(vec![other], &app, &live, &tx),
+                        other => run_effects(vec![other], &app, &mut live, &tx),
                     }
                 }
             }
@@ -305,13 +399,63 @@ pub async fn run(options: RunOptions) -> Result<()> {
     ratatui::restore();
     for l in live {
         if let Some(sync) = l.sync {
+            let replica = sync.replica().clone();
             let _ = tokio::time::timeout(Duration::from_secs(3), sync.shutdown()).await;
+            // Next start draws from this at once.
+            if let Some(dir) = l.config.as_ref().and_then(|c| c.replica_dir().ok())
+                && let Err(e) = crate::snapshot::write(&replica, &crate::snapshot::path_for(&dir))
+            {
+                tracing::warn!(error = %e, "inbox snapshot not written");
+            }
         }
     }
     result
 }
 
-fn run_effects(effects: Vec<Effect>, app: &App, live: &[Live], tx: &mpsc::UnboundedSender<Msg>) {
+/// Starts the engine of a profile whose replica just opened, and hands it the commands
+/// submitted meanwhile.
+fn start_engine(
+    profile: usize,
+    replica: &Replica,
+    live: &mut [Live],
+    tx: &mpsc::UnboundedSender<Msg>,
+) {
+    let Some(l) = live.get_mut(profile) else {
+        return;
+    };
+    let Some(config) = l.config.clone() else {
+        return;
+    };
+    match SyncHandle::spawn(config, replica.clone()) {
+        Ok(sync) => {
+            forward_sync(profile, &sync, tx.clone());
+            for (local, command) in l.waiting.drain(..) {
+                let submitter = sync.submitter();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let result = submitter.submit(command).await.map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::Submitted { local, result });
+                });
+            }
+            l.sync = Some(sync);
+        }
+        Err(e) => {
+            let _ = tx.send(Msg::Connection {
+                profile,
+                state: ConnectionState::Refused {
+                    reason: e.to_string(),
+                },
+            });
+        }
+    }
+}
+
+fn run_effects(
+    effects: Vec<Effect>,
+    app: &App,
+    live: &mut [Live],
+    tx: &mpsc::UnboundedSender<Msg>,
+) {
     for effect in effects {
         match effect {
             Effect::Submit {
@@ -319,7 +463,12 @@ fn run_effects(effects: Vec<Effect>, app: &App, live: &[Live], tx: &mpsc::Unboun
                 profile,
                 command,
             } => {
-                let Some(sync) = live.get(profile).and_then(|l| l.sync.as_ref()) else {
+                let Some(l) = live.get_mut(profile) else {
+                    continue;
+                };
+                let Some(sync) = l.sync.as_ref() else {
+                    // The replica is still opening: keep the order, submit when it is.
+                    l.waiting.push((local, command));
                     continue;
                 };
                 let submitter = sync.submitter();

@@ -103,6 +103,24 @@ pub fn relay_bin() -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+/// The `desk` binary under test: `DESK_BIN`, or the one cargo built beside this test.
+///
+/// # Errors
+/// When neither exists; the message says how to build it.
+pub fn desk_bin() -> anyhow::Result<PathBuf> {
+    if let Ok(p) = std::env::var("DESK_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let path = target_dir()?.join("desk");
+    if !path.exists() {
+        bail!(
+            "{} is missing: run `cargo build -p desk-tui` first (cargo test --workspace does)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
 /// A running relay process.
 pub struct Relay {
     child: Child,

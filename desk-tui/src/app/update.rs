@@ -22,36 +22,70 @@ impl App {
     /// Reads every profile's rows and outbox from its replica (start-up).
     pub(super) fn load_all(&mut self) {
         for index in 0..self.profiles.len() {
-            let Some(replica) = self.profiles[index].replica.clone() else {
-                continue;
-            };
-            match replica.summaries() {
-                Ok(rows) => {
-                    for row in rows {
-                        self.inbox.upsert(index, row);
-                    }
-                }
-                Err(e) => self.flash = Some(format!("cannot read the local replica: {e}")),
+            if self.profiles[index].replica.is_some() {
+                self.load_profile(index);
             }
-            if let Ok(cursor) = replica.cursor() {
-                self.profiles[index].cursor = cursor;
-            }
-            if let Ok(Some(credits)) = replica.credits() {
-                self.profiles[index].credits = Some(credits);
-            }
-            // Commands queued in an earlier session are still on their way: show them.
-            if let Ok(pending) = replica.outbox().pending() {
-                for p in pending {
-                    let local = self.next_local();
-                    self.pending.push(Pending {
-                        local,
-                        profile: index,
-                        thread: p.command.thread().clone(),
-                        label: label(&p.command).into(),
-                        key: Some(p.key),
-                    });
+        }
+        self.refresh();
+    }
+
+    /// Reads one profile's rows, cursor, credits and unanswered commands from its replica.
+    fn load_profile(&mut self, index: usize) {
+        let Some(replica) = self.profiles[index].replica.clone() else {
+            return;
+        };
+        match replica.summaries() {
+            Ok(rows) => {
+                self.inbox.touch();
+                for row in rows {
+                    self.inbox.upsert(index, row);
                 }
             }
+            Err(e) => self.flash = Some(format!("cannot read the local replica: {e}")),
+        }
+        if let Ok(cursor) = replica.cursor() {
+            self.profiles[index].cursor = cursor;
+        }
+        self.load_outbox(index, &replica);
+    }
+
+    fn load_outbox(&mut self, index: usize, replica: &crate::Replica) {
+        if let Ok(Some(credits)) = replica.credits() {
+            self.profiles[index].credits = Some(credits);
+        }
+        // Commands queued in an earlier session are still on their way: show them.
+        if let Ok(pending) = replica.outbox().pending() {
+            for p in pending {
+                if self.pending.iter().any(|q| q.key.as_ref() == Some(&p.key)) {
+                    continue;
+                }
+                let local = self.next_local();
+                self.pending.push(Pending {
+                    local,
+                    profile: index,
+                    thread: p.command.thread().clone(),
+                    label: label(&p.command).into(),
+                    key: Some(p.key),
+                });
+            }
+        }
+    }
+
+    /// Shows rows read from an inbox snapshot before the profile's replica is open; the
+    /// events after `cursor` are applied once it is (see [`Msg::ReplicaReady`]).
+    pub fn preload(
+        &mut self,
+        index: usize,
+        rows: Vec<crate::model::summary::ThreadSummary>,
+        cursor: Seq,
+    ) {
+        // One sort for the lot rather than one insertion each.
+        self.inbox.touch();
+        for row in rows {
+            self.inbox.upsert(index, row);
+        }
+        if let Some(p) = self.profiles.get_mut(index) {
+            p.cursor = cursor;
         }
         self.refresh();
     }
@@ -103,6 +137,15 @@ impl App {
                 self.inbox.tick(now);
             }
             Msg::Applied { profile, cursor } => self.applied(profile, cursor, &mut effects),
+            Msg::ReplicaReady { profile, replica } => {
+                let cursor = replica.cursor().unwrap_or(Seq(0));
+                self.load_outbox(profile, &replica);
+                if let Some(p) = self.profiles.get_mut(profile) {
+                    p.replica = Some(replica);
+                }
+                // Everything the snapshot did not hold yet.
+                self.applied(profile, cursor, &mut effects);
+            }
             Msg::Connection { profile, state } => {
                 if let Some(p) = self.profiles.get_mut(profile) {
                     p.connection = state;

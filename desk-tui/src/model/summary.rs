@@ -13,9 +13,9 @@ use protocol::{
 };
 use serde::{Deserialize, Serialize};
 
-/// How many of a thread's replies a row remembers: the newest, plus failed ones a person
-/// still has to look at.
-const SENDS_KEPT: usize = 8;
+/// How many of a thread's replies a row remembers: the newest few (their echoes and
+/// statuses still arrive), plus the failed and unfinished ones a person has to see.
+const SENDS_KEPT: usize = 3;
 /// Longest preview kept per row, in characters.
 const PREVIEW_CHARS: usize = 120;
 

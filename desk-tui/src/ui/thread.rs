@@ -26,7 +26,7 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
         inbox::draw(app, theme, frame, area);
         return;
     };
-    if area.width >= 120 {
+    if area.width >= 150 {
         let [list, talk, side] = Layout::horizontal([
             Constraint::Length(44),
             Constraint::Fill(1),
@@ -34,6 +34,11 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
         ])
         .areas(area);
         inbox::list(app, theme, frame, list, false, true);
+        conversation(app, open, entry, theme, frame, talk);
+        context(app, open, entry, theme, frame, side);
+    } else if area.width >= 110 && app.pane != Pane::List {
+        let [talk, side] =
+            Layout::horizontal([Constraint::Fill(1), Constraint::Length(38)]).areas(area);
         conversation(app, open, entry, theme, frame, talk);
         context(app, open, entry, theme, frame, side);
     } else if app.pane == Pane::Context {

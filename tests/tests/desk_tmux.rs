@@ -1,0 +1,132 @@
+//! The real `desk` in a real terminal: `desk demo` runs inside tmux (which starts `relay
+//! demo`, the relay and the Meta simulator), and the test reads the screen and types like a
+//! person: it opens the WhatsApp customer's thread, waits for the drafter's draft, approves
+//! it with `a`, and reads the reply's status on screen until it is delivered. Then `q`
+//! quits and the terminal, the desk and the relay all go away.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use anyhow::{Context, bail};
+use harness::{desk_bin, eventually, relay_bin};
+use std::process::Command;
+use std::time::Duration;
+
+/// One tmux server of our own, so nothing else on the machine is touched.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> anyhow::Result<String> {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .context("cannot run tmux (this test needs tmux installed)")?;
+        if !out.status.success() {
+            bail!(
+                "tmux {args:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn screen(&self) -> anyhow::Result<String> {
+        self.run(&["capture-pane", "-p", "-t", "desk"])
+    }
+
+    fn keys(&self, keys: &[&str]) -> anyhow::Result<()> {
+        let mut args = vec!["send-keys", "-t", "desk"];
+        args.extend_from_slice(keys);
+        self.run(&args).map(|_| ())
+    }
+
+    /// Waits until the screen satisfies `check`.
+    async fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) -> anyhow::Result<String> {
+        eventually(what, Duration::from_secs(60), || async {
+            let screen = self.screen()?;
+            Ok(check(&screen).then_some(screen))
+        })
+        .await
+        .with_context(|| format!("the screen was:\n{}", self.screen().unwrap_or_default()))
+    }
+
+    fn alive(&self) -> bool {
+        self.run(&["has-session", "-t", "desk"]).is_ok()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+#[tokio::test]
+async fn a_person_approves_a_draft_in_the_real_desk_and_sees_it_delivered() -> anyhow::Result<()> {
+    let desk = desk_bin()?;
+    let relay = relay_bin()?;
+    let tmux = Tmux {
+        socket: format!("chatdesk-test-{}", std::process::id()),
+    };
+    let home = tempfile::tempdir()?;
+    // A fresh HOME: no config file of the machine's user, no replicas from earlier runs.
+    let command = format!(
+        "env HOME={} NO_COLOR=1 CHATDESK_RELAY_BIN={} {} demo",
+        home.path().display(),
+        relay.display(),
+        desk.display()
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "desk",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        &command,
+    ])?;
+
+    let inbox = tmux
+        .wait_for("drafts in the inbox", |s| {
+            s.contains("Nusantara Desk · Sari Batik") && s.contains("Siti Aminah")
+        })
+        .await?;
+    assert!(
+        inbox.contains("new here?"),
+        "the demo shows the first keys:\n{inbox}"
+    );
+
+    // Find the WhatsApp customer and open her thread.
+    tmux.keys(&["/", "Siti", "Enter", "Enter"])?;
+    let thread = tmux
+        .wait_for("the WhatsApp thread with a draft that passed", |s| {
+            s.contains("Siti Aminah · WhatsApp") && s.contains("◆ passed")
+        })
+        .await?;
+    assert!(
+        thread.contains("window"),
+        "the context pane is beside it:\n{thread}"
+    );
+
+    tmux.keys(&["a"])?;
+    let done = tmux
+        .wait_for("the approved reply delivered", |s| {
+            s.lines()
+                .any(|l| l.contains("✓✓ delivered") || l.contains("👁 read"))
+                && s.contains("you: ")
+        })
+        .await?;
+    assert!(!done.contains("refused"), "{done}");
+
+    tmux.keys(&["q"])?;
+    eventually("the desk to exit", Duration::from_secs(20), || async {
+        Ok((!tmux.alive()).then_some(()))
+    })
+    .await?;
+    Ok(())
+}
