@@ -52,6 +52,8 @@ pub struct Profile {
     pub brand: String,
     pub tenant_name: String,
     pub connection: ConnectionState,
+    /// When the engine tries again, while offline (the header counts down to it).
+    pub retry_at: Option<Millis>,
     /// The replica's cursor as far as the inbox has read it.
     pub cursor: Seq,
     pub credits: Option<i64>,

@@ -614,6 +614,7 @@ pub fn profile(name: &str, replica: crate::Replica) -> crate::app::Profile {
             .map_or_else(String::new, |h| h.brand.clone()),
         tenant_name: header.map_or_else(String::new, |h| h.tenant_name),
         connection: crate::ConnectionState::Live,
+        retry_at: None,
         cursor: Seq(0),
         credits: None,
         replica: Some(replica),

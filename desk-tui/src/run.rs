@@ -104,6 +104,7 @@ async fn open_profiles(
                     .as_ref()
                     .map_or_else(|| spec.name.clone(), |h| h.tenant_name.clone()),
                 connection: ConnectionState::Connecting,
+                retry_at: None,
                 cursor: protocol::Seq(0),
                 credits: snapshot.credits,
             });
@@ -154,6 +155,7 @@ async fn open_profiles(
                 brand: me.brand.clone().unwrap_or_default(),
                 tenant_name: String::new(),
                 connection: ConnectionState::Live,
+                retry_at: None,
                 cursor: protocol::Seq(0),
                 credits: None,
             });
@@ -212,6 +214,7 @@ async fn open_profiles(
                 .or_else(|| me.as_ref().and_then(|m| m.tenant_name.clone()))
                 .unwrap_or_else(|| spec.name.clone()),
             connection: sync.state(),
+            retry_at: None,
             cursor: protocol::Seq(0),
             credits: None,
         });

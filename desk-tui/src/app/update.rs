@@ -148,6 +148,16 @@ impl App {
             }
             Msg::Connection { profile, state } => {
                 if let Some(p) = self.profiles.get_mut(profile) {
+                    p.retry_at = match &state {
+                        crate::ConnectionState::Offline {
+                            retry_in: Some(wait),
+                            ..
+                        } => Some(
+                            self.now
+                                .plus(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX)),
+                        ),
+                        _ => None,
+                    };
                     p.connection = state;
                 }
             }
@@ -804,6 +814,8 @@ impl App {
     }
 
     fn approve(&mut self, effects: &mut Vec<Effect>) {
+        // The newcomer's hint has done its job once something was approved.
+        self.hint = false;
         self.with_target(effects, |row| {
             let draft = row
                 .draft

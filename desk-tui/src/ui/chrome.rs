@@ -10,9 +10,18 @@ use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-/// The connection in a glyph and words: "● live", "↻ reconnecting in 3s", "○ offline".
+/// The connection in a glyph and words: "● connected", "↻ reconnecting in 3s", "○ offline";
+/// the wait counts down from `retry_at` when known.
 #[must_use]
-pub fn connection(state: &ConnectionState) -> String {
+pub fn connection(
+    state: &ConnectionState,
+    retry_at: Option<protocol::Millis>,
+    now: protocol::Millis,
+) -> String {
+    if let (ConnectionState::Offline { .. }, Some(at)) = (state, retry_at) {
+        let secs = (now.until(at).max(0) + 999) / 1000;
+        return format!("↻ reconnecting in {secs}s");
+    }
     match state {
         ConnectionState::Live => "● connected".into(),
         ConnectionState::Connecting => "↻ connecting".into(),
@@ -63,10 +72,11 @@ pub fn header(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
         .iter()
         .filter(|p| p.role != ProfileRole::Partner)
         .map(|p| {
+            let state = connection(&p.connection, p.retry_at, app.now);
             if app.combined() {
-                format!("{} {}", p.name, connection(&p.connection))
+                format!("{} {state}", p.name)
             } else {
-                connection(&p.connection)
+                state
             }
         })
         .collect();

@@ -617,3 +617,76 @@ fn new_events_update_rows_and_the_open_thread_and_ring_when_asked() {
     );
     assert!(draw(&app, 80, 24).contains("masih ada?"));
 }
+
+#[test]
+fn a_combined_queue_badges_rows_and_acts_through_each_rows_own_profile() {
+    // Two tenants whose thread ids collide: still two rows, each acting for its own tenant.
+    let mut a = fixtures::Events::new("t-a");
+    a.message(
+        "th",
+        protocol::Channel::InstagramDm,
+        "ana",
+        "halo dari A",
+        NOW.plus(-60_000),
+    );
+    a.draft("th", 1, "Halo A", &[], &[], NOW.plus(-60_000));
+    let mut b = fixtures::Events::new("t-b");
+    b.message(
+        "th",
+        protocol::Channel::WhatsApp,
+        "Budi",
+        "halo dari B",
+        NOW.plus(-30 * 60_000),
+    );
+    b.draft("th", 4, "Halo B", &[], &[], NOW.plus(-30 * 60_000));
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let profiles = vec![
+        fixtures::profile("a", fixtures::replica(dir_a.path(), &a.take()).unwrap()),
+        fixtures::profile("b", fixtures::replica(dir_b.path(), &b.take()).unwrap()),
+    ];
+    let mut app = App::new(profiles, Keymap::default(), NOW);
+    assert!(app.combined());
+    assert_eq!(app.inbox.visible_len(), 2);
+    let screen = draw(&app, 160, 48);
+    assert!(screen.contains("[a]") && screen.contains("[b]"), "{screen}");
+    // B's window closes first (its last message is older), so it is on top.
+    let effects = press(&mut app, "a");
+    assert!(
+        matches!(
+            &effects[..],
+            [Effect::Submit {
+                profile: 1,
+                command: Command::ApproveDraft { version: 4, .. },
+                ..
+            }]
+        ),
+        "{effects:?}"
+    );
+    let effects = press(&mut app, "ja");
+    assert!(
+        matches!(
+            &effects[..],
+            [Effect::Submit {
+                profile: 0,
+                command: Command::ApproveDraft { version: 1, .. },
+                ..
+            }]
+        ),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn the_reconnect_wait_counts_down_with_the_clock() {
+    let (_dir, mut app) = showcase();
+    app.update(Msg::Connection {
+        profile: 0,
+        state: desk_tui::ConnectionState::Offline {
+            retry_in: Some(std::time::Duration::from_secs(9)),
+            last_error: None,
+        },
+    });
+    assert!(draw(&app, 80, 24).contains("reconnecting in 9s"));
+    app.update(Msg::Tick(NOW.plus(5_000)));
+    assert!(draw(&app, 80, 24).contains("reconnecting in 4s"));
+}

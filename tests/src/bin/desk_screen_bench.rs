@@ -179,6 +179,7 @@ fn measure(dir: &Path, args: &Args, start: Instant) -> Result<()> {
         brand: "Nusantara Desk".into(),
         tenant_name: "Sari Batik".into(),
         connection: ConnectionState::Live,
+        retry_at: None,
         cursor: Seq(0),
         credits: snapshot.credits,
     };
