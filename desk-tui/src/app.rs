@@ -9,6 +9,8 @@
 pub mod keymap;
 mod update;
 
+pub use update::{channel_name, label};
+
 use crate::model::detail::ThreadDetail;
 use crate::model::inbox::{Filter, Inbox, Sort};
 use crate::remote::{ReportData, SettingsData};
@@ -138,6 +140,8 @@ pub enum Overlay {
     None,
     Help,
     ConfirmQuit,
+    /// "Disconnect this channel?" for the settings screen's channel at this index.
+    ConfirmDisconnect(usize),
 }
 
 /// The thread on screen.
@@ -201,6 +205,8 @@ pub struct App {
     pub quit: bool,
     /// The owner profile the settings screen is about.
     pub settings_profile: usize,
+    /// The channel under the cursor on the settings screen.
+    pub settings_selected: usize,
     /// Answers that overtook the outbox's own confirmation of their command.
     early_answers: Vec<(usize, CommandKey, Answer)>,
     next_local: u64,
@@ -212,6 +218,8 @@ pub enum Msg {
     Key(KeyEvent),
     /// A paste into the composer.
     Paste(String),
+    /// SIGTERM: quit now, whatever is on screen (queued commands stay in the outbox).
+    Terminate,
     /// The clock moved (windows count down).
     Tick(Millis),
     Resize,
@@ -271,6 +279,11 @@ pub enum Effect {
         profile: usize,
         on: bool,
     },
+    /// Disconnect a channel (owner), then reload the settings.
+    Disconnect {
+        profile: usize,
+        channel: String,
+    },
     FetchReport {
         profile: usize,
     },
@@ -311,6 +324,7 @@ impl App {
             hint: false,
             quit: false,
             settings_profile: 0,
+            settings_selected: 0,
             early_answers: Vec::new(),
             next_local: 0,
         };

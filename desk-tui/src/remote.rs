@@ -273,6 +273,20 @@ impl Remote {
         Ok(())
     }
 
+    /// Disconnects a channel (owner): its token and subscription are cleared, history kept.
+    ///
+    /// # Errors
+    /// Network or status failure.
+    pub async fn disconnect(&self, tenant: &str, channel: &str) -> Result<(), RemoteError> {
+        let _: serde_json::Value = self
+            .call(self.http.delete(format!(
+                "{}/v1/tenants/{tenant}/channels/{channel}",
+                self.base
+            )))
+            .await?;
+        Ok(())
+    }
+
     /// # Errors
     /// Network, status or decoding failure.
     pub async fn report(&self, partner: &str) -> Result<ReportData, RemoteError> {

@@ -331,10 +331,7 @@ pub async fn run(options: RunOptions) -> Result<()> {
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             {
                 term.recv().await;
-                let _ = tx.send(Msg::Key(crossterm::event::KeyEvent::new(
-                    crossterm::event::KeyCode::Char('q'),
-                    crossterm::event::KeyModifiers::NONE,
-                )));
+                let _ = tx.send(Msg::Terminate);
             }
         })
     };
@@ -482,49 +479,62 @@ fn run_effects(
                 });
             }
             Effect::FetchSettings { profile } => {
-                let (Some(l), Some(tenant)) = (
-                    live.get(profile),
-                    app.profile(profile).and_then(|p| p.tenant.clone()),
-                ) else {
-                    continue;
-                };
-                let remote = l.remote.clone();
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    let result = remote.settings(&tenant).await.map_err(|e| e.to_string());
-                    let _ = tx.send(Msg::Settings { profile, result });
-                });
+                let tenant = app.profile(profile).and_then(|p| p.tenant.clone());
+                spawn_remote(
+                    live,
+                    profile,
+                    tenant,
+                    tx,
+                    move |remote, tenant| async move {
+                        let result = remote.settings(&tenant).await.map_err(|e| e.to_string());
+                        Msg::Settings { profile, result }
+                    },
+                );
             }
             Effect::SetAutoSend { profile, on } => {
-                let (Some(l), Some(tenant)) = (
-                    live.get(profile),
-                    app.profile(profile).and_then(|p| p.tenant.clone()),
-                ) else {
-                    continue;
-                };
-                let remote = l.remote.clone();
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    let result = match remote.set_auto_send(&tenant, on).await {
-                        Ok(()) => remote.settings(&tenant).await.map_err(|e| e.to_string()),
-                        Err(e) => Err(format!("auto-send was not changed: {e}")),
-                    };
-                    let _ = tx.send(Msg::Settings { profile, result });
-                });
+                let tenant = app.profile(profile).and_then(|p| p.tenant.clone());
+                spawn_remote(
+                    live,
+                    profile,
+                    tenant,
+                    tx,
+                    move |remote, tenant| async move {
+                        let result = match remote.set_auto_send(&tenant, on).await {
+                            Ok(()) => remote.settings(&tenant).await.map_err(|e| e.to_string()),
+                            Err(e) => Err(format!("auto-send was not changed: {e}")),
+                        };
+                        Msg::Settings { profile, result }
+                    },
+                );
+            }
+            Effect::Disconnect { profile, channel } => {
+                let tenant = app.profile(profile).and_then(|p| p.tenant.clone());
+                spawn_remote(
+                    live,
+                    profile,
+                    tenant,
+                    tx,
+                    move |remote, tenant| async move {
+                        let result = match remote.disconnect(&tenant, &channel).await {
+                            Ok(()) => remote.settings(&tenant).await.map_err(|e| e.to_string()),
+                            Err(e) => Err(format!("the channel was not disconnected: {e}")),
+                        };
+                        Msg::Settings { profile, result }
+                    },
+                );
             }
             Effect::FetchReport { profile } => {
-                let (Some(l), Some(partner)) = (
-                    live.get(profile),
-                    app.profile(profile).and_then(|p| p.partner.clone()),
-                ) else {
-                    continue;
-                };
-                let remote = l.remote.clone();
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    let result = remote.report(&partner).await.map_err(|e| e.to_string());
-                    let _ = tx.send(Msg::Report { profile, result });
-                });
+                let partner = app.profile(profile).and_then(|p| p.partner.clone());
+                spawn_remote(
+                    live,
+                    profile,
+                    partner,
+                    tx,
+                    move |remote, partner| async move {
+                        let result = remote.report(&partner).await.map_err(|e| e.to_string());
+                        Msg::Report { profile, result }
+                    },
+                );
             }
             Effect::Bell => {
                 use std::io::Write;
@@ -535,6 +545,28 @@ fn run_effects(
             Effect::Editor { .. } | Effect::Quit => {}
         }
     }
+}
+
+/// Runs an admin-API call with `profile`'s own client for `id` (its tenant or partner) in a
+/// task, and sends the message it makes.
+fn spawn_remote<F, Fut>(
+    live: &[Live],
+    profile: usize,
+    id: Option<String>,
+    tx: &mpsc::UnboundedSender<Msg>,
+    call: F,
+) where
+    F: FnOnce(Remote, String) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Msg> + Send + 'static,
+{
+    let (Some(l), Some(id)) = (live.get(profile), id) else {
+        return;
+    };
+    let remote = l.remote.clone();
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        let _ = tx.send(call(remote, id).await);
+    });
 }
 
 /// Suspends the screen, runs `$VISUAL`/`$EDITOR` (default `vi`) on a temporary file holding

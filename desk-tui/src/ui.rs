@@ -40,6 +40,7 @@ pub fn view(app: &App, theme: &Theme, frame: &mut Frame<'_>) {
     match app.overlay {
         Overlay::Help => help::draw(app, theme, frame, body),
         Overlay::ConfirmQuit => help::confirm_quit(app, theme, frame, body),
+        Overlay::ConfirmDisconnect(index) => help::confirm_disconnect(app, index, frame, body),
         Overlay::None => {}
     }
 }

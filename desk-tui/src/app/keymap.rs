@@ -31,6 +31,7 @@ pub enum Action {
     Retry,
     DiscardSend,
     ResumeDrafting,
+    Disconnect,
     Settings,
     Report,
     Help,
@@ -39,7 +40,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 28] = [
         Action::Down,
         Action::Up,
         Action::Top,
@@ -62,6 +63,7 @@ impl Action {
         Action::Retry,
         Action::DiscardSend,
         Action::ResumeDrafting,
+        Action::Disconnect,
         Action::Settings,
         Action::Report,
         Action::Help,
@@ -94,6 +96,7 @@ impl Action {
             Action::Retry => "retry",
             Action::DiscardSend => "discard-send",
             Action::ResumeDrafting => "resume-drafting",
+            Action::Disconnect => "disconnect",
             Action::Settings => "settings",
             Action::Report => "report",
             Action::Help => "help",
@@ -127,6 +130,7 @@ impl Action {
             Action::Retry => "retry a failed reply",
             Action::DiscardSend => "give up a failed reply",
             Action::ResumeDrafting => "resume paused drafting",
+            Action::Disconnect => "disconnect a channel",
             Action::Settings => "owner settings",
             Action::Report => "partner report",
             Action::Help => "this help",
@@ -283,6 +287,7 @@ impl Default for Keymap {
             (c('R'), Action::Retry),
             (c('D'), Action::DiscardSend),
             (c('u'), Action::ResumeDrafting),
+            (c('X'), Action::Disconnect),
             (c('S'), Action::Settings),
             (c('P'), Action::Report),
             (c('?'), Action::Help),

@@ -127,6 +127,7 @@ impl App {
         match msg {
             Msg::Key(key) if key.kind != KeyEventKind::Release => self.key(key, &mut effects),
             Msg::Key(_) | Msg::Resize => {}
+            Msg::Terminate => self.quit = true,
             Msg::Paste(text) => {
                 if let Input::Composer(c) = &mut self.input {
                     c.editor.insert_str(text);
@@ -331,6 +332,20 @@ impl App {
                 }
                 return;
             }
+            Overlay::ConfirmDisconnect(index) => {
+                self.overlay = Overlay::None;
+                if key.code == KeyCode::Char('y')
+                    && let Remote::Loaded(data) = &self.settings
+                    && let Some(channel) = data.channels.get(index)
+                {
+                    self.flash = Some(format!("disconnecting {}…", channel_name(channel)));
+                    effects.push(Effect::Disconnect {
+                        profile: self.settings_profile,
+                        channel: channel.id.clone(),
+                    });
+                }
+                return;
+            }
             Overlay::None => {}
         }
         match &mut self.input {
@@ -512,6 +527,15 @@ impl App {
     }
 
     fn move_by(&mut self, delta: isize) {
+        if self.screen == Screen::Settings {
+            if let Remote::Loaded(data) = &self.settings {
+                self.settings_selected = self
+                    .settings_selected
+                    .saturating_add_signed(delta)
+                    .min(data.channels.len().saturating_sub(1));
+            }
+            return;
+        }
         if self.screen == Screen::Thread && self.pane != Pane::List {
             if let Some(o) = &mut self.open {
                 o.scroll = if delta > 0 {
@@ -773,6 +797,17 @@ impl App {
                     None => self.flash = Some("the report is for partner viewers".into()),
                 }
             }
+            Action::Disconnect => match (&self.screen, &self.settings) {
+                (Screen::Settings, Remote::Loaded(data)) if !data.channels.is_empty() => {
+                    self.overlay = Overlay::ConfirmDisconnect(
+                        self.settings_selected.min(data.channels.len() - 1),
+                    );
+                }
+                _ => {
+                    self.flash =
+                        Some("channels are disconnected from the settings screen (S)".into())
+                }
+            },
             Action::Help => self.overlay = Overlay::Help,
             Action::CommandLine => self.input = Input::Command(String::new()),
             Action::Quit => self.quit = true,
@@ -914,6 +949,17 @@ impl App {
         }
         self.inbox.touch();
     }
+}
+
+/// A channel as people know it: its handle, else its account id.
+#[must_use]
+pub fn channel_name(channel: &crate::remote::ChannelLine) -> String {
+    channel
+        .username
+        .as_ref()
+        .map(|u| format!("@{u}"))
+        .or_else(|| channel.account_id.clone())
+        .unwrap_or_else(|| channel.id.clone())
 }
 
 fn failed_send(row: &ThreadSummary) -> Option<Seq> {

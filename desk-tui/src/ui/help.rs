@@ -98,3 +98,29 @@ pub fn confirm_quit(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect)
         box_area,
     );
 }
+
+pub fn confirm_disconnect(app: &App, index: usize, frame: &mut Frame<'_>, area: Rect) {
+    let name = match &app.settings {
+        crate::app::Remote::Loaded(data) => data
+            .channels
+            .get(index)
+            .map_or_else(String::new, crate::app::channel_name),
+        _ => String::new(),
+    };
+    let lines = vec![
+        Line::raw(format!(
+            "Disconnect {name}? Its token and webhook subscription are removed;"
+        )),
+        Line::raw("past conversations stay. y disconnects, any other key keeps it."),
+    ];
+    let box_area = centered(area, 76, 4);
+    frame.render_widget(Clear, box_area);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" Disconnect? "),
+        ),
+        box_area,
+    );
+}

@@ -129,13 +129,13 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
         format!("Channels ({})", data.channels.len()),
         theme.title(),
     ));
-    for channel in &data.channels {
-        let name = channel
-            .username
-            .as_ref()
-            .map(|u| format!("@{u}"))
-            .or_else(|| channel.account_id.clone())
-            .unwrap_or_else(|| channel.id.clone());
+    for (i, channel) in data.channels.iter().enumerate() {
+        let name = crate::app::channel_name(channel);
+        let cursor = if i == app.settings_selected {
+            "▸"
+        } else {
+            " "
+        };
         let (state, style) = if channel.needs_reconnect {
             ("✗ needs reconnecting", theme.error())
         } else {
@@ -146,11 +146,15 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
             |at| format!("last event {}", clock(Millis(at), app.now)),
         );
         lines.push(Line::from(vec![
-            Span::raw(format!("  {:<10} {name:<24} ", channel.kind)),
+            Span::raw(format!("{cursor} {:<10} {name:<24} ", channel.kind)),
             Span::styled(state, style),
             Span::styled(format!("  {last}"), theme.dim()),
         ]));
     }
+    lines.push(Line::styled(
+        "  j/k select · X disconnects the selected channel",
+        theme.dim(),
+    ));
     lines.push(Line::raw(""));
     match &data.connect_link {
         Ok(url) => {

@@ -690,3 +690,38 @@ fn the_reconnect_wait_counts_down_with_the_clock() {
     app.update(Msg::Tick(NOW.plus(5_000)));
     assert!(draw(&app, 80, 24).contains("reconnecting in 4s"));
 }
+
+#[test]
+fn capital_x_disconnects_the_selected_channel_after_asking() {
+    let (_dir, mut app) = showcase();
+    press(&mut app, "X");
+    assert_eq!(
+        app.flash.as_deref(),
+        Some("channels are disconnected from the settings screen (S)")
+    );
+    press(&mut app, "S");
+    app.update(Msg::Settings {
+        profile: 0,
+        result: Ok(screens::settings_data()),
+    });
+    press(&mut app, "jX");
+    assert_eq!(app.overlay, Overlay::ConfirmDisconnect(1));
+    assert!(draw(&app, 80, 24).contains("Disconnect 106540352242922?"));
+    // Anything but y keeps it.
+    assert!(press(&mut app, "n").is_empty());
+    press(&mut app, "X");
+    assert_eq!(
+        press(&mut app, "y"),
+        [Effect::Disconnect {
+            profile: 0,
+            channel: "ch-wa".into()
+        }]
+    );
+}
+
+#[test]
+fn sigterm_quits_even_from_the_composer() {
+    let (_dir, mut app) = showcase();
+    press(&mut app, "rhalo");
+    assert_eq!(app.update(Msg::Terminate), [Effect::Quit]);
+}
