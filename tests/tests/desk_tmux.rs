@@ -130,3 +130,54 @@ async fn a_person_approves_a_draft_in_the_real_desk_and_sees_it_delivered() -> a
     .await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn the_partner_viewer_sees_the_report_with_charts_and_no_conversations() -> anyhow::Result<()>
+{
+    let desk = desk_bin()?;
+    let relay = relay_bin()?;
+    let tmux = Tmux {
+        socket: format!("chatdesk-test-partner-{}", std::process::id()),
+    };
+    let home = tempfile::tempdir()?;
+    let command = format!(
+        "env HOME={} NO_COLOR=1 CHATDESK_RELAY_BIN={} {} demo --as partner",
+        home.path().display(),
+        relay.display(),
+        desk.display()
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "desk",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        &command,
+    ])?;
+    let report = tmux
+        .wait_for("the partner report", |s| {
+            s.contains("Report · 1 businesses") && s.contains("Sari Batik")
+        })
+        .await?;
+    assert!(
+        report.contains("messages per day") && report.contains("replies by origin"),
+        "{report}"
+    );
+    assert!(
+        report.contains("Nusantara Desk"),
+        "the partner's brand heads it:\n{report}"
+    );
+    // A viewer has no conversations: the inbox keys say so instead of showing any.
+    tmux.keys(&["Escape", "n"])?;
+    let after = tmux.screen()?;
+    assert!(!after.contains("Siti Aminah"), "{after}");
+    tmux.keys(&["q"])?;
+    eventually("the desk to exit", Duration::from_secs(20), || async {
+        Ok((!tmux.alive()).then_some(()))
+    })
+    .await?;
+    Ok(())
+}
