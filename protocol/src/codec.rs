@@ -57,7 +57,7 @@ pub fn decode_json<T: DeserializeOwned>(text: &str) -> Result<T, CodecError> {
 }
 
 /// Encodes a frame enum as a JSON object tagged with `"type"`:
-/// `Hello { cursor: 3 }` becomes `{"cursor":3,"protocol":3,"type":"hello"}` (keys sorted).
+/// `Hello { cursor: 3 }` becomes `{"cursor":3,"protocol":4,"type":"hello"}` (keys sorted).
 ///
 /// serde's internally tagged enums cannot be decoded by bincode, so frames derive the
 /// default (externally tagged) form and the tag is moved here, for JSON only.

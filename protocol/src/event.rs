@@ -69,6 +69,11 @@ pub enum AccountEventKind {
         exits: Option<i64>,
         replies: Option<i64>,
     },
+    /// The relay changed the channel's connection: token refreshed, refresh failed,
+    /// disconnected, deauthorized, a customer's data removed. Evidence only: `change` is a
+    /// short name (`refreshed`, `disconnected`, `customer_redacted`, …) and `detail` holds
+    /// non-content facts (counts, failure classes), never tokens, texts or personal data.
+    ChannelChanged { change: String, detail: String },
 }
 
 /// A webhook item the relay could route to a channel but not interpret.
@@ -120,6 +125,7 @@ impl EventBody {
             EventBody::Account(e) => match &e.kind {
                 AccountEventKind::Mention { .. } => "mention",
                 AccountEventKind::StoryInsights { .. } => "story_insights",
+                AccountEventKind::ChannelChanged { .. } => "channel_changed",
             },
             EventBody::Unknown(_) => "unknown",
             EventBody::Desk(_) => "desk",

@@ -530,6 +530,8 @@ fn account_event_kind() -> impl Strategy<Value = AccountEventKind> {
                     }
                 }
             ),
+        (text(), text())
+            .prop_map(|(change, detail)| AccountEventKind::ChannelChanged { change, detail }),
     ]
 }
 
@@ -1140,7 +1142,7 @@ fn hello_json_wire_format() {
     };
     assert_eq!(
         encode_json_frame(&frame).unwrap(),
-        r#"{"cursor":3,"protocol":3,"type":"hello"}"#
+        r#"{"cursor":3,"protocol":4,"type":"hello"}"#
     );
 }
 

@@ -175,12 +175,20 @@ fn describe(event: &Event) -> Described {
                 ),
             }
         }
-        EventBody::Account(a) => (
-            format!("account_{}", event.body.kind_name()),
-            a.channel_id.to_string(),
-            None,
-            String::new(),
-        ),
+        EventBody::Account(a) => match &a.kind {
+            protocol::AccountEventKind::ChannelChanged { change, detail } => (
+                format!("channel_{change}"),
+                a.channel_id.to_string(),
+                None,
+                detail.clone(),
+            ),
+            _ => (
+                format!("account_{}", event.body.kind_name()),
+                a.channel_id.to_string(),
+                None,
+                String::new(),
+            ),
+        },
         EventBody::Credits(c) => (
             "credits_changed".into(),
             String::new(),

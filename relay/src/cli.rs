@@ -133,11 +133,42 @@ enum AdminCommand {
         #[command(subcommand)]
         command: KnowledgeCommand,
     },
+    /// The master key that seals access tokens.
+    Keys {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
     /// A partner's report: per tenant volume, replies, first response, held drafts,
     /// failures and credits over the last 14 days (counts only, never contents).
     Report {
         #[arg(long)]
         partner: String,
+    },
+    /// A single-use, expiring link the business opens in a browser to connect an account;
+    /// prints the URL.
+    ConnectLink {
+        #[arg(long)]
+        tenant: String,
+        /// `instagram`, `facebook` or `whatsapp`.
+        #[arg(long)]
+        kind: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Rotate the master key while the relay serves: the relay makes the new key current
+    /// and re-seals every channel's token under it (the old key keeps opening meanwhile).
+    ///
+    /// This prints the new key ONCE on stdout (the only command that shows a secret):
+    /// store it as RELAY_MASTER_KEY before the next restart. It is never logged and the
+    /// relay's answer never contains it. If the answer reports `failed` > 0, keep the old
+    /// key in RELAY_OLD_MASTER_KEYS until those channels are reconnected.
+    Rotate {
+        /// The new key (base64 of 32 bytes); without it a random key is made. Prefer the
+        /// environment variable, which stays out of shell history and `ps`.
+        #[arg(long, env = "RELAY_NEW_MASTER_KEY", hide_env_values = true)]
+        new_key: Option<String>,
     },
 }
 
@@ -254,6 +285,14 @@ enum ChannelCommand {
     List {
         #[arg(long)]
         tenant: String,
+    },
+    /// Disconnect a channel: unsubscribe at Meta, clear its token and account ids; its
+    /// threads stay as history.
+    Disconnect {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        channel: String,
     },
 }
 
@@ -522,6 +561,11 @@ fn admin(args: AdminArgs) -> anyhow::Result<()> {
                 format!("/v1/tenants/{tenant}/channels"),
                 None,
             ),
+            ChannelCommand::Disconnect { tenant, channel } => (
+                reqwest::Method::DELETE,
+                format!("/v1/tenants/{tenant}/channels/{channel}"),
+                None,
+            ),
         },
         AdminCommand::Threads {
             command: ThreadCommand::List { tenant },
@@ -570,6 +614,12 @@ fn admin(args: AdminArgs) -> anyhow::Result<()> {
             format!("/v1/partners/{partner}/report"),
             None,
         ),
+        AdminCommand::Keys {
+            command: KeyCommand::Rotate { new_key },
+        } => return rotate_key(&base, &token, new_key.as_deref()),
+        AdminCommand::ConnectLink { tenant, kind } => {
+            return connect_link(&base, &token, &tenant, &kind);
+        }
         // Knowledge travels as TOML text, not JSON.
         AdminCommand::Knowledge { command } => return knowledge(&base, &token, command),
     };
@@ -599,6 +649,69 @@ fn admin(args: AdminArgs) -> anyhow::Result<()> {
                 "the evidence chain is broken at record {}",
                 value["first_bad"]
             );
+        }
+        Ok(())
+    })
+}
+
+/// `relay admin connect-link`: only the URL on stdout (scripts pass it on), the expiry on
+/// stderr.
+fn connect_link(base: &str, token: &str, tenant: &str, kind: &str) -> anyhow::Result<()> {
+    runtime()?.block_on(async move {
+        let response = reqwest::Client::new()
+            .post(format!("{base}/v1/tenants/{tenant}/connect-links"))
+            .bearer_auth(token)
+            .json(&json!({ "kind": kind }))
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {base}"))?;
+        let status = response.status();
+        let value: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let code = value["error"]["code"].as_str().unwrap_or("error");
+            let message = value["error"]["message"].as_str().unwrap_or("no details");
+            bail!("{status}: {code}: {message}");
+        }
+        let url = value["url"].as_str().context("the relay answered no url")?;
+        println!("{url}");
+        eprintln!(
+            "single use; expires at {} (Unix ms)",
+            value["expires_at"].as_i64().unwrap_or_default()
+        );
+        Ok(())
+    })
+}
+
+fn rotate_key(base: &str, token: &str, given: Option<&str>) -> anyhow::Result<()> {
+    use crate::vault::MasterKey;
+    let key = match given.filter(|k| !k.trim().is_empty()) {
+        Some(text) => MasterKey::from_base64(text)
+            .map_err(|reason| anyhow::anyhow!("the new key {reason}"))?,
+        None => MasterKey::generate(),
+    };
+    runtime()?.block_on(async move {
+        let response = reqwest::Client::new()
+            .post(format!("{base}/v1/keys/rotate"))
+            .bearer_auth(token)
+            .json(&json!({ "key": key.to_base64() }))
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {base}"))?;
+        let status = response.status();
+        let value: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let code = value["error"]["code"].as_str().unwrap_or("error");
+            let message = value["error"]["message"].as_str().unwrap_or("no details");
+            bail!("{status}: {code}: {message}");
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        // The one place a secret is shown: the operator must store it before a restart.
+        println!("RELAY_MASTER_KEY={}", key.to_base64());
+        eprintln!(
+            "Store the RELAY_MASTER_KEY line above (shown only now) in the relay's environment              before its next restart; keep the previous key in RELAY_OLD_MASTER_KEYS if              `failed` is not 0."
+        );
+        if value["failed"].as_u64().unwrap_or(0) > 0 {
+            bail!("{} channel tokens could not be re-sealed", value["failed"]);
         }
         Ok(())
     })

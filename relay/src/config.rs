@@ -44,7 +44,16 @@ pub struct Config {
     pub database_url: Option<Secret>,
     pub public_url: String,
     pub operator_token: Secret,
+    /// The key configured at start. Seal and open through the running relay's
+    /// `vault::Keyring` (`Outbox::keys`), which also holds `old_master_keys` and follows
+    /// rotations made while serving.
     pub master_key: MasterKey,
+    /// Earlier keys whose sealed values must still open (`RELAY_OLD_MASTER_KEYS`,
+    /// comma-separated base64), e.g. after a restart during a rotation.
+    pub old_master_keys: Vec<MasterKey>,
+    /// How often the token refresher looks for tokens near expiry
+    /// (`RELAY_REFRESH_INTERVAL_SECS`).
+    pub refresh_interval: Duration,
     pub meta_app_id: String,
     pub meta_app_secret: Secret,
     pub meta_verify_token: Secret,
@@ -52,6 +61,18 @@ pub struct Config {
     pub meta_graph_url: String,
     pub instagram_graph_url: String,
     pub instagram_oauth_url: String,
+    /// The Instagram App ID (`client_id` of Instagram Login); needed only to connect.
+    pub instagram_app_id: Option<String>,
+    /// Base of Facebook Login's dialog (`/v{N}/dialog/oauth`).
+    pub facebook_oauth_url: String,
+    /// Where the WhatsApp Embedded Signup page loads Meta's JS SDK from.
+    pub whatsapp_sdk_url: String,
+    /// The Embedded Signup configuration id (`config_id` of `FB.login`).
+    pub whatsapp_config_id: Option<String>,
+    /// How long a connect link stays usable (`RELAY_CONNECT_LINK_TTL_SECS`).
+    pub connect_link_ttl: Duration,
+    /// How long an OAuth `state` stays usable (`RELAY_CONNECT_STATE_TTL_SECS`).
+    pub connect_state_ttl: Duration,
     pub llm_base_url: Option<String>,
     pub llm_model: Option<String>,
     pub llm_api_key: Option<Secret>,
@@ -98,6 +119,8 @@ struct Raw {
     public_url: Option<String>,
     operator_token: Option<String>,
     master_key: Option<String>,
+    old_master_keys: Option<String>,
+    refresh_interval_secs: Option<String>,
     meta_app_id: Option<String>,
     meta_app_secret: Option<String>,
     meta_verify_token: Option<String>,
@@ -105,6 +128,12 @@ struct Raw {
     meta_graph_url: Option<String>,
     instagram_graph_url: Option<String>,
     instagram_oauth_url: Option<String>,
+    instagram_app_id: Option<String>,
+    facebook_oauth_url: Option<String>,
+    whatsapp_sdk_url: Option<String>,
+    whatsapp_config_id: Option<String>,
+    connect_link_ttl_secs: Option<String>,
+    connect_state_ttl_secs: Option<String>,
     llm_base_url: Option<String>,
     llm_model: Option<String>,
     llm_api_key: Option<String>,
@@ -126,6 +155,8 @@ macro_rules! each_key {
         $f!($raw, public_url, "RELAY_PUBLIC_URL");
         $f!($raw, operator_token, "RELAY_OPERATOR_TOKEN");
         $f!($raw, master_key, "RELAY_MASTER_KEY");
+        $f!($raw, old_master_keys, "RELAY_OLD_MASTER_KEYS");
+        $f!($raw, refresh_interval_secs, "RELAY_REFRESH_INTERVAL_SECS");
         $f!($raw, meta_app_id, "META_APP_ID");
         $f!($raw, meta_app_secret, "META_APP_SECRET");
         $f!($raw, meta_verify_token, "META_VERIFY_TOKEN");
@@ -133,6 +164,12 @@ macro_rules! each_key {
         $f!($raw, meta_graph_url, "META_GRAPH_URL");
         $f!($raw, instagram_graph_url, "INSTAGRAM_GRAPH_URL");
         $f!($raw, instagram_oauth_url, "INSTAGRAM_OAUTH_URL");
+        $f!($raw, instagram_app_id, "INSTAGRAM_APP_ID");
+        $f!($raw, facebook_oauth_url, "FACEBOOK_OAUTH_URL");
+        $f!($raw, whatsapp_sdk_url, "WHATSAPP_SDK_URL");
+        $f!($raw, whatsapp_config_id, "WHATSAPP_CONFIG_ID");
+        $f!($raw, connect_link_ttl_secs, "RELAY_CONNECT_LINK_TTL_SECS");
+        $f!($raw, connect_state_ttl_secs, "RELAY_CONNECT_STATE_TTL_SECS");
         $f!($raw, llm_base_url, "LLM_BASE_URL");
         $f!($raw, llm_model, "LLM_MODEL");
         $f!($raw, llm_api_key, "LLM_API_KEY");
@@ -222,6 +259,26 @@ impl Config {
         }
         let master_key =
             parse_master_key(&required(raw.master_key, "RELAY_MASTER_KEY", "master_key")?)?;
+        let old_master_keys = raw
+            .old_master_keys
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(|k| {
+                MasterKey::from_base64(k).map_err(|reason| ConfigError::Invalid {
+                    var: "RELAY_OLD_MASTER_KEYS",
+                    reason: format!("a key {reason}"),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let refresh_interval = number(
+            raw.refresh_interval_secs,
+            "RELAY_REFRESH_INTERVAL_SECS",
+            "seconds",
+        )?
+        .map_or(Duration::from_secs(3600), |n| Duration::from_secs(n as u64));
         let meta_app_id = required(raw.meta_app_id, "META_APP_ID", "meta_app_id")?;
         let meta_app_secret = Secret::new(required(
             raw.meta_app_secret,
@@ -257,6 +314,19 @@ impl Config {
             )?
             .unwrap_or(defaults.max_frame_bytes),
         };
+        let secs = |v: Option<String>, var, default: u64| {
+            number(v, var, "seconds").map(|n| Duration::from_secs(n.map_or(default, |s| s as u64)))
+        };
+        let connect_link_ttl = secs(
+            raw.connect_link_ttl_secs,
+            "RELAY_CONNECT_LINK_TTL_SECS",
+            30 * 60,
+        )?;
+        let connect_state_ttl = secs(
+            raw.connect_state_ttl_secs,
+            "RELAY_CONNECT_STATE_TTL_SECS",
+            10 * 60,
+        )?;
         if raw.llm_base_url.is_some() && raw.llm_model.is_none() {
             return Err(ConfigError::Missing {
                 var: "LLM_MODEL",
@@ -276,6 +346,8 @@ impl Config {
             public_url,
             operator_token,
             master_key,
+            old_master_keys,
+            refresh_interval,
             meta_app_id,
             meta_app_secret,
             meta_verify_token,
@@ -292,6 +364,16 @@ impl Config {
             instagram_oauth_url: raw
                 .instagram_oauth_url
                 .unwrap_or_else(|| "https://api.instagram.com".into()),
+            instagram_app_id: raw.instagram_app_id.filter(|s| !s.trim().is_empty()),
+            facebook_oauth_url: raw
+                .facebook_oauth_url
+                .unwrap_or_else(|| "https://www.facebook.com".into()),
+            whatsapp_sdk_url: raw
+                .whatsapp_sdk_url
+                .unwrap_or_else(|| "https://connect.facebook.net/en_US/sdk.js".into()),
+            whatsapp_config_id: raw.whatsapp_config_id.filter(|s| !s.trim().is_empty()),
+            connect_link_ttl,
+            connect_state_ttl,
             llm_base_url: raw.llm_base_url,
             llm_model: raw.llm_model,
             llm_api_key: raw.llm_api_key.map(Secret::new),
@@ -318,19 +400,10 @@ fn number(v: Option<String>, var: &'static str, unit: &str) -> Result<Option<usi
 }
 
 fn parse_master_key(text: &str) -> Result<MasterKey, ConfigError> {
-    use base64::Engine as _;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text.trim())
-        .map_err(|_| ConfigError::Invalid {
-            var: "RELAY_MASTER_KEY",
-            reason: "is not base64 (make one with `openssl rand -base64 32`)".into(),
-        })?;
-    <[u8; 32]>::try_from(bytes.as_slice())
-        .map(MasterKey::new)
-        .map_err(|_| ConfigError::Invalid {
-            var: "RELAY_MASTER_KEY",
-            reason: format!("must decode to 32 bytes, got {}", bytes.len()),
-        })
+    MasterKey::from_base64(text).map_err(|reason| ConfigError::Invalid {
+        var: "RELAY_MASTER_KEY",
+        reason,
+    })
 }
 
 #[cfg(test)]

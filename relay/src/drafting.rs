@@ -344,7 +344,7 @@ impl Task {
                     MessageContent::Message { text, .. } | MessageContent::Comment { text, .. } => {
                         text?
                     }
-                    MessageContent::Postback { .. } => return None,
+                    MessageContent::Postback { .. } | MessageContent::Removed => return None,
                 };
                 let from = match m.direction {
                     Direction::Inbound => Speaker::Customer,

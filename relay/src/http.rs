@@ -7,9 +7,12 @@
 pub mod admin;
 pub mod auth;
 pub mod desk;
+pub mod disconnect;
 pub mod error;
 pub mod health;
+pub mod keys;
 pub mod knowledge;
+pub mod meta_callbacks;
 pub mod meta_settings;
 pub mod report;
 pub mod webhook;
@@ -53,6 +56,17 @@ pub fn router(state: AppState) -> Router {
             "/webhooks/whatsapp",
             get(webhook::handshake).post(webhook::whatsapp),
         )
+        .route("/meta/deauthorize", post(meta_callbacks::deauthorize))
+        .route("/meta/data-deletion", post(meta_callbacks::data_deletion))
+        .route(
+            "/meta/data-deletion/status/{code}",
+            get(meta_callbacks::deletion_status),
+        )
+        .route("/v1/keys/rotate", post(keys::rotate))
+        .route(
+            "/v1/tenants/{tenant}/channels/{channel}",
+            delete(disconnect::disconnect_channel),
+        )
         .route("/v1/me", get(report::me))
         .route("/v1/partners", post(admin::create_partner))
         .route("/v1/partners/{partner}/report", get(report::partner_report))
@@ -64,6 +78,34 @@ pub fn router(state: AppState) -> Router {
             delete(admin::revoke_agent),
         )
         .route("/v1/desk", get(desk::upgrade))
+        .route(
+            "/v1/tenants/{tenant}/connect-links",
+            post(crate::connect::links::create_link),
+        )
+        .route(
+            "/oauth/instagram/start",
+            get(crate::connect::instagram::start),
+        )
+        .route(
+            "/oauth/instagram/callback",
+            get(crate::connect::instagram::callback),
+        )
+        .route(
+            "/oauth/facebook/start",
+            get(crate::connect::facebook::start),
+        )
+        .route(
+            "/oauth/facebook/callback",
+            get(crate::connect::facebook::callback),
+        )
+        .route(
+            "/whatsapp/connect",
+            get(crate::connect::whatsapp::connect_page),
+        )
+        .route(
+            "/whatsapp/embedded-signup",
+            post(crate::connect::whatsapp::finish),
+        )
         .route(
             "/v1/tenants/{tenant}/channels",
             post(admin::create_channel).get(admin::list_channels),

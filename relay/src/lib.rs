@@ -8,6 +8,7 @@ pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod connect;
 pub mod demo;
 pub mod desk;
 pub mod draft;
@@ -16,10 +17,12 @@ pub mod http;
 pub mod ids;
 pub mod ingest;
 pub mod knowledge;
+pub mod lifecycle;
 pub mod llm;
 pub mod metrics;
 pub mod outbox;
 pub mod principal;
+pub mod refresh;
 pub mod report;
 pub mod rules;
 pub mod safety;
@@ -104,7 +107,10 @@ impl Relay {
             store: store.clone(),
             hub: hub.clone(),
             graph,
-            master_key: config.master_key.clone(),
+            keys: Arc::new(vault::Keyring::new(
+                config.master_key.clone(),
+                config.old_master_keys.clone(),
+            )),
             clock: clock.clone(),
             limits: SendLimits::default(),
         });
@@ -150,6 +156,7 @@ impl Relay {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), RunError> {
         let store = self.state.store.clone();
+        refresh::spawn(self.state.clone());
         // Desk frames are small writes back to back (`Sending` then `Sent`): with Nagle's
         // algorithm the second waits for the desk's delayed ACK, up to 40 ms.
         let listener = listener.tap_io(|tcp| {

@@ -17,6 +17,11 @@
 //! answer (timeouts) are settled the same way before their retry.
 //!
 //! Start at `worker` (the loop of one tenant), then `graph` and `classify`.
+//!
+//! Access tokens are opened (made plaintext) only by [`open_token`], at call time: the
+//! worker before a send, and the few other Graph calls made with a channel's own token
+//! (settings at Meta, token refresh, unsubscribing on disconnect) through
+//! [`Outbox::token`]. The keyring that opens them lives here too.
 
 pub mod classify;
 pub mod graph;
@@ -25,9 +30,12 @@ pub mod worker;
 
 use crate::clock::Clock;
 use crate::desk::hub::Hub;
+use crate::principal::TenantScope;
 use crate::principal::{Access, Principal};
+use crate::secret::Secret;
+use crate::store::ChannelRecord;
 use crate::store::{SendState, Store, StoreError};
-use crate::vault::MasterKey;
+use crate::vault::{Keyring, VaultError};
 use graph::Graph;
 use limits::SendLimits;
 use protocol::TenantId;
@@ -40,7 +48,8 @@ pub struct Shared {
     pub store: Arc<dyn Store>,
     pub hub: Arc<Hub>,
     pub graph: Graph,
-    pub master_key: MasterKey,
+    /// Seals and opens access tokens; rotations change it while serving.
+    pub keys: Arc<Keyring>,
     pub clock: Arc<dyn Clock>,
     pub limits: SendLimits,
 }
@@ -65,6 +74,24 @@ impl Outbox {
     #[must_use]
     pub fn graph(&self) -> &Graph {
         &self.shared.graph
+    }
+
+    /// The keyring that seals access tokens (new seals use its current key).
+    #[must_use]
+    pub fn keys(&self) -> &Arc<Keyring> {
+        &self.shared.keys
+    }
+
+    /// The channel's access token in plaintext, for one Graph call made now.
+    ///
+    /// # Errors
+    /// The channel has no token, was disconnected, or its sealed token does not open.
+    pub fn token(
+        &self,
+        scope: &TenantScope,
+        channel: &ChannelRecord,
+    ) -> Result<Secret, TokenError> {
+        open_token(&self.shared.keys, scope, channel)
     }
 
     /// Tells the tenant's outbox to look at its queue (starting it if needed).
@@ -105,4 +132,35 @@ impl Outbox {
         }
         Ok(started)
     }
+}
+
+/// Why a channel's token cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("the channel was disconnected; connect it again")]
+    Disconnected,
+    #[error("the channel has no access token; reconnect it")]
+    Missing,
+    #[error("the channel's access token cannot be opened: {0}")]
+    Vault(#[from] VaultError),
+}
+
+/// Opens a channel's sealed token: the one place a token becomes plaintext.
+///
+/// # Errors
+/// See [`TokenError`].
+pub fn open_token(
+    keys: &Keyring,
+    scope: &TenantScope,
+    channel: &ChannelRecord,
+) -> Result<Secret, TokenError> {
+    if channel.is_disconnected() {
+        return Err(TokenError::Disconnected);
+    }
+    let sealed = channel.sealed_token.as_deref().ok_or(TokenError::Missing)?;
+    Ok(Secret::new(keys.open(
+        scope.tenant(),
+        &channel.id,
+        sealed,
+    )?))
 }

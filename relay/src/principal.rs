@@ -1,10 +1,11 @@
 //! Who is calling, decided once from the bearer token, and the tenant scopes that follow.
 //!
-//! A [`TenantScope`] is the only key to a tenant's data in storage. It can be made in two
-//! places only, both here: from an authenticated [`Principal`] that may act for that tenant,
-//! or from a webhook whose signature verified and whose account routed to that tenant's
-//! channel. No other code can name a tenant to storage, so no code path can read across
-//! tenants by passing the wrong id.
+//! A [`TenantScope`] is the only key to a tenant's data in storage. It can be made in three
+//! places only, all here: from an authenticated [`Principal`] that may act for that tenant,
+//! from a webhook whose signature verified and whose account routed to that tenant's
+//! channel, or from a connect grant (a single-use link or OAuth `state` minted for the
+//! tenant by one of its principals, `crate::connect`). No other code can name a tenant to
+//! storage, so no code path can read across tenants by passing the wrong id.
 
 use crate::store::{AgentKind, AgentRecord, ChannelRecord, TenantRecord};
 use crate::verify::Verified;
@@ -56,6 +57,15 @@ impl TenantScope {
     #[must_use]
     pub fn tenant(&self) -> &TenantId {
         &self.tenant
+    }
+
+    /// The scope of a connect flow: a single-use connect link or OAuth `state` that this
+    /// relay minted for the tenant (by an operator or owner) and that was just taken.
+    #[must_use]
+    pub fn for_connect(grant: &crate::connect::Grant) -> TenantScope {
+        TenantScope {
+            tenant: grant.tenant().clone(),
+        }
     }
 
     /// The scope of a verified webhook routed to `channel`.

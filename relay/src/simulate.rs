@@ -5,7 +5,10 @@
 //! the echoes, read receipts and statuses that follow a send), and records everything it
 //! received so tests can assert on exactly what the relay sent.
 //!
-//! It does not simulate OAuth, token exchange or refresh, media upload, Messenger (Page)
+//! Login flows (Instagram Login, Facebook Login, Embedded Signup, token exchange and
+//! refresh) are played by `oauth.rs`, whose module doc lists its routes and `/_sim/oauth`.
+//!
+//! It does not simulate media upload, Messenger (Page)
 //! conversations, WhatsApp pair-rate limits or webhook retries over hours; a real Meta is the
 //! reference for those. State lives in memory and is gone when the process stops.
 //!
@@ -187,6 +190,7 @@ pub mod followups;
 pub mod graph;
 pub mod ids;
 pub mod inbound;
+pub mod oauth;
 pub mod ratelimit;
 pub mod record;
 pub mod scenario;
@@ -318,7 +322,8 @@ impl Sim {
 /// The simulator's routes: `/_sim/…` for control, everything else is Graph.
 pub fn router(sim: Arc<Sim>) -> axum::Router {
     control::routes()
-        .fallback(graph::handle)
+        .merge(oauth::control_routes())
+        .fallback(oauth::handle)
         .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
         .with_state(sim)
 }

@@ -9,6 +9,7 @@
 pub mod checkpoint;
 pub mod commit;
 pub mod project;
+pub mod redact;
 pub mod sled;
 pub mod wal;
 
@@ -95,20 +96,97 @@ pub struct ChannelRecord {
     pub waba_id: Option<String>,
     pub sealed_token: Option<String>,
     pub created_at: Millis,
+    /// When Meta said the sealed token expires (`None`: never, or not known).
+    pub token_expires_at: Option<Millis>,
+    /// How it was connected: "instagram", "facebook", "whatsapp_embedded_signup" or "manual".
+    pub login: Option<String>,
+    /// The Instagram app-scoped user id, or the Facebook user id who connected it.
+    pub app_user_id: Option<String>,
+    pub profile_picture_url: Option<String>,
+    pub followers_count: Option<i64>,
+    /// Why a person must reconnect the channel (refresh failed, token near expiry,
+    /// disconnected); `None` while it works. A new connection replaces the record.
+    pub needs_reconnect: Option<Reconnect>,
+}
+
+/// Why and since when a channel waits for a person to connect it again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reconnect {
+    /// A sentence for the owner, without tokens or Meta's raw error text.
+    pub reason: String,
+    pub since: Millis,
+    /// Disconnected on purpose (owner, operator, Meta's deauthorize): no token, no routes.
+    pub disconnected: bool,
+}
+
+/// A change to one channel record, run under the registry's lock: it gets the stored
+/// record and answers the new one, or `None` to leave it as it is.
+pub type ChannelChange = Box<dyn FnOnce(&ChannelRecord) -> Option<ChannelRecord> + Send>;
+
+/// A data-deletion request from Meta and how far it got (its status page reads this).
+/// Counts only: no user id, no contents.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeletionRecord {
+    /// `received`, `in_progress` or `done`.
+    pub state: String,
+    /// The name the status page shows (a partner's brand, else its name).
+    pub brand: String,
+    pub received_at: Millis,
+    pub finished_at: Option<Millis>,
+    pub channels_disconnected: u64,
+    pub threads: u64,
+    pub messages: u64,
+}
+
+/// What removing one customer's data changed in one thread (`Store::redact_customer`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Redacted {
+    pub thread: ThreadId,
+    pub channel_id: ChannelId,
+    /// Message views whose content became a tombstone.
+    pub messages: u64,
+    /// Logged events whose texts were removed (their audit records are unchanged).
+    pub events: u64,
+    /// Replies whose text was removed; unfinished ones are abandoned.
+    pub sends: u64,
 }
 
 impl ChannelRecord {
     /// The account ids webhooks for this channel are routed by.
     #[must_use]
     pub fn route_keys(&self) -> Vec<RouteKey> {
+        // A disconnected channel's ids are cleared (empty), so nothing routes to it.
+        let ids = std::iter::once(&self.account_id)
+            .chain(self.page_id.as_ref())
+            .filter(|id| !id.is_empty());
         match self.kind {
-            ChannelKind::Instagram => std::iter::once(&self.account_id)
-                .chain(self.page_id.as_ref())
-                .map(|id| RouteKey::Instagram(id.clone()))
+            ChannelKind::Instagram => ids.map(|id| RouteKey::Instagram(id.clone())).collect(),
+            ChannelKind::Whatsapp => ids
+                .take(1)
+                .map(|id| RouteKey::WhatsApp(id.clone()))
                 .collect(),
-            ChannelKind::Whatsapp => vec![RouteKey::WhatsApp(self.account_id.clone())],
         }
     }
+
+    /// Disconnected on purpose (see [`Reconnect::disconnected`]).
+    #[must_use]
+    pub fn is_disconnected(&self) -> bool {
+        self.needs_reconnect
+            .as_ref()
+            .is_some_and(|r| r.disconnected)
+    }
+}
+
+/// A single-use record (a connect link or an OAuth `state`), stored under a hash of its
+/// secret so the secret itself is never on disk; see `crate::connect`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnceRecord {
+    pub tenant: TenantId,
+    /// What the secret is for: `link` or `state`.
+    pub purpose: String,
+    /// `instagram`, `facebook` or `whatsapp`.
+    pub kind: String,
+    pub expires_at: Millis,
 }
 
 /// An event to append; the store assigns the tenant and the sequence number.
@@ -215,6 +293,8 @@ pub enum MessageContent {
         title: Option<String>,
         payload: Option<String>,
     },
+    /// Removed at the customer's request (Meta's data-deletion callback): a tombstone.
+    Removed,
 }
 
 /// One message of a thread, with everything later events said about it.
@@ -417,9 +497,46 @@ pub trait Store: Send + Sync + 'static {
         scope: &TenantScope,
         channel: ChannelRecord,
     ) -> Result<(), StoreError>;
+    /// Replaces one of this tenant's channels (same id), e.g. on a reconnect: routes the new
+    /// record has are added (`Conflict` if another channel holds one), routes it lost removed.
+    async fn update_channel(
+        &self,
+        scope: &TenantScope,
+        channel: ChannelRecord,
+    ) -> Result<(), StoreError>;
+    /// Stores a single-use record under `key` (a hash of the secret, never the secret).
+    async fn put_once(&self, key: &str, record: OnceRecord) -> Result<(), StoreError>;
+    /// Removes and answers the record under `key`; of concurrent callers at most one gets it.
+    async fn take_once(&self, key: &str) -> Result<Option<OnceRecord>, StoreError>;
     async fn channels(&self, scope: &TenantScope) -> Result<Vec<ChannelRecord>, StoreError>;
     /// The channel a webhook account id belongs to (this is what derives webhook scopes).
     async fn channel_by_route(&self, key: &RouteKey) -> Result<Option<ChannelRecord>, StoreError>;
+    /// Changes one channel of this tenant atomically (`change` sees the stored record, so
+    /// a refresh and a key rotation cannot undo each other). Its routes follow the new
+    /// record like `update_channel`'s. Answers the record as it is afterwards, `None` when
+    /// the tenant has no such channel.
+    async fn modify_channel(
+        &self,
+        scope: &TenantScope,
+        id: &ChannelId,
+        change: ChannelChange,
+    ) -> Result<Option<ChannelRecord>, StoreError>;
+    /// Removes one customer's conversation contents (Meta's data-deletion callback): in
+    /// every thread of the tenant whose customer id is `customer`, message views become
+    /// tombstones, logged events lose their texts, attachments and names, replies lose
+    /// their text (unfinished ones are abandoned). Audit records hold only digests and
+    /// stay as they are, so the chain still verifies. One atomic step under the tenant's
+    /// lock; not yet durable, like `append`.
+    async fn redact_customer(
+        &self,
+        scope: &TenantScope,
+        customer: &str,
+    ) -> Result<Vec<Redacted>, StoreError>;
+    /// Stores (or replaces) a data-deletion request's status under its confirmation code.
+    async fn put_deletion(&self, code: &str, record: &DeletionRecord) -> Result<(), StoreError>;
+    async fn deletion(&self, code: &str) -> Result<Option<DeletionRecord>, StoreError>;
+    /// Every partner, oldest first (registry records only).
+    async fn partners(&self) -> Result<Vec<PartnerRecord>, StoreError>;
     /// When the newest event of each of the tenant's channels arrived.
     async fn channel_activity(
         &self,

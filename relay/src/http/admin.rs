@@ -14,7 +14,6 @@ use crate::store::{
     AgentKind, AgentRecord, ChannelKind, ChannelRecord, MessageView, PartnerRecord, SendView,
     TenantRecord, TenantSettings, ThreadView,
 };
-use crate::vault;
 use axum::extract::{FromRequest, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -52,7 +51,7 @@ fn name_field(name: &str, what: &str) -> Result<String, ApiError> {
 }
 
 /// Scope for a tenant that must also exist.
-pub(super) async fn tenant_scope(
+pub(crate) async fn tenant_scope(
     app: &AppState,
     principal: &Principal,
     tenant: &str,
@@ -284,7 +283,7 @@ pub async fn create_channel(
     };
     let sealed_token = token
         .filter(|t| !t.is_empty())
-        .map(|t| vault::seal(&app.config.master_key, scope.tenant(), &id, &t));
+        .map(|t| app.outbox.keys().seal(scope.tenant(), &id, &t));
     let record = ChannelRecord {
         id: id.clone(),
         tenant: scope.tenant().clone(),
@@ -295,6 +294,12 @@ pub async fn create_channel(
         waba_id,
         sealed_token,
         created_at: app.clock.now(),
+        token_expires_at: None,
+        login: Some("manual".into()),
+        app_user_id: None,
+        profile_picture_url: None,
+        followers_count: None,
+        needs_reconnect: None,
     };
     app.store.insert_channel(&scope, record).await?;
     app.store.sync().await?;
@@ -327,11 +332,29 @@ pub async fn list_channels(
                 .iter()
                 .find(|(id, _)| *id == c.id)
                 .map(|(_, at)| at.0);
+            let refused_now = refused.contains(&c.id);
+            let reason = c
+                .needs_reconnect
+                .as_ref()
+                .map(|r| r.reason.clone())
+                .or_else(|| {
+                    if c.sealed_token.is_none() {
+                        Some("The channel has no access token: connect it.".to_owned())
+                    } else if refused_now {
+                        Some("Meta refused the access token: connect the account again.".to_owned())
+                    } else {
+                        None
+                    }
+                });
             json!({
                 "id": c.id, "kind": c.kind, "account_id": c.account_id, "page_id": c.page_id,
                 "username": c.username, "waba_id": c.waba_id,
                 "has_token": c.sealed_token.is_some(), "last_event_at": last,
-                "needs_reconnect": c.sealed_token.is_none() || refused.contains(&c.id),
+                "needs_reconnect": reason.is_some(), "reason": reason,
+                "disconnected": c.is_disconnected(),
+                "token_expires_at": c.token_expires_at.map(|m| m.0),
+                "login": c.login, "profile_picture_url": c.profile_picture_url,
+                "followers_count": c.followers_count,
             })
         })
         .collect();

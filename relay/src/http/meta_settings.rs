@@ -12,7 +12,6 @@ use super::error::ApiError;
 use crate::outbox::classify::{CallFailure, classify};
 use crate::principal::{Access, Principal};
 use crate::store::{ChannelKind, ChannelRecord};
-use crate::vault;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -48,18 +47,15 @@ async fn channel_and_token(
             format!("this call needs {wanted} channel"),
         ));
     }
-    let token = record
-        .sealed_token
-        .as_deref()
-        .and_then(|s| vault::open(&app.config.master_key, scope.tenant(), &record.id, s).ok())
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "not_connected",
-                "the channel has no usable access token; reconnect it",
-            )
-        })?;
-    Ok((record, token))
+    // Opened through the outbox, the one place tokens become plaintext.
+    let token = app.outbox.token(&scope, &record).map_err(|_| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "not_connected",
+            "the channel has no usable access token; reconnect it",
+        )
+    })?;
+    Ok((record, token.expose().to_owned()))
 }
 
 fn meta_failed(failure: &CallFailure) -> ApiError {

@@ -318,6 +318,78 @@ impl Graph {
         Ok(())
     }
 
+    /// Unsubscribes the app from the channel's webhooks (disconnect): Instagram Login
+    /// `DELETE /me/subscribed_apps`, Facebook Login `DELETE /{page}/subscribed_apps`,
+    /// WhatsApp `DELETE /{waba}/subscribed_apps` (meta-platform.md §12.1, §12.2, §13.3).
+    /// A WhatsApp channel without a WABA id has nothing to unsubscribe (`Ok(false)`).
+    ///
+    /// # Errors
+    /// Meta's error answer, or no answer.
+    pub async fn unsubscribe(
+        &self,
+        channel: &ChannelRecord,
+        token: &str,
+    ) -> Result<bool, CallFailure> {
+        let url = match (channel.kind, &channel.page_id, &channel.waba_id) {
+            (ChannelKind::Instagram, None, _) => {
+                format!("{}/{VERSION}/me/subscribed_apps", self.instagram_base)
+            }
+            (ChannelKind::Instagram, Some(page), _) => {
+                format!("{}/{VERSION}/{page}/subscribed_apps", self.meta_base)
+            }
+            (ChannelKind::Whatsapp, _, Some(waba)) => {
+                format!("{}/{VERSION}/{waba}/subscribed_apps", self.meta_base)
+            }
+            (ChannelKind::Whatsapp, _, None) => return Ok(false),
+        };
+        self.call(channel, self.http.delete(url), token, Track::Ignore)
+            .await?;
+        Ok(true)
+    }
+
+    /// Refreshes a long-lived Instagram-Login token (meta-platform.md §12.1 step 5):
+    /// `GET {INSTAGRAM_GRAPH_URL}/refresh_access_token?grant_type=ig_refresh_token&access_token=…`.
+    /// Answers the new token and its lifetime in seconds.
+    ///
+    /// # Errors
+    /// Meta's error answer, no answer, or an answer without a token.
+    pub async fn refresh_instagram_token(
+        &self,
+        token: &str,
+    ) -> Result<(crate::secret::Secret, i64), CallFailure> {
+        let request = self
+            .http
+            .get(format!("{}/refresh_access_token", self.instagram_base))
+            .query(&[("grant_type", "ig_refresh_token"), ("access_token", token)]);
+        // The token travels in the query, as Meta documents it: reqwest's error text would
+        // name the URL, so it is dropped before anything can print it.
+        let response = request
+            .send()
+            .await
+            .map_err(|e| CallFailure::NoAnswer(e.without_url().to_string()))?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| CallFailure::NoAnswer(e.without_url().to_string()))?;
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if status >= 300 {
+            let error = serde_json::from_value::<GraphErrorBody>(body)
+                .ok()
+                .map(|b| b.error);
+            return Err(CallFailure::Answered { status, error });
+        }
+        match (body["access_token"].as_str(), body["expires_in"].as_i64()) {
+            (Some(t), Some(expires_in)) if !t.is_empty() => {
+                Ok((crate::secret::Secret::new(t), expires_in))
+            }
+            _ => Err(CallFailure::Answered {
+                status,
+                error: None,
+            }),
+        }
+    }
+
     /// How long Meta asked this channel to hold off (usage headers or throttling errors),
     /// if it still must.
     #[must_use]

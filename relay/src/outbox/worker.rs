@@ -11,7 +11,6 @@ use crate::store::{
     ChannelKind, ChannelRecord, MessageContent, NewEvent, SendState, SendView, StoreError,
     ThreadView,
 };
-use crate::vault;
 use protocol::window::{self, ReplyKind, Sender};
 use protocol::{
     Channel, CustomerId, Direction, Event, EventBody, FailureClass, Millis, OutboxEvent,
@@ -138,13 +137,17 @@ async fn step(
         ))
         .await;
     };
-    let token = match channel
-        .sealed_token
-        .as_deref()
-        .map(|sealed| vault::open(&shared.master_key, scope.tenant(), &channel.id, sealed))
-    {
-        Some(Ok(token)) => token,
-        Some(Err(_)) | None => {
+    let secret = match super::open_token(&shared.keys, scope, &channel) {
+        Ok(token) => token,
+        Err(super::TokenError::Disconnected) => {
+            return record(failed(
+                FailureClass::TokenInvalid,
+                "The channel was disconnected: connect it again, then retry.",
+                None,
+            ))
+            .await;
+        }
+        Err(_) => {
             return record(failed(
                 FailureClass::TokenInvalid,
                 "The channel has no usable access token: reconnect it, then retry.",
@@ -153,6 +156,7 @@ async fn step(
             .await;
         }
     };
+    let token = secret.expose();
     let on_comment = thread.channel == Channel::InstagramComment;
     let recipient = match &thread.customer.id {
         CustomerId::Igsid(id) | CustomerId::WhatsApp(id) => id.clone(),
@@ -223,7 +227,7 @@ async fn step(
             (true, Some(comment)) => {
                 shared
                     .graph
-                    .find_public_reply(&channel, &token, comment, &send.text, since, &known)
+                    .find_public_reply(&channel, token, comment, &send.text, since, &known)
                     .await
             }
             (true, None) => Ok(None),
@@ -232,7 +236,7 @@ async fn step(
                 let text = (send.content.is_none() || private_reply).then_some(send.text.as_str());
                 shared
                     .graph
-                    .find_sent(&channel, &token, &recipient, text, since, &known)
+                    .find_sent(&channel, token, &recipient, text, since, &known)
                     .await
             }
         };
@@ -324,7 +328,7 @@ async fn step(
         kind,
         callback: &callback,
     };
-    let status = match shared.graph.send(&channel, &token, &out).await {
+    let status = match shared.graph.send(&channel, token, &out).await {
         Ok(provider_id) => SendStatus::Sent {
             provider_id,
             kind,

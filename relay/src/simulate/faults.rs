@@ -67,6 +67,8 @@ pub enum PathKind {
     MessengerProfile,
     /// `/me` and `/{id}/subscribed_apps`.
     Account,
+    /// Login flows (`super::oauth`): consent pages, code and token exchanges.
+    Oauth,
     /// Anything else.
     Other,
 }

@@ -263,7 +263,10 @@ pub fn authenticate(
         AccountRef::Instagram(a) => (a.token.as_str(), a.token_expires_at_ms),
         AccountRef::WhatsApp(n) => (n.token.as_str(), n.token_expires_at_ms),
     };
-    if token != expected {
+    // A token a login flow minted for this account has its own expiry.
+    let issued = st.issued_for(token, target.id());
+    let expires = issued.unwrap_or(expires);
+    if token != expected && issued.is_none() {
         // A system-user token may serve every number of its WABA.
         let same_waba = match (target, st.token_owner(token)) {
             (AccountRef::WhatsApp(n), Some(AccountRef::WhatsApp(o))) => n.waba_id == o.waba_id,

@@ -112,6 +112,8 @@ pub struct State {
     pub records: Records,
     pub faults: Faults,
     pub rate: RateLimiter,
+    /// Login flows: codes, minted tokens, the consenting user (`super::oauth`).
+    pub oauth: super::oauth::OAuthState,
 }
 
 impl State {
@@ -179,6 +181,9 @@ impl State {
     pub fn token_owner(&self, token: &str) -> Option<AccountRef<'_>> {
         if let Some(a) = self.instagram.values().find(|a| a.token == token) {
             return Some(AccountRef::Instagram(a));
+        }
+        if let Some(account) = self.issued_account(token) {
+            return self.account(account);
         }
         self.whatsapp
             .values()

@@ -19,6 +19,7 @@
 //! | `t/<tenant>/g/` | `TenantSettings` |
 //! | `t/<tenant>/n/` | the knowledge file (TOML text) |
 //! | registry `p/`, `n/`, `g/`, `k/`, `c/<tenant>/`, `r/` | partners, tenants, agents, token hashes, channels, routes |
+//! | registry `x/<confirmation code>` | a data-deletion request's status (counts only) |
 //!
 //! Sequence numbers are gap-free because events are numbered under a per-tenant lock from
 //! the head, which is the newest event key (kept in memory once read). A channel's arrival
@@ -37,9 +38,10 @@ use super::project::{Views, project};
 use super::wal::{self, Tree, Wal, Writes};
 use super::{
     AgentKind, AgentRecord, Appended, ChannelRecord, CommandOutcome, CommandRequest, DRAFTER_AGENT,
-    MessageView, NewEvent, PartnerRecord, Proposal, ProposalOutcome, SendView, Store, StoreError,
-    TenantRecord, TenantSettings, ThreadView,
+    MessageView, NewEvent, OnceRecord, PartnerRecord, Proposal, ProposalOutcome, SendView, Store,
+    StoreError, TenantRecord, TenantSettings, ThreadView,
 };
+use super::{ChannelChange, DeletionRecord, Redacted, redact};
 use crate::audit::{self, AuditRecord, Hash, Verdict};
 use crate::desk::decide::{Facts, decide};
 use crate::ingest::parse::RouteKey;
@@ -705,6 +707,66 @@ impl Store for SledStore {
         self.write(writes)
     }
 
+    async fn update_channel(
+        &self,
+        scope: &TenantScope,
+        channel: ChannelRecord,
+    ) -> Result<(), StoreError> {
+        let _g = self
+            .registry_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut record = channel;
+        record.tenant = scope.tenant().clone();
+        let record_key = format!("c/{}/{}", record.tenant, record.id);
+        let Some(old) = Self::get::<ChannelRecord>(&self.registry, record_key.as_bytes())? else {
+            return Err(StoreError::Backend(format!("no channel {}", record.id)));
+        };
+        let target = format!("{}/{}", record.tenant, record.id);
+        let mut writes = Writes::default();
+        let new_routes: Vec<Vec<u8>> = record.route_keys().iter().map(route_key).collect();
+        for (key, k) in record.route_keys().iter().zip(&new_routes) {
+            match self.registry.get(k).map_err(backend)? {
+                Some(v) if v.as_ref() == target.as_bytes() => {}
+                Some(_) => {
+                    let (RouteKey::Instagram(id) | RouteKey::WhatsApp(id)) = key;
+                    return Err(StoreError::Conflict(format!("a channel for account {id}")));
+                }
+                None => writes.insert(Tree::Registry, k.clone(), target.clone()),
+            }
+        }
+        writes.insert(Tree::Registry, record_key, enc(&record)?);
+        // Routes the record lost go after it, like `insert_channel` orders its writes.
+        for k in old.route_keys().iter().map(route_key) {
+            if !new_routes.contains(&k) {
+                writes.remove(Tree::Registry, k);
+            }
+        }
+        self.write(writes)
+    }
+
+    async fn put_once(&self, key: &str, record: OnceRecord) -> Result<(), StoreError> {
+        let mut writes = Writes::default();
+        writes.insert(Tree::Registry, format!("o/{key}"), enc(&record)?);
+        self.write(writes)
+    }
+
+    async fn take_once(&self, key: &str) -> Result<Option<OnceRecord>, StoreError> {
+        // Under the registry lock, so two callers cannot both read it before the removal.
+        let _g = self
+            .registry_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let k = format!("o/{key}");
+        let Some(record) = Self::get::<OnceRecord>(&self.registry, k.as_bytes())? else {
+            return Ok(None);
+        };
+        let mut writes = Writes::default();
+        writes.remove(Tree::Registry, k);
+        self.write(writes)?;
+        Ok(Some(record))
+    }
+
     async fn channels(&self, scope: &TenantScope) -> Result<Vec<ChannelRecord>, StoreError> {
         Self::scan(&self.registry, format!("c/{}/", scope.tenant()).as_bytes())
     }
@@ -716,6 +778,141 @@ impl Store for SledStore {
         let mut k = b"c/".to_vec();
         k.extend_from_slice(&target);
         Self::get(&self.registry, &k)
+    }
+
+    async fn modify_channel(
+        &self,
+        scope: &TenantScope,
+        id: &ChannelId,
+        change: ChannelChange,
+    ) -> Result<Option<ChannelRecord>, StoreError> {
+        let _g = self
+            .registry_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = format!("c/{}/{}", scope.tenant(), id);
+        let Some(old) = Self::get::<ChannelRecord>(&self.registry, key.as_bytes())? else {
+            return Ok(None);
+        };
+        let Some(mut new) = change(&old) else {
+            return Ok(Some(old));
+        };
+        // The change may not move the record to another tenant or id.
+        new.tenant = old.tenant.clone();
+        new.id = old.id.clone();
+        let target = format!("{}/{}", new.tenant, new.id);
+        let old_routes: Vec<Vec<u8>> = old.route_keys().iter().map(route_key).collect();
+        let new_keys = new.route_keys();
+        let new_routes: Vec<Vec<u8>> = new_keys.iter().map(route_key).collect();
+        for (k, key) in new_routes.iter().zip(new_keys) {
+            if !old_routes.contains(k) && self.registry.contains_key(k).map_err(backend)? {
+                let (RouteKey::Instagram(id) | RouteKey::WhatsApp(id)) = key;
+                return Err(StoreError::Conflict(format!("a channel for account {id}")));
+            }
+        }
+        let mut writes = Writes::default();
+        // Routes that go are removed first, so no webhook is routed by an id the record
+        // no longer has; new routes follow the record, as in `insert_channel`.
+        for k in old_routes.iter().filter(|k| !new_routes.contains(k)) {
+            writes.remove(Tree::Registry, k.clone());
+        }
+        writes.insert(Tree::Registry, key, enc(&new)?);
+        for k in new_routes.into_iter().filter(|k| !old_routes.contains(k)) {
+            writes.insert(Tree::Registry, k, target.clone());
+        }
+        self.write(writes)?;
+        Ok(Some(new))
+    }
+
+    async fn redact_customer(
+        &self,
+        scope: &TenantScope,
+        customer: &str,
+    ) -> Result<Vec<Redacted>, StoreError> {
+        let tenant = scope.tenant();
+        let prefix = Prefix::of(tenant);
+        let _g = self.tenant_lock(tenant);
+        let threads: Vec<ThreadView> = Self::scan(&self.data, &prefix.key("t", b""))?;
+        let mut writes = Writes::default();
+        let mut out: Vec<Redacted> = Vec::new();
+        for mut t in threads
+            .into_iter()
+            .filter(|t| t.customer.id.as_str() == customer)
+        {
+            let mut done = Redacted {
+                thread: t.id.clone(),
+                channel_id: t.channel_id.clone(),
+                messages: 0,
+                events: 0,
+                sends: 0,
+            };
+            for mut m in Self::scan::<MessageView>(&self.data, &prefix.messages_of(&t.id))? {
+                redact::message(&mut m);
+                writes.insert(Tree::Data, prefix.message(&m), enc(&m)?);
+                done.messages += 1;
+            }
+            for mut send in self.sends_by_index(&prefix, &prefix.sends_of(&t.id))? {
+                let unfinished = !send.is_finished();
+                if redact::send(&mut send) {
+                    if unfinished {
+                        writes.remove(Tree::Data, prefix.unfinished(send.send));
+                    }
+                    writes.insert(Tree::Data, prefix.send(send.send), enc(&send)?);
+                    done.sends += 1;
+                }
+            }
+            redact::thread(&mut t);
+            writes.insert(Tree::Data, prefix.thread(&t.id), enc(&t)?);
+            out.push(done);
+        }
+        if out.is_empty() {
+            return Ok(out);
+        }
+        // One pass over the tenant's log: the customer's threads' events, and raw items
+        // (no thread) that name the customer.
+        for kv in self
+            .data
+            .range(prefix.event(Seq(0))..=prefix.event(Seq(u64::MAX)))
+        {
+            let (key, value) = kv.map_err(backend)?;
+            let mut logged: Logged = dec(&value)?;
+            let owner = match redact::thread_of(&logged.event) {
+                Some(id) => out.iter().position(|r| r.thread == *id),
+                None => match &logged.event.body {
+                    EventBody::Unknown(u) if u.raw.contains(customer) => {
+                        out.iter().position(|r| r.channel_id == u.channel_id)
+                    }
+                    _ => None,
+                },
+            };
+            let Some(owner) = owner else { continue };
+            if redact::event(&mut logged.event) {
+                let bytes = enc(&LoggedRef {
+                    event: &logged.event,
+                    audit: &logged.audit,
+                })?;
+                writes.insert(Tree::Data, key.to_vec(), bytes);
+                out[owner].events += 1;
+            }
+        }
+        self.write(writes)?;
+        Ok(out)
+    }
+
+    async fn put_deletion(&self, code: &str, record: &DeletionRecord) -> Result<(), StoreError> {
+        let mut writes = Writes::default();
+        writes.insert(Tree::Registry, format!("x/{code}"), enc(record)?);
+        self.write(writes)
+    }
+
+    async fn deletion(&self, code: &str) -> Result<Option<DeletionRecord>, StoreError> {
+        Self::get(&self.registry, format!("x/{code}").as_bytes())
+    }
+
+    async fn partners(&self) -> Result<Vec<PartnerRecord>, StoreError> {
+        let mut partners: Vec<PartnerRecord> = Self::scan(&self.registry, b"p/")?;
+        partners.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(partners)
     }
 
     async fn channel_activity(

@@ -39,10 +39,14 @@ pub fn me(sim: &Arc<Sim>, req: &GraphRequest, now: i64) -> Result<Answer, GraphE
         AccountRef::Instagram(a) if a.login == Login::Facebook => {
             json!({"id": a.page_id, "name": a.username})
         }
-        AccountRef::Instagram(a) => json!({
-            "user_id": a.ig_id, "username": a.username, "id": app_scoped(&a.ig_id),
-            "account_type": "BUSINESS", "name": a.username,
-        }),
+        AccountRef::Instagram(a) => {
+            let (picture, followers) = crate::simulate::oauth::profile_of(&a.ig_id);
+            json!({
+                "user_id": a.ig_id, "username": a.username, "id": app_scoped(&a.ig_id),
+                "account_type": "BUSINESS", "name": a.username,
+                "profile_picture_url": picture, "followers_count": followers,
+            })
+        }
         AccountRef::WhatsApp(n) => json!({"id": n.waba_id, "name": n.display_phone_number}),
     };
     Ok(Answer::ok(body))

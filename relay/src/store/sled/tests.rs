@@ -178,6 +178,12 @@ async fn channel_routes_are_unique_and_resolve_to_their_tenant() {
         waba_id: None,
         sealed_token: None,
         created_at: Millis(0),
+        token_expires_at: None,
+        login: Some("manual".into()),
+        app_user_id: None,
+        profile_picture_url: None,
+        followers_count: None,
+        needs_reconnect: None,
     };
     store
         .insert_channel(&scope("tn_a"), channel("ch_a", "111"))

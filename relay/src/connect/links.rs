@@ -1,0 +1,195 @@
+//! Connect links and OAuth states: single-use, expiring secrets bound to a tenant and a
+//! flow. Each is `<tenant>.<random>`; only its SHA-256 is stored, so a copy of the database
+//! cannot start a flow. Taking one removes it in the same step (`Store::take_once`), so a
+//! replayed link or state finds nothing.
+
+use super::{Grant, Kind};
+use crate::http::AppState;
+use crate::http::admin::ApiJson;
+use crate::http::admin::tenant_scope;
+use crate::http::error::ApiError;
+use crate::principal::{Access, Principal};
+use crate::store::{OnceRecord, StoreError};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use protocol::{Millis, TenantId};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+/// What a secret is for; a link cannot be used as a state or the other way round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    Link,
+    State,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Link => "link",
+            Purpose::State => "state",
+        }
+    }
+}
+
+/// Why a link or state was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("unknown or already used")]
+    Unknown,
+    #[error("expired")]
+    Expired,
+    #[error("made for {0}")]
+    OtherKind(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn key(purpose: Purpose, secret: &str) -> String {
+    hex::encode(Sha256::digest(format!("{}\0{secret}", purpose.as_str())))
+}
+
+/// The tenant a link or state names (before it is checked), for the brand of the page.
+#[must_use]
+pub fn claimed_tenant(secret: &str) -> Option<TenantId> {
+    let (tenant, rest) = secret.split_once('.')?;
+    let ok = !tenant.is_empty()
+        && !rest.is_empty()
+        && tenant
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    ok.then(|| TenantId::new(tenant))
+}
+
+/// Mints a secret for `tenant`; answers it and when it expires.
+///
+/// # Errors
+/// Storage failed.
+pub async fn mint(
+    app: &AppState,
+    tenant: &TenantId,
+    purpose: Purpose,
+    kind: Kind,
+    ttl: Duration,
+) -> Result<(String, Millis), StoreError> {
+    use base64::Engine as _;
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let secret = format!(
+        "{tenant}.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    );
+    let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+    let expires_at = Millis(app.clock.now().0.saturating_add(ttl_ms));
+    let record = OnceRecord {
+        tenant: tenant.clone(),
+        purpose: purpose.as_str().into(),
+        kind: kind.as_str().into(),
+        expires_at,
+    };
+    app.store.put_once(&key(purpose, &secret), record).await?;
+    app.store.sync().await?;
+    Ok((secret, expires_at))
+}
+
+/// Takes a secret: it works once, before it expires, for the flow it was made for.
+///
+/// # Errors
+/// Unknown (never minted, or used), expired, another flow's, or storage failed.
+pub async fn take(
+    app: &AppState,
+    purpose: Purpose,
+    secret: &str,
+    kinds: &[Kind],
+) -> Result<Grant, Refusal> {
+    if secret.is_empty() || secret.len() > 200 {
+        return Err(Refusal::Unknown);
+    }
+    let Some(record) = app.store.take_once(&key(purpose, secret)).await? else {
+        return Err(Refusal::Unknown);
+    };
+    // Durable before the flow goes on, so a crash cannot give the secret a second life.
+    app.store.sync().await?;
+    if record.purpose != purpose.as_str() {
+        return Err(Refusal::Unknown);
+    }
+    if record.expires_at <= app.clock.now() {
+        return Err(Refusal::Expired);
+    }
+    let kind = Kind::parse(&record.kind).ok_or(Refusal::Unknown)?;
+    if !kinds.contains(&kind) {
+        return Err(Refusal::OtherKind(kind.label()));
+    }
+    Ok(Grant {
+        tenant: record.tenant,
+        kind,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewLink {
+    kind: String,
+}
+
+/// The browser URL a link of `kind` opens.
+#[must_use]
+pub fn url(public: &str, kind: Kind, secret: &str) -> String {
+    let path = match kind {
+        Kind::Instagram => "/oauth/instagram/start",
+        Kind::Facebook => "/oauth/facebook/start",
+        Kind::Whatsapp => "/whatsapp/connect",
+    };
+    with_params(&format!("{public}{path}"), &[("link", secret)])
+}
+
+/// `base` with query parameters, percent-encoded.
+#[must_use]
+pub fn with_params(base: &str, params: &[(&str, &str)]) -> String {
+    match reqwest::Url::parse_with_params(base, params) {
+        Ok(u) => u.to_string(),
+        // Configured bases are URLs; should one not be, the browser gets a plain join.
+        Err(_) => {
+            let q: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("{base}?{}", q.join("&"))
+        }
+    }
+}
+
+/// `POST /v1/tenants/{tenant}/connect-links` `{kind}` (operator, owner) → `201 {url,
+/// expires_at}` (`expires_at` in Unix milliseconds).
+///
+/// # Errors
+/// Not allowed, unknown tenant, bad kind, storage.
+pub async fn create_link(
+    State(app): State<AppState>,
+    principal: Principal,
+    Path(tenant): Path<String>,
+    ApiJson(input): ApiJson<NewLink>,
+) -> Result<Response, ApiError> {
+    let scope = tenant_scope(&app, &principal, &tenant, Access::Manage).await?;
+    let kind = Kind::parse(&input.kind).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_field",
+            "`kind` must be instagram, facebook or whatsapp",
+        )
+    })?;
+    let (secret, expires_at) = mint(
+        &app,
+        scope.tenant(),
+        Purpose::Link,
+        kind,
+        app.config.connect_link_ttl,
+    )
+    .await?;
+    let url = url(&app.config.public_url, kind, &secret);
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"url": url, "expires_at": expires_at.0})),
+    )
+        .into_response())
+}

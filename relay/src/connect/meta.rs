@@ -1,0 +1,422 @@
+//! The calls a connect flow makes to Meta, in Meta's shapes (meta-platform.md §12, §13.3):
+//! code exchanges, the long-lived Instagram token, account identity, pages, phone numbers
+//! and webhook subscriptions. Tokens travel in form bodies or `Authorization` headers where
+//! Meta allows it; where Meta wants them in the query, the URL is dropped from any error
+//! (`reqwest::Error::without_url`), so no token reaches a log or a page.
+
+use crate::outbox::graph::VERSION;
+use crate::secret::Secret;
+use reqwest::Client;
+use serde_json::Value;
+use std::time::Duration;
+
+/// The webhook fields an Instagram account is subscribed to (meta-platform.md §12.1).
+pub const INSTAGRAM_FIELDS: &str = "messages,messaging_postbacks,messaging_seen,message_reactions,messaging_referral,messaging_optins,message_edit,comments,live_comments,mentions,story_insights";
+
+/// The same for a Page of Facebook Login (the Messenger Platform's Instagram fields).
+pub const PAGE_FIELDS: &str =
+    "messages,messaging_postbacks,message_reads,message_reactions,messaging_referrals,feed";
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Why a call to Meta failed; the text names the step and Meta's message, never a token.
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    #[error("{step}: no answer from Meta ({reason})")]
+    Transport { step: &'static str, reason: String },
+    #[error("{step}: Meta answered {status}: {message}")]
+    Refused {
+        step: &'static str,
+        status: u16,
+        message: String,
+    },
+    #[error("{step}: unexpected answer ({reason})")]
+    Shape { step: &'static str, reason: String },
+}
+
+/// A client for connect calls.
+///
+/// # Errors
+/// The TLS backend cannot start.
+pub fn client() -> Result<Client, reqwest::Error> {
+    Client::builder()
+        .timeout(TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
+
+async fn call(step: &'static str, req: reqwest::RequestBuilder) -> Result<Value, MetaError> {
+    let transport = |e: reqwest::Error| MetaError::Transport {
+        step,
+        reason: e.without_url().to_string(),
+    };
+    let resp = req.send().await.map_err(transport)?;
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        let message = body
+            .pointer("/error/message")
+            .or_else(|| body.get("error_message"))
+            .and_then(Value::as_str)
+            .unwrap_or("no error message")
+            .chars()
+            .take(300)
+            .collect();
+        return Err(MetaError::Refused {
+            step,
+            status: status.as_u16(),
+            message,
+        });
+    }
+    Ok(body)
+}
+
+/// A string or number field as text (Meta sends ids both ways).
+fn id_field(v: &Value, name: &str) -> Option<String> {
+    match v.get(name)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn shape(step: &'static str, reason: &str) -> MetaError {
+    MetaError::Shape {
+        step,
+        reason: reason.into(),
+    }
+}
+
+/// A token Meta issued, with its lifetime when Meta said.
+pub struct Issued {
+    pub token: Secret,
+    pub user_id: Option<String>,
+    pub expires_in: Option<i64>,
+}
+
+/// Instagram Login step 3: `POST {oauth}/oauth/access_token` (form). Accepts the documented
+/// `{"data":[{…}]}` shape and the flat one, `user_id` as string or number.
+///
+/// # Errors
+/// Meta refused the code (used, expired, wrong redirect) or answered something else.
+pub async fn instagram_code(
+    http: &Client,
+    oauth_base: &str,
+    app_id: &str,
+    secret: &Secret,
+    redirect_uri: &str,
+    code: &str,
+) -> Result<Issued, MetaError> {
+    const STEP: &str = "Instagram code exchange";
+    let form = [
+        ("client_id", app_id),
+        ("client_secret", secret.expose()),
+        ("grant_type", "authorization_code"),
+        ("redirect_uri", redirect_uri),
+        ("code", code),
+    ];
+    let body = call(
+        STEP,
+        http.post(format!("{oauth_base}/oauth/access_token"))
+            .form(&form),
+    )
+    .await?;
+    let item = body
+        .get("data")
+        .and_then(Value::as_array)
+        .and_then(|d| d.first())
+        .unwrap_or(&body);
+    let token = item
+        .get("access_token")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| shape(STEP, "no access_token"))?;
+    Ok(Issued {
+        token: Secret::new(token.to_owned()),
+        user_id: id_field(item, "user_id"),
+        expires_in: None,
+    })
+}
+
+fn issued_from(step: &'static str, body: &Value) -> Result<Issued, MetaError> {
+    let token = body
+        .get("access_token")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| shape(step, "no access_token"))?;
+    Ok(Issued {
+        token: Secret::new(token.to_owned()),
+        user_id: None,
+        expires_in: body.get("expires_in").and_then(Value::as_i64),
+    })
+}
+
+/// Instagram Login step 4: the long-lived token (about 60 days).
+///
+/// # Errors
+/// Meta refused the short-lived token or the secret.
+pub async fn instagram_long_lived(
+    http: &Client,
+    graph_base: &str,
+    secret: &Secret,
+    short: &Secret,
+) -> Result<Issued, MetaError> {
+    const STEP: &str = "Instagram long-lived token";
+    let query = [
+        ("grant_type", "ig_exchange_token"),
+        ("client_secret", secret.expose()),
+        ("access_token", short.expose()),
+    ];
+    let body = call(
+        STEP,
+        http.get(format!("{graph_base}/access_token")).query(&query),
+    )
+    .await?;
+    issued_from(STEP, &body)
+}
+
+/// The Instagram professional account behind a token.
+#[derive(Clone, Debug, Default)]
+pub struct InstagramAccount {
+    /// The IG id webhooks carry (`user_id` of `/me`).
+    pub ig_id: String,
+    /// The app-scoped id (`id` of `/me`).
+    pub app_user_id: Option<String>,
+    pub username: Option<String>,
+    pub profile_picture_url: Option<String>,
+    pub followers_count: Option<i64>,
+}
+
+/// Instagram Login step 6: `GET /me`.
+///
+/// # Errors
+/// Meta refused the token, or the answer has no `user_id`.
+pub async fn instagram_me(
+    http: &Client,
+    graph_base: &str,
+    token: &Secret,
+) -> Result<InstagramAccount, MetaError> {
+    const STEP: &str = "Instagram account lookup";
+    let body = call(
+        STEP,
+        http.get(format!("{graph_base}/{VERSION}/me"))
+            .query(&[(
+                "fields",
+                "user_id,username,name,account_type,profile_picture_url,followers_count",
+            )])
+            .bearer_auth(token.expose()),
+    )
+    .await?;
+    Ok(InstagramAccount {
+        ig_id: id_field(&body, "user_id").ok_or_else(|| shape(STEP, "no user_id"))?,
+        app_user_id: id_field(&body, "id"),
+        username: body
+            .get("username")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        profile_picture_url: body
+            .get("profile_picture_url")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        followers_count: body.get("followers_count").and_then(Value::as_i64),
+    })
+}
+
+/// `POST /{object}/subscribed_apps?subscribed_fields=…` → `{"success": true}`.
+///
+/// # Errors
+/// Meta refused, or did not say success.
+pub async fn subscribe(
+    http: &Client,
+    graph_base: &str,
+    object: &str,
+    fields: Option<&str>,
+    token: &Secret,
+) -> Result<(), MetaError> {
+    const STEP: &str = "webhook subscription";
+    let mut req = http
+        .post(format!("{graph_base}/{VERSION}/{object}/subscribed_apps"))
+        .bearer_auth(token.expose());
+    if let Some(f) = fields {
+        req = req.query(&[("subscribed_fields", f)]);
+    }
+    let body = call(STEP, req).await?;
+    if body.get("success").and_then(Value::as_bool) == Some(true) {
+        Ok(())
+    } else {
+        Err(shape(STEP, "no success"))
+    }
+}
+
+/// Facebook Login and Embedded Signup code exchange: `GET /v{N}/oauth/access_token`
+/// (`redirect_uri` only for the redirect flow; the JS SDK flow has none).
+///
+/// # Errors
+/// Meta refused the code.
+pub async fn facebook_code(
+    http: &Client,
+    graph_base: &str,
+    app_id: &str,
+    secret: &Secret,
+    redirect_uri: Option<&str>,
+    code: &str,
+) -> Result<Issued, MetaError> {
+    const STEP: &str = "Facebook code exchange";
+    let mut query = vec![
+        ("client_id", app_id),
+        ("client_secret", secret.expose()),
+        ("code", code),
+    ];
+    if let Some(r) = redirect_uri {
+        query.push(("redirect_uri", r));
+    }
+    let body = call(
+        STEP,
+        http.get(format!("{graph_base}/{VERSION}/oauth/access_token"))
+            .query(&query),
+    )
+    .await?;
+    issued_from(STEP, &body)
+}
+
+/// The Facebook user behind a user token (`GET /me` → `{id, name}`).
+///
+/// # Errors
+/// Meta refused the token.
+pub async fn facebook_user(
+    http: &Client,
+    graph_base: &str,
+    token: &Secret,
+) -> Result<Option<String>, MetaError> {
+    let body = call(
+        "Facebook user lookup",
+        http.get(format!("{graph_base}/{VERSION}/me"))
+            .query(&[("fields", "id,name")])
+            .bearer_auth(token.expose()),
+    )
+    .await?;
+    Ok(id_field(&body, "id"))
+}
+
+/// A Page the user manages, with its token and linked Instagram account.
+pub struct Page {
+    pub id: String,
+    pub name: String,
+    pub token: Secret,
+    pub tasks: Vec<String>,
+    pub instagram: Option<InstagramAccount>,
+}
+
+/// `GET /me/accounts?fields=…` (meta-platform.md §12.2).
+///
+/// # Errors
+/// Meta refused the token.
+pub async fn facebook_pages(
+    http: &Client,
+    graph_base: &str,
+    token: &Secret,
+) -> Result<Vec<Page>, MetaError> {
+    const STEP: &str = "Facebook pages lookup";
+    let body = call(
+        STEP,
+        http.get(format!("{graph_base}/{VERSION}/me/accounts"))
+            .query(&[(
+                "fields",
+                "id,name,access_token,tasks,instagram_business_account{id,username,profile_picture_url,followers_count}",
+            )])
+            .bearer_auth(token.expose()),
+    )
+    .await?;
+    let data = body
+        .get("data")
+        .and_then(Value::as_array)
+        .ok_or_else(|| shape(STEP, "no data"))?;
+    Ok(data
+        .iter()
+        .filter_map(|p| {
+            let id = id_field(p, "id")?;
+            let token = p.get("access_token").and_then(Value::as_str)?;
+            let instagram = p.get("instagram_business_account").and_then(|ig| {
+                Some(InstagramAccount {
+                    ig_id: id_field(ig, "id")?,
+                    app_user_id: None,
+                    username: ig
+                        .get("username")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    profile_picture_url: ig
+                        .get("profile_picture_url")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    followers_count: ig.get("followers_count").and_then(Value::as_i64),
+                })
+            });
+            Some(Page {
+                name: p
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&id)
+                    .to_owned(),
+                id,
+                token: Secret::new(token.to_owned()),
+                tasks: p
+                    .get("tasks")
+                    .and_then(Value::as_array)
+                    .map(|t| {
+                        t.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                instagram,
+            })
+        })
+        .collect())
+}
+
+/// A WhatsApp number of a WABA.
+pub struct PhoneNumber {
+    pub id: String,
+    pub display_phone_number: Option<String>,
+    pub verified_name: Option<String>,
+}
+
+/// `GET /{WABA_ID}/phone_numbers`.
+///
+/// # Errors
+/// Meta refused the token or the WABA.
+pub async fn phone_numbers(
+    http: &Client,
+    graph_base: &str,
+    waba: &str,
+    token: &Secret,
+) -> Result<Vec<PhoneNumber>, MetaError> {
+    const STEP: &str = "WhatsApp numbers lookup";
+    let body = call(
+        STEP,
+        http.get(format!("{graph_base}/{VERSION}/{waba}/phone_numbers"))
+            .bearer_auth(token.expose()),
+    )
+    .await?;
+    let data = body
+        .get("data")
+        .and_then(Value::as_array)
+        .ok_or_else(|| shape(STEP, "no data"))?;
+    Ok(data
+        .iter()
+        .filter_map(|n| {
+            Some(PhoneNumber {
+                id: id_field(n, "id")?,
+                display_phone_number: n
+                    .get("display_phone_number")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                verified_name: n
+                    .get("verified_name")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            })
+        })
+        .collect())
+}

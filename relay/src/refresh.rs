@@ -1,0 +1,200 @@
+//! The token refresher: every `RELAY_REFRESH_INTERVAL_SECS` (first round at start) it looks
+//! at every tenant's channels and handles tokens that expire within [`REFRESH_WITHIN_MS`].
+//!
+//! - Instagram-Login tokens (an Instagram channel without a page) are refreshed through
+//!   `GET {INSTAGRAM_GRAPH_URL}/refresh_access_token` (meta-platform.md §12.1 step 5): the
+//!   new token is sealed under the keyring's current key and its expiry recorded.
+//! - Facebook Page tokens (from a long-lived user token) and WhatsApp system-user tokens
+//!   do not expire, so they normally have no expiry; one that has an expiry cannot be
+//!   refreshed by the relay and is marked as needing a reconnection when it is close.
+//! - A failed refresh marks the channel as needing a reconnection, with a reason.
+//!
+//! Every outcome is an evidence record (`crate::lifecycle::record_change`). The token is
+//! opened through the outbox (`Outbox::token`), the one place tokens become plaintext.
+
+use crate::http::AppState;
+use crate::lifecycle::record_change;
+use crate::outbox::classify::classify;
+use crate::principal::{Access, Principal, TenantScope};
+use crate::store::{ChannelKind, ChannelRecord, Reconnect, StoreError};
+use protocol::Millis;
+
+/// Tokens that expire within this long are refreshed (DESIGN.md: 7 days).
+pub const REFRESH_WITHIN_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// Starts the refresher; it runs until the process ends.
+pub fn spawn(app: AppState) {
+    let every = app.config.refresh_interval;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = round(&app).await {
+                tracing::warn!(error = %e, "token refresh round failed");
+            }
+        }
+    });
+}
+
+/// One pass over every tenant's channels.
+///
+/// # Errors
+/// Storage failed.
+pub async fn round(app: &AppState) -> Result<(), StoreError> {
+    for (tenant, _) in app.store.heads().await? {
+        let Ok(scope) = Principal::Operator.scope(&tenant, Access::Manage) else {
+            continue;
+        };
+        let now = app.clock.now();
+        for channel in app.store.channels(&scope).await? {
+            let due = channel.needs_reconnect.is_none()
+                && channel.sealed_token.is_some()
+                && channel
+                    .token_expires_at
+                    .is_some_and(|at| at.0 - now.0 <= REFRESH_WITHIN_MS);
+            if due {
+                one(app, &scope, &channel).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Instagram Login: an Instagram channel addressed without a page.
+fn refreshable(channel: &ChannelRecord) -> bool {
+    channel.kind == ChannelKind::Instagram
+        && channel.page_id.is_none()
+        && channel.login.as_deref() != Some("facebook")
+}
+
+async fn one(
+    app: &AppState,
+    scope: &TenantScope,
+    channel: &ChannelRecord,
+) -> Result<(), StoreError> {
+    if !refreshable(channel) {
+        let reason = "The access token expires soon and Meta offers no refresh for it: \
+                      connect the account again."
+            .to_owned();
+        return mark(
+            app,
+            scope,
+            channel,
+            reason,
+            "expiring",
+            "refreshable=false".into(),
+        )
+        .await;
+    }
+    let token = match app.outbox.token(scope, channel) {
+        Ok(t) => t,
+        Err(e) => {
+            let reason = format!("The access token could not be refreshed ({e}).");
+            return mark(
+                app,
+                scope,
+                channel,
+                reason,
+                "refresh_failed",
+                "class=vault".into(),
+            )
+            .await;
+        }
+    };
+    match app
+        .outbox
+        .graph()
+        .refresh_instagram_token(token.expose())
+        .await
+    {
+        Ok((new, expires_in)) => {
+            let now = app.clock.now();
+            let expires_at = Millis(now.0.saturating_add(expires_in.saturating_mul(1000)));
+            let keys = app.outbox.keys().clone();
+            let opened = channel.sealed_token.clone();
+            let tenant = scope.tenant().clone();
+            let changed = app
+                .store
+                .modify_channel(
+                    scope,
+                    &channel.id,
+                    Box::new(move |c| {
+                        // Only the token this refresh started from is replaced: a reconnect
+                        // or disconnect meanwhile wins.
+                        if c.sealed_token != opened || c.is_disconnected() {
+                            return None;
+                        }
+                        let mut c = c.clone();
+                        c.sealed_token = Some(keys.seal(&tenant, &c.id, new.expose()));
+                        c.token_expires_at = Some(expires_at);
+                        c.needs_reconnect = None;
+                        Some(c)
+                    }),
+                )
+                .await?;
+            app.store.sync().await?;
+            if changed.is_some_and(|c| c.token_expires_at == Some(expires_at)) {
+                tracing::info!(channel = %channel.id, "access token refreshed");
+                record_change(
+                    app,
+                    scope,
+                    &channel.id,
+                    "token_refreshed",
+                    format!("expires_at={}", expires_at.0),
+                )
+                .await?;
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let f = classify(&e);
+            let reason = format!(
+                "Meta refused to refresh the access token ({}): connect the account again.",
+                f.class.name()
+            );
+            mark(
+                app,
+                scope,
+                channel,
+                reason,
+                "refresh_failed",
+                format!("class={} code={:?}", f.class.name(), f.code),
+            )
+            .await
+        }
+    }
+}
+
+/// Marks the channel as needing a reconnection and records why.
+async fn mark(
+    app: &AppState,
+    scope: &TenantScope,
+    channel: &ChannelRecord,
+    reason: String,
+    change: &str,
+    detail: String,
+) -> Result<(), StoreError> {
+    tracing::warn!(channel = %channel.id, change, "channel needs a reconnection");
+    let since = app.clock.now();
+    app.store
+        .modify_channel(
+            scope,
+            &channel.id,
+            Box::new(move |c| {
+                if c.needs_reconnect.is_some() {
+                    return None;
+                }
+                let mut c = c.clone();
+                c.needs_reconnect = Some(Reconnect {
+                    reason,
+                    since,
+                    disconnected: false,
+                });
+                Some(c)
+            }),
+        )
+        .await?;
+    app.store.sync().await?;
+    record_change(app, scope, &channel.id, change, detail).await
+}
