@@ -67,8 +67,9 @@ pub struct SettingsData {
     pub default_reply: Option<String>,
     pub channels: Vec<ChannelLine>,
     pub credits: i64,
-    /// A fresh connect link, when the relay can mint them.
-    pub connect_link: Result<String, String>,
+    /// Fresh single-use connect links for a new account, by kind ("instagram",
+    /// "whatsapp"), or why there is none.
+    pub connect_links: Vec<(String, Result<String, String>)>,
 }
 
 #[derive(Deserialize)]
@@ -235,13 +236,23 @@ impl Remote {
         let settings: SettingsJson = self.call(self.http.get(format!("{base}/settings"))).await?;
         let channels: ChannelsJson = self.call(self.http.get(format!("{base}/channels"))).await?;
         let credits: CreditsJson = self.call(self.http.get(format!("{base}/credits"))).await?;
-        let link: Result<LinkJson, RemoteError> = self
-            .call(
-                self.http
-                    .post(format!("{base}/connect-links"))
-                    .json(&serde_json::json!({"kind": "instagram"})),
-            )
-            .await;
+        let mut connect_links = Vec::new();
+        for kind in ["instagram", "whatsapp"] {
+            let link: Result<LinkJson, RemoteError> = self
+                .call(
+                    self.http
+                        .post(format!("{base}/connect-links"))
+                        .json(&serde_json::json!({ "kind": kind })),
+                )
+                .await;
+            let link = link.map(|l| l.url).map_err(|e| match e {
+                RemoteError::Status {
+                    status: 404 | 405, ..
+                } => "this relay cannot mint connect links".to_owned(),
+                other => other.to_string(),
+            });
+            connect_links.push((kind.to_owned(), link));
+        }
         Ok(SettingsData {
             auto_send: settings.auto_send,
             hide_comments: settings.hide_comments,
@@ -249,12 +260,7 @@ impl Remote {
             default_reply: settings.default_reply,
             channels: channels.channels,
             credits: credits.balance,
-            connect_link: link.map(|l| l.url).map_err(|e| match e {
-                RemoteError::Status {
-                    status: 404 | 405, ..
-                } => "this relay cannot mint connect links yet".to_owned(),
-                other => other.to_string(),
-            }),
+            connect_links,
         })
     }
 

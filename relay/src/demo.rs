@@ -61,6 +61,10 @@ pub const DEFAULT_KNOWLEDGE: &str = "assets/knowledge/boutique.toml";
 const FOLLOWUP_DELAY_MS: u64 = 300;
 /// The demo's Meta app id (any digits do; nothing checks it against Meta).
 const DEMO_APP_ID: &str = "1000000000000";
+/// The demo's Instagram app id (Instagram Login's `client_id`, not the Meta app id).
+const DEMO_INSTAGRAM_APP_ID: &str = "990000000000002";
+/// The demo's Embedded Signup configuration id.
+const DEMO_WHATSAPP_CONFIG_ID: &str = "demo-embedded-signup-config";
 
 /// `relay demo`'s options.
 #[derive(Debug, clap::Args)]
@@ -387,7 +391,15 @@ impl Demo {
                 "META_APP_ID" => v(DEMO_APP_ID),
                 "META_APP_SECRET" => v(secrets.app_secret.expose()),
                 "META_VERIFY_TOKEN" => v(secrets.verify_token.expose()),
-                "META_GRAPH_URL" | "INSTAGRAM_GRAPH_URL" | "INSTAGRAM_OAUTH_URL" => v(sim_url),
+                "META_GRAPH_URL"
+                | "INSTAGRAM_GRAPH_URL"
+                | "INSTAGRAM_OAUTH_URL"
+                | "FACEBOOK_OAUTH_URL" => v(sim_url),
+                // Connect links work in the demo too: the simulator plays Meta's consent
+                // pages and Embedded Signup.
+                "INSTAGRAM_APP_ID" => v(DEMO_INSTAGRAM_APP_ID),
+                "WHATSAPP_SDK_URL" => v(&format!("{sim_url}/sdk.js")),
+                "WHATSAPP_CONFIG_ID" => v(DEMO_WHATSAPP_CONFIG_ID),
                 // The simulator signs everything with the Meta app secret.
                 "INSTAGRAM_APP_SECRET" | "DATABASE_URL" => Some(None),
                 _ => None,

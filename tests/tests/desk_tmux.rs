@@ -123,6 +123,32 @@ async fn a_person_approves_a_draft_in_the_real_desk_and_sees_it_delivered() -> a
         .await?;
     assert!(!done.contains("refused"), "{done}");
 
+    // The owner's settings screen hands out a connect link that starts Instagram Login.
+    tmux.keys(&["Escape", "S"])?;
+    let settings = tmux
+        .wait_for("the settings with connect links", |s| {
+            s.contains("Connect a new account") && s.contains("/oauth/instagram/start?link=")
+        })
+        .await?;
+    let url = settings
+        .split_whitespace()
+        .find(|w| w.contains("/oauth/instagram/start?link="))
+        .context("no link on screen")?
+        .to_owned();
+    let answer = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?
+        .get(&url)
+        .send()
+        .await?;
+    assert!(answer.status().is_redirection(), "{}", answer.status());
+    let location = answer.headers()["location"].to_str()?.to_owned();
+    assert!(
+        location.contains("/oauth/authorize")
+            && location.contains("instagram_business_manage_messages"),
+        "{location}"
+    );
+
     tmux.keys(&["q"])?;
     eventually("the desk to exit", Duration::from_secs(20), || async {
         Ok((!tmux.alive()).then_some(()))

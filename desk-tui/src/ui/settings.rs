@@ -156,15 +156,15 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
         theme.dim(),
     ));
     lines.push(Line::raw(""));
-    match &data.connect_link {
-        Ok(url) => {
-            lines.push(Line::styled(
-                "Connect a new account: open this link in a browser",
-                theme.title(),
-            ));
-            lines.push(Line::raw(format!("  {url}")));
+    lines.push(Line::styled(
+        "Connect a new account: open a link in a browser (single use, expires)",
+        theme.title(),
+    ));
+    for (kind, link) in &data.connect_links {
+        match link {
+            Ok(url) => lines.push(Line::raw(format!("  {kind:<10} {url}"))),
+            Err(why) => lines.push(Line::styled(format!("  {kind:<10} {why}"), theme.dim())),
         }
-        Err(why) => lines.push(Line::styled(format!("Connect link: {why}"), theme.dim())),
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
 }

@@ -123,7 +123,16 @@ pub fn settings_data() -> SettingsData {
             },
         ],
         credits: 480,
-        connect_link: Ok("http://127.0.0.1:8080/oauth/instagram/start?link=Lk7x".into()),
+        connect_links: vec![
+            (
+                "instagram".into(),
+                Ok("http://127.0.0.1:8080/oauth/instagram/start?link=Lk7x".into()),
+            ),
+            (
+                "whatsapp".into(),
+                Ok("http://127.0.0.1:8080/whatsapp/connect?link=Wa9q".into()),
+            ),
+        ],
     }
 }
 
