@@ -7,9 +7,11 @@
 //! - Facebook Page tokens (from a long-lived user token) and WhatsApp system-user tokens
 //!   do not expire, so they normally have no expiry; one that has an expiry cannot be
 //!   refreshed by the relay and is marked as needing a reconnection when it is close.
-//! - A failed refresh marks the channel as needing a reconnection, with a reason.
+//! - A refresh Meta refuses marks the channel as needing a reconnection, with a reason.
+//!   A refresh that failed for now (no answer, a 5xx, throttling) is only logged: the next
+//!   round tries again, since the token keeps working until it expires.
 //!
-//! Every outcome is an evidence record (`crate::lifecycle::record_change`). The token is
+//! Every other outcome is an evidence record (`crate::lifecycle::record_change`). The token is
 //! opened through the outbox (`Outbox::token`), the one place tokens become plaintext.
 
 use crate::http::AppState;
@@ -112,7 +114,6 @@ async fn one(
             let now = app.clock.now();
             let expires_at = Millis(now.0.saturating_add(expires_in.saturating_mul(1000)));
             let keys = app.outbox.keys().clone();
-            let opened = channel.sealed_token.clone();
             let tenant = scope.tenant().clone();
             let changed = app
                 .store
@@ -121,8 +122,14 @@ async fn one(
                     &channel.id,
                     Box::new(move |c| {
                         // Only the token this refresh started from is replaced: a reconnect
-                        // or disconnect meanwhile wins.
-                        if c.sealed_token != opened || c.is_disconnected() {
+                        // or disconnect meanwhile wins. Compared opened, not sealed: a key
+                        // rotation meanwhile re-seals the same token under another key.
+                        let same = c
+                            .sealed_token
+                            .as_deref()
+                            .and_then(|s| keys.open(&tenant, &c.id, s).ok())
+                            .is_some_and(|t| token.matches(&t));
+                        if !same || c.is_disconnected() {
                             return None;
                         }
                         let mut c = c.clone();
@@ -149,6 +156,16 @@ async fn one(
         }
         Err(e) => {
             let f = classify(&e);
+            if f.class.retried() {
+                // No answer, a 5xx or throttling says nothing about the token: the next
+                // round tries again (the token stays usable until it expires).
+                tracing::warn!(
+                    channel = %channel.id,
+                    class = f.class.name(),
+                    "token refresh failed for now; the next round tries again"
+                );
+                return Ok(());
+            }
             let reason = format!(
                 "Meta refused to refresh the access token ({}): connect the account again.",
                 f.class.name()

@@ -37,6 +37,8 @@ pub struct Welcome {
 pub struct RawDesk {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     json: bool,
+    /// Every message's payload as it arrived, once [`RawDesk::record`] was called.
+    recorded: Option<Vec<Vec<u8>>>,
 }
 
 /// Why an upgrade was refused, or how a session closed.
@@ -98,10 +100,45 @@ impl RawDesk {
                 Ok(Ok(RawDesk {
                     ws,
                     json: chosen == JSON,
+                    recorded: None,
                 }))
             }
             Err(WsError::Http(response)) => Ok(Err(Refused::Http(response.status().as_u16()))),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// From now on, keeps the raw payload of every message the relay sends (text, binary,
+    /// close reason, ping data), for tests that scan what went over the wire.
+    pub fn record(&mut self) {
+        self.recorded.get_or_insert_with(Vec::new);
+    }
+
+    /// The payloads recorded so far (see [`RawDesk::record`]), leaving recording on.
+    pub fn take_recorded(&mut self) -> Vec<Vec<u8>> {
+        self.recorded
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Whether this session speaks the JSON subprotocol.
+    #[must_use]
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
+    fn keep(&mut self, message: &Message) {
+        if let Some(recorded) = &mut self.recorded {
+            recorded.push(match message {
+                Message::Text(t) => t.as_bytes().to_vec(),
+                Message::Binary(b) | Message::Ping(b) | Message::Pong(b) => b.to_vec(),
+                Message::Close(frame) => frame
+                    .as_ref()
+                    .map(|f| f.reason.as_bytes().to_vec())
+                    .unwrap_or_default(),
+                Message::Frame(f) => f.payload().to_vec(),
+            });
         }
     }
 
@@ -172,6 +209,7 @@ impl RawDesk {
                 .await
                 .context("no frame from the relay in time")?
                 .context("socket ended")??;
+            self.keep(&message);
             match message {
                 Message::Binary(b) if !self.json => return Ok(decode_binary(&b)?),
                 Message::Text(t) if self.json => return Ok(decode_json_frame(t.as_str())?),
@@ -244,6 +282,7 @@ impl RawDesk {
                 .await
                 .context("no ping in time")?
                 .context("socket ended")??;
+            self.keep(&message);
             match message {
                 Message::Ping(_) => pings += 1,
                 Message::Close(frame) => bail!("closed after {pings} pings: {frame:?}"),
@@ -262,6 +301,9 @@ impl RawDesk {
             let message = tokio::time::timeout(FRAME_WAIT, self.ws.next())
                 .await
                 .context("the relay did not close in time")?;
+            if let Some(Ok(m)) = &message {
+                self.keep(m);
+            }
             match message {
                 Some(Ok(Message::Close(Some(frame)))) => {
                     return Ok((u16::from(frame.code), frame.reason.to_string()));
