@@ -13,9 +13,11 @@ use crate::model::summary::{SendState, ThreadSummary, thread_of};
 use crate::outbox::{Outbox, OutboxError};
 use protocol::codec;
 use protocol::outbox::credit_change;
-use protocol::{AgentId, CodecError, Event, EventBody, Role, Seq, TenantId, ThreadId};
+use protocol::{
+    AccountEventKind, AgentId, CodecError, Event, EventBody, Role, Seq, TenantId, ThreadId,
+};
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::{Transactional, Tree};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -289,14 +291,20 @@ impl Replica {
         let outcome = trees.transaction(|(events, meta, threads, by_thread)| {
             let cursor = read_seq(meta.get(CURSOR)?.as_deref(), "cursor").map_err(abort)?;
             let admission = admit(cursor, batch);
-            let mut writes = sled::Batch::default();
             let mut credits = read_credits(meta.get(CREDITS)?.as_deref()).map_err(abort)?;
             // The welcome's balance already counts everything up to the relay's head.
             let head = read_seq(meta.get(HEAD)?.as_deref(), "head").map_err(abort)?;
             for event in &admission.fresh {
                 let bytes =
                     codec::encode_binary(*event).map_err(|e| abort(ReplicaError::Codec(e)))?;
-                writes.insert(&event.seq.0.to_be_bytes()[..], bytes);
+                // Written at once (not batched) so a removal later in the same batch sees it.
+                events.insert(&event.seq.0.to_be_bytes()[..], bytes)?;
+                if let EventBody::Account(account) = &event.body
+                    && let AccountEventKind::CustomerRemoved { thread } = &account.kind
+                {
+                    remove_customer(events, threads, by_thread, thread, &me)?;
+                    continue;
+                }
                 if let EventBody::Credits(c) = &event.body
                     && event.seq > head
                 {
@@ -332,7 +340,6 @@ impl Replica {
             }
             let new_cursor = admission.fresh.last().map_or(cursor, |e| e.seq);
             if new_cursor != cursor {
-                events.apply_batch(&writes)?;
                 meta.insert(CURSOR, &new_cursor.0.to_be_bytes()[..])?;
                 if let Some(balance) = credits {
                     meta.insert(CREDITS, &balance.to_be_bytes()[..])?;
@@ -449,6 +456,48 @@ impl Replica {
         self.db.flush()?;
         Ok(())
     }
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<ReplicaError>>;
+
+/// A customer's data was removed at the relay: every event of the thread held here is
+/// rewritten by the same rule (`protocol::redact::event`), and the row rebuilt from them.
+fn remove_customer(
+    events: &TransactionalTree,
+    threads: &TransactionalTree,
+    by_thread: &TransactionalTree,
+    thread: &ThreadId,
+    me: &AgentId,
+) -> TxResult<()> {
+    let abort = ConflictableTransactionError::Abort;
+    let Some(seqs) = by_thread.get(thread.as_str())? else {
+        return Ok(());
+    };
+    let mut row: Option<ThreadSummary> = None;
+    for chunk in seqs.chunks(8) {
+        let key: [u8; 8] = chunk.try_into().map_err(|_| {
+            abort(ReplicaError::Corrupt {
+                what: "thread index",
+            })
+        })?;
+        let Some(bytes) = events.get(key)? else {
+            return Err(abort(ReplicaError::Corrupt {
+                what: "thread index",
+            }));
+        };
+        let mut event: Event =
+            codec::decode_binary(&bytes).map_err(|e| abort(ReplicaError::Codec(e)))?;
+        if protocol::redact::event(&mut event) {
+            let bytes = codec::encode_binary(&event).map_err(|e| abort(ReplicaError::Codec(e)))?;
+            events.insert(&key[..], bytes)?;
+        }
+        row = ThreadSummary::apply(row, &event, me);
+    }
+    if let Some(row) = row {
+        let bytes = codec::encode_binary(&row).map_err(|e| abort(ReplicaError::Codec(e)))?;
+        threads.insert(thread.as_str(), bytes)?;
+    }
+    Ok(())
 }
 
 fn read_credits(bytes: Option<&[u8]>) -> Result<Option<i64>, ReplicaError> {
@@ -716,5 +765,51 @@ pub(crate) mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_customer_removal_rewrites_the_threads_events_and_row() {
+        use crate::fixtures::{Events, NOW};
+        use protocol::{AccountEvent, Channel, ChannelId};
+        let dir = tempfile::tempdir().unwrap();
+        let mut e = Events::new("t-sari");
+        e.message(
+            "th",
+            Channel::InstagramDm,
+            "rina",
+            "my address is Jl. Mawar 5",
+            NOW,
+        );
+        e.draft("th", 1, "Noted, Jl. Mawar 5", &["fact"], &[], NOW);
+        e.message("other", Channel::InstagramDm, "budi", "keep me", NOW);
+        let replica = crate::fixtures::replica(dir.path(), &e.take()).unwrap();
+        let removal = Event {
+            tenant: TenantId::new("t-sari"),
+            seq: e.next_seq(),
+            received_at: NOW,
+            body: EventBody::Account(AccountEvent {
+                channel_id: ChannelId::new("ch-ig"),
+                occurred_at: NOW,
+                kind: AccountEventKind::CustomerRemoved {
+                    thread: ThreadId::new("th"),
+                },
+            }),
+        };
+        replica.apply(&[removal]).unwrap();
+        let events = replica.thread_events(&ThreadId::new("th")).unwrap();
+        let text = format!("{events:?}");
+        // Meta's pseudonymous id stays (new messages still find the thread); names go.
+        assert!(
+            !text.contains("Mawar") && !text.contains("Some(\"rina\")"),
+            "{text}"
+        );
+        let row = replica.summary(&ThreadId::new("th")).unwrap().unwrap();
+        assert!(!format!("{row:?}").contains("Mawar"), "{row:?}");
+        assert_eq!(row.draft.unwrap().text, protocol::redact::TOMBSTONE);
+        let other = replica.thread_events(&ThreadId::new("other")).unwrap();
+        assert!(
+            format!("{other:?}").contains("keep me"),
+            "other threads are untouched"
+        );
     }
 }

@@ -74,6 +74,10 @@ pub enum AccountEventKind {
     /// short name (`refreshed`, `disconnected`, `customer_redacted`, …) and `detail` holds
     /// non-content facts (counts, failure classes), never tokens, texts or personal data.
     ChannelChanged { change: String, detail: String },
+    /// A customer's data was removed from this thread at their request (Meta's
+    /// data-deletion callback): every desk rewrites the thread's events it holds with
+    /// [`crate::redact::event`] and rebuilds the thread from them.
+    CustomerRemoved { thread: crate::ThreadId },
 }
 
 /// A webhook item the relay could route to a channel but not interpret.
@@ -126,6 +130,7 @@ impl EventBody {
                 AccountEventKind::Mention { .. } => "mention",
                 AccountEventKind::StoryInsights { .. } => "story_insights",
                 AccountEventKind::ChannelChanged { .. } => "channel_changed",
+                AccountEventKind::CustomerRemoved { .. } => "customer_removed",
             },
             EventBody::Unknown(_) => "unknown",
             EventBody::Desk(_) => "desk",

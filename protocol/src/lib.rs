@@ -15,6 +15,7 @@ pub mod frame;
 pub mod ids;
 pub mod inbound;
 pub mod outbox;
+pub mod redact;
 pub mod reply;
 pub mod time;
 pub mod window;

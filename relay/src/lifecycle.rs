@@ -28,21 +28,33 @@ pub async fn record_change(
     change: &str,
     detail: String,
 ) -> Result<(), StoreError> {
+    let kind = AccountEventKind::ChannelChanged {
+        change: change.to_owned(),
+        detail,
+    };
+    record_account(app, scope, channel, change, kind).await
+}
+
+/// Appends one account event of the channel, makes it durable and publishes it to desks.
+pub async fn record_account(
+    app: &AppState,
+    scope: &TenantScope,
+    channel: &ChannelId,
+    dedup: &str,
+    kind: AccountEventKind,
+) -> Result<(), StoreError> {
     let at = app.clock.now();
     let stored = app
         .store
         .append(
             scope,
             vec![NewEvent {
-                dedup_key: format!("channel:{channel}:{change}:{}", ids::random("ev")),
+                dedup_key: format!("channel:{channel}:{dedup}:{}", ids::random("ev")),
                 received_at: at,
                 body: EventBody::Account(AccountEvent {
                     channel_id: channel.clone(),
                     occurred_at: at,
-                    kind: AccountEventKind::ChannelChanged {
-                        change: change.to_owned(),
-                        detail,
-                    },
+                    kind,
                 }),
             }],
         )

@@ -68,6 +68,18 @@ impl RawDesk {
         }
     }
 
+    /// A desk of `token` (no subprotocol offered) that said hello from the start and has
+    /// read every event up to the welcome's head: ready for commands.
+    ///
+    /// # Errors
+    /// See [`RawDesk::connect`] and [`RawDesk::next`].
+    pub async fn caught_up(relay: &str, token: &str) -> anyhow::Result<RawDesk> {
+        let mut desk = Self::connect(relay, token, None).await?;
+        let welcome = desk.hello(0).await?;
+        desk.events_until(welcome.head).await?;
+        Ok(desk)
+    }
+
     /// Like `connect`, but a refused upgrade is a value.
     ///
     /// # Errors

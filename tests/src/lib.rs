@@ -4,6 +4,7 @@
 //! Tests use [`World`]: one relay, one partner, two tenants (A and B) with the Instagram
 //! and WhatsApp accounts the fixtures in `tests/fixtures/meta/` are addressed to.
 
+pub mod connect;
 pub mod desk;
 pub mod procfs;
 pub mod proxy;
@@ -517,6 +518,69 @@ impl World {
             Some(r) => r.stop().await,
             None => Ok(()),
         }
+    }
+
+    /// Adds `add` credits to `t` as the operator; answers the new balance.
+    ///
+    /// # Errors
+    /// The relay refused the top-up.
+    pub async fn top_up(&self, t: &Tenant, add: i64) -> anyhow::Result<i64> {
+        let v = self
+            .api
+            .expect(
+                reqwest::Method::POST,
+                &format!("/v1/tenants/{}/credits", t.id),
+                OPERATOR_TOKEN,
+                Some(json!({ "add": add })),
+                200,
+            )
+            .await?;
+        v["balance"].as_i64().context("no balance in the answer")
+    }
+
+    /// Polls `t`'s thread list (as its agent) until `customer`'s thread satisfies `done`,
+    /// for at most `within`; answers the thread JSON.
+    ///
+    /// # Errors
+    /// The deadline passed, or the list could not be read.
+    pub async fn thread_when(
+        &self,
+        t: &Tenant,
+        customer: &str,
+        within: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> anyhow::Result<Value> {
+        let path = format!("/v1/tenants/{}/threads", t.id);
+        eventually("the customer's thread", within, || async {
+            let v = self
+                .api
+                .expect(reqwest::Method::GET, &path, &t.agent_token, None, 200)
+                .await?;
+            Ok(v["threads"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|th| th["customer"]["id"] == customer && done(th))
+                .cloned())
+        })
+        .await
+    }
+
+    /// Waits (at most `within`) for `customer`'s thread on `t`; answers its id.
+    ///
+    /// # Errors
+    /// The deadline passed, or the list could not be read.
+    pub async fn thread_of(
+        &self,
+        t: &Tenant,
+        customer: &str,
+        within: Duration,
+    ) -> anyhow::Result<protocol::ThreadId> {
+        let thread = self.thread_when(t, customer, within, |_| true).await?;
+        thread["id"]
+            .as_str()
+            .map(protocol::ThreadId::new)
+            .with_context(|| format!("a thread without an id: {thread}"))
     }
 
     /// Fails if any secret or token ever appeared in the relay's log.

@@ -6,7 +6,7 @@
 //! (same ids, same access tokens), so a relay set up by `World` and the simulator agree on
 //! who is who. [`eventually`] polls a condition with a deadline, so tests never sleep and hope.
 
-use crate::{APP_SECRET, IG_A, IG_APP_SECRET, IG_B, PAGE_A, WA_A, WA_B, relay_bin};
+use crate::{APP_SECRET, IG_A, IG_APP_SECRET, IG_B, PAGE_A, WA_A, WA_B, World, relay_bin};
 use anyhow::{Context as _, bail};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -280,6 +280,25 @@ impl SimApi {
             .await
     }
 
+    /// A customer of `account` writes `text`; fails unless the relay took the webhook (200).
+    ///
+    /// # Errors
+    /// Refused actions, or the relay answered the webhook with another status.
+    pub async fn customer_writes(
+        &self,
+        account: &str,
+        customer: &str,
+        text: &str,
+    ) -> anyhow::Result<()> {
+        let action =
+            json!({"account": account, "customer": customer, "type": "text", "text": text});
+        let ans = self.inbound(&action).await?;
+        if ans["status"] != 200 {
+            bail!("the relay did not take the customer's message: {ans}");
+        }
+        Ok(())
+    }
+
     /// Every Graph call received, in order.
     ///
     /// # Errors
@@ -287,6 +306,16 @@ impl SimApi {
     pub async fn calls(&self) -> anyhow::Result<Vec<Value>> {
         let v = self.expect(Method::GET, "/_sim/calls", None, 200).await?;
         Ok(v["calls"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// The Graph send calls received (`POST …/messages`), in order.
+    ///
+    /// # Errors
+    /// Connection failures.
+    pub async fn send_calls(&self) -> anyhow::Result<Vec<Value>> {
+        let mut calls = self.calls().await?;
+        calls.retain(|c| c["path_kind"] == "messages" && c["method"] == "POST");
+        Ok(calls)
     }
 
     /// Forgets the recorded calls.
@@ -415,3 +444,78 @@ impl SimApi {
 }
 
 pub use crate::eventually;
+
+/// A relay whose Graph URLs point at a simulator that knows the World's accounts: what the
+/// tests that send (or otherwise need Meta to answer) start from.
+///
+/// The simulator starts first, because the relay is configured with its URL; it is then
+/// pointed at the relay, and again after every restart (the relay comes back on another
+/// port): [`SimWorld::start_again`].
+pub struct SimWorld {
+    pub w: World,
+    pub sim: Sim,
+    /// Holds the simulator's log; removed on drop.
+    pub dir: tempfile::TempDir,
+}
+
+impl SimWorld {
+    /// The simulator with the World's accounts, then the relay, then the simulator pointed
+    /// at the relay.
+    ///
+    /// # Errors
+    /// Start-up or registration failures.
+    pub async fn start() -> anyhow::Result<SimWorld> {
+        let dir = tempfile::tempdir()?;
+        let sim = SimWorld::simulator(dir.path()).await?;
+        SimWorld::relay_for(sim, dir, Vec::new()).await
+    }
+
+    /// Step one of [`SimWorld::start`], for tests that prepare the simulator further before
+    /// the relay starts: a simulator logging into `dir` with the World's accounts, pointed
+    /// at no relay yet.
+    ///
+    /// # Errors
+    /// Start-up or registration failures.
+    pub async fn simulator(dir: &Path) -> anyhow::Result<Sim> {
+        // Nothing listens on the discard port: webhooks before `set_relay` go nowhere.
+        let sim = Sim::start("http://127.0.0.1:9", dir).await?;
+        sim.api.accounts(&world_accounts()).await?;
+        Ok(sim)
+    }
+
+    /// Step two: a World whose relay calls `sim` (with `extra_env` after the Graph URLs),
+    /// and `sim` pointed at it.
+    ///
+    /// # Errors
+    /// Start-up or registration failures.
+    pub async fn relay_for(
+        sim: Sim,
+        dir: tempfile::TempDir,
+        extra_env: Vec<(String, String)>,
+    ) -> anyhow::Result<SimWorld> {
+        let mut env = sim.graph_env();
+        env.extend(extra_env);
+        let w = World::with_env(env).await?;
+        sim.api.set_relay(&w.api.url).await?;
+        Ok(SimWorld { w, sim, dir })
+    }
+
+    /// Starts the relay again on its data (after `stop` or `kill9`) and repoints the
+    /// simulator at it.
+    ///
+    /// # Errors
+    /// Start-up failures.
+    pub async fn start_again(&mut self) -> anyhow::Result<()> {
+        start_again(&mut self.w, &self.sim).await
+    }
+}
+
+/// Starts `w`'s relay again on its data (after `stop` or `kill9`) and repoints `sim` at it,
+/// since the relay comes back on another port.
+///
+/// # Errors
+/// Start-up failures.
+pub async fn start_again(w: &mut World, sim: &Sim) -> anyhow::Result<()> {
+    w.start_again().await?;
+    sim.api.set_relay(&w.api.url).await
+}

@@ -6,116 +6,36 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use harness::connect::{
+    CONFIG_ID, ConnectSetup, ConnectWorld, IG_APP_ID, IG_FB, IG_NEW, MINTED, PAGE_FB, WA_NEW,
+    WABA_NEW, fetch, ig_fb_account, ig_new_account, params, wa_new_account,
+};
 use harness::desk::RawDesk;
-use harness::sim::{Sim, eventually, world_accounts};
-use harness::{OPERATOR_TOKEN, Tenant, World};
-use protocol::{Answer, Command, ThreadId};
+use harness::sim::eventually;
+use protocol::{Answer, Command};
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
 const BRAND: &str = "Agency Desk";
-const IG_APP_ID: &str = "990000000000123";
-const CONFIG_ID: &str = "880000000000456";
-/// An Instagram-Login account nobody has connected yet.
-const IG_NEW: &str = "17841400000000777";
-/// A Facebook-Login account (Page + linked Instagram).
-const IG_FB: &str = "17841400000000888";
-const PAGE_FB: &str = "108000000000888";
-/// A WhatsApp number for Embedded Signup.
-const WA_NEW: &str = "106540352242777";
-const WABA_NEW: &str = "102290129340777";
 
-struct Fx {
-    w: World,
-    sim: Sim,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn setup(extra: &[(&str, &str)]) -> Fx {
-    let dir = tempfile::tempdir().unwrap();
-    let sim = Sim::start("http://127.0.0.1:9", dir.path()).await.unwrap();
-    sim.api.accounts(&world_accounts()).await.unwrap();
-    sim.api
-        .accounts(&json!([
-            {"kind": "instagram", "ig_id": IG_NEW, "username": "kebaya_c", "token": "sim-unused-1",
-             "login": "instagram"},
-            {"kind": "instagram", "ig_id": IG_FB, "page_id": PAGE_FB, "username": "tenun_d",
-             "token": "sim-unused-2", "login": "facebook"},
-            {"kind": "whatsapp", "phone_number_id": WA_NEW, "waba_id": WABA_NEW,
-             "display_phone_number": "15550007777", "token": "sim-unused-3"},
-        ]))
-        .await
-        .unwrap();
-    sim.api
-        .expect(
-            Method::PUT,
-            "/_sim/oauth",
-            Some(
-                &json!({"instagram_app_id": IG_APP_ID, "meta_app_id": "1000000000001",
-                "instagram_accounts": [IG_NEW], "pages": [IG_FB], "whatsapp": WA_NEW}),
-            ),
-            200,
-        )
-        .await
-        .unwrap();
-    // The relay must know its public URL before it starts, so it gets a port picked here.
-    let port = free_port();
-    let mut env = sim.graph_env();
-    for (k, v) in [
-        ("RELAY_LISTEN", format!("127.0.0.1:{port}")),
-        ("RELAY_PUBLIC_URL", format!("http://127.0.0.1:{port}")),
-        ("INSTAGRAM_OAUTH_URL", sim.url.clone()),
-        ("FACEBOOK_OAUTH_URL", sim.url.clone()),
-        ("INSTAGRAM_APP_ID", IG_APP_ID.to_owned()),
-        ("WHATSAPP_SDK_URL", format!("{}/sdk.js", sim.url)),
-        ("WHATSAPP_CONFIG_ID", CONFIG_ID.to_owned()),
-    ] {
-        env.push((k.to_owned(), v));
-    }
-    env.extend(
-        extra
+/// The relay configured for all three logins, with `extra` environment.
+async fn setup(extra: &[(&str, &str)]) -> ConnectWorld {
+    ConnectWorld::start(ConnectSetup {
+        accounts: vec![ig_new_account(), ig_fb_account(), wa_new_account()],
+        oauth: json!({"instagram_app_id": IG_APP_ID, "meta_app_id": "1000000000001",
+                      "instagram_accounts": [IG_NEW], "pages": [IG_FB], "whatsapp": WA_NEW}),
+        instagram: true,
+        facebook: true,
+        whatsapp: true,
+        env: extra
             .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
-    let w = World::with_env(env).await.unwrap();
-    sim.api.set_relay(&w.api.url).await.unwrap();
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    Fx {
-        w,
-        sim,
-        http,
-        _dir: dir,
-    }
-}
-
-/// What a browser request got.
-struct Got {
-    status: u16,
-    location: Option<String>,
-    body: String,
-}
-
-fn params(url: &str) -> BTreeMap<String, String> {
-    reqwest::Url::parse(url)
-        .unwrap()
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    })
+    .await
+    .unwrap()
 }
 
 /// Pulls `name="…" value="…"` out of a page.
@@ -127,142 +47,47 @@ fn hidden_value(html: &str, name: &str) -> String {
     rest[..rest.find('"').unwrap()].to_owned()
 }
 
-impl Fx {
-    async fn got(&self, req: reqwest::RequestBuilder) -> Got {
-        let resp = req.send().await.unwrap();
-        Got {
-            status: resp.status().as_u16(),
-            location: resp
-                .headers()
-                .get("location")
-                .map(|v| v.to_str().unwrap().to_owned()),
-            body: resp.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&self, url: &str) -> Got {
-        self.got(self.http.get(url)).await
-    }
-
-    async fn link(&self, t: &Tenant, kind: &str) -> String {
-        let v = self
-            .w
-            .api
-            .expect(
-                Method::POST,
-                &format!("/v1/tenants/{}/connect-links", t.id),
-                &t.owner_token,
-                Some(json!({ "kind": kind })),
-                201,
-            )
-            .await
-            .unwrap();
-        assert!(v["expires_at"].as_i64().unwrap() > harness::now_ms());
-        v["url"].as_str().unwrap().to_owned()
-    }
-
-    /// Opens a link; answers Meta's consent URL it redirected to.
-    async fn start(&self, link: &str) -> String {
-        let g = self.get(link).await;
+/// The Instagram consent page (which must offer `allow`'s account), then Allow (or Deny):
+/// answers the relay callback URL.
+async fn instagram_consent(fx: &ConnectWorld, authorize: &str, allow: Option<&str>) -> String {
+    let page = fx.get(authorize).await.unwrap();
+    assert_eq!(page.status, 200, "{}", page.body);
+    if let Some(account) = allow {
         assert!(
-            matches!(g.status, 302 | 303 | 307),
-            "{} {}",
-            g.status,
-            g.body
+            page.body.contains(&format!("allow-{account}")),
+            "{}",
+            page.body
         );
-        g.location.unwrap()
     }
+    fx.answer_instagram_consent(authorize, allow).await.unwrap()
+}
 
-    /// The Instagram consent page, then Allow (or Deny): answers the relay callback URL.
-    async fn instagram_consent(&self, authorize: &str, allow: Option<&str>) -> String {
-        let page = self.get(authorize).await;
-        assert_eq!(page.status, 200, "{}", page.body);
-        let mut form = params(authorize);
-        match allow {
-            Some(account) => {
-                assert!(
-                    page.body.contains(&format!("allow-{account}")),
-                    "{}",
-                    page.body
-                );
-                form.insert("account".into(), account.into());
-                form.insert("allow".into(), "1".into());
-            }
-            None => {
-                form.insert("deny".into(), "1".into());
-            }
-        }
-        let g = self
-            .got(
-                self.http
-                    .post(format!("{}/oauth/authorize", self.sim.url))
-                    .form(&form),
-            )
-            .await;
-        assert_eq!(g.status, 302, "{}", g.body);
-        g.location.unwrap()
+/// A page carries the brand, never this software's name, and no token or secret.
+fn check_page(fx: &ConnectWorld, html: &str) {
+    assert!(html.contains(BRAND), "no brand: {html}");
+    let lower = html.to_lowercase();
+    assert!(!lower.contains("chatdesk"), "{html}");
+    assert!(!lower.contains("relay"), "{html}");
+    // The minted tokens, and the codes Meta hands out.
+    for marker in MINTED.iter().chain(&["AQB", "AQD"]) {
+        assert!(
+            !html.contains(marker),
+            "a token or code in the page: {html}"
+        );
     }
-
-    async fn channels(&self, t: &Tenant) -> Vec<Value> {
-        self.w
-            .api
-            .expect(
-                Method::GET,
-                &format!("/v1/tenants/{}/channels", t.id),
-                &t.owner_token,
-                None,
-                200,
-            )
-            .await
-            .unwrap()["channels"]
-            .as_array()
-            .unwrap()
-            .clone()
+    for s in &fx.w.secrets {
+        assert!(!html.contains(s.as_str()), "a secret in the page");
     }
+}
 
-    async fn channel_of(&self, t: &Tenant, account: &str) -> Option<Value> {
-        self.channels(t)
-            .await
-            .into_iter()
-            .find(|c| c["account_id"] == account)
-    }
-
-    /// A page carries the brand, never this software's name, and no token or secret.
-    async fn check_page(&self, html: &str) {
-        assert!(html.contains(BRAND), "no brand: {html}");
-        let lower = html.to_lowercase();
-        assert!(!lower.contains("chatdesk"), "{html}");
-        assert!(!lower.contains("relay"), "{html}");
-        for marker in [
-            "IGQVsim", "IGAAsim", "EAAUsim", "EAAPsim", "EAABsim", "AQB", "AQD",
-        ] {
-            assert!(
-                !html.contains(marker),
-                "a token or code in the page: {html}"
-            );
-        }
-        for s in &self.w.secrets {
-            assert!(!html.contains(s.as_str()), "a secret in the page");
-        }
-    }
-
-    /// No token the simulator minted, and no code, reached the relay's log or the call log.
-    async fn check_no_tokens_leaked(&self) {
-        self.w.assert_log_has_no_secrets().unwrap();
-        let log = std::fs::read_to_string(&self.w.options.log).unwrap();
-        let calls = serde_json::to_string(&self.sim.api.calls().await.unwrap()).unwrap();
-        for marker in ["IGQVsim", "IGAAsim", "EAAUsim", "EAAPsim", "EAABsim"] {
-            assert!(!log.contains(marker), "a minted token in the relay log");
-            assert!(!calls.contains(marker), "a minted token in the call log");
-        }
-    }
-
-    async fn connect_instagram(&self, t: &Tenant) -> Got {
-        let link = self.link(t, "instagram").await;
-        let authorize = self.start(&link).await;
-        let callback = self.instagram_consent(&authorize, Some(IG_NEW)).await;
-        assert!(callback.ends_with("#_"), "{callback}");
-        self.get(&callback).await
+/// No token the simulator minted, and no code, reached the relay's log or the call log.
+async fn check_no_tokens_leaked(fx: &ConnectWorld) {
+    fx.w.assert_log_has_no_secrets().unwrap();
+    let log = std::fs::read_to_string(&fx.w.options.log).unwrap();
+    let calls = serde_json::to_string(&fx.sim.api.calls().await.unwrap()).unwrap();
+    for marker in MINTED {
+        assert!(!log.contains(marker), "a minted token in the relay log");
+        assert!(!calls.contains(marker), "a minted token in the call log");
     }
 }
 
@@ -270,8 +95,8 @@ impl Fx {
 async fn instagram_login_connects_the_account_and_its_token_sends() {
     let fx = setup(&[]).await;
     let t = &fx.w.a;
-    let link = fx.link(t, "instagram").await;
-    let authorize = fx.start(&link).await;
+    let link = fx.link(t, "instagram").await.unwrap();
+    let authorize = fx.open_link(&link).await.unwrap();
     assert!(authorize.starts_with(&format!("{}/oauth/authorize?", fx.sim.url)));
     let p = params(&authorize);
     assert_eq!(p["client_id"], IG_APP_ID);
@@ -284,14 +109,18 @@ async fn instagram_login_connects_the_account_and_its_token_sends() {
     ] {
         assert!(p["scope"].contains(s));
     }
-    let callback = fx.instagram_consent(&authorize, Some(IG_NEW)).await;
-    let page = fx.get(&callback).await;
+    let callback = instagram_consent(&fx, &authorize, Some(IG_NEW)).await;
+    let page = fx.get(&callback).await.unwrap();
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("@kebaya_c"), "{}", page.body);
     assert!(page.body.contains("is now connected"), "{}", page.body);
-    fx.check_page(&page.body).await;
+    check_page(&fx, &page.body);
 
-    let ch = fx.channel_of(t, IG_NEW).await.expect("the new channel");
+    let ch = fx
+        .channel_of(t, IG_NEW)
+        .await
+        .unwrap()
+        .expect("the new channel");
     assert_eq!(ch["username"], "kebaya_c");
     assert_eq!(ch["login"], "instagram");
     assert_eq!(ch["has_token"], true);
@@ -362,44 +191,16 @@ async fn instagram_login_connects_the_account_and_its_token_sends() {
 
     // The sealed token works: a customer writes, an agent replies, Meta accepts the send.
     let customer = "5300000000000777";
-    let ans = fx
-        .sim
+    fx.sim
         .api
-        .inbound(&json!({"account": IG_NEW, "customer": customer, "type": "text", "text": "Halo, ready stock?"}))
+        .customer_writes(IG_NEW, customer, "Halo, ready stock?")
         .await
         .unwrap();
-    assert_eq!(ans["status"], 200, "{ans}");
-    let path = format!("/v1/tenants/{}/threads", t.id);
-    let thread = eventually("the customer's thread", WAIT, || async {
-        let v =
-            fx.w.api
-                .expect(Method::GET, &path, &t.agent_token, None, 200)
-                .await?;
-        Ok(v["threads"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|th| th["customer"]["id"] == customer)
-            .and_then(|th| th["id"].as_str())
-            .map(ThreadId::new))
-    })
-    .await
-    .unwrap();
-    fx.w.api
-        .expect(
-            Method::POST,
-            &format!("/v1/tenants/{}/credits", t.id),
-            OPERATOR_TOKEN,
-            Some(json!({"add": 2})),
-            200,
-        )
+    let thread = fx.w.thread_of(t, customer, WAIT).await.unwrap();
+    fx.w.top_up(t, 2).await.unwrap();
+    let mut desk = RawDesk::caught_up(&fx.w.api.url, &t.agent_token)
         .await
         .unwrap();
-    let mut desk = RawDesk::connect(&fx.w.api.url, &t.agent_token, None)
-        .await
-        .unwrap();
-    let welcome = desk.hello(0).await.unwrap();
-    desk.events_until(welcome.head).await.unwrap();
     let (answer, _) = desk
         .command(
             "c1",
@@ -412,10 +213,7 @@ async fn instagram_login_connects_the_account_and_its_token_sends() {
         .unwrap();
     assert!(matches!(answer, Answer::Applied { .. }), "{answer:?}");
     let send = eventually("the reply sent", WAIT, || async {
-        let calls = fx.sim.api.calls().await?;
-        Ok(calls
-            .into_iter()
-            .find(|c| c["path_kind"] == "messages" && c["method"] == "POST"))
+        Ok(fx.sim.api.send_calls().await?.into_iter().next())
     })
     .await
     .unwrap();
@@ -424,49 +222,50 @@ async fn instagram_login_connects_the_account_and_its_token_sends() {
     assert_eq!(send["token"], format!("account:{IG_NEW}"));
 
     // Reconnecting the same account on the same tenant updates the one channel.
-    let again = fx.connect_instagram(t).await;
+    let again = fx.connect_instagram(t, IG_NEW).await.unwrap();
     assert_eq!(again.status, 200, "{}", again.body);
     assert!(again.body.contains("was reconnected"), "{}", again.body);
     let same: Vec<Value> = fx
         .channels(t)
         .await
+        .unwrap()
         .into_iter()
         .filter(|c| c["account_id"] == IG_NEW)
         .collect();
     assert_eq!(same.len(), 1);
     assert_eq!(same[0]["id"], ch["id"]);
-    fx.check_no_tokens_leaked().await;
+    check_no_tokens_leaked(&fx).await;
 }
 
 #[tokio::test]
 async fn a_denied_consent_writes_nothing() {
     let fx = setup(&[]).await;
     let t = &fx.w.a;
-    let before = fx.channels(t).await.len();
-    let link = fx.link(t, "instagram").await;
-    let authorize = fx.start(&link).await;
-    let callback = fx.instagram_consent(&authorize, None).await;
+    let before = fx.channels(t).await.unwrap().len();
+    let link = fx.link(t, "instagram").await.unwrap();
+    let authorize = fx.open_link(&link).await.unwrap();
+    let callback = instagram_consent(&fx, &authorize, None).await;
     assert_eq!(params(&callback)["error"], "access_denied");
-    let page = fx.get(&callback).await;
+    let page = fx.get(&callback).await.unwrap();
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Not connected"), "{}", page.body);
-    fx.check_page(&page.body).await;
-    assert_eq!(fx.channels(t).await.len(), before);
+    check_page(&fx, &page.body);
+    assert_eq!(fx.channels(t).await.unwrap().len(), before);
 }
 
 #[tokio::test]
 async fn a_replayed_state_a_used_link_and_a_failed_exchange_write_nothing() {
     let fx = setup(&[]).await;
     let t = &fx.w.a;
-    let before = fx.channels(t).await.len();
+    let before = fx.channels(t).await.unwrap().len();
 
     // The link works once.
-    let link = fx.link(t, "instagram").await;
-    let authorize = fx.start(&link).await;
-    let used = fx.get(&link).await;
+    let link = fx.link(t, "instagram").await.unwrap();
+    let authorize = fx.open_link(&link).await.unwrap();
+    let used = fx.get(&link).await.unwrap();
     assert_eq!(used.status, 400);
     assert!(used.body.contains("no longer works"), "{}", used.body);
-    fx.check_page(&used.body).await;
+    check_page(&fx, &used.body);
 
     // Meta refuses the code: nothing is written, and the state is spent.
     fx.sim
@@ -479,12 +278,12 @@ async fn a_replayed_state_a_used_link_and_a_failed_exchange_write_nothing() {
         )
         .await
         .unwrap();
-    let callback = fx.instagram_consent(&authorize, Some(IG_NEW)).await;
-    let failed = fx.get(&callback).await;
+    let callback = instagram_consent(&fx, &authorize, Some(IG_NEW)).await;
+    let failed = fx.get(&callback).await.unwrap();
     assert_eq!(failed.status, 502, "{}", failed.body);
     assert!(failed.body.contains("Could not finish"), "{}", failed.body);
-    fx.check_page(&failed.body).await;
-    assert_eq!(fx.channels(t).await.len(), before);
+    check_page(&fx, &failed.body);
+    assert_eq!(fx.channels(t).await.unwrap().len(), before);
 
     // The same callback again: the state was used.
     fx.sim
@@ -497,11 +296,11 @@ async fn a_replayed_state_a_used_link_and_a_failed_exchange_write_nothing() {
         )
         .await
         .unwrap();
-    let replay = fx.get(&callback).await;
+    let replay = fx.get(&callback).await.unwrap();
     assert_eq!(replay.status, 400, "{}", replay.body);
     assert!(replay.body.contains("no longer works"), "{}", replay.body);
-    fx.check_page(&replay.body).await;
-    assert_eq!(fx.channels(t).await.len(), before);
+    check_page(&fx, &replay.body);
+    assert_eq!(fx.channels(t).await.unwrap().len(), before);
 
     // A state nobody minted gets a page without any brand or detail.
     let bogus = fx
@@ -509,19 +308,20 @@ async fn a_replayed_state_a_used_link_and_a_failed_exchange_write_nothing() {
             "{}/oauth/instagram/callback?code=x&state=nothing",
             fx.w.api.url
         ))
-        .await;
+        .await
+        .unwrap();
     assert_eq!(bogus.status, 400);
     assert!(!bogus.body.to_lowercase().contains("relay"));
 
     // After a success, replaying its callback is refused and changes nothing.
-    let link = fx.link(t, "instagram").await;
-    let authorize = fx.start(&link).await;
-    let callback = fx.instagram_consent(&authorize, Some(IG_NEW)).await;
-    assert_eq!(fx.get(&callback).await.status, 200);
-    let replay = fx.get(&callback).await;
+    let link = fx.link(t, "instagram").await.unwrap();
+    let authorize = fx.open_link(&link).await.unwrap();
+    let callback = instagram_consent(&fx, &authorize, Some(IG_NEW)).await;
+    assert_eq!(fx.get(&callback).await.unwrap().status, 200);
+    let replay = fx.get(&callback).await.unwrap();
     assert_eq!(replay.status, 400);
-    assert_eq!(fx.channels(t).await.len(), before + 1);
-    fx.check_no_tokens_leaked().await;
+    assert_eq!(fx.channels(t).await.unwrap().len(), before + 1);
+    check_no_tokens_leaked(&fx).await;
 }
 
 #[tokio::test]
@@ -532,41 +332,41 @@ async fn expired_links_and_states_are_refused() {
     ])
     .await;
     let t = &fx.w.a;
-    let before = fx.channels(t).await.len();
-    let link = fx.link(t, "instagram").await;
+    let before = fx.channels(t).await.unwrap().len();
+    let link = fx.link(t, "instagram").await.unwrap();
     tokio::time::sleep(Duration::from_millis(1300)).await;
-    let expired = fx.get(&link).await;
+    let expired = fx.get(&link).await.unwrap();
     assert_eq!(expired.status, 400);
     assert!(expired.body.contains("expired"), "{}", expired.body);
-    fx.check_page(&expired.body).await;
+    check_page(&fx, &expired.body);
 
-    let link = fx.link(t, "instagram").await;
-    let authorize = fx.start(&link).await;
-    let callback = fx.instagram_consent(&authorize, Some(IG_NEW)).await;
+    let link = fx.link(t, "instagram").await.unwrap();
+    let authorize = fx.open_link(&link).await.unwrap();
+    let callback = instagram_consent(&fx, &authorize, Some(IG_NEW)).await;
     tokio::time::sleep(Duration::from_millis(1300)).await;
-    let page = fx.get(&callback).await;
+    let page = fx.get(&callback).await.unwrap();
     assert_eq!(page.status, 400, "{}", page.body);
     assert!(page.body.contains("expired"), "{}", page.body);
-    fx.check_page(&page.body).await;
-    assert_eq!(fx.channels(t).await.len(), before);
+    check_page(&fx, &page.body);
+    assert_eq!(fx.channels(t).await.unwrap().len(), before);
 }
 
 #[tokio::test]
 async fn an_account_of_another_tenant_is_refused() {
     let fx = setup(&[]).await;
-    let got = fx.connect_instagram(&fx.w.a).await;
+    let got = fx.connect_instagram(&fx.w.a, IG_NEW).await.unwrap();
     assert_eq!(got.status, 200, "{}", got.body);
-    let before_b = fx.channels(&fx.w.b).await;
-    let refused = fx.connect_instagram(&fx.w.b).await;
+    let before_b = fx.channels(&fx.w.b).await.unwrap();
+    let refused = fx.connect_instagram(&fx.w.b, IG_NEW).await.unwrap();
     assert_eq!(refused.status, 409, "{}", refused.body);
     assert!(
         refused.body.contains("Already connected elsewhere"),
         "{}",
         refused.body
     );
-    fx.check_page(&refused.body).await;
-    assert_eq!(fx.channels(&fx.w.b).await.len(), before_b.len());
-    assert!(fx.channel_of(&fx.w.a, IG_NEW).await.is_some());
+    check_page(&fx, &refused.body);
+    assert_eq!(fx.channels(&fx.w.b).await.unwrap().len(), before_b.len());
+    assert!(fx.channel_of(&fx.w.a, IG_NEW).await.unwrap().is_some());
 
     // Links are minted only by the tenant's owner or the operator.
     let (status, _) =
@@ -597,26 +397,26 @@ async fn an_account_of_another_tenant_is_refused() {
 async fn facebook_login_connects_the_page_and_its_instagram_account() {
     let fx = setup(&[]).await;
     let t = &fx.w.b;
-    let link = fx.link(t, "facebook").await;
-    let dialog = fx.start(&link).await;
+    let link = fx.link(t, "facebook").await.unwrap();
+    let dialog = fx.open_link(&link).await.unwrap();
     assert!(
         dialog.starts_with(&format!("{}/v23.0/dialog/oauth?", fx.sim.url)),
         "{dialog}"
     );
-    let page = fx.get(&dialog).await;
+    let page = fx.get(&dialog).await.unwrap();
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("tenun_d"));
     let mut form = params(&dialog);
     form.insert("allow".into(), "1".into());
-    let g = fx
-        .got(fx.http.post(dialog.split('?').next().unwrap()).form(&form))
-        .await;
+    let g = fetch(fx.http.post(dialog.split('?').next().unwrap()).form(&form))
+        .await
+        .unwrap();
     assert_eq!(g.status, 302, "{}", g.body);
-    let result = fx.get(&g.location.unwrap()).await;
+    let result = fx.get(&g.location.unwrap()).await.unwrap();
     assert_eq!(result.status, 200, "{}", result.body);
     assert!(result.body.contains("@tenun_d"), "{}", result.body);
-    fx.check_page(&result.body).await;
-    let ch = fx.channel_of(t, IG_FB).await.expect("the channel");
+    check_page(&fx, &result.body);
+    let ch = fx.channel_of(t, IG_FB).await.unwrap().expect("the channel");
     assert_eq!(ch["page_id"], PAGE_FB);
     assert_eq!(ch["login"], "facebook");
     assert_eq!(ch["has_token"], true);
@@ -626,17 +426,17 @@ async fn facebook_login_connects_the_page_and_its_instagram_account() {
         .find(|c| c["method"] == "POST" && c["path"] == format!("/v23.0/{PAGE_FB}/subscribed_apps"))
         .expect("the page subscribed");
     assert_eq!(sub["status"], 200, "{sub}");
-    fx.check_no_tokens_leaked().await;
+    check_no_tokens_leaked(&fx).await;
 }
 
 #[tokio::test]
 async fn whatsapp_embedded_signup_connects_the_number() {
     let fx = setup(&[]).await;
     let t = &fx.w.a;
-    let link = fx.link(t, "whatsapp").await;
-    let page = fx.get(&link).await;
+    let link = fx.link(t, "whatsapp").await.unwrap();
+    let page = fx.get(&link).await.unwrap();
     assert_eq!(page.status, 200, "{}", page.body);
-    fx.check_page(&page.body).await;
+    check_page(&fx, &page.body);
     assert!(page.body.contains(&format!("{}/sdk.js", fx.sim.url)));
     assert!(page.body.contains(CONFIG_ID));
     let state = hidden_value(&page.body, "state");
@@ -647,20 +447,20 @@ async fn whatsapp_embedded_signup_connects_the_number() {
         .await
         .unwrap();
     assert_eq!(signup["phone_number_id"], WA_NEW);
-    let result = fx
-        .got(
-            fx.http
-                .post(format!("{}/whatsapp/embedded-signup", fx.w.api.url))
-                .json(&json!({
-                    "code": signup["code"], "waba_id": signup["waba_id"],
-                    "phone_number_id": signup["phone_number_id"], "state": state,
-                })),
-        )
-        .await;
+    let result = fetch(
+        fx.http
+            .post(format!("{}/whatsapp/embedded-signup", fx.w.api.url))
+            .json(&json!({
+                "code": signup["code"], "waba_id": signup["waba_id"],
+                "phone_number_id": signup["phone_number_id"], "state": state,
+            })),
+    )
+    .await
+    .unwrap();
     assert_eq!(result.status, 200, "{}", result.body);
     assert!(result.body.contains("15550007777"), "{}", result.body);
-    fx.check_page(&result.body).await;
-    let ch = fx.channel_of(t, WA_NEW).await.expect("the number");
+    check_page(&fx, &result.body);
+    let ch = fx.channel_of(t, WA_NEW).await.unwrap().expect("the number");
     assert_eq!(ch["kind"], "whatsapp");
     assert_eq!(ch["waba_id"], WABA_NEW);
     assert_eq!(ch["login"], "whatsapp_embedded_signup");
@@ -669,16 +469,16 @@ async fn whatsapp_embedded_signup_connects_the_number() {
     assert!(calls.iter().any(|c| c["method"] == "POST"
         && c["path"] == format!("/v23.0/{WABA_NEW}/subscribed_apps")
         && c["status"] == 200));
-    fx.check_no_tokens_leaked().await;
+    check_no_tokens_leaked(&fx).await;
 }
 
 #[tokio::test]
 async fn a_stale_or_cancelled_embedded_signup_writes_nothing() {
     let fx = setup(&[]).await;
     let t = &fx.w.a;
-    let before = fx.channels(t).await.len();
+    let before = fx.channels(t).await.unwrap().len();
     let post = |body: Value| {
-        fx.got(
+        fetch(
             fx.http
                 .post(format!("{}/whatsapp/embedded-signup", fx.w.api.url))
                 .json(&body),
@@ -686,16 +486,19 @@ async fn a_stale_or_cancelled_embedded_signup_writes_nothing() {
     };
 
     // Cancelled: the page posts nothing; a post without the finished signup is refused.
-    let page = fx.get(&fx.link(t, "whatsapp").await).await;
+    let page = fx
+        .get(&fx.link(t, "whatsapp").await.unwrap())
+        .await
+        .unwrap();
     let state = hidden_value(&page.body, "state");
-    let cancelled = post(json!({"state": state})).await;
+    let cancelled = post(json!({"state": state})).await.unwrap();
     assert_eq!(cancelled.status, 400, "{}", cancelled.body);
     assert!(
         cancelled.body.contains("not finished"),
         "{}",
         cancelled.body
     );
-    fx.check_page(&cancelled.body).await;
+    check_page(&fx, &cancelled.body);
 
     // A code past its 30 s (here 0 s): Meta refuses it; nothing is written.
     fx.sim
@@ -708,7 +511,10 @@ async fn a_stale_or_cancelled_embedded_signup_writes_nothing() {
         )
         .await
         .unwrap();
-    let page = fx.get(&fx.link(t, "whatsapp").await).await;
+    let page = fx
+        .get(&fx.link(t, "whatsapp").await.unwrap())
+        .await
+        .unwrap();
     let state = hidden_value(&page.body, "state");
     let signup = fx
         .sim
@@ -717,11 +523,11 @@ async fn a_stale_or_cancelled_embedded_signup_writes_nothing() {
         .await
         .unwrap();
     let body = json!({"code": signup["code"], "waba_id": WABA_NEW, "phone_number_id": WA_NEW, "state": state});
-    let stale = post(body.clone()).await;
+    let stale = post(body.clone()).await.unwrap();
     assert_eq!(stale.status, 502, "{}", stale.body);
-    fx.check_page(&stale.body).await;
+    check_page(&fx, &stale.body);
     // And the state is spent.
-    let again = post(body).await;
+    let again = post(body).await.unwrap();
     assert_eq!(again.status, 400, "{}", again.body);
-    assert_eq!(fx.channels(t).await.len(), before);
+    assert_eq!(fx.channels(t).await.unwrap().len(), before);
 }

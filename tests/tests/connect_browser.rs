@@ -8,48 +8,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use fantoccini::{ClientBuilder, Locator};
-use harness::World;
-use harness::sim::{Sim, eventually, world_accounts};
-use reqwest::Method;
-use serde_json::{Value, json};
+use harness::connect::{
+    ConnectSetup, ConnectWorld, IG_APP_ID, IG_NEW, WA_NEW, WABA_NEW, free_port, ig_new_account,
+    wa_new_account,
+};
+use harness::sim::eventually;
+use serde_json::json;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const IG_APP_ID: &str = "990000000000123";
-const IG_NEW: &str = "17841400000000777";
-const WA_NEW: &str = "106540352242777";
-const WABA_NEW: &str = "102290129340777";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn channel(w: &World, account: &str) -> Option<Value> {
-    let t = &w.a;
-    let v = w
-        .api
-        .expect(
-            Method::GET,
-            &format!("/v1/tenants/{}/channels", t.id),
-            &t.owner_token,
-            None,
-            200,
-        )
-        .await
-        .unwrap();
-    v["channels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["account_id"] == account)
-        .cloned()
-}
 
 #[tokio::test]
 async fn instagram_and_whatsapp_connect_in_a_headless_browser() {
@@ -60,44 +29,17 @@ async fn instagram_and_whatsapp_connect_in_a_headless_browser() {
              (`apt-get install -y chromium chromium-driver`; .ci/run does it)"
         );
     }
-    let dir = tempfile::tempdir().unwrap();
-    let sim = Sim::start("http://127.0.0.1:9", dir.path()).await.unwrap();
-    sim.api.accounts(&world_accounts()).await.unwrap();
-    sim.api
-        .accounts(&json!([
-            {"kind": "instagram", "ig_id": IG_NEW, "username": "kebaya_c", "token": "sim-unused-1",
-             "login": "instagram"},
-            {"kind": "whatsapp", "phone_number_id": WA_NEW, "waba_id": WABA_NEW,
-             "display_phone_number": "15550007777", "token": "sim-unused-3"},
-        ]))
-        .await
-        .unwrap();
-    sim.api
-        .expect(
-            Method::PUT,
-            "/_sim/oauth",
-            Some(
-                &json!({"instagram_app_id": IG_APP_ID, "instagram_accounts": [IG_NEW],
-                "whatsapp": WA_NEW}),
-            ),
-            200,
-        )
-        .await
-        .unwrap();
-    let port = free_port();
-    let mut env = sim.graph_env();
-    for (k, v) in [
-        ("RELAY_LISTEN", format!("127.0.0.1:{port}")),
-        ("RELAY_PUBLIC_URL", format!("http://127.0.0.1:{port}")),
-        ("INSTAGRAM_OAUTH_URL", sim.url.clone()),
-        ("INSTAGRAM_APP_ID", IG_APP_ID.to_owned()),
-        ("WHATSAPP_SDK_URL", format!("{}/sdk.js", sim.url)),
-        ("WHATSAPP_CONFIG_ID", "880000000000456".to_owned()),
-    ] {
-        env.push((k.to_owned(), v));
-    }
-    let w = World::with_env(env).await.unwrap();
-    sim.api.set_relay(&w.api.url).await.unwrap();
+    let fx = ConnectWorld::start(ConnectSetup {
+        accounts: vec![ig_new_account(), wa_new_account()],
+        oauth: json!({"instagram_app_id": IG_APP_ID, "instagram_accounts": [IG_NEW],
+                      "whatsapp": WA_NEW}),
+        instagram: true,
+        whatsapp: true,
+        ..ConnectSetup::default()
+    })
+    .await
+    .unwrap();
+    let w = &fx.w;
 
     // chromedriver on its own port; killed with the test.
     let driver_port = free_port();
@@ -133,26 +75,11 @@ async fn instagram_and_whatsapp_connect_in_a_headless_browser() {
         .await
         .expect("a Chromium session");
 
-    let link = |kind: &'static str| {
-        let api = w.api.clone();
-        let t = (w.a.id.clone(), w.a.owner_token.clone());
-        async move {
-            let v = api
-                .expect(
-                    Method::POST,
-                    &format!("/v1/tenants/{}/connect-links", t.0),
-                    &t.1,
-                    Some(json!({ "kind": kind })),
-                    201,
-                )
-                .await
-                .unwrap();
-            v["url"].as_str().unwrap().to_owned()
-        }
-    };
-
     // Instagram: the link → the simulator's consent page → Allow → the result page.
-    browser.goto(&link("instagram").await).await.unwrap();
+    browser
+        .goto(&fx.link(&w.a, "instagram").await.unwrap())
+        .await
+        .unwrap();
     let allow = browser
         .wait()
         .at_most(WAIT)
@@ -173,12 +100,19 @@ async fn instagram_and_whatsapp_connect_in_a_headless_browser() {
         html.contains("@kebaya_c") && html.contains("Agency Desk"),
         "{html}"
     );
-    let ch = channel(&w, IG_NEW).await.expect("the Instagram channel");
+    let ch = fx
+        .channel_of(&w.a, IG_NEW)
+        .await
+        .unwrap()
+        .expect("the Instagram channel");
     assert_eq!(ch["username"], "kebaya_c");
     assert_eq!(ch["has_token"], true);
 
     // WhatsApp: the link → the Embedded Signup page → Connect → Finish in the iframe.
-    browser.goto(&link("whatsapp").await).await.unwrap();
+    browser
+        .goto(&fx.link(&w.a, "whatsapp").await.unwrap())
+        .await
+        .unwrap();
     let start = browser
         .wait()
         .at_most(WAIT)
@@ -214,7 +148,11 @@ async fn instagram_and_whatsapp_connect_in_a_headless_browser() {
         html.contains("15550007777") && html.contains("Agency Desk"),
         "{html}"
     );
-    let ch = channel(&w, WA_NEW).await.expect("the WhatsApp channel");
+    let ch = fx
+        .channel_of(&w.a, WA_NEW)
+        .await
+        .unwrap()
+        .expect("the WhatsApp channel");
     assert_eq!(ch["waba_id"], WABA_NEW);
     assert_eq!(ch["has_token"], true);
     browser.close().await.unwrap();

@@ -332,3 +332,75 @@ async fn data_deletion_removes_one_customers_texts_and_keeps_the_chain() {
     assert!(missing.text().await.unwrap().contains("not found"));
     w.assert_log_has_no_secrets().unwrap();
 }
+
+/// A desk that was online when the deletion happened ends up without the texts as well: the
+/// relay's `CustomerRemoved` event makes its replica rewrite the thread.
+#[tokio::test]
+async fn a_connected_desk_drops_the_removed_customers_texts_from_its_replica() {
+    use desk_tui::{ConnectionState, Replica, SyncConfig, SyncHandle, Token};
+    use protocol::{AccountEventKind, EventBody};
+    use std::time::Duration;
+
+    let w = World::new().await.unwrap();
+    dm(&w, "m_gone_desk", GONE, "deliver to 12 Elm Street please").await;
+    dm(&w, "m_keep_desk", KEEP, "is the blue one in stock").await;
+    let mut config = SyncConfig::new(
+        w.relay.as_ref().unwrap().url.clone(),
+        Token::new(w.a.agent_token.clone()),
+    );
+    config.data_dir = Some(w.dir.path().join("desk"));
+    let replica = Replica::open(&config).unwrap();
+    let engine = SyncHandle::spawn(config, replica.clone()).unwrap();
+    let holds = |needle: &'static str| {
+        let replica = replica.clone();
+        move || {
+            let all = replica.events_after(protocol::Seq(0), 10_000).unwrap();
+            format!("{all:?}").contains(needle)
+        }
+    };
+    harness::eventually(
+        "the desk to hold the message",
+        Duration::from_secs(20),
+        || {
+            let holds = holds("Elm Street");
+            async move { Ok(holds().then_some(())) }
+        },
+    )
+    .await
+    .unwrap();
+
+    let form = signed_request(APP_SECRET, &payload(GONE));
+    let (status, text) = post_form(&w.api, "/meta/data-deletion", Some(&form)).await;
+    assert_eq!(status, 200, "{text}");
+    harness::eventually(
+        "the removal to reach the desk",
+        Duration::from_secs(20),
+        || {
+            let replica = replica.clone();
+            async move {
+                let all = replica.events_after(protocol::Seq(0), 10_000).unwrap();
+                Ok(all
+                    .iter()
+                    .any(|e| {
+                        matches!(&e.body, EventBody::Account(a)
+                        if matches!(a.kind, AccountEventKind::CustomerRemoved { .. }))
+                    })
+                    .then_some(()))
+            }
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        !holds("Elm Street")(),
+        "the replica still holds the removed text"
+    );
+    assert!(
+        holds("is the blue one in stock")(),
+        "other customers' messages stay"
+    );
+    let rows = format!("{:?}", replica.summaries().unwrap());
+    assert!(!rows.contains("Elm Street"), "{rows}");
+    assert_eq!(engine.state(), ConnectionState::Live);
+    engine.shutdown().await.unwrap();
+}

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use harness::desk::RawDesk;
-use harness::sim::eventually;
+use harness::sim::{SimWorld, eventually};
 use harness::{IG_A, IG_B, World, ig_dm, now_ms};
 use protocol::{Answer, Command, ThreadId};
 use reqwest::Method;
@@ -247,24 +247,9 @@ async fn a_persons_draft_is_never_overwritten_by_the_drafter() {
     assert_ne!(v["thread"]["draft"]["author"], "drafter");
 }
 
-/// The simulator first, then the relay pointed at it (as in `tests/outbox.rs`).
-async fn with_simulator() -> (World, harness::sim::Sim, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let sim = harness::sim::Sim::start("http://127.0.0.1:9", dir.path())
-        .await
-        .unwrap();
-    sim.api
-        .accounts(&harness::sim::world_accounts())
-        .await
-        .unwrap();
-    let w = World::with_env(sim.graph_env()).await.unwrap();
-    sim.api.set_relay(&w.api.url).await.unwrap();
-    (w, sim, dir)
-}
-
 #[tokio::test]
 async fn auto_send_sends_passed_drafts_only_inside_the_window_and_with_credits() {
-    let (w, sim, _dir) = with_simulator().await;
+    let SimWorld { w, sim, dir: _dir } = SimWorld::start().await.unwrap();
     load_boutique(&w).await;
     let settings = format!("/v1/tenants/{}/settings", w.a.id);
     w.api
@@ -619,7 +604,7 @@ async fn a_made_up_discount_from_the_model_is_held_and_a_failing_model_falls_bac
 
 #[tokio::test]
 async fn reply_rules_answer_first_and_a_spam_rule_hides_the_comment() {
-    let (w, sim, _dir) = with_simulator().await;
+    let SimWorld { w, sim, dir: _dir } = SimWorld::start().await.unwrap();
     load_boutique(&w).await;
     w.api
         .expect(

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use harness::desk::RawDesk;
-use harness::sim::{Sim, eventually, world_accounts};
+use harness::sim::{Sim, SimWorld, eventually};
 use harness::{IG_A, IG_B, MASTER_KEY, OPERATOR_TOKEN, Tenant, WA_A, WA_B, World, relay_bin};
 use protocol::{Answer, Command, Event, EventBody, SendStatus, ThreadId};
 use relay::vault::MasterKey;
@@ -71,25 +71,7 @@ async fn rotation_reseals_every_token_and_a_restart_with_only_the_new_key_opens_
         .unwrap();
     assert_eq!(bad.0, 400);
     // The CLI makes the key, asks the relay, prints the key once.
-    let out = tokio::process::Command::new(relay_bin().unwrap())
-        .args(["admin", "--url", &w.api.url, "keys", "rotate"])
-        .env("RELAY_OPERATOR_TOKEN", OPERATOR_TOKEN)
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        out.status.success(),
-        "{stdout} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let new_key = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("RELAY_MASTER_KEY="))
-        .unwrap()
-        .to_owned();
-    let answer: Value =
-        serde_json::from_str(&stdout[..stdout.find("RELAY_MASTER_KEY=").unwrap()]).unwrap();
+    let (answer, new_key) = rotate_with_cli(&w.api.url).await;
     assert_eq!(answer["channels"], 4, "{answer}");
     assert_eq!(answer["resealed"], 4, "{answer}");
     assert_eq!(answer["failed"], 0, "{answer}");
@@ -99,17 +81,7 @@ async fn rotation_reseals_every_token_and_a_restart_with_only_the_new_key_opens_
         "the answer never holds the key"
     );
     // A second rotation to the same key has nothing left to re-seal.
-    let again = w
-        .api
-        .expect(
-            Method::POST,
-            "/v1/keys/rotate",
-            OPERATOR_TOKEN,
-            Some(json!({"key": new_key})),
-            200,
-        )
-        .await
-        .unwrap();
+    let again = rotate_to(&w, &new_key).await;
     assert_eq!(again["resealed"], 0, "{again}");
     let log = std::fs::read_to_string(&w.options.log).unwrap();
     assert!(!log.contains(&new_key), "the new key is never logged");
@@ -123,17 +95,7 @@ async fn rotation_reseals_every_token_and_a_restart_with_only_the_new_key_opens_
         .extra_env
         .push(("RELAY_OLD_MASTER_KEYS".into(), String::new()));
     w.start_again().await.unwrap();
-    let after = w
-        .api
-        .expect(
-            Method::POST,
-            "/v1/keys/rotate",
-            OPERATOR_TOKEN,
-            Some(json!({"key": new_key})),
-            200,
-        )
-        .await
-        .unwrap();
+    let after = rotate_to(&w, &new_key).await;
     assert_eq!(
         (after["resealed"].clone(), after["failed"].clone()),
         (json!(0), json!(0)),
@@ -176,6 +138,29 @@ async fn rotate_with_cli(url: &str) -> (Value, String) {
     (serde_json::from_str(&stdout[..at]).unwrap(), key)
 }
 
+/// `POST /v1/keys/rotate` to `key` as the operator; answers the relay's tally.
+async fn rotate_to(w: &World, key: &str) -> Value {
+    w.api
+        .expect(
+            Method::POST,
+            "/v1/keys/rotate",
+            OPERATOR_TOKEN,
+            Some(json!({ "key": key })),
+            200,
+        )
+        .await
+        .unwrap()
+}
+
+/// A rotation's `(channels, resealed, failed)`.
+fn tally(answer: &Value) -> (Value, Value, Value) {
+    (
+        answer["channels"].clone(),
+        answer["resealed"].clone(),
+        answer["failed"].clone(),
+    )
+}
+
 /// One conversation the load runs on: a tenant's channel and a customer of it.
 #[derive(Clone)]
 struct Lane {
@@ -185,34 +170,9 @@ struct Lane {
     thread: Option<ThreadId>,
 }
 
-async fn thread_of(w: &World, t: &Tenant, customer: &str) -> ThreadId {
-    let path = format!("/v1/tenants/{}/threads", t.id);
-    eventually("the customer's thread", WAIT, || async {
-        let v = w
-            .api
-            .expect(Method::GET, &path, &t.agent_token, None, 200)
-            .await?;
-        Ok(v["threads"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|th| th["customer"]["id"] == customer)
-            .and_then(|th| th["id"].as_str())
-            .map(ThreadId::new))
-    })
-    .await
-    .unwrap()
-}
-
 /// The simulator's recorded send calls (`POST …/messages`).
 async fn send_calls(sim: &Sim) -> Vec<Value> {
-    sim.api
-        .calls()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|c| c["path_kind"] == "messages" && c["method"] == "POST")
-        .collect()
+    sim.api.send_calls().await.unwrap()
 }
 
 /// Waits until the thread has `count` replies and every one is `sent`; any failure fails
@@ -246,9 +206,7 @@ async fn reply_until(
     threads: Vec<ThreadId>,
     stop: Arc<AtomicBool>,
 ) -> Vec<usize> {
-    let mut desk = RawDesk::connect(&url, &t.agent_token, None).await.unwrap();
-    let welcome = desk.hello(0).await.unwrap();
-    desk.events_until(welcome.head).await.unwrap();
+    let mut desk = RawDesk::caught_up(&url, &t.agent_token).await.unwrap();
     let mut counts = vec![0; threads.len()];
     let mut n = 0u32;
     loop {
@@ -275,11 +233,11 @@ async fn reply_until(
 
 #[tokio::test]
 async fn rotation_under_load_fails_no_send_and_a_restart_with_only_the_new_key_still_sends() {
-    let dir = tempfile::tempdir().unwrap();
-    let sim = Sim::start("http://127.0.0.1:9", dir.path()).await.unwrap();
-    sim.api.accounts(&world_accounts()).await.unwrap();
-    let mut w = World::with_env(sim.graph_env()).await.unwrap();
-    sim.api.set_relay(&w.api.url).await.unwrap();
+    let SimWorld {
+        mut w,
+        sim,
+        dir: _dir,
+    } = SimWorld::start().await.unwrap();
     // Both tenants, both kinds of channel: Instagram (Facebook Login for A, Instagram Login
     // for B) and WhatsApp, one customer each.
     let mut lanes = vec![
@@ -316,19 +274,14 @@ async fn rotation_under_load_fails_no_send_and_a_restart_with_only_the_new_key_s
             .await
             .unwrap();
         assert_eq!(ans["status"], 200, "{ans}");
-        lane.thread = Some(thread_of(&w, &lane.tenant, lane.customer).await);
+        lane.thread = Some(
+            w.thread_of(&lane.tenant, lane.customer, WAIT)
+                .await
+                .unwrap(),
+        );
     }
     for t in [&w.a, &w.b] {
-        w.api
-            .expect(
-                Method::POST,
-                &format!("/v1/tenants/{}/credits", t.id),
-                OPERATOR_TOKEN,
-                Some(json!({"add": 5000})),
-                200,
-            )
-            .await
-            .unwrap();
+        w.top_up(t, 5000).await.unwrap();
     }
 
     // Replies flow from both tenants' desks…
@@ -400,26 +353,8 @@ async fn rotation_under_load_fails_no_send_and_a_restart_with_only_the_new_key_s
         }
     }
     // Every sealed token now names the new key: rotating to it again re-seals none.
-    let again = w
-        .api
-        .expect(
-            Method::POST,
-            "/v1/keys/rotate",
-            OPERATOR_TOKEN,
-            Some(json!({"key": new_key})),
-            200,
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        (
-            again["channels"].clone(),
-            again["resealed"].clone(),
-            again["failed"].clone()
-        ),
-        (json!(4), json!(0), json!(0)),
-        "{again}"
-    );
+    let again = rotate_to(&w, &new_key).await;
+    assert_eq!(tally(&again), (json!(4), json!(0), json!(0)), "{again}");
 
     // Restart with only the new key: every token is sealed under it (none needs the old
     // key, none fails), and every channel still sends.
@@ -430,35 +365,14 @@ async fn rotation_under_load_fails_no_send_and_a_restart_with_only_the_new_key_s
     w.options
         .extra_env
         .push(("RELAY_OLD_MASTER_KEYS".into(), String::new()));
-    w.start_again().await.unwrap();
-    sim.api.set_relay(&w.api.url).await.unwrap();
-    let after = w
-        .api
-        .expect(
-            Method::POST,
-            "/v1/keys/rotate",
-            OPERATOR_TOKEN,
-            Some(json!({"key": new_key})),
-            200,
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        (
-            after["channels"].clone(),
-            after["resealed"].clone(),
-            after["failed"].clone()
-        ),
-        (json!(4), json!(0), json!(0)),
-        "{after}"
-    );
+    harness::sim::start_again(&mut w, &sim).await.unwrap();
+    let after = rotate_to(&w, &new_key).await;
+    assert_eq!(tally(&after), (json!(4), json!(0), json!(0)), "{after}");
     assert_eq!(after["key_id"], new_id.as_str());
     for (i, lane) in lanes.iter().enumerate() {
-        let mut desk = RawDesk::connect(&w.api.url, &lane.tenant.agent_token, None)
+        let mut desk = RawDesk::caught_up(&w.api.url, &lane.tenant.agent_token)
             .await
             .unwrap();
-        let welcome = desk.hello(0).await.unwrap();
-        desk.events_until(welcome.head).await.unwrap();
         let thread = lane.thread.clone().unwrap();
         let (answer, _) = desk
             .command(

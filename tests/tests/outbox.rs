@@ -7,41 +7,38 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use harness::desk::RawDesk;
-use harness::sim::{Sim, eventually, world_accounts};
-use harness::{IG_A, IG_B, OPERATOR_TOKEN, Tenant, WA_B, World};
+use harness::sim::{SimWorld, eventually};
+use harness::{IG_A, IG_B, OPERATOR_TOKEN, Tenant, WA_B};
 use protocol::{
     Answer, Card, Choice, Command, EventBody, MediaKind, Rejection, ReplyContent, SendStatus,
     SenderAction, Seq, ThreadId,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
+use std::ops::Deref;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-struct Fx {
-    w: World,
-    sim: Sim,
-    _dir: tempfile::TempDir,
+/// A relay calling a simulator, with this file's steps and reads on top.
+struct Fx(SimWorld);
+
+impl Deref for Fx {
+    type Target = SimWorld;
+    fn deref(&self) -> &SimWorld {
+        &self.0
+    }
 }
 
-/// The simulator first (the relay needs its URL), then the relay, then point the simulator
-/// at the relay.
 async fn setup() -> Fx {
-    let dir = tempfile::tempdir().unwrap();
-    let sim = Sim::start("http://127.0.0.1:9", dir.path()).await.unwrap();
-    sim.api.accounts(&world_accounts()).await.unwrap();
-    let w = World::with_env(sim.graph_env()).await.unwrap();
-    sim.api.set_relay(&w.api.url).await.unwrap();
-    Fx { w, sim, _dir: dir }
+    Fx(SimWorld::start().await.unwrap())
 }
 
 impl Fx {
     /// Kills the relay with SIGKILL, starts it again on its data and repoints the simulator.
     async fn kill9_and_restart(&mut self) {
-        self.w.relay.take().unwrap().kill9().await.unwrap();
-        self.w.start_again().await.unwrap();
-        self.sim.api.set_relay(&self.w.api.url).await.unwrap();
+        self.0.w.relay.take().unwrap().kill9().await.unwrap();
+        self.0.start_again().await.unwrap();
     }
 
     /// Waits for the tenant's (only) comment thread.
@@ -76,39 +73,11 @@ impl Fx {
     }
 
     async fn thread_of(&self, t: &Tenant, customer: &str) -> ThreadId {
-        let path = format!("/v1/tenants/{}/threads", t.id);
-        eventually("the customer's thread", WAIT, || async {
-            let v = self
-                .w
-                .api
-                .expect(Method::GET, &path, &t.agent_token, None, 200)
-                .await?;
-            Ok(v["threads"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|th| th["customer"]["id"] == customer)
-                .and_then(|th| th["id"].as_str())
-                .map(ThreadId::new))
-        })
-        .await
-        .unwrap()
+        self.w.thread_of(t, customer, WAIT).await.unwrap()
     }
 
     async fn top_up(&self, t: &Tenant, add: i64) -> i64 {
-        let v = self
-            .w
-            .api
-            .expect(
-                Method::POST,
-                &format!("/v1/tenants/{}/credits", t.id),
-                OPERATOR_TOKEN,
-                Some(json!({"add": add})),
-                200,
-            )
-            .await
-            .unwrap();
-        v["balance"].as_i64().unwrap()
+        self.w.top_up(t, add).await.unwrap()
     }
 
     async fn balance(&self, t: &Tenant) -> i64 {
@@ -123,12 +92,9 @@ impl Fx {
     }
 
     async fn desk(&self, t: &Tenant) -> RawDesk {
-        let mut desk = RawDesk::connect(&self.w.api.url, &t.agent_token, None)
+        RawDesk::caught_up(&self.w.api.url, &t.agent_token)
             .await
-            .unwrap();
-        let welcome = desk.hello(0).await.unwrap();
-        desk.events_until(welcome.head).await.unwrap();
-        desk
+            .unwrap()
     }
 
     async fn thread_json(&self, t: &Tenant, thread: &ThreadId) -> Value {
@@ -154,14 +120,7 @@ impl Fx {
 
     /// Graph send calls (`/…/messages`) the simulator received.
     async fn send_calls(&self) -> Vec<Value> {
-        self.sim
-            .api
-            .calls()
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|c| c["path_kind"] == "messages" && c["method"] == "POST")
-            .collect()
+        self.sim.api.send_calls().await.unwrap()
     }
 
     async fn inbox_texts(&self, customer: &str) -> Vec<String> {

@@ -10,160 +10,69 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use harness::Tenant;
+use harness::connect::{ConnectSetup, ConnectWorld, IG_APP_ID, IG_NEW, MINTED, ig_new_account};
 use harness::desk::RawDesk;
-use harness::sim::{Sim, eventually, world_accounts};
-use harness::{OPERATOR_TOKEN, Tenant, World};
-use protocol::{AccountEventKind, Answer, Command, Event, EventBody, ThreadId};
+use harness::sim::eventually;
+use protocol::{AccountEventKind, Answer, Command, Event, EventBody};
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
-const IG_APP_ID: &str = "990000000000123";
-/// The Instagram-Login account the tests connect.
-const IG_NEW: &str = "17841400000000777";
 const DAY_MS: i64 = 86_400_000;
 /// The long-lived token the connection gets lives 3 days: inside the 7-day refresh window.
 const SHORT_LIFETIME_SECS: i64 = 3 * 86_400;
-/// Markers of every token the simulator mints.
-const TOKEN_MARKERS: [&str; 5] = ["IGQVsim", "IGAAsim", "EAAUsim", "EAAPsim", "EAABsim"];
 
-struct Fx {
-    w: World,
-    sim: Sim,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
+/// The connect world, with this file's reads and restarts on top.
+struct Fx(ConnectWorld);
+
+impl Deref for Fx {
+    type Target = ConnectWorld;
+    fn deref(&self) -> &ConnectWorld {
+        &self.0
+    }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn params(url: &str) -> BTreeMap<String, String> {
-    reqwest::Url::parse(url)
-        .unwrap()
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
+impl DerefMut for Fx {
+    fn deref_mut(&mut self) -> &mut ConnectWorld {
+        &mut self.0
+    }
 }
 
 /// A simulator with the World's accounts and `IG_NEW`, and a relay (refresh rounds an hour
 /// apart) whose Meta URLs point at it.
 async fn setup() -> Fx {
-    let dir = tempfile::tempdir().unwrap();
-    let sim = Sim::start("http://127.0.0.1:9", dir.path()).await.unwrap();
-    sim.api.accounts(&world_accounts()).await.unwrap();
-    sim.api
-        .accounts(&json!([
-            {"kind": "instagram", "ig_id": IG_NEW, "username": "kebaya_c", "token": "sim-unused-1",
-             "login": "instagram"},
-        ]))
-        .await
-        .unwrap();
-    sim.api
-        .expect(
-            Method::PUT,
-            "/_sim/oauth",
-            Some(
-                &json!({"instagram_app_id": IG_APP_ID, "instagram_accounts": [IG_NEW],
-                         "long_lived_expires_in": SHORT_LIFETIME_SECS}),
-            ),
-            200,
-        )
-        .await
-        .unwrap();
-    let port = free_port();
-    let mut env = sim.graph_env();
-    for (k, v) in [
-        ("RELAY_LISTEN", format!("127.0.0.1:{port}")),
-        ("RELAY_PUBLIC_URL", format!("http://127.0.0.1:{port}")),
-        ("INSTAGRAM_OAUTH_URL", sim.url.clone()),
-        ("INSTAGRAM_APP_ID", IG_APP_ID.to_owned()),
-        ("RELAY_REFRESH_INTERVAL_SECS", "3600".to_owned()),
-    ] {
-        env.push((k.to_owned(), v));
-    }
-    let w = World::with_env(env).await.unwrap();
-    sim.api.set_relay(&w.api.url).await.unwrap();
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    Fx {
-        w,
-        sim,
-        http,
-        _dir: dir,
-    }
+    let c = ConnectWorld::start(ConnectSetup {
+        accounts: vec![ig_new_account()],
+        oauth: json!({"instagram_app_id": IG_APP_ID, "instagram_accounts": [IG_NEW],
+                      "long_lived_expires_in": SHORT_LIFETIME_SECS}),
+        instagram: true,
+        env: vec![("RELAY_REFRESH_INTERVAL_SECS".into(), "3600".into())],
+        ..ConnectSetup::default()
+    })
+    .await
+    .unwrap();
+    Fx(c)
 }
 
 impl Fx {
     /// Connects `IG_NEW` to `t` through Instagram Login: link, consent, Allow, callback.
-    async fn connect_instagram(&self, t: &Tenant) {
-        let link = self
-            .w
-            .api
-            .expect(
-                Method::POST,
-                &format!("/v1/tenants/{}/connect-links", t.id),
-                &t.owner_token,
-                Some(json!({ "kind": "instagram" })),
-                201,
-            )
-            .await
-            .unwrap()["url"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let to_meta = self.http.get(&link).send().await.unwrap();
-        assert!(to_meta.status().is_redirection(), "{}", to_meta.status());
-        let authorize = to_meta.headers()["location"].to_str().unwrap().to_owned();
-        let mut form = params(&authorize);
-        form.insert("account".into(), IG_NEW.into());
-        form.insert("allow".into(), "1".into());
-        let allowed = self
-            .http
-            .post(format!("{}/oauth/authorize", self.sim.url))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(allowed.status(), 302);
-        let callback = allowed.headers()["location"].to_str().unwrap().to_owned();
-        let page = self.http.get(&callback).send().await.unwrap();
-        let status = page.status();
-        let body = page.text().await.unwrap();
-        assert_eq!(status, 200, "{body}");
+    async fn connect(&self, t: &Tenant) {
+        let page = self.connect_instagram(t, IG_NEW).await.unwrap();
+        assert_eq!(page.status, 200, "{}", page.body);
         assert!(
-            body.contains("is now connected") || body.contains("was reconnected"),
-            "{body}"
+            page.body.contains("is now connected") || page.body.contains("was reconnected"),
+            "{}",
+            page.body
         );
     }
 
     async fn channel(&self, t: &Tenant) -> Value {
-        let v = self
-            .w
-            .api
-            .expect(
-                Method::GET,
-                &format!("/v1/tenants/{}/channels", t.id),
-                &t.owner_token,
-                None,
-                200,
-            )
+        self.channel_of(t, IG_NEW)
             .await
-            .unwrap();
-        v["channels"]
-            .as_array()
             .unwrap()
-            .iter()
-            .find(|c| c["account_id"] == IG_NEW)
-            .cloned()
             .expect("the connected channel")
     }
 
@@ -182,8 +91,9 @@ impl Fx {
             .options
             .extra_env
             .push(("RELAY_REFRESH_INTERVAL_SECS".into(), "1".into()));
-        self.w.start_again().await.unwrap();
-        self.sim.api.set_relay(&self.w.api.url).await.unwrap();
+        harness::sim::start_again(&mut self.0.w, &self.0.sim)
+            .await
+            .unwrap();
     }
 
     /// Restarts the relay on its data with a refresh round every second and
@@ -270,7 +180,7 @@ impl Fx {
         let events =
             serde_json::to_string(&self.w.api.all_events(&t.id, &t.owner_token).await.unwrap())
                 .unwrap();
-        for marker in TOKEN_MARKERS {
+        for marker in MINTED {
             assert!(!log.contains(marker), "a minted token in the relay log");
             assert!(!calls.contains(marker), "a minted token in the call log");
             assert!(!events.contains(marker), "a minted token in the events");
@@ -291,7 +201,7 @@ fn short_lifetime_expiry_ok(expires: i64) {
 async fn a_token_near_expiry_is_refreshed_and_the_new_one_sends() {
     let mut fx = setup().await;
     let t = fx.w.a.clone();
-    fx.connect_instagram(&t).await;
+    fx.connect(&t).await;
     let before = fx.channel(&t).await;
     assert_eq!(before["login"], "instagram");
     assert_eq!(before["needs_reconnect"], false, "{before}");
@@ -301,39 +211,13 @@ async fn a_token_near_expiry_is_refreshed_and_the_new_one_sends() {
 
     // A customer's thread on the new channel, and credits to reply with later.
     let customer = "5300000000000777";
-    let ans = fx
-        .sim
+    fx.sim
         .api
-        .inbound(&json!({"account": IG_NEW, "customer": customer, "type": "text", "text": "Halo, ready stock?"}))
+        .customer_writes(IG_NEW, customer, "Halo, ready stock?")
         .await
         .unwrap();
-    assert_eq!(ans["status"], 200, "{ans}");
-    let threads = format!("/v1/tenants/{}/threads", t.id);
-    let thread = eventually("the customer's thread", WAIT, || async {
-        let v =
-            fx.w.api
-                .expect(Method::GET, &threads, &t.agent_token, None, 200)
-                .await?;
-        Ok(v["threads"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|th| th["customer"]["id"] == customer)
-            .and_then(|th| th["id"].as_str())
-            .map(ThreadId::new))
-    })
-    .await
-    .unwrap();
-    fx.w.api
-        .expect(
-            Method::POST,
-            &format!("/v1/tenants/{}/credits", t.id),
-            OPERATOR_TOKEN,
-            Some(json!({"add": 2})),
-            200,
-        )
-        .await
-        .unwrap();
+    let thread = fx.w.thread_of(&t, customer, WAIT).await.unwrap();
+    fx.w.top_up(&t, 2).await.unwrap();
 
     // Two days later at Meta: the token is old enough to refresh, and still valid.
     fx.set_oauth(json!({"clock_offset_ms": 2 * DAY_MS})).await;
@@ -381,11 +265,9 @@ async fn a_token_near_expiry_is_refreshed_and_the_new_one_sends() {
     let tokens = fx.long_lived_tokens().await;
     assert!(tokens[0]["expires_at_ms"].as_i64().unwrap() < meta_now);
     assert!(tokens[1]["expires_at_ms"].as_i64().unwrap() > meta_now);
-    let mut desk = RawDesk::connect(&fx.w.api.url, &t.agent_token, None)
+    let mut desk = RawDesk::caught_up(&fx.w.api.url, &t.agent_token)
         .await
         .unwrap();
-    let welcome = desk.hello(0).await.unwrap();
-    desk.events_until(welcome.head).await.unwrap();
     let (answer, _) = desk
         .command(
             "r1",
@@ -410,15 +292,7 @@ async fn a_token_near_expiry_is_refreshed_and_the_new_one_sends() {
     .await
     .unwrap();
     assert!(send["provider_id"].as_str().is_some(), "{send}");
-    let sends: Vec<Value> = fx
-        .sim
-        .api
-        .calls()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|c| c["path_kind"] == "messages" && c["method"] == "POST")
-        .collect();
+    let sends = fx.sim.api.send_calls().await.unwrap();
     assert_eq!(sends.len(), 1, "{sends:#?}");
     assert_eq!(sends[0]["status"], 200, "{}", sends[0]);
     assert_eq!(sends[0]["path"], format!("/v23.0/{IG_NEW}/messages"));
@@ -444,7 +318,7 @@ async fn a_token_near_expiry_is_refreshed_and_the_new_one_sends() {
 async fn a_refused_refresh_asks_for_a_reconnection_with_a_reason() {
     let mut fx = setup().await;
     let t = fx.w.a.clone();
-    fx.connect_instagram(&t).await;
+    fx.connect(&t).await;
     let before = fx.channel(&t).await;
     short_lifetime_expiry_ok(before["token_expires_at"].as_i64().unwrap());
     assert_eq!(before["needs_reconnect"], false);
@@ -518,7 +392,7 @@ async fn a_refused_refresh_asks_for_a_reconnection_with_a_reason() {
     // Connecting the account again (a fresh 60-day token) clears the mark.
     fx.set_oauth(json!({"clock_offset_ms": 0, "long_lived_expires_in": 5_183_944}))
         .await;
-    fx.connect_instagram(&t).await;
+    fx.connect(&t).await;
     let again = fx.channel(&t).await;
     assert_eq!(again["id"], after["id"], "the same channel");
     assert_eq!(again["needs_reconnect"], false, "{again}");
@@ -535,7 +409,7 @@ async fn a_refused_refresh_asks_for_a_reconnection_with_a_reason() {
 async fn a_refresh_meta_does_not_answer_is_tried_again_and_marks_nothing() {
     let mut fx = setup().await;
     let t = fx.w.a.clone();
-    fx.connect_instagram(&t).await;
+    fx.connect(&t).await;
     let before = fx.channel(&t).await;
     let old_expiry = before["token_expires_at"].as_i64().unwrap();
     short_lifetime_expiry_ok(old_expiry);

@@ -6,31 +6,29 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use harness::desk::RawDesk;
-use harness::sim::{Sim, eventually, world_accounts};
+use harness::sim::{SimWorld, eventually};
 use harness::{IG_A, IG_B, OPERATOR_TOKEN, Tenant, World, now_ms};
 use protocol::{Answer, Command, ThreadId};
 use reqwest::Method;
 use serde_json::{Value, json};
+use std::ops::Deref;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
 const DAY_MS: i64 = 86_400_000;
 
-struct Fx {
-    w: World,
-    sim: Sim,
-    _dir: tempfile::TempDir,
+/// A relay calling a simulator, with this file's steps and reads on top.
+struct Fx(SimWorld);
+
+impl Deref for Fx {
+    type Target = SimWorld;
+    fn deref(&self) -> &SimWorld {
+        &self.0
+    }
 }
 
-/// The simulator first (the relay needs its URL), then the relay, then point the simulator
-/// at the relay.
 async fn setup() -> Fx {
-    let dir = tempfile::tempdir().unwrap();
-    let sim = Sim::start("http://127.0.0.1:9", dir.path()).await.unwrap();
-    sim.api.accounts(&world_accounts()).await.unwrap();
-    let w = World::with_env(sim.graph_env()).await.unwrap();
-    sim.api.set_relay(&w.api.url).await.unwrap();
-    Fx { w, sim, _dir: dir }
+    Fx(SimWorld::start().await.unwrap())
 }
 
 impl Fx {
@@ -54,24 +52,15 @@ impl Fx {
     }
 
     async fn top_up(&self, t: &Tenant, add: i64) {
-        self.w
-            .api
-            .expect(
-                Method::POST,
-                &format!("/v1/tenants/{}/credits", t.id),
-                OPERATOR_TOKEN,
-                Some(json!({ "add": add })),
-                200,
-            )
-            .await
-            .unwrap();
+        self.w.top_up(t, add).await.unwrap();
     }
 
     async fn customer_writes(&self, account: &str, customer: &str, text: &str) {
-        let action =
-            json!({"account": account, "customer": customer, "type": "text", "text": text});
-        let ans = self.sim.api.inbound(&action).await.unwrap();
-        assert_eq!(ans["status"], 200, "{ans}");
+        self.sim
+            .api
+            .customer_writes(account, customer, text)
+            .await
+            .unwrap();
     }
 
     /// Waits until the customer's thread satisfies `done`; answers the thread JSON.
@@ -81,22 +70,7 @@ impl Fx {
         customer: &str,
         done: impl Fn(&Value) -> bool,
     ) -> Value {
-        let path = format!("/v1/tenants/{}/threads", t.id);
-        eventually("the customer's thread", WAIT, || async {
-            let v = self
-                .w
-                .api
-                .expect(Method::GET, &path, &t.agent_token, None, 200)
-                .await?;
-            Ok(v["threads"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|th| th["customer"]["id"] == customer && done(th))
-                .cloned())
-        })
-        .await
-        .unwrap()
+        self.w.thread_when(t, customer, WAIT, done).await.unwrap()
     }
 
     /// Waits until the thread's reply number `i` is in `state`.
@@ -116,12 +90,9 @@ impl Fx {
     }
 
     async fn desk(&self, t: &Tenant) -> RawDesk {
-        let mut desk = RawDesk::connect(&self.w.api.url, &t.agent_token, None)
+        RawDesk::caught_up(&self.w.api.url, &t.agent_token)
             .await
-            .unwrap();
-        let welcome = desk.hello(0).await.unwrap();
-        desk.events_until(welcome.head).await.unwrap();
-        desk
+            .unwrap()
     }
 
     async fn report(&self, token: Option<&str>, partner: &str) -> (u16, Value) {

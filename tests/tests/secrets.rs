@@ -16,22 +16,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use harness::connect::{ConnectSetup, ConnectWorld, IG_APP_ID, IG_NEW, MINTED, ig_new_account};
 use harness::desk::{BINARY, JSON, RawDesk};
-use harness::sim::{Sim, eventually, world_accounts};
+use harness::sim::eventually;
 use harness::{
     APP_SECRET, IG_A, IG_APP_SECRET, IG_B, MASTER_KEY, OPERATOR_TOKEN, Tenant, VERIFY_TOKEN, WA_B,
-    World, ig_dm, now_ms, sign,
+    ig_dm, now_ms, sign,
 };
 use protocol::{Answer, Command, Rejection, Seq, ServerFrame, ThreadId};
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::ops::Deref;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
-const IG_APP_ID: &str = "990000000000123";
-/// An Instagram-Login account connected through OAuth during the test.
-const IG_NEW: &str = "17841400000000777";
 /// An Instagram-Login account registered through `relay admin channels instagram`.
 const IG_CLI: &str = "17841400000000555";
 const CLI_TOKEN: &str = "IGAA-secret-cli-channel-token-5c1d0e9b";
@@ -39,9 +37,6 @@ const CLI_TOKEN: &str = "IGAA-secret-cli-channel-token-5c1d0e9b";
 const WA_EXTRA: &str = "106540352242555";
 const WABA_EXTRA: &str = "102290129340555";
 const EXTRA_TOKEN: &str = "EAAG-secret-extra-whatsapp-token-8e4f2a71";
-/// Prefixes of the tokens the simulator mints (short-lived, long-lived, user, page,
-/// business): none of them may ever appear in what the relay says.
-const MINTED: [&str; 5] = ["IGQVsim", "IGAAsim", "EAAUsim", "EAAPsim", "EAABsim"];
 
 /// A request the test makes for its answer: source name, method, path, token, body.
 type Request<'a> = (&'a str, Method, String, Option<&'a str>, Option<Value>);
@@ -107,73 +102,39 @@ fn headers_text(resp: &reqwest::Response) -> String {
         .collect()
 }
 
+/// The connect world, with every answer the test reads kept in `out`.
 struct Fx {
-    w: World,
-    sim: Sim,
-    /// No redirects followed, so each answer is the relay's own.
-    http: reqwest::Client,
+    c: ConnectWorld,
     out: Outputs,
-    dir: tempfile::TempDir,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+impl Deref for Fx {
+    type Target = ConnectWorld;
+    fn deref(&self) -> &ConnectWorld {
+        &self.c
+    }
 }
 
 async fn setup() -> Fx {
-    let dir = tempfile::tempdir().unwrap();
-    let sim = Sim::start("http://127.0.0.1:9", dir.path()).await.unwrap();
-    sim.api.accounts(&world_accounts()).await.unwrap();
-    sim.api
-        .accounts(&json!([
-            {"kind": "instagram", "ig_id": IG_NEW, "username": "kebaya_c", "token": "sim-unused-1",
-             "login": "instagram"},
-            {"kind": "instagram", "ig_id": IG_CLI, "username": "batik_e", "token": CLI_TOKEN,
-             "login": "instagram"},
-            {"kind": "whatsapp", "phone_number_id": WA_EXTRA, "waba_id": WABA_EXTRA,
-             "display_phone_number": "15550005555", "token": EXTRA_TOKEN},
-        ]))
-        .await
-        .unwrap();
-    sim.api
-        .expect(
-            Method::PUT,
-            "/_sim/oauth",
-            Some(
-                &json!({"instagram_app_id": IG_APP_ID, "meta_app_id": "1000000000001",
-                         "instagram_accounts": [IG_NEW]}),
-            ),
-            200,
-        )
-        .await
-        .unwrap();
-    let port = free_port();
-    let mut env = sim.graph_env();
-    for (k, v) in [
-        ("RELAY_LISTEN", format!("127.0.0.1:{port}")),
-        ("RELAY_PUBLIC_URL", format!("http://127.0.0.1:{port}")),
-        ("INSTAGRAM_OAUTH_URL", sim.url.clone()),
-        ("FACEBOOK_OAUTH_URL", sim.url.clone()),
-        ("INSTAGRAM_APP_ID", IG_APP_ID.to_owned()),
-    ] {
-        env.push((k.to_owned(), v));
-    }
-    let w = World::with_env(env).await.unwrap();
-    sim.api.set_relay(&w.api.url).await.unwrap();
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let c = ConnectWorld::start(ConnectSetup {
+        accounts: vec![
+            ig_new_account(),
+            json!({"kind": "instagram", "ig_id": IG_CLI, "username": "batik_e", "token": CLI_TOKEN,
+                   "login": "instagram"}),
+            json!({"kind": "whatsapp", "phone_number_id": WA_EXTRA, "waba_id": WABA_EXTRA,
+                   "display_phone_number": "15550005555", "token": EXTRA_TOKEN}),
+        ],
+        oauth: json!({"instagram_app_id": IG_APP_ID, "meta_app_id": "1000000000001",
+                      "instagram_accounts": [IG_NEW]}),
+        instagram: true,
+        facebook: true,
+        ..ConnectSetup::default()
+    })
+    .await
+    .unwrap();
     Fx {
-        w,
-        sim,
-        http,
+        c,
         out: Outputs::default(),
-        dir,
     }
 }
 
@@ -245,10 +206,11 @@ impl Fx {
     }
 
     async fn customer_writes(&self, account: &str, customer: &str, text: &str) {
-        let action =
-            json!({"account": account, "customer": customer, "type": "text", "text": text});
-        let ans = self.sim.api.inbound(&action).await.unwrap();
-        assert_eq!(ans["status"], 200, "{ans}");
+        self.sim
+            .api
+            .customer_writes(account, customer, text)
+            .await
+            .unwrap();
     }
 
     /// Waits until the customer's thread satisfies `done` (read without keeping: the same
@@ -259,22 +221,7 @@ impl Fx {
         customer: &str,
         done: impl Fn(&Value) -> bool,
     ) -> Value {
-        let path = format!("/v1/tenants/{}/threads", t.id);
-        eventually("the customer's thread", WAIT, || async {
-            let v = self
-                .w
-                .api
-                .expect(Method::GET, &path, &t.agent_token, None, 200)
-                .await?;
-            Ok(v["threads"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|th| th["customer"]["id"] == customer && done(th))
-                .cloned())
-        })
-        .await
-        .unwrap()
+        self.w.thread_when(t, customer, WAIT, done).await.unwrap()
     }
 
     /// Waits until the thread's reply number `i` is in `state`; answers the send.
@@ -306,25 +253,12 @@ impl Fx {
     }
 
     async fn channel_id(&self, t: &Tenant, account: &str) -> String {
-        let v = self
-            .w
-            .api
-            .expect(
-                Method::GET,
-                &format!("/v1/tenants/{}/channels", t.id),
-                &t.owner_token,
-                None,
-                200,
-            )
-            .await
-            .unwrap();
-        v["channels"]
-            .as_array()
-            .unwrap()
+        let channels = self.channels(t).await.unwrap();
+        channels
             .iter()
             .find(|c| c["account_id"] == account || c["phone_number_id"] == account)
             .and_then(|c| c["id"].as_str())
-            .unwrap_or_else(|| panic!("no channel for {account}: {v}"))
+            .unwrap_or_else(|| panic!("no channel for {account}: {channels:?}"))
             .to_owned()
     }
 }
@@ -392,14 +326,6 @@ impl Desk {
             out.add(format!("{} frame {i}", self.name), frame);
         }
     }
-}
-
-fn params(url: &str) -> BTreeMap<String, String> {
-    reqwest::Url::parse(url)
-        .unwrap()
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
 }
 
 #[tokio::test]
@@ -501,18 +427,10 @@ async fn no_secret_reaches_any_answer_frame_cli_output_metric_or_log() {
         .find_map(|l| l.strip_prefix("location: "))
         .unwrap()
         .to_owned();
-    let mut form = params(&authorize);
-    form.insert("account".into(), IG_NEW.into());
-    form.insert("allow".into(), "1".into());
-    let consent = fx
-        .http
-        .post(format!("{}/oauth/authorize", fx.sim.url))
-        .form(&form)
-        .send()
+    let callback = fx
+        .answer_instagram_consent(&authorize, Some(IG_NEW))
         .await
         .unwrap();
-    assert_eq!(consent.status().as_u16(), 302);
-    let callback = consent.headers()["location"].to_str().unwrap().to_owned();
     let (status, page) = fx
         .keep("connect: callback page", fx.http.get(&callback))
         .await;
@@ -1226,7 +1144,7 @@ async fn no_secret_reaches_any_answer_frame_cli_output_metric_or_log() {
     }
 
     // ---- The relay's log, after a graceful stop. ----
-    fx.w.stop().await.unwrap();
+    fx.c.w.stop().await.unwrap();
     let log = std::fs::read(&fx.w.options.log).unwrap();
     assert!(!log.is_empty());
     fx.out.add("relay log", log);

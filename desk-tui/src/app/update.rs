@@ -271,7 +271,15 @@ impl App {
             .as_ref()
             .filter(|o| o.profile == profile)
             .map(|o| o.thread.clone());
+        let mut reload_open = false;
         for event in &events {
+            // A customer's data was removed: the replica rewrote that thread's events.
+            if let EventBody::Account(a) = &event.body
+                && let protocol::AccountEventKind::CustomerRemoved { thread } = &a.kind
+            {
+                touched.insert(thread.clone());
+                reload_open |= open.as_ref() == Some(thread);
+            }
             if let Some(thread) = thread_of(event) {
                 touched.insert(thread.clone());
                 if open.as_ref() == Some(thread)
@@ -293,6 +301,12 @@ impl App {
             if let Ok(Some(credits)) = replica.credits() {
                 p.credits = Some(credits);
             }
+        }
+        if reload_open
+            && let Some(o) = &mut self.open
+            && let Ok(events) = replica.thread_events(&o.thread)
+        {
+            o.detail = ThreadDetail::from_events(&events);
         }
         let keep = self.selected_thread();
         for thread in touched {

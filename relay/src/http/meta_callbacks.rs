@@ -169,6 +169,17 @@ async fn act(app: &AppState, user: &str, redact: bool) -> Result<Done, ApiError>
                 done.threads += 1;
                 done.messages += r.messages;
                 touched = true;
+                // Desks rewrite their copies of the thread when this reaches them.
+                lifecycle::record_account(
+                    app,
+                    &scope,
+                    &r.channel_id,
+                    "customer_removed",
+                    protocol::AccountEventKind::CustomerRemoved {
+                        thread: r.thread.clone(),
+                    },
+                )
+                .await?;
                 lifecycle::record_change(
                     app,
                     &scope,

@@ -6,11 +6,10 @@
 //! its records (which hold only SHA-256 digests of the texts, never the texts).
 
 use super::{MessageContent, MessageView, SendState, SendView, ThreadView};
-use protocol::inbound::{InboundKind, Referral};
-use protocol::{DeskAction, Event, EventBody, ReplyContent};
+use protocol::{Event, EventBody, ReplyContent};
 
 /// The text a removed reply or draft shows instead of its words.
-pub const TOMBSTONE: &str = "[removed at the customer's request]";
+pub use protocol::redact::TOMBSTONE;
 
 /// The customer's names and the thread's copies of texts (preview, draft).
 pub fn thread(t: &mut ThreadView) {
@@ -48,62 +47,9 @@ pub fn send(s: &mut SendView) -> bool {
     *s != before
 }
 
-/// An event of the customer's thread loses texts, attachments and names. Answers whether
-/// anything changed.
-pub fn event(e: &mut Event) -> bool {
-    let before = e.clone();
-    match &mut e.body {
-        EventBody::Inbound(i) => {
-            i.customer.name = None;
-            i.customer.username = None;
-            match &mut i.kind {
-                InboundKind::Message(m) => {
-                    m.text = None;
-                    m.attachments.clear();
-                    m.quick_reply = None;
-                    m.referral = None;
-                    m.structured = None;
-                    for err in &mut m.errors {
-                        err.message = None;
-                        err.details = None;
-                    }
-                }
-                InboundKind::Edit(x) => x.text = None,
-                InboundKind::Comment(c) => c.text = None,
-                InboundKind::Postback(p) => {
-                    p.title = None;
-                    p.payload = None;
-                    p.referral = None;
-                }
-                InboundKind::Referral(r) => *r = Referral::default(),
-                InboundKind::Reaction(r) => {
-                    r.reaction = None;
-                    r.emoji = None;
-                }
-                InboundKind::OptIn { raw } => raw.clear(),
-                InboundKind::Deleted { .. } | InboundKind::Read { .. } | InboundKind::Status(_) => {
-                }
-            }
-        }
-        EventBody::Desk(d) => match &mut d.action {
-            DeskAction::DraftEdited { draft } => {
-                TOMBSTONE.clone_into(&mut draft.text);
-                draft.basis = None;
-            }
-            DeskAction::ReplyQueued { text, content, .. } => {
-                TOMBSTONE.clone_into(text);
-                if !matches!(content, Some(ReplyContent::HideComment { .. })) {
-                    *content = None;
-                }
-            }
-            _ => {}
-        },
-        EventBody::Outbox(_) | EventBody::Account(_) | EventBody::Credits(_) => {}
-        // Raw items carry no thread; the caller removes those that name the customer.
-        EventBody::Unknown(u) => "{\"removed\":true}".clone_into(&mut u.raw),
-    }
-    *e != before
-}
+/// An event of the customer's thread loses texts, attachments and names (the rule lives
+/// in `protocol`, so desks apply it to their replicas too).
+pub use protocol::redact::event;
 
 /// The thread an event belongs to, if any.
 #[must_use]
