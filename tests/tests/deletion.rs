@@ -280,6 +280,15 @@ async fn data_deletion_removes_one_customers_texts_and_keeps_the_chain() {
     assert!(msgs.iter().all(|m| m["content"] == "Removed"), "{gone}");
     let kept = messages_of(KEEP).await;
     assert!(kept.to_string().contains("do you ship to Bali"), "{kept}");
+    // Nor does the write-ahead log keep the old records: its segments were checkpointed away.
+    let wal = w.options.data_dir.join("wal");
+    for entry in std::fs::read_dir(&wal).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(
+            !bytes.windows(10).any(|b| b == b"Elm Street"),
+            "a WAL segment still holds the removed text"
+        );
+    }
 
     let events = w.api.all_events(&w.a.id, OPERATOR_TOKEN).await.unwrap();
     let dump = serde_json::to_string(&events).unwrap();
