@@ -5,9 +5,12 @@
 //! An operator or owner mints a **connect link** (`POST /v1/tenants/{t}/connect-links`,
 //! `links.rs`): single-use, expiring (`RELAY_CONNECT_LINK_TTL_SECS`, 30 min). Opening it
 //! consumes it and starts the flow; OAuth flows carry a fresh single-use **state**
-//! (`RELAY_CONNECT_STATE_TTL_SECS`, 10 min) to Meta and back. Both are random secrets
-//! prefixed with the tenant id (`<tenant>.<secret>`, so a refusal page can still show the
-//! tenant's brand) and stored only as SHA-256 hashes (`Store::put_once` / `take_once`).
+//! (`RELAY_CONNECT_STATE_TTL_SECS`, 10 min) to Meta and back. A second step inside a flow
+//! (Facebook Login's Page chooser) carries a fresh single-use **choice** with the same
+//! lifetime, whose record keeps what the step needs sealed with the vault. All are random
+//! secrets prefixed with the tenant id (`<tenant>.<secret>`, so a refusal page can still
+//! show the tenant's brand) and stored only as SHA-256 hashes (`Store::put_once` /
+//! `take_once`).
 //! Taking one is what yields a [`Grant`], the only input `TenantScope::for_connect`
 //! accepts.
 //!
@@ -16,7 +19,8 @@
 //! vault (tenant and channel as associated data), the channel created or updated (the same
 //! account on the same tenant updates; an account another tenant connected is refused), and
 //! a `channel_connected` evidence record appended. Every refusal (denied consent, unknown,
-//! replayed or expired link or state, a failed exchange) is a page that writes nothing.
+//! replayed or expired link, state or choice, a failed exchange) is a page that writes
+//! nothing.
 //!
 //! Pages (`pages.rs`) carry the partner's brand, never this software's name, and never a
 //! token or secret; everything shown is HTML-escaped.

@@ -99,6 +99,10 @@ pub fn router(state: AppState) -> Router {
             get(crate::connect::facebook::callback),
         )
         .route(
+            "/oauth/facebook/choose",
+            post(crate::connect::facebook::choose),
+        )
+        .route(
             "/whatsapp/connect",
             get(crate::connect::whatsapp::connect_page),
         )

@@ -182,11 +182,14 @@ impl ChannelRecord {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OnceRecord {
     pub tenant: TenantId,
-    /// What the secret is for: `link` or `state`.
+    /// What the secret is for: `link`, `state` or `choice`.
     pub purpose: String,
     /// `instagram`, `facebook` or `whatsapp`.
     pub kind: String,
     pub expires_at: Millis,
+    /// What the flow keeps between two requests (a Page chooser's candidates, tokens
+    /// included), sealed with the vault and bound to this record's key; never in a page.
+    pub sealed: Option<String>,
 }
 
 /// An event to append; the store assigns the tenant and the sequence number.

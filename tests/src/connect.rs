@@ -22,6 +22,11 @@ pub const IG_NEW: &str = "17841400000000777";
 /// A Facebook-Login account (Page + linked Instagram) ([`ig_fb_account`]).
 pub const IG_FB: &str = "17841400000000888";
 pub const PAGE_FB: &str = "108000000000888";
+/// A second Facebook-Login account ([`ig_fb2_account`]), for the Page chooser.
+pub const IG_FB2: &str = "17841400000000999";
+pub const PAGE_FB2: &str = "108000000000999";
+/// The Facebook user the simulator's Facebook Login consents as (its default `user_id`).
+pub const FB_USER: &str = "10150000000000001";
 /// A WhatsApp number for Embedded Signup ([`wa_new_account`]).
 pub const WA_NEW: &str = "106540352242777";
 pub const WABA_NEW: &str = "102290129340777";
@@ -43,6 +48,13 @@ pub fn ig_fb_account() -> Value {
            "token": "sim-unused-2", "login": "facebook"})
 }
 
+/// The simulator account behind [`IG_FB2`] (`@songket_e` on Page [`PAGE_FB2`], Facebook Login).
+#[must_use]
+pub fn ig_fb2_account() -> Value {
+    json!({"kind": "instagram", "ig_id": IG_FB2, "page_id": PAGE_FB2, "username": "songket_e",
+           "token": "sim-unused-4", "login": "facebook"})
+}
+
 /// The simulator number behind [`WA_NEW`] (`15550007777` in WABA [`WABA_NEW`]).
 #[must_use]
 pub fn wa_new_account() -> Value {
@@ -51,16 +63,21 @@ pub fn wa_new_account() -> Value {
 }
 
 /// A loopback port free right now (for a process that must know its port before it starts).
-///
-/// # Panics
-/// Loopback cannot be bound.
 #[must_use]
-#[allow(clippy::expect_used)]
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    // Below the kernel's ephemeral range (32768 and up here), so the port cannot be handed to
+    // another test's `bind(0)` between this check and the relay's own bind; each test
+    // process counts up from its own offset, staying below 32768.
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + u16::try_from(std::process::id() % 400).unwrap_or(0) * 30;
+    loop {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = base + offset % 700;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// The query parameters of `url`.
@@ -303,6 +320,50 @@ impl ConnectWorld {
             "a callback without #_: {callback}"
         );
         self.get(&callback).await
+    }
+
+    /// Merges `patch` into the simulator's OAuth settings (`PUT /_sim/oauth`).
+    ///
+    /// # Errors
+    /// The simulator refused the settings.
+    pub async fn set_oauth(&self, patch: &Value) -> anyhow::Result<()> {
+        self.sim
+            .api
+            .expect(Method::PUT, "/_sim/oauth", Some(patch), 200)
+            .await?;
+        Ok(())
+    }
+
+    /// Walks Facebook Login for `t` up to Meta's redirect: mint a link, open it, Allow on
+    /// the dialog (every Page the simulator offers); answers the relay callback URL.
+    ///
+    /// # Errors
+    /// The link or the dialog did not redirect.
+    pub async fn facebook_callback(&self, t: &Tenant) -> anyhow::Result<String> {
+        let link = self.link(t, "facebook").await?;
+        let dialog = self.open_link(&link).await?;
+        let mut form = params(&dialog);
+        form.insert("allow".into(), "1".into());
+        let action = dialog.split('?').next().unwrap_or_default().to_owned();
+        let page = fetch(self.http.post(action).form(&form)).await?;
+        match page.location {
+            Some(callback) if page.status == 302 => Ok(callback),
+            _ => bail!("the dialog answered {}: {}", page.status, page.body),
+        }
+    }
+
+    /// Posts the Page chooser's form as its button for `page` would, with the chooser's
+    /// `state`; answers the relay's page.
+    ///
+    /// # Errors
+    /// Connection failures.
+    pub async fn choose_page(&self, state: &str, page: &str) -> anyhow::Result<Page> {
+        fetch(
+            self.http
+                .post(format!("{}/oauth/facebook/choose", self.w.api.url))
+                .form(&[("state", state), ("page", page)]),
+        )
+        .await
     }
 
     /// `t`'s channels, as its owner reads them.

@@ -1,14 +1,16 @@
 //! Connecting accounts end to end: a real relay whose Meta URLs (Graph, OAuth dialogs, the
 //! JS SDK) point at a real `relay simulate`, driven with plain HTTP and redirects followed
-//! by hand. Instagram Login, Facebook Login and WhatsApp Embedded Signup; denial, replayed
-//! and expired links and states, failed exchanges, accounts of another tenant. Every page
+//! by hand. Instagram Login, Facebook Login (the long-lived user token, the Page chooser) and
+//! WhatsApp Embedded Signup; denial, replayed and expired links, states and choices, failed
+//! exchanges, accounts of another tenant. Every page
 //! is checked for the partner's brand and for the absence of any token.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use harness::connect::{
-    CONFIG_ID, ConnectSetup, ConnectWorld, IG_APP_ID, IG_FB, IG_NEW, MINTED, PAGE_FB, WA_NEW,
-    WABA_NEW, fetch, ig_fb_account, ig_new_account, params, wa_new_account,
+    CONFIG_ID, ConnectSetup, ConnectWorld, FB_USER, IG_APP_ID, IG_FB, IG_FB2, IG_NEW, MINTED,
+    PAGE_FB, PAGE_FB2, WA_NEW, WABA_NEW, fetch, ig_fb_account, ig_fb2_account, ig_new_account,
+    params, wa_new_account,
 };
 use harness::desk::RawDesk;
 use harness::sim::eventually;
@@ -20,10 +22,17 @@ use std::time::Duration;
 const WAIT: Duration = Duration::from_secs(20);
 const BRAND: &str = "Agency Desk";
 
-/// The relay configured for all three logins, with `extra` environment.
+/// The relay configured for all three logins, with `extra` environment. The simulator
+/// knows [`IG_FB2`] too, but its Facebook user manages only [`IG_FB`]'s Page until a test
+/// says otherwise.
 async fn setup(extra: &[(&str, &str)]) -> ConnectWorld {
     ConnectWorld::start(ConnectSetup {
-        accounts: vec![ig_new_account(), ig_fb_account(), wa_new_account()],
+        accounts: vec![
+            ig_new_account(),
+            ig_fb_account(),
+            ig_fb2_account(),
+            wa_new_account(),
+        ],
         oauth: json!({"instagram_app_id": IG_APP_ID, "meta_app_id": "1000000000001",
                       "instagram_accounts": [IG_NEW], "pages": [IG_FB], "whatsapp": WA_NEW}),
         instagram: true,
@@ -78,6 +87,56 @@ fn check_page(fx: &ConnectWorld, html: &str) {
     for s in &fx.w.secrets {
         assert!(!html.contains(s.as_str()), "a secret in the page");
     }
+}
+
+/// A customer writes to `account`, an agent of `t` replies, and Meta's answer to the send
+/// is returned (the outbox used the channel's stored token).
+async fn reply_is_sent(
+    fx: &ConnectWorld,
+    t: &harness::Tenant,
+    account: &str,
+    customer: &str,
+) -> Value {
+    fx.sim
+        .api
+        .customer_writes(account, customer, "Halo, ready stock?")
+        .await
+        .unwrap();
+    let thread = fx.w.thread_of(t, customer, WAIT).await.unwrap();
+    fx.w.top_up(t, 2).await.unwrap();
+    let mut desk = RawDesk::caught_up(&fx.w.api.url, &t.agent_token)
+        .await
+        .unwrap();
+    let (answer, _) = desk
+        .command(
+            "c1",
+            Command::SendReply {
+                thread,
+                text: "Ready, kak!".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(matches!(answer, Answer::Applied { .. }), "{answer:?}");
+    eventually("the reply sent", WAIT, || async {
+        Ok(fx.sim.api.send_calls().await?.into_iter().next())
+    })
+    .await
+    .unwrap()
+}
+
+/// The relay's evidence: how many events `t`'s log holds.
+async fn event_count(fx: &ConnectWorld, t: &harness::Tenant) -> usize {
+    fx.w.api
+        .all_events(&t.id, &t.owner_token)
+        .await
+        .unwrap()
+        .len()
+}
+
+/// The calls the simulator's OAuth surface received at `path` (`/v23.0/…`).
+fn calls_to<'a>(calls: &'a [Value], path: &str) -> Vec<&'a Value> {
+    calls.iter().filter(|c| c["path"] == path).collect()
 }
 
 /// No token the simulator minted, and no code, reached the relay's log or the call log.
@@ -530,4 +589,224 @@ async fn a_stale_or_cancelled_embedded_signup_writes_nothing() {
     let again = post(body).await.unwrap();
     assert_eq!(again.status, 400, "{}", again.body);
     assert_eq!(fx.channels(t).await.unwrap().len(), before);
+}
+
+#[tokio::test]
+async fn facebook_login_exchanges_for_a_long_lived_user_token_whose_page_token_sends() {
+    let fx = setup(&[]).await;
+    let t = &fx.w.a;
+    let callback = fx.facebook_callback(t).await.unwrap();
+    let result = fx.get(&callback).await.unwrap();
+    assert_eq!(result.status, 200, "{}", result.body);
+    assert!(result.body.contains("@tenun_d"), "{}", result.body);
+    assert!(result.body.contains("is now connected"), "{}", result.body);
+    check_page(&fx, &result.body);
+
+    // The code's user token was exchanged (token and secret redacted in the call log)
+    // before the Pages were read, and the Pages were read with the long-lived one.
+    let calls = fx.sim.api.calls().await.unwrap();
+    let exchanges: Vec<&Value> = calls_to(&calls, "/v23.0/oauth/access_token")
+        .into_iter()
+        .filter(|c| c["query"]["grant_type"] == "fb_exchange_token")
+        .collect();
+    assert_eq!(exchanges.len(), 1, "{calls:?}");
+    let exchange = exchanges[0];
+    assert_eq!(exchange["status"], 200, "{exchange}");
+    assert_eq!(exchange["query"]["fb_exchange_token"], "[redacted]");
+    assert_eq!(exchange["query"]["client_secret"], "[redacted]");
+    assert_eq!(exchange["query"]["client_id"], "1000000000001");
+    assert_eq!(exchange["token"], format!("user:{FB_USER}"));
+    assert_eq!(exchange["response"]["access_token"], "[redacted]");
+    assert!(exchange["response"]["expires_in"].as_i64().unwrap() > 86_400);
+    let accounts = calls_to(&calls, "/v23.0/me/accounts");
+    assert_eq!(accounts.len(), 1);
+    assert!(accounts[0]["seq"].as_u64() > exchange["seq"].as_u64());
+    let tokens = fx
+        .sim
+        .api
+        .expect(Method::GET, "/_sim/oauth/tokens", None, 200)
+        .await
+        .unwrap();
+    let tokens = tokens["tokens"].as_array().unwrap();
+    assert!(
+        tokens.iter().any(|i| i["kind"] == "user_long_lived"),
+        "{tokens:?}"
+    );
+    // Read with the long-lived token, the Page token does not expire, and the relay
+    // records no expiry Meta did not state.
+    let page_token = tokens
+        .iter()
+        .find(|i| i["kind"] == "page" && i["account"] == IG_FB)
+        .expect("the Page token");
+    assert!(page_token["expires_at_ms"].is_null(), "{page_token}");
+    let ch = fx.channel_of(t, IG_FB).await.unwrap().expect("the channel");
+    assert_eq!(ch["page_id"], PAGE_FB);
+    assert_eq!(ch["login"], "facebook");
+    assert!(ch["token_expires_at"].is_null(), "{ch}");
+
+    // Two hours on, the code's short-lived user token (and any Page token read with it)
+    // has lapsed; the stored Page token still sends through the outbox.
+    fx.set_oauth(&json!({"clock_offset_ms": 7_200_000}))
+        .await
+        .unwrap();
+    let send = reply_is_sent(&fx, t, IG_FB, "5300000000000888").await;
+    assert_eq!(send["status"], 200, "{send}");
+    assert_eq!(send["token"], format!("account:{IG_FB}"), "{send}");
+    check_no_tokens_leaked(&fx).await;
+}
+
+#[tokio::test]
+async fn a_failed_user_token_exchange_writes_nothing() {
+    let fx = setup(&[]).await;
+    let t = &fx.w.a;
+    let before = fx.channels(t).await.unwrap().len();
+    let events = event_count(&fx, t).await;
+    fx.set_oauth(&json!({"fail_user_exchange": true}))
+        .await
+        .unwrap();
+    let callback = fx.facebook_callback(t).await.unwrap();
+    let failed = fx.get(&callback).await.unwrap();
+    assert_eq!(failed.status, 502, "{}", failed.body);
+    assert!(failed.body.contains("Could not finish"), "{}", failed.body);
+    check_page(&fx, &failed.body);
+    assert_eq!(fx.channels(t).await.unwrap().len(), before);
+    assert!(fx.channel_of(t, IG_FB).await.unwrap().is_none());
+    assert_eq!(event_count(&fx, t).await, events);
+    let calls = fx.sim.api.calls().await.unwrap();
+    assert!(
+        calls_to(&calls, "/v23.0/oauth/access_token")
+            .iter()
+            .any(|c| c["query"]["grant_type"] == "fb_exchange_token" && c["status"] == 400),
+        "{calls:?}"
+    );
+    // The Pages were never read with the short-lived token, nor subscribed.
+    assert!(calls_to(&calls, "/v23.0/me/accounts").is_empty());
+    assert!(calls_to(&calls, &format!("/v23.0/{PAGE_FB}/subscribed_apps")).is_empty());
+    // The state is spent: the same callback again is refused.
+    fx.set_oauth(&json!({"fail_user_exchange": false}))
+        .await
+        .unwrap();
+    let replay = fx.get(&callback).await.unwrap();
+    assert_eq!(replay.status, 400, "{}", replay.body);
+    assert_eq!(fx.channels(t).await.unwrap().len(), before);
+    check_no_tokens_leaked(&fx).await;
+}
+
+#[tokio::test]
+async fn two_pages_get_a_chooser_and_the_chosen_page_connects_once() {
+    let fx = setup(&[]).await;
+    let t = &fx.w.a;
+    fx.set_oauth(&json!({"pages": [IG_FB, IG_FB2]}))
+        .await
+        .unwrap();
+    let before = fx.channels(t).await.unwrap().len();
+    let events = event_count(&fx, t).await;
+    let callback = fx.facebook_callback(t).await.unwrap();
+    let chooser = fx.get(&callback).await.unwrap();
+    assert_eq!(chooser.status, 200, "{}", chooser.body);
+    assert!(chooser.body.contains("Choose a Page"), "{}", chooser.body);
+    for shown in ["tenun_d Page", "@tenun_d", "songket_e Page", "@songket_e"] {
+        assert!(chooser.body.contains(shown), "{shown}: {}", chooser.body);
+    }
+    for page in [PAGE_FB, PAGE_FB2] {
+        assert!(
+            chooser
+                .body
+                .contains(&format!("name=\"page\" value=\"{page}\"")),
+            "{}",
+            chooser.body
+        );
+    }
+    check_page(&fx, &chooser.body);
+    // Nothing is written, nor subscribed, before the person chooses.
+    assert_eq!(fx.channels(t).await.unwrap().len(), before);
+    assert_eq!(event_count(&fx, t).await, events);
+    let calls = fx.sim.api.calls().await.unwrap();
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c["path"].as_str().unwrap().ends_with("/subscribed_apps"))
+    );
+    let state = hidden_value(&chooser.body, "state");
+    // The choice is a fresh secret, not the OAuth state Meta carried.
+    assert_ne!(state, params(&callback)["state"]);
+
+    let chosen = fx.choose_page(&state, PAGE_FB2).await.unwrap();
+    assert_eq!(chosen.status, 200, "{}", chosen.body);
+    assert!(chosen.body.contains("@songket_e"), "{}", chosen.body);
+    assert!(chosen.body.contains("is now connected"), "{}", chosen.body);
+    check_page(&fx, &chosen.body);
+    let ch = fx
+        .channel_of(t, IG_FB2)
+        .await
+        .unwrap()
+        .expect("the chosen Page's account");
+    assert_eq!(ch["page_id"], PAGE_FB2);
+    assert_eq!(ch["login"], "facebook");
+    assert_eq!(ch["username"], "songket_e");
+    assert_eq!(ch["has_token"], true);
+    assert!(fx.channel_of(t, IG_FB).await.unwrap().is_none());
+    let calls = fx.sim.api.calls().await.unwrap();
+    let sub = calls_to(&calls, &format!("/v23.0/{PAGE_FB2}/subscribed_apps"));
+    assert_eq!(sub.len(), 1);
+    assert_eq!(sub[0]["status"], 200, "{}", sub[0]);
+    assert!(calls_to(&calls, &format!("/v23.0/{PAGE_FB}/subscribed_apps")).is_empty());
+    let after = fx.channels(t).await.unwrap().len();
+    assert_eq!(after, before + 1);
+    let events_after = event_count(&fx, t).await;
+    assert_eq!(events_after, events + 1);
+
+    // The same post again, or for the other Page: the choice is spent; nothing more.
+    for page in [PAGE_FB2, PAGE_FB] {
+        let replay = fx.choose_page(&state, page).await.unwrap();
+        assert_eq!(replay.status, 400, "{}", replay.body);
+        assert!(replay.body.contains("no longer works"), "{}", replay.body);
+        check_page(&fx, &replay.body);
+    }
+    assert_eq!(fx.channels(t).await.unwrap().len(), after);
+    assert!(fx.channel_of(t, IG_FB).await.unwrap().is_none());
+    assert_eq!(event_count(&fx, t).await, events_after);
+    let calls = fx.sim.api.calls().await.unwrap();
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c["path"].as_str().unwrap().ends_with("/subscribed_apps"))
+            .count(),
+        1
+    );
+
+    // A Page the chooser did not offer is refused, and spends the choice.
+    let callback = fx.facebook_callback(t).await.unwrap();
+    let chooser = fx.get(&callback).await.unwrap();
+    let state = hidden_value(&chooser.body, "state");
+    let odd = fx.choose_page(&state, "108000000000123").await.unwrap();
+    assert_eq!(odd.status, 400, "{}", odd.body);
+    assert!(odd.body.contains("not offered"), "{}", odd.body);
+    check_page(&fx, &odd.body);
+    let spent = fx.choose_page(&state, PAGE_FB).await.unwrap();
+    assert_eq!(spent.status, 400, "{}", spent.body);
+    assert!(fx.channel_of(t, IG_FB).await.unwrap().is_none());
+    check_no_tokens_leaked(&fx).await;
+}
+
+#[tokio::test]
+async fn an_expired_page_choice_writes_nothing() {
+    let fx = setup(&[("RELAY_CONNECT_STATE_TTL_SECS", "1")]).await;
+    let t = &fx.w.a;
+    fx.set_oauth(&json!({"pages": [IG_FB, IG_FB2]}))
+        .await
+        .unwrap();
+    let before = fx.channels(t).await.unwrap().len();
+    let events = event_count(&fx, t).await;
+    let callback = fx.facebook_callback(t).await.unwrap();
+    let chooser = fx.get(&callback).await.unwrap();
+    assert_eq!(chooser.status, 200, "{}", chooser.body);
+    let state = hidden_value(&chooser.body, "state");
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let late = fx.choose_page(&state, PAGE_FB).await.unwrap();
+    assert_eq!(late.status, 400, "{}", late.body);
+    assert!(late.body.contains("expired"), "{}", late.body);
+    check_page(&fx, &late.body);
+    assert_eq!(fx.channels(t).await.unwrap().len(), before);
+    assert_eq!(event_count(&fx, t).await, events);
 }

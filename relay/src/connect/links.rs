@@ -2,6 +2,12 @@
 //! flow. Each is `<tenant>.<random>`; only its SHA-256 is stored, so a copy of the database
 //! cannot start a flow. Taking one removes it in the same step (`Store::take_once`), so a
 //! replayed link or state finds nothing.
+//!
+//! A flow that must remember something between two browser requests (Facebook Login's Page
+//! chooser keeps its candidates, Page tokens included) mints a `choice` with
+//! [`mint_sealed`]: the value is sealed with the vault's current key, with the tenant and
+//! the record's key as associated data, and lives only in the record; [`take_sealed`]
+//! removes the record and opens the value once.
 
 use super::{Grant, Kind};
 use crate::http::AppState;
@@ -9,11 +15,13 @@ use crate::http::admin::ApiJson;
 use crate::http::admin::tenant_scope;
 use crate::http::error::ApiError;
 use crate::principal::{Access, Principal};
+use crate::secret::Secret;
 use crate::store::{OnceRecord, StoreError};
+use crate::vault::VaultError;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use protocol::{Millis, TenantId};
+use protocol::{ChannelId, Millis, TenantId};
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -24,6 +32,8 @@ use std::time::Duration;
 pub enum Purpose {
     Link,
     State,
+    /// A second step inside a flow (a Page chooser's form), carrying a sealed value.
+    Choice,
 }
 
 impl Purpose {
@@ -31,6 +41,7 @@ impl Purpose {
         match self {
             Purpose::Link => "link",
             Purpose::State => "state",
+            Purpose::Choice => "choice",
         }
     }
 }
@@ -44,6 +55,9 @@ pub enum Refusal {
     Expired,
     #[error("made for {0}")]
     OtherKind(&'static str),
+    /// The sealed value did not open (its key is no longer loaded, or it was tampered with).
+    #[error("sealed value: {0}")]
+    Sealed(#[from] VaultError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -64,6 +78,12 @@ pub fn claimed_tenant(secret: &str) -> Option<TenantId> {
     ok.then(|| TenantId::new(tenant))
 }
 
+/// The associated data a sealed value is bound to besides the tenant: its record's key, so
+/// a sealed value copied into another record does not open.
+fn sealed_binding(key: &str) -> ChannelId {
+    ChannelId(format!("once.{key}"))
+}
+
 /// Mints a secret for `tenant`; answers it and when it expires.
 ///
 /// # Errors
@@ -75,6 +95,31 @@ pub async fn mint(
     kind: Kind,
     ttl: Duration,
 ) -> Result<(String, Millis), StoreError> {
+    mint_with(app, tenant, purpose, kind, ttl, None).await
+}
+
+/// Mints a `choice` for `tenant` whose record carries `value`, sealed (see the module doc).
+///
+/// # Errors
+/// Storage failed.
+pub async fn mint_sealed(
+    app: &AppState,
+    tenant: &TenantId,
+    kind: Kind,
+    ttl: Duration,
+    value: &Secret,
+) -> Result<(String, Millis), StoreError> {
+    mint_with(app, tenant, Purpose::Choice, kind, ttl, Some(value)).await
+}
+
+async fn mint_with(
+    app: &AppState,
+    tenant: &TenantId,
+    purpose: Purpose,
+    kind: Kind,
+    ttl: Duration,
+    value: Option<&Secret>,
+) -> Result<(String, Millis), StoreError> {
     use base64::Engine as _;
     use rand::RngCore;
     let mut bytes = [0u8; 32];
@@ -83,15 +128,22 @@ pub async fn mint(
         "{tenant}.{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     );
+    let key = key(purpose, &secret);
     let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
     let expires_at = Millis(app.clock.now().0.saturating_add(ttl_ms));
+    let sealed = value.map(|v| {
+        app.outbox
+            .keys()
+            .seal(tenant, &sealed_binding(&key), v.expose())
+    });
     let record = OnceRecord {
         tenant: tenant.clone(),
         purpose: purpose.as_str().into(),
         kind: kind.as_str().into(),
         expires_at,
+        sealed,
     };
-    app.store.put_once(&key(purpose, &secret), record).await?;
+    app.store.put_once(&key, record).await?;
     app.store.sync().await?;
     Ok((secret, expires_at))
 }
@@ -106,10 +158,45 @@ pub async fn take(
     secret: &str,
     kinds: &[Kind],
 ) -> Result<Grant, Refusal> {
+    take_record(app, purpose, secret, kinds)
+        .await
+        .map(|(grant, _)| grant)
+}
+
+/// Takes a `choice` as [`take`] does and opens the value its record carries (`None` when
+/// it carries none).
+///
+/// # Errors
+/// As [`take`]; `Sealed` when the value does not open.
+pub async fn take_sealed(
+    app: &AppState,
+    secret: &str,
+    kinds: &[Kind],
+) -> Result<(Grant, Option<Secret>), Refusal> {
+    let (grant, sealed) = take_record(app, Purpose::Choice, secret, kinds).await?;
+    let value = match sealed {
+        Some((key, sealed)) => Some(Secret::new(app.outbox.keys().open(
+            grant.tenant(),
+            &sealed_binding(&key),
+            &sealed,
+        )?)),
+        None => None,
+    };
+    Ok((grant, value))
+}
+
+/// The grant, and the record's key with its sealed value when it has one.
+async fn take_record(
+    app: &AppState,
+    purpose: Purpose,
+    secret: &str,
+    kinds: &[Kind],
+) -> Result<(Grant, Option<(String, String)>), Refusal> {
     if secret.is_empty() || secret.len() > 200 {
         return Err(Refusal::Unknown);
     }
-    let Some(record) = app.store.take_once(&key(purpose, secret)).await? else {
+    let key = key(purpose, secret);
+    let Some(record) = app.store.take_once(&key).await? else {
         return Err(Refusal::Unknown);
     };
     // Durable before the flow goes on, so a crash cannot give the secret a second life.
@@ -124,10 +211,13 @@ pub async fn take(
     if !kinds.contains(&kind) {
         return Err(Refusal::OtherKind(kind.label()));
     }
-    Ok(Grant {
-        tenant: record.tenant,
-        kind,
-    })
+    Ok((
+        Grant {
+            tenant: record.tenant,
+            kind,
+        },
+        record.sealed.map(|s| (key, s)),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -1,5 +1,5 @@
 //! The calls a connect flow makes to Meta, in Meta's shapes (meta-platform.md §12, §13.3):
-//! code exchanges, the long-lived Instagram token, account identity, pages, phone numbers
+//! code exchanges, the long-lived Instagram and Facebook user tokens, account identity, pages, phone numbers
 //! and webhook subscriptions. Tokens travel in form bodies or `Authorization` headers where
 //! Meta allows it; where Meta wants them in the query, the URL is dropped from any error
 //! (`reqwest::Error::without_url`), so no token reaches a log or a page.
@@ -279,6 +279,38 @@ pub async fn facebook_code(
     issued_from(STEP, &body)
 }
 
+/// Facebook Login: a user token exchanged for a long-lived one
+/// (`GET /v{N}/oauth/access_token?grant_type=fb_exchange_token&client_id&client_secret&fb_exchange_token`
+/// → `{access_token, token_type, expires_in?}`). Page tokens read with a short-lived user
+/// token expire with it; read with a long-lived one they last (meta-platform.md §12.2 leaves
+/// Facebook Login's details UNCONFIRMED, so the flow always exchanges; a token that is
+/// already long-lived is accepted too).
+///
+/// # Errors
+/// Meta refused the token, the app id or the secret.
+pub async fn facebook_long_lived(
+    http: &Client,
+    graph_base: &str,
+    app_id: &str,
+    secret: &Secret,
+    short: &Secret,
+) -> Result<Issued, MetaError> {
+    const STEP: &str = "Facebook long-lived user token";
+    let query = [
+        ("grant_type", "fb_exchange_token"),
+        ("client_id", app_id),
+        ("client_secret", secret.expose()),
+        ("fb_exchange_token", short.expose()),
+    ];
+    let body = call(
+        STEP,
+        http.get(format!("{graph_base}/{VERSION}/oauth/access_token"))
+            .query(&query),
+    )
+    .await?;
+    issued_from(STEP, &body)
+}
+
 /// The Facebook user behind a user token (`GET /me` → `{id, name}`).
 ///
 /// # Errors
@@ -303,6 +335,10 @@ pub struct Page {
     pub id: String,
     pub name: String,
     pub token: Secret,
+    /// The Page token's lifetime in seconds, only when the entry states one (`expires_in`).
+    /// Meta documents none for `me/accounts`: a Page token read with a long-lived user
+    /// token does not expire, so nothing is made up here.
+    pub expires_in: Option<i64>,
     pub tasks: Vec<String>,
     pub instagram: Option<InstagramAccount>,
 }
@@ -327,52 +363,59 @@ pub async fn facebook_pages(
             .bearer_auth(token.expose()),
     )
     .await?;
-    let data = body
-        .get("data")
-        .and_then(Value::as_array)
-        .ok_or_else(|| shape(STEP, "no data"))?;
-    Ok(data
-        .iter()
-        .filter_map(|p| {
-            let id = id_field(p, "id")?;
-            let token = p.get("access_token").and_then(Value::as_str)?;
-            let instagram = p.get("instagram_business_account").and_then(|ig| {
-                Some(InstagramAccount {
-                    ig_id: id_field(ig, "id")?,
-                    app_user_id: None,
-                    username: ig
-                        .get("username")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                    profile_picture_url: ig
-                        .get("profile_picture_url")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                    followers_count: ig.get("followers_count").and_then(Value::as_i64),
-                })
-            });
-            Some(Page {
-                name: p
-                    .get("name")
+    pages_from(&body).ok_or_else(|| shape(STEP, "no data"))
+}
+
+/// The Pages of a `me/accounts` answer; entries without an id or a token are skipped.
+fn pages_from(body: &Value) -> Option<Vec<Page>> {
+    let data = body.get("data").and_then(Value::as_array)?;
+    Some(
+        data.iter()
+            .filter_map(|p| {
+                let id = id_field(p, "id")?;
+                let token = p
+                    .get("access_token")
                     .and_then(Value::as_str)
-                    .unwrap_or(&id)
-                    .to_owned(),
-                id,
-                token: Secret::new(token.to_owned()),
-                tasks: p
-                    .get("tasks")
-                    .and_then(Value::as_array)
-                    .map(|t| {
-                        t.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_owned)
-                            .collect()
+                    .filter(|t| !t.is_empty())?;
+                let instagram = p.get("instagram_business_account").and_then(|ig| {
+                    Some(InstagramAccount {
+                        ig_id: id_field(ig, "id")?,
+                        app_user_id: None,
+                        username: ig
+                            .get("username")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
+                        profile_picture_url: ig
+                            .get("profile_picture_url")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
+                        followers_count: ig.get("followers_count").and_then(Value::as_i64),
                     })
-                    .unwrap_or_default(),
-                instagram,
+                });
+                Some(Page {
+                    name: p
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or(&id)
+                        .to_owned(),
+                    id,
+                    token: Secret::new(token.to_owned()),
+                    expires_in: p.get("expires_in").and_then(Value::as_i64),
+                    tasks: p
+                        .get("tasks")
+                        .and_then(Value::as_array)
+                        .map(|t| {
+                            t.iter()
+                                .filter_map(Value::as_str)
+                                .map(str::to_owned)
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    instagram,
+                })
             })
-        })
-        .collect())
+            .collect(),
+    )
 }
 
 /// A WhatsApp number of a WABA.
@@ -419,4 +462,29 @@ pub async fn phone_numbers(
             })
         })
         .collect())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn pages_keep_an_expiry_only_when_meta_states_one() {
+        let body = json!({"data": [
+            {"id": "1", "name": "A", "access_token": "t1", "tasks": ["MESSAGING"],
+             "instagram_business_account": {"id": 17, "username": "a"}},
+            {"id": "2", "access_token": "t2", "expires_in": 3600},
+            {"id": "3", "access_token": ""},
+            {"name": "no id", "access_token": "t4"},
+        ]});
+        let pages = pages_from(&body).unwrap();
+        assert_eq!(pages.len(), 2);
+        assert_eq!(pages[0].expires_in, None);
+        assert_eq!(pages[0].instagram.as_ref().unwrap().ig_id, "17");
+        assert_eq!(pages[1].name, "2");
+        assert_eq!(pages[1].expires_in, Some(3600));
+        assert!(pages_from(&json!({})).is_none());
+    }
 }

@@ -120,6 +120,11 @@ pub fn refused(brand: Option<&str>, refusal: &super::links::Refusal, what: &str)
             tracing::error!(error = %e, "connect: storage failure");
             unavailable(brand)
         }
+        // The record is spent either way; its sealed value names no token.
+        Refusal::Sealed(e) => {
+            tracing::error!(error = %e, "connect: a sealed choice did not open");
+            unavailable(brand)
+        }
     }
 }
 

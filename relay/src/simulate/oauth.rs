@@ -8,9 +8,10 @@
 //! | `GET /access_token?grant_type=ig_exchange_token` | → long-lived `{access_token, token_type, expires_in}` |
 //! | `GET /refresh_access_token?grant_type=ig_refresh_token` | a long-lived token at least 24 h old and unexpired → a new one |
 //! | `GET /v{N}/dialog/oauth`, `POST` | Facebook Login consent page: the user's Pages with their linked Instagram accounts |
-//! | `GET /v{N}/oauth/access_token` | Facebook Login or Embedded Signup code → user token / business token |
+//! | `GET /v{N}/oauth/access_token` | Facebook Login or Embedded Signup code → short-lived user token (1 h) / business token |
+//! | `GET /v{N}/oauth/access_token?grant_type=fb_exchange_token` | `client_id`, `client_secret`, `fb_exchange_token` (a user token) → long-lived user token `{access_token, token_type, expires_in}` (`long_lived_expires_in`) |
 //! | `GET /v{N}/me` (user token) | `{id, name}` of the consenting Facebook user |
-//! | `GET /v{N}/me/accounts` | the user's Pages: `{data:[{id,name,access_token,tasks,instagram_business_account}]}` |
+//! | `GET /v{N}/me/accounts` | the user's Pages: `{data:[{id,name,access_token,tasks,instagram_business_account}]}`; the Page tokens expire with a short-lived user token and never with a long-lived one |
 //! | `GET /v{N}/{WABA_ID}/phone_numbers` | the WABA's numbers |
 //! | `GET /sdk.js` | a stand-in of Meta's JS SDK: `FB.init`, `FB.login(cb, opts)` opening `/embedded-signup/dialog` in an iframe |
 //! | `GET /embedded-signup/dialog`, `POST /embedded-signup/finish` | the signup dialog: Finish posts the session info (`WA_EMBEDDED_SIGNUP` / `FINISH`) and the code (30 s) to the parent; Cancel posts `CANCEL` |
@@ -21,7 +22,7 @@
 //!
 //! Control API: `GET /_sim/oauth` (settings), `PUT /_sim/oauth` (merge settings: `instagram_app_id`,
 //! `meta_app_id`, `instagram_accounts`, `pages`, `whatsapp`, `user_id`, `user_name`, `token_shape`
-//! `"data"|"flat"`, `fail_exchange`, `long_lived_expires_in`, `refreshed_expires_in`,
+//! `"data"|"flat"`, `fail_exchange`, `fail_user_exchange`, `long_lived_expires_in`, `refreshed_expires_in`,
 //! `min_refresh_age_secs`, `clock_offset_ms`, `signup_code_ttl_secs`), `POST /_sim/oauth/embedded-signup`
 //! (what Finish does → `{code, waba_id, phone_number_id, business_id}`), `GET /_sim/oauth/tokens`
 //! (issued tokens without their text), `POST /_sim/oauth/expire {account}` (expires every
@@ -71,6 +72,8 @@ pub struct OAuthConfig {
     pub token_shape: String,
     /// Code exchanges answer an error.
     pub fail_exchange: bool,
+    /// Facebook Login's `fb_exchange_token` (long-lived user token) answers an error.
+    pub fail_user_exchange: bool,
     pub long_lived_expires_in: i64,
     pub refreshed_expires_in: i64,
     pub min_refresh_age_secs: i64,
@@ -91,6 +94,7 @@ impl Default for OAuthConfig {
             user_name: "Sim Owner".into(),
             token_shape: "data".into(),
             fail_exchange: false,
+            fail_user_exchange: false,
             long_lived_expires_in: 5_183_944,
             refreshed_expires_in: 5_183_944,
             min_refresh_age_secs: 86_400,
@@ -123,12 +127,21 @@ pub enum TokenKind {
     ShortLived,
     /// Instagram Login, about 60 days.
     LongLived,
-    /// Facebook Login user token: only `me`, `me/accounts`.
+    /// Facebook Login user token from the code exchange, 1 h: only `me`, `me/accounts`.
     User,
+    /// Facebook Login long-lived user token (`fb_exchange_token`): the same calls.
+    UserLongLived,
     /// A Page token of Facebook Login.
     Page,
     /// Embedded Signup's business token.
     Business,
+}
+
+impl TokenKind {
+    /// A Facebook user's token, which acts for no account.
+    fn is_user(self) -> bool {
+        matches!(self, TokenKind::User | TokenKind::UserLongLived)
+    }
 }
 
 /// A token the simulator minted (its text is the map key, never shown).
@@ -161,7 +174,7 @@ impl State {
     #[must_use]
     pub fn issued_for(&self, token: &str, account: &str) -> Option<Option<i64>> {
         let i = self.oauth.tokens.get(token)?;
-        if i.kind == TokenKind::User {
+        if i.kind.is_user() {
             return None;
         }
         let serves = i.account == account
@@ -182,7 +195,7 @@ impl State {
         self.oauth
             .tokens
             .get(token)
-            .filter(|i| i.kind != TokenKind::User)
+            .filter(|i| !i.kind.is_user())
             .map(|i| i.account.as_str())
     }
 }
@@ -200,7 +213,8 @@ fn mint(st: &mut State, account: &str, kind: TokenKind, lifetime_ms: Option<i64>
     let prefix = match kind {
         TokenKind::ShortLived => "IGQVsim",
         TokenKind::LongLived => "IGAAsim",
-        TokenKind::User => "EAAUsim",
+        // Both user kinds share a prefix, so leak scans looking for it catch either.
+        TokenKind::User | TokenKind::UserLongLived => "EAAUsim",
         TokenKind::Page => "EAAPsim",
         TokenKind::Business => "EAABsim",
     };
@@ -247,7 +261,7 @@ pub async fn handle(
                 .oauth
                 .tokens
                 .get(t)
-                .is_some_and(|i| i.kind == TokenKind::User)
+                .is_some_and(|i| i.kind.is_user())
         })
     };
     let m = &method;
@@ -267,6 +281,12 @@ pub async fn handle(
         ["dialog", "oauth"] if *m == Method::POST => {
             let f = form();
             (f.clone(), fb_decide(&sim, &f))
+        }
+        ["oauth", "access_token"]
+            if *m == Method::GET
+                && query.get("grant_type").map(String::as_str) == Some("fb_exchange_token") =>
+        {
+            (query.clone(), fb_exchange(&sim, &query))
         }
         ["oauth", "access_token"] if *m == Method::GET => (query.clone(), fb_code(&sim, &query)),
         ["me"] if *m == Method::GET && is_user_token(&bearer) => {
@@ -288,14 +308,18 @@ pub async fn handle(
         ),
         _ => return graph::handle(AxumState(sim), method, uri, headers, body).await,
     };
-    record(
-        &sim,
-        &method,
-        uri.path(),
-        params,
-        bearer.as_deref(),
-        &answer,
-    );
+    // The exchange carries its user token as `fb_exchange_token`; the log names its owner
+    // like any other token's.
+    let shown = match (
+        segs.as_slice(),
+        params.get("grant_type").map(String::as_str),
+    ) {
+        (["oauth", "access_token"], Some("fb_exchange_token")) => {
+            params.get("fb_exchange_token").cloned()
+        }
+        _ => bearer,
+    };
+    record(&sim, &method, uri.path(), params, shown.as_deref(), &answer);
     answer.into_response()
 }
 
@@ -361,7 +385,7 @@ fn record(
 ) {
     let mut st = sim.lock();
     let shown = token.map(|t| match st.oauth.tokens.get(t) {
-        Some(i) if i.kind == TokenKind::User => format!("user:{}", i.account),
+        Some(i) if i.kind.is_user() => format!("user:{}", i.account),
         Some(i) => format!("account:{}", i.account),
         None => st
             .token_owner(t)
@@ -876,12 +900,12 @@ fn fb_code(sim: &Sim, q: &BTreeMap<String, String>) -> Out {
     }
     match take_code(&mut st, q.get("code"), q.get("redirect_uri")) {
         Ok(Flow::Facebook) => {
+            // Short-lived, as a browser login's token is; `fb_exchange_token` makes it last.
             let user = st.oauth.config.user_id.clone();
-            let secs = st.oauth.config.long_lived_expires_in;
-            let token = mint(&mut st, &user, TokenKind::User, Some(secs * 1000));
+            let token = mint(&mut st, &user, TokenKind::User, Some(HOUR_MS));
             Out::Json(
                 StatusCode::OK,
-                json!({"access_token": token, "token_type": "bearer", "expires_in": secs}),
+                json!({"access_token": token, "token_type": "bearer", "expires_in": HOUR_MS / 1000}),
             )
         }
         Ok(Flow::Signup { phone_number_id }) => {
@@ -899,13 +923,50 @@ fn fb_code(sim: &Sim, q: &BTreeMap<String, String>) -> Out {
     }
 }
 
+/// `fb_exchange_token`: a live user token of either kind → a long-lived user token.
+fn fb_exchange(sim: &Sim, q: &BTreeMap<String, String>) -> Out {
+    let mut st = sim.lock();
+    if st.oauth.config.fail_user_exchange {
+        return GraphError::invalid_parameter("The token exchange failed (simulated)").into();
+    }
+    if !app_secret_ok(sim, q.get("client_secret")) {
+        return GraphError::invalid_parameter("Error validating client secret.").into();
+    }
+    if q.get("client_id").is_none_or(String::is_empty) {
+        return GraphError::invalid_parameter("Missing client_id parameter.").into();
+    }
+    if let Some(expected) = &st.oauth.config.meta_app_id
+        && q.get("client_id") != Some(expected)
+    {
+        return GraphError::invalid_parameter(
+            "Error validating application. Invalid application ID.",
+        )
+        .into();
+    }
+    let user = match user_token(&st, q.get("fb_exchange_token").map(String::as_str)) {
+        Ok(i) => i,
+        Err(e) => return e.into(),
+    };
+    let secs = st.oauth.config.long_lived_expires_in;
+    let token = mint(
+        &mut st,
+        &user.account,
+        TokenKind::UserLongLived,
+        Some(secs * 1000),
+    );
+    Out::Json(
+        StatusCode::OK,
+        json!({"access_token": token, "token_type": "bearer", "expires_in": secs}),
+    )
+}
+
 fn user_token(st: &State, token: Option<&str>) -> Result<Issued, GraphError> {
     let token = token.ok_or_else(GraphError::token_missing)?;
     let i = st
         .oauth
         .tokens
         .get(token)
-        .filter(|i| i.kind == TokenKind::User)
+        .filter(|i| i.kind.is_user())
         .ok_or(GraphError::token_invalid(super::errors::Surface::Graph))?;
     if i.expires_at_ms.is_some_and(|e| e <= st.oauth.now()) {
         return Err(GraphError::token_expired(super::errors::Surface::Graph));
@@ -936,9 +997,17 @@ pub fn profile_of(ig_id: &str) -> (String, i64) {
 
 fn fb_pages(sim: &Sim, token: Option<&str>) -> Out {
     let mut st = sim.lock();
-    if let Err(e) = user_token(&st, token) {
-        return e.into();
-    }
+    let user = match user_token(&st, token) {
+        Ok(i) => i,
+        Err(e) => return e.into(),
+    };
+    // Meta's rule: a Page token read with a short-lived user token lapses with it; one
+    // read with a long-lived user token does not expire. Neither answer states a lifetime.
+    let now = st.oauth.now();
+    let page_lifetime = match user.kind {
+        TokenKind::User => user.expires_at_ms.map(|e| e.saturating_sub(now)),
+        _ => None,
+    };
     let mut data = Vec::new();
     for (ig, page) in user_pages(&st) {
         let username = st
@@ -946,7 +1015,7 @@ fn fb_pages(sim: &Sim, token: Option<&str>) -> Out {
             .get(&ig)
             .map(|a| a.username.clone())
             .unwrap_or_default();
-        let page_token = mint(&mut st, &ig, TokenKind::Page, None);
+        let page_token = mint(&mut st, &ig, TokenKind::Page, page_lifetime);
         let (picture, followers) = profile_of(&ig);
         data.push(json!({
             "id": page, "name": format!("{username} Page"), "access_token": page_token,

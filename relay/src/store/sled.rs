@@ -90,6 +90,27 @@ fn dec<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     decode_binary(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// A single-use record as stored before it could carry a sealed value.
+#[derive(Deserialize)]
+struct LegacyOnce {
+    tenant: TenantId,
+    purpose: String,
+    kind: String,
+    expires_at: Millis,
+}
+
+impl LegacyOnce {
+    fn upgrade(self) -> OnceRecord {
+        OnceRecord {
+            tenant: self.tenant,
+            purpose: self.purpose,
+            kind: self.kind,
+            expires_at: self.expires_at,
+            sealed: None,
+        }
+    }
+}
+
 fn be(seq: Seq) -> [u8; 8] {
     seq.0.to_be_bytes()
 }
@@ -758,9 +779,15 @@ impl Store for SledStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let k = format!("o/{key}");
-        let Some(record) = Self::get::<OnceRecord>(&self.registry, k.as_bytes())? else {
+        let Some(bytes) = self.registry.get(k.as_bytes()).map_err(backend)? else {
             return Ok(None);
         };
+        // Records minted before `sealed` existed still work once, until they expire.
+        let record = dec::<OnceRecord>(&bytes).or_else(|e| {
+            dec::<LegacyOnce>(&bytes)
+                .map(LegacyOnce::upgrade)
+                .map_err(|_| e)
+        })?;
         let mut writes = Writes::default();
         writes.remove(Tree::Registry, k);
         self.write(writes)?;

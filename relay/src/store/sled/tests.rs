@@ -406,3 +406,46 @@ async fn tampering_with_a_stored_audit_record_is_named_by_verify() {
     // Other tenants' chains are their own.
     assert!(store.verify_audit(&scope("tn_b")).await.unwrap().ok);
 }
+
+#[tokio::test]
+async fn once_records_are_taken_once_with_their_sealed_value_and_old_records_still_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let record = OnceRecord {
+        tenant: TenantId::new("tn_a"),
+        purpose: "choice".into(),
+        kind: "facebook".into(),
+        expires_at: Millis(5000),
+        sealed: Some("v1.k.sealed".into()),
+    };
+    store.put_once("k1", record.clone()).await.unwrap();
+    assert_eq!(store.take_once("k1").await.unwrap(), Some(record));
+    assert_eq!(store.take_once("k1").await.unwrap(), None);
+
+    // A record written before `sealed` existed (its bincode layout has four fields).
+    #[derive(Serialize)]
+    struct Old {
+        tenant: TenantId,
+        purpose: String,
+        kind: String,
+        expires_at: Millis,
+    }
+    let old = Old {
+        tenant: TenantId::new("tn_a"),
+        purpose: "link".into(),
+        kind: "instagram".into(),
+        expires_at: Millis(7000),
+    };
+    let mut writes = Writes::default();
+    writes.insert(Tree::Registry, "o/k2".to_owned(), enc(&old).unwrap());
+    store.write(writes).unwrap();
+    let taken = store
+        .take_once("k2")
+        .await
+        .unwrap()
+        .expect("the old record");
+    assert_eq!(taken.purpose, "link");
+    assert_eq!(taken.expires_at, Millis(7000));
+    assert_eq!(taken.sealed, None);
+    assert_eq!(store.take_once("k2").await.unwrap(), None);
+}
