@@ -6,10 +6,14 @@
 //! The view (`crate::ui`) only reads an `App`. Update reads the local replica directly (a
 //! local sled read, never the network), so a key press is handled in one step.
 
+mod actions;
+mod input;
 pub mod keymap;
+mod load;
 mod update;
 
-pub use update::{channel_name, label};
+pub use actions::channel_name;
+pub use update::label;
 
 use crate::model::detail::ThreadDetail;
 use crate::model::inbox::{Filter, Inbox, Sort};

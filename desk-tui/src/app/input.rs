@@ -1,0 +1,243 @@
+//! Keys to state: overlays first, then the input line (search, `:` commands), the
+//! composer (which never quits on a bare `q`; ctrl-c cancels), else the key map.
+
+use super::actions::channel_name;
+use super::{App, ComposeKind, Effect, Input, Overlay, Remote, Target};
+use crate::model::inbox::{Filter, Sort};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use protocol::{Command, ReplyContent};
+use ratatui_textarea::TextArea;
+
+impl App {
+    pub(super) fn key(&mut self, key: KeyEvent, effects: &mut Vec<Effect>) {
+        let ctrl_c =
+            key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+        match self.overlay {
+            Overlay::Help => {
+                self.overlay = Overlay::None;
+                return;
+            }
+            Overlay::ConfirmQuit => {
+                match key.code {
+                    KeyCode::Char('y' | 'Y') => self.quit = true,
+                    _ if ctrl_c => self.quit = true,
+                    _ => self.overlay = Overlay::None,
+                }
+                return;
+            }
+            Overlay::ConfirmDisconnect(index) => {
+                self.overlay = Overlay::None;
+                if key.code == KeyCode::Char('y')
+                    && let Remote::Loaded(data) = &self.settings
+                    && let Some(channel) = data.channels.get(index)
+                {
+                    self.flash = Some(format!("disconnecting {}…", channel_name(channel)));
+                    effects.push(Effect::Disconnect {
+                        profile: self.settings_profile,
+                        channel: channel.id.clone(),
+                    });
+                }
+                return;
+            }
+            Overlay::None => {}
+        }
+        match &mut self.input {
+            Input::Composer(_) => self.composer_key(key, ctrl_c, effects),
+            Input::Search(text) => {
+                match key.code {
+                    _ if ctrl_c => {
+                        self.search.clear();
+                        self.input = Input::Normal;
+                    }
+                    KeyCode::Esc => {
+                        self.search.clear();
+                        self.input = Input::Normal;
+                    }
+                    KeyCode::Enter => self.input = Input::Normal,
+                    KeyCode::Backspace => {
+                        text.pop();
+                        self.search.clone_from(text);
+                    }
+                    KeyCode::Char(c) => {
+                        text.push(c);
+                        self.search.clone_from(text);
+                    }
+                    _ => {}
+                }
+                self.selected = 0;
+                self.inbox.touch();
+            }
+            Input::Command(text) => match key.code {
+                _ if ctrl_c => self.input = Input::Normal,
+                KeyCode::Esc => self.input = Input::Normal,
+                KeyCode::Enter => {
+                    let line = std::mem::take(text);
+                    self.input = Input::Normal;
+                    self.command_line(&line, effects);
+                }
+                KeyCode::Backspace if text.pop().is_none() => self.input = Input::Normal,
+                KeyCode::Backspace => {}
+                KeyCode::Char(c) => text.push(c),
+                _ => {}
+            },
+            Input::Normal => {
+                if ctrl_c {
+                    self.overlay = Overlay::ConfirmQuit;
+                    return;
+                }
+                self.flash = None;
+                if let Some(action) = self.keymap.action(&key) {
+                    self.act(action, effects);
+                }
+            }
+        }
+    }
+
+    pub(super) fn composer_key(&mut self, key: KeyEvent, ctrl_c: bool, effects: &mut Vec<Effect>) {
+        let Input::Composer(composer) = &mut self.input else {
+            return;
+        };
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl_c {
+            // First Ctrl-C: stop composing (the text is kept for the next `r`/`e`). A
+            // second Ctrl-C in the desk asks before quitting.
+            self.flash = Some("reply cancelled; nothing was sent".into());
+            self.input = Input::Normal;
+            return;
+        }
+        match key.code {
+            KeyCode::Esc => {
+                self.flash = Some("reply put aside; nothing was sent".into());
+                self.input = Input::Normal;
+            }
+            KeyCode::Char('s') if ctrl => self.send_composer(true, effects),
+            KeyCode::Char('w') if ctrl => self.send_composer(false, effects),
+            KeyCode::Char('e') if ctrl => effects.push(Effect::Editor {
+                text: composer.text(),
+            }),
+            KeyCode::Char('t') if ctrl => {
+                if let ComposeKind::Reply(target) = &mut composer.kind {
+                    *target = match *target {
+                        Target::PublicReply => Target::PrivateReply,
+                        Target::PrivateReply => Target::PublicReply,
+                        Target::Message => Target::Message,
+                    };
+                }
+            }
+            _ => {
+                composer.editor.input(key);
+            }
+        }
+    }
+
+    /// Ctrl-S (`send`): approve-and-send an edited draft, or send our own reply. Ctrl-W: save
+    /// the edited draft without sending.
+    pub(super) fn send_composer(&mut self, send: bool, effects: &mut Vec<Effect>) {
+        let Input::Composer(composer) = &self.input else {
+            return;
+        };
+        let text = composer.text().trim().to_owned();
+        if text.is_empty() {
+            self.flash = Some("the reply is empty".into());
+            return;
+        }
+        let (profile, thread, kind) = (composer.profile, composer.thread.clone(), composer.kind);
+        if let Some(entry) = self.inbox.get(profile, &thread) {
+            let left = crate::model::summary::length_left(entry.row.channel, &text);
+            if left < 0 {
+                self.flash = Some(format!("{} characters too long for this channel", -left));
+                return;
+            }
+        }
+        match kind {
+            ComposeKind::Draft { base, next } => {
+                effects.push(self.submit(
+                    profile,
+                    &thread,
+                    Command::EditDraft {
+                        thread: thread.clone(),
+                        base_version: base,
+                        text,
+                    },
+                ));
+                if send {
+                    effects.push(self.submit(
+                        profile,
+                        &thread,
+                        Command::ApproveDraft {
+                            thread: thread.clone(),
+                            version: next,
+                        },
+                    ));
+                }
+            }
+            ComposeKind::Reply(Target::PrivateReply) => effects.push(self.submit(
+                profile,
+                &thread,
+                Command::SendMessage {
+                    thread: thread.clone(),
+                    content: ReplyContent::PrivateReply { text },
+                    reply_to: None,
+                },
+            )),
+            ComposeKind::Reply(_) => effects.push(self.submit(
+                profile,
+                &thread,
+                Command::SendReply {
+                    thread: thread.clone(),
+                    text,
+                },
+            )),
+        }
+        self.input = Input::Normal;
+    }
+
+    pub(super) fn command_line(&mut self, line: &str, effects: &mut Vec<Effect>) {
+        let mut words = line.trim().splitn(2, ' ');
+        let name = words.next().unwrap_or_default();
+        let rest = words.next().unwrap_or_default().trim();
+        match name {
+            "" => {}
+            "q" | "quit" => self.quit = true,
+            "filter" => match Filter::parse(rest) {
+                Some(filter) => {
+                    self.filter = filter;
+                    self.selected = 0;
+                    self.inbox.touch();
+                }
+                None => {
+                    let names: Vec<_> = Filter::ALL.iter().map(|f| f.name()).collect();
+                    self.flash = Some(format!("filters: {}", names.join(", ")));
+                }
+            },
+            "sort" => match rest {
+                "urgency" | "window" => self.sort = Sort::Urgency,
+                "newest" | "time" => self.sort = Sort::Newest,
+                _ => self.flash = Some("sort: urgency or newest".into()),
+            },
+            "search" => {
+                self.search = rest.to_owned();
+                self.selected = 0;
+                self.inbox.touch();
+            }
+            "bell" => match rest {
+                "on" => self.bell = true,
+                "off" => self.bell = false,
+                _ => self.flash = Some("bell: on or off".into()),
+            },
+            other => match super::keymap::Action::parse(other) {
+                Some(action) => self.act(action, effects),
+                None => self.flash = Some(format!("unknown command :{other} (? lists them)")),
+            },
+        }
+        self.inbox.touch();
+    }
+}
+
+pub(super) fn editor_with(text: &str) -> TextArea<'static> {
+    let mut editor = TextArea::new(text.lines().map(str::to_owned).collect());
+    editor.set_wrap_mode(ratatui_textarea::WrapMode::WordOrGlyph);
+    editor.move_cursor(ratatui_textarea::CursorMove::Bottom);
+    editor.move_cursor(ratatui_textarea::CursorMove::End);
+    editor
+}
