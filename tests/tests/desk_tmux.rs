@@ -64,20 +64,20 @@ impl Drop for Tmux {
     }
 }
 
-#[tokio::test]
-async fn a_person_approves_a_draft_in_the_real_desk_and_sees_it_delivered() -> anyhow::Result<()> {
-    let desk = desk_bin()?;
-    let relay = relay_bin()?;
+/// Starts `desk demo <args>` in a 120×40 tmux session of its own server (named after
+/// `tag`), with a fresh HOME: no config file of the machine's user, no replicas from earlier
+/// runs. Keep the returned directory alive while the session runs.
+fn demo(tag: &str, args: &[&str]) -> anyhow::Result<(Tmux, tempfile::TempDir)> {
     let tmux = Tmux {
-        socket: format!("chatdesk-test-{}", std::process::id()),
+        socket: format!("chatdesk-test-{tag}-{}", std::process::id()),
     };
     let home = tempfile::tempdir()?;
-    // A fresh HOME: no config file of the machine's user, no replicas from earlier runs.
     let command = format!(
-        "env HOME={} NO_COLOR=1 CHATDESK_RELAY_BIN={} {} demo",
+        "env HOME={} NO_COLOR=1 CHATDESK_RELAY_BIN={} {} demo {}",
         home.path().display(),
-        relay.display(),
-        desk.display()
+        relay_bin()?.display(),
+        desk_bin()?.display(),
+        args.join(" ")
     );
     tmux.run(&[
         "new-session",
@@ -90,6 +90,12 @@ async fn a_person_approves_a_draft_in_the_real_desk_and_sees_it_delivered() -> a
         "40",
         &command,
     ])?;
+    Ok((tmux, home))
+}
+
+#[tokio::test]
+async fn a_person_approves_a_draft_in_the_real_desk_and_sees_it_delivered() -> anyhow::Result<()> {
+    let (tmux, _home) = demo("owner", &[])?;
 
     let inbox = tmux
         .wait_for("drafts in the inbox", |s| {
@@ -160,29 +166,7 @@ async fn a_person_approves_a_draft_in_the_real_desk_and_sees_it_delivered() -> a
 #[tokio::test]
 async fn the_partner_viewer_sees_the_report_with_charts_and_no_conversations() -> anyhow::Result<()>
 {
-    let desk = desk_bin()?;
-    let relay = relay_bin()?;
-    let tmux = Tmux {
-        socket: format!("chatdesk-test-partner-{}", std::process::id()),
-    };
-    let home = tempfile::tempdir()?;
-    let command = format!(
-        "env HOME={} NO_COLOR=1 CHATDESK_RELAY_BIN={} {} demo --as partner",
-        home.path().display(),
-        relay.display(),
-        desk.display()
-    );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "desk",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        &command,
-    ])?;
+    let (tmux, _home) = demo("partner", &["--as", "partner"])?;
     let report = tmux
         .wait_for("the partner report", |s| {
             s.contains("Report · 1 businesses") && s.contains("Sari Batik")

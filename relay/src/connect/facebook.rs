@@ -14,7 +14,7 @@
 use super::Grant;
 use super::Kind;
 use super::instagram::{denied, meta_failed, not_configured, saved_page, take_state};
-use super::links::{self, Purpose};
+use super::links;
 use super::meta::{self, MetaError};
 use super::pages::{self, escape};
 use super::save::{self, Connected};
@@ -46,20 +46,9 @@ fn redirect_uri(app: &AppState) -> String {
 pub async fn start(State(app): State<AppState>, Query(q): Query<StartQuery>) -> Response {
     let brand = pages::brand_of(&app, links::claimed_tenant(&q.link).as_ref()).await;
     let brand = brand.as_deref();
-    let grant = match links::take(&app, Purpose::Link, &q.link, &[Kind::Facebook]).await {
-        Ok(g) => g,
-        Err(r) => return pages::refused(brand, &r, "connect link"),
-    };
-    let Ok((state, _)) = links::mint(
-        &app,
-        grant.tenant(),
-        Purpose::State,
-        Kind::Facebook,
-        app.config.connect_state_ttl,
-    )
-    .await
-    else {
-        return pages::unavailable(brand);
+    let state = match links::state_for_link(&app, &q.link, Kind::Facebook, brand).await {
+        Ok(state) => state,
+        Err(page) => return page,
     };
     let url = links::with_params(
         &format!("{}/{VERSION}/dialog/oauth", app.config.facebook_oauth_url),

@@ -34,20 +34,9 @@ pub async fn start(State(app): State<AppState>, Query(q): Query<StartQuery>) -> 
     let Some(app_id) = app.config.instagram_app_id.clone() else {
         return not_configured(brand, "INSTAGRAM_APP_ID");
     };
-    let grant = match links::take(&app, Purpose::Link, &q.link, &[Kind::Instagram]).await {
-        Ok(g) => g,
-        Err(r) => return pages::refused(brand, &r, "connect link"),
-    };
-    let Ok((state, _)) = links::mint(
-        &app,
-        grant.tenant(),
-        Purpose::State,
-        Kind::Instagram,
-        app.config.connect_state_ttl,
-    )
-    .await
-    else {
-        return pages::unavailable(brand);
+    let state = match links::state_for_link(&app, &q.link, Kind::Instagram, brand).await {
+        Ok(state) => state,
+        Err(page) => return page,
     };
     let url = links::with_params(
         &format!("{}/oauth/authorize", app.config.instagram_oauth_url),

@@ -283,3 +283,27 @@ pub async fn create_link(
     )
         .into_response())
 }
+
+/// The first step of every connect flow: spends the connect link of `kind` and mints the
+/// single-use `state` bound to its tenant that the provider hands back. `Err` is the page to
+/// show instead (a refused link, or storage unavailable); nothing is minted then.
+pub async fn state_for_link(
+    app: &AppState,
+    link: &str,
+    kind: Kind,
+    brand: Option<&str>,
+) -> Result<String, axum::response::Response> {
+    let grant = take(app, Purpose::Link, link, &[kind])
+        .await
+        .map_err(|r| super::pages::refused(brand, &r, "connect link"))?;
+    mint(
+        app,
+        grant.tenant(),
+        Purpose::State,
+        kind,
+        app.config.connect_state_ttl,
+    )
+    .await
+    .map(|(state, _)| state)
+    .map_err(|_| super::pages::unavailable(brand))
+}

@@ -270,13 +270,23 @@ pub async fn facebook_code(
     if let Some(r) = redirect_uri {
         query.push(("redirect_uri", r));
     }
+    facebook_access_token(http, graph_base, STEP, &query).await
+}
+
+/// `GET /v{N}/oauth/access_token` with `query`: both Facebook exchanges answer there.
+async fn facebook_access_token(
+    http: &Client,
+    graph_base: &str,
+    step: &'static str,
+    query: &[(&str, &str)],
+) -> Result<Issued, MetaError> {
     let body = call(
-        STEP,
+        step,
         http.get(format!("{graph_base}/{VERSION}/oauth/access_token"))
-            .query(&query),
+            .query(query),
     )
     .await?;
-    issued_from(STEP, &body)
+    issued_from(step, &body)
 }
 
 /// Facebook Login: a user token exchanged for a long-lived one
@@ -302,13 +312,7 @@ pub async fn facebook_long_lived(
         ("client_secret", secret.expose()),
         ("fb_exchange_token", short.expose()),
     ];
-    let body = call(
-        STEP,
-        http.get(format!("{graph_base}/{VERSION}/oauth/access_token"))
-            .query(&query),
-    )
-    .await?;
-    issued_from(STEP, &body)
+    facebook_access_token(http, graph_base, STEP, &query).await
 }
 
 /// The Facebook user behind a user token (`GET /me` → `{id, name}`).

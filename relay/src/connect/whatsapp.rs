@@ -9,7 +9,7 @@
 
 use super::Kind;
 use super::instagram::{meta_failed, not_configured, saved_page, take_state};
-use super::links::{self, Purpose};
+use super::links;
 use super::meta::{self, MetaError};
 use super::pages;
 use super::save::{self, Connected};
@@ -97,20 +97,9 @@ pub async fn connect_page(State(app): State<AppState>, Query(q): Query<StartQuer
     let Some(config_id) = app.config.whatsapp_config_id.clone() else {
         return not_configured(brand, "WHATSAPP_CONFIG_ID");
     };
-    let grant = match links::take(&app, Purpose::Link, &q.link, &[Kind::Whatsapp]).await {
-        Ok(g) => g,
-        Err(r) => return pages::refused(brand, &r, "connect link"),
-    };
-    let Ok((state, _)) = links::mint(
-        &app,
-        grant.tenant(),
-        Purpose::State,
-        Kind::Whatsapp,
-        app.config.connect_state_ttl,
-    )
-    .await
-    else {
-        return pages::unavailable(brand);
+    let state = match links::state_for_link(&app, &q.link, Kind::Whatsapp, brand).await {
+        Ok(state) => state,
+        Err(page) => return page,
     };
     let sdk = &app.config.whatsapp_sdk_url;
     let sdk_origin = reqwest::Url::parse(sdk)
