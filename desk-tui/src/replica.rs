@@ -27,6 +27,8 @@ const HEAD: &[u8] = b"head";
 const IDENTITY: &[u8] = b"identity";
 const HEADER: &[u8] = b"header";
 const CREDITS: &[u8] = b"credits";
+/// How long opening waits for a lock a just-dropped handle of this process still holds.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Who this replica belongs to, as the relay's welcome said.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -174,11 +176,24 @@ impl Replica {
         };
         // sled's default page cache is 1 GiB; the desk reads little at a time, and its
         // memory budget (150 MB with 50,000 threads) matters more than re-reads.
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(path)
-            .cache_capacity(16 * 1024 * 1024)
-            .open()
-            .map_err(open_error)?;
+            .cache_capacity(16 * 1024 * 1024);
+        // sled's background threads of a handle just dropped in this process can hold the
+        // directory lock a moment longer: wait (bounded) for it to be released. Another
+        // desk holding the replica still gets the lock error once the wait is over.
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        let db = loop {
+            match config.open() {
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("could not acquire lock")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other.map_err(open_error)?,
+            }
+        };
         let events = db.open_tree("events").map_err(open_error)?;
         let meta = db.open_tree("meta").map_err(open_error)?;
         let threads = db.open_tree("threads").map_err(open_error)?;
