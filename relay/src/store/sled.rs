@@ -73,6 +73,8 @@ pub struct SledStore {
     heads: Mutex<HashMap<TenantId, (Seq, Hash)>>,
     /// Per channel: newest arrival, and the one last written to sled.
     activity: Mutex<HashMap<ChannelId, (Millis, Millis)>>,
+    /// Webhook routing answers, so ingest reads no registry keys per item.
+    routes: Mutex<RouteCache>,
     // Field order is drop order: the committer's last flush before the checkpointer stops.
     committer: Committer,
     checkpointer: Arc<Checkpointer>,
@@ -197,6 +199,17 @@ fn logged(event: &Event, prev: Hash) -> Result<(Vec<u8>, Hash), StoreError> {
 }
 
 struct Prefix(String);
+
+/// Route key → channel (or none), valid for one registry generation: every registry write
+/// clears it, and an answer read from sled is kept only if no write happened meanwhile.
+#[derive(Default)]
+struct RouteCache {
+    generation: u64,
+    channels: HashMap<Vec<u8>, Option<ChannelRecord>>,
+}
+
+/// Bounds the cache: unknown accounts are cached too, and a partner's relay may see many.
+const ROUTE_CACHE_MAX: usize = 10_000;
 
 impl Prefix {
     fn of(tenant: &TenantId) -> Prefix {
@@ -327,6 +340,7 @@ impl SledStore {
             wal,
             heads: Mutex::default(),
             activity: Mutex::default(),
+            routes: Mutex::default(),
             committer,
             checkpointer,
         })
@@ -337,9 +351,15 @@ impl SledStore {
         if writes.is_empty() {
             return Ok(());
         }
+        let registry = writes.ops.iter().any(|op| op.tree == Tree::Registry);
         let pending = self.wal.append(&writes)?;
         let applied = apply(&self.registry, &self.data, writes);
         drop(pending);
+        if registry {
+            let mut routes = lock(&self.routes);
+            routes.generation += 1;
+            routes.channels.clear();
+        }
         applied
     }
 
@@ -799,12 +819,30 @@ impl Store for SledStore {
     }
 
     async fn channel_by_route(&self, key: &RouteKey) -> Result<Option<ChannelRecord>, StoreError> {
-        let Some(target) = self.registry.get(route_key(key)).map_err(backend)? else {
-            return Ok(None);
+        let route = route_key(key);
+        let generation = {
+            let routes = lock(&self.routes);
+            if let Some(known) = routes.channels.get(&route) {
+                return Ok(known.clone());
+            }
+            routes.generation
         };
-        let mut k = b"c/".to_vec();
-        k.extend_from_slice(&target);
-        Self::get(&self.registry, &k)
+        let channel = match self.registry.get(&route).map_err(backend)? {
+            None => None,
+            Some(target) => {
+                let mut k = b"c/".to_vec();
+                k.extend_from_slice(&target);
+                Self::get(&self.registry, &k)?
+            }
+        };
+        let mut routes = lock(&self.routes);
+        if routes.generation == generation {
+            if routes.channels.len() >= ROUTE_CACHE_MAX {
+                routes.channels.clear();
+            }
+            routes.channels.insert(route, channel.clone());
+        }
+        Ok(channel)
     }
 
     async fn modify_channel(

@@ -209,6 +209,35 @@ async fn channel_routes_are_unique_and_resolve_to_their_tenant() {
     );
     assert_eq!(store.channels(&scope("tn_a")).await.unwrap().len(), 1);
     assert!(store.channels(&scope("tn_b")).await.unwrap().is_empty());
+
+    // Routing answers are cached; a change of the channel must still show at once.
+    let route = |key: &str| {
+        let store = &store;
+        let key = RouteKey::Instagram(key.into());
+        async move { store.channel_by_route(&key).await.unwrap() }
+    };
+    assert!(route("222").await.is_none());
+    assert!(route("111").await.is_some());
+    let changed = store
+        .modify_channel(
+            &scope("tn_a"),
+            &ChannelId::new("ch_a"),
+            Box::new(|old| {
+                Some(ChannelRecord {
+                    account_id: "222".into(),
+                    page_id: None,
+                    username: Some("renamed".into()),
+                    ..old.clone()
+                })
+            }),
+        )
+        .await
+        .unwrap();
+    assert!(changed.is_some());
+    assert!(route("111").await.is_none());
+    assert!(route("9111").await.is_none());
+    let now = route("222").await.unwrap();
+    assert_eq!(now.username.as_deref(), Some("renamed"));
 }
 
 #[tokio::test]
