@@ -13,7 +13,7 @@
 
 use super::Grant;
 use super::Kind;
-use super::instagram::{denied, meta_failed, not_configured, saved_page, take_state};
+use super::instagram::{CallbackQuery, consented, meta_failed, not_configured, saved_page};
 use super::links;
 use super::meta::{self, MetaError};
 use super::pages::{self, escape};
@@ -63,18 +63,6 @@ pub async fn start(State(app): State<AppState>, Query(q): Query<StartQuery>) -> 
     Redirect::to(&url).into_response()
 }
 
-#[derive(Deserialize)]
-pub struct CallbackQuery {
-    #[serde(default)]
-    code: Option<String>,
-    #[serde(default)]
-    state: String,
-    #[serde(default)]
-    error: Option<String>,
-    #[serde(default)]
-    error_reason: Option<String>,
-}
-
 /// A Page the person may connect, as the chooser's sealed record holds it. No `Debug`: it
 /// carries the Page token in clear.
 #[derive(Serialize, Deserialize)]
@@ -109,22 +97,11 @@ struct Found {
 
 /// `GET /oauth/facebook/callback?code=…&state=…` (or `error=…`).
 pub async fn callback(State(app): State<AppState>, Query(q): Query<CallbackQuery>) -> Response {
-    let (grant, brand) = match take_state(&app, &q.state, Kind::Facebook).await {
+    let (grant, brand, code) = match consented(&app, &q, Kind::Facebook).await {
         Ok(v) => v,
         Err(page) => return page,
     };
     let brand = brand.as_deref();
-    if q.error.is_some() {
-        return denied(brand, q.error_reason.as_deref());
-    }
-    let Some(code) = q
-        .code
-        .as_deref()
-        .map(|c| c.trim_end_matches("#_"))
-        .filter(|c| !c.is_empty())
-    else {
-        return denied(brand, Some("no authorization code"));
-    };
     if app.config.meta_app_id.is_empty() {
         return not_configured(brand, "META_APP_ID");
     }

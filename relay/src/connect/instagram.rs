@@ -159,6 +159,32 @@ pub fn saved_page(
     }
 }
 
+/// The first step of a login callback: takes its state, then answers the authorization
+/// code; the page to show when the state is not good or the person said no.
+///
+/// # Errors
+/// The page to show.
+pub async fn consented<'q>(
+    app: &AppState,
+    q: &'q CallbackQuery,
+    kind: Kind,
+) -> Result<(Grant, Option<String>, &'q str), Response> {
+    let (grant, brand) = take_state(app, &q.state, kind).await?;
+    if q.error.is_some() {
+        return Err(denied(brand.as_deref(), q.error_reason.as_deref()));
+    }
+    // Meta appends `#_` to the redirect; a browser drops fragments, a copied URL may not.
+    match q
+        .code
+        .as_deref()
+        .map(|c| c.trim_end_matches("#_"))
+        .filter(|c| !c.is_empty())
+    {
+        Some(code) => Ok((grant, brand, code)),
+        None => Err(denied(brand.as_deref(), Some("no authorization code"))),
+    }
+}
+
 /// Takes the state of a callback, answering the refusal page when it is not good.
 ///
 /// # Errors
@@ -177,23 +203,11 @@ pub async fn take_state(
 
 /// `GET /oauth/instagram/callback?code=…&state=…` (or `error=…`).
 pub async fn callback(State(app): State<AppState>, Query(q): Query<CallbackQuery>) -> Response {
-    let (grant, brand) = match take_state(&app, &q.state, Kind::Instagram).await {
+    let (grant, brand, code) = match consented(&app, &q, Kind::Instagram).await {
         Ok(v) => v,
         Err(page) => return page,
     };
     let brand = brand.as_deref();
-    if q.error.is_some() {
-        return denied(brand, q.error_reason.as_deref());
-    }
-    // Meta appends `#_` to the redirect; a browser drops fragments, a copied URL may not.
-    let Some(code) = q
-        .code
-        .as_deref()
-        .map(|c| c.trim_end_matches("#_"))
-        .filter(|c| !c.is_empty())
-    else {
-        return denied(brand, Some("no authorization code"));
-    };
     let Some(app_id) = app.config.instagram_app_id.clone() else {
         return not_configured(brand, "INSTAGRAM_APP_ID");
     };

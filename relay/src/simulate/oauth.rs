@@ -709,27 +709,41 @@ fn ig_long_lived(sim: &Sim, q: &BTreeMap<String, String>) -> Out {
     if !app_secret_ok(sim, q.get("client_secret")) {
         return GraphError::invalid_parameter("Error validating client secret.").into();
     }
-    let now = st.oauth.now();
-    let Some(short) = q
+    let short = match live_ig_token(&st, q, TokenKind::ShortLived, "short-lived") {
+        Ok(token) => token,
+        Err(refused) => return refused,
+    };
+    let secs = st.oauth.config.long_lived_expires_in;
+    long_lived_answer(&mut st, &short.account, secs)
+}
+
+/// The unexpired Instagram Login token of `kind` named by `access_token`, or Meta's refusal.
+fn live_ig_token(
+    st: &State,
+    q: &BTreeMap<String, String>,
+    kind: TokenKind,
+    kind_name: &str,
+) -> Result<Issued, Out> {
+    let Some(token) = q
         .get("access_token")
         .and_then(|t| st.oauth.tokens.get(t))
         .cloned()
     else {
-        return GraphError::token_invalid(super::errors::Surface::InstagramLogin).into();
+        return Err(GraphError::token_invalid(super::errors::Surface::InstagramLogin).into());
     };
-    if short.kind != TokenKind::ShortLived {
-        return GraphError::invalid_parameter("access_token must be a short-lived token").into();
+    if token.kind != kind {
+        let msg = format!("access_token must be a {kind_name} token");
+        return Err(GraphError::invalid_parameter(msg).into());
     }
-    if short.expires_at_ms.is_some_and(|e| e <= now) {
-        return GraphError::token_expired(super::errors::Surface::InstagramLogin).into();
+    if token.expires_at_ms.is_some_and(|e| e <= st.oauth.now()) {
+        return Err(GraphError::token_expired(super::errors::Surface::InstagramLogin).into());
     }
-    let secs = st.oauth.config.long_lived_expires_in;
-    let token = mint(
-        &mut st,
-        &short.account,
-        TokenKind::LongLived,
-        Some(secs * 1000),
-    );
+    Ok(token)
+}
+
+/// Mints a long-lived token for `account` valid `secs` and answers it as Meta does.
+fn long_lived_answer(st: &mut State, account: &str, secs: i64) -> Out {
+    let token = mint(st, account, TokenKind::LongLived, Some(secs * 1000));
     Out::Json(
         StatusCode::OK,
         json!({"access_token": token, "token_type": "bearer", "expires_in": secs}),
@@ -741,37 +755,18 @@ fn ig_refresh(sim: &Sim, q: &BTreeMap<String, String>) -> Out {
     if q.get("grant_type").map(String::as_str) != Some("ig_refresh_token") {
         return GraphError::invalid_parameter("grant_type must be ig_refresh_token").into();
     }
-    let now = st.oauth.now();
-    let Some(long) = q
-        .get("access_token")
-        .and_then(|t| st.oauth.tokens.get(t))
-        .cloned()
-    else {
-        return GraphError::token_invalid(super::errors::Surface::InstagramLogin).into();
+    let long = match live_ig_token(&st, q, TokenKind::LongLived, "long-lived") {
+        Ok(token) => token,
+        Err(refused) => return refused,
     };
-    if long.kind != TokenKind::LongLived {
-        return GraphError::invalid_parameter("access_token must be a long-lived token").into();
-    }
-    if long.expires_at_ms.is_some_and(|e| e <= now) {
-        return GraphError::token_expired(super::errors::Surface::InstagramLogin).into();
-    }
-    if now - long.issued_at_ms < st.oauth.config.min_refresh_age_secs * 1000 {
+    if st.oauth.now() - long.issued_at_ms < st.oauth.config.min_refresh_age_secs * 1000 {
         return GraphError::invalid_parameter(
             "The access token must be at least 24 hours old to be refreshed",
         )
         .into();
     }
     let secs = st.oauth.config.refreshed_expires_in;
-    let token = mint(
-        &mut st,
-        &long.account,
-        TokenKind::LongLived,
-        Some(secs * 1000),
-    );
-    Out::Json(
-        StatusCode::OK,
-        json!({"access_token": token, "token_type": "bearer", "expires_in": secs}),
-    )
+    long_lived_answer(&mut st, &long.account, secs)
 }
 
 // ---- Facebook Login ----
