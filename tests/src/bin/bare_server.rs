@@ -1,31 +1,82 @@
-//! `bare-server`: the baseline for `ingest-bench`.
+//! `bare-server`: the baselines for `ingest-bench`.
 //!
 //! It serves the same route as the relay (`POST /webhooks/instagram`) with the same HTTP
-//! stack (axum 0.8 on hyper 1, tokio multi-thread runtime) but does no work beyond reading
-//! the body, so the ratio relay/bare isolates what the relay itself costs: signature check,
-//! parsing, routing, storage and the group-commit fsync.
+//! stack (axum 0.8 on hyper 1, tokio multi-thread runtime). Without arguments it does no
+//! work beyond reading the body, so the ratio relay/bare isolates what the relay itself
+//! costs: signature check, parsing, routing, storage and the group-commit fsync.
+//!
+//! With `--durable DIR` it is the durability floor: each body is appended to the relay's own
+//! write-ahead log (`relay::store::wal`) and answered only after the relay's group committer
+//! (`relay::store::commit`) has synced it, and nothing else. No server that acknowledges
+//! after an `fdatasync` on this disk can be faster with the same connections, so the ratio
+//! floor/bare says how much of the gap is the disk and how much is the relay's own work.
 //!
 //! Like the relay it binds `127.0.0.1:0` and prints one stdout line,
 //! `bare listening on http://127.0.0.1:PORT`, so the bench can find it. SIGTERM ends it.
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::post;
 use bytes::Bytes;
+use relay::store::commit::Committer;
+use relay::store::wal::{self, Tree, Wal, Writes};
 use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Segment size of the floor's log; sealed segments are deleted at once (nothing to apply).
+const SEGMENT_BYTES: u64 = 32 << 20;
 
 fn main() -> anyhow::Result<()> {
+    let durable = match std::env::args().skip(1).collect::<Vec<_>>().as_slice() {
+        [] => None,
+        [flag, dir] if flag == "--durable" => Some(PathBuf::from(dir)),
+        other => bail!("usage: bare-server [--durable DIR] (got {other:?})"),
+    };
     // Same runtime flavour as the relay; under `taskset -c 0` tokio sees one core and starts
     // one worker, which is exactly the comparison we want.
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start runtime")?
-        .block_on(serve())
+        .block_on(serve(durable))
 }
 
-async fn serve() -> anyhow::Result<()> {
-    let app = Router::new().route("/webhooks/instagram", post(receive));
+/// The floor's log and the committer that owns its one sync in flight.
+struct Floor {
+    wal: Arc<Wal>,
+    committer: Committer,
+}
+
+fn open_floor(dir: &std::path::Path) -> anyhow::Result<Floor> {
+    let (wal, _) = wal::open(dir, SEGMENT_BYTES, |_| Ok(()), || Ok(()))
+        .context("cannot open the floor's log")?;
+    let wal = Arc::new(wal);
+    let log = wal.clone();
+    let committer = Committer::spawn(
+        move || {
+            log.sync().map_err(|e| e.to_string())?;
+            if log.wants_rotation() {
+                let sealed = log.rotate().map_err(|e| e.to_string())?;
+                log.remove_through(sealed).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        },
+        Box::new(|_, _| {}),
+    )
+    .context("cannot start the committer")?;
+    Ok(Floor { wal, committer })
+}
+
+async fn serve(durable: Option<PathBuf>) -> anyhow::Result<()> {
+    let app = match durable {
+        None => Router::new().route("/webhooks/instagram", post(receive)),
+        Some(dir) => Router::new()
+            .route("/webhooks/instagram", post(receive_durably))
+            .with_state(Arc::new(open_floor(&dir)?)),
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .context("cannot bind 127.0.0.1:0")?;
@@ -44,4 +95,17 @@ async fn serve() -> anyhow::Result<()> {
 async fn receive(body: Bytes) -> &'static str {
     drop(body);
     "EVENT_RECEIVED"
+}
+
+/// Appends the body to the log and answers once the group commit has synced it.
+async fn receive_durably(
+    State(floor): State<Arc<Floor>>,
+    body: Bytes,
+) -> Result<&'static str, (StatusCode, String)> {
+    let mut writes = Writes::default();
+    writes.insert(Tree::Data, b"body".to_vec(), body.to_vec());
+    let failed = |e: relay::store::StoreError| (StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+    drop(floor.wal.append(&writes).map_err(failed)?);
+    floor.committer.wait().await.map_err(failed)?;
+    Ok("EVENT_RECEIVED")
 }

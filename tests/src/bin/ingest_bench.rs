@@ -7,7 +7,10 @@
 //! cargo build --release -p relay -p chatdesk-tests --bins && target/release/ingest-bench
 //! ```
 //!
-//! Both servers run under `taskset` on one core (the "server core"); the load generator pins
+//! Three servers are measured: `bare` (answers 200, nothing else), `floor` (`bare-server
+//! --durable`: appends the body to the relay's write-ahead log and answers after the relay's
+//! group commit, nothing else; the ceiling of any durable server on this disk) and the
+//! relay. All run under `taskset` on one core (the "server core"); the load generator pins
 //! itself to another core, so neither steals CPU from the other. Each server gets, in turn and
 //! with the same generator:
 //!
@@ -196,22 +199,35 @@ async fn run(args: Args, cores: Cores) -> Result<()> {
     println!("relay binary: {}", relay_bin.display());
     println!("bare binary:  {}", bare_bin.display());
 
-    let bare = {
-        let mut server = Server::spawn(ServerSpec {
-            label: "bare",
-            bin: &bare_bin,
-            args: &[],
-            envs: &[("RUST_LOG", "warn".to_owned())],
-            ready_prefix: "bare listening on ",
-            core: server_core,
-            stderr_path: &tmp.path().join("bare.stderr"),
-        })
-        .await?;
-        let result = measure(&plan, &server).await;
-        server.stop().await;
-        server.report_stderr();
-        result?
+    // The bare baseline and the durability floor: the same binary, measured the same way.
+    let baseline = |label: &'static str, args: Vec<String>| {
+        let (plan, bare_bin, stderr) =
+            (&plan, &bare_bin, tmp.path().join(format!("{label}.stderr")));
+        async move {
+            let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+            let mut server = Server::spawn(ServerSpec {
+                label,
+                bin: bare_bin,
+                args: &argv,
+                envs: &[("RUST_LOG", "warn".to_owned())],
+                ready_prefix: "bare listening on ",
+                core: server_core,
+                stderr_path: &stderr,
+            })
+            .await?;
+            let result = measure(plan, &server).await;
+            server.stop().await;
+            server.report_stderr();
+            result
+        }
     };
+    let bare = baseline("bare", Vec::new()).await?;
+    let floor_dir = tmp.path().join("floor-log");
+    let floor = baseline(
+        "floor",
+        vec!["--durable".into(), floor_dir.display().to_string()],
+    )
+    .await?;
 
     let data_dir = tmp.path().join("relay-data");
     std::fs::create_dir_all(&data_dir).context("cannot create the relay data directory")?;
@@ -254,7 +270,7 @@ async fn run(args: Args, cores: Cores) -> Result<()> {
         result?
     };
 
-    print_summary(&bare, &relay, &metrics);
+    print_summary(&bare, &floor, &relay, &metrics);
     // Explicit so a failure to delete (e.g. a file still held open) is reported.
     if let Err(e) = tmp.close() {
         eprintln!("WARNING: could not remove the temporary directory: {e}");
@@ -572,6 +588,12 @@ struct Phase {
 impl Phase {
     fn rate(&self) -> f64 {
         self.ok as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Microseconds of the server's core spent per answered request.
+    fn cpu_us_per_request(&self) -> Option<f64> {
+        let busy = self.server_cpu? / 100.0 * self.elapsed.as_secs_f64();
+        (self.ok > 0).then(|| busy * 1e6 / self.ok as f64)
     }
 
     fn error_count(&self) -> u64 {
@@ -971,12 +993,13 @@ impl WebhookMaker {
 // Summary
 // ---------------------------------------------------------------------------------------
 
-fn print_summary(bare: &Figures, relay: &Figures, metrics: &Option<String>) {
+fn print_summary(bare: &Figures, floor: &Figures, relay: &Figures, metrics: &Option<String>) {
     println!("\n== summary ==");
     println!(
-        "{:<6} {:>11} {:>9} {:>9} {:>9} {:>14} {:>12} {:>8}",
+        "{:<6} {:>11} {:>11} {:>9} {:>9} {:>9} {:>14} {:>12} {:>8}",
         "server",
         "peak req/s",
+        "core µs/req",
         "p50 ms",
         "p99 ms",
         "p99.9 ms",
@@ -984,16 +1007,19 @@ fn print_summary(bare: &Figures, relay: &Figures, metrics: &Option<String>) {
         "half: p99 ms",
         "errors"
     );
-    for (name, f) in [("bare", bare), ("relay", relay)] {
+    for (name, f) in [("bare", bare), ("floor", floor), ("relay", relay)] {
         let errors = f.peak.error_count() + f.half.as_ref().map_or(0, Phase::error_count);
         let (half_rate, half_p99) = match &f.half {
             Some(h) => (format!("{:.0}", h.rate()), format!("{:.3}", h.ms(0.99))),
             None => ("-".to_owned(), "-".to_owned()),
         };
         println!(
-            "{:<6} {:>11.0} {:>9.3} {:>9.3} {:>9.3} {:>14} {:>12} {:>8}",
+            "{:<6} {:>11.0} {:>11} {:>9.3} {:>9.3} {:>9.3} {:>14} {:>12} {:>8}",
             name,
             f.peak.rate(),
+            f.peak
+                .cpu_us_per_request()
+                .map_or_else(|| "?".to_owned(), |us| format!("{us:.1}")),
             f.peak.ms(0.50),
             f.peak.ms(0.99),
             f.peak.ms(0.999),
@@ -1003,12 +1029,26 @@ fn print_summary(bare: &Figures, relay: &Figures, metrics: &Option<String>) {
         );
     }
     let bare_peak = bare.peak.rate();
-    let ratio = if bare_peak > 0.0 {
-        relay.peak.rate() / bare_peak
+    let of_bare = |f: &Figures| {
+        if bare_peak > 0.0 {
+            f.peak.rate() / bare_peak
+        } else {
+            0.0
+        }
+    };
+    let ratio = of_bare(relay);
+    let verdict = |ok: bool| if ok { "PASS" } else { "MISS" };
+    let floor_ratio = of_bare(floor);
+    let of_floor = if floor.peak.rate() > 0.0 {
+        relay.peak.rate() / floor.peak.rate()
     } else {
         0.0
     };
-    let verdict = |ok: bool| if ok { "PASS" } else { "MISS" };
+    println!(
+        "\nfloor peak / bare peak = {floor_ratio:.2}   (append + group-commit fdatasync only: \
+         the most any durable server reaches here with these connections)"
+    );
+    println!("relay peak / floor peak = {of_floor:.2}");
     println!(
         "\nrelay peak / bare peak = {ratio:.2}   (target >= {TARGET_RATIO:.2})  {}",
         verdict(ratio >= TARGET_RATIO)
@@ -1025,7 +1065,7 @@ fn print_summary(bare: &Figures, relay: &Figures, metrics: &Option<String>) {
             "relay p99 at half-peak: not measured   (target < {TARGET_HALF_P99_MS} ms)  MISS"
         ),
     }
-    let total_errors = [bare, relay]
+    let total_errors = [bare, floor, relay]
         .iter()
         .map(|f| f.peak.error_count() + f.half.as_ref().map_or(0, Phase::error_count))
         .sum::<u64>();
