@@ -624,24 +624,7 @@ fn admin(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::Knowledge { command } => return knowledge(&base, &token, command),
     };
     runtime()?.block_on(async move {
-        let client = reqwest::Client::new();
-        let mut request = client
-            .request(method, format!("{base}{path}"))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("cannot reach {base}"))?;
-        let status = response.status();
-        let value: Value = response.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            let code = value["error"]["code"].as_str().unwrap_or("error");
-            let message = value["error"]["message"].as_str().unwrap_or("no details");
-            bail!("{status}: {code}: {message}");
-        }
+        let value = call_admin(&base, &token, method, &path, body).await?;
         println!("{}", serde_json::to_string_pretty(&value)?);
         // A broken evidence chain must fail scripts that check it.
         if value["ok"] == Value::Bool(false) {
@@ -654,24 +637,42 @@ fn admin(args: AdminArgs) -> anyhow::Result<()> {
     })
 }
 
+/// One admin API call with the operator token: the answer's JSON, or the relay's error code
+/// and message as the error.
+async fn call_admin(
+    base: &str,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> anyhow::Result<Value> {
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {base}"))?;
+    let status = response.status();
+    let value: Value = response.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        let code = value["error"]["code"].as_str().unwrap_or("error");
+        let message = value["error"]["message"].as_str().unwrap_or("no details");
+        bail!("{status}: {code}: {message}");
+    }
+    Ok(value)
+}
+
 /// `relay admin connect-link`: only the URL on stdout (scripts pass it on), the expiry on
 /// stderr.
 fn connect_link(base: &str, token: &str, tenant: &str, kind: &str) -> anyhow::Result<()> {
     runtime()?.block_on(async move {
-        let response = reqwest::Client::new()
-            .post(format!("{base}/v1/tenants/{tenant}/connect-links"))
-            .bearer_auth(token)
-            .json(&json!({ "kind": kind }))
-            .send()
-            .await
-            .with_context(|| format!("cannot reach {base}"))?;
-        let status = response.status();
-        let value: Value = response.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            let code = value["error"]["code"].as_str().unwrap_or("error");
-            let message = value["error"]["message"].as_str().unwrap_or("no details");
-            bail!("{status}: {code}: {message}");
-        }
+        let path = format!("/v1/tenants/{tenant}/connect-links");
+        let body = json!({ "kind": kind });
+        let value = call_admin(base, token, reqwest::Method::POST, &path, Some(body)).await?;
         let url = value["url"].as_str().context("the relay answered no url")?;
         println!("{url}");
         eprintln!(
@@ -690,25 +691,22 @@ fn rotate_key(base: &str, token: &str, given: Option<&str>) -> anyhow::Result<()
         None => MasterKey::generate(),
     };
     runtime()?.block_on(async move {
-        let response = reqwest::Client::new()
-            .post(format!("{base}/v1/keys/rotate"))
-            .bearer_auth(token)
-            .json(&json!({ "key": key.to_base64() }))
-            .send()
-            .await
-            .with_context(|| format!("cannot reach {base}"))?;
-        let status = response.status();
-        let value: Value = response.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            let code = value["error"]["code"].as_str().unwrap_or("error");
-            let message = value["error"]["message"].as_str().unwrap_or("no details");
-            bail!("{status}: {code}: {message}");
-        }
+        let body = json!({ "key": key.to_base64() });
+        let value = call_admin(
+            base,
+            token,
+            reqwest::Method::POST,
+            "/v1/keys/rotate",
+            Some(body),
+        )
+        .await?;
         println!("{}", serde_json::to_string_pretty(&value)?);
         // The one place a secret is shown: the operator must store it before a restart.
         println!("RELAY_MASTER_KEY={}", key.to_base64());
         eprintln!(
-            "Store the RELAY_MASTER_KEY line above (shown only now) in the relay's environment              before its next restart; keep the previous key in RELAY_OLD_MASTER_KEYS if              `failed` is not 0."
+            "Store the RELAY_MASTER_KEY line above (shown only now) in the relay's environment \
+             before its next restart; keep the previous key in RELAY_OLD_MASTER_KEYS if \
+             `failed` is not 0."
         );
         if value["failed"].as_u64().unwrap_or(0) > 0 {
             bail!("{} channel tokens could not be re-sealed", value["failed"]);

@@ -343,6 +343,25 @@ impl Api {
         page["head"].as_u64().context("head")
     }
 
+    /// The relay's verdict on `tenant`'s evidence chain; fails unless the chain is whole
+    /// (`ok` true and no `first_bad`).
+    pub async fn audit_ok(&self, tenant: &str, token: &str) -> anyhow::Result<Value> {
+        let verdict = self
+            .expect(
+                reqwest::Method::GET,
+                &format!("/v1/tenants/{tenant}/audit/verify"),
+                token,
+                None,
+                200,
+            )
+            .await?;
+        anyhow::ensure!(
+            verdict["ok"] == true && verdict["first_bad"].is_null(),
+            "the evidence chain is broken: {verdict}"
+        );
+        Ok(verdict)
+    }
+
     pub async fn all_events(&self, tenant: &str, token: &str) -> anyhow::Result<Vec<Value>> {
         let mut out: Vec<Value> = Vec::new();
         loop {

@@ -235,47 +235,10 @@ async fn instagram_login_connects_the_account_and_its_token_sends() {
         .find(|e| e.to_string().contains("ChannelChanged") && e.to_string().contains("connected"))
         .expect("a connected event");
     assert!(connected.to_string().contains(IG_NEW));
-    let verdict =
-        fx.w.api
-            .expect(
-                Method::GET,
-                &format!("/v1/tenants/{}/audit/verify", t.id),
-                &t.owner_token,
-                None,
-                200,
-            )
-            .await
-            .unwrap();
-    assert_eq!(verdict["ok"], true, "{verdict}");
+    fx.w.api.audit_ok(&t.id, &t.owner_token).await.unwrap();
 
     // The sealed token works: a customer writes, an agent replies, Meta accepts the send.
-    let customer = "5300000000000777";
-    fx.sim
-        .api
-        .customer_writes(IG_NEW, customer, "Halo, ready stock?")
-        .await
-        .unwrap();
-    let thread = fx.w.thread_of(t, customer, WAIT).await.unwrap();
-    fx.w.top_up(t, 2).await.unwrap();
-    let mut desk = RawDesk::caught_up(&fx.w.api.url, &t.agent_token)
-        .await
-        .unwrap();
-    let (answer, _) = desk
-        .command(
-            "c1",
-            Command::SendReply {
-                thread: thread.clone(),
-                text: "Ready, kak!".into(),
-            },
-        )
-        .await
-        .unwrap();
-    assert!(matches!(answer, Answer::Applied { .. }), "{answer:?}");
-    let send = eventually("the reply sent", WAIT, || async {
-        Ok(fx.sim.api.send_calls().await?.into_iter().next())
-    })
-    .await
-    .unwrap();
+    let send = reply_is_sent(&fx, t, IG_NEW, "5300000000000777").await;
     assert_eq!(send["status"], 200, "{send}");
     assert_eq!(send["path"], format!("/v23.0/{IG_NEW}/messages"));
     assert_eq!(send["token"], format!("account:{IG_NEW}"));

@@ -137,18 +137,7 @@ async fn deauthorize_disconnects_the_account_and_later_webhooks_are_not_stored()
         dump.contains("channel_changed") || dump.contains("ChannelChanged"),
         "evidence event"
     );
-    let verdict = w
-        .api
-        .expect(
-            Method::GET,
-            &format!("/v1/tenants/{}/audit/verify", w.a.id),
-            OPERATOR_TOKEN,
-            None,
-            200,
-        )
-        .await
-        .unwrap();
-    assert_eq!(verdict["ok"], true, "{verdict}");
+    w.api.audit_ok(&w.a.id, OPERATOR_TOKEN).await.unwrap();
     // Tenant B is untouched.
     let b = w
         .api
@@ -298,18 +287,7 @@ async fn data_deletion_removes_one_customers_texts_and_keeps_the_chain() {
         dump.contains("customer_redacted"),
         "an evidence record per step"
     );
-    let verdict = w
-        .api
-        .expect(
-            Method::GET,
-            &format!("/v1/tenants/{}/audit/verify", w.a.id),
-            OPERATOR_TOKEN,
-            None,
-            200,
-        )
-        .await
-        .unwrap();
-    assert_eq!(verdict["ok"], true, "{verdict}");
+    w.api.audit_ok(&w.a.id, OPERATOR_TOKEN).await.unwrap();
 
     // RELAY_PUBLIC_URL is not set here (the relay listens on port 0): the path is what counts.
     let path = &url[url.find("/meta/").unwrap()..];

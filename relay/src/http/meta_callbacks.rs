@@ -16,6 +16,7 @@
 
 use super::AppState;
 use super::error::ApiError;
+use crate::connect::pages::escape;
 use crate::lifecycle;
 use crate::principal::{Access, Principal};
 use crate::secret::Secret;
@@ -261,14 +262,6 @@ pub async fn data_deletion(
     );
     let url = format!("{}/meta/data-deletion/status/{code}", app.config.public_url);
     Ok(axum::Json(json!({"url": url, "confirmation_code": code})).into_response())
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {

@@ -37,6 +37,7 @@ use super::graph::{self, parse_form, segments};
 use super::record::CallRecord;
 use super::state::State;
 use super::time::now_ms;
+use crate::connect::pages::escape as esc;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
@@ -441,14 +442,6 @@ fn redact_tokens(v: &mut Value) {
 
 // ---- pages ----
 
-fn esc(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
 fn html_page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title></head>\
@@ -552,21 +545,27 @@ fn ig_check(st: &State, q: &BTreeMap<String, String>) -> Result<Vec<String>, Str
     Ok(accounts)
 }
 
+/// The authorize request's parameters that a consent form sends back when submitted.
+fn carried(q: &BTreeMap<String, String>) -> Vec<(&'static str, &str)> {
+    [
+        "client_id",
+        "redirect_uri",
+        "response_type",
+        "scope",
+        "state",
+    ]
+    .into_iter()
+    .map(|k| (k, q.get(k).map_or("", String::as_str)))
+    .collect()
+}
+
 fn ig_consent(sim: &Sim, q: &BTreeMap<String, String>) -> Out {
     let st = sim.lock();
     let accounts = match ig_check(&st, q) {
         Ok(a) => a,
         Err(e) => return bad_page(&e),
     };
-    let get = |k: &str| q.get(k).cloned().unwrap_or_default();
-    let carry = [
-        ("client_id", get("client_id")),
-        ("redirect_uri", get("redirect_uri")),
-        ("response_type", get("response_type")),
-        ("scope", get("scope")),
-        ("state", get("state")),
-    ];
-    let carry: Vec<(&str, &str)> = carry.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let carry = carried(q);
     let mut body = String::from("<p>Choose the Instagram professional account to connect.</p><ul>");
     for id in &accounts {
         let username = st
@@ -808,15 +807,7 @@ fn fb_consent(sim: &Sim, q: &BTreeMap<String, String>) -> Out {
     if let Err(e) = fb_check(&st, q) {
         return bad_page(&e);
     }
-    let get = |k: &str| q.get(k).cloned().unwrap_or_default();
-    let carry = [
-        ("client_id", get("client_id")),
-        ("redirect_uri", get("redirect_uri")),
-        ("response_type", get("response_type")),
-        ("scope", get("scope")),
-        ("state", get("state")),
-    ];
-    let carry: Vec<(&str, &str)> = carry.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let carry = carried(q);
     let mut body = format!(
         "<p>{} — allow access to these Pages and their Instagram accounts?</p><ul>",
         esc(&st.oauth.config.user_name)

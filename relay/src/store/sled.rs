@@ -129,6 +129,11 @@ fn read_seq(bytes: &[u8]) -> Result<Seq, StoreError> {
     Ok(Seq(u64::from_be_bytes(arr)))
 }
 
+/// What a route key holds: the tenant and channel it routes to.
+fn route_target(record: &ChannelRecord) -> String {
+    format!("{}/{}", record.tenant, record.id)
+}
+
 fn route_key(key: &RouteKey) -> Vec<u8> {
     match key {
         RouteKey::Instagram(id) => format!("r/ig:{id}").into_bytes(),
@@ -361,6 +366,25 @@ impl SledStore {
             routes.channels.clear();
         }
         applied
+    }
+
+    /// The route keys of `record` that no channel holds yet; a conflict if another channel
+    /// holds one. Call under the registry lock.
+    fn unclaimed_routes(&self, record: &ChannelRecord) -> Result<Vec<Vec<u8>>, StoreError> {
+        let target = route_target(record);
+        let mut unclaimed = Vec::new();
+        for key in record.route_keys() {
+            let k = route_key(&key);
+            match self.registry.get(&k).map_err(backend)? {
+                Some(v) if v.as_ref() == target.as_bytes() => {}
+                Some(_) => {
+                    let (RouteKey::Instagram(id) | RouteKey::WhatsApp(id)) = key;
+                    return Err(StoreError::Conflict(format!("a channel for account {id}")));
+                }
+                None => unclaimed.push(k),
+            }
+        }
+        Ok(unclaimed)
     }
 
     fn tenant_lock(&self, tenant: &TenantId) -> std::sync::MutexGuard<'_, ()> {
@@ -720,17 +744,9 @@ impl Store for SledStore {
             .registry_lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut routes = Vec::new();
-        for key in channel.route_keys() {
-            let k = route_key(&key);
-            if self.registry.contains_key(&k).map_err(backend)? {
-                let (RouteKey::Instagram(id) | RouteKey::WhatsApp(id)) = key;
-                return Err(StoreError::Conflict(format!("a channel for account {id}")));
-            }
-            routes.push(k);
-        }
         let mut record = channel;
         record.tenant = scope.tenant().clone();
+        let routes = self.unclaimed_routes(&record)?;
         let mut writes = Writes::default();
         // The record before the routes to it: a webhook routed meanwhile must find it.
         writes.insert(
@@ -739,11 +755,7 @@ impl Store for SledStore {
             enc(&record)?,
         );
         for k in routes {
-            writes.insert(
-                Tree::Registry,
-                k,
-                format!("{}/{}", record.tenant, record.id),
-            );
+            writes.insert(Tree::Registry, k, route_target(&record));
         }
         self.write(writes)
     }
@@ -753,37 +765,14 @@ impl Store for SledStore {
         scope: &TenantScope,
         channel: ChannelRecord,
     ) -> Result<(), StoreError> {
-        let _g = self
-            .registry_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut record = channel;
-        record.tenant = scope.tenant().clone();
-        let record_key = format!("c/{}/{}", record.tenant, record.id);
-        let Some(old) = Self::get::<ChannelRecord>(&self.registry, record_key.as_bytes())? else {
-            return Err(StoreError::Backend(format!("no channel {}", record.id)));
-        };
-        let target = format!("{}/{}", record.tenant, record.id);
-        let mut writes = Writes::default();
-        let new_routes: Vec<Vec<u8>> = record.route_keys().iter().map(route_key).collect();
-        for (key, k) in record.route_keys().iter().zip(&new_routes) {
-            match self.registry.get(k).map_err(backend)? {
-                Some(v) if v.as_ref() == target.as_bytes() => {}
-                Some(_) => {
-                    let (RouteKey::Instagram(id) | RouteKey::WhatsApp(id)) = key;
-                    return Err(StoreError::Conflict(format!("a channel for account {id}")));
-                }
-                None => writes.insert(Tree::Registry, k.clone(), target.clone()),
-            }
+        let id = channel.id.clone();
+        match self
+            .modify_channel(scope, &id, Box::new(move |_| Some(channel)))
+            .await?
+        {
+            Some(_) => Ok(()),
+            None => Err(StoreError::Backend(format!("no channel {id}"))),
         }
-        writes.insert(Tree::Registry, record_key, enc(&record)?);
-        // Routes the record lost go after it, like `insert_channel` orders its writes.
-        for k in old.route_keys().iter().map(route_key) {
-            if !new_routes.contains(&k) {
-                writes.remove(Tree::Registry, k);
-            }
-        }
-        self.write(writes)
     }
 
     async fn put_once(&self, key: &str, record: OnceRecord) -> Result<(), StoreError> {
@@ -865,25 +854,19 @@ impl Store for SledStore {
         // The change may not move the record to another tenant or id.
         new.tenant = old.tenant.clone();
         new.id = old.id.clone();
-        let target = format!("{}/{}", new.tenant, new.id);
-        let old_routes: Vec<Vec<u8>> = old.route_keys().iter().map(route_key).collect();
-        let new_keys = new.route_keys();
-        let new_routes: Vec<Vec<u8>> = new_keys.iter().map(route_key).collect();
-        for (k, key) in new_routes.iter().zip(new_keys) {
-            if !old_routes.contains(k) && self.registry.contains_key(k).map_err(backend)? {
-                let (RouteKey::Instagram(id) | RouteKey::WhatsApp(id)) = key;
-                return Err(StoreError::Conflict(format!("a channel for account {id}")));
-            }
-        }
+        let gained = self.unclaimed_routes(&new)?;
+        let new_routes: Vec<Vec<u8>> = new.route_keys().iter().map(route_key).collect();
         let mut writes = Writes::default();
         // Routes that go are removed first, so no webhook is routed by an id the record
         // no longer has; new routes follow the record, as in `insert_channel`.
-        for k in old_routes.iter().filter(|k| !new_routes.contains(k)) {
-            writes.remove(Tree::Registry, k.clone());
+        for k in old.route_keys().iter().map(route_key) {
+            if !new_routes.contains(&k) {
+                writes.remove(Tree::Registry, k);
+            }
         }
         writes.insert(Tree::Registry, key, enc(&new)?);
-        for k in new_routes.into_iter().filter(|k| !old_routes.contains(k)) {
-            writes.insert(Tree::Registry, k, target.clone());
+        for k in gained {
+            writes.insert(Tree::Registry, k, route_target(&new));
         }
         self.write(writes)?;
         Ok(Some(new))
