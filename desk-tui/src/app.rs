@@ -139,13 +139,19 @@ pub enum Input {
 }
 
 /// Something on top of the screen.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Overlay {
     None,
     Help,
     ConfirmQuit,
-    /// "Disconnect this channel?" for the settings screen's channel at this index.
-    ConfirmDisconnect(usize),
+    /// "Disconnect this channel?" about one channel of `profile`'s settings. Held by id, not
+    /// list position: the settings may reload (and reorder) while the question is up.
+    ConfirmDisconnect {
+        profile: usize,
+        channel: String,
+        /// As the question names it.
+        name: String,
+    },
 }
 
 /// The thread on screen.

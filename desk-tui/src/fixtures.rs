@@ -440,6 +440,20 @@ impl Events {
     pub fn credits(&mut self, added: i64, balance: i64, at: Millis) -> Seq {
         self.push(at, EventBody::Credits(CreditsEvent { added, balance }))
     }
+
+    /// Meta's data deletion reached the relay: the thread's customer was removed.
+    pub fn customer_removed(&mut self, thread: &str, at: Millis) -> Seq {
+        self.push(
+            at,
+            EventBody::Account(protocol::AccountEvent {
+                channel_id: ChannelId::new("ch-ig"),
+                occurred_at: at,
+                kind: protocol::AccountEventKind::CustomerRemoved {
+                    thread: ThreadId::new(thread),
+                },
+            }),
+        )
+    }
 }
 
 /// A lively inbox for screens: every row state once, as the snapshots show them.

@@ -1,9 +1,11 @@
 //! The desk's local copy of its tenant's event log, in sled: what the desk renders from,
 //! online or not.
 //!
-//! One sled database per relay + token (see [`SyncConfig::replica_dir`]) with four trees:
-//! `events` (seq, big-endian → bincode `Event`), `meta` (cursor, identity, header, head), and
-//! the outbox's `outbox` and `answers` (see [`crate::outbox`]). The cursor is the highest
+//! One sled database per relay + token (see [`SyncConfig::replica_dir`]) with six trees:
+//! `events` (seq, big-endian → bincode `Event`), `meta` (cursor, identity, header, head,
+//! credits), `threads` (the inbox rows), `thread_seqs` (each thread's seqs), and the outbox's
+//! `outbox` and `answers` (see [`crate::outbox`]). A replica from before `thread_seqs` has a
+//! `by_thread` tree instead, carried over and dropped on open. The cursor is the highest
 //! seq applied, and the events tree always holds exactly `1..=cursor`: events and the new
 //! cursor are written in one transaction, duplicates are skipped and a gap stops the
 //! batch. This module knows nothing about sockets; the engine feeds it.
@@ -198,6 +200,7 @@ impl Replica {
         let meta = db.open_tree("meta").map_err(open_error)?;
         let threads = db.open_tree("threads").map_err(open_error)?;
         let by_thread = db.open_tree("thread_seqs").map_err(open_error)?;
+        migrate_thread_index(&db, &by_thread)?;
         let outbox = Outbox::open(&db).map_err(open_error)?;
         Ok(Self {
             db,
@@ -471,6 +474,58 @@ impl Replica {
         self.db.flush()?;
         Ok(())
     }
+}
+
+/// The tree replicas written before `thread_seqs` indexed threads in: one empty entry per
+/// event, keyed thread, [`OLD_SEPARATOR`], seq big-endian.
+const OLD_THREAD_INDEX: &[u8] = b"by_thread";
+/// Never occurs in UTF-8, so one thread's keys are never a prefix of another's.
+const OLD_SEPARATOR: u8 = 0xFF;
+
+/// Rebuilds `thread_seqs` from an old `by_thread` tree, then drops it. Without this an old
+/// replica shows its threads empty and a customer removal redacts nothing there.
+///
+/// Rebuilding overwrites whole entries, so a crash before the drop just repeats it; the
+/// flush keeps the drop from becoming durable ahead of the new entries.
+fn migrate_thread_index(db: &sled::Db, thread_seqs: &Tree) -> Result<(), ReplicaError> {
+    if !db
+        .tree_names()
+        .iter()
+        .any(|name| name.as_ref() == OLD_THREAD_INDEX)
+    {
+        return Ok(());
+    }
+    let corrupt = || ReplicaError::Corrupt {
+        what: "old thread index",
+    };
+    let old = db.open_tree(OLD_THREAD_INDEX)?;
+    let mut batch = sled::Batch::default();
+    // Keys sort by thread then seq, so each thread's keys are one ascending run.
+    let mut current: Option<(Vec<u8>, Vec<u8>)> = None;
+    for key in old.iter().keys() {
+        let key = key?;
+        let split = key.len().checked_sub(9).ok_or_else(corrupt)?;
+        let (thread, rest) = key.split_at(split);
+        let (separator, seq) = rest.split_at(1);
+        if separator != [OLD_SEPARATOR] {
+            return Err(corrupt());
+        }
+        match &mut current {
+            Some((t, seqs)) if t.as_slice() == thread => seqs.extend_from_slice(seq),
+            _ => {
+                if let Some((t, seqs)) = current.replace((thread.to_vec(), seq.to_vec())) {
+                    batch.insert(t, seqs);
+                }
+            }
+        }
+    }
+    if let Some((t, seqs)) = current {
+        batch.insert(t, seqs);
+    }
+    thread_seqs.apply_batch(batch)?;
+    db.flush()?;
+    db.drop_tree(OLD_THREAD_INDEX)?;
+    Ok(())
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<ReplicaError>>;
@@ -782,10 +837,81 @@ pub(crate) mod tests {
         }
     }
 
+    /// A replica written before the thread index moved to `thread_seqs`: events, cursor and
+    /// the old `by_thread` tree (thread, 0xFF, seq big-endian → empty), built by hand.
+    fn old_format_replica(path: &Path, batch: &[Event]) {
+        let db = sled::Config::new().path(path).open().unwrap();
+        let events = db.open_tree("events").unwrap();
+        let by_thread = db.open_tree("by_thread").unwrap();
+        for e in batch {
+            events
+                .insert(e.seq.0.to_be_bytes(), codec::encode_binary(e).unwrap())
+                .unwrap();
+            if let Some(thread) = thread_of(e) {
+                let mut key = thread.as_str().as_bytes().to_vec();
+                key.push(0xFF);
+                key.extend_from_slice(&e.seq.0.to_be_bytes());
+                by_thread.insert(key, &[][..]).unwrap();
+            }
+        }
+        let cursor = batch.last().map_or(0, |e| e.seq.0);
+        db.open_tree("meta")
+            .unwrap()
+            .insert(CURSOR, &cursor.to_be_bytes()[..])
+            .unwrap();
+        db.flush().unwrap();
+    }
+
+    #[test]
+    fn an_old_thread_index_is_carried_over_on_open_and_dropped() {
+        use crate::fixtures::{Events, NOW};
+        use protocol::Channel;
+        let dir = tempfile::tempdir().unwrap();
+        let mut e = Events::new("t-sari");
+        // Interleaved, so each thread's seqs are not one run; "th" is a prefix of "th2".
+        e.message(
+            "th",
+            Channel::InstagramDm,
+            "rina",
+            "alamat Jl. Mawar 5",
+            NOW,
+        );
+        e.message("th2", Channel::InstagramDm, "budi", "keep me", NOW);
+        e.message("th", Channel::InstagramDm, "rina", "ukuran M", NOW);
+        let batch = e.take();
+        old_format_replica(dir.path(), &batch);
+
+        let replica = Replica::open_dir(dir.path()).unwrap();
+        let th = replica.thread_events(&ThreadId::new("th")).unwrap();
+        assert_eq!(th, [batch[0].clone(), batch[2].clone()]);
+        let th2 = replica.thread_events(&ThreadId::new("th2")).unwrap();
+        assert_eq!(th2, [batch[1].clone()]);
+        assert!(
+            !replica
+                .db
+                .tree_names()
+                .iter()
+                .any(|n| n.as_ref() == b"by_thread"),
+            "the old tree is gone"
+        );
+        // What the missing index broke: a data deletion must reach the old thread's events.
+        e.customer_removed("th", NOW);
+        replica.apply(&e.take()).unwrap();
+        let text = format!("{:?}", replica.thread_events(&ThreadId::new("th")).unwrap());
+        assert!(!text.contains("Mawar"), "{text}");
+        drop(replica);
+        // Opening again finds nothing to carry over and keeps the index.
+        let replica = Replica::open_dir(dir.path()).unwrap();
+        assert_eq!(
+            replica.thread_events(&ThreadId::new("th")).unwrap().len(),
+            2
+        );
+    }
+
     #[test]
     fn a_customer_removal_rewrites_the_threads_events_and_row() {
         use crate::fixtures::{Events, NOW};
-        use protocol::{AccountEvent, Channel, ChannelId};
+        use protocol::Channel;
         let dir = tempfile::tempdir().unwrap();
         let mut e = Events::new("t-sari");
         e.message(
@@ -798,19 +924,8 @@ pub(crate) mod tests {
         e.draft("th", 1, "Noted, Jl. Mawar 5", &["fact"], &[], NOW);
         e.message("other", Channel::InstagramDm, "budi", "keep me", NOW);
         let replica = crate::fixtures::replica(dir.path(), &e.take()).unwrap();
-        let removal = Event {
-            tenant: TenantId::new("t-sari"),
-            seq: e.next_seq(),
-            received_at: NOW,
-            body: EventBody::Account(AccountEvent {
-                channel_id: ChannelId::new("ch-ig"),
-                occurred_at: NOW,
-                kind: AccountEventKind::CustomerRemoved {
-                    thread: ThreadId::new("th"),
-                },
-            }),
-        };
-        replica.apply(&[removal]).unwrap();
+        e.customer_removed("th", NOW);
+        replica.apply(&e.take()).unwrap();
         let events = replica.thread_events(&ThreadId::new("th")).unwrap();
         let text = format!("{events:?}");
         // Meta's pseudonymous id stays (new messages still find the thread); names go.

@@ -172,6 +172,7 @@ async fn open_profiles(
             None => Replica::open(&config)
                 .with_context(|| format!("profile {}: opening the local replica", spec.name))?,
         };
+        discard_snapshot(&config);
         let identity = replica.identity()?;
         let header = replica.header()?;
         let sync = SyncHandle::spawn(config.clone(), replica.clone())?;
@@ -226,6 +227,18 @@ async fn open_profiles(
         });
     }
     Ok((profiles, live, deferred))
+}
+
+/// Deletes the inbox snapshot of a replica now open: from here on the replica is what the
+/// desk shows, and a customer removed (or a crash) before the next clean exit must not
+/// leave the old rows on disk. A clean exit writes it again.
+fn discard_snapshot(config: &SyncConfig) {
+    let Ok(dir) = config.replica_dir() else {
+        return;
+    };
+    if let Err(e) = crate::snapshot::discard(&crate::snapshot::path_for(&dir)) {
+        tracing::warn!(error = %e, "inbox snapshot not deleted");
+    }
 }
 
 /// Turns a profile's engine updates and connection states into messages.
@@ -350,6 +363,7 @@ pub async fn run(options: RunOptions) -> Result<()> {
             let tx = tx.clone();
             tokio::task::spawn_blocking(move || match Replica::open(&config) {
                 Ok(replica) => {
+                    discard_snapshot(&config);
                     let _ = tx.send(Msg::ReplicaReady { profile, replica });
                 }
                 Err(e) => {

@@ -1,10 +1,14 @@
 //! The inbox snapshot: every row of a replica, its cursor and who it belongs to, in one
-//! file beside the replica (`<replica dir>.inbox`), written when the desk closes.
+//! file beside the replica (`<replica dir>.inbox`), written when the desk closes and
+//! deleted as soon as the replica is open.
 //!
 //! Opening a large sled replica takes a while (its log is replayed), so the desk draws its
 //! first frame from this file and opens the replica behind it; the events after the
 //! snapshot's cursor are then applied like any sync update. The file is only a cache: a
 //! missing, damaged or older-format snapshot is ignored and the replica is read instead.
+//! It holds customers' names and message previews, so it exists only between a clean exit
+//! and the next open: a customer removed during a session, or a crash, leaves no stale
+//! copy on disk.
 
 use crate::model::summary::ThreadSummary;
 use crate::replica::{Header, Identity, Replica, ReplicaError};
@@ -56,6 +60,17 @@ pub fn read(path: &Path) -> Option<InboxSnapshot> {
     (snapshot.format == FORMAT).then_some(snapshot)
 }
 
+/// Deletes the snapshot at `path`; none there is fine.
+///
+/// # Errors
+/// The file exists and cannot be removed.
+pub fn discard(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
 /// Writes the replica's rows as a snapshot, atomically (a crash leaves the old file or the
 /// new one, never half of one).
 ///
@@ -104,5 +119,21 @@ mod tests {
         assert_eq!(snapshot.identity, replica.identity().unwrap());
         std::fs::write(&path, b"not a snapshot").unwrap();
         assert_eq!(read(&path), None);
+    }
+
+    #[test]
+    fn discarding_removes_the_file_and_a_missing_one_is_fine() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica_dir = dir.path().join("replica");
+        let replica = fixtures::replica(&replica_dir, &fixtures::showcase()).unwrap();
+        let path = path_for(&replica_dir);
+        write(&replica, &path).unwrap();
+        discard(&path).unwrap();
+        assert!(!path.exists());
+        assert_eq!(read(&path), None);
+        discard(&path).unwrap();
+        // Anything but "not there" is reported: here the path is a directory.
+        std::fs::create_dir(&path).unwrap();
+        assert!(discard(&path).is_err());
     }
 }

@@ -37,10 +37,10 @@ pub fn view(app: &App, theme: &Theme, frame: &mut Frame<'_>) {
     if let Input::Composer(composer) = &app.input {
         composer::draw(app, composer, theme, frame, body);
     }
-    match app.overlay {
+    match &app.overlay {
         Overlay::Help => help::draw(app, theme, frame, body),
         Overlay::ConfirmQuit => help::confirm_quit(app, theme, frame, body),
-        Overlay::ConfirmDisconnect(index) => help::confirm_disconnect(app, index, frame, body),
+        Overlay::ConfirmDisconnect { name, .. } => help::confirm_disconnect(name, frame, body),
         Overlay::None => {}
     }
 }

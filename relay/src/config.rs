@@ -273,12 +273,14 @@ impl Config {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let refresh_interval = number(
+        let secs = |v: Option<String>, var, default: u64| {
+            number(v, var, "seconds").map(|n| Duration::from_secs(n.map_or(default, |s| s as u64)))
+        };
+        let refresh_interval = secs(
             raw.refresh_interval_secs,
             "RELAY_REFRESH_INTERVAL_SECS",
-            "seconds",
-        )?
-        .map_or(Duration::from_secs(3600), |n| Duration::from_secs(n as u64));
+            3600,
+        )?;
         let meta_app_id = required(raw.meta_app_id, "META_APP_ID", "meta_app_id")?;
         let meta_app_secret = Secret::new(required(
             raw.meta_app_secret,
@@ -313,9 +315,6 @@ impl Config {
                 "bytes",
             )?
             .unwrap_or(defaults.max_frame_bytes),
-        };
-        let secs = |v: Option<String>, var, default: u64| {
-            number(v, var, "seconds").map(|n| Duration::from_secs(n.map_or(default, |s| s as u64)))
         };
         let connect_link_ttl = secs(
             raw.connect_link_ttl_secs,

@@ -9,12 +9,19 @@ use sha2::{Digest, Sha256};
 /// inside storage keys and URLs).
 #[must_use]
 pub fn random(prefix: &str) -> String {
-    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    format!(
+        "{prefix}_{}",
+        random_text(b"abcdefghijkmnpqrstuvwxyz23456789", 20)
+    )
+}
+
+/// `n` characters drawn uniformly from `alphabet` (ASCII) with the thread's CSPRNG.
+#[must_use]
+pub fn random_text(alphabet: &[u8], n: usize) -> String {
     let mut rng = rand::thread_rng();
-    let tail: String = (0..20)
-        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
-        .collect();
-    format!("{prefix}_{tail}")
+    (0..n)
+        .map(|_| char::from(alphabet[rng.gen_range(0..alphabet.len())]))
+        .collect()
 }
 
 fn hashed(prefix: &str, parts: &[&str]) -> String {

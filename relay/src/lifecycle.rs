@@ -120,11 +120,16 @@ pub async fn disconnect(
     };
     let since: Millis = app.clock.now();
     let reason = format!("Disconnected ({by}); connect it again to use it.");
-    app.store
+    let modified = app
+        .store
         .modify_channel(
             scope,
             channel,
             Box::new(move |c| {
+                // A concurrent disconnect got there first: one record of it is enough.
+                if c.is_disconnected() {
+                    return None;
+                }
                 let mut c = c.clone();
                 c.sealed_token = None;
                 c.token_expires_at = None;
@@ -146,7 +151,12 @@ pub async fn disconnect(
             }),
         )
         .await?;
-    app.store.sync().await?;
+    if !modified.is_some_and(|m| m.changed) {
+        return Ok(Some(Disconnected {
+            unsubscribe,
+            already: true,
+        }));
+    }
     record_change(
         app,
         scope,

@@ -22,7 +22,7 @@ use crate::store::{ChannelKind, ChannelRecord, Reconnect, StoreError};
 use protocol::Millis;
 
 /// Tokens that expire within this long are refreshed (DESIGN.md: 7 days).
-pub const REFRESH_WITHIN_MS: i64 = 7 * 24 * 3600 * 1000;
+pub const REFRESH_WITHIN_MS: i64 = 7 * Millis::DAY;
 
 /// Starts the refresher; it runs until the process ends.
 pub fn spawn(app: AppState) {
@@ -54,7 +54,7 @@ pub async fn round(app: &AppState) -> Result<(), StoreError> {
                 && channel.sealed_token.is_some()
                 && channel
                     .token_expires_at
-                    .is_some_and(|at| at.0 - now.0 <= REFRESH_WITHIN_MS);
+                    .is_some_and(|at| now.until(at) <= REFRESH_WITHIN_MS);
             if due {
                 one(app, &scope, &channel).await?;
             }
@@ -112,7 +112,7 @@ async fn one(
     {
         Ok((new, expires_in)) => {
             let now = app.clock.now();
-            let expires_at = Millis(now.0.saturating_add(expires_in.saturating_mul(1000)));
+            let expires_at = now.plus(expires_in.saturating_mul(Millis::SECOND));
             let keys = app.outbox.keys().clone();
             let tenant = scope.tenant().clone();
             let changed = app
@@ -140,8 +140,9 @@ async fn one(
                     }),
                 )
                 .await?;
-            app.store.sync().await?;
-            if changed.is_some_and(|c| c.token_expires_at == Some(expires_at)) {
+            // Unchanged when a reconnect, disconnect or refresh got there first; `record_change`
+            // makes the new token durable with its evidence record.
+            if changed.is_some_and(|m| m.changed) {
                 tracing::info!(channel = %channel.id, "access token refreshed");
                 record_change(
                     app,
@@ -192,9 +193,9 @@ async fn mark(
     change: &str,
     detail: String,
 ) -> Result<(), StoreError> {
-    tracing::warn!(channel = %channel.id, change, "channel needs a reconnection");
     let since = app.clock.now();
-    app.store
+    let marked = app
+        .store
         .modify_channel(
             scope,
             &channel.id,
@@ -212,6 +213,10 @@ async fn mark(
             }),
         )
         .await?;
-    app.store.sync().await?;
+    // Already marked (or gone) meanwhile: nothing changed, so no evidence record.
+    if !marked.is_some_and(|m| m.changed) {
+        return Ok(());
+    }
+    tracing::warn!(channel = %channel.id, change, "channel needs a reconnection");
     record_change(app, scope, &channel.id, change, detail).await
 }

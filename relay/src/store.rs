@@ -123,6 +123,14 @@ pub struct Reconnect {
 /// record and answers the new one, or `None` to leave it as it is.
 pub type ChannelChange = Box<dyn FnOnce(&ChannelRecord) -> Option<ChannelRecord> + Send>;
 
+/// What [`Store::modify_channel`] left: the record as stored afterwards, and whether the
+/// change wrote it (`false` when it declined), so callers record evidence only of changes.
+#[derive(Clone, Debug)]
+pub struct Modified {
+    pub record: ChannelRecord,
+    pub changed: bool,
+}
+
 /// A data-deletion request from Meta and how far it got (its status page reads this).
 /// Counts only: no user id, no contents.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -516,14 +524,14 @@ pub trait Store: Send + Sync + 'static {
     async fn channel_by_route(&self, key: &RouteKey) -> Result<Option<ChannelRecord>, StoreError>;
     /// Changes one channel of this tenant atomically (`change` sees the stored record, so
     /// a refresh and a key rotation cannot undo each other). Its routes follow the new
-    /// record like `update_channel`'s. Answers the record as it is afterwards, `None` when
-    /// the tenant has no such channel.
+    /// record like `update_channel`'s. Answers the record as it is afterwards and whether
+    /// `change` wrote it, `None` when the tenant has no such channel.
     async fn modify_channel(
         &self,
         scope: &TenantScope,
         id: &ChannelId,
         change: ChannelChange,
-    ) -> Result<Option<ChannelRecord>, StoreError>;
+    ) -> Result<Option<Modified>, StoreError>;
     /// Removes one customer's conversation contents (Meta's data-deletion callback): in
     /// every thread of the tenant whose customer id is `customer`, message views become
     /// tombstones, logged events lose their texts, attachments and names, replies lose

@@ -14,7 +14,7 @@ use crate::model::summary::{SendState, ThreadSummary};
 use protocol::{Channel, Command, Seq, ThreadId};
 
 impl App {
-    pub(super) fn move_by(&mut self, delta: isize) {
+    pub(super) fn move_by(&mut self, delta: isize, effects: &mut Vec<Effect>) {
         if self.screen == Screen::Settings {
             if let Remote::Loaded(data) = &self.settings {
                 self.settings_selected = self
@@ -40,7 +40,7 @@ impl App {
         }
         self.selected = self.selected.saturating_add_signed(delta).min(len - 1);
         if self.screen == Screen::Thread {
-            self.open_selected(&mut Vec::new());
+            self.open_selected(effects);
         }
     }
 
@@ -96,8 +96,8 @@ impl App {
 
     pub(super) fn act(&mut self, action: Action, effects: &mut Vec<Effect>) {
         match action {
-            Action::Down => self.move_by(1),
-            Action::Up => self.move_by(-1),
+            Action::Down => self.move_by(1, effects),
+            Action::Up => self.move_by(-1, effects),
             Action::Top => {
                 if self.screen == Screen::Thread && self.pane != Pane::List {
                     if let Some(o) = &mut self.open {
@@ -184,14 +184,14 @@ impl App {
                 }
             }
             Action::Approve => self.approve(effects),
-            Action::Edit => self.edit(),
+            Action::Edit => self.edit(effects),
             Action::EditExternal => {
-                self.edit();
+                self.edit(effects);
                 if let Input::Composer(c) = &self.input {
                     effects.push(Effect::Editor { text: c.text() });
                 }
             }
-            Action::Reply => self.reply(),
+            Action::Reply => self.reply(effects),
             Action::Discard => self.with_target(effects, |row| {
                 let draft = row.draft.as_ref().ok_or("there is no draft to discard")?;
                 Ok(Command::DiscardDraft {
@@ -287,9 +287,14 @@ impl App {
             }
             Action::Disconnect => match (&self.screen, &self.settings) {
                 (Screen::Settings, Remote::Loaded(data)) if !data.channels.is_empty() => {
-                    self.overlay = Overlay::ConfirmDisconnect(
-                        self.settings_selected.min(data.channels.len() - 1),
-                    );
+                    let index = self.settings_selected.min(data.channels.len() - 1);
+                    if let Some(channel) = data.channels.get(index) {
+                        self.overlay = Overlay::ConfirmDisconnect {
+                            profile: self.settings_profile,
+                            channel: channel.id.clone(),
+                            name: channel_name(channel),
+                        };
+                    }
                 }
                 _ => {
                     self.flash =
@@ -351,7 +356,7 @@ impl App {
         });
     }
 
-    pub(super) fn edit(&mut self) {
+    pub(super) fn edit(&mut self, effects: &mut Vec<Effect>) {
         let Some((profile, row)) = self.target() else {
             self.flash = Some("no thread selected".into());
             return;
@@ -368,10 +373,11 @@ impl App {
                 next: row.draft_versions.max(draft.version) + 1,
             },
             &draft.text,
+            effects,
         );
     }
 
-    pub(super) fn reply(&mut self) {
+    pub(super) fn reply(&mut self, effects: &mut Vec<Effect>) {
         let Some((profile, row)) = self.target() else {
             self.flash = Some("no thread selected".into());
             return;
@@ -381,7 +387,7 @@ impl App {
         } else {
             Target::Message
         };
-        self.open_composer(profile, &row.id, ComposeKind::Reply(target), "");
+        self.open_composer(profile, &row.id, ComposeKind::Reply(target), "", effects);
     }
 
     pub(super) fn open_composer(
@@ -390,9 +396,10 @@ impl App {
         thread: &ThreadId,
         kind: ComposeKind,
         text: &str,
+        effects: &mut Vec<Effect>,
     ) {
         if self.screen == Screen::Inbox {
-            self.open_thread(profile, thread.clone(), &mut Vec::new());
+            self.open_thread(profile, thread.clone(), effects);
         }
         self.input = Input::Composer(Box::new(Composer {
             profile,

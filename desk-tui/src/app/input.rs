@@ -1,7 +1,6 @@
 //! Keys to state: overlays first, then the input line (search, `:` commands), the
 //! composer (which never quits on a bare `q`; ctrl-c cancels), else the key map.
 
-use super::actions::channel_name;
 use super::{App, ComposeKind, Effect, Input, Overlay, Remote, Target};
 use crate::model::inbox::{Filter, Sort};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -12,7 +11,7 @@ impl App {
     pub(super) fn key(&mut self, key: KeyEvent, effects: &mut Vec<Effect>) {
         let ctrl_c =
             key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
-        match self.overlay {
+        match &self.overlay {
             Overlay::Help => {
                 self.overlay = Overlay::None;
                 return;
@@ -25,17 +24,28 @@ impl App {
                 }
                 return;
             }
-            Overlay::ConfirmDisconnect(index) => {
-                self.overlay = Overlay::None;
-                if key.code == KeyCode::Char('y')
-                    && let Remote::Loaded(data) = &self.settings
-                    && let Some(channel) = data.channels.get(index)
-                {
-                    self.flash = Some(format!("disconnecting {}…", channel_name(channel)));
-                    effects.push(Effect::Disconnect {
-                        profile: self.settings_profile,
-                        channel: channel.id.clone(),
-                    });
+            Overlay::ConfirmDisconnect { .. } => {
+                let Overlay::ConfirmDisconnect {
+                    profile,
+                    channel,
+                    name,
+                } = std::mem::replace(&mut self.overlay, Overlay::None)
+                else {
+                    return;
+                };
+                if key.code != KeyCode::Char('y') {
+                    return;
+                }
+                let listed = self.settings_profile == profile
+                    && matches!(&self.settings, Remote::Loaded(data)
+                        if data.channels.iter().any(|c| c.id == channel));
+                if listed {
+                    self.flash = Some(format!("disconnecting {name}…"));
+                    effects.push(Effect::Disconnect { profile, channel });
+                } else {
+                    self.flash = Some(format!(
+                        "{name} is no longer in the settings; nothing was disconnected"
+                    ));
                 }
                 return;
             }

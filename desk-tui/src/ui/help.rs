@@ -1,4 +1,5 @@
-//! The `?` overlay (every action with its keys and its `:` name) and the quit question.
+//! The `?` overlay (every action with its keys and its `:` name) and the quit and disconnect
+//! questions.
 
 use super::theme::Theme;
 use crate::app::App;
@@ -99,14 +100,7 @@ pub fn confirm_quit(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect)
     );
 }
 
-pub fn confirm_disconnect(app: &App, index: usize, frame: &mut Frame<'_>, area: Rect) {
-    let name = match &app.settings {
-        crate::app::Remote::Loaded(data) => data
-            .channels
-            .get(index)
-            .map_or_else(String::new, crate::app::channel_name),
-        _ => String::new(),
-    };
+pub fn confirm_disconnect(name: &str, frame: &mut Frame<'_>, area: Rect) {
     let lines = vec![
         Line::raw(format!(
             "Disconnect {name}? Its token and webhook subscription are removed;"

@@ -78,6 +78,95 @@ fn tab_cycles_the_panes() {
     assert_eq!(app.open.as_ref().unwrap().thread, ThreadId::new(ORDER[1]));
 }
 
+/// Two unread threads, for read receipts.
+fn two_unread() -> (TempDir, App) {
+    let mut e = fixtures::Events::new("t-sari");
+    e.message("th-a", protocol::Channel::InstagramDm, "ana", "halo", NOW);
+    e.message(
+        "th-b",
+        protocol::Channel::InstagramDm,
+        "budi",
+        "halo juga",
+        NOW,
+    );
+    app_with(&e.take())
+}
+
+/// The read receipts among `effects`, with their local ids.
+fn read_receipts(effects: &[Effect]) -> Vec<(u64, ThreadId)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Submit {
+                local,
+                command: Command::MarkRead { thread, .. },
+                ..
+            } => Some((*local, thread.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The relay applies the command submitted as `local`.
+fn ack(app: &mut App, local: u64, key: &str) {
+    let key = protocol::CommandKey::new(key);
+    app.update(Msg::Submitted {
+        local,
+        result: Ok(key.clone()),
+    });
+    app.update(Msg::Answered {
+        profile: 0,
+        key,
+        answer: protocol::Answer::Applied { seq: Seq(99) },
+    });
+}
+
+#[test]
+fn moving_in_the_list_pane_sends_the_next_threads_read_receipt() {
+    let (_dir, mut app) = two_unread();
+    let effects = app.update(code(KeyCode::Enter));
+    let [(first_local, first)] = &read_receipts(&effects)[..] else {
+        panic!("{effects:?}")
+    };
+    ack(&mut app, *first_local, "k-first");
+    app.update(code(KeyCode::Tab));
+    app.update(code(KeyCode::Tab));
+    assert_eq!(app.pane, Pane::List);
+    let effects = press(&mut app, "j");
+    let second = app.open.as_ref().unwrap().thread.clone();
+    assert_ne!(&second, first);
+    let receipts = read_receipts(&effects);
+    assert_eq!(
+        receipts.iter().map(|(_, t)| t).collect::<Vec<_>>(),
+        [&second],
+        "{effects:?}"
+    );
+    ack(&mut app, receipts[0].0, "k-second");
+    assert!(app.pending.is_empty(), "{:?}", app.pending);
+}
+
+#[test]
+fn replying_or_editing_from_the_inbox_sends_the_read_receipt() {
+    let (_dir, mut app) = two_unread();
+    let thread = app.selected_thread().unwrap().1;
+    let effects = press(&mut app, "r");
+    assert!(matches!(app.input, Input::Composer(_)));
+    let receipts = read_receipts(&effects);
+    assert_eq!(
+        receipts.iter().map(|(_, t)| t).collect::<Vec<_>>(),
+        [&thread],
+        "{effects:?}"
+    );
+    ack(&mut app, receipts[0].0, "k-r");
+    assert!(app.pending.is_empty(), "{:?}", app.pending);
+
+    // The showcase's top row has a draft to edit, and is unread.
+    let (_dir, mut app) = showcase();
+    let effects = press(&mut app, "e");
+    assert!(matches!(app.input, Input::Composer(_)));
+    assert_eq!(read_receipts(&effects).len(), 1, "{effects:?}");
+}
+
 #[test]
 fn slash_searches_as_you_type_and_esc_clears() {
     let (_dir, mut app) = showcase();
@@ -210,8 +299,10 @@ fn ctrl_w_saves_the_edit_without_sending() {
 fn capital_e_opens_the_external_editor_and_its_text_comes_back() {
     let (_dir, mut app) = showcase();
     let effects = press(&mut app, "E");
+    // Opening the unread thread from the inbox sends its read receipt first.
     assert!(
-        matches!(&effects[..], [Effect::Editor { text }] if text.starts_with("Halo kak Rina!"))
+        matches!(&effects[..], [Effect::Submit { command: Command::MarkRead { .. }, .. }, Effect::Editor { text }] if text.starts_with("Halo kak Rina!")),
+        "{effects:?}"
     );
     app.update(Msg::EditorDone(Ok("Dari editor".into())));
     let Input::Composer(c) = &app.input else {
@@ -705,7 +796,14 @@ fn capital_x_disconnects_the_selected_channel_after_asking() {
         result: Ok(screens::settings_data()),
     });
     press(&mut app, "jX");
-    assert_eq!(app.overlay, Overlay::ConfirmDisconnect(1));
+    assert_eq!(
+        app.overlay,
+        Overlay::ConfirmDisconnect {
+            profile: 0,
+            channel: "ch-wa".into(),
+            name: "106540352242922".into()
+        }
+    );
     assert!(draw(&app, 80, 24).contains("Disconnect 106540352242922?"));
     // Anything but y keeps it.
     assert!(press(&mut app, "n").is_empty());
@@ -716,6 +814,48 @@ fn capital_x_disconnects_the_selected_channel_after_asking() {
             profile: 0,
             channel: "ch-wa".into()
         }]
+    );
+}
+
+#[test]
+fn the_disconnect_question_stays_on_its_channel_when_settings_reload() {
+    let (_dir, mut app) = showcase();
+    press(&mut app, "S");
+    app.update(Msg::Settings {
+        profile: 0,
+        result: Ok(screens::settings_data()),
+    });
+    press(&mut app, "jX");
+    // The settings come back (say after a reconnect elsewhere) in another order.
+    let mut reordered = screens::settings_data();
+    reordered.channels.reverse();
+    app.update(Msg::Settings {
+        profile: 0,
+        result: Ok(reordered.clone()),
+    });
+    assert!(draw(&app, 80, 24).contains("Disconnect 106540352242922?"));
+    assert_eq!(
+        press(&mut app, "y"),
+        [Effect::Disconnect {
+            profile: 0,
+            channel: "ch-wa".into()
+        }]
+    );
+
+    // Gone from the settings meanwhile: nothing is disconnected.
+    press(&mut app, "X");
+    let mut without = reordered;
+    without.channels.retain(|c| c.id != "ch-ig");
+    app.update(Msg::Settings {
+        profile: 0,
+        result: Ok(without),
+    });
+    assert!(press(&mut app, "y").is_empty());
+    assert_eq!(app.overlay, Overlay::None);
+    assert!(
+        app.flash.as_deref().unwrap().contains("no longer"),
+        "{:?}",
+        app.flash
     );
 }
 

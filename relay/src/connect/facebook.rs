@@ -13,7 +13,7 @@
 
 use super::Grant;
 use super::Kind;
-use super::instagram::{CallbackQuery, consented, meta_failed, not_configured, saved_page};
+use super::instagram::{CallbackQuery, consented, meta_failed, saved_page};
 use super::links;
 use super::meta::{self, MetaError};
 use super::pages::{self, escape};
@@ -102,9 +102,6 @@ pub async fn callback(State(app): State<AppState>, Query(q): Query<CallbackQuery
         Err(page) => return page,
     };
     let brand = brand.as_deref();
-    if app.config.meta_app_id.is_empty() {
-        return not_configured(brand, "META_APP_ID");
-    }
     let mut found = match find_pages(&app, code).await {
         Ok(f) => f,
         Err(e) => return meta_failed(brand, &e),
@@ -131,7 +128,7 @@ pub async fn callback(State(app): State<AppState>, Query(q): Query<CallbackQuery
 /// Pages that could be connected.
 async fn find_pages(app: &AppState, code: &str) -> Result<Found, MetaError> {
     let cfg = &app.config;
-    let http = client()?;
+    let http = meta::client()?;
     let short = meta::facebook_code(
         &http,
         &cfg.meta_graph_url,
@@ -167,7 +164,7 @@ async fn find_pages(app: &AppState, code: &str) -> Result<Found, MetaError> {
                 token: p.token.expose().to_owned(),
                 token_expires_at: p
                     .expires_in
-                    .map(|s| now.0.saturating_add(s.saturating_mul(1000))),
+                    .map(|s| now.plus(s.saturating_mul(Millis::SECOND)).0),
                 ig_id: ig.ig_id,
                 username: ig.username,
                 profile_picture_url: ig.profile_picture_url,
@@ -176,13 +173,6 @@ async fn find_pages(app: &AppState, code: &str) -> Result<Found, MetaError> {
         })
         .collect();
     Ok(Found { user_id, pages })
-}
-
-fn client() -> Result<reqwest::Client, MetaError> {
-    meta::client().map_err(|e| MetaError::Transport {
-        step: "client",
-        reason: e.to_string(),
-    })
 }
 
 /// The chooser: the candidates sealed into a fresh `choice`, and a page with one button per
@@ -271,7 +261,7 @@ async fn connect_page(
 ) -> Response {
     let cfg = &app.config;
     let token = Secret::new(page.token);
-    let subscribed = match client() {
+    let subscribed = match meta::client() {
         Ok(http) => {
             meta::subscribe(
                 &http,

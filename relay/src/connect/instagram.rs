@@ -219,10 +219,7 @@ pub async fn callback(State(app): State<AppState>, Query(q): Query<CallbackQuery
 
 async fn connect(app: &AppState, app_id: &str, code: &str) -> Result<Connected, MetaError> {
     let cfg = &app.config;
-    let http = meta::client().map_err(|e| MetaError::Transport {
-        step: "client",
-        reason: e.to_string(),
-    })?;
+    let http = meta::client()?;
     // Instagram-Login apps have their own secret; without one, the Meta app's is used.
     let secret = cfg
         .instagram_app_secret
@@ -262,6 +259,6 @@ async fn connect(app: &AppState, app_id: &str, code: &str) -> Result<Connected, 
         token: long.token,
         token_expires_at: long
             .expires_in
-            .map(|s| Millis(now.0.saturating_add(s.saturating_mul(1000)))),
+            .map(|s| now.plus(s.saturating_mul(Millis::SECOND))),
     })
 }

@@ -130,7 +130,7 @@ async fn mint_with(
     );
     let key = key(purpose, &secret);
     let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-    let expires_at = Millis(app.clock.now().0.saturating_add(ttl_ms));
+    let expires_at = app.clock.now().plus(ttl_ms);
     let sealed = value.map(|v| {
         app.outbox
             .keys()

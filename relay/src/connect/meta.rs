@@ -38,11 +38,15 @@ pub enum MetaError {
 ///
 /// # Errors
 /// The TLS backend cannot start.
-pub fn client() -> Result<Client, reqwest::Error> {
+pub fn client() -> Result<Client, MetaError> {
     Client::builder()
         .timeout(TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .build()
+        .map_err(|e| MetaError::Transport {
+            step: "client",
+            reason: e.without_url().to_string(),
+        })
 }
 
 async fn call(step: &'static str, req: reqwest::RequestBuilder) -> Result<Value, MetaError> {

@@ -8,8 +8,8 @@ use crate::ids;
 use crate::ingest::parse::RouteKey;
 use crate::principal::TenantScope;
 use crate::secret::Secret;
-use crate::store::{Appended, ChannelKind, ChannelRecord, NewEvent, StoreError};
-use protocol::{AccountEvent, AccountEventKind, ChannelId, EventBody, Millis};
+use crate::store::{ChannelKind, ChannelRecord, StoreError};
+use protocol::{ChannelId, Millis};
 
 /// An account a flow resolved, ready to be stored.
 pub struct Connected {
@@ -126,25 +126,7 @@ pub async fn save(app: &AppState, grant: &Grant, c: Connected) -> Result<Saved, 
         c.token_expires_at
             .map_or("-".to_owned(), |m| m.0.to_string()),
     );
-    let event = NewEvent {
-        dedup_key: format!("connect:{id}:{}", ids::random("cx")),
-        received_at: now,
-        body: EventBody::Account(AccountEvent {
-            channel_id: id.clone(),
-            occurred_at: now,
-            kind: AccountEventKind::ChannelChanged {
-                change: "connected".into(),
-                detail,
-            },
-        }),
-    };
-    let appended = app.store.append(&scope, vec![event]).await?;
-    app.store.sync().await?;
-    let events = appended.into_iter().filter_map(|a| match a {
-        Appended::Stored(e) => Some(e),
-        Appended::Duplicate(_) => None,
-    });
-    app.hub.publish(&scope, events);
+    crate::lifecycle::record_change(app, &scope, &id, "connected", detail).await?;
     // Sends that waited for a reconnection may go now.
     app.outbox.kick(scope.tenant());
     tracing::info!(tenant = %scope.tenant(), channel = %id, login = c.login, "channel connected");

@@ -180,10 +180,7 @@ pub async fn finish(State(app): State<AppState>, headers: HeaderMap, body: Bytes
 
 async fn connect(app: &AppState, input: &Signup) -> Result<Connected, MetaError> {
     let cfg = &app.config;
-    let http = meta::client().map_err(|e| MetaError::Transport {
-        step: "client",
-        reason: e.to_string(),
-    })?;
+    let http = meta::client()?;
     let issued = meta::facebook_code(
         &http,
         &cfg.meta_graph_url,
@@ -225,6 +222,6 @@ async fn connect(app: &AppState, input: &Signup) -> Result<Connected, MetaError>
         token: issued.token,
         token_expires_at: issued
             .expires_in
-            .map(|s| protocol::Millis(now.0.saturating_add(s.saturating_mul(1000)))),
+            .map(|s| now.plus(s.saturating_mul(protocol::Millis::SECOND))),
     })
 }

@@ -16,14 +16,14 @@
 
 use super::AppState;
 use super::error::ApiError;
-use crate::connect::pages::escape;
+use crate::connect::pages::{self, escape};
 use crate::lifecycle;
 use crate::principal::{Access, Principal};
 use crate::secret::Secret;
 use crate::store::DeletionRecord;
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -164,8 +164,9 @@ async fn act(app: &AppState, user: &str, redact: bool) -> Result<Done, ApiError>
             }
         }
         if redact {
+            // Durable once it returns something (the store checkpoints a redaction), and
+            // the evidence records below sync again.
             let redacted = app.store.redact_customer(&scope, user).await?;
-            app.store.sync().await?;
             for r in &redacted {
                 done.threads += 1;
                 done.messages += r.messages;
@@ -264,22 +265,6 @@ pub async fn data_deletion(
     Ok(axum::Json(json!({"url": url, "confirmation_code": code})).into_response())
 }
 
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title></head>\n<body style=\"font-family: sans-serif; max-width: 36em; \
-         margin: 3em auto; line-height: 1.5\">\n{body}\n</body></html>\n",
-        title = escape(title)
-    );
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        html,
-    )
-        .into_response()
-}
-
 /// `GET /meta/data-deletion/status/{code}`: a small page in the partner's name.
 pub async fn deletion_status(
     State(app): State<AppState>,
@@ -293,21 +278,22 @@ pub async fn deletion_status(
         None
     };
     let Some(r) = record else {
-        return Ok(page(
+        return Ok(pages::page(
             StatusCode::NOT_FOUND,
+            None,
             "Deletion request not found",
-            "<h1>Deletion request not found</h1>\n<p>No data-deletion request has this \
-             confirmation code. Check the link you were given.</p>",
+            "<p>No data-deletion request has this confirmation code. Check the link you were \
+             given.</p>",
+            "",
         ));
     };
-    let brand = escape(&r.brand);
     let state = match r.state.as_str() {
         "done" => "Done: your data has been deleted.",
         "in_progress" => "In progress: your data is being deleted.",
         _ => "Received: your request will be handled within minutes.",
     };
     let body = format!(
-        "<h1>{brand}: data deletion</h1>\n<p><strong>{state}</strong></p>\n\
+        "<p><strong>{state}</strong></p>\n\
          <p>Confirmation code: <code>{code}</code></p>\n<ul>\n\
          <li>Connected accounts disconnected: {channels}</li>\n\
          <li>Conversations cleared: {threads}</li>\n\
@@ -317,10 +303,12 @@ pub async fn deletion_status(
         threads = r.threads,
         messages = r.messages,
     );
-    Ok(page(
+    Ok(pages::page(
         StatusCode::OK,
-        &format!("{} data deletion", r.brand),
+        Some(&r.brand),
+        "Data deletion",
         &body,
+        "",
     ))
 }
 

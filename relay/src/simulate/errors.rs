@@ -9,7 +9,6 @@
 //! expired tokens on the WhatsApp Cloud API; 500 / 503 for transient failures.
 
 use axum::http::StatusCode;
-use rand::Rng;
 use serde_json::{Value, json};
 
 /// Which surface answered, because a few statuses and subcodes differ between them.
@@ -379,11 +378,10 @@ fn token_status(surface: Surface) -> StatusCode {
 /// Meta's request trace id: 11 or so characters of base64-ish letters.
 #[must_use]
 pub fn fbtrace_id() -> String {
-    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
-    let mut rng = rand::thread_rng();
-    (0..11)
-        .map(|_| char::from(CHARS[rng.gen_range(0..CHARS.len())]))
-        .collect()
+    crate::ids::random_text(
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-",
+        11,
+    )
 }
 
 #[cfg(test)]

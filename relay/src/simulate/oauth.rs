@@ -37,6 +37,7 @@ use super::graph::{self, parse_form, segments};
 use super::record::CallRecord;
 use super::state::State;
 use super::time::now_ms;
+use crate::connect::links::with_params as with_query;
 use crate::connect::pages::escape as esc;
 use axum::Json;
 use axum::Router;
@@ -45,7 +46,6 @@ use axum::extract::State as AxumState;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
@@ -202,11 +202,10 @@ impl State {
 }
 
 fn random(prefix: &str, n: usize) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::thread_rng();
-    let tail: String = (0..n)
-        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
-        .collect();
+    let tail = crate::ids::random_text(
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+        n,
+    );
     format!("{prefix}{tail}")
 }
 
@@ -472,29 +471,6 @@ fn hidden(params: &[(&str, &str)]) -> String {
             )
         })
         .collect()
-}
-
-fn with_query(base: &str, params: &[(&str, &str)]) -> String {
-    let q: Vec<String> = params
-        .iter()
-        .map(|(k, v)| format!("{k}={}", urlencode(v)))
-        .collect();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}{}", q.join("&"))
-}
-
-fn urlencode(v: &str) -> String {
-    let mut out = String::new();
-    for b in v.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(char::from(b));
-        } else if b == b' ' {
-            out.push('+');
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 // ---- Instagram Login ----

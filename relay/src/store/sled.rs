@@ -38,8 +38,8 @@ use super::project::{Views, project};
 use super::wal::{self, Tree, Wal, Writes};
 use super::{
     AgentKind, AgentRecord, Appended, ChannelRecord, CommandOutcome, CommandRequest, DRAFTER_AGENT,
-    MessageView, NewEvent, OnceRecord, PartnerRecord, Proposal, ProposalOutcome, SendView, Store,
-    StoreError, TenantRecord, TenantSettings, ThreadView,
+    MessageView, Modified, NewEvent, OnceRecord, PartnerRecord, Proposal, ProposalOutcome,
+    SendView, Store, StoreError, TenantRecord, TenantSettings, ThreadView,
 };
 use super::{ChannelChange, DeletionRecord, Redacted, redact};
 use crate::audit::{self, AuditRecord, Hash, Verdict};
@@ -205,8 +205,9 @@ fn logged(event: &Event, prev: Hash) -> Result<(Vec<u8>, Hash), StoreError> {
 
 struct Prefix(String);
 
-/// Route key → channel (or none), valid for one registry generation: every registry write
-/// clears it, and an answer read from sled is kept only if no write happened meanwhile.
+/// Route key → channel (or none), valid for one generation: every write of a route or a
+/// channel record clears it, and an answer read from sled is kept only if no such write
+/// happened meanwhile.
 #[derive(Default)]
 struct RouteCache {
     generation: u64,
@@ -302,12 +303,29 @@ impl SledStore {
         observe: FlushObserver,
         segment_bytes: u64,
     ) -> Result<SledStore, StoreError> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(dir)
             // Durability comes from the write-ahead log; sled is flushed at checkpoints.
-            .flush_every_ms(None)
-            .open()
-            .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", dir.display())))?;
+            .flush_every_ms(None);
+        // sled's IO threads of a store just closed in this process can hold the directory
+        // lock a moment after the handle is gone; sled offers nothing to wait on, so retry
+        // (bounded). A second relay on the same directory still fails, a second later.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        let db = loop {
+            match config.open() {
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("could not acquire lock")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => {
+                    break other.map_err(|e| {
+                        StoreError::Backend(format!("cannot open {}: {e}", dir.display()))
+                    })?;
+                }
+            }
+        };
         let registry = db.open_tree("registry").map_err(backend)?;
         let data = db.open_tree("tenants").map_err(backend)?;
         let flush_db = db.clone();
@@ -356,11 +374,15 @@ impl SledStore {
         if writes.is_empty() {
             return Ok(());
         }
-        let registry = writes.ops.iter().any(|op| op.tree == Tree::Registry);
+        // Routing answers read only routes and channel records; connect states, tokens and
+        // deletion records come and go during connect flows without touching them.
+        let routing = writes.ops.iter().any(|op| {
+            op.tree == Tree::Registry && (op.key.starts_with(b"r/") || op.key.starts_with(b"c/"))
+        });
         let pending = self.wal.append(&writes)?;
         let applied = apply(&self.registry, &self.data, writes);
         drop(pending);
-        if registry {
+        if routing {
             let mut routes = lock(&self.routes);
             routes.generation += 1;
             routes.channels.clear();
@@ -392,11 +414,9 @@ impl SledStore {
             .as_str()
             .bytes()
             .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b.into()));
-        // A poisoned lock only means another append panicked; the data is still consistent
-        // because sled batches are atomic.
-        self.tenant_locks[h % STRIPES]
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        // A poisoned lock only means another writer panicked; its step is in the log whole
+        // or not at all, and replay completes a step cut short.
+        lock(&self.tenant_locks[h % STRIPES])
     }
 
     fn get<T: DeserializeOwned>(tree: &sled::Tree, key: &[u8]) -> Result<Option<T>, StoreError> {
@@ -409,10 +429,7 @@ impl SledStore {
         value: &T,
         what: &str,
     ) -> Result<(), StoreError> {
-        let _g = self
-            .registry_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _g = lock(&self.registry_lock);
         if self
             .registry
             .contains_key(key.as_bytes())
@@ -691,10 +708,7 @@ impl Store for SledStore {
     }
 
     async fn insert_agent(&self, agent: AgentRecord) -> Result<(), StoreError> {
-        let _g = self
-            .registry_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _g = lock(&self.registry_lock);
         let mut writes = Writes::default();
         writes.insert(Tree::Registry, format!("g/{}", agent.id), enc(&agent)?);
         writes.insert(
@@ -715,10 +729,7 @@ impl Store for SledStore {
     }
 
     async fn revoke_agent(&self, scope: &TenantScope, agent: &AgentId) -> Result<bool, StoreError> {
-        let _g = self
-            .registry_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _g = lock(&self.registry_lock);
         let Some(record) =
             Self::get::<AgentRecord>(&self.registry, format!("g/{agent}").as_bytes())?
         else {
@@ -740,10 +751,7 @@ impl Store for SledStore {
         scope: &TenantScope,
         channel: ChannelRecord,
     ) -> Result<(), StoreError> {
-        let _g = self
-            .registry_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _g = lock(&self.registry_lock);
         let mut record = channel;
         record.tenant = scope.tenant().clone();
         let routes = self.unclaimed_routes(&record)?;
@@ -783,10 +791,7 @@ impl Store for SledStore {
 
     async fn take_once(&self, key: &str) -> Result<Option<OnceRecord>, StoreError> {
         // Under the registry lock, so two callers cannot both read it before the removal.
-        let _g = self
-            .registry_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _g = lock(&self.registry_lock);
         let k = format!("o/{key}");
         let Some(bytes) = self.registry.get(k.as_bytes()).map_err(backend)? else {
             return Ok(None);
@@ -839,17 +844,17 @@ impl Store for SledStore {
         scope: &TenantScope,
         id: &ChannelId,
         change: ChannelChange,
-    ) -> Result<Option<ChannelRecord>, StoreError> {
-        let _g = self
-            .registry_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    ) -> Result<Option<Modified>, StoreError> {
+        let _g = lock(&self.registry_lock);
         let key = format!("c/{}/{}", scope.tenant(), id);
         let Some(old) = Self::get::<ChannelRecord>(&self.registry, key.as_bytes())? else {
             return Ok(None);
         };
         let Some(mut new) = change(&old) else {
-            return Ok(Some(old));
+            return Ok(Some(Modified {
+                record: old,
+                changed: false,
+            }));
         };
         // The change may not move the record to another tenant or id.
         new.tenant = old.tenant.clone();
@@ -869,7 +874,10 @@ impl Store for SledStore {
             writes.insert(Tree::Registry, k, route_target(&new));
         }
         self.write(writes)?;
-        Ok(Some(new))
+        Ok(Some(Modified {
+            record: new,
+            changed: true,
+        }))
     }
 
     async fn redact_customer(

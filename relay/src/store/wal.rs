@@ -294,11 +294,14 @@ pub fn open(
         checkpoint()?;
     }
     let next = numbers.last().map_or(1, |n| n + 1);
-    let current = create_segment(dir, next)?;
-    for number in numbers {
+    // Removed before the next segment is created, whose directory sync makes the removals
+    // durable too: a torn old segment that outlived a crash beside a newer one would read
+    // as damage in the middle of the log and stop the next start.
+    for &number in &numbers {
         let path = segment_path(dir, number);
         fs::remove_file(&path).map_err(|e| io_error("remove", &path, &e))?;
     }
+    let current = create_segment(dir, next)?;
     Ok((
         Wal {
             dir: dir.to_owned(),
@@ -346,8 +349,12 @@ impl Wal {
     /// # Errors
     /// The write failed; nothing of it may be applied then.
     pub fn append(&self, writes: &Writes) -> Result<Pending<'_>, StoreError> {
-        let record = writes.encode()?;
         let gate = self.gate.read().unwrap_or_else(PoisonError::into_inner);
+        if writes.is_empty() {
+            // An empty record would encode as zeros, which replay reads as the segment's end.
+            return Ok(Pending { _gate: gate });
+        }
+        let record = writes.encode()?;
         self.current()
             .write(&record)
             .map_err(|e| StoreError::Backend(format!("cannot write the log: {e}")))?;
@@ -448,6 +455,19 @@ mod tests {
         assert_eq!(seen, (1..=3).map(|n| writes(n).ops).collect::<Vec<_>>());
         // The replay was checkpointed: the next open has nothing left to apply.
         assert!(replay(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn an_empty_step_does_not_end_the_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (wal, _) = open(dir.path(), 1 << 20, |_| Ok(()), || Ok(())).unwrap();
+            drop(wal.append(&writes(1)).unwrap());
+            drop(wal.append(&Writes::default()).unwrap());
+            drop(wal.append(&writes(2)).unwrap());
+            wal.sync().unwrap();
+        }
+        assert_eq!(replay(dir.path()), vec![writes(1).ops, writes(2).ops]);
     }
 
     #[test]

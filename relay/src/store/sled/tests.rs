@@ -233,7 +233,7 @@ async fn channel_routes_are_unique_and_resolve_to_their_tenant() {
         )
         .await
         .unwrap();
-    assert!(changed.is_some());
+    assert!(changed.is_some_and(|m| m.changed));
     assert!(route("111").await.is_none());
     assert!(route("9111").await.is_none());
     let now = route("222").await.unwrap();
