@@ -101,13 +101,13 @@ pub fn confirm_quit(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect)
 }
 
 pub fn confirm_disconnect(name: &str, frame: &mut Frame<'_>, area: Rect) {
+    // The name on a line of its own: a long one must not push the rest off the box.
     let lines = vec![
-        Line::raw(format!(
-            "Disconnect {name}? Its token and webhook subscription are removed;"
-        )),
-        Line::raw("past conversations stay. y disconnects, any other key keeps it."),
+        Line::raw(format!("Disconnect {name}?")),
+        Line::raw("Its token and webhook subscription are removed; past conversations stay."),
+        Line::raw("y disconnects, any other key keeps it."),
     ];
-    let box_area = centered(area, 76, 4);
+    let box_area = centered(area, 76, 5);
     frame.render_widget(Clear, box_area);
     frame.render_widget(
         Paragraph::new(lines).block(
