@@ -54,8 +54,36 @@ struct Live {
     remote: Remote,
     /// Agents' and owners' engine configuration.
     config: Option<SyncConfig>,
-    /// Commands submitted before the replica was open, in order.
-    waiting: Vec<(u64, protocol::Command)>,
+    /// The profile's commands, handed to its outbox one after another.
+    submits: Submits,
+}
+
+/// One profile's commands on their way to its outbox, in the order the app made them: one
+/// task pushes them one at a time (a task per command could push an approve before the
+/// edit it follows). Until the engine starts they wait in the channel.
+struct Submits {
+    tx: mpsc::UnboundedSender<(u64, protocol::Command)>,
+    rx: Option<mpsc::UnboundedReceiver<(u64, protocol::Command)>>,
+}
+
+impl Submits {
+    fn new() -> Submits {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Submits { tx, rx: Some(rx) }
+    }
+
+    /// Starts pushing (once; later calls do nothing).
+    fn start(&mut self, submitter: crate::sync::Submitter, msgs: mpsc::UnboundedSender<Msg>) {
+        let Some(mut rx) = self.rx.take() else {
+            return;
+        };
+        tokio::spawn(async move {
+            while let Some((local, command)) = rx.recv().await {
+                let result = submitter.submit(command).await.map_err(|e| e.to_string());
+                let _ = msgs.send(Msg::Submitted { local, result });
+            }
+        });
+    }
 }
 
 /// A profile drawn from its inbox snapshot whose replica is still to be opened.
@@ -112,7 +140,7 @@ async fn open_profiles(
                 sync: None,
                 remote,
                 config: Some(config.clone()),
-                waiting: Vec::new(),
+                submits: Submits::new(),
             });
             deferred.push(Deferred {
                 index,
@@ -163,7 +191,7 @@ async fn open_profiles(
                 sync: None,
                 remote,
                 config: None,
-                waiting: Vec::new(),
+                submits: Submits::new(),
             });
             continue;
         }
@@ -219,11 +247,13 @@ async fn open_profiles(
             cursor: protocol::Seq(0),
             credits: None,
         });
+        let mut submits = Submits::new();
+        submits.start(sync.submitter(), tx.clone());
         live.push(Live {
             sync: Some(sync),
             remote,
             config: Some(config),
-            waiting: Vec::new(),
+            submits,
         });
     }
     Ok((profiles, live, deferred))
@@ -382,10 +412,16 @@ pub async fn run(options: RunOptions) -> Result<()> {
                 batch.push(more);
             }
             for msg in batch {
-                if let Msg::ReplicaReady { profile, replica } = &msg {
-                    start_engine(*profile, replica, &mut live, &tx);
-                }
+                let ready = match &msg {
+                    Msg::ReplicaReady { profile, replica } => Some((*profile, replica.clone())),
+                    _ => None,
+                };
                 let effects = app.update(msg);
+                // After the app has read the replica's outbox, so the commands that waited
+                // are not shown twice (once read from the outbox, once as they are pushed).
+                if let Some((profile, replica)) = ready {
+                    start_engine(profile, &replica, &mut live, &tx);
+                }
                 for effect in effects {
                     match effect {
                         Effect::Quit => break 'outer,
@@ -426,8 +462,8 @@ pub async fn run(options: RunOptions) -> Result<()> {
     result
 }
 
-/// Starts the engine of a profile whose replica just opened, and hands it the commands
-/// submitted meanwhile.
+/// Starts the engine of a profile whose replica just opened, and the pushing of the
+/// commands made meanwhile (and after).
 fn start_engine(
     profile: usize,
     replica: &Replica,
@@ -443,14 +479,7 @@ fn start_engine(
     match SyncHandle::spawn(config, replica.clone()) {
         Ok(sync) => {
             forward_sync(profile, &sync, tx.clone());
-            for (local, command) in l.waiting.drain(..) {
-                let submitter = sync.submitter();
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    let result = submitter.submit(command).await.map_err(|e| e.to_string());
-                    let _ = tx.send(Msg::Submitted { local, result });
-                });
-            }
+            l.submits.start(sync.submitter(), tx.clone());
             l.sync = Some(sync);
         }
         Err(e) => {
@@ -480,17 +509,8 @@ fn run_effects(
                 let Some(l) = live.get_mut(profile) else {
                     continue;
                 };
-                let Some(sync) = l.sync.as_ref() else {
-                    // The replica is still opening: keep the order, submit when it is.
-                    l.waiting.push((local, command));
-                    continue;
-                };
-                let submitter = sync.submitter();
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    let result = submitter.submit(command).await.map_err(|e| e.to_string());
-                    let _ = tx.send(Msg::Submitted { local, result });
-                });
+                // Waits in the channel while the replica is still opening.
+                let _ = l.submits.tx.send((local, command));
             }
             Effect::FetchSettings { profile } => {
                 let tenant = app.profile(profile).and_then(|p| p.tenant.clone());
@@ -613,4 +633,59 @@ fn edit_externally(text: &str, terminal: &mut ratatui::DefaultTerminal) -> Resul
     }
     let edited = std::fs::read_to_string(file.path()).map_err(|e| e.to_string())?;
     Ok(edited.trim_end_matches('\n').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::{SyncConfig, Token};
+    use protocol::{Command, Seq, ThreadId};
+
+    fn mark(n: u64) -> Command {
+        Command::MarkRead {
+            thread: ThreadId::new("th"),
+            up_to: Seq(n),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_profiles_commands_reach_its_outbox_in_the_order_they_were_made() {
+        let dir = tempfile::tempdir().unwrap();
+        // Nothing listens on port 9: the engine stays offline and the outbox keeps all.
+        let mut config = SyncConfig::new("http://127.0.0.1:9", Token::new("tok-order"));
+        config.data_dir = Some(dir.path().to_path_buf());
+        let replica = Replica::open(&config).unwrap();
+        let sync = SyncHandle::spawn(config, replica.clone()).unwrap();
+        let (msgs, mut answers) = mpsc::unbounded_channel();
+        let mut submits = Submits::new();
+        // Some made while the replica was still opening, the rest after the engine started.
+        for n in 1..=10 {
+            submits.tx.send((n, mark(n))).unwrap();
+        }
+        submits.start(sync.submitter(), msgs);
+        for n in 11..=40 {
+            submits.tx.send((n, mark(n))).unwrap();
+        }
+        let mut locals = Vec::new();
+        while locals.len() < 40 {
+            match answers.recv().await.unwrap() {
+                Msg::Submitted { local, result } => {
+                    result.unwrap();
+                    locals.push(local);
+                }
+                _ => unreachable!("only submissions answer here"),
+            }
+        }
+        assert_eq!(locals, (1..=40).collect::<Vec<_>>());
+        let queued: Vec<Command> = replica
+            .outbox()
+            .pending()
+            .unwrap()
+            .into_iter()
+            .map(|p| p.command)
+            .collect();
+        assert_eq!(queued, (1..=40).map(mark).collect::<Vec<_>>());
+        sync.shutdown().await.unwrap();
+    }
 }
