@@ -123,6 +123,12 @@ enum AdminCommand {
         #[command(subcommand)]
         command: CreditCommand,
     },
+    /// Connects waiting for the operator: an account proved through a connect flow while
+    /// another tenant held it without proof (the relay logs each with its claim).
+    Claims {
+        #[command(subcommand)]
+        command: ClaimCommand,
+    },
     /// A tenant's evidence chain.
     Audit {
         #[command(subcommand)]
@@ -152,6 +158,16 @@ enum AdminCommand {
         /// `instagram`, `facebook` or `whatsapp`.
         #[arg(long)]
         kind: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClaimCommand {
+    /// Give the account to the tenant that proved it: the unproven holder's channel is
+    /// disconnected (its history stays), then the account is subscribed and saved.
+    Confirm {
+        /// The claim named in the relay's `connect conflict` log line.
+        claim: String,
     },
 }
 
@@ -612,6 +628,13 @@ fn admin(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::Report { partner } => (
             reqwest::Method::GET,
             format!("/v1/partners/{partner}/report"),
+            None,
+        ),
+        AdminCommand::Claims {
+            command: ClaimCommand::Confirm { claim },
+        } => (
+            reqwest::Method::POST,
+            format!("/v1/connect-claims/{claim}/confirm"),
             None,
         ),
         AdminCommand::Keys {

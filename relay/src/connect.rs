@@ -14,23 +14,27 @@
 //! Taking one is what yields a [`Grant`], the only input `TenantScope::for_connect`
 //! accepts.
 //!
-//! Codes are exchanged server-side (`meta.rs`); the account is identified and subscribed to
-//! the webhook fields; only then is anything written (`save.rs`): the token sealed with the
-//! vault (tenant and channel as associated data), the channel created or updated (the same
-//! account on the same tenant updates; an account another tenant connected is refused), and
-//! a `channel_connected` evidence record appended. Every refusal (denied consent, unknown,
+//! Codes are exchanged server-side (`meta.rs`) and the account identified; then (`save.rs`)
+//! its routes are checked against every tenant before anything changes at Meta, the
+//! account is subscribed to the webhook fields, and only then is anything written: the token
+//! sealed with the vault (tenant and channel as associated data), the channel created or
+//! updated (the same account on the same tenant updates; an account another tenant proved is
+//! refused, one another tenant holds without proof becomes a claim the operator confirms,
+//! `claim.rs`), and a `channel_connected` evidence record appended. Every refusal (denied consent, unknown,
 //! replayed or expired link, state or choice, a failed exchange) is a page that writes
 //! nothing.
 //!
 //! Pages (`pages.rs`) carry the partner's brand, never this software's name, and never a
 //! token or secret; everything shown is HTML-escaped.
 
+pub mod claim;
 pub mod facebook;
 pub mod instagram;
 pub mod links;
 pub mod meta;
 pub mod pages;
 pub mod save;
+pub mod vouch;
 pub mod whatsapp;
 
 use protocol::TenantId;

@@ -83,6 +83,10 @@ pub fn router(state: AppState) -> Router {
             post(crate::connect::links::create_link),
         )
         .route(
+            "/v1/connect-claims/{claim}/confirm",
+            post(crate::connect::claim::confirm),
+        )
+        .route(
             "/oauth/instagram/start",
             get(crate::connect::instagram::start),
         )

@@ -25,6 +25,9 @@ pub struct Metrics {
     pub desk_commands: IntCounterVec,
     /// Times a session fell out of its tenant's live ring and re-read from storage.
     pub desk_catch_ups: IntCounterVec,
+    /// Connects of an account another channel holds, by outcome: refused (the holder proved
+    /// it), claimed (kept for the operator), confirmed (the operator moved it).
+    pub connect_conflicts: IntCounterVec,
 }
 
 impl Metrics {
@@ -77,6 +80,14 @@ impl Metrics {
             &["cause"],
         )
         .expect("static metric");
+        let connect_conflicts = IntCounterVec::new(
+            Opts::new(
+                "relay_connect_conflicts_total",
+                "Connects of an account another channel holds, by outcome",
+            ),
+            &["outcome"],
+        )
+        .expect("static metric");
         registry
             .register(Box::new(desk_sessions.clone()))
             .expect("unique metric");
@@ -86,6 +97,7 @@ impl Metrics {
             &desk_closed,
             &desk_commands,
             &desk_catch_ups,
+            &connect_conflicts,
         ] {
             registry
                 .register(Box::new(c.clone()))
@@ -107,6 +119,7 @@ impl Metrics {
             desk_closed,
             desk_commands,
             desk_catch_ups,
+            connect_conflicts,
         }
     }
 

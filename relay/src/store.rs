@@ -98,7 +98,9 @@ pub struct ChannelRecord {
     pub created_at: Millis,
     /// When Meta said the sealed token expires (`None`: never, or not known).
     pub token_expires_at: Option<Millis>,
-    /// How it was connected: "instagram", "facebook", "whatsapp_embedded_signup" or "manual".
+    /// How it was connected: "instagram", "facebook", "whatsapp_embedded_signup", "operator"
+    /// (configured by the operator, its token checked with Meta), or "manual" (created by raw
+    /// id before owners were refused that; unproven).
     pub login: Option<String>,
     /// The Instagram app-scoped user id, or the Facebook user id who connected it.
     pub app_user_id: Option<String>,
@@ -177,6 +179,16 @@ impl ChannelRecord {
     }
 
     /// Disconnected on purpose (see [`Reconnect::disconnected`]).
+    /// Whether Meta or the operator vouched for the account: a connect flow made it, or the
+    /// operator did. Channels an owner once created by raw id (`manual`) did not.
+    #[must_use]
+    pub fn is_proven(&self) -> bool {
+        matches!(
+            self.login.as_deref(),
+            Some("instagram" | "facebook" | "whatsapp_embedded_signup" | "operator")
+        )
+    }
+
     #[must_use]
     pub fn is_disconnected(&self) -> bool {
         self.needs_reconnect

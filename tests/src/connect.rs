@@ -218,8 +218,10 @@ impl ConnectWorld {
         }
         env.extend(setup.env);
         let SimWorld { w, sim, dir } = SimWorld::relay_for(sim, dir, env).await?;
+        // A browser: it keeps the relay's flow cookie between the start page and the callback.
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
             .build()?;
         Ok(ConnectWorld { w, sim, http, dir })
     }

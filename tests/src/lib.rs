@@ -428,6 +428,20 @@ impl World {
     /// # Errors
     /// Start-up or registration failures.
     pub async fn with_env(extra_env: Vec<(String, String)>) -> anyhow::Result<World> {
+        Self::build(extra_env, false).await
+    }
+
+    /// Like [`World::with_env`] for a relay whose Graph URLs point at a simulator that knows
+    /// the World's accounts (`sim::world_accounts`): the channels get their access tokens,
+    /// which the relay checks with the simulator before saving them.
+    ///
+    /// # Errors
+    /// Start-up or registration failures.
+    pub async fn with_tokens(extra_env: Vec<(String, String)>) -> anyhow::Result<World> {
+        Self::build(extra_env, true).await
+    }
+
+    async fn build(extra_env: Vec<(String, String)>, with_tokens: bool) -> anyhow::Result<World> {
         let dir = tempfile::tempdir()?;
         let options = RelayOptions {
             data_dir: dir.path().join("data"),
@@ -491,11 +505,15 @@ impl World {
             };
             let owner_token = token("owner").await?;
             let agent_token = token("agent").await?;
+            // Channels by raw id are the operator's; an access token is saved only once Meta
+            // (the simulator) confirms it belongs to the ids, so only a World with a
+            // simulator gets tokens.
             let access_token = format!("EAAG-secret-access-token-{name}");
-            api.expect(post.clone(), &format!("/v1/tenants/{id}/channels"), &owner_token,
-                Some(json!({"kind": "instagram", "account_id": ig, "page_id": page, "username": "shop", "access_token": access_token})), 201).await?;
-            api.expect(post.clone(), &format!("/v1/tenants/{id}/channels"), &owner_token,
-                Some(json!({"kind": "whatsapp", "phone_number_id": wa, "waba_id": waba, "access_token": access_token})), 201).await?;
+            let token = with_tokens.then_some(access_token.as_str());
+            api.expect(post.clone(), &format!("/v1/tenants/{id}/channels"), OPERATOR_TOKEN,
+                Some(json!({"kind": "instagram", "account_id": ig, "page_id": page, "username": "shop", "access_token": token})), 201).await?;
+            api.expect(post.clone(), &format!("/v1/tenants/{id}/channels"), OPERATOR_TOKEN,
+                Some(json!({"kind": "whatsapp", "phone_number_id": wa, "waba_id": waba, "access_token": token})), 201).await?;
             secrets.extend([owner_token.clone(), agent_token.clone(), access_token]);
             tenants.push(Tenant {
                 id,

@@ -495,7 +495,7 @@ impl SimWorld {
     ) -> anyhow::Result<SimWorld> {
         let mut env = sim.graph_env();
         env.extend(extra_env);
-        let w = World::with_env(env).await?;
+        let w = World::with_tokens(env).await?;
         sim.api.set_relay(&w.api.url).await?;
         Ok(SimWorld { w, sim, dir })
     }

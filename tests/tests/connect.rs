@@ -74,6 +74,17 @@ async fn instagram_consent(fx: &ConnectWorld, authorize: &str, allow: Option<&st
 /// A page carries the brand, never this software's name, and no token or secret.
 fn check_page(fx: &ConnectWorld, html: &str) {
     assert!(html.contains(BRAND), "no brand: {html}");
+    check_unbranded_page(fx, html);
+}
+
+/// A page for a link or state nobody minted (or already used): the same for every tenant,
+/// so it names no brand; nor this software, a token or a secret.
+fn check_generic_page(fx: &ConnectWorld, html: &str) {
+    assert!(!html.contains(BRAND), "a brand on a generic page: {html}");
+    check_unbranded_page(fx, html);
+}
+
+fn check_unbranded_page(fx: &ConnectWorld, html: &str) {
     let lower = html.to_lowercase();
     assert!(!lower.contains("chatdesk"), "{html}");
     assert!(!lower.contains("relay"), "{html}");
@@ -287,7 +298,7 @@ async fn a_replayed_state_a_used_link_and_a_failed_exchange_write_nothing() {
     let used = fx.get(&link).await.unwrap();
     assert_eq!(used.status, 400);
     assert!(used.body.contains("no longer works"), "{}", used.body);
-    check_page(&fx, &used.body);
+    check_generic_page(&fx, &used.body);
 
     // Meta refuses the code: nothing is written, and the state is spent.
     fx.sim
@@ -321,7 +332,7 @@ async fn a_replayed_state_a_used_link_and_a_failed_exchange_write_nothing() {
     let replay = fx.get(&callback).await.unwrap();
     assert_eq!(replay.status, 400, "{}", replay.body);
     assert!(replay.body.contains("no longer works"), "{}", replay.body);
-    check_page(&fx, &replay.body);
+    check_generic_page(&fx, &replay.body);
     assert_eq!(fx.channels(t).await.unwrap().len(), before);
 
     // A state nobody minted gets a page without any brand or detail.
@@ -724,7 +735,7 @@ async fn two_pages_get_a_chooser_and_the_chosen_page_connects_once() {
         let replay = fx.choose_page(&state, page).await.unwrap();
         assert_eq!(replay.status, 400, "{}", replay.body);
         assert!(replay.body.contains("no longer works"), "{}", replay.body);
-        check_page(&fx, &replay.body);
+        check_generic_page(&fx, &replay.body);
     }
     assert_eq!(fx.channels(t).await.unwrap().len(), after);
     assert!(fx.channel_of(t, IG_FB).await.unwrap().is_none());

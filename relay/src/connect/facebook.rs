@@ -17,14 +17,14 @@ use super::instagram::{CallbackQuery, consented, meta_failed, saved_page};
 use super::links;
 use super::meta::{self, MetaError};
 use super::pages::{self, escape};
-use super::save::{self, Connected};
+use super::save::{self, Connected, Subscription};
 use crate::http::AppState;
 use crate::outbox::graph::VERSION;
 use crate::secret::Secret;
 use crate::store::ChannelKind;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use protocol::Millis;
 use serde::{Deserialize, Serialize};
@@ -43,10 +43,16 @@ fn redirect_uri(app: &AppState) -> String {
 }
 
 /// `GET /oauth/facebook/start?link=…`.
-pub async fn start(State(app): State<AppState>, Query(q): Query<StartQuery>) -> Response {
+pub async fn start(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<StartQuery>,
+) -> Response {
     let brand = pages::brand_of(&app, links::claimed_tenant(&q.link).as_ref()).await;
     let brand = brand.as_deref();
-    let state = match links::state_for_link(&app, &q.link, Kind::Facebook, brand).await {
+    let (browser, new) = links::Browser::of_or_new(&headers);
+    let state = match links::state_for_link(&app, &q.link, Kind::Facebook, brand, &browser).await
+    {
         Ok(state) => state,
         Err(page) => return page,
     };
@@ -60,7 +66,7 @@ pub async fn start(State(app): State<AppState>, Query(q): Query<StartQuery>) -> 
             ("state", &state),
         ],
     );
-    Redirect::to(&url).into_response()
+    links::with_browser(&app, Redirect::to(&url).into_response(), &browser, new)
 }
 
 /// A Page the person may connect, as the chooser's sealed record holds it. No `Debug`: it
@@ -96,8 +102,12 @@ struct Found {
 }
 
 /// `GET /oauth/facebook/callback?code=…&state=…` (or `error=…`).
-pub async fn callback(State(app): State<AppState>, Query(q): Query<CallbackQuery>) -> Response {
-    let (grant, brand, code) = match consented(&app, &q, Kind::Facebook).await {
+pub async fn callback(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
+    let (grant, brand, code) = match consented(&app, &headers, &q, Kind::Facebook).await {
         Ok(v) => v,
         Err(page) => return page,
     };
@@ -120,7 +130,7 @@ pub async fn callback(State(app): State<AppState>, Query(q): Query<CallbackQuery
             Some(page) => connect_page(&app, &grant, brand, found.user_id, page).await,
             None => pages::unavailable(brand),
         },
-        _ => chooser(&app, &grant, brand, &found).await,
+        _ => chooser(&app, &headers, &grant, brand, &found).await,
     }
 }
 
@@ -177,16 +187,28 @@ async fn find_pages(app: &AppState, code: &str) -> Result<Found, MetaError> {
 
 /// The chooser: the candidates sealed into a fresh `choice`, and a page with one button per
 /// Page (its name and the linked account) posting that choice back. No token in the page.
-async fn chooser(app: &AppState, grant: &Grant, brand: Option<&str>, found: &Found) -> Response {
+async fn chooser(
+    app: &AppState,
+    headers: &HeaderMap,
+    grant: &Grant,
+    brand: Option<&str>,
+    found: &Found,
+) -> Response {
+    // The callback only got here with the flow's cookie.
+    let Some(browser) = links::Browser::of(headers) else {
+        return pages::unavailable(brand);
+    };
     let Ok(value) = serde_json::to_string(found) else {
         return pages::unavailable(brand);
     };
     let Ok((choice, _)) = links::mint_sealed(
         app,
         grant.tenant(),
+        links::Purpose::Choice,
         Kind::Facebook,
         app.config.connect_state_ttl,
         &Secret::new(value),
+        Some(&browser),
     )
     .await
     else {
@@ -222,12 +244,23 @@ pub struct ChooseForm {
 }
 
 /// `POST /oauth/facebook/choose` (form: `state`, `page`) → the result page.
-pub async fn choose(State(app): State<AppState>, body: Bytes) -> Response {
+pub async fn choose(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     // A body that does not parse is an empty choice, refused below like a used one.
     let input: ChooseForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let brand = pages::brand_of(&app, links::claimed_tenant(&input.state).as_ref()).await;
     let brand = brand.as_deref();
-    let (grant, value) = match links::take_sealed(&app, &input.state, &[Kind::Facebook]).await {
+    let Some(browser) = links::Browser::of(&headers) else {
+        return pages::refused(None, &links::Refusal::OtherBrowser, "choice of Page");
+    };
+    let (grant, value) = match links::take_sealed(
+        &app,
+        links::Purpose::Choice,
+        &input.state,
+        &[Kind::Facebook],
+        Some(&browser),
+    )
+    .await
+    {
         Ok(v) => v,
         Err(r) => return pages::refused(brand, &r, "choice of Page"),
     };
@@ -250,8 +283,8 @@ pub async fn choose(State(app): State<AppState>, body: Bytes) -> Response {
     connect_page(&app, &grant, brand, found.user_id, page).await
 }
 
-/// Connects one Page: subscribed to the webhook fields, then saved with its token; answers
-/// the result page.
+/// Connects one Page: its routes checked, the Page subscribed to the webhook fields, then
+/// saved with its token (`save::finish`); answers the result page.
 async fn connect_page(
     app: &AppState,
     grant: &Grant,
@@ -259,35 +292,18 @@ async fn connect_page(
     user_id: Option<String>,
     page: Candidate,
 ) -> Response {
-    let cfg = &app.config;
-    let token = Secret::new(page.token);
-    let subscribed = match meta::client() {
-        Ok(http) => {
-            meta::subscribe(
-                &http,
-                &cfg.meta_graph_url,
-                &page.page_id,
-                Some(meta::PAGE_FIELDS),
-                &token,
-            )
-            .await
-        }
-        Err(e) => Err(e),
-    };
-    if let Err(e) = subscribed {
-        return meta_failed(brand, &e);
-    }
     let connected = Connected {
         kind: ChannelKind::Instagram,
         login: "facebook",
         account_id: page.ig_id,
+        subscription: Subscription::Page(page.page_id.clone()),
         page_id: Some(page.page_id),
         waba_id: None,
         username: page.username,
         app_user_id: user_id,
         profile_picture_url: page.profile_picture_url,
         followers_count: page.followers_count,
-        token,
+        token: Secret::new(page.token),
         // Only what Meta stated; a Page token read with a long-lived user token has no
         // expiry, and one Meta refuses later shows as "needs reconnect".
         token_expires_at: page.token_expires_at.map(Millis),
@@ -295,7 +311,7 @@ async fn connect_page(
     saved_page(
         brand,
         "Instagram",
-        save::save(app, grant, connected).await,
+        save::finish(app, grant, connected).await,
         None,
     )
 }

@@ -4,15 +4,15 @@
 //! then a long-lived token, identifies the account, subscribes it to the webhook fields
 //! and saves the channel.
 
-use super::links::{self, Purpose};
+use super::links::{self, Browser, Purpose};
 use super::meta::{self, MetaError};
 use super::pages;
-use super::save::{self, Connected, SaveError, Saved};
+use super::save::{self, Connected, SaveError, Saved, Subscription};
 use super::{Grant, Kind};
 use crate::http::AppState;
 use crate::store::ChannelKind;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use protocol::Millis;
 use serde::Deserialize;
@@ -27,14 +27,20 @@ pub struct StartQuery {
 }
 
 /// `GET /oauth/instagram/start?link=…`.
-pub async fn start(State(app): State<AppState>, Query(q): Query<StartQuery>) -> Response {
+pub async fn start(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<StartQuery>,
+) -> Response {
     let brand = pages::brand_of(&app, links::claimed_tenant(&q.link).as_ref()).await;
     let brand = brand.as_deref();
     // Checked before the link is consumed, so a misconfigured server does not burn it.
     let Some(app_id) = app.config.instagram_app_id.clone() else {
         return not_configured(brand, "INSTAGRAM_APP_ID");
     };
-    let state = match links::state_for_link(&app, &q.link, Kind::Instagram, brand).await {
+    let (browser, new) = Browser::of_or_new(&headers);
+    let state = match links::state_for_link(&app, &q.link, Kind::Instagram, brand, &browser).await
+    {
         Ok(state) => state,
         Err(page) => return page,
     };
@@ -48,7 +54,7 @@ pub async fn start(State(app): State<AppState>, Query(q): Query<StartQuery>) -> 
             ("state", &state),
         ],
     );
-    Redirect::to(&url).into_response()
+    links::with_browser(&app, Redirect::to(&url).into_response(), &browser, new)
 }
 
 /// The page for a flow the server is not configured for.
@@ -143,6 +149,16 @@ pub fn saved_page(
                 ],
             )
         }
+        Err(SaveError::Claimed) => pages::message(
+            StatusCode::ACCEPTED,
+            brand,
+            "Waiting for confirmation",
+            &[
+                &format!("This {what} account is registered to another business here, which never proved it owns it."),
+                "You proved you do. The operator of this server was notified and must confirm before the account connects here; nothing changes until then.",
+            ],
+        ),
+        Err(SaveError::Meta(e)) => meta_failed(brand, &e),
         Err(SaveError::Taken) => pages::message(
             StatusCode::CONFLICT,
             brand,
@@ -166,10 +182,11 @@ pub fn saved_page(
 /// The page to show.
 pub async fn consented<'q>(
     app: &AppState,
+    headers: &HeaderMap,
     q: &'q CallbackQuery,
     kind: Kind,
 ) -> Result<(Grant, Option<String>, &'q str), Response> {
-    let (grant, brand) = take_state(app, &q.state, kind).await?;
+    let (grant, brand) = take_state(app, headers, &q.state, kind).await?;
     if q.error.is_some() {
         return Err(denied(brand.as_deref(), q.error_reason.as_deref()));
     }
@@ -185,25 +202,35 @@ pub async fn consented<'q>(
     }
 }
 
-/// Takes the state of a callback, answering the refusal page when it is not good.
+/// Takes the state of a callback in the browser that started the flow, answering the
+/// refusal page when it is not good (a browser without the flow's cookie is told to finish
+/// where it started; the state is not spent then).
 ///
 /// # Errors
 /// The page to show.
 pub async fn take_state(
     app: &AppState,
+    headers: &HeaderMap,
     state: &str,
     kind: Kind,
 ) -> Result<(Grant, Option<String>), Response> {
+    let Some(browser) = Browser::of(headers) else {
+        return Err(pages::refused(None, &links::Refusal::OtherBrowser, "sign-in"));
+    };
     let brand = pages::brand_of(app, links::claimed_tenant(state).as_ref()).await;
-    match links::take(app, Purpose::State, state, &[kind]).await {
+    match links::take(app, Purpose::State, state, &[kind], Some(&browser)).await {
         Ok(g) => Ok((g, brand)),
         Err(r) => Err(pages::refused(brand.as_deref(), &r, "sign-in")),
     }
 }
 
 /// `GET /oauth/instagram/callback?code=…&state=…` (or `error=…`).
-pub async fn callback(State(app): State<AppState>, Query(q): Query<CallbackQuery>) -> Response {
-    let (grant, brand, code) = match consented(&app, &q, Kind::Instagram).await {
+pub async fn callback(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
+    let (grant, brand, code) = match consented(&app, &headers, &q, Kind::Instagram).await {
         Ok(v) => v,
         Err(page) => return page,
     };
@@ -212,7 +239,7 @@ pub async fn callback(State(app): State<AppState>, Query(q): Query<CallbackQuery
         return not_configured(brand, "INSTAGRAM_APP_ID");
     };
     match connect(&app, &app_id, code).await {
-        Ok(c) => saved_page(brand, "Instagram", save::save(&app, &grant, c).await, None),
+        Ok(c) => saved_page(brand, "Instagram", save::finish(&app, &grant, c).await, None),
         Err(e) => meta_failed(brand, &e),
     }
 }
@@ -237,14 +264,6 @@ async fn connect(app: &AppState, app_id: &str, code: &str) -> Result<Connected, 
     let long =
         meta::instagram_long_lived(&http, &cfg.instagram_graph_url, &secret, &short.token).await?;
     let account = meta::instagram_me(&http, &cfg.instagram_graph_url, &long.token).await?;
-    meta::subscribe(
-        &http,
-        &cfg.instagram_graph_url,
-        "me",
-        Some(meta::INSTAGRAM_FIELDS),
-        &long.token,
-    )
-    .await?;
     let now = app.clock.now();
     Ok(Connected {
         kind: ChannelKind::Instagram,
@@ -257,6 +276,7 @@ async fn connect(app: &AppState, app_id: &str, code: &str) -> Result<Connected, 
         profile_picture_url: account.profile_picture_url,
         followers_count: account.followers_count,
         token: long.token,
+        subscription: Subscription::InstagramMe,
         token_expires_at: long
             .expires_in
             .map(|s| now.plus(s.saturating_mul(Millis::SECOND))),

@@ -3,6 +3,11 @@
 //! cannot start a flow. Taking one removes it in the same step (`Store::take_once`), so a
 //! replayed link or state finds nothing.
 //!
+//! States and choices are also bound to the **browser** that started the flow: the start
+//! page sets an `HttpOnly`, `SameSite=Lax` cookie ([`BROWSER_COOKIE`], a random nonce kept
+//! for as long as a state lives) and the nonce is part of the stored hash, so a state or a
+//! code carried to another browser, or fed into another flow, finds nothing.
+//!
 //! A flow that must remember something between two browser requests (Facebook Login's Page
 //! chooser keeps its candidates, Page tokens included) mints a `choice` with
 //! [`mint_sealed`]: the value is sealed with the vault's current key, with the tenant and
@@ -19,7 +24,7 @@ use crate::secret::Secret;
 use crate::store::{OnceRecord, StoreError};
 use crate::vault::VaultError;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use protocol::{ChannelId, Millis, TenantId};
 use serde::Deserialize;
@@ -34,6 +39,8 @@ pub enum Purpose {
     State,
     /// A second step inside a flow (a Page chooser's form), carrying a sealed value.
     Choice,
+    /// A proven connect waiting for the operator (`claim.rs`), carrying a sealed value.
+    Claim,
 }
 
 impl Purpose {
@@ -42,6 +49,7 @@ impl Purpose {
             Purpose::Link => "link",
             Purpose::State => "state",
             Purpose::Choice => "choice",
+            Purpose::Claim => "claim",
         }
     }
 }
@@ -55,6 +63,9 @@ pub enum Refusal {
     Expired,
     #[error("made for {0}")]
     OtherKind(&'static str),
+    /// The request does not come from the browser that started the flow (no cookie).
+    #[error("another browser")]
+    OtherBrowser,
     /// The sealed value did not open (its key is no longer loaded, or it was tampered with).
     #[error("sealed value: {0}")]
     Sealed(#[from] VaultError),
@@ -62,8 +73,70 @@ pub enum Refusal {
     Store(#[from] StoreError),
 }
 
-fn key(purpose: Purpose, secret: &str) -> String {
-    hex::encode(Sha256::digest(format!("{}\0{secret}", purpose.as_str())))
+/// The cookie naming the browser a flow runs in.
+pub const BROWSER_COOKIE: &str = "chatdesk_connect";
+
+/// The browser a flow runs in: the nonce of its [`BROWSER_COOKIE`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Browser(String);
+
+impl Browser {
+    /// The browser named by a request's cookies, if it carries a well-formed nonce.
+    #[must_use]
+    pub fn of(headers: &HeaderMap) -> Option<Browser> {
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(cookie::Cookie::split_parse)
+            .filter_map(Result::ok)
+            .find(|c| c.name() == BROWSER_COOKIE)
+            .map(|c| c.value().to_owned())
+            .filter(|v| v.len() == 43 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+            .map(Browser)
+    }
+
+    /// The request's browser, or a new one (then the answer must set its cookie).
+    #[must_use]
+    pub fn of_or_new(headers: &HeaderMap) -> (Browser, bool) {
+        match Browser::of(headers) {
+            Some(b) => (b, false),
+            None => (Browser(random_secret()), true),
+        }
+    }
+
+    /// The `Set-Cookie` value that names this browser for `ttl`; `Secure` when the relay's
+    /// public URL is https.
+    #[must_use]
+    pub fn cookie(&self, public_url: &str, ttl: Duration) -> String {
+        let secure = public_url.starts_with("https://");
+        cookie::Cookie::build((BROWSER_COOKIE, self.0.clone()))
+            .path("/")
+            .http_only(true)
+            .same_site(cookie::SameSite::Lax)
+            .secure(secure)
+            .max_age(cookie::time::Duration::seconds(
+                i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX),
+            ))
+            .build()
+            .to_string()
+    }
+}
+
+fn random_secret() -> String {
+    use base64::Engine as _;
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn key(purpose: Purpose, secret: &str, browser: Option<&Browser>) -> String {
+    let text = match browser {
+        Some(b) => format!("{}\0{secret}\0{}", purpose.as_str(), b.0),
+        None => format!("{}\0{secret}", purpose.as_str()),
+    };
+    hex::encode(Sha256::digest(text))
 }
 
 /// The tenant a link or state names (before it is checked), for the brand of the page.
@@ -94,22 +167,26 @@ pub async fn mint(
     purpose: Purpose,
     kind: Kind,
     ttl: Duration,
+    browser: Option<&Browser>,
 ) -> Result<(String, Millis), StoreError> {
-    mint_with(app, tenant, purpose, kind, ttl, None).await
+    mint_with(app, tenant, purpose, kind, ttl, None, browser).await
 }
 
-/// Mints a `choice` for `tenant` whose record carries `value`, sealed (see the module doc).
+/// Mints a `choice` or `claim` for `tenant` whose record carries `value`, sealed (see the
+/// module doc).
 ///
 /// # Errors
 /// Storage failed.
 pub async fn mint_sealed(
     app: &AppState,
     tenant: &TenantId,
+    purpose: Purpose,
     kind: Kind,
     ttl: Duration,
     value: &Secret,
+    browser: Option<&Browser>,
 ) -> Result<(String, Millis), StoreError> {
-    mint_with(app, tenant, Purpose::Choice, kind, ttl, Some(value)).await
+    mint_with(app, tenant, purpose, kind, ttl, Some(value), browser).await
 }
 
 async fn mint_with(
@@ -119,16 +196,10 @@ async fn mint_with(
     kind: Kind,
     ttl: Duration,
     value: Option<&Secret>,
+    browser: Option<&Browser>,
 ) -> Result<(String, Millis), StoreError> {
-    use base64::Engine as _;
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    let secret = format!(
-        "{tenant}.{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    );
-    let key = key(purpose, &secret);
+    let secret = format!("{tenant}.{}", random_secret());
+    let key = key(purpose, &secret, browser);
     let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
     let expires_at = app.clock.now().plus(ttl_ms);
     let sealed = value.map(|v| {
@@ -157,8 +228,9 @@ pub async fn take(
     purpose: Purpose,
     secret: &str,
     kinds: &[Kind],
+    browser: Option<&Browser>,
 ) -> Result<Grant, Refusal> {
-    take_record(app, purpose, secret, kinds)
+    take_record(app, purpose, secret, kinds, browser)
         .await
         .map(|(grant, _)| grant)
 }
@@ -170,10 +242,12 @@ pub async fn take(
 /// As [`take`]; `Sealed` when the value does not open.
 pub async fn take_sealed(
     app: &AppState,
+    purpose: Purpose,
     secret: &str,
     kinds: &[Kind],
+    browser: Option<&Browser>,
 ) -> Result<(Grant, Option<Secret>), Refusal> {
-    let (grant, sealed) = take_record(app, Purpose::Choice, secret, kinds).await?;
+    let (grant, sealed) = take_record(app, purpose, secret, kinds, browser).await?;
     let value = match sealed {
         Some((key, sealed)) => Some(Secret::new(app.outbox.keys().open(
             grant.tenant(),
@@ -191,11 +265,12 @@ async fn take_record(
     purpose: Purpose,
     secret: &str,
     kinds: &[Kind],
+    browser: Option<&Browser>,
 ) -> Result<(Grant, Option<(String, String)>), Refusal> {
     if secret.is_empty() || secret.len() > 200 {
         return Err(Refusal::Unknown);
     }
-    let key = key(purpose, secret);
+    let key = key(purpose, secret, browser);
     let Some(record) = app.store.take_once(&key).await? else {
         return Err(Refusal::Unknown);
     };
@@ -274,6 +349,7 @@ pub async fn create_link(
         Purpose::Link,
         kind,
         app.config.connect_link_ttl,
+        None,
     )
     .await?;
     let url = url(&app.config.public_url, kind, &secret);
@@ -285,15 +361,17 @@ pub async fn create_link(
 }
 
 /// The first step of every connect flow: spends the connect link of `kind` and mints the
-/// single-use `state` bound to its tenant that the provider hands back. `Err` is the page to
-/// show instead (a refused link, or storage unavailable); nothing is minted then.
+/// single-use `state` bound to its tenant and to `browser`, that the provider hands back.
+/// `Err` is the page to show instead (a refused link, or storage unavailable); nothing is
+/// minted then.
 pub async fn state_for_link(
     app: &AppState,
     link: &str,
     kind: Kind,
     brand: Option<&str>,
+    browser: &Browser,
 ) -> Result<String, axum::response::Response> {
-    let grant = take(app, Purpose::Link, link, &[kind])
+    let grant = take(app, Purpose::Link, link, &[kind], None)
         .await
         .map_err(|r| super::pages::refused(brand, &r, "connect link"))?;
     mint(
@@ -302,8 +380,29 @@ pub async fn state_for_link(
         Purpose::State,
         kind,
         app.config.connect_state_ttl,
+        Some(browser),
     )
     .await
     .map(|(state, _)| state)
     .map_err(|_| super::pages::unavailable(brand))
+}
+
+/// Adds the browser's cookie to a start page's answer when the browser is new to us.
+pub fn with_browser(
+    app: &AppState,
+    mut resp: axum::response::Response,
+    browser: &Browser,
+    new: bool,
+) -> axum::response::Response {
+    // The nonce names a browser, not a flow: it outlives any one state, so a state that
+    // expired is reported as expired rather than as another browser's.
+    let lifetime = (app.config.connect_link_ttl + app.config.connect_state_ttl)
+        .max(Duration::from_secs(24 * 3600));
+    if new
+        && let Ok(v) =
+            axum::http::HeaderValue::from_str(&browser.cookie(&app.config.public_url, lifetime))
+    {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
 }

@@ -75,6 +75,16 @@ async fn call(step: &'static str, req: reqwest::RequestBuilder) -> Result<Value,
     Ok(body)
 }
 
+/// `base/VERSION/segments…`, each segment encoded as one (`crate::graph_url`).
+fn graph(base: &str, segments: &[&str]) -> Result<reqwest::Url, MetaError> {
+    let mut all = vec![VERSION];
+    all.extend_from_slice(segments);
+    crate::graph_url::build(base, &all).map_err(|e| MetaError::Transport {
+        step: "Graph URL",
+        reason: e.to_string(),
+    })
+}
+
 /// A string or number field as text (Meta sends ids both ways).
 fn id_field(v: &Value, name: &str) -> Option<String> {
     match v.get(name)? {
@@ -239,7 +249,7 @@ pub async fn subscribe(
 ) -> Result<(), MetaError> {
     const STEP: &str = "webhook subscription";
     let mut req = http
-        .post(format!("{graph_base}/{VERSION}/{object}/subscribed_apps"))
+        .post(graph(graph_base, &[object, "subscribed_apps"])?)
         .bearer_auth(token.expose());
     if let Some(f) = fields {
         req = req.query(&[("subscribed_fields", f)]);
@@ -446,7 +456,7 @@ pub async fn phone_numbers(
     const STEP: &str = "WhatsApp numbers lookup";
     let body = call(
         STEP,
-        http.get(format!("{graph_base}/{VERSION}/{waba}/phone_numbers"))
+        http.get(graph(graph_base, &[waba, "phone_numbers"])?)
             .bearer_auth(token.expose()),
     )
     .await?;
@@ -470,6 +480,62 @@ pub async fn phone_numbers(
             })
         })
         .collect())
+}
+
+/// `GET /{PAGE_ID}?fields=instagram_business_account`: the IG id linked to a Page the
+/// token can see (`None` when it has none).
+///
+/// # Errors
+/// Meta refused the token or the Page.
+pub async fn page_instagram(
+    http: &Client,
+    graph_base: &str,
+    page: &str,
+    token: &Secret,
+) -> Result<Option<String>, MetaError> {
+    const STEP: &str = "Page lookup";
+    let body = call(
+        STEP,
+        http.get(graph(graph_base, &[page])?)
+            .query(&[("fields", "id,name,instagram_business_account")])
+            .bearer_auth(token.expose()),
+    )
+    .await?;
+    Ok(body
+        .get("instagram_business_account")
+        .and_then(|a| id_field(a, "id")))
+}
+
+/// `GET /{PHONE_NUMBER_ID}?fields=id,display_phone_number,verified_name`: the number as
+/// the token sees it.
+///
+/// # Errors
+/// Meta refused the token or the number, or the answer has no id.
+pub async fn phone_number(
+    http: &Client,
+    graph_base: &str,
+    number: &str,
+    token: &Secret,
+) -> Result<PhoneNumber, MetaError> {
+    const STEP: &str = "WhatsApp number lookup";
+    let body = call(
+        STEP,
+        http.get(graph(graph_base, &[number])?)
+            .query(&[("fields", "id,display_phone_number,verified_name")])
+            .bearer_auth(token.expose()),
+    )
+    .await?;
+    Ok(PhoneNumber {
+        id: id_field(&body, "id").ok_or_else(|| shape(STEP, "no id"))?,
+        display_phone_number: body
+            .get("display_phone_number")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        verified_name: body
+            .get("verified_name")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    })
 }
 
 #[cfg(test)]

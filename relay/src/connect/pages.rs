@@ -84,14 +84,25 @@ pub fn message(status: StatusCode, brand: Option<&str>, heading: &str, lines: &[
     page(status, brand, heading, &body, "")
 }
 
-/// The page for a link or state that was not accepted.
+/// The page for a link or state that was not accepted. An unknown one answers the same
+/// page without any brand whatever it claims to be, so a made-up `<tenant>.junk` cannot
+/// reveal which partner a tenant id belongs to.
 #[must_use]
 pub fn refused(brand: Option<&str>, refusal: &super::links::Refusal, what: &str) -> Response {
     use super::links::Refusal;
     match refusal {
+        Refusal::OtherBrowser => message(
+            StatusCode::BAD_REQUEST,
+            None,
+            "Finish in the same browser",
+            &[
+                &format!("This {what} must finish in the browser where the connect link was opened, with cookies allowed."),
+                "Open a new connect link in one browser and complete every step there. Nothing was changed.",
+            ],
+        ),
         Refusal::Unknown => message(
             StatusCode::BAD_REQUEST,
-            brand,
+            None,
             "This link no longer works",
             &[
                 &format!("This {what} is unknown or was already used; each one works once."),

@@ -12,7 +12,7 @@ use super::instagram::{meta_failed, not_configured, saved_page, take_state};
 use super::links;
 use super::meta::{self, MetaError};
 use super::pages;
-use super::save::{self, Connected};
+use super::save::{self, Connected, Subscription};
 use crate::http::AppState;
 use crate::outbox::graph::VERSION;
 use crate::store::ChannelKind;
@@ -91,13 +91,19 @@ const PAGE_SCRIPT: &str = r#"
 "#;
 
 /// `GET /whatsapp/connect?link=…`: the Embedded Signup page.
-pub async fn connect_page(State(app): State<AppState>, Query(q): Query<StartQuery>) -> Response {
+pub async fn connect_page(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<StartQuery>,
+) -> Response {
     let brand = pages::brand_of(&app, links::claimed_tenant(&q.link).as_ref()).await;
     let brand = brand.as_deref();
     let Some(config_id) = app.config.whatsapp_config_id.clone() else {
         return not_configured(brand, "WHATSAPP_CONFIG_ID");
     };
-    let state = match links::state_for_link(&app, &q.link, Kind::Whatsapp, brand).await {
+    let (browser, new) = links::Browser::of_or_new(&headers);
+    let state = match links::state_for_link(&app, &q.link, Kind::Whatsapp, brand, &browser).await
+    {
         Ok(state) => state,
         Err(page) => return page,
     };
@@ -124,7 +130,8 @@ pub async fn connect_page(State(app): State<AppState>, Query(q): Query<StartQuer
         script_json(&cfg),
         pages::escape(sdk),
     );
-    pages::page(StatusCode::OK, brand, "Connect WhatsApp", &body, "")
+    let page = pages::page(StatusCode::OK, brand, "Connect WhatsApp", &body, "");
+    links::with_browser(&app, page, &browser, new)
 }
 
 /// What the page (or any client) posts.
@@ -156,7 +163,7 @@ pub async fn finish(State(app): State<AppState>, headers: HeaderMap, body: Bytes
         serde_urlencoded::from_bytes(&body).ok()
     };
     let input = input.unwrap_or_default();
-    let (grant, brand) = match take_state(&app, &input.state, Kind::Whatsapp).await {
+    let (grant, brand) = match take_state(&app, &headers, &input.state, Kind::Whatsapp).await {
         Ok(v) => v,
         Err(page) => return page,
     };
@@ -173,7 +180,7 @@ pub async fn finish(State(app): State<AppState>, headers: HeaderMap, body: Bytes
         );
     }
     match connect(&app, &input).await {
-        Ok(c) => saved_page(brand, "WhatsApp", save::save(&app, &grant, c).await, None),
+        Ok(c) => saved_page(brand, "WhatsApp", save::finish(&app, &grant, c).await, None),
         Err(e) => meta_failed(brand, &e),
     }
 }
@@ -199,14 +206,6 @@ async fn connect(app: &AppState, input: &Signup) -> Result<Connected, MetaError>
             step: "WhatsApp numbers lookup",
             reason: "the number is not in the business account".into(),
         })?;
-    meta::subscribe(
-        &http,
-        &cfg.meta_graph_url,
-        &input.waba_id,
-        None,
-        &issued.token,
-    )
-    .await?;
     let now = app.clock.now();
     Ok(Connected {
         kind: ChannelKind::Whatsapp,
@@ -220,6 +219,7 @@ async fn connect(app: &AppState, input: &Signup) -> Result<Connected, MetaError>
         profile_picture_url: None,
         followers_count: None,
         token: issued.token,
+        subscription: Subscription::Waba(input.waba_id.clone()),
         token_expires_at: issued
             .expires_in
             .map(|s| now.plus(s.saturating_mul(protocol::Millis::SECOND))),

@@ -8,7 +8,9 @@
 
 use super::AppState;
 use super::error::ApiError;
+use crate::connect::vouch::{Claimed, VouchError, vouch};
 use crate::ids;
+use crate::secret::Secret;
 use crate::principal::{Access, Principal, TenantScope, new_token, token_hash};
 use crate::store::{
     AgentKind, AgentRecord, ChannelKind, ChannelRecord, MessageView, PartnerRecord, SendView,
@@ -240,6 +242,11 @@ fn meta_id(value: &str, field: &str) -> Result<String, ApiError> {
     Ok(value.to_owned())
 }
 
+/// `POST /v1/tenants/{tenant}/channels` (operator only): a channel configured by hand, e.g.
+/// with a system-user token. Routing ids decide which tenant reads an account's messages,
+/// so they come only from proof: the operator's word, and an access token Meta confirms
+/// belongs to the claimed ids (`connect::vouch`) before anything is saved. Owners connect
+/// their accounts through a connect link, where Meta vouches for the account.
 pub async fn create_channel(
     State(app): State<AppState>,
     principal: Principal,
@@ -247,6 +254,12 @@ pub async fn create_channel(
     ApiJson(input): ApiJson<NewChannel>,
 ) -> Result<Response, ApiError> {
     let scope = tenant_scope(&app, &principal, &tenant, Access::Manage).await?;
+    if !principal.is_operator() {
+        return Err(ApiError::forbidden(
+            "owners connect accounts through a connect link (POST /v1/tenants/{tenant}/connect-links), \
+             where Meta confirms the account is theirs; channels by raw id are for the operator",
+        ));
+    }
     let id = ChannelId(ids::random("ch"));
     let (kind, account_id, page_id, username, waba_id, token) = match input {
         NewChannel::Instagram {
@@ -281,9 +294,33 @@ pub async fn create_channel(
             access_token,
         ),
     };
-    let sealed_token = token
-        .filter(|t| !t.is_empty())
-        .map(|t| app.outbox.keys().seal(scope.tenant(), &id, &t));
+    let token = token.filter(|t| !t.is_empty()).map(Secret::new);
+    if let Some(token) = &token {
+        let claimed = match kind {
+            ChannelKind::Instagram => Claimed::Instagram {
+                account_id: &account_id,
+                page_id: page_id.as_deref(),
+            },
+            ChannelKind::Whatsapp => Claimed::Whatsapp {
+                phone_number_id: &account_id,
+                waba_id: waba_id.as_deref(),
+            },
+        };
+        vouch(&app.config, claimed, token)
+            .await
+            .map_err(|e| match e {
+                VouchError::Mismatch(_) => ApiError::bad_request("token_mismatch", e.to_string()),
+                VouchError::Meta(m) => {
+                    tracing::warn!(error = %m, tenant = %scope.tenant(), "channel token check failed");
+                    ApiError::new(
+                        StatusCode::BAD_GATEWAY,
+                        "token_unverified",
+                        "Meta did not confirm the access token for these ids; nothing was saved",
+                    )
+                }
+            })?;
+    }
+    let sealed_token = token.map(|t| app.outbox.keys().seal(scope.tenant(), &id, t.expose()));
     let record = ChannelRecord {
         id: id.clone(),
         tenant: scope.tenant().clone(),
@@ -295,7 +332,7 @@ pub async fn create_channel(
         sealed_token,
         created_at: app.clock.now(),
         token_expires_at: None,
-        login: Some("manual".into()),
+        login: Some("operator".into()),
         app_user_id: None,
         profile_picture_url: None,
         followers_count: None,

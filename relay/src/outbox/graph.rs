@@ -53,6 +53,24 @@ pub struct Outgoing<'a> {
     pub callback: &'a str,
 }
 
+/// `base/VERSION/segments…`, each segment encoded as one (`crate::graph_url`). A base that
+/// is not a URL is a configuration mistake; the call is treated as unanswered.
+fn url(base: &str, segments: &[&str]) -> Result<reqwest::Url, CallFailure> {
+    let mut all = Vec::with_capacity(segments.len() + 1);
+    all.push(VERSION);
+    all.extend_from_slice(segments);
+    crate::graph_url::build(base, &all).map_err(|e| CallFailure::NoAnswer(e.to_string()))
+}
+
+/// An object id from a command, checked before it can address anything: a malformed one
+/// is refused as Meta would refuse it, without a call.
+fn object(id: &str) -> Result<crate::meta_id::ObjectId, CallFailure> {
+    crate::meta_id::ObjectId::parse(id, "the comment id").map_err(|_| CallFailure::Answered {
+        status: 400,
+        error: None,
+    })
+}
+
 impl Graph {
     /// # Errors
     /// The HTTP client cannot be built (no TLS roots).
@@ -99,22 +117,19 @@ impl Graph {
         let request = match (channel.kind, out.content, out.kind) {
             (_, Some(ReplyContent::HideComment { comment_id, hidden }), _) => self
                 .http
-                .post(format!("{base}/{VERSION}/{comment_id}"))
+                .post(url(base, &[object(comment_id)?.as_str()])?)
                 .query(&[("hide", hidden.to_string())]),
             (_, _, ReplyKind::PublicReply) => self
                 .http
-                .post(format!("{base}/{VERSION}/{}/replies", comment()?))
+                .post(url(base, &[object(comment()?)?.as_str(), "replies"])?)
                 .json(&json!({ "message": out.text })),
             (ChannelKind::Instagram, _, _) => {
-                let url = format!("{base}/{VERSION}/{}/messages", Self::sender(channel));
+                let url = url(base, &[Self::sender(channel), "messages"])?;
                 let body = instagram_body(out, out.comment_id);
                 self.http.post(url).json(&body)
             }
             (ChannelKind::Whatsapp, _, _) => {
-                let url = format!(
-                    "{}/{VERSION}/{}/messages",
-                    self.meta_base, channel.account_id
-                );
+                let url = url(&self.meta_base, &[&channel.account_id, "messages"])?;
                 self.http.post(url).json(&whatsapp_body(out))
             }
         };
@@ -157,10 +172,7 @@ impl Graph {
             .call(
                 channel,
                 self.http
-                    .get(format!(
-                        "{base}/{VERSION}/{}/conversations",
-                        Self::sender(channel)
-                    ))
+                    .get(url(base, &[Self::sender(channel), "conversations"])?)
                     .query(&[("platform", "instagram"), ("user_id", recipient)]),
                 token,
                 Track::Ignore,
@@ -177,7 +189,7 @@ impl Graph {
                 .call(
                     channel,
                     self.http
-                        .get(format!("{base}/{VERSION}/{id}"))
+                        .get(url(base, &[id])?)
                         .query(&[("fields", "messages{id,created_time,from,to,message}")]),
                     token,
                     Track::Ignore,
@@ -218,7 +230,10 @@ impl Graph {
         since: Millis,
         known: &HashSet<String>,
     ) -> Result<Option<String>, CallFailure> {
-        let url = format!("{}/{VERSION}/{comment_id}/replies", self.base(channel));
+        let url = url(
+            self.base(channel),
+            &[object(comment_id)?.as_str(), "replies"],
+        )?;
         let request = self
             .http
             .get(url)
@@ -252,7 +267,7 @@ impl Graph {
             status: 409,
             error: None,
         })?;
-        let url = format!("{}/{VERSION}/{waba}/message_templates", self.meta_base);
+        let url = url(&self.meta_base, &[waba, "message_templates"])?;
         let answer = self
             .call(
                 channel,
@@ -273,11 +288,7 @@ impl Graph {
         channel: &ChannelRecord,
         token: &str,
     ) -> Result<Vec<Value>, CallFailure> {
-        let url = format!(
-            "{}/{VERSION}/{}/messenger_profile",
-            self.base(channel),
-            Self::sender(channel)
-        );
+        let url = url(self.base(channel), &[Self::sender(channel), "messenger_profile"])?;
         let request = self
             .http
             .get(url)
@@ -302,11 +313,7 @@ impl Graph {
         token: &str,
         questions: &[Value],
     ) -> Result<(), CallFailure> {
-        let url = format!(
-            "{}/{VERSION}/{}/messenger_profile",
-            self.base(channel),
-            Self::sender(channel)
-        );
+        let url = url(self.base(channel), &[Self::sender(channel), "messenger_profile"])?;
         let body = json!({"platform": "instagram", "ice_breakers": questions});
         self.call(
             channel,
@@ -332,13 +339,13 @@ impl Graph {
     ) -> Result<bool, CallFailure> {
         let url = match (channel.kind, &channel.page_id, &channel.waba_id) {
             (ChannelKind::Instagram, None, _) => {
-                format!("{}/{VERSION}/me/subscribed_apps", self.instagram_base)
+                url(&self.instagram_base, &["me", "subscribed_apps"])?
             }
             (ChannelKind::Instagram, Some(page), _) => {
-                format!("{}/{VERSION}/{page}/subscribed_apps", self.meta_base)
+                url(&self.meta_base, &[page, "subscribed_apps"])?
             }
             (ChannelKind::Whatsapp, _, Some(waba)) => {
-                format!("{}/{VERSION}/{waba}/subscribed_apps", self.meta_base)
+                url(&self.meta_base, &[waba, "subscribed_apps"])?
             }
             (ChannelKind::Whatsapp, _, None) => return Ok(false),
         };
@@ -359,7 +366,10 @@ impl Graph {
     ) -> Result<(crate::secret::Secret, i64), CallFailure> {
         let request = self
             .http
-            .get(format!("{}/refresh_access_token", self.instagram_base))
+            .get(
+                crate::graph_url::build(&self.instagram_base, &["refresh_access_token"])
+                    .map_err(|e| CallFailure::NoAnswer(e.to_string()))?,
+            )
             .query(&[("grant_type", "ig_refresh_token"), ("access_token", token)]);
         // The token travels in the query, as Meta documents it: reqwest's error text would
         // name the URL, so it is dropped before anything can print it.

@@ -133,6 +133,8 @@ pub enum Op {
     Profile(String),
     /// GET `/me`.
     Me,
+    /// GET `/{PAGE_ID|IG_ID|PHONE_NUMBER_ID}`: the account node as its token sees it.
+    Node(String),
     /// `/{id|me}/subscribed_apps`.
     SubscribedApps(String),
     /// Anything else.
@@ -148,7 +150,7 @@ impl Op {
             Op::Templates(_) => PathKind::Templates,
             Op::Conversations(_) | Op::Conversation { .. } => PathKind::Conversations,
             Op::Profile(_) => PathKind::MessengerProfile,
-            Op::Me | Op::SubscribedApps(_) => PathKind::Account,
+            Op::Me | Op::Node(_) | Op::SubscribedApps(_) => PathKind::Account,
             Op::Unknown => PathKind::Other,
         }
     }
@@ -193,6 +195,7 @@ pub fn route(st: &State, req: &GraphRequest) -> Op {
             id: (*id).to_owned(),
             edge: false,
         },
+        [id] if *m == Method::GET && st.account(id).is_some() => Op::Node((*id).to_owned()),
         [id] if *m == Method::POST && req.param("hide").is_some() => Op::Hide((*id).to_owned()),
         [id, "messages"] if *m == Method::POST => Op::Messages((*id).to_owned()),
         [id, "messages"] if *m == Method::GET => Op::Conversation {
@@ -222,9 +225,11 @@ fn addressed_account(st: &State, req: &GraphRequest, op: &Op) -> Option<String> 
         st.account(id).map(|a| a.id().to_owned())
     };
     match op {
-        Op::Messages(id) | Op::Conversations(id) | Op::Profile(id) | Op::SubscribedApps(id) => {
-            by_id(id)
-        }
+        Op::Messages(id)
+        | Op::Conversations(id)
+        | Op::Profile(id)
+        | Op::SubscribedApps(id)
+        | Op::Node(id) => by_id(id),
         Op::Replies(c) | Op::ListReplies(c) | Op::Hide(c) => {
             st.comments.get(c).map(|c| c.account.clone())
         }
@@ -481,6 +486,7 @@ fn dispatch(sim: &Arc<Sim>, req: &GraphRequest, op: &Op, now: i64) -> Answer {
         Op::Conversation { id, edge } => conversations::messages(sim, req, id, *edge, now),
         Op::Profile(id) => profile::handle(sim, req, id, now),
         Op::Me => account::me(sim, req, now),
+        Op::Node(id) => account::node(sim, req, id, now),
         Op::SubscribedApps(id) => account::subscribed_apps(sim, req, id, now),
         Op::Unknown => Err(match req.segments.first() {
             Some(id) if req.segments.len() == 1 => GraphError::unknown_object(id),

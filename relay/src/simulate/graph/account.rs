@@ -2,6 +2,7 @@
 //! Login: `{user_id, username, id, account_type}` where `user_id` is the IG id webhooks
 //! carry and `id` the app-scoped id, which differ as on the real platform, meta-platform.md
 //! §0; a Page token: `{id: PAGE_ID, name}`; a WhatsApp token: `{id, name}`) and
+//! `GET /{PAGE_ID|IG_ID|PHONE_NUMBER_ID}` (the account node, for a token check) and
 //! `/{IG_ID|PAGE_ID|WABA_ID|me}/subscribed_apps` (POST → `{"success": true}`, GET → the subscribed fields,
 //! DELETE → `{"success": true}`). Token exchange and refresh are not simulated.
 
@@ -48,6 +49,35 @@ pub fn me(sim: &Arc<Sim>, req: &GraphRequest, now: i64) -> Result<Answer, GraphE
             })
         }
         AccountRef::WhatsApp(n) => json!({"id": n.waba_id, "name": n.display_phone_number}),
+    };
+    Ok(Answer::ok(body))
+}
+
+/// `GET /{id}` of an account: a Facebook-Login account's Page (`{id, name,
+/// instagram_business_account: {id}}`), an Instagram-Login account (`{id, user_id,
+/// username}`), a WhatsApp number (`{id, display_phone_number, verified_name}`). Each is
+/// addressed as its login addresses it, with a token that may see it.
+///
+/// # Errors
+/// Unknown account, token errors, the other login's id.
+pub fn node(sim: &Arc<Sim>, req: &GraphRequest, id: &str, now: i64) -> Result<Answer, GraphError> {
+    let st = sim.lock();
+    let account = super::resolve_account(&st, req, id)?;
+    authenticate(sim, &st, req, &account, id, now)?;
+    check_addressing(&st, &account, id)?;
+    let body = match st.account(&account) {
+        Some(AccountRef::Instagram(a)) if a.login == Login::Facebook => json!({
+            "id": a.page_id, "name": a.username,
+            "instagram_business_account": {"id": a.ig_id},
+        }),
+        Some(AccountRef::Instagram(a)) => {
+            json!({"id": a.ig_id, "user_id": a.ig_id, "username": a.username})
+        }
+        Some(AccountRef::WhatsApp(n)) => json!({
+            "id": n.phone_number_id, "display_phone_number": n.display_phone_number,
+            "verified_name": n.display_phone_number,
+        }),
+        None => return Err(GraphError::unknown_object(id)),
     };
     Ok(Answer::ok(body))
 }
