@@ -194,9 +194,10 @@ async fn disconnect_from_the_admin_api_is_for_operators_and_owners_of_the_tenant
         .unwrap();
     assert_eq!(v["disconnected"], true);
     assert_eq!(v["already"], false);
-    // Meta is not reachable in this test: the unsubscribe failure is recorded, not fatal.
+    // Without a simulator the World's channels hold no token (the relay saves one only
+    // once Meta confirms it): nothing to unsubscribe with, which is recorded, not fatal.
     assert!(
-        v["unsubscribe"].as_str().unwrap().starts_with("failed"),
+        v["unsubscribe"].as_str().unwrap() == "skipped",
         "{v}"
     );
     let again = w

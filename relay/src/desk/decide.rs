@@ -1,5 +1,11 @@
 //! Whether a desk command may happen, as a pure function of the thread as it is now.
 //!
+//! One decision per effect: a `send_message` content that has a dedicated command (hiding a
+//! comment) passes exactly that command's permission, setting and ownership checks, and
+//! every id a command carries (a comment, a message reacted to or replied to) must be the
+//! shape of Meta's ids and name a stored message of the command's own thread
+//! ([`named_ids`] says which the store must look up for [`Facts::named`]).
+//!
 //! The store calls this under the tenant's write lock, so the decision and the event it
 //! produces can never interleave with another command on the same tenant: two agents
 //! editing the same draft version get one success and one conflict, never two winners.
@@ -8,7 +14,9 @@ use crate::store::{
     CommandRequest, MessageContent, MessageView, SendState, SendView, TenantSettings, ThreadView,
 };
 use protocol::window::{self, ReplyKind, Sender};
-use protocol::{Channel, Command, DeskAction, Draft, DraftAuthor, Rejection, ReplyContent, Role};
+use protocol::{
+    Channel, Command, DeskAction, Draft, DraftAuthor, Rejection, ReplyContent, Role, SenderAction,
+};
 
 /// Longest reply text the desk may queue; channel-specific limits are checked when sending.
 pub const MAX_TEXT_CHARS: usize = 4096;
@@ -17,8 +25,9 @@ pub const MAX_TEXT_CHARS: usize = 4096;
 #[derive(Clone, Copy, Debug)]
 pub struct Facts<'a> {
     pub thread: Option<&'a ThreadView>,
-    /// The message named by a `HideComment` command.
-    pub comment: Option<&'a MessageView>,
+    /// The stored messages (of any thread) whose Meta ids the command names
+    /// ([`named_ids`]); an id with no stored message is simply absent.
+    pub named: &'a [MessageView],
     /// The reply named by `RetrySend` / `DiscardSend`.
     pub send: Option<&'a SendView>,
     /// The tenant's credit balance.
@@ -33,7 +42,7 @@ pub struct Facts<'a> {
 pub fn decide(facts: &Facts<'_>, request: &CommandRequest) -> Result<DeskAction, Rejection> {
     let Facts {
         thread,
-        comment,
+        named,
         send,
         credits,
         settings,
@@ -109,9 +118,41 @@ pub fn decide(facts: &Facts<'_>, request: &CommandRequest) -> Result<DeskAction,
             })
         }
         Command::SendMessage {
+            content: ReplyContent::HideComment { comment_id, hidden },
+            reply_to,
+            ..
+        } => {
+            if reply_to.is_some() {
+                return Err(invalid("a comment moderation replies to nothing"));
+            }
+            hide(thread, named, settings, comment_id)?;
+            Ok(DeskAction::ReplyQueued {
+                text: ReplyContent::HideComment {
+                    comment_id: comment_id.clone(),
+                    hidden: *hidden,
+                }
+                .preview(),
+                from_draft: None,
+                content: Some(ReplyContent::HideComment {
+                    comment_id: comment_id.clone(),
+                    hidden: *hidden,
+                }),
+                reply_to: None,
+            })
+        }
+        Command::SendMessage {
             content, reply_to, ..
         } => {
             content.check(thread.channel).map_err(invalid)?;
+            if let Some(mid) = reply_to {
+                own_message(thread, named, mid, "the message replied to")?;
+            }
+            if let ReplyContent::SenderAction(
+                SenderAction::React { mid, .. } | SenderAction::Unreact { mid },
+            ) = content
+            {
+                own_message(thread, named, mid, "the message reacted to")?;
+            }
             check_text(&content.preview())?;
             check_content_window(thread, content, request)?;
             Ok(DeskAction::ReplyQueued {
@@ -155,30 +196,83 @@ pub fn decide(facts: &Facts<'_>, request: &CommandRequest) -> Result<DeskAction,
             }
             Ok(DeskAction::Read { up_to: *up_to })
         }
-        Command::HideComment { .. } if !settings.hide_comments => Err(Rejection::Forbidden {
-            reason: "this business has not allowed hiding comments; an owner can change that \
-                     in the settings"
-                .into(),
-        }),
         Command::HideComment {
             comment_id, hidden, ..
         } => {
-            if thread.channel != Channel::InstagramComment {
-                return Err(invalid("only comments can be hidden"));
-            }
-            match comment {
-                Some(m)
-                    if m.thread == thread.id
-                        && matches!(m.content, MessageContent::Comment { .. }) =>
-                {
-                    Ok(DeskAction::CommentHidden {
-                        comment_id: comment_id.clone(),
-                        hidden: *hidden,
-                    })
-                }
-                _ => Err(invalid("no such comment in this thread")),
-            }
+            hide(thread, named, settings, comment_id)?;
+            Ok(DeskAction::CommentHidden {
+                comment_id: comment_id.clone(),
+                hidden: *hidden,
+            })
         }
+    }
+}
+
+/// The Meta ids a command names, which the store looks up (in any thread) for
+/// [`Facts::named`].
+#[must_use]
+pub fn named_ids(command: &Command) -> Vec<&str> {
+    match command {
+        Command::HideComment { comment_id, .. } => vec![comment_id],
+        Command::SendMessage {
+            content, reply_to, ..
+        } => {
+            let in_content = match content {
+                ReplyContent::HideComment { comment_id, .. } => Some(comment_id.as_str()),
+                ReplyContent::SenderAction(
+                    SenderAction::React { mid, .. } | SenderAction::Unreact { mid },
+                ) => Some(mid.as_str()),
+                _ => None,
+            };
+            in_content.into_iter().chain(reply_to.as_deref()).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Hiding or unhiding a comment, whichever command carries it: the tenant allows it, the
+/// thread is a comment thread, and the id is one of its comments.
+fn hide(
+    thread: &ThreadView,
+    named: &[MessageView],
+    settings: &TenantSettings,
+    comment_id: &str,
+) -> Result<(), Rejection> {
+    if !settings.hide_comments {
+        return Err(Rejection::Forbidden {
+            reason: "this business has not allowed hiding comments; an owner can change that \
+                     in the settings"
+                .into(),
+        });
+    }
+    if thread.channel != Channel::InstagramComment {
+        return Err(invalid("only comments can be hidden"));
+    }
+    if !crate::meta_id::is_object_id(comment_id) {
+        return Err(invalid("the comment id is not one of Meta's ids"));
+    }
+    match named.iter().find(|m| m.mid == comment_id) {
+        Some(m) if m.thread == thread.id && matches!(m.content, MessageContent::Comment { .. }) => {
+            Ok(())
+        }
+        _ => Err(invalid("no such comment in this thread")),
+    }
+}
+
+/// `mid` is a Meta message id of a message stored in this thread.
+fn own_message(
+    thread: &ThreadView,
+    named: &[MessageView],
+    mid: &str,
+    what: &str,
+) -> Result<(), Rejection> {
+    if !crate::meta_id::is_message_id(mid) {
+        return Err(invalid(format!("{what} is not one of Meta's message ids")));
+    }
+    if named.iter().any(|m| m.mid == mid && m.thread == thread.id) {
+        Ok(())
+    } else {
+        Err(invalid(format!("{what} is not a message of this thread")))
     }
 }
 

@@ -43,7 +43,7 @@ use super::{
 };
 use super::{ChannelChange, DeletionRecord, Redacted, redact};
 use crate::audit::{self, AuditRecord, Hash, Verdict};
-use crate::desk::decide::{Facts, decide};
+use crate::desk::decide::{Facts, decide, named_ids};
 use crate::ingest::parse::RouteKey;
 use crate::principal::TenantScope;
 use async_trait::async_trait;
@@ -1030,10 +1030,10 @@ impl Store for SledStore {
         }
         let mut overlay = Overlay::new(&self.data, &prefix);
         let thread = overlay.thread(request.command.thread())?;
-        let comment = match &request.command {
-            Command::HideComment { comment_id, .. } => overlay.message_by_mid(comment_id)?,
-            _ => None,
-        };
+        let mut named = Vec::new();
+        for mid in named_ids(&request.command) {
+            named.extend(overlay.message_by_mid(mid)?);
+        }
         let send = match &request.command {
             Command::RetrySend { send, .. } | Command::DiscardSend { send, .. } => {
                 overlay.send(*send)?
@@ -1042,55 +1042,56 @@ impl Store for SledStore {
         };
         let settings: TenantSettings =
             Self::get(&self.data, &prefix.settings())?.unwrap_or_default();
-        let mut writes = Writes::default();
-        let mut new_chain = None;
-        let (answer, event) = match (
-            decide(
-                &Facts {
-                    thread: thread.as_ref(),
-                    comment: comment.as_ref(),
-                    send: send.as_ref(),
-                    credits: read_credits(&self.data, &prefix)?,
-                    settings: &settings,
-                },
-                &request,
-            ),
-            thread,
-        ) {
-            (Err(rejection), _) => (Answer::Rejected { rejection }, None),
+        let decided = decide(
+            &Facts {
+                thread: thread.as_ref(),
+                named: &named,
+                send: send.as_ref(),
+                credits: read_credits(&self.data, &prefix)?,
+                settings: &settings,
+            },
+            &request,
+        );
+        let (action, thread) = match (decided, thread) {
+            // A rejection changes nothing, so nothing is written: an agent sending refused
+            // commands cannot grow the log. A retry with the same key is decided again.
+            (Err(rejection), _) => {
+                return Ok(CommandOutcome {
+                    answer: Answer::Rejected { rejection },
+                    event: None,
+                });
+            }
             (Ok(_), None) => {
                 return Err(StoreError::Corrupt(
                     "a command was allowed on a missing thread".into(),
                 ));
             }
-            (Ok(action), Some(thread)) => {
-                let (head, chain) = self.read_chain(tenant)?;
-                let head = head.next();
-                let event = Event {
-                    tenant: tenant.clone(),
-                    seq: head,
-                    received_at: request.received_at,
-                    body: EventBody::Desk(DeskEvent {
-                        channel_id: thread.channel_id.clone(),
-                        thread: thread.id.clone(),
-                        agent: request.agent.clone(),
-                        key: Some(request.key.clone()),
-                        action,
-                    }),
-                };
-                let (bytes, hash) = logged(&event, chain)?;
-                writes.insert(Tree::Data, prefix.event(head), bytes);
-                project(&event, &mut overlay)?;
-                overlay.stage(&mut writes)?;
-                new_chain = Some((head, hash));
-                (Answer::Applied { seq: head }, Some(event))
-            }
+            (Ok(action), Some(thread)) => (action, thread),
         };
+        let mut writes = Writes::default();
+        let (head, chain) = self.read_chain(tenant)?;
+        let head = head.next();
+        let event = Event {
+            tenant: tenant.clone(),
+            seq: head,
+            received_at: request.received_at,
+            body: EventBody::Desk(DeskEvent {
+                channel_id: thread.channel_id.clone(),
+                thread: thread.id.clone(),
+                agent: request.agent.clone(),
+                key: Some(request.key.clone()),
+                action,
+            }),
+        };
+        let (bytes, hash) = logged(&event, chain)?;
+        writes.insert(Tree::Data, prefix.event(head), bytes);
+        project(&event, &mut overlay)?;
+        overlay.stage(&mut writes)?;
+        let answer = Answer::Applied { seq: head };
         writes.insert(Tree::Data, answer_key, enc(&answer)?);
         self.write(writes)?;
-        if let Some(head) = new_chain {
-            lock(&self.heads).insert(tenant.clone(), head);
-        }
+        lock(&self.heads).insert(tenant.clone(), (head, hash));
+        let event = Some(event);
         Ok(CommandOutcome { answer, event })
     }
 

@@ -46,7 +46,7 @@ fn facts<'a>(
 ) -> Facts<'a> {
     Facts {
         thread,
-        comment,
+        named: comment.map_or(&[], std::slice::from_ref),
         send,
         credits: 10,
         settings: &PERMISSIVE,
@@ -66,7 +66,7 @@ fn hiding_comments_needs_the_tenants_permission() {
     let t = thread(Channel::InstagramComment);
     let hide = Command::HideComment {
         thread: t.id.clone(),
-        comment_id: "c1".into(),
+        comment_id: "17900000000000001".into(),
         hidden: true,
     };
     let strict = TenantSettings::default();
@@ -398,14 +398,14 @@ fn only_comments_of_this_thread_can_be_hidden() {
     let t = thread(Channel::InstagramComment);
     let hide = Command::HideComment {
         thread: th(),
-        comment_id: "c1".into(),
+        comment_id: "17900000000000001".into(),
         hidden: true,
     };
     let comment = MessageView {
         id: protocol::MessageId::new("ms_1"),
         tenant: TenantId::new("tn_a"),
         thread: th(),
-        mid: "c1".into(),
+        mid: "17900000000000001".into(),
         direction: Direction::Inbound,
         occurred_at: Millis(0),
         received_at: Millis(0),
@@ -481,6 +481,303 @@ proptest! {
                 }
                 other => prop_assert!(false, "unexpected {:?}", other),
             }
+        }
+    }
+}
+
+fn text_content() -> MessageContent {
+    MessageContent::Message {
+        text: Some("hi".into()),
+        attachments: Vec::new(),
+        reply_to: None,
+        quick_reply: None,
+        structured: None,
+        unsupported: false,
+    }
+}
+
+/// A stored message of thread `thread` with Meta id `mid`.
+fn message(thread: &str, mid: &str, content: MessageContent) -> MessageView {
+    MessageView {
+        id: protocol::MessageId::new("ms_x"),
+        tenant: TenantId::new("tn_a"),
+        thread: ThreadId::new(thread),
+        mid: mid.into(),
+        direction: Direction::Inbound,
+        occurred_at: Millis(0),
+        received_at: Millis(0),
+        seq: Seq(1),
+        content,
+        edits: 0,
+        deleted: false,
+        reactions: Vec::new(),
+        status: None,
+        status_errors: Vec::new(),
+        seen: false,
+        hidden: false,
+    }
+}
+
+/// What a decision came to, coarsely, for tables.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Ok,
+    Forbidden,
+    Invalid,
+    Window,
+}
+
+fn verdict(r: &Result<DeskAction, Rejection>) -> Verdict {
+    match r {
+        Ok(_) => Verdict::Ok,
+        Err(Rejection::Forbidden { .. }) => Verdict::Forbidden,
+        Err(Rejection::OutsideWindow { .. }) => Verdict::Window,
+        Err(_) => Verdict::Invalid,
+    }
+}
+
+/// Every content a `send_message` can carry, on the channel it belongs to, for each role,
+/// with the hide-comments setting on and off, naming ids of this thread, of another thread,
+/// of nothing stored, or not shaped like Meta's: the same verdict as the dedicated command
+/// where there is one, and foreign or malformed ids always refused.
+#[test]
+fn every_send_content_passes_the_checks_of_its_own_command() {
+    use protocol::{Card, Choice, MediaKind, SenderAction as A};
+    const COMMENT: &str = "17900000000000001";
+    const MID: &str = "aWdfZAG1faXRlbToxOklHTWVzc2FnZA";
+    let comment_content = || MessageContent::Comment {
+        text: Some("hi".into()),
+        media_id: None,
+        parent_id: None,
+    };
+    let dm_content = text_content;
+    let choice = || Choice {
+        title: "Yes".into(),
+        payload: "YES".into(),
+    };
+    // (channel, content, the id it names, whether it is hiding a comment)
+    let cases: Vec<(Channel, ReplyContent, Option<&str>)> = vec![
+        (
+            Channel::InstagramDm,
+            ReplyContent::Media {
+                kind: MediaKind::Image,
+                url: "https://x.example/a.jpg".into(),
+                caption: None,
+            },
+            None,
+        ),
+        (Channel::InstagramDm, ReplyContent::Heart, None),
+        (
+            Channel::InstagramDm,
+            ReplyContent::QuickReplies {
+                text: "Pick".into(),
+                options: vec![choice()],
+            },
+            None,
+        ),
+        (
+            Channel::WhatsApp,
+            ReplyContent::Buttons {
+                text: "Pick".into(),
+                buttons: vec![choice()],
+            },
+            None,
+        ),
+        (
+            Channel::InstagramDm,
+            ReplyContent::Cards {
+                cards: vec![Card {
+                    title: "Kebaya".into(),
+                    subtitle: None,
+                    image_url: None,
+                    buttons: vec![],
+                }],
+            },
+            None,
+        ),
+        (
+            Channel::WhatsApp,
+            ReplyContent::Template {
+                name: "order_update".into(),
+                language: "en_US".into(),
+                params: vec![],
+            },
+            None,
+        ),
+        (
+            Channel::InstagramComment,
+            ReplyContent::PrivateReply { text: "Hi".into() },
+            None,
+        ),
+        (
+            Channel::InstagramDm,
+            ReplyContent::SenderAction(A::TypingOn),
+            None,
+        ),
+        (
+            Channel::InstagramDm,
+            ReplyContent::SenderAction(A::React {
+                mid: MID.into(),
+                emoji: "love".into(),
+            }),
+            Some(MID),
+        ),
+        (
+            Channel::InstagramDm,
+            ReplyContent::SenderAction(A::Unreact { mid: MID.into() }),
+            Some(MID),
+        ),
+        (
+            Channel::InstagramComment,
+            ReplyContent::HideComment {
+                comment_id: COMMENT.into(),
+                hidden: true,
+            },
+            Some(COMMENT),
+        ),
+    ];
+    for (channel, content, named_id) in cases {
+        let t = thread(channel);
+        let hiding = matches!(content, ReplyContent::HideComment { .. });
+        let stored = |thread: &str| {
+            let body = if channel == Channel::InstagramComment {
+                comment_content()
+            } else {
+                dm_content()
+            };
+            message(thread, named_id.unwrap_or(MID), body)
+        };
+        // Where the named id points: this thread, another thread, nowhere.
+        let here = [stored("th_1")];
+        let there = [stored("th_other")];
+        let placements: [(&str, &[MessageView]); 3] =
+            [("here", &here), ("elsewhere", &there), ("missing", &[])];
+        for role in [Role::Agent, Role::Owner] {
+            for allowed in [true, false] {
+                let settings = TenantSettings {
+                    hide_comments: allowed,
+                    ..TenantSettings::default()
+                };
+                for (place, named) in placements {
+                    let facts = Facts {
+                        thread: Some(&t),
+                        named,
+                        send: None,
+                        credits: 10,
+                        settings: &settings,
+                    };
+                    let send = Command::SendMessage {
+                        thread: th(),
+                        content: content.clone(),
+                        reply_to: None,
+                    };
+                    let got = verdict(&decide(&facts, &req("a", role, send, HOUR)));
+                    let expected = match (named_id, place) {
+                        _ if hiding && !allowed => Verdict::Forbidden,
+                        (Some(_), "elsewhere" | "missing") => Verdict::Invalid,
+                        _ => Verdict::Ok,
+                    };
+                    assert_eq!(
+                        got, expected,
+                        "{} on {channel:?} as {role:?}, hide_comments={allowed}, id {place}",
+                        content.name()
+                    );
+                    if let ReplyContent::HideComment { comment_id, hidden } = &content {
+                        let own = Command::HideComment {
+                            thread: th(),
+                            comment_id: comment_id.clone(),
+                            hidden: *hidden,
+                        };
+                        let dedicated = verdict(&decide(&facts, &req("a", role, own, HOUR)));
+                        assert_eq!(dedicated, got, "hide_comment and its send content differ");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Replying to a message: only to one of this thread's, by a message id of Meta's shape.
+#[test]
+fn a_reply_to_names_a_message_of_this_thread() {
+    let t = thread(Channel::WhatsApp);
+    let mid = "wamid.HBgLMTY1MDUwNzY1MjAVAgARGBI5QTND";
+    let here = [message("th_1", mid, text_content())];
+    let there = [message("th_other", mid, text_content())];
+    for (named, reply_to, expected) in [
+        (&here[..], mid, Verdict::Ok),
+        (&there[..], mid, Verdict::Invalid),
+        (&[][..], mid, Verdict::Invalid),
+        (&here[..], "wamid.x?y#z", Verdict::Invalid),
+    ] {
+        let facts = Facts {
+            named,
+            ..facts(Some(&t), None, None)
+        };
+        let send = Command::SendMessage {
+            thread: th(),
+            content: ReplyContent::Media {
+                kind: protocol::MediaKind::Image,
+                url: "https://x.example/a.jpg".into(),
+                caption: Some("look".into()),
+            },
+            reply_to: Some(reply_to.into()),
+        };
+        assert_eq!(
+            verdict(&decide(&facts, &req("a", Role::Agent, send, HOUR))),
+            expected,
+            "reply to {reply_to} with {} stored",
+            named.len()
+        );
+    }
+}
+
+/// Comment ids that could steer a Graph path are refused before anything is recorded.
+#[test]
+fn hostile_comment_ids_are_refused() {
+    let t = thread(Channel::InstagramComment);
+    for id in [
+        "me/subscribed_apps",
+        "../../_sim/x?y=1#",
+        "me/messages?recipient=1&message=x",
+        "1%2F2",
+        "1 2",
+        "１２",
+        "",
+    ] {
+        let stored = [message(
+            "th_1",
+            id,
+            MessageContent::Comment {
+                text: None,
+                media_id: None,
+                parent_id: None,
+            },
+        )];
+        let facts = Facts {
+            named: &stored,
+            ..facts(Some(&t), None, None)
+        };
+        for command in [
+            Command::HideComment {
+                thread: th(),
+                comment_id: id.into(),
+                hidden: true,
+            },
+            Command::SendMessage {
+                thread: th(),
+                content: ReplyContent::HideComment {
+                    comment_id: id.into(),
+                    hidden: true,
+                },
+                reply_to: None,
+            },
+        ] {
+            assert_eq!(
+                verdict(&decide(&facts, &req("a", Role::Owner, command, 0))),
+                Verdict::Invalid,
+                "{id:?}"
+            );
         }
     }
 }
