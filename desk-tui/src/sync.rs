@@ -15,7 +15,9 @@ use crate::net::{self, Connection, Incoming, NetError, Verdict, close};
 use crate::outbox::OutboxError;
 use crate::replica::{Header, Identity, Replica, ReplicaError};
 use crate::state::{ConnectionState, Update};
-use protocol::{ClientFrame, Command, CommandKey, Event, PROTOCOL_VERSION, Seq, ServerFrame};
+use protocol::{
+    Answer, ClientFrame, Command, CommandKey, Event, PROTOCOL_VERSION, Rejection, Seq, ServerFrame,
+};
 use std::fmt;
 use std::mem;
 use std::sync::Arc;
@@ -372,6 +374,23 @@ impl Engine {
             Incoming::Heartbeat | Incoming::Frame(ServerFrame::Event { .. }) => Ok(()),
             Incoming::Closed { code, reason } => {
                 Err(Served::Closed(net::verdict_on_close(code, &reason).into()))
+            }
+            // Nothing was recorded for it: the command stays in the outbox, and the session
+            // is restarted after the back-off, which replays it with its key.
+            Incoming::Frame(ServerFrame::Answer {
+                key,
+                answer:
+                    Answer::Rejected {
+                        rejection: Rejection::RateLimited { retry_after_ms },
+                    },
+            }) => {
+                tracing::info!(%key, retry_after_ms, "the relay asked to slow down");
+                Err(Served::HangUp {
+                    code: close::NORMAL,
+                    ending: Ending::Retry(format!(
+                        "the relay asked to slow down for {retry_after_ms} ms"
+                    )),
+                })
             }
             Incoming::Frame(ServerFrame::Answer { key, answer }) => {
                 match self.replica.outbox().record_answer(&key, &answer) {

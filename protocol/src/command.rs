@@ -181,6 +181,9 @@ pub enum Rejection {
     OutsideWindow { reason: String },
     /// The tenant has no reply credits left.
     NoCredits,
+    /// The agent sent more commands than the relay takes; send it again after
+    /// `retry_after_ms` (nothing was recorded).
+    RateLimited { retry_after_ms: u64 },
 }
 
 impl Rejection {
@@ -199,6 +202,10 @@ impl Rejection {
             | Rejection::Invalid { reason }
             | Rejection::OutsideWindow { reason } => reason.clone(),
             Rejection::NoCredits => "no reply credits left; ask your partner to top up".into(),
+            Rejection::RateLimited { retry_after_ms } => format!(
+                "too many commands at once; sent again in {:.1} s",
+                *retry_after_ms as f64 / 1000.0
+            ),
         }
     }
 }

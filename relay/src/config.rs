@@ -44,6 +44,9 @@ pub struct Config {
     pub database_url: Option<Secret>,
     pub public_url: String,
     pub operator_token: Secret,
+    /// A token that may read `/metrics` besides the operator's (`RELAY_METRICS_TOKEN`), for
+    /// a scraper that should hold nothing else.
+    pub metrics_token: Option<Secret>,
     /// The key configured at start. Seal and open through the running relay's
     /// `vault::Keyring` (`Outbox::keys`), which also holds `old_master_keys` and follows
     /// rotations made while serving.
@@ -95,6 +98,11 @@ pub struct DeskLimits {
     pub send_timeout: Duration,
     /// Largest frame a desk may send (`RELAY_DESK_MAX_FRAME_BYTES`).
     pub max_frame_bytes: usize,
+    /// Commands per second one agent may send, sustained (`RELAY_DESK_COMMANDS_PER_SEC`).
+    pub commands_per_sec: usize,
+    /// Commands one agent may send at once, e.g. replaying an offline outbox
+    /// (`RELAY_DESK_COMMAND_BURST`).
+    pub command_burst: usize,
 }
 
 impl Default for DeskLimits {
@@ -104,6 +112,8 @@ impl Default for DeskLimits {
             idle: Duration::from_secs(45),
             send_timeout: Duration::from_secs(10),
             max_frame_bytes: 1024 * 1024,
+            commands_per_sec: 20,
+            command_burst: 200,
         }
     }
 }
@@ -142,6 +152,9 @@ struct Raw {
     desk_idle_ms: Option<String>,
     desk_send_timeout_ms: Option<String>,
     desk_max_frame_bytes: Option<String>,
+    desk_commands_per_sec: Option<String>,
+    desk_command_burst: Option<String>,
+    metrics_token: Option<String>,
     wal_segment_bytes: Option<String>,
 }
 
@@ -178,6 +191,9 @@ macro_rules! each_key {
         $f!($raw, desk_idle_ms, "RELAY_DESK_IDLE_MS");
         $f!($raw, desk_send_timeout_ms, "RELAY_DESK_SEND_TIMEOUT_MS");
         $f!($raw, desk_max_frame_bytes, "RELAY_DESK_MAX_FRAME_BYTES");
+        $f!($raw, desk_commands_per_sec, "RELAY_DESK_COMMANDS_PER_SEC");
+        $f!($raw, desk_command_burst, "RELAY_DESK_COMMAND_BURST");
+        $f!($raw, metrics_token, "RELAY_METRICS_TOKEN");
         $f!($raw, wal_segment_bytes, "RELAY_WAL_SEGMENT_BYTES");
     };
 }
@@ -315,6 +331,27 @@ impl Config {
                 "bytes",
             )?
             .unwrap_or(defaults.max_frame_bytes),
+            commands_per_sec: number(
+                raw.desk_commands_per_sec,
+                "RELAY_DESK_COMMANDS_PER_SEC",
+                "commands",
+            )?
+            .unwrap_or(defaults.commands_per_sec),
+            command_burst: number(
+                raw.desk_command_burst,
+                "RELAY_DESK_COMMAND_BURST",
+                "commands",
+            )?
+            .unwrap_or(defaults.command_burst),
+        };
+        let metrics_token = match raw.metrics_token {
+            Some(t) if t.len() < 16 => {
+                return Err(ConfigError::Invalid {
+                    var: "RELAY_METRICS_TOKEN",
+                    reason: "must be at least 16 characters".into(),
+                });
+            }
+            other => other.map(Secret::new),
         };
         let connect_link_ttl = secs(
             raw.connect_link_ttl_secs,
@@ -344,6 +381,7 @@ impl Config {
             database_url,
             public_url,
             operator_token,
+            metrics_token,
             master_key,
             old_master_keys,
             refresh_interval,

@@ -45,7 +45,10 @@ mod tests {
     fn every_segment_stays_one_segment() {
         let b = "http://127.0.0.1:9";
         assert_eq!(path(b, &["v23.0", "123", "replies"]), "/v23.0/123/replies");
-        assert_eq!(path("https://g.example/base/", &["v23.0", "1"]), "/base/v23.0/1");
+        assert_eq!(
+            path("https://g.example/base/", &["v23.0", "1"]),
+            "/base/v23.0/1"
+        );
         assert_eq!(
             path(b, &["v23.0", "me/subscribed_apps"]),
             "/v23.0/me%2Fsubscribed_apps"

@@ -1,6 +1,7 @@
 //! The HTTP surface: one router, the shared state, and the layers around it.
 //!
-//! Layers, outermost first: request body limit (413 before anything reads an oversized
+//! Layers, outermost first: plain-text errors rewritten into the JSON error shape
+//! (`error::json_errors`), request body limit (413 before anything reads an oversized
 //! body), then the routes. No request-logging layer: URIs of the webhook handshake carry
 //! the verify token, so handlers log what is safe themselves.
 
@@ -42,6 +43,8 @@ pub struct AppState {
     pub outbox: Outbox,
     /// Drafts replies to customer messages.
     pub drafting: Drafting,
+    /// Each agent's command budget, across all its desks.
+    pub command_limits: Arc<crate::desk::limit::CommandLimits>,
 }
 
 /// The relay's routes.
@@ -153,5 +156,6 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::map_response(error::json_errors))
         .with_state(state)
 }

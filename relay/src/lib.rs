@@ -19,8 +19,8 @@ pub mod ids;
 pub mod ingest;
 pub mod knowledge;
 pub mod lifecycle;
-pub mod meta_id;
 pub mod llm;
+pub mod meta_id;
 pub mod metrics;
 pub mod outbox;
 pub mod principal;
@@ -136,6 +136,10 @@ impl Relay {
         }
         Ok(Relay {
             state: AppState {
+                command_limits: Arc::new(desk::limit::CommandLimits::new(desk::limit::Budget {
+                    per_sec: u32::try_from(config.desk.commands_per_sec).unwrap_or(u32::MAX),
+                    burst: u32::try_from(config.desk.command_burst).unwrap_or(u32::MAX),
+                })),
                 config: Arc::new(config),
                 store,
                 metrics,

@@ -21,7 +21,7 @@ pub struct Metrics {
     pub desk_sessions: IntGauge,
     /// Desk sessions ended, by reason: closed, idle, slow, revoked, protocol, error.
     pub desk_closed: IntCounterVec,
-    /// Desk commands by outcome: applied, rejected, replayed.
+    /// Desk commands by outcome: applied, rejected, replayed, limited.
     pub desk_commands: IntCounterVec,
     /// Times a session fell out of its tenant's live ring and re-read from storage.
     pub desk_catch_ups: IntCounterVec,

@@ -196,10 +196,7 @@ async fn disconnect_from_the_admin_api_is_for_operators_and_owners_of_the_tenant
     assert_eq!(v["already"], false);
     // Without a simulator the World's channels hold no token (the relay saves one only
     // once Meta confirms it): nothing to unsubscribe with, which is recorded, not fatal.
-    assert!(
-        v["unsubscribe"].as_str().unwrap() == "skipped",
-        "{v}"
-    );
+    assert!(v["unsubscribe"].as_str().unwrap() == "skipped", "{v}");
     let again = w
         .api
         .expect(Method::DELETE, &path, OPERATOR_TOKEN, None, 200)

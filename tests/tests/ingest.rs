@@ -566,7 +566,9 @@ async fn subscription_handshake_echoes_only_for_the_verify_token() {
 
 #[tokio::test]
 async fn admin_api_is_scoped_by_the_bearer_token() {
-    let w = World::new().await.unwrap();
+    // With a simulator, so the channels hold tokens that answers must never show.
+    let fx = harness::sim::SimWorld::start().await.unwrap();
+    let w = &fx.w;
     let (a, b, p) = (&w.a, &w.b, &w.partner);
     let (viewer_status, viewer) = w
         .api

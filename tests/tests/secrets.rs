@@ -341,7 +341,7 @@ async fn no_secret_reaches_any_answer_frame_cli_output_metric_or_log() {
             "admin: create WhatsApp channel",
             Method::POST,
             &format!("/v1/tenants/{}/channels", b.id),
-            &b.owner_token,
+            OPERATOR_TOKEN,
             Some(
                 json!({"kind": "whatsapp", "phone_number_id": WA_EXTRA, "waba_id": WABA_EXTRA,
                         "access_token": EXTRA_TOKEN}),
@@ -904,6 +904,16 @@ async fn no_secret_reaches_any_answer_frame_cli_output_metric_or_log() {
                         "access_token": EXTRA_TOKEN})),
         ),
         (
+            "error: the operator's token for a number it does not serve",
+            Method::POST,
+            format!("/v1/tenants/{}/channels", a.id),
+            operator,
+            Some(
+                json!({"kind": "whatsapp", "phone_number_id": "106540352242999",
+                        "access_token": EXTRA_TOKEN}),
+            ),
+        ),
+        (
             "error: credits not a number",
             Method::POST,
             format!("/v1/tenants/{}/credits", a.id),
@@ -1112,12 +1122,26 @@ async fn no_secret_reaches_any_answer_frame_cli_output_metric_or_log() {
     }
 
     // ---- Metrics and health. ----
-    for path in ["/metrics", "/healthz", "/readyz"] {
+    for path in ["/healthz", "/readyz"] {
         let (status, _) = fx
             .keep(&format!("GET {path}"), fx.http.get(format!("{url}{path}")))
             .await;
         assert_eq!(status, 200, "{path}");
     }
+    // The scrape is the operator's (or a metrics token's), in the JSON error shape otherwise.
+    let (status, body) = fx
+        .keep("GET /metrics", fx.http.get(format!("{url}/metrics")))
+        .await;
+    assert_eq!(status, 401, "{body}");
+    let (status, _) = fx
+        .keep(
+            "GET /metrics (operator)",
+            fx.http
+                .get(format!("{url}/metrics"))
+                .bearer_auth(OPERATOR_TOKEN),
+        )
+        .await;
+    assert_eq!(status, 200);
 
     // ---- Every event of both tenants once more, in both encodings, and the live desks. ----
     for t in [&a, &b] {

@@ -131,7 +131,8 @@ pub async fn confirm(
         return Err(ApiError::forbidden("operator only"));
     }
     let kinds = [Kind::Instagram, Kind::Facebook, Kind::Whatsapp];
-    let (grant, value) = match links::take_sealed(&app, Purpose::Claim, &claim, &kinds, None).await {
+    let (grant, value) = match links::take_sealed(&app, Purpose::Claim, &claim, &kinds, None).await
+    {
         Ok(v) => v,
         Err(links::Refusal::Store(e)) => return Err(e.into()),
         Err(_) => return Err(ApiError::not_found("claim")),

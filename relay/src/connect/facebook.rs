@@ -51,8 +51,7 @@ pub async fn start(
     let brand = pages::brand_of(&app, links::claimed_tenant(&q.link).as_ref()).await;
     let brand = brand.as_deref();
     let (browser, new) = links::Browser::of_or_new(&headers);
-    let state = match links::state_for_link(&app, &q.link, Kind::Facebook, brand, &browser).await
-    {
+    let state = match links::state_for_link(&app, &q.link, Kind::Facebook, brand, &browser).await {
         Ok(state) => state,
         Err(page) => return page,
     };

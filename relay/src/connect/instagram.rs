@@ -39,8 +39,7 @@ pub async fn start(
         return not_configured(brand, "INSTAGRAM_APP_ID");
     };
     let (browser, new) = Browser::of_or_new(&headers);
-    let state = match links::state_for_link(&app, &q.link, Kind::Instagram, brand, &browser).await
-    {
+    let state = match links::state_for_link(&app, &q.link, Kind::Instagram, brand, &browser).await {
         Ok(state) => state,
         Err(page) => return page,
     };
@@ -154,7 +153,9 @@ pub fn saved_page(
             brand,
             "Waiting for confirmation",
             &[
-                &format!("This {what} account is registered to another business here, which never proved it owns it."),
+                &format!(
+                    "This {what} account is registered to another business here, which never proved it owns it."
+                ),
                 "You proved you do. The operator of this server was notified and must confirm before the account connects here; nothing changes until then.",
             ],
         ),
@@ -215,7 +216,11 @@ pub async fn take_state(
     kind: Kind,
 ) -> Result<(Grant, Option<String>), Response> {
     let Some(browser) = Browser::of(headers) else {
-        return Err(pages::refused(None, &links::Refusal::OtherBrowser, "sign-in"));
+        return Err(pages::refused(
+            None,
+            &links::Refusal::OtherBrowser,
+            "sign-in",
+        ));
     };
     let brand = pages::brand_of(app, links::claimed_tenant(state).as_ref()).await;
     match links::take(app, Purpose::State, state, &[kind], Some(&browser)).await {
@@ -239,7 +244,12 @@ pub async fn callback(
         return not_configured(brand, "INSTAGRAM_APP_ID");
     };
     match connect(&app, &app_id, code).await {
-        Ok(c) => saved_page(brand, "Instagram", save::finish(&app, &grant, c).await, None),
+        Ok(c) => saved_page(
+            brand,
+            "Instagram",
+            save::finish(&app, &grant, c).await,
+            None,
+        ),
         Err(e) => meta_failed(brand, &e),
     }
 }

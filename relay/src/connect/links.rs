@@ -92,7 +92,11 @@ impl Browser {
             .filter_map(Result::ok)
             .find(|c| c.name() == BROWSER_COOKIE)
             .map(|c| c.value().to_owned())
-            .filter(|v| v.len() == 43 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+            .filter(|v| {
+                v.len() == 43
+                    && v.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
             .map(Browser)
     }
 

@@ -96,7 +96,9 @@ pub fn refused(brand: Option<&str>, refusal: &super::links::Refusal, what: &str)
             None,
             "Finish in the same browser",
             &[
-                &format!("This {what} must finish in the browser where the connect link was opened, with cookies allowed."),
+                &format!(
+                    "This {what} must finish in the browser where the connect link was opened, with cookies allowed."
+                ),
                 "Open a new connect link in one browser and complete every step there. Nothing was changed.",
             ],
         ),

@@ -193,11 +193,7 @@ pub async fn subscribe(app: &AppState, c: &Connected) -> Result<(), MetaError> {
     let cfg = &app.config;
     let http = meta::client()?;
     let (base, object, fields) = match &c.subscription {
-        Subscription::InstagramMe => (
-            &cfg.instagram_graph_url,
-            "me",
-            Some(meta::INSTAGRAM_FIELDS),
-        ),
+        Subscription::InstagramMe => (&cfg.instagram_graph_url, "me", Some(meta::INSTAGRAM_FIELDS)),
         Subscription::Page(page) => (&cfg.meta_graph_url, page.as_str(), Some(meta::PAGE_FIELDS)),
         Subscription::Waba(waba) => (&cfg.meta_graph_url, waba.as_str(), None),
     };

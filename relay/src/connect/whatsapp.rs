@@ -102,8 +102,7 @@ pub async fn connect_page(
         return not_configured(brand, "WHATSAPP_CONFIG_ID");
     };
     let (browser, new) = links::Browser::of_or_new(&headers);
-    let state = match links::state_for_link(&app, &q.link, Kind::Whatsapp, brand, &browser).await
-    {
+    let state = match links::state_for_link(&app, &q.link, Kind::Whatsapp, brand, &browser).await {
         Ok(state) => state,
         Err(page) => return page,
     };

@@ -510,12 +510,23 @@ impl Session {
                 },
             });
         }
+        let now = self.app.clock.now();
+        if let Err(retry_after_ms) =
+            self.app
+                .command_limits
+                .check(self.scope.tenant(), &self.agent, now)
+        {
+            metrics.desk_commands.with_label_values(&["limited"]).inc();
+            return Ok(Answer::Rejected {
+                rejection: Rejection::RateLimited { retry_after_ms },
+            });
+        }
         let request = CommandRequest {
             agent: self.agent.clone(),
             role: self.role,
             key,
             command,
-            received_at: self.app.clock.now(),
+            received_at: now,
         };
         let store = &self.app.store;
         let outcome = store

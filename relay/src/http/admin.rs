@@ -10,8 +10,8 @@ use super::AppState;
 use super::error::ApiError;
 use crate::connect::vouch::{Claimed, VouchError, vouch};
 use crate::ids;
-use crate::secret::Secret;
 use crate::principal::{Access, Principal, TenantScope, new_token, token_hash};
+use crate::secret::Secret;
 use crate::store::{
     AgentKind, AgentRecord, ChannelKind, ChannelRecord, MessageView, PartnerRecord, SendView,
     TenantRecord, TenantSettings, ThreadView,

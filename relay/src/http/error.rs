@@ -91,3 +91,42 @@ impl IntoResponse for ApiError {
 pub async fn not_found() -> ApiError {
     ApiError::not_found("route")
 }
+
+/// Largest plain-text rejection body carried over into the JSON message.
+const MAX_REJECTION_TEXT: usize = 300;
+
+/// Puts every plain-text error into the JSON error shape: axum's own rejections (a body
+/// over the limit before a handler runs, an unreadable query or form) answer `text/plain`,
+/// and no client should need a second parser for them. HTML pages (the connect flows)
+/// and JSON answers pass through.
+pub async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    let plain = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !plain {
+        return resp;
+    }
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        s if s.is_server_error() => "internal",
+        _ => "invalid_request",
+    };
+    let bytes = axum::body::to_bytes(resp.into_body(), MAX_REJECTION_TEXT * 4)
+        .await
+        .unwrap_or_default();
+    let text: String = String::from_utf8_lossy(&bytes)
+        .chars()
+        .take(MAX_REJECTION_TEXT)
+        .collect();
+    let message = if text.trim().is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        text
+    };
+    ApiError::new(status, code, message).into_response()
+}

@@ -288,7 +288,10 @@ impl Graph {
         channel: &ChannelRecord,
         token: &str,
     ) -> Result<Vec<Value>, CallFailure> {
-        let url = url(self.base(channel), &[Self::sender(channel), "messenger_profile"])?;
+        let url = url(
+            self.base(channel),
+            &[Self::sender(channel), "messenger_profile"],
+        )?;
         let request = self
             .http
             .get(url)
@@ -313,7 +316,10 @@ impl Graph {
         token: &str,
         questions: &[Value],
     ) -> Result<(), CallFailure> {
-        let url = url(self.base(channel), &[Self::sender(channel), "messenger_profile"])?;
+        let url = url(
+            self.base(channel),
+            &[Self::sender(channel), "messenger_profile"],
+        )?;
         let body = json!({"platform": "instagram", "ice_breakers": questions});
         self.call(
             channel,

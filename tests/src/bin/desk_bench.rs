@@ -1617,7 +1617,10 @@ impl RelayMetrics {
     /// Scrapes `/metrics`; empty, with a warning, if that fails.
     async fn scrape(base: &str) -> RelayMetrics {
         let fetched = async {
-            reqwest::get(format!("{base}/metrics"))
+            reqwest::Client::new()
+                .get(format!("{base}/metrics"))
+                .bearer_auth(OPERATOR_TOKEN)
+                .send()
                 .await?
                 .error_for_status()?
                 .text()

@@ -540,7 +540,10 @@ async fn admin_post(client: &reqwest::Client, url: &str, body: &str) -> Result<S
 /// each one answers. `None` (with a warning) if the scrape fails; the bench goes on.
 async fn scrape_metrics(base: &str) -> Option<String> {
     let fetched = async {
-        let resp = reqwest::get(format!("{base}/metrics"))
+        let resp = reqwest::Client::new()
+            .get(format!("{base}/metrics"))
+            .bearer_auth(OPERATOR_TOKEN)
+            .send()
             .await?
             .error_for_status()?;
         resp.text().await

@@ -969,6 +969,7 @@ impl Bench {
                 .api
                 .http
                 .get(format!("{}/metrics", self.api.url))
+                .bearer_auth(OPERATOR_TOKEN)
                 .send()
                 .await?
                 .error_for_status()?;

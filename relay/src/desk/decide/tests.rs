@@ -678,7 +678,8 @@ fn every_send_content_passes_the_checks_of_its_own_command() {
                         _ => Verdict::Ok,
                     };
                     assert_eq!(
-                        got, expected,
+                        got,
+                        expected,
                         "{} on {channel:?} as {role:?}, hide_comments={allowed}, id {place}",
                         content.name()
                     );
