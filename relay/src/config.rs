@@ -83,6 +83,9 @@ pub struct Config {
     /// Size at which a write-ahead log segment is sealed and sled checkpointed
     /// (`RELAY_WAL_SEGMENT_BYTES`).
     pub wal_segment_bytes: u64,
+    /// The relay's clock may be moved forward with `POST /_test/clock` (`RELAY_TEST_CLOCK=1`);
+    /// for tests only.
+    pub test_clock: bool,
     pub desk: DeskLimits,
 }
 
@@ -156,6 +159,7 @@ struct Raw {
     desk_command_burst: Option<String>,
     metrics_token: Option<String>,
     wal_segment_bytes: Option<String>,
+    test_clock: Option<String>,
 }
 
 /// (environment variable, TOML key) for each setting, in the order they are reported.
@@ -195,6 +199,7 @@ macro_rules! each_key {
         $f!($raw, desk_command_burst, "RELAY_DESK_COMMAND_BURST");
         $f!($raw, metrics_token, "RELAY_METRICS_TOKEN");
         $f!($raw, wal_segment_bytes, "RELAY_WAL_SEGMENT_BYTES");
+        $f!($raw, test_clock, "RELAY_TEST_CLOCK");
     };
 }
 
@@ -416,6 +421,16 @@ impl Config {
             llm_api_key: raw.llm_api_key.map(Secret::new),
             max_body_bytes,
             wal_segment_bytes,
+            test_clock: match raw.test_clock.as_deref().map(str::trim) {
+                None | Some("" | "0" | "false") => false,
+                Some("1" | "true") => true,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        var: "RELAY_TEST_CLOCK",
+                        reason: format!("`{other}` is not 1 or 0"),
+                    });
+                }
+            },
             desk,
         })
     }

@@ -16,6 +16,7 @@ pub mod knowledge;
 pub mod meta_callbacks;
 pub mod meta_settings;
 pub mod report;
+pub mod test_clock;
 pub mod webhook;
 
 use crate::clock::Clock;
@@ -45,6 +46,9 @@ pub struct AppState {
     pub drafting: Drafting,
     /// Each agent's command budget, across all its desks.
     pub command_limits: Arc<crate::desk::limit::CommandLimits>,
+    /// The clock `POST /_test/clock` moves, when `RELAY_TEST_CLOCK=1` (the same one as
+    /// `clock`); `None` otherwise, and the route answers 404.
+    pub test_clock: Option<Arc<crate::clock::TestClock>>,
 }
 
 /// The relay's routes.
@@ -151,6 +155,7 @@ pub fn router(state: AppState) -> Router {
             get(admin::list_messages),
         )
         .route("/v1/tenants/{tenant}/events", get(admin::list_events))
+        .route("/_test/clock", post(test_clock::advance))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

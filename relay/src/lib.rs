@@ -34,7 +34,7 @@ pub mod store;
 pub mod vault;
 pub mod verify;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, SystemClock, TestClock};
 use crate::config::{Config, StorageKind};
 use crate::desk::hub::Hub;
 use crate::drafting::Drafting;
@@ -100,7 +100,16 @@ impl Relay {
     pub async fn open(config: Config) -> Result<Relay, RunError> {
         let metrics = Metrics::new();
         let store = open_store(&config, &metrics)?;
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let test_clock = config.test_clock.then(|| Arc::new(TestClock::default()));
+        let clock: Arc<dyn Clock> = match &test_clock {
+            Some(t) => {
+                tracing::warn!(
+                    "RELAY_TEST_CLOCK is set: POST /_test/clock moves this relay's time"
+                );
+                t.clone()
+            }
+            None => Arc::new(SystemClock),
+        };
         // Everything on disk at open is durable; later events reach the hub as they are.
         let hub = Arc::new(Hub::new(store.heads().await?));
         let graph = Graph::new(&config.meta_graph_url, &config.instagram_graph_url)
@@ -147,6 +156,7 @@ impl Relay {
                 hub,
                 outbox,
                 drafting,
+                test_clock,
             },
         })
     }

@@ -160,6 +160,8 @@ impl Relay {
             .env("META_APP_SECRET", APP_SECRET)
             .env("INSTAGRAM_APP_SECRET", IG_APP_SECRET)
             .env("META_VERIFY_TOKEN", VERIFY_TOKEN)
+            // Tests move the relay's time (`World::advance_clock`) instead of sleeping.
+            .env("RELAY_TEST_CLOCK", "1")
             // Never Meta's real hosts from a test: sends without a simulator are refused
             // at once (port 9 is discard; nothing listens there on loopback).
             .env("META_GRAPH_URL", "http://127.0.0.1:9")
@@ -618,6 +620,46 @@ impl World {
             .as_str()
             .map(protocol::ThreadId::new)
             .with_context(|| format!("a thread without an id: {thread}"))
+    }
+
+    /// The value of one metric sample, scraped with the operator's token (`name` includes
+    /// labels, e.g. `x{reason="slow"}`); 0 when absent.
+    ///
+    /// # Errors
+    /// The scrape failed.
+    pub async fn metric(&self, name: &str) -> anyhow::Result<f64> {
+        let text = self
+            .api
+            .http
+            .get(format!("{}/metrics", self.api.url))
+            .bearer_auth(OPERATOR_TOKEN)
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        Ok(text
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or(0.0))
+    }
+
+    /// Moves the relay's clock `ms` forward (`POST /_test/clock`); answers its new now.
+    ///
+    /// # Errors
+    /// The relay refused.
+    pub async fn advance_clock(&self, ms: i64) -> anyhow::Result<i64> {
+        let v = self
+            .api
+            .expect(
+                reqwest::Method::POST,
+                "/_test/clock",
+                OPERATOR_TOKEN,
+                Some(json!({ "advance_ms": ms })),
+                200,
+            )
+            .await?;
+        v["now"].as_i64().context("no `now` in the clock's answer")
     }
 
     /// Fails if any secret or token ever appeared in the relay's log.

@@ -32,22 +32,8 @@ async fn connect_world() -> ConnectWorld {
     .unwrap()
 }
 
-async fn metric(fx: &ConnectWorld, line: &str) -> u64 {
-    let text = fx
-        .http
-        .get(format!("{}/metrics", fx.w.api.url))
-        .bearer_auth(OPERATOR_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find(|l| l.starts_with(line))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+async fn metric(fx: &ConnectWorld, name: &str) -> f64 {
+    fx.w.metric(name).await.unwrap()
 }
 
 /// Which tenant's threads hold `customer`, waiting until one does.
@@ -165,7 +151,7 @@ async fn a_connect_of_an_account_another_tenant_proved_changes_nothing_at_meta()
     assert_eq!(subscriptions(&fx.sim.api.calls().await.unwrap()), 0);
     assert_eq!(
         metric(&fx, "relay_connect_conflicts_total{outcome=\"refused\"}").await,
-        before + 1
+        before + 1.0
     );
     let log = std::fs::read_to_string(&fx.w.options.log).unwrap();
     let line = log

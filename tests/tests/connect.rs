@@ -359,15 +359,12 @@ async fn a_replayed_state_a_used_link_and_a_failed_exchange_write_nothing() {
 
 #[tokio::test]
 async fn expired_links_and_states_are_refused() {
-    let fx = setup(&[
-        ("RELAY_CONNECT_LINK_TTL_SECS", "1"),
-        ("RELAY_CONNECT_STATE_TTL_SECS", "1"),
-    ])
-    .await;
+    let fx = setup(&[]).await;
     let t = &fx.w.a;
     let before = fx.channels(t).await.unwrap().len();
     let link = fx.link(t, "instagram").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    // Links live 30 minutes, states 10: the relay's clock moves past each.
+    fx.w.advance_clock(30 * 60 * 1000 + 1).await.unwrap();
     let expired = fx.get(&link).await.unwrap();
     assert_eq!(expired.status, 400);
     assert!(expired.body.contains("expired"), "{}", expired.body);
@@ -376,7 +373,7 @@ async fn expired_links_and_states_are_refused() {
     let link = fx.link(t, "instagram").await.unwrap();
     let authorize = fx.open_link(&link).await.unwrap();
     let callback = instagram_consent(&fx, &authorize, Some(IG_NEW)).await;
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    fx.w.advance_clock(10 * 60 * 1000 + 1).await.unwrap();
     let page = fx.get(&callback).await.unwrap();
     assert_eq!(page.status, 400, "{}", page.body);
     assert!(page.body.contains("expired"), "{}", page.body);
@@ -765,7 +762,7 @@ async fn two_pages_get_a_chooser_and_the_chosen_page_connects_once() {
 
 #[tokio::test]
 async fn an_expired_page_choice_writes_nothing() {
-    let fx = setup(&[("RELAY_CONNECT_STATE_TTL_SECS", "1")]).await;
+    let fx = setup(&[]).await;
     let t = &fx.w.a;
     fx.set_oauth(&json!({"pages": [IG_FB, IG_FB2]}))
         .await
@@ -776,7 +773,7 @@ async fn an_expired_page_choice_writes_nothing() {
     let chooser = fx.get(&callback).await.unwrap();
     assert_eq!(chooser.status, 200, "{}", chooser.body);
     let state = hidden_value(&chooser.body, "state");
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    fx.w.advance_clock(10 * 60 * 1000 + 1).await.unwrap();
     let late = fx.choose_page(&state, PAGE_FB).await.unwrap();
     assert_eq!(late.status, 400, "{}", late.body);
     assert!(late.body.contains("expired"), "{}", late.body);

@@ -501,20 +501,7 @@ async fn bad_tokens_and_bad_frames_are_refused_clearly_and_others_keep_being_ser
 
 /// The value of one metric sample (`name` includes labels, e.g. `x{reason="slow"}`).
 async fn metric(w: &World, name: &str) -> f64 {
-    let text = w
-        .api
-        .http
-        .get(format!("{}/metrics", w.api.url))
-        .bearer_auth(OPERATOR_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
-        .unwrap_or(0.0)
+    w.metric(name).await.unwrap()
 }
 
 /// Waits (bounded) until a metric reaches `at_least`.

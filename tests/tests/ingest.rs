@@ -82,6 +82,7 @@ async fn every_meta_example_lands_as_the_right_event_under_the_right_tenant() {
         .api
         .http
         .get(format!("{}/metrics", w.api.url))
+        .bearer_auth(OPERATOR_TOKEN)
         .send()
         .await
         .unwrap()

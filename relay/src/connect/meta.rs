@@ -464,22 +464,17 @@ pub async fn phone_numbers(
         .get("data")
         .and_then(Value::as_array)
         .ok_or_else(|| shape(STEP, "no data"))?;
-    Ok(data
-        .iter()
-        .filter_map(|n| {
-            Some(PhoneNumber {
-                id: id_field(n, "id")?,
-                display_phone_number: n
-                    .get("display_phone_number")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                verified_name: n
-                    .get("verified_name")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-            })
-        })
-        .collect())
+    Ok(data.iter().filter_map(phone_number_of).collect())
+}
+
+/// A number node as Meta answers it (`None` without an id).
+fn phone_number_of(n: &Value) -> Option<PhoneNumber> {
+    let text = |name: &str| n.get(name).and_then(Value::as_str).map(str::to_owned);
+    Some(PhoneNumber {
+        id: id_field(n, "id")?,
+        display_phone_number: text("display_phone_number"),
+        verified_name: text("verified_name"),
+    })
 }
 
 /// `GET /{PAGE_ID}?fields=instagram_business_account`: the IG id linked to a Page the
@@ -525,17 +520,7 @@ pub async fn phone_number(
             .bearer_auth(token.expose()),
     )
     .await?;
-    Ok(PhoneNumber {
-        id: id_field(&body, "id").ok_or_else(|| shape(STEP, "no id"))?,
-        display_phone_number: body
-            .get("display_phone_number")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        verified_name: body
-            .get("verified_name")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-    })
+    phone_number_of(&body).ok_or_else(|| shape(STEP, "no id"))
 }
 
 #[cfg(test)]
