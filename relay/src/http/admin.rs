@@ -8,6 +8,7 @@
 
 use super::AppState;
 use super::error::ApiError;
+use crate::connect::meta::MetaError;
 use crate::connect::vouch::{Claimed, VouchError, vouch};
 use crate::ids;
 use crate::principal::{Access, Principal, TenantScope, new_token, token_hash};
@@ -310,6 +311,13 @@ pub async fn create_channel(
             .await
             .map_err(|e| match e {
                 VouchError::Mismatch(_) => ApiError::bad_request("token_mismatch", e.to_string()),
+                // Meta answered and refused: the token cannot see these ids.
+                VouchError::Meta(MetaError::Refused { status, .. }) if status < 500 => {
+                    ApiError::bad_request(
+                        "token_mismatch",
+                        "Meta refused the access token for these ids; nothing was saved",
+                    )
+                }
                 VouchError::Meta(m) => {
                     tracing::warn!(error = %m, tenant = %scope.tenant(), "channel token check failed");
                     ApiError::new(
