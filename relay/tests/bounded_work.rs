@@ -10,8 +10,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use relay::draft::Drafter;
 use relay::ingest::parse::{self, ItemBody, ParseError};
 use relay::knowledge::Knowledge;
+use relay::safety::Classifier;
 use serde_json::{Value, json};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use std::alloc::System;
@@ -224,7 +226,8 @@ fn variants(n: usize) -> Vec<u8> {
     );
     for i in 0..n {
         text.push_str(&format!(
-            "[[items.variants]]\nsize = \"S{i}\"\ncolour = \"C{i}\"\nstock = {i}\n"
+            "[[items.variants]]\nsize = \"S{i}\"\ncolour = \"C{i}\"\nstock = {i}\nprice = {}\n",
+            1000 + i
         ));
     }
     text.into_bytes()
@@ -241,6 +244,18 @@ fn knowledge_variants_are_validated_in_linear_work() {
             Knowledge::from_toml(std::str::from_utf8(text).unwrap()).unwrap();
         },
         200,
+    );
+    // What drafting builds from a loaded file (once per knowledge version) stays linear too,
+    // with every variant at its own price.
+    check_linear(
+        "drafter and classifier over variants",
+        2000,
+        variants,
+        |text| {
+            let k = Knowledge::from_toml(std::str::from_utf8(text).unwrap()).unwrap();
+            let _ = (Drafter::new(&k), Classifier::new(&k), k.items[0].prices());
+        },
+        400,
     );
     let text = String::from_utf8(variants(3)).unwrap();
     let dup = text.replace(

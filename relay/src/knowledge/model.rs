@@ -7,7 +7,7 @@
 
 use super::hours::Hours;
 use super::money::{Currency, Money};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 /// Everything one tenant's drafts may say, loaded from its knowledge file.
 #[derive(Clone, Debug)]
@@ -117,11 +117,11 @@ impl Item {
     /// Every distinct price this item can be sold at (its own and its variants').
     #[must_use]
     pub fn prices(&self) -> Vec<Money> {
+        // A set beside the list keeps this linear in the variants (and the list in order).
+        let mut seen = HashSet::from([self.price]);
         let mut out = vec![self.price];
-        for v in &self.variants {
-            if let Some(p) = v.price
-                && !out.contains(&p)
-            {
+        for p in self.variants.iter().filter_map(|v| v.price) {
+            if seen.insert(p) {
                 out.push(p);
             }
         }
