@@ -185,9 +185,10 @@ async fn ingest(
 
 /// Bodies up to this size are parsed on the async worker; larger ones on the blocking pool.
 ///
-/// Parsing is linear (about 4 ms per MiB on the reference machine, see README "Bounded
-/// work"), so a body of this size holds a worker for well under a millisecond, less than
-/// the hop to the blocking pool and back is worth; a 4 MiB body would hold it for ~15 ms.
+/// Parsing is linear: at most about 30 ms per MiB (measured with the fuzz build, which is
+/// instrumented and so slower than a release relay; README "Bounded work"). A body of this
+/// size holds a worker for about 2 ms at most, which most webhooks (a few KiB) never come
+/// near; a 4 MiB body would hold it for ~100 ms, so those go to the blocking pool.
 pub const PARSE_INLINE_MAX: usize = 64 * 1024;
 
 /// Parses a verified body, off the async workers when it is large. The outer error is a
