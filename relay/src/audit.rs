@@ -7,11 +7,17 @@
 //! send attempts, results with Meta's id, failures; statuses) and hold ids and SHA-256
 //! digests of contents, never message texts, so a record stays meaningful (and the chain
 //! intact) after a deletion request removes the texts.
+//!
+//! `audit/verify.rs` checks a log against its records (and an exported file of them).
 
 use protocol::inbound::InboundKind;
 use protocol::{DeskAction, DraftAuthor, Event, EventBody, Millis, SendStatus, Seq};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+mod verify;
+
+pub use verify::{Entry, ExportError, ExportHeader, Verdict, verify_export, verify_log};
 
 pub type Hash = [u8; 32];
 
@@ -204,44 +210,16 @@ fn describe(event: &Event) -> Described {
     }
 }
 
-/// The outcome of re-hashing a chain.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Verdict {
-    pub ok: bool,
-    pub records: u64,
-    /// The first record whose hash or link does not hold.
-    pub first_bad: Option<u64>,
-}
-
-/// Re-hashes `records` (in order) and names the first one that does not hold.
-pub fn verify(records: impl IntoIterator<Item = AuditRecord>) -> Verdict {
-    let mut prev = GENESIS;
-    let mut count = 0;
-    for r in records {
-        count += 1;
-        if r.prev != prev || hash_of(&r) != r.hash {
-            return Verdict {
-                ok: false,
-                records: count,
-                first_bad: Some(r.n.0),
-            };
-        }
-        prev = r.hash;
-    }
-    Verdict {
-        ok: true,
-        records: count,
-        first_bad: None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use protocol::{ChannelId, TenantId, UnknownEvent};
+    use protocol::inbound::{InboundEvent, MessageBody};
+    use protocol::{
+        AccountEvent, ChannelId, Customer, CustomerId, Direction, TenantId, ThreadId, UnknownEvent,
+    };
 
-    fn event(seq: u64, raw: &str) -> Event {
+    fn unknown(seq: u64, raw: &str) -> Event {
         Event {
             tenant: TenantId::new("tn_a"),
             seq: Seq(seq),
@@ -255,45 +233,192 @@ mod tests {
         }
     }
 
-    fn chain(n: u64) -> Vec<AuditRecord> {
+    fn message(seq: u64, text: &str) -> Event {
+        let body = MessageBody {
+            mid: format!("mid.{seq}"),
+            text: Some(text.into()),
+            ..MessageBody::default()
+        };
+        Event {
+            tenant: TenantId::new("tn_a"),
+            seq: Seq(seq),
+            received_at: Millis(1000 + i64::try_from(seq).unwrap()),
+            body: EventBody::Inbound(InboundEvent {
+                channel_id: ChannelId::new("ch_1"),
+                channel: protocol::Channel::InstagramDm,
+                thread: ThreadId::new("th_1"),
+                customer: Customer {
+                    id: CustomerId::Igsid("42".into()),
+                    username: None,
+                    name: Some("Sari".into()),
+                },
+                direction: Direction::Inbound,
+                occurred_at: Millis(900),
+                standby: false,
+                kind: InboundKind::Message(body),
+            }),
+        }
+    }
+
+    fn removed(seq: u64) -> Event {
+        Event {
+            tenant: TenantId::new("tn_a"),
+            seq: Seq(seq),
+            received_at: Millis(5000),
+            body: EventBody::Account(AccountEvent {
+                channel_id: ChannelId::new("ch_1"),
+                occurred_at: Millis(5000),
+                kind: protocol::AccountEventKind::CustomerRemoved {
+                    thread: ThreadId::new("th_1"),
+                },
+            }),
+        }
+    }
+
+    /// Chains records over `events` as the store does on append.
+    fn log(events: Vec<Event>) -> Vec<Entry> {
         let mut prev = GENESIS;
-        (1..=n)
-            .map(|i| {
-                let r = record(&event(i, &format!("secret text {i}")), prev);
-                prev = r.hash;
-                r
+        events
+            .into_iter()
+            .map(|event| {
+                let audit = record(&event, prev);
+                prev = audit.hash;
+                Entry { event, audit }
             })
             .collect()
     }
 
-    #[test]
-    fn an_intact_chain_verifies_and_holds_no_texts() {
-        let records = chain(5);
-        assert_eq!(
-            verify(records.clone()),
-            Verdict {
-                ok: true,
-                records: 5,
-                first_bad: None
-            }
-        );
-        let dump = format!("{records:?}");
-        assert!(!dump.contains("secret text"));
+    fn five() -> Vec<Entry> {
+        log((1..=5)
+            .map(|i| {
+                if i % 2 == 0 {
+                    message(i, &format!("secret text {i}"))
+                } else {
+                    unknown(i, &format!("secret raw {i}"))
+                }
+            })
+            .collect())
+    }
+
+    #[track_caller]
+    fn check(entries: &[Entry], first_bad: Option<u64>, problem: &str) {
+        let verdict = verify_log(entries);
+        assert_eq!(verdict.first_bad, first_bad, "{verdict:?}");
+        assert_eq!(verdict.ok, first_bad.is_none());
+        let text = verdict.problem.unwrap_or_default();
+        assert!(text.contains(problem), "{text:?} should say {problem:?}");
     }
 
     #[test]
-    fn any_change_names_the_first_broken_record() {
-        let mut records = chain(5);
-        records[2].detail.push('!');
-        assert_eq!(verify(records).first_bad, Some(3));
-        // A consistent rewrite of one record still breaks the next one's link.
-        let mut records = chain(5);
-        records[1].content = Some([7; 32]);
-        records[1].hash = hash_of(&records[1]);
-        assert_eq!(verify(records).first_bad, Some(3));
-        // Removing a record breaks the link of the one after it.
-        let mut records = chain(5);
-        records.remove(1);
-        assert_eq!(verify(records).first_bad, Some(3));
+    fn an_intact_log_verifies_and_its_records_hold_no_texts() {
+        let entries = five();
+        assert_eq!(verify_log(&entries).records, 5);
+        check(&entries, None, "");
+        let records: Vec<&AuditRecord> = entries.iter().map(|e| &e.audit).collect();
+        assert!(!format!("{records:?}").contains("secret"));
+    }
+
+    #[test]
+    fn each_kind_of_tampering_is_named_at_its_first_event() {
+        // A changed body: the record's digest no longer matches the text.
+        let mut e = five();
+        if let EventBody::Inbound(i) = &mut e[3].event.body
+            && let InboundKind::Message(m) = &mut i.kind
+        {
+            m.text = Some("a different text".into());
+        }
+        check(&e, Some(4), "text digest");
+        // A changed id.
+        let mut e = five();
+        if let EventBody::Unknown(u) = &mut e[2].event.body {
+            u.kind = "other".into();
+        }
+        check(&e, Some(3), "ids");
+        // A missing event.
+        let mut e = five();
+        e.remove(1);
+        check(&e, Some(2), "event 2 is missing");
+        // Two events swapped.
+        let mut e = five();
+        e.swap(1, 2);
+        check(&e, Some(2), "event 2 is out of order");
+        // A changed record, its own hash recomputed or not.
+        let mut e = five();
+        e[2].audit.detail.push('!');
+        check(&e, Some(3), "facts");
+        let mut e = five();
+        e[1].audit.content = Some([7; 32]);
+        e[1].audit.hash = hash_of(&e[1].audit);
+        check(&e, Some(2), "text digest");
+        // A record rewritten consistently with a changed event still breaks the link after.
+        let mut e = five();
+        e[0].event.received_at = Millis(1);
+        e[0].audit = record(&e[0].event, GENESIS);
+        check(&e, Some(2), "does not link");
+        // The hash alone changed.
+        let mut e = five();
+        e[4].audit.hash = [1; 32];
+        check(&e, Some(5), "does not hash");
+        // Another tenant's event inside the log.
+        let mut e = five();
+        e[4].event.tenant = TenantId::new("tn_b");
+        check(&e, Some(5), "belongs to tenant tn_b");
+    }
+
+    #[test]
+    fn redacted_texts_pass_only_when_a_later_removal_covers_them() {
+        let mut e = log(vec![message(1, "private words"), unknown(2, "raw +62812")]);
+        for entry in &mut e {
+            protocol::redact::event(&mut entry.event);
+        }
+        // Without the removal event, a text gone is a changed body.
+        check(&e, Some(1), "text digest");
+        // With it (appended after the redaction, chained to the last record) all is well.
+        let last = e[1].audit.hash;
+        let event = removed(3);
+        let audit = record(&event, last);
+        e.push(Entry { event, audit });
+        check(&e, None, "");
+        // Redaction excuses only the digest: a changed id is still found.
+        e[0].event.body = match e[0].event.body.clone() {
+            EventBody::Inbound(mut i) => {
+                i.thread = ThreadId::new("th_1");
+                if let InboundKind::Message(m) = &mut i.kind {
+                    m.mid = "mid.forged".into();
+                }
+                EventBody::Inbound(i)
+            }
+            other => other,
+        };
+        check(&e, Some(1), "ids");
+    }
+
+    #[test]
+    fn an_export_file_is_checked_against_its_header() {
+        let entries = five();
+        let header = ExportHeader {
+            tenant: TenantId::new("tn_a"),
+            head: 5,
+        };
+        let file = |header: &ExportHeader, entries: &[Entry]| {
+            let mut text = serde_json::to_string(header).unwrap();
+            for e in entries {
+                text.push('\n');
+                text.push_str(&serde_json::to_string(e).unwrap());
+            }
+            text
+        };
+        let ok = verify_export(file(&header, &entries).as_bytes()).unwrap();
+        assert!(ok.ok, "{ok:?}");
+        // The tail cut off.
+        let cut = verify_export(file(&header, &entries[..3]).as_bytes()).unwrap();
+        assert_eq!(cut.first_bad, Some(4), "{cut:?}");
+        // A text changed in the file itself.
+        let text = file(&header, &entries).replace("secret text 2", "secret text X");
+        let changed = verify_export(text.as_bytes()).unwrap();
+        assert_eq!(changed.first_bad, Some(2), "{changed:?}");
+        // Not an export at all.
+        assert!(verify_export(&b"{}\n"[..]).is_err());
+        assert!(verify_export(&b""[..]).is_err());
     }
 }

@@ -3,7 +3,11 @@
 //! talks to the running relay instead of opening its storage), `simulate` (Meta's
 //! stand-in, see `simulate`) and `demo` (both plus a demo tenant, see `demo`).
 //!
+//! `audit verify-file` checks an exported evidence file offline (`cli/audit.rs`).
+//!
 //! Errors end here as one line on stderr and a non-zero exit status.
+
+mod audit;
 
 use crate::config::Config;
 use anyhow::{Context as _, bail};
@@ -38,6 +42,18 @@ enum Command {
     Simulate(SimulateArgs),
     /// A relay, the Meta simulator and a demo tenant in one process; prints one JSON line.
     Demo(crate::demo::DemoArgs),
+    /// Evidence checks that need no running relay.
+    Audit {
+        #[command(subcommand)]
+        command: OfflineAuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OfflineAuditCommand {
+    /// Check a file written by `relay admin audit export`: every record recomputed from
+    /// its event, the chain re-hashed, every event up to the header's head present.
+    VerifyFile { file: PathBuf },
 }
 
 #[derive(Args)]
@@ -221,10 +237,20 @@ enum CreditCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Re-hash the chain and name the first broken record.
+    /// Recompute every record from its event, re-hash the chain, name the first event
+    /// that does not match.
     Verify {
         #[arg(long)]
         tenant: String,
+    },
+    /// Write the tenant's events and audit records as JSON lines (check the file with
+    /// `relay audit verify-file`).
+    Export {
+        #[arg(long)]
+        tenant: String,
+        /// File to write; standard output when absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -349,6 +375,9 @@ pub fn main() -> ExitCode {
         Command::Admin(args) => admin(args),
         Command::Simulate(args) => simulate(args),
         Command::Demo(args) => demo(args),
+        Command::Audit {
+            command: OfflineAuditCommand::VerifyFile { file },
+        } => audit::verify_file(&file),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -619,6 +648,9 @@ fn admin(args: AdminArgs) -> anyhow::Result<()> {
             Some(json!({ "add": add })),
         ),
         AdminCommand::Audit {
+            command: AuditCommand::Export { tenant, out },
+        } => return export_audit(&base, &token, &tenant, out.as_deref()),
+        AdminCommand::Audit {
             command: AuditCommand::Verify { tenant },
         } => (
             reqwest::Method::GET,
@@ -650,12 +682,29 @@ fn admin(args: AdminArgs) -> anyhow::Result<()> {
         let value = call_admin(&base, &token, method, &path, body).await?;
         println!("{}", serde_json::to_string_pretty(&value)?);
         // A broken evidence chain must fail scripts that check it.
-        if value["ok"] == Value::Bool(false) {
-            bail!(
-                "the evidence chain is broken at record {}",
-                value["first_bad"]
-            );
-        }
+        audit::broken(&value)
+    })
+}
+
+/// `relay admin audit export`: JSON lines to `out` or standard output; the count on stderr.
+fn export_audit(
+    base: &str,
+    token: &str,
+    tenant: &str,
+    out: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    runtime()?.block_on(async move {
+        let written = match out {
+            Some(path) => {
+                let mut file = std::fs::File::create(path)
+                    .with_context(|| format!("cannot create {}", path.display()))?;
+                let n = audit::export(base, token, tenant, &mut file).await?;
+                file.sync_all()?;
+                n
+            }
+            None => audit::export(base, token, tenant, &mut std::io::stdout().lock()).await?,
+        };
+        eprintln!("exported events 1..={written} of tenant {tenant}");
         Ok(())
     })
 }

@@ -154,6 +154,17 @@ fn held(brain: &Brain, reply: &str, message: &str, channel: protocol::Channel) -
     }
 }
 
+/// Parses and validates a stored knowledge file and builds what drafting needs from it,
+/// on the blocking pool. A load that panicked is reported as an error, like a bad file.
+async fn load_off_worker(text: String) -> Result<(Drafter, Classifier), String> {
+    tokio::task::spawn_blocking(move || {
+        let k = Knowledge::from_toml(&text).map_err(|e| e.to_string())?;
+        Ok((Drafter::new(&k), Classifier::new(&k)))
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
 struct Task {
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
@@ -186,11 +197,12 @@ impl Task {
         }
         let brain = match self.store.knowledge(scope).await? {
             // The file was validated when it was loaded; one that no longer parses (after an
-            // upgrade of the format) means no drafts rather than a crash.
-            Some(text) => match Knowledge::from_toml(&text) {
-                Ok(k) => Some(Arc::new(Brain {
-                    drafter: Drafter::new(&k),
-                    classifier: Classifier::new(&k),
+            // upgrade of the format) means no drafts rather than a crash. Loading a large
+            // file takes milliseconds, so it runs on the blocking pool.
+            Some(text) => match load_off_worker(text).await {
+                Ok((drafter, classifier)) => Some(Arc::new(Brain {
+                    drafter,
+                    classifier,
                     others: self.other_tenant_names(tenant).await?,
                 })),
                 Err(e) => {

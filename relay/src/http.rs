@@ -6,6 +6,7 @@
 //! the verify token, so handlers log what is safe themselves.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod desk;
 pub mod disconnect;
@@ -138,6 +139,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/tenants/{tenant}/audit/verify",
             get(admin::verify_audit),
         )
+        .route("/v1/tenants/{tenant}/audit/export", get(audit::export))
         .route(
             "/v1/tenants/{tenant}/knowledge",
             get(knowledge::get_knowledge).put(knowledge::put_knowledge),

@@ -10,8 +10,8 @@ use prometheus::{
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
-    /// Webhook POSTs by outcome: accepted, bad_signature, too_large, malformed, not_envelope,
-    /// storage_error.
+    /// Webhook POSTs by outcome: accepted, bad_signature, too_large (bytes or items),
+    /// malformed, not_envelope, parser_failed, storage_error.
     pub webhook_requests: IntCounterVec,
     /// Webhook items by outcome: stored, duplicate, unknown_account.
     pub ingest_items: IntCounterVec,

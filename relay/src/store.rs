@@ -602,8 +602,17 @@ pub trait Store: Send + Sync + 'static {
         scope: &TenantScope,
         thread: &ThreadId,
     ) -> Result<Vec<MessageView>, StoreError>;
-    /// Re-hashes the tenant's evidence chain (`crate::audit`).
+    /// Recomputes every audit record of the tenant from its event and re-hashes the chain
+    /// (`crate::audit::verify_log`).
     async fn verify_audit(&self, scope: &TenantScope) -> Result<crate::audit::Verdict, StoreError>;
+    /// Events with the audit records stored with them, after `after`, in sequence order,
+    /// exactly as stored (for the evidence export).
+    async fn audit_entries(
+        &self,
+        scope: &TenantScope,
+        after: Seq,
+        limit: usize,
+    ) -> Result<Vec<crate::audit::Entry>, StoreError>;
     /// Records the drafter's proposal as `Desk` events of the reserved agent `drafter`,
     /// unless a person's draft is in progress on the thread (theirs is never overwritten).
     /// A draft the classifier passed is also queued for sending at once when the tenant

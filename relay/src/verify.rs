@@ -34,6 +34,12 @@ impl Verified {
     pub fn body(&self) -> &[u8] {
         &self.body
     }
+
+    /// The body as a shared buffer, for work that must own it (parsing on the blocking pool).
+    #[must_use]
+    pub fn shared_body(&self) -> Bytes {
+        self.body.clone()
+    }
 }
 
 /// Checks `header` (the value of `X-Hub-Signature-256`) against every secret in turn.

@@ -17,7 +17,7 @@ fn help_lists_the_subcommands() {
     let out = relay().arg("--help").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    for sub in ["serve", "admin"] {
+    for sub in ["serve", "admin", "audit"] {
         assert!(text.contains(sub), "{text}");
     }
     let out = relay().args(["admin", "--help"]).output().unwrap();

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use harness::{
-    APP_SECRET, Api, IG_A, IG_APP_SECRET, OPERATOR_TOKEN, VERIFY_TOKEN, World, kind_of, sign,
+    APP_SECRET, Api, IG_A, IG_APP_SECRET, OPERATOR_TOKEN, VERIFY_TOKEN, WA_A, World, kind_of, sign,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -97,6 +97,27 @@ async fn every_meta_example_lands_as_the_right_event_under_the_right_tenant() {
     w.assert_log_has_no_secrets().unwrap();
 }
 
+/// A body above the inline-parse threshold is parsed on the blocking pool and stored whole.
+#[tokio::test]
+async fn a_large_whatsapp_body_is_parsed_off_the_workers_and_stored() {
+    let w = World::new().await.unwrap();
+    let messages: Vec<Value> = (0..400)
+        .map(|i| {
+            json!({"from": format!("6281{i:08}"), "id": format!("wamid.large.{i}"),
+                   "timestamp": "1749416383", "type": "text",
+                   "text": {"body": format!("pesan nomor {i} {}", "x".repeat(150))}})
+        })
+        .collect();
+    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "waba", "changes": [
+        {"field": "messages", "value": {"messaging_product": "whatsapp",
+         "metadata": {"phone_number_id": WA_A}, "messages": messages}}]}]})
+    .to_string()
+    .into_bytes();
+    assert!(body.len() > 64 * 1024, "{} bytes", body.len());
+    assert_eq!(w.api.webhook("whatsapp", &body).await.unwrap(), 200);
+    assert_eq!(head(&w.api, &w.a.id).await, 400);
+}
+
 #[tokio::test]
 async fn bad_input_gets_the_right_status_and_writes_nothing() {
     let w = World::with_env(vec![("RELAY_MAX_BODY_BYTES".into(), "65536".into())])
@@ -109,6 +130,10 @@ async fn bad_input_gets_the_right_status_and_writes_nothing() {
     oversized.extend(br#""}"#);
     let not_json = b"object=instagram".to_vec();
     let no_envelope = br#"{"hello":"world"}"#.to_vec();
+    // Meta batches at most 1000 updates, so 1001 entries is not a body Meta sends.
+    let too_many = json!({"object": "instagram", "entry": vec![json!({}); 1001]})
+        .to_string()
+        .into_bytes();
     // (case, body, signature header, status, error code)
     type Case = (&'static str, Vec<u8>, Option<String>, u16, &'static str);
     let cases: Vec<Case> = vec![
@@ -167,6 +192,13 @@ async fn bad_input_gets_the_right_status_and_writes_nothing() {
             Some(sign(&no_envelope, APP_SECRET)),
             400,
             "not_an_envelope",
+        ),
+        (
+            "more entries than a batch",
+            too_many.clone(),
+            Some(sign(&too_many, APP_SECRET)),
+            413,
+            "too_many_items",
         ),
     ];
     for (name, body, signature, status, code) in cases {

@@ -603,6 +603,41 @@ async fn the_evidence_chain_of_a_conversation_verifies() {
     assert!(out.status.success(), "{out:?}");
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(printed["ok"], true);
+    // Exported, the log checks offline; a text changed in the file is named by its event.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("evidence.jsonl");
+    let out = cli(&[
+        "audit",
+        "export",
+        "--tenant",
+        &t.id,
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let verify_file = |path: &std::path::Path| {
+        std::process::Command::new(harness::relay_bin().unwrap())
+            .args(["audit", "verify-file"])
+            .arg(path)
+            .output()
+            .unwrap()
+    };
+    let out = verify_file(&file);
+    assert!(out.status.success(), "{out:?}");
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Later statuses may have come in since `head` was read.
+    assert!(printed["records"].as_u64().unwrap() >= head, "{printed}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let line = text
+        .lines()
+        .position(|l| l.contains("hello back"))
+        .expect("the reply's text is in the export");
+    std::fs::write(&file, text.replacen("hello back", "hello hack", 1)).unwrap();
+    let out = verify_file(&file);
+    assert!(!out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Line 0 is the header, so line n holds event n.
+    assert!(stderr.contains(&format!("at event {line}:")), "{stderr}");
     let out = cli(&["credits", "add", "--tenant", &t.id, "--add", "7"]);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(fx.balance(t).await, 7);

@@ -582,7 +582,8 @@ pub async fn list_events(
     Ok(axum::Json(json!({"head": head.0, "events": events})).into_response())
 }
 
-/// Re-hashes the tenant's evidence chain and names the first broken record.
+/// Recomputes every audit record from its event, re-hashes the chain, and names the first
+/// event that does not match (and what does not).
 pub async fn verify_audit(
     State(app): State<AppState>,
     principal: Principal,

@@ -30,11 +30,22 @@ pub async fn put_knowledge(
             format!("a knowledge file may be at most {MAX_KNOWLEDGE_BYTES} bytes"),
         ));
     }
-    let text = std::str::from_utf8(&body)
+    let text = String::from_utf8(Vec::from(body))
         .map_err(|_| ApiError::bad_request("invalid_knowledge", "the file is not UTF-8 text"))?;
-    let knowledge = Knowledge::from_toml(text)
-        .map_err(|e| ApiError::bad_request("invalid_knowledge", e.to_string()))?;
-    app.store.put_knowledge(&scope, text).await?;
+    // A file near the size limit takes tens of milliseconds to parse and validate, so it is
+    // done on the blocking pool, never on an async worker.
+    let (text, loaded) = tokio::task::spawn_blocking(move || {
+        let loaded = Knowledge::from_toml(&text);
+        (text, loaded)
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "knowledge validation failed");
+        ApiError::internal()
+    })?;
+    let knowledge =
+        loaded.map_err(|e| ApiError::bad_request("invalid_knowledge", e.to_string()))?;
+    app.store.put_knowledge(&scope, &text).await?;
     app.store.sync().await?;
     app.drafting.forget(scope.tenant());
     Ok(axum::Json(json!({

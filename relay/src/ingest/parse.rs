@@ -10,10 +10,14 @@
 //! The platform-specific readers live in `parse/instagram.rs` (Instagram and Page
 //! messaging, comments, mentions, story insights) and `parse/whatsapp.rs` (WhatsApp Cloud
 //! API messages and statuses); `parse/json.rs` holds the lenient accessors, the time
-//! normalization and the hashing both share.
+//! normalization and the hashing both share; `parse/limits.rs` refuses bodies larger than
+//! any Meta sends before an item is built.
+//!
+//! Parsing is linear in the body: no list is scanned or copied once per element of another.
 
 mod instagram;
 mod json;
+pub mod limits;
 mod whatsapp;
 
 use protocol::inbound::InboundKind;
@@ -87,6 +91,8 @@ pub enum ParseError {
     Json(#[from] serde_json::Error),
     #[error("body is not a Meta webhook envelope: {0}")]
     NotEnvelope(String),
+    #[error("body holds more than a webhook may: {0}")]
+    TooLarge(#[from] limits::Exceeded),
 }
 
 /// Parses a webhook body exactly as received.
@@ -96,10 +102,12 @@ pub enum ParseError {
 /// `messages[]` before `statuses[]`.
 ///
 /// # Errors
-/// `Json` for bytes that are not JSON, `NotEnvelope` for JSON without `object` + `entry[]`.
+/// `Json` for bytes that are not JSON, `NotEnvelope` for JSON without `object` + `entry[]`,
+/// `TooLarge` for an envelope with more entries or items than [`limits`] accept.
 pub fn parse(body: &[u8]) -> Result<Envelope, ParseError> {
     let value: Value = serde_json::from_slice(body)?;
     let envelopes = envelopes(&value)?;
+    limits::check(&envelopes)?;
     let object = envelopes
         .first()
         .map(|(object, _)| (*object).to_owned())

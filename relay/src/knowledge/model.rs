@@ -7,7 +7,7 @@
 
 use super::hours::Hours;
 use super::money::{Currency, Money};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 /// Everything one tenant's drafts may say, loaded from its knowledge file.
 #[derive(Clone, Debug)]
@@ -97,23 +97,31 @@ pub struct Item {
 
 impl Item {
     /// Units in stock across variants (or the item's own stock); `None` when not counted.
+    ///
+    /// Summed in `u64`, where no number of `u32` stocks a file can hold overflows (and the
+    /// sum saturates rather than wraps if one ever did), so a large catalog is never
+    /// reported as "0 in stock".
     #[must_use]
-    pub fn total_stock(&self) -> Option<u32> {
+    pub fn total_stock(&self) -> Option<u64> {
         if self.variants.is_empty() {
-            return self.stock;
+            return self.stock.map(u64::from);
         }
-        let counts: Vec<u32> = self.variants.iter().filter_map(|v| v.stock).collect();
-        (!counts.is_empty()).then(|| counts.iter().sum())
+        self.variants
+            .iter()
+            .filter_map(|v| v.stock)
+            .fold(None, |sum: Option<u64>, n| {
+                Some(sum.unwrap_or(0).saturating_add(u64::from(n)))
+            })
     }
 
     /// Every distinct price this item can be sold at (its own and its variants').
     #[must_use]
     pub fn prices(&self) -> Vec<Money> {
+        // A set beside the list keeps this linear in the variants (and the list in order).
+        let mut seen = HashSet::from([self.price]);
         let mut out = vec![self.price];
-        for v in &self.variants {
-            if let Some(p) = v.price
-                && !out.contains(&p)
-            {
+        for p in self.variants.iter().filter_map(|v| v.price) {
+            if seen.insert(p) {
                 out.push(p);
             }
         }

@@ -16,7 +16,7 @@ use super::raw::{
     RawBusiness, RawContact, RawHours, RawItem, RawKnowledge, RawPolicy, RawShippingRegion,
     RawVariant,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 type Result<T> = std::result::Result<T, KnowledgeError>;
 
@@ -297,12 +297,12 @@ fn item(at: &str, raw: RawItem, default: Currency, allowed: &[String]) -> Result
         ));
     }
     let mut variants: Vec<Variant> = Vec::with_capacity(raw.variants.len());
+    // Labels seen so far, lower-cased: one lookup per variant keeps validation linear in
+    // the number of variants (comparing each with every earlier one was quadratic).
+    let mut labels: HashSet<String> = HashSet::with_capacity(raw.variants.len());
     for (j, v) in raw.variants.into_iter().enumerate() {
         let v = variant(&format!("{at}.variants[{j}]"), v, currency, made_to_order)?;
-        if variants
-            .iter()
-            .any(|w| w.label().eq_ignore_ascii_case(&v.label()))
-        {
+        if !labels.insert(v.label().to_ascii_lowercase()) {
             return Err(KnowledgeError::invalid(
                 format!("{at}.variants[{j}]"),
                 format!("variant `{}` is listed twice", v.label()),

@@ -1128,14 +1128,26 @@ impl Store for SledStore {
     }
 
     async fn verify_audit(&self, scope: &TenantScope) -> Result<Verdict, StoreError> {
+        let entries = self.audit_entries(scope, Seq(0), usize::MAX).await?;
+        Ok(audit::verify_log(&entries))
+    }
+
+    async fn audit_entries(
+        &self,
+        scope: &TenantScope,
+        after: Seq,
+        limit: usize,
+    ) -> Result<Vec<audit::Entry>, StoreError> {
         let prefix = Prefix::of(scope.tenant());
-        let records = self
-            .data
-            .range(prefix.event(Seq(0))..=prefix.event(Seq(u64::MAX)))
+        self.data
+            .range(prefix.event(after.next())..=prefix.event(Seq(u64::MAX)))
             .values()
-            .map(|v| Ok(dec::<Logged>(&v.map_err(backend)?)?.audit))
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(audit::verify(records))
+            .take(limit)
+            .map(|v| {
+                let Logged { event, audit } = dec(&v.map_err(backend)?)?;
+                Ok(audit::Entry { event, audit })
+            })
+            .collect()
     }
 
     async fn threads(&self, scope: &TenantScope) -> Result<Vec<ThreadView>, StoreError> {

@@ -7,6 +7,11 @@
 //! without it (`account_update`, `message_template_status_update`, …) fall back to the WABA
 //! id (`entry.id`) as a WhatsApp route key: it is not a phone number id and matches only a
 //! tenant that registered its WABA id under that key, which is the best that can be done.
+//!
+//! Work is linear in the value: `contacts[]` is indexed once by `wa_id` (a message or status
+//! looks its sender up in that index instead of scanning the list), and value-level
+//! `errors[]` are attached to one message only, so no input makes the parser copy one list
+//! once per element of another.
 
 use super::instagram::{action_name, time_part};
 use super::json::{at, boolean, errors, flag, float, id, int, list, millis, string, text};
@@ -18,6 +23,7 @@ use protocol::inbound::{
 };
 use protocol::{Channel, Customer, CustomerId, Direction};
 use serde_json::Value;
+use std::collections::HashMap;
 
 /// The last-resort route key of a change that names no phone number (see the module doc).
 pub(super) fn entry_route_keys(entry: &Entry<'_>) -> Vec<RouteKey> {
@@ -51,34 +57,55 @@ pub(super) fn change(
         out.push(entry.unknown(keys, field, raw));
         return;
     }
-    let contacts = at(value, "contacts");
-    // Value-level errors explain why Meta could not render the messages beside them.
-    let value_errors = errors(at(value, "errors"));
+    let contacts = Contacts::index(at(value, "contacts"));
+    // Value-level errors explain why Meta could not render the message beside them (Meta
+    // sends them with the one message it could not render). They are attached once, to the
+    // first message, because copying them onto every message of a value made the work and
+    // the stored size grow with messages × errors.
+    let mut value_errors = Some(errors(at(value, "errors")));
     for m in messages {
-        out.push(message(entry, &keys, contacts, &value_errors, m));
+        out.push(message(entry, &keys, &contacts, &mut value_errors, m));
     }
     for s in statuses {
-        out.push(status(entry, &keys, contacts, s));
+        out.push(status(entry, &keys, &contacts, s));
     }
 }
 
-fn customer(contacts: &Value, wa_id: String) -> Customer {
-    let name = list(contacts)
-        .iter()
-        .find(|c| id(at(c, "wa_id")).as_deref() == Some(wa_id.as_str()))
-        .and_then(|c| text(at(at(c, "profile"), "name")));
-    Customer {
-        id: CustomerId::WhatsApp(wa_id),
-        username: None,
-        name,
+/// A value's `contacts[]` by `wa_id`, built once per value.
+struct Contacts<'a> {
+    by_wa_id: HashMap<String, &'a Value>,
+}
+
+impl<'a> Contacts<'a> {
+    fn index(contacts: &'a Value) -> Self {
+        let mut by_wa_id = HashMap::new();
+        for c in list(contacts) {
+            if let Some(wa_id) = id(at(c, "wa_id")) {
+                // The first contact with an id wins, as a scan from the front would find it.
+                by_wa_id.entry(wa_id).or_insert(c);
+            }
+        }
+        Contacts { by_wa_id }
+    }
+
+    fn customer(&self, wa_id: String) -> Customer {
+        let name = self
+            .by_wa_id
+            .get(&wa_id)
+            .and_then(|c| text(at(at(c, "profile"), "name")));
+        Customer {
+            id: CustomerId::WhatsApp(wa_id),
+            username: None,
+            name,
+        }
     }
 }
 
 fn message(
     entry: &Entry<'_>,
     keys: &[RouteKey],
-    contacts: &Value,
-    value_errors: &[ProviderError],
+    contacts: &Contacts<'_>,
+    value_errors: &mut Option<Vec<ProviderError>>,
     m: &Value,
 ) -> Item {
     let (Some(from), Some(wamid)) = (id(at(m, "from")), id(at(m, "id"))) else {
@@ -94,7 +121,9 @@ fn message(
     } else {
         let mut body = body(ty, m);
         body.mid = wamid.clone();
-        body.errors.extend(value_errors.iter().cloned());
+        if let Some(value_errors) = value_errors.take() {
+            body.errors.extend(value_errors);
+        }
         (format!("m:{wamid}"), InboundKind::Message(body))
     };
     Item {
@@ -103,7 +132,7 @@ fn message(
         body: ItemBody::Conversation(Conversation {
             channel: Channel::WhatsApp,
             thread_key: format!("wa:{from}"),
-            customer: customer(contacts, from),
+            customer: contacts.customer(from),
             direction: Direction::Inbound,
             occurred_at: own_time.or(entry.time),
             standby: false,
@@ -302,7 +331,7 @@ fn referral(r: &Value) -> Referral {
     }
 }
 
-fn status(entry: &Entry<'_>, keys: &[RouteKey], contacts: &Value, s: &Value) -> Item {
+fn status(entry: &Entry<'_>, keys: &[RouteKey], contacts: &Contacts<'_>, s: &Value) -> Item {
     let (Some(wamid), Some(status), Some(recipient)) = (
         id(at(s, "id")),
         text(at(s, "status")),
@@ -339,7 +368,7 @@ fn status(entry: &Entry<'_>, keys: &[RouteKey], contacts: &Value, s: &Value) -> 
         body: ItemBody::Conversation(Conversation {
             channel: Channel::WhatsApp,
             thread_key: format!("wa:{recipient}"),
-            customer: customer(contacts, recipient),
+            customer: contacts.customer(recipient),
             direction: Direction::Outbound,
             occurred_at: millis(at(s, "timestamp")).or(entry.time),
             standby: false,

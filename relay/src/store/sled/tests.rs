@@ -436,6 +436,69 @@ async fn tampering_with_a_stored_audit_record_is_named_by_verify() {
     assert!(store.verify_audit(&scope("tn_b")).await.unwrap().ok);
 }
 
+/// Rewrites the stored `Logged` value of `seq` in place, as someone with disk access would.
+fn rewrite(store: &SledStore, seq: u64, change: impl FnOnce(&mut Logged)) {
+    let key = Prefix::of(&TenantId::new("tn_a")).event(Seq(seq));
+    let mut logged: Logged = dec(&store.data.get(&key).unwrap().unwrap()).unwrap();
+    change(&mut logged);
+    let bytes = enc(&LoggedRef {
+        event: &logged.event,
+        audit: &logged.audit,
+    })
+    .unwrap();
+    store.data.insert(&key, bytes).unwrap();
+}
+
+#[tokio::test]
+async fn tampering_with_stored_events_is_named_by_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let s = scope("tn_a");
+    for i in 0..5 {
+        store
+            .append(&s, vec![text("tn_a", &format!("m{i}"), "private words", i)])
+            .await
+            .unwrap();
+    }
+    assert!(store.verify_audit(&s).await.unwrap().ok);
+    let verdict = |store: &SledStore| {
+        let v = futures_util::FutureExt::now_or_never(store.verify_audit(&s))
+            .unwrap()
+            .unwrap();
+        (v.first_bad, v.problem.unwrap_or_default())
+    };
+
+    // A changed body: the text of event 2, its record untouched.
+    let key2 = Prefix::of(&TenantId::new("tn_a")).event(Seq(2));
+    let original = store.data.get(&key2).unwrap().unwrap();
+    rewrite(&store, 2, |l| {
+        if let EventBody::Inbound(i) = &mut l.event.body
+            && let InboundKind::Message(m) = &mut i.kind
+        {
+            m.text = Some("words never said".into());
+        }
+    });
+    let (bad, problem) = verdict(&store);
+    assert_eq!(bad, Some(2), "{problem}");
+    assert!(problem.contains("text digest"), "{problem}");
+    store.data.insert(&key2, original.clone()).unwrap();
+    assert!(store.verify_audit(&s).await.unwrap().ok);
+
+    // A missing event: event 3's key removed.
+    let key3 = Prefix::of(&TenantId::new("tn_a")).event(Seq(3));
+    let third = store.data.remove(&key3).unwrap().unwrap();
+    let (bad, problem) = verdict(&store);
+    assert_eq!(bad, Some(3), "{problem}");
+    assert!(problem.contains("event 3 is missing"), "{problem}");
+
+    // Reordered: event 3 stored under key 2 and event 2 under key 3.
+    store.data.insert(&key2, third).unwrap();
+    store.data.insert(&key3, original).unwrap();
+    let (bad, problem) = verdict(&store);
+    assert_eq!(bad, Some(2), "{problem}");
+    assert!(problem.contains("out of order"), "{problem}");
+}
+
 #[tokio::test]
 async fn once_records_are_taken_once_with_their_sealed_value_and_old_records_still_work() {
     let dir = tempfile::tempdir().unwrap();
