@@ -6,6 +6,7 @@
 //! them passed.
 
 use super::AppState;
+use super::client::ClientAddr;
 use super::error::ApiError;
 use crate::ingest::parse::{self, ParseError};
 use crate::ingest::route;
@@ -23,6 +24,7 @@ use std::collections::HashMap;
 /// `GET /webhooks/{instagram,whatsapp}`: echo `hub.challenge` for a matching verify token.
 pub async fn handshake(
     State(app): State<AppState>,
+    client: ClientAddr,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let mode = q.get("hub.mode").map(String::as_str);
@@ -35,7 +37,7 @@ pub async fn handshake(
         .map(String::as_str)
         .unwrap_or_default();
     if mode != Some("subscribe") || !app.config.meta_verify_token.matches(token) {
-        tracing::warn!("webhook handshake refused");
+        tracing::warn!(%client, "webhook handshake refused");
         return (StatusCode::FORBIDDEN, "verification failed").into_response();
     }
     // Meta sends an integer; anything else is refused rather than reflected (no XSS).
@@ -56,6 +58,7 @@ pub async fn handshake(
 
 pub async fn instagram(
     State(app): State<AppState>,
+    client: ClientAddr,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -63,19 +66,21 @@ pub async fn instagram(
     if let Some(ig) = &app.config.instagram_app_secret {
         secrets.push(ig);
     }
-    receive(&app, &secrets, &headers, body).await
+    receive(&app, client, &secrets, &headers, body).await
 }
 
 pub async fn whatsapp(
     State(app): State<AppState>,
+    client: ClientAddr,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    receive(&app, &[&app.config.meta_app_secret], &headers, body).await
+    receive(&app, client, &[&app.config.meta_app_secret], &headers, body).await
 }
 
 async fn receive(
     app: &AppState,
+    client: ClientAddr,
     secrets: &[&Secret],
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -93,7 +98,7 @@ async fn receive(
                 .webhook_requests
                 .with_label_values(&[outcome])
                 .inc();
-            tracing::warn!(outcome, status = error.status.as_u16(), "webhook refused");
+            tracing::warn!(%client, outcome, status = error.status.as_u16(), "webhook refused");
             error.into_response()
         }
     }
