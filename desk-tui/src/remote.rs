@@ -5,6 +5,7 @@
 
 use crate::config::Token;
 use serde::Deserialize;
+use std::path::Path;
 use std::time::Duration;
 
 /// Who a token is, as `GET /v1/me` says.
@@ -178,11 +179,22 @@ pub struct Remote {
 }
 
 impl Remote {
+    /// A client trusting the public roots and, for a relay with a private CA, `ca_file`.
+    ///
     /// # Errors
-    /// The HTTP client could not be built.
-    pub fn new(relay: &str, token: Token) -> Result<Remote, RemoteError> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
+    /// The CA file is unusable, or the HTTP client could not be built.
+    pub fn new(relay: &str, token: Token, ca_file: Option<&Path>) -> Result<Remote, RemoteError> {
+        let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(10));
+        if let Some(path) = ca_file {
+            let certs =
+                crate::tls::read_ca_file(path).map_err(|e| RemoteError::Network(e.to_string()))?;
+            for cert in certs {
+                let cert = reqwest::Certificate::from_der(&cert)
+                    .map_err(|e| RemoteError::Network(e.without_url().to_string()))?;
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
             .build()
             .map_err(|e| RemoteError::Network(e.without_url().to_string()))?;
         Ok(Remote {
