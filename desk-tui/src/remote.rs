@@ -170,6 +170,31 @@ pub enum RemoteError {
     Decode(String),
 }
 
+/// A failed request in words; a refused TLS certificate says so and why. The error's
+/// causes are walked because reqwest's own text is only "error sending request".
+fn unreachable(error: &reqwest::Error) -> RemoteError {
+    let mut causes = Vec::<String>::new();
+    let mut source = std::error::Error::source(error);
+    while let Some(e) = source {
+        causes.push(e.to_string());
+        source = e.source();
+    }
+    if causes.is_empty() {
+        let what = if error.is_timeout() {
+            "timed out"
+        } else {
+            "the request failed"
+        };
+        causes.push(what.to_owned());
+    }
+    let detail = causes.join(": ");
+    if detail.contains("certificate") {
+        RemoteError::Network(format!("TLS certificate refused: {detail}"))
+    } else {
+        RemoteError::Network(detail)
+    }
+}
+
 /// A client for one relay and token.
 #[derive(Clone, Debug)]
 pub struct Remote {
@@ -212,7 +237,7 @@ impl Remote {
             .bearer_auth(self.token.expose())
             .send()
             .await
-            .map_err(|e| RemoteError::Network(e.without_url().to_string()))?;
+            .map_err(|e| unreachable(&e))?;
         let status = response.status();
         let body = response
             .text()
