@@ -63,6 +63,9 @@ pub struct Profile {
     /// The replica's cursor as far as the inbox has read it.
     pub cursor: Seq,
     pub credits: Option<i64>,
+    /// The relay is reached by plain `http://` over a network (not loopback): the header
+    /// says "not encrypted".
+    pub unencrypted: bool,
 }
 
 /// Which screen is up.

@@ -63,11 +63,6 @@ impl Subprotocol {
 pub enum ConfigError {
     #[error("relay URL {url:?} must start with http://, https://, ws:// or wss://")]
     RelayScheme { url: String },
-    #[error(
-        "relay URL {url:?} uses TLS, which this build of the desk cannot speak yet; \
-         use http:// (e.g. through an SSH tunnel) or a TLS-terminating proxy on localhost"
-    )]
-    TlsUnsupported { url: String },
     #[error("relay URL {url:?} is not a valid URL: {reason}")]
     RelayUrl { url: String, reason: String },
     #[error("the agent token is empty")]
@@ -90,6 +85,9 @@ pub struct SyncConfig {
     /// A connection on which nothing (not even a ping) arrived for this long is dead.
     /// Also bounds the connect, upgrade and welcome steps.
     pub idle_timeout: Duration,
+    /// Extra CA certificates (PEM) trusted for an `https://` relay besides the public
+    /// roots: a self-hosted relay's private CA.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl SyncConfig {
@@ -105,6 +103,7 @@ impl SyncConfig {
             subprotocol: Subprotocol::default(),
             backoff: BackoffConfig::default(),
             idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
+            ca_file: None,
         }
     }
 
@@ -119,32 +118,35 @@ impl SyncConfig {
         self.desk_url().map(|_| ())
     }
 
-    /// The WebSocket URL of the desk endpoint, `ws://host:port[/prefix]/v1/desk`.
+    /// The WebSocket URL of the desk endpoint: `ws://host:port[/prefix]/v1/desk`, or
+    /// `wss://…` for an `https://` (or `wss://`) relay.
     ///
     /// # Errors
-    /// A scheme other than http(s)/ws(s), TLS (not built yet), or an unparsable URL.
+    /// A scheme other than http(s)/ws(s), or an unparsable URL.
     pub fn desk_url(&self) -> Result<String, ConfigError> {
-        let base = self.relay_base();
-        let rest = if let Some(rest) = base.strip_prefix("http://") {
-            rest
-        } else if let Some(rest) = base.strip_prefix("ws://") {
-            rest
-        } else if base.starts_with("https://") || base.starts_with("wss://") {
-            return Err(ConfigError::TlsUnsupported {
+        let (scheme, rest) =
+            split_scheme(self.relay_base()).ok_or_else(|| ConfigError::RelayScheme {
                 url: self.relay.clone(),
-            });
-        } else {
-            return Err(ConfigError::RelayScheme {
-                url: self.relay.clone(),
-            });
-        };
-        let url = format!("ws://{rest}/v1/desk");
-        url.parse::<tokio_tungstenite::tungstenite::http::Uri>()
+            })?;
+        let url = format!("{scheme}://{rest}/v1/desk");
+        let uri = url
+            .parse::<tokio_tungstenite::tungstenite::http::Uri>()
             .map_err(|e| ConfigError::RelayUrl {
                 url: self.relay.clone(),
                 reason: e.to_string(),
             })?;
+        if uri.host().is_none_or(str::is_empty) {
+            return Err(ConfigError::RelayScheme {
+                url: self.relay.clone(),
+            });
+        }
         Ok(url)
+    }
+
+    /// Whether the relay is reached over TLS (`https://` or `wss://`).
+    #[must_use]
+    pub fn is_tls(&self) -> bool {
+        matches!(split_scheme(self.relay_base()), Some(("wss", _)))
     }
 
     /// The directory of this relay + token's replica.
@@ -182,6 +184,45 @@ impl SyncConfig {
     }
 }
 
+/// `("ws" | "wss", rest)` for an http(s)/ws(s) URL.
+fn split_scheme(base: &str) -> Option<(&'static str, &str)> {
+    for (prefix, scheme) in [
+        ("http://", "ws"),
+        ("ws://", "ws"),
+        ("https://", "wss"),
+        ("wss://", "wss"),
+    ] {
+        if let Some(rest) = base.strip_prefix(prefix) {
+            return (!rest.is_empty()).then_some((scheme, rest));
+        }
+    }
+    None
+}
+
+/// Whether traffic to `relay` travels unencrypted over a network: `http://`/`ws://` to a
+/// host other than loopback. The header marks such a profile "not encrypted".
+#[must_use]
+pub fn unencrypted_over_network(relay: &str) -> bool {
+    let base = relay.trim().trim_end_matches('/');
+    let Some(("ws", rest)) = split_scheme(base) else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        authority.split(':').next().unwrap_or_default()
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !loopback
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -209,10 +250,36 @@ mod tests {
         check_url("http://127.0.0.1:8080", Ok("ws://127.0.0.1:8080/v1/desk"));
         check_url("http://127.0.0.1:8080/", Ok("ws://127.0.0.1:8080/v1/desk"));
         check_url("ws://relay.lan/chat/", Ok("ws://relay.lan/chat/v1/desk"));
-        check_url("https://relay.example", Err("TLS"));
+        check_url("https://relay.example", Ok("wss://relay.example/v1/desk"));
+        check_url(
+            "wss://relay.example:8443/x/",
+            Ok("wss://relay.example:8443/x/v1/desk"),
+        );
         check_url("ftp://relay.example", Err("must start with"));
         check_url("http://relay example", Err("not a valid URL"));
         check_url("http://", Err("must start with"));
+    }
+
+    #[test]
+    fn plain_http_off_loopback_is_marked() {
+        for relay in [
+            "http://relay.example",
+            "ws://10.0.0.5:8080/x",
+            "http://[2001:db8::1]:80",
+        ] {
+            assert!(unencrypted_over_network(relay), "{relay}");
+        }
+        for relay in [
+            "http://127.0.0.1:8080",
+            "http://localhost:1/",
+            "http://[::1]:8080",
+            "https://relay.example",
+            "wss://10.0.0.5",
+        ] {
+            assert!(!unencrypted_over_network(relay), "{relay}");
+        }
+        assert!(config("https://r", "t").is_tls());
+        assert!(!config("http://r", "t").is_tls());
     }
 
     #[test]

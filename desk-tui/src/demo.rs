@@ -118,6 +118,7 @@ pub async fn run(args: DemoArgs, keymap: Keymap, bell: bool) -> Result<()> {
             name: "demo".into(),
             relay: ready.relay_url.clone(),
             token,
+            ca_file: None,
         }],
         keymap,
         bell,

@@ -631,6 +631,7 @@ pub fn profile(name: &str, replica: crate::Replica) -> crate::app::Profile {
         retry_at: None,
         cursor: Seq(0),
         credits: None,
+        unencrypted: false,
         replica: Some(replica),
     }
 }

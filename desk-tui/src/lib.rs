@@ -28,6 +28,7 @@ pub mod run;
 pub mod snapshot;
 pub mod state;
 pub mod sync;
+pub mod tls;
 pub mod ui;
 
 pub use backoff::BackoffConfig;

@@ -28,6 +28,10 @@ struct Cli {
     /// The config file (profiles, keys, bell).
     #[arg(long, env = "DESK_CONFIG")]
     config: Option<PathBuf>,
+    /// Extra CA certificates (PEM) for an https:// relay with a private CA; overrides the
+    /// profiles' `ca_file`.
+    #[arg(long, env = "DESK_CA_FILE")]
+    ca_file: Option<PathBuf>,
     /// Where replicas are kept (default: the platform data directory).
     #[arg(long, env = "DESK_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -85,6 +89,7 @@ fn specs(cli: &Cli, file: &FileConfig, path: &std::path::Path) -> Result<Vec<Pro
             name: "desk".into(),
             relay: relay.clone(),
             token: Token::new(profiles::read_token(token_file)?),
+            ca_file: cli.ca_file.as_deref().map(profiles::expand),
         }]),
         (Some(_), None) => bail!("--relay needs --token-file (or DESK_TOKEN_FILE)"),
         (None, Some(_)) => bail!("--token-file needs --relay (or DESK_RELAY)"),
@@ -102,6 +107,11 @@ fn specs(cli: &Cli, file: &FileConfig, path: &std::path::Path) -> Result<Vec<Pro
                 .map(|p| {
                     Ok(ProfileSpec {
                         token: Token::new(profiles::read_token(&p.token_file)?),
+                        ca_file: cli
+                            .ca_file
+                            .as_deref()
+                            .or(p.ca_file.as_deref())
+                            .map(profiles::expand),
                         name: p.name,
                         relay: p.relay,
                     })

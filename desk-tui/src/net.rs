@@ -9,6 +9,8 @@ use crate::config::{ConfigError, Subprotocol, SyncConfig};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 pub(crate) use protocol::frame::close;
 use protocol::{ClientFrame, CodecError, PROTOCOL_VERSION, ServerFrame, codec};
+use rustls::pki_types::ServerName;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -25,6 +27,9 @@ pub(crate) enum NetError {
     Status(u16),
     #[error("{0}")]
     Socket(String),
+    /// The relay's TLS certificate was not accepted; `reason` says why in words.
+    #[error("{}{relay} refused: {reason}", crate::state::CERTIFICATE_REFUSED)]
+    Certificate { relay: String, reason: String },
     #[error("the relay sent a {got} frame, but {expected} frames were agreed")]
     WrongFrameType {
         got: &'static str,
@@ -126,8 +131,12 @@ pub(crate) struct Connection {
     subprotocol: Subprotocol,
 }
 
-/// Upgrades `GET /v1/desk` with the token and the configured subprotocol.
-pub(crate) async fn connect(config: &SyncConfig) -> Result<Connection, NetError> {
+/// Upgrades `GET /v1/desk` with the token and the configured subprotocol; over TLS with
+/// `tls` for a `wss://` URL.
+pub(crate) async fn connect(
+    config: &SyncConfig,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+) -> Result<Connection, NetError> {
     let url = config.desk_url()?;
     let uri: http::Uri = url.parse().map_err(|e: http::uri::InvalidUri| {
         NetError::Config(ConfigError::RelayUrl {
@@ -135,11 +144,25 @@ pub(crate) async fn connect(config: &SyncConfig) -> Result<Connection, NetError>
             reason: e.to_string(),
         })
     })?;
-    let request = ClientRequestBuilder::new(uri)
+    let request = ClientRequestBuilder::new(uri.clone())
         .with_header("Authorization", format!("Bearer {}", config.token.expose()))
         .with_sub_protocol(config.subprotocol.as_str());
-    // Nagle off: frames are small and an agent waits on each answer.
-    match tokio_tungstenite::connect_async_with_config(request, None, true).await {
+    let upgraded = match (uri.scheme_str(), tls) {
+        (Some("wss"), Some(tls)) => {
+            // The TLS handshake is ours, not tungstenite's, so a certificate problem can be
+            // told apart from a network one and explained.
+            let stream = tls_stream(config, &uri, tls).await?;
+            tokio_tungstenite::client_async_with_config(request, stream, None).await
+        }
+        (Some("wss"), None) => {
+            return Err(NetError::Socket(
+                "no TLS configuration for a wss:// relay".into(),
+            ));
+        }
+        // Nagle off: frames are small and an agent waits on each answer.
+        _ => tokio_tungstenite::connect_async_with_config(request, None, true).await,
+    };
+    match upgraded {
         Ok((ws, _response)) => Ok(Connection {
             ws,
             subprotocol: config.subprotocol,
@@ -148,6 +171,42 @@ pub(crate) async fn connect(config: &SyncConfig) -> Result<Connection, NetError>
             Err(NetError::Status(response.status().as_u16()))
         }
         Err(e) => Err(socket_error(&e)),
+    }
+}
+
+/// TCP, then the TLS handshake against the URL's host name.
+async fn tls_stream(
+    config: &SyncConfig,
+    uri: &http::Uri,
+    tls: &Arc<rustls::ClientConfig>,
+) -> Result<MaybeTlsStream<TcpStream>, NetError> {
+    let host = uri.host().unwrap_or_default();
+    // `[::1]` in a URL, `::1` as a name to verify.
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = uri.port_u16().unwrap_or(443);
+    let tcp = TcpStream::connect((host, port))
+        .await
+        .map_err(|e| NetError::Socket(format!("cannot connect to {host}:{port}: {e}")))?;
+    // Nagle off: frames are small and an agent waits on each answer.
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+    }
+    let name = ServerName::try_from(host.to_owned()).map_err(|_| {
+        NetError::Config(ConfigError::RelayUrl {
+            url: config.relay.clone(),
+            reason: format!("{host:?} is not a valid TLS server name"),
+        })
+    })?;
+    let connector = tokio_rustls::TlsConnector::from(Arc::clone(tls));
+    match connector.connect(name, tcp).await {
+        Ok(stream) => Ok(MaybeTlsStream::Rustls(stream)),
+        Err(e) => Err(match crate::tls::certificate_problem(&e) {
+            Some(reason) => NetError::Certificate {
+                relay: config.relay.trim().trim_end_matches('/').to_owned(),
+                reason,
+            },
+            None => NetError::Socket(format!("TLS handshake with {host}:{port} failed: {e}")),
+        }),
     }
 }
 

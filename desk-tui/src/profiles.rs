@@ -12,6 +12,12 @@
 //! name = "sari"            # the badge rows carry in a combined queue
 //! relay = "http://127.0.0.1:8080"
 //! token_file = "~/.config/chatdesk/sari.token"
+//!
+//! [[profile]]
+//! name = "toko"
+//! relay = "https://relay.toko.example"    # wss:// follows from https://
+//! token_file = "~/.config/chatdesk/toko.token"
+//! ca_file = "~/.config/chatdesk/toko-ca.pem" # only for a relay with a private CA
 //! ```
 
 use serde::Deserialize;
@@ -38,6 +44,9 @@ pub struct ProfileConfig {
     pub name: String,
     pub relay: String,
     pub token_file: PathBuf,
+    /// Extra CA certificates (PEM) for an `https://` relay with a private CA.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Why the config file or a token file cannot be used.

@@ -5,6 +5,7 @@
 
 use crate::config::Token;
 use serde::Deserialize;
+use std::path::Path;
 use std::time::Duration;
 
 /// Who a token is, as `GET /v1/me` says.
@@ -169,6 +170,31 @@ pub enum RemoteError {
     Decode(String),
 }
 
+/// A failed request in words; a refused TLS certificate says so and why. The error's
+/// causes are walked because reqwest's own text is only "error sending request".
+fn unreachable(error: &reqwest::Error) -> RemoteError {
+    let mut causes = Vec::<String>::new();
+    let mut source = std::error::Error::source(error);
+    while let Some(e) = source {
+        causes.push(e.to_string());
+        source = e.source();
+    }
+    if causes.is_empty() {
+        let what = if error.is_timeout() {
+            "timed out"
+        } else {
+            "the request failed"
+        };
+        causes.push(what.to_owned());
+    }
+    let detail = causes.join(": ");
+    if detail.contains("certificate") {
+        RemoteError::Network(format!("TLS certificate refused: {detail}"))
+    } else {
+        RemoteError::Network(detail)
+    }
+}
+
 /// A client for one relay and token.
 #[derive(Clone, Debug)]
 pub struct Remote {
@@ -178,11 +204,22 @@ pub struct Remote {
 }
 
 impl Remote {
+    /// A client trusting the public roots and, for a relay with a private CA, `ca_file`.
+    ///
     /// # Errors
-    /// The HTTP client could not be built.
-    pub fn new(relay: &str, token: Token) -> Result<Remote, RemoteError> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
+    /// The CA file is unusable, or the HTTP client could not be built.
+    pub fn new(relay: &str, token: Token, ca_file: Option<&Path>) -> Result<Remote, RemoteError> {
+        let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(10));
+        if let Some(path) = ca_file {
+            let certs =
+                crate::tls::read_ca_file(path).map_err(|e| RemoteError::Network(e.to_string()))?;
+            for cert in certs {
+                let cert = reqwest::Certificate::from_der(&cert)
+                    .map_err(|e| RemoteError::Network(e.without_url().to_string()))?;
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
             .build()
             .map_err(|e| RemoteError::Network(e.without_url().to_string()))?;
         Ok(Remote {
@@ -200,7 +237,7 @@ impl Remote {
             .bearer_auth(self.token.expose())
             .send()
             .await
-            .map_err(|e| RemoteError::Network(e.without_url().to_string()))?;
+            .map_err(|e| unreachable(&e))?;
         let status = response.status();
         let body = response
             .text()

@@ -26,6 +26,8 @@ pub struct ProfileSpec {
     pub name: String,
     pub relay: String,
     pub token: Token,
+    /// Extra CA certificates (PEM) for an `https://` relay with a private CA.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// How the desk runs.
@@ -104,9 +106,11 @@ async fn open_profiles(
     let mut live = Vec::new();
     let mut deferred = Vec::new();
     for (index, spec) in options.profiles.iter().enumerate() {
-        let remote = Remote::new(&spec.relay, spec.token.clone())?;
+        let remote = Remote::new(&spec.relay, spec.token.clone(), spec.ca_file.as_deref())
+            .with_context(|| format!("profile {}", spec.name))?;
         let mut config = SyncConfig::new(spec.relay.clone(), spec.token.clone());
         config.data_dir.clone_from(&options.data_dir);
+        config.ca_file.clone_from(&spec.ca_file);
         config
             .validate()
             .with_context(|| format!("profile {}", spec.name))?;
@@ -135,6 +139,7 @@ async fn open_profiles(
                 retry_at: None,
                 cursor: protocol::Seq(0),
                 credits: snapshot.credits,
+                unencrypted: crate::config::unencrypted_over_network(&spec.relay),
             });
             live.push(Live {
                 sync: None,
@@ -186,6 +191,7 @@ async fn open_profiles(
                 retry_at: None,
                 cursor: protocol::Seq(0),
                 credits: None,
+                unencrypted: crate::config::unencrypted_over_network(&spec.relay),
             });
             live.push(Live {
                 sync: None,
@@ -246,6 +252,7 @@ async fn open_profiles(
             retry_at: None,
             cursor: protocol::Seq(0),
             credits: None,
+            unencrypted: crate::config::unencrypted_over_network(&spec.relay),
         });
         let mut submits = Submits::new();
         submits.start(sync.submitter(), tx.clone());

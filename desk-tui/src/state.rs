@@ -28,7 +28,22 @@ pub enum ConnectionState {
     Refused { reason: String },
 }
 
+/// How every certificate refusal's text begins (see `net::NetError::Certificate`).
+pub(crate) const CERTIFICATE_REFUSED: &str = "TLS certificate of ";
+
 impl ConnectionState {
+    /// Why the relay's TLS certificate was refused, when that is why the desk is offline.
+    #[must_use]
+    pub fn certificate_problem(&self) -> Option<&str> {
+        match self {
+            ConnectionState::Offline {
+                last_error: Some(error),
+                ..
+            } if error.starts_with(CERTIFICATE_REFUSED) => Some(error),
+            _ => None,
+        }
+    }
+
     /// The state before the engine's first attempt.
     #[must_use]
     pub fn initial() -> Self {

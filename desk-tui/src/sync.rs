@@ -39,6 +39,8 @@ pub enum SyncError {
     Replica(#[from] ReplicaError),
     #[error(transparent)]
     Outbox(#[from] OutboxError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     #[error("the sync engine needs a tokio runtime")]
     NoRuntime,
     #[error("the sync engine stopped unexpectedly: {0}")]
@@ -74,6 +76,12 @@ impl SyncHandle {
     /// An unusable configuration, or no tokio runtime.
     pub fn spawn(config: SyncConfig, replica: Replica) -> Result<Self, SyncError> {
         config.validate()?;
+        // Built once: a broken CA file fails the start instead of every connection.
+        let tls = if config.is_tls() {
+            Some(crate::tls::client_config(config.ca_file.as_deref())?)
+        } else {
+            None
+        };
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| SyncError::NoRuntime)?;
         let (state_tx, state) = watch::channel(ConnectionState::initial());
         let (updates, _) = broadcast::channel(UPDATE_CAPACITY);
@@ -81,6 +89,8 @@ impl SyncHandle {
         let (stop, stop_rx) = watch::channel(false);
         let engine = Engine {
             backoff: Backoff::new(config.backoff),
+            tls,
+            certificate_problem: None,
             config,
             replica: replica.clone(),
             state: state_tx,
@@ -162,6 +172,9 @@ enum Ending {
     Stop,
     Retry(String),
     Refuse(String),
+    /// The relay's TLS certificate was refused: retried only slowly, since it changes
+    /// only when someone fixes the relay or the desk's `ca_file`.
+    Certificate(String),
 }
 
 impl From<Verdict> for Ending {
@@ -175,6 +188,10 @@ impl From<Verdict> for Ending {
 
 struct Engine {
     config: SyncConfig,
+    /// The TLS client configuration of a `wss://` relay.
+    tls: Option<Arc<rustls::ClientConfig>>,
+    /// The last certificate problem logged, so a slow retry loop logs it once.
+    certificate_problem: Option<String>,
     replica: Replica,
     backoff: Backoff,
     state: watch::Sender<ConnectionState>,
@@ -200,6 +217,22 @@ impl Engine {
                     self.set_state(ConnectionState::Refused { reason });
                     stopped(&mut self.stop).await;
                     return;
+                }
+                Ending::Certificate(problem) => {
+                    let delay = self.config.backoff.max;
+                    if self.certificate_problem.as_deref() != Some(problem.as_str()) {
+                        tracing::warn!(%problem, ?delay, "relay certificate refused; retrying slowly");
+                        self.certificate_problem = Some(problem.clone());
+                    }
+                    self.set_state(ConnectionState::Offline {
+                        retry_in: Some(delay),
+                        last_error: Some(problem),
+                    });
+                    tokio::select! {
+                        biased;
+                        () = stopped(&mut self.stop) => break,
+                        () = sleep(delay) => {}
+                    }
                 }
                 Ending::Retry(error) => {
                     let delay = self.backoff.next_delay(&mut rand::thread_rng());
@@ -229,7 +262,7 @@ impl Engine {
         let handshake = tokio::select! {
             biased;
             () = stopped(&mut self.stop) => return Ending::Stop,
-            result = timeout(idle, handshake(&self.config, cursor)) => result,
+            result = timeout(idle, handshake(&self.config, self.tls.as_ref(), cursor)) => result,
         };
         let (mut conn, welcome) = match handshake {
             Ok(Ok(welcomed)) => welcomed,
@@ -290,6 +323,7 @@ impl Engine {
         }
         tracing::info!(identity = %welcome.identity, %cursor, head = %welcome.head, "welcomed by the relay");
         self.backoff.reset();
+        self.certificate_problem = None;
         let session = Session {
             head: welcome.head,
             sent_through: 0,
@@ -539,9 +573,14 @@ struct Welcome {
 }
 
 /// Upgrade, hello, and the welcome (pings before it are fine, anything else is not).
-async fn handshake(config: &SyncConfig, cursor: Seq) -> Result<(Connection, Welcome), Ending> {
-    let mut conn = match net::connect(config).await {
+async fn handshake(
+    config: &SyncConfig,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    cursor: Seq,
+) -> Result<(Connection, Welcome), Ending> {
+    let mut conn = match net::connect(config, tls).await {
         Ok(conn) => conn,
+        Err(e @ NetError::Certificate { .. }) => return Err(Ending::Certificate(e.to_string())),
         Err(NetError::Status(status)) => {
             return Err(net::verdict_on_status(status, config.subprotocol).into());
         }

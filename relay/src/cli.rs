@@ -88,6 +88,10 @@ struct AdminArgs {
         default_value = "http://127.0.0.1:8080"
     )]
     url: String,
+    /// Extra CA certificate(s), PEM, to trust for an https relay with a private CA (the
+    /// platform's roots are trusted too).
+    #[arg(long, env = "RELAY_CA_FILE")]
+    ca_file: Option<PathBuf>,
     #[command(subcommand)]
     command: AdminCommand,
 }
@@ -411,10 +415,11 @@ fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
-        tracing::info!(%addr, data_dir = %data_dir.display(), "relay serving");
+        let scheme = relay.scheme();
+        tracing::info!(%addr, scheme, data_dir = %data_dir.display(), "relay serving");
         // One line on stdout tells scripts (and tests binding port 0) where we are; it is
         // printed only once storage is open, so it also means "ready".
-        println!("relay listening on http://{addr}");
+        println!("relay listening on {scheme}://{addr}");
         let _ = std::io::stdout().flush();
         relay.serve(listener, shutdown_signal()).await?;
         Ok(())
@@ -538,6 +543,7 @@ fn admin(args: AdminArgs) -> anyhow::Result<()> {
         .filter(|t| !t.is_empty())
         .context("RELAY_OPERATOR_TOKEN is required for admin commands")?;
     let base = args.url.trim_end_matches('/').to_owned();
+    let client = admin_client(args.ca_file.as_deref())?;
     let (method, path, body): (reqwest::Method, String, Option<Value>) = match args.command {
         AdminCommand::Partners {
             command: PartnerCommand::Create { name, brand },
@@ -649,7 +655,7 @@ fn admin(args: AdminArgs) -> anyhow::Result<()> {
         ),
         AdminCommand::Audit {
             command: AuditCommand::Export { tenant, out },
-        } => return export_audit(&base, &token, &tenant, out.as_deref()),
+        } => return export_audit(&client, &base, &token, &tenant, out.as_deref()),
         AdminCommand::Audit {
             command: AuditCommand::Verify { tenant },
         } => (
@@ -671,15 +677,15 @@ fn admin(args: AdminArgs) -> anyhow::Result<()> {
         ),
         AdminCommand::Keys {
             command: KeyCommand::Rotate { new_key },
-        } => return rotate_key(&base, &token, new_key.as_deref()),
+        } => return rotate_key(&client, &base, &token, new_key.as_deref()),
         AdminCommand::ConnectLink { tenant, kind } => {
-            return connect_link(&base, &token, &tenant, &kind);
+            return connect_link(&client, &base, &token, &tenant, &kind);
         }
         // Knowledge travels as TOML text, not JSON.
-        AdminCommand::Knowledge { command } => return knowledge(&base, &token, command),
+        AdminCommand::Knowledge { command } => return knowledge(&client, &base, &token, command),
     };
     runtime()?.block_on(async move {
-        let value = call_admin(&base, &token, method, &path, body).await?;
+        let value = call_admin(&client, &base, &token, method, &path, body).await?;
         println!("{}", serde_json::to_string_pretty(&value)?);
         // A broken evidence chain must fail scripts that check it.
         audit::broken(&value)
@@ -688,6 +694,7 @@ fn admin(args: AdminArgs) -> anyhow::Result<()> {
 
 /// `relay admin audit export`: JSON lines to `out` or standard output; the count on stderr.
 fn export_audit(
+    client: &reqwest::Client,
     base: &str,
     token: &str,
     tenant: &str,
@@ -698,36 +705,68 @@ fn export_audit(
             Some(path) => {
                 let mut file = std::fs::File::create(path)
                     .with_context(|| format!("cannot create {}", path.display()))?;
-                let n = audit::export(base, token, tenant, &mut file).await?;
+                let n = audit::export(client, base, token, tenant, &mut file).await?;
                 file.sync_all()?;
                 n
             }
-            None => audit::export(base, token, tenant, &mut std::io::stdout().lock()).await?,
+            None => audit::export(client, base, token, tenant, &mut std::io::stdout().lock()).await?,
         };
         eprintln!("exported events 1..={written} of tenant {tenant}");
         Ok(())
     })
 }
 
+/// The HTTP client of `relay admin`: the platform's root certificates plus, for a relay
+/// with a private CA, the certificates in `ca_file`.
+fn admin_client(ca_file: Option<&std::path::Path>) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder();
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path)
+            .with_context(|| format!("cannot read the CA file {}", path.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .ok()
+            .filter(|c| !c.is_empty())
+            .with_context(|| format!("{} holds no PEM certificate", path.display()))?;
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder.build().context("cannot build the HTTP client")
+}
+
+/// Why a request did not reach the relay, in one line; a certificate problem says so first.
+fn unreachable(base: &str, error: &reqwest::Error) -> anyhow::Error {
+    let mut causes = Vec::new();
+    let mut source = std::error::Error::source(error);
+    while let Some(e) = source {
+        causes.push(e.to_string());
+        source = e.source();
+    }
+    let detail = causes.join(": ");
+    if detail.contains("certificate") {
+        anyhow::anyhow!("cannot reach {base}: TLS certificate refused: {detail}")
+    } else {
+        anyhow::anyhow!("cannot reach {base}: {detail}")
+    }
+}
+
 /// One admin API call with the operator token: the answer's JSON, or the relay's error code
 /// and message as the error.
 async fn call_admin(
+    client: &reqwest::Client,
     base: &str,
     token: &str,
     method: reqwest::Method,
     path: &str,
     body: Option<Value>,
 ) -> anyhow::Result<Value> {
-    let mut request = reqwest::Client::new()
+    let mut request = client
         .request(method, format!("{base}{path}"))
         .bearer_auth(token);
     if let Some(body) = body {
         request = request.json(&body);
     }
-    let response = request
-        .send()
-        .await
-        .with_context(|| format!("cannot reach {base}"))?;
+    let response = request.send().await.map_err(|e| unreachable(base, &e))?;
     let status = response.status();
     let value: Value = response.json().await.unwrap_or(Value::Null);
     if !status.is_success() {
@@ -740,11 +779,25 @@ async fn call_admin(
 
 /// `relay admin connect-link`: only the URL on stdout (scripts pass it on), the expiry on
 /// stderr.
-fn connect_link(base: &str, token: &str, tenant: &str, kind: &str) -> anyhow::Result<()> {
+fn connect_link(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    tenant: &str,
+    kind: &str,
+) -> anyhow::Result<()> {
     runtime()?.block_on(async move {
         let path = format!("/v1/tenants/{tenant}/connect-links");
         let body = json!({ "kind": kind });
-        let value = call_admin(base, token, reqwest::Method::POST, &path, Some(body)).await?;
+        let value = call_admin(
+            client,
+            base,
+            token,
+            reqwest::Method::POST,
+            &path,
+            Some(body),
+        )
+        .await?;
         let url = value["url"].as_str().context("the relay answered no url")?;
         println!("{url}");
         eprintln!(
@@ -755,7 +808,12 @@ fn connect_link(base: &str, token: &str, tenant: &str, kind: &str) -> anyhow::Re
     })
 }
 
-fn rotate_key(base: &str, token: &str, given: Option<&str>) -> anyhow::Result<()> {
+fn rotate_key(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    given: Option<&str>,
+) -> anyhow::Result<()> {
     use crate::vault::MasterKey;
     let key = match given.filter(|k| !k.trim().is_empty()) {
         Some(text) => MasterKey::from_base64(text)
@@ -765,6 +823,7 @@ fn rotate_key(base: &str, token: &str, given: Option<&str>) -> anyhow::Result<()
     runtime()?.block_on(async move {
         let body = json!({ "key": key.to_base64() });
         let value = call_admin(
+            client,
             base,
             token,
             reqwest::Method::POST,
@@ -787,9 +846,13 @@ fn rotate_key(base: &str, token: &str, given: Option<&str>) -> anyhow::Result<()
     })
 }
 
-fn knowledge(base: &str, token: &str, command: KnowledgeCommand) -> anyhow::Result<()> {
+fn knowledge(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    command: KnowledgeCommand,
+) -> anyhow::Result<()> {
     let (request, shows_file) = {
-        let client = reqwest::Client::new();
         match command {
             KnowledgeCommand::Load { tenant, file } => {
                 let text = std::fs::read_to_string(&file)
@@ -811,7 +874,7 @@ fn knowledge(base: &str, token: &str, command: KnowledgeCommand) -> anyhow::Resu
             .bearer_auth(token)
             .send()
             .await
-            .with_context(|| format!("cannot reach {base}"))?;
+            .map_err(|e| unreachable(base, &e))?;
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
         if !status.is_success() {

@@ -5,6 +5,7 @@
 //! values and names the first missing or malformed key in one line, so start-up fails with
 //! a sentence an operator can act on.
 
+use crate::proxies::TrustedProxies;
 use crate::secret::Secret;
 use crate::vault::MasterKey;
 use serde::Deserialize;
@@ -20,6 +21,15 @@ pub enum ConfigError {
     #[error("{var} is required (set it in the environment or as `{key}` in the config file)")]
     Missing {
         var: &'static str,
+        key: &'static str,
+    },
+    #[error(
+        "{var} is required when {with} is set (set it in the environment or as `{key}` in the \
+         config file), or unset both to serve plain HTTP"
+    )]
+    Pair {
+        var: &'static str,
+        with: &'static str,
         key: &'static str,
     },
     #[error("{var} is invalid: {reason}")]
@@ -87,6 +97,23 @@ pub struct Config {
     /// for tests only.
     pub test_clock: bool,
     pub desk: DeskLimits,
+    /// The certificate chain and key to serve TLS with (`RELAY_TLS_CERT`, `RELAY_TLS_KEY`);
+    /// `None`: plain HTTP, for a TLS-terminating reverse proxy in front.
+    pub tls: Option<TlsFiles>,
+    /// Peers whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed
+    /// (`RELAY_TRUSTED_PROXIES`).
+    pub trusted_proxies: TrustedProxies,
+}
+
+/// Where the PEM certificate chain and private key live. Only the paths are kept: the
+/// files are read (and re-read on reload) by `tls`, and the key never enters `Config`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// How often the files' modification times are checked for a renewal
+    /// (`RELAY_TLS_POLL_SECS`); SIGHUP reloads at once.
+    pub poll: Duration,
 }
 
 /// Timers and limits of desk WebSocket sessions.
@@ -160,6 +187,10 @@ struct Raw {
     metrics_token: Option<String>,
     wal_segment_bytes: Option<String>,
     test_clock: Option<String>,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
+    tls_poll_secs: Option<String>,
+    trusted_proxies: Option<String>,
 }
 
 /// (environment variable, TOML key) for each setting, in the order they are reported.
@@ -200,6 +231,10 @@ macro_rules! each_key {
         $f!($raw, metrics_token, "RELAY_METRICS_TOKEN");
         $f!($raw, wal_segment_bytes, "RELAY_WAL_SEGMENT_BYTES");
         $f!($raw, test_clock, "RELAY_TEST_CLOCK");
+        $f!($raw, tls_cert, "RELAY_TLS_CERT");
+        $f!($raw, tls_key, "RELAY_TLS_KEY");
+        $f!($raw, tls_poll_secs, "RELAY_TLS_POLL_SECS");
+        $f!($raw, trusted_proxies, "RELAY_TRUSTED_PROXIES");
     };
 }
 
@@ -374,9 +409,44 @@ impl Config {
                 key: "llm_model",
             });
         }
+        let tls_poll = secs(raw.tls_poll_secs, "RELAY_TLS_POLL_SECS", 60)?;
+        let tls = match (
+            raw.tls_cert.filter(|s| !s.trim().is_empty()),
+            raw.tls_key.filter(|s| !s.trim().is_empty()),
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: PathBuf::from(cert),
+                key: PathBuf::from(key),
+                poll: tls_poll,
+            }),
+            (None, None) => None,
+            // Half a pair would silently serve plain HTTP where TLS was meant.
+            (Some(_), None) => {
+                return Err(ConfigError::Pair {
+                    var: "RELAY_TLS_KEY",
+                    with: "RELAY_TLS_CERT",
+                    key: "tls_key",
+                });
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Pair {
+                    var: "RELAY_TLS_CERT",
+                    with: "RELAY_TLS_KEY",
+                    key: "tls_cert",
+                });
+            }
+        };
+        let trusted_proxies = TrustedProxies::parse(
+            raw.trusted_proxies.as_deref().unwrap_or_default(),
+        )
+        .map_err(|reason| ConfigError::Invalid {
+            var: "RELAY_TRUSTED_PROXIES",
+            reason,
+        })?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let public_url = raw
             .public_url
-            .unwrap_or_else(|| format!("http://{listen}"))
+            .unwrap_or_else(|| format!("{scheme}://{listen}"))
             .trim_end_matches('/')
             .to_owned();
         Ok(Config {
@@ -432,6 +502,8 @@ impl Config {
                 }
             },
             desk,
+            tls,
+            trusted_proxies,
         })
     }
 }

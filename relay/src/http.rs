@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod client;
 pub mod desk;
 pub mod disconnect;
 pub mod error;
@@ -29,7 +30,7 @@ use crate::outbox::Outbox;
 use crate::store::Store;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::{any, delete, get, post};
 use std::sync::Arc;
 
 /// Everything a handler may reach; cheap to clone.
@@ -85,7 +86,9 @@ pub fn router(state: AppState) -> Router {
             "/v1/tenants/{tenant}/agents/{agent}",
             delete(admin::revoke_agent),
         )
-        .route("/v1/desk", get(desk::upgrade))
+        // `any`: HTTP/1.1 upgrades with GET, HTTP/2 with an extended CONNECT (RFC 8441); the
+        // extractor refuses every other request as not a WebSocket.
+        .route("/v1/desk", any(desk::upgrade))
         .route(
             "/v1/tenants/{tenant}/connect-links",
             post(crate::connect::links::create_link),

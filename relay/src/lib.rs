@@ -19,11 +19,13 @@ pub mod ids;
 pub mod ingest;
 pub mod knowledge;
 pub mod lifecycle;
+pub mod listener;
 pub mod llm;
 pub mod meta_id;
 pub mod metrics;
 pub mod outbox;
 pub mod principal;
+pub mod proxies;
 pub mod refresh;
 pub mod report;
 pub mod rules;
@@ -31,6 +33,7 @@ pub mod safety;
 pub mod secret;
 pub mod simulate;
 pub mod store;
+pub mod tls;
 pub mod vault;
 pub mod verify;
 
@@ -45,7 +48,6 @@ use crate::outbox::graph::Graph;
 use crate::outbox::limits::SendLimits;
 use crate::store::Store;
 use crate::store::sled::SledStore;
-use axum::serve::ListenerExt as _;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -61,6 +63,8 @@ pub enum RunError {
     Io(#[from] std::io::Error),
     #[error("cannot build the HTTP client: {0}")]
     Http(String),
+    #[error("TLS: {0}")]
+    Tls(#[from] tls::TlsError),
 }
 
 /// Opens the configured storage, with flush metrics wired in.
@@ -89,6 +93,8 @@ pub fn open_store(config: &Config, metrics: &Metrics) -> Result<Arc<dyn Store>, 
 /// A relay whose storage is open and whose state is built, not yet serving.
 pub struct Relay {
     state: AppState,
+    /// Set when the relay terminates TLS itself (`RELAY_TLS_CERT`/`RELAY_TLS_KEY`).
+    tls: Option<Arc<tls::Tls>>,
 }
 
 impl Relay {
@@ -98,6 +104,11 @@ impl Relay {
     /// # Errors
     /// Storage cannot be opened.
     pub async fn open(config: Config) -> Result<Relay, RunError> {
+        // First, so a bad certificate stops the start before storage is touched.
+        let tls = match &config.tls {
+            Some(files) => Some(Arc::new(tls::Tls::new(files.clone())?)),
+            None => None,
+        };
         let metrics = Metrics::new();
         let store = open_store(&config, &metrics)?;
         let test_clock = config.test_clock.then(|| Arc::new(TestClock::default()));
@@ -158,11 +169,18 @@ impl Relay {
                 drafting,
                 test_clock,
             },
+            tls,
         })
     }
 
-    /// Serves on `listener` until `shutdown` resolves, then finishes in-flight requests
-    /// and flushes storage.
+    /// `https` when the relay terminates TLS itself, else `http`.
+    #[must_use]
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
+    /// Serves on `listener` (with TLS when configured) until `shutdown` resolves, then
+    /// finishes in-flight requests and flushes storage.
     ///
     /// # Errors
     /// The listener fails or the final flush fails.
@@ -173,16 +191,23 @@ impl Relay {
     ) -> Result<(), RunError> {
         let store = self.state.store.clone();
         refresh::spawn(self.state.clone());
-        // Desk frames are small writes back to back (`Sending` then `Sent`): with Nagle's
-        // algorithm the second waits for the desk's delayed ACK, up to 40 ms.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+        let app =
+            http::router(self.state).into_make_service_with_connect_info::<http::client::Peer>();
+        match self.tls {
+            Some(tls) => {
+                let watcher = Arc::clone(&tls).watch();
+                let served = axum::serve(tls.listener(listener), app)
+                    .with_graceful_shutdown(shutdown)
+                    .await;
+                watcher.abort();
+                served?;
             }
-        });
-        axum::serve(listener, http::router(self.state))
-            .with_graceful_shutdown(shutdown)
-            .await?;
+            None => {
+                axum::serve(listener::PlainListener(listener), app)
+                    .with_graceful_shutdown(shutdown)
+                    .await?;
+            }
+        }
         tracing::info!("stopped accepting; flushing storage");
         store.close().await?;
         tracing::info!("storage flushed; bye");

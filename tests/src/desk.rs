@@ -89,6 +89,34 @@ impl RawDesk {
         token: Option<&str>,
         subprotocol: Option<&str>,
     ) -> anyhow::Result<Result<RawDesk, Refused>> {
+        Self::try_connect_with(relay, token, subprotocol, None).await
+    }
+
+    /// Like `connect` to an `https://` relay, trusting what `tls` trusts.
+    ///
+    /// # Errors
+    /// See [`RawDesk::connect`].
+    pub async fn connect_tls(
+        relay: &str,
+        token: &str,
+        tls: std::sync::Arc<rustls::ClientConfig>,
+    ) -> anyhow::Result<RawDesk> {
+        match Self::try_connect_with(relay, Some(token), None, Some(tls)).await? {
+            Ok(desk) => Ok(desk),
+            Err(refused) => bail!("upgrade refused: {refused:?}"),
+        }
+    }
+
+    /// Like `try_connect`; `tls` is the client configuration for a `wss://` URL.
+    ///
+    /// # Errors
+    /// Network failures (a refused certificate among them).
+    pub async fn try_connect_with(
+        relay: &str,
+        token: Option<&str>,
+        subprotocol: Option<&str>,
+        tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    ) -> anyhow::Result<Result<RawDesk, Refused>> {
         let mut request = ws_url(relay).into_client_request()?;
         if let Some(token) = token {
             request.headers_mut().insert(
@@ -101,7 +129,9 @@ impl RawDesk {
                 .headers_mut()
                 .insert("sec-websocket-protocol", HeaderValue::from_str(p)?);
         }
-        match tokio_tungstenite::connect_async(request).await {
+        let connector = tls.map(tokio_tungstenite::Connector::Rustls);
+        match tokio_tungstenite::connect_async_tls_with_config(request, None, true, connector).await
+        {
             Ok((ws, response)) => {
                 let chosen = response
                     .headers()

@@ -9,6 +9,7 @@ pub mod desk;
 pub mod procfs;
 pub mod proxy;
 pub mod sim;
+pub mod tls;
 
 use anyhow::{Context as _, bail};
 use hmac::{Hmac, Mac};
@@ -246,6 +247,20 @@ impl Api {
         }
     }
 
+    /// A client for an `https://` relay whose certificate `ca_pem` issued (`None`: plain).
+    ///
+    /// # Errors
+    /// The CA is not PEM.
+    pub fn with_ca(url: &str, ca_pem: Option<&str>) -> anyhow::Result<Api> {
+        Ok(Api {
+            url: url.to_owned(),
+            http: match ca_pem {
+                Some(pem) => tls::reqwest_client(pem)?,
+                None => reqwest::Client::new(),
+            },
+        })
+    }
+
     /// Sends a request with an optional bearer token; returns status and JSON (or Null).
     ///
     /// # Errors
@@ -414,6 +429,8 @@ pub struct World {
     pub b: Tenant,
     /// Every token handed out, for the "no secret in any output" check.
     pub secrets: Vec<String>,
+    /// The CA that issued the relay's certificate, when it serves TLS.
+    pub ca_pem: Option<String>,
 }
 
 impl World {
@@ -430,7 +447,7 @@ impl World {
     /// # Errors
     /// Start-up or registration failures.
     pub async fn with_env(extra_env: Vec<(String, String)>) -> anyhow::Result<World> {
-        Self::build(extra_env, false).await
+        Self::build(extra_env, None, false).await
     }
 
     /// Like [`World::with_env`] for a relay whose Graph URLs point at a simulator that knows
@@ -440,10 +457,26 @@ impl World {
     /// # Errors
     /// Start-up or registration failures.
     pub async fn with_tokens(extra_env: Vec<(String, String)>) -> anyhow::Result<World> {
-        Self::build(extra_env, true).await
+        Self::build(extra_env, None, true).await
     }
 
-    async fn build(extra_env: Vec<(String, String)>, with_tokens: bool) -> anyhow::Result<World> {
+    /// Like [`World::with_env`] for a relay serving TLS with a certificate issued by
+    /// `ca_pem` (given in `extra_env` as `RELAY_TLS_CERT`/`RELAY_TLS_KEY`).
+    ///
+    /// # Errors
+    /// Start-up or registration failures.
+    pub async fn with_tls(
+        extra_env: Vec<(String, String)>,
+        ca_pem: Option<String>,
+    ) -> anyhow::Result<World> {
+        Self::build(extra_env, ca_pem, false).await
+    }
+
+    async fn build(
+        extra_env: Vec<(String, String)>,
+        ca_pem: Option<String>,
+        with_tokens: bool,
+    ) -> anyhow::Result<World> {
         let dir = tempfile::tempdir()?;
         let options = RelayOptions {
             data_dir: dir.path().join("data"),
@@ -451,7 +484,7 @@ impl World {
             extra_env,
         };
         let relay = Relay::start(&options).await?;
-        let api = Api::new(&relay.url);
+        let api = Api::with_ca(&relay.url, ca_pem.as_deref())?;
         let post = reqwest::Method::POST;
         let partner = api
             .expect(
@@ -534,6 +567,7 @@ impl World {
             a,
             b,
             secrets,
+            ca_pem,
         })
     }
 
@@ -543,7 +577,7 @@ impl World {
     /// Start-up failures.
     pub async fn start_again(&mut self) -> anyhow::Result<()> {
         let relay = Relay::start(&self.options).await?;
-        self.api = Api::new(&relay.url);
+        self.api = Api::with_ca(&relay.url, self.ca_pem.as_deref())?;
         self.relay = Some(relay);
         Ok(())
     }

@@ -7,7 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use anyhow::{Context, bail};
-use harness::{desk_bin, eventually, relay_bin};
+use harness::tls::{Leaf, TestCa};
+use harness::{IG_A, World, desk_bin, eventually, ig_dm, now_ms, relay_bin};
 use std::process::Command;
 use std::time::Duration;
 
@@ -68,9 +69,6 @@ impl Drop for Tmux {
 /// `tag`), with a fresh HOME: no config file of the machine's user, no replicas from earlier
 /// runs. Keep the returned directory alive while the session runs.
 fn demo(tag: &str, args: &[&str]) -> anyhow::Result<(Tmux, tempfile::TempDir)> {
-    let tmux = Tmux {
-        socket: format!("chatdesk-test-{tag}-{}", std::process::id()),
-    };
     let home = tempfile::tempdir()?;
     let command = format!(
         "env HOME={} NO_COLOR=1 CHATDESK_RELAY_BIN={} {} demo {}",
@@ -79,6 +77,14 @@ fn demo(tag: &str, args: &[&str]) -> anyhow::Result<(Tmux, tempfile::TempDir)> {
         desk_bin()?.display(),
         args.join(" ")
     );
+    Ok((session(tag, &command)?, home))
+}
+
+/// Runs `command` in a 120×40 session named `desk` on a tmux server of its own.
+fn session(tag: &str, command: &str) -> anyhow::Result<Tmux> {
+    let tmux = Tmux {
+        socket: format!("chatdesk-test-{tag}-{}", std::process::id()),
+    };
     tmux.run(&[
         "new-session",
         "-d",
@@ -88,9 +94,9 @@ fn demo(tag: &str, args: &[&str]) -> anyhow::Result<(Tmux, tempfile::TempDir)> {
         "120",
         "-y",
         "40",
-        &command,
+        command,
     ])?;
-    Ok((tmux, home))
+    Ok(tmux)
 }
 
 #[tokio::test]
@@ -184,6 +190,95 @@ async fn the_partner_viewer_sees_the_report_with_charts_and_no_conversations() -
     tmux.keys(&["Escape", "n"])?;
     let after = tmux.screen()?;
     assert!(!after.contains("Siti Aminah"), "{after}");
+    tmux.keys(&["q"])?;
+    eventually("the desk to exit", Duration::from_secs(20), || async {
+        Ok((!tmux.alive()).then_some(()))
+    })
+    .await?;
+    Ok(())
+}
+
+/// `desk --relay https://… --token-file … [--ca-file …]` in tmux, with its own HOME and
+/// data directory (where `desk.log` goes).
+fn desk_against(
+    tag: &str,
+    relay: &str,
+    token: &str,
+    ca_file: &std::path::Path,
+) -> anyhow::Result<(Tmux, tempfile::TempDir)> {
+    let home = tempfile::tempdir()?;
+    let token_file = home.path().join("agent.token");
+    std::fs::write(&token_file, token)?;
+    let command = format!(
+        "env HOME={home} NO_COLOR=1 DESK_DATA_DIR={home}/data {desk} --relay {relay} \
+         --token-file {token} --ca-file {ca}",
+        home = home.path().display(),
+        desk = desk_bin()?.display(),
+        token = token_file.display(),
+        ca = ca_file.display(),
+    );
+    Ok((session(tag, &command)?, home))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_desk_syncs_from_a_tls_relay_and_names_a_refused_certificate() -> anyhow::Result<()>
+{
+    let pki = tempfile::tempdir()?;
+    let ca = TestCa::new("chatdesk test CA")?;
+    let ca_file = ca.write_pem(&pki.path().join("ca.pem"))?;
+    let other_file = TestCa::new("someone else's CA")?.write_pem(&pki.path().join("other.pem"))?;
+    let pair = ca.issue(pki.path(), "relay", Leaf::Valid)?;
+    let w = World::with_tls(pair.env(), Some(ca.pem())).await?;
+    let url = w.api.url.clone();
+    let body = ig_dm(IG_A, "m_tmux_tls", "4242", "apakah ready kak", now_ms());
+    assert_eq!(w.api.webhook("instagram", &body).await?, 200);
+
+    // Trusting the private CA: connected over wss://, the thread on screen.
+    let (tmux, _home) = desk_against("tls-ok", &url, &w.a.agent_token, &ca_file)?;
+    let screen = tmux
+        .wait_for("the thread over TLS", |s| {
+            s.contains("● connected") && s.contains("apakah ready kak")
+        })
+        .await?;
+    assert!(!screen.contains("not encrypted"), "{screen}");
+    tmux.keys(&["q"])?;
+    eventually("the desk to exit", Duration::from_secs(20), || async {
+        Ok((!tmux.alive()).then_some(()))
+    })
+    .await?;
+    drop(tmux);
+
+    // Trusting another CA: one line on the status bar and in desk.log, no crash.
+    let (tmux, home) = desk_against("tls-bad", &url, &w.a.agent_token, &other_file)?;
+    let screen = tmux
+        .wait_for("the certificate problem on the status bar", |s| {
+            s.contains("unknown issuer")
+        })
+        .await?;
+    let line = screen
+        .lines()
+        .find(|l| l.contains("unknown issuer"))
+        .context("no line")?;
+    assert!(line.contains("TLS certificate of"), "{screen}");
+    assert!(screen.contains("reconnecting in"), "{screen}");
+    let log = home.path().join("data").join("desk.log");
+    let logged = eventually(
+        "the problem in desk.log",
+        Duration::from_secs(20),
+        || async {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            Ok(text
+                .lines()
+                .find(|l| l.contains("relay certificate refused"))
+                .map(str::to_owned))
+        },
+    )
+    .await?;
+    assert!(
+        logged.contains("unknown issuer") && logged.contains(&url),
+        "{logged}"
+    );
+    assert!(tmux.alive(), "the desk keeps running");
     tmux.keys(&["q"])?;
     eventually("the desk to exit", Duration::from_secs(20), || async {
         Ok((!tmux.alive()).then_some(()))

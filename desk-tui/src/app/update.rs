@@ -79,6 +79,13 @@ impl App {
                         ),
                         _ => None,
                     };
+                    // A certificate problem is not cured by waiting: the status bar says
+                    // so, once per new problem, naming the profile.
+                    if let Some(problem) = state.certificate_problem()
+                        && p.connection.certificate_problem() != Some(problem)
+                    {
+                        self.flash = Some(format!("{}: {problem}", p.name));
+                    }
                     p.connection = state;
                 }
             }

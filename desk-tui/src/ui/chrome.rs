@@ -72,7 +72,10 @@ pub fn header(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
         .iter()
         .filter(|p| p.role != ProfileRole::Partner)
         .map(|p| {
-            let state = connection(&p.connection, p.retry_at, app.now);
+            let mut state = connection(&p.connection, p.retry_at, app.now);
+            if p.unencrypted {
+                state.push_str(" · ⚠ not encrypted");
+            }
             if app.combined() {
                 format!("{} {state}", p.name)
             } else {

@@ -220,3 +220,31 @@ fn no_color_still_tells_every_state_in_words() {
         assert!(screen.contains(words), "{words} missing:\n{screen}");
     }
 }
+
+#[test]
+fn a_refused_certificate_is_one_line_and_plain_http_off_loopback_is_marked() {
+    let (_dir, mut app) = showcase();
+    let problem = "TLS certificate of https://relay.example refused: the certificate has expired";
+    app.update(Msg::Connection {
+        profile: 0,
+        state: desk_tui::ConnectionState::Offline {
+            retry_in: Some(std::time::Duration::from_secs(30)),
+            last_error: Some(problem.into()),
+        },
+    });
+    let screen = draw(&app, 160, 48);
+    let lines: Vec<&str> = screen.lines().filter(|l| l.contains(problem)).collect();
+    assert_eq!(lines.len(), 1, "{screen}");
+    assert!(screen.contains("reconnecting in 30s"), "{screen}");
+    assert!(!screen.contains("not encrypted"), "{screen}");
+
+    app.profiles[0].unencrypted = true;
+    let screen = draw(&app, 160, 48);
+    assert!(
+        screen
+            .lines()
+            .next()
+            .is_some_and(|header| header.contains("⚠ not encrypted")),
+        "{screen}"
+    );
+}

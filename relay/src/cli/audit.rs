@@ -13,6 +13,7 @@ use std::path::Path;
 /// Writes the tenant's log up to its head at the first page: a header line, then one
 /// `{"event", "audit"}` line per event.
 pub(super) async fn export(
+    client: &reqwest::Client,
     base: &str,
     token: &str,
     tenant: &str,
@@ -23,7 +24,7 @@ pub(super) async fn export(
     let mut head = None;
     loop {
         let path = format!("/v1/tenants/{tenant}/audit/export?after={after}");
-        let page = call_admin(base, token, reqwest::Method::GET, &path, None).await?;
+        let page = call_admin(client, base, token, reqwest::Method::GET, &path, None).await?;
         let head = *head.get_or_insert_with(|| page["head"].as_u64().unwrap_or_default());
         if after == 0 {
             let header = ExportHeader {

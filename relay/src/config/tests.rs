@@ -120,3 +120,46 @@ fn unknown_file_keys_are_rejected_and_secrets_never_echoed() {
         assert!(!shown.contains(secret), "{secret} leaked in {shown}");
     }
 }
+
+#[test]
+fn tls_needs_both_files() {
+    let mut env = full_env();
+    env.insert("RELAY_TLS_CERT", "/etc/relay/cert.pem".into());
+    let err = load(None, &env).unwrap_err().to_string();
+    assert!(
+        err.starts_with("RELAY_TLS_KEY is required when RELAY_TLS_CERT is set"),
+        "{err}"
+    );
+    assert!(!err.contains('\n'));
+    env.remove("RELAY_TLS_CERT");
+    env.insert("RELAY_TLS_KEY", "/etc/relay/key.pem".into());
+    let err = load(None, &env).unwrap_err().to_string();
+    assert!(
+        err.starts_with("RELAY_TLS_CERT is required when RELAY_TLS_KEY is set"),
+        "{err}"
+    );
+    env.insert("RELAY_TLS_CERT", "/etc/relay/cert.pem".into());
+    let config = load(None, &env).unwrap();
+    let tls = config.tls.unwrap();
+    assert_eq!(tls.cert, PathBuf::from("/etc/relay/cert.pem"));
+    assert!(config.public_url.starts_with("https://"));
+    assert!(load(None, &full_env()).unwrap().tls.is_none());
+}
+
+#[test]
+fn trusted_proxies_are_checked_at_start() {
+    let mut env = full_env();
+    env.insert("RELAY_TRUSTED_PROXIES", "10.0.0.1, 192.168.0.0/16".into());
+    let config = load(None, &env).unwrap();
+    assert!(
+        config
+            .trusted_proxies
+            .trusts("192.168.4.4".parse().unwrap())
+    );
+    env.insert("RELAY_TRUSTED_PROXIES", "10.0.0.1, nginx".into());
+    let err = load(None, &env).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "RELAY_TRUSTED_PROXIES is invalid: `nginx` is neither an IP address nor a CIDR like 10.0.0.0/8"
+    );
+}

@@ -173,6 +173,8 @@ pub struct Session {
     pub codec: Codec,
     /// Hash of the bearer token, to re-check it once the session is subscribed.
     pub token_hash: String,
+    /// The client's address, for log lines (see `http::client`).
+    pub client: String,
 }
 
 type Sink = SplitSink<WebSocket, Message>;
@@ -190,8 +192,9 @@ impl Session {
         let metrics = self.app.metrics.clone();
         metrics.desk_sessions.inc();
         let (mut sink, stream) = socket.split();
+        tracing::info!(client = %self.client, agent = %self.agent, "desk session started");
         let ending = self.serve(&mut sink, stream).await;
-        tracing::info!(code = ending.code, reason = %ending.reason, "desk session ended");
+        tracing::info!(client = %self.client, code = ending.code, reason = %ending.reason, "desk session ended");
         metrics.desk_closed.with_label_values(&[ending.label]).inc();
         // A desk stuck in its socket gets only a brief chance to take the close frame.
         let wait = if ending.label == "slow" {

@@ -3,6 +3,7 @@
 //! only a tenant agent ever reaches a session.
 
 use super::AppState;
+use super::client::ClientAddr;
 use super::error::ApiError;
 use crate::desk::session::{Codec, Session};
 use crate::principal::{Access, Principal, token_hash};
@@ -15,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 pub async fn upgrade(
     State(app): State<AppState>,
     principal: Principal,
+    client: ClientAddr,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
@@ -53,6 +55,7 @@ pub async fn upgrade(
         role: *role,
         codec,
         token_hash: token_hash(super::auth::bearer(&headers).unwrap_or_default()),
+        client: client.to_string(),
     };
     let ws = ws
         .max_message_size(limits.max_frame_bytes)

@@ -7,6 +7,7 @@
 //! are parsed on the blocking pool so one cannot hold an async worker.
 
 use super::AppState;
+use super::client::ClientAddr;
 use super::error::ApiError;
 use crate::ingest::parse::{self, ParseError};
 use crate::ingest::route;
@@ -24,6 +25,7 @@ use std::collections::HashMap;
 /// `GET /webhooks/{instagram,whatsapp}`: echo `hub.challenge` for a matching verify token.
 pub async fn handshake(
     State(app): State<AppState>,
+    client: ClientAddr,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let mode = q.get("hub.mode").map(String::as_str);
@@ -36,7 +38,7 @@ pub async fn handshake(
         .map(String::as_str)
         .unwrap_or_default();
     if mode != Some("subscribe") || !app.config.meta_verify_token.matches(token) {
-        tracing::warn!("webhook handshake refused");
+        tracing::warn!(%client, "webhook handshake refused");
         return (StatusCode::FORBIDDEN, "verification failed").into_response();
     }
     // Meta sends an integer; anything else is refused rather than reflected (no XSS).
@@ -57,6 +59,7 @@ pub async fn handshake(
 
 pub async fn instagram(
     State(app): State<AppState>,
+    client: ClientAddr,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -64,19 +67,21 @@ pub async fn instagram(
     if let Some(ig) = &app.config.instagram_app_secret {
         secrets.push(ig);
     }
-    receive(&app, &secrets, &headers, body).await
+    receive(&app, client, &secrets, &headers, body).await
 }
 
 pub async fn whatsapp(
     State(app): State<AppState>,
+    client: ClientAddr,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    receive(&app, &[&app.config.meta_app_secret], &headers, body).await
+    receive(&app, client, &[&app.config.meta_app_secret], &headers, body).await
 }
 
 async fn receive(
     app: &AppState,
+    client: ClientAddr,
     secrets: &[&Secret],
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -94,7 +99,7 @@ async fn receive(
                 .webhook_requests
                 .with_label_values(&[outcome])
                 .inc();
-            tracing::warn!(outcome, status = error.status.as_u16(), "webhook refused");
+            tracing::warn!(%client, outcome, status = error.status.as_u16(), "webhook refused");
             error.into_response()
         }
     }

@@ -46,6 +46,11 @@
 //! raised to the hard one (with util-linux's `prlimit`, as the workspace forbids `unsafe`)
 //! before the relay is started, so that it inherits the limit too.
 //!
+//! TLS: `--tls` runs the latency phase twice in one run, first against a plain relay and
+//! then against one serving TLS (a private CA and a certificate made here with rcgen; the
+//! desks trust it through `ca_file`, the webhooks go over https), and prints both figures
+//! and their difference.
+//!
 //! Timings are figures, not assertions: targets are printed as PASS/MISS, and the exit code
 //! is 0 whenever the run itself completed.
 
@@ -130,6 +135,9 @@ struct Args {
     /// Closed-loop HTTP clients posting webhooks during the fan-out burst.
     #[arg(long, default_value_t = 8)]
     fanout_clients: usize,
+    /// Also run the latency phase against a relay serving TLS, and compare.
+    #[arg(long)]
+    tls: bool,
     /// Skip phase 1 (latency).
     #[arg(long)]
     skip_latency: bool,
@@ -244,23 +252,31 @@ async fn run(args: Args, cores: Cores) -> Result<()> {
     if !args.skip_latency {
         println!("desk replicas in {}", replicas.path().display());
     }
+    let tls = if args.tls && !args.skip_latency {
+        Some(BenchTls::make(tmp.path())?)
+    } else {
+        None
+    };
     let env = Env {
         dir: tmp.path().to_path_buf(),
         replicas: replicas.path().to_path_buf(),
         relay_core,
         clk_tck,
+        tls,
     };
-    let latency = if args.skip_latency {
-        None
-    } else {
-        Some(latency_phase(&args, &env).await?)
-    };
+    let mut latency = Vec::new();
+    if !args.skip_latency {
+        latency.push(latency_phase(&args, &env, false).await?);
+        if env.tls.is_some() {
+            latency.push(latency_phase(&args, &env, true).await?);
+        }
+    }
     let fanout = if args.skip_fanout {
         None
     } else {
         Some(fanout_phase(&args, &env).await?)
     };
-    print_figures(&args, latency.as_ref(), fanout.as_ref(), started.elapsed());
+    print_figures(&args, &latency, fanout.as_ref(), started.elapsed());
     // Explicit so that a failure to delete (a file still held open) is reported.
     for dir in [replicas, tmp] {
         if let Err(e) = dir.close() {
@@ -278,6 +294,28 @@ struct Env {
     replicas: PathBuf,
     relay_core: Option<usize>,
     clk_tck: f64,
+    /// The CA and certificate of `--tls`.
+    tls: Option<BenchTls>,
+}
+
+/// A private CA and a server certificate for `localhost`/`127.0.0.1`, for `--tls`.
+struct BenchTls {
+    ca_pem: String,
+    ca_file: PathBuf,
+    pair: harness::tls::PemPair,
+}
+
+impl BenchTls {
+    fn make(dir: &Path) -> Result<BenchTls> {
+        let ca = harness::tls::TestCa::new("desk-bench CA")?;
+        let ca_file = ca.write_pem(&dir.join("bench-ca.pem"))?;
+        let pair = ca.issue(dir, "bench-relay", harness::tls::Leaf::Valid)?;
+        Ok(BenchTls {
+            ca_pem: ca.pem(),
+            ca_file,
+            pair,
+        })
+    }
 }
 
 /// The relay binary the harness would start, which must be a release build: a debug relay
@@ -470,13 +508,17 @@ struct RelayProc {
 impl RelayProc {
     /// Starts the relay through the harness (its secrets, a fresh data directory, port 0)
     /// and pins all its threads to `core`.
-    async fn start(env: &Env, name: &str) -> Result<RelayProc> {
+    async fn start(env: &Env, name: &str, tls: bool) -> Result<RelayProc> {
         let log = env.dir.join(format!("relay-{name}.log"));
         // Per-request logs would cost the relay CPU the figures should not include.
         let mut extra_env = vec![("RUST_LOG".to_owned(), "warn".to_owned())];
         if env.relay_core.is_some() {
             // The runtime sizes itself before it is pinned: give it one worker per core.
             extra_env.push(("TOKIO_WORKER_THREADS".to_owned(), "1".to_owned()));
+        }
+        let tls = if tls { env.tls.as_ref() } else { None };
+        if let Some(tls) = tls {
+            extra_env.extend(tls.pair.env());
         }
         let options = RelayOptions {
             data_dir: env.dir.join(format!("relay-{name}")),
@@ -503,7 +545,7 @@ impl RelayProc {
             cpus_allowed(pid).unwrap_or_else(|| "?".to_owned()),
             relay.url
         );
-        let api = Api::new(&relay.url);
+        let api = Api::with_ca(&relay.url, tls.map(|t| t.ca_pem.as_str()))?;
         Ok(RelayProc {
             relay,
             pid,
@@ -646,12 +688,17 @@ fn index_of(event: &Event) -> Option<u64> {
     message.mid.strip_prefix(MID_PREFIX)?.parse().ok()
 }
 
-fn http_client() -> Result<reqwest::Client> {
-    reqwest::Client::builder()
+/// The webhook sender's client; `ca_pem` for a TLS relay. HTTP/1.1 only, over TLS too, so
+/// the comparison with plain HTTP differs in TLS alone (a real Meta sends HTTP/1.1).
+fn http_client(ca_pem: Option<&str>) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
         // Requests are single small writes; Nagle would hold them back waiting for ACKs.
         .tcp_nodelay(true)
-        .build()
-        .context("cannot build the HTTP client")
+        .http1_only();
+    if let Some(pem) = ca_pem {
+        builder = builder.add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes())?);
+    }
+    builder.build().context("cannot build the HTTP client")
 }
 
 fn new_histogram() -> Result<Histogram<u64>> {
@@ -705,6 +752,8 @@ impl Tally {
 // ---------------------------------------------------------------------------------------
 
 struct LatencyFigures {
+    /// Measured against a relay serving TLS.
+    tls: bool,
     sent: u64,
     measured_sent: u64,
     measured_acked: u64,
@@ -753,13 +802,20 @@ impl SendLog {
     }
 }
 
-async fn latency_phase(args: &Args, env: &Env) -> Result<LatencyFigures> {
+async fn latency_phase(args: &Args, env: &Env, tls: bool) -> Result<LatencyFigures> {
     println!(
-        "\n== phase 1: latency, {} desks over {} tenants, {}/s for {} s after {} s warm-up ==",
-        args.desks, args.tenants, args.rate, args.duration_secs, args.warmup_secs
+        "\n== phase 1: latency{}, {} desks over {} tenants, {}/s for {} s after {} s warm-up ==",
+        if tls { " over TLS" } else { "" },
+        args.desks,
+        args.tenants,
+        args.rate,
+        args.duration_secs,
+        args.warmup_secs
     );
-    let relay = RelayProc::start(env, "latency").await?;
-    let result = latency_run(args, env, &relay).await;
+    let name = if tls { "latency-tls" } else { "latency" };
+    let relay = RelayProc::start(env, name, tls).await?;
+    let ca = if tls { env.tls.as_ref() } else { None };
+    let result = latency_run(args, env, &relay, ca).await;
     relay.stop().await;
     result
 }
@@ -776,7 +832,12 @@ struct DeskOutcome {
     lagged: u64,
 }
 
-async fn latency_run(args: &Args, env: &Env, relay: &RelayProc) -> Result<LatencyFigures> {
+async fn latency_run(
+    args: &Args,
+    env: &Env,
+    relay: &RelayProc,
+    tls: Option<&BenchTls>,
+) -> Result<LatencyFigures> {
     let tenants = provision(&relay.api, args.tenants, args.desks.div_ceil(args.tenants)).await?;
     let total = (args.rate * (args.warmup_secs + args.duration_secs) as f64).round() as u64;
     let warmup = (args.rate * args.warmup_secs as f64).round() as u64;
@@ -795,7 +856,9 @@ async fn latency_run(args: &Args, env: &Env, relay: &RelayProc) -> Result<Latenc
         let t = d % tenants.len();
         let token = &tenants[t].tokens[d / tenants.len()];
         let mut config = SyncConfig::new(relay.url(), Token::new(token.clone()));
-        config.data_dir = Some(env.replicas.join(format!("desk-{d}")));
+        let name = if tls.is_some() { "desk-tls" } else { "desk" };
+        config.data_dir = Some(env.replicas.join(format!("{name}-{d}")));
+        config.ca_file = tls.map(|t| t.ca_file.clone());
         let replica = Replica::open(&config).with_context(|| format!("desk {d}'s replica"))?;
         let engine = SyncHandle::spawn(config, replica.clone())
             .with_context(|| format!("starting desk {d}'s engine"))?;
@@ -836,7 +899,8 @@ async fn latency_run(args: &Args, env: &Env, relay: &RelayProc) -> Result<Latenc
     );
 
     let mark = CpuMark::take(relay.pid);
-    let sends = send_schedule(args, relay.url(), &tenants, &log).await?;
+    let client = http_client(tls.map(|t| t.ca_pem.as_str()))?;
+    let sends = send_schedule(args, &client, relay.url(), &tenants, &log).await?;
     let cpu = mark.since(relay.pid, env.clk_tck);
 
     // Every acknowledged event is durable and published; give the desks a bounded time to
@@ -873,7 +937,7 @@ async fn latency_run(args: &Args, env: &Env, relay: &RelayProc) -> Result<Latenc
         }
     }
     let rss_end_kib = status_kib(relay.pid, "VmRSS");
-    let metrics = RelayMetrics::scrape(relay.url()).await;
+    let metrics = RelayMetrics::scrape(&client, relay.url()).await;
 
     let mut apply = new_histogram()?;
     let (mut pairs_applied, mut foreign, mut lagged) = (0, 0, 0);
@@ -906,6 +970,7 @@ async fn latency_run(args: &Args, env: &Env, relay: &RelayProc) -> Result<Latenc
         }
     }
     Ok(LatencyFigures {
+        tls: tls.is_some(),
         sent: sends.sent,
         measured_sent: sends.sent.saturating_sub(warmup),
         measured_acked: sends.acked_measured.iter().sum(),
@@ -1026,11 +1091,11 @@ struct Answered {
 /// actual send, and the slip is reported.
 async fn send_schedule(
     args: &Args,
+    client: &reqwest::Client,
     url: &str,
     tenants: &[TenantSetup],
     log: &SendLog,
 ) -> Result<Sends> {
-    let client = http_client()?;
     let url = format!("{url}/webhooks/instagram");
     let total = log.sent_at.len() as u64;
     let mut out = Sends {
@@ -1147,7 +1212,7 @@ async fn fanout_phase(args: &Args, env: &Env) -> Result<FanoutFigures> {
         "\n== phase 2: fan-out, {} raw desks over {} tenants, {} clients for {} s ==",
         args.fanout_desks, args.tenants, args.fanout_clients, args.fanout_secs
     );
-    let relay = RelayProc::start(env, "fanout").await?;
+    let relay = RelayProc::start(env, "fanout", false).await?;
     let mut desks = Vec::new();
     let result = fanout_run(args, env, &relay, &mut desks).await;
     // Closing the desks first lets the relay shut down without 2,000 sessions to end.
@@ -1321,7 +1386,7 @@ async fn fanout_run(
     let cpu = mark.since(relay.pid, env.clk_tck);
     let rss_after_kib = status_kib(relay.pid, "VmRSS");
     let rss_peak_kib = status_kib(relay.pid, "VmHWM");
-    let metrics = RelayMetrics::scrape(relay.url()).await;
+    let metrics = RelayMetrics::scrape(&http_client(None)?, relay.url()).await;
 
     let sum = |f: fn(&DeskStat) -> &AtomicU64| -> u64 {
         stats
@@ -1517,7 +1582,7 @@ struct Burst {
 /// `fanout_clients` clients, each posting its next webhook as soon as the previous one is
 /// answered, until the burst's time is up.
 async fn run_burst(args: &Args, url: &str, tenants: &[TenantSetup]) -> Result<Burst> {
-    let client = http_client()?;
+    let client = http_client(None)?;
     let url = Arc::new(format!("{url}/webhooks/instagram"));
     let deadline = Instant::now() + Duration::from_secs(args.fanout_secs);
     let next = Arc::new(AtomicU64::new(0));
@@ -1615,9 +1680,9 @@ struct RelayMetrics {
 
 impl RelayMetrics {
     /// Scrapes `/metrics`; empty, with a warning, if that fails.
-    async fn scrape(base: &str) -> RelayMetrics {
+    async fn scrape(client: &reqwest::Client, base: &str) -> RelayMetrics {
         let fetched = async {
-            reqwest::Client::new()
+            client
                 .get(format!("{base}/metrics"))
                 .bearer_auth(OPERATOR_TOKEN)
                 .send()
@@ -1705,7 +1770,7 @@ fn verdict(ok: bool) -> &'static str {
 
 fn print_figures(
     args: &Args,
-    latency: Option<&LatencyFigures>,
+    latency: &[LatencyFigures],
     fanout: Option<&FanoutFigures>,
     took: Duration,
 ) {
@@ -1713,11 +1778,20 @@ fn print_figures(
     let command: Vec<String> = std::env::args().collect();
     println!("command: {}", command.join(" "));
     let mut valid = true;
-    if let Some(l) = latency {
+    for l in latency {
         println!(
-            "\nlatency: webhook POST -> event applied in a desk's replica; {} sync-engine desks \
+            "\nlatency{}: webhook POST -> event applied in a desk's replica; {} sync-engine desks \
              over {} tenants, open loop at {}/s, {} s measured after {} s warm-up",
-            args.desks, args.tenants, args.rate, args.duration_secs, args.warmup_secs
+            if l.tls {
+                " over TLS (https webhooks, wss desks)"
+            } else {
+                " over plain HTTP"
+            },
+            args.desks,
+            args.tenants,
+            args.rate,
+            args.duration_secs,
+            args.warmup_secs
         );
         println!(
             "  webhooks: {} sent ({} measured), {} measured acknowledged, {} errors, \
@@ -1779,6 +1853,21 @@ fn print_figures(
         if l.pairs_missing > 0 || l.errors.total() > 0 {
             valid = false;
         }
+    }
+    if let [plain, tls] = latency {
+        let diff = |q: f64| ms(&tls.apply, q) - ms(&plain.apply, q);
+        println!(
+            "\nTLS vs plain, POST -> in desk replica (same run): p50 {:.3} vs {:.3} ms ({:+.3}), \
+             p99 {:.3} vs {:.3} ms ({:+.3}); relay cpu {} vs {}",
+            ms(&tls.apply, 0.50),
+            ms(&plain.apply, 0.50),
+            diff(0.50),
+            ms(&tls.apply, 0.99),
+            ms(&plain.apply, 0.99),
+            diff(0.99),
+            tls.cpu,
+            plain.cpu
+        );
     }
     if let Some(f) = fanout {
         println!(

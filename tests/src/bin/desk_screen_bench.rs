@@ -182,6 +182,7 @@ fn measure(dir: &Path, args: &Args, start: Instant) -> Result<()> {
         retry_at: None,
         cursor: Seq(0),
         credits: snapshot.credits,
+        unencrypted: false,
     };
     let mut app = App::new(vec![profile], Keymap::default(), fixtures::NOW);
     app.preload(0, snapshot.rows, snapshot.cursor);
