@@ -58,7 +58,22 @@ pub struct Shared {
 #[derive(Clone)]
 pub struct Outbox {
     shared: Arc<Shared>,
-    workers: Arc<Mutex<HashMap<TenantId, Arc<Notify>>>>,
+    workers: Arc<Mutex<HashMap<TenantId, Worker>>>,
+}
+
+/// One tenant's running worker: how to wake it, and its task, whose end means it died (the
+/// loop never returns by itself).
+struct Worker {
+    notify: Arc<Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// How the outbox workers are doing, for `/readyz`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkersHealth {
+    pub running: usize,
+    /// Workers whose task ended (a panic); the next kick of their tenant starts a new one.
+    pub dead: usize,
 }
 
 impl Outbox {
@@ -94,21 +109,45 @@ impl Outbox {
         open_token(&self.shared.keys, scope, channel)
     }
 
-    /// Tells the tenant's outbox to look at its queue (starting it if needed).
+    /// Tells the tenant's outbox to look at its queue (starting it if needed, and again if
+    /// its worker died).
     pub fn kick(&self, tenant: &TenantId) {
         let mut workers = self
             .workers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(notify) = workers.get(tenant) {
-            notify.notify_one();
-            return;
+        match workers.get(tenant) {
+            Some(w) if !w.task.is_finished() => {
+                w.notify.notify_one();
+                return;
+            }
+            Some(_) => {
+                tracing::error!(tenant = %tenant, "outbox worker had stopped; starting it again")
+            }
+            None => {}
         }
         let notify = Arc::new(Notify::new());
-        workers.insert(tenant.clone(), notify.clone());
         let shared = self.shared.clone();
-        let tenant = tenant.clone();
-        tokio::spawn(async move { worker::run(shared, tenant, notify).await });
+        let task = {
+            let tenant = tenant.clone();
+            let notify = notify.clone();
+            tokio::spawn(async move { worker::run(shared, tenant, notify).await })
+        };
+        workers.insert(tenant.clone(), Worker { notify, task });
+    }
+
+    /// How many workers run, and how many died since their tenant was last kicked.
+    #[must_use]
+    pub fn health(&self) -> WorkersHealth {
+        let workers = self
+            .workers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let dead = workers.values().filter(|w| w.task.is_finished()).count();
+        WorkersHealth {
+            running: workers.len() - dead,
+            dead,
+        }
     }
 
     /// Starts the outboxes of tenants with unfinished sends (after a restart).

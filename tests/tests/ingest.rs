@@ -808,5 +808,13 @@ async fn health_and_readiness_answer() {
     let ready = get("/readyz").await.unwrap();
     assert_eq!(ready.status().as_u16(), 200);
     let body: Value = ready.json().await.unwrap();
-    assert_eq!(body, json!({"storage": "ok", "keys": "loaded"}));
+    // Each check by name: storage took a durable write, the key sealed and opened a test
+    // value, no outbox worker died.
+    assert_eq!(
+        body,
+        json!({"ready": true, "storage": "ok", "keys": "ok",
+               "outbox": {"state": "ok", "running": 0, "dead": 0}})
+    );
+    // The probe leaves nothing behind that a tenant could see.
+    assert_eq!(w.api.head(&w.a.id).await.unwrap(), 0);
 }

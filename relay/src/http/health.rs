@@ -7,31 +7,66 @@ use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use protocol::{ChannelId, TenantId};
 use serde_json::json;
 
 pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready when storage answers; keys are validated before the listener opens.
+/// Ready when each check passes, each reported by name: storage takes a write and makes it
+/// durable (a single-use probe record written, synced, taken back), the master key seals
+/// and opens a test value, and no outbox worker has died. 503 when any fails; a failure's
+/// detail goes to the log only.
 pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
-    let probe = app
-        .store
-        .partner(&protocol::PartnerId::new("readyz-probe"))
-        .await;
-    match probe {
-        Ok(_) => (
-            StatusCode::OK,
-            axum::Json(json!({"storage": "ok", "keys": "loaded"})),
-        ),
+    let storage = match storage_writable(&app).await {
+        Ok(()) => "ok",
         Err(e) => {
-            tracing::error!(error = %e, "readiness probe failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(json!({"storage": "failing", "keys": "loaded"})),
-            )
+            tracing::error!(error = %e, "readiness: storage is not writable");
+            "failing"
         }
-    }
+    };
+    let keys = if keys_open(&app) { "ok" } else { "failing" };
+    let workers = app.outbox.health();
+    let outbox = if workers.dead == 0 { "ok" } else { "failing" };
+    let ready = [storage, keys, outbox].iter().all(|c| *c == "ok");
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        axum::Json(json!({
+            "ready": ready, "storage": storage, "keys": keys,
+            "outbox": {"state": outbox, "running": workers.running, "dead": workers.dead},
+        })),
+    )
+}
+
+async fn storage_writable(app: &AppState) -> Result<(), crate::store::StoreError> {
+    let probe = TenantId::new("readyz-probe");
+    let key = format!("readyz-probe-{}", crate::ids::random("rp"));
+    let record = crate::store::OnceRecord {
+        tenant: probe,
+        purpose: "readyz".into(),
+        kind: "probe".into(),
+        expires_at: app.clock.now(),
+        sealed: None,
+    };
+    app.store.put_once(&key, record).await?;
+    app.store.sync().await?;
+    app.store.take_once(&key).await?;
+    Ok(())
+}
+
+fn keys_open(app: &AppState) -> bool {
+    let (tenant, channel) = (TenantId::new("readyz-probe"), ChannelId::new("readyz"));
+    let sealed = app.outbox.keys().seal(&tenant, &channel, "readyz");
+    app.outbox
+        .keys()
+        .open(&tenant, &channel, &sealed)
+        .is_ok_and(|v| v == "readyz")
 }
 
 /// `GET /metrics`: the operator's token or `RELAY_METRICS_TOKEN`, as a bearer header. The
