@@ -67,6 +67,8 @@ pub struct Config {
     /// How often the token refresher looks for tokens near expiry
     /// (`RELAY_REFRESH_INTERVAL_SECS`).
     pub refresh_interval: Duration,
+    /// How often expired single-use records are swept (`RELAY_SWEEP_INTERVAL_SECS`).
+    pub sweep_interval: Duration,
     pub meta_app_id: String,
     pub meta_app_secret: Secret,
     pub meta_verify_token: Secret,
@@ -161,6 +163,7 @@ struct Raw {
     master_key: Option<String>,
     old_master_keys: Option<String>,
     refresh_interval_secs: Option<String>,
+    sweep_interval_secs: Option<String>,
     meta_app_id: Option<String>,
     meta_app_secret: Option<String>,
     meta_verify_token: Option<String>,
@@ -205,6 +208,7 @@ macro_rules! each_key {
         $f!($raw, master_key, "RELAY_MASTER_KEY");
         $f!($raw, old_master_keys, "RELAY_OLD_MASTER_KEYS");
         $f!($raw, refresh_interval_secs, "RELAY_REFRESH_INTERVAL_SECS");
+        $f!($raw, sweep_interval_secs, "RELAY_SWEEP_INTERVAL_SECS");
         $f!($raw, meta_app_id, "META_APP_ID");
         $f!($raw, meta_app_secret, "META_APP_SECRET");
         $f!($raw, meta_verify_token, "META_VERIFY_TOKEN");
@@ -337,6 +341,7 @@ impl Config {
             "RELAY_REFRESH_INTERVAL_SECS",
             3600,
         )?;
+        let sweep_interval = secs(raw.sweep_interval_secs, "RELAY_SWEEP_INTERVAL_SECS", 600)?;
         let meta_app_id = required(raw.meta_app_id, "META_APP_ID", "meta_app_id")?;
         let meta_app_secret = Secret::new(required(
             raw.meta_app_secret,
@@ -460,6 +465,7 @@ impl Config {
             master_key,
             old_master_keys,
             refresh_interval,
+            sweep_interval,
             meta_app_id,
             meta_app_secret,
             meta_verify_token,

@@ -14,6 +14,7 @@ pub mod desk;
 pub mod draft;
 pub mod drafting;
 pub mod graph_url;
+pub mod housekeeping;
 pub mod http;
 pub mod ids;
 pub mod ingest;
@@ -191,6 +192,7 @@ impl Relay {
     ) -> Result<(), RunError> {
         let store = self.state.store.clone();
         refresh::spawn(self.state.clone());
+        housekeeping::spawn(self.state.clone());
         let app =
             http::router(self.state).into_make_service_with_connect_info::<http::client::Peer>();
         match self.tls {

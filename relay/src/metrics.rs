@@ -4,7 +4,8 @@
 //! set stays bounded and carries no customer data.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 #[derive(Clone)]
@@ -28,6 +29,8 @@ pub struct Metrics {
     /// Connects of an account another channel holds, by outcome: refused (the holder proved
     /// it), claimed (kept for the operator), confirmed (the operator moved it).
     pub connect_conflicts: IntCounterVec,
+    /// Expired single-use records removed by housekeeping.
+    pub swept_records: IntCounter,
 }
 
 impl Metrics {
@@ -88,6 +91,14 @@ impl Metrics {
             &["outcome"],
         )
         .expect("static metric");
+        let swept_records = IntCounter::new(
+            "relay_swept_records_total",
+            "Expired single-use records (links, states, choices, claims) removed",
+        )
+        .expect("static metric");
+        registry
+            .register(Box::new(swept_records.clone()))
+            .expect("unique metric");
         registry
             .register(Box::new(desk_sessions.clone()))
             .expect("unique metric");
@@ -120,6 +131,7 @@ impl Metrics {
             desk_commands,
             desk_catch_ups,
             connect_conflicts,
+            swept_records,
         }
     }
 

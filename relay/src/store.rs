@@ -531,6 +531,9 @@ pub trait Store: Send + Sync + 'static {
     async fn put_once(&self, key: &str, record: OnceRecord) -> Result<(), StoreError>;
     /// Removes and answers the record under `key`; of concurrent callers at most one gets it.
     async fn take_once(&self, key: &str) -> Result<Option<OnceRecord>, StoreError>;
+    /// Removes every single-use record that expired at or before `now` (links, states,
+    /// choices, claims nobody used); answers how many. Unreadable records are kept.
+    async fn sweep_once(&self, now: Millis) -> Result<usize, StoreError>;
     async fn channels(&self, scope: &TenantScope) -> Result<Vec<ChannelRecord>, StoreError>;
     /// The channel a webhook account id belongs to (this is what derives webhook scopes).
     async fn channel_by_route(&self, key: &RouteKey) -> Result<Option<ChannelRecord>, StoreError>;

@@ -781,3 +781,27 @@ async fn an_expired_page_choice_writes_nothing() {
     assert_eq!(fx.channels(t).await.unwrap().len(), before);
     assert_eq!(event_count(&fx, t).await, events);
 }
+
+/// Links and states nobody used are swept once expired: the relay's metric counts them and
+/// an expired link then answers as unknown, because its record is gone.
+#[tokio::test]
+async fn expired_links_and_states_are_swept() {
+    let fx = setup(&[("RELAY_SWEEP_INTERVAL_SECS", "1")]).await;
+    let t = &fx.w.a;
+    let unused = fx.link(t, "instagram").await.unwrap();
+    let started = fx.link(t, "instagram").await.unwrap();
+    fx.open_link(&started).await.unwrap();
+    let before = fx.w.metric("relay_swept_records_total").await.unwrap();
+    fx.w.advance_clock(30 * 60 * 1000 + 1).await.unwrap();
+    // The unused link and the started flow's state (the spent link is already gone).
+    let swept = eventually("the sweep", WAIT, || async {
+        let n = fx.w.metric("relay_swept_records_total").await?;
+        Ok((n >= before + 2.0).then_some(n))
+    })
+    .await
+    .unwrap();
+    assert_eq!(swept, before + 2.0);
+    let page = fx.get(&unused).await.unwrap();
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.body.contains("no longer works"), "{}", page.body);
+}

@@ -808,6 +808,26 @@ impl Store for SledStore {
         Ok(Some(record))
     }
 
+    async fn sweep_once(&self, now: Millis) -> Result<usize, StoreError> {
+        let _g = lock(&self.registry_lock);
+        let mut writes = Writes::default();
+        let mut swept = 0;
+        for entry in self.registry.scan_prefix(b"o/") {
+            let (key, bytes) = entry.map_err(backend)?;
+            let expires_at = dec::<OnceRecord>(&bytes)
+                .map(|r| r.expires_at)
+                .or_else(|_| dec::<LegacyOnce>(&bytes).map(|r| r.expires_at));
+            if expires_at.is_ok_and(|at| at <= now) {
+                writes.remove(Tree::Registry, key.to_vec());
+                swept += 1;
+            }
+        }
+        if swept > 0 {
+            self.write(writes)?;
+        }
+        Ok(swept)
+    }
+
     async fn channels(&self, scope: &TenantScope) -> Result<Vec<ChannelRecord>, StoreError> {
         Self::scan(&self.registry, format!("c/{}/", scope.tenant()).as_bytes())
     }
