@@ -267,6 +267,8 @@ enum PartnerCommand {
         #[arg(long)]
         brand: Option<String>,
     },
+    /// Every partner, with how many tenants each has.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -276,6 +278,11 @@ enum TenantCommand {
         partner: String,
         #[arg(long)]
         name: String,
+    },
+    /// A partner's tenants.
+    List {
+        #[arg(long)]
+        partner: String,
     },
 }
 
@@ -298,6 +305,18 @@ enum AgentCommand {
         name: String,
         #[arg(long, value_parser = ["agent", "owner"], default_value = "agent")]
         role: String,
+    },
+    /// A tenant's people, with whether each token still works.
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Stop a person's token at once (their desks are closed); the record stays.
+    Revoke {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        agent: String,
     },
 }
 
@@ -551,6 +570,30 @@ fn admin(args: AdminArgs) -> anyhow::Result<()> {
             reqwest::Method::POST,
             "/v1/partners".into(),
             Some(json!({"name": name, "brand": brand})),
+        ),
+        AdminCommand::Partners {
+            command: PartnerCommand::List,
+        } => (reqwest::Method::GET, "/v1/partners".into(), None),
+        AdminCommand::Tenants {
+            command: TenantCommand::List { partner },
+        } => (
+            reqwest::Method::GET,
+            format!("/v1/partners/{partner}/tenants"),
+            None,
+        ),
+        AdminCommand::Agents {
+            command: AgentCommand::List { tenant },
+        } => (
+            reqwest::Method::GET,
+            format!("/v1/tenants/{tenant}/agents"),
+            None,
+        ),
+        AdminCommand::Agents {
+            command: AgentCommand::Revoke { tenant, agent },
+        } => (
+            reqwest::Method::DELETE,
+            format!("/v1/tenants/{tenant}/agents/{agent}"),
+            None,
         ),
         AdminCommand::Tenants {
             command: TenantCommand::Create { partner, name },

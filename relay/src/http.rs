@@ -15,6 +15,7 @@ pub mod error;
 pub mod health;
 pub mod keys;
 pub mod knowledge;
+pub mod listings;
 pub mod meta_callbacks;
 pub mod meta_settings;
 pub mod report;
@@ -77,11 +78,20 @@ pub fn router(state: AppState) -> Router {
             delete(disconnect::disconnect_channel),
         )
         .route("/v1/me", get(report::me))
-        .route("/v1/partners", post(admin::create_partner))
+        .route(
+            "/v1/partners",
+            post(admin::create_partner).get(listings::partners),
+        )
         .route("/v1/partners/{partner}/report", get(report::partner_report))
-        .route("/v1/partners/{partner}/tenants", post(admin::create_tenant))
+        .route(
+            "/v1/partners/{partner}/tenants",
+            post(admin::create_tenant).get(listings::tenants),
+        )
         .route("/v1/partners/{partner}/viewers", post(admin::create_viewer))
-        .route("/v1/tenants/{tenant}/agents", post(admin::create_agent))
+        .route(
+            "/v1/tenants/{tenant}/agents",
+            post(admin::create_agent).get(listings::agents),
+        )
         .route(
             "/v1/tenants/{tenant}/agents/{agent}",
             delete(admin::revoke_agent),

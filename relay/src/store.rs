@@ -514,6 +514,8 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes an agent of this tenant: its token stops working at once. `false` if the
     /// tenant has no such agent.
     async fn revoke_agent(&self, scope: &TenantScope, agent: &AgentId) -> Result<bool, StoreError>;
+    /// The tenant's people, each with whether its token still works (not revoked).
+    async fn agents(&self, scope: &TenantScope) -> Result<Vec<(AgentRecord, bool)>, StoreError>;
     /// Registers a channel and its route keys; `Conflict` if an account is already routed.
     async fn insert_channel(
         &self,

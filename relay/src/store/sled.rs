@@ -746,6 +746,25 @@ impl Store for SledStore {
         Ok(true)
     }
 
+    async fn agents(&self, scope: &TenantScope) -> Result<Vec<(AgentRecord, bool)>, StoreError> {
+        // A scan of every person record: one per person of the relay, like tenants.
+        let mut agents: Vec<AgentRecord> = Self::scan(&self.registry, b"g/")?;
+        agents.retain(
+            |a| matches!(&a.kind, AgentKind::Tenant { tenant, .. } if tenant == scope.tenant()),
+        );
+        agents.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        agents
+            .into_iter()
+            .map(|a| {
+                let active = self
+                    .registry
+                    .contains_key(format!("k/{}", a.token_hash).as_bytes())
+                    .map_err(backend)?;
+                Ok((a, active))
+            })
+            .collect()
+    }
+
     async fn insert_channel(
         &self,
         scope: &TenantScope,
