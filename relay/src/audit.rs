@@ -435,6 +435,9 @@ mod tests {
         let text = file(&header, &entries).replace("secret text 2", "secret text X");
         let changed = verify_export(text.as_bytes()).unwrap();
         assert_eq!(changed.first_bad, Some(2), "{changed:?}");
+        // The checked-in sample (the fuzz target's seed) is this same log.
+        let sample = include_str!("../../tests/fixtures/audit/export.jsonl");
+        assert_eq!(sample, file(&header, &entries));
         // Not an export at all.
         assert!(verify_export(&b"{}\n"[..]).is_err());
         assert!(verify_export(&b""[..]).is_err());
