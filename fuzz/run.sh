@@ -16,15 +16,17 @@ cd "$(dirname "$0")"
 secs=${SECONDS_PER_TARGET:-60}
 jobs=${JOBS:-1}
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(webhook_raw webhook_shapes frame_codec knowledge signed_request)
+[ ${#targets[@]} -eq 0 ] && targets=(webhook_raw webhook_shapes frame_codec knowledge signed_request
+                                     audit_export)
 
 ./seed.sh >/dev/null
 cargo +nightly fuzz build -O -a -s none >/dev/null || exit 1
 
 declare -A dict=([webhook_raw]=dict/json.dict [frame_codec]=dict/json.dict
-                 [signed_request]=dict/json.dict [knowledge]=dict/toml.dict)
+                 [signed_request]=dict/json.dict [knowledge]=dict/toml.dict
+                 [audit_export]=dict/json.dict)
 declare -A max_len=([webhook_raw]=65536 [webhook_shapes]=65536 [knowledge]=65536
-                    [frame_codec]=16384 [signed_request]=4096)
+                    [frame_codec]=16384 [signed_request]=4096 [audit_export]=65536)
 mkdir -p logs
 printf '%-15s %6s %12s %8s %8s %8s %8s  %s\n' target secs execs exec/s cov ft corpus result
 for t in "${targets[@]}"; do

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 root=..
 corpus=corpus
-mkdir -p "$corpus"/{webhook_raw,webhook_shapes,frame_codec,knowledge,signed_request}
+mkdir -p "$corpus"/{webhook_raw,webhook_shapes,frame_codec,knowledge,signed_request,audit_export}
 
 # Webhook bodies exactly as the end-to-end tests post them.
 cp "$root"/tests/fixtures/meta/*.json "$corpus/webhook_raw/"
@@ -35,6 +35,9 @@ printf '\x01{"algorithm":"HMAC-SHA256","issued_at":1700000000,"user_id":"1234567
     >"$corpus/signed_request/signed-user"
 printf '\x01{"algorithm":"HMAC-SHA256","user_id":12345}' >"$corpus/signed_request/numeric-user"
 printf '\x00abc.eyJ1c2VyX2lkIjoiMSJ9' >"$corpus/signed_request/raw"
+
+# An evidence export of five events (kept equal to the audit unit test's log).
+cp "$root"/tests/fixtures/audit/export.jsonl "$corpus/audit_export/"
 
 for t in "$corpus"/*; do
     echo "$(basename "$t"): $(find "$t" -type f | wc -l) seeds"

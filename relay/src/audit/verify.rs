@@ -9,14 +9,15 @@
 //! redacted form *and* a later `CustomerRemoved` event of the log names its thread (or,
 //! for a raw item, which has no thread, its channel); every other field is still checked.
 //!
-//! The same check serves the store (`Store::verify_audit`) and an exported file
-//! (`relay audit verify-file`), so a file can be checked with no relay running. This
-//! module reads nothing itself; the export's line format lives here so both ends agree.
+//! The same check ([`Verifier`], fed one entry at a time, so memory does not grow with the
+//! log) serves the store (`Store::verify_audit`) and an exported file (`relay audit
+//! verify-file`), so a file can be checked with no relay running. This module reads
+//! nothing itself; the export's line format lives here so both ends agree.
 
 use super::{AuditRecord, GENESIS, hash_of, record};
 use protocol::{AccountEventKind, ChannelId, Event, EventBody, Seq, TenantId, ThreadId};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::BufRead;
 
 /// One line of an export after the header: an event and the audit record stored with it.
@@ -67,37 +68,21 @@ impl Verdict {
     }
 }
 
-/// Where a `CustomerRemoved` event was last seen, by thread and by channel.
-struct Removals<'a> {
-    threads: HashMap<&'a ThreadId, usize>,
-    channels: HashMap<&'a ChannelId, usize>,
+/// What a `CustomerRemoved` event covers: an event of its thread, or a raw item (which
+/// has no thread) of its channel.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+enum Cover {
+    Thread(ThreadId),
+    Channel(ChannelId),
 }
 
-impl<'a> Removals<'a> {
-    fn of(entries: &'a [Entry]) -> Self {
-        let mut threads = HashMap::new();
-        let mut channels = HashMap::new();
-        for (i, entry) in entries.iter().enumerate() {
-            if let EventBody::Account(a) = &entry.event.body
-                && let AccountEventKind::CustomerRemoved { thread } = &a.kind
-            {
-                threads.insert(thread, i);
-                channels.insert(&a.channel_id, i);
-            }
-        }
-        Removals { threads, channels }
-    }
-
-    /// Whether a removal recorded after position `i` covers `event`.
-    fn covers(&self, event: &Event, i: usize) -> bool {
-        let later = |at: Option<&usize>| at.is_some_and(|&at| at > i);
-        match &event.body {
-            EventBody::Inbound(e) => later(self.threads.get(&e.thread)),
-            EventBody::Desk(d) => later(self.threads.get(&d.thread)),
-            EventBody::Outbox(o) => later(self.threads.get(&o.thread)),
-            EventBody::Unknown(u) => later(self.channels.get(&u.channel_id)),
-            EventBody::Account(_) | EventBody::Credits(_) => false,
-        }
+fn cover_of(event: &Event) -> Option<Cover> {
+    match &event.body {
+        EventBody::Inbound(e) => Some(Cover::Thread(e.thread.clone())),
+        EventBody::Desk(d) => Some(Cover::Thread(d.thread.clone())),
+        EventBody::Outbox(o) => Some(Cover::Thread(o.thread.clone())),
+        EventBody::Unknown(u) => Some(Cover::Channel(u.channel_id.clone())),
+        EventBody::Account(_) | EventBody::Credits(_) => None,
     }
 }
 
@@ -107,38 +92,140 @@ fn already_redacted(event: &Event) -> bool {
     !protocol::redact::event(&mut copy)
 }
 
-/// Checks `entries`, which must be the whole log in sequence order from event 1.
-#[must_use]
-pub fn verify_log(entries: &[Entry]) -> Verdict {
-    let removals = Removals::of(entries);
-    // Where each sequence number first appears, to tell a reordered event from a lost one.
-    let mut positions: HashMap<u64, usize> = HashMap::with_capacity(entries.len());
-    for (i, entry) in entries.iter().enumerate() {
-        positions.entry(entry.event.seq.0).or_insert(i);
-    }
-    let tenant = entries.first().map(|e| &e.event.tenant);
-    let mut prev = GENESIS;
-    for (i, entry) in entries.iter().enumerate() {
-        let expected = i as u64 + 1;
-        let seq = entry.event.seq.0;
-        if seq > expected && positions.get(&expected).is_some_and(|&at| at > i) {
-            let problem = format!("event {expected} is out of order: event {seq} comes before it");
-            return Verdict::broken(expected, expected, problem);
-        }
-        if let Err(problem) = check(entry, expected, tenant, prev, || {
-            already_redacted(&entry.event) && removals.covers(&entry.event, i)
-        }) {
-            return Verdict::broken(expected, expected, problem);
-        }
-        prev = entry.audit.hash;
-    }
-    Verdict::whole(entries.len() as u64)
+/// Checks a log one entry at a time, in sequence order from event 1, holding only what
+/// is still open: redacted events waiting for the removal that excuses them, and, once
+/// something failed, what could still change the answer (a later removal, or the missing
+/// event turning up out of order). Memory does not grow with the log.
+#[derive(Default)]
+pub struct Verifier {
+    /// Entries seen so far.
+    seen: u64,
+    prev: super::Hash,
+    tenant: Option<TenantId>,
+    /// Redacted events whose text digest no longer matches, by what would excuse them.
+    waiting: HashMap<Cover, Vec<u64>>,
+    /// The same events, in order, so the first one still unexcused is at hand.
+    unexcused: BTreeSet<u64>,
+    /// The first failure that no later entry can excuse: (event, problem).
+    failure: Option<(u64, String)>,
+    /// The event a failure reported missing, in case it turns up later.
+    missing: Option<u64>,
 }
 
+impl Verifier {
+    #[must_use]
+    pub fn new() -> Self {
+        Verifier {
+            prev: GENESIS,
+            ..Verifier::default()
+        }
+    }
+
+    pub fn push(&mut self, entry: &Entry) {
+        self.seen += 1;
+        let expected = self.seen;
+        self.excuse(&entry.event);
+        if self.failure.is_some() {
+            if self.missing == Some(entry.event.seq.0) {
+                let at = entry.event.seq.0;
+                self.failure = Some((at, format!("event {at} is out of order: it comes later")));
+                self.missing = None;
+            }
+            return;
+        }
+        let tenant = self
+            .tenant
+            .get_or_insert_with(|| entry.event.tenant.clone());
+        let mut redacted = false;
+        let result = check(entry, expected, tenant, self.prev, || {
+            redacted = already_redacted(&entry.event) && cover_of(&entry.event).is_some();
+            redacted
+        });
+        match result {
+            Ok(()) => {
+                if redacted && let Some(cover) = cover_of(&entry.event) {
+                    self.waiting.entry(cover).or_default().push(expected);
+                    self.unexcused.insert(expected);
+                }
+                self.prev = entry.audit.hash;
+            }
+            Err(problem) => {
+                if entry.event.seq.0 > expected {
+                    self.missing = Some(expected);
+                }
+                self.failure = Some((expected, problem));
+            }
+        }
+    }
+
+    /// A removal excuses every redacted event before it of its thread or channel.
+    fn excuse(&mut self, event: &Event) {
+        if let EventBody::Account(a) = &event.body
+            && let AccountEventKind::CustomerRemoved { thread } = &a.kind
+        {
+            for cover in [
+                Cover::Thread(thread.clone()),
+                Cover::Channel(a.channel_id.clone()),
+            ] {
+                for seq in self.waiting.remove(&cover).unwrap_or_default() {
+                    self.unexcused.remove(&seq);
+                }
+            }
+        }
+    }
+
+    /// The verdict on everything pushed.
+    #[must_use]
+    pub fn finish(self) -> Verdict {
+        let unexcused = self.unexcused.first().copied();
+        match (unexcused, self.failure) {
+            (Some(at), failure) if failure.as_ref().is_none_or(|(f, _)| at < *f) => {
+                Verdict::broken(
+                    at,
+                    at,
+                    format!(
+                        "event {at} does not match its record's text digest (the event's body \
+                         or its record was changed; no later removal of the customer explains \
+                         it)"
+                    ),
+                )
+            }
+            (_, Some((at, problem))) => Verdict::broken(at, at, problem),
+            _ => Verdict::whole(self.seen),
+        }
+    }
+
+    /// The tenant of the first entry.
+    #[must_use]
+    pub fn tenant(&self) -> Option<&TenantId> {
+        self.tenant.as_ref()
+    }
+
+    /// Entries pushed.
+    #[must_use]
+    pub fn seen(&self) -> u64 {
+        self.seen
+    }
+}
+
+/// Checks `entries`, which must be the whole log in sequence order from event 1.
+///
+/// # Errors
+/// The first error the entries' source gave (a record that cannot be read).
+pub fn verify_log<E>(entries: impl IntoIterator<Item = Result<Entry, E>>) -> Result<Verdict, E> {
+    let mut verifier = Verifier::new();
+    for entry in entries {
+        verifier.push(&entry?);
+    }
+    Ok(verifier.finish())
+}
+
+/// Checks one entry; `redacted` says whether a text digest that no longer matches may
+/// still be excused by a later removal (the caller then keeps it waiting).
 fn check(
     entry: &Entry,
     expected: u64,
-    tenant: Option<&TenantId>,
+    tenant: &TenantId,
     prev: super::Hash,
     redacted: impl FnOnce() -> bool,
 ) -> Result<(), String> {
@@ -154,7 +241,7 @@ fn check(
             "event {seq} appears again, or out of order, where event {expected} belongs"
         ));
     }
-    if let Some(tenant) = tenant.filter(|t| **t != event.tenant) {
+    if *tenant != event.tenant {
         return Err(format!(
             "event {seq} belongs to tenant {}, not {tenant}",
             event.tenant
@@ -232,29 +319,29 @@ pub fn verify_export(reader: impl BufRead) -> Result<Verdict, ExportError> {
             break parse_line(i + 1, &line, "an export header")?;
         }
     };
-    let mut entries = Vec::new();
+    let mut verifier = Verifier::new();
     for (i, line) in lines {
         let line = line?;
-        if !line.trim().is_empty() {
-            entries.push(parse_line::<Entry>(i + 1, &line, "an export entry")?);
+        if line.trim().is_empty() {
+            continue;
         }
+        let entry: Entry = parse_line(i + 1, &line, "an export entry")?;
+        if verifier.seen() == 0 && entry.event.tenant != header.tenant {
+            let seq = entry.event.seq.0;
+            return Ok(Verdict::broken(
+                seq,
+                seq,
+                format!(
+                    "event {seq} belongs to tenant {}, not the header's {}",
+                    entry.event.tenant, header.tenant
+                ),
+            ));
+        }
+        verifier.push(&entry);
     }
-    let verdict = verify_log(&entries);
-    if !verdict.ok {
-        return Ok(verdict);
-    }
-    if let Some(other) = entries.iter().find(|e| e.event.tenant != header.tenant) {
-        return Ok(Verdict::broken(
-            other.event.seq.0,
-            other.event.seq.0,
-            format!(
-                "event {} belongs to tenant {}, not the header's {}",
-                other.event.seq, other.event.tenant, header.tenant
-            ),
-        ));
-    }
-    let count = entries.len() as u64;
-    if count != header.head {
+    let count = verifier.seen();
+    let verdict = verifier.finish();
+    if verdict.ok && count != header.head {
         let at = count.min(header.head) + 1;
         return Ok(Verdict::broken(
             count,

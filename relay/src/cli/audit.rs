@@ -37,17 +37,21 @@ pub(super) async fn export(
         if entries.is_empty() {
             break;
         }
+        let mut past_head = false;
         for entry in &entries {
             let seq = entry["event"]["seq"]
                 .as_u64()
                 .context("an entry without a seq")?;
-            if seq > head {
+            // Events appended since the first page belong to a later export; a page that
+            // does not move forward would repeat forever.
+            if seq > head || seq <= after {
+                past_head = true;
                 break;
             }
             writeln!(out, "{}", serde_json::to_string(entry)?)?;
             after = seq;
         }
-        if after >= head {
+        if past_head || after >= head {
             break;
         }
     }

@@ -58,10 +58,10 @@ pub(super) fn change(
         return;
     }
     let contacts = Contacts::index(at(value, "contacts"));
-    // Value-level errors explain why Meta could not render the message beside them (Meta
-    // sends them with the one message it could not render). They are attached once, to the
-    // first message, because copying them onto every message of a value made the work and
-    // the stored size grow with messages × errors.
+    // Value-level errors explain why Meta could not render a message beside them
+    // (meta-platform.md §13.1; the usual value holds one message). They are attached once,
+    // to the value's first message, because copying them onto every message made the work
+    // and the stored size grow with messages × errors (issue 21).
     let mut value_errors = Some(errors(at(value, "errors")));
     for m in messages {
         out.push(message(entry, &keys, &contacts, &mut value_errors, m));
