@@ -100,7 +100,8 @@ mod validate;
 pub use error::KnowledgeError;
 pub use hours::{ClockTime, Hours, TimeRange, Weekday};
 pub use model::{
-    Business, Contact, Item, Knowledge, Language, Persona, Policy, ShippingRegion, Variant,
+    Business, Closure, Contact, Item, ItemKind, Knowledge, Language, Order, OrderKind, OrderLookup,
+    OtherLanguages, Persona, Policy, ShippingRegion, Variant, order_key,
 };
 pub use money::{Currency, Money};
 
@@ -166,7 +167,7 @@ mod tests {
     fn the_documented_example_loads() {
         let k = load(&doc_example());
         assert_eq!(k.business.name, "Kirana Boutique");
-        assert_eq!(k.business.language, Language::Indonesian);
+        assert_eq!(k.business.language, Language::INDONESIAN);
         assert_eq!(k.items.len(), 3);
         let dress = k.item("kb-dr-001").unwrap();
         assert_eq!(dress.price.to_string(), "Rp 389.000");
