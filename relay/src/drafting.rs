@@ -24,6 +24,7 @@
 //! reply (classified like any draft) replaces the drafter's, may auto-send on its own, and
 //! may hide the comment it matched. Rules and drafts need the tenant's knowledge loaded.
 
+pub mod dry_run;
 mod lookup;
 
 use crate::clock::Clock;
