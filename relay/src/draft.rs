@@ -325,19 +325,24 @@ impl Drafter {
             business.language
         };
         // The customer's words in the drafter's own vocabulary (`precio` → `price`).
-        let tokens = lang::canonical(detected, raw_tokens);
         let words = Words::new(lang, &self.k.persona, business.language);
-        let mut found = self.catalog.find(&tokens, message);
+        // Items are named in the catalog's own words, which may be the customer's language
+        // (`Cambio de pantalla`), so they are looked up before the customer's words are put
+        // in the drafter's vocabulary (`cambio` → `exchange`), and only then in it.
+        let tokens = lang::canonical(detected, raw_tokens);
+        let mut found = self.catalog.find(raw_tokens, message);
+        if found.is_empty() {
+            found = self.catalog.find(&tokens, message);
+        }
+        let naming = |t: &String| found.iter().any(|f| f.naming.contains(t));
         // Words that name an item are not cues: `gift card` is not a card payment.
-        let masked: Vec<String> = tokens
+        let masked_raw: Vec<String> = raw_tokens
             .iter()
-            .map(|t| {
-                if found.iter().any(|f| f.naming.contains(t)) {
-                    String::new()
-                } else {
-                    t.clone()
-                }
-            })
+            .map(|t| if naming(t) { String::new() } else { t.clone() })
+            .collect();
+        let masked: Vec<String> = lang::canonical(detected, &masked_raw)
+            .into_iter()
+            .map(|t| if naming(&t) { String::new() } else { t })
             .collect();
         let cues = intent::detect(&masked, message);
         let mut intents: BTreeSet<Intent> = cues.strong.clone();
@@ -440,10 +445,18 @@ impl Drafter {
         if let Some(signal) = cues.signals.first() {
             return handoff(&intents_vec, signal.reason().into());
         }
-        if cues.calendar_date {
+        let closures_answer = !self.k.business.closures.is_empty()
+            && core_of(&intents) == [Intent::Hours];
+        if cues.calendar_date && !closures_answer {
             return handoff(
                 &intents_vec,
                 "asks about a specific date: the drafter knows no calendar".into(),
+            );
+        }
+        if let Some(part) = self.unanswerable_part(message, detected) {
+            return handoff(
+                &intents_vec,
+                format!("part of the message is about something the knowledge does not cover: {part}"),
             );
         }
         let order = self.order_for(message, conversation, looked_up);
@@ -858,11 +871,14 @@ impl Drafter {
             reply.cite(FactRef::Business {
                 field: BusinessField::Hours,
             });
-            self.compose_closures(reply, words, cues.holiday || cues.weekday.is_none());
+            self.compose_closures(
+                reply,
+                words,
+                cues.holiday || cues.calendar_date || cues.weekday.is_none(),
+            );
             reply.answered.insert(Intent::Hours);
         }
-        if intents.contains(&Intent::Location) {
-            self.compose_location(reply, words, content);
+        if intents.contains(&Intent::Location) && self.compose_location(reply, words, content) {
             reply.answered.insert(Intent::Location);
         }
         if intents.contains(&Intent::OrderStatus)
@@ -1065,7 +1081,9 @@ impl Drafter {
         }
     }
 
-    fn compose_location(&self, reply: &mut Reply, words: &Words, content: &[String]) {
+    /// The address and contacts asked for; `false` when something asked is not known
+    /// (a contact the file does not give, parking no policy mentions).
+    fn compose_location(&self, reply: &mut Reply, words: &Words, content: &[String]) -> bool {
         const PHONE: &[&str] = &[
             "wa", "whatsapp", "nomor", "nomer", "no", "telp", "telepon", "phone", "call",
             "hubungi", "contact", "kontak", "number",
@@ -1129,11 +1147,47 @@ impl Drafter {
             })
             .cloned()
             .collect();
+        let mut complete = !(want_phone && contact.whatsapp.is_none() && contact.phone.is_none())
+            && !(want_email && contact.email.is_none())
+            && !(want_ig && contact.instagram.is_none())
+            && !(want_web && contact.website.is_none());
         if let Some(h) = self.policies.search(&rest).first()
             && h.score >= STRONG_POLICY
         {
             self.cite_policy(reply, h.policy, &rest, 1);
+        } else if rest.iter().any(|w| PARKING.contains(&w.as_str())) {
+            complete = false;
         }
+        complete && !reply.sentences.is_empty()
+    }
+
+    /// A question of a message with several that names something the knowledge does not
+    /// know and asks nothing the drafter recognises: answering the rest would read as if
+    /// that part were answered too.
+    fn unanswerable_part(&self, message: &str, detected: Language) -> Option<String> {
+        let clauses: Vec<&str> = message
+            .split(['?', '!', '.', '\n', ';'])
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
+        if clauses.len() < 2 {
+            return None;
+        }
+        clauses.into_iter().find_map(|clause| {
+            let raw = text::tokens(clause);
+            let canon = lang::canonical(detected, &raw);
+            if !self.catalog.find(&raw, clause).is_empty()
+                || !self.catalog.find(&canon, clause).is_empty()
+            {
+                return None;
+            }
+            let unknown = self.unknown_words(&canon);
+            let cues = intent::detect(&canon, clause);
+            let asks = cues.strong.iter().any(|i| {
+                !matches!(i, Intent::Greeting | Intent::Thanks | Intent::Availability)
+            });
+            (!unknown.is_empty() && !asks).then(|| unknown.join(" "))
+        })
     }
 
     fn cite_policy(&self, reply: &mut Reply, p: usize, content: &[String], max: usize) {
@@ -1175,6 +1229,9 @@ fn handoff(intents: &[Intent], reason: String) -> Draft {
         language: Language::ENGLISH,
     }
 }
+
+/// Words that ask about parking, which only a policy can answer.
+const PARKING: &[&str] = &["parking", "parkir", "parkiran", "park"];
 
 /// Words that ask whether shipping is free.
 const FREE_WORDS: &[&str] = &["free", "gratis", "threshold", "minimum", "gratuito"];

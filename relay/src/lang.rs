@@ -8,8 +8,8 @@
 //! code). A file that lacks a phrase the built-in English file has is refused, so no reply is
 //! ever half in one language. This module decides nothing about replies; `draft` uses it.
 //!
-//! Detection (`detect`) counts each language's marker words and adds `whatlang`'s guess when
-//! the message is long enough for a trigram model to be told apart; ties fall back to the
+//! Detection (`detect`) counts each language's marker words (its `words` keys included) and
+//! adds `whatlang`'s guess when the message has three words or more; ties fall back to the
 //! business's main language, because a two-word message ("ok thanks") says little.
 
 use serde::Deserialize;
@@ -277,8 +277,9 @@ pub fn registry() -> &'static Registry {
     REGISTRY.get_or_init(load)
 }
 
-/// The language of a message: marker words per language, plus `whatlang`'s guess on
-/// messages of four words or more; `fallback` on a tie or no clue.
+/// The language of a message: marker words per language (a language's own customer words
+/// count as markers too), plus `whatlang`'s guess on messages of three words or more;
+/// `fallback` on a tie or no clue.
 #[must_use]
 pub fn detect(message: &str, tokens: &[String], fallback: Language) -> Language {
     let reg = registry();
@@ -288,14 +289,17 @@ pub fn detect(message: &str, tokens: &[String], fallback: Language) -> Language 
         .map(|f| {
             let n = tokens
                 .iter()
-                .filter(|t| f.markers.iter().any(|m| m == *t))
+                .filter(|t| {
+                    f.markers.iter().any(|m| m == *t)
+                        || (t.chars().count() >= 3 && f.words.contains_key(t.as_str()))
+                })
                 .count();
             #[allow(clippy::cast_precision_loss)]
             (Language(f.code.as_str()), n as f32)
         })
         .collect();
     let words = tokens.iter().filter(|t| t.chars().count() > 1).count();
-    if words >= 4
+    if words >= 3
         && let Some(info) = whatlang::detect(message)
     {
         let guess = info.lang().code();

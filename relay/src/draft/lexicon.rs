@@ -749,6 +749,8 @@ pub const SIGNAL_CUES: &[(Signal, &[&str])] = &[
             "burning",
             "stings",
             "condition",
+            "asthma",
+            "asma",
         ],
     ),
     (
