@@ -1173,8 +1173,16 @@ impl Drafter {
         if clauses.len() < 2 {
             return None;
         }
+        let number = orders::number(message).map(|n| text::tokens(&n));
         clauses.into_iter().find_map(|clause| {
-            let raw = text::tokens(clause);
+            let mut raw = text::tokens(clause);
+            // An order number or a destination is what the rest of the message asks about.
+            if let Some(n) = &number {
+                raw.retain(|t| !n.contains(t));
+            }
+            if let Some(dest) = retrieve::destination(&raw) {
+                raw.retain(|t| *t != dest);
+            }
             let canon = lang::canonical(detected, &raw);
             if !self.catalog.find(&raw, clause).is_empty()
                 || !self.catalog.find(&canon, clause).is_empty()
