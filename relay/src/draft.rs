@@ -418,7 +418,18 @@ impl Drafter {
             .filter(|h| h.score >= STRONG_POLICY);
         let social = intents.contains(&Intent::Greeting) || intents.contains(&Intent::Thanks);
         if core_of(&intents).is_empty() {
-            if !found.is_empty() {
+            if !found.is_empty() && !unknown.is_empty() {
+                // "o difusor pode ser usado perto de gatos?": something about the item the
+                // knowledge does not say.
+                return handoff(
+                    &core_or_all(&intents),
+                    format!(
+                        "asks about {} something the knowledge does not say: {}",
+                        self.k.items[found[0].item].name,
+                        unknown.join(" ")
+                    ),
+                );
+            } else if !found.is_empty() {
                 // A bare item name ("linen wrap dress?") asks whether it is there.
                 intents.insert(Intent::Availability);
             } else if social {
@@ -473,7 +484,7 @@ impl Drafter {
                     format!("order or ticket `{n}` is not in the knowledge or the lookup"),
                 );
             }
-            if can_look_up && core_of(&intents) == [Intent::OrderStatus] {
+            if can_look_up && core_of(&intents) == [Intent::OrderStatus] && unknown.is_empty() {
                 let mut reply = Reply::default();
                 if intents.contains(&Intent::Greeting) {
                     reply.say(words.greeting(&self.k.persona));
@@ -1166,13 +1177,19 @@ impl Drafter {
     /// that part were answered too.
     fn unanswerable_part(&self, message: &str, detected: Language) -> Option<String> {
         let clauses: Vec<&str> = message
-            .split(['?', '!', '.', '\n', ';'])
+            .split_inclusive(['?', '!', '.', '\n', ';'])
             .map(str::trim)
-            .filter(|c| !c.is_empty())
+            .filter(|c| c.chars().any(char::is_alphanumeric))
             .collect();
         if clauses.len() < 2 {
             return None;
         }
+        // Only questions ask: "estou a pensar oferecer" around a question is context.
+        let clauses: Vec<&str> = clauses
+            .into_iter()
+            .filter(|c| c.ends_with('?'))
+            .map(|c| c.trim_end_matches('?'))
+            .collect();
         let number = orders::number(message).map(|n| text::tokens(&n));
         clauses.into_iter().find_map(|clause| {
             let mut raw = text::tokens(clause);

@@ -114,6 +114,8 @@ pub struct Registry {
     files: HashMap<String, LangFile>,
     /// Per language: folded customer phrase (as tokens) → canonical tokens, longest first.
     words: HashMap<String, Vec<(Vec<String>, Vec<String>)>>,
+    /// Every language's function words (`de`, `el`, `o`), which name nothing.
+    function_words: std::collections::HashSet<String>,
     fallback: LangFile,
 }
 
@@ -259,9 +261,16 @@ fn load() -> Registry {
             (code.clone(), table)
         })
         .collect();
+    let function_words = files
+        .values()
+        .flat_map(|f| f.drop.iter())
+        .map(|d| crate::draft::text::fold(d))
+        .filter(|d| !d.contains(' '))
+        .collect();
     Registry {
         files,
         words,
+        function_words,
         fallback: LangFile {
             code: "en".into(),
             name: "English".into(),
@@ -275,6 +284,13 @@ fn load() -> Registry {
 pub fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
     REGISTRY.get_or_init(load)
+}
+
+/// Whether `token` (folded) is a function word of some language (`de`, `el`, `o`): such a
+/// word names nothing, in the catalog or in a message.
+#[must_use]
+pub fn is_function_word(token: &str) -> bool {
+    registry().function_words.contains(token)
 }
 
 /// The language of a message: marker words per language (a language's own customer words

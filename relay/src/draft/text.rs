@@ -334,7 +334,7 @@ const STOPWORDS: &[&str] = &[
 
 #[must_use]
 pub fn is_stopword(token: &str) -> bool {
-    STOPWORDS.contains(&token)
+    STOPWORDS.contains(&token) || crate::lang::is_function_word(token)
 }
 
 /// Words customers use for the same thing in the other language or in slang, mapped to the
