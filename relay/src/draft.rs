@@ -239,6 +239,13 @@ impl Drafter {
                 add(p);
             }
         }
+        // A restock date makes "restock" a word the knowledge can answer.
+        if k.items
+            .iter()
+            .any(|i| i.restock.is_some() || i.variants.iter().any(|v| v.restock.is_some()))
+        {
+            add("restock");
+        }
         let policies = Policies::new(&k);
         let order_policy = policies.family(Family::OrderStatus).first().copied();
         let holiday_known = std::iter::once(k.business.hours_note.as_deref().unwrap_or(""))
@@ -418,7 +425,10 @@ impl Drafter {
             .filter(|h| h.score >= STRONG_POLICY);
         let social = intents.contains(&Intent::Greeting) || intents.contains(&Intent::Thanks);
         if core_of(&intents).is_empty() {
-            if !found.is_empty() && !unknown.is_empty() {
+            let foreign = unknown
+                .iter()
+                .any(|w| !found.iter().any(|f| self.misspells_item(w, f.item)));
+            if !found.is_empty() && foreign {
                 // "o difusor pode ser usado perto de gatos?": something about the item the
                 // knowledge does not say.
                 return handoff(
@@ -456,8 +466,8 @@ impl Drafter {
         if let Some(signal) = cues.signals.first() {
             return handoff(&intents_vec, signal.reason().into());
         }
-        let closures_answer = !self.k.business.closures.is_empty()
-            && core_of(&intents) == [Intent::Hours];
+        let closures_answer =
+            !self.k.business.closures.is_empty() && core_of(&intents) == [Intent::Hours];
         if cues.calendar_date && !closures_answer {
             return handoff(
                 &intents_vec,
@@ -467,7 +477,9 @@ impl Drafter {
         if let Some(part) = self.unanswerable_part(message, detected) {
             return handoff(
                 &intents_vec,
-                format!("part of the message is about something the knowledge does not cover: {part}"),
+                format!(
+                    "part of the message is about something the knowledge does not cover: {part}"
+                ),
             );
         }
         let order = self.order_for(message, conversation, looked_up);
@@ -515,6 +527,27 @@ impl Drafter {
             && (self.k.business.hours.is_none() || (cues.holiday && !self.holiday_known))
         {
             return handoff(&intents_vec, "hours asked are not in the knowledge".into());
+        }
+        // Unknown words that are not typos of the named item's own words ("wrap dres").
+        let foreign: Vec<String> = unknown
+            .iter()
+            .filter(|w| !found.iter().any(|f| self.misspells_item(w, f.item)))
+            .cloned()
+            .collect();
+        if !found.is_empty()
+            && !foreign.is_empty()
+            && (intents.contains(&Intent::Availability) || intents.contains(&Intent::Variant))
+        {
+            // "fundas para pixel 8?": a model or option the catalog does not list for the
+            // item; listing the options it has would read as an answer.
+            return handoff(
+                &intents_vec,
+                format!(
+                    "asks for {} of {}, which the knowledge does not list",
+                    foreign.join(" "),
+                    self.k.items[found[0].item].name
+                ),
+            );
         }
         if found.is_empty() && intents.iter().any(|i| i.about_items()) {
             if !unknown.is_empty() {
@@ -684,6 +717,20 @@ impl Drafter {
             // "ongkir ke Bandung berapa?": the price asked is the fee, not an item's.
             intents.retain(|i| !i.about_items());
         }
+    }
+
+    /// Whether `word` is one edit or so from a word of the item's name or aliases.
+    fn misspells_item(&self, word: &str, item: usize) -> bool {
+        let item = &self.k.items[item];
+        let w: Vec<char> = word.chars().collect();
+        let max = fuzzy::allowed_edits(w.len()).max(1);
+        std::iter::once(&item.name)
+            .chain(&item.aliases)
+            .flat_map(|n| text::tokens(n))
+            .any(|t| {
+                let t: Vec<char> = t.chars().collect();
+                t.len() >= 3 && fuzzy::within(&w, &t, max).is_some()
+            })
     }
 
     /// Whether a stem is a word of this tenant's knowledge.
@@ -1208,9 +1255,10 @@ impl Drafter {
             }
             let unknown = self.unknown_words(&canon);
             let cues = intent::detect(&canon, clause);
-            let asks = cues.strong.iter().any(|i| {
-                !matches!(i, Intent::Greeting | Intent::Thanks | Intent::Availability)
-            });
+            let asks = cues
+                .strong
+                .iter()
+                .any(|i| !matches!(i, Intent::Greeting | Intent::Thanks | Intent::Availability));
             (!unknown.is_empty() && !asks).then(|| unknown.join(" "))
         })
     }

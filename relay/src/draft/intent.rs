@@ -77,7 +77,10 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
     // `open` and `close` are verbs too ("the pump won't close"): they ask about hours only
     // beside a day, a time or a question about the shop itself.
     if cues.weak.contains(&Intent::Hours)
-        && (cues.weekday.is_some() || cues.holiday || TIME_CONTEXT.iter().any(|c| has(c)))
+        && (cues.weekday.is_some()
+            || cues.holiday
+            || cues.calendar_date
+            || TIME_CONTEXT.iter().any(|c| has(c)))
     {
         cues.strong.insert(Intent::Hours);
     }

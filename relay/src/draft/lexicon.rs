@@ -1037,6 +1037,7 @@ pub fn is_cue_word(token: &str) -> bool {
         || hit(SIZE_WORDS)
         || hit(COLOUR_WORDS)
         || WEEKDAYS.iter().any(|d| hit(d))
+        || hit(MONTHS)
         || hit(&[
             "hari", "ini", "today", "besok", "tomorrow", "kapan", "when", "lama", "long",
         ])

@@ -316,4 +316,3 @@ fn every_boutique_draft_passes_the_classifier() {
         assert!(v.is_pass(), "{m}: {text} → {v:?}");
     }
 }
-
