@@ -672,8 +672,11 @@ impl Drafter {
             .collect();
         let within = |allowed: &[Intent]| core.iter().all(|i| allowed.contains(i));
         if !found.is_empty() {
+            // "do u have the diffuser in 200ml? and is shipping free?": an item named with a
+            // weak cue is asked about even beside another question.
+            let items_asked = core.iter().any(|i| i.about_items());
             if cues.weak.contains(&Intent::Availability)
-                && within(&[Intent::Variant, Intent::Price])
+                && (within(&[Intent::Variant, Intent::Price]) || !items_asked)
             {
                 intents.insert(Intent::Availability);
             }
@@ -696,7 +699,11 @@ impl Drafter {
         {
             intents.insert(Intent::Shipping);
         }
-        if cues.weak.contains(&Intent::Location) && core.is_empty() && found.is_empty() {
+        if cues.weak.contains(&Intent::Location)
+            && core.is_empty()
+            && found.is_empty()
+            && self.unknown_words(tokens).is_empty()
+        {
             intents.insert(Intent::Location);
         }
         if intents.contains(&Intent::OrderStatus) {

@@ -364,8 +364,27 @@ pub fn canonical(lang: Language, tokens: &[String]) -> Vec<String> {
                 continue 'outer;
             }
         }
-        out.push(tokens[i].clone());
+        // "holaa", "oláaa": chat stretches a word; its single-letter form may be listed.
+        let squeezed = squeeze(&tokens[i]);
+        match table
+            .iter()
+            .find(|(from, _)| from.len() == 1 && squeezed != tokens[i] && from[0] == squeezed)
+        {
+            Some((_, to)) => out.extend(to.iter().cloned()),
+            None => out.push(tokens[i].clone()),
+        }
         i += 1;
+    }
+    out
+}
+
+/// `holaaa` → `hola`: runs of one letter made one.
+fn squeeze(token: &str) -> String {
+    let mut out = String::with_capacity(token.len());
+    for c in token.chars() {
+        if !out.ends_with(c) || c.is_ascii_digit() {
+            out.push(c);
+        }
     }
     out
 }
@@ -428,6 +447,10 @@ mod tests {
         assert!(!got.contains(&"el".to_string()));
         let en = Language::ENGLISH;
         assert_eq!(canonical(en, &tokens("how much")), tokens("how much"));
+        let pt = Language::parse("pt").unwrap();
+        assert_eq!(canonical(pt, &tokens("oláaa")), tokens("hi"));
+        assert_eq!(squeeze("holaa"), "hola");
+        assert_eq!(squeeze("1100"), "1100");
     }
 
     #[test]
