@@ -251,12 +251,6 @@ fn load() -> Registry {
                 .map(|(k, v)| (crate::draft::text::tokens(k), crate::draft::text::tokens(v)))
                 .filter(|(k, _)| !k.is_empty())
                 .collect();
-            for d in &f.drop {
-                let k = crate::draft::text::tokens(d);
-                if !k.is_empty() {
-                    table.push((k, Vec::new()));
-                }
-            }
             table.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
             (code.clone(), table)
         })
@@ -343,8 +337,9 @@ pub fn detect(message: &str, tokens: &[String], fallback: Language) -> Language 
     }
 }
 
-/// `tokens` with `lang`'s customer words replaced by the drafter's cue words and its
-/// function words dropped (`cuanto cuesta el casco` → `how much casco`).
+/// `tokens` with `lang`'s customer words replaced by the drafter's cue words
+/// (`cuanto cuesta el casco` → `how much el casco`). Function words stay, so phrases keep
+/// their shape; they are stopwords everywhere (`is_function_word`).
 #[must_use]
 pub fn canonical(lang: Language, tokens: &[String]) -> Vec<String> {
     let Some(table) = registry().words.get(lang.code()) else {
@@ -444,7 +439,7 @@ mod tests {
         let got = canonical(es, &tokens("¿Cuánto cuesta el casco?"));
         assert!(got.contains(&"much".to_string()), "{got:?}");
         assert!(got.contains(&"casco".to_string()));
-        assert!(!got.contains(&"el".to_string()));
+        assert!(crate::draft::text::is_stopword("el"));
         let en = Language::ENGLISH;
         assert_eq!(canonical(en, &tokens("how much")), tokens("how much"));
         let pt = Language::parse("pt").unwrap();
