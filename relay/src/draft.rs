@@ -1212,10 +1212,13 @@ impl Drafter {
             })
             .cloned()
             .collect();
-        let mut complete = !(want_phone && contact.whatsapp.is_none() && contact.phone.is_none())
-            && !(want_email && contact.email.is_none())
-            && !(want_ig && contact.instagram.is_none())
-            && !(want_web && contact.website.is_none());
+        let missing = [
+            want_phone && contact.whatsapp.is_none() && contact.phone.is_none(),
+            want_email && contact.email.is_none(),
+            want_ig && contact.instagram.is_none(),
+            want_web && contact.website.is_none(),
+        ];
+        let mut complete = !missing.contains(&true);
         if let Some(h) = self.policies.search(&rest).first()
             && h.score >= STRONG_POLICY
         {

@@ -109,11 +109,14 @@ pub fn fill(template: &str, args: &[(&str, &str)]) -> String {
     out
 }
 
+/// A customer phrase (as tokens) and the cue words it stands for.
+type Mapping = (Vec<String>, Vec<String>);
+
 /// Every loaded language, plus the customer-word tables folded for matching.
 pub struct Registry {
     files: HashMap<String, LangFile>,
     /// Per language: folded customer phrase (as tokens) → canonical tokens, longest first.
-    words: HashMap<String, Vec<(Vec<String>, Vec<String>)>>,
+    words: HashMap<String, Vec<Mapping>>,
     /// Every language's function words (`de`, `el`, `o`), which name nothing.
     function_words: std::collections::HashSet<String>,
     fallback: LangFile,
@@ -245,13 +248,13 @@ fn load() -> Registry {
     let words = files
         .iter()
         .map(|(code, f)| {
-            let mut table: Vec<(Vec<String>, Vec<String>)> = f
+            let mut table: Vec<Mapping> = f
                 .words
                 .iter()
                 .map(|(k, v)| (crate::draft::text::tokens(k), crate::draft::text::tokens(v)))
                 .filter(|(k, _)| !k.is_empty())
                 .collect();
-            table.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+            table.sort_by_key(|m| std::cmp::Reverse(m.0.len()));
             (code.clone(), table)
         })
         .collect();

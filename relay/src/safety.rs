@@ -211,7 +211,7 @@ impl Classifier {
         for c in &k.business.closures {
             c.note.iter().for_each(|n| add(n));
         }
-        crate::lang::registry().phrase_texts().for_each(|p| add(p));
+        crate::lang::registry().phrase_texts().for_each(&mut add);
         Classifier {
             grounds: Grounds::knowledge(k),
             k: k.clone(),
