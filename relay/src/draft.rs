@@ -347,9 +347,19 @@ impl Drafter {
             .iter()
             .map(|t| if naming(t) { String::new() } else { t.clone() })
             .collect();
+        // An order number's letters (`CA` of `CA-5599`) are not words of the message.
+        let number: Vec<String> = orders::number(message)
+            .map(|n| text::tokens(&n))
+            .unwrap_or_default();
         let masked: Vec<String> = lang::canonical(detected, &masked_raw)
             .into_iter()
-            .map(|t| if naming(&t) { String::new() } else { t })
+            .map(|t| {
+                if naming(&t) || number.contains(&t) {
+                    String::new()
+                } else {
+                    t
+                }
+            })
             .collect();
         let cues = intent::detect(&masked, message);
         let mut intents: BTreeSet<Intent> = cues.strong.clone();
@@ -484,6 +494,16 @@ impl Drafter {
         }
         let order = self.order_for(message, conversation, looked_up);
         let can_look_up = !self.k.orders.is_empty() || self.k.business.order_lookup.is_some();
+        if can_look_up
+            && !number.is_empty()
+            && core_of(&intents)
+                .iter()
+                .all(|i| matches!(i, Intent::Availability | Intent::Shipping))
+        {
+            // "order CA-5599?": a number where orders can be looked up asks for its status.
+            intents.retain(|i| !matches!(i, Intent::Availability | Intent::Shipping));
+            intents.insert(Intent::OrderStatus);
+        }
         if intents.contains(&Intent::OrderStatus) || order.is_some() {
             if let Some(o) = &order {
                 return self.order_reply(&words, &intents, o);

@@ -73,7 +73,13 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
     cues.weekday = Weekday::ALL
         .into_iter()
         .find(|d| lexicon::WEEKDAYS[d.index()].iter().any(|w| has(w)));
-    cues.calendar_date = calendar_date(tokens, raw);
+    // `25 de diciembre`: a function word between day and month still makes a date.
+    let dated: Vec<String> = tokens
+        .iter()
+        .filter(|t| !crate::lang::is_function_word(t))
+        .cloned()
+        .collect();
+    cues.calendar_date = calendar_date(&dated, raw);
     // `open` and `close` are verbs too ("the pump won't close"): they ask about hours only
     // beside a day, a time or a question about the shop itself.
     if cues.weak.contains(&Intent::Hours)
@@ -184,6 +190,7 @@ mod tests {
         assert!(cues("tanggal 3 bisa?").calendar_date);
         assert!(cues("kirim 12 Mei ya").calendar_date);
         assert!(cues("pickup 14/2").calendar_date);
+        assert!(cues("abren el 25 de december?").calendar_date);
         assert!(!cues("order #KRN-20931").calendar_date);
         assert!(!cues("size 12 and 3 pcs").calendar_date);
         assert!(!cues("tomorrow please").calendar_date);

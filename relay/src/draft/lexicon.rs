@@ -516,6 +516,7 @@ pub const INTENT_CUES: &[Cues] = &[
             "ready yet",
             "is it ready",
             "order status",
+            "status of",
             "has it shipped",
             "shipped yet",
             "when will i get",

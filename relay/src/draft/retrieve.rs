@@ -277,11 +277,8 @@ pub fn variants(item: &Item, tokens: &[String], size_cue: bool) -> VariantAsk {
     let mut best = 0;
     let mut matched = Vec::new();
     for (i, v) in item.variants.iter().enumerate() {
-        let label = [v.size.as_deref(), v.colour.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
+        // Size, colour and every other option (`iPhone 13`, `200 ml`).
+        let label = v.label();
         let score = text::stems(&label)
             .iter()
             .filter(|s| !VARIANT_NOISE.contains(&s.as_str()) && present.contains(*s))

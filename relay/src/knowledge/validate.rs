@@ -279,8 +279,13 @@ fn business(raw: RawBusiness, allowed: &[String]) -> Result<Business> {
             languages.push(l);
         }
     }
-    if languages.is_empty() {
-        languages.push(Language::ENGLISH);
+    if raw.languages.is_empty() {
+        // A v1 file named only its default: English and Indonesian were both answered.
+        for l in [Language::ENGLISH, Language::INDONESIAN] {
+            if !languages.contains(&l) {
+                languages.push(l);
+            }
+        }
     }
     let language = languages[0];
     let other_languages = match raw.other_languages.as_deref().map(str::trim) {
