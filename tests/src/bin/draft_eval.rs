@@ -183,15 +183,19 @@ fn main() -> Result<()> {
         summary(&total)
     );
     println!();
-    println!(
-        "intent accuracy (exact set)  {:>6.1} %",
-        pct(total.intent_exact, total.messages - total.intent_unlabelled)
-    );
-    println!(
-        "intent micro P / R          {:>6.1} % / {:.1} %",
-        pct(total.intent_tp, total.intent_tp + total.intent_fp),
-        pct(total.intent_tp, total.intent_tp + total.intent_fn)
-    );
+    if total.messages > total.intent_unlabelled {
+        println!(
+            "intent accuracy (exact set)  {:>6.1} %",
+            pct(total.intent_exact, total.messages - total.intent_unlabelled)
+        );
+        println!(
+            "intent micro P / R          {:>6.1} % / {:.1} %",
+            pct(total.intent_tp, total.intent_tp + total.intent_fp),
+            pct(total.intent_tp, total.intent_tp + total.intent_fn)
+        );
+    } else {
+        println!("intent accuracy                 n/a  (this set labels no intents)");
+    }
     println!(
         "fact recall                  {:>6.1} %  ({} of {} expected facts; target >= 90 %)",
         pct(total.facts_found, total.facts_expected),
@@ -424,9 +428,16 @@ fn add(total: &mut Tally, t: &Tally) {
 }
 
 fn summary(t: &Tally) -> String {
+    let intents = if t.messages > t.intent_unlabelled {
+        format!(
+            "{:.1} %",
+            pct(t.intent_exact, t.messages - t.intent_unlabelled)
+        )
+    } else {
+        "n/a".to_string()
+    };
     format!(
-        "intents {:.1} %, fact recall {:.1} %, handled right {:.1} %, ungrounded {:.1} %, hand-off {:.1} %",
-        pct(t.intent_exact, t.messages - t.intent_unlabelled),
+        "intents {intents}, fact recall {:.1} %, handled right {:.1} %, ungrounded {:.1} %, hand-off {:.1} %",
         pct(t.facts_found, t.facts_expected),
         pct(t.handled_right, t.messages),
         pct(t.ungrounded, t.drafts_with_text),
