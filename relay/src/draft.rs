@@ -403,6 +403,14 @@ impl Drafter {
         {
             return handoff(&core_or_all(&intents), signal.reason().into());
         }
+        if cues
+            .pets
+            .iter()
+            .any(|p| !text::expand(p).iter().any(|s| self.known(s)))
+        {
+            // "safe near cats?": unless the business sells for pets, a person answers.
+            return handoff(&core_or_all(&intents), Signal::Safety.reason().into());
+        }
         if cues.allergy
             && !found.iter().any(|f| {
                 self.k.items[f.item]

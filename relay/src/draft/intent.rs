@@ -23,6 +23,8 @@ pub struct Cues {
     pub calendar_date: bool,
     /// An allergy question (answered only from an item's stated allergens).
     pub allergy: bool,
+    /// Animals named (`lexicon::PET_WORDS`), by their folded form.
+    pub pets: Vec<String>,
     /// The complaint cues are all words for something broken (a repair, not a grievance).
     pub damage_only: bool,
     /// The message asks for a repair or a service (`fix`, `tune`).
@@ -91,6 +93,11 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
         cues.strong.insert(Intent::Hours);
     }
     cues.allergy = lexicon::ALLERGY_WORDS.iter().any(|c| has(c));
+    cues.pets = lexicon::PET_WORDS
+        .iter()
+        .filter(|c| has(c))
+        .map(|c| (*c).to_string())
+        .collect();
     cues.repair = lexicon::REPAIR_WORDS.iter().any(|c| has(c));
     if cues.strong.contains(&Intent::Complaint) {
         let grievance = lexicon::INTENT_CUES

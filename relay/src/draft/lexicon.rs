@@ -806,14 +806,6 @@ pub const SIGNAL_CUES: &[(Signal, &[&str])] = &[
             "burnt",
             "swelling battery",
             "overheating",
-            "pet",
-            "pets",
-            "cat",
-            "cats",
-            "dog",
-            "dogs",
-            "kucing",
-            "anjing",
         ],
     ),
     (
@@ -911,6 +903,12 @@ pub const SIGNAL_CUES: &[(Signal, &[&str])] = &[
             "character",
         ],
     ),
+];
+
+/// Animals near a product ("safe around cats?"): a safety question, unless the business
+/// sells for pets (its knowledge uses the word).
+pub const PET_WORDS: &[&str] = &[
+    "pet", "pets", "cat", "cats", "dog", "dogs", "kucing", "anjing", "puppy", "kitten",
 ];
 
 /// Words of an allergy question: answered only from an item's stated allergens.

@@ -490,3 +490,22 @@ fn a_business_may_hand_off_languages_it_does_not_answer() {
     let en = d.draft("how much is the candle?", &[]);
     assert!(en.text.is_some(), "{en:?}");
 }
+
+#[test]
+fn animals_are_a_safety_question_only_where_the_business_does_not_sell_for_them() {
+    let pet_shop = Drafter::new(
+        &Knowledge::from_toml(
+            "[business]\nname = \"Paws\"\ncurrency = \"EUR\"\n[[items]]\nsku = \"P-1\"\n\
+             name = \"Oat Shampoo\"\ndescription = \"Gentle shampoo for dogs and cats.\"\n\
+             price = 1200\nstock = 5\n",
+        )
+        .unwrap(),
+    );
+    let d = pet_shop.draft("how much is the oat shampoo for dogs?", &[]);
+    assert!(d.text.is_some(), "{d:?}");
+    handed(
+        &dev("aroma"),
+        "o difusor pode ser usado perto de gatos?",
+        "safety",
+    );
+}
