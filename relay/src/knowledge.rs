@@ -440,6 +440,15 @@ mod tests {
     }
 
     #[test]
+    fn turnaround_may_be_one_number() {
+        let k = load(&format!(
+            "{MINIMAL}[[items]]\nsku = \"S\"\nname = \"Tune-up\"\nkind = \"service\"\nprice = 5000\nturnaround_days = 3\n"
+        ));
+        assert_eq!(k.items[0].turnaround_days, Some((3, 3)));
+        assert!(k.items[0].unlimited);
+    }
+
+    #[test]
     fn a_v1_file_answers_english_and_indonesian() {
         let k = load("[business]\nname = \"S\"\ncurrency = \"USD\"\nlanguage = \"id\"\n");
         assert_eq!(k.business.language, Language::INDONESIAN);

@@ -112,6 +112,14 @@ pub(super) struct RawClosure {
     pub note: Option<String>,
 }
 
+/// Days as one number (`3`) or a range, fastest first (`[2, 4]`).
+#[derive(Deserialize, Debug, Clone, Copy)]
+#[serde(untagged)]
+pub(super) enum RawDays {
+    One(u32),
+    Range([u32; 2]),
+}
+
 /// A stock count, or `"unlimited"` for services and gift cards.
 #[derive(Deserialize, Debug, Clone)]
 #[serde(untagged)]
@@ -184,7 +192,7 @@ pub(super) struct RawItem {
     /// `product` (default), `service` or `gift_card`.
     pub kind: Option<String>,
     pub duration_minutes: Option<u32>,
-    pub turnaround_days: Option<[u32; 2]>,
+    pub turnaround_days: Option<RawDays>,
     pub restock: Option<String>,
     #[serde(default)]
     pub translations: BTreeMap<String, RawTranslation>,

@@ -14,8 +14,8 @@ use super::model::{
 };
 use super::money::{Currency, Money};
 use super::raw::{
-    RawBusiness, RawClosure, RawContact, RawHours, RawItem, RawKnowledge, RawOrder, RawPolicy,
-    RawShippingRegion, RawStock, RawVariant,
+    RawBusiness, RawClosure, RawContact, RawDays, RawHours, RawItem, RawKnowledge, RawOrder,
+    RawPolicy, RawShippingRegion, RawStock, RawVariant,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -555,7 +555,10 @@ fn item(at: &str, raw: RawItem, default: Currency, allowed: &[String]) -> Result
         .as_deref()
         .map(|d| date(&format!("{at}.restock"), d))
         .transpose()?;
-    let turnaround_days = match raw.turnaround_days {
+    let turnaround_days = match raw.turnaround_days.map(|d| match d {
+        RawDays::One(n) => [n, n],
+        RawDays::Range(r) => r,
+    }) {
         Some([a, b]) if a > b => {
             return Err(KnowledgeError::invalid(
                 format!("{at}.turnaround_days"),
