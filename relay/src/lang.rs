@@ -312,7 +312,14 @@ pub fn detect(message: &str, tokens: &[String], fallback: Language) -> Language 
         })
         .collect();
     let words = tokens.iter().filter(|t| t.chars().count() > 1).count();
+    let mut ranked: Vec<f32> = scores.iter().map(|(_, s)| *s).collect();
+    ranked.sort_by(|a, b| b.total_cmp(a));
+    // Markers that already decide (two more than any other language) need no trigram model,
+    // which is most of detection's cost.
+    let decided =
+        ranked.first().copied().unwrap_or(0.0) >= ranked.get(1).copied().unwrap_or(0.0) + 2.0;
     if words >= 3
+        && !decided
         && let Some(info) = whatlang::detect(message)
     {
         let guess = info.lang().code();

@@ -25,7 +25,8 @@
 //! - **per language**: fact recall, handled right and hand-off decisions for each labelled
 //!   language (unlabelled cases count under the language the drafter detected, marked `*`).
 //! - **latency**: `Drafter::draft` per message (index built once per tenant), each message
-//!   drafted `REPEAT` times, p50 and p99 from an HDR histogram in microseconds.
+//!   drafted `REPEAT` times, p50 and p99 from an HDR histogram in microseconds; and the same
+//!   over each message's fastest run, which a busy shared machine does not inflate.
 //!
 //! Run: `cargo run --release -p chatdesk-tests --bin draft-eval -- [--set DIR] [--verbose]`.
 
@@ -117,6 +118,9 @@ fn main() -> Result<()> {
     let mut total = Tally::default();
     let mut by_language: BTreeMap<String, Tally> = BTreeMap::new();
     let mut latency = Histogram::<u64>::new_with_bounds(1, 10_000_000, 3)?;
+    // Each message's fastest run: on a shared machine a wall-clock p99 measures the
+    // scheduler (a preempted draft waits a time slice); the best of REPEAT runs does not.
+    let mut best_latency = Histogram::<u64>::new_with_bounds(1, 10_000_000, 3)?;
     for file in &files {
         let eval: EvalFile = toml::from_str(&std::fs::read_to_string(file)?)
             .with_context(|| format!("{}", file.display()))?;
@@ -152,13 +156,16 @@ fn main() -> Result<()> {
                 })
                 .collect::<Result<Vec<_>>>()?;
             let draft = drafter.draft(&case.text, &conversation);
+            let mut best = u64::MAX;
             for _ in 0..REPEAT {
                 let t = Instant::now();
                 let d = drafter.draft(&case.text, &conversation);
                 let us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
                 latency.record(us.max(1))?;
+                best = best.min(us.max(1));
                 std::hint::black_box(d);
             }
+            best_latency.record(best)?;
             let key = case
                 .language
                 .clone()
@@ -251,6 +258,13 @@ fn main() -> Result<()> {
         latency.value_at_quantile(0.99),
         latency.max(),
         latency.len()
+    );
+    println!(
+        "  per message, best of {REPEAT}  p50 {} µs, p99 {} µs, max {} µs  ({} messages)",
+        best_latency.value_at_quantile(0.50),
+        best_latency.value_at_quantile(0.99),
+        best_latency.max(),
+        best_latency.len()
     );
     Ok(())
 }
