@@ -1,7 +1,8 @@
 //! The command line of the `relay` binary: `serve`, `admin …` which mirrors the admin
 //! API over HTTP for operators (sled allows one process per data directory, so the CLI
 //! talks to the running relay instead of opening its storage), `simulate` (Meta's
-//! stand-in, see `simulate`) and `demo` (both plus a demo tenant, see `demo`).
+//! stand-in, see `simulate`), `demo` (both plus a demo tenant, see `demo`) and `draft`
+//! (the drafting dry run over a knowledge file, see `drafting::dry_run`).
 //!
 //! `audit verify-file` checks an exported evidence file offline (`cli/audit.rs`).
 //!
@@ -46,6 +47,13 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: OfflineAuditCommand,
+    },
+    /// Dry run: JSON lines {"id","text","channel"} on stdin, one JSON line of draft,
+    /// hand-off, reason, language, facts and verdict per input on stdout. Stores nothing.
+    Draft {
+        /// The knowledge file to draft from (TOML, v1 or v2).
+        #[arg(long)]
+        knowledge: PathBuf,
     },
 }
 
@@ -401,6 +409,7 @@ pub fn main() -> ExitCode {
         Command::Audit {
             command: OfflineAuditCommand::VerifyFile { file },
         } => audit::verify_file(&file),
+        Command::Draft { knowledge } => draft(&knowledge),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -409,6 +418,43 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `relay draft`: reads stdin to its end, answering each non-empty line at once.
+fn draft(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::BufRead as _;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let knowledge = crate::knowledge::Knowledge::from_toml(&text)
+        .with_context(|| format!("{}", path.display()))?;
+    // The model is used as `relay serve` would, when configured; nothing else leaves.
+    let llm = match std::env::var("LLM_BASE_URL").ok().filter(|u| !u.is_empty()) {
+        Some(base) => {
+            let model = std::env::var("LLM_MODEL").context("LLM_BASE_URL needs LLM_MODEL")?;
+            let key = std::env::var("LLM_API_KEY")
+                .ok()
+                .map(crate::secret::Secret::new);
+            Some(crate::llm::Llm::new(&base, &model, key).context("cannot build HTTP client")?)
+        }
+        None => None,
+    };
+    let dry = crate::drafting::dry_run::DryRun::new(&knowledge);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start runtime")?;
+    let stdin = std::io::stdin();
+    let mut out = std::io::stdout().lock();
+    for (i, line) in stdin.lock().lines().enumerate() {
+        let line = line.context("cannot read stdin")?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let answer = rt.block_on(dry.answer(i + 1, &line, llm.as_ref()));
+        writeln!(out, "{answer}").context("cannot write stdout")?;
+        out.flush().context("cannot write stdout")?;
+    }
+    Ok(())
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -19,11 +19,14 @@ mod fuzzy;
 mod index;
 mod intent;
 mod lexicon;
+mod orders;
 mod retrieve;
 pub mod text;
 
-use crate::knowledge::Knowledge;
+use crate::knowledge::{ItemKind, Knowledge, Order, OtherLanguages};
+use crate::lang::{self, Language};
 use compose::Words;
+use lexicon::Signal;
 use retrieve::{Catalog, Family, Found, Policies, STRONG_POLICY, VariantAsk};
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
@@ -43,13 +46,14 @@ pub enum Intent {
     Location,
     Policy,
     OrderStatus,
+    Booking,
     Thanks,
     Complaint,
     OffDomain,
 }
 
 impl Intent {
-    pub const ALL: [Intent; 15] = [
+    pub const ALL: [Intent; 16] = [
         Intent::Greeting,
         Intent::Product,
         Intent::Price,
@@ -62,6 +66,7 @@ impl Intent {
         Intent::Location,
         Intent::Policy,
         Intent::OrderStatus,
+        Intent::Booking,
         Intent::Thanks,
         Intent::Complaint,
         Intent::OffDomain,
@@ -83,6 +88,7 @@ impl Intent {
             Intent::Location => "location",
             Intent::Policy => "policy",
             Intent::OrderStatus => "order_status",
+            Intent::Booking => "booking",
             Intent::Thanks => "thanks",
             Intent::Complaint => "complaint",
             Intent::OffDomain => "off_domain",
@@ -116,6 +122,10 @@ pub enum BusinessField {
     Address,
     Contact,
     ShippingRegions,
+    FreeShipping,
+    Dispatch,
+    Closures,
+    Booking,
 }
 
 impl BusinessField {
@@ -126,6 +136,10 @@ impl BusinessField {
             BusinessField::Address => "address",
             BusinessField::Contact => "contact",
             BusinessField::ShippingRegions => "shipping_regions",
+            BusinessField::FreeShipping => "free_shipping",
+            BusinessField::Dispatch => "dispatch",
+            BusinessField::Closures => "closures",
+            BusinessField::Booking => "booking",
         }
     }
 }
@@ -133,9 +147,19 @@ impl BusinessField {
 /// A fact of the knowledge a draft cites, shown to agents and checked by the evaluation.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub enum FactRef {
-    Item { sku: String },
-    Policy { key: String },
-    Business { field: BusinessField },
+    Item {
+        sku: String,
+    },
+    Policy {
+        key: String,
+    },
+    Business {
+        field: BusinessField,
+    },
+    /// An order or repair ticket, from the knowledge or the owner's lookup.
+    Order {
+        number: String,
+    },
 }
 
 impl fmt::Display for FactRef {
@@ -145,6 +169,7 @@ impl fmt::Display for FactRef {
             FactRef::Item { sku } => write!(f, "sku:{sku}"),
             FactRef::Policy { key } => write!(f, "policy:{key}"),
             FactRef::Business { field } => write!(f, "business:{}", field.as_str()),
+            FactRef::Order { number } => write!(f, "order:{number}"),
         }
     }
 }
@@ -173,6 +198,8 @@ pub struct Draft {
     pub facts: Vec<FactRef>,
     /// Why a person must take the message (set exactly when `text` is `None`).
     pub handoff: Option<String>,
+    /// The language the customer wrote in.
+    pub language: Language,
 }
 
 /// A tenant's knowledge, indexed for drafting. Build once per knowledge version.
@@ -212,6 +239,13 @@ impl Drafter {
                 add(p);
             }
         }
+        // A restock date makes "restock" a word the knowledge can answer.
+        if k.items
+            .iter()
+            .any(|i| i.restock.is_some() || i.variants.iter().any(|v| v.restock.is_some()))
+        {
+            add("restock");
+        }
         let policies = Policies::new(&k);
         let order_policy = policies.family(Family::OrderStatus).first().copied();
         let holiday_known = std::iter::once(k.business.hours_note.as_deref().unwrap_or(""))
@@ -221,7 +255,8 @@ impl Drafter {
                 lexicon::HOLIDAY_WORDS
                     .iter()
                     .any(|h| lexicon::contains_phrase(&toks, h))
-            });
+            })
+            || !k.business.closures.is_empty();
         Drafter {
             catalog: Catalog::new(&k),
             policies,
@@ -240,23 +275,101 @@ impl Drafter {
     /// Drafts a reply to `message`, given the conversation before it (oldest first).
     #[must_use]
     pub fn draft(&self, message: &str, conversation: &[Turn]) -> Draft {
-        let tokens = text::tokens(message);
-        let lang = text::language(&tokens, self.k.business.language);
-        let words = Words::new(lang, &self.k.persona);
-        let mut found = self.catalog.find(&tokens, message);
+        self.draft_with(message, conversation, None)
+    }
+
+    /// The order or ticket number a message (or, failing that, the conversation) gives, for
+    /// the caller to look up through the owner's hook before drafting.
+    #[must_use]
+    pub fn order_number(&self, message: &str, conversation: &[Turn]) -> Option<String> {
+        orders::number(message).or_else(|| {
+            conversation
+                .iter()
+                .rev()
+                .filter(|t| t.from == Speaker::Customer)
+                .take(CONTEXT_TURNS)
+                .find_map(|t| orders::number(&t.text))
+        })
+    }
+
+    /// [`Drafter::draft`] with an order or ticket the caller looked up (`order_lookup_url`).
+    #[must_use]
+    pub fn draft_with(
+        &self,
+        message: &str,
+        conversation: &[Turn],
+        looked_up: Option<&Order>,
+    ) -> Draft {
+        let raw_tokens = text::tokens(message);
+        let main = self.k.business.language;
+        let detected = lang::detect(message, &raw_tokens, main);
+        let mut draft = self.draft_in(message, conversation, looked_up, detected, &raw_tokens);
+        draft.language = detected;
+        draft
+    }
+
+    fn draft_in(
+        &self,
+        message: &str,
+        conversation: &[Turn],
+        looked_up: Option<&Order>,
+        detected: Language,
+        raw_tokens: &[String],
+    ) -> Draft {
+        let business = &self.k.business;
+        let lang = if business.languages.contains(&detected) {
+            detected
+        } else if business.other_languages == OtherLanguages::Handoff {
+            return handoff(
+                &[],
+                format!(
+                    "written in {}, which {} does not answer in",
+                    detected.file().name,
+                    business.name
+                ),
+            );
+        } else {
+            business.language
+        };
+        // The customer's words in the drafter's own vocabulary (`precio` → `price`).
+        let words = Words::new(lang, &self.k.persona, business.language);
+        // Items are named in the catalog's own words, which may be the customer's language
+        // (`Cambio de pantalla`), so they are looked up before the customer's words are put
+        // in the drafter's vocabulary (`cambio` → `exchange`), and only then in it.
+        let tokens = lang::canonical(detected, raw_tokens);
+        let mut found = self.catalog.find(raw_tokens, message);
+        if found.is_empty() {
+            found = self.catalog.find(&tokens, message);
+        }
+        let naming = |t: &String| found.iter().any(|f| f.naming.contains(t));
         // Words that name an item are not cues: `gift card` is not a card payment.
-        let masked: Vec<String> = tokens
+        let masked_raw: Vec<String> = raw_tokens
             .iter()
+            .map(|t| if naming(t) { String::new() } else { t.clone() })
+            .collect();
+        // An order number's letters (`CA` of `CA-5599`) are not words of the message.
+        let number: Vec<String> = orders::number(message)
+            .map(|n| text::tokens(&n))
+            .unwrap_or_default();
+        let masked: Vec<String> = lang::canonical(detected, &masked_raw)
+            .into_iter()
             .map(|t| {
-                if found.iter().any(|f| f.naming.contains(t)) {
+                if naming(&t) || number.contains(&t) {
                     String::new()
                 } else {
-                    t.clone()
+                    t
                 }
             })
             .collect();
         let cues = intent::detect(&masked, message);
         let mut intents: BTreeSet<Intent> = cues.strong.clone();
+        let service_named = found
+            .iter()
+            .any(|f| self.k.items[f.item].kind == ItemKind::Service);
+        if cues.damage_only && (cues.repair || service_named || intents.contains(&Intent::Price)) {
+            // "my chain snapped, how much to fix?": something to repair, not a grievance.
+            intents.remove(&Intent::Complaint);
+        }
         let wants_item = intents.iter().any(|i| i.about_items())
             || cues.weak.contains(&Intent::Availability)
             || cues.weak.contains(&Intent::Price);
@@ -283,6 +396,35 @@ impl Drafter {
         let region = retrieve::region(&self.k, &tokens);
 
         // Intents that take the whole message.
+        if let Some(signal) = cues
+            .signals
+            .iter()
+            .find(|s| matches!(s, Signal::Health | Signal::Legal | Signal::Safety))
+        {
+            return handoff(&core_or_all(&intents), signal.reason().into());
+        }
+        if cues
+            .pets
+            .iter()
+            .any(|p| !text::expand(p).iter().any(|s| self.known(s)))
+        {
+            // "safe near cats?": unless the business sells for pets, a person answers.
+            return handoff(&core_or_all(&intents), Signal::Safety.reason().into());
+        }
+        if cues.allergy
+            && !found.iter().any(|f| {
+                self.k.items[f.item]
+                    .details
+                    .keys()
+                    .any(|k| k.contains("allergen") || k.contains("ingredient"))
+            })
+        {
+            return handoff(
+                &core_or_all(&intents),
+                "an allergy question with no stated allergens to answer from: a person answers"
+                    .into(),
+            );
+        }
         if intents.contains(&Intent::Complaint) {
             return handoff(
                 &[Intent::Complaint],
@@ -301,7 +443,21 @@ impl Drafter {
             .filter(|h| h.score >= STRONG_POLICY);
         let social = intents.contains(&Intent::Greeting) || intents.contains(&Intent::Thanks);
         if core_of(&intents).is_empty() {
-            if !found.is_empty() {
+            let foreign = unknown
+                .iter()
+                .any(|w| !found.iter().any(|f| self.misspells_item(w, f.item)));
+            if !found.is_empty() && foreign {
+                // "o difusor pode ser usado perto de gatos?": something about the item the
+                // knowledge does not say.
+                return handoff(
+                    &core_or_all(&intents),
+                    format!(
+                        "asks about {} something the knowledge does not say: {}",
+                        self.k.items[found[0].item].name,
+                        unknown.join(" ")
+                    ),
+                );
+            } else if !found.is_empty() {
                 // A bare item name ("linen wrap dress?") asks whether it is there.
                 intents.insert(Intent::Availability);
             } else if social {
@@ -328,22 +484,98 @@ impl Drafter {
         if let Some(signal) = cues.signals.first() {
             return handoff(&intents_vec, signal.reason().into());
         }
-        if cues.calendar_date {
+        let closures_answer =
+            !self.k.business.closures.is_empty() && core_of(&intents) == [Intent::Hours];
+        if cues.calendar_date && !closures_answer {
             return handoff(
                 &intents_vec,
                 "asks about a specific date: the drafter knows no calendar".into(),
             );
         }
-        if intents.contains(&Intent::OrderStatus) && self.order_policy.is_none() {
+        if let Some(part) = self.unanswerable_part(message, detected) {
             return handoff(
                 &intents_vec,
-                "order status: the knowledge has no way to look up orders".into(),
+                format!(
+                    "part of the message is about something the knowledge does not cover: {part}"
+                ),
+            );
+        }
+        let order = self.order_for(message, conversation, looked_up);
+        let can_look_up = !self.k.orders.is_empty() || self.k.business.order_lookup.is_some();
+        if can_look_up
+            && !number.is_empty()
+            && core_of(&intents)
+                .iter()
+                .all(|i| matches!(i, Intent::Availability | Intent::Shipping))
+        {
+            // "order CA-5599?": a number where orders can be looked up asks for its status.
+            intents.retain(|i| !matches!(i, Intent::Availability | Intent::Shipping));
+            intents.insert(Intent::OrderStatus);
+        }
+        if intents.contains(&Intent::OrderStatus) || order.is_some() {
+            if let Some(o) = &order {
+                return self.order_reply(&words, &intents, o);
+            }
+            if let Some(n) = self.order_number(message, conversation)
+                && can_look_up
+            {
+                return handoff(
+                    &intents_vec,
+                    format!("order or ticket `{n}` is not in the knowledge or the lookup"),
+                );
+            }
+            if can_look_up && core_of(&intents) == [Intent::OrderStatus] && unknown.is_empty() {
+                let mut reply = Reply::default();
+                if intents.contains(&Intent::Greeting) {
+                    reply.say(words.greeting(&self.k.persona));
+                }
+                reply.say(words.say("ask_order_number", &[]));
+                return Draft {
+                    text: Some(reply.sentences.join(" ")),
+                    intents: intents_vec,
+                    facts: Vec::new(),
+                    handoff: None,
+                    language: lang,
+                };
+            }
+            if self.order_policy.is_none() {
+                return handoff(
+                    &intents_vec,
+                    "order status: the knowledge has no way to look up orders".into(),
+                );
+            }
+        }
+        if intents.contains(&Intent::Booking) && self.k.business.booking_url.is_none() {
+            return handoff(
+                &intents_vec,
+                "a booking to arrange: the knowledge has no booking link".into(),
             );
         }
         if intents.contains(&Intent::Hours)
             && (self.k.business.hours.is_none() || (cues.holiday && !self.holiday_known))
         {
             return handoff(&intents_vec, "hours asked are not in the knowledge".into());
+        }
+        // Unknown words that are not typos of the named item's own words ("wrap dres").
+        let foreign: Vec<String> = unknown
+            .iter()
+            .filter(|w| !found.iter().any(|f| self.misspells_item(w, f.item)))
+            .cloned()
+            .collect();
+        if !found.is_empty()
+            && !foreign.is_empty()
+            && (intents.contains(&Intent::Availability) || intents.contains(&Intent::Variant))
+        {
+            // "fundas para pixel 8?": a model or option the catalog does not list for the
+            // item; listing the options it has would read as an answer.
+            return handoff(
+                &intents_vec,
+                format!(
+                    "asks for {} of {}, which the knowledge does not list",
+                    foreign.join(" "),
+                    self.k.items[found[0].item].name
+                ),
+            );
         }
         if found.is_empty() && intents.iter().any(|i| i.about_items()) {
             if !unknown.is_empty() {
@@ -372,10 +604,13 @@ impl Drafter {
             }
         }
 
-        let mut reply = Reply::default();
+        let mut reply = Reply {
+            lang: Some(lang),
+            ..Reply::default()
+        };
         let only_social = core_of(&intents).is_empty();
         // The persona's own greeting is in the business's language.
-        let persona = if lang == self.k.business.language {
+        let persona = if lang == business.language {
             self.k.persona.clone()
         } else {
             crate::knowledge::Persona {
@@ -415,6 +650,16 @@ impl Drafter {
                 reply.say(s.clone());
             }
         }
+        if let Some(missed) = core_of(&intents)
+            .into_iter()
+            .find(|i| !reply.answered.contains(i) && *i != Intent::Policy)
+        {
+            // Half an answer reads as the whole one: a person answers the rest.
+            return handoff(
+                &intents.into_iter().collect::<Vec<_>>(),
+                format!("part of the message ({missed}) has no grounded answer"),
+            );
+        }
         let intents: Vec<Intent> = intents.into_iter().collect();
         if reply.sentences.is_empty() {
             return handoff(&intents, "no grounded answer in the knowledge".into());
@@ -424,6 +669,7 @@ impl Drafter {
             intents,
             facts: reply.facts,
             handoff: None,
+            language: lang,
         }
     }
 
@@ -454,8 +700,11 @@ impl Drafter {
             .collect();
         let within = |allowed: &[Intent]| core.iter().all(|i| allowed.contains(i));
         if !found.is_empty() {
+            // "do u have the diffuser in 200ml? and is shipping free?": an item named with a
+            // weak cue is asked about even beside another question.
+            let items_asked = core.iter().any(|i| i.about_items());
             if cues.weak.contains(&Intent::Availability)
-                && within(&[Intent::Variant, Intent::Price])
+                && (within(&[Intent::Variant, Intent::Price]) || !items_asked)
             {
                 intents.insert(Intent::Availability);
             }
@@ -478,7 +727,11 @@ impl Drafter {
         {
             intents.insert(Intent::Shipping);
         }
-        if cues.weak.contains(&Intent::Location) && core.is_empty() && found.is_empty() {
+        if cues.weak.contains(&Intent::Location)
+            && core.is_empty()
+            && found.is_empty()
+            && self.unknown_words(tokens).is_empty()
+        {
             intents.insert(Intent::Location);
         }
         if intents.contains(&Intent::OrderStatus) {
@@ -499,6 +752,20 @@ impl Drafter {
             // "ongkir ke Bandung berapa?": the price asked is the fee, not an item's.
             intents.retain(|i| !i.about_items());
         }
+    }
+
+    /// Whether `word` is one edit or so from a word of the item's name or aliases.
+    fn misspells_item(&self, word: &str, item: usize) -> bool {
+        let item = &self.k.items[item];
+        let w: Vec<char> = word.chars().collect();
+        let max = fuzzy::allowed_edits(w.len()).max(1);
+        std::iter::once(&item.name)
+            .chain(&item.aliases)
+            .flat_map(|n| text::tokens(n))
+            .any(|t| {
+                let t: Vec<char> = t.chars().collect();
+                t.len() >= 3 && fuzzy::within(&w, &t, max).is_some()
+            })
     }
 
     /// Whether a stem is a word of this tenant's knowledge.
@@ -556,8 +823,10 @@ impl Drafter {
         }
         if found.is_empty() {
             reply.say(words.which_item());
+            reply.answer_items(intents);
             return Ok(());
         }
+        reply.answer_items(intents);
         let content: Vec<String> = masked
             .iter()
             .filter(|t| !t.is_empty() && !text::is_stopword(t))
@@ -570,6 +839,11 @@ impl Drafter {
             });
             if intents.contains(&Intent::Product) {
                 reply.say(words.product(item, &content));
+            }
+            if item.kind == ItemKind::Service {
+                for line in words.service(item) {
+                    reply.say(line);
+                }
             }
             if intents.contains(&Intent::Price) {
                 reply.say(words.price(item, ask));
@@ -618,6 +892,17 @@ impl Drafter {
     ) -> Result<(), String> {
         if intents.contains(&Intent::Shipping) {
             self.compose_shipping(reply, words, content, tokens, region)?;
+            self.compose_dispatch(reply, words, tokens);
+            reply.answered.insert(Intent::Shipping);
+        }
+        if intents.contains(&Intent::Booking)
+            && let Some(url) = &self.k.business.booking_url
+        {
+            reply.say(words.booking(url));
+            reply.cite(FactRef::Business {
+                field: BusinessField::Booking,
+            });
+            reply.answered.insert(Intent::Booking);
         }
         if intents.contains(&Intent::Returns) {
             let exchange = content.iter().any(|w| {
@@ -660,12 +945,14 @@ impl Drafter {
                     .ok_or("no returns policy in the knowledge")?
             };
             self.cite_policy(reply, p, content, POLICY_SENTENCES);
+            reply.answered.insert(Intent::Returns);
         }
         if intents.contains(&Intent::Payment) {
             let Some(p) = self.policies.for_family(Family::Payment, content) else {
                 return Err("no payment policy in the knowledge".into());
             };
             self.cite_policy(reply, p, content, POLICY_SENTENCES);
+            reply.answered.insert(Intent::Payment);
         }
         if intents.contains(&Intent::Hours)
             && let Some(hours) = &self.k.business.hours
@@ -677,14 +964,21 @@ impl Drafter {
             reply.cite(FactRef::Business {
                 field: BusinessField::Hours,
             });
+            self.compose_closures(
+                reply,
+                words,
+                cues.holiday || cues.calendar_date || cues.weekday.is_none(),
+            );
+            reply.answered.insert(Intent::Hours);
         }
-        if intents.contains(&Intent::Location) {
-            self.compose_location(reply, words, content);
+        if intents.contains(&Intent::Location) && self.compose_location(reply, words, content) {
+            reply.answered.insert(Intent::Location);
         }
         if intents.contains(&Intent::OrderStatus)
             && let Some(p) = self.order_policy
         {
             self.cite_policy(reply, p, content, 3);
+            reply.answered.insert(Intent::OrderStatus);
         }
         if intents.contains(&Intent::Policy) {
             // Ask the policies about the policy words and what the catalog does not explain,
@@ -731,6 +1025,14 @@ impl Drafter {
             return Ok(());
         }
         let family = self.policies.family(Family::Shipping);
+        let free_asked = tokens.iter().any(|t| FREE_WORDS.contains(&t.as_str()));
+        if free_asked && let Some(over) = self.k.business.free_shipping_over {
+            reply.say(words.free_shipping(over));
+            reply.cite(FactRef::Business {
+                field: BusinessField::FreeShipping,
+            });
+            return Ok(());
+        }
         if let Some(dest) = retrieve::destination(tokens) {
             // A place we do not list: answer only if a policy says we do not go there.
             let mut best: Option<(usize, &str, usize)> = None;
@@ -769,12 +1071,112 @@ impl Drafter {
                     field: BusinessField::ShippingRegions,
                 });
             }
+            None if self.k.business.free_shipping_over.is_some()
+                || self.k.business.dispatch_cutoff.is_some() => {}
             None => return Err("no shipping information in the knowledge".into()),
         }
         Ok(())
     }
 
-    fn compose_location(&self, reply: &mut Reply, words: &Words, content: &[String]) {
+    /// The dispatch cut-off, when the message asks how soon an order leaves.
+    fn compose_dispatch(&self, reply: &mut Reply, words: &Words, tokens: &[String]) {
+        let Some(cutoff) = &self.k.business.dispatch_cutoff else {
+            return;
+        };
+        let asked = tokens.iter().any(|t| DISPATCH_WORDS.contains(&t.as_str()))
+            || lexicon::contains_phrase(tokens, "same day")
+            || lexicon::contains_phrase(tokens, "how long")
+            || reply.sentences.is_empty();
+        if asked {
+            let zone = words.zone_of(self.k.business.hours.as_ref());
+            reply.say(words.dispatch_cutoff(cutoff, &zone));
+            reply.cite(FactRef::Business {
+                field: BusinessField::Dispatch,
+            });
+        }
+    }
+
+    /// Closures from the knowledge's date on, after the hours; all of them when asked.
+    fn compose_closures(&self, reply: &mut Reply, words: &Words, asked: bool) {
+        let from = self.k.business.as_of.as_deref().unwrap_or("");
+        let coming: Vec<_> = self
+            .k
+            .business
+            .closures
+            .iter()
+            .filter(|c| c.to.as_str() >= from)
+            .take(3)
+            .collect();
+        if coming.is_empty() || !asked {
+            return;
+        }
+        for c in coming {
+            let when = if c.from == c.to {
+                c.from.clone()
+            } else {
+                format!("{} – {}", c.from, c.to)
+            };
+            reply.say(words.closure(&when, c.note.as_deref()));
+        }
+        reply.cite(FactRef::Business {
+            field: BusinessField::Closures,
+        });
+    }
+
+    /// The order the message or conversation names, from the caller's lookup or the file.
+    fn order_for(
+        &self,
+        message: &str,
+        conversation: &[Turn],
+        looked_up: Option<&Order>,
+    ) -> Option<Order> {
+        if let Some(o) = looked_up {
+            return Some(o.clone());
+        }
+        let n = self.order_number(message, conversation)?;
+        self.k.order(&n).cloned()
+    }
+
+    fn order_reply(&self, words: &Words, intents: &BTreeSet<Intent>, o: &Order) -> Draft {
+        let mut reply = Reply::default();
+        if intents.contains(&Intent::Greeting) {
+            reply.say(words.greeting(&self.k.persona));
+        }
+        let kind = match o.kind {
+            crate::knowledge::OrderKind::Order => words.say("order_kind_order", &[]),
+            crate::knowledge::OrderKind::Repair => words.say("order_kind_repair", &[]),
+        };
+        let status = o.status.trim_end_matches('.');
+        reply.say(words.say(
+            "order_status",
+            &[("kind", &kind), ("number", &o.number), ("status", status)],
+        ));
+        if let Some(eta) = &o.eta {
+            reply.say(words.say("order_eta", &[("date", eta)]));
+        }
+        if let Some(note) = &o.note {
+            reply.say(note.clone());
+        }
+        reply.cite(FactRef::Order {
+            number: o.number.clone(),
+        });
+        let mut all: Vec<Intent> = intents.iter().copied().collect();
+        if !all.contains(&Intent::OrderStatus) {
+            all.push(Intent::OrderStatus);
+            all.sort();
+        }
+        Draft {
+            text: Some(reply.sentences.join(" ")),
+            intents: all,
+            facts: reply.facts,
+            handoff: None,
+            language: words.lang,
+        }
+    }
+
+    /// The address and contacts asked for; `false` when something asked is not known
+    /// (a contact the file does not give, parking no policy mentions).
+    fn compose_location(&self, reply: &mut Reply, words: &Words, content: &[String]) -> bool {
         const PHONE: &[&str] = &[
             "wa", "whatsapp", "nomor", "nomer", "no", "telp", "telepon", "phone", "call",
             "hubungi", "contact", "kontak", "number",
@@ -802,24 +1204,24 @@ impl Drafter {
         }
         if want_phone {
             if let Some(wa) = &contact.whatsapp {
-                reply.say(words.contact_line("WhatsApp", "WhatsApp", wa));
+                reply.say(words.contact_line("label_whatsapp", wa));
                 said_contact = true;
             }
             if let Some(p) = &contact.phone {
-                reply.say(words.contact_line("Telepon", "Phone", p));
+                reply.say(words.contact_line("label_phone", p));
                 said_contact = true;
             }
         }
         if want_email && let Some(e) = &contact.email {
-            reply.say(words.contact_line("Email", "E-mail", e));
+            reply.say(words.contact_line("label_email", e));
             said_contact = true;
         }
         if want_ig && let Some(i) = &contact.instagram {
-            reply.say(words.contact_line("Instagram", "Instagram", i));
+            reply.say(words.contact_line("label_instagram", i));
             said_contact = true;
         }
         if want_web && let Some(w) = &contact.website {
-            reply.say(words.contact_line("Website", "Website", w));
+            reply.say(words.contact_line("label_website", w));
             said_contact = true;
         }
         if said_contact {
@@ -838,11 +1240,65 @@ impl Drafter {
             })
             .cloned()
             .collect();
+        let missing = [
+            want_phone && contact.whatsapp.is_none() && contact.phone.is_none(),
+            want_email && contact.email.is_none(),
+            want_ig && contact.instagram.is_none(),
+            want_web && contact.website.is_none(),
+        ];
+        let mut complete = !missing.contains(&true);
         if let Some(h) = self.policies.search(&rest).first()
             && h.score >= STRONG_POLICY
         {
             self.cite_policy(reply, h.policy, &rest, 1);
+        } else if rest.iter().any(|w| PARKING.contains(&w.as_str())) {
+            complete = false;
         }
+        complete && !reply.sentences.is_empty()
+    }
+
+    /// A question of a message with several that names something the knowledge does not
+    /// know and asks nothing the drafter recognises: answering the rest would read as if
+    /// that part were answered too.
+    fn unanswerable_part(&self, message: &str, detected: Language) -> Option<String> {
+        let clauses: Vec<&str> = message
+            .split_inclusive(['?', '!', '.', '\n', ';'])
+            .map(str::trim)
+            .filter(|c| c.chars().any(char::is_alphanumeric))
+            .collect();
+        if clauses.len() < 2 {
+            return None;
+        }
+        // Only questions ask: "estou a pensar oferecer" around a question is context.
+        let clauses: Vec<&str> = clauses
+            .into_iter()
+            .filter(|c| c.ends_with('?'))
+            .map(|c| c.trim_end_matches('?'))
+            .collect();
+        let number = orders::number(message).map(|n| text::tokens(&n));
+        clauses.into_iter().find_map(|clause| {
+            let mut raw = text::tokens(clause);
+            // An order number or a destination is what the rest of the message asks about.
+            if let Some(n) = &number {
+                raw.retain(|t| !n.contains(t));
+            }
+            if let Some(dest) = retrieve::destination(&raw) {
+                raw.retain(|t| *t != dest);
+            }
+            let canon = lang::canonical(detected, &raw);
+            if !self.catalog.find(&raw, clause).is_empty()
+                || !self.catalog.find(&canon, clause).is_empty()
+            {
+                return None;
+            }
+            let unknown = self.unknown_words(&canon);
+            let cues = intent::detect(&canon, clause);
+            let asks = cues
+                .strong
+                .iter()
+                .any(|i| !matches!(i, Intent::Greeting | Intent::Thanks | Intent::Availability));
+            (!unknown.is_empty() && !asks).then(|| unknown.join(" "))
+        })
     }
 
     fn cite_policy(&self, reply: &mut Reply, p: usize, content: &[String], max: usize) {
@@ -850,7 +1306,8 @@ impl Drafter {
         if reply.cites_policy(&policy.key) {
             return;
         }
-        for s in retrieve::best_sentences(&policy.text, content, max) {
+        let text = policy.text_in(reply.lang.unwrap_or(self.k.business.language));
+        for s in retrieve::best_sentences(text, content, max) {
             reply.say(s.to_string());
         }
         reply.cite(FactRef::Policy {
@@ -868,23 +1325,56 @@ fn core_of(intents: &BTreeSet<Intent>) -> Vec<Intent> {
         .collect()
 }
 
+/// The asking intents, or every intent when none asks (a bare greeting).
+fn core_or_all(intents: &BTreeSet<Intent>) -> Vec<Intent> {
+    intents.iter().copied().collect()
+}
+
 fn handoff(intents: &[Intent], reason: String) -> Draft {
     Draft {
         text: None,
         intents: intents.to_vec(),
         facts: Vec::new(),
         handoff: Some(reason),
+        // The caller sets the language the message was written in.
+        language: Language::ENGLISH,
     }
 }
 
-/// A reply being composed: sentences and the facts they state.
+/// Words that ask about parking, which only a policy can answer.
+const PARKING: &[&str] = &["parking", "parkir", "parkiran", "park"];
+
+/// Words that ask whether shipping is free.
+const FREE_WORDS: &[&str] = &["free", "gratis", "threshold", "minimum", "gratuito"];
+/// Words that ask how soon an order leaves.
+const DISPATCH_WORDS: &[&str] = &[
+    "today",
+    "dispatch",
+    "dispatched",
+    "cutoff",
+    "cut",
+    "soon",
+    "when",
+    "tomorrow",
+    "hari",
+];
+
+/// A reply being composed: sentences, the facts they state and the intents they answer.
 #[derive(Default)]
 struct Reply {
     sentences: Vec<String>,
     facts: Vec<FactRef>,
+    answered: BTreeSet<Intent>,
+    /// The reply's language, for policy translations.
+    lang: Option<Language>,
 }
 
 impl Reply {
+    fn answer_items(&mut self, intents: &BTreeSet<Intent>) {
+        self.answered
+            .extend(intents.iter().copied().filter(|i| i.about_items()));
+    }
+
     fn say(&mut self, s: String) {
         if !self.sentences.contains(&s) {
             self.sentences.push(s);

@@ -24,15 +24,18 @@
 //! reply (classified like any draft) replaces the drafter's, may auto-send on its own, and
 //! may hide the comment it matched. Rules and drafts need the tenant's knowledge loaded.
 
+pub mod dry_run;
+mod lookup;
+
 use crate::clock::Clock;
 use crate::desk::hub::Hub;
-use crate::draft::{Drafter, Speaker, Turn};
+use crate::draft::{Draft, Drafter, FactRef, Speaker, Turn};
 use crate::knowledge::Knowledge;
 use crate::llm::Llm;
 use crate::outbox::Outbox;
 use crate::principal::TenantScope;
 use crate::rules;
-use crate::safety::{Classifier, Verdict};
+use crate::safety::{Cited, Classifier, Verdict};
 use crate::store::{MessageContent, Proposal, ProposalOutcome, Store, StoreError};
 use protocol::inbound::InboundKind;
 use protocol::{DeskAction, Direction, DraftBasis, Event, EventBody, Seq, TenantId};
@@ -84,6 +87,7 @@ impl Drafting {
             clock,
             outbox,
             llm: llm.map(Arc::new),
+            http: reqwest::Client::new(),
             brains: brains.clone(),
         };
         tokio::spawn(task.run(rx));
@@ -144,10 +148,16 @@ fn customer_text(event: &Event) -> Option<&str> {
 }
 
 /// The classifier's reasons to hold `reply` (empty: it passed).
-fn held(brain: &Brain, reply: &str, message: &str, channel: protocol::Channel) -> Vec<String> {
+fn held(
+    brain: &Brain,
+    reply: &str,
+    message: &str,
+    channel: protocol::Channel,
+    cited: &Cited<'_>,
+) -> Vec<String> {
     match brain
         .classifier
-        .check(reply, message, channel, &brain.others)
+        .check_cited(reply, message, channel, &brain.others, cited)
     {
         Verdict::Pass => Vec::new(),
         Verdict::Hold(reasons) => reasons.iter().map(ToString::to_string).collect(),
@@ -171,7 +181,41 @@ struct Task {
     clock: Arc<dyn Clock>,
     outbox: Outbox,
     llm: Option<Arc<Llm>>,
+    /// For the owners' order lookups (each call carries its own timeout).
+    http: reqwest::Client,
     brains: Brains,
+}
+
+/// The drafter's answer to a message, with an order looked up through the owner's hook when
+/// the message names one the knowledge does not list. A lookup that fails is logged and
+/// treated as unknown: the drafter then asks or hands off.
+pub async fn draft_looking_up(
+    drafter: &Drafter,
+    http: &reqwest::Client,
+    message: &str,
+    turns: &[Turn],
+) -> (Draft, Vec<String>) {
+    let k = drafter.knowledge();
+    let looked_up = match (
+        &k.business.order_lookup,
+        drafter.order_number(message, turns),
+    ) {
+        (Some(hook), Some(n)) if k.order(&n).is_none() => {
+            match lookup::order(http, hook, &n).await {
+                Ok(found) => found,
+                Err(e) => {
+                    tracing::warn!(error = %e, "order lookup failed");
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    let texts = looked_up.as_ref().map(lookup::texts).unwrap_or_default();
+    (
+        drafter.draft_with(message, turns, looked_up.as_ref()),
+        texts,
+    )
 }
 
 impl Task {
@@ -241,15 +285,25 @@ impl Task {
             return Ok(());
         };
         let turns = self.context(scope, &inbound.thread, event.seq).await?;
-        let draft = brain.drafter.draft(text, &turns);
+        let (draft, looked_up) = draft_looking_up(&brain.drafter, &self.http, text, &turns).await;
         let intents: Vec<String> = draft.intents.iter().map(ToString::to_string).collect();
         let facts: Vec<String> = draft.facts.iter().map(ToString::to_string).collect();
         let knowledge = brain.drafter.knowledge();
         // The tenant's rules come first; the drafter's intents serve their intent matchers.
         let settings = self.store.settings(scope).await?;
         let rule = rules::first_match(&settings.rules, inbound.channel, text, &intents);
-        let as_draft = |reply: String, facts: Vec<String>, source: String| {
-            let held = held(&brain, &reply, text, inbound.channel);
+        let cite_none: [FactRef; 0] = [];
+        let as_draft = |reply: String, facts: Vec<String>, source: String, cited: &[FactRef]| {
+            let held = held(
+                &brain,
+                &reply,
+                text,
+                inbound.channel,
+                &Cited {
+                    facts: cited,
+                    looked_up: &looked_up,
+                },
+            );
             ProposalOutcome::Draft {
                 text: reply,
                 basis: DraftBasis {
@@ -267,7 +321,7 @@ impl Task {
         let outcome = match (rule, canned, draft.text, draft.handoff) {
             (_, Some(reply), _, _) => {
                 let name = rule.map_or("", |r| r.name.as_str());
-                as_draft(reply, Vec::new(), format!("rule:{name}"))
+                as_draft(reply, Vec::new(), format!("rule:{name}"), &cite_none)
             }
             (Some(_), None, _, _) if instruction.is_none() => ProposalOutcome::Quiet,
             (_, None, Some(grounded), _) => {
@@ -276,15 +330,22 @@ impl Task {
                 let label = rule.map_or_else(String::new, |r| format!("rule:{} ", r.name));
                 let (reply, source) = match &self.llm {
                     None => (grounded, format!("{label}grounded")),
-                    Some(llm) => match llm
-                        .draft_with(knowledge, &draft.facts, &turns, text, instruction)
-                        .await
-                    {
-                        Ok(reply) => (reply, format!("{label}llm")),
-                        Err(e) => (grounded, format!("{label}grounded ({e})")),
-                    },
+                    Some(llm) => {
+                        let basis = crate::llm::Grounded {
+                            facts: &draft.facts,
+                            text: &grounded,
+                            language: draft.language,
+                        };
+                        match llm
+                            .draft_with(knowledge, basis, &turns, text, instruction)
+                            .await
+                        {
+                            Ok(reply) => (reply, format!("{label}llm")),
+                            Err(e) => (grounded.clone(), format!("{label}grounded ({e})")),
+                        }
+                    }
                 };
-                as_draft(reply, facts, source.trim().to_owned())
+                as_draft(reply, facts, source.trim().to_owned(), &draft.facts)
             }
             (_, None, None, reason) => {
                 let reason = reason.unwrap_or_else(|| "the drafter has no answer".into());

@@ -6,18 +6,33 @@
 //!
 //! # File format
 //!
+//! Version 2 (`version = 2`) adds to version 1; every v1 file loads unchanged (its
+//! `language` is the default reply language, and English and Indonesian are both answered,
+//! as before).
+//!
 //! Prices and fees are integers in the currency's **minor units** as written in practice:
 //! whole rupiah for `IDR` (`350000` is `Rp 350.000`), cents for `USD` and `EUR` (`1250` is
 //! `$12.50`). Amounts use `business.currency` unless an item names its own `currency`.
-//! Unknown keys are refused. Every URL (website, item `url`, links inside descriptions and
-//! policy texts) must be on a domain in `links.allowed_domains` or a subdomain of one.
+//! Dates are `YYYY-MM-DD`, times `HH:MM`. Unknown keys are refused. Every URL (website,
+//! booking link, item `url`, links inside descriptions and policy texts) must be on a domain
+//! in `links.allowed_domains` or a subdomain of one. Keys with letters outside ASCII must be
+//! quoted (`"alergênicos" = "…"`), as TOML requires.
 //!
 //! ```toml
+//! version = 2
+//!
 //! [business]
 //! name = "Kirana Boutique"
 //! currency = "IDR"                 # ISO 4217; default for every price and fee
-//! language = "id"                  # replies default to `id` (Indonesian) or `en`
+//! languages = ["id", "en", "es"]   # answered languages, main first (v1: `language = "id"`)
+//! other_languages = "main"         # other languages: answer in the main one, or "handoff"
+//! as_of = "2026-12-01"             # the date this knowledge is true for
 //! address = "Jl. Kemang Raya No. 12, Jakarta Selatan 12730"
+//! booking_url = "https://kirana.example/book"   # fittings, classes, repairs…
+//! free_shipping_over = 500000      # orders over this ship free
+//! dispatch_cutoff = "14:00"        # orders before this leave the same working day
+//! order_lookup_url = "https://kirana.example/api/orders"  # optional, see below
+//! order_lookup_timeout_ms = 2000
 //!
 //! [business.contact]               # all optional
 //! phone = "+62 21 7199 0123"
@@ -37,15 +52,20 @@
 //! sun = "closed"
 //! note = "Closed on national holidays."
 //!
+//! [[business.closures]]            # days closed: `date`, or `from` and `to`
+//! date = "2026-12-25"
+//! note = "Christmas"
+//!
 //! [[business.shipping_regions]]
 //! name = "Jabodetabek"
 //! places = ["Jakarta", "Bogor", "Depok", "Tangerang", "Bekasi"]
 //! fee = 15000                      # optional, minor units
 //! days = [1, 2]                    # optional delivery estimate, fastest first
+//! free_over = 300000               # optional: free to this region over this amount
 //!
 //! [persona]
 //! tone = "warm, casual Indonesian; short sentences"
-//! honorific = "kak"                # how customers are addressed
+//! honorific = "kak"                # how customers are addressed (in the main language)
 //! greeting = "Halo kak"
 //! sign_off = "Salam, Kirana"
 //! rules = ["Never promise a discount.", "Never guess a delivery date."]
@@ -59,35 +79,78 @@
 //! [[items]]
 //! sku = "KB-DR-001"                # unique (case-insensitive), no spaces
 //! name = "Linen Wrap Dress"
-//! aliases = ["wrap dress", "dress lilit"]
+//! aliases = ["wrap dress", "dress lilit"]  # the words customers use, in every language
 //! description = "Midi wrap dress in washed linen."
 //! category = "dress"
 //! price = 389000
 //! url = "https://kirana.example/p/kb-dr-001"
 //! details = { material = "100% linen", care = "Hand wash cold" }
+//! restock = "2026-12-20"           # when sold-out stock is expected back
 //! variants = [
 //!   { size = "S", colour = "Sage", stock = 3 },
-//!   { size = "M", colour = "Sage", stock = 0 },
-//!   { size = "L", colour = "Sage", stock = 2, price = 399000 },
+//!   { size = "M", colour = "Sage", stock = 0, restock = "2026-12-10" },
+//!   { size = "L", colour = "Sage", stock = 2, price = 399000, sku = "KB-DR-001-L" },
 //! ]
+//! [items.translations.en]          # a description per answered language
+//! description = "Midi wrap dress in washed linen."
 //!
 //! [[items]]
 //! sku = "KB-AC-001"
 //! name = "Silk Scrunchie"
 //! price = 45000
 //! stock = 12                       # an item without variants has its own stock
+//! variants = []
+//!
+//! [[items]]
+//! sku = "KB-SC-001"
+//! name = "Silk Scarf"
+//! price = 150000
+//! variants = [                     # any option: shade, volume, width, valve…
+//!   { options = { print = "Batik Parang", width = "90 cm" }, stock = 4 },
+//!   { options = { print = "Kawung", width = "90 cm" }, stock = 0 },
+//! ]
+//!
+//! [[items]]
+//! sku = "KB-SV-001"
+//! name = "Hemming"
+//! kind = "service"                 # `product` (default), `service` or `gift_card`
+//! price = 35000                    # services and gift cards have no stock to count
+//! duration_minutes = 30
+//! turnaround_days = [1, 2]
+//!
+//! [[items]]
+//! sku = "KB-GC"
+//! name = "Gift card"
+//! kind = "gift_card"
+//! price = 250000
 //!
 //! [[items]]
 //! sku = "KB-CU-001"
 //! name = "Custom Embroidered Kebaya"
 //! price = 1250000
 //! lead_time_days = 14              # made to order: stock may be left out
+//! stock = "unlimited"              # or a count
 //!
 //! [[policies]]
 //! key = "returns"                  # unique; lower case, digits, `_` or `-`
 //! title = "Returns"
 //! text = "Returns are accepted within 7 days of delivery, unworn and with tags."
+//! [policies.translations.id]       # the text per answered language
+//! title = "Retur"
+//! text = "Retur diterima dalam 7 hari setelah barang sampai, belum dipakai dan dengan label."
+//!
+//! [[orders]]                       # small shops: orders and repair tickets in the file
+//! number = "KRN-20931"
+//! kind = "order"                   # or "repair"
+//! status = "shipped with JNE"
+//! eta = "2026-12-03"
+//! note = "Tracking JNE 0123456789."
 //! ```
+//!
+//! Orders and tickets not listed are looked up, when `order_lookup_url` is set, by
+//! `GET {order_lookup_url}?number=N` answering `{"status", "kind"?, "eta"?, "updated"?,
+//! "note"?}` (404: no such order); see `drafting::lookup`. Without either, the drafter
+//! answers status questions only by asking for the number or handing off.
 
 mod error;
 pub mod hours;
@@ -100,7 +163,8 @@ mod validate;
 pub use error::KnowledgeError;
 pub use hours::{ClockTime, Hours, TimeRange, Weekday};
 pub use model::{
-    Business, Contact, Item, Knowledge, Language, Persona, Policy, ShippingRegion, Variant,
+    Business, Closure, Contact, Item, ItemKind, Knowledge, Language, Order, OrderKind, OrderLookup,
+    OtherLanguages, Persona, Policy, ShippingRegion, Variant, order_key,
 };
 pub use money::{Currency, Money};
 
@@ -166,14 +230,48 @@ mod tests {
     fn the_documented_example_loads() {
         let k = load(&doc_example());
         assert_eq!(k.business.name, "Kirana Boutique");
-        assert_eq!(k.business.language, Language::Indonesian);
-        assert_eq!(k.items.len(), 3);
+        assert_eq!(k.business.language, Language::INDONESIAN);
+        assert_eq!(k.business.languages.len(), 3);
+        assert_eq!(k.business.other_languages, OtherLanguages::Main);
+        assert_eq!(k.business.as_of.as_deref(), Some("2026-12-01"));
+        assert_eq!(
+            k.business.free_shipping_over.unwrap().to_string(),
+            "Rp 500.000"
+        );
+        assert_eq!(k.business.dispatch_cutoff.as_deref(), Some("14:00"));
+        assert_eq!(k.business.closures[0].from, "2026-12-25");
+        assert_eq!(k.business.order_lookup.as_ref().unwrap().timeout_ms, 2000);
+        assert_eq!(
+            k.business.shipping_regions[0]
+                .free_over
+                .unwrap()
+                .to_string(),
+            "Rp 300.000"
+        );
+        assert_eq!(k.items.len(), 6);
+        let scarf = k.item("KB-SC-001").unwrap();
+        assert_eq!(scarf.variants[0].label(), "Batik Parang / 90 cm");
+        let hemming = k.item("KB-SV-001").unwrap();
+        assert_eq!(hemming.kind, ItemKind::Service);
+        assert!(hemming.unlimited);
+        assert_eq!(hemming.turnaround_days, Some((1, 2)));
+        assert!(k.item("KB-GC").unwrap().unlimited);
+        assert!(k.item("KB-CU-001").unwrap().unlimited);
+        assert_eq!(
+            k.policy("returns").unwrap().text_in(Language::INDONESIAN),
+            "Retur diterima dalam 7 hari setelah barang sampai, belum dipakai dan dengan label."
+        );
+        assert_eq!(k.order("krn 20931").unwrap().status, "shipped with JNE");
+        let dress = k.item("kb-dr-001").unwrap();
+        assert_eq!(dress.variants[2].sku.as_deref(), Some("KB-DR-001-L"));
+        assert_eq!(dress.variants[1].restock.as_deref(), Some("2026-12-10"));
         let dress = k.item("kb-dr-001").unwrap();
         assert_eq!(dress.price.to_string(), "Rp 389.000");
         assert_eq!(dress.variants[2].price.unwrap().to_string(), "Rp 399.000");
         assert_eq!(dress.total_stock(), Some(5));
         assert_eq!(dress.details["material"], "100% linen");
         assert_eq!(k.item("KB-CU-001").unwrap().total_stock(), None);
+        assert_eq!(k.item("KB-AC-001").unwrap().total_stock(), Some(12));
         let hours = k.business.hours.as_ref().unwrap();
         assert_eq!(hours.day(Weekday::Fri).len(), 2);
         assert!(hours.day(Weekday::Sun).is_empty());
@@ -267,6 +365,96 @@ mod tests {
         refused(
             &format!("{MINIMAL}[business.contact]\nemail = \"nope\"\n"),
             "business.contact.email",
+        );
+    }
+
+    #[test]
+    fn v2_errors_name_the_field() {
+        refused(&format!("version = 3\n{MINIMAL}"), "version");
+        refused(
+            "[business]\nname = \"S\"\ncurrency = \"USD\"\nlanguages = [\"xx\"]\n",
+            "business.languages[0]: `xx` has no phrase file",
+        );
+        refused(
+            &format!("{MINIMAL}other_languages = \"maybe\"\n"),
+            "business.other_languages",
+        );
+        refused(
+            &format!("{MINIMAL}as_of = \"1/12/2026\"\n"),
+            "business.as_of",
+        );
+        refused(
+            &format!("{MINIMAL}dispatch_cutoff = \"2pm\"\n"),
+            "business.dispatch_cutoff",
+        );
+        refused(
+            &format!(
+                "{MINIMAL}[[business.closures]]\nfrom = \"2026-12-26\"\nto = \"2026-12-25\"\n"
+            ),
+            "business.closures[0].to",
+        );
+        refused(
+            &format!("{MINIMAL}[[business.closures]]\nnote = \"x\"\n"),
+            "business.closures[0]: needs `date`",
+        );
+        refused(
+            &format!(
+                "{MINIMAL}[[items]]\nsku = \"A\"\nname = \"A\"\nprice = 1\nstock = \"lots\"\n"
+            ),
+            "items[0] (sku A).stock: `lots`",
+        );
+        refused(
+            &format!(
+                "{MINIMAL}[[items]]\nsku = \"A\"\nname = \"A\"\nprice = 1\nkind = \"thing\"\nstock = 1\n"
+            ),
+            "items[0] (sku A).kind",
+        );
+        refused(
+            &format!(
+                "{MINIMAL}[[items]]\nsku = \"A\"\nname = \"A\"\nprice = 1\n\
+                 variants = [{{ sku = \"B\", size = \"S\", stock = 1 }}]\n\
+                 [[items]]\nsku = \"B\"\nname = \"B\"\nprice = 1\nstock = 1\n"
+            ),
+            "items[1] (sku B): sku `B` is already used by items[0]",
+        );
+        refused(
+            &format!(
+                "{MINIMAL}[[items]]\nsku = \"A\"\nname = \"A\"\nprice = 1\nvariants = [{{ stock = 1 }}]\n"
+            ),
+            "needs a `size`, a `colour` or `options`",
+        );
+        refused(
+            &format!("{MINIMAL}[[orders]]\nnumber = \"1\"\nstatus = \"ok\"\nkind = \"parcel\"\n"),
+            "orders[0] (number 1).kind",
+        );
+        refused(
+            &format!(
+                "{MINIMAL}[[orders]]\nnumber = \"#1\"\nstatus = \"ok\"\n[[orders]]\nnumber = \"1\"\nstatus = \"ok\"\n"
+            ),
+            "orders[1] (number 1): number `1` is already used by orders[0]",
+        );
+        refused(
+            &format!("{MINIMAL}booking_url = \"https://elsewhere.example/b\"\n"),
+            "business.booking_url",
+        );
+    }
+
+    #[test]
+    fn turnaround_may_be_one_number() {
+        let k = load(&format!(
+            "{MINIMAL}[[items]]\nsku = \"S\"\nname = \"Tune-up\"\nkind = \"service\"\nprice = 5000\nturnaround_days = 3\n"
+        ));
+        assert_eq!(k.items[0].turnaround_days, Some((3, 3)));
+        assert!(k.items[0].unlimited);
+    }
+
+    #[test]
+    fn a_v1_file_answers_english_and_indonesian() {
+        let k = load("[business]\nname = \"S\"\ncurrency = \"USD\"\nlanguage = \"id\"\n");
+        assert_eq!(k.business.language, Language::INDONESIAN);
+        assert_eq!(
+            k.business.languages,
+            vec![Language::INDONESIAN, Language::ENGLISH]
         );
     }
 

@@ -19,6 +19,7 @@ pub mod http;
 pub mod ids;
 pub mod ingest;
 pub mod knowledge;
+pub mod lang;
 pub mod lifecycle;
 pub mod listener;
 pub mod llm;

@@ -2,13 +2,17 @@
 //! `LLM_API_KEY`): the tenant's persona as the system prompt, the facts the grounded drafter
 //! retrieved as the only context, and the conversation so far.
 //!
-//! It never decides *whether* to answer: off-domain questions and complaints are handed off
-//! before it is asked, and its text goes through the same safety classifier as every draft.
+//! It never decides *whether* to answer: the grounded drafter's retrieval, language choice
+//! and hand-off rules run first (health, legal, complaints, unknown products, half-answerable
+//! messages never reach the model), the model is given the grounded draft as the answer to
+//! reword in the customer's language, and its text goes through the same safety classifier
+//! as every draft, with amounts checked against the facts the grounded draft cited.
 //! Any failure (timeout, error status, empty answer) is reported so the caller falls back to
 //! the grounded draft and says so.
 
 use crate::draft::{FactRef, Speaker, Turn};
 use crate::knowledge::Knowledge;
+use crate::lang::Language;
 use crate::secret::Secret;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -26,6 +30,16 @@ pub enum LlmError {
     Status(u16),
     #[error("the model's answer had no text")]
     Empty,
+}
+
+/// What the grounded drafter found for a message: the model words this and nothing else.
+#[derive(Clone, Copy)]
+pub struct Grounded<'a> {
+    pub facts: &'a [FactRef],
+    /// The grounded drafter's own reply.
+    pub text: &'a str,
+    /// The language to answer in.
+    pub language: Language,
 }
 
 pub struct Llm {
@@ -54,11 +68,11 @@ impl Llm {
     pub async fn draft(
         &self,
         knowledge: &Knowledge,
-        facts: &[FactRef],
+        grounded: Grounded<'_>,
         turns: &[Turn],
         message: &str,
     ) -> Result<String, LlmError> {
-        self.draft_with(knowledge, facts, turns, message, None)
+        self.draft_with(knowledge, grounded, turns, message, None)
             .await
     }
 
@@ -69,12 +83,12 @@ impl Llm {
     pub async fn draft_with(
         &self,
         knowledge: &Knowledge,
-        facts: &[FactRef],
+        grounded: Grounded<'_>,
         turns: &[Turn],
         message: &str,
         instruction: Option<&str>,
     ) -> Result<String, LlmError> {
-        let mut system = system_prompt(knowledge, facts);
+        let mut system = system_prompt(knowledge, grounded);
         if let Some(instruction) = instruction {
             system.push_str("\n\nFor this message: ");
             system.push_str(instruction);
@@ -125,14 +139,19 @@ impl Llm {
     }
 }
 
-/// The persona, the rules of grounding, and the retrieved facts, nothing else.
-fn system_prompt(knowledge: &Knowledge, facts: &[FactRef]) -> String {
+/// The persona, the rules of grounding, the reply language, the grounded answer and the
+/// retrieved facts, nothing else.
+fn system_prompt(knowledge: &Knowledge, grounded: Grounded<'_>) -> String {
     let mut out = knowledge.persona.system_prompt(&knowledge.business.name);
-    out.push_str(
-        "\nAnswer only from the facts below. Never invent prices, discounts, stock, dates, \
-         links or phone numbers. Keep it short.\n\nFacts:",
-    );
-    for fact in facts {
+    out.push_str(&format!(
+        "\nAnswer in {} ({}). Answer only from the facts below. Never invent prices, \
+         discounts, stock, dates, links or phone numbers; copy every amount, date and link \
+         exactly as written. Keep it short.\n\nThe answer to word: {}\n\nFacts:",
+        grounded.language.file().name,
+        grounded.language.code(),
+        grounded.text
+    ));
+    for fact in grounded.facts {
         match fact {
             FactRef::Item { sku } => {
                 if let Some(item) = knowledge.item(sku) {
@@ -150,7 +169,7 @@ fn system_prompt(knowledge: &Knowledge, facts: &[FactRef]) -> String {
                     out.push_str(&format!("\n- {}: {}", policy.title, policy.text));
                 }
             }
-            FactRef::Business { .. } => {}
+            FactRef::Business { .. } | FactRef::Order { .. } => {}
         }
     }
     out

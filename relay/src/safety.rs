@@ -140,6 +140,14 @@ impl fmt::Display for Reason {
     }
 }
 
+/// What a draft cites, for [`Classifier::check_cited`].
+#[derive(Default, Clone, Copy)]
+pub struct Cited<'a> {
+    pub facts: &'a [crate::draft::FactRef],
+    /// Texts looked up for this message (an order's status, eta and note).
+    pub looked_up: &'a [String],
+}
+
 /// The knowledge-side work of classification, done once per knowledge version.
 pub struct Classifier {
     k: Knowledge,
@@ -186,6 +194,24 @@ impl Classifier {
         {
             add(s);
         }
+        // v2: translations, orders, closures, and the phrases every language builds with.
+        for i in &k.items {
+            i.descriptions.values().for_each(|d| add(d));
+        }
+        for p in &k.policies {
+            for (title, text) in p.translations.values() {
+                add(title);
+                add(text);
+            }
+        }
+        for o in &k.orders {
+            add(&o.status);
+            o.note.iter().for_each(|n| add(n));
+        }
+        for c in &k.business.closures {
+            c.note.iter().for_each(|n| add(n));
+        }
+        crate::lang::registry().phrase_texts().for_each(&mut add);
         Classifier {
             grounds: Grounds::knowledge(k),
             k: k.clone(),
@@ -202,9 +228,51 @@ impl Classifier {
         channel: Channel,
         other_tenant_names: &[String],
     ) -> Verdict {
+        self.check_cited(
+            draft,
+            customer_message,
+            channel,
+            other_tenant_names,
+            &Cited::default(),
+        )
+    }
+
+    /// [`Classifier::check`] for a draft that says which facts it states: every amount must
+    /// belong to one of them (the item asked about, not any item of the file), and values
+    /// looked up for this message (an order's status) ground claims too.
+    #[must_use]
+    pub fn check_cited(
+        &self,
+        draft: &str,
+        customer_message: &str,
+        channel: Channel,
+        other_tenant_names: &[String],
+        cited: &Cited<'_>,
+    ) -> Verdict {
         let mut reasons = Vec::new();
-        let said = Grounds::message(customer_message);
+        let mut said = Grounds::message(customer_message);
+        for t in cited.looked_up {
+            said.add_text(t);
+        }
         self.grounding(draft, &said, &mut reasons);
+        if !cited.facts.is_empty() {
+            let scoped = Grounds::facts(&self.k, cited.facts);
+            for f in extract::claims(draft) {
+                let amount = matches!(f.claim, Claim::Amount(_));
+                if amount
+                    && self.grounds.grounds(&f.claim)
+                    && !scoped.grounds(&f.claim)
+                    && !said.grounds(&f.claim)
+                {
+                    reasons.push(reason(
+                        draft,
+                        Rule::UngroundedAmount,
+                        f.range,
+                        "this amount belongs to something the draft does not cite".into(),
+                    ));
+                }
+            }
+        }
         self.links(draft, &said, &mut reasons);
         limits(draft, channel, &mut reasons);
         for r in secrets::find(draft) {

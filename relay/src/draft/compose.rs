@@ -1,69 +1,68 @@
-//! Sentences of a reply, in Indonesian or English, built only from values of the knowledge:
-//! every price goes through the currency formatter, every stock count, hour, fee and policy
-//! sentence is copied from the file. The templates add connecting words, never facts (no
+//! Sentences of a reply, in the language chosen for it, built only from values of the
+//! knowledge: every price goes through the currency formatter, every stock count, hour, fee,
+//! date and policy sentence is copied from the file. The phrases come from the language's
+//! data file (`crate::lang`, `assets/lang/*.toml`) and add connecting words, never facts (no
 //! dates, amounts, promises or links of their own), so the safety classifier can ground
 //! every number and link in a draft.
 
 use super::retrieve::VariantAsk;
-use crate::knowledge::{Hours, Item, Language, Money, Persona, ShippingRegion, Variant, Weekday};
+use crate::knowledge::{Hours, Item, Money, Persona, ShippingRegion, Variant, Weekday};
+use crate::lang::{LangFile, Language};
 
-/// Language-specific connecting words.
+/// The reply language's phrases and how the customer is addressed.
 pub struct Words {
     pub lang: Language,
-    /// `, kak` or empty.
+    /// ` kak` or empty.
     pub you: String,
+    f: &'static LangFile,
 }
 
 impl Words {
+    /// `persona_lang` is the language the persona was written in: its honorific is used only
+    /// when replying in that language.
     #[must_use]
-    pub fn new(lang: Language, persona: &Persona) -> Words {
-        let you = match lang {
-            Language::Indonesian if !persona.honorific.is_empty() => {
-                format!(" {}", persona.honorific)
-            }
-            _ => String::new(),
+    pub fn new(lang: Language, persona: &Persona, persona_lang: Language) -> Words {
+        let you = if lang == persona_lang && !persona.honorific.is_empty() {
+            format!(" {}", persona.honorific)
+        } else {
+            String::new()
         };
-        Words { lang, you }
+        Words {
+            lang,
+            you,
+            f: lang.file(),
+        }
     }
 
-    fn id(&self) -> bool {
-        self.lang == Language::Indonesian
+    /// The phrase `key` with `{you}` and `args` filled.
+    #[must_use]
+    pub fn say(&self, key: &str, args: &[(&str, &str)]) -> String {
+        let mut all: Vec<(&str, &str)> = vec![("you", self.you.as_str())];
+        all.extend_from_slice(args);
+        self.f.phrase(key, &all)
     }
 
     #[must_use]
     pub fn greeting(&self, persona: &Persona) -> String {
-        match (&persona.greeting, self.id()) {
-            (Some(g), _) => format!("{g}!"),
-            (None, true) => format!("Halo{}!", self.you),
-            (None, false) => "Hi!".to_string(),
+        match &persona.greeting {
+            Some(g) => format!("{g}!"),
+            None => self.say("greeting", &[]),
         }
     }
 
     #[must_use]
     pub fn how_can_we_help(&self) -> String {
-        if self.id() {
-            "Ada yang bisa kami bantu?".to_string()
-        } else {
-            "How can we help?".to_string()
-        }
+        self.say("how_can_we_help", &[])
     }
 
     #[must_use]
     pub fn you_are_welcome(&self) -> String {
-        if self.id() {
-            format!("Sama-sama{}, senang bisa membantu!", self.you)
-        } else {
-            "You're welcome, happy to help!".to_string()
-        }
+        self.say("you_are_welcome", &[])
     }
 
     #[must_use]
     pub fn which_item(&self) -> String {
-        if self.id() {
-            format!("Boleh info nama produk yang dimaksud{}?", self.you)
-        } else {
-            "Which item do you mean? Let us know the name and we'll check.".to_string()
-        }
+        self.say("which_item", &[])
     }
 
     /// `Linen Wrap Dress harganya Rp 389.000.` with variant prices when they differ.
@@ -89,28 +88,23 @@ impl Words {
                 acc
             });
         if distinct.len() <= 1 {
-            let price = distinct.first().copied().unwrap_or(item.price);
+            let price = distinct.first().copied().unwrap_or(item.price).to_string();
             let label = if ask.matched.len() == 1 {
                 format!(" {}", prices[0].0)
             } else {
                 String::new()
             };
-            return if self.id() {
-                format!("{}{label} harganya {price}.", item.name)
-            } else {
-                format!("The {}{label} is {price}.", item.name)
-            };
+            return self.say(
+                "price_one",
+                &[("item", &item.name), ("label", &label), ("price", &price)],
+            );
         }
         let list = prices
             .iter()
             .map(|(l, p)| labelled(l, *p))
             .collect::<Vec<_>>()
             .join(", ");
-        if self.id() {
-            format!("Harga {}: {list}.", item.name)
-        } else {
-            format!("{} prices: {list}.", item.name)
-        }
+        self.say("price_list", &[("item", &item.name), ("list", &list)])
     }
 
     /// Stock of the variants asked about, or of the item as a whole.
@@ -120,38 +114,26 @@ impl Words {
             return self.variant_list(item, true);
         }
         if item.variants.is_empty() {
+            if item.unlimited {
+                return self.say("available", &[("item", &item.name)]);
+            }
             return match item.stock {
                 Some(n) if n > 0 => {
-                    if self.id() {
-                        format!("{} ready{}, stok {n}.", item.name, self.you)
-                    } else {
-                        format!("The {} is in stock ({n} left).", item.name)
-                    }
+                    self.say("in_stock", &[("item", &item.name), ("n", &n.to_string())])
                 }
-                _ => {
-                    if self.id() {
-                        format!("Maaf{}, {} sedang habis.", self.you, item.name)
-                    } else {
-                        format!("Sorry, the {} is sold out right now.", item.name)
-                    }
-                }
+                _ => self.sold_out(&item.name, item.restock.as_deref()),
             };
         }
         if ask.matched.is_empty() && !ask.asked.is_empty() {
             let asked = ask.asked.join(" ").to_uppercase_first();
-            return if self.id() {
-                format!(
-                    "{} tidak tersedia dalam {asked}. {}",
-                    item.name,
-                    self.variant_list(item, false)
-                )
-            } else {
-                format!(
-                    "The {} doesn't come in {asked}. {}",
-                    item.name,
-                    self.variant_list(item, false)
-                )
-            };
+            return self.say(
+                "not_in_option",
+                &[
+                    ("item", &item.name),
+                    ("asked", &asked),
+                    ("list", &self.variant_list(item, false)),
+                ],
+            );
         }
         if ask.matched.is_empty() {
             return self.variant_list(item, false);
@@ -159,29 +141,41 @@ impl Words {
         let parts: Vec<String> = ask
             .matched
             .iter()
-            .map(|&i| {
-                let v = &item.variants[i];
-                self.variant_stock(v)
-            })
+            .map(|&i| self.variant_stock(&item.variants[i]))
             .collect();
-        if self.id() {
-            format!("{} {}.", item.name, parts.join(", "))
-        } else {
-            format!("{}: {}.", item.name, parts.join(", "))
+        self.say(
+            "variant_stock",
+            &[("item", &item.name), ("parts", &parts.join(", "))],
+        )
+    }
+
+    fn sold_out(&self, name: &str, restock: Option<&str>) -> String {
+        match restock {
+            Some(date) => self.say("sold_out_restock", &[("item", name), ("date", date)]),
+            None => self.say("sold_out", &[("item", name)]),
         }
     }
 
     fn variant_stock(&self, v: &Variant) -> String {
-        match (v.stock, self.id()) {
-            (Some(n), true) if n > 0 => format!("{} ready {n} pcs", v.label()),
-            (Some(n), false) if n > 0 => format!("{} in stock ({n} left)", v.label()),
-            (_, true) => format!("{} sedang habis", v.label()),
-            (_, false) => format!("{} sold out", v.label()),
+        let label = v.label();
+        if v.unlimited {
+            return self.say("variant_available", &[("label", &label)]);
+        }
+        match (v.stock, &v.restock) {
+            (Some(n), _) if n > 0 => self.say(
+                "variant_in_stock",
+                &[("label", &label), ("n", &n.to_string())],
+            ),
+            (_, Some(date)) => self.say(
+                "variant_sold_out_restock",
+                &[("label", &label), ("date", date)],
+            ),
+            _ => self.say("variant_sold_out", &[("label", &label)]),
         }
     }
 
     /// Every variant: those in stock with counts, then those sold out; prices when they
-    /// differ between variants or `with_prices`.
+    /// differ between variants or `with_prices`. An item without variants is its own line.
     #[must_use]
     pub fn variant_list(&self, item: &Item, with_prices: bool) -> String {
         if let Some(days) = item.lead_time_days {
@@ -191,6 +185,9 @@ impl Words {
                 out.push_str(&self.options_with_prices(item));
             }
             return out;
+        }
+        if item.variants.is_empty() {
+            return self.stock(item, &VariantAsk::default());
         }
         let differ = item.prices().len() > 1;
         let show = |v: &Variant| {
@@ -203,27 +200,32 @@ impl Words {
         let in_stock: Vec<String> = item
             .variants
             .iter()
-            .filter(|v| v.stock.is_some_and(|n| n > 0))
-            .map(|v| format!("{} ({})", show(v), v.stock.unwrap_or(0)))
+            .filter(|v| v.unlimited || v.stock.is_some_and(|n| n > 0))
+            .map(|v| {
+                if v.unlimited {
+                    show(v)
+                } else {
+                    format!("{} ({})", show(v), v.stock.unwrap_or(0))
+                }
+            })
             .collect();
         let out: Vec<String> = item
             .variants
             .iter()
-            .filter(|v| v.stock.is_none_or(|n| n == 0))
+            .filter(|v| !v.unlimited && v.stock.is_none_or(|n| n == 0))
             .map(show)
             .collect();
-        let mut s = match (in_stock.is_empty(), self.id()) {
-            (true, true) => format!("Maaf{}, {} sedang habis semua.", self.you, item.name),
-            (true, false) => format!("Sorry, the {} is sold out in every option.", item.name),
-            (false, true) => format!("{} yang ready: {}.", item.name, in_stock.join(", ")),
-            (false, false) => format!("{} in stock: {}.", item.name, in_stock.join(", ")),
+        let mut s = if in_stock.is_empty() {
+            self.say("all_sold_out", &[("item", &item.name)])
+        } else {
+            self.say(
+                "in_stock_list",
+                &[("item", &item.name), ("list", &in_stock.join(", "))],
+            )
         };
         if !out.is_empty() && !in_stock.is_empty() {
-            if self.id() {
-                s.push_str(&format!(" Habis: {}.", out.join(", ")));
-            } else {
-                s.push_str(&format!(" Sold out: {}.", out.join(", ")));
-            }
+            s.push(' ');
+            s.push_str(&self.say("sold_out_list", &[("list", &out.join(", "))]));
         }
         s
     }
@@ -235,33 +237,66 @@ impl Words {
             .map(|v| labelled(&v.label(), v.price.unwrap_or(item.price)))
             .collect::<Vec<_>>()
             .join(", ");
-        if self.id() {
-            format!("Pilihan: {list}.")
+        self.say("options", &[("list", &list)])
+    }
+
+    fn days_word(&self, n: u32) -> String {
+        if n == 1 {
+            self.say("day_one", &[])
         } else {
-            format!("Options: {list}.")
+            self.say("day_many", &[])
         }
     }
 
     #[must_use]
     pub fn lead_time(&self, item: &Item, days: u32) -> String {
-        if self.id() {
-            format!(
-                "{} dibuat sesuai pesanan, mohon pesan minimal {days} hari sebelumnya.",
-                item.name
-            )
-        } else {
-            let unit = if days == 1 { "day" } else { "days" };
-            format!(
-                "The {} is made to order: please order at least {days} {unit} ahead.",
-                item.name
-            )
+        self.say(
+            "lead_time",
+            &[
+                ("item", &item.name),
+                ("days", &days.to_string()),
+                ("unit", &self.days_word(days)),
+            ],
+        )
+    }
+
+    /// A service's duration and turnaround, when the file gives them.
+    #[must_use]
+    pub fn service(&self, item: &Item) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(m) = item.duration_minutes {
+            out.push(self.say(
+                "service_duration",
+                &[("item", &item.name), ("minutes", &m.to_string())],
+            ));
         }
+        if let Some((a, b)) = item.turnaround_days {
+            let range = if a == b {
+                a.to_string()
+            } else {
+                format!("{a}–{b}")
+            };
+            out.push(self.say(
+                "service_turnaround",
+                &[
+                    ("item", &item.name),
+                    ("days", &range),
+                    ("unit", &self.days_word(b)),
+                ],
+            ));
+        }
+        out
     }
 
     /// Description, then the details the message asks about (all of them when it names none).
     #[must_use]
     pub fn product(&self, item: &Item, words: &[String]) -> String {
-        let mut out = format!("{}: {}", item.name, item.description.trim());
+        let description = item.description_in(self.lang);
+        let mut out = if description.trim().is_empty() {
+            item.name.clone()
+        } else {
+            format!("{}: {}", item.name, description.trim())
+        };
         if !out.ends_with('.') {
             out.push('.');
         }
@@ -292,25 +327,14 @@ impl Words {
     }
 
     fn detail_label(&self, key: &str) -> String {
-        let id = match key {
-            "material" => Some("Bahan"),
-            "care" => Some("Perawatan"),
-            "fit" => Some("Potongan"),
-            "allergens" => Some("Alergen"),
-            "serves" => Some("Porsi"),
-            "flavours" => Some("Pilihan rasa"),
-            _ => None,
-        };
-        match (self.id(), id) {
-            (true, Some(l)) => l.to_string(),
-            _ => {
-                let k = key.replace('_', " ");
-                let mut c = k.chars();
-                c.next()
-                    .map(|f| f.to_uppercase().chain(c).collect())
-                    .unwrap_or_default()
-            }
+        if let Some(l) = self.f.detail_labels.get(key) {
+            return l.clone();
         }
+        let k = key.replace('_', " ");
+        let mut c = k.chars();
+        c.next()
+            .map(|f| f.to_uppercase().chain(c).collect())
+            .unwrap_or_default()
     }
 
     /// `Ongkir ke Bandung (Pulau Jawa) Rp 25.000, estimasi 2–4 hari.`
@@ -321,54 +345,102 @@ impl Words {
         } else {
             format!("{place} ({})", region.name)
         };
-        let days = region.days.map(|(a, b)| match (a, b, self.id()) {
-            (0, 0, true) => "bisa sampai di hari yang sama".to_string(),
-            (0, 0, false) => "same-day delivery".to_string(),
-            (0, b, true) => format!("estimasi sampai dalam {b} hari"),
-            (0, b, false) => format!("arrives within {b} day{}", plural(b)),
-            (a, b, true) if a == b => format!("estimasi {a} hari"),
-            (a, b, false) if a == b => format!("takes about {a} day{}", plural(a)),
-            (a, b, true) => format!("estimasi {a}–{b} hari"),
-            (a, b, false) => format!("takes about {a}–{b} days"),
+        let days = region.days.map(|(a, b)| match (a, b) {
+            (0, 0) => self.say("days_same_day", &[]),
+            (0, b) => self.say(
+                "days_within",
+                &[("b", &b.to_string()), ("unit", &self.days_word(b))],
+            ),
+            (a, b) if a == b => self.say(
+                "days_exact",
+                &[("a", &a.to_string()), ("unit", &self.days_word(a))],
+            ),
+            (a, b) => self.say(
+                "days_range",
+                &[
+                    ("a", &a.to_string()),
+                    ("b", &b.to_string()),
+                    ("unit", &self.days_word(b)),
+                ],
+            ),
         });
-        let mut s = match (region.fee, self.id()) {
-            (Some(fee), true) => format!("Ongkir ke {area} {fee}"),
-            (Some(fee), false) => format!("Delivery to {area} is {fee}"),
-            (None, true) => format!("Kami kirim ke {area}"),
-            (None, false) => format!("We deliver to {area}"),
+        let mut s = match region.fee {
+            Some(fee) => self.say("region_fee", &[("area", &area), ("fee", &fee.to_string())]),
+            None => self.say("region_no_fee", &[("area", &area)]),
         };
         if let Some(d) = days {
             s.push_str(", ");
             s.push_str(&d);
         }
         s.push('.');
+        if let Some(free) = region.free_over {
+            s.push(' ');
+            s.push_str(&self.free_shipping(free));
+        }
         s
+    }
+
+    #[must_use]
+    pub fn free_shipping(&self, over: Money) -> String {
+        self.say("free_shipping", &[("amount", &over.to_string())])
+    }
+
+    #[must_use]
+    pub fn dispatch_cutoff(&self, time: &str, zone: &str) -> String {
+        self.say("dispatch_cutoff", &[("time", time), ("zone", zone)])
+    }
+
+    #[must_use]
+    pub fn closure(&self, when: &str, note: Option<&str>) -> String {
+        match note {
+            Some(n) => self.say("closed_on_note", &[("date", when), ("note", n)]),
+            None => self.say("closed_on", &[("date", when)]),
+        }
+    }
+
+    #[must_use]
+    pub fn booking(&self, url: &str) -> String {
+        self.say("booking", &[("url", url)])
+    }
+
+    fn zone(&self, hours: &Hours) -> String {
+        match hours.local_zone_label() {
+            Some(l) => self.say("zone_label", &[("label", l), ("tz", &hours.timezone)]),
+            None => hours.timezone.clone(),
+        }
+    }
+
+    /// The zone the business's hours are given in, for sentences about times of day.
+    #[must_use]
+    pub fn zone_of(&self, hours: Option<&Hours>) -> String {
+        hours.map(|h| self.zone(h)).unwrap_or_default()
     }
 
     /// One day's hours, or the week grouped (`Senin–Kamis 10:00–20:00`), with the zone.
     #[must_use]
     pub fn hours(&self, hours: &Hours, day: Option<Weekday>) -> String {
-        let zone = match (self.id(), hours.local_zone_label()) {
-            (true, Some(l)) => l.to_string(),
-            (false, Some(l)) => format!("{l}, {}", hours.timezone),
-            (_, None) => hours.timezone.clone(),
-        };
+        let zone = self.zone(hours);
         if let Some(d) = day {
             let ranges = hours.day(d);
-            let name = self.day_name(d);
-            return match (ranges.is_empty(), self.id()) {
-                (true, true) => format!("Hari {name} kami tutup{}.", self.you),
-                (true, false) => format!("We're closed on {name}s."),
-                (false, true) => format!("Hari {name} kami buka {} ({zone}).", join_ranges(ranges)),
-                (false, false) => {
-                    format!("On {name}s we're open {} ({zone}).", join_ranges(ranges))
-                }
+            let name = self.f.day(d.index());
+            return if ranges.is_empty() {
+                self.say("closed_day", &[("day", name)])
+            } else {
+                self.say(
+                    "open_day",
+                    &[
+                        ("day", name),
+                        ("hours", &join_ranges(ranges)),
+                        ("zone", &zone),
+                    ],
+                )
             };
         }
+        let closed = self.say("closed", &[]);
         let mut groups: Vec<(Weekday, Weekday, String)> = Vec::new();
         for d in Weekday::ALL {
             let text = if hours.day(d).is_empty() {
-                if self.id() { "tutup" } else { "closed" }.to_string()
+                closed.clone()
             } else {
                 join_ranges(hours.day(d))
             };
@@ -381,44 +453,26 @@ impl Words {
             .iter()
             .map(|(a, b, t)| {
                 if a == b {
-                    format!("{} {t}", self.day_name(*a))
+                    format!("{} {t}", self.f.day(a.index()))
                 } else {
-                    format!("{}–{} {t}", self.day_name(*a), self.day_name(*b))
+                    format!("{}–{} {t}", self.f.day(a.index()), self.f.day(b.index()))
                 }
             })
             .collect::<Vec<_>>()
             .join(", ");
-        if self.id() {
-            format!("Jam buka kami: {list} ({zone}).")
-        } else {
-            format!("Our opening hours: {list} ({zone}).")
-        }
-    }
-
-    fn day_name(&self, d: Weekday) -> &'static str {
-        if self.id() {
-            d.indonesian()
-        } else {
-            d.english()
-        }
+        self.say("hours_week", &[("list", &list), ("zone", &zone)])
     }
 
     #[must_use]
     pub fn address(&self, address: &str) -> String {
-        if self.id() {
-            format!("Alamat kami: {address}.")
-        } else {
-            format!("Our address: {address}.")
-        }
+        self.say("address", &[("address", address)])
     }
 
+    /// `Phone: +62 …`, the label named by a phrase key (`label_phone`).
     #[must_use]
-    pub fn contact_line(&self, label_id: &str, label_en: &str, value: &str) -> String {
-        if self.id() {
-            format!("{label_id}: {value}.")
-        } else {
-            format!("{label_en}: {value}.")
-        }
+    pub fn contact_line(&self, label_key: &str, value: &str) -> String {
+        let label = self.say(label_key, &[]);
+        self.say("contact_line", &[("label", &label), ("value", value)])
     }
 
     #[must_use]
@@ -428,11 +482,7 @@ impl Words {
             .map(|r| r.name.as_str())
             .collect::<Vec<_>>()
             .join(", ");
-        if self.id() {
-            format!("Kami kirim ke: {names}.")
-        } else {
-            format!("We deliver to: {names}.")
-        }
+        self.say("we_ship_to", &[("names", &names)])
     }
 }
 
@@ -444,10 +494,6 @@ fn labelled(label: &str, price: Money) -> String {
     } else {
         format!("{label} {p}")
     }
-}
-
-fn plural(n: u32) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 fn join_ranges(ranges: &[crate::knowledge::TimeRange]) -> String {

@@ -21,6 +21,14 @@ pub struct Cues {
     pub weekday: Option<Weekday>,
     /// A calendar date (`14th`, `tanggal 14`, `14 Mei`, `14/2`): the drafter knows no dates.
     pub calendar_date: bool,
+    /// An allergy question (answered only from an item's stated allergens).
+    pub allergy: bool,
+    /// Animals named (`lexicon::PET_WORDS`), by their folded form.
+    pub pets: Vec<String>,
+    /// The complaint cues are all words for something broken (a repair, not a grievance).
+    pub damage_only: bool,
+    /// The message asks for a repair or a service (`fix`, `tune`).
+    pub repair: bool,
 }
 
 /// Finds cues in `tokens` (folded; words that name a retrieved item are blanked out so
@@ -67,9 +75,52 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
     cues.weekday = Weekday::ALL
         .into_iter()
         .find(|d| lexicon::WEEKDAYS[d.index()].iter().any(|w| has(w)));
-    cues.calendar_date = calendar_date(tokens, raw);
+    // `25 de diciembre`: a function word between day and month still makes a date.
+    let dated: Vec<String> = tokens
+        .iter()
+        .filter(|t| !crate::lang::is_function_word(t))
+        .cloned()
+        .collect();
+    cues.calendar_date = calendar_date(&dated, raw);
+    // `open` and `close` are verbs too ("the pump won't close"): they ask about hours only
+    // beside a day, a time or a question about the shop itself.
+    if cues.weak.contains(&Intent::Hours)
+        && (cues.weekday.is_some()
+            || cues.holiday
+            || cues.calendar_date
+            || TIME_CONTEXT.iter().any(|c| has(c)))
+    {
+        cues.strong.insert(Intent::Hours);
+    }
+    cues.allergy = lexicon::ALLERGY_WORDS.iter().any(|c| has(c));
+    cues.pets = lexicon::PET_WORDS
+        .iter()
+        .filter(|c| has(c))
+        .map(|c| (*c).to_string())
+        .collect();
+    cues.repair = lexicon::REPAIR_WORDS.iter().any(|c| has(c));
+    if cues.strong.contains(&Intent::Complaint) {
+        let grievance = lexicon::INTENT_CUES
+            .iter()
+            .filter(|g| g.intent == Intent::Complaint)
+            .flat_map(|g| g.strong.iter())
+            .filter(|c| has(c))
+            .any(|c| {
+                !lexicon::DAMAGE_WORDS
+                    .iter()
+                    .any(|d| c == d || c.split(' ').any(|w| w == *d))
+            });
+        cues.damage_only = !grievance;
+    }
     cues
 }
+
+/// Words that make `open` / `close` a question about hours.
+const TIME_CONTEXT: &[&str] = &[
+    "today", "tomorrow", "tonight", "now", "time", "when", "hours", "late", "early", "weekend",
+    "until", "till", "til", "hari ini", "besok", "jam", "sekarang", "shop", "store", "toko",
+    "still",
+];
 
 fn calendar_date(tokens: &[String], raw: &str) -> bool {
     let is_day = |t: &str| t.parse::<u32>().is_ok_and(|n| (1..=31).contains(&n));
@@ -146,11 +197,40 @@ mod tests {
         assert!(cues("tanggal 3 bisa?").calendar_date);
         assert!(cues("kirim 12 Mei ya").calendar_date);
         assert!(cues("pickup 14/2").calendar_date);
+        assert!(cues("abren el 25 de december?").calendar_date);
         assert!(!cues("order #KRN-20931").calendar_date);
         assert!(!cues("size 12 and 3 pcs").calendar_date);
         assert!(!cues("tomorrow please").calendar_date);
         assert_eq!(cues("buka hari minggu?").weekday, Some(Weekday::Sun));
         assert!(cues("buka hari libur?").holiday);
         assert_eq!(cues("cuaca hari ini").topics, vec!["cuaca"]);
+    }
+
+    #[track_caller]
+    fn hours(message: &str, expected: bool) {
+        assert_eq!(
+            cues(message).strong.contains(&Intent::Hours),
+            expected,
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn open_and_close_ask_about_hours_only_in_context() {
+        hours("are you open on sunday?", true);
+        hours("what time do you close today", true);
+        hours("buka jam berapa kak?", true);
+        hours("the bottle won't open", false);
+        hours("how do I close the clasp", false);
+        hours("can I open a return", false);
+    }
+
+    #[test]
+    fn damage_is_a_repair_unless_it_is_a_grievance() {
+        let c = cues("my chain is broken, can you fix it?");
+        assert!(c.damage_only && c.repair);
+        let c = cues("the bottle arrived broken, really disappointed");
+        assert!(!c.damage_only);
+        assert!(!cues("thanks").damage_only);
     }
 }

@@ -111,6 +111,15 @@ pub const INTENT_CUES: &[Cues] = &[
             "pricelist",
             "how much",
             "brp harga",
+            "whats the damage",
+            "the damage",
+            "how much for",
+            "how much to",
+            "how much is",
+            "rate",
+            "rates",
+            "fee",
+            "fees",
         ],
         weak: &["berapa", "brp", "berapa ya", "much"],
     },
@@ -138,6 +147,9 @@ pub const INTENT_CUES: &[Cues] = &[
             "variant",
             "varian",
             "pilihan warna",
+            "small",
+            "large",
+            "big",
             "jumbo",
         ],
         weak: &[],
@@ -259,13 +271,6 @@ pub const INTENT_CUES: &[Cues] = &[
     Cues {
         intent: Intent::Hours,
         strong: &[
-            "buka",
-            "tutup",
-            "open",
-            "opening",
-            "close",
-            "closing",
-            "closed",
             "hours",
             "jam operasional",
             "jam kerja",
@@ -276,8 +281,45 @@ pub const INTENT_CUES: &[Cues] = &[
             "what time",
             "jam berapa",
             "jam brp",
+            "are you open",
+            "are u open",
+            "r u open",
+            "do you open",
+            "you open at",
+            "open on",
+            "open today",
+            "open tomorrow",
+            "open now",
+            "open until",
+            "open till",
+            "open late",
+            "open at",
+            "opening hours",
+            "opening times",
+            "opening time",
+            "closing time",
+            "close at",
+            "you close",
+            "you closed",
+            "are you closed",
+            "still open",
+            "when do you open",
+            "when do you close",
+            "jam buka",
+            "buka jam",
+            "buka hari",
+            "buka gak",
+            "buka ga",
+            "buka nggak",
+            "buka sampai",
+            "tutup jam",
+            "tutup hari",
+            "hari ini buka",
+            "besok buka",
         ],
-        weak: &[],
+        weak: &[
+            "buka", "close", "closed", "closing", "open", "opening", "tutup",
+        ],
     },
     Cues {
         intent: Intent::Location,
@@ -298,7 +340,10 @@ pub const INTENT_CUES: &[Cues] = &[
             "wa",
             "telepon",
             "telp",
-            "phone",
+            "phone number",
+            "your phone",
+            "telephone",
+            "call you",
             "call",
             "contact",
             "kontak",
@@ -313,7 +358,7 @@ pub const INTENT_CUES: &[Cues] = &[
             "nomer wa",
         ],
         weak: &[
-            "where", "nomor", "nomer", "number", "toko", "butik", "store", "shop", "ig",
+            "where", "nomor", "nomer", "number", "toko", "butik", "store", "shop", "ig", "phone",
         ],
     },
     Cues {
@@ -375,6 +420,8 @@ pub const INTENT_CUES: &[Cues] = &[
             "in advance",
             "hari sebelumnya",
             "lead time",
+            "lasts",
+            "how long does it last",
             "safe",
             "celiac",
         ],
@@ -463,6 +510,33 @@ pub const INTENT_CUES: &[Cues] = &[
             "paket aku",
             "my package",
             "my parcel",
+            "ticket",
+            "my repair",
+            "repair status",
+            "ready yet",
+            "is it ready",
+            "order status",
+            "status of",
+            "has it shipped",
+            "shipped yet",
+            "when will i get",
+            "when will my",
+        ],
+        weak: &[],
+    },
+    Cues {
+        intent: Intent::Booking,
+        strong: &[
+            "book",
+            "booking",
+            "appointment",
+            "reserve",
+            "reservation",
+            "schedule",
+            "slot",
+            "drop off",
+            "bring it in",
+            "bring my",
         ],
         weak: &[],
     },
@@ -534,6 +608,27 @@ pub const INTENT_CUES: &[Cues] = &[
             "telat",
             "mengecewakan",
             "lepas",
+            "leaking",
+            "leaked",
+            "leaks",
+            "stopped working",
+            "not working",
+            "doesnt work",
+            "still broken",
+            "missing",
+            "wrong order",
+            "never got",
+            "waste of money",
+            "rip off",
+            "ripoff",
+            "unacceptable",
+            "ridiculous",
+            "angry",
+            "furious",
+            "never again",
+            "refund me",
+            "want my money back",
+            "money back",
         ],
         weak: &[],
     },
@@ -601,6 +696,12 @@ pub enum Signal {
     Recommendation,
     /// A custom design to discuss.
     Design,
+    /// Health: pregnancy, a skin or medical condition, a reaction, medication.
+    Health,
+    /// A legal question or threat.
+    Legal,
+    /// Someone's safety: an accident, an injury, a failure that put someone at risk.
+    Safety,
 }
 
 impl Signal {
@@ -612,11 +713,102 @@ impl Signal {
             Signal::PaymentDone => "the customer reports a payment: verify it",
             Signal::Recommendation => "asks for a recommendation or advice",
             Signal::Design => "a custom design to discuss",
+            Signal::Health => {
+                "a health question (pregnancy, a condition, a reaction): a person answers"
+            }
+            Signal::Legal => "a legal matter: a person answers",
+            Signal::Safety => "someone's safety: a person answers",
         }
     }
 }
 
 pub const SIGNAL_CUES: &[(Signal, &[&str])] = &[
+    (
+        Signal::Health,
+        &[
+            "pregnant",
+            "pregnancy",
+            "breastfeeding",
+            "nursing",
+            "hamil",
+            "menyusui",
+            "eczema",
+            "rosacea",
+            "dermatitis",
+            "psoriasis",
+            "acne",
+            "jerawat",
+            "sensitive skin",
+            "kulit sensitif",
+            "doctor",
+            "dokter",
+            "dermatologist",
+            "medication",
+            "medicine",
+            "prescription",
+            "obat",
+            "irritation",
+            "iritasi",
+            "reaction",
+            "rash",
+            "ruam",
+            "itchy",
+            "gatal",
+            "swelling",
+            "bengkak",
+            "burning",
+            "stings",
+            "skin condition",
+            "medical condition",
+            "asthma",
+            "asma",
+            "baby",
+            "babies",
+            "infant",
+            "newborn",
+            "bayi",
+        ],
+    ),
+    (
+        Signal::Legal,
+        &[
+            "lawyer",
+            "lawsuit",
+            "sue",
+            "legal action",
+            "court",
+            "police",
+            "polisi",
+            "pengacara",
+            "consumer protection",
+            "report you",
+        ],
+    ),
+    (
+        Signal::Safety,
+        &[
+            "accident",
+            "injured",
+            "injury",
+            "hurt",
+            "crash",
+            "crashed",
+            "fell off",
+            "brakes failed",
+            "brake failure",
+            "unsafe",
+            "dangerous",
+            "kecelakaan",
+            "luka",
+            "fire",
+            "smoke",
+            "burn",
+            "burned",
+            "burnt",
+            "swelling battery",
+            "overheating",
+        ],
+    ),
     (
         Signal::Negotiation,
         &[
@@ -654,7 +846,6 @@ pub const SIGNAL_CUES: &[(Signal, &[&str])] = &[
             "order dong",
             "pesan dong",
             "fix order",
-            "book",
         ],
     ),
     (
@@ -715,11 +906,42 @@ pub const SIGNAL_CUES: &[(Signal, &[&str])] = &[
     ),
 ];
 
+/// Animals near a product ("safe around cats?"): a safety question, unless the business
+/// sells for pets (its knowledge uses the word).
+pub const PET_WORDS: &[&str] = &[
+    "pet", "pets", "cat", "cats", "dog", "dogs", "kucing", "anjing", "puppy", "kitten",
+];
+
+/// Words of an allergy question: answered only from an item's stated allergens.
+pub const ALLERGY_WORDS: &[&str] = &["allergy", "allergic", "allergies", "alergi", "alergen"];
+
+/// Words that describe something to repair rather than a complaint about us.
+pub const DAMAGE_WORDS: &[&str] = &[
+    "broken",
+    "rusak",
+    "damaged",
+    "not working",
+    "stopped working",
+    "doesnt work",
+    "flat",
+    "bent",
+    "snapped",
+    "lepas",
+];
+
+/// Words that ask for a repair or a service.
+pub const REPAIR_WORDS: &[&str] = &[
+    "fix", "repair", "service", "servis", "perbaiki", "benerin", "tune", "replace", "ganti",
+    "adjust", "true", "bleed",
+];
+
 /// Words that mark a question about public holidays.
 pub const HOLIDAY_WORDS: &[&str] = &[
     "libur",
     "holiday",
     "holidays",
+    "closure",
+    "closures",
     "lebaran",
     "idul",
     "natal",
@@ -820,6 +1042,7 @@ pub fn is_cue_word(token: &str) -> bool {
         || hit(SIZE_WORDS)
         || hit(COLOUR_WORDS)
         || WEEKDAYS.iter().any(|d| hit(d))
+        || hit(MONTHS)
         || hit(&[
             "hari", "ini", "today", "besok", "tomorrow", "kapan", "when", "lama", "long",
         ])

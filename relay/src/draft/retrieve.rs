@@ -203,12 +203,14 @@ fn item_text(item: &Item) -> (String, Vec<String>) {
         .map(|(k, v)| format!("{} {v}", k.replace('_', " ")))
         .collect::<Vec<_>>()
         .join(". ");
+    // Colours and other option values (`Samsung A54`, `Ivory`) name what a customer asks
+    // for; sizes are left to `variants`, since `M` or `40` say nothing about the item.
     let mut colours: Vec<String> = Vec::new();
     for v in &item.variants {
-        if let Some(c) = &v.colour
-            && !colours.contains(c)
-        {
-            colours.push(c.clone());
+        for c in v.colour.iter().chain(v.options.values()) {
+            if !colours.contains(c) {
+                colours.push(c.clone());
+            }
         }
     }
     (details, colours)
@@ -275,11 +277,8 @@ pub fn variants(item: &Item, tokens: &[String], size_cue: bool) -> VariantAsk {
     let mut best = 0;
     let mut matched = Vec::new();
     for (i, v) in item.variants.iter().enumerate() {
-        let label = [v.size.as_deref(), v.colour.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
+        // Size, colour and every other option (`iPhone 13`, `200 ml`).
+        let label = v.label();
         let score = text::stems(&label)
             .iter()
             .filter(|s| !VARIANT_NOISE.contains(&s.as_str()) && present.contains(*s))
@@ -523,7 +522,7 @@ pub fn best_sentences<'a>(text: &'a str, words: &[String], max: usize) -> Vec<&'
 #[must_use]
 pub fn restrictions<'a>(text: &'a str, words: &[String]) -> Vec<(&'a str, usize, bool)> {
     const NEGATIONS: &[&str] = &[
-        "not", "no", "never", "tidak", "belum", "tak", "bukan", "dont",
+        "not", "no", "never", "tidak", "belum", "tak", "bukan", "dont", "nao", "nunca", "ni",
     ];
     let wanted: HashSet<String> = words.iter().flat_map(|w| text::expand(w)).collect();
     text::sentences(text)
@@ -541,6 +540,8 @@ pub fn restrictions<'a>(text: &'a str, words: &[String]) -> Vec<(&'a str, usize,
                 .len();
             let catch_all = toks.iter().enumerate().any(|(i, t)| {
                 t == "outside"
+                    || t == "fora"
+                    || t == "fuera"
                     || (t == "luar"
                         && !toks
                             .get(i + 1)

@@ -316,3 +316,196 @@ fn every_boutique_draft_passes_the_classifier() {
         assert!(v.is_pass(), "{m}: {text} → {v:?}");
     }
 }
+
+/// A knowledge file of the dev evaluation set (`assets/eval/dev/knowledge`).
+fn dev(name: &str) -> Drafter {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../assets/eval/dev/knowledge")
+        .join(format!("{name}.toml"));
+    let text = std::fs::read_to_string(path).unwrap();
+    Drafter::new(&Knowledge::from_toml(&text).unwrap())
+}
+
+/// Drafts `message` and checks the language, the cited facts and text fragments.
+#[track_caller]
+fn answers(d: &Drafter, message: &str, language: &str, facts: &[&str], says: &[&str]) {
+    let draft = d.draft(message, &[]);
+    assert!(draft.handoff.is_none(), "{message}: {draft:?}");
+    assert_eq!(draft.language.code(), language, "{message}");
+    let cited: Vec<String> = draft.facts.iter().map(ToString::to_string).collect();
+    for f in facts {
+        assert!(
+            cited.iter().any(|c| c == f),
+            "{message}: {f} not in {cited:?}"
+        );
+    }
+    let text = draft.text.unwrap_or_default();
+    for s in says {
+        assert!(text.contains(s), "{message}: {s:?} not in {text:?}");
+    }
+}
+
+#[test]
+fn v2_knowledge_answers_in_the_customers_language() {
+    let fix = dev("fixpoint");
+    answers(
+        &fix,
+        "Hola! cuánto cuesta el cambio de pantalla de un iPhone 13?",
+        "es",
+        &["sku:FP-SV-PANT"],
+        &["cuesta MX$2,600.00"],
+    );
+    answers(
+        &fix,
+        "how much to replace a battery?",
+        "en",
+        &["sku:FP-SV-BAT"],
+        &["takes about 45 minutes", "MX$900.00"],
+    );
+    // A variant sold out with a restock date says when, and only about that variant.
+    answers(
+        &fix,
+        "tienen funda magsafe para iphone 14?",
+        "es",
+        &["sku:FP-AC-CASE"],
+        &["iPhone 14 agotado (vuelve el 2026-12-10)"],
+    );
+    // A gift card has no stock to run out of.
+    answers(
+        &fix,
+        "hi, is the gift card sold out?",
+        "en",
+        &["sku:FP-GC"],
+        &["is available"],
+    );
+    answers(
+        &fix,
+        "where is my repair FP-2211?",
+        "en",
+        &["order:FP-2211"],
+        &["Repair ticket FP-2211: listo para recoger."],
+    );
+    answers(
+        &fix,
+        "mi pedido ya salió?",
+        "es",
+        &[],
+        &["número de pedido"],
+    );
+    answers(
+        &fix,
+        "puedo agendar una cita para el cambio de batería?",
+        "es",
+        &["business:booking"],
+        &["https://fixpoint.example/citas"],
+    );
+    answers(
+        &fix,
+        "abren el 25 de diciembre?",
+        "es",
+        &["business:closures"],
+        &["Cerramos el 2026-12-25 (Navidad)."],
+    );
+    let aroma = dev("aroma");
+    answers(
+        &aroma,
+        "portes grátis a partir de quanto?",
+        "pt",
+        &[],
+        &["€40,00"],
+    );
+    answers(
+        &aroma,
+        "if I order today when does it ship out?",
+        "en",
+        &["business:dispatch"],
+        &["before 13:00"],
+    );
+    answers(
+        &aroma,
+        "hacen envíos a Sevilla?",
+        "es",
+        &["business:shipping_regions"],
+        &["El envío a Sevilla (Espanha) cuesta €6,90"],
+    );
+    // Another language than the business's answers in its main one.
+    answers(
+        &aroma,
+        "kak kirim ke Jakarta bisa?",
+        "id",
+        &["policy:shipping"],
+        &["Não enviamos para fora da União Europeia."],
+    );
+}
+
+#[test]
+fn v2_hand_offs_a_person_would_agree_with() {
+    let fix = dev("fixpoint");
+    let aroma = dev("aroma");
+    handed(
+        &aroma,
+        "Is the lavender pillow spray safe to use while pregnant?",
+        "health",
+    );
+    handed(
+        &aroma,
+        "tenho asma, posso usar o difusor citrino?",
+        "health",
+    );
+    handed(&aroma, "o difusor pode ser usado perto de gatos?", "safety");
+    handed(
+        &fix,
+        "my battery is swelling and the phone got really hot, is it dangerous?",
+        "health",
+    );
+    handed(
+        &fix,
+        "voy a poner una demanda si no me regresan mi teléfono",
+        "legal",
+    );
+    handed(
+        &fix,
+        "the screen you replaced last week stopped working, really disappointed",
+        "complaint",
+    );
+    // An unknown product or model is never swapped for another.
+    handed(&fix, "do you sell airpods?", "not in the catalog");
+    handed(&fix, "tienen fundas para pixel 8?", "pixel");
+    // Half an answer reads as a whole one.
+    handed(&fix, "dónde están ubicados? tienen estacionamiento?", "");
+    // A number the file and the lookup do not know.
+    handed(&aroma, "status of order CA-5599?", "CA-5599");
+    // Something broken to repair is not a complaint.
+    let d = fix.draft("my chain snapped, how much to fix the screen?", &[]);
+    assert!(!d.intents.contains(&Intent::Complaint), "{d:?}");
+}
+
+#[test]
+fn a_business_may_hand_off_languages_it_does_not_answer() {
+    let text = "[business]\nname = \"S\"\ncurrency = \"EUR\"\nlanguages = [\"en\"]\n\
+                other_languages = \"handoff\"\n[[items]]\nsku = \"A\"\nname = \"Candle\"\n\
+                price = 100\nstock = 1\n";
+    let d = Drafter::new(&Knowledge::from_toml(text).unwrap());
+    handed(&d, "olá, quanto custa a vela? obrigada", "Português");
+    let en = d.draft("how much is the candle?", &[]);
+    assert!(en.text.is_some(), "{en:?}");
+}
+
+#[test]
+fn animals_are_a_safety_question_only_where_the_business_does_not_sell_for_them() {
+    let pet_shop = Drafter::new(
+        &Knowledge::from_toml(
+            "[business]\nname = \"Paws\"\ncurrency = \"EUR\"\n[[items]]\nsku = \"P-1\"\n\
+             name = \"Oat Shampoo\"\ndescription = \"Gentle shampoo for dogs and cats.\"\n\
+             price = 1200\nstock = 5\n",
+        )
+        .unwrap(),
+    );
+    let d = pet_shop.draft("how much is the oat shampoo for dogs?", &[]);
+    assert!(d.text.is_some(), "{d:?}");
+    handed(
+        &dev("aroma"),
+        "o difusor pode ser usado perto de gatos?",
+        "safety",
+    );
+}

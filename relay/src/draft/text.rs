@@ -5,8 +5,6 @@
 //! Both sides of every comparison go through the same functions, so a stem only has to be
 //! consistent, not linguistically right (`cookies` → `cookie`, `jeans` → `jean`).
 
-use crate::knowledge::Language;
-
 /// Lower case, accents folded to ASCII where there is an obvious base letter, apostrophes
 /// dropped (`what's` → `whats`, so no stray `s` token looks like a size).
 #[must_use]
@@ -336,86 +334,7 @@ const STOPWORDS: &[&str] = &[
 
 #[must_use]
 pub fn is_stopword(token: &str) -> bool {
-    STOPWORDS.contains(&token)
-}
-
-/// Words that tell Indonesian from English in short chat messages.
-const INDONESIAN_MARKERS: &[&str] = &[
-    "kak", "ada", "yg", "yang", "ga", "gak", "berapa", "brp", "harga", "harganya", "bisa", "dong",
-    "ya", "aja", "mau", "ukuran", "warna", "ongkir", "kirim", "sudah", "udah", "belum", "apa",
-    "ini", "itu", "di", "ke", "dan", "saya", "aku", "kalau", "kalo", "tolong", "jam", "buka",
-    "tutup", "terima", "kasih", "makasih", "halo", "selamat", "pagi", "siang", "sore", "malam",
-    "masih", "ready", "bayar", "pesanan", "dimana", "alamat", "hari", "tidak", "bisa", "kah",
-    "nya", "sih", "deh", "dgn", "utk", "berapaan", "gimana", "min", "kue", "roti", "tas",
-];
-
-const ENGLISH_MARKERS: &[&str] = &[
-    "the",
-    "is",
-    "are",
-    "do",
-    "does",
-    "you",
-    "your",
-    "have",
-    "how",
-    "much",
-    "what",
-    "when",
-    "where",
-    "can",
-    "i",
-    "my",
-    "please",
-    "thanks",
-    "thank",
-    "hi",
-    "hello",
-    "price",
-    "available",
-    "deliver",
-    "delivery",
-    "open",
-    "close",
-    "it",
-    "a",
-    "an",
-    "and",
-    "for",
-    "to",
-    "of",
-    "in",
-    "this",
-    "there",
-    "any",
-    "would",
-    "could",
-    "size",
-    "order",
-    "whats",
-    "much",
-    "good",
-    "morning",
-    "cake",
-    "bread",
-];
-
-/// Which language to answer in: the one with more marker words, else `fallback`.
-#[must_use]
-pub fn language(tokens: &[String], fallback: Language) -> Language {
-    let id = tokens
-        .iter()
-        .filter(|t| INDONESIAN_MARKERS.contains(&t.as_str()))
-        .count();
-    let en = tokens
-        .iter()
-        .filter(|t| ENGLISH_MARKERS.contains(&t.as_str()))
-        .count();
-    match id.cmp(&en) {
-        std::cmp::Ordering::Greater => Language::Indonesian,
-        std::cmp::Ordering::Less => Language::English,
-        std::cmp::Ordering::Equal => fallback,
-    }
+    STOPWORDS.contains(&token) || crate::lang::is_function_word(token)
 }
 
 /// Words customers use for the same thing in the other language or in slang, mapped to the
@@ -559,18 +478,6 @@ mod tests {
         assert_eq!(stem("bus"), "bus");
         assert_eq!(stem("nya"), "nya");
         assert_eq!(stem("120s"), "120s");
-    }
-
-    #[test]
-    fn language_guess() {
-        let id = tokens("kak harganya berapa ya");
-        let en = tokens("how much is the dress");
-        assert_eq!(language(&id, Language::English), Language::Indonesian);
-        assert_eq!(language(&en, Language::Indonesian), Language::English);
-        assert_eq!(
-            language(&tokens("ok"), Language::English),
-            Language::English
-        );
     }
 
     #[test]

@@ -61,6 +61,8 @@ impl Currency {
             b"SGD" => Style::prefix("S$", ',', '.'),
             b"AUD" => Style::prefix("A$", ',', '.'),
             b"MYR" => Style::prefix("RM ", ',', '.'),
+            b"BRL" => Style::prefix("R$ ", '.', ','),
+            b"MXN" => Style::prefix("MX$", ',', '.'),
             _ => Style {
                 prefix: None,
                 thousands: ',',

@@ -9,6 +9,9 @@ use std::collections::BTreeMap;
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawKnowledge {
+    /// `2` for files that use this format's additions; absent in v1 files, which load as is.
+    #[serde(default)]
+    pub version: Option<u32>,
     pub business: RawBusiness,
     #[serde(default)]
     pub persona: RawPersona,
@@ -20,6 +23,8 @@ pub(super) struct RawKnowledge {
     pub items: Vec<RawItem>,
     #[serde(default)]
     pub policies: Vec<RawPolicy>,
+    #[serde(default)]
+    pub orders: Vec<RawOrder>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -29,6 +34,28 @@ pub(super) struct RawBusiness {
     pub currency: String,
     #[serde(default)]
     pub language: Option<String>,
+    /// Languages answered in, main first (v2; `language` is the v1 spelling of the first).
+    #[serde(default)]
+    pub languages: Vec<String>,
+    /// `main` (answer other languages in the main one) or `handoff`.
+    #[serde(default)]
+    pub other_languages: Option<String>,
+    /// The date the knowledge is true for (`YYYY-MM-DD`).
+    #[serde(default)]
+    pub as_of: Option<String>,
+    #[serde(default)]
+    pub booking_url: Option<String>,
+    #[serde(default)]
+    pub order_lookup_url: Option<String>,
+    #[serde(default)]
+    pub order_lookup_timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub free_shipping_over: Option<i64>,
+    /// `HH:MM` in the hours' time zone: orders before it ship the same working day.
+    #[serde(default)]
+    pub dispatch_cutoff: Option<String>,
+    #[serde(default)]
+    pub closures: Vec<RawClosure>,
     #[serde(default)]
     pub address: Option<String>,
     #[serde(default)]
@@ -72,6 +99,54 @@ pub(super) struct RawShippingRegion {
     pub places: Vec<String>,
     pub fee: Option<i64>,
     pub days: Option<[u32; 2]>,
+    #[serde(default)]
+    pub free_over: Option<i64>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawClosure {
+    pub date: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub note: Option<String>,
+}
+
+/// Days as one number (`3`) or a range, fastest first (`[2, 4]`).
+#[derive(Deserialize, Debug, Clone, Copy)]
+#[serde(untagged)]
+pub(super) enum RawDays {
+    One(u32),
+    Range([u32; 2]),
+}
+
+/// A stock count, or `"unlimited"` for services and gift cards.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(untagged)]
+pub(super) enum RawStock {
+    Count(i64),
+    Word(String),
+}
+
+/// A text in another language: any of the fields it replaces.
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTranslation {
+    pub title: Option<String>,
+    pub text: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOrder {
+    pub number: String,
+    #[serde(default)]
+    pub kind: Option<String>,
+    pub status: String,
+    pub eta: Option<String>,
+    pub updated: Option<String>,
+    pub note: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -112,8 +187,15 @@ pub(super) struct RawItem {
     pub price: i64,
     pub currency: Option<String>,
     pub url: Option<String>,
-    pub stock: Option<i64>,
+    pub stock: Option<RawStock>,
     pub lead_time_days: Option<u32>,
+    /// `product` (default), `service` or `gift_card`.
+    pub kind: Option<String>,
+    pub duration_minutes: Option<u32>,
+    pub turnaround_days: Option<RawDays>,
+    pub restock: Option<String>,
+    #[serde(default)]
+    pub translations: BTreeMap<String, RawTranslation>,
     #[serde(default)]
     pub details: BTreeMap<String, String>,
     #[serde(default)]
@@ -126,8 +208,13 @@ pub(super) struct RawVariant {
     pub size: Option<String>,
     #[serde(alias = "color")]
     pub colour: Option<String>,
+    /// Other options (`shade`, `volume`, `valve`, `width`…), name → value.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    pub sku: Option<String>,
     pub price: Option<i64>,
-    pub stock: Option<i64>,
+    pub stock: Option<RawStock>,
+    pub restock: Option<String>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -136,4 +223,6 @@ pub(super) struct RawPolicy {
     pub key: String,
     pub title: String,
     pub text: String,
+    #[serde(default)]
+    pub translations: BTreeMap<String, RawTranslation>,
 }

@@ -9,18 +9,27 @@ use super::error::KnowledgeError;
 use super::hours::{self, Hours, Weekday};
 use super::link;
 use super::model::{
-    Business, Contact, Item, Knowledge, Language, Persona, Policy, ShippingRegion, Variant,
+    Business, Closure, Contact, Item, ItemKind, Knowledge, Language, Order, OrderKind, OrderLookup,
+    OtherLanguages, Persona, Policy, ShippingRegion, Variant, order_key,
 };
 use super::money::{Currency, Money};
 use super::raw::{
-    RawBusiness, RawContact, RawHours, RawItem, RawKnowledge, RawPolicy, RawShippingRegion,
-    RawVariant,
+    RawBusiness, RawClosure, RawContact, RawDays, RawHours, RawItem, RawKnowledge, RawOrder,
+    RawPolicy, RawShippingRegion, RawStock, RawVariant,
 };
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 type Result<T> = std::result::Result<T, KnowledgeError>;
 
 pub(super) fn knowledge(raw: RawKnowledge) -> Result<Knowledge> {
+    if let Some(v) = raw.version
+        && !(1..=2).contains(&v)
+    {
+        return Err(KnowledgeError::invalid(
+            "version",
+            format!("{v}: this relay reads versions 1 and 2"),
+        ));
+    }
     let allowed_domains = raw
         .links
         .allowed_domains
@@ -42,7 +51,37 @@ pub(super) fn knowledge(raw: RawKnowledge) -> Result<Knowledge> {
             });
         }
         skus.insert(key, i);
-        items.push(self::item(&at, item, business.currency, &allowed_domains)?);
+        let item = self::item(&at, item, business.currency, &allowed_domains)?;
+        for (j, v) in item.variants.iter().enumerate() {
+            if let Some(sku) = &v.sku {
+                let key = sku.to_ascii_lowercase();
+                if let Some(&first) = skus.get(&key)
+                    && (first != i || key == item.sku.to_ascii_lowercase())
+                {
+                    return Err(KnowledgeError::DuplicateSku {
+                        at: format!("{at}.variants[{j}]"),
+                        sku: sku.clone(),
+                        first,
+                    });
+                }
+                skus.insert(key, i);
+            }
+        }
+        items.push(item);
+    }
+    let mut numbers: HashMap<String, usize> = HashMap::new();
+    let mut orders = Vec::with_capacity(raw.orders.len());
+    for (i, o) in raw.orders.into_iter().enumerate() {
+        let at = format!("orders[{i}] (number {})", o.number);
+        let key = order_key(&o.number);
+        if let Some(&first) = numbers.get(&key) {
+            return Err(KnowledgeError::invalid(
+                at,
+                format!("number `{}` is already used by orders[{first}]", o.number),
+            ));
+        }
+        numbers.insert(key, i);
+        orders.push(order(&at, o)?);
     }
     let mut keys: HashMap<String, usize> = HashMap::new();
     let mut policies = Vec::with_capacity(raw.policies.len());
@@ -89,7 +128,123 @@ pub(super) fn knowledge(raw: RawKnowledge) -> Result<Knowledge> {
         policies,
         allowed_domains,
         blocked_words,
+        orders,
     })
+}
+
+fn order(at: &str, raw: RawOrder) -> Result<Order> {
+    if order_key(&raw.number).is_empty() {
+        return Err(KnowledgeError::invalid(
+            format!("{at}.number"),
+            "needs letters or digits",
+        ));
+    }
+    if raw.status.trim().is_empty() {
+        return Err(KnowledgeError::invalid(format!("{at}.status"), "is empty"));
+    }
+    let kind = match raw.kind.as_deref().map(str::trim) {
+        None | Some("order") => OrderKind::Order,
+        Some("repair" | "ticket") => OrderKind::Repair,
+        Some(other) => {
+            return Err(KnowledgeError::invalid(
+                format!("{at}.kind"),
+                format!("`{other}` is not `order` or `repair`"),
+            ));
+        }
+    };
+    for (key, d) in [("eta", &raw.eta), ("updated", &raw.updated)] {
+        if let Some(d) = d {
+            date(&format!("{at}.{key}"), d)?;
+        }
+    }
+    Ok(Order {
+        number: raw.number.trim().to_string(),
+        kind,
+        status: raw.status.trim().to_string(),
+        eta: raw.eta,
+        updated: raw.updated,
+        note: raw.note,
+    })
+}
+
+/// A calendar date written `YYYY-MM-DD`.
+fn date(at: &str, d: &str) -> Result<String> {
+    let parts: Vec<&str> = d.trim().split('-').collect();
+    let ok = parts.len() == 3
+        && parts[0].len() == 4
+        && parts[1].len() == 2
+        && parts[2].len() == 2
+        && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_digit()))
+        && parts[1].parse::<u32>().is_ok_and(|m| (1..=12).contains(&m))
+        && parts[2].parse::<u32>().is_ok_and(|d| (1..=31).contains(&d));
+    if ok {
+        Ok(d.trim().to_string())
+    } else {
+        Err(KnowledgeError::invalid(
+            at,
+            format!("`{d}` is not a date written YYYY-MM-DD"),
+        ))
+    }
+}
+
+fn language(at: &str, code: &str) -> Result<Language> {
+    Language::parse(code).ok_or_else(|| {
+        KnowledgeError::invalid(
+            at,
+            format!(
+                "`{code}` has no phrase file (built in: en, id, es, pt; more in RELAY_LANG_DIR)"
+            ),
+        )
+    })
+}
+
+fn closure(i: usize, raw: RawClosure) -> Result<Closure> {
+    let at = format!("business.closures[{i}]");
+    let (from, to) = match (raw.date, raw.from, raw.to) {
+        (Some(d), None, None) => {
+            let d = date(&format!("{at}.date"), &d)?;
+            (d.clone(), d)
+        }
+        (None, Some(f), Some(t)) => {
+            let f = date(&format!("{at}.from"), &f)?;
+            let t = date(&format!("{at}.to"), &t)?;
+            if t < f {
+                return Err(KnowledgeError::invalid(
+                    format!("{at}.to"),
+                    "is before `from`",
+                ));
+            }
+            (f, t)
+        }
+        _ => {
+            return Err(KnowledgeError::invalid(
+                at,
+                "needs `date`, or `from` and `to`",
+            ));
+        }
+    };
+    Ok(Closure {
+        from,
+        to,
+        note: raw.note,
+    })
+}
+
+fn clock(at: &str, t: &str) -> Result<String> {
+    let ok = t.trim().split_once(':').is_some_and(|(h, m)| {
+        h.len() == 2
+            && m.len() == 2
+            && h.parse::<u32>().is_ok_and(|h| h < 24)
+            && m.parse::<u32>().is_ok_and(|m| m < 60)
+    });
+    if ok {
+        Ok(t.trim().to_string())
+    } else {
+        Err(KnowledgeError::invalid(
+            at,
+            format!("`{t}` is not a time written HH:MM"),
+        ))
+    }
 }
 
 fn allowed_domain(i: usize, d: &str) -> Result<String> {
@@ -114,16 +269,76 @@ fn business(raw: RawBusiness, allowed: &[String]) -> Result<Business> {
         return Err(KnowledgeError::invalid("business.name", "is empty"));
     }
     let currency = currency("business.currency", &raw.currency)?;
-    let language = match raw.language.as_deref().map(str::trim) {
-        None | Some("en") => Language::English,
-        Some("id") => Language::Indonesian,
+    let mut languages = Vec::new();
+    if let Some(l) = &raw.language {
+        languages.push(language("business.language", l)?);
+    }
+    for (i, l) in raw.languages.iter().enumerate() {
+        let l = language(&format!("business.languages[{i}]"), l)?;
+        if !languages.contains(&l) {
+            languages.push(l);
+        }
+    }
+    if raw.languages.is_empty() {
+        // A v1 file named only its default: English and Indonesian were both answered.
+        for l in [Language::ENGLISH, Language::INDONESIAN] {
+            if !languages.contains(&l) {
+                languages.push(l);
+            }
+        }
+    }
+    let language = languages[0];
+    let other_languages = match raw.other_languages.as_deref().map(str::trim) {
+        None | Some("main") => OtherLanguages::Main,
+        Some("handoff") => OtherLanguages::Handoff,
         Some(other) => {
             return Err(KnowledgeError::invalid(
-                "business.language",
-                format!("`{other}` is not `id` or `en`"),
+                "business.other_languages",
+                format!("`{other}` is not `main` or `handoff`"),
             ));
         }
     };
+    let as_of = raw
+        .as_of
+        .as_deref()
+        .map(|d| date("business.as_of", d))
+        .transpose()?;
+    if let Some(url) = &raw.booking_url {
+        check_url("business.booking_url", url, allowed)?;
+    }
+    let order_lookup = match raw.order_lookup_url {
+        Some(url) => {
+            if link::host_of(&url).is_none() {
+                return Err(KnowledgeError::invalid(
+                    "business.order_lookup_url",
+                    format!("`{url}` is not an http(s) URL"),
+                ));
+            }
+            Some(OrderLookup {
+                url,
+                timeout_ms: raw
+                    .order_lookup_timeout_ms
+                    .unwrap_or(2000)
+                    .clamp(100, 10_000),
+            })
+        }
+        None => None,
+    };
+    let free_shipping_over = raw
+        .free_shipping_over
+        .map(|f| non_negative("business.free_shipping_over", f).map(|f| Money::new(f, currency)))
+        .transpose()?;
+    let dispatch_cutoff = raw
+        .dispatch_cutoff
+        .as_deref()
+        .map(|t| clock("business.dispatch_cutoff", t))
+        .transpose()?;
+    let closures = raw
+        .closures
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| closure(i, c))
+        .collect::<Result<Vec<_>>>()?;
     let contact = contact(raw.contact, allowed)?;
     let (hours, hours_note) = match raw.hours {
         Some(h) => {
@@ -142,6 +357,14 @@ fn business(raw: RawBusiness, allowed: &[String]) -> Result<Business> {
         name: raw.name.trim().to_string(),
         currency,
         language,
+        languages,
+        other_languages,
+        as_of,
+        booking_url: raw.booking_url,
+        order_lookup,
+        free_shipping_over,
+        dispatch_cutoff,
+        closures,
         address: raw.address,
         contact,
         hours,
@@ -247,6 +470,10 @@ fn shipping_region(i: usize, raw: RawShippingRegion, currency: Currency) -> Resu
         Some(f) => Some(Money::new(f, currency)),
         None => None,
     };
+    let free_over = raw
+        .free_over
+        .map(|f| non_negative(&format!("{at}.free_over"), f).map(|f| Money::new(f, currency)))
+        .transpose()?;
     let days = match raw.days {
         Some([a, b]) if a > b => {
             return Err(KnowledgeError::invalid(
@@ -262,7 +489,21 @@ fn shipping_region(i: usize, raw: RawShippingRegion, currency: Currency) -> Resu
         places: raw.places,
         fee,
         days,
+        free_over,
     })
+}
+
+/// A count, `"unlimited"` (→ `None`, true), or absent.
+fn stock(at: &str, raw: Option<RawStock>) -> Result<(Option<u32>, bool)> {
+    match raw {
+        None => Ok((None, false)),
+        Some(RawStock::Count(n)) => Ok((Some(count(at, n)?), false)),
+        Some(RawStock::Word(w)) if w.trim() == "unlimited" => Ok((None, true)),
+        Some(RawStock::Word(w)) => Err(KnowledgeError::invalid(
+            at,
+            format!("`{w}` is not a count or \"unlimited\""),
+        )),
+    }
 }
 
 fn item(at: &str, raw: RawItem, default: Currency, allowed: &[String]) -> Result<Item> {
@@ -285,23 +526,72 @@ fn item(at: &str, raw: RawItem, default: Currency, allowed: &[String]) -> Result
         check_url(&format!("{at}.url"), url, allowed)?;
     }
     check_links_in(&format!("{at}.description"), &raw.description, allowed)?;
-    let stock = raw
-        .stock
-        .map(|s| count(&format!("{at}.stock"), s))
-        .transpose()?;
+    let kind = match raw.kind.as_deref().map(str::trim) {
+        None | Some("product") => ItemKind::Product,
+        Some("service") => ItemKind::Service,
+        Some("gift_card") => ItemKind::GiftCard,
+        Some(other) => {
+            return Err(KnowledgeError::invalid(
+                format!("{at}.kind"),
+                format!("`{other}` is not `product`, `service` or `gift_card`"),
+            ));
+        }
+    };
+    let (stock, mut unlimited) = stock(&format!("{at}.stock"), raw.stock)?;
+    // A service or a gift card has no stock to count unless the file gives one.
+    if kind != ItemKind::Product && stock.is_none() {
+        unlimited = true;
+    }
     let made_to_order = raw.lead_time_days.is_some();
-    if raw.variants.is_empty() && stock.is_none() && !made_to_order {
+    if raw.variants.is_empty() && stock.is_none() && !made_to_order && !unlimited {
         return Err(KnowledgeError::invalid(
             at,
-            "needs `stock`, `variants` with stock, or `lead_time_days` (made to order)",
+            "needs `stock` (a count or \"unlimited\"), `variants` with stock, or \
+             `lead_time_days` (made to order)",
         ));
+    }
+    let restock = raw
+        .restock
+        .as_deref()
+        .map(|d| date(&format!("{at}.restock"), d))
+        .transpose()?;
+    let turnaround_days = match raw.turnaround_days.map(|d| match d {
+        RawDays::One(n) => [n, n],
+        RawDays::Range(r) => r,
+    }) {
+        Some([a, b]) if a > b => {
+            return Err(KnowledgeError::invalid(
+                format!("{at}.turnaround_days"),
+                format!("[{a}, {b}]: the first number is the fastest estimate"),
+            ));
+        }
+        Some([a, b]) => Some((a, b)),
+        None => None,
+    };
+    let mut descriptions = BTreeMap::new();
+    for (code, t) in raw.translations {
+        language(&format!("{at}.translations.{code}"), &code)?;
+        check_links_in(
+            &format!("{at}.translations.{code}.description"),
+            t.description.as_deref().unwrap_or(""),
+            allowed,
+        )?;
+        if let Some(d) = t.description {
+            descriptions.insert(code, d);
+        }
     }
     let mut variants: Vec<Variant> = Vec::with_capacity(raw.variants.len());
     // Labels seen so far, lower-cased: one lookup per variant keeps validation linear in
     // the number of variants (comparing each with every earlier one was quadratic).
     let mut labels: HashSet<String> = HashSet::with_capacity(raw.variants.len());
     for (j, v) in raw.variants.into_iter().enumerate() {
-        let v = variant(&format!("{at}.variants[{j}]"), v, currency, made_to_order)?;
+        let v = variant(
+            &format!("{at}.variants[{j}]"),
+            v,
+            currency,
+            made_to_order,
+            unlimited,
+        )?;
         if !labels.insert(v.label().to_ascii_lowercase()) {
             return Err(KnowledgeError::invalid(
                 format!("{at}.variants[{j}]"),
@@ -318,34 +608,70 @@ fn item(at: &str, raw: RawItem, default: Currency, allowed: &[String]) -> Result
         category: raw.category,
         price: Money::new(price, currency),
         url: raw.url,
+        kind,
         stock,
+        unlimited,
+        restock,
+        duration_minutes: raw.duration_minutes,
+        turnaround_days,
+        descriptions,
         lead_time_days: raw.lead_time_days,
         details: raw.details,
         variants,
     })
 }
 
-fn variant(at: &str, raw: RawVariant, currency: Currency, made_to_order: bool) -> Result<Variant> {
-    if raw.size.is_none() && raw.colour.is_none() {
-        return Err(KnowledgeError::invalid(at, "needs a `size` or a `colour`"));
+fn variant(
+    at: &str,
+    raw: RawVariant,
+    currency: Currency,
+    made_to_order: bool,
+    item_unlimited: bool,
+) -> Result<Variant> {
+    if raw.size.is_none() && raw.colour.is_none() && raw.options.is_empty() {
+        return Err(KnowledgeError::invalid(
+            at,
+            "needs a `size`, a `colour` or `options` (e.g. { shade = \"Ivory\" })",
+        ));
     }
-    if raw.stock.is_none() && !made_to_order {
+    let (stock, mut unlimited) = stock(&format!("{at}.stock"), raw.stock)?;
+    // A service's options (a basic or a full tune-up) are as unlimited as the service.
+    unlimited |= item_unlimited && stock.is_none();
+    if stock.is_none() && !unlimited && !made_to_order {
         return Err(KnowledgeError::invalid(
             at,
             "needs `stock` (only made-to-order items, with `lead_time_days`, may omit it)",
         ));
     }
+    if let Some(sku) = &raw.sku
+        && (sku.trim().is_empty() || sku.contains(char::is_whitespace))
+    {
+        return Err(KnowledgeError::invalid(
+            format!("{at}.sku"),
+            "must be non-empty without spaces",
+        ));
+    }
+    let restock = raw
+        .restock
+        .as_deref()
+        .map(|d| date(&format!("{at}.restock"), d))
+        .transpose()?;
     Ok(Variant {
         size: raw.size.map(|s| s.trim().to_string()),
         colour: raw.colour.map(|c| c.trim().to_string()),
+        options: raw
+            .options
+            .into_iter()
+            .map(|(k, v)| (k, v.trim().to_string()))
+            .collect(),
+        sku: raw.sku.map(|s| s.trim().to_string()),
+        unlimited,
+        restock,
         price: raw
             .price
             .map(|p| non_negative(&format!("{at}.price"), p).map(|p| Money::new(p, currency)))
             .transpose()?,
-        stock: raw
-            .stock
-            .map(|s| count(&format!("{at}.stock"), s))
-            .transpose()?,
+        stock,
     })
 }
 
@@ -384,10 +710,26 @@ fn policy(at: &str, raw: RawPolicy, allowed: &[String]) -> Result<Policy> {
         return Err(KnowledgeError::invalid(format!("{at}.text"), "is empty"));
     }
     check_links_in(&format!("{at}.text"), &raw.text, allowed)?;
+    let mut translations = BTreeMap::new();
+    for (code, t) in raw.translations {
+        language(&format!("{at}.translations.{code}"), &code)?;
+        let text = t.text.unwrap_or_default();
+        check_links_in(&format!("{at}.translations.{code}.text"), &text, allowed)?;
+        if !text.trim().is_empty() {
+            translations.insert(
+                code,
+                (
+                    t.title.unwrap_or_else(|| raw.title.clone()),
+                    text.trim().to_string(),
+                ),
+            );
+        }
+    }
     Ok(Policy {
         key: raw.key,
         title: raw.title.trim().to_string(),
         text: raw.text.trim().to_string(),
+        translations,
     })
 }
 

@@ -3,6 +3,7 @@
 //! the customer's own message, and the link domains the tenant allows or the customer used.
 
 use super::extract::{self, Amount, Claim};
+use crate::draft::{BusinessField, FactRef};
 use crate::knowledge::{Knowledge, Money, link};
 use std::collections::HashSet;
 
@@ -38,13 +39,45 @@ impl Grounds {
             }
         }
         for r in &k.business.shipping_regions {
-            if let Some(fee) = r.fee {
-                g.money(fee);
+            for m in [r.fee, r.free_over].into_iter().flatten() {
+                g.money(m);
             }
+        }
+        if let Some(m) = k.business.free_shipping_over {
+            g.money(m);
         }
         for p in &k.policies {
             g.text(&p.title);
             g.text(&p.text);
+            for (title, text) in p.translations.values() {
+                g.text(title);
+                g.text(text);
+            }
+        }
+        // v2: variant skus, dates (restock, closures, the knowledge's own), orders.
+        for item in &k.items {
+            for sku in item.skus() {
+                g.skus.insert(sku.to_ascii_lowercase());
+            }
+            item.descriptions.values().for_each(|d| g.text(d));
+            item.restock.iter().for_each(|d| g.text(d));
+            item.variants
+                .iter()
+                .filter_map(|v| v.restock.as_ref())
+                .for_each(|d| g.text(d));
+        }
+        for c in &k.business.closures {
+            g.text(&c.from);
+            g.text(&c.to);
+            c.note.iter().for_each(|n| g.text(n));
+        }
+        k.business.as_of.iter().for_each(|d| g.text(d));
+        for o in &k.orders {
+            g.text(&o.number);
+            g.text(&o.status);
+            for t in [&o.eta, &o.updated, &o.note].into_iter().flatten() {
+                g.text(t);
+            }
         }
         let c = &k.business.contact;
         for phone in [&c.phone, &c.whatsapp].into_iter().flatten() {
@@ -74,6 +107,67 @@ impl Grounds {
             .map(|l| l.host)
             .collect();
         g
+    }
+
+    /// The amounts the cited facts state: the cited items' prices, the cited policies'
+    /// texts, the shipping fees and thresholds when shipping is cited.
+    #[must_use]
+    pub fn facts(k: &Knowledge, facts: &[FactRef]) -> Grounds {
+        let mut g = Grounds::default();
+        for f in facts {
+            match f {
+                FactRef::Item { sku } => {
+                    if let Some(item) = k.item(sku) {
+                        item.prices().into_iter().for_each(|p| g.money(p));
+                        g.text(&item.description);
+                        item.details.values().for_each(|v| g.text(v));
+                        item.variants.iter().for_each(|v| g.text(&v.label()));
+                    }
+                }
+                FactRef::Policy { key } => {
+                    if let Some(p) = k.policy(key) {
+                        g.text(&p.text);
+                        g.text(&p.title);
+                        p.translations.values().for_each(|(a, b)| {
+                            g.text(a);
+                            g.text(b);
+                        });
+                    }
+                }
+                FactRef::Business { field } => match field {
+                    BusinessField::ShippingRegions | BusinessField::FreeShipping => {
+                        for r in &k.business.shipping_regions {
+                            for m in [r.fee, r.free_over].into_iter().flatten() {
+                                g.money(m);
+                            }
+                        }
+                        if let Some(m) = k.business.free_shipping_over {
+                            g.money(m);
+                        }
+                    }
+                    _ => {
+                        for t in [&k.business.address, &k.business.hours_note]
+                            .into_iter()
+                            .flatten()
+                        {
+                            g.text(t);
+                        }
+                    }
+                },
+                FactRef::Order { number } => {
+                    if let Some(o) = k.order(number) {
+                        g.text(&o.status);
+                        o.note.iter().for_each(|n| g.text(n));
+                    }
+                }
+            }
+        }
+        g
+    }
+
+    /// Adds the claims of `text` (a value looked up for this message).
+    pub fn add_text(&mut self, text: &str) {
+        self.text(text);
     }
 
     fn money(&mut self, m: Money) {

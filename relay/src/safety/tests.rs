@@ -202,3 +202,84 @@ fn reasons_name_their_byte_span() {
     }
     assert_eq!(v.reasons().len(), 2, "{v:?}");
 }
+
+/// A shop with two items, a shipping threshold, an order and a closure (format v2).
+fn v2_shop() -> Knowledge {
+    Knowledge::from_toml(
+        "version = 2\n[business]\nname = \"Casa\"\ncurrency = \"BRL\"\nlanguages = [\"pt\", \"en\"]\n\
+         free_shipping_over = 15000\n\
+         [[business.closures]]\ndate = \"2026-12-25\"\n\
+         [[items]]\nsku = \"A-1\"\nname = \"Bolo\"\nprice = 6500\nstock = 1\n\
+         [[items]]\nsku = \"B-1\"\nname = \"Pão\"\nprice = 2800\nstock = 1\n\
+         variants = [{ sku = \"B-1-INT\", options = { tipo = \"integral\" }, stock = 0, restock = \"2026-12-02\" }]\n\
+         [[orders]]\nnumber = \"TV-1\"\nstatus = \"pronto\"\neta = \"2026-12-05\"\n",
+    )
+    .unwrap()
+}
+
+#[test]
+fn amounts_must_belong_to_the_cited_facts() {
+    use crate::draft::{BusinessField, FactRef};
+    let k = v2_shop();
+    let c = Classifier::new(&k);
+    let cake = [FactRef::Item { sku: "A-1".into() }];
+    let check = |draft: &str, facts: &[FactRef]| {
+        c.check_cited(
+            draft,
+            "quanto custa?",
+            Channel::WhatsApp,
+            &[],
+            &Cited {
+                facts,
+                looked_up: &[],
+            },
+        )
+    };
+    assert!(check("Bolo custa R$ 65,00.", &cake).is_pass());
+    // The bread's price is in the file, but not an amount of the cake the draft cites.
+    held(
+        &check("Bolo custa R$ 28,00.", &cake),
+        Rule::UngroundedAmount,
+        "R$ 28,00",
+    );
+    // Uncited (a rule's canned reply): grounded in the whole file, as before.
+    assert!(check("Bolo custa R$ 28,00.", &[]).is_pass());
+    let shipping = [FactRef::Business {
+        field: BusinessField::FreeShipping,
+    }];
+    assert!(check("O envio é grátis acima de R$ 150,00.", &shipping).is_pass());
+    // v2 values ground claims: variant skus, restock and closure dates, order etas.
+    assert!(check("B-1-INT volta em 2026-12-02; fechado 2026-12-25.", &[]).is_pass());
+    assert!(check("Encomenda TV-1: pronto. Previsão: 2026-12-05.", &[]).is_pass());
+    held(
+        &check("Previsão: 2026-12-09.", &[]),
+        Rule::UngroundedDate,
+        "2026-12-09",
+    );
+    // A looked-up order's fields ground what the draft repeats from it.
+    let looked = ["2026-12-09".to_string()];
+    let v = c.check_cited(
+        "Previsão: 2026-12-09.",
+        "e a minha encomenda?",
+        Channel::WhatsApp,
+        &[],
+        &Cited {
+            facts: &[],
+            looked_up: &looked,
+        },
+    );
+    assert!(v.is_pass(), "{v:?}");
+}
+
+#[test]
+fn phrases_of_every_language_are_not_off_domain() {
+    let k = v2_shop();
+    let c = Classifier::new(&k);
+    let v = c.check(
+        "Lo sentimos, Bolo está agotado ahora mismo. ¿En qué podemos ayudarte?",
+        "tienen bolo?",
+        Channel::WhatsApp,
+        &[],
+    );
+    assert!(v.is_pass(), "{v:?}");
+}

@@ -1,0 +1,466 @@
+//! The languages drafts can be written in, each described by one data file
+//! (`assets/lang/<code>.toml`): the words that tell it apart in short chat messages, the
+//! customer words that mean a cue of the drafter's own vocabulary (`precio` → `price`), the
+//! function words that carry no content, and every phrase a grounded reply is built from.
+//!
+//! The shipped files are compiled in; a directory named by `RELAY_LANG_DIR` may replace one
+//! or add a language without a release (a file there wins over the built-in of the same
+//! code). A file that lacks a phrase the built-in English file has is refused, so no reply is
+//! ever half in one language. This module decides nothing about replies; `draft` uses it.
+//!
+//! Detection (`detect`) counts each language's marker words (its `words` keys included) and
+//! adds `whatlang`'s guess when the message has three words or more; ties fall back to the
+//! business's main language, because a two-word message ("ok thanks") says little.
+
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::OnceLock;
+
+/// A language with a phrase file, named by its code (`en`, `id`, `es`, `pt`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Language(&'static str);
+
+impl Language {
+    pub const ENGLISH: Language = Language("en");
+    pub const INDONESIAN: Language = Language("id");
+
+    /// The code as written in knowledge files and the dry run's output.
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        self.0
+    }
+
+    /// The language of `code`, if a phrase file for it is loaded.
+    #[must_use]
+    pub fn parse(code: &str) -> Option<Language> {
+        registry()
+            .get(code.trim())
+            .map(|l| Language(l.code.as_str()))
+    }
+
+    /// This language's phrases and vocabulary.
+    #[must_use]
+    pub fn file(self) -> &'static LangFile {
+        // Every `Language` value was made from a loaded file (or is one of the built-in
+        // constants, whose files are compiled in and checked by a test).
+        registry()
+            .get(self.0)
+            .or_else(|| registry().get("en"))
+            .unwrap_or_else(|| &registry().fallback)
+    }
+}
+
+impl fmt::Display for Language {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// One language's data file.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LangFile {
+    pub code: String,
+    pub name: String,
+    /// `whatlang`'s ISO 639-3 code for this language (`spa`), if it knows it.
+    #[serde(default)]
+    pub whatlang: Option<String>,
+    /// Words that are typical of this language in short chat messages.
+    #[serde(default)]
+    pub markers: Vec<String>,
+    /// Function words that say nothing about what is asked.
+    #[serde(default)]
+    pub drop: Vec<String>,
+    /// Customer words or phrases → the drafter's own cue words (`"cuanto cuesta" = "how much"`).
+    #[serde(default)]
+    pub words: BTreeMap<String, String>,
+    /// Every reply phrase, `{name}` placeholders filled by the drafter.
+    pub phrases: BTreeMap<String, String>,
+    /// Weekday names, Monday first.
+    pub days: Vec<String>,
+    /// Labels for item detail keys (`material` → `Bahan`); missing keys are shown as written.
+    #[serde(default)]
+    pub detail_labels: BTreeMap<String, String>,
+}
+
+impl LangFile {
+    /// The phrase `key` with its placeholders filled; the key itself when missing (the
+    /// loader refuses files with missing phrases, so this only shows in a broken build).
+    #[must_use]
+    pub fn phrase(&self, key: &str, args: &[(&str, &str)]) -> String {
+        let template = self.phrases.get(key).map_or(key, String::as_str);
+        fill(template, args)
+    }
+
+    #[must_use]
+    pub fn day(&self, index: usize) -> &str {
+        self.days.get(index).map_or("", String::as_str)
+    }
+}
+
+/// `{name}` → value, for every pair; unknown placeholders stay as written.
+#[must_use]
+pub fn fill(template: &str, args: &[(&str, &str)]) -> String {
+    let mut out = template.to_string();
+    for (k, v) in args {
+        out = out.replace(&format!("{{{k}}}"), v);
+    }
+    out
+}
+
+/// A customer phrase (as tokens) and the cue words it stands for.
+type Mapping = (Vec<String>, Vec<String>);
+
+/// Every loaded language, plus the customer-word tables folded for matching.
+pub struct Registry {
+    files: HashMap<String, LangFile>,
+    /// Per language: folded customer phrase (as tokens) → canonical tokens, longest first.
+    words: HashMap<String, Vec<Mapping>>,
+    /// Every language's function words (`de`, `el`, `o`), which name nothing.
+    function_words: std::collections::HashSet<String>,
+    fallback: LangFile,
+}
+
+impl Registry {
+    fn get(&self, code: &str) -> Option<&LangFile> {
+        self.files.get(code)
+    }
+
+    /// Every phrase and day name of every language: words a draft may use that are no
+    /// tenant's (the safety classifier's vocabulary includes them).
+    pub fn phrase_texts(&self) -> impl Iterator<Item = &str> {
+        self.files.values().flat_map(|f| {
+            f.phrases
+                .values()
+                .chain(f.days.iter())
+                .chain(f.detail_labels.values())
+                .map(String::as_str)
+        })
+    }
+}
+
+const BUILT_IN: &[(&str, &str)] = &[
+    ("en", include_str!("../../assets/lang/en.toml")),
+    ("id", include_str!("../../assets/lang/id.toml")),
+    ("es", include_str!("../../assets/lang/es.toml")),
+    ("pt", include_str!("../../assets/lang/pt.toml")),
+];
+
+/// Why a language file was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LangError {
+    #[error("{file}: {message}")]
+    Toml { file: String, message: String },
+    #[error("{file}: code `{code}` is not two or three lower-case letters")]
+    Code { file: String, code: String },
+    #[error("{file}: missing phrases {missing:?} (every phrase of en.toml is needed)")]
+    Missing { file: String, missing: Vec<String> },
+    #[error("{file}: `days` must name the seven weekdays, Monday first")]
+    Days { file: String },
+}
+
+/// Parses one language file and checks it has every phrase `reference` has.
+///
+/// # Errors
+/// Not TOML of this shape, a bad code, missing phrases or weekdays.
+pub fn parse_file(
+    file: &str,
+    text: &str,
+    reference: Option<&LangFile>,
+) -> Result<LangFile, LangError> {
+    let parsed: LangFile = toml::from_str(text).map_err(|e| LangError::Toml {
+        file: file.to_string(),
+        message: e.to_string(),
+    })?;
+    let code_ok =
+        (2..=3).contains(&parsed.code.len()) && parsed.code.chars().all(|c| c.is_ascii_lowercase());
+    if !code_ok {
+        return Err(LangError::Code {
+            file: file.to_string(),
+            code: parsed.code,
+        });
+    }
+    if parsed.days.len() != 7 {
+        return Err(LangError::Days {
+            file: file.to_string(),
+        });
+    }
+    if let Some(reference) = reference {
+        let missing: Vec<String> = reference
+            .phrases
+            .keys()
+            .filter(|k| !parsed.phrases.contains_key(*k))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            return Err(LangError::Missing {
+                file: file.to_string(),
+                missing,
+            });
+        }
+    }
+    Ok(parsed)
+}
+
+fn load() -> Registry {
+    let mut files: HashMap<String, LangFile> = HashMap::new();
+    let reference = BUILT_IN
+        .iter()
+        .find(|(c, _)| *c == "en")
+        .and_then(|(_, t)| parse_file("en.toml", t, None).ok());
+    for (code, text) in BUILT_IN {
+        match parse_file(&format!("{code}.toml"), text, reference.as_ref()) {
+            Ok(f) => {
+                files.insert(f.code.clone(), f);
+            }
+            Err(e) => tracing::error!(error = %e, "built-in language file refused"),
+        }
+    }
+    if let Some(dir) = std::env::var_os("RELAY_LANG_DIR") {
+        let dir = std::path::PathBuf::from(dir);
+        match std::fs::read_dir(&dir) {
+            Ok(entries) => {
+                for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+                    if path.extension().is_none_or(|e| e != "toml") {
+                        continue;
+                    }
+                    let name = path.display().to_string();
+                    let parsed = std::fs::read_to_string(&path)
+                        .map_err(|e| LangError::Toml {
+                            file: name.clone(),
+                            message: e.to_string(),
+                        })
+                        .and_then(|t| parse_file(&name, &t, reference.as_ref()));
+                    match parsed {
+                        Ok(f) => {
+                            files.insert(f.code.clone(), f);
+                        }
+                        Err(e) => tracing::warn!(error = %e, "language file refused"),
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "RELAY_LANG_DIR unreadable");
+            }
+        }
+    }
+    let words = files
+        .iter()
+        .map(|(code, f)| {
+            let mut table: Vec<Mapping> = f
+                .words
+                .iter()
+                .map(|(k, v)| (crate::draft::text::tokens(k), crate::draft::text::tokens(v)))
+                .filter(|(k, _)| !k.is_empty())
+                .collect();
+            table.sort_by_key(|m| std::cmp::Reverse(m.0.len()));
+            (code.clone(), table)
+        })
+        .collect();
+    let function_words = files
+        .values()
+        .flat_map(|f| f.drop.iter())
+        .map(|d| crate::draft::text::fold(d))
+        .filter(|d| !d.contains(' '))
+        .collect();
+    Registry {
+        files,
+        words,
+        function_words,
+        fallback: LangFile {
+            code: "en".into(),
+            name: "English".into(),
+            days: vec![String::new(); 7],
+            ..LangFile::default()
+        },
+    }
+}
+
+/// The loaded languages (built once, on first use).
+pub fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(load)
+}
+
+/// Whether `token` (folded) is a function word of some language (`de`, `el`, `o`): such a
+/// word names nothing, in the catalog or in a message.
+#[must_use]
+pub fn is_function_word(token: &str) -> bool {
+    registry().function_words.contains(token)
+}
+
+/// The language of a message: marker words per language (a language's own customer words
+/// count as markers too), plus `whatlang`'s guess on messages of three words or more;
+/// `fallback` on a tie or no clue.
+#[must_use]
+pub fn detect(message: &str, tokens: &[String], fallback: Language) -> Language {
+    let reg = registry();
+    let mut scores: Vec<(Language, f32)> = reg
+        .files
+        .values()
+        .map(|f| {
+            let n = tokens
+                .iter()
+                .filter(|t| {
+                    f.markers.iter().any(|m| m == *t)
+                        || (t.chars().count() >= 3 && f.words.contains_key(t.as_str()))
+                })
+                .count();
+            #[allow(clippy::cast_precision_loss)]
+            (Language(f.code.as_str()), n as f32)
+        })
+        .collect();
+    let words = tokens.iter().filter(|t| t.chars().count() > 1).count();
+    let mut ranked: Vec<f32> = scores.iter().map(|(_, s)| *s).collect();
+    ranked.sort_by(|a, b| b.total_cmp(a));
+    // Markers that already decide (two more than any other language) need no trigram model,
+    // which is most of detection's cost.
+    let decided =
+        ranked.first().copied().unwrap_or(0.0) >= ranked.get(1).copied().unwrap_or(0.0) + 2.0;
+    if words >= 3
+        && !decided
+        && let Some(info) = whatlang::detect(message)
+    {
+        let guess = info.lang().code();
+        for (lang, score) in &mut scores {
+            if lang.file().whatlang.as_deref() == Some(guess) {
+                // Worth a marker and a half: it breaks ties between close languages
+                // (Spanish and Portuguese share many chat words) without outvoting markers.
+                *score += 1.5 * info.confidence() as f32 + 0.5;
+            }
+        }
+    }
+    let best = scores.iter().map(|(_, s)| *s).fold(0.0_f32, f32::max);
+    if best <= 0.0 {
+        return fallback;
+    }
+    let leaders: Vec<Language> = scores
+        .iter()
+        .filter(|(_, s)| (*s - best).abs() < f32::EPSILON)
+        .map(|(l, _)| *l)
+        .collect();
+    if leaders.contains(&fallback) || leaders.len() != 1 {
+        fallback
+    } else {
+        leaders[0]
+    }
+}
+
+/// `tokens` with `lang`'s customer words replaced by the drafter's cue words
+/// (`cuanto cuesta el casco` → `how much el casco`). Function words stay, so phrases keep
+/// their shape; they are stopwords everywhere (`is_function_word`).
+#[must_use]
+pub fn canonical(lang: Language, tokens: &[String]) -> Vec<String> {
+    let Some(table) = registry().words.get(lang.code()) else {
+        return tokens.to_vec();
+    };
+    if table.is_empty() {
+        return tokens.to_vec();
+    }
+    let mut out = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    'outer: while i < tokens.len() {
+        for (from, to) in table {
+            let end = i + from.len();
+            if end <= tokens.len() && tokens[i..end] == from[..] {
+                out.extend(to.iter().cloned());
+                i = end;
+                continue 'outer;
+            }
+        }
+        // "holaa", "oláaa": chat stretches a word; its single-letter form may be listed.
+        let squeezed = squeeze(&tokens[i]);
+        match table
+            .iter()
+            .find(|(from, _)| from.len() == 1 && squeezed != tokens[i] && from[0] == squeezed)
+        {
+            Some((_, to)) => out.extend(to.iter().cloned()),
+            None => out.push(tokens[i].clone()),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// `holaaa` → `hola`: runs of one letter made one.
+fn squeeze(token: &str) -> String {
+    let mut out = String::with_capacity(token.len());
+    for c in token.chars() {
+        if !out.ends_with(c) || c.is_ascii_digit() {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::draft::text::tokens;
+
+    #[test]
+    fn every_built_in_file_loads_with_every_phrase() {
+        let reg = registry();
+        for (code, _) in BUILT_IN {
+            assert!(reg.get(code).is_some(), "{code} not loaded");
+        }
+        let bad = parse_file(
+            "x.toml",
+            "code = \"xx\"\nname = \"X\"\ndays = []\n[phrases]\n",
+            None,
+        );
+        assert!(matches!(bad, Err(LangError::Days { .. })));
+        let en = reg.get("en").unwrap();
+        let partial = "code = \"xx\"\nname = \"X\"\ndays = [\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\"]\n\
+                       [phrases]\ngreeting = \"Yo!\"\n";
+        assert!(matches!(
+            parse_file("x.toml", partial, Some(en)),
+            Err(LangError::Missing { .. })
+        ));
+    }
+
+    #[track_caller]
+    fn detects(message: &str, fallback: &str, expected: &str) {
+        let got = detect(
+            message,
+            &tokens(message),
+            Language::parse(fallback).unwrap(),
+        );
+        assert_eq!(got.code(), expected, "{message}");
+    }
+
+    #[test]
+    fn detection_table() {
+        detects("hola, cuánto cuesta el envío a Madrid?", "en", "es");
+        detects("olá, quanto custa o frete para Lisboa?", "en", "pt");
+        detects("vcs têm esse produto? obrigada", "en", "pt");
+        detects("tienen disponible la talla M? gracias", "en", "es");
+        detects("kak ready ga size M?", "en", "id");
+        detects("do you have this in stock?", "id", "en");
+        detects("ok", "pt", "pt");
+        detects("👍", "es", "es");
+    }
+
+    #[test]
+    fn canonical_words() {
+        let es = Language::parse("es").unwrap();
+        let got = canonical(es, &tokens("¿Cuánto cuesta el casco?"));
+        assert!(got.contains(&"much".to_string()), "{got:?}");
+        assert!(got.contains(&"casco".to_string()));
+        assert!(crate::draft::text::is_stopword("el"));
+        let en = Language::ENGLISH;
+        assert_eq!(canonical(en, &tokens("how much")), tokens("how much"));
+        let pt = Language::parse("pt").unwrap();
+        assert_eq!(canonical(pt, &tokens("oláaa")), tokens("hi"));
+        assert_eq!(squeeze("holaa"), "hola");
+        assert_eq!(squeeze("1100"), "1100");
+    }
+
+    #[test]
+    fn fill_placeholders() {
+        assert_eq!(fill("{a} y {b}", &[("a", "1"), ("b", "2")]), "1 y 2");
+        assert_eq!(fill("{a} {c}", &[("a", "1")]), "1 {c}");
+    }
+}
