@@ -709,7 +709,9 @@ fn export_audit(
                 file.sync_all()?;
                 n
             }
-            None => audit::export(client, base, token, tenant, &mut std::io::stdout().lock()).await?,
+            None => {
+                audit::export(client, base, token, tenant, &mut std::io::stdout().lock()).await?
+            }
         };
         eprintln!("exported events 1..={written} of tenant {tenant}");
         Ok(())

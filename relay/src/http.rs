@@ -15,6 +15,7 @@ pub mod error;
 pub mod health;
 pub mod keys;
 pub mod knowledge;
+pub mod media;
 pub mod meta_callbacks;
 pub mod meta_settings;
 pub mod report;
@@ -51,6 +52,8 @@ pub struct AppState {
     /// The clock `POST /_test/clock` moves, when `RELAY_TEST_CLOCK=1` (the same one as
     /// `clock`); `None` otherwise, and the route answers 404.
     pub test_clock: Option<Arc<crate::clock::TestClock>>,
+    /// Downloads attachments for the media route (`crate::media`).
+    pub media: Arc<crate::media::Fetcher>,
 }
 
 /// The relay's routes.
@@ -160,6 +163,10 @@ pub fn router(state: AppState) -> Router {
             get(admin::list_messages),
         )
         .route("/v1/tenants/{tenant}/events", get(admin::list_events))
+        .route(
+            "/v1/tenants/{tenant}/media/{message}/{n}",
+            get(media::attachment),
+        )
         .route("/_test/clock", post(test_clock::advance))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

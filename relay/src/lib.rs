@@ -21,6 +21,7 @@ pub mod knowledge;
 pub mod lifecycle;
 pub mod listener;
 pub mod llm;
+pub mod media;
 pub mod meta_id;
 pub mod metrics;
 pub mod outbox;
@@ -123,6 +124,7 @@ impl Relay {
         };
         // Everything on disk at open is durable; later events reach the hub as they are.
         let hub = Arc::new(Hub::new(store.heads().await?));
+        let media = Arc::new(media::Fetcher::new().map_err(|e| RunError::Http(e.to_string()))?);
         let graph = Graph::new(&config.meta_graph_url, &config.instagram_graph_url)
             .map_err(|e| RunError::Http(e.to_string()))?;
         let outbox = Outbox::new(outbox::Shared {
@@ -168,6 +170,7 @@ impl Relay {
                 outbox,
                 drafting,
                 test_clock,
+                media,
             },
             tls,
         })

@@ -37,6 +37,14 @@ enum Track {
     Ignore,
 }
 
+/// A WhatsApp media node: where the bytes are (a URL that wants the same token).
+#[derive(Clone, Debug)]
+pub struct MediaNode {
+    pub url: String,
+    pub mime_type: Option<String>,
+    pub file_size: Option<u64>,
+}
+
 /// One reply to send.
 pub struct Outgoing<'a> {
     /// IGSID or WhatsApp id of the customer.
@@ -404,6 +412,43 @@ impl Graph {
                 error: None,
             }),
         }
+    }
+
+    /// Resolves a WhatsApp media id (`GET /{media-id}`, meta-platform.md §13.1): where its
+    /// bytes are, their type and size. The id must look like Meta's before it addresses
+    /// anything.
+    ///
+    /// # Errors
+    /// Meta's error answer, no answer, or an answer without a URL.
+    pub async fn media_node(
+        &self,
+        channel: &ChannelRecord,
+        token: &str,
+        media_id: &str,
+    ) -> Result<MediaNode, CallFailure> {
+        let id = crate::meta_id::ObjectId::parse(media_id, "the media id").map_err(|_| {
+            CallFailure::Answered {
+                status: 400,
+                error: None,
+            }
+        })?;
+        let url = url(&self.meta_base, &[id.as_str()])?;
+        let answer = self
+            .call(channel, self.http.get(url), token, Track::Ignore)
+            .await?;
+        let Some(media_url) = answer["url"].as_str() else {
+            return Err(CallFailure::Answered {
+                status: 200,
+                error: None,
+            });
+        };
+        Ok(MediaNode {
+            url: media_url.to_owned(),
+            mime_type: answer["mime_type"].as_str().map(str::to_owned),
+            file_size: answer["file_size"]
+                .as_u64()
+                .or_else(|| answer["file_size"].as_str().and_then(|s| s.parse().ok())),
+        })
     }
 
     /// How long Meta asked this channel to hold off (usage headers or throttling errors),

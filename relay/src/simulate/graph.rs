@@ -13,6 +13,7 @@ mod comments;
 mod conversations;
 pub mod ig_body;
 mod instagram;
+pub mod media;
 mod profile;
 pub mod wa_body;
 mod whatsapp;
@@ -137,6 +138,8 @@ pub enum Op {
     Node(String),
     /// `/{id|me}/subscribed_apps`.
     SubscribedApps(String),
+    /// GET `/{MEDIA_ID}`: a WhatsApp media node (`media::node`).
+    Media(String),
     /// Anything else.
     Unknown,
 }
@@ -151,6 +154,7 @@ impl Op {
             Op::Conversations(_) | Op::Conversation { .. } => PathKind::Conversations,
             Op::Profile(_) => PathKind::MessengerProfile,
             Op::Me | Op::Node(_) | Op::SubscribedApps(_) => PathKind::Account,
+            Op::Media(_) => PathKind::Other,
             Op::Unknown => PathKind::Other,
         }
     }
@@ -196,6 +200,7 @@ pub fn route(st: &State, req: &GraphRequest) -> Op {
             edge: false,
         },
         [id] if *m == Method::GET && st.account(id).is_some() => Op::Node((*id).to_owned()),
+        [id] if *m == Method::GET && st.media.contains_key(*id) => Op::Media((*id).to_owned()),
         [id] if *m == Method::POST && req.param("hide").is_some() => Op::Hide((*id).to_owned()),
         [id, "messages"] if *m == Method::POST => Op::Messages((*id).to_owned()),
         [id, "messages"] if *m == Method::GET => Op::Conversation {
@@ -234,6 +239,7 @@ fn addressed_account(st: &State, req: &GraphRequest, op: &Op) -> Option<String> 
             st.comments.get(c).map(|c| c.account.clone())
         }
         Op::Conversation { id, .. } => st.conversation_ids.get(id).map(|(a, _)| a.clone()),
+        Op::Media(id) => st.media.get(id).map(|m| m.account.clone()),
         Op::Templates(waba) => st
             .whatsapp
             .values()
@@ -488,6 +494,7 @@ fn dispatch(sim: &Arc<Sim>, req: &GraphRequest, op: &Op, now: i64) -> Answer {
         Op::Me => account::me(sim, req, now),
         Op::Node(id) => account::node(sim, req, id, now),
         Op::SubscribedApps(id) => account::subscribed_apps(sim, req, id, now),
+        Op::Media(id) => media::node(sim, req, id, now),
         Op::Unknown => Err(match req.segments.first() {
             Some(id) if req.segments.len() == 1 => GraphError::unknown_object(id),
             _ => GraphError::unknown_path(&req.path),
