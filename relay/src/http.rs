@@ -54,6 +54,8 @@ pub struct AppState {
     pub test_clock: Option<Arc<crate::clock::TestClock>>,
     /// Downloads attachments for the media route (`crate::media`).
     pub media: Arc<crate::media::Fetcher>,
+    /// Asks Instagram for customers' names after their messages are stored.
+    pub profiles: crate::profiles::Profiles,
 }
 
 /// The relay's routes.

@@ -26,6 +26,7 @@ pub mod meta_id;
 pub mod metrics;
 pub mod outbox;
 pub mod principal;
+pub mod profiles;
 pub mod proxies;
 pub mod refresh;
 pub mod report;
@@ -152,6 +153,8 @@ impl Relay {
             outbox.clone(),
             llm,
         );
+        let profiles =
+            profiles::Profiles::spawn(store.clone(), hub.clone(), clock.clone(), outbox.clone());
         let resumed = outbox.resume().await?;
         if resumed > 0 {
             tracing::info!(tenants = resumed, "outboxes resumed");
@@ -171,6 +174,7 @@ impl Relay {
                 drafting,
                 test_clock,
                 media,
+                profiles,
             },
             tls,
         })

@@ -451,6 +451,40 @@ impl Graph {
         })
     }
 
+    /// Instagram's User Profile API (meta-platform.md §6.3): `GET /{IGSID}?fields=…` on the
+    /// channel's Graph base with its token. Works only once the customer has consented (by
+    /// messaging the business).
+    ///
+    /// # Errors
+    /// Meta's error answer (consent missing, blocked, token trouble), or no answer.
+    pub async fn user_profile(
+        &self,
+        channel: &ChannelRecord,
+        token: &str,
+        igsid: &str,
+    ) -> Result<protocol::CustomerProfile, CallFailure> {
+        let id = crate::meta_id::ObjectId::parse(igsid, "the IGSID").map_err(|_| {
+            CallFailure::Answered {
+                status: 400,
+                error: None,
+            }
+        })?;
+        let url = url(self.base(channel), &[id.as_str()])?;
+        let request = self.http.get(url).query(&[(
+            "fields",
+            "name,username,profile_pic,follower_count,is_user_follow_business,is_business_follow_user",
+        )]);
+        let answer = self.call(channel, request, token, Track::Ignore).await?;
+        let text = |k: &str| answer[k].as_str().map(str::to_owned);
+        Ok(protocol::CustomerProfile {
+            name: text("name"),
+            username: text("username"),
+            follower_count: answer["follower_count"].as_u64(),
+            follows_business: answer["is_user_follow_business"].as_bool(),
+            followed_by_business: answer["is_business_follow_user"].as_bool(),
+        })
+    }
+
     /// How long Meta asked this channel to hold off (usage headers or throttling errors),
     /// if it still must.
     #[must_use]
