@@ -10,7 +10,9 @@
 //! the thread view names the customer. A refusal (no consent, blocked, token trouble) is
 //! recorded with no profile and is not asked again within the day, so it cannot loop.
 //!
-//! Attempt times are kept in memory: after a restart a customer may be asked once more.
+//! A channel without a usable token, or a Meta that does not answer, records nothing (no
+//! answer is not a refusal) but still counts as the day's attempt. Attempt times are kept in
+//! memory: after a restart a customer may be asked once more.
 
 use crate::clock::Clock;
 use crate::desk::hub::Hub;
@@ -160,21 +162,26 @@ async fn ask(
     else {
         return Ok(());
     };
-    let profile = match outbox.token(scope, &channel) {
-        Ok(token) => match outbox
-            .graph()
-            .user_profile(&channel, token.expose(), &lookup.igsid)
-            .await
-        {
-            Ok(p) => Some(p),
-            Err(f) => {
-                // The class only: Meta's texts may quote the request.
-                let class = crate::outbox::classify::classify(&f).class;
-                tracing::info!(tenant = %scope.tenant(), thread = %lookup.thread, ?class, "customer profile refused");
-                None
-            }
-        },
-        Err(_) => None,
+    // No usable token: nothing was asked, so there is nothing to record (the attempt time
+    // kept in memory still spaces the next try a day apart).
+    let Ok(token) = outbox.token(scope, &channel) else {
+        return Ok(());
+    };
+    let profile = match outbox
+        .graph()
+        .user_profile(&channel, token.expose(), &lookup.igsid)
+        .await
+    {
+        Ok(p) => Some(p),
+        // Meta did not answer: not a refusal to record, and not retried before the day is
+        // over either.
+        Err(crate::outbox::classify::CallFailure::NoAnswer(_)) => return Ok(()),
+        Err(f) => {
+            // The class only: Meta's texts may quote the request.
+            let class = crate::outbox::classify::classify(&f).class;
+            tracing::info!(tenant = %scope.tenant(), thread = %lookup.thread, ?class, "customer profile refused");
+            None
+        }
     };
     let at = clock.now();
     let stored = store
