@@ -441,6 +441,29 @@ impl Events {
         self.push(at, EventBody::Credits(CreditsEvent { added, balance }))
     }
 
+    /// Instagram's User Profile API answered (or, with `None`, refused) for the thread's
+    /// customer.
+    pub fn customer_profile(
+        &mut self,
+        thread: &str,
+        customer: &str,
+        profile: Option<protocol::CustomerProfile>,
+        at: Millis,
+    ) -> Seq {
+        self.push(
+            at,
+            EventBody::Account(protocol::AccountEvent {
+                channel_id: ChannelId::new("ch-ig"),
+                occurred_at: at,
+                kind: protocol::AccountEventKind::CustomerProfile {
+                    thread: ThreadId::new(thread),
+                    customer: customer.to_owned(),
+                    profile,
+                },
+            }),
+        )
+    }
+
     /// Meta's data deletion reached the relay: the thread's customer was removed.
     pub fn customer_removed(&mut self, thread: &str, at: Millis) -> Seq {
         self.push(

@@ -83,6 +83,16 @@ impl Customer {
         }
         self.id.as_str().to_owned()
     }
+
+    /// What the desk shows where a customer appears: `Name (@username)` when the profile
+    /// gave both, else [`Customer::handle`].
+    #[must_use]
+    pub fn display(&self) -> String {
+        match (&self.name, &self.username) {
+            (Some(n), Some(u)) if !n.is_empty() => format!("{n} (@{u})"),
+            _ => self.handle(),
+        }
+    }
 }
 
 /// Whether the customer or the business spoke.

@@ -78,6 +78,29 @@ pub enum AccountEventKind {
     /// data-deletion callback): every desk rewrites the thread's events it holds with
     /// [`crate::redact::event`] and rebuilds the thread from them.
     CustomerRemoved { thread: crate::ThreadId },
+    /// What Instagram's User Profile API said about a thread's customer (meta-platform.md
+    /// §6.3), asked by the relay after the customer's first message and at most once a day
+    /// after. `profile` is `None` when Meta refused (no consent, blocked, token trouble):
+    /// the thread keeps showing the IGSID, and the event's time is when it was last asked.
+    /// Added at the end of the enum so older encodings still decode.
+    CustomerProfile {
+        thread: crate::ThreadId,
+        /// The IGSID asked about.
+        customer: String,
+        profile: Option<CustomerProfile>,
+    },
+}
+
+/// A customer's Instagram profile as the User Profile API gives it.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct CustomerProfile {
+    pub name: Option<String>,
+    pub username: Option<String>,
+    pub follower_count: Option<u64>,
+    /// The customer follows the business (`is_user_follow_business`).
+    pub follows_business: Option<bool>,
+    /// The business follows the customer (`is_business_follow_user`).
+    pub followed_by_business: Option<bool>,
 }
 
 /// A webhook item the relay could route to a channel but not interpret.
@@ -131,6 +154,7 @@ impl EventBody {
                 AccountEventKind::StoryInsights { .. } => "story_insights",
                 AccountEventKind::ChannelChanged { .. } => "channel_changed",
                 AccountEventKind::CustomerRemoved { .. } => "customer_removed",
+                AccountEventKind::CustomerProfile { .. } => "customer_profile",
             },
             EventBody::Unknown(_) => "unknown",
             EventBody::Desk(_) => "desk",

@@ -24,7 +24,9 @@ pub use command::{Answer, Command, CommandKey, Rejection};
 pub use customer::{Channel, Customer, CustomerId, Direction};
 pub use desk::{DeskAction, DeskEvent, Draft, DraftAuthor, DraftBasis};
 pub use error::CodecError;
-pub use event::{AccountEvent, AccountEventKind, CreditsEvent, Event, EventBody, UnknownEvent};
+pub use event::{
+    AccountEvent, AccountEventKind, CreditsEvent, CustomerProfile, Event, EventBody, UnknownEvent,
+};
 pub use frame::{ClientFrame, PROTOCOL_VERSION, Role, ServerFrame};
 pub use ids::{AgentId, ChannelId, DraftId, MessageId, PartnerId, Seq, TenantId, ThreadId};
 pub use inbound::InboundEvent;

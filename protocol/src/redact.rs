@@ -5,7 +5,7 @@
 //! when a [`crate::AccountEventKind::CustomerRemoved`] event reaches them.
 
 use crate::inbound::{InboundKind, Referral};
-use crate::{DeskAction, Event, EventBody, ReplyContent};
+use crate::{AccountEventKind, DeskAction, Event, EventBody, ReplyContent};
 
 /// The text a removed reply or draft shows instead of its words.
 pub const TOMBSTONE: &str = "[removed at the customer's request]";
@@ -60,7 +60,12 @@ pub fn event(e: &mut Event) -> bool {
             }
             _ => {}
         },
-        EventBody::Outbox(_) | EventBody::Account(_) | EventBody::Credits(_) => {}
+        EventBody::Account(a) => {
+            if let AccountEventKind::CustomerProfile { profile, .. } = &mut a.kind {
+                *profile = None;
+            }
+        }
+        EventBody::Outbox(_) | EventBody::Credits(_) => {}
         // Raw items carry no thread; the caller removes those that name the customer.
         EventBody::Unknown(u) => "{\"removed\":true}".clone_into(&mut u.raw),
     }

@@ -92,6 +92,9 @@ pub struct Config {
     pub llm_model: Option<String>,
     pub llm_api_key: Option<Secret>,
     pub max_body_bytes: usize,
+    /// Largest attachment the media route fetches (`RELAY_MEDIA_MAX_BYTES`, TOML
+    /// `media_max_bytes`; default `crate::media::DEFAULT_MAX_BYTES`).
+    pub media_max_bytes: u64,
     /// Size at which a write-ahead log segment is sealed and sled checkpointed
     /// (`RELAY_WAL_SEGMENT_BYTES`).
     pub wal_segment_bytes: u64,
@@ -181,6 +184,7 @@ struct Raw {
     llm_model: Option<String>,
     llm_api_key: Option<String>,
     max_body_bytes: Option<String>,
+    media_max_bytes: Option<String>,
     desk_ping_ms: Option<String>,
     desk_idle_ms: Option<String>,
     desk_send_timeout_ms: Option<String>,
@@ -226,6 +230,7 @@ macro_rules! each_key {
         $f!($raw, llm_model, "LLM_MODEL");
         $f!($raw, llm_api_key, "LLM_API_KEY");
         $f!($raw, max_body_bytes, "RELAY_MAX_BODY_BYTES");
+        $f!($raw, media_max_bytes, "RELAY_MEDIA_MAX_BYTES");
         $f!($raw, desk_ping_ms, "RELAY_DESK_PING_MS");
         $f!($raw, desk_idle_ms, "RELAY_DESK_IDLE_MS");
         $f!($raw, desk_send_timeout_ms, "RELAY_DESK_SEND_TIMEOUT_MS");
@@ -355,6 +360,8 @@ impl Config {
         )?);
         let max_body_bytes = number(raw.max_body_bytes, "RELAY_MAX_BODY_BYTES", "bytes")?
             .unwrap_or(DEFAULT_MAX_BODY);
+        let media_max_bytes = number(raw.media_max_bytes, "RELAY_MEDIA_MAX_BYTES", "bytes")?
+            .map_or(crate::media::DEFAULT_MAX_BYTES, |n| n as u64);
         let wal_segment_bytes = number(raw.wal_segment_bytes, "RELAY_WAL_SEGMENT_BYTES", "bytes")?
             .map_or(crate::store::sled::SEGMENT_BYTES, |n| n as u64);
         let defaults = DeskLimits::default();
@@ -496,6 +503,7 @@ impl Config {
             llm_model: raw.llm_model,
             llm_api_key: raw.llm_api_key.map(Secret::new),
             max_body_bytes,
+            media_max_bytes,
             wal_segment_bytes,
             test_clock: match raw.test_clock.as_deref().map(str::trim) {
                 None | Some("" | "0" | "false") => false,

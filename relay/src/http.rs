@@ -16,6 +16,7 @@ pub mod health;
 pub mod keys;
 pub mod knowledge;
 pub mod listings;
+pub mod media;
 pub mod meta_callbacks;
 pub mod meta_settings;
 pub mod report;
@@ -52,6 +53,10 @@ pub struct AppState {
     /// The clock `POST /_test/clock` moves, when `RELAY_TEST_CLOCK=1` (the same one as
     /// `clock`); `None` otherwise, and the route answers 404.
     pub test_clock: Option<Arc<crate::clock::TestClock>>,
+    /// Downloads attachments for the media route (`crate::media`).
+    pub media: Arc<crate::media::Fetcher>,
+    /// Asks Instagram for customers' names after their messages are stored.
+    pub profiles: crate::profiles::Profiles,
 }
 
 /// The relay's routes.
@@ -170,6 +175,10 @@ pub fn router(state: AppState) -> Router {
             get(admin::list_messages),
         )
         .route("/v1/tenants/{tenant}/events", get(admin::list_events))
+        .route(
+            "/v1/tenants/{tenant}/media/{message}/{n}",
+            get(media::attachment),
+        )
         .route("/_test/clock", post(test_clock::advance))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -23,10 +23,12 @@ pub mod lang;
 pub mod lifecycle;
 pub mod listener;
 pub mod llm;
+pub mod media;
 pub mod meta_id;
 pub mod metrics;
 pub mod outbox;
 pub mod principal;
+pub mod profiles;
 pub mod proxies;
 pub mod refresh;
 pub mod report;
@@ -125,6 +127,7 @@ impl Relay {
         };
         // Everything on disk at open is durable; later events reach the hub as they are.
         let hub = Arc::new(Hub::new(store.heads().await?));
+        let media = Arc::new(media::Fetcher::new().map_err(|e| RunError::Http(e.to_string()))?);
         let graph = Graph::new(&config.meta_graph_url, &config.instagram_graph_url)
             .map_err(|e| RunError::Http(e.to_string()))?;
         let outbox = Outbox::new(outbox::Shared {
@@ -152,6 +155,8 @@ impl Relay {
             outbox.clone(),
             llm,
         );
+        let profiles =
+            profiles::Profiles::spawn(store.clone(), hub.clone(), clock.clone(), outbox.clone());
         let resumed = outbox.resume().await?;
         if resumed > 0 {
             tracing::info!(tenants = resumed, "outboxes resumed");
@@ -170,6 +175,8 @@ impl Relay {
                 outbox,
                 drafting,
                 test_clock,
+                media,
+                profiles,
             },
             tls,
         })

@@ -237,6 +237,9 @@ pub struct Sim {
     relay_url: Mutex<String>,
     pub http: reqwest::Client,
     stopping: watch::Sender<bool>,
+    /// The simulator's own base URL (`http://ADDR`), known once `serve` has its listener;
+    /// media answers point at it.
+    own_url: std::sync::OnceLock<String>,
 }
 
 impl Sim {
@@ -249,6 +252,7 @@ impl Sim {
             config,
             http: reqwest::Client::new(),
             stopping: watch::channel(false).0,
+            own_url: std::sync::OnceLock::new(),
         })
     }
 
@@ -259,6 +263,12 @@ impl Sim {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// The simulator's own base URL (empty before `serve`).
+    #[must_use]
+    pub fn own_url(&self) -> &str {
+        self.own_url.get().map_or("", String::as_str)
     }
 
     /// Points webhooks at another relay base URL.
@@ -322,6 +332,7 @@ impl Sim {
 /// The simulator's routes: `/_sim/…` for control, everything else is Graph.
 pub fn router(sim: Arc<Sim>) -> axum::Router {
     control::routes()
+        .merge(graph::media::routes())
         .merge(oauth::control_routes())
         .fallback(oauth::handle)
         .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
@@ -368,6 +379,10 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), SimError> {
+    if let Ok(addr) = listener.local_addr() {
+        // Set once per process: a second `serve` of the same `Sim` keeps the first address.
+        let _ = sim.own_url.set(format!("http://{addr}"));
+    }
     let stopper = Arc::clone(&sim);
     axum::serve(listener, router(sim))
         .with_graceful_shutdown(async move {

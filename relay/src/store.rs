@@ -607,6 +607,12 @@ pub trait Store: Send + Sync + 'static {
         scope: &TenantScope,
         thread: &ThreadId,
     ) -> Result<Vec<MessageView>, StoreError>;
+    /// One message of the tenant by Meta's id (`mid`, comment id, `wamid`).
+    async fn message_by_mid(
+        &self,
+        scope: &TenantScope,
+        mid: &str,
+    ) -> Result<Option<MessageView>, StoreError>;
     /// Recomputes every audit record of the tenant from its event and re-hashes the chain
     /// (`crate::audit::verify_log`).
     async fn verify_audit(&self, scope: &TenantScope) -> Result<crate::audit::Verdict, StoreError>;

@@ -60,6 +60,8 @@ pub struct ThreadDetail {
     pub handoff: Option<String>,
     /// The newest customer message's seq, for read receipts.
     pub last_seq: Seq,
+    /// What Instagram's User Profile API last said about the customer (context pane).
+    pub profile: Option<protocol::CustomerProfile>,
 }
 
 impl ThreadDetail {
@@ -238,7 +240,15 @@ impl ThreadDetail {
                     line.send = Some(state);
                 }
             }
-            EventBody::Account(_) | EventBody::Unknown(_) | EventBody::Credits(_) => {}
+            EventBody::Account(a) => {
+                if let protocol::AccountEventKind::CustomerProfile {
+                    profile: Some(p), ..
+                } = &a.kind
+                {
+                    self.profile = Some(p.clone());
+                }
+            }
+            EventBody::Unknown(_) | EventBody::Credits(_) => {}
         }
     }
 

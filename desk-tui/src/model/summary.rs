@@ -127,7 +127,12 @@ pub fn thread_of(event: &Event) -> Option<&ThreadId> {
         EventBody::Inbound(e) => Some(&e.thread),
         EventBody::Desk(e) => Some(&e.thread),
         EventBody::Outbox(e) => Some(&e.thread),
-        EventBody::Account(_) | EventBody::Unknown(_) | EventBody::Credits(_) => None,
+        // A profile answer belongs to its thread (and goes with it on a data deletion).
+        EventBody::Account(a) => match &a.kind {
+            protocol::AccountEventKind::CustomerProfile { thread, .. } => Some(thread),
+            _ => None,
+        },
+        EventBody::Unknown(_) | EventBody::Credits(_) => None,
     }
 }
 
@@ -210,7 +215,19 @@ impl ThreadSummary {
                 row.last_seq = event.seq;
                 Some(row)
             }
-            EventBody::Account(_) | EventBody::Unknown(_) | EventBody::Credits(_) => row,
+            EventBody::Account(a) => match &a.kind {
+                // Instagram's profile names the customer; a refusal leaves the IGSID.
+                protocol::AccountEventKind::CustomerProfile {
+                    profile: Some(p), ..
+                } => {
+                    let mut row = row?;
+                    row.customer.name.clone_from(&p.name);
+                    row.customer.username.clone_from(&p.username);
+                    Some(row)
+                }
+                _ => row,
+            },
+            EventBody::Unknown(_) | EventBody::Credits(_) => row,
         }
     }
 

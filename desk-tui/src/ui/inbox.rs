@@ -118,7 +118,7 @@ pub fn list(
                 cells.push(Cell::from(format!("[{badge}]")));
             }
             cells.push(Cell::from(channel_tag(row.channel)));
-            cells.push(Cell::from(row.customer.handle()));
+            cells.push(Cell::from(row.customer.display()));
             if wide {
                 let preview = row
                     .preview

@@ -122,7 +122,7 @@ fn conversation(
     let row = &entry.row;
     let title = format!(
         " {} · {} ",
-        row.customer.handle(),
+        row.customer.display(),
         channel_name(row.channel)
     );
     let block = focus_block(app, Pane::Conversation, title, theme);
@@ -305,6 +305,24 @@ fn context(
     ])];
     if let Some(name) = &row.customer.name {
         lines.push(Line::from(vec![label("name"), Span::raw(name.clone())]));
+    }
+    if let Some(p) = &open.detail.profile {
+        let mut facts = Vec::new();
+        if let Some(n) = p.follower_count {
+            facts.push(format!("{n} followers"));
+        }
+        if p.follows_business == Some(true) {
+            facts.push("follows you".to_owned());
+        }
+        if p.followed_by_business == Some(true) {
+            facts.push("you follow them".to_owned());
+        }
+        if !facts.is_empty() {
+            lines.push(Line::from(vec![
+                label("profile"),
+                Span::raw(facts.join(" · ")),
+            ]));
+        }
     }
     let id = match &row.customer.id {
         CustomerId::Igsid(_) => "Instagram user",

@@ -60,6 +60,7 @@ fn defaults_follow_the_design() {
     assert_eq!(c.storage, StorageKind::Sled);
     assert!(!format!("{:?}", c.master_key).contains("31"));
     assert_eq!(c.max_body_bytes, DEFAULT_MAX_BODY);
+    assert_eq!(c.media_max_bytes, 25_000_000);
     assert!(c.instagram_app_secret.is_none());
 }
 

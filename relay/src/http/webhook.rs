@@ -183,6 +183,7 @@ async fn ingest(
     app.store.sync().await.map_err(storage_failed)?;
     for (scope, events) in stored {
         app.drafting.submit(&scope, &events);
+        app.profiles.submit(&scope, &events);
         app.hub.publish(&scope, events);
     }
     Ok(())

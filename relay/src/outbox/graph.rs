@@ -37,6 +37,14 @@ enum Track {
     Ignore,
 }
 
+/// A WhatsApp media node: where the bytes are (a URL that wants the same token).
+#[derive(Clone, Debug)]
+pub struct MediaNode {
+    pub url: String,
+    pub mime_type: Option<String>,
+    pub file_size: Option<u64>,
+}
+
 /// One reply to send.
 pub struct Outgoing<'a> {
     /// IGSID or WhatsApp id of the customer.
@@ -404,6 +412,77 @@ impl Graph {
                 error: None,
             }),
         }
+    }
+
+    /// Resolves a WhatsApp media id (`GET /{media-id}`, meta-platform.md §13.1): where its
+    /// bytes are, their type and size. The id must look like Meta's before it addresses
+    /// anything.
+    ///
+    /// # Errors
+    /// Meta's error answer, no answer, or an answer without a URL.
+    pub async fn media_node(
+        &self,
+        channel: &ChannelRecord,
+        token: &str,
+        media_id: &str,
+    ) -> Result<MediaNode, CallFailure> {
+        let id = crate::meta_id::ObjectId::parse(media_id, "the media id").map_err(|_| {
+            CallFailure::Answered {
+                status: 400,
+                error: None,
+            }
+        })?;
+        let url = url(&self.meta_base, &[id.as_str()])?;
+        let answer = self
+            .call(channel, self.http.get(url), token, Track::Ignore)
+            .await?;
+        let Some(media_url) = answer["url"].as_str() else {
+            return Err(CallFailure::Answered {
+                status: 200,
+                error: None,
+            });
+        };
+        Ok(MediaNode {
+            url: media_url.to_owned(),
+            mime_type: answer["mime_type"].as_str().map(str::to_owned),
+            file_size: answer["file_size"]
+                .as_u64()
+                .or_else(|| answer["file_size"].as_str().and_then(|s| s.parse().ok())),
+        })
+    }
+
+    /// Instagram's User Profile API (meta-platform.md §6.3): `GET /{IGSID}?fields=…` on the
+    /// channel's Graph base with its token. Works only once the customer has consented (by
+    /// messaging the business).
+    ///
+    /// # Errors
+    /// Meta's error answer (consent missing, blocked, token trouble), or no answer.
+    pub async fn user_profile(
+        &self,
+        channel: &ChannelRecord,
+        token: &str,
+        igsid: &str,
+    ) -> Result<protocol::CustomerProfile, CallFailure> {
+        let id = crate::meta_id::ObjectId::parse(igsid, "the IGSID").map_err(|_| {
+            CallFailure::Answered {
+                status: 400,
+                error: None,
+            }
+        })?;
+        let url = url(self.base(channel), &[id.as_str()])?;
+        let request = self.http.get(url).query(&[(
+            "fields",
+            "name,username,profile_pic,follower_count,is_user_follow_business,is_business_follow_user",
+        )]);
+        let answer = self.call(channel, request, token, Track::Ignore).await?;
+        let text = |k: &str| answer[k].as_str().map(str::to_owned);
+        Ok(protocol::CustomerProfile {
+            name: text("name"),
+            username: text("username"),
+            follower_count: answer["follower_count"].as_u64(),
+            follows_business: answer["is_user_follow_business"].as_bool(),
+            followed_by_business: answer["is_business_follow_user"].as_bool(),
+        })
     }
 
     /// How long Meta asked this channel to hold off (usage headers or throttling errors),

@@ -151,6 +151,17 @@ impl GraphError {
         )
     }
 
+    /// The User Profile API for a customer who has not messaged the business (or blocked
+    /// it): meta-platform.md §6.3 quotes only the message; the code is Graph's generic 100.
+    pub fn user_consent_required() -> Self {
+        GraphError::new(
+            StatusCode::BAD_REQUEST,
+            100,
+            Some(2_018_218),
+            "User consent is required to access user profile",
+        )
+    }
+
     /// A malformed request body: code 100 with the parameter named.
     #[must_use]
     pub fn invalid_parameter(what: impl Into<String>) -> Self {

@@ -13,7 +13,9 @@ mod comments;
 mod conversations;
 pub mod ig_body;
 mod instagram;
+pub mod media;
 mod profile;
+mod user_profile;
 pub mod wa_body;
 mod whatsapp;
 
@@ -137,6 +139,10 @@ pub enum Op {
     Node(String),
     /// `/{id|me}/subscribed_apps`.
     SubscribedApps(String),
+    /// GET `/{MEDIA_ID}`: a WhatsApp media node (`media::node`).
+    Media(String),
+    /// GET `/{IGSID}?fields=…`: Instagram's User Profile API (`user_profile::get`).
+    UserProfile(String),
     /// Anything else.
     Unknown,
 }
@@ -151,6 +157,7 @@ impl Op {
             Op::Conversations(_) | Op::Conversation { .. } => PathKind::Conversations,
             Op::Profile(_) => PathKind::MessengerProfile,
             Op::Me | Op::Node(_) | Op::SubscribedApps(_) => PathKind::Account,
+            Op::Media(_) | Op::UserProfile(_) => PathKind::Other,
             Op::Unknown => PathKind::Other,
         }
     }
@@ -196,6 +203,15 @@ pub fn route(st: &State, req: &GraphRequest) -> Op {
             edge: false,
         },
         [id] if *m == Method::GET && st.account(id).is_some() => Op::Node((*id).to_owned()),
+        [id] if *m == Method::GET && st.media.contains_key(*id) => Op::Media((*id).to_owned()),
+        [id] if *m == Method::GET
+            && req
+                .query
+                .get("fields")
+                .is_some_and(|f| f.contains("follower_count")) =>
+        {
+            Op::UserProfile((*id).to_owned())
+        }
         [id] if *m == Method::POST && req.param("hide").is_some() => Op::Hide((*id).to_owned()),
         [id, "messages"] if *m == Method::POST => Op::Messages((*id).to_owned()),
         [id, "messages"] if *m == Method::GET => Op::Conversation {
@@ -234,6 +250,8 @@ fn addressed_account(st: &State, req: &GraphRequest, op: &Op) -> Option<String> 
             st.comments.get(c).map(|c| c.account.clone())
         }
         Op::Conversation { id, .. } => st.conversation_ids.get(id).map(|(a, _)| a.clone()),
+        Op::Media(id) => st.media.get(id).map(|m| m.account.clone()),
+        Op::UserProfile(_) => by_id("me"),
         Op::Templates(waba) => st
             .whatsapp
             .values()
@@ -488,6 +506,8 @@ fn dispatch(sim: &Arc<Sim>, req: &GraphRequest, op: &Op, now: i64) -> Answer {
         Op::Me => account::me(sim, req, now),
         Op::Node(id) => account::node(sim, req, id, now),
         Op::SubscribedApps(id) => account::subscribed_apps(sim, req, id, now),
+        Op::Media(id) => media::node(sim, req, id, now),
+        Op::UserProfile(id) => user_profile::get(sim, req, id, now),
         Op::Unknown => Err(match req.segments.first() {
             Some(id) if req.segments.len() == 1 => GraphError::unknown_object(id),
             _ => GraphError::unknown_path(&req.path),

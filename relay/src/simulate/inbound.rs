@@ -477,7 +477,14 @@ fn whatsapp(st: &mut State, spec: &InboundSpec, at: i64) -> Result<Prepared, Inb
                     )));
                 }
             };
-            let mut media = json!({"id": ids::numeric("900"), "mime_type": wa_mime(kind),
+            // A medium made with `POST /_sim/media` is named by `media_id`; its node and
+            // download then serve its bytes (`graph::media`).
+            let media_id = spec.media_id.clone().unwrap_or_else(|| ids::numeric("900"));
+            let mime = st
+                .media
+                .get(&media_id)
+                .map_or_else(|| wa_mime(kind).to_owned(), |m| m.mime_type.clone());
+            let mut media = json!({"id": media_id, "mime_type": mime,
                 "sha256": hex::encode(wamid.as_bytes()).chars().take(44).collect::<String>()});
             if let Some(c) = &a.caption {
                 media["caption"] = json!(c);

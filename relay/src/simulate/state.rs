@@ -109,6 +109,8 @@ pub struct State {
     pub profiles: HashMap<String, serde_json::Map<String, Value>>,
     /// Account → webhook fields subscribed through `subscribed_apps`.
     pub subscriptions: HashMap<String, Vec<String>>,
+    /// Media the simulator serves, by media id (`super::graph::media`).
+    pub media: HashMap<String, super::graph::media::SimMedia>,
     pub records: Records,
     pub faults: Faults,
     pub rate: RateLimiter,

@@ -29,6 +29,29 @@ pub trait Views {
     fn send_in_flight(&mut self, thread: &ThreadId) -> Result<bool, StoreError>;
 }
 
+/// A customer profile names the thread's customer; a refusal changes nothing (the IGSID
+/// stays what the desk shows).
+fn project_account(
+    account: &protocol::AccountEvent,
+    views: &mut impl Views,
+) -> Result<(), StoreError> {
+    let protocol::AccountEventKind::CustomerProfile {
+        thread,
+        profile: Some(profile),
+        ..
+    } = &account.kind
+    else {
+        return Ok(());
+    };
+    let Some(mut view) = views.thread(thread)? else {
+        return Ok(());
+    };
+    view.customer.name.clone_from(&profile.name);
+    view.customer.username.clone_from(&profile.username);
+    views.put_thread(view);
+    Ok(())
+}
+
 /// Applies `event` to the views.
 ///
 /// # Errors
@@ -42,7 +65,8 @@ pub fn project(event: &Event, views: &mut impl Views) -> Result<(), StoreError> 
             views.add_credits(credits.added);
             return Ok(());
         }
-        EventBody::Account(_) | EventBody::Unknown(_) => return Ok(()),
+        EventBody::Account(account) => return project_account(account, views),
+        EventBody::Unknown(_) => return Ok(()),
     };
     match &inbound.kind {
         InboundKind::Message(body) => {

@@ -58,6 +58,11 @@ pub fn thread_of(e: &Event) -> Option<&protocol::ThreadId> {
         EventBody::Inbound(i) => Some(&i.thread),
         EventBody::Desk(d) => Some(&d.thread),
         EventBody::Outbox(o) => Some(&o.thread),
-        EventBody::Account(_) | EventBody::Unknown(_) | EventBody::Credits(_) => None,
+        // A profile answer names its thread, so deleting the customer removes it too.
+        EventBody::Account(a) => match &a.kind {
+            protocol::AccountEventKind::CustomerProfile { thread, .. } => Some(thread),
+            _ => None,
+        },
+        EventBody::Unknown(_) | EventBody::Credits(_) => None,
     }
 }

@@ -1225,6 +1225,18 @@ impl Store for SledStore {
         Self::scan(&self.data, &Prefix::of(scope.tenant()).messages_of(thread))
     }
 
+    async fn message_by_mid(
+        &self,
+        scope: &TenantScope,
+        mid: &str,
+    ) -> Result<Option<MessageView>, StoreError> {
+        let prefix = Prefix::of(scope.tenant());
+        let Some(key) = self.data.get(prefix.mid(mid)).map_err(backend)? else {
+            return Ok(None);
+        };
+        Self::get(&self.data, &key)
+    }
+
     async fn propose_draft(
         &self,
         scope: &TenantScope,

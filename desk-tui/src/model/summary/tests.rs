@@ -183,3 +183,33 @@ proptest! {
         prop_assert_eq!(a.messages as usize, n);
     }
 }
+
+#[test]
+fn a_profile_names_the_customer_and_a_refusal_leaves_the_id() {
+    let mut e = Events::new("t");
+    e.message(
+        "th",
+        Channel::InstagramDm,
+        "5550001",
+        "halo",
+        NOW.plus(-Millis::HOUR),
+    );
+    e.customer_profile("th", "5550001", None, NOW.plus(-Millis::HOUR));
+    let r = row(&e.events, "th");
+    assert_eq!(r.customer.display(), r.customer.handle());
+    assert!(r.customer.name.is_none());
+    let profile = protocol::CustomerProfile {
+        name: Some("Sari Wijaya".into()),
+        username: Some("sari.wijaya".into()),
+        follower_count: Some(812),
+        follows_business: Some(true),
+        followed_by_business: Some(false),
+    };
+    e.customer_profile("th", "5550001", Some(profile.clone()), NOW);
+    let r = row(&e.events, "th");
+    assert_eq!(r.customer.display(), "Sari Wijaya (@sari.wijaya)");
+    let detail = crate::model::detail::ThreadDetail::from_events(&e.events);
+    assert_eq!(detail.profile, Some(profile));
+    // Search matches the name.
+    assert!(r.customer.name.as_deref() == Some("Sari Wijaya"));
+}
