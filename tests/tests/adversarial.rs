@@ -36,6 +36,19 @@ async fn metric(fx: &ConnectWorld, name: &str) -> f64 {
     fx.w.metric(name).await.unwrap()
 }
 
+/// `POST /v1/tenants/{t}/channels` with `token`: the status and the answer.
+async fn add_channel(fx: &ConnectWorld, t: &Tenant, token: &str, body: Value) -> (u16, Value) {
+    fx.w.api
+        .call(
+            Method::POST,
+            &format!("/v1/tenants/{}/channels", t.id),
+            Some(token),
+            Some(&body),
+        )
+        .await
+        .unwrap()
+}
+
 /// Which tenant's threads hold `customer`, waiting until one does.
 async fn holder_of(fx: &ConnectWorld, customer: &str) -> String {
     eventually("the customer's thread", WAIT, || async {
@@ -92,16 +105,13 @@ async fn an_owner_cannot_claim_an_account_id_and_its_real_owner_connects_it() {
     let fx = connect_world().await;
     let (a, d) = (&fx.w.a, &fx.w.b);
     // Tenant A's owner claims the account before its owner (D) connects it.
-    let (status, body) =
-        fx.w.api
-            .call(
-                Method::POST,
-                &format!("/v1/tenants/{}/channels", a.id),
-                Some(&a.owner_token),
-                Some(&json!({"kind": "instagram", "account_id": IG_NEW})),
-            )
-            .await
-            .unwrap();
+    let (status, body) = add_channel(
+        &fx,
+        a,
+        &a.owner_token,
+        json!({"kind": "instagram", "account_id": IG_NEW}),
+    )
+    .await;
     assert_eq!(status, 403, "{body}");
     assert!(fx.channel_of(a, IG_NEW).await.unwrap().is_none());
     // D proves the account through Instagram Login and gets it; its DMs reach D only.
@@ -117,31 +127,26 @@ async fn a_connect_of_an_account_another_tenant_proved_changes_nothing_at_meta()
     let fx = connect_world().await;
     let (a, d) = (&fx.w.a, &fx.w.b);
     // The operator's token check: a token of another account is refused with nothing saved.
-    let (status, body) =
-        fx.w.api
-            .call(
-                Method::POST,
-                &format!("/v1/tenants/{}/channels", a.id),
-                Some(OPERATOR_TOKEN),
-                Some(&json!({"kind": "instagram", "account_id": IG_NEW,
-                         "access_token": harness::sim::TOKEN_B})),
-            )
-            .await
-            .unwrap();
+    let (status, body) = add_channel(
+        &fx,
+        a,
+        OPERATOR_TOKEN,
+        json!({"kind": "instagram", "account_id": IG_NEW,
+                         "access_token": harness::sim::TOKEN_B}),
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "token_mismatch");
     assert!(fx.channel_of(a, IG_NEW).await.unwrap().is_none());
     // With the account's own token, the operator configures it for A.
-    fx.w.api
-        .expect(
-            Method::POST,
-            &format!("/v1/tenants/{}/channels", a.id),
-            OPERATOR_TOKEN,
-            Some(json!({"kind": "instagram", "account_id": IG_NEW, "access_token": IG_NEW_TOKEN})),
-            201,
-        )
-        .await
-        .unwrap();
+    let (status, body) = add_channel(
+        &fx,
+        a,
+        OPERATOR_TOKEN,
+        json!({"kind": "instagram", "account_id": IG_NEW, "access_token": IG_NEW_TOKEN}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
     fx.sim.api.clear_calls().await.unwrap();
     let before = metric(&fx, "relay_connect_conflicts_total{outcome=\"refused\"}").await;
     let page = fx.connect_instagram(d, IG_NEW).await.unwrap();
@@ -171,16 +176,14 @@ async fn a_connect_of_an_account_another_tenant_proved_changes_nothing_at_meta()
 async fn an_unproven_holder_yields_to_the_proven_connect_after_the_operator_confirms() {
     let mut fx = connect_world().await;
     let (a, d) = (fx.w.a.clone(), fx.w.b.clone());
-    fx.w.api
-        .expect(
-            Method::POST,
-            &format!("/v1/tenants/{}/channels", a.id),
-            OPERATOR_TOKEN,
-            Some(json!({"kind": "instagram", "account_id": IG_NEW})),
-            201,
-        )
-        .await
-        .unwrap();
+    let (status, body) = add_channel(
+        &fx,
+        &a,
+        OPERATOR_TOKEN,
+        json!({"kind": "instagram", "account_id": IG_NEW}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
     // Make it what earlier versions stored for an owner's raw id: login `manual`.
     fx.w.stop().await.unwrap();
     mark_manual(&fx.w.options.data_dir, &a, IG_NEW).await;

@@ -8,6 +8,22 @@ use harness::{OPERATOR_TOKEN, World};
 use reqwest::Method;
 use serde_json::json;
 
+/// Mints a connect link for tenant A; answers when it expires (relay time).
+async fn link_expiry(w: &World) -> i64 {
+    let link = w
+        .api
+        .expect(
+            Method::POST,
+            &format!("/v1/tenants/{}/connect-links", w.a.id),
+            OPERATOR_TOKEN,
+            Some(json!({"kind": "instagram"})),
+            201,
+        )
+        .await
+        .unwrap();
+    link["expires_at"].as_i64().unwrap()
+}
+
 #[tokio::test]
 async fn the_route_exists_only_when_the_variable_was_set_at_start() {
     let w = World::with_env(vec![("RELAY_TEST_CLOCK".into(), "0".into())])
@@ -47,33 +63,12 @@ async fn the_operator_moves_time_forward_and_links_expire_by_it() {
     assert_eq!(clock(None, 1000).await, 401);
     assert_eq!(clock(Some(w.a.owner_token.clone()), 1000).await, 401);
     assert_eq!(clock(Some(OPERATOR_TOKEN.into()), -1).await, 400);
-    let link = w
-        .api
-        .expect(
-            Method::POST,
-            &format!("/v1/tenants/{}/connect-links", w.a.id),
-            OPERATOR_TOKEN,
-            Some(json!({"kind": "instagram"})),
-            201,
-        )
-        .await
-        .unwrap();
-    let expires_at = link["expires_at"].as_i64().unwrap();
+    let expires_at = link_expiry(&w).await;
     let now = w.advance_clock(0).await.unwrap();
     assert!(expires_at > now);
     let later = w.advance_clock(expires_at - now).await.unwrap();
     assert!(later >= expires_at);
     // Minted now, a link expires from the moved time on.
-    let again = w
-        .api
-        .expect(
-            Method::POST,
-            &format!("/v1/tenants/{}/connect-links", w.a.id),
-            OPERATOR_TOKEN,
-            Some(json!({"kind": "instagram"})),
-            201,
-        )
-        .await
-        .unwrap();
-    assert!(again["expires_at"].as_i64().unwrap() > later);
+    let again = link_expiry(&w).await;
+    assert!(again > later);
 }

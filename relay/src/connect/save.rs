@@ -157,7 +157,7 @@ pub fn report_conflict(
         login = c.login,
         outcome,
         claim = claim.unwrap_or("-"),
-        "connect conflict: the account is held by another channel; confirm a claim with `relay admin claims confirm <claim>`"
+        "connect conflict: the account is held by another channel (a claim is confirmed with `relay admin claims confirm <claim>`)"
     );
 }
 

@@ -108,7 +108,7 @@ mod tests {
     use axum::routing::get;
     use std::collections::HashMap;
 
-    /// A stand-in for an owner's order system: `R-1` is ready, `SLOW` takes a second,
+    /// A stand-in for an owner's order system: `R-1` is ready, `SLOW` never answers,
     /// `BAD` answers something else, anything else is unknown.
     async fn server() -> String {
         async fn answer(Query(q): Query<HashMap<String, String>>) -> axum::response::Response {
@@ -118,10 +118,8 @@ mod tests {
                     "status": "ready for pickup", "kind": "repair", "eta": "2026-12-08"
                 }))
                 .into_response(),
-                Some("SLOW") => {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    axum::Json(serde_json::json!({"status": "late"})).into_response()
-                }
+                // Only the hook's timeout can end this request.
+                Some("SLOW") => std::future::pending().await,
                 Some("BAD") => "not json".into_response(),
                 _ => axum::http::StatusCode::NOT_FOUND.into_response(),
             }

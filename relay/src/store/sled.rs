@@ -1130,8 +1130,10 @@ impl Store for SledStore {
         writes.insert(Tree::Data, answer_key, enc(&answer)?);
         self.write(writes)?;
         lock(&self.heads).insert(tenant.clone(), (head, hash));
-        let event = Some(event);
-        Ok(CommandOutcome { answer, event })
+        Ok(CommandOutcome {
+            answer,
+            event: Some(event),
+        })
     }
 
     async fn head(&self, scope: &TenantScope) -> Result<Seq, StoreError> {

@@ -401,28 +401,15 @@ fn only_comments_of_this_thread_can_be_hidden() {
         comment_id: "17900000000000001".into(),
         hidden: true,
     };
-    let comment = MessageView {
-        id: protocol::MessageId::new("ms_1"),
-        tenant: TenantId::new("tn_a"),
-        thread: th(),
-        mid: "17900000000000001".into(),
-        direction: Direction::Inbound,
-        occurred_at: Millis(0),
-        received_at: Millis(0),
-        seq: Seq(1),
-        content: MessageContent::Comment {
+    let comment = message(
+        "th_1",
+        "17900000000000001",
+        MessageContent::Comment {
             text: Some("spam".into()),
             media_id: None,
             parent_id: None,
         },
-        edits: 0,
-        deleted: false,
-        reactions: Vec::new(),
-        status: None,
-        status_errors: Vec::new(),
-        seen: false,
-        hidden: false,
-    };
+    );
     assert!(
         decide(
             &facts(Some(&t), Some(&comment), None),
