@@ -10,9 +10,11 @@ mod actions;
 mod input;
 pub mod keymap;
 mod load;
+mod media;
 mod update;
 
 pub use actions::channel_name;
+pub use media::{ImageSlot, InlineImage, MediaKey};
 pub use update::label;
 
 use crate::model::detail::ThreadDetail;
@@ -139,6 +141,8 @@ pub enum Input {
     Search(String),
     Command(String),
     Composer(Box<Composer>),
+    /// `o` in a thread with several attachments: the number typed so far.
+    PickMedia(String),
 }
 
 /// Something on top of the screen.
@@ -223,6 +227,14 @@ pub struct App {
     /// Answers that overtook the outbox's own confirmation of their command.
     early_answers: Vec<(usize, CommandKey, Answer)>,
     next_local: u64,
+    /// The terminal draws images (kitty, iTerm2, sixel): the open thread's images are
+    /// fetched and shown inline.
+    pub inline_images: bool,
+    /// Inline images of this run, in memory only (Meta forbids keeping story media).
+    pub images: HashMap<MediaKey, ImageSlot>,
+    /// Where the desk's own loopback server serves attachments (`crate::media`): the
+    /// thread's attachment lines link there (OSC 8) for terminals that make links clickable.
+    pub media_links: Option<String>,
 }
 
 /// Everything that can change the desk.
@@ -270,6 +282,16 @@ pub enum Msg {
         profile: usize,
         result: Result<ReportData, String>,
     },
+    /// Attachment `number` was handed to the system opener, or could not be.
+    MediaOpened {
+        number: usize,
+        result: Result<(), String>,
+    },
+    /// An inline image is ready to draw, or will not be shown.
+    Image {
+        key: MediaKey,
+        result: Result<InlineImage, String>,
+    },
 }
 
 /// Work for the runtime.
@@ -299,6 +321,16 @@ pub enum Effect {
     },
     FetchReport {
         profile: usize,
+    },
+    /// Fetch an attachment through the relay and hand it to the system opener; answer with
+    /// [`Msg::MediaOpened`].
+    OpenMedia {
+        key: MediaKey,
+        number: usize,
+    },
+    /// Fetch images and encode them for the terminal; answer each with [`Msg::Image`].
+    FetchImages {
+        keys: Vec<MediaKey>,
     },
     Bell,
     Quit,
@@ -340,6 +372,9 @@ impl App {
             settings_selected: 0,
             early_answers: Vec::new(),
             next_local: 0,
+            inline_images: false,
+            images: HashMap::new(),
+            media_links: None,
         };
         app.load_all();
         app

@@ -159,6 +159,16 @@ pub struct ReportData {
     pub tenants: Vec<TenantReport>,
 }
 
+/// An attachment's bytes as the relay's media route streamed them.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Fetched {
+    pub content_type: String,
+    pub bytes: bytes::Bytes,
+}
+
+/// A whole video may take longer than any JSON call should.
+const MEDIA_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// Why a call failed, in words.
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
@@ -192,6 +202,18 @@ fn unreachable(error: &reqwest::Error) -> RemoteError {
         RemoteError::Network(format!("TLS certificate refused: {detail}"))
     } else {
         RemoteError::Network(detail)
+    }
+}
+
+/// A refusal in the relay's words (its JSON error's message), else the status's name.
+fn refusal(status: reqwest::StatusCode, body: &str) -> RemoteError {
+    let message = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
+    RemoteError::Status {
+        status: status.as_u16(),
+        message,
     }
 }
 
@@ -244,14 +266,7 @@ impl Remote {
             .await
             .map_err(|e| RemoteError::Network(e.without_url().to_string()))?;
         if !status.is_success() {
-            let message = serde_json::from_str::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-                .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
-            return Err(RemoteError::Status {
-                status: status.as_u16(),
-                message,
-            });
+            return Err(refusal(status, &body));
         }
         serde_json::from_str(&body).map_err(|e| RemoteError::Decode(e.to_string()))
     }
@@ -328,6 +343,51 @@ impl Remote {
             )))
             .await?;
         Ok(())
+    }
+
+    /// Attachment `n` (0-based) of message `message` (its Meta id), through the relay.
+    ///
+    /// # Errors
+    /// Network failure, or the relay refused (not this tenant's, gone, too large).
+    pub async fn media(
+        &self,
+        tenant: &str,
+        message: &str,
+        n: usize,
+    ) -> Result<Fetched, RemoteError> {
+        let mut url = reqwest::Url::parse(&self.base)
+            .map_err(|e| RemoteError::Network(format!("the relay URL is not usable: {e}")))?;
+        url.path_segments_mut()
+            .map_err(|()| RemoteError::Network("the relay URL is not usable".into()))?
+            .pop_if_empty()
+            .extend(["v1", "tenants", tenant, "media", message, &n.to_string()]);
+        let response = self
+            .http
+            .get(url)
+            .timeout(MEDIA_TIMEOUT)
+            .bearer_auth(self.token.expose())
+            .send()
+            .await
+            .map_err(|e| unreachable(&e))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            return Err(refusal(status, &body));
+        }
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/octet-stream")
+            .to_owned();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| RemoteError::Network(e.without_url().to_string()))?;
+        Ok(Fetched {
+            content_type,
+            bytes,
+        })
     }
 
     /// # Errors

@@ -8,10 +8,13 @@ mod chrome;
 mod composer;
 mod help;
 mod inbox;
+mod media;
 mod report;
 mod settings;
 pub mod theme;
 mod thread;
+
+pub use thread::image_room;
 
 use crate::app::{App, Input, Overlay, Screen};
 use ratatui::Frame;

@@ -168,6 +168,7 @@ impl App {
                 };
                 self.inbox.touch();
             }
+            Action::OpenAttachment => self.open_attachment(effects),
             Action::NextNeedingMe => {
                 let current = self.open.as_ref().map(|o| (o.profile, &o.thread));
                 match self.inbox.next_needing_me(self.now, current) {

@@ -90,6 +90,8 @@ impl App {
                 KeyCode::Char(c) => text.push(c),
                 _ => {}
             },
+            Input::PickMedia(_) if ctrl_c => self.input = Input::Normal,
+            Input::PickMedia(_) => self.pick_media_key(key.code, effects),
             Input::Normal => {
                 if ctrl_c {
                     self.overlay = Overlay::ConfirmQuit;
@@ -234,6 +236,12 @@ impl App {
                 "on" => self.bell = true,
                 "off" => self.bell = false,
                 _ => self.flash = Some("bell: on or off".into()),
+            },
+            "attachment" if !rest.is_empty() => match rest.parse::<usize>() {
+                Ok(number) => self.open_numbered(number, effects),
+                Err(_) => {
+                    self.flash = Some("attachment: its number, as the thread lists it".into())
+                }
             },
             other => match super::keymap::Action::parse(other) {
                 Some(action) => self.act(action, effects),

@@ -19,6 +19,7 @@ pub enum Action {
     Search,
     Filter,
     Sort,
+    OpenAttachment,
     NextNeedingMe,
     Approve,
     Edit,
@@ -40,7 +41,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 29] = [
         Action::Down,
         Action::Up,
         Action::Top,
@@ -51,6 +52,7 @@ impl Action {
         Action::Search,
         Action::Filter,
         Action::Sort,
+        Action::OpenAttachment,
         Action::NextNeedingMe,
         Action::Approve,
         Action::Edit,
@@ -84,6 +86,7 @@ impl Action {
             Action::Search => "search",
             Action::Filter => "filter",
             Action::Sort => "sort",
+            Action::OpenAttachment => "attachment",
             Action::NextNeedingMe => "next",
             Action::Approve => "approve",
             Action::Edit => "edit",
@@ -118,6 +121,7 @@ impl Action {
             Action::Search => "search",
             Action::Filter => "next filter",
             Action::Sort => "sort: urgency / newest",
+            Action::OpenAttachment => "open an attachment",
             Action::NextNeedingMe => "next thread needing me",
             Action::Approve => "approve draft and send",
             Action::Edit => "edit the draft here",
@@ -274,7 +278,8 @@ impl Default for Keymap {
             ),
             (c('/'), Action::Search),
             (c('f'), Action::Filter),
-            (c('o'), Action::Sort),
+            (c('s'), Action::Sort),
+            (c('o'), Action::OpenAttachment),
             (c('n'), Action::NextNeedingMe),
             (c('a'), Action::Approve),
             (c('e'), Action::Edit),

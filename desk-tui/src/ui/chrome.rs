@@ -116,6 +116,15 @@ pub fn status(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
             Span::raw(text.clone()),
             Span::raw("█"),
         ]),
+        Input::PickMedia(typed) => {
+            let count = app.open.as_ref().map_or(0, |o| o.detail.media().len());
+            Line::from(vec![
+                Span::styled(format!(" open attachment (1–{count}): "), theme.focus()),
+                Span::raw(typed.clone()),
+                Span::raw("█"),
+                Span::styled("  Enter opens · Esc cancels", theme.dim()),
+            ])
+        }
         Input::Composer(_) => Line::styled(
             " ctrl-s send · ctrl-w save draft · ctrl-e $EDITOR · ctrl-t public/private · esc put aside",
             theme.dim(),

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod keys;
+mod media;
 mod screens;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
