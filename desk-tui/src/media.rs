@@ -119,6 +119,7 @@ impl Media {
                 "/{secret}/{profile}/{message}/{n}",
                 axum::routing::get(serve_one),
             )
+            .fallback(|| async { StatusCode::NOT_FOUND })
             .with_state((self.clone(), secret.clone()));
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
@@ -170,12 +171,7 @@ impl Media {
         // browser tab.
         self.fetch(key).await?;
         let base = self.serve().await?;
-        let url = key.url(&base);
-        let browser = std::env::var("BROWSER").ok();
-        tokio::task::spawn_blocking(move || opener::open(&url, browser.as_deref(), Os::current()))
-            .await
-            .map_err(|e| MediaError::Opener(e.to_string()))?
-            .map_err(MediaError::Opener)
+        open_url(&key.url(&base), std::env::var("BROWSER").ok().as_deref()).await
     }
 
     /// The image encoded for the terminal, at most `room` columns wide.
@@ -193,6 +189,18 @@ impl Media {
             .await
             .map_err(|e| MediaError::Image(e.to_string()))?
     }
+}
+
+/// Hands `url` to the system opener, `browser` being `$BROWSER`'s value.
+///
+/// # Errors
+/// No opener could be started.
+pub async fn open_url(url: &str, browser: Option<&str>) -> Result<(), MediaError> {
+    let (url, browser) = (url.to_owned(), browser.map(str::to_owned));
+    tokio::task::spawn_blocking(move || opener::open(&url, browser.as_deref(), Os::current()))
+        .await
+        .map_err(|e| MediaError::Opener(e.to_string()))?
+        .map_err(MediaError::Opener)
 }
 
 /// Decodes `bytes` (bounded) and encodes them for `picker`'s protocol within
@@ -233,8 +241,12 @@ pub fn encode(
 
 async fn serve_one(
     State((media, secret)): State<(Arc<Media>, String)>,
-    Path((given, profile, message, n)): Path<(String, usize, String, usize)>,
+    Path((given, profile, message, n)): Path<(String, String, String, String)>,
 ) -> Response {
+    // Anything but the exact secret and two numbers is simply not there.
+    let (Ok(profile), Ok(n)) = (profile.parse::<usize>(), n.parse::<usize>()) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
     if given != secret {
         return StatusCode::NOT_FOUND.into_response();
     }

@@ -415,8 +415,8 @@ mod media_ref_tests {
             ("https://bad host/x", false),
             ("", false),
         ] {
-            let got = with_url(url).media_ref(Channel::InstagramDm);
-            assert_eq!(got.is_some(), ok, "{url}");
+            let a = with_url(url);
+            assert_eq!(a.media_ref(Channel::InstagramDm).is_some(), ok, "{url}");
         }
         // WhatsApp goes by media id only: a URL alone is nothing the relay may fetch.
         assert_eq!(
