@@ -294,6 +294,25 @@ async fn the_desk_opens_attachments_through_its_own_loopback_server() {
     let resp = reqwest::get(key.url(&wrong)).await.unwrap();
     assert_eq!(resp.status(), 404);
 
+    // A photo sent without a medium made beforehand (the demo's) is a real picture that
+    // the desk can draw.
+    let photo = customer_sends(
+        &s,
+        json!({"account": WA_A, "customer": "6281234567899", "type": "attachment",
+               "attachments": [{"type": "image", "caption": "Yang seperti ini kak"}]}),
+    )
+    .await;
+    let photo = MediaKey {
+        profile: 0,
+        message: photo,
+        n: 0,
+    };
+    let fetched = media.fetch(&photo).await.unwrap();
+    assert_eq!(fetched.content_type, "image/png");
+    let picker = ratatui_image::picker::Picker::halfblocks();
+    let drawn = desk_tui::media::encode(&picker, &fetched.bytes, 30, 10).unwrap();
+    assert!(drawn.cols <= 30 && drawn.rows <= 10 && drawn.cols > 0, "{drawn:?}");
+
     // A refusal is said by `open` itself, before any browser starts.
     let gone = MediaKey {
         profile: 0,
