@@ -69,6 +69,8 @@ pub struct Config {
     pub refresh_interval: Duration,
     /// How often expired single-use records are swept (`RELAY_SWEEP_INTERVAL_SECS`).
     pub sweep_interval: Duration,
+    /// How long a SIGTERM/SIGINT shutdown may take, signal to exit (`RELAY_SHUTDOWN_SECS`).
+    pub shutdown_bound: Duration,
     pub meta_app_id: String,
     pub meta_app_secret: Secret,
     pub meta_verify_token: Secret,
@@ -167,6 +169,7 @@ struct Raw {
     old_master_keys: Option<String>,
     refresh_interval_secs: Option<String>,
     sweep_interval_secs: Option<String>,
+    shutdown_secs: Option<String>,
     meta_app_id: Option<String>,
     meta_app_secret: Option<String>,
     meta_verify_token: Option<String>,
@@ -213,6 +216,7 @@ macro_rules! each_key {
         $f!($raw, old_master_keys, "RELAY_OLD_MASTER_KEYS");
         $f!($raw, refresh_interval_secs, "RELAY_REFRESH_INTERVAL_SECS");
         $f!($raw, sweep_interval_secs, "RELAY_SWEEP_INTERVAL_SECS");
+        $f!($raw, shutdown_secs, "RELAY_SHUTDOWN_SECS");
         $f!($raw, meta_app_id, "META_APP_ID");
         $f!($raw, meta_app_secret, "META_APP_SECRET");
         $f!($raw, meta_verify_token, "META_VERIFY_TOKEN");
@@ -347,6 +351,7 @@ impl Config {
             3600,
         )?;
         let sweep_interval = secs(raw.sweep_interval_secs, "RELAY_SWEEP_INTERVAL_SECS", 600)?;
+        let shutdown_bound = secs(raw.shutdown_secs, "RELAY_SHUTDOWN_SECS", 10)?;
         let meta_app_id = required(raw.meta_app_id, "META_APP_ID", "meta_app_id")?;
         let meta_app_secret = Secret::new(required(
             raw.meta_app_secret,
@@ -473,6 +478,7 @@ impl Config {
             old_master_keys,
             refresh_interval,
             sweep_interval,
+            shutdown_bound,
             meta_app_id,
             meta_app_secret,
             meta_verify_token,
