@@ -41,7 +41,9 @@ async fn sigterm_under_load_keeps_what_it_acknowledged_sends_once_and_exits_in_t
             .unwrap();
         threads.push(fx.w.thread_of(&t, &customer, WAIT).await.unwrap());
     }
-    fx.w.top_up(&t, i64::try_from(REPLIES).unwrap()).await.unwrap();
+    fx.w.top_up(&t, i64::try_from(REPLIES).unwrap())
+        .await
+        .unwrap();
     fx.sim
         .api
         .fault(&json!({"kind": "slow", "ms": 300, "path": "messages"}))
