@@ -14,6 +14,7 @@ pub mod desk;
 pub mod draft;
 pub mod drafting;
 pub mod graph_url;
+pub mod html;
 pub mod housekeeping;
 pub mod http;
 pub mod ids;
