@@ -45,6 +45,9 @@ pub enum StorageKind {
     Postgres,
 }
 
+/// The default of `RELAY_MEDIA_MAX_BYTES`: 25 MB.
+pub const DEFAULT_MEDIA_MAX_BYTES: u64 = 25 * 1000 * 1000;
+
 /// The validated configuration of `relay serve`.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -95,7 +98,7 @@ pub struct Config {
     pub llm_api_key: Option<Secret>,
     pub max_body_bytes: usize,
     /// Largest attachment the media route fetches (`RELAY_MEDIA_MAX_BYTES`, TOML
-    /// `media_max_bytes`; default `crate::media::DEFAULT_MAX_BYTES`).
+    /// `media_max_bytes`; default [`DEFAULT_MEDIA_MAX_BYTES`]).
     pub media_max_bytes: u64,
     /// Size at which a write-ahead log segment is sealed and sled checkpointed
     /// (`RELAY_WAL_SEGMENT_BYTES`).
@@ -366,7 +369,7 @@ impl Config {
         let max_body_bytes = number(raw.max_body_bytes, "RELAY_MAX_BODY_BYTES", "bytes")?
             .unwrap_or(DEFAULT_MAX_BODY);
         let media_max_bytes = number(raw.media_max_bytes, "RELAY_MEDIA_MAX_BYTES", "bytes")?
-            .map_or(crate::media::DEFAULT_MAX_BYTES, |n| n as u64);
+            .map_or(DEFAULT_MEDIA_MAX_BYTES, |n| n as u64);
         let wal_segment_bytes = number(raw.wal_segment_bytes, "RELAY_WAL_SEGMENT_BYTES", "bytes")?
             .map_or(crate::store::sled::SEGMENT_BYTES, |n| n as u64);
         let defaults = DeskLimits::default();
