@@ -48,7 +48,6 @@ impl Shutdown {
 
     /// Counts the caller as a task until the returned guard drops (for work spawned by
     /// others, such as a WebSocket session axum spawns after an upgrade).
-    #[must_use]
     pub fn hold(&self) -> TaskTrackerToken {
         self.tasks.token()
     }
@@ -61,6 +60,7 @@ impl Shutdown {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::time::Duration;

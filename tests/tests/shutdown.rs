@@ -123,11 +123,12 @@ async fn sigterm_under_load_keeps_what_it_acknowledged_sends_once_and_exits_in_t
     }
     let (code, reason) = closing.await.unwrap().unwrap();
     assert_eq!(code, close::GOING_AWAY, "{reason}");
+    let sends_before = fx.sim.api.send_calls().await.unwrap().len();
+    let acknowledged = acked.lock().unwrap().len();
     eprintln!(
-        "SIGTERM to exit: {} ms (bound {BOUND_SECS} s); {} webhooks acknowledged; {} sends before the stop",
+        "SIGTERM to exit: {} ms (bound {BOUND_SECS} s); {acknowledged} webhooks acknowledged; \
+         {sends_before} sends before the stop",
         took.as_millis(),
-        acked.lock().unwrap().len(),
-        fx.sim.api.send_calls().await.unwrap().len()
     );
     assert!(
         took < Duration::from_secs(BOUND_SECS),

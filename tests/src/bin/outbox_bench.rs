@@ -289,7 +289,6 @@ async fn run(args: Args, mut cores: Cores) -> Result<()> {
     Ok(())
 }
 
-/// Locates a sibling binary of the workspace's release build.
 // ---------------------------------------------------------------------------------------
 // Set-up: simulator accounts, tenants, channels, credits, customers
 // ---------------------------------------------------------------------------------------
