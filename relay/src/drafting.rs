@@ -223,13 +223,7 @@ impl Task {
     /// Drafts job after job until the relay stops: the draft in hand is finished, the
     /// messages still queued get none (an agent drafts them, as for any message).
     async fn run(self, mut rx: mpsc::UnboundedReceiver<Job>, shutdown: crate::shutdown::Shutdown) {
-        loop {
-            let job = tokio::select! {
-                biased;
-                () = shutdown.stopping() => return,
-                job = rx.recv() => job,
-            };
-            let Some(job) = job else { return };
+        while let Some(Some(job)) = shutdown.unless_stopping(rx.recv()).await {
             for event in &job.events {
                 if shutdown.is_stopping() {
                     return;

@@ -17,9 +17,8 @@ pub fn spawn(app: AppState) {
                 Ok(n) => tracing::info!(swept = n, "expired single-use records removed"),
                 Err(e) => tracing::warn!(error = %e, "housekeeping round failed"),
             }
-            tokio::select! {
-                () = app.clock.sleep(every) => {}
-                () = stop.stopping() => return,
+            if stop.unless_stopping(app.clock.sleep(every)).await.is_none() {
+                return;
             }
         }
     });

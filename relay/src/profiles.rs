@@ -103,14 +103,8 @@ impl Profiles {
         let task_clock = clock.clone();
         let stop = shutdown.clone();
         shutdown.spawn(async move {
-            loop {
-                // A lookup not made now is made after the restart, at the customer's next message.
-                let job = tokio::select! {
-                    biased;
-                    () = stop.stopping() => return,
-                    job = rx.recv() => job,
-                };
-                let Some(job) = job else { return };
+            // A lookup not made now is made after the restart, at the customer's next message.
+            while let Some(Some(job)) = stop.unless_stopping(rx.recv()).await {
                 for lookup in job.lookups {
                     if stop.is_stopping() {
                         return;

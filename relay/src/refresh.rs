@@ -34,9 +34,8 @@ pub fn spawn(app: AppState) {
             if let Err(e) = round(&app).await {
                 tracing::warn!(error = %e, "token refresh round failed");
             }
-            tokio::select! {
-                () = app.clock.sleep(every) => {}
-                () = stop.stopping() => return,
+            if stop.unless_stopping(app.clock.sleep(every)).await.is_none() {
+                return;
             }
         }
     });

@@ -37,6 +37,16 @@ impl Shutdown {
         self.token.cancelled()
     }
 
+    /// `work`'s output, or `None` once the shutdown began (checked first, so a task in a
+    /// loop never starts another round after it).
+    pub async fn unless_stopping<F: Future>(&self, work: F) -> Option<F::Output> {
+        tokio::select! {
+            biased;
+            () = self.token.cancelled() => None,
+            out = work => Some(out),
+        }
+    }
+
     /// Spawns a background task the shutdown waits for.
     pub fn spawn<F>(&self, task: F) -> JoinHandle<F::Output>
     where

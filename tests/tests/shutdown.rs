@@ -8,7 +8,7 @@
 
 use harness::desk::RawDesk;
 use harness::sim::{SimWorld, eventually};
-use harness::{APP_SECRET, IG_A, OPERATOR_TOKEN, ig_dm, now_ms, sign};
+use harness::{IG_A, OPERATOR_TOKEN, ig_dm, now_ms};
 use protocol::frame::close;
 use protocol::{Answer, Command};
 use serde_json::json;
@@ -70,24 +70,15 @@ async fn sigterm_under_load_keeps_what_it_acknowledged_sends_once_and_exits_in_t
     let mut writers = Vec::new();
     for writer in 0..WRITERS {
         let (acked, acks, next, stop) = (acked.clone(), acks.clone(), next.clone(), stop.clone());
-        let url = fx.w.api.url.clone();
+        let api = fx.w.api.clone();
         writers.push(tokio::spawn(async move {
-            let http = reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap();
             while !stop.load(Ordering::SeqCst) {
                 let mid = format!("term-{}", next.fetch_add(1, Ordering::SeqCst));
                 let customer = format!("54{writer:014}");
                 let body = ig_dm(IG_A, &mid, &customer, "are you open?", now_ms());
-                let sent = http
-                    .post(format!("{url}/webhooks/instagram"))
-                    .header("x-hub-signature-256", sign(&body, APP_SECRET))
-                    .body(body)
-                    .send()
-                    .await;
+                let sent = api.webhook("instagram", &body).await;
                 match sent {
-                    Ok(r) if r.status().as_u16() == 200 => {
+                    Ok(200) => {
                         acked.lock().unwrap().insert(mid);
                         acks.send_modify(|n| *n += 1);
                     }
