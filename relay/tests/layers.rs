@@ -5,7 +5,8 @@
 //! the list may only shrink — an entry that no longer matches any import fails the test too.
 //!
 //! It reads text, not the compiler's view: paths in comments are skipped, paths written
-//! through `super::` stay inside one top-level module and are not edges.
+//! through `super::` stay inside one top-level module and are not edges. The same walk
+//! checks the one-clock rule: time is read through `clock::Clock` only.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -178,41 +179,51 @@ fn group_names(group: &str, out: &mut BTreeSet<String>) {
     }
 }
 
-/// (from, to) → the files that make the edge.
-fn edges() -> BTreeMap<(String, String), BTreeSet<String>> {
+/// Every `.rs` file under `relay/src`: its path there and its text.
+fn sources() -> Vec<(std::path::PathBuf, String)> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut edges: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    let mut out = Vec::new();
     let mut stack = vec![src.clone()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 stack.push(path);
-                continue;
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                out.push((path.strip_prefix(&src).unwrap().to_path_buf(), text));
             }
-            if path.extension().is_none_or(|e| e != "rs") {
-                continue;
-            }
-            let rel = path.strip_prefix(&src).unwrap();
-            let first = rel
-                .components()
-                .next()
-                .unwrap()
-                .as_os_str()
-                .to_string_lossy();
-            let from = first.trim_end_matches(".rs").to_owned();
-            // The crate roots wire everything; they are not a layer.
-            if from == "lib" || from == "main" {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).unwrap();
-            for to in crate_paths(&text) {
-                if to != from {
-                    edges
-                        .entry((from.clone(), to))
-                        .or_default()
-                        .insert(rel.display().to_string());
-                }
+        }
+    }
+    out
+}
+
+/// The top-level module a file belongs to.
+fn top_module(rel: &Path) -> String {
+    let first = rel
+        .components()
+        .next()
+        .unwrap()
+        .as_os_str()
+        .to_string_lossy();
+    first.trim_end_matches(".rs").to_owned()
+}
+
+/// (from, to) → the files that make the edge.
+fn edges() -> BTreeMap<(String, String), BTreeSet<String>> {
+    let mut edges: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for (rel, text) in sources() {
+        let from = top_module(&rel);
+        // The crate roots wire everything; they are not a layer.
+        if from == "lib" || from == "main" {
+            continue;
+        }
+        for to in crate_paths(&text) {
+            if to != from {
+                edges
+                    .entry((from.clone(), to))
+                    .or_default()
+                    .insert(rel.display().to_string());
             }
         }
     }
@@ -311,6 +322,40 @@ fn the_allow_list_only_names_edges_that_still_exist() {
     assert!(
         stale.is_empty(),
         "these imports are gone; remove them from ALLOWED: {stale:?}"
+    );
+}
+
+/// Files that may read the system's time directly, and why.
+const OWN_TIME: &[(&str, &str)] = &[
+    ("clock.rs", "the relay's clock itself"),
+    (
+        "store/commit.rs",
+        "how long a device flush took, for metrics",
+    ),
+    (
+        "store/sled.rs",
+        "a bounded retry while sled's lock is released at open",
+    ),
+];
+
+#[test]
+fn time_is_read_only_through_the_clock() {
+    let mut direct = Vec::new();
+    for (rel, text) in sources() {
+        let rel_text = rel.display().to_string();
+        if OWN_TIME.iter().any(|(f, _)| *f == rel_text) {
+            continue;
+        }
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if code.contains("Instant::now()") || code.contains("SystemTime::now()") {
+                direct.push(format!("{rel_text}:{}", i + 1));
+            }
+        }
+    }
+    assert!(
+        direct.is_empty(),
+        "read the time through clock::Clock (or list the file in OWN_TIME with a reason): {direct:?}"
     );
 }
 
