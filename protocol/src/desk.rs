@@ -2,7 +2,7 @@
 //! replies, resolutions, reads and comment moderation. Every desk of the tenant replays
 //! them, so all desks agree on who holds a thread and which draft version is current.
 
-use crate::command::CommandKey;
+use crate::ids::CommandKey;
 use crate::ids::{AgentId, ChannelId, Seq, ThreadId};
 use crate::reply::ReplyContent;
 use serde::{Deserialize, Serialize};

@@ -473,7 +473,8 @@ fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    runtime()?.block_on(async move {
+    let runtime = runtime()?;
+    let served = runtime.block_on(async move {
         let (listen, data_dir) = (config.listen, config.data_dir.clone());
         let relay = crate::Relay::open(config).await?;
         let listener = tokio::net::TcpListener::bind(listen)
@@ -488,7 +489,11 @@ fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         let _ = std::io::stdout().flush();
         relay.serve(listener, shutdown_signal()).await?;
         Ok(())
-    })
+    });
+    // Storage is flushed by now; a blocking call still running must not hold the exit past
+    // `RELAY_SHUTDOWN_SECS` (dropping the runtime would wait for it).
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    served
 }
 
 fn simulate(args: SimulateArgs) -> anyhow::Result<()> {

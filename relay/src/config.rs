@@ -45,6 +45,9 @@ pub enum StorageKind {
     Postgres,
 }
 
+/// The default of `RELAY_MEDIA_MAX_BYTES`: 25 MB.
+pub const DEFAULT_MEDIA_MAX_BYTES: u64 = 25 * 1000 * 1000;
+
 /// The validated configuration of `relay serve`.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -69,6 +72,8 @@ pub struct Config {
     pub refresh_interval: Duration,
     /// How often expired single-use records are swept (`RELAY_SWEEP_INTERVAL_SECS`).
     pub sweep_interval: Duration,
+    /// How long a SIGTERM/SIGINT shutdown may take, signal to exit (`RELAY_SHUTDOWN_SECS`).
+    pub shutdown_bound: Duration,
     pub meta_app_id: String,
     pub meta_app_secret: Secret,
     pub meta_verify_token: Secret,
@@ -93,7 +98,7 @@ pub struct Config {
     pub llm_api_key: Option<Secret>,
     pub max_body_bytes: usize,
     /// Largest attachment the media route fetches (`RELAY_MEDIA_MAX_BYTES`, TOML
-    /// `media_max_bytes`; default `crate::media::DEFAULT_MAX_BYTES`).
+    /// `media_max_bytes`; default [`DEFAULT_MEDIA_MAX_BYTES`]).
     pub media_max_bytes: u64,
     /// Size at which a write-ahead log segment is sealed and sled checkpointed
     /// (`RELAY_WAL_SEGMENT_BYTES`).
@@ -167,6 +172,7 @@ struct Raw {
     old_master_keys: Option<String>,
     refresh_interval_secs: Option<String>,
     sweep_interval_secs: Option<String>,
+    shutdown_secs: Option<String>,
     meta_app_id: Option<String>,
     meta_app_secret: Option<String>,
     meta_verify_token: Option<String>,
@@ -213,6 +219,7 @@ macro_rules! each_key {
         $f!($raw, old_master_keys, "RELAY_OLD_MASTER_KEYS");
         $f!($raw, refresh_interval_secs, "RELAY_REFRESH_INTERVAL_SECS");
         $f!($raw, sweep_interval_secs, "RELAY_SWEEP_INTERVAL_SECS");
+        $f!($raw, shutdown_secs, "RELAY_SHUTDOWN_SECS");
         $f!($raw, meta_app_id, "META_APP_ID");
         $f!($raw, meta_app_secret, "META_APP_SECRET");
         $f!($raw, meta_verify_token, "META_VERIFY_TOKEN");
@@ -347,6 +354,7 @@ impl Config {
             3600,
         )?;
         let sweep_interval = secs(raw.sweep_interval_secs, "RELAY_SWEEP_INTERVAL_SECS", 600)?;
+        let shutdown_bound = secs(raw.shutdown_secs, "RELAY_SHUTDOWN_SECS", 10)?;
         let meta_app_id = required(raw.meta_app_id, "META_APP_ID", "meta_app_id")?;
         let meta_app_secret = Secret::new(required(
             raw.meta_app_secret,
@@ -361,7 +369,7 @@ impl Config {
         let max_body_bytes = number(raw.max_body_bytes, "RELAY_MAX_BODY_BYTES", "bytes")?
             .unwrap_or(DEFAULT_MAX_BODY);
         let media_max_bytes = number(raw.media_max_bytes, "RELAY_MEDIA_MAX_BYTES", "bytes")?
-            .map_or(crate::media::DEFAULT_MAX_BYTES, |n| n as u64);
+            .map_or(DEFAULT_MEDIA_MAX_BYTES, |n| n as u64);
         let wal_segment_bytes = number(raw.wal_segment_bytes, "RELAY_WAL_SEGMENT_BYTES", "bytes")?
             .map_or(crate::store::sled::SEGMENT_BYTES, |n| n as u64);
         let defaults = DeskLimits::default();
@@ -473,6 +481,7 @@ impl Config {
             old_master_keys,
             refresh_interval,
             sweep_interval,
+            shutdown_bound,
             meta_app_id,
             meta_app_secret,
             meta_verify_token,

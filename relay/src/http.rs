@@ -57,6 +57,8 @@ pub struct AppState {
     pub media: Arc<crate::media::Fetcher>,
     /// Asks Instagram for customers' names after their messages are stored.
     pub profiles: crate::profiles::Profiles,
+    /// The one shutdown every background task and desk session watches.
+    pub shutdown: crate::shutdown::Shutdown,
 }
 
 /// The relay's routes.

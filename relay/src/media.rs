@@ -22,9 +22,6 @@ use protocol::Channel;
 use protocol::inbound::MediaRef;
 use std::time::Duration;
 
-/// The default of `RELAY_MEDIA_MAX_BYTES`: 25 MB.
-pub const DEFAULT_MAX_BYTES: u64 = 25 * 1000 * 1000;
-
 /// Connecting to Meta or its CDN must not take longer than this.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Nor may the stream stall longer than this between reads (a whole video may take longer

@@ -4,9 +4,9 @@
 //! Tests use [`World`]: one relay, one partner, two tenants (A and B) with the Instagram
 //! and WhatsApp accounts the fixtures in `tests/fixtures/meta/` are addressed to.
 
+pub mod bench;
 pub mod connect;
 pub mod desk;
-pub mod procfs;
 pub mod proxy;
 pub mod sim;
 pub mod tls;

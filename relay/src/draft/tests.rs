@@ -289,34 +289,6 @@ fn drafts_are_deterministic_and_fast_enough() {
     }
 }
 
-#[test]
-fn every_boutique_draft_passes_the_classifier() {
-    // The drafter only repeats facts, so its drafts must ground.
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/knowledge/boutique.toml");
-    let k = Knowledge::from_toml(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let d = Drafter::new(&k);
-    let c = crate::safety::Classifier::new(&k);
-    for m in [
-        "harga gift card?",
-        "kak linen wrap dress masih ready?",
-        "ongkir ke Medan?",
-        "nomor wa admin berapa?",
-        "email kalian apa",
-        "cara cuci baju linen gimana?",
-        "pesanan aku udah dikirim belum ya kak?",
-    ] {
-        let text = d.draft(m, &[]).text.unwrap();
-        let v = c.check(
-            &text,
-            m,
-            protocol::Channel::InstagramDm,
-            &["Sourdough Lane".into()],
-        );
-        assert!(v.is_pass(), "{m}: {text} → {v:?}");
-    }
-}
-
 /// A knowledge file of the dev evaluation set (`assets/eval/dev/knowledge`).
 fn dev(name: &str) -> Drafter {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
