@@ -12,6 +12,7 @@ pub mod commit;
 #[cfg(test)]
 mod conformance;
 pub mod domain;
+pub mod pg;
 pub mod project;
 pub mod redact;
 pub mod sled;
