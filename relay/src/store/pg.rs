@@ -40,8 +40,13 @@ const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("pg/0001_schema.sql"))];
 /// Connections per relay process.
 const POOL_SIZE: usize = 16;
 
+/// The newest schema version this build knows.
+pub const SCHEMA_VERSION: i32 = 1;
+
 pub struct PgStore {
     pool: Pool,
+    /// How many migrations `open` applied.
+    migrated: usize,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -50,7 +55,11 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 
 /// A database error, with unique violations told apart (they mean "already exists").
 fn db(e: &tokio_postgres::Error) -> StoreError {
-    StoreError::Backend(format!("postgres: {}", e.as_db_error().map_or_else(|| e.to_string(), |d| d.message().to_owned())))
+    StoreError::Backend(format!(
+        "postgres: {}",
+        e.as_db_error()
+            .map_or_else(|| e.to_string(), |d| d.message().to_owned())
+    ))
 }
 
 fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
@@ -117,7 +126,9 @@ impl PgStore {
     pub async fn open(url: &str) -> Result<PgStore, StoreError> {
         let config = tokio_postgres::Config::from_str(url)
             // The driver's message may quote the URL, password included: say only what.
-            .map_err(|_| StoreError::Backend("DATABASE_URL is not a valid PostgreSQL URL".into()))?;
+            .map_err(|_| {
+                StoreError::Backend("DATABASE_URL is not a valid PostgreSQL URL".into())
+            })?;
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -129,8 +140,8 @@ impl PgStore {
             .max_size(POOL_SIZE)
             .build()
             .map_err(backend)?;
-        let store = PgStore { pool };
-        store.migrate().await?;
+        let mut store = PgStore { pool, migrated: 0 };
+        store.migrated = store.migrate().await?;
         Ok(store)
     }
 
@@ -182,6 +193,12 @@ impl PgStore {
         Ok(ran)
     }
 
+    /// How many migrations [`PgStore::open`] applied (0: the schema was current).
+    #[must_use]
+    pub fn applied_at_open(&self) -> usize {
+        self.migrated
+    }
+
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool.get().await.map_err(backend)
     }
@@ -198,9 +215,7 @@ impl PgStore {
         let tenant = tenant.clone();
         let handle = Handle::current();
         tokio::task::spawn_blocking(move || {
-            let tx = handle
-                .block_on(client.transaction())
-                .map_err(|e| db(&e))?;
+            let tx = handle.block_on(client.transaction()).map_err(|e| db(&e))?;
             handle.block_on(enter_tenant(&tx, &tenant))?;
             let head = if lock {
                 // Creates the head row on a tenant's first step; either way it is locked

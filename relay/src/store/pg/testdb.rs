@@ -22,7 +22,9 @@ pub struct TestDb {
 
 /// Why a test database could not be made.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot create a test database on {server} (is PostgreSQL running? `.ci/run` starts it): {reason}")]
+#[error(
+    "cannot create a test database on {server} (is PostgreSQL running? `.ci/run` starts it): {reason}"
+)]
 pub struct TestDbError {
     server: String,
     reason: String,
