@@ -13,6 +13,7 @@ pub mod tls;
 
 use anyhow::{Context as _, bail};
 use hmac::{Hmac, Mac};
+use relay::store::pg::testdb::TestDb;
 use serde_json::{Value, json};
 use sha2::Sha256;
 use std::path::{Path, PathBuf};
@@ -431,6 +432,16 @@ pub struct World {
     pub secrets: Vec<String>,
     /// The CA that issued the relay's certificate, when it serves TLS.
     pub ca_pem: Option<String>,
+    /// The relay's database when the suite runs on PostgreSQL (`CHATDESK_TEST_STORAGE`);
+    /// dropped, and so removed, after the relay.
+    pub db: Option<TestDb>,
+}
+
+/// Whether end-to-end relays keep their data in PostgreSQL: `CHATDESK_TEST_STORAGE=postgres`
+/// (each relay gets a fresh database), else sled in the test's directory.
+#[must_use]
+pub fn on_postgres() -> bool {
+    std::env::var("CHATDESK_TEST_STORAGE").is_ok_and(|v| v == "postgres")
 }
 
 impl World {
@@ -478,6 +489,15 @@ impl World {
         with_tokens: bool,
     ) -> anyhow::Result<World> {
         let dir = tempfile::tempdir()?;
+        let mut extra_env = extra_env;
+        let db = if on_postgres() {
+            let db = TestDb::create().await?;
+            extra_env.push(("RELAY_STORAGE".into(), "postgres".into()));
+            extra_env.push(("DATABASE_URL".into(), db.url().to_owned()));
+            Some(db)
+        } else {
+            None
+        };
         let options = RelayOptions {
             data_dir: dir.path().join("data"),
             log: dir.path().join("relay.log"),
@@ -568,6 +588,7 @@ impl World {
             b,
             secrets,
             ca_pem,
+            db,
         })
     }
 
