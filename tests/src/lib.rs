@@ -437,6 +437,40 @@ pub struct World {
     pub db: Option<TestDb>,
 }
 
+/// Whether any row of any table of the database at `url` holds `needle` (in a text or bytea
+/// column), read as the tables' owner.
+///
+/// # Errors
+/// The database cannot be read.
+pub async fn db_contains(url: &str, needle: &str) -> anyhow::Result<bool> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    let columns = client
+        .query(
+            "SELECT table_name::text, column_name::text, data_type::text
+             FROM information_schema.columns
+             WHERE table_schema = 'public' AND data_type IN ('text', 'bytea')",
+            &[],
+        )
+        .await?;
+    for c in &columns {
+        let (table, column, kind): (String, String, String) = (c.get(0), c.get(1), c.get(2));
+        let needle_sql = if kind == "bytea" {
+            "convert_to($1, 'UTF8')"
+        } else {
+            "$1"
+        };
+        let sql = format!(
+            "SELECT count(*) FROM \"{table}\" WHERE position({needle_sql} in \"{column}\") > 0"
+        );
+        let n: i64 = client.query_one(&sql, &[&needle]).await?.get(0);
+        if n > 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Whether end-to-end relays keep their data in PostgreSQL: `CHATDESK_TEST_STORAGE=postgres`
 /// (each relay gets a fresh database), else sled in the test's directory.
 #[must_use]

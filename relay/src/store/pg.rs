@@ -53,7 +53,8 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
-/// A database error, with unique violations told apart (they mean "already exists").
+/// A database error as a storage failure: the server's own message (never the URL or
+/// the statement's parameters, which may hold tenant data).
 fn db(e: &tokio_postgres::Error) -> StoreError {
     StoreError::Backend(format!(
         "postgres: {}",
@@ -662,9 +663,15 @@ impl Backend for PgStore {
     }
 
     async fn purge_history(&self) -> Result<(), StoreError> {
-        // Old row versions are the database's to reclaim (autovacuum); the relay keeps no
-        // log of its own that could still hold the removed texts.
-        Ok(())
+        // The rows were rewritten, but their old versions stay in the table files until a
+        // vacuum reclaims them: do it now for the tables a redaction rewrites, rather than
+        // whenever autovacuum comes by. (VACUUM cannot run in a transaction; the relay's
+        // login owns the tables.)
+        let client = self.client().await?;
+        client
+            .batch_execute("VACUUM events, messages, threads, sends")
+            .await
+            .map_err(|e| db(&e))
     }
 
     async fn insert_partner(&self, partner: PartnerRecord) -> Result<(), StoreError> {
