@@ -48,6 +48,13 @@ enum Command {
         #[command(subcommand)]
         command: OfflineAuditCommand,
     },
+    /// Applies the PostgreSQL migrations this database lacks (`relay serve` also does at
+    /// start-up) and says how many ran.
+    Migrate {
+        /// The database (`postgres://…` or `host=… dbname=…`).
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+    },
     /// Dry run: JSON lines {"id","text","channel"} on stdin, one JSON line of draft,
     /// hand-off, reason, language, facts and verdict per input on stdout. Stores nothing.
     Draft {
@@ -410,6 +417,7 @@ pub fn main() -> ExitCode {
             command: OfflineAuditCommand::VerifyFile { file },
         } => audit::verify_file(&file),
         Command::Draft { knowledge } => draft(&knowledge),
+        Command::Migrate { database_url } => migrate(&database_url),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -454,6 +462,22 @@ fn draft(path: &std::path::Path) -> anyhow::Result<()> {
         writeln!(out, "{answer}").context("cannot write stdout")?;
         out.flush().context("cannot write stdout")?;
     }
+    Ok(())
+}
+
+/// `relay migrate`: one line saying how many migrations ran.
+fn migrate(url: &str) -> anyhow::Result<()> {
+    let rt = runtime()?;
+    let ran = rt.block_on(async {
+        let store = crate::store::pg::PgStore::open(url).await?;
+        // Open applied them; a second look answers 0 unless another relay raced it.
+        let again = store.migrate().await?;
+        Ok::<_, crate::store::StoreError>(store.applied_at_open() + again)
+    })?;
+    println!(
+        "{ran} migration(s) applied; schema at version {}",
+        crate::store::pg::SCHEMA_VERSION
+    );
     Ok(())
 }
 

@@ -53,6 +53,7 @@ use crate::outbox::Outbox;
 use crate::outbox::graph::Graph;
 use crate::outbox::limits::SendLimits;
 use crate::store::Store;
+use crate::store::pg::PgStore;
 use crate::store::sled::SledStore;
 use std::future::Future;
 use std::sync::Arc;
@@ -63,8 +64,6 @@ use tokio::net::TcpListener;
 pub enum RunError {
     #[error("{0}")]
     Store(#[from] store::StoreError),
-    #[error("RELAY_STORAGE=postgres is not available in this build yet; use sled")]
-    PostgresUnavailable,
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
     #[error("cannot build the HTTP client: {0}")]
@@ -77,7 +76,7 @@ pub enum RunError {
 ///
 /// # Errors
 /// The storage cannot be opened.
-pub fn open_store(config: &Config, metrics: &Metrics) -> Result<Arc<dyn Store>, RunError> {
+pub async fn open_store(config: &Config, metrics: &Metrics) -> Result<Arc<dyn Store>, RunError> {
     match config.storage {
         StorageKind::Sled => {
             let m = metrics.clone();
@@ -92,7 +91,13 @@ pub fn open_store(config: &Config, metrics: &Metrics) -> Result<Arc<dyn Store>, 
                 config.wal_segment_bytes,
             )?))
         }
-        StorageKind::Postgres => Err(RunError::PostgresUnavailable),
+        StorageKind::Postgres => {
+            // Config refuses `postgres` without a URL; this only keeps the match total.
+            let url = config.database_url.as_ref().ok_or_else(|| {
+                store::StoreError::Backend("RELAY_STORAGE=postgres needs DATABASE_URL".into())
+            })?;
+            Ok(Arc::new(PgStore::open(url.expose()).await?))
+        }
     }
 }
 
@@ -116,7 +121,7 @@ impl Relay {
             None => None,
         };
         let metrics = Metrics::new();
-        let store = open_store(&config, &metrics)?;
+        let store = open_store(&config, &metrics).await?;
         let shutdown = shutdown::Shutdown::default();
         let test_clock = config.test_clock.then(|| Arc::new(TestClock::default()));
         let clock: Arc<dyn Clock> = match &test_clock {
