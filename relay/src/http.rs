@@ -32,6 +32,7 @@ use crate::outbox::Outbox;
 use crate::store::Store;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
 use axum::routing::{any, delete, get, post};
 use std::sync::Arc;
 
@@ -57,19 +58,25 @@ pub struct AppState {
     pub media: Arc<crate::media::Fetcher>,
     /// Asks Instagram for customers' names after their messages are stored.
     pub profiles: crate::profiles::Profiles,
+    /// Webhook POSTs handled at once (`RELAY_MAX_INFLIGHT_WEBHOOKS`); see `webhook::admit`.
+    pub webhook_slots: Arc<tokio::sync::Semaphore>,
+    /// Whether the data directory has room (`crate::disk`).
+    pub disk: crate::disk::DiskGuard,
 }
 
 /// The relay's routes.
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
+    // Only the POSTs take a slot: the handshake is cheap and Meta needs it answered.
+    let admit = axum::middleware::from_fn_with_state(state.clone(), webhook::admit);
     Router::new()
         .route(
             "/webhooks/instagram",
-            get(webhook::handshake).post(webhook::instagram),
+            get(webhook::handshake).post(webhook::instagram.layer(admit.clone())),
         )
         .route(
             "/webhooks/whatsapp",
-            get(webhook::handshake).post(webhook::whatsapp),
+            get(webhook::handshake).post(webhook::whatsapp.layer(admit)),
         )
         .route("/meta/deauthorize", post(meta_callbacks::deauthorize))
         .route("/meta/data-deletion", post(meta_callbacks::data_deletion))

@@ -11,6 +11,7 @@ pub mod config;
 pub mod connect;
 pub mod demo;
 pub mod desk;
+pub mod disk;
 pub mod draft;
 pub mod drafting;
 pub mod graph_url;
@@ -161,6 +162,14 @@ impl Relay {
         if resumed > 0 {
             tracing::info!(tenants = resumed, "outboxes resumed");
         }
+        let config_slots = config.max_inflight_webhooks;
+        let disk = disk::DiskGuard::new(
+            &config.data_dir,
+            config.min_free_bytes,
+            config.data_max_bytes,
+        );
+        // Measured once before serving, so the first webhook already knows.
+        disk.measure_async().await;
         Ok(Relay {
             state: AppState {
                 command_limits: Arc::new(desk::limit::CommandLimits::new(desk::limit::Budget {
@@ -177,6 +186,8 @@ impl Relay {
                 test_clock,
                 media,
                 profiles,
+                webhook_slots: Arc::new(tokio::sync::Semaphore::new(config_slots)),
+                disk,
             },
             tls,
         })
@@ -201,6 +212,7 @@ impl Relay {
         let store = self.state.store.clone();
         refresh::spawn(self.state.clone());
         housekeeping::spawn(self.state.clone());
+        self.state.disk.spawn(self.state.config.disk_check);
         let app =
             http::router(self.state).into_make_service_with_connect_info::<http::client::Peer>();
         match self.tls {
