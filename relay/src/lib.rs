@@ -213,6 +213,12 @@ impl Relay {
         refresh::spawn(self.state.clone());
         housekeeping::spawn(self.state.clone());
         self.state.disk.spawn(self.state.config.disk_check);
+        // The day is read from the relay's clock each second, so a moved test clock shows.
+        audit::heads::spawn_daily_log(
+            self.state.store.clone(),
+            self.state.clock.clone(),
+            std::time::Duration::from_secs(1),
+        );
         let app =
             http::router(self.state).into_make_service_with_connect_info::<http::client::Peer>();
         match self.tls {

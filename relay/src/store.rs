@@ -590,6 +590,9 @@ pub trait Store: Send + Sync + 'static {
     /// Every tenant's head, read once at start-up so desks are only ever served events
     /// that were durable (everything on disk at open is).
     async fn heads(&self) -> Result<Vec<(TenantId, Seq)>, StoreError>;
+    /// Every tenant's evidence-chain head: the newest event's seq and its audit record's
+    /// hash (`audit::GENESIS` for an empty log), for `/metrics` and the daily log line.
+    async fn chain_heads(&self) -> Result<Vec<(TenantId, Seq, crate::audit::Hash)>, StoreError>;
     async fn events_after(
         &self,
         scope: &TenantScope,

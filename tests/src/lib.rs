@@ -63,6 +63,24 @@ pub fn ig_dm(account: &str, mid: &str, customer: &str, text: &str, at: i64) -> V
     .into_bytes()
 }
 
+/// A customer's WhatsApp text `id` from `from` to the number `phone_number_id`, as Meta
+/// posts it.
+#[must_use]
+pub fn wa_text(phone_number_id: &str, id: &str, from: &str, text: &str) -> Vec<u8> {
+    json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": phone_number_id},
+            "contacts": [{"profile": {"name": "Sheena"}, "wa_id": from}],
+            "messages": [{"from": from, "id": id, "timestamp": "1734004967",
+                          "type": "text", "text": {"body": text}}],
+        }}]}],
+    })
+    .to_string()
+    .into_bytes()
+}
+
 /// `X-Hub-Signature-256` for `body` under `secret`.
 #[must_use]
 pub fn sign(body: &[u8], secret: &str) -> String {

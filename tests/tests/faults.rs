@@ -7,24 +7,13 @@
 #![allow(clippy::unwrap_used)]
 
 use harness::{APP_SECRET, OPERATOR_TOKEN, WA_A, World, eventually, sign};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 /// A WhatsApp text message to tenant A's number, as Meta posts it.
 fn wa_text(id: &str, text: &str) -> Vec<u8> {
-    json!({
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "15550783881", "phone_number_id": WA_A},
-            "contacts": [{"profile": {"name": "Sheena"}, "wa_id": "16505551234"}],
-            "messages": [{"from": "16505551234", "id": id, "timestamp": "1734004967",
-                          "type": "text", "text": {"body": text}}],
-        }}]}],
-    })
-    .to_string()
-    .into_bytes()
+    harness::wa_text(WA_A, id, "16505551234", text)
 }
 
 /// Posts a signed webhook; answers the status, the `Retry-After` header and the JSON.

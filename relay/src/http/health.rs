@@ -85,7 +85,8 @@ fn keys_open(app: &AppState) -> bool {
 }
 
 /// `GET /metrics`: the operator's token or `RELAY_METRICS_TOKEN`, as a bearer header. The
-/// figures name no tenant, but volumes and conflicts are still the operator's business.
+/// figures name no tenant except the evidence-chain heads (`audit::heads`); volumes and
+/// conflicts are still the operator's business.
 ///
 /// # Errors
 /// 401 in the JSON error shape without a token that may read them.
@@ -106,8 +107,10 @@ pub async fn metrics(
             "/metrics needs the operator token or RELAY_METRICS_TOKEN as a bearer token",
         ));
     }
-    Ok((
-        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(),
-    ))
+    let mut text = app.metrics.render();
+    // Read at scrape time rather than registered, so a deleted tenant leaves no series.
+    text.push_str(&crate::audit::heads::render(
+        &app.store.chain_heads().await?,
+    ));
+    Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }

@@ -1151,6 +1151,17 @@ impl Store for SledStore {
             .collect()
     }
 
+    async fn chain_heads(&self) -> Result<Vec<(TenantId, Seq, Hash)>, StoreError> {
+        let tenants: Vec<TenantRecord> = Self::scan(&self.registry, b"n/")?;
+        tenants
+            .into_iter()
+            .map(|t| {
+                let (seq, hash) = self.read_chain(&t.id)?;
+                Ok((t.id, seq, hash))
+            })
+            .collect()
+    }
+
     async fn events_after(
         &self,
         scope: &TenantScope,
