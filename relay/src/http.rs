@@ -16,6 +16,7 @@ pub mod health;
 pub mod keys;
 pub mod knowledge;
 pub mod listings;
+pub mod manage;
 pub mod media;
 pub mod meta_callbacks;
 pub mod meta_settings;
@@ -33,7 +34,7 @@ use crate::store::Store;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
-use axum::routing::{any, delete, get, post};
+use axum::routing::{any, delete, get, patch, post};
 use std::sync::Arc;
 
 /// Everything a handler may reach; cheap to clone.
@@ -94,6 +95,15 @@ pub fn router(state: AppState) -> Router {
             "/v1/partners",
             post(admin::create_partner).get(listings::partners),
         )
+        .route(
+            "/v1/partners/{partner}",
+            patch(manage::rename_partner).delete(manage::delete_partner),
+        )
+        .route(
+            "/v1/tenants/{tenant}",
+            patch(manage::rename_tenant).delete(manage::delete_tenant),
+        )
+        .route("/v1/tenant-deletions", get(manage::deletions))
         .route("/v1/partners/{partner}/report", get(report::partner_report))
         .route(
             "/v1/partners/{partner}/tenants",
