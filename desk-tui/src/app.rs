@@ -245,6 +245,10 @@ pub enum Msg {
         profile: usize,
         state: ConnectionState,
     },
+    /// The relay deleted a profile's tenant; its replica was erased.
+    Erased {
+        profile: usize,
+    },
     /// A profile's replica finished opening (the inbox was drawn from its snapshot).
     ReplicaReady {
         profile: usize,

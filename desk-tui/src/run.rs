@@ -296,6 +296,9 @@ fn forward_sync(profile: usize, sync: &SyncHandle, tx: mpsc::UnboundedSender<Msg
                         answer,
                     });
                 }
+                Ok(Update::Erased) => {
+                    let _ = tx.send(Msg::Erased { profile });
+                }
                 Ok(Update::Queued { .. } | Update::State(_)) => {}
                 // Missed some: the replica has them; re-read from the cursor.
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
