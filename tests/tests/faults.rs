@@ -4,7 +4,7 @@
 //! unprivileged test cannot make) stops acknowledging, `/readyz` says why, and nothing
 //! acknowledged before is lost or changed.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use harness::{APP_SECRET, OPERATOR_TOKEN, WA_A, World, eventually, sign};
 use serde_json::Value;
