@@ -123,7 +123,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/desk", any(desk::upgrade))
         .route(
             "/v1/tenants/{tenant}/connect-links",
-            post(crate::connect::links::create_link),
+            post(crate::connect::links::create_link).get(crate::connect::links::list_links),
         )
         .route(
             "/v1/connect-claims/{claim}/confirm",

@@ -566,6 +566,12 @@ pub trait Store: Send + Sync + 'static {
     async fn put_once(&self, key: &str, record: OnceRecord) -> Result<(), StoreError>;
     /// Removes and answers the record under `key`; of concurrent callers at most one gets it.
     async fn take_once(&self, key: &str) -> Result<Option<OnceRecord>, StoreError>;
+    /// The tenant's single-use records with their keys (no expiry check), for listing its
+    /// unused connect links.
+    async fn once_records(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(String, OnceRecord)>, StoreError>;
     /// Removes every single-use record that expired at or before `now` (links, states,
     /// choices, claims nobody used); answers how many. Unreadable records are kept.
     async fn sweep_once(&self, now: Millis) -> Result<usize, StoreError>;

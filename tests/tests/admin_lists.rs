@@ -221,3 +221,43 @@ async fn the_cli_prints_tables_for_people_json_for_scripts_and_progress_for_long
     let (_, table, _) = admin_cli(&w, &["tenants", "list", "--partner", &w.partner]).await;
     assert!(table.contains("Renamed"), "{table}");
 }
+
+#[tokio::test]
+async fn unused_connect_links_are_listed_for_their_tenant_until_they_expire() {
+    let w = World::new().await.unwrap();
+    let path = format!("/v1/tenants/{}/connect-links", w.a.id);
+    let (status, minted) = w
+        .api
+        .call(
+            Method::POST,
+            &path,
+            Some(&w.a.owner_token),
+            Some(&serde_json::json!({"kind": "instagram"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{minted}");
+    let (status, listed) = get(&w, &path, &w.a.owner_token).await;
+    assert_eq!(status, 200);
+    let links = listed["links"].as_array().unwrap();
+    assert_eq!(links.len(), 1, "{listed}");
+    assert_eq!(links[0]["kind"], "instagram");
+    assert_eq!(links[0]["url"], minted["url"], "the same link, shown again");
+    assert_eq!(links[0]["expires_at"], minted["expires_at"]);
+    // Listing mints nothing; the operator sees them too; agents and other tenants do not.
+    assert_eq!(get(&w, &path, &w.a.owner_token).await.1, listed);
+    assert_eq!(get(&w, &path, OPERATOR_TOKEN).await.1, listed);
+    assert_eq!(get(&w, &path, &w.a.agent_token).await.0, 403);
+    assert_eq!(get(&w, &path, &w.b.owner_token).await.0, 404);
+    let other = format!("/v1/tenants/{}/connect-links", w.b.id);
+    assert_eq!(
+        get(&w, &other, OPERATOR_TOKEN).await.1["links"],
+        serde_json::json!([])
+    );
+    // Past their lifetime (RELAY_CONNECT_LINK_TTL_SECS, 30 min) they are not shown.
+    w.advance_clock(30 * 60 * 1000 + 1).await.unwrap();
+    assert_eq!(
+        get(&w, &path, &w.a.owner_token).await.1["links"],
+        serde_json::json!([])
+    );
+}

@@ -848,6 +848,26 @@ impl Store for SledStore {
         Ok(Some(record))
     }
 
+    async fn once_records(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(String, OnceRecord)>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.registry.scan_prefix(b"o/") {
+            let (key, bytes) = entry.map_err(backend)?;
+            // Unreadable and pre-`sealed` records are skipped: neither can be shown again.
+            let Ok(record) = dec::<OnceRecord>(&bytes) else {
+                continue;
+            };
+            if record.tenant == *tenant
+                && let Some(k) = key.strip_prefix(b"o/")
+            {
+                out.push((String::from_utf8_lossy(k).into_owned(), record));
+            }
+        }
+        Ok(out)
+    }
+
     async fn sweep_once(&self, now: Millis) -> Result<usize, StoreError> {
         let _g = lock(&self.registry_lock);
         let mut writes = Writes::default();

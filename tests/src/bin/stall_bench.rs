@@ -161,9 +161,7 @@ async fn run(args: &Args, stalled: usize) -> Result<Figures> {
         delivery.add(&h).map_err(|e| anyhow!("histogram: {e:?}"))?;
         delivered += u64::try_from(got)?;
     }
-    let slow_closed = w
-        .metric("relay_desk_closed_total{reason=\"slow\"}")
-        .await?;
+    let slow_closed = w.metric("relay_desk_closed_total{reason=\"slow\"}").await?;
     drop(stalls);
     Ok(Figures {
         ack,
