@@ -296,6 +296,11 @@ pub enum Effect {
         profile: usize,
         on: bool,
     },
+    /// Mint one connect link of `kind` (owner), then reload the settings.
+    MintConnectLink {
+        profile: usize,
+        kind: String,
+    },
     /// Disconnect a channel (owner), then reload the settings.
     Disconnect {
         profile: usize,

@@ -551,6 +551,22 @@ fn run_effects(
                     },
                 );
             }
+            Effect::MintConnectLink { profile, kind } => {
+                let tenant = app.profile(profile).and_then(|p| p.tenant.clone());
+                spawn_remote(
+                    live,
+                    profile,
+                    tenant,
+                    tx,
+                    move |remote, tenant| async move {
+                        let result = match remote.mint_link(&tenant, &kind).await {
+                            Ok(_) => remote.settings(&tenant).await.map_err(|e| e.to_string()),
+                            Err(e) => Err(format!("no connect link was made: {e}")),
+                        };
+                        Msg::Settings { profile, result }
+                    },
+                );
+            }
             Effect::Disconnect { profile, channel } => {
                 let tenant = app.profile(profile).and_then(|p| p.tenant.clone());
                 spawn_remote(

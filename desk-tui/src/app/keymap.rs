@@ -32,6 +32,7 @@ pub enum Action {
     DiscardSend,
     ResumeDrafting,
     Disconnect,
+    ConnectLink,
     Settings,
     Report,
     Help,
@@ -40,7 +41,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 29] = [
         Action::Down,
         Action::Up,
         Action::Top,
@@ -64,6 +65,7 @@ impl Action {
         Action::DiscardSend,
         Action::ResumeDrafting,
         Action::Disconnect,
+        Action::ConnectLink,
         Action::Settings,
         Action::Report,
         Action::Help,
@@ -97,6 +99,7 @@ impl Action {
             Action::DiscardSend => "discard-send",
             Action::ResumeDrafting => "resume-drafting",
             Action::Disconnect => "disconnect",
+            Action::ConnectLink => "connect-link",
             Action::Settings => "settings",
             Action::Report => "report",
             Action::Help => "help",
@@ -131,6 +134,7 @@ impl Action {
             Action::DiscardSend => "give up a failed reply",
             Action::ResumeDrafting => "resume paused drafting",
             Action::Disconnect => "disconnect a channel",
+            Action::ConnectLink => "new Instagram connect link (:link KIND for another)",
             Action::Settings => "owner settings",
             Action::Report => "partner report",
             Action::Help => "this help",
@@ -288,6 +292,7 @@ impl Default for Keymap {
             (c('D'), Action::DiscardSend),
             (c('u'), Action::ResumeDrafting),
             (c('X'), Action::Disconnect),
+            (c('L'), Action::ConnectLink),
             (c('S'), Action::Settings),
             (c('P'), Action::Report),
             (c('?'), Action::Help),
