@@ -144,6 +144,13 @@ async fn a_full_data_directory_stops_acknowledging_and_loses_nothing() {
     }
     let refused = refused.expect("the cap was never reached");
     assert!(!acked.is_empty());
+    // The figure README's "Load and faults" quotes (`-- --nocapture`).
+    eprintln!(
+        "data directory {size} bytes at start, cap {cap}: {} messages of {} bytes \
+         acknowledged, then 503 storage_full",
+        acked.len(),
+        filler.len()
+    );
 
     // /readyz says why, in sizes, and is not ready.
     let ready = w
