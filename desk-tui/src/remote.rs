@@ -309,6 +309,23 @@ impl Remote {
         })
     }
 
+    /// The settings screen after an owner's change: reloaded when `change` went through,
+    /// else why it did not (`failed`, then the error).
+    ///
+    /// # Errors
+    /// The change failed, or reading the settings back did.
+    pub async fn settings_after<T>(
+        &self,
+        tenant: &str,
+        change: Result<T, RemoteError>,
+        failed: &str,
+    ) -> Result<SettingsData, String> {
+        match change {
+            Ok(_) => self.settings(tenant).await.map_err(|e| e.to_string()),
+            Err(e) => Err(format!("{failed}: {e}")),
+        }
+    }
+
     /// Mints one single-use connect link of `kind` for the tenant; answers its URL.
     ///
     /// # Errors

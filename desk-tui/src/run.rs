@@ -543,10 +543,10 @@ fn run_effects(
                     tenant,
                     tx,
                     move |remote, tenant| async move {
-                        let result = match remote.set_auto_send(&tenant, on).await {
-                            Ok(()) => remote.settings(&tenant).await.map_err(|e| e.to_string()),
-                            Err(e) => Err(format!("auto-send was not changed: {e}")),
-                        };
+                        let change = remote.set_auto_send(&tenant, on).await;
+                        let result = remote
+                            .settings_after(&tenant, change, "auto-send was not changed")
+                            .await;
                         Msg::Settings { profile, result }
                     },
                 );
@@ -559,10 +559,10 @@ fn run_effects(
                     tenant,
                     tx,
                     move |remote, tenant| async move {
-                        let result = match remote.mint_link(&tenant, &kind).await {
-                            Ok(_) => remote.settings(&tenant).await.map_err(|e| e.to_string()),
-                            Err(e) => Err(format!("no connect link was made: {e}")),
-                        };
+                        let change = remote.mint_link(&tenant, &kind).await;
+                        let result = remote
+                            .settings_after(&tenant, change, "no connect link was made")
+                            .await;
                         Msg::Settings { profile, result }
                     },
                 );
@@ -575,10 +575,10 @@ fn run_effects(
                     tenant,
                     tx,
                     move |remote, tenant| async move {
-                        let result = match remote.disconnect(&tenant, &channel).await {
-                            Ok(()) => remote.settings(&tenant).await.map_err(|e| e.to_string()),
-                            Err(e) => Err(format!("the channel was not disconnected: {e}")),
-                        };
+                        let change = remote.disconnect(&tenant, &channel).await;
+                        let result = remote
+                            .settings_after(&tenant, change, "the channel was not disconnected")
+                            .await;
                         Msg::Settings { profile, result }
                     },
                 );

@@ -680,7 +680,19 @@ impl World {
     /// # Errors
     /// The scrape failed.
     pub async fn metric(&self, name: &str) -> anyhow::Result<f64> {
-        let text = self
+        let text = self.metrics_text().await?;
+        Ok(text
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or(0.0))
+    }
+
+    /// The whole `/metrics` page, scraped with the operator's token.
+    ///
+    /// # Errors
+    /// The scrape failed.
+    pub async fn metrics_text(&self) -> anyhow::Result<String> {
+        Ok(self
             .api
             .http
             .get(format!("{}/metrics", self.api.url))
@@ -689,11 +701,7 @@ impl World {
             .await?
             .error_for_status()?
             .text()
-            .await?;
-        Ok(text
-            .lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
-            .unwrap_or(0.0))
+            .await?)
     }
 
     /// Moves the relay's clock `ms` forward (`POST /_test/clock`); answers its new now.

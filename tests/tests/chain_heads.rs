@@ -11,17 +11,7 @@ use std::time::Duration;
 
 /// The (hash, seq) `/metrics` shows for `tenant`.
 async fn metric_head(w: &World, tenant: &str) -> Option<(String, u64)> {
-    let text = w
-        .api
-        .http
-        .get(format!("{}/metrics", w.api.url))
-        .bearer_auth(OPERATOR_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = w.metrics_text().await.unwrap();
     let prefix = format!("relay_audit_chain_head{{tenant=\"{tenant}\",hash=\"");
     text.lines().find_map(|l| {
         let rest = l.strip_prefix(&prefix)?;
