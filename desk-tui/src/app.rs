@@ -257,6 +257,10 @@ pub enum Msg {
         profile: usize,
         state: ConnectionState,
     },
+    /// The relay deleted a profile's tenant; its replica was erased.
+    Erased {
+        profile: usize,
+    },
     /// A profile's replica finished opening (the inbox was drawn from its snapshot).
     ReplicaReady {
         profile: usize,
@@ -313,6 +317,11 @@ pub enum Effect {
     SetAutoSend {
         profile: usize,
         on: bool,
+    },
+    /// Mint one connect link of `kind` (owner), then reload the settings.
+    MintConnectLink {
+        profile: usize,
+        kind: String,
     },
     /// Disconnect a channel (owner), then reload the settings.
     Disconnect {

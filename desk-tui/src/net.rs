@@ -78,6 +78,8 @@ pub(crate) enum Incoming {
 pub(crate) enum Verdict {
     Reconnect(String),
     Refused(String),
+    /// The tenant was deleted from the relay: erase the local copy, then stop for good.
+    Erase(String),
 }
 
 /// The relay's close codes: only a policy refusal and an unsupported protocol version are
@@ -96,6 +98,9 @@ pub(crate) fn verdict_on_close(code: Option<u16>, reason: &str) -> Verdict {
         Some(close::VERSION) => Verdict::Refused(format!(
             "the relay does not support desk protocol version {PROTOCOL_VERSION}; \
              update the desk{detail}"
+        )),
+        Some(close::TENANT_DELETED) => Verdict::Erase(format!(
+            "this business was deleted from the relay; its local copy on this desk was erased{detail}"
         )),
         Some(close::TOO_SLOW) => {
             Verdict::Reconnect(format!("fell behind the relay, resyncing{detail}"))
@@ -308,6 +313,10 @@ mod tests {
             };
             assert!(reason.ends_with(": token revoked"), "{reason}");
         }
+        assert!(matches!(
+            verdict_on_close(Some(close::TENANT_DELETED), ""),
+            Verdict::Erase(_)
+        ));
     }
 
     #[test]

@@ -83,6 +83,19 @@ impl Outbox {
         })
     }
 
+    /// Drops every queued command and stored answer (the tenant was deleted).
+    ///
+    /// # Errors
+    /// sled failed.
+    pub(crate) fn clear(&self) -> Result<(), sled::Error> {
+        let _order = self
+            .order
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.queue.clear()?;
+        self.answers.clear()
+    }
+
     /// Queues a command under a fresh key and makes it durable before returning.
     ///
     /// This blocks on an fsync; async callers use [`crate::SyncHandle::submit`].

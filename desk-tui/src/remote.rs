@@ -68,8 +68,9 @@ pub struct SettingsData {
     pub default_reply: Option<String>,
     pub channels: Vec<ChannelLine>,
     pub credits: i64,
-    /// Fresh single-use connect links for a new account, by kind ("instagram",
-    /// "whatsapp"), or why there is none.
+    /// The tenant's unused, unexpired single-use connect links, by kind ("instagram",
+    /// "facebook", "whatsapp"), or why they cannot be listed. Opening the screen mints
+    /// none; the owner asks for one (`L`, `:link KIND`).
     pub connect_links: Vec<(String, Result<String, String>)>,
 }
 
@@ -97,6 +98,17 @@ struct CreditsJson {
 
 #[derive(Deserialize)]
 struct LinkJson {
+    url: String,
+}
+
+#[derive(Deserialize)]
+struct LinksJson {
+    links: Vec<ListedLink>,
+}
+
+#[derive(Deserialize)]
+struct ListedLink {
+    kind: String,
     url: String,
 }
 
@@ -282,29 +294,25 @@ impl Remote {
     ///
     /// # Errors
     /// Network, status or decoding failure of the settings, channels or credits call (the
-    /// connect link may fail alone; it is shown as such).
+    /// connect-link listing may fail alone; it is shown as such).
     pub async fn settings(&self, tenant: &str) -> Result<SettingsData, RemoteError> {
         let base = format!("{}/v1/tenants/{tenant}", self.base);
         let settings: SettingsJson = self.call(self.http.get(format!("{base}/settings"))).await?;
         let channels: ChannelsJson = self.call(self.http.get(format!("{base}/channels"))).await?;
         let credits: CreditsJson = self.call(self.http.get(format!("{base}/credits"))).await?;
-        let mut connect_links = Vec::new();
-        for kind in ["instagram", "whatsapp"] {
-            let link: Result<LinkJson, RemoteError> = self
-                .call(
-                    self.http
-                        .post(format!("{base}/connect-links"))
-                        .json(&serde_json::json!({ "kind": kind })),
-                )
-                .await;
-            let link = link.map(|l| l.url).map_err(|e| match e {
-                RemoteError::Status {
-                    status: 404 | 405, ..
-                } => "this relay cannot mint connect links".to_owned(),
-                other => other.to_string(),
-            });
-            connect_links.push((kind.to_owned(), link));
-        }
+        let listed: Result<LinksJson, RemoteError> = self
+            .call(self.http.get(format!("{base}/connect-links")))
+            .await;
+        let connect_links = match listed {
+            Ok(l) => l.links.into_iter().map(|l| (l.kind, Ok(l.url))).collect(),
+            Err(RemoteError::Status {
+                status: 404 | 405, ..
+            }) => vec![(
+                "links".to_owned(),
+                Err("this relay cannot list connect links".to_owned()),
+            )],
+            Err(other) => vec![("links".to_owned(), Err(other.to_string()))],
+        };
         Ok(SettingsData {
             auto_send: settings.auto_send,
             hide_comments: settings.hide_comments,
@@ -314,6 +322,38 @@ impl Remote {
             credits: credits.balance,
             connect_links,
         })
+    }
+
+    /// The settings screen after an owner's change: reloaded when `change` went through,
+    /// else why it did not (`failed`, then the error).
+    ///
+    /// # Errors
+    /// The change failed, or reading the settings back did.
+    pub async fn settings_after<T>(
+        &self,
+        tenant: &str,
+        change: Result<T, RemoteError>,
+        failed: &str,
+    ) -> Result<SettingsData, String> {
+        match change {
+            Ok(_) => self.settings(tenant).await.map_err(|e| e.to_string()),
+            Err(e) => Err(format!("{failed}: {e}")),
+        }
+    }
+
+    /// Mints one single-use connect link of `kind` for the tenant; answers its URL.
+    ///
+    /// # Errors
+    /// Network, status or decoding failure.
+    pub async fn mint_link(&self, tenant: &str, kind: &str) -> Result<String, RemoteError> {
+        let link: LinkJson = self
+            .call(
+                self.http
+                    .post(format!("{}/v1/tenants/{tenant}/connect-links", self.base))
+                    .json(&serde_json::json!({ "kind": kind })),
+            )
+            .await?;
+        Ok(link.url)
     }
 
     /// Turns auto-send on or off.

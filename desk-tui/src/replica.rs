@@ -212,6 +212,22 @@ impl Replica {
         })
     }
 
+    /// Erases everything the replica holds (events, threads, identity, header, credits,
+    /// the outbox) and flushes, because the relay deleted the tenant. The directory stays,
+    /// empty, until the profile is removed; sled may keep old page images in its files
+    /// until it reuses them.
+    ///
+    /// # Errors
+    /// sled failed.
+    pub fn erase(&self) -> Result<(), ReplicaError> {
+        for tree in [&self.events, &self.meta, &self.threads, &self.by_thread] {
+            tree.clear()?;
+        }
+        self.outbox.clear()?;
+        self.db.flush()?;
+        Ok(())
+    }
+
     /// The commands waiting for an answer, and the answers received.
     #[must_use]
     pub fn outbox(&self) -> &Outbox {

@@ -300,6 +300,9 @@ fn forward_sync(profile: usize, sync: &SyncHandle, tx: mpsc::UnboundedSender<Msg
                         answer,
                     });
                 }
+                Ok(Update::Erased) => {
+                    let _ = tx.send(Msg::Erased { profile });
+                }
                 Ok(Update::Queued { .. } | Update::State(_)) => {}
                 // Missed some: the replica has them; re-read from the cursor.
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
@@ -569,10 +572,26 @@ fn run_effects(
                     tenant,
                     tx,
                     move |remote, tenant| async move {
-                        let result = match remote.set_auto_send(&tenant, on).await {
-                            Ok(()) => remote.settings(&tenant).await.map_err(|e| e.to_string()),
-                            Err(e) => Err(format!("auto-send was not changed: {e}")),
-                        };
+                        let change = remote.set_auto_send(&tenant, on).await;
+                        let result = remote
+                            .settings_after(&tenant, change, "auto-send was not changed")
+                            .await;
+                        Msg::Settings { profile, result }
+                    },
+                );
+            }
+            Effect::MintConnectLink { profile, kind } => {
+                let tenant = app.profile(profile).and_then(|p| p.tenant.clone());
+                spawn_remote(
+                    live,
+                    profile,
+                    tenant,
+                    tx,
+                    move |remote, tenant| async move {
+                        let change = remote.mint_link(&tenant, &kind).await;
+                        let result = remote
+                            .settings_after(&tenant, change, "no connect link was made")
+                            .await;
                         Msg::Settings { profile, result }
                     },
                 );
@@ -585,10 +604,10 @@ fn run_effects(
                     tenant,
                     tx,
                     move |remote, tenant| async move {
-                        let result = match remote.disconnect(&tenant, &channel).await {
-                            Ok(()) => remote.settings(&tenant).await.map_err(|e| e.to_string()),
-                            Err(e) => Err(format!("the channel was not disconnected: {e}")),
-                        };
+                        let change = remote.disconnect(&tenant, &channel).await;
+                        let result = remote
+                            .settings_after(&tenant, change, "the channel was not disconnected")
+                            .await;
                         Msg::Settings { profile, result }
                     },
                 );

@@ -95,4 +95,6 @@ pub enum Update {
         key: CommandKey,
     },
     State(ConnectionState),
+    /// The relay deleted the tenant and the replica was erased: drop its rows.
+    Erased,
 }

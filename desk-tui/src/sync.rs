@@ -172,6 +172,8 @@ enum Ending {
     Stop,
     Retry(String),
     Refuse(String),
+    /// The tenant was deleted: erase the replica and its outbox, then stop like `Refuse`.
+    Erase(String),
     /// The relay's TLS certificate was refused: retried only slowly, since it changes
     /// only when someone fixes the relay or the desk's `ca_file`.
     Certificate(String),
@@ -182,6 +184,7 @@ impl From<Verdict> for Ending {
         match verdict {
             Verdict::Reconnect(reason) => Ending::Retry(reason),
             Verdict::Refused(reason) => Ending::Refuse(reason),
+            Verdict::Erase(reason) => Ending::Erase(reason),
         }
     }
 }
@@ -212,6 +215,19 @@ impl Engine {
             self.set_state(ConnectionState::Connecting);
             match self.connection().await {
                 Ending::Stop => break,
+                Ending::Erase(reason) => {
+                    // The relay deleted the tenant: keep nothing of it here.
+                    match self.replica.erase() {
+                        Ok(()) => tracing::warn!(%reason, "tenant deleted; local copy erased"),
+                        Err(e) => {
+                            tracing::error!(error = %e, "tenant deleted; erasing the local copy failed")
+                        }
+                    }
+                    let _ = self.updates.send(Update::Erased);
+                    self.set_state(ConnectionState::Refused { reason });
+                    stopped(&mut self.stop).await;
+                    return;
+                }
                 Ending::Refuse(reason) => {
                     tracing::warn!(%reason, "relay refused the desk; not retrying");
                     self.set_state(ConnectionState::Refused { reason });

@@ -37,6 +37,9 @@ pub mod close {
     pub const IDLE: u16 = 4001;
     /// The desk's protocol version is not supported.
     pub const VERSION: u16 = 4002;
+    /// The tenant was deleted from the relay: its tokens are gone and the desk must erase
+    /// its local copy (replica, outbox, snapshot) of the tenant's data. Final.
+    pub const TENANT_DELETED: u16 = 4003;
 }
 
 fn current_version() -> u16 {

@@ -5,10 +5,14 @@
 //! (the drafting dry run over a knowledge file, see `drafting::dry_run`).
 //!
 //! `audit verify-file` checks an exported evidence file offline (`cli/audit.rs`).
+//! `relay admin` prints tables for people and, with `--json`, the relay's JSON for scripts
+//! (`cli/output.rs`); long operations show their progress on stderr (`cli/progress.rs`).
 //!
 //! Errors end here as one line on stderr and a non-zero exit status.
 
 mod audit;
+mod output;
+mod progress;
 
 use crate::config::Config;
 use anyhow::{Context as _, bail};
@@ -107,6 +111,9 @@ struct AdminArgs {
     /// platform's roots are trusted too).
     #[arg(long, env = "RELAY_CA_FILE")]
     ca_file: Option<PathBuf>,
+    /// Print the relay's JSON answer (for scripts) instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: AdminCommand,
 }
@@ -284,6 +291,20 @@ enum PartnerCommand {
     },
     /// Every partner, with how many tenants each has.
     List,
+    /// Change a partner's name and/or the brand its tenants see.
+    Rename {
+        #[arg(long)]
+        partner: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        brand: Option<String>,
+    },
+    /// Delete a partner that has no tenants left (its viewers' tokens stop working).
+    Delete {
+        #[arg(long)]
+        partner: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -299,6 +320,23 @@ enum TenantCommand {
         #[arg(long)]
         partner: String,
     },
+    Rename {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Delete a tenant for good: its channels are unsubscribed at Meta, its tokens, data
+    /// and connected desks' copies erased; a deletion record stays.
+    Delete {
+        #[arg(long)]
+        tenant: String,
+        /// Required: there is no undo.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// The records deleted tenants left (counts and the evidence chain's last head).
+    Deletions,
 }
 
 #[derive(Subcommand)]
@@ -670,6 +708,43 @@ fn admin(args: AdminArgs) -> anyhow::Result<()> {
             format!("/v1/tenants/{tenant}/agents/{agent}"),
             None,
         ),
+        AdminCommand::Partners {
+            command:
+                PartnerCommand::Rename {
+                    partner,
+                    name,
+                    brand,
+                },
+        } => (
+            reqwest::Method::PATCH,
+            format!("/v1/partners/{partner}"),
+            Some(json!({"name": name, "brand": brand})),
+        ),
+        AdminCommand::Partners {
+            command: PartnerCommand::Delete { partner },
+        } => (
+            reqwest::Method::DELETE,
+            format!("/v1/partners/{partner}"),
+            None,
+        ),
+        AdminCommand::Tenants {
+            command: TenantCommand::Rename { tenant, name },
+        } => (
+            reqwest::Method::PATCH,
+            format!("/v1/tenants/{tenant}"),
+            Some(json!({ "name": name })),
+        ),
+        AdminCommand::Tenants {
+            command: TenantCommand::Delete { tenant, yes },
+        } => {
+            if !yes {
+                bail!("deleting tenant {tenant} cannot be undone: add --yes to go ahead");
+            }
+            return delete_tenant(&client, &base, &token, &tenant, args.json);
+        }
+        AdminCommand::Tenants {
+            command: TenantCommand::Deletions,
+        } => (reqwest::Method::GET, "/v1/tenant-deletions".into(), None),
         AdminCommand::Tenants {
             command: TenantCommand::Create { partner, name },
         } => (
@@ -795,18 +870,50 @@ fn admin(args: AdminArgs) -> anyhow::Result<()> {
         ),
         AdminCommand::Keys {
             command: KeyCommand::Rotate { new_key },
-        } => return rotate_key(&client, &base, &token, new_key.as_deref()),
+        } => return rotate_key(&client, &base, &token, new_key.as_deref(), args.json),
         AdminCommand::ConnectLink { tenant, kind } => {
-            return connect_link(&client, &base, &token, &tenant, &kind);
+            return connect_link(&client, &base, &token, &tenant, &kind, args.json);
         }
         // Knowledge travels as TOML text, not JSON.
-        AdminCommand::Knowledge { command } => return knowledge(&client, &base, &token, command),
+        AdminCommand::Knowledge { command } => {
+            return knowledge(&client, &base, &token, command, args.json);
+        }
     };
+    let json = args.json;
     runtime()?.block_on(async move {
         let value = call_admin(&client, &base, &token, method, &path, body).await?;
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        output::print(&value, json)?;
         // A broken evidence chain must fail scripts that check it.
         audit::broken(&value)
+    })
+}
+
+/// `relay admin tenants delete`: a spinner while the relay works, then the deletion
+/// record and a final count.
+fn delete_tenant(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    tenant: &str,
+    json: bool,
+) -> anyhow::Result<()> {
+    runtime()?.block_on(async move {
+        let progress = progress::Progress::start(&format!("deleting tenant {tenant}"), None);
+        let path = format!("/v1/tenants/{tenant}");
+        let value = call_admin(client, base, token, reqwest::Method::DELETE, &path, None).await;
+        let value = match value {
+            Ok(v) => v,
+            Err(e) => {
+                progress.finish(&format!("tenant {tenant} not deleted"));
+                return Err(e);
+            }
+        };
+        let removed = &value["deleted"]["removed"];
+        progress.finish(&format!(
+            "deleted tenant {tenant}: {} events, {} keys, {} people, {} channels",
+            removed["events"], removed["keys"], removed["agents"], removed["channels"]
+        ));
+        output::print(&value["deleted"], json)
     })
 }
 
@@ -819,19 +926,32 @@ fn export_audit(
     out: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     runtime()?.block_on(async move {
+        let mut progress: Option<progress::Progress> = None;
+        let mut on_page = |head: u64, n: u64| {
+            progress
+                .get_or_insert_with(|| {
+                    progress::Progress::start(&format!("exporting tenant {tenant}"), Some(head))
+                })
+                .advance(n);
+        };
         let written = match out {
             Some(path) => {
                 let mut file = std::fs::File::create(path)
                     .with_context(|| format!("cannot create {}", path.display()))?;
-                let n = audit::export(client, base, token, tenant, &mut file).await?;
+                let n = audit::export(client, base, token, tenant, &mut file, &mut on_page).await?;
                 file.sync_all()?;
                 n
             }
             None => {
-                audit::export(client, base, token, tenant, &mut std::io::stdout().lock()).await?
+                let mut stdout = std::io::stdout().lock();
+                audit::export(client, base, token, tenant, &mut stdout, &mut on_page).await?
             }
         };
-        eprintln!("exported events 1..={written} of tenant {tenant}");
+        let line = format!("exported events 1..={written} of tenant {tenant}");
+        match progress {
+            Some(p) => p.finish(&line),
+            None => eprintln!("{line}"),
+        }
         Ok(())
     })
 }
@@ -905,6 +1025,7 @@ fn connect_link(
     token: &str,
     tenant: &str,
     kind: &str,
+    json: bool,
 ) -> anyhow::Result<()> {
     runtime()?.block_on(async move {
         let path = format!("/v1/tenants/{tenant}/connect-links");
@@ -918,6 +1039,9 @@ fn connect_link(
             Some(body),
         )
         .await?;
+        if json {
+            return output::print(&value, true);
+        }
         let url = value["url"].as_str().context("the relay answered no url")?;
         println!("{url}");
         eprintln!(
@@ -933,6 +1057,7 @@ fn rotate_key(
     base: &str,
     token: &str,
     given: Option<&str>,
+    json: bool,
 ) -> anyhow::Result<()> {
     use crate::vault::MasterKey;
     let key = match given.filter(|k| !k.trim().is_empty()) {
@@ -942,6 +1067,7 @@ fn rotate_key(
     };
     runtime()?.block_on(async move {
         let body = json!({ "key": key.to_base64() });
+        let progress = progress::Progress::start("re-sealing every channel token", None);
         let value = call_admin(
             client,
             base,
@@ -950,8 +1076,19 @@ fn rotate_key(
             "/v1/keys/rotate",
             Some(body),
         )
-        .await?;
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        .await;
+        let value = match value {
+            Ok(v) => v,
+            Err(e) => {
+                progress.finish("key not rotated");
+                return Err(e);
+            }
+        };
+        progress.finish(&format!(
+            "key rotated: {} channel tokens re-sealed, {} failed",
+            value["resealed"], value["failed"]
+        ));
+        output::print(&value, json)?;
         // The one place a secret is shown: the operator must store it before a restart.
         println!("RELAY_MASTER_KEY={}", key.to_base64());
         eprintln!(
@@ -971,6 +1108,7 @@ fn knowledge(
     base: &str,
     token: &str,
     command: KnowledgeCommand,
+    json: bool,
 ) -> anyhow::Result<()> {
     let (request, shows_file) = {
         match command {
@@ -1007,7 +1145,7 @@ fn knowledge(
             print!("{text}");
         } else {
             let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            println!("{}", serde_json::to_string_pretty(&value)?);
+            output::print(&value, json)?;
         }
         Ok(())
     })

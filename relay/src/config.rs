@@ -15,6 +15,13 @@ use std::time::Duration;
 
 /// Largest webhook body accepted by default (WhatsApp payloads "can be up to 3 MB").
 pub const DEFAULT_MAX_BODY: usize = 4 * 1024 * 1024;
+/// Webhook POSTs handled at once by default: far above what one core durably ingests
+/// concurrently (README, Benchmark), low enough that a flood is refused in microseconds
+/// instead of piling up sockets and memory.
+pub const DEFAULT_MAX_INFLIGHT_WEBHOOKS: usize = 512;
+/// Free space the data directory's file system keeps by default: room for the
+/// write-ahead log to finish its current segment and for sled to checkpoint.
+pub const DEFAULT_MIN_FREE_BYTES: u64 = 64 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -74,6 +81,18 @@ pub struct Config {
     pub sweep_interval: Duration,
     /// How long a SIGTERM/SIGINT shutdown may take, signal to exit (`RELAY_SHUTDOWN_SECS`).
     pub shutdown_bound: Duration,
+    /// Webhook POSTs handled at once (`RELAY_MAX_INFLIGHT_WEBHOOKS`); one more is answered
+    /// 503 with `Retry-After` at once instead of queueing until Meta's request times out.
+    pub max_inflight_webhooks: usize,
+    /// The least free space the data directory's file system must keep
+    /// (`RELAY_MIN_FREE_BYTES`); below it the relay stops acknowledging webhooks.
+    pub min_free_bytes: u64,
+    /// The most the data directory may hold (`RELAY_DATA_MAX_BYTES`); `None`: no cap.
+    /// Over it the relay stops acknowledging webhooks, as on a full disk.
+    pub data_max_bytes: Option<u64>,
+    /// How often the disk guard measures free space and the data directory
+    /// (`RELAY_DISK_CHECK_MS`).
+    pub disk_check: Duration,
     pub meta_app_id: String,
     pub meta_app_secret: Secret,
     pub meta_verify_token: Secret,
@@ -173,6 +192,10 @@ struct Raw {
     refresh_interval_secs: Option<String>,
     sweep_interval_secs: Option<String>,
     shutdown_secs: Option<String>,
+    max_inflight_webhooks: Option<String>,
+    min_free_bytes: Option<String>,
+    data_max_bytes: Option<String>,
+    disk_check_ms: Option<String>,
     meta_app_id: Option<String>,
     meta_app_secret: Option<String>,
     meta_verify_token: Option<String>,
@@ -220,6 +243,10 @@ macro_rules! each_key {
         $f!($raw, refresh_interval_secs, "RELAY_REFRESH_INTERVAL_SECS");
         $f!($raw, sweep_interval_secs, "RELAY_SWEEP_INTERVAL_SECS");
         $f!($raw, shutdown_secs, "RELAY_SHUTDOWN_SECS");
+        $f!($raw, max_inflight_webhooks, "RELAY_MAX_INFLIGHT_WEBHOOKS");
+        $f!($raw, min_free_bytes, "RELAY_MIN_FREE_BYTES");
+        $f!($raw, data_max_bytes, "RELAY_DATA_MAX_BYTES");
+        $f!($raw, disk_check_ms, "RELAY_DISK_CHECK_MS");
         $f!($raw, meta_app_id, "META_APP_ID");
         $f!($raw, meta_app_secret, "META_APP_SECRET");
         $f!($raw, meta_verify_token, "META_VERIFY_TOKEN");
@@ -355,6 +382,20 @@ impl Config {
         )?;
         let sweep_interval = secs(raw.sweep_interval_secs, "RELAY_SWEEP_INTERVAL_SECS", 600)?;
         let shutdown_bound = secs(raw.shutdown_secs, "RELAY_SHUTDOWN_SECS", 10)?;
+        let max_inflight_webhooks = number(
+            raw.max_inflight_webhooks,
+            "RELAY_MAX_INFLIGHT_WEBHOOKS",
+            "requests",
+        )?
+        .unwrap_or(DEFAULT_MAX_INFLIGHT_WEBHOOKS);
+        let min_free_bytes = number(raw.min_free_bytes, "RELAY_MIN_FREE_BYTES", "bytes")?
+            .map_or(DEFAULT_MIN_FREE_BYTES, |n| n as u64);
+        let data_max_bytes =
+            number(raw.data_max_bytes, "RELAY_DATA_MAX_BYTES", "bytes")?.map(|n| n as u64);
+        let disk_check = number(raw.disk_check_ms, "RELAY_DISK_CHECK_MS", "milliseconds")?
+            .map_or(Duration::from_secs(1), |ms| {
+                Duration::from_millis(ms.max(1) as u64)
+            });
         let meta_app_id = required(raw.meta_app_id, "META_APP_ID", "meta_app_id")?;
         let meta_app_secret = Secret::new(required(
             raw.meta_app_secret,
@@ -482,6 +523,10 @@ impl Config {
             refresh_interval,
             sweep_interval,
             shutdown_bound,
+            max_inflight_webhooks,
+            min_free_bytes,
+            data_max_bytes,
+            disk_check,
             meta_app_id,
             meta_app_secret,
             meta_verify_token,

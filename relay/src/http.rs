@@ -16,6 +16,7 @@ pub mod health;
 pub mod keys;
 pub mod knowledge;
 pub mod listings;
+pub mod manage;
 pub mod media;
 pub mod meta_callbacks;
 pub mod meta_settings;
@@ -32,7 +33,8 @@ use crate::outbox::Outbox;
 use crate::store::Store;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{any, delete, get, post};
+use axum::handler::Handler;
+use axum::routing::{any, delete, get, patch, post};
 use std::sync::Arc;
 
 /// Everything a handler may reach; cheap to clone.
@@ -59,19 +61,25 @@ pub struct AppState {
     pub profiles: crate::profiles::Profiles,
     /// The one shutdown every background task and desk session watches.
     pub shutdown: crate::shutdown::Shutdown,
+    /// Webhook POSTs handled at once (`RELAY_MAX_INFLIGHT_WEBHOOKS`); see `webhook::admit`.
+    pub webhook_slots: Arc<tokio::sync::Semaphore>,
+    /// Whether the data directory has room (`crate::disk`).
+    pub disk: crate::disk::DiskGuard,
 }
 
 /// The relay's routes.
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
+    // Only the POSTs take a slot: the handshake is cheap and Meta needs it answered.
+    let admit = axum::middleware::from_fn_with_state(state.clone(), webhook::admit);
     Router::new()
         .route(
             "/webhooks/instagram",
-            get(webhook::handshake).post(webhook::instagram),
+            get(webhook::handshake).post(webhook::instagram.layer(admit.clone())),
         )
         .route(
             "/webhooks/whatsapp",
-            get(webhook::handshake).post(webhook::whatsapp),
+            get(webhook::handshake).post(webhook::whatsapp.layer(admit)),
         )
         .route("/meta/deauthorize", post(meta_callbacks::deauthorize))
         .route("/meta/data-deletion", post(meta_callbacks::data_deletion))
@@ -89,6 +97,15 @@ pub fn router(state: AppState) -> Router {
             "/v1/partners",
             post(admin::create_partner).get(listings::partners),
         )
+        .route(
+            "/v1/partners/{partner}",
+            patch(manage::rename_partner).delete(manage::delete_partner),
+        )
+        .route(
+            "/v1/tenants/{tenant}",
+            patch(manage::rename_tenant).delete(manage::delete_tenant),
+        )
+        .route("/v1/tenant-deletions", get(manage::deletions))
         .route("/v1/partners/{partner}/report", get(report::partner_report))
         .route(
             "/v1/partners/{partner}/tenants",
@@ -108,7 +125,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/desk", any(desk::upgrade))
         .route(
             "/v1/tenants/{tenant}/connect-links",
-            post(crate::connect::links::create_link),
+            post(crate::connect::links::create_link).get(crate::connect::links::list_links),
         )
         .route(
             "/v1/connect-claims/{claim}/confirm",

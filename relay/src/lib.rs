@@ -11,6 +11,7 @@ pub mod config;
 pub mod connect;
 pub mod demo;
 pub mod desk;
+pub mod disk;
 pub mod draft;
 pub mod drafting;
 pub mod graph_url;
@@ -177,6 +178,14 @@ impl Relay {
         if resumed > 0 {
             tracing::info!(tenants = resumed, "outboxes resumed");
         }
+        let config_slots = config.max_inflight_webhooks;
+        let disk = disk::DiskGuard::new(
+            &config.data_dir,
+            config.min_free_bytes,
+            config.data_max_bytes,
+        );
+        // Measured once before serving, so the first webhook already knows.
+        disk.measure_async().await;
         Ok(Relay {
             state: AppState {
                 command_limits: Arc::new(desk::limit::CommandLimits::new(desk::limit::Budget {
@@ -194,6 +203,8 @@ impl Relay {
                 media,
                 profiles,
                 shutdown,
+                webhook_slots: Arc::new(tokio::sync::Semaphore::new(config_slots)),
+                disk,
             },
             tls,
         })
@@ -224,6 +235,13 @@ impl Relay {
         let bound = self.state.config.shutdown_bound;
         refresh::spawn(self.state.clone());
         housekeeping::spawn(self.state.clone());
+        self.state.disk.spawn(self.state.config.disk_check);
+        // The day is read from the relay's clock each second, so a moved test clock shows.
+        audit::heads::spawn_daily_log(
+            self.state.store.clone(),
+            self.state.clock.clone(),
+            std::time::Duration::from_secs(1),
+        );
         let app =
             http::router(self.state).into_make_service_with_connect_info::<http::client::Peer>();
         let graceful = {

@@ -7,6 +7,12 @@
 //! not stored) and the cached identifiers, and marks the channel disconnected. Threads stay
 //! as the tenant's history. The outbox then fails the channel's sends with a sentence
 //! saying it was disconnected.
+//!
+//! Deleting a tenant (`delete_tenant`) is the end of that life for all its channels at once:
+//! each is disconnected as above (unsubscribed at Meta, best effort, the answer recorded),
+//! then the store removes every way in (tokens, routes, links) and every key of its data,
+//! the connected desks are told to erase their copy (close code `TENANT_DELETED`), and a
+//! `TenantDeletion` record with the counts and the chain's last head stays in the registry.
 
 use crate::http::AppState;
 use crate::ids;
@@ -171,4 +177,62 @@ pub async fn disconnect(
         unsubscribe,
         already: false,
     }))
+}
+
+/// Deletes a tenant for good; answers the deletion record it kept. `by` says who asked.
+///
+/// # Errors
+/// Storage failed; a deletion cut short is finished by calling it again (every step
+/// removes what is still there).
+pub async fn delete_tenant(
+    app: &AppState,
+    scope: &TenantScope,
+    record: &crate::store::TenantRecord,
+    by: &str,
+) -> Result<crate::store::TenantDeletion, StoreError> {
+    let mut unsubscribed = Vec::new();
+    for channel in app.store.channels(scope).await? {
+        let outcome = match disconnect(app, scope, &channel.id, by).await? {
+            Some(d) if d.already => "already disconnected".to_owned(),
+            Some(d) => d.unsubscribe,
+            None => "skipped".to_owned(),
+        };
+        tracing::info!(tenant = %scope.tenant(), channel = %channel.id, unsubscribe = %outcome, "tenant deletion: channel disconnected");
+        unsubscribed.push((channel.id, outcome));
+    }
+    // The head after the disconnect records: the last thing the tenant's chain says.
+    let (head_seq, head_hash) = app
+        .store
+        .chain_heads()
+        .await?
+        .into_iter()
+        .find(|(t, _, _)| t == scope.tenant())
+        .map_or((0, String::new()), |(_, seq, hash)| {
+            (seq.0, hex::encode(hash))
+        });
+    let removed = app.store.delete_tenant(scope).await?;
+    let deletion = crate::store::TenantDeletion {
+        tenant: scope.tenant().clone(),
+        partner: record.partner.clone(),
+        name: record.name.clone(),
+        deleted_at: app.clock.now(),
+        head_seq,
+        head_hash,
+        unsubscribed,
+        removed,
+    };
+    app.store.put_tenant_deletion(&deletion).await?;
+    app.store.sync().await?;
+    // After the sync: a desk told to erase its copy can never find the data again.
+    app.hub.delete_tenant(scope.tenant());
+    tracing::info!(
+        tenant = %scope.tenant(),
+        by,
+        events = deletion.removed.events,
+        keys = deletion.removed.keys,
+        agents = deletion.removed.agents,
+        channels = deletion.removed.channels,
+        "tenant deleted"
+    );
+    Ok(deletion)
 }

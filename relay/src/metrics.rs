@@ -31,6 +31,8 @@ pub struct Metrics {
     pub connect_conflicts: IntCounterVec,
     /// Expired single-use records removed by housekeeping.
     pub swept_records: IntCounter,
+    /// Webhook POSTs holding a slot now (`RELAY_MAX_INFLIGHT_WEBHOOKS` caps it).
+    pub webhooks_in_flight: IntGauge,
 }
 
 impl Metrics {
@@ -96,8 +98,16 @@ impl Metrics {
             "Expired single-use records (links, states, choices, claims) removed",
         )
         .expect("static metric");
+        let webhooks_in_flight = IntGauge::new(
+            "relay_webhooks_in_flight",
+            "Webhook POSTs being handled now",
+        )
+        .expect("static metric");
         registry
             .register(Box::new(swept_records.clone()))
+            .expect("unique metric");
+        registry
+            .register(Box::new(webhooks_in_flight.clone()))
             .expect("unique metric");
         registry
             .register(Box::new(desk_sessions.clone()))
@@ -132,6 +142,7 @@ impl Metrics {
             desk_catch_ups,
             connect_conflicts,
             swept_records,
+            webhooks_in_flight,
         }
     }
 

@@ -153,6 +153,39 @@ pub struct DeletionRecord {
     pub messages: u64,
 }
 
+/// What deleting a tenant removed (`Store::delete_tenant`): counts only.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantRemoved {
+    /// Events of its log (and their audit records).
+    pub events: u64,
+    /// Every stored key of its data (events, views, indexes, settings, knowledge, credits).
+    pub keys: u64,
+    /// People whose tokens were destroyed.
+    pub agents: u64,
+    /// Channel records and their routes.
+    pub channels: u64,
+    /// Unused connect links, OAuth states and choices of the tenant.
+    pub single_use: u64,
+}
+
+/// The record a tenant's deletion leaves, kept in the registry outside the tenant's data
+/// (so it survives it): who, when, what was removed, and the evidence chain's last head,
+/// against which an export taken earlier can still be checked. No contents, no tokens.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantDeletion {
+    pub tenant: TenantId,
+    pub partner: PartnerId,
+    pub name: String,
+    pub deleted_at: Millis,
+    /// The chain head before deletion: seq and hex hash of its newest audit record.
+    pub head_seq: u64,
+    pub head_hash: String,
+    /// Per channel: its kind, and what Meta answered to the unsubscribe (`ok`,
+    /// `skipped`, `failed <class>`).
+    pub unsubscribed: Vec<(ChannelId, String)>,
+    pub removed: TenantRemoved,
+}
+
 /// What removing one customer's data changed in one thread (`Store::redact_customer`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Redacted {
@@ -539,6 +572,12 @@ pub trait Store: Send + Sync + 'static {
     async fn put_once(&self, key: &str, record: OnceRecord) -> Result<(), StoreError>;
     /// Removes and answers the record under `key`; of concurrent callers at most one gets it.
     async fn take_once(&self, key: &str) -> Result<Option<OnceRecord>, StoreError>;
+    /// The tenant's single-use records with their keys (no expiry check), for listing its
+    /// unused connect links.
+    async fn once_records(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(String, OnceRecord)>, StoreError>;
     /// Removes every single-use record that expired at or before `now` (links, states,
     /// choices, claims nobody used); answers how many. Unreadable records are kept.
     async fn sweep_once(&self, now: Millis) -> Result<usize, StoreError>;
@@ -571,6 +610,30 @@ pub trait Store: Send + Sync + 'static {
     async fn deletion(&self, code: &str) -> Result<Option<DeletionRecord>, StoreError>;
     /// Every partner, oldest first (registry records only).
     async fn partners(&self) -> Result<Vec<PartnerRecord>, StoreError>;
+    /// Renames a partner (and sets its brand when `brand` is given); `None` if unknown.
+    async fn rename_partner(
+        &self,
+        id: &PartnerId,
+        name: Option<String>,
+        brand: Option<String>,
+    ) -> Result<Option<PartnerRecord>, StoreError>;
+    /// Renames a tenant; `None` if unknown.
+    async fn rename_tenant(
+        &self,
+        id: &TenantId,
+        name: String,
+    ) -> Result<Option<TenantRecord>, StoreError>;
+    /// Deletes a partner that has no tenants, with its viewers' tokens: `Ok(None)` if
+    /// unknown, `Conflict` while it has tenants.
+    async fn delete_partner(&self, id: &PartnerId) -> Result<Option<u64>, StoreError>;
+    /// Deletes a tenant: first, in one step, its registry record, its people's tokens,
+    /// its channels and routes and its single-use records (so nothing can reach it any
+    /// more), then every key of its data, in steps. Not yet durable, like `append`.
+    async fn delete_tenant(&self, scope: &TenantScope) -> Result<TenantRemoved, StoreError>;
+    /// Keeps a tenant's deletion record (outside the tenant's data).
+    async fn put_tenant_deletion(&self, record: &TenantDeletion) -> Result<(), StoreError>;
+    /// Every tenant deletion record, oldest first.
+    async fn tenant_deletions(&self) -> Result<Vec<TenantDeletion>, StoreError>;
     /// When the newest event of each of the tenant's channels arrived.
     async fn channel_activity(
         &self,
@@ -596,6 +659,9 @@ pub trait Store: Send + Sync + 'static {
     /// Every tenant's head, read once at start-up so desks are only ever served events
     /// that were durable (everything on disk at open is).
     async fn heads(&self) -> Result<Vec<(TenantId, Seq)>, StoreError>;
+    /// Every tenant's evidence-chain head: the newest event's seq and its audit record's
+    /// hash (`audit::GENESIS` for an empty log), for `/metrics` and the daily log line.
+    async fn chain_heads(&self) -> Result<Vec<(TenantId, Seq, crate::audit::Hash)>, StoreError>;
     async fn events_after(
         &self,
         scope: &TenantScope,

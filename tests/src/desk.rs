@@ -362,13 +362,13 @@ impl RawDesk {
 }
 
 /// A desk that completes the upgrade and says hello, then never reads or answers anything
-/// (a raw socket, so not even pongs go out). Returns the close code the relay finally sent,
-/// read from the raw bytes once the relay drops the connection.
+/// (a raw socket, so not even pongs go out): the stalled desk of the load tests. The
+/// caller holds the socket and reads nothing from it.
 ///
 /// # Errors
-/// The upgrade failed or no close frame arrived.
-pub async fn silent_desk_close_code(relay: &str, token: &str) -> anyhow::Result<u16> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// The connection failed.
+pub async fn stalled_desk(relay: &str, token: &str) -> anyhow::Result<TcpStream> {
+    use tokio::io::AsyncWriteExt;
     let host = relay.trim_start_matches("http://");
     let mut tcp = TcpStream::connect(host).await?;
     let request = format!(
@@ -382,6 +382,17 @@ pub async fn silent_desk_close_code(relay: &str, token: &str) -> anyhow::Result<
     let mut frame = vec![0x81, 0x80 | u8::try_from(hello.len())?, 0, 0, 0, 0];
     frame.extend_from_slice(hello);
     tcp.write_all(&frame).await?;
+    Ok(tcp)
+}
+
+/// A [`stalled_desk`]; returns the close code the relay finally sent, read from the raw
+/// bytes once the relay drops the connection.
+///
+/// # Errors
+/// The upgrade failed or no close frame arrived.
+pub async fn silent_desk_close_code(relay: &str, token: &str) -> anyhow::Result<u16> {
+    use tokio::io::AsyncReadExt;
+    let mut tcp = stalled_desk(relay, token).await?;
     let mut bytes = Vec::new();
     tokio::time::timeout(Duration::from_secs(30), tcp.read_to_end(&mut bytes))
         .await

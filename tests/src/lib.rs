@@ -64,6 +64,24 @@ pub fn ig_dm(account: &str, mid: &str, customer: &str, text: &str, at: i64) -> V
     .into_bytes()
 }
 
+/// A customer's WhatsApp text `id` from `from` to the number `phone_number_id`, as Meta
+/// posts it.
+#[must_use]
+pub fn wa_text(phone_number_id: &str, id: &str, from: &str, text: &str) -> Vec<u8> {
+    json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": phone_number_id},
+            "contacts": [{"profile": {"name": "Sheena"}, "wa_id": from}],
+            "messages": [{"from": from, "id": id, "timestamp": "1734004967",
+                          "type": "text", "text": {"body": text}}],
+        }}]}],
+    })
+    .to_string()
+    .into_bytes()
+}
+
 /// `X-Hub-Signature-256` for `body` under `secret`.
 #[must_use]
 pub fn sign(body: &[u8], secret: &str) -> String {
@@ -717,7 +735,19 @@ impl World {
     /// # Errors
     /// The scrape failed.
     pub async fn metric(&self, name: &str) -> anyhow::Result<f64> {
-        let text = self
+        let text = self.metrics_text().await?;
+        Ok(text
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or(0.0))
+    }
+
+    /// The whole `/metrics` page, scraped with the operator's token.
+    ///
+    /// # Errors
+    /// The scrape failed.
+    pub async fn metrics_text(&self) -> anyhow::Result<String> {
+        Ok(self
             .api
             .http
             .get(format!("{}/metrics", self.api.url))
@@ -726,11 +756,7 @@ impl World {
             .await?
             .error_for_status()?
             .text()
-            .await?;
-        Ok(text
-            .lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
-            .unwrap_or(0.0))
+            .await?)
     }
 
     /// Moves the relay's clock `ms` forward (`POST /_test/clock`); answers its new now.

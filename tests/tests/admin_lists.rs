@@ -86,7 +86,7 @@ async fn operators_list_partners_and_tenants_and_owners_their_people() {
         let url = w.api.url.clone();
         async move {
             tokio::process::Command::new(relay_bin().unwrap())
-                .args(["admin", "--url", &url])
+                .args(["admin", "--url", &url, "--json"])
                 .args(args)
                 .env("RELAY_OPERATOR_TOKEN", OPERATOR_TOKEN)
                 .output()
@@ -123,4 +123,141 @@ async fn operators_list_partners_and_tenants_and_owners_their_people() {
     let out = cli(vec!["partners".into(), "list".into()]).await;
     assert!(out.status.success(), "{out:?}");
     w.assert_log_has_no_secrets().unwrap();
+}
+
+/// `relay admin` against the world's relay: (success, stdout, stderr).
+async fn admin_cli(w: &World, args: &[&str]) -> (bool, String, String) {
+    let out = tokio::process::Command::new(relay_bin().unwrap())
+        .args(["admin", "--url", &w.api.url])
+        .args(args)
+        .env("RELAY_OPERATOR_TOKEN", OPERATOR_TOKEN)
+        .output()
+        .await
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_cli_prints_tables_for_people_json_for_scripts_and_progress_for_long_work() {
+    let w = World::new().await.unwrap();
+    // A table by default: a header row and a row per partner.
+    let (ok, table, err) = admin_cli(&w, &["partners", "list"]).await;
+    assert!(ok, "{err}");
+    let header = table.lines().nth(1).unwrap();
+    for column in ["id", "name", "tenants"] {
+        assert!(header.contains(column), "{table}");
+    }
+    assert!(table.contains(w.partner.as_str()), "{table}");
+    assert!(serde_json::from_str::<Value>(&table).is_err());
+    // The same answer as JSON with --json, before or after the subcommand.
+    for args in [
+        vec!["--json", "partners", "list"],
+        vec!["partners", "list", "--json"],
+    ] {
+        let (ok, json, _) = admin_cli(&w, &args).await;
+        assert!(ok);
+        let v: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["partners"][0]["id"], w.partner.as_str());
+    }
+    // An answer that is not a list is a field/value table.
+    let (ok, table, _) = admin_cli(&w, &["credits", "show", "--tenant", &w.a.id]).await;
+    assert!(ok);
+    assert!(table.contains("balance"), "{table}");
+
+    // Long operations print plain progress lines when stderr is not a terminal, and a
+    // final count; stdout keeps only the output.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.jsonl");
+    let (ok, _, err) = admin_cli(
+        &w,
+        &[
+            "audit",
+            "export",
+            "--tenant",
+            &w.a.id,
+            "--out",
+            file.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(err.contains("exported events 1..="), "{err}");
+    // Deleting wants --yes; then a spinner line, the final count and the record.
+    let (ok, _, err) = admin_cli(&w, &["tenants", "delete", "--tenant", &w.b.id]).await;
+    assert!(!ok);
+    assert!(err.contains("--yes"), "{err}");
+    let (ok, out, err) = admin_cli(
+        &w,
+        &["--json", "tenants", "delete", "--tenant", &w.b.id, "--yes"],
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(
+        err.contains(&format!("deleting tenant {}...", w.b.id)),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("deleted tenant {}:", w.b.id)),
+        "{err}"
+    );
+    let record: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(record["tenant"], w.b.id.as_str());
+    let (ok, table, _) = admin_cli(&w, &["tenants", "deletions"]).await;
+    assert!(ok);
+    assert!(table.contains(w.b.id.as_str()), "{table}");
+    // Renames through the CLI.
+    let (ok, _, err) = admin_cli(
+        &w,
+        &[
+            "tenants", "rename", "--tenant", &w.a.id, "--name", "Renamed",
+        ],
+    )
+    .await;
+    assert!(ok, "{err}");
+    let (_, table, _) = admin_cli(&w, &["tenants", "list", "--partner", &w.partner]).await;
+    assert!(table.contains("Renamed"), "{table}");
+}
+
+#[tokio::test]
+async fn unused_connect_links_are_listed_for_their_tenant_until_they_expire() {
+    let w = World::new().await.unwrap();
+    let path = format!("/v1/tenants/{}/connect-links", w.a.id);
+    let (status, minted) = w
+        .api
+        .call(
+            Method::POST,
+            &path,
+            Some(&w.a.owner_token),
+            Some(&serde_json::json!({"kind": "instagram"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{minted}");
+    let (status, listed) = get(&w, &path, &w.a.owner_token).await;
+    assert_eq!(status, 200);
+    let links = listed["links"].as_array().unwrap();
+    assert_eq!(links.len(), 1, "{listed}");
+    assert_eq!(links[0]["kind"], "instagram");
+    assert_eq!(links[0]["url"], minted["url"], "the same link, shown again");
+    assert_eq!(links[0]["expires_at"], minted["expires_at"]);
+    // Listing mints nothing; the operator sees them too; agents and other tenants do not.
+    assert_eq!(get(&w, &path, &w.a.owner_token).await.1, listed);
+    assert_eq!(get(&w, &path, OPERATOR_TOKEN).await.1, listed);
+    assert_eq!(get(&w, &path, &w.a.agent_token).await.0, 403);
+    assert_eq!(get(&w, &path, &w.b.owner_token).await.0, 404);
+    let other = format!("/v1/tenants/{}/connect-links", w.b.id);
+    assert_eq!(
+        get(&w, &other, OPERATOR_TOKEN).await.1["links"],
+        serde_json::json!([])
+    );
+    // Past their lifetime (RELAY_CONNECT_LINK_TTL_SECS, 30 min) they are not shown.
+    w.advance_clock(30 * 60 * 1000 + 1).await.unwrap();
+    assert_eq!(
+        get(&w, &path, &w.a.owner_token).await.1["links"],
+        serde_json::json!([])
+    );
 }

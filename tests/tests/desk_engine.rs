@@ -239,3 +239,48 @@ async fn a_desk_killed_before_its_answer_resends_on_restart_and_the_relay_applie
         again.wait_for(&applied).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deleted_tenant_is_erased_from_the_connected_desks_replica() {
+    let w = World::new().await.unwrap();
+    let url = w.relay.as_ref().unwrap().url.clone();
+    let data = w.dir.path().join("desk");
+    for i in 0..3 {
+        let body = harness::wa_text(harness::WA_A, &format!("wamid.e{i}"), "16505551234", "hi");
+        assert_eq!(w.api.webhook("whatsapp", &body).await.unwrap(), 200);
+    }
+    let head = Seq(w.api.head(&w.a.id).await.unwrap());
+    let config = engine_config(&url, &w.a.agent_token, &data);
+    let engine = SyncHandle::spawn(config.clone(), Replica::open(&config).unwrap()).unwrap();
+    wait_state(&engine, |s| *s == ConnectionState::Live).await;
+    wait_cursor(&engine, head).await;
+    assert!(!engine.replica().summaries().unwrap().is_empty());
+
+    let mut updates = engine.subscribe();
+    w.api
+        .expect(
+            Method::DELETE,
+            &format!("/v1/tenants/{}", w.a.id),
+            OPERATOR_TOKEN,
+            None,
+            200,
+        )
+        .await
+        .unwrap();
+    // The relay's close code makes the engine erase its copy and stop for good.
+    tokio::time::timeout(WAIT, async {
+        while !matches!(updates.recv().await, Ok(Update::Erased)) {}
+    })
+    .await
+    .expect("erased in time");
+    wait_state(
+        &engine,
+        |s| matches!(s, ConnectionState::Refused { reason } if reason.contains("deleted")),
+    )
+    .await;
+    let replica = engine.replica();
+    assert_eq!(replica.cursor().unwrap(), Seq(0));
+    assert!(replica.summaries().unwrap().is_empty());
+    assert!(replica.events_after(Seq(0), 10).unwrap().is_empty());
+    assert!(replica.identity().unwrap().is_none());
+}

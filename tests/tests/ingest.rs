@@ -809,9 +809,13 @@ async fn health_and_readiness_answer() {
     assert_eq!(ready.status().as_u16(), 200);
     let body: Value = ready.json().await.unwrap();
     // Each check by name: storage took a durable write, the key sealed and opened a test
-    // value, no outbox worker died.
+    // value, no outbox worker died, the data directory has room.
+    assert_eq!(body["disk"]["state"], "ok", "{body}");
+    assert!(body["disk"]["data_bytes"].as_u64().unwrap() > 0, "{body}");
+    let mut checks = body.clone();
+    checks.as_object_mut().unwrap().remove("disk");
     assert_eq!(
-        body,
+        checks,
         json!({"ready": true, "storage": "ok", "keys": "ok",
                "outbox": {"state": "ok", "running": 0, "dead": 0}})
     );

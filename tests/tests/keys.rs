@@ -131,7 +131,7 @@ async fn rotation_reseals_every_token_and_a_restart_with_only_the_new_key_opens_
 /// `relay admin keys rotate` against a running relay; answers its JSON and the new key.
 async fn rotate_with_cli(url: &str) -> (Value, String) {
     let out = tokio::process::Command::new(relay_bin().unwrap())
-        .args(["admin", "--url", url, "keys", "rotate"])
+        .args(["admin", "--url", url, "--json", "keys", "rotate"])
         .env("RELAY_OPERATOR_TOKEN", OPERATOR_TOKEN)
         .output()
         .await

@@ -594,6 +594,7 @@ async fn the_evidence_chain_of_a_conversation_verifies() {
             .arg("admin")
             .arg("--url")
             .arg(&fx.w.api.url)
+            .arg("--json")
             .args(args)
             .env("RELAY_OPERATOR_TOKEN", OPERATOR_TOKEN)
             .output()

@@ -391,6 +391,7 @@ async fn the_partner_report_counts_volume_outcomes_and_quality_per_tenant() {
             "admin",
             "--url",
             &fx.w.api.url,
+            "--json",
             "report",
             "--partner",
             &fx.w.partner,

@@ -192,7 +192,7 @@ impl Fx {
     /// stderr apart.
     async fn cli(&mut self, source: &str, operator: &str, args: &[&str]) -> std::process::Output {
         let out = tokio::process::Command::new(harness::relay_bin().unwrap())
-            .args(["admin", "--url", &self.w.api.url])
+            .args(["admin", "--url", &self.w.api.url, "--json"])
             .args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())

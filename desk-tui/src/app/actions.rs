@@ -286,6 +286,7 @@ impl App {
                     None => self.flash = Some("the report is for partner viewers".into()),
                 }
             }
+            Action::ConnectLink => self.mint_connect_link("instagram", effects),
             Action::Disconnect => match (&self.screen, &self.settings) {
                 (Screen::Settings, Remote::Loaded(data)) if !data.channels.is_empty() => {
                     let index = self.settings_selected.min(data.channels.len() - 1);
@@ -310,6 +311,27 @@ impl App {
 
     pub(super) fn has_conversations(&self) -> bool {
         self.profiles.iter().any(|p| p.role != ProfileRole::Partner)
+    }
+
+    /// Asks the relay for one new connect link of `kind`, from the settings screen only:
+    /// opening the screen lists the existing ones and mints none.
+    pub(super) fn mint_connect_link(&mut self, kind: &str, effects: &mut Vec<Effect>) {
+        if !matches!(
+            (&self.screen, &self.settings),
+            (Screen::Settings, Remote::Loaded(_))
+        ) {
+            self.flash = Some("connect links are made from the settings screen (S)".into());
+            return;
+        }
+        if !["instagram", "facebook", "whatsapp"].contains(&kind) {
+            self.flash = Some("link: instagram, facebook or whatsapp".into());
+            return;
+        }
+        effects.push(Effect::MintConnectLink {
+            profile: self.settings_profile,
+            kind: kind.to_owned(),
+        });
+        self.flash = Some(format!("new {kind} connect link requested"));
     }
 
     pub(super) fn toggle_auto_send(&mut self, effects: &mut Vec<Effect>) {

@@ -232,6 +232,7 @@ impl App {
                 self.selected = 0;
                 self.inbox.touch();
             }
+            "link" => self.mint_connect_link(rest, effects),
             "bell" => match rest {
                 "on" => self.bell = true,
                 "off" => self.bell = false,

@@ -85,6 +85,18 @@ impl App {
         self.refresh();
     }
 
+    /// The relay deleted the profile's tenant and its replica was erased: its rows, open
+    /// thread and pending commands go too.
+    pub(super) fn erased(&mut self, profile: usize) {
+        self.inbox.drop_profile(profile);
+        if self.open.as_ref().is_some_and(|o| o.profile == profile) {
+            self.open = None;
+        }
+        self.flash =
+            Some("this business was deleted from the relay; its local copy was erased".into());
+        self.refresh();
+    }
+
     pub(super) fn applied(&mut self, profile: usize, cursor: Seq, effects: &mut Vec<Effect>) {
         let Some(p) = self.profiles.get(profile) else {
             return;

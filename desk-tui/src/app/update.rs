@@ -59,6 +59,7 @@ impl App {
                 self.inbox.tick(now);
             }
             Msg::Applied { profile, cursor } => self.applied(profile, cursor, &mut effects),
+            Msg::Erased { profile } => self.erased(profile),
             Msg::ReplicaReady { profile, replica } => {
                 let cursor = replica.cursor().unwrap_or(Seq(0));
                 self.load_outbox(profile, &replica);

@@ -260,6 +260,20 @@ impl Inbox {
     }
 
     /// Marks the order stale (the query changed).
+    /// Removes every row of `profile` (its tenant was deleted from the relay).
+    pub fn drop_profile(&mut self, profile: usize) {
+        let entries = std::mem::take(&mut self.entries);
+        self.keys.clear();
+        self.index.clear();
+        self.visible.clear();
+        self.counts = (0, 0);
+        // Everything is re-listed at the next refresh.
+        self.dirty = true;
+        for e in entries.into_iter().filter(|e| e.profile != profile) {
+            self.upsert(e.profile, e.row);
+        }
+    }
+
     pub fn touch(&mut self) {
         self.dirty = true;
     }

@@ -1,5 +1,6 @@
 //! The owner settings screen: auto-send, the reply rules (read-only), connected channels
-//! with their state and a connect link for a new one, and credits.
+//! with their state, the unused connect links (made only when the owner asks: `L`, `:link
+//! KIND`), and credits.
 
 use super::theme::Theme;
 use super::thread::clock;
@@ -160,6 +161,12 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
         "Connect a new account: open a link in a browser (single use, expires)",
         theme.title(),
     ));
+    if data.connect_links.is_empty() {
+        lines.push(Line::styled(
+            "  none unused · L makes an Instagram link, :link whatsapp or :link facebook another",
+            theme.dim(),
+        ));
+    }
     for (kind, link) in &data.connect_links {
         match link {
             Ok(url) => lines.push(Line::raw(format!("  {kind:<10} {url}"))),

@@ -148,6 +148,47 @@ fn owner_settings() {
     both("settings", &app);
 }
 
+#[test]
+fn owner_settings_list_links_and_mint_one_only_on_request() {
+    let (_dir, mut app) = showcase();
+    // Opening the screen fetches (lists) and asks for no link.
+    assert_eq!(
+        press(&mut app, "S"),
+        vec![Effect::FetchSettings { profile: 0 }]
+    );
+    let mut data = settings_data();
+    data.connect_links.clear();
+    app.update(Msg::Settings {
+        profile: 0,
+        result: Ok(data),
+    });
+    both("settings_no_links", &app);
+    // `L` asks for one Instagram link; `:link KIND` for another kind.
+    assert_eq!(
+        press(&mut app, "L"),
+        vec![Effect::MintConnectLink {
+            profile: 0,
+            kind: "instagram".into()
+        }]
+    );
+    press(&mut app, ":link whatsapp");
+    assert_eq!(
+        app.update(super::code(crossterm::event::KeyCode::Enter)),
+        vec![Effect::MintConnectLink {
+            profile: 0,
+            kind: "whatsapp".into()
+        }]
+    );
+    press(&mut app, ":link telegram");
+    assert!(
+        app.update(super::code(crossterm::event::KeyCode::Enter))
+            .is_empty()
+    );
+    // Away from the settings screen it makes nothing.
+    app.update(super::code(crossterm::event::KeyCode::Esc));
+    assert!(press(&mut app, "L").is_empty());
+}
+
 pub fn report_data() -> ReportData {
     let tenant = |name: &str, scale: u64| TenantReport {
         tenant: format!("t-{name}"),

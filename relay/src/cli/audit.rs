@@ -18,6 +18,7 @@ pub(super) async fn export(
     token: &str,
     tenant: &str,
     out: &mut dyn Write,
+    on_page: &mut dyn FnMut(u64, u64),
 ) -> anyhow::Result<u64> {
     let mut out = BufWriter::new(out);
     let mut after = 0u64;
@@ -38,6 +39,7 @@ pub(super) async fn export(
             break;
         }
         let mut past_head = false;
+        let before = after;
         for entry in &entries {
             let seq = entry["event"]["seq"]
                 .as_u64()
@@ -51,6 +53,8 @@ pub(super) async fn export(
             writeln!(out, "{}", serde_json::to_string(entry)?)?;
             after = seq;
         }
+        // (head, entries written from this page), for the progress bar.
+        on_page(head, after - before);
         if past_head || after >= head {
             break;
         }

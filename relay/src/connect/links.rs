@@ -13,6 +13,11 @@
 //! [`mint_sealed`]: the value is sealed with the vault's current key, with the tenant and
 //! the record's key as associated data, and lives only in the record; [`take_sealed`]
 //! removes the record and opens the value once.
+//!
+//! A connect link's record also carries the link's own secret, sealed the same way, so the
+//! tenant's owners can see their unused links again (`GET …/connect-links`, the desk's
+//! settings screen) instead of minting new ones each time; a copy of the database alone
+//! still cannot open them.
 
 use super::{Grant, Kind};
 use crate::http::AppState;
@@ -206,11 +211,12 @@ async fn mint_with(
     let key = key(purpose, &secret, browser);
     let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
     let expires_at = app.clock.now().plus(ttl_ms);
-    let sealed = value.map(|v| {
-        app.outbox
-            .keys()
-            .seal(tenant, &sealed_binding(&key), v.expose())
-    });
+    let keys = app.outbox.keys();
+    let sealed = match (value, purpose) {
+        (Some(v), _) => Some(keys.seal(tenant, &sealed_binding(&key), v.expose())),
+        (None, Purpose::Link) => Some(keys.seal(tenant, &sealed_binding(&key), &secret)),
+        (None, _) => None,
+    };
     let record = OnceRecord {
         tenant: tenant.clone(),
         purpose: purpose.as_str().into(),
@@ -349,6 +355,49 @@ pub async fn create_link(
         axum::Json(json!({"url": url, "expires_at": expires_at.0})),
     )
         .into_response())
+}
+
+/// `GET /v1/tenants/{tenant}/connect-links` (operator, owner) → `{"links": [{kind, url,
+/// expires_at}]}`: the tenant's links not used and not expired, soonest to expire first.
+/// Links minted before links were kept sealed cannot be shown and are left out.
+///
+/// # Errors
+/// Not allowed, unknown tenant, storage.
+pub async fn list_links(
+    State(app): State<AppState>,
+    principal: Principal,
+    Path(tenant): Path<String>,
+) -> Result<Response, ApiError> {
+    let scope = tenant_scope(&app, &principal, &tenant, Access::Manage).await?;
+    let now = app.clock.now();
+    let mut links = Vec::new();
+    for (key, record) in app.store.once_records(scope.tenant()).await? {
+        if record.purpose != Purpose::Link.as_str() || record.expires_at <= now {
+            continue;
+        }
+        let (Some(kind), Some(sealed)) = (Kind::parse(&record.kind), record.sealed) else {
+            continue;
+        };
+        let Ok(secret) = app
+            .outbox
+            .keys()
+            .open(scope.tenant(), &sealed_binding(&key), &sealed)
+        else {
+            tracing::warn!(tenant = %scope.tenant(), "a connect link's sealed secret does not open; left out");
+            continue;
+        };
+        links.push((
+            record.expires_at,
+            kind,
+            url(&app.config.public_url, kind, &secret),
+        ));
+    }
+    links.sort_by_key(|(at, _, _)| *at);
+    let links: Vec<_> = links
+        .into_iter()
+        .map(|(at, kind, url)| json!({"kind": kind.as_str(), "url": url, "expires_at": at.0}))
+        .collect();
+    Ok(axum::Json(json!({ "links": links })).into_response())
 }
 
 /// The first step of every connect flow: spends the connect link of `kind` and mints the

@@ -84,7 +84,14 @@ pub struct Subscription {
 
 pub struct Hub {
     feeds: Mutex<HashMap<TenantId, Feed>>,
-    revoked: broadcast::Sender<AgentId>,
+    revoked: broadcast::Sender<Revocation>,
+}
+
+/// What stops sessions at once: one agent's token revoked, or a whole tenant deleted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Revocation {
+    Agent(AgentId),
+    Tenant(TenantId),
 }
 
 impl Hub {
@@ -148,11 +155,18 @@ impl Hub {
 
     /// Tells every session of `agent` that its token no longer works.
     pub fn revoke(&self, agent: AgentId) {
-        let _ = self.revoked.send(agent);
+        let _ = self.revoked.send(Revocation::Agent(agent));
+    }
+
+    /// Tells every session of `tenant` that the tenant was deleted. Its feed stays (a few
+    /// bytes until restart): dropping it would end those sessions as "shutting down"
+    /// before they read why.
+    pub fn delete_tenant(&self, tenant: &TenantId) {
+        let _ = self.revoked.send(Revocation::Tenant(tenant.clone()));
     }
 
     #[must_use]
-    pub fn revocations(&self) -> broadcast::Receiver<AgentId> {
+    pub fn revocations(&self) -> broadcast::Receiver<Revocation> {
         self.revoked.subscribe()
     }
 }

@@ -327,7 +327,7 @@ impl Session {
         &self,
         sink: &mut Sink,
         mut sub: Subscription,
-        mut revoked: broadcast::Receiver<AgentId>,
+        mut revoked: broadcast::Receiver<crate::desk::hub::Revocation>,
         cursor: Seq,
         mut out: mpsc::Receiver<Outgoing>,
     ) -> Ending {
@@ -392,9 +392,20 @@ impl Session {
                         return ending;
                     }
                 }
-                agent = revoked.recv() => {
-                    if matches!(agent, Ok(ref a) if *a == self.agent) {
-                        return Ending::new(close::POLICY, "token revoked", "revoked");
+                revocation = revoked.recv() => {
+                    use crate::desk::hub::Revocation;
+                    match revocation {
+                        Ok(Revocation::Agent(a)) if a == self.agent => {
+                            return Ending::new(close::POLICY, "token revoked", "revoked");
+                        }
+                        Ok(Revocation::Tenant(t)) if t == *self.scope.tenant() => {
+                            return Ending::new(
+                                close::TENANT_DELETED,
+                                "tenant deleted: erase this desk's copy",
+                                "tenant_deleted",
+                            );
+                        }
+                        _ => {}
                     }
                 }
             }

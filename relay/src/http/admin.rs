@@ -34,7 +34,7 @@ fn created(body: Value) -> Response {
     (StatusCode::CREATED, axum::Json(body)).into_response()
 }
 
-fn require_operator(principal: &Principal) -> Result<(), ApiError> {
+pub(crate) fn require_operator(principal: &Principal) -> Result<(), ApiError> {
     if principal.is_operator() {
         Ok(())
     } else {
@@ -42,7 +42,7 @@ fn require_operator(principal: &Principal) -> Result<(), ApiError> {
     }
 }
 
-fn name_field(name: &str, what: &str) -> Result<String, ApiError> {
+pub(crate) fn name_field(name: &str, what: &str) -> Result<String, ApiError> {
     let trimmed = name.trim();
     if trimmed.is_empty() || trimmed.chars().count() > 200 {
         return Err(ApiError::bad_request(

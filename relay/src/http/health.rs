@@ -16,20 +16,33 @@ pub async fn healthz() -> &'static str {
 
 /// Ready when each check passes, each reported by name: storage takes a write and makes it
 /// durable (a single-use probe record written, synced, taken back), the master key seals
-/// and opens a test value, and no outbox worker has died. 503 when any fails; a failure's
-/// detail goes to the log only.
+/// and opens a test value, no outbox worker has died, and the data directory has room
+/// (`crate::disk`, measured afresh; its reason says which limit was passed, in sizes only).
+/// 503 when any fails; a storage failure's detail goes to the log only.
 pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
-    let storage = match storage_writable(&app).await {
-        Ok(()) => "ok",
-        Err(e) => {
-            tracing::error!(error = %e, "readiness: storage is not writable");
-            "failing"
+    let disk = app.disk.measure_async().await;
+    // A full disk is not probed with a write: the probe itself could be what fails.
+    let storage = if disk.full.is_some() {
+        "not_checked"
+    } else {
+        match storage_writable(&app).await {
+            Ok(()) => "ok",
+            Err(e) => {
+                tracing::error!(error = %e, "readiness: storage is not writable");
+                "failing"
+            }
         }
     };
     let keys = if keys_open(&app) { "ok" } else { "failing" };
     let workers = app.outbox.health();
     let outbox = if workers.dead == 0 { "ok" } else { "failing" };
-    let ready = [storage, keys, outbox].iter().all(|c| *c == "ok");
+    let disk_state = if disk.full.is_none() { "ok" } else { "full" };
+    let ready = [storage, keys, outbox, disk_state]
+        .iter()
+        .all(|c| *c == "ok");
+    if let Some(why) = &disk.full {
+        tracing::warn!(reason = %why, "readiness: the data directory is full");
+    }
     let status = if ready {
         StatusCode::OK
     } else {
@@ -40,6 +53,8 @@ pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
         axum::Json(json!({
             "ready": ready, "storage": storage, "keys": keys,
             "outbox": {"state": outbox, "running": workers.running, "dead": workers.dead},
+            "disk": {"state": disk_state, "reason": disk.full, "free_bytes": disk.free_bytes,
+                     "data_bytes": disk.used_bytes},
         })),
     )
 }
@@ -70,7 +85,8 @@ fn keys_open(app: &AppState) -> bool {
 }
 
 /// `GET /metrics`: the operator's token or `RELAY_METRICS_TOKEN`, as a bearer header. The
-/// figures name no tenant, but volumes and conflicts are still the operator's business.
+/// figures name no tenant except the evidence-chain heads (`audit::heads`); volumes and
+/// conflicts are still the operator's business.
 ///
 /// # Errors
 /// 401 in the JSON error shape without a token that may read them.
@@ -91,8 +107,10 @@ pub async fn metrics(
             "/metrics needs the operator token or RELAY_METRICS_TOKEN as a bearer token",
         ));
     }
-    Ok((
-        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(),
-    ))
+    let mut text = app.metrics.render();
+    // Read at scrape time rather than registered, so a deleted tenant leaves no series.
+    text.push_str(&crate::audit::heads::render(
+        &app.store.chain_heads().await?,
+    ));
+    Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }

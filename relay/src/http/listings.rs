@@ -3,7 +3,7 @@
 //! token hash or a tenant's contents.
 
 use super::AppState;
-use super::admin::tenant_scope;
+use super::admin::{require_operator, tenant_scope};
 use super::error::ApiError;
 use crate::principal::{Access, Principal};
 use crate::store::AgentKind;
@@ -11,14 +11,6 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use protocol::PartnerId;
 use serde_json::json;
-
-fn require_operator(principal: &Principal) -> Result<(), ApiError> {
-    if principal.is_operator() {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("operator only"))
-    }
-}
 
 /// `GET /v1/partners` (operator) → `{"partners": [{id, name, brand, created_at, tenants}]}`.
 ///

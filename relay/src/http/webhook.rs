@@ -5,6 +5,12 @@
 //! (413), signature (401), JSON (400), envelope (400), entry and item counts (413, see
 //! `ingest::parse::limits`). Nothing is written before all of them passed. Large bodies
 //! are parsed on the blocking pool so one cannot hold an async worker.
+//!
+//! Above capacity the relay refuses rather than queues: `admit` holds one of
+//! `RELAY_MAX_INFLIGHT_WEBHOOKS` slots from before the body is read until the answer, and
+//! a POST finding none is answered 503 with `Retry-After` at once, reading nothing. While
+//! the disk guard (`crate::disk`) says the data directory is full, a POST is answered 503
+//! `storage_full` with `Retry-After` after its signature is checked, writing nothing.
 
 use super::AppState;
 use super::client::ClientAddr;
@@ -57,6 +63,53 @@ pub async fn handshake(
     ([(header::CONTENT_TYPE, "text/plain")], challenge.to_owned()).into_response()
 }
 
+/// Seconds Meta (or any sender) is asked to wait after a 503. Meta retries on its own
+/// schedule regardless; the header is for other senders and proxies.
+pub const RETRY_AFTER_SECS: u64 = 1;
+
+/// Middleware of the webhook POSTs: one slot per request in flight, taken before the body
+/// is read and held until the answer; none free → 503 `overloaded` with `Retry-After`.
+pub async fn admit(
+    State(app): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Ok(_slot) = app.webhook_slots.clone().try_acquire_owned() else {
+        app.metrics
+            .webhook_requests
+            .with_label_values(&["overloaded"])
+            .inc();
+        return unavailable(
+            "overloaded",
+            "the relay is at its limit of webhooks in flight; try again shortly",
+        );
+    };
+    app.metrics.webhooks_in_flight.inc();
+    // Dropped with the request too (a sender that hangs up), so the gauge cannot drift.
+    let _counted = InFlight(app.metrics.webhooks_in_flight.clone());
+    next.run(request).await
+}
+
+/// Lowers the in-flight gauge when the request ends, however it ends.
+struct InFlight(prometheus::IntGauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// A 503 in the JSON error shape with `Retry-After`.
+fn unavailable(code: &'static str, message: &str) -> Response {
+    let mut response =
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message.to_owned()).into_response();
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        axum::http::HeaderValue::from(RETRY_AFTER_SECS),
+    );
+    response
+}
+
 pub async fn instagram(
     State(app): State<AppState>,
     client: ClientAddr,
@@ -100,7 +153,15 @@ async fn receive(
                 .with_label_values(&[outcome])
                 .inc();
             tracing::warn!(%client, outcome, status = error.status.as_u16(), "webhook refused");
-            error.into_response()
+            let status = error.status;
+            let mut response = error.into_response();
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    axum::http::HeaderValue::from(RETRY_AFTER_SECS),
+                );
+            }
+            response
         }
     }
 }
@@ -137,6 +198,18 @@ async fn ingest(
             ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string()),
         )
     })?;
+    // After the signature (noise gets its 401), before anything is parsed or written.
+    // The reason (sizes) is for the operator: `/readyz` and the log say it.
+    if app.disk.full().is_some() {
+        return Err((
+            "storage_full",
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_full",
+                "the relay's storage is full; not stored, try again later",
+            ),
+        ));
+    }
     let envelope = parse_body(&verified).await?.map_err(|e| match e {
         ParseError::Json(_) => (
             "malformed",

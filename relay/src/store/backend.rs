@@ -8,7 +8,8 @@
 
 use super::{
     AgentRecord, ChannelChange, ChannelRecord, DeletionRecord, MessageView, Modified, OnceRecord,
-    PartnerRecord, SendView, StoreError, TenantRecord, TenantSettings, ThreadView,
+    PartnerRecord, SendView, StoreError, TenantDeletion, TenantRecord, TenantRemoved,
+    TenantSettings, ThreadView,
 };
 use crate::audit::{AuditRecord, Entry, Hash};
 use crate::ingest::parse::RouteKey;
@@ -145,6 +146,30 @@ pub trait Backend: Send + Sync + 'static {
     async fn deletion(&self, code: &str) -> Result<Option<DeletionRecord>, StoreError>;
     /// Every tenant's head (cross-tenant, read at start-up).
     async fn heads(&self) -> Result<Vec<(TenantId, Seq)>, StoreError>;
+    /// The tenant's single-use records with their keys (no expiry check).
+    async fn once_records(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(String, OnceRecord)>, StoreError>;
+    async fn rename_partner(
+        &self,
+        id: &PartnerId,
+        name: Option<String>,
+        brand: Option<String>,
+    ) -> Result<Option<PartnerRecord>, StoreError>;
+    async fn rename_tenant(
+        &self,
+        id: &TenantId,
+        name: String,
+    ) -> Result<Option<TenantRecord>, StoreError>;
+    /// `Ok(None)` if unknown, `Conflict` while it has tenants; else how many viewers went.
+    async fn delete_partner(&self, id: &PartnerId) -> Result<Option<u64>, StoreError>;
+    /// Everything that reaches the tenant (record, tokens, channels, routes, single-use
+    /// records) first, then its data.
+    async fn delete_tenant(&self, scope: &TenantScope) -> Result<TenantRemoved, StoreError>;
+    async fn put_tenant_deletion(&self, record: &TenantDeletion) -> Result<(), StoreError>;
+    /// Oldest first.
+    async fn tenant_deletions(&self) -> Result<Vec<TenantDeletion>, StoreError>;
     async fn sync(&self) -> Result<(), StoreError>;
     async fn close(&self) -> Result<(), StoreError>;
 }

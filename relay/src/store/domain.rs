@@ -13,8 +13,8 @@ use super::project::{Views, project};
 use super::{
     AgentRecord, Appended, ChannelChange, ChannelRecord, CommandOutcome, CommandRequest,
     DRAFTER_AGENT, DeletionRecord, MessageView, Modified, NewEvent, OnceRecord, PartnerRecord,
-    Proposal, ProposalOutcome, Redacted, SendState, SendView, Store, StoreError, TenantRecord,
-    TenantSettings, ThreadView, redact,
+    Proposal, ProposalOutcome, Redacted, SendState, SendView, Store, StoreError, TenantDeletion,
+    TenantRecord, TenantRemoved, TenantSettings, ThreadView, redact,
 };
 use crate::audit::{self, Hash, Verdict};
 use crate::desk::decide::{Facts, decide, named_ids};
@@ -481,6 +481,49 @@ fn write_only(tx: &mut dyn TenantTx, changes: Changes) -> Result<(), StoreError>
 
 #[async_trait]
 impl<B: Backend> Store for B {
+    async fn once_records(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(String, OnceRecord)>, StoreError> {
+        Backend::once_records(self, tenant).await
+    }
+    async fn rename_partner(
+        &self,
+        id: &PartnerId,
+        name: Option<String>,
+        brand: Option<String>,
+    ) -> Result<Option<PartnerRecord>, StoreError> {
+        Backend::rename_partner(self, id, name, brand).await
+    }
+    async fn rename_tenant(
+        &self,
+        id: &TenantId,
+        name: String,
+    ) -> Result<Option<TenantRecord>, StoreError> {
+        Backend::rename_tenant(self, id, name).await
+    }
+    async fn delete_partner(&self, id: &PartnerId) -> Result<Option<u64>, StoreError> {
+        Backend::delete_partner(self, id).await
+    }
+    async fn delete_tenant(&self, scope: &TenantScope) -> Result<TenantRemoved, StoreError> {
+        Backend::delete_tenant(self, scope).await
+    }
+    async fn put_tenant_deletion(&self, record: &TenantDeletion) -> Result<(), StoreError> {
+        Backend::put_tenant_deletion(self, record).await
+    }
+    async fn tenant_deletions(&self) -> Result<Vec<TenantDeletion>, StoreError> {
+        Backend::tenant_deletions(self).await
+    }
+    /// Written once for every backend: each tenant's newest seq and audit hash, read in a
+    /// step of its own.
+    async fn chain_heads(&self) -> Result<Vec<(TenantId, Seq, crate::audit::Hash)>, StoreError> {
+        let mut out = Vec::new();
+        for (tenant, _) in Backend::heads(self).await? {
+            let (seq, hash) = self.tenant_read(&tenant, |tx| tx.chain()).await?;
+            out.push((tenant, seq, hash));
+        }
+        Ok(out)
+    }
     async fn insert_partner(&self, partner: PartnerRecord) -> Result<(), StoreError> {
         Backend::insert_partner(self, partner).await
     }

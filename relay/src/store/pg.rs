@@ -17,7 +17,8 @@
 use super::backend::{Backend, Changes, Step, TenantTx};
 use super::{
     AgentKind, AgentRecord, ChannelChange, ChannelRecord, DeletionRecord, MessageView, Modified,
-    OnceRecord, PartnerRecord, SendView, StoreError, TenantRecord, TenantSettings, ThreadView,
+    OnceRecord, PartnerRecord, SendView, StoreError, TenantDeletion, TenantRecord, TenantRemoved,
+    TenantSettings, ThreadView,
 };
 use crate::audit::{self, AuditRecord, Entry, Hash};
 use crate::ingest::parse::RouteKey;
@@ -35,7 +36,10 @@ use tokio::runtime::Handle;
 use tokio_postgres::NoTls;
 
 /// The migrations, in order; a database records the versions it has applied.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("pg/0001_schema.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("pg/0001_schema.sql")),
+    (2, include_str!("pg/0002_tenant_deletions.sql")),
+];
 
 /// Connections per relay process.
 const POOL_SIZE: usize = 16;
@@ -913,6 +917,207 @@ impl Backend for PgStore {
         self.read_body(
             "DELETE FROM once_records WHERE key = $1 RETURNING body",
             &[&key],
+        )
+        .await
+    }
+
+    async fn once_records(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(String, OnceRecord)>, StoreError> {
+        // Single-use records carry their tenant inside the sealed body only; they are few
+        // (unused links and states of the last days).
+        let client = self.client().await?;
+        let rows = client
+            .query("SELECT key, body FROM once_records ORDER BY key", &[])
+            .await
+            .map_err(|e| db(&e))?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let record: OnceRecord = dec(r.get::<_, &[u8]>(1)).ok()?;
+                (record.tenant == *tenant).then(|| (r.get::<_, String>(0), record))
+            })
+            .collect())
+    }
+
+    async fn rename_partner(
+        &self,
+        id: &PartnerId,
+        name: Option<String>,
+        brand: Option<String>,
+    ) -> Result<Option<PartnerRecord>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| db(&e))?;
+        let Some(row) = tx
+            .query_opt("SELECT body FROM partners WHERE id = $1 FOR UPDATE", &[&id.as_str()])
+            .await
+            .map_err(|e| db(&e))?
+        else {
+            return Ok(None);
+        };
+        let mut record: PartnerRecord = dec(row.get::<_, &[u8]>(0))?;
+        if let Some(name) = name {
+            record.name = name;
+        }
+        if let Some(brand) = brand {
+            record.brand = Some(brand);
+        }
+        tx.execute(
+            "UPDATE partners SET body = $2 WHERE id = $1",
+            &[&id.as_str(), &enc(&record)?],
+        )
+        .await
+        .map_err(|e| db(&e))?;
+        tx.commit().await.map_err(|e| db(&e))?;
+        Ok(Some(record))
+    }
+
+    async fn rename_tenant(
+        &self,
+        id: &TenantId,
+        name: String,
+    ) -> Result<Option<TenantRecord>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| db(&e))?;
+        let Some(row) = tx
+            .query_opt("SELECT body FROM tenants WHERE id = $1 FOR UPDATE", &[&id.as_str()])
+            .await
+            .map_err(|e| db(&e))?
+        else {
+            return Ok(None);
+        };
+        let mut record: TenantRecord = dec(row.get::<_, &[u8]>(0))?;
+        record.name = name;
+        tx.execute(
+            "UPDATE tenants SET body = $2 WHERE id = $1",
+            &[&id.as_str(), &enc(&record)?],
+        )
+        .await
+        .map_err(|e| db(&e))?;
+        tx.commit().await.map_err(|e| db(&e))?;
+        Ok(Some(record))
+    }
+
+    async fn delete_partner(&self, id: &PartnerId) -> Result<Option<u64>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| db(&e))?;
+        // The partner's row locked first: a tenant made for it meanwhile waits for this.
+        if tx
+            .query_opt("SELECT 1 FROM partners WHERE id = $1 FOR UPDATE", &[&id.as_str()])
+            .await
+            .map_err(|e| db(&e))?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let held: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM tenants WHERE partner_id = $1",
+                &[&id.as_str()],
+            )
+            .await
+            .map_err(|e| db(&e))?
+            .get(0);
+        if held > 0 {
+            return Err(StoreError::Conflict(format!(
+                "partner {id} still has {held} tenant(s)"
+            )));
+        }
+        let mut viewers = 0;
+        for row in tx
+            .query("SELECT id, body FROM agents WHERE tenant IS NULL", &[])
+            .await
+            .map_err(|e| db(&e))?
+        {
+            let agent: AgentRecord = dec(row.get::<_, &[u8]>(1))?;
+            if matches!(&agent.kind, AgentKind::PartnerViewer { partner } if partner == id) {
+                tx.execute("DELETE FROM agents WHERE id = $1", &[&row.get::<_, &str>(0)])
+                    .await
+                    .map_err(|e| db(&e))?;
+                viewers += 1;
+            }
+        }
+        tx.execute("DELETE FROM partners WHERE id = $1", &[&id.as_str()])
+            .await
+            .map_err(|e| db(&e))?;
+        tx.commit().await.map_err(|e| db(&e))?;
+        Ok(Some(viewers))
+    }
+
+    async fn delete_tenant(&self, scope: &TenantScope) -> Result<TenantRemoved, StoreError> {
+        let tenant = scope.tenant();
+        let mut removed = TenantRemoved::default();
+        let mut client = self.client().await?;
+        // One transaction: the registry first (as the relay's own role), then the tenant's
+        // rows under its role and setting, so row security bounds the deletes too.
+        let tx = client.transaction().await.map_err(|e| db(&e))?;
+        removed.agents = tx
+            .execute("DELETE FROM agents WHERE tenant = $1", &[&tenant.as_str()])
+            .await
+            .map_err(|e| db(&e))?;
+        for row in tx
+            .query("SELECT key, body FROM once_records", &[])
+            .await
+            .map_err(|e| db(&e))?
+        {
+            if dec::<OnceRecord>(row.get::<_, &[u8]>(1)).is_ok_and(|r| r.tenant == *tenant) {
+                tx.execute("DELETE FROM once_records WHERE key = $1", &[&row.get::<_, &str>(0)])
+                    .await
+                    .map_err(|e| db(&e))?;
+                removed.single_use += 1;
+            }
+        }
+        tx.execute("DELETE FROM tenants WHERE id = $1", &[&tenant.as_str()])
+            .await
+            .map_err(|e| db(&e))?;
+        enter_tenant(&tx, tenant).await?;
+        for table in [
+            "events",
+            "dedup",
+            "threads",
+            "messages",
+            "sends",
+            "answers",
+            "channel_activity",
+            "channels",
+            "routes",
+            "tenant_heads",
+        ] {
+            // Table names come from this fixed list, never from input.
+            let n = tx
+                .execute(&format!("DELETE FROM {table}"), &[])
+                .await
+                .map_err(|e| db(&e))?;
+            match table {
+                "events" => removed.events = n,
+                "channels" => removed.channels = n,
+                _ => {}
+            }
+            removed.keys += n;
+        }
+        tx.commit().await.map_err(|e| db(&e))?;
+        Ok(removed)
+    }
+
+    async fn put_tenant_deletion(&self, record: &TenantDeletion) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO tenant_deletions (tenant, deleted_at, body) VALUES ($1, $2, $3)
+                 ON CONFLICT (tenant) DO UPDATE SET deleted_at = EXCLUDED.deleted_at,
+                     body = EXCLUDED.body",
+                &[&record.tenant.as_str(), &record.deleted_at.0, &enc(record)?],
+            )
+            .await
+            .map_err(|e| db(&e))?;
+        Ok(())
+    }
+
+    async fn tenant_deletions(&self) -> Result<Vec<TenantDeletion>, StoreError> {
+        self.read_bodies(
+            "SELECT body FROM tenant_deletions ORDER BY deleted_at, tenant",
+            &[],
         )
         .await
     }

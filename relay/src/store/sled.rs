@@ -20,6 +20,7 @@
 //! | `t/<tenant>/n/` | the knowledge file (TOML text) |
 //! | registry `p/`, `n/`, `g/`, `k/`, `c/<tenant>/`, `r/` | partners, tenants, agents, token hashes, channels, routes |
 //! | registry `x/<confirmation code>` | a data-deletion request's status (counts only) |
+//! | registry `dt/<tenant>` | a deleted tenant's `TenantDeletion` record (counts, chain head) |
 //!
 //! Sequence numbers are gap-free because events are numbered under a per-tenant lock from
 //! the head, which is the newest event key (kept in memory once read). A channel's arrival
@@ -38,7 +39,8 @@ use super::commit::{Committer, FlushObserver};
 use super::wal::{self, Tree, Wal, Writes};
 use super::{
     AgentKind, AgentRecord, ChannelChange, ChannelRecord, DeletionRecord, MessageView, Modified,
-    OnceRecord, PartnerRecord, SendView, StoreError, TenantRecord, TenantSettings, ThreadView,
+    OnceRecord, PartnerRecord, SendView, StoreError, TenantDeletion, TenantRecord, TenantRemoved,
+    TenantSettings, ThreadView,
 };
 use crate::audit::{self, AuditRecord, Hash};
 use crate::ingest::parse::RouteKey;
@@ -56,6 +58,9 @@ use std::sync::{Arc, Mutex};
 
 const STRIPES: usize = 64;
 
+/// Keys removed per logged step when a tenant is deleted.
+const DELETE_STEP: usize = 5_000;
+
 /// Log segment size at which the committer seals it and a checkpoint follows.
 pub const SEGMENT_BYTES: u64 = 32 << 20;
 
@@ -71,6 +76,9 @@ pub struct SledStore {
     activity: Mutex<HashMap<ChannelId, (Millis, Millis)>>,
     /// Webhook routing answers, so ingest reads no registry keys per item.
     routes: Mutex<RouteCache>,
+    /// Key prefixes of tenants deleted since open: a task still holding such a tenant's
+    /// scope (a draft, a send) must not write its data back.
+    deleted: Mutex<Vec<Vec<u8>>>,
     // Field order is drop order: the committer's last flush before the checkpointer stops.
     committer: Committer,
     checkpointer: Arc<Checkpointer>,
@@ -350,6 +358,7 @@ impl SledStore {
             heads: Mutex::default(),
             activity: Mutex::default(),
             routes: Mutex::default(),
+            deleted: Mutex::default(),
             committer,
             checkpointer,
         })
@@ -359,6 +368,18 @@ impl SledStore {
     fn write(&self, writes: Writes) -> Result<(), StoreError> {
         if writes.is_empty() {
             return Ok(());
+        }
+        {
+            let deleted = lock(&self.deleted);
+            if !deleted.is_empty()
+                && writes.ops.iter().any(|op| {
+                    op.tree == Tree::Data
+                        && op.value.is_some()
+                        && deleted.iter().any(|p| op.key.starts_with(p))
+                })
+            {
+                return Err(StoreError::Backend("the tenant was deleted".into()));
+            }
         }
         // Routing answers read only routes and channel records; connect states, tokens and
         // deletion records come and go during connect flows without touching them.
@@ -821,6 +842,26 @@ impl Backend for SledStore {
         Ok(Some(record))
     }
 
+    async fn once_records(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(String, OnceRecord)>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.registry.scan_prefix(b"o/") {
+            let (key, bytes) = entry.map_err(backend)?;
+            // Unreadable and pre-`sealed` records are skipped: neither can be shown again.
+            let Ok(record) = dec::<OnceRecord>(&bytes) else {
+                continue;
+            };
+            if record.tenant == *tenant
+                && let Some(k) = key.strip_prefix(b"o/")
+            {
+                out.push((String::from_utf8_lossy(k).into_owned(), record));
+            }
+        }
+        Ok(out)
+    }
+
     async fn sweep_once(&self, now: Millis) -> Result<usize, StoreError> {
         let _g = lock(&self.registry_lock);
         let mut writes = Writes::default();
@@ -973,6 +1014,175 @@ impl Backend for SledStore {
                 Ok((t.id, head))
             })
             .collect()
+    }
+
+    async fn rename_partner(
+        &self,
+        id: &PartnerId,
+        name: Option<String>,
+        brand: Option<String>,
+    ) -> Result<Option<PartnerRecord>, StoreError> {
+        let _g = lock(&self.registry_lock);
+        let key = format!("p/{id}");
+        let Some(mut record) = Self::get::<PartnerRecord>(&self.registry, key.as_bytes())? else {
+            return Ok(None);
+        };
+        if let Some(name) = name {
+            record.name = name;
+        }
+        if let Some(brand) = brand {
+            record.brand = Some(brand);
+        }
+        let mut writes = Writes::default();
+        writes.insert(Tree::Registry, key.into_bytes(), enc(&record)?);
+        self.write(writes)?;
+        Ok(Some(record))
+    }
+
+    async fn rename_tenant(
+        &self,
+        id: &TenantId,
+        name: String,
+    ) -> Result<Option<TenantRecord>, StoreError> {
+        let _g = lock(&self.registry_lock);
+        let key = format!("n/{id}");
+        let Some(mut record) = Self::get::<TenantRecord>(&self.registry, key.as_bytes())? else {
+            return Ok(None);
+        };
+        record.name = name;
+        let mut writes = Writes::default();
+        writes.insert(Tree::Registry, key.into_bytes(), enc(&record)?);
+        self.write(writes)?;
+        Ok(Some(record))
+    }
+
+    async fn delete_partner(&self, id: &PartnerId) -> Result<Option<u64>, StoreError> {
+        let _g = lock(&self.registry_lock);
+        let key = format!("p/{id}");
+        if !self
+            .registry
+            .contains_key(key.as_bytes())
+            .map_err(backend)?
+        {
+            return Ok(None);
+        }
+        let tenants: Vec<TenantRecord> = Self::scan(&self.registry, b"n/")?;
+        let held = tenants.iter().filter(|t| t.partner == *id).count();
+        if held > 0 {
+            return Err(StoreError::Conflict(format!(
+                "partner {id} still has {held} tenant(s)"
+            )));
+        }
+        let mut writes = Writes::default();
+        let mut viewers = 0;
+        for agent in Self::scan::<AgentRecord>(&self.registry, b"g/")? {
+            if matches!(&agent.kind, AgentKind::PartnerViewer { partner } if partner == id) {
+                writes.remove(Tree::Registry, format!("k/{}", agent.token_hash));
+                writes.remove(Tree::Registry, format!("g/{}", agent.id));
+                viewers += 1;
+            }
+        }
+        writes.remove(Tree::Registry, key.into_bytes());
+        self.write(writes)?;
+        Ok(Some(viewers))
+    }
+
+    async fn delete_tenant(&self, scope: &TenantScope) -> Result<TenantRemoved, StoreError> {
+        let tenant = scope.tenant();
+        let mut removed = TenantRemoved::default();
+        {
+            // One step for everything that reaches the tenant: after it, no token, route
+            // or link leads to its data.
+            let _g = lock(&self.registry_lock);
+            let mut writes = Writes::default();
+            for agent in Self::scan::<AgentRecord>(&self.registry, b"g/")? {
+                if matches!(&agent.kind, AgentKind::Tenant { tenant: t, .. } if t == tenant) {
+                    writes.remove(Tree::Registry, format!("k/{}", agent.token_hash));
+                    writes.remove(Tree::Registry, format!("g/{}", agent.id));
+                    removed.agents += 1;
+                }
+            }
+            let channels: Vec<ChannelRecord> =
+                Self::scan(&self.registry, format!("c/{tenant}/").as_bytes())?;
+            for channel in &channels {
+                let target = route_target(channel);
+                for key in channel.route_keys() {
+                    let k = route_key(&key);
+                    // Only routes that still lead here (a disconnect cleared the others).
+                    if self
+                        .registry
+                        .get(&k)
+                        .map_err(backend)?
+                        .is_some_and(|v| v.as_ref() == target.as_bytes())
+                    {
+                        writes.remove(Tree::Registry, k);
+                    }
+                }
+                writes.remove(
+                    Tree::Registry,
+                    format!("c/{tenant}/{}", channel.id).into_bytes(),
+                );
+                removed.channels += 1;
+            }
+            for entry in self.registry.scan_prefix(b"o/") {
+                let (key, bytes) = entry.map_err(backend)?;
+                if dec::<OnceRecord>(&bytes)
+                    .map(|r| r.tenant)
+                    .or_else(|_| dec::<LegacyOnce>(&bytes).map(|r| r.tenant))
+                    .is_ok_and(|t| t == *tenant)
+                {
+                    writes.remove(Tree::Registry, key.to_vec());
+                    removed.single_use += 1;
+                }
+            }
+            writes.remove(Tree::Registry, format!("n/{tenant}").into_bytes());
+            self.write(writes)?;
+        }
+        // Then the data, in bounded steps under the tenant's lock, so one deletion never
+        // makes a write-ahead log record of the whole tenant.
+        let prefix = Prefix::of(tenant);
+        lock(&self.deleted).push(prefix.0.as_bytes().to_vec());
+        let events = prefix.key("e", b"");
+        let _g = self.tenant_lock(tenant);
+        loop {
+            let mut writes = Writes::default();
+            for key in self
+                .data
+                .scan_prefix(prefix.0.as_bytes())
+                .keys()
+                .take(DELETE_STEP)
+            {
+                let key = key.map_err(backend)?;
+                if key.starts_with(&events) {
+                    removed.events += 1;
+                }
+                removed.keys += 1;
+                writes.remove(Tree::Data, key.to_vec());
+            }
+            if writes.is_empty() {
+                break;
+            }
+            self.write(writes)?;
+        }
+        lock(&self.heads).remove(tenant);
+        Ok(removed)
+    }
+
+    async fn put_tenant_deletion(&self, record: &TenantDeletion) -> Result<(), StoreError> {
+        let _g = lock(&self.registry_lock);
+        let mut writes = Writes::default();
+        writes.insert(
+            Tree::Registry,
+            format!("dt/{}", record.tenant).into_bytes(),
+            enc(record)?,
+        );
+        self.write(writes)
+    }
+
+    async fn tenant_deletions(&self) -> Result<Vec<TenantDeletion>, StoreError> {
+        let mut all: Vec<TenantDeletion> = Self::scan(&self.registry, b"dt/")?;
+        all.sort_by(|a, b| (a.deleted_at, &a.tenant).cmp(&(b.deleted_at, &b.tenant)));
+        Ok(all)
     }
 
     async fn sync(&self) -> Result<(), StoreError> {

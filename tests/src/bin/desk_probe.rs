@@ -59,6 +59,7 @@ async fn main() -> anyhow::Result<()> {
                 }
                 Ok(Update::Queued { .. }) => {}
                 Ok(Update::State(state)) => println!("state {state}"),
+                Ok(Update::Erased) => println!("erased"),
                 Err(e) => println!("lagged {e}"),
             },
         }

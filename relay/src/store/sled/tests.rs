@@ -214,3 +214,54 @@ async fn once_records_are_taken_once_with_their_sealed_value_and_old_records_sti
     assert_eq!(taken.sealed, None);
     assert_eq!(store.take_once("k2").await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn deleting_a_tenant_removes_every_key_and_refuses_later_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let (a, b) = (scope("tn_a"), scope("tn_b"));
+    for (s, t) in [(&a, "tn_a"), (&b, "tn_b")] {
+        store
+            .insert_tenant(TenantRecord {
+                id: TenantId::new(t),
+                partner: PartnerId::new("pa_1"),
+                name: t.into(),
+                created_at: Millis(0),
+            })
+            .await
+            .unwrap();
+        let events = (0..12)
+            .map(|i| text(t, &format!("m{i}"), "hello", 1000 + i))
+            .collect();
+        store.append(s, events).await.unwrap();
+    }
+    store.put_knowledge(&a, "x = 1").await.unwrap();
+    let removed = store.delete_tenant(&a).await.unwrap();
+    assert_eq!(removed.events, 12);
+    assert!(removed.keys > 12, "views and indexes too: {removed:?}");
+    assert_eq!(store.data.scan_prefix(b"t/tn_a/").count(), 0);
+    assert!(
+        store
+            .tenant(&TenantId::new("tn_a"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A task still holding the scope cannot write the tenant back.
+    assert!(
+        store
+            .append(&a, vec![text("tn_a", "late", "late", 9000)])
+            .await
+            .is_err()
+    );
+    assert!(store.data.scan_prefix(b"t/tn_a/").next().is_none());
+    // The other tenant is untouched.
+    assert_eq!(store.head(&b).await.unwrap(), Seq(12));
+    assert!(store.verify_audit(&b).await.unwrap().ok);
+    // Removed for good: after a restart too (the write-ahead log replays the removals).
+    store.sync().await.unwrap();
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(store.data.scan_prefix(b"t/tn_a/").count(), 0);
+    assert_eq!(store.head(&b).await.unwrap(), Seq(12));
+}
