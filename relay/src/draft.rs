@@ -28,7 +28,7 @@ use crate::lang::{self, Language};
 use compose::Words;
 use lexicon::Signal;
 use retrieve::{Catalog, Family, Found, Policies, STRONG_POLICY, VariantAsk};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 
 /// What a customer message asks. Order is the order answers are composed in.
@@ -211,12 +211,17 @@ pub struct Drafter {
     business_vocab: HashSet<String>,
     order_policy: Option<usize>,
     holiday_known: bool,
+    /// Per inflected language, the knowledge's words by their root (`respald` →
+    /// `respaldar`), so a customer's inflected form finds the form the knowledge uses.
+    roots: Vec<(Language, HashMap<String, String>)>,
 }
 
 /// How many earlier turns are searched for the item a short follow-up refers to.
 const CONTEXT_TURNS: usize = 6;
 /// A policy score that answers an item-shaped question with no item in it.
 const CLEAR_POLICY: f32 = 3.0;
+/// A policy score that answers a word of an item question only a policy knows.
+const RESIDUAL_POLICY: f32 = 0.5;
 /// Longest policy excerpt, in sentences.
 const POLICY_SENTENCES: usize = 2;
 
@@ -257,12 +262,36 @@ impl Drafter {
                     .any(|h| lexicon::contains_phrase(&toks, h))
             })
             || !k.business.closures.is_empty();
+        let catalog = Catalog::new(&k);
+        let mut vocabulary: Vec<&str> = catalog
+            .vocabulary()
+            .chain(policies.vocabulary())
+            .chain(business_vocab.iter().map(String::as_str))
+            .collect();
+        // Sorted, so which of two words sharing a root wins does not depend on hashing.
+        vocabulary.sort_unstable();
+        vocabulary.dedup();
+        let roots = Language::inflected()
+            .into_iter()
+            .map(|l| {
+                let mut by_root: HashMap<String, String> = HashMap::new();
+                for w in &vocabulary {
+                    if let Some(r) = l.root(w) {
+                        by_root
+                            .entry(r.to_string())
+                            .or_insert_with(|| (*w).to_string());
+                    }
+                }
+                (l, by_root)
+            })
+            .collect();
         Drafter {
-            catalog: Catalog::new(&k),
+            catalog,
             policies,
             business_vocab,
             order_policy,
             holiday_known,
+            roots,
             k,
         }
     }
@@ -336,10 +365,13 @@ impl Drafter {
         // Items are named in the catalog's own words, which may be the customer's language
         // (`Cambio de pantalla`), so they are looked up before the customer's words are put
         // in the drafter's vocabulary (`cambio` → `exchange`), and only then in it.
-        let tokens = lang::canonical(detected, raw_tokens);
-        let mut found = self.catalog.find(raw_tokens, message);
+        // Inflected forms become the knowledge's own (`respaldan` → `respaldar`).
+        let raw_tokens: &[String] = &self.in_vocabulary(detected, raw_tokens);
+        let tokens = self.in_vocabulary(detected, &lang::canonical(detected, raw_tokens));
+        // A verb after a negation ("it won't charge") names no item (the `charger`).
+        let mut found = self.catalog.find(&verbs_masked(raw_tokens), message);
         if found.is_empty() {
-            found = self.catalog.find(&tokens, message);
+            found = self.catalog.find(&verbs_masked(&tokens), message);
         }
         let naming = |t: &String| found.iter().any(|f| f.naming.contains(t));
         // Words that name an item are not cues: `gift card` is not a card payment.
@@ -392,6 +424,15 @@ impl Drafter {
             })
             .collect();
         self.resolve_weak(&mut intents, &cues, &found, &asks, &tokens);
+        let how_long = lexicon::contains_phrase(&tokens, "how long")
+            || tokens
+                .iter()
+                .any(|t| matches!(t.as_str(), "last" | "lasts" | "duration"));
+        if service_named && (intents.contains(&Intent::Booking) || how_long) {
+            // "do I need an appointment for a nail trim?", "how long does keratin last?":
+            // the service's own description and duration answer with (or before) the link.
+            intents.insert(Intent::Product);
+        }
         let unknown = self.unknown_words(&masked);
         let region = retrieve::region(&self.k, &tokens);
 
@@ -425,6 +466,15 @@ impl Drafter {
                     .into(),
             );
         }
+        if intents.contains(&Intent::Complaint)
+            && cues.late_only
+            && self.order_for(message, conversation, looked_up).is_some()
+        {
+            // "my order BR-3107 still hasn't arrived?": its status is the answer a person
+            // would give first; anger words (`late_only` is false then) still go to one.
+            intents.remove(&Intent::Complaint);
+            intents.insert(Intent::OrderStatus);
+        }
         if intents.contains(&Intent::Complaint) {
             return handoff(
                 &[Intent::Complaint],
@@ -457,8 +507,11 @@ impl Drafter {
                         unknown.join(" ")
                     ),
                 );
-            } else if !found.is_empty() {
-                // A bare item name ("linen wrap dress?") asks whether it is there.
+            } else if !found.is_empty()
+                && !(intents.contains(&Intent::Thanks) && !message.contains('?'))
+            {
+                // A bare item name ("linen wrap dress?") asks whether it is there; thanks
+                // that name one ("loved the haircut, thanks!") ask nothing.
                 intents.insert(Intent::Availability);
             } else if social {
                 // Pleasantries around a greeting or thanks need no more than a reply.
@@ -562,17 +615,28 @@ impl Drafter {
             .filter(|w| !found.iter().any(|f| self.misspells_item(w, f.item)))
             .cloned()
             .collect();
+        // Of those, the ones that may be an option value of a named item: "fundas para
+        // pixel 8?" asks for a model the catalog does not list, "cantik banget!" for none.
+        let variant_cue = cues.strong.contains(&Intent::Variant);
+        let options: Vec<String> = foreign
+            .iter()
+            .filter(|w| {
+                found
+                    .iter()
+                    .any(|f| self.could_be_option(w, f.item, &masked, variant_cue))
+            })
+            .cloned()
+            .collect();
         if !found.is_empty()
-            && !foreign.is_empty()
+            && !options.is_empty()
             && (intents.contains(&Intent::Availability) || intents.contains(&Intent::Variant))
         {
-            // "fundas para pixel 8?": a model or option the catalog does not list for the
-            // item; listing the options it has would read as an answer.
+            // Listing the options the item has would read as an answer.
             return handoff(
                 &intents_vec,
                 format!(
                     "asks for {} of {}, which the knowledge does not list",
-                    foreign.join(" "),
+                    options.join(" "),
                     self.k.items[found[0].item].name
                 ),
             );
@@ -768,6 +832,71 @@ impl Drafter {
             })
     }
 
+    /// `tokens` with each word the knowledge does not know replaced by the knowledge's word
+    /// of the same root in `lang` (`respaldan` → `respaldar`, `lindas` → `linda`); words of
+    /// a language file, cue words and numbers stay as written.
+    fn in_vocabulary(&self, lang: Language, tokens: &[String]) -> Vec<String> {
+        let Some((_, by_root)) = self.roots.iter().find(|(l, _)| *l == lang) else {
+            return tokens.to_vec();
+        };
+        tokens
+            .iter()
+            .map(|t| {
+                let keep = t.is_empty()
+                    || lang::is_language_word(t)
+                    || text::is_stopword(t)
+                    || lexicon::is_cue_word(t)
+                    || t.chars().any(|c| c.is_ascii_digit())
+                    || self.known(&text::stem(t));
+                if keep {
+                    return t.clone();
+                }
+                lang.root(t)
+                    .and_then(|r| by_root.get(r))
+                    .cloned()
+                    .unwrap_or_else(|| t.clone())
+            })
+            .collect()
+    }
+
+    /// Whether an unknown `word` of the message may name an option of `item` the catalog
+    /// does not list: a number or a word beside one (`pixel 8`), any word when the message
+    /// asks about options (`in colour X`, the item's own option kind) or the item's options
+    /// are words (a shade, a scent); never a word of a language file (compliments, fillers).
+    fn could_be_option(&self, word: &str, item: usize, tokens: &[String], variant_cue: bool) -> bool {
+        if lang::is_language_word(word) {
+            return false;
+        }
+        let number = |t: &String| !t.is_empty() && t.chars().all(|c| c.is_ascii_digit());
+        if word.chars().any(|c| c.is_ascii_digit())
+            || tokens
+                .windows(2)
+                .any(|w| (w[0] == word && number(&w[1])) || (w[1] == word && number(&w[0])))
+        {
+            return true;
+        }
+        let item = &self.k.items[item];
+        if item.variants.is_empty() {
+            return false;
+        }
+        let kind_named = item
+            .variants
+            .iter()
+            .flat_map(|v| v.options.keys())
+            .any(|k| text::tokens(k).iter().any(|t| tokens.contains(t)));
+        let word_valued = item.variants.iter().any(|v| {
+            v.colour.is_some()
+                || v.options.values().any(|val| {
+                    text::tokens(val).iter().any(|t| {
+                        t.len() >= 3
+                            && t.chars().all(|c| c.is_alphabetic())
+                            && !lexicon::SIZE_WORDS.contains(&t.as_str())
+                    })
+                })
+        });
+        variant_cue || kind_named || word_valued
+    }
+
     /// Whether a stem is a word of this tenant's knowledge.
     fn known(&self, stem: &str) -> bool {
         self.catalog.knows(stem) || self.policies.knows(stem) || self.business_vocab.contains(stem)
@@ -871,9 +1000,32 @@ impl Drafter {
             })
             .cloned()
             .collect();
-        if let Some(hit) = self.policies.search(&residual).first()
-            && hit.score >= STRONG_POLICY
-        {
+        // A word no item has but a policy does ("not vaccinated yet, can still groom?") asks
+        // that policy, even when it scores below a whole question about it.
+        let policy_words: Vec<String> = residual
+            .iter()
+            .filter(|w| {
+                !lexicon::is_cue_word(w)
+                    && text::expand(w)
+                        .iter()
+                        .any(|s| self.policies.knows(s) && !self.catalog.knows(s))
+            })
+            .cloned()
+            .collect();
+        let hit = if policy_words.is_empty() {
+            self.policies
+                .search(&residual)
+                .first()
+                .copied()
+                .filter(|h| h.score >= STRONG_POLICY)
+        } else {
+            self.policies
+                .search(&policy_words)
+                .first()
+                .copied()
+                .filter(|h| h.score >= RESIDUAL_POLICY)
+        };
+        if let Some(hit) = hit {
             self.cite_policy(reply, hit.policy, &residual, 1);
         }
         Ok(())
@@ -1028,6 +1180,26 @@ impl Drafter {
         let free_asked = tokens.iter().any(|t| FREE_WORDS.contains(&t.as_str()));
         if free_asked && let Some(over) = self.k.business.free_shipping_over {
             reply.say(words.free_shipping(over));
+            reply.cite(FactRef::Business {
+                field: BusinessField::FreeShipping,
+            });
+            return Ok(());
+        }
+        let free_regions: Vec<&crate::knowledge::ShippingRegion> = self
+            .k
+            .business
+            .shipping_regions
+            .iter()
+            .filter(|r| r.free_over.is_some())
+            .collect();
+        if free_asked && !free_regions.is_empty() {
+            // Thresholds per region only: each region's line says its fee and threshold.
+            for r in free_regions {
+                reply.say(words.region(r, &r.name));
+            }
+            reply.cite(FactRef::Business {
+                field: BusinessField::ShippingRegions,
+            });
             reply.cite(FactRef::Business {
                 field: BusinessField::FreeShipping,
             });
@@ -1247,7 +1419,13 @@ impl Drafter {
             want_web && contact.website.is_none(),
         ];
         let mut complete = !missing.contains(&true);
-        if let Some(h) = self.policies.search(&rest).first()
+        // A policy another part of the reply already cites (`apple pay` of the payment
+        // policy) is not the one this part asks about (`parking`).
+        if let Some(h) = self
+            .policies
+            .search(&rest)
+            .into_iter()
+            .find(|h| !reply.cites_policy(&self.k.policies[h.policy].key))
             && h.score >= STRONG_POLICY
         {
             self.cite_policy(reply, h.policy, &rest, 1);
@@ -1314,6 +1492,22 @@ impl Drafter {
             key: policy.key.clone(),
         });
     }
+}
+
+/// `tokens` with each word right after a negated auxiliary blanked: "it won't charge" and
+/// "doesn't turn on" use a verb, which names no item even when it spells like one.
+fn verbs_masked(tokens: &[String]) -> Vec<String> {
+    const NEGATED: &[&str] = &[
+        "wont", "cant", "cannot", "doesnt", "didnt", "isnt", "wasnt", "wouldnt", "dont", "not",
+        "aint", "couldnt", "havent", "hasnt",
+    ];
+    let mut out = tokens.to_vec();
+    for i in 1..tokens.len() {
+        if NEGATED.contains(&tokens[i - 1].as_str()) {
+            out[i] = String::new();
+        }
+    }
+    out
 }
 
 /// The intents that ask something (not greeting or thanks).

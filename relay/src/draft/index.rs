@@ -203,6 +203,11 @@ impl Index {
         self.vocab.contains_key(stem)
     }
 
+    /// Every term of the index (stems).
+    pub fn terms(&self) -> impl Iterator<Item = &str> {
+        self.vocab.keys().map(String::as_str)
+    }
+
     /// Turns content words (already without stopwords) into query terms.
     #[must_use]
     pub fn query(&self, words: &[String]) -> Query {
