@@ -772,8 +772,9 @@ impl Drafter {
             {
                 intents.insert(Intent::Availability);
             }
+            // "potong kuku berapa? perlu janjian?": the price of a service beside booking it.
             if cues.weak.contains(&Intent::Price)
-                && within(&[Intent::Variant, Intent::Availability])
+                && within(&[Intent::Variant, Intent::Availability, Intent::Booking])
             {
                 intents.insert(Intent::Price);
             }

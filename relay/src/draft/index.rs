@@ -256,6 +256,13 @@ impl Index {
                 if term.first() != chars.first() {
                     continue;
                 }
+                // A word that only grows another by two letters or more is another word
+                // (`secadores` is not a typo of `secado`), not a slip of the finger.
+                if term.len().abs_diff(chars.len()) >= 2
+                    && (term.starts_with(&chars) || chars.starts_with(term))
+                {
+                    continue;
+                }
                 if let Some(d) = fuzzy::within(&chars, term, max.min(best)) {
                     if d < best {
                         best = d;
