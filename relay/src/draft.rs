@@ -365,14 +365,18 @@ impl Drafter {
         // Items are named in the catalog's own words, which may be the customer's language
         // (`Cambio de pantalla`), so they are looked up before the customer's words are put
         // in the drafter's vocabulary (`cambio` → `exchange`), and only then in it.
-        // Inflected forms become the knowledge's own (`respaldan` → `respaldar`).
-        let raw_tokens: &[String] = &self.in_vocabulary(detected, raw_tokens);
-        let tokens = self.in_vocabulary(detected, &lang::canonical(detected, raw_tokens));
-        // A verb after a negation ("it won't charge") names no item (the `charger`).
+        // A verb after a negation ("it won't charge") names no item (the `charger`). Items
+        // are found in the words as written: a root shared by accident (`tatuar`, the
+        // `tatuajes` a balm is for) must not name an item.
         let mut found = self.catalog.find(&verbs_masked(raw_tokens), message);
         if found.is_empty() {
-            found = self.catalog.find(&verbs_masked(&tokens), message);
+            let canon = lang::canonical(detected, raw_tokens);
+            found = self.catalog.find(&verbs_masked(&canon), message);
         }
+        // Inflected forms become the knowledge's own (`respaldan` → `respaldar`), so a
+        // known word is not taken for an unknown one and policies find it.
+        let raw_tokens: &[String] = &self.in_vocabulary(detected, raw_tokens);
+        let tokens = self.in_vocabulary(detected, &lang::canonical(detected, raw_tokens));
         let naming = |t: &String| found.iter().any(|f| f.naming.contains(t));
         // Words that name an item are not cues: `gift card` is not a card payment.
         let masked_raw: Vec<String> = raw_tokens
@@ -485,9 +489,26 @@ impl Drafter {
         if off_topic {
             return self.off_domain(&intents);
         }
+        // Policies are searched in the customer's own words too: a Portuguese policy titled
+        // `Cuidados` answers `cuidados`, which the drafter itself reads as `care`.
+        let policy_query: Vec<String> = content
+            .iter()
+            .cloned()
+            .chain(
+                raw_tokens
+                    .iter()
+                    .filter(|t| {
+                        !t.is_empty()
+                            && !text::is_stopword(t)
+                            && !content.contains(t)
+                            && !found.iter().any(|f| f.naming.contains(*t))
+                    })
+                    .cloned(),
+            )
+            .collect();
         let top_policy = self
             .policies
-            .search(&content)
+            .search(&policy_query)
             .first()
             .copied()
             .filter(|h| h.score >= STRONG_POLICY);
@@ -694,7 +715,7 @@ impl Drafter {
             &mut reply,
             &words,
             &intents,
-            &content,
+            &policy_query,
             &tokens,
             region.as_ref(),
             &cues,

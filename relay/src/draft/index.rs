@@ -112,6 +112,11 @@ impl Index {
                         if text::is_stopword(&s) {
                             continue;
                         }
+                        // `aftercare` also answers a question about `care`.
+                        if let Some(tail) = compound_tail(&s) {
+                            let tail = intern(tail.to_string(), &mut vocab);
+                            *counts.entry(tail).or_insert(0.0) += weight;
+                        }
                         let id = intern(s, &mut vocab);
                         *counts.entry(id).or_insert(0.0) += weight;
                         len += weight;
@@ -263,6 +268,11 @@ impl Index {
                 {
                     continue;
                 }
+                // In a four-letter word one changed letter is mostly another word (`care`
+                // and `card`, `vape` and `vale`); a dropped, added or swapped one is a typo.
+                if chars.len() == 4 && term.len() == 4 && !swapped(&chars, term) {
+                    continue;
+                }
                 if let Some(d) = fuzzy::within(&chars, term, max.min(best)) {
                     if d < best {
                         best = d;
@@ -353,6 +363,22 @@ fn push_max(pos: &mut Vec<(TermId, f32)>, id: TermId, w: f32) {
     } else {
         pos.push((id, w));
     }
+}
+
+/// The word inside an English compound made with a common prefix (`aftercare` → `care`,
+/// `selfcare` → `care`), so the compound also answers the plain word.
+fn compound_tail(stem: &str) -> Option<&str> {
+    const PREFIXES: &[&str] = &["after", "self", "over", "under"];
+    PREFIXES
+        .iter()
+        .find_map(|p| stem.strip_prefix(p))
+        .filter(|t| t.len() >= 4)
+}
+
+/// Whether `a` and `b` (same length) differ only by two neighbouring letters swapped.
+fn swapped(a: &[char], b: &[char]) -> bool {
+    let diff: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
+    diff.len() == 2 && diff[1] == diff[0] + 1 && a[diff[0]] == b[diff[1]] && a[diff[1]] == b[diff[0]]
 }
 
 #[cfg(test)]

@@ -803,6 +803,8 @@ pub const SIGNAL_CUES: &[(Signal, &[&str])] = &[
             "sick",
             "infection",
             "infected",
+            "swollen",
+            "pus",
         ],
     ),
     (
