@@ -209,6 +209,9 @@ pub struct Drafter {
     policies: Policies,
     /// Stems of business facts (name, address, places), so they are not "unknown" words.
     business_vocab: HashSet<String>,
+    /// Stems of item names, aliases, categories and option values: the words that name
+    /// something the business sells (a description's words do not).
+    item_names: HashSet<String>,
     order_policy: Option<usize>,
     holiday_known: bool,
     /// Per inflected language, the knowledge's words by their root (`respald` →
@@ -262,6 +265,18 @@ impl Drafter {
                     .any(|h| lexicon::contains_phrase(&toks, h))
             })
             || !k.business.closures.is_empty();
+        let mut item_names: HashSet<String> = HashSet::new();
+        for item in &k.items {
+            for n in std::iter::once(&item.name)
+                .chain(&item.aliases)
+                .chain(item.category.iter())
+            {
+                item_names.extend(text::stems(n));
+            }
+            for v in &item.variants {
+                item_names.extend(text::stems(&v.label()));
+            }
+        }
         let catalog = Catalog::new(&k);
         let mut vocabulary: Vec<&str> = catalog
             .vocabulary()
@@ -289,6 +304,7 @@ impl Drafter {
             catalog,
             policies,
             business_vocab,
+            item_names,
             order_policy,
             holiday_known,
             roots,
@@ -669,6 +685,30 @@ impl Drafter {
                     format!(
                         "asks about something not in the catalog: {}",
                         unknown.join(" ")
+                    ),
+                );
+            }
+            // "venden agujas?": a word of some description (`aguja esterilizada`) that names
+            // no item, no policy and nothing of the business is a product we do not sell.
+            let unnamed: Vec<String> = content
+                .iter()
+                .filter(|w| {
+                    !lexicon::is_cue_word(w)
+                        && !w.chars().all(|c| c.is_ascii_digit())
+                        && !text::expand(w).iter().any(|s| {
+                            self.item_names.contains(s)
+                                || self.policies.knows(s)
+                                || self.business_vocab.contains(s)
+                        })
+                })
+                .cloned()
+                .collect();
+            if intents.contains(&Intent::Availability) && !unnamed.is_empty() {
+                return handoff(
+                    &intents_vec,
+                    format!(
+                        "asks for something the catalog does not name: {}",
+                        unnamed.join(" ")
                     ),
                 );
             }
