@@ -448,6 +448,15 @@ impl Drafter {
             || tokens
                 .iter()
                 .any(|t| matches!(t.as_str(), "last" | "lasts" | "duration"));
+        if core_of(&intents) == [Intent::Availability]
+            && !cues.strong.contains(&Intent::Availability)
+            && self.asks_attribute(&found, &masked)
+        {
+            // "does the argan oil have fragrance?": `have` asks what it has, not whether
+            // it is there.
+            intents.remove(&Intent::Availability);
+            intents.insert(Intent::Product);
+        }
         if service_named && (intents.contains(&Intent::Booking) || how_long) {
             // "do I need an appointment for a nail trim?", "how long does keratin last?":
             // the service's own description and duration answer with (or before) the link.
@@ -544,6 +553,10 @@ impl Drafter {
                         unknown.join(" ")
                     ),
                 );
+            } else if !found.is_empty() && self.asks_attribute(&found, &masked) {
+                // "does the argan oil have fragrance?": a word of the item's description or
+                // details asks what it is, not whether it is there.
+                intents.insert(Intent::Product);
             } else if !found.is_empty()
                 && !(intents.contains(&Intent::Thanks) && !message.contains('?'))
             {
@@ -703,7 +716,7 @@ impl Drafter {
                 })
                 .cloned()
                 .collect();
-            if intents.contains(&Intent::Availability) && !unnamed.is_empty() {
+            if !unnamed.is_empty() {
                 return handoff(
                     &intents_vec,
                     format!(
@@ -925,7 +938,13 @@ impl Drafter {
     /// does not list: a number or a word beside one (`pixel 8`), any word when the message
     /// asks about options (`in colour X`, the item's own option kind) or the item's options
     /// are words (a shade, a scent); never a word of a language file (compliments, fillers).
-    fn could_be_option(&self, word: &str, item: usize, tokens: &[String], variant_cue: bool) -> bool {
+    fn could_be_option(
+        &self,
+        word: &str,
+        item: usize,
+        tokens: &[String],
+        variant_cue: bool,
+    ) -> bool {
         if lang::is_language_word(word) {
             return false;
         }
@@ -957,6 +976,33 @@ impl Drafter {
                 })
         });
         variant_cue || kind_named || word_valued
+    }
+
+    /// Whether the message's words beyond the item's name are words of the item's own
+    /// description or details (`fragrance` of the argan oil's ingredients).
+    fn asks_attribute(&self, found: &[Found], masked: &[String]) -> bool {
+        let about: HashSet<String> = found
+            .iter()
+            .flat_map(|f| {
+                let item = &self.k.items[f.item];
+                let mut words = text::stems(&item.description);
+                for d in item.descriptions.values() {
+                    words.extend(text::stems(d));
+                }
+                for (k, v) in &item.details {
+                    words.extend(text::stems(&format!("{} {v}", k.replace('_', " "))));
+                }
+                words
+            })
+            .filter(|w| !text::is_stopword(w))
+            .collect();
+        masked.iter().any(|w| {
+            !w.is_empty()
+                && !text::is_stopword(w)
+                && !lexicon::is_cue_word(w)
+                && !self.item_names.contains(&text::stem(w))
+                && text::expand(w).iter().any(|s| about.contains(s))
+        })
     }
 
     /// Whether a stem is a word of this tenant's knowledge.
@@ -1205,6 +1251,39 @@ impl Drafter {
                 })
                 .cloned()
                 .collect();
+            // Asked in so many words (`discount`) beside other questions: only a policy that
+            // is not already cited, found by the policy words and words nothing else knows.
+            let explicit: Vec<String> = asked
+                .iter()
+                .filter(|w| {
+                    // `policy` or `terms` alone name no subject of their own.
+                    !matches!(w.as_str(), "policy" | "kebijakan" | "syarat" | "terms")
+                        && (lexicon::is_policy_cue(w)
+                            || !text::expand(w).iter().any(|s| {
+                                self.catalog.knows(s)
+                                    || reply.facts.iter().any(|f| match f {
+                                        FactRef::Policy { key } => self
+                                            .k
+                                            .policies
+                                            .iter()
+                                            .any(|p| &p.key == key && mentions(p, s)),
+                                        _ => false,
+                                    })
+                            }))
+                })
+                .cloned()
+                .collect();
+            let narrowed = cues.strong.contains(&Intent::Policy)
+                && !reply.sentences.is_empty()
+                && !reply
+                    .facts
+                    .iter()
+                    .any(|f| matches!(f, FactRef::Item { .. }));
+            if narrowed && explicit.is_empty() {
+                // "cancellation policy?": the policy already cited is the answer.
+                return Ok(());
+            }
+            let asked = if narrowed { explicit } else { asked };
             let content = &asked;
             let hit = self
                 .policies
@@ -1216,6 +1295,16 @@ impl Drafter {
                 Some(h) => self.cite_policy(reply, h.policy, content, POLICY_SENTENCES),
                 None if reply.sentences.is_empty() => {
                     return Err("no policy in the knowledge covers this".into());
+                }
+                // "pay by MB Way? and a student discount?": asked in so many words, so
+                // answering only the rest would read as a whole answer.
+                None if cues.strong.contains(&Intent::Policy)
+                    && !reply
+                        .facts
+                        .iter()
+                        .any(|f| matches!(f, FactRef::Item { .. })) =>
+                {
+                    return Err("part of the message (policy) has no grounded answer".into());
                 }
                 None => {}
             }
@@ -1554,6 +1643,18 @@ impl Drafter {
             key: policy.key.clone(),
         });
     }
+}
+
+/// Whether a policy's title or text, in any language, has the stem `stem`.
+fn mentions(p: &crate::knowledge::Policy, stem: &str) -> bool {
+    std::iter::once((&p.title, &p.text))
+        .chain(p.translations.values().map(|(t, x)| (t, x)))
+        .any(|(t, x)| {
+            text::stems(t)
+                .iter()
+                .chain(&text::stems(x))
+                .any(|w| w == stem)
+        })
 }
 
 /// `tokens` with each word right after a negated auxiliary blanked: "it won't charge" and

@@ -517,8 +517,15 @@ mod tests {
         let pt = Language::parse("pt").unwrap();
         assert_eq!(pt.root("coloracao"), pt.root("coloracoes"));
         assert_eq!(pt.root("casa"), None, "too short to strip");
-        assert_eq!(Language::ENGLISH.root("pierced"), Language::ENGLISH.root("piercing"));
-        assert_eq!(Language::ENGLISH.root("charger"), None, "no ending of English");
+        assert_eq!(
+            Language::ENGLISH.root("pierced"),
+            Language::ENGLISH.root("piercing")
+        );
+        assert_eq!(
+            Language::ENGLISH.root("charger"),
+            None,
+            "no ending of English"
+        );
         assert!(Language::inflected().contains(&es));
     }
 

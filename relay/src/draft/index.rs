@@ -378,7 +378,10 @@ fn compound_tail(stem: &str) -> Option<&str> {
 /// Whether `a` and `b` (same length) differ only by two neighbouring letters swapped.
 fn swapped(a: &[char], b: &[char]) -> bool {
     let diff: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
-    diff.len() == 2 && diff[1] == diff[0] + 1 && a[diff[0]] == b[diff[1]] && a[diff[1]] == b[diff[0]]
+    diff.len() == 2
+        && diff[1] == diff[0] + 1
+        && a[diff[0]] == b[diff[1]]
+        && a[diff[1]] == b[diff[0]]
 }
 
 #[cfg(test)]

@@ -1103,6 +1103,12 @@ pub fn is_item_cue(token: &str) -> bool {
         .any(|i| cue_of(i, token))
 }
 
+/// Words that ask about a policy in so many words (`discount`, `warranty`).
+#[must_use]
+pub fn is_policy_cue(token: &str) -> bool {
+    cue_of(Intent::Policy, token)
+}
+
 /// Words that ask for information a policy or a product description gives (`allergy`,
 /// `diskon`), as opposed to naming an item.
 #[must_use]

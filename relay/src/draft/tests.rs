@@ -561,7 +561,13 @@ fn a_verb_after_a_negation_names_no_item() {
 fn spanish_and_portuguese_forms_find_the_knowledge_words() {
     let brisa = dev("brisa");
     // `aceptan` is a customer word; the payment policy is found in its Spanish translation.
-    answers(&brisa, "aceptan zelle?", "es", &["policy:payment"], &["Zelle"]);
+    answers(
+        &brisa,
+        "aceptan zelle?",
+        "es",
+        &["policy:payment"],
+        &["Zelle"],
+    );
     let tinta = dev("tinta");
     // `tatuar` (a verb) is the knowledge's `tatuagem`: not an unknown word, so the
     // aftercare policy's `praia` answers.
@@ -636,6 +642,30 @@ fn known_orders_answer_lateness_and_services_say_what_they_are() {
         "obrigada meninas, amei o corte!! 😍",
         "pt",
         &[],
+        &[],
+    );
+    answers(
+        &brisa,
+        "does the argan oil have fragrance?",
+        "en",
+        &["sku:BR-OIL"],
+        &["fragrance"],
+    );
+    handed(
+        &brisa,
+        "oi, vcs fazem escova? quanto custa?",
+        "does not name",
+    );
+    handed(
+        &dev("tinta"),
+        "posso pagar com mbway? e fazem desconto para estudantes?",
+        "policy",
+    );
+    answers(
+        &brisa,
+        "what's your cancellation policy?",
+        "en",
+        &["policy:cancellation"],
         &[],
     );
     answers(
