@@ -558,7 +558,7 @@ impl Drafter {
                 // details asks what it is, not whether it is there.
                 intents.insert(Intent::Product);
             } else if !found.is_empty()
-                && !(intents.contains(&Intent::Thanks) && !message.contains('?'))
+                && (!intents.contains(&Intent::Thanks) || message.contains('?'))
             {
                 // A bare item name ("linen wrap dress?") asks whether it is there; thanks
                 // that name one ("loved the haircut, thanks!") ask nothing.
