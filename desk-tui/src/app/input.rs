@@ -53,6 +53,7 @@ impl App {
         }
         match &mut self.input {
             Input::Composer(_) => self.composer_key(key, ctrl_c, effects),
+            Input::Templates(_) => self.template_key(key, ctrl_c, effects),
             Input::Search(text) => {
                 match key.code {
                     _ if ctrl_c => {

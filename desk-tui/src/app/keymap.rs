@@ -25,6 +25,7 @@ pub enum Action {
     Edit,
     EditExternal,
     Reply,
+    Template,
     Discard,
     Claim,
     Resolve,
@@ -41,7 +42,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 29] = [
+    pub const ALL: [Action; 30] = [
         Action::Down,
         Action::Up,
         Action::Top,
@@ -58,6 +59,7 @@ impl Action {
         Action::Edit,
         Action::EditExternal,
         Action::Reply,
+        Action::Template,
         Action::Discard,
         Action::Claim,
         Action::Resolve,
@@ -92,6 +94,7 @@ impl Action {
             Action::Edit => "edit",
             Action::EditExternal => "edit-external",
             Action::Reply => "reply",
+            Action::Template => "template",
             Action::Discard => "discard",
             Action::Claim => "claim",
             Action::Resolve => "resolve",
@@ -127,6 +130,7 @@ impl Action {
             Action::Edit => "edit the draft here",
             Action::EditExternal => "edit draft in $EDITOR",
             Action::Reply => "write your own reply",
+            Action::Template => "send a WhatsApp template",
             Action::Discard => "discard the draft",
             Action::Claim => "claim / release",
             Action::Resolve => "resolve / reopen",
@@ -285,6 +289,7 @@ impl Default for Keymap {
             (c('e'), Action::Edit),
             (c('E'), Action::EditExternal),
             (c('r'), Action::Reply),
+            (c('t'), Action::Template),
             (c('d'), Action::Discard),
             (c('c'), Action::Claim),
             (c('x'), Action::Resolve),
