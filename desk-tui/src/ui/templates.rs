@@ -10,7 +10,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 pub fn draw(app: &App, picker: &TemplatePicker, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
-    let height = (area.height * 2 / 3).max(10).min(area.height);
+    // Half the screen: the conversation above stays readable while filling.
+    let height = (area.height / 2).max(12).min(area.height);
     let box_area = Rect {
         x: area.x,
         y: area.y + area.height - height,
