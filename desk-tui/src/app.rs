@@ -116,6 +116,8 @@ pub enum ComposeKind {
     Draft { base: u32, next: u32 },
     /// Our own reply.
     Reply(Target),
+    /// A private note for the tenant's people, never sent.
+    Note,
 }
 
 /// The composer: an inline editor over one thread.

@@ -213,3 +213,101 @@ async fn a_closed_whatsapp_window_is_reopened_by_a_template_filled_in_the_desk()
         "Sama-sama kak"
     );
 }
+
+#[tokio::test]
+async fn a_note_reaches_every_desk_of_the_tenant_and_never_meta() {
+    let fx = SimWorld::start().await.unwrap();
+    let t = &fx.w.b;
+    let customer = "6281234500912";
+    fx.sim
+        .api
+        .inbound(
+            &json!({"account": WA_B, "customer": customer, "type": "text",
+                         "text": "kapan sampai?"}),
+        )
+        .await
+        .unwrap();
+    let thread = fx.w.thread_of(t, customer, WAIT).await.unwrap();
+    fx.sim.api.clear_calls().await.unwrap();
+    let mut agent = RawDesk::caught_up(&fx.w.api.url, &t.agent_token)
+        .await
+        .unwrap();
+    let mut owner = RawDesk::caught_up(&fx.w.api.url, &t.owner_token)
+        .await
+        .unwrap();
+    // No credits are needed: a note is not a message.
+    let text = "Courier says it leaves Jogja tonight; promise tomorrow noon.";
+    let (answer, _) = agent
+        .command(
+            "note-1",
+            Command::AddNote {
+                thread: thread.clone(),
+                text: text.into(),
+            },
+        )
+        .await
+        .unwrap();
+    let Answer::Applied { seq } = answer else {
+        panic!("{answer:?}");
+    };
+    // The owner's desk gets it as an event of the tenant's log.
+    let (events, _) = owner.events_until(seq).await.unwrap();
+    let note = events
+        .iter()
+        .find(|e| e.seq == seq)
+        .expect("the note event");
+    let protocol::EventBody::Desk(d) = &note.body else {
+        panic!("{note:?}");
+    };
+    assert_eq!(d.thread, thread);
+    assert_eq!(
+        d.action,
+        protocol::DeskAction::NoteAdded { text: text.into() }
+    );
+    // The owner's desk shows it as a note in the conversation.
+    let dir = tempfile::tempdir().unwrap();
+    let (all, _) = {
+        let mut raw = RawDesk::connect(&fx.w.api.url, &t.owner_token, None)
+            .await
+            .unwrap();
+        let welcome = raw.hello(0).await.unwrap();
+        raw.events_until(welcome.head).await.unwrap()
+    };
+    let replica = fixtures::replica(dir.path(), &all).unwrap();
+    let detail = desk_tui::model::detail::ThreadDetail::from_events(
+        &replica.thread_events(&thread).unwrap(),
+    );
+    assert!(detail.items.iter().any(|i| matches!(i,
+        desk_tui::model::detail::Item::Private(n) if n.text == text)));
+    // Nothing went to Meta: no Graph call at all since the customer wrote, and no send.
+    let path = format!("/v1/tenants/{}/threads/{thread}/messages", t.id);
+    let v =
+        fx.w.api
+            .expect(Method::GET, &path, &t.agent_token, None, 200)
+            .await
+            .unwrap();
+    assert_eq!(v["sends"].as_array().map_or(0, Vec::len), 0, "{v}");
+    let calls = fx.sim.api.calls().await.unwrap();
+    assert!(calls.is_empty(), "{calls:?}");
+    // The evidence chain holds the note's digest, never its text, and verifies.
+    let export =
+        fx.w.api
+            .expect(
+                Method::GET,
+                &format!("/v1/tenants/{}/audit/export", t.id),
+                &t.owner_token,
+                None,
+                200,
+            )
+            .await
+            .unwrap();
+    let record = export["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["audit"]["kind"] == "note_added")
+        .expect("a note_added record");
+    assert!(!record["audit"].to_string().contains("Courier"), "{record}");
+    assert!(!record["audit"]["content"].is_null(), "{record}");
+    fx.w.api.audit_ok(&t.id, &t.owner_token).await.unwrap();
+}

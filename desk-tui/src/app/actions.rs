@@ -193,6 +193,12 @@ impl App {
                 }
             }
             Action::Reply => self.reply(effects),
+            Action::Note => match self.target() {
+                Some((profile, row)) => {
+                    self.open_composer(profile, &row.id, ComposeKind::Note, "", effects);
+                }
+                None => self.flash = Some("no thread selected".into()),
+            },
             Action::Template => match self.target() {
                 Some((profile, row)) => self.open_templates(profile, &row, None, effects),
                 None => self.flash = Some("no thread selected".into()),

@@ -26,6 +26,7 @@ pub enum Action {
     EditExternal,
     Reply,
     Template,
+    Note,
     Discard,
     Claim,
     Resolve,
@@ -42,7 +43,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 30] = [
+    pub const ALL: [Action; 31] = [
         Action::Down,
         Action::Up,
         Action::Top,
@@ -60,6 +61,7 @@ impl Action {
         Action::EditExternal,
         Action::Reply,
         Action::Template,
+        Action::Note,
         Action::Discard,
         Action::Claim,
         Action::Resolve,
@@ -95,6 +97,7 @@ impl Action {
             Action::EditExternal => "edit-external",
             Action::Reply => "reply",
             Action::Template => "template",
+            Action::Note => "note",
             Action::Discard => "discard",
             Action::Claim => "claim",
             Action::Resolve => "resolve",
@@ -131,6 +134,7 @@ impl Action {
             Action::EditExternal => "edit draft in $EDITOR",
             Action::Reply => "write your own reply",
             Action::Template => "send a WhatsApp template",
+            Action::Note => "private note (not sent)",
             Action::Discard => "discard the draft",
             Action::Claim => "claim / release",
             Action::Resolve => "resolve / reopen",
@@ -290,6 +294,7 @@ impl Default for Keymap {
             (c('E'), Action::EditExternal),
             (c('r'), Action::Reply),
             (c('t'), Action::Template),
+            (c('N'), Action::Note),
             (c('d'), Action::Discard),
             (c('c'), Action::Claim),
             (c('x'), Action::Resolve),

@@ -244,5 +244,6 @@ pub fn label(command: &Command) -> &'static str {
         Command::MarkRead { .. } => "mark read",
         Command::HideComment { hidden: true, .. } => "hide",
         Command::HideComment { hidden: false, .. } => "unhide",
+        Command::AddNote { .. } => "note",
     }
 }

@@ -125,6 +125,10 @@ pub fn status(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
                 Span::styled("  Enter opens · Esc cancels", theme.dim()),
             ])
         }
+        Input::Composer(c) if c.kind == crate::app::ComposeKind::Note => Line::styled(
+            " ctrl-s saves the note (never sent) · ctrl-e $EDITOR · esc put aside",
+            theme.dim(),
+        ),
         Input::Composer(_) => Line::styled(
             " ctrl-s send · ctrl-w save draft · ctrl-e $EDITOR · ctrl-t public/private · esc put aside",
             theme.dim(),
