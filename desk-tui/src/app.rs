@@ -11,15 +11,17 @@ mod input;
 pub mod keymap;
 mod load;
 mod media;
+mod templates;
 mod update;
 
 pub use actions::channel_name;
 pub use media::{ImageSlot, InlineImage, MediaKey};
+pub use templates::{Fill, TemplatePicker, template_only};
 pub use update::label;
 
 use crate::model::detail::ThreadDetail;
 use crate::model::inbox::{Filter, Inbox, Sort};
-use crate::remote::{ReportData, SettingsData};
+use crate::remote::{ReportData, SettingsData, TemplateLine};
 use crate::{ConnectionState, Replica};
 use crossterm::event::KeyEvent;
 use keymap::Keymap;
@@ -114,6 +116,8 @@ pub enum ComposeKind {
     Draft { base: u32, next: u32 },
     /// Our own reply.
     Reply(Target),
+    /// A private note for the tenant's people, never sent.
+    Note,
 }
 
 /// The composer: an inline editor over one thread.
@@ -143,6 +147,8 @@ pub enum Input {
     Composer(Box<Composer>),
     /// `o` in a thread with several attachments: the number typed so far.
     PickMedia(String),
+    /// The WhatsApp template picker (`t`, or `r` on a thread only a template can reach).
+    Templates(Box<TemplatePicker>),
 }
 
 /// Something on top of the screen.
@@ -296,6 +302,12 @@ pub enum Msg {
         key: MediaKey,
         result: Result<InlineImage, String>,
     },
+    /// A channel's WhatsApp templates, for the picker.
+    Templates {
+        profile: usize,
+        channel: String,
+        result: Result<Vec<TemplateLine>, String>,
+    },
 }
 
 /// Work for the runtime.
@@ -340,6 +352,11 @@ pub enum Effect {
     /// Fetch images and encode them for the terminal; answer each with [`Msg::Image`].
     FetchImages {
         keys: Vec<MediaKey>,
+    },
+    /// Ask the relay for a channel's WhatsApp templates; answer with [`Msg::Templates`].
+    FetchTemplates {
+        profile: usize,
+        channel: String,
     },
     Bell,
     Quit,

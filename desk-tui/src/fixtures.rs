@@ -331,6 +331,16 @@ impl Events {
         )
     }
 
+    /// A private note by `agent`.
+    pub fn note(&mut self, thread: &str, agent: &str, text: &str, at: Millis) -> Seq {
+        self.desk(
+            thread,
+            agent,
+            at,
+            DeskAction::NoteAdded { text: text.into() },
+        )
+    }
+
     pub fn handed_off(&mut self, thread: &str, reason: &str, at: Millis) -> Seq {
         self.desk(
             thread,

@@ -625,6 +625,26 @@ fn run_effects(
                     },
                 );
             }
+            Effect::FetchTemplates { profile, channel } => {
+                let tenant = app.profile(profile).and_then(|p| p.tenant.clone());
+                spawn_remote(
+                    live,
+                    profile,
+                    tenant,
+                    tx,
+                    move |remote, tenant| async move {
+                        let result = remote
+                            .templates(&tenant, &channel)
+                            .await
+                            .map_err(|e| e.to_string());
+                        Msg::Templates {
+                            profile,
+                            channel,
+                            result,
+                        }
+                    },
+                );
+            }
             Effect::OpenMedia { key, number } => {
                 let (media, tx) = (media.clone(), tx.clone());
                 tokio::spawn(async move {

@@ -11,6 +11,7 @@ mod inbox;
 mod media;
 mod report;
 mod settings;
+mod templates;
 pub mod theme;
 mod thread;
 
@@ -39,6 +40,9 @@ pub fn view(app: &App, theme: &Theme, frame: &mut Frame<'_>) {
     chrome::status(app, theme, frame, status);
     if let Input::Composer(composer) = &app.input {
         composer::draw(app, composer, theme, frame, body);
+    }
+    if let Input::Templates(picker) = &app.input {
+        templates::draw(app, picker, theme, frame, body);
     }
     match &app.overlay {
         Overlay::Help => help::draw(app, theme, frame, body),

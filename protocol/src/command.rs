@@ -84,6 +84,12 @@ pub enum Command {
         comment_id: String,
         hidden: bool,
     },
+    /// A private note on the thread for the tenant's people: never sent to Meta. (Last, so
+    /// older binary encodings of the other commands keep their tags.)
+    AddNote {
+        thread: ThreadId,
+        text: String,
+    },
 }
 
 impl Command {
@@ -103,7 +109,8 @@ impl Command {
             | Command::Resolve { thread }
             | Command::Reopen { thread }
             | Command::MarkRead { thread, .. }
-            | Command::HideComment { thread, .. } => thread,
+            | Command::HideComment { thread, .. }
+            | Command::AddNote { thread, .. } => thread,
         }
     }
 
@@ -125,6 +132,7 @@ impl Command {
             Command::Reopen { .. } => "reopen",
             Command::MarkRead { .. } => "mark_read",
             Command::HideComment { .. } => "hide_comment",
+            Command::AddNote { .. } => "add_note",
         }
     }
 }

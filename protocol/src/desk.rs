@@ -100,6 +100,11 @@ pub enum DeskAction {
         comment_id: String,
         hidden: bool,
     },
+    /// A private note by this event's agent: shown to the tenant's desks, never sent. (Last,
+    /// so stored events of the other kinds keep their tags.)
+    NoteAdded {
+        text: String,
+    },
 }
 
 impl DeskAction {
@@ -119,6 +124,7 @@ impl DeskAction {
             DeskAction::Reopened => "reopened",
             DeskAction::Read { .. } => "read",
             DeskAction::CommentHidden { .. } => "comment_hidden",
+            DeskAction::NoteAdded { .. } => "note_added",
         }
     }
 }

@@ -311,7 +311,10 @@ async fn the_desk_opens_attachments_through_its_own_loopback_server() {
     assert_eq!(fetched.content_type, "image/png");
     let picker = ratatui_image::picker::Picker::halfblocks();
     let drawn = desk_tui::media::encode(&picker, &fetched.bytes, 30, 10).unwrap();
-    assert!(drawn.cols <= 30 && drawn.rows <= 10 && drawn.cols > 0, "{drawn:?}");
+    assert!(
+        drawn.cols <= 30 && drawn.rows <= 10 && drawn.cols > 0,
+        "{drawn:?}"
+    );
 
     // A refusal is said by `open` itself, before any browser starts.
     let gone = MediaKey {

@@ -53,6 +53,7 @@ impl App {
         }
         match &mut self.input {
             Input::Composer(_) => self.composer_key(key, ctrl_c, effects),
+            Input::Templates(_) => self.template_key(key, ctrl_c, effects),
             Input::Search(text) => {
                 match key.code {
                     _ if ctrl_c => {
@@ -154,6 +155,19 @@ impl App {
             return;
         }
         let (profile, thread, kind) = (composer.profile, composer.thread.clone(), composer.kind);
+        if kind == ComposeKind::Note {
+            // Saved (ctrl-s or ctrl-w alike) as a note: no channel limit, nothing sent.
+            effects.push(self.submit(
+                profile,
+                &thread,
+                Command::AddNote {
+                    thread: thread.clone(),
+                    text,
+                },
+            ));
+            self.input = Input::Normal;
+            return;
+        }
         if let Some(entry) = self.inbox.get(profile, &thread) {
             let left = crate::model::summary::length_left(entry.row.channel, &text);
             if left < 0 {
@@ -192,6 +206,7 @@ impl App {
                     reply_to: None,
                 },
             )),
+            ComposeKind::Note => {}
             ComposeKind::Reply(_) => effects.push(self.submit(
                 profile,
                 &thread,

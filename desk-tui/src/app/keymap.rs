@@ -25,6 +25,8 @@ pub enum Action {
     Edit,
     EditExternal,
     Reply,
+    Template,
+    Note,
     Discard,
     Claim,
     Resolve,
@@ -42,7 +44,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 29] = [
+    pub const ALL: [Action; 31] = [
         Action::Down,
         Action::Up,
         Action::Top,
@@ -59,6 +61,8 @@ impl Action {
         Action::Edit,
         Action::EditExternal,
         Action::Reply,
+        Action::Template,
+        Action::Note,
         Action::Discard,
         Action::Claim,
         Action::Resolve,
@@ -94,6 +98,8 @@ impl Action {
             Action::Edit => "edit",
             Action::EditExternal => "edit-external",
             Action::Reply => "reply",
+            Action::Template => "template",
+            Action::Note => "note",
             Action::Discard => "discard",
             Action::Claim => "claim",
             Action::Resolve => "resolve",
@@ -130,6 +136,8 @@ impl Action {
             Action::Edit => "edit the draft here",
             Action::EditExternal => "edit draft in $EDITOR",
             Action::Reply => "write your own reply",
+            Action::Template => "send a WhatsApp template",
+            Action::Note => "private note (not sent)",
             Action::Discard => "discard the draft",
             Action::Claim => "claim / release",
             Action::Resolve => "resolve / reopen",
@@ -289,6 +297,8 @@ impl Default for Keymap {
             (c('e'), Action::Edit),
             (c('E'), Action::EditExternal),
             (c('r'), Action::Reply),
+            (c('t'), Action::Template),
+            (c('N'), Action::Note),
             (c('d'), Action::Discard),
             (c('c'), Action::Claim),
             (c('x'), Action::Resolve),

@@ -52,6 +52,8 @@ impl App {
             Msg::Paste(text) => {
                 if let Input::Composer(c) = &mut self.input {
                     c.editor.insert_str(text);
+                } else {
+                    self.template_paste(&text);
                 }
             }
             Msg::Tick(now) => {
@@ -181,6 +183,11 @@ impl App {
                 };
                 self.images.insert(key, slot);
             }
+            Msg::Templates {
+                profile,
+                channel,
+                result,
+            } => self.templates_arrived(profile, &channel, result),
         }
         self.want_images(&mut effects);
         if self.inbox.is_dirty() {
@@ -238,5 +245,6 @@ pub fn label(command: &Command) -> &'static str {
         Command::MarkRead { .. } => "mark read",
         Command::HideComment { hidden: true, .. } => "hide",
         Command::HideComment { hidden: false, .. } => "unhide",
+        Command::AddNote { .. } => "note",
     }
 }

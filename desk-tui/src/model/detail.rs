@@ -69,10 +69,20 @@ pub struct Note {
     pub text: String,
 }
 
+/// A private note a person of the tenant wrote on the thread: never sent to the customer.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct PrivateNote {
+    pub seq: Seq,
+    pub at: Millis,
+    pub agent: AgentId,
+    pub text: String,
+}
+
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Item {
     Line(Line),
     Note(Note),
+    Private(PrivateNote),
 }
 
 /// A thread opened in the thread view.
@@ -461,6 +471,12 @@ impl ThreadDetail {
                 let verb = if *hidden { "hid" } else { "unhid" };
                 self.note(seq, format!("{who} {verb} the comment"));
             }
+            DeskAction::NoteAdded { text } => self.items.push(Item::Private(PrivateNote {
+                seq,
+                at,
+                agent: agent.clone(),
+                text: text.clone(),
+            })),
         }
     }
 

@@ -158,6 +158,20 @@ fn conversation(
             Item::Note(note) => {
                 lines.push(Line::styled(format!("   · {}", note.text), theme.dim()))
             }
+            // Set apart from the conversation (a marked, indented line in the warning
+            // style) so nobody mistakes it for something the customer saw.
+            Item::Private(note) => {
+                let who = if Some(&note.agent) == me.as_ref() {
+                    "you".to_owned()
+                } else {
+                    note.agent.as_str().to_owned()
+                };
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{} ", clock(note.at, app.now)), theme.dim()),
+                    Span::styled(format!("✎ note by {who} (not sent): "), theme.warn()),
+                    Span::styled(note.text.clone(), theme.warn()),
+                ]));
+            }
             Item::Line(line) => {
                 let (who, style) = match &line.author {
                     Author::Customer => (row.customer.handle(), theme.customer()),

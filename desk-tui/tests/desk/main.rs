@@ -6,6 +6,7 @@
 mod keys;
 mod media;
 mod screens;
+mod templates;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use desk_tui::app::keymap::Keymap;
