@@ -2,7 +2,8 @@
 //! demo`, the relay and the Meta simulator), and the test reads the screen and types like a
 //! person: it opens the WhatsApp customer's thread, waits for the drafter's draft, approves
 //! it with `a`, and reads the reply's status on screen until it is delivered. Then `q`
-//! quits and the terminal, the desk and the relay all go away.
+//! quits and the terminal, the desk and the relay all go away. Another run sends a WhatsApp
+//! template through the picker (`t`) and leaves a private note (`N`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -166,6 +167,70 @@ async fn a_person_approves_a_draft_in_the_real_desk_and_sees_it_delivered() -> a
         Ok((!tmux.alive()).then_some(()))
     })
     .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_person_sends_a_template_and_leaves_a_note_in_the_real_desk() -> anyhow::Result<()> {
+    let (tmux, _home) = demo("template", &[])?;
+    // The header and the first-keys hint: the desk is reading keys by then.
+    tmux.wait_for("the WhatsApp customer in the inbox", |s| {
+        s.contains("Nusantara Desk · Sari Batik")
+            && s.contains("Siti Aminah")
+            && s.contains("new here?")
+    })
+    .await?;
+    // Keys typed while the desk still asks the terminal about graphics (before its input
+    // reader starts) are lost, so the search is typed again until the thread opens.
+    eventually("her thread", Duration::from_secs(60), || async {
+        if tmux.screen()?.contains("Siti Aminah · WhatsApp") {
+            return Ok(Some(()));
+        }
+        tmux.keys(&["Escape", "/", "Siti", "Enter", "Enter"])?;
+        Ok(None)
+    })
+    .await?;
+    // `t`: the number's templates, asked of Meta (the simulator) through the relay.
+    tmux.keys(&["t"])?;
+    let list = tmux
+        .wait_for("the template list", |s| s.contains("order_shipped · en_US"))
+        .await?;
+    assert!(
+        list.contains("payment_reminder · id · utility · not approved"),
+        "{list}"
+    );
+    tmux.keys(&["j", "Enter"])?;
+    for (i, value) in ["Siti", "R-1042", "JNE", "JN0001"].iter().enumerate() {
+        if i > 0 {
+            tmux.keys(&["Tab"])?;
+        }
+        tmux.keys(&["-l", value])?;
+    }
+    tmux.wait_for("the preview", |s| {
+        s.contains("Hi Siti, your order R-1042 has shipped with JNE. Tracking number: JN0001.")
+    })
+    .await?;
+    tmux.keys(&["Enter"])?;
+    let sent = tmux
+        .wait_for("the template delivered", |s| {
+            s.lines()
+                .any(|l| l.contains("you: [template order_shipped]"))
+                && (s.contains("✓✓ delivered") || s.contains("👁 read"))
+        })
+        .await?;
+    assert!(!sent.contains("refused"), "{sent}");
+    // `N`: a private note, saved with ctrl-s, shown apart and never sent.
+    tmux.keys(&["N"])?;
+    tmux.keys(&["-l", "promised delivery tomorrow"])?;
+    tmux.keys(&["C-s"])?;
+    let noted = tmux
+        .wait_for("the note in the thread", |s| {
+            s.contains("✎ note by you (not sent): promised delivery tomorrow")
+                && !s.contains("⧗ note")
+        })
+        .await?;
+    assert!(!noted.contains("refused"), "{noted}");
+    tmux.keys(&["q"])?;
     Ok(())
 }
 
