@@ -58,6 +58,36 @@ impl Tmux {
     fn alive(&self) -> bool {
         self.run(&["has-session", "-t", "desk"]).is_ok()
     }
+
+    /// Types `keys` again until `done` holds for the screen (`None` once the session is
+    /// gone). Keys typed while the desk still asks the terminal about graphics at start,
+    /// before its input reader runs, are lost; `keys` must be safe to repeat.
+    async fn keys_until(
+        &self,
+        what: &str,
+        keys: &[&str],
+        done: impl Fn(Option<&str>) -> bool,
+    ) -> anyhow::Result<()> {
+        eventually(what, Duration::from_secs(60), || async {
+            // The session may end between two tmux calls: a failed capture of a session
+            // that is gone is the end, not an error.
+            let screen = match self.screen() {
+                Ok(screen) => Some(screen),
+                Err(_) if !self.alive() => None,
+                Err(e) => return Err(e),
+            };
+            if done(screen.as_deref()) {
+                return Ok(Some(()));
+            }
+            if let Err(e) = self.keys(keys)
+                && self.alive()
+            {
+                return Err(e);
+            }
+            Ok(None)
+        })
+        .await
+    }
 }
 
 impl Drop for Tmux {
@@ -115,7 +145,12 @@ async fn a_person_approves_a_draft_in_the_real_desk_and_sees_it_delivered() -> a
     );
 
     // Find the WhatsApp customer and open her thread.
-    tmux.keys(&["/", "Siti", "Enter", "Enter"])?;
+    tmux.keys_until(
+        "her thread",
+        &["Escape", "/", "Siti", "Enter", "Enter"],
+        |s| s.is_some_and(|s| s.contains("Siti Aminah · WhatsApp")),
+    )
+    .await?;
     let thread = tmux
         .wait_for("the WhatsApp thread with a draft that passed", |s| {
             s.contains("Siti Aminah · WhatsApp") && s.contains("◆ passed")
@@ -162,11 +197,8 @@ async fn a_person_approves_a_draft_in_the_real_desk_and_sees_it_delivered() -> a
         "{location}"
     );
 
-    tmux.keys(&["q"])?;
-    eventually("the desk to exit", Duration::from_secs(20), || async {
-        Ok((!tmux.alive()).then_some(()))
-    })
-    .await?;
+    tmux.keys_until("the desk to exit", &["q"], |s| s.is_none())
+        .await?;
     Ok(())
 }
 
@@ -180,15 +212,11 @@ async fn a_person_sends_a_template_and_leaves_a_note_in_the_real_desk() -> anyho
             && s.contains("new here?")
     })
     .await?;
-    // Keys typed while the desk still asks the terminal about graphics (before its input
-    // reader starts) are lost, so the search is typed again until the thread opens.
-    eventually("her thread", Duration::from_secs(60), || async {
-        if tmux.screen()?.contains("Siti Aminah · WhatsApp") {
-            return Ok(Some(()));
-        }
-        tmux.keys(&["Escape", "/", "Siti", "Enter", "Enter"])?;
-        Ok(None)
-    })
+    tmux.keys_until(
+        "her thread",
+        &["Escape", "/", "Siti", "Enter", "Enter"],
+        |s| s.is_some_and(|s| s.contains("Siti Aminah · WhatsApp")),
+    )
     .await?;
     // `t`: the number's templates, asked of Meta (the simulator) through the relay.
     tmux.keys(&["t"])?;
@@ -255,11 +283,8 @@ async fn the_partner_viewer_sees_the_report_with_charts_and_no_conversations() -
     tmux.keys(&["Escape", "n"])?;
     let after = tmux.screen()?;
     assert!(!after.contains("Siti Aminah"), "{after}");
-    tmux.keys(&["q"])?;
-    eventually("the desk to exit", Duration::from_secs(20), || async {
-        Ok((!tmux.alive()).then_some(()))
-    })
-    .await?;
+    tmux.keys_until("the desk to exit", &["q"], |s| s.is_none())
+        .await?;
     Ok(())
 }
 
@@ -306,11 +331,8 @@ async fn the_real_desk_syncs_from_a_tls_relay_and_names_a_refused_certificate() 
         })
         .await?;
     assert!(!screen.contains("not encrypted"), "{screen}");
-    tmux.keys(&["q"])?;
-    eventually("the desk to exit", Duration::from_secs(20), || async {
-        Ok((!tmux.alive()).then_some(()))
-    })
-    .await?;
+    tmux.keys_until("the desk to exit", &["q"], |s| s.is_none())
+        .await?;
     drop(tmux);
 
     // Trusting another CA: one line on the status bar and in desk.log, no crash.
@@ -344,10 +366,7 @@ async fn the_real_desk_syncs_from_a_tls_relay_and_names_a_refused_certificate() 
         "{logged}"
     );
     assert!(tmux.alive(), "the desk keeps running");
-    tmux.keys(&["q"])?;
-    eventually("the desk to exit", Duration::from_secs(20), || async {
-        Ok((!tmux.alive()).then_some(()))
-    })
-    .await?;
+    tmux.keys_until("the desk to exit", &["q"], |s| s.is_none())
+        .await?;
     Ok(())
 }
