@@ -33,20 +33,37 @@ fn type_text(app: &mut App, text: &str) -> Vec<Effect> {
         .collect()
 }
 
-/// A desk `App` over a replica of everything the tenant's log holds now, at relay time
-/// `now`; keep the directory alive while using it.
-async fn desk_app(relay: &str, token: &str, now: i64) -> (tempfile::TempDir, App) {
+/// A desk replica in a new directory holding everything the tenant's log holds now, as
+/// `token`'s desk receives it; keep the directory alive while using it.
+async fn replica_of(relay: &str, token: &str) -> (tempfile::TempDir, desk_tui::Replica) {
     let mut raw = RawDesk::connect(relay, token, None).await.unwrap();
     let welcome = raw.hello(0).await.unwrap();
     let (events, _) = raw.events_until(welcome.head).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let replica = fixtures::replica(dir.path(), &events).unwrap();
+    (dir, replica)
+}
+
+/// A desk `App` over [`replica_of`] at relay time `now`.
+async fn desk_app(relay: &str, token: &str, now: i64) -> (tempfile::TempDir, App) {
+    let (dir, replica) = replica_of(relay, token).await;
     let app = App::new(
         vec![fixtures::profile("b", replica)],
         Keymap::default(),
         Millis(now),
     );
     (dir, app)
+}
+
+/// `customer` writes to tenant B's WhatsApp number now; answers
+/// the thread once the relay lists it.
+async fn customer_writes(fx: &SimWorld, customer: &str, text: &str) -> ThreadId {
+    fx.sim
+        .api
+        .inbound(&json!({"account": WA_B, "customer": customer, "type": "text", "text": text}))
+        .await
+        .unwrap();
+    fx.w.thread_of(&fx.w.b, customer, WAIT).await.unwrap()
 }
 
 /// The one command among `effects`.
@@ -81,15 +98,7 @@ async fn a_closed_whatsapp_window_is_reopened_by_a_template_filled_in_the_desk()
     let fx = SimWorld::start().await.unwrap();
     let t = &fx.w.b;
     let customer = "6281234500911";
-    fx.sim
-        .api
-        .inbound(
-            &json!({"account": WA_B, "customer": customer, "type": "text",
-                         "text": "pesanan saya sudah dikirim?"}),
-        )
-        .await
-        .unwrap();
-    let thread = fx.w.thread_of(t, customer, WAIT).await.unwrap();
+    let thread = customer_writes(&fx, customer, "pesanan saya sudah dikirim?").await;
     fx.w.top_up(t, 5).await.unwrap();
     // A day and an hour later by the relay's clock: the 24-hour window has closed.
     let now = fx.w.advance_clock(25 * Millis::HOUR).await.unwrap();
@@ -219,15 +228,7 @@ async fn a_note_reaches_every_desk_of_the_tenant_and_never_meta() {
     let fx = SimWorld::start().await.unwrap();
     let t = &fx.w.b;
     let customer = "6281234500912";
-    fx.sim
-        .api
-        .inbound(
-            &json!({"account": WA_B, "customer": customer, "type": "text",
-                         "text": "kapan sampai?"}),
-        )
-        .await
-        .unwrap();
-    let thread = fx.w.thread_of(t, customer, WAIT).await.unwrap();
+    let thread = customer_writes(&fx, customer, "kapan sampai?").await;
     fx.sim.api.clear_calls().await.unwrap();
     let mut agent = RawDesk::caught_up(&fx.w.api.url, &t.agent_token)
         .await
@@ -265,15 +266,7 @@ async fn a_note_reaches_every_desk_of_the_tenant_and_never_meta() {
         protocol::DeskAction::NoteAdded { text: text.into() }
     );
     // The owner's desk shows it as a note in the conversation.
-    let dir = tempfile::tempdir().unwrap();
-    let (all, _) = {
-        let mut raw = RawDesk::connect(&fx.w.api.url, &t.owner_token, None)
-            .await
-            .unwrap();
-        let welcome = raw.hello(0).await.unwrap();
-        raw.events_until(welcome.head).await.unwrap()
-    };
-    let replica = fixtures::replica(dir.path(), &all).unwrap();
+    let (_dir, replica) = replica_of(&fx.w.api.url, &t.owner_token).await;
     let detail = desk_tui::model::detail::ThreadDetail::from_events(
         &replica.thread_events(&thread).unwrap(),
     );

@@ -2,7 +2,8 @@
 //! demo`, the relay and the Meta simulator), and the test reads the screen and types like a
 //! person: it opens the WhatsApp customer's thread, waits for the drafter's draft, approves
 //! it with `a`, and reads the reply's status on screen until it is delivered. Then `q`
-//! quits and the terminal, the desk and the relay all go away.
+//! quits and the terminal, the desk and the relay all go away. Another run sends a WhatsApp
+//! template through the picker (`t`) and leaves a private note (`N`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -56,6 +57,36 @@ impl Tmux {
 
     fn alive(&self) -> bool {
         self.run(&["has-session", "-t", "desk"]).is_ok()
+    }
+
+    /// Types `keys` again until `done` holds for the screen (`None` once the session is
+    /// gone). Keys typed while the desk still asks the terminal about graphics at start,
+    /// before its input reader runs, are lost; `keys` must be safe to repeat.
+    async fn keys_until(
+        &self,
+        what: &str,
+        keys: &[&str],
+        done: impl Fn(Option<&str>) -> bool,
+    ) -> anyhow::Result<()> {
+        eventually(what, Duration::from_secs(60), || async {
+            // The session may end between two tmux calls: a failed capture of a session
+            // that is gone is the end, not an error.
+            let screen = match self.screen() {
+                Ok(screen) => Some(screen),
+                Err(_) if !self.alive() => None,
+                Err(e) => return Err(e),
+            };
+            if done(screen.as_deref()) {
+                return Ok(Some(()));
+            }
+            if let Err(e) = self.keys(keys)
+                && self.alive()
+            {
+                return Err(e);
+            }
+            Ok(None)
+        })
+        .await
     }
 }
 
@@ -114,7 +145,12 @@ async fn a_person_approves_a_draft_in_the_real_desk_and_sees_it_delivered() -> a
     );
 
     // Find the WhatsApp customer and open her thread.
-    tmux.keys(&["/", "Siti", "Enter", "Enter"])?;
+    tmux.keys_until(
+        "her thread",
+        &["Escape", "/", "Siti", "Enter", "Enter"],
+        |s| s.is_some_and(|s| s.contains("Siti Aminah · WhatsApp")),
+    )
+    .await?;
     let thread = tmux
         .wait_for("the WhatsApp thread with a draft that passed", |s| {
             s.contains("Siti Aminah · WhatsApp") && s.contains("◆ passed")
@@ -161,11 +197,68 @@ async fn a_person_approves_a_draft_in_the_real_desk_and_sees_it_delivered() -> a
         "{location}"
     );
 
-    tmux.keys(&["q"])?;
-    eventually("the desk to exit", Duration::from_secs(20), || async {
-        Ok((!tmux.alive()).then_some(()))
+    tmux.keys_until("the desk to exit", &["q"], |s| s.is_none())
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_person_sends_a_template_and_leaves_a_note_in_the_real_desk() -> anyhow::Result<()> {
+    let (tmux, _home) = demo("template", &[])?;
+    // The header and the first-keys hint: the desk is reading keys by then.
+    tmux.wait_for("the WhatsApp customer in the inbox", |s| {
+        s.contains("Nusantara Desk · Sari Batik")
+            && s.contains("Siti Aminah")
+            && s.contains("new here?")
     })
     .await?;
+    tmux.keys_until(
+        "her thread",
+        &["Escape", "/", "Siti", "Enter", "Enter"],
+        |s| s.is_some_and(|s| s.contains("Siti Aminah · WhatsApp")),
+    )
+    .await?;
+    // `t`: the number's templates, asked of Meta (the simulator) through the relay.
+    tmux.keys(&["t"])?;
+    let list = tmux
+        .wait_for("the template list", |s| s.contains("order_shipped · en_US"))
+        .await?;
+    assert!(
+        list.contains("payment_reminder · id · utility · not approved"),
+        "{list}"
+    );
+    tmux.keys(&["j", "Enter"])?;
+    for (i, value) in ["Siti", "R-1042", "JNE", "JN0001"].iter().enumerate() {
+        if i > 0 {
+            tmux.keys(&["Tab"])?;
+        }
+        tmux.keys(&["-l", value])?;
+    }
+    tmux.wait_for("the preview", |s| {
+        s.contains("Hi Siti, your order R-1042 has shipped with JNE. Tracking number: JN0001.")
+    })
+    .await?;
+    tmux.keys(&["Enter"])?;
+    let sent = tmux
+        .wait_for("the template delivered", |s| {
+            s.lines()
+                .any(|l| l.contains("you: [template order_shipped]"))
+                && (s.contains("✓✓ delivered") || s.contains("👁 read"))
+        })
+        .await?;
+    assert!(!sent.contains("refused"), "{sent}");
+    // `N`: a private note, saved with ctrl-s, shown apart and never sent.
+    tmux.keys(&["N"])?;
+    tmux.keys(&["-l", "promised delivery tomorrow"])?;
+    tmux.keys(&["C-s"])?;
+    let noted = tmux
+        .wait_for("the note in the thread", |s| {
+            s.contains("✎ note by you (not sent): promised delivery tomorrow")
+                && !s.contains("⧗ note")
+        })
+        .await?;
+    assert!(!noted.contains("refused"), "{noted}");
+    tmux.keys(&["q"])?;
     Ok(())
 }
 
@@ -190,11 +283,8 @@ async fn the_partner_viewer_sees_the_report_with_charts_and_no_conversations() -
     tmux.keys(&["Escape", "n"])?;
     let after = tmux.screen()?;
     assert!(!after.contains("Siti Aminah"), "{after}");
-    tmux.keys(&["q"])?;
-    eventually("the desk to exit", Duration::from_secs(20), || async {
-        Ok((!tmux.alive()).then_some(()))
-    })
-    .await?;
+    tmux.keys_until("the desk to exit", &["q"], |s| s.is_none())
+        .await?;
     Ok(())
 }
 
@@ -241,11 +331,8 @@ async fn the_real_desk_syncs_from_a_tls_relay_and_names_a_refused_certificate() 
         })
         .await?;
     assert!(!screen.contains("not encrypted"), "{screen}");
-    tmux.keys(&["q"])?;
-    eventually("the desk to exit", Duration::from_secs(20), || async {
-        Ok((!tmux.alive()).then_some(()))
-    })
-    .await?;
+    tmux.keys_until("the desk to exit", &["q"], |s| s.is_none())
+        .await?;
     drop(tmux);
 
     // Trusting another CA: one line on the status bar and in desk.log, no crash.
@@ -279,10 +366,7 @@ async fn the_real_desk_syncs_from_a_tls_relay_and_names_a_refused_certificate() 
         "{logged}"
     );
     assert!(tmux.alive(), "the desk keeps running");
-    tmux.keys(&["q"])?;
-    eventually("the desk to exit", Duration::from_secs(20), || async {
-        Ok((!tmux.alive()).then_some(()))
-    })
-    .await?;
+    tmux.keys_until("the desk to exit", &["q"], |s| s.is_none())
+        .await?;
     Ok(())
 }

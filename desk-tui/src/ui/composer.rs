@@ -10,13 +10,7 @@ use ratatui::text::Span;
 use ratatui::widgets::{Block, Borders, Clear};
 
 pub fn draw(app: &App, composer: &Composer, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
-    let height = (area.height / 3).max(6).min(area.height);
-    let box_area = Rect {
-        x: area.x,
-        y: area.y + area.height - height,
-        width: area.width,
-        height,
-    };
+    let box_area = lower(area, (area.height / 3).max(6));
     let channel = app
         .inbox
         .get(composer.profile, &composer.thread)
@@ -44,4 +38,15 @@ pub fn draw(app: &App, composer: &Composer, theme: &Theme, frame: &mut Frame<'_>
     frame.render_widget(Clear, box_area);
     frame.render_widget(block, box_area);
     frame.render_widget(&composer.editor, inner);
+}
+
+/// The bottom `height` rows of `area` (all of it when shorter): where the composer and the
+/// template picker sit, so the conversation's newest lines stay above them.
+pub fn lower(area: Rect, height: u16) -> Rect {
+    let height = height.min(area.height);
+    Rect {
+        y: area.y + area.height - height,
+        height,
+        ..area
+    }
 }

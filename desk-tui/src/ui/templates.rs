@@ -11,13 +11,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 pub fn draw(app: &App, picker: &TemplatePicker, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     // Half the screen: the conversation above stays readable while filling.
-    let height = (area.height / 2).max(12).min(area.height);
-    let box_area = Rect {
-        x: area.x,
-        y: area.y + area.height - height,
-        width: area.width,
-        height,
-    };
+    let box_area = super::composer::lower(area, (area.height / 2).max(12));
     let who = app
         .inbox
         .get(picker.profile, &picker.thread)

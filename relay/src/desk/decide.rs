@@ -208,15 +208,7 @@ pub fn decide(facts: &Facts<'_>, request: &CommandRequest) -> Result<DeskAction,
         // Any person of the tenant may note anything on any of its threads: a note reaches
         // nobody outside the tenant, so no window, credit or claim applies.
         Command::AddNote { text, .. } => {
-            if text.trim().is_empty() {
-                return Err(invalid("the note is empty"));
-            }
-            let chars = text.chars().count();
-            if chars > MAX_TEXT_CHARS {
-                return Err(invalid(format!(
-                    "the note has {chars} characters; at most {MAX_TEXT_CHARS} fit"
-                )));
-            }
+            check_length(text, "note")?;
             Ok(DeskAction::NoteAdded { text: text.clone() })
         }
     }
@@ -325,13 +317,18 @@ fn current_draft(thread: &ThreadView, version: u32) -> Result<&Draft, Rejection>
 }
 
 fn check_text(text: &str) -> Result<(), Rejection> {
+    check_length(text, "reply")
+}
+
+/// Not empty and at most [`MAX_TEXT_CHARS`]; `what` names the text in the refusal.
+fn check_length(text: &str, what: &str) -> Result<(), Rejection> {
     if text.trim().is_empty() {
-        return Err(invalid("the reply is empty"));
+        return Err(invalid(format!("the {what} is empty")));
     }
     let chars = text.chars().count();
     if chars > MAX_TEXT_CHARS {
         return Err(invalid(format!(
-            "the reply has {chars} characters; at most {MAX_TEXT_CHARS} fit"
+            "the {what} has {chars} characters; at most {MAX_TEXT_CHARS} fit"
         )));
     }
     Ok(())
