@@ -45,7 +45,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
 const POOL_SIZE: usize = 16;
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 pub struct PgStore {
     pool: Pool,
