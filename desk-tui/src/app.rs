@@ -10,14 +10,18 @@ mod actions;
 mod input;
 pub mod keymap;
 mod load;
+mod media;
+mod templates;
 mod update;
 
 pub use actions::channel_name;
+pub use media::{ImageSlot, InlineImage, MediaKey};
+pub use templates::{Fill, TemplatePicker, template_only};
 pub use update::label;
 
 use crate::model::detail::ThreadDetail;
 use crate::model::inbox::{Filter, Inbox, Sort};
-use crate::remote::{ReportData, SettingsData};
+use crate::remote::{ReportData, SettingsData, TemplateLine};
 use crate::{ConnectionState, Replica};
 use crossterm::event::KeyEvent;
 use keymap::Keymap;
@@ -112,6 +116,8 @@ pub enum ComposeKind {
     Draft { base: u32, next: u32 },
     /// Our own reply.
     Reply(Target),
+    /// A private note for the tenant's people, never sent.
+    Note,
 }
 
 /// The composer: an inline editor over one thread.
@@ -139,6 +145,10 @@ pub enum Input {
     Search(String),
     Command(String),
     Composer(Box<Composer>),
+    /// `o` in a thread with several attachments: the number typed so far.
+    PickMedia(String),
+    /// The WhatsApp template picker (`t`, or `r` on a thread only a template can reach).
+    Templates(Box<TemplatePicker>),
 }
 
 /// Something on top of the screen.
@@ -223,6 +233,14 @@ pub struct App {
     /// Answers that overtook the outbox's own confirmation of their command.
     early_answers: Vec<(usize, CommandKey, Answer)>,
     next_local: u64,
+    /// The terminal draws images (kitty, iTerm2, sixel): the open thread's images are
+    /// fetched and shown inline.
+    pub inline_images: bool,
+    /// Inline images of this run, in memory only (Meta forbids keeping story media).
+    pub images: HashMap<MediaKey, ImageSlot>,
+    /// Where the desk's own loopback server serves attachments (`crate::media`): the
+    /// thread's attachment lines link there (OSC 8) for terminals that make links clickable.
+    pub media_links: Option<String>,
 }
 
 /// Everything that can change the desk.
@@ -274,6 +292,22 @@ pub enum Msg {
         profile: usize,
         result: Result<ReportData, String>,
     },
+    /// Attachment `number` was handed to the system opener, or could not be.
+    MediaOpened {
+        number: usize,
+        result: Result<(), String>,
+    },
+    /// An inline image is ready to draw, or will not be shown.
+    Image {
+        key: MediaKey,
+        result: Result<InlineImage, String>,
+    },
+    /// A channel's WhatsApp templates, for the picker.
+    Templates {
+        profile: usize,
+        channel: String,
+        result: Result<Vec<TemplateLine>, String>,
+    },
 }
 
 /// Work for the runtime.
@@ -308,6 +342,21 @@ pub enum Effect {
     },
     FetchReport {
         profile: usize,
+    },
+    /// Fetch an attachment through the relay and hand it to the system opener; answer with
+    /// [`Msg::MediaOpened`].
+    OpenMedia {
+        key: MediaKey,
+        number: usize,
+    },
+    /// Fetch images and encode them for the terminal; answer each with [`Msg::Image`].
+    FetchImages {
+        keys: Vec<MediaKey>,
+    },
+    /// Ask the relay for a channel's WhatsApp templates; answer with [`Msg::Templates`].
+    FetchTemplates {
+        profile: usize,
+        channel: String,
     },
     Bell,
     Quit,
@@ -349,6 +398,9 @@ impl App {
             settings_selected: 0,
             early_answers: Vec::new(),
             next_local: 0,
+            inline_images: false,
+            images: HashMap::new(),
+            media_links: None,
         };
         app.load_all();
         app

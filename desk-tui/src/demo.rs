@@ -124,6 +124,7 @@ pub async fn run(args: DemoArgs, keymap: Keymap, bell: bool) -> Result<()> {
         bell,
         data_dir: Some(scratch.path().join("replicas")),
         hint: true,
+        images: true,
     })
     .await;
     stop(&mut child).await;

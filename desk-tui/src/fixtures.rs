@@ -142,6 +142,29 @@ impl Events {
         )
     }
 
+    /// A customer's message carrying `attachments` (and no text).
+    pub fn attachments(
+        &mut self,
+        thread: &str,
+        channel: Channel,
+        who: &str,
+        attachments: Vec<Attachment>,
+        at: Millis,
+    ) -> Seq {
+        self.inbound(
+            thread,
+            channel,
+            who,
+            Direction::Inbound,
+            at,
+            InboundKind::Message(MessageBody {
+                mid: format!("m-{}", self.next),
+                attachments,
+                ..MessageBody::default()
+            }),
+        )
+    }
+
     /// A customer's reply to the business's story.
     pub fn story_reply(
         &mut self,
@@ -305,6 +328,16 @@ impl Events {
                 content: None,
                 reply_to: None,
             },
+        )
+    }
+
+    /// A private note by `agent`.
+    pub fn note(&mut self, thread: &str, agent: &str, text: &str, at: Millis) -> Seq {
+        self.desk(
+            thread,
+            agent,
+            at,
+            DeskAction::NoteAdded { text: text.into() },
         )
     }
 

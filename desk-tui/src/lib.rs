@@ -18,6 +18,7 @@ pub mod config;
 pub mod demo;
 pub mod fixtures;
 pub mod logging;
+pub mod media;
 pub mod model;
 mod net;
 pub mod outbox;

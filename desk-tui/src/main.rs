@@ -35,6 +35,9 @@ struct Cli {
     /// Where replicas are kept (default: the platform data directory).
     #[arg(long, env = "DESK_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Never draw images inline, even where the terminal could (kitty, iTerm2, sixel).
+    #[arg(long, env = "DESK_NO_IMAGES")]
+    no_images: bool,
     #[command(subcommand)]
     command: Option<Sub>,
 }
@@ -80,6 +83,7 @@ fn main_inner() -> Result<()> {
         bell: file.bell,
         data_dir: cli.data_dir.or(file.data_dir),
         hint: false,
+        images: !cli.no_images,
     }))
 }
 

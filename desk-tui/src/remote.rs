@@ -59,6 +59,48 @@ pub struct ChannelLine {
     pub needs_reconnect: bool,
 }
 
+/// One WhatsApp template of a channel, as the template picker lists it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct TemplateLine {
+    pub name: String,
+    pub language: String,
+    pub category: String,
+    /// The body text with its `{{n}}` placeholders (empty when Meta gave none).
+    pub body: String,
+    /// Approved by Meta: only these can be sent.
+    pub sendable: bool,
+}
+
+impl TemplateLine {
+    /// The placeholders the agent fills, in parameter order.
+    #[must_use]
+    pub fn placeholders(&self) -> Vec<String> {
+        protocol::template::placeholders(&self.body)
+    }
+
+    /// One entry of the relay's `templates` list; `None` without a name or language.
+    fn from_json(v: &serde_json::Value) -> Option<TemplateLine> {
+        let body = v["components"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| {
+                c["type"]
+                    .as_str()
+                    .is_some_and(|t| t.eq_ignore_ascii_case("body"))
+            })
+            .and_then(|c| c["text"].as_str())
+            .unwrap_or_default();
+        Some(TemplateLine {
+            name: v["name"].as_str()?.to_owned(),
+            language: v["language"].as_str()?.to_owned(),
+            category: v["category"].as_str().unwrap_or_default().to_owned(),
+            body: body.to_owned(),
+            sendable: v["sendable"].as_bool().unwrap_or(false),
+        })
+    }
+}
+
 /// What the owner settings screen shows.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct SettingsData {
@@ -171,6 +213,16 @@ pub struct ReportData {
     pub tenants: Vec<TenantReport>,
 }
 
+/// An attachment's bytes as the relay's media route streamed them.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Fetched {
+    pub content_type: String,
+    pub bytes: bytes::Bytes,
+}
+
+/// A whole video may take longer than any JSON call should.
+const MEDIA_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// Why a call failed, in words.
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
@@ -204,6 +256,18 @@ fn unreachable(error: &reqwest::Error) -> RemoteError {
         RemoteError::Network(format!("TLS certificate refused: {detail}"))
     } else {
         RemoteError::Network(detail)
+    }
+}
+
+/// A refusal in the relay's words (its JSON error's message), else the status's name.
+fn refusal(status: reqwest::StatusCode, body: &str) -> RemoteError {
+    let message = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
+    RemoteError::Status {
+        status: status.as_u16(),
+        message,
     }
 }
 
@@ -256,14 +320,7 @@ impl Remote {
             .await
             .map_err(|e| RemoteError::Network(e.without_url().to_string()))?;
         if !status.is_success() {
-            let message = serde_json::from_str::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-                .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
-            return Err(RemoteError::Status {
-                status: status.as_u16(),
-                message,
-            });
+            return Err(refusal(status, &body));
         }
         serde_json::from_str(&body).map_err(|e| RemoteError::Decode(e.to_string()))
     }
@@ -368,6 +425,80 @@ impl Remote {
             )))
             .await?;
         Ok(())
+    }
+
+    /// The WhatsApp templates of `channel`, as Meta lists them for its business account:
+    /// approved ones first, then by name and language.
+    ///
+    /// # Errors
+    /// Network, status or decoding failure (a channel without a WABA id is a refusal in the
+    /// relay's words).
+    pub async fn templates(
+        &self,
+        tenant: &str,
+        channel: &str,
+    ) -> Result<Vec<TemplateLine>, RemoteError> {
+        let mut url = reqwest::Url::parse(&self.base)
+            .map_err(|e| RemoteError::Network(format!("the relay URL is not usable: {e}")))?;
+        url.path_segments_mut()
+            .map_err(|()| RemoteError::Network("the relay URL is not usable".into()))?
+            .pop_if_empty()
+            .extend(["v1", "tenants", tenant, "channels", channel, "templates"]);
+        let answer: serde_json::Value = self.call(self.http.get(url)).await?;
+        let list = answer["templates"]
+            .as_array()
+            .ok_or_else(|| RemoteError::Decode("no templates list".into()))?;
+        let mut lines: Vec<TemplateLine> =
+            list.iter().filter_map(TemplateLine::from_json).collect();
+        lines.sort_by(|a, b| {
+            (!a.sendable, &a.name, &a.language).cmp(&(!b.sendable, &b.name, &b.language))
+        });
+        Ok(lines)
+    }
+
+    /// Attachment `n` (0-based) of message `message` (its Meta id), through the relay.
+    ///
+    /// # Errors
+    /// Network failure, or the relay refused (not this tenant's, gone, too large).
+    pub async fn media(
+        &self,
+        tenant: &str,
+        message: &str,
+        n: usize,
+    ) -> Result<Fetched, RemoteError> {
+        let mut url = reqwest::Url::parse(&self.base)
+            .map_err(|e| RemoteError::Network(format!("the relay URL is not usable: {e}")))?;
+        url.path_segments_mut()
+            .map_err(|()| RemoteError::Network("the relay URL is not usable".into()))?
+            .pop_if_empty()
+            .extend(["v1", "tenants", tenant, "media", message, &n.to_string()]);
+        let response = self
+            .http
+            .get(url)
+            .timeout(MEDIA_TIMEOUT)
+            .bearer_auth(self.token.expose())
+            .send()
+            .await
+            .map_err(|e| unreachable(&e))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            return Err(refusal(status, &body));
+        }
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/octet-stream")
+            .to_owned();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| RemoteError::Network(e.without_url().to_string()))?;
+        Ok(Fetched {
+            content_type,
+            bytes,
+        })
     }
 
     /// # Errors

@@ -8,6 +8,7 @@
 use crate::app::keymap::Keymap;
 use crate::app::{App, Effect, Msg, Profile, ProfileRole};
 use crate::config::{SyncConfig, Token};
+use crate::media::{Media, Source};
 use crate::remote::Remote;
 use crate::ui::{self, theme::Theme};
 use crate::{ConnectionState, Replica, SyncHandle, Update};
@@ -16,6 +17,7 @@ use crossterm::event::{Event as TermEvent, EventStream};
 use futures_util::StreamExt;
 use protocol::{AgentId, Millis};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -39,6 +41,8 @@ pub struct RunOptions {
     pub data_dir: Option<PathBuf>,
     /// Show the first-keys hint (the demo).
     pub hint: bool,
+    /// Ask the terminal for a graphics protocol and draw images inline where it has one.
+    pub images: bool,
 }
 
 #[must_use]
@@ -364,6 +368,30 @@ pub async fn run(options: RunOptions) -> Result<()> {
     // ratatui's init installs a panic hook that restores the terminal before the report.
     let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
     crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste)?;
+    // The graphics query reads the terminal's answer from stdin: before the input task
+    // starts reading it.
+    let media = Media::new(
+        app.profiles
+            .iter()
+            .zip(&live)
+            .map(|(p, l)| {
+                p.tenant.clone().map(|tenant| Source {
+                    remote: l.remote.clone(),
+                    tenant,
+                })
+            })
+            .collect(),
+        if options.images {
+            ratatui_image::picker::Picker::from_query_stdio().ok()
+        } else {
+            None
+        },
+    );
+    app.inline_images = media.inline_images();
+    match media.serve().await {
+        Ok(base) => app.media_links = Some(base),
+        Err(e) => tracing::warn!(error = %e, "attachments will not be clickable"),
+    }
     let mut input = spawn_input(tx.clone());
     let ticker = {
         let tx = tx.clone();
@@ -393,7 +421,7 @@ pub async fn run(options: RunOptions) -> Result<()> {
             crossterm::event::KeyCode::Char('P'),
             crossterm::event::KeyModifiers::NONE,
         )));
-        run_effects(effects, &app, &mut live, &tx);
+        run_effects(effects, &app, &mut live, &media, &tx);
     }
 
     let result: Result<()> = async {
@@ -442,7 +470,7 @@ pub async fn run(options: RunOptions) -> Result<()> {
                             input = spawn_input(tx.clone());
                             let _ = tx.send(Msg::EditorDone(edited));
                         }
-                        other => run_effects(vec![other], &app, &mut live, &tx),
+                        other => run_effects(vec![other], &app, &mut live, &media, &tx),
                     }
                 }
             }
@@ -507,6 +535,7 @@ fn run_effects(
     effects: Vec<Effect>,
     app: &App,
     live: &mut [Live],
+    media: &Arc<Media>,
     tx: &mpsc::UnboundedSender<Msg>,
 ) {
     for effect in effects {
@@ -578,6 +607,44 @@ fn run_effects(
                         Msg::Report { profile, result }
                     },
                 );
+            }
+            Effect::FetchTemplates { profile, channel } => {
+                let tenant = app.profile(profile).and_then(|p| p.tenant.clone());
+                spawn_remote(
+                    live,
+                    profile,
+                    tenant,
+                    tx,
+                    move |remote, tenant| async move {
+                        let result = remote
+                            .templates(&tenant, &channel)
+                            .await
+                            .map_err(|e| e.to_string());
+                        Msg::Templates {
+                            profile,
+                            channel,
+                            result,
+                        }
+                    },
+                );
+            }
+            Effect::OpenMedia { key, number } => {
+                let (media, tx) = (media.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let result = media.open(&key).await.map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::MediaOpened { number, result });
+                });
+            }
+            Effect::FetchImages { keys } => {
+                let width = crossterm::terminal::size().map_or(80, |(w, _)| w);
+                let room = crate::ui::image_room(width);
+                for key in keys {
+                    let (media, tx) = (media.clone(), tx.clone());
+                    tokio::spawn(async move {
+                        let result = media.image(&key, room).await.map_err(|e| e.to_string());
+                        let _ = tx.send(Msg::Image { key, result });
+                    });
+                }
             }
             Effect::Bell => {
                 use std::io::Write;

@@ -8,10 +8,14 @@ mod chrome;
 mod composer;
 mod help;
 mod inbox;
+mod media;
 mod report;
 mod settings;
+mod templates;
 pub mod theme;
 mod thread;
+
+pub use thread::image_room;
 
 use crate::app::{App, Input, Overlay, Screen};
 use ratatui::Frame;
@@ -36,6 +40,9 @@ pub fn view(app: &App, theme: &Theme, frame: &mut Frame<'_>) {
     chrome::status(app, theme, frame, status);
     if let Input::Composer(composer) = &app.input {
         composer::draw(app, composer, theme, frame, body);
+    }
+    if let Input::Templates(picker) = &app.input {
+        templates::draw(app, picker, theme, frame, body);
     }
     match &app.overlay {
         Overlay::Help => help::draw(app, theme, frame, body),

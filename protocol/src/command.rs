@@ -6,48 +6,11 @@
 //! tenant always comes from the connection's token, never from a frame.
 
 use crate::desk::Draft;
+// The key lives with the other ids, so `desk` (which records it) need not import this file.
+pub use crate::ids::CommandKey;
 use crate::ids::{Seq, ThreadId};
 use crate::reply::ReplyContent;
 use serde::{Deserialize, Serialize};
-use std::fmt;
-
-/// A desk-made idempotency key (at most [`CommandKey::MAX_LEN`] bytes).
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct CommandKey(pub String);
-
-impl CommandKey {
-    pub const MAX_LEN: usize = 128;
-
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// Keys are printable ASCII so they can live inside storage keys and logs.
-    #[must_use]
-    pub fn is_valid(&self) -> bool {
-        !self.0.is_empty()
-            && self.0.len() <= Self::MAX_LEN
-            && self.0.bytes().all(|b| b.is_ascii_graphic())
-    }
-}
-
-impl fmt::Debug for CommandKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CommandKey({})", self.0)
-    }
-}
-
-impl fmt::Display for CommandKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// An action on one thread of the desk's own tenant.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -121,6 +84,12 @@ pub enum Command {
         comment_id: String,
         hidden: bool,
     },
+    /// A private note on the thread for the tenant's people: never sent to Meta. (Last, so
+    /// older binary encodings of the other commands keep their tags.)
+    AddNote {
+        thread: ThreadId,
+        text: String,
+    },
 }
 
 impl Command {
@@ -140,7 +109,8 @@ impl Command {
             | Command::Resolve { thread }
             | Command::Reopen { thread }
             | Command::MarkRead { thread, .. }
-            | Command::HideComment { thread, .. } => thread,
+            | Command::HideComment { thread, .. }
+            | Command::AddNote { thread, .. } => thread,
         }
     }
 
@@ -162,6 +132,7 @@ impl Command {
             Command::Reopen { .. } => "reopen",
             Command::MarkRead { .. } => "mark_read",
             Command::HideComment { .. } => "hide_comment",
+            Command::AddNote { .. } => "add_note",
         }
     }
 }

@@ -2,7 +2,7 @@
 //! replies, resolutions, reads and comment moderation. Every desk of the tenant replays
 //! them, so all desks agree on who holds a thread and which draft version is current.
 
-use crate::command::CommandKey;
+use crate::ids::CommandKey;
 use crate::ids::{AgentId, ChannelId, Seq, ThreadId};
 use crate::reply::ReplyContent;
 use serde::{Deserialize, Serialize};
@@ -100,6 +100,11 @@ pub enum DeskAction {
         comment_id: String,
         hidden: bool,
     },
+    /// A private note by this event's agent: shown to the tenant's desks, never sent. (Last,
+    /// so stored events of the other kinds keep their tags.)
+    NoteAdded {
+        text: String,
+    },
 }
 
 impl DeskAction {
@@ -119,6 +124,7 @@ impl DeskAction {
             DeskAction::Reopened => "reopened",
             DeskAction::Read { .. } => "read",
             DeskAction::CommentHidden { .. } => "comment_hidden",
+            DeskAction::NoteAdded { .. } => "note_added",
         }
     }
 }

@@ -87,3 +87,41 @@ impl fmt::Display for Seq {
         write!(f, "{}", self.0)
     }
 }
+
+/// A desk-made idempotency key (at most [`CommandKey::MAX_LEN`] bytes).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CommandKey(pub String);
+
+impl CommandKey {
+    pub const MAX_LEN: usize = 128;
+
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Keys are printable ASCII so they can live inside storage keys and logs.
+    #[must_use]
+    pub fn is_valid(&self) -> bool {
+        !self.0.is_empty()
+            && self.0.len() <= Self::MAX_LEN
+            && self.0.bytes().all(|b| b.is_ascii_graphic())
+    }
+}
+
+impl fmt::Debug for CommandKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CommandKey({})", self.0)
+    }
+}
+
+impl fmt::Display for CommandKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}

@@ -121,7 +121,37 @@ pub struct Attachment {
     pub animated: bool,
 }
 
+/// Where an attachment's bytes can be fetched, as the relay's media route fetches them.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum MediaRef<'a> {
+    /// A WhatsApp media id, resolved with the channel's token.
+    WhatsAppMedia(&'a str),
+    /// A web URL the webhook carried (Instagram's CDN), fetched without a token.
+    Url(&'a str),
+}
+
 impl Attachment {
+    /// What there is to fetch for this attachment on `channel`, if anything (a like, a
+    /// disappearing photo or a share without a URL has nothing). The relay's media route
+    /// serves exactly these, and the desk numbers exactly these, so both follow this rule.
+    #[must_use]
+    pub fn media_ref(&self, channel: Channel) -> Option<MediaRef<'_>> {
+        match channel {
+            // The media id is the documented way; a lookaside URL on newer payloads needs
+            // the same token and is reached through the id anyway.
+            Channel::WhatsApp => self
+                .reference_id
+                .as_deref()
+                .filter(|id| !id.is_empty())
+                .map(MediaRef::WhatsAppMedia),
+            Channel::InstagramDm | Channel::InstagramComment => self
+                .url
+                .as_deref()
+                .filter(|url| is_web_url(url))
+                .map(MediaRef::Url),
+        }
+    }
+
     #[must_use]
     pub fn new(kind: AttachmentKind) -> Self {
         Attachment {
@@ -137,6 +167,21 @@ impl Attachment {
             animated: false,
         }
     }
+}
+
+/// `http(s)://` and a host: never `javascript:`, `file:` or a path.
+fn is_web_url(url: &str) -> bool {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        &url[8..]
+    } else if lower.starts_with("http://") {
+        &url[7..]
+    } else {
+        return false;
+    };
+    rest.split(['/', '?', '#'])
+        .next()
+        .is_some_and(|host| !host.is_empty() && !host.contains(char::is_whitespace))
 }
 
 /// The attachment types Meta sends; a type we have not seen is kept by name.
@@ -346,4 +391,45 @@ pub struct ProviderError {
     pub title: Option<String>,
     pub message: Option<String>,
     pub details: Option<String>,
+}
+
+#[cfg(test)]
+mod media_ref_tests {
+    use super::*;
+
+    #[test]
+    fn only_web_urls_and_whatsapp_ids_have_media() {
+        let with_url = |url: &str| {
+            let mut a = Attachment::new(AttachmentKind::Image);
+            a.url = Some(url.into());
+            a
+        };
+        for (url, ok) in [
+            ("https://cdn.example/p.jpg", true),
+            ("HTTP://cdn.example/p.jpg", true),
+            ("http://host", true),
+            ("https:///no-host", false),
+            ("javascript:alert(1)", false),
+            ("file:///etc/passwd", false),
+            ("/relative/path", false),
+            ("https://bad host/x", false),
+            ("", false),
+        ] {
+            let a = with_url(url);
+            assert_eq!(a.media_ref(Channel::InstagramDm).is_some(), ok, "{url}");
+        }
+        // WhatsApp goes by media id only: a URL alone is nothing the relay may fetch.
+        assert_eq!(
+            with_url("https://cdn.example/p.jpg").media_ref(Channel::WhatsApp),
+            None
+        );
+        let mut wa = Attachment::new(AttachmentKind::Audio);
+        wa.reference_id = Some("1234".into());
+        assert_eq!(
+            wa.media_ref(Channel::WhatsApp),
+            Some(MediaRef::WhatsAppMedia("1234"))
+        );
+        wa.reference_id = Some(String::new());
+        assert_eq!(wa.media_ref(Channel::WhatsApp), None);
+    }
 }

@@ -17,6 +17,7 @@ pub mod inbound;
 pub mod outbox;
 pub mod redact;
 pub mod reply;
+pub mod template;
 pub mod time;
 pub mod window;
 

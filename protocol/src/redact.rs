@@ -52,6 +52,7 @@ pub fn event(e: &mut Event) -> bool {
                 TOMBSTONE.clone_into(&mut draft.text);
                 draft.basis = None;
             }
+            DeskAction::NoteAdded { text } => TOMBSTONE.clone_into(text),
             DeskAction::ReplyQueued { text, content, .. } => {
                 TOMBSTONE.clone_into(text);
                 if !matches!(content, Some(ReplyContent::HideComment { .. })) {

@@ -146,6 +146,10 @@ fn describe(event: &Event) -> Described {
                     Some(digest(text)),
                     agent,
                 ),
+                // Like a message: the evidence holds the note's digest, never its text.
+                DeskAction::NoteAdded { text } => {
+                    ("note_added".into(), subject, Some(digest(text)), agent)
+                }
                 other => (format!("desk_{}", other.name()), subject, None, agent),
             }
         }

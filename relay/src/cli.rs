@@ -52,6 +52,13 @@ enum Command {
         #[command(subcommand)]
         command: OfflineAuditCommand,
     },
+    /// Applies the PostgreSQL migrations this database lacks (`relay serve` also does at
+    /// start-up) and says how many ran.
+    Migrate {
+        /// The database (`postgres://…` or `host=… dbname=…`).
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+    },
     /// Dry run: JSON lines {"id","text","channel"} on stdin, one JSON line of draft,
     /// hand-off, reason, language, facts and verdict per input on stdout. Stores nothing.
     Draft {
@@ -448,6 +455,7 @@ pub fn main() -> ExitCode {
             command: OfflineAuditCommand::VerifyFile { file },
         } => audit::verify_file(&file),
         Command::Draft { knowledge } => draft(&knowledge),
+        Command::Migrate { database_url } => migrate(&database_url),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -495,6 +503,22 @@ fn draft(path: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `relay migrate`: one line saying how many migrations ran.
+fn migrate(url: &str) -> anyhow::Result<()> {
+    let rt = runtime()?;
+    let ran = rt.block_on(async {
+        let store = crate::store::pg::PgStore::open(url).await?;
+        // Open applied them; a second look answers 0 unless another relay raced it.
+        let again = store.migrate().await?;
+        Ok::<_, crate::store::StoreError>(store.applied_at_open() + again)
+    })?;
+    println!(
+        "{ran} migration(s) applied; schema at version {}",
+        crate::store::pg::SCHEMA_VERSION
+    );
+    Ok(())
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -511,7 +535,8 @@ fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    runtime()?.block_on(async move {
+    let runtime = runtime()?;
+    let served = runtime.block_on(async move {
         let (listen, data_dir) = (config.listen, config.data_dir.clone());
         let relay = crate::Relay::open(config).await?;
         let listener = tokio::net::TcpListener::bind(listen)
@@ -526,7 +551,11 @@ fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         let _ = std::io::stdout().flush();
         relay.serve(listener, shutdown_signal()).await?;
         Ok(())
-    })
+    });
+    // Storage is flushed by now; a blocking call still running must not hold the exit past
+    // `RELAY_SHUTDOWN_SECS` (dropping the runtime would wait for it).
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    served
 }
 
 fn simulate(args: SimulateArgs) -> anyhow::Result<()> {

@@ -52,6 +52,9 @@ pub enum StorageKind {
     Postgres,
 }
 
+/// The default of `RELAY_MEDIA_MAX_BYTES`: 25 MB.
+pub const DEFAULT_MEDIA_MAX_BYTES: u64 = 25 * 1000 * 1000;
+
 /// The validated configuration of `relay serve`.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -76,6 +79,8 @@ pub struct Config {
     pub refresh_interval: Duration,
     /// How often expired single-use records are swept (`RELAY_SWEEP_INTERVAL_SECS`).
     pub sweep_interval: Duration,
+    /// How long a SIGTERM/SIGINT shutdown may take, signal to exit (`RELAY_SHUTDOWN_SECS`).
+    pub shutdown_bound: Duration,
     /// Webhook POSTs handled at once (`RELAY_MAX_INFLIGHT_WEBHOOKS`); one more is answered
     /// 503 with `Retry-After` at once instead of queueing until Meta's request times out.
     pub max_inflight_webhooks: usize,
@@ -112,7 +117,7 @@ pub struct Config {
     pub llm_api_key: Option<Secret>,
     pub max_body_bytes: usize,
     /// Largest attachment the media route fetches (`RELAY_MEDIA_MAX_BYTES`, TOML
-    /// `media_max_bytes`; default `crate::media::DEFAULT_MAX_BYTES`).
+    /// `media_max_bytes`; default [`DEFAULT_MEDIA_MAX_BYTES`]).
     pub media_max_bytes: u64,
     /// Size at which a write-ahead log segment is sealed and sled checkpointed
     /// (`RELAY_WAL_SEGMENT_BYTES`).
@@ -186,6 +191,7 @@ struct Raw {
     old_master_keys: Option<String>,
     refresh_interval_secs: Option<String>,
     sweep_interval_secs: Option<String>,
+    shutdown_secs: Option<String>,
     max_inflight_webhooks: Option<String>,
     min_free_bytes: Option<String>,
     data_max_bytes: Option<String>,
@@ -236,6 +242,7 @@ macro_rules! each_key {
         $f!($raw, old_master_keys, "RELAY_OLD_MASTER_KEYS");
         $f!($raw, refresh_interval_secs, "RELAY_REFRESH_INTERVAL_SECS");
         $f!($raw, sweep_interval_secs, "RELAY_SWEEP_INTERVAL_SECS");
+        $f!($raw, shutdown_secs, "RELAY_SHUTDOWN_SECS");
         $f!($raw, max_inflight_webhooks, "RELAY_MAX_INFLIGHT_WEBHOOKS");
         $f!($raw, min_free_bytes, "RELAY_MIN_FREE_BYTES");
         $f!($raw, data_max_bytes, "RELAY_DATA_MAX_BYTES");
@@ -374,6 +381,7 @@ impl Config {
             3600,
         )?;
         let sweep_interval = secs(raw.sweep_interval_secs, "RELAY_SWEEP_INTERVAL_SECS", 600)?;
+        let shutdown_bound = secs(raw.shutdown_secs, "RELAY_SHUTDOWN_SECS", 10)?;
         let max_inflight_webhooks = number(
             raw.max_inflight_webhooks,
             "RELAY_MAX_INFLIGHT_WEBHOOKS",
@@ -402,7 +410,7 @@ impl Config {
         let max_body_bytes = number(raw.max_body_bytes, "RELAY_MAX_BODY_BYTES", "bytes")?
             .unwrap_or(DEFAULT_MAX_BODY);
         let media_max_bytes = number(raw.media_max_bytes, "RELAY_MEDIA_MAX_BYTES", "bytes")?
-            .map_or(crate::media::DEFAULT_MAX_BYTES, |n| n as u64);
+            .map_or(DEFAULT_MEDIA_MAX_BYTES, |n| n as u64);
         let wal_segment_bytes = number(raw.wal_segment_bytes, "RELAY_WAL_SEGMENT_BYTES", "bytes")?
             .map_or(crate::store::sled::SEGMENT_BYTES, |n| n as u64);
         let defaults = DeskLimits::default();
@@ -514,6 +522,7 @@ impl Config {
             old_master_keys,
             refresh_interval,
             sweep_interval,
+            shutdown_bound,
             max_inflight_webhooks,
             min_free_bytes,
             data_max_bytes,

@@ -28,7 +28,7 @@ use crate::lang::{self, Language};
 use compose::Words;
 use lexicon::Signal;
 use retrieve::{Catalog, Family, Found, Policies, STRONG_POLICY, VariantAsk};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 
 /// What a customer message asks. Order is the order answers are composed in.
@@ -209,14 +209,22 @@ pub struct Drafter {
     policies: Policies,
     /// Stems of business facts (name, address, places), so they are not "unknown" words.
     business_vocab: HashSet<String>,
+    /// Stems of item names, aliases, categories and option values: the words that name
+    /// something the business sells (a description's words do not).
+    item_names: HashSet<String>,
     order_policy: Option<usize>,
     holiday_known: bool,
+    /// Per inflected language, the knowledge's words by their root (`respald` →
+    /// `respaldar`), so a customer's inflected form finds the form the knowledge uses.
+    roots: Vec<(Language, HashMap<String, String>)>,
 }
 
 /// How many earlier turns are searched for the item a short follow-up refers to.
 const CONTEXT_TURNS: usize = 6;
 /// A policy score that answers an item-shaped question with no item in it.
 const CLEAR_POLICY: f32 = 3.0;
+/// A policy score that answers a word of an item question only a policy knows.
+const RESIDUAL_POLICY: f32 = 0.5;
 /// Longest policy excerpt, in sentences.
 const POLICY_SENTENCES: usize = 2;
 
@@ -257,12 +265,49 @@ impl Drafter {
                     .any(|h| lexicon::contains_phrase(&toks, h))
             })
             || !k.business.closures.is_empty();
+        let mut item_names: HashSet<String> = HashSet::new();
+        for item in &k.items {
+            for n in std::iter::once(&item.name)
+                .chain(&item.aliases)
+                .chain(item.category.iter())
+            {
+                item_names.extend(text::stems(n));
+            }
+            for v in &item.variants {
+                item_names.extend(text::stems(&v.label()));
+            }
+        }
+        let catalog = Catalog::new(&k);
+        let mut vocabulary: Vec<&str> = catalog
+            .vocabulary()
+            .chain(policies.vocabulary())
+            .chain(business_vocab.iter().map(String::as_str))
+            .collect();
+        // Sorted, so which of two words sharing a root wins does not depend on hashing.
+        vocabulary.sort_unstable();
+        vocabulary.dedup();
+        let roots = Language::inflected()
+            .into_iter()
+            .map(|l| {
+                let mut by_root: HashMap<String, String> = HashMap::new();
+                for w in &vocabulary {
+                    if let Some(r) = l.root(w) {
+                        by_root
+                            .entry(r.to_string())
+                            .or_insert_with(|| (*w).to_string());
+                    }
+                }
+                (l, by_root)
+            })
+            .collect();
         Drafter {
-            catalog: Catalog::new(&k),
+            catalog,
             policies,
             business_vocab,
+            item_names,
             order_policy,
             holiday_known,
+            roots,
             k,
         }
     }
@@ -336,11 +381,18 @@ impl Drafter {
         // Items are named in the catalog's own words, which may be the customer's language
         // (`Cambio de pantalla`), so they are looked up before the customer's words are put
         // in the drafter's vocabulary (`cambio` → `exchange`), and only then in it.
-        let tokens = lang::canonical(detected, raw_tokens);
-        let mut found = self.catalog.find(raw_tokens, message);
+        // A verb after a negation ("it won't charge") names no item (the `charger`). Items
+        // are found in the words as written: a root shared by accident (`tatuar`, the
+        // `tatuajes` a balm is for) must not name an item.
+        let mut found = self.catalog.find(&verbs_masked(raw_tokens), message);
         if found.is_empty() {
-            found = self.catalog.find(&tokens, message);
+            let canon = lang::canonical(detected, raw_tokens);
+            found = self.catalog.find(&verbs_masked(&canon), message);
         }
+        // Inflected forms become the knowledge's own (`respaldan` → `respaldar`), so a
+        // known word is not taken for an unknown one and policies find it.
+        let raw_tokens: &[String] = &self.in_vocabulary(detected, raw_tokens);
+        let tokens = self.in_vocabulary(detected, &lang::canonical(detected, raw_tokens));
         let naming = |t: &String| found.iter().any(|f| f.naming.contains(t));
         // Words that name an item are not cues: `gift card` is not a card payment.
         let masked_raw: Vec<String> = raw_tokens
@@ -392,6 +444,24 @@ impl Drafter {
             })
             .collect();
         self.resolve_weak(&mut intents, &cues, &found, &asks, &tokens);
+        let how_long = lexicon::contains_phrase(&tokens, "how long")
+            || tokens
+                .iter()
+                .any(|t| matches!(t.as_str(), "last" | "lasts" | "duration"));
+        if core_of(&intents) == [Intent::Availability]
+            && !cues.strong.contains(&Intent::Availability)
+            && self.asks_attribute(&found, &masked)
+        {
+            // "does the argan oil have fragrance?": `have` asks what it has, not whether
+            // it is there.
+            intents.remove(&Intent::Availability);
+            intents.insert(Intent::Product);
+        }
+        if service_named && (intents.contains(&Intent::Booking) || how_long) {
+            // "do I need an appointment for a nail trim?", "how long does keratin last?":
+            // the service's own description and duration answer with (or before) the link.
+            intents.insert(Intent::Product);
+        }
         let unknown = self.unknown_words(&masked);
         let region = retrieve::region(&self.k, &tokens);
 
@@ -425,6 +495,15 @@ impl Drafter {
                     .into(),
             );
         }
+        if intents.contains(&Intent::Complaint)
+            && cues.late_only
+            && self.order_for(message, conversation, looked_up).is_some()
+        {
+            // "my order BR-3107 still hasn't arrived?": its status is the answer a person
+            // would give first; anger words (`late_only` is false then) still go to one.
+            intents.remove(&Intent::Complaint);
+            intents.insert(Intent::OrderStatus);
+        }
         if intents.contains(&Intent::Complaint) {
             return handoff(
                 &[Intent::Complaint],
@@ -435,9 +514,26 @@ impl Drafter {
         if off_topic {
             return self.off_domain(&intents);
         }
+        // Policies are searched in the customer's own words too: a Portuguese policy titled
+        // `Cuidados` answers `cuidados`, which the drafter itself reads as `care`.
+        let policy_query: Vec<String> = content
+            .iter()
+            .cloned()
+            .chain(
+                raw_tokens
+                    .iter()
+                    .filter(|t| {
+                        !t.is_empty()
+                            && !text::is_stopword(t)
+                            && !content.contains(t)
+                            && !found.iter().any(|f| f.naming.contains(*t))
+                    })
+                    .cloned(),
+            )
+            .collect();
         let top_policy = self
             .policies
-            .search(&content)
+            .search(&policy_query)
             .first()
             .copied()
             .filter(|h| h.score >= STRONG_POLICY);
@@ -457,8 +553,15 @@ impl Drafter {
                         unknown.join(" ")
                     ),
                 );
-            } else if !found.is_empty() {
-                // A bare item name ("linen wrap dress?") asks whether it is there.
+            } else if !found.is_empty() && self.asks_attribute(&found, &masked) {
+                // "does the argan oil have fragrance?": a word of the item's description or
+                // details asks what it is, not whether it is there.
+                intents.insert(Intent::Product);
+            } else if !found.is_empty()
+                && (!intents.contains(&Intent::Thanks) || message.contains('?'))
+            {
+                // A bare item name ("linen wrap dress?") asks whether it is there; thanks
+                // that name one ("loved the haircut, thanks!") ask nothing.
                 intents.insert(Intent::Availability);
             } else if social {
                 // Pleasantries around a greeting or thanks need no more than a reply.
@@ -562,17 +665,28 @@ impl Drafter {
             .filter(|w| !found.iter().any(|f| self.misspells_item(w, f.item)))
             .cloned()
             .collect();
+        // Of those, the ones that may be an option value of a named item: "fundas para
+        // pixel 8?" asks for a model the catalog does not list, "cantik banget!" for none.
+        let variant_cue = cues.strong.contains(&Intent::Variant);
+        let options: Vec<String> = foreign
+            .iter()
+            .filter(|w| {
+                found
+                    .iter()
+                    .any(|f| self.could_be_option(w, f.item, &masked, variant_cue))
+            })
+            .cloned()
+            .collect();
         if !found.is_empty()
-            && !foreign.is_empty()
+            && !options.is_empty()
             && (intents.contains(&Intent::Availability) || intents.contains(&Intent::Variant))
         {
-            // "fundas para pixel 8?": a model or option the catalog does not list for the
-            // item; listing the options it has would read as an answer.
+            // Listing the options the item has would read as an answer.
             return handoff(
                 &intents_vec,
                 format!(
                     "asks for {} of {}, which the knowledge does not list",
-                    foreign.join(" "),
+                    options.join(" "),
                     self.k.items[found[0].item].name
                 ),
             );
@@ -584,6 +698,30 @@ impl Drafter {
                     format!(
                         "asks about something not in the catalog: {}",
                         unknown.join(" ")
+                    ),
+                );
+            }
+            // "venden agujas?": a word of some description (`aguja esterilizada`) that names
+            // no item, no policy and nothing of the business is a product we do not sell.
+            let unnamed: Vec<String> = content
+                .iter()
+                .filter(|w| {
+                    !lexicon::is_cue_word(w)
+                        && !w.chars().all(|c| c.is_ascii_digit())
+                        && !text::expand(w).iter().any(|s| {
+                            self.item_names.contains(s)
+                                || self.policies.knows(s)
+                                || self.business_vocab.contains(s)
+                        })
+                })
+                .cloned()
+                .collect();
+            if !unnamed.is_empty() {
+                return handoff(
+                    &intents_vec,
+                    format!(
+                        "asks for something the catalog does not name: {}",
+                        unnamed.join(" ")
                     ),
                 );
             }
@@ -630,7 +768,7 @@ impl Drafter {
             &mut reply,
             &words,
             &intents,
-            &content,
+            &policy_query,
             &tokens,
             region.as_ref(),
             &cues,
@@ -708,8 +846,9 @@ impl Drafter {
             {
                 intents.insert(Intent::Availability);
             }
+            // "potong kuku berapa? perlu janjian?": the price of a service beside booking it.
             if cues.weak.contains(&Intent::Price)
-                && within(&[Intent::Variant, Intent::Availability])
+                && within(&[Intent::Variant, Intent::Availability, Intent::Booking])
             {
                 intents.insert(Intent::Price);
             }
@@ -766,6 +905,104 @@ impl Drafter {
                 let t: Vec<char> = t.chars().collect();
                 t.len() >= 3 && fuzzy::within(&w, &t, max).is_some()
             })
+    }
+
+    /// `tokens` with each word the knowledge does not know replaced by the knowledge's word
+    /// of the same root in `lang` (`respaldan` → `respaldar`, `lindas` → `linda`); words of
+    /// a language file, cue words and numbers stay as written.
+    fn in_vocabulary(&self, lang: Language, tokens: &[String]) -> Vec<String> {
+        let Some((_, by_root)) = self.roots.iter().find(|(l, _)| *l == lang) else {
+            return tokens.to_vec();
+        };
+        tokens
+            .iter()
+            .map(|t| {
+                let keep = t.is_empty()
+                    || lang::is_language_word(t)
+                    || text::is_stopword(t)
+                    || lexicon::is_cue_word(t)
+                    || t.chars().any(|c| c.is_ascii_digit())
+                    || self.known(&text::stem(t));
+                if keep {
+                    return t.clone();
+                }
+                lang.root(t)
+                    .and_then(|r| by_root.get(r))
+                    .cloned()
+                    .unwrap_or_else(|| t.clone())
+            })
+            .collect()
+    }
+
+    /// Whether an unknown `word` of the message may name an option of `item` the catalog
+    /// does not list: a number or a word beside one (`pixel 8`), any word when the message
+    /// asks about options (`in colour X`, the item's own option kind) or the item's options
+    /// are words (a shade, a scent); never a word of a language file (compliments, fillers).
+    fn could_be_option(
+        &self,
+        word: &str,
+        item: usize,
+        tokens: &[String],
+        variant_cue: bool,
+    ) -> bool {
+        if lang::is_language_word(word) {
+            return false;
+        }
+        let number = |t: &String| !t.is_empty() && t.chars().all(|c| c.is_ascii_digit());
+        if word.chars().any(|c| c.is_ascii_digit())
+            || tokens
+                .windows(2)
+                .any(|w| (w[0] == word && number(&w[1])) || (w[1] == word && number(&w[0])))
+        {
+            return true;
+        }
+        let item = &self.k.items[item];
+        if item.variants.is_empty() {
+            return false;
+        }
+        let kind_named = item
+            .variants
+            .iter()
+            .flat_map(|v| v.options.keys())
+            .any(|k| text::tokens(k).iter().any(|t| tokens.contains(t)));
+        let word_valued = item.variants.iter().any(|v| {
+            v.colour.is_some()
+                || v.options.values().any(|val| {
+                    text::tokens(val).iter().any(|t| {
+                        t.len() >= 3
+                            && t.chars().all(|c| c.is_alphabetic())
+                            && !lexicon::SIZE_WORDS.contains(&t.as_str())
+                    })
+                })
+        });
+        variant_cue || kind_named || word_valued
+    }
+
+    /// Whether the message's words beyond the item's name are words of the item's own
+    /// description or details (`fragrance` of the argan oil's ingredients).
+    fn asks_attribute(&self, found: &[Found], masked: &[String]) -> bool {
+        let about: HashSet<String> = found
+            .iter()
+            .flat_map(|f| {
+                let item = &self.k.items[f.item];
+                let mut words = text::stems(&item.description);
+                for d in item.descriptions.values() {
+                    words.extend(text::stems(d));
+                }
+                for (k, v) in &item.details {
+                    words.extend(text::stems(&format!("{} {v}", k.replace('_', " "))));
+                }
+                words
+            })
+            .filter(|w| !text::is_stopword(w))
+            .collect();
+        masked.iter().any(|w| {
+            !w.is_empty()
+                && !text::is_stopword(w)
+                && !lexicon::is_cue_word(w)
+                && !self.item_names.contains(&text::stem(w))
+                && text::expand(w).iter().any(|s| about.contains(s))
+        })
     }
 
     /// Whether a stem is a word of this tenant's knowledge.
@@ -871,9 +1108,32 @@ impl Drafter {
             })
             .cloned()
             .collect();
-        if let Some(hit) = self.policies.search(&residual).first()
-            && hit.score >= STRONG_POLICY
-        {
+        // A word no item has but a policy does ("not vaccinated yet, can still groom?") asks
+        // that policy, even when it scores below a whole question about it.
+        let policy_words: Vec<String> = residual
+            .iter()
+            .filter(|w| {
+                !lexicon::is_cue_word(w)
+                    && text::expand(w)
+                        .iter()
+                        .any(|s| self.policies.knows(s) && !self.catalog.knows(s))
+            })
+            .cloned()
+            .collect();
+        let hit = if policy_words.is_empty() {
+            self.policies
+                .search(&residual)
+                .first()
+                .copied()
+                .filter(|h| h.score >= STRONG_POLICY)
+        } else {
+            self.policies
+                .search(&policy_words)
+                .first()
+                .copied()
+                .filter(|h| h.score >= RESIDUAL_POLICY)
+        };
+        if let Some(hit) = hit {
             self.cite_policy(reply, hit.policy, &residual, 1);
         }
         Ok(())
@@ -991,6 +1251,39 @@ impl Drafter {
                 })
                 .cloned()
                 .collect();
+            // Asked in so many words (`discount`) beside other questions: only a policy that
+            // is not already cited, found by the policy words and words nothing else knows.
+            let explicit: Vec<String> = asked
+                .iter()
+                .filter(|w| {
+                    // `policy` or `terms` alone name no subject of their own.
+                    !matches!(w.as_str(), "policy" | "kebijakan" | "syarat" | "terms")
+                        && (lexicon::is_policy_cue(w)
+                            || !text::expand(w).iter().any(|s| {
+                                self.catalog.knows(s)
+                                    || reply.facts.iter().any(|f| match f {
+                                        FactRef::Policy { key } => self
+                                            .k
+                                            .policies
+                                            .iter()
+                                            .any(|p| &p.key == key && mentions(p, s)),
+                                        _ => false,
+                                    })
+                            }))
+                })
+                .cloned()
+                .collect();
+            let narrowed = cues.strong.contains(&Intent::Policy)
+                && !reply.sentences.is_empty()
+                && !reply
+                    .facts
+                    .iter()
+                    .any(|f| matches!(f, FactRef::Item { .. }));
+            if narrowed && explicit.is_empty() {
+                // "cancellation policy?": the policy already cited is the answer.
+                return Ok(());
+            }
+            let asked = if narrowed { explicit } else { asked };
             let content = &asked;
             let hit = self
                 .policies
@@ -1002,6 +1295,16 @@ impl Drafter {
                 Some(h) => self.cite_policy(reply, h.policy, content, POLICY_SENTENCES),
                 None if reply.sentences.is_empty() => {
                     return Err("no policy in the knowledge covers this".into());
+                }
+                // "pay by MB Way? and a student discount?": asked in so many words, so
+                // answering only the rest would read as a whole answer.
+                None if cues.strong.contains(&Intent::Policy)
+                    && !reply
+                        .facts
+                        .iter()
+                        .any(|f| matches!(f, FactRef::Item { .. })) =>
+                {
+                    return Err("part of the message (policy) has no grounded answer".into());
                 }
                 None => {}
             }
@@ -1028,6 +1331,26 @@ impl Drafter {
         let free_asked = tokens.iter().any(|t| FREE_WORDS.contains(&t.as_str()));
         if free_asked && let Some(over) = self.k.business.free_shipping_over {
             reply.say(words.free_shipping(over));
+            reply.cite(FactRef::Business {
+                field: BusinessField::FreeShipping,
+            });
+            return Ok(());
+        }
+        let free_regions: Vec<&crate::knowledge::ShippingRegion> = self
+            .k
+            .business
+            .shipping_regions
+            .iter()
+            .filter(|r| r.free_over.is_some())
+            .collect();
+        if free_asked && !free_regions.is_empty() {
+            // Thresholds per region only: each region's line says its fee and threshold.
+            for r in free_regions {
+                reply.say(words.region(r, &r.name));
+            }
+            reply.cite(FactRef::Business {
+                field: BusinessField::ShippingRegions,
+            });
             reply.cite(FactRef::Business {
                 field: BusinessField::FreeShipping,
             });
@@ -1247,7 +1570,13 @@ impl Drafter {
             want_web && contact.website.is_none(),
         ];
         let mut complete = !missing.contains(&true);
-        if let Some(h) = self.policies.search(&rest).first()
+        // A policy another part of the reply already cites (`apple pay` of the payment
+        // policy) is not the one this part asks about (`parking`).
+        if let Some(h) = self
+            .policies
+            .search(&rest)
+            .into_iter()
+            .find(|h| !reply.cites_policy(&self.k.policies[h.policy].key))
             && h.score >= STRONG_POLICY
         {
             self.cite_policy(reply, h.policy, &rest, 1);
@@ -1314,6 +1643,34 @@ impl Drafter {
             key: policy.key.clone(),
         });
     }
+}
+
+/// Whether a policy's title or text, in any language, has the stem `stem`.
+fn mentions(p: &crate::knowledge::Policy, stem: &str) -> bool {
+    std::iter::once((&p.title, &p.text))
+        .chain(p.translations.values().map(|(t, x)| (t, x)))
+        .any(|(t, x)| {
+            text::stems(t)
+                .iter()
+                .chain(&text::stems(x))
+                .any(|w| w == stem)
+        })
+}
+
+/// `tokens` with each word right after a negated auxiliary blanked: "it won't charge" and
+/// "doesn't turn on" use a verb, which names no item even when it spells like one.
+fn verbs_masked(tokens: &[String]) -> Vec<String> {
+    const NEGATED: &[&str] = &[
+        "wont", "cant", "cannot", "doesnt", "didnt", "isnt", "wasnt", "wouldnt", "dont", "not",
+        "aint", "couldnt", "havent", "hasnt",
+    ];
+    let mut out = tokens.to_vec();
+    for i in 1..tokens.len() {
+        if NEGATED.contains(&tokens[i - 1].as_str()) {
+            out[i] = String::new();
+        }
+    }
+    out
 }
 
 /// The intents that ask something (not greeting or thanks).

@@ -78,6 +78,7 @@ impl Drafting {
         clock: Arc<dyn Clock>,
         outbox: Outbox,
         llm: Option<Llm>,
+        shutdown: &crate::shutdown::Shutdown,
     ) -> Drafting {
         let (tx, rx) = mpsc::unbounded_channel();
         let brains: Brains = Arc::default();
@@ -90,7 +91,7 @@ impl Drafting {
             http: reqwest::Client::new(),
             brains: brains.clone(),
         };
-        tokio::spawn(task.run(rx));
+        shutdown.spawn(task.run(rx, shutdown.clone()));
         Drafting { tx, brains }
     }
 
@@ -219,9 +220,14 @@ pub async fn draft_looking_up(
 }
 
 impl Task {
-    async fn run(self, mut rx: mpsc::UnboundedReceiver<Job>) {
-        while let Some(job) = rx.recv().await {
+    /// Drafts job after job until the relay stops: the draft in hand is finished, the
+    /// messages still queued get none (an agent drafts them, as for any message).
+    async fn run(self, mut rx: mpsc::UnboundedReceiver<Job>, shutdown: crate::shutdown::Shutdown) {
+        while let Some(Some(job)) = shutdown.unless_stopping(rx.recv()).await {
             for event in &job.events {
+                if shutdown.is_stopping() {
+                    return;
+                }
                 if let Err(e) = self.draft_for(&job.scope, event).await {
                     tracing::error!(tenant = %job.scope.tenant(), seq = %event.seq, error = %e, "drafting failed");
                 }

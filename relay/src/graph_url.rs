@@ -5,6 +5,20 @@
 
 use reqwest::Url;
 
+/// `base` with query parameters, percent-encoded (connect links, OAuth redirects, the
+/// simulator's consent pages).
+#[must_use]
+pub fn with_params(base: &str, params: &[(&str, &str)]) -> String {
+    match Url::parse_with_params(base, params) {
+        Ok(u) => u.to_string(),
+        // Configured bases are URLs; should one not be, the browser gets a plain join.
+        Err(_) => {
+            let q: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("{base}?{}", q.join("&"))
+        }
+    }
+}
+
 /// Why a URL could not be built: the configured base is not a URL that takes a path.
 #[derive(Debug, thiserror::Error)]
 #[error("the Graph base URL is not usable: {0}")]

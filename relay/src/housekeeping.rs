@@ -5,18 +5,20 @@
 
 use crate::http::AppState;
 
-/// Starts the sweeper; it runs until the process ends.
+/// Starts the sweeper; it runs until the relay stops. Rounds are spaced in relay time, so a
+/// test clock moved forward brings the next one at once.
 pub fn spawn(app: AppState) {
-    let every = app.config.sweep_interval;
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let every = i64::try_from(app.config.sweep_interval.as_millis()).unwrap_or(i64::MAX);
+    let stop = app.shutdown.clone();
+    stop.clone().spawn(async move {
         loop {
-            tick.tick().await;
             match round(&app).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(swept = n, "expired single-use records removed"),
                 Err(e) => tracing::warn!(error = %e, "housekeeping round failed"),
+            }
+            if stop.unless_stopping(app.clock.sleep(every)).await.is_none() {
+                return;
             }
         }
     });

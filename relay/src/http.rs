@@ -59,6 +59,8 @@ pub struct AppState {
     pub media: Arc<crate::media::Fetcher>,
     /// Asks Instagram for customers' names after their messages are stored.
     pub profiles: crate::profiles::Profiles,
+    /// The one shutdown every background task and desk session watches.
+    pub shutdown: crate::shutdown::Shutdown,
     /// Webhook POSTs handled at once (`RELAY_MAX_INFLIGHT_WEBHOOKS`); see `webhook::admit`.
     pub webhook_slots: Arc<tokio::sync::Semaphore>,
     /// Whether the data directory has room (`crate::disk`).

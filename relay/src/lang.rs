@@ -51,6 +51,35 @@ impl Language {
     }
 }
 
+impl Language {
+    /// `word` without its longest inflection ending of this language, if at least four
+    /// letters stay (`respaldan` → `respald`, `coloracao` → `color`); `None` for a language
+    /// whose file lists no inflections or a word too short to strip.
+    #[must_use]
+    pub fn root(self, word: &str) -> Option<&str> {
+        const MIN_ROOT: usize = 4;
+        let file = self.file();
+        file.inflections
+            .iter()
+            .filter(|e| word.len() >= e.len() + MIN_ROOT && word.ends_with(e.as_str()))
+            .max_by_key(|e| e.len())
+            .map(|e| &word[..word.len() - e.len()])
+    }
+
+    /// Every loaded language whose file lists inflections.
+    #[must_use]
+    pub fn inflected() -> Vec<Language> {
+        let mut out: Vec<Language> = registry()
+            .files
+            .values()
+            .filter(|f| !f.inflections.is_empty())
+            .map(|f| Language(f.code.as_str()))
+            .collect();
+        out.sort_by_key(|l| l.code());
+        out
+    }
+}
+
 impl fmt::Display for Language {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.0)
@@ -82,6 +111,11 @@ pub struct LangFile {
     /// Labels for item detail keys (`material` → `Bahan`); missing keys are shown as written.
     #[serde(default)]
     pub detail_labels: BTreeMap<String, String>,
+    /// Word endings (folded) that inflect one word: verb forms, plural, gender
+    /// (`respaldan` / `respaldar`, `lindas` / `lindo`). Two words of this language that differ
+    /// only in one of them are taken to be the same word (see [`Language::root`]).
+    #[serde(default)]
+    pub inflections: Vec<String>,
 }
 
 impl LangFile {
@@ -119,6 +153,8 @@ pub struct Registry {
     words: HashMap<String, Vec<Mapping>>,
     /// Every language's function words (`de`, `el`, `o`), which name nothing.
     function_words: std::collections::HashSet<String>,
+    /// Every language's one-word markers and customer words (`tienen`, `precio`).
+    language_words: std::collections::HashSet<String>,
     fallback: LangFile,
 }
 
@@ -264,10 +300,17 @@ fn load() -> Registry {
         .map(|d| crate::draft::text::fold(d))
         .filter(|d| !d.contains(' '))
         .collect();
+    let language_words = files
+        .values()
+        .flat_map(|f| f.markers.iter().chain(f.words.keys()))
+        .map(|d| crate::draft::text::fold(d))
+        .filter(|d| !d.contains(' '))
+        .collect();
     Registry {
         files,
         words,
         function_words,
+        language_words,
         fallback: LangFile {
             code: "en".into(),
             name: "English".into(),
@@ -288,6 +331,14 @@ pub fn registry() -> &'static Registry {
 #[must_use]
 pub fn is_function_word(token: &str) -> bool {
     registry().function_words.contains(token)
+}
+
+/// Whether `token` (folded) is a word some language file lists (a function word, a marker or
+/// a customer word): a word of the language, never the name of an option or a product.
+#[must_use]
+pub fn is_language_word(token: &str) -> bool {
+    let reg = registry();
+    reg.function_words.contains(token) || reg.language_words.contains(token)
 }
 
 /// The language of a message: marker words per language (a language's own customer words
@@ -456,6 +507,26 @@ mod tests {
         assert_eq!(canonical(pt, &tokens("oláaa")), tokens("hi"));
         assert_eq!(squeeze("holaa"), "hola");
         assert_eq!(squeeze("1100"), "1100");
+    }
+
+    #[test]
+    fn roots_join_inflected_forms() {
+        let es = Language::parse("es").unwrap();
+        assert_eq!(es.root("respaldan"), es.root("respaldar"));
+        assert_eq!(es.root("lindas"), es.root("lindo"));
+        let pt = Language::parse("pt").unwrap();
+        assert_eq!(pt.root("coloracao"), pt.root("coloracoes"));
+        assert_eq!(pt.root("casa"), None, "too short to strip");
+        assert_eq!(
+            Language::ENGLISH.root("pierced"),
+            Language::ENGLISH.root("piercing")
+        );
+        assert_eq!(
+            Language::ENGLISH.root("charger"),
+            None,
+            "no ending of English"
+        );
+        assert!(Language::inflected().contains(&es));
     }
 
     #[test]

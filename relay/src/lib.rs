@@ -16,6 +16,7 @@ pub mod draft;
 pub mod drafting;
 pub mod graph_url;
 pub mod housekeeping;
+pub mod html;
 pub mod http;
 pub mod ids;
 pub mod ingest;
@@ -36,6 +37,7 @@ pub mod report;
 pub mod rules;
 pub mod safety;
 pub mod secret;
+pub mod shutdown;
 pub mod simulate;
 pub mod store;
 pub mod tls;
@@ -52,6 +54,7 @@ use crate::outbox::Outbox;
 use crate::outbox::graph::Graph;
 use crate::outbox::limits::SendLimits;
 use crate::store::Store;
+use crate::store::pg::PgStore;
 use crate::store::sled::SledStore;
 use std::future::Future;
 use std::sync::Arc;
@@ -62,8 +65,6 @@ use tokio::net::TcpListener;
 pub enum RunError {
     #[error("{0}")]
     Store(#[from] store::StoreError),
-    #[error("RELAY_STORAGE=postgres is not available in this build yet; use sled")]
-    PostgresUnavailable,
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
     #[error("cannot build the HTTP client: {0}")]
@@ -76,7 +77,7 @@ pub enum RunError {
 ///
 /// # Errors
 /// The storage cannot be opened.
-pub fn open_store(config: &Config, metrics: &Metrics) -> Result<Arc<dyn Store>, RunError> {
+pub async fn open_store(config: &Config, metrics: &Metrics) -> Result<Arc<dyn Store>, RunError> {
     match config.storage {
         StorageKind::Sled => {
             let m = metrics.clone();
@@ -91,7 +92,13 @@ pub fn open_store(config: &Config, metrics: &Metrics) -> Result<Arc<dyn Store>, 
                 config.wal_segment_bytes,
             )?))
         }
-        StorageKind::Postgres => Err(RunError::PostgresUnavailable),
+        StorageKind::Postgres => {
+            // Config refuses `postgres` without a URL; this only keeps the match total.
+            let url = config.database_url.as_ref().ok_or_else(|| {
+                store::StoreError::Backend("RELAY_STORAGE=postgres needs DATABASE_URL".into())
+            })?;
+            Ok(Arc::new(PgStore::open(url.expose()).await?))
+        }
     }
 }
 
@@ -115,7 +122,8 @@ impl Relay {
             None => None,
         };
         let metrics = Metrics::new();
-        let store = open_store(&config, &metrics)?;
+        let store = open_store(&config, &metrics).await?;
+        let shutdown = shutdown::Shutdown::default();
         let test_clock = config.test_clock.then(|| Arc::new(TestClock::default()));
         let clock: Arc<dyn Clock> = match &test_clock {
             Some(t) => {
@@ -130,7 +138,8 @@ impl Relay {
         let hub = Arc::new(Hub::new(store.heads().await?));
         let media = Arc::new(media::Fetcher::new().map_err(|e| RunError::Http(e.to_string()))?);
         let graph = Graph::new(&config.meta_graph_url, &config.instagram_graph_url)
-            .map_err(|e| RunError::Http(e.to_string()))?;
+            .map_err(|e| RunError::Http(e.to_string()))?
+            .with_clock(clock.clone());
         let outbox = Outbox::new(outbox::Shared {
             store: store.clone(),
             hub: hub.clone(),
@@ -141,6 +150,7 @@ impl Relay {
             )),
             clock: clock.clone(),
             limits: SendLimits::default(),
+            shutdown: shutdown.clone(),
         });
         let llm = match (&config.llm_base_url, &config.llm_model) {
             (Some(base), Some(model)) => Some(
@@ -155,9 +165,15 @@ impl Relay {
             clock.clone(),
             outbox.clone(),
             llm,
+            &shutdown,
         );
-        let profiles =
-            profiles::Profiles::spawn(store.clone(), hub.clone(), clock.clone(), outbox.clone());
+        let profiles = profiles::Profiles::spawn(
+            store.clone(),
+            hub.clone(),
+            clock.clone(),
+            outbox.clone(),
+            &shutdown,
+        );
         let resumed = outbox.resume().await?;
         if resumed > 0 {
             tracing::info!(tenants = resumed, "outboxes resumed");
@@ -186,6 +202,7 @@ impl Relay {
                 test_clock,
                 media,
                 profiles,
+                shutdown,
                 webhook_slots: Arc::new(tokio::sync::Semaphore::new(config_slots)),
                 disk,
             },
@@ -200,7 +217,11 @@ impl Relay {
     }
 
     /// Serves on `listener` (with TLS when configured) until `shutdown` resolves, then
-    /// finishes in-flight requests and flushes storage.
+    /// stops within `RELAY_SHUTDOWN_SECS`: no new connections, in-flight requests answered,
+    /// desks closed with "going away", background tasks ended (a send in hand finishes),
+    /// then storage flushed. Whatever has not ended by the bound is dropped: nothing it did
+    /// was acknowledged before it was durable, and a send cut off is settled by the in-doubt
+    /// rules at the next start.
     ///
     /// # Errors
     /// The listener fails or the final flush fails.
@@ -210,6 +231,8 @@ impl Relay {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), RunError> {
         let store = self.state.store.clone();
+        let stop = self.state.shutdown.clone();
+        let bound = self.state.config.shutdown_bound;
         refresh::spawn(self.state.clone());
         housekeeping::spawn(self.state.clone());
         self.state.disk.spawn(self.state.config.disk_check);
@@ -221,24 +244,65 @@ impl Relay {
         );
         let app =
             http::router(self.state).into_make_service_with_connect_info::<http::client::Peer>();
-        match self.tls {
-            Some(tls) => {
-                let watcher = Arc::clone(&tls).watch();
-                let served = axum::serve(tls.listener(listener), app)
-                    .with_graceful_shutdown(shutdown)
-                    .await;
-                watcher.abort();
-                served?;
+        let graceful = {
+            let stop = stop.clone();
+            async move { stop.stopping().await }
+        };
+        let served = async {
+            match self.tls {
+                Some(tls) => {
+                    let watcher = Arc::clone(&tls).watch();
+                    let served = axum::serve(tls.listener(listener), app)
+                        .with_graceful_shutdown(graceful)
+                        .await;
+                    watcher.abort();
+                    served
+                }
+                None => {
+                    axum::serve(listener::PlainListener(listener), app)
+                        .with_graceful_shutdown(graceful)
+                        .await
+                }
             }
+        };
+        tokio::pin!(served);
+        let early = tokio::select! {
+            served = &mut served => Some(served),
+            () = shutdown => None,
+        };
+        stop.begin();
+        let served = match early {
+            Some(served) => served,
             None => {
-                axum::serve(listener::PlainListener(listener), app)
-                    .with_graceful_shutdown(shutdown)
-                    .await?;
+                // The flush and the exit need a moment of the bound too.
+                let wait = bound.saturating_sub(FLUSH_ALLOWANCE).max(bound / 2);
+                tracing::info!(
+                    bound_secs = bound.as_secs(),
+                    "stopping: finishing requests, closing desks, ending tasks"
+                );
+                let finished = async {
+                    let served = served.await;
+                    stop.finished().await;
+                    served
+                };
+                match tokio::time::timeout(wait, finished).await {
+                    Ok(served) => served,
+                    Err(_) => {
+                        tracing::warn!(
+                            waited_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                            "shutdown bound reached; dropping what has not finished"
+                        );
+                        Ok(())
+                    }
+                }
             }
-        }
+        };
         tracing::info!("stopped accepting; flushing storage");
         store.close().await?;
         tracing::info!("storage flushed; bye");
-        Ok(())
+        Ok(served?)
     }
 }
+
+/// Of `RELAY_SHUTDOWN_SECS`, what is kept for the final flush and the process's exit.
+const FLUSH_ALLOWANCE: std::time::Duration = std::time::Duration::from_secs(1);

@@ -19,10 +19,8 @@ use crate::store::MessageContent;
 use crate::store::MessageView;
 use bytes::Bytes;
 use protocol::Channel;
+use protocol::inbound::MediaRef;
 use std::time::Duration;
-
-/// The default of `RELAY_MEDIA_MAX_BYTES`: 25 MB.
-pub const DEFAULT_MAX_BYTES: u64 = 25 * 1000 * 1000;
 
 /// Connecting to Meta or its CDN must not take longer than this.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -66,28 +64,17 @@ pub fn source(channel: Channel, message: &MessageView, n: usize) -> Result<Sourc
     };
     let a = attachments.get(n).ok_or(Unavailable::NoAttachment)?;
     let mime_type = a.mime_type.clone();
-    match channel {
-        // The media id is the documented way; a lookaside URL on newer payloads needs the
-        // same token and is reached through the id anyway.
-        Channel::WhatsApp => match &a.reference_id {
-            Some(id) if !id.is_empty() => Ok(Source::WhatsAppMedia {
-                id: id.clone(),
-                mime_type,
-            }),
-            _ => Err(Unavailable::NothingToFetch),
-        },
-        Channel::InstagramDm | Channel::InstagramComment => match &a.url {
-            Some(url) if is_web_url(url) => Ok(Source::Url {
-                url: url.clone(),
-                mime_type,
-            }),
-            _ => Err(Unavailable::NothingToFetch),
-        },
+    match a.media_ref(channel) {
+        Some(MediaRef::WhatsAppMedia(id)) => Ok(Source::WhatsAppMedia {
+            id: id.to_owned(),
+            mime_type,
+        }),
+        Some(MediaRef::Url(url)) => Ok(Source::Url {
+            url: url.to_owned(),
+            mime_type,
+        }),
+        None => Err(Unavailable::NothingToFetch),
     }
-}
-
-fn is_web_url(url: &str) -> bool {
-    reqwest::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "https" | "http"))
 }
 
 /// The size is over the cap.

@@ -52,6 +52,8 @@ pub struct Shared {
     pub keys: Arc<Keyring>,
     pub clock: Arc<dyn Clock>,
     pub limits: SendLimits,
+    /// Workers finish the send in hand and stop when the relay does.
+    pub shutdown: crate::shutdown::Shutdown,
 }
 
 /// The relay's outboxes: starts a tenant's worker on its first queued reply.
@@ -62,7 +64,7 @@ pub struct Outbox {
 }
 
 /// One tenant's running worker: how to wake it, and its task, whose end means it died (the
-/// loop never returns by itself).
+/// loop returns by itself only when the relay stops).
 struct Worker {
     notify: Arc<Notify>,
     task: tokio::task::JoinHandle<()>,
@@ -126,12 +128,17 @@ impl Outbox {
             }
             None => {}
         }
+        if self.shared.shutdown.is_stopping() {
+            // Queued sends stay durable; the next start resumes them.
+            return;
+        }
         let notify = Arc::new(Notify::new());
         let shared = self.shared.clone();
         let task = {
             let tenant = tenant.clone();
             let notify = notify.clone();
-            tokio::spawn(async move { worker::run(shared, tenant, notify).await })
+            let tasks = self.shared.shutdown.clone();
+            tasks.spawn(async move { worker::run(shared, tenant, notify).await })
         };
         workers.insert(tenant.clone(), Worker { notify, task });
     }

@@ -91,18 +91,24 @@ pub struct Profiles {
 }
 
 impl Profiles {
-    /// Starts the task (it lives as long as the runtime).
+    /// Starts the task (it lives until the relay stops).
     pub fn spawn(
         store: Arc<dyn Store>,
         hub: Arc<Hub>,
         clock: Arc<dyn Clock>,
         outbox: Outbox,
+        shutdown: &crate::shutdown::Shutdown,
     ) -> Profiles {
         let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
         let task_clock = clock.clone();
-        tokio::spawn(async move {
-            while let Some(job) = rx.recv().await {
+        let stop = shutdown.clone();
+        shutdown.spawn(async move {
+            // A lookup not made now is made after the restart, at the customer's next message.
+            while let Some(Some(job)) = stop.unless_stopping(rx.recv()).await {
                 for lookup in job.lookups {
+                    if stop.is_stopping() {
+                        return;
+                    }
                     if let Err(e) =
                         ask(&*store, &hub, &*task_clock, &outbox, &job.scope, lookup).await
                     {

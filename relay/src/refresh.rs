@@ -24,16 +24,18 @@ use protocol::Millis;
 /// Tokens that expire within this long are refreshed (DESIGN.md: 7 days).
 pub const REFRESH_WITHIN_MS: i64 = 7 * Millis::DAY;
 
-/// Starts the refresher; it runs until the process ends.
+/// Starts the refresher; it runs until the relay stops. Rounds are spaced in relay time, so
+/// a test clock moved forward brings the next one at once.
 pub fn spawn(app: AppState) {
-    let every = app.config.refresh_interval;
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let every = i64::try_from(app.config.refresh_interval.as_millis()).unwrap_or(i64::MAX);
+    let stop = app.shutdown.clone();
+    stop.clone().spawn(async move {
         loop {
-            tick.tick().await;
             if let Err(e) = round(&app).await {
                 tracing::warn!(error = %e, "token refresh round failed");
+            }
+            if stop.unless_stopping(app.clock.sleep(every)).await.is_none() {
+                return;
             }
         }
     });

@@ -323,7 +323,8 @@ impl Tally {
             | DeskAction::Resolved
             | DeskAction::Reopened
             | DeskAction::Read { .. }
-            | DeskAction::CommentHidden { .. } => {}
+            | DeskAction::CommentHidden { .. }
+            | DeskAction::NoteAdded { .. } => {}
         }
     }
 

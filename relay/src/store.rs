@@ -6,8 +6,13 @@
 //! atomic per call (event, de-duplication key, head, views) and become durable at the next
 //! [`Store::sync`], which concurrent callers share (group commit).
 
+pub mod backend;
 pub mod checkpoint;
 pub mod commit;
+#[cfg(test)]
+mod conformance;
+pub mod domain;
+pub mod pg;
 pub mod project;
 pub mod redact;
 pub mod sled;
@@ -533,7 +538,8 @@ pub struct CommandOutcome {
     pub event: Option<Event>,
 }
 
-/// Storage. Implementations: `sled` (default); PostgreSQL arrives with scale-out.
+/// Storage as the rest of the relay uses it. Every [`backend::Backend`] is one, through
+/// [`domain`], which holds the rules; `sled` is the default backend.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     async fn insert_partner(&self, partner: PartnerRecord) -> Result<(), StoreError>;

@@ -4,15 +4,16 @@
 //! Tests use [`World`]: one relay, one partner, two tenants (A and B) with the Instagram
 //! and WhatsApp accounts the fixtures in `tests/fixtures/meta/` are addressed to.
 
+pub mod bench;
 pub mod connect;
 pub mod desk;
-pub mod procfs;
 pub mod proxy;
 pub mod sim;
 pub mod tls;
 
 use anyhow::{Context as _, bail};
 use hmac::{Hmac, Mac};
+use relay::store::pg::testdb::TestDb;
 use serde_json::{Value, json};
 use sha2::Sha256;
 use std::path::{Path, PathBuf};
@@ -449,6 +450,50 @@ pub struct World {
     pub secrets: Vec<String>,
     /// The CA that issued the relay's certificate, when it serves TLS.
     pub ca_pem: Option<String>,
+    /// The relay's database when the suite runs on PostgreSQL (`CHATDESK_TEST_STORAGE`);
+    /// dropped, and so removed, after the relay.
+    pub db: Option<TestDb>,
+}
+
+/// Whether any row of any table of the database at `url` holds `needle` (in a text or bytea
+/// column), read as the tables' owner.
+///
+/// # Errors
+/// The database cannot be read.
+pub async fn db_contains(url: &str, needle: &str) -> anyhow::Result<bool> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    let columns = client
+        .query(
+            "SELECT table_name::text, column_name::text, data_type::text
+             FROM information_schema.columns
+             WHERE table_schema = 'public' AND data_type IN ('text', 'bytea')",
+            &[],
+        )
+        .await?;
+    for c in &columns {
+        let (table, column, kind): (String, String, String) = (c.get(0), c.get(1), c.get(2));
+        let needle_sql = if kind == "bytea" {
+            "convert_to($1, 'UTF8')"
+        } else {
+            "$1"
+        };
+        let sql = format!(
+            "SELECT count(*) FROM \"{table}\" WHERE position({needle_sql} in \"{column}\") > 0"
+        );
+        let n: i64 = client.query_one(&sql, &[&needle]).await?.get(0);
+        if n > 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Whether end-to-end relays keep their data in PostgreSQL: `CHATDESK_TEST_STORAGE=postgres`
+/// (each relay gets a fresh database), else sled in the test's directory.
+#[must_use]
+pub fn on_postgres() -> bool {
+    std::env::var("CHATDESK_TEST_STORAGE").is_ok_and(|v| v == "postgres")
 }
 
 impl World {
@@ -496,6 +541,15 @@ impl World {
         with_tokens: bool,
     ) -> anyhow::Result<World> {
         let dir = tempfile::tempdir()?;
+        let mut extra_env = extra_env;
+        let db = if on_postgres() {
+            let db = TestDb::create().await?;
+            extra_env.push(("RELAY_STORAGE".into(), "postgres".into()));
+            extra_env.push(("DATABASE_URL".into(), db.url().to_owned()));
+            Some(db)
+        } else {
+            None
+        };
         let options = RelayOptions {
             data_dir: dir.path().join("data"),
             log: dir.path().join("relay.log"),
@@ -586,6 +640,7 @@ impl World {
             b,
             secrets,
             ca_pem,
+            db,
         })
     }
 

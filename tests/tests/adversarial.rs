@@ -186,7 +186,7 @@ async fn an_unproven_holder_yields_to_the_proven_connect_after_the_operator_conf
     assert_eq!(status, 201, "{body}");
     // Make it what earlier versions stored for an owner's raw id: login `manual`.
     fx.w.stop().await.unwrap();
-    mark_manual(&fx.w.options.data_dir, &a, IG_NEW).await;
+    mark_manual(&fx.w, &a, IG_NEW).await;
     fx.w.start_again().await.unwrap();
     fx.sim.api.set_relay(&fx.w.api.url).await.unwrap();
     fx.sim.api.clear_calls().await.unwrap();
@@ -260,11 +260,16 @@ fn strip_ansi(line: &str) -> String {
 }
 
 /// Rewrites tenant `t`'s channel of `account` as an unproven (`manual`) one, directly in
-/// the relay's storage while it is stopped.
-async fn mark_manual(data_dir: &std::path::Path, t: &Tenant, account: &str) {
+/// the relay's storage (sled or PostgreSQL, as the world runs) while it is stopped.
+async fn mark_manual(w: &harness::World, t: &Tenant, account: &str) {
     use relay::principal::Principal;
     use relay::store::Store;
-    let store = relay::store::sled::SledStore::open(data_dir, Box::new(|_, _| {})).unwrap();
+    let store: Box<dyn Store> = match &w.db {
+        Some(db) => Box::new(relay::store::pg::PgStore::open(db.url()).await.unwrap()),
+        None => Box::new(
+            relay::store::sled::SledStore::open(&w.options.data_dir, Box::new(|_, _| {})).unwrap(),
+        ),
+    };
     let scope = Principal::Operator
         .scope(
             &protocol::TenantId::new(&t.id),

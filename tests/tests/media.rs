@@ -75,6 +75,17 @@ fn no_secret_in(bytes: &[u8]) {
     }
 }
 
+/// The file's text once another process has written it (it is renamed into place whole).
+async fn written(path: &std::path::Path) -> String {
+    for _ in 0..500 {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            return text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("{} was never written", path.display());
+}
+
 async fn world(cap: Option<u64>) -> SimWorld {
     let dir = tempfile::tempdir().unwrap();
     let sim = SimWorld::simulator(dir.path()).await.unwrap();
@@ -199,5 +210,119 @@ async fn media_over_the_cap_is_refused() {
     .await;
     let got = fetch(&s, &a.id, &mid, "0", &a.agent_token).await;
     assert_eq!(got.status, 413);
+    s.w.assert_log_has_no_secrets().unwrap();
+}
+
+/// The desk's side: `Media` fetches through the route with the agent's token, serves the
+/// bytes on its loopback server, and `o` hands that URL to `$BROWSER` (here a script that
+/// writes down the URL it was given); the "browser" then reads exactly the simulator's
+/// bytes, without any token. The opener's environment is the process's own, so this test
+/// starts the script through `media::open` with `BROWSER` passed explicitly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desk_opens_attachments_through_its_own_loopback_server() {
+    use desk_tui::app::MediaKey;
+    use desk_tui::media::{Media, Source};
+    use desk_tui::remote::Remote;
+
+    let s = world(None).await;
+    let a = &s.w.a;
+    let wa_media = make_media(&s, WA_A, "audio/ogg", 40_000, true).await;
+    let wamid = customer_sends(
+        &s,
+        json!({"account": WA_A, "customer": "6281234567899", "type": "attachment",
+               "media_id": wa_media["id"], "attachments": [{"type": "audio"}]}),
+    )
+    .await;
+    let remote = Remote::new(
+        &s.w.api.url,
+        desk_tui::Token::new(a.agent_token.clone()),
+        None,
+    )
+    .unwrap();
+    let media = Media::new(
+        vec![Some(Source {
+            remote,
+            tenant: a.id.clone(),
+        })],
+        None,
+    );
+    assert!(!media.inline_images(), "no terminal: no inline images");
+    let key = MediaKey {
+        profile: 0,
+        message: wamid.clone(),
+        n: 0,
+    };
+
+    // The browser stand-in records its argument.
+    let dir = tempfile::tempdir().unwrap();
+    let seen = dir.path().join("url");
+    let script = dir.path().join("browser.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s' \"$1\" > {}.tmp && mv {0}.tmp {0}\n",
+            seen.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let base = media.serve().await.unwrap();
+    let url = key.url(&base);
+    desk_tui::media::open_url(&url, Some(script.to_str().unwrap()))
+        .await
+        .unwrap();
+    let given = written(&seen).await;
+    assert_eq!(given, url);
+    assert!(
+        !given.contains(&a.agent_token),
+        "no token in the browser's URL"
+    );
+
+    let resp = reqwest::get(&given).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "audio/ogg");
+    assert!(
+        resp.bytes().await.unwrap() == pattern(40_000),
+        "bytes differ"
+    );
+
+    // Without the secret path the server answers nothing.
+    let guessed = url.replace(&base, &base[..base.rfind('/').unwrap()]);
+    let resp = reqwest::get(format!("{guessed}/x")).await.unwrap();
+    assert_eq!(resp.status(), 404);
+    let wrong = format!("{}/{}", &base[..base.rfind('/').unwrap()], "0".repeat(32));
+    let resp = reqwest::get(key.url(&wrong)).await.unwrap();
+    assert_eq!(resp.status(), 404);
+
+    // A photo sent without a medium made beforehand (the demo's) is a real picture that
+    // the desk can draw.
+    let photo = customer_sends(
+        &s,
+        json!({"account": WA_A, "customer": "6281234567899", "type": "attachment",
+               "attachments": [{"type": "image", "caption": "Yang seperti ini kak"}]}),
+    )
+    .await;
+    let photo = MediaKey {
+        profile: 0,
+        message: photo,
+        n: 0,
+    };
+    let fetched = media.fetch(&photo).await.unwrap();
+    assert_eq!(fetched.content_type, "image/png");
+    let picker = ratatui_image::picker::Picker::halfblocks();
+    let drawn = desk_tui::media::encode(&picker, &fetched.bytes, 30, 10).unwrap();
+    assert!(
+        drawn.cols <= 30 && drawn.rows <= 10 && drawn.cols > 0,
+        "{drawn:?}"
+    );
+
+    // A refusal is said by `open` itself, before any browser starts.
+    let gone = MediaKey {
+        profile: 0,
+        message: "m_nobody_sent_this".into(),
+        n: 0,
+    };
+    let err = media.open(&gone).await.unwrap_err().to_string();
+    assert!(err.contains("404"), "{err}");
     s.w.assert_log_has_no_secrets().unwrap();
 }

@@ -168,6 +168,7 @@ impl App {
                 };
                 self.inbox.touch();
             }
+            Action::OpenAttachment => self.open_attachment(effects),
             Action::NextNeedingMe => {
                 let current = self.open.as_ref().map(|o| (o.profile, &o.thread));
                 match self.inbox.next_needing_me(self.now, current) {
@@ -192,6 +193,16 @@ impl App {
                 }
             }
             Action::Reply => self.reply(effects),
+            Action::Note => match self.target() {
+                Some((profile, row)) => {
+                    self.open_composer(profile, &row.id, ComposeKind::Note, "", effects);
+                }
+                None => self.flash = Some("no thread selected".into()),
+            },
+            Action::Template => match self.target() {
+                Some((profile, row)) => self.open_templates(profile, &row, None, effects),
+                None => self.flash = Some("no thread selected".into()),
+            },
             Action::Discard => self.with_target(effects, |row| {
                 let draft = row.draft.as_ref().ok_or("there is no draft to discard")?;
                 Ok(Command::DiscardDraft {
@@ -404,6 +415,14 @@ impl App {
             self.flash = Some("no thread selected".into());
             return;
         };
+        if super::template_only(&row, self.now) {
+            // A free reply would only be refused: offer what Meta still delivers.
+            let reason = "The 24-hour WhatsApp window has closed: only an approved template \
+                          reaches the customer now."
+                .to_owned();
+            self.open_templates(profile, &row, Some(reason), effects);
+            return;
+        }
         let target = if row.channel == Channel::InstagramComment {
             Target::PublicReply
         } else {

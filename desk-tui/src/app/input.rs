@@ -53,6 +53,7 @@ impl App {
         }
         match &mut self.input {
             Input::Composer(_) => self.composer_key(key, ctrl_c, effects),
+            Input::Templates(_) => self.template_key(key, ctrl_c, effects),
             Input::Search(text) => {
                 match key.code {
                     _ if ctrl_c => {
@@ -90,6 +91,8 @@ impl App {
                 KeyCode::Char(c) => text.push(c),
                 _ => {}
             },
+            Input::PickMedia(_) if ctrl_c => self.input = Input::Normal,
+            Input::PickMedia(_) => self.pick_media_key(key.code, effects),
             Input::Normal => {
                 if ctrl_c {
                     self.overlay = Overlay::ConfirmQuit;
@@ -152,6 +155,19 @@ impl App {
             return;
         }
         let (profile, thread, kind) = (composer.profile, composer.thread.clone(), composer.kind);
+        if kind == ComposeKind::Note {
+            // Saved (ctrl-s or ctrl-w alike) as a note: no channel limit, nothing sent.
+            effects.push(self.submit(
+                profile,
+                &thread,
+                Command::AddNote {
+                    thread: thread.clone(),
+                    text,
+                },
+            ));
+            self.input = Input::Normal;
+            return;
+        }
         if let Some(entry) = self.inbox.get(profile, &thread) {
             let left = crate::model::summary::length_left(entry.row.channel, &text);
             if left < 0 {
@@ -190,6 +206,7 @@ impl App {
                     reply_to: None,
                 },
             )),
+            ComposeKind::Note => {}
             ComposeKind::Reply(_) => effects.push(self.submit(
                 profile,
                 &thread,
@@ -235,6 +252,12 @@ impl App {
                 "on" => self.bell = true,
                 "off" => self.bell = false,
                 _ => self.flash = Some("bell: on or off".into()),
+            },
+            "attachment" if !rest.is_empty() => match rest.parse::<usize>() {
+                Ok(number) => self.open_numbered(number, effects),
+                Err(_) => {
+                    self.flash = Some("attachment: its number, as the thread lists it".into())
+                }
             },
             other => match super::keymap::Action::parse(other) {
                 Some(action) => self.act(action, effects),

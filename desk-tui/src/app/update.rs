@@ -3,7 +3,7 @@
 //! each action does).
 
 use super::input::editor_with;
-use super::{App, Effect, Input, Msg, Pending, Remote, Screen};
+use super::{App, Effect, ImageSlot, Input, Msg, Pending, Remote, Screen};
 use crate::model::inbox::Query;
 use crate::model::summary::ThreadSummary;
 use crossterm::event::KeyEventKind;
@@ -46,11 +46,14 @@ impl App {
         let mut effects = Vec::new();
         match msg {
             Msg::Key(key) if key.kind != KeyEventKind::Release => self.key(key, &mut effects),
-            Msg::Key(_) | Msg::Resize => {}
+            Msg::Key(_) => {}
+            Msg::Resize => self.refit_images(),
             Msg::Terminate => self.quit = true,
             Msg::Paste(text) => {
                 if let Input::Composer(c) = &mut self.input {
                     c.editor.insert_str(text);
+                } else {
+                    self.template_paste(&text);
                 }
             }
             Msg::Tick(now) => {
@@ -164,7 +167,29 @@ impl App {
                     Err(e) => Remote::Failed(e),
                 };
             }
+            Msg::MediaOpened { number, result } => {
+                self.flash = Some(match result {
+                    Ok(()) => format!("attachment {number} opened"),
+                    Err(e) => format!("attachment {number} could not be opened: {e}"),
+                });
+            }
+            Msg::Image { key, result } => {
+                let slot = match result {
+                    Ok(image) => ImageSlot::Ready(image),
+                    Err(e) => {
+                        tracing::debug!(message = %key.message, n = key.n, error = %e, "image not shown inline");
+                        ImageSlot::Failed
+                    }
+                };
+                self.images.insert(key, slot);
+            }
+            Msg::Templates {
+                profile,
+                channel,
+                result,
+            } => self.templates_arrived(profile, &channel, result),
         }
+        self.want_images(&mut effects);
         if self.inbox.is_dirty() {
             self.refresh();
         }
@@ -220,5 +245,6 @@ pub fn label(command: &Command) -> &'static str {
         Command::MarkRead { .. } => "mark read",
         Command::HideComment { hidden: true, .. } => "hide",
         Command::HideComment { hidden: false, .. } => "unhide",
+        Command::AddNote { .. } => "note",
     }
 }

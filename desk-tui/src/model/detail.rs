@@ -5,10 +5,11 @@
 use super::attachment_label;
 use super::summary::{SendState, ThreadSummary};
 use protocol::inbound::{
-    InboundKind, MessageBody, ReactionAction, ReplyTo, StatusKind, Structured,
+    AttachmentKind, InboundKind, MessageBody, ReactionAction, ReplyTo, StatusKind, Structured,
 };
 use protocol::{
-    AgentId, DeskAction, Direction, Draft, DraftAuthor, Event, EventBody, Millis, SendStatus, Seq,
+    AgentId, Channel, DeskAction, Direction, Draft, DraftAuthor, Event, EventBody, Millis,
+    SendStatus, Seq,
 };
 
 /// Who wrote a line of the conversation.
@@ -37,6 +38,28 @@ pub struct Line {
     pub hidden: bool,
     /// For our replies: where it stands.
     pub send: Option<SendState>,
+    /// The attachments the relay can fetch (`o` opens them); the others stay notes.
+    pub media: Vec<Media>,
+}
+
+/// An attachment with bytes behind it, as a line of the thread lists it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Media {
+    /// Its index in the message's attachments: the `{n}` of the relay's media route.
+    pub n: usize,
+    /// "image · photo.jpg".
+    pub label: String,
+    /// An image (shown inline where the terminal can draw images).
+    pub image: bool,
+}
+
+/// An attachment numbered across the thread (1-based), as the agent picks it with `o`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Numbered<'a> {
+    pub number: usize,
+    /// The message's Meta id (`{message}` of the media route).
+    pub message: &'a str,
+    pub media: &'a Media,
 }
 
 /// What someone did, shown between messages in a quieter style.
@@ -46,10 +69,20 @@ pub struct Note {
     pub text: String,
 }
 
+/// A private note a person of the tenant wrote on the thread: never sent to the customer.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct PrivateNote {
+    pub seq: Seq,
+    pub at: Millis,
+    pub agent: AgentId,
+    pub text: String,
+}
+
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Item {
     Line(Line),
     Note(Note),
+    Private(PrivateNote),
 }
 
 /// A thread opened in the thread view.
@@ -73,6 +106,25 @@ impl ThreadDetail {
             detail.apply(event);
         }
         detail
+    }
+
+    /// The thread's fetchable attachments in the order they are shown, numbered from 1.
+    #[must_use]
+    pub fn media(&self) -> Vec<Numbered<'_>> {
+        self.items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Line(l) if !l.deleted => l.mid.as_deref().map(|mid| (mid, &l.media)),
+                _ => None,
+            })
+            .flat_map(|(message, media)| media.iter().map(move |media| (message, media)))
+            .enumerate()
+            .map(|(i, (message, media))| Numbered {
+                number: i + 1,
+                message,
+                media,
+            })
+            .collect()
     }
 
     fn line_by_mid(&mut self, mid: &str) -> Option<&mut Line> {
@@ -110,7 +162,7 @@ impl ThreadDetail {
                         } else {
                             Author::Business
                         };
-                        self.push_message(event.seq, at, author, body);
+                        self.push_message(event.seq, at, author, inbound.channel, body);
                     }
                     InboundKind::Comment(c) => {
                         let mut notes = Vec::new();
@@ -136,6 +188,7 @@ impl ThreadDetail {
                             deleted: false,
                             hidden: false,
                             send: None,
+                            media: Vec::new(),
                         }));
                     }
                     InboundKind::Postback(p) => self.items.push(Item::Line(Line {
@@ -156,6 +209,7 @@ impl ThreadDetail {
                         deleted: false,
                         hidden: false,
                         send: None,
+                        media: Vec::new(),
                     })),
                     InboundKind::Reaction(r) => {
                         let emoji = r
@@ -252,16 +306,37 @@ impl ThreadDetail {
         }
     }
 
-    fn push_message(&mut self, seq: Seq, at: Millis, author: Author, body: &MessageBody) {
+    fn push_message(
+        &mut self,
+        seq: Seq,
+        at: Millis,
+        author: Author,
+        channel: Channel,
+        body: &MessageBody,
+    ) {
         let mut notes = Vec::new();
-        for a in &body.attachments {
-            let mut note = format!("[{}]", attachment_label(&a.kind));
-            if let Some(title) = a
+        let mut media = Vec::new();
+        for (n, a) in body.attachments.iter().enumerate() {
+            let title = a
                 .title
                 .as_ref()
                 .or(a.caption.as_ref())
-                .or(a.filename.as_ref())
-            {
+                .or(a.filename.as_ref());
+            if a.media_ref(channel).is_some() {
+                let mut label = attachment_label(&a.kind);
+                if let Some(title) = title {
+                    label.push_str(" · ");
+                    label.push_str(title);
+                }
+                media.push(Media {
+                    n,
+                    label,
+                    image: matches!(a.kind, AttachmentKind::Image | AttachmentKind::Sticker),
+                });
+                continue;
+            }
+            let mut note = format!("[{}]", attachment_label(&a.kind));
+            if let Some(title) = title {
                 note.push(' ');
                 note.push_str(title);
             }
@@ -315,6 +390,7 @@ impl ThreadDetail {
             deleted: false,
             hidden: false,
             send: None,
+            media,
         }));
     }
 
@@ -367,6 +443,7 @@ impl ThreadDetail {
                     deleted: false,
                     hidden: false,
                     send: Some(SendState::Queued),
+                    media: Vec::new(),
                 }));
             }
             DeskAction::SendRetried { send } => {
@@ -394,6 +471,12 @@ impl ThreadDetail {
                 let verb = if *hidden { "hid" } else { "unhid" };
                 self.note(seq, format!("{who} {verb} the comment"));
             }
+            DeskAction::NoteAdded { text } => self.items.push(Item::Private(PrivateNote {
+                seq,
+                at,
+                agent: agent.clone(),
+                text: text.clone(),
+            })),
         }
     }
 

@@ -367,6 +367,8 @@ impl ThreadSummary {
                     self.comment_hidden = *hidden;
                 }
             }
+            // A note changes nothing a row shows: it is not a message and needs no one.
+            DeskAction::NoteAdded { .. } => {}
         }
     }
 

@@ -116,10 +116,34 @@ pub fn status(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
             Span::raw(text.clone()),
             Span::raw("█"),
         ]),
+        Input::PickMedia(typed) => {
+            let count = app.open.as_ref().map_or(0, |o| o.detail.media().len());
+            Line::from(vec![
+                Span::styled(format!(" open attachment (1–{count}): "), theme.focus()),
+                Span::raw(typed.clone()),
+                Span::raw("█"),
+                Span::styled("  Enter opens · Esc cancels", theme.dim()),
+            ])
+        }
+        Input::Composer(c) if c.kind == crate::app::ComposeKind::Note => Line::styled(
+            " ctrl-s saves the note (never sent) · ctrl-e $EDITOR · esc put aside",
+            theme.dim(),
+        ),
         Input::Composer(_) => Line::styled(
             " ctrl-s send · ctrl-w save draft · ctrl-e $EDITOR · ctrl-t public/private · esc put aside",
             theme.dim(),
         ),
+        Input::Templates(picker) => match (&app.flash, &picker.fill) {
+            (Some(text), _) => Line::styled(format!(" {text}"), theme.warn()),
+            (None, None) => Line::styled(
+                " j/k move · Enter choose · Esc close (nothing is sent)",
+                theme.dim(),
+            ),
+            (None, Some(_)) => Line::styled(
+                " type · Tab next · shift-Tab back · Enter on the last sends · Esc list",
+                theme.dim(),
+            ),
+        },
         Input::Normal => match &app.flash {
             Some(text) => Line::styled(format!(" {text}"), theme.warn()),
             None if app.hint => Line::styled(

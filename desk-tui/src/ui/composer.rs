@@ -22,10 +22,16 @@ pub fn draw(app: &App, composer: &Composer, theme: &Theme, frame: &mut Frame<'_>
         .get(composer.profile, &composer.thread)
         .map(|e| e.row.channel);
     let text = composer.text();
-    let left = channel.map_or(0, |c| length_left(c, &text));
+    let left = if composer.kind == ComposeKind::Note {
+        // The relay's limit for notes; no channel ever carries them.
+        4096 - i64::try_from(text.chars().count()).unwrap_or(i64::MAX)
+    } else {
+        channel.map_or(0, |c| length_left(c, &text))
+    };
     let what = match composer.kind {
         ComposeKind::Draft { base, next } => format!("edit draft v{base} → v{next}"),
         ComposeKind::Reply(Target::Message) => "your reply".into(),
+        ComposeKind::Note => "private note: only your team sees it, never the customer".into(),
         ComposeKind::Reply(t) => format!("{} (ctrl-t switches public/private)", t.label()),
     };
     let left_style = if left < 0 { theme.error() } else { theme.dim() };

@@ -3,8 +3,9 @@
 //! the draft used).
 
 use super::inbox;
+use super::media;
 use super::theme::Theme;
-use crate::app::{App, OpenThread, Pane};
+use crate::app::{App, ImageSlot, OpenThread, Pane};
 use crate::model::detail::{Author, Item};
 use crate::model::inbox::Entry;
 use crate::model::status::{RowStatus, WindowInfo, duration};
@@ -48,6 +49,20 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     } else {
         conversation(app, open, entry, theme, frame, area);
     }
+}
+
+/// The columns an inline image may take in the conversation pane of a terminal `width`
+/// columns wide (the narrowest layout at that width: list and context beside it).
+#[must_use]
+pub fn image_room(width: u16) -> u16 {
+    let pane = if width >= 150 {
+        width - 44 - 38
+    } else if width >= 110 {
+        width - 38
+    } else {
+        width
+    };
+    pane.saturating_sub(media::INDENT + 1)
 }
 
 fn focus_block<'a>(app: &App, pane: Pane, title: String, theme: &Theme) -> Block<'a> {
@@ -129,11 +144,33 @@ fn conversation(
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let me = app.profiles.get(open.profile).map(|p| p.me.clone());
+    let numbers: std::collections::HashMap<(&str, usize), usize> = open
+        .detail
+        .media()
+        .iter()
+        .map(|m| ((m.message, m.media.n), m.number))
+        .collect();
     let mut lines: Vec<Line> = Vec::new();
+    // Lines that carry more than text: (index in `lines`, what goes there).
+    let mut extras: Vec<(usize, media::Extra)> = Vec::new();
     for item in &open.detail.items {
         match item {
             Item::Note(note) => {
                 lines.push(Line::styled(format!("   · {}", note.text), theme.dim()))
+            }
+            // Set apart from the conversation (a marked, indented line in the warning
+            // style) so nobody mistakes it for something the customer saw.
+            Item::Private(note) => {
+                let who = if Some(&note.agent) == me.as_ref() {
+                    "you".to_owned()
+                } else {
+                    note.agent.as_str().to_owned()
+                };
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{} ", clock(note.at, app.now)), theme.dim()),
+                    Span::styled(format!("✎ note by {who} (not sent): "), theme.warn()),
+                    Span::styled(note.text.clone(), theme.warn()),
+                ]));
             }
             Item::Line(line) => {
                 let (who, style) = match &line.author {
@@ -165,6 +202,43 @@ fn conversation(
                     ));
                 }
                 lines.push(Line::from(spans));
+                for m in &line.media {
+                    let Some(number) = line.mid.as_deref().and_then(|mid| numbers.get(&(mid, m.n)))
+                    else {
+                        continue;
+                    };
+                    let text = format!("[{number}] {}", m.label);
+                    if let (Some(base), Some(mid)) = (&app.media_links, &line.mid) {
+                        let url = crate::app::MediaKey {
+                            profile: open.profile,
+                            message: mid.clone(),
+                            n: m.n,
+                        }
+                        .url(base);
+                        extras.push((
+                            lines.len(),
+                            media::Extra::Link {
+                                url,
+                                text: text.clone(),
+                            },
+                        ));
+                    }
+                    lines.push(Line::from(vec![
+                        Span::raw("      "),
+                        Span::styled(text, theme.focus()),
+                    ]));
+                    let key = crate::app::MediaKey {
+                        profile: open.profile,
+                        message: line.mid.clone().unwrap_or_default(),
+                        n: m.n,
+                    };
+                    if let Some(ImageSlot::Ready(image)) = app.images.get(&key) {
+                        extras.push((lines.len(), media::Extra::Image(image.clone())));
+                        for _ in 0..image.rows {
+                            lines.push(Line::raw(""));
+                        }
+                    }
+                }
                 for note in &line.notes {
                     lines.push(Line::styled(format!("      {note}"), theme.dim()));
                 }
@@ -201,8 +275,18 @@ fn conversation(
         lines.push(Line::styled(format!("   ✗ {notice}"), theme.error()));
     }
     draft_lines(app, open, entry, theme, &mut lines);
-    let width = usize::from(inner.width.max(1));
-    let total: usize = lines.iter().map(|l| l.width().max(1).div_ceil(width)).sum();
+    // Rows each line takes once wrapped, exactly as the paragraph wraps it, so that what is
+    // drawn over the text (images, links) lands on its own rows.
+    let rows: Vec<usize> = lines
+        .iter()
+        .map(|l| {
+            Paragraph::new(l.clone())
+                .wrap(Wrap { trim: false })
+                .line_count(inner.width.max(1))
+                .max(1)
+        })
+        .collect();
+    let total: usize = rows.iter().sum();
     let height = usize::from(inner.height);
     let bottom = total.saturating_sub(height);
     let top = bottom.saturating_sub(usize::from(open.scroll));
@@ -212,6 +296,10 @@ fn conversation(
             .scroll((u16::try_from(top).unwrap_or(u16::MAX), 0)),
         inner,
     );
+    for (index, extra) in extras {
+        let row: usize = rows.iter().take(index).sum();
+        media::draw(frame, inner, row, top, &extra);
+    }
 }
 
 fn draft_lines(

@@ -208,14 +208,14 @@ fn f_cycles_filters_and_the_command_line_picks_one() {
 }
 
 #[test]
-fn o_switches_the_sort() {
+fn s_switches_the_sort() {
     let (_dir, mut app) = showcase();
-    press(&mut app, "o");
+    press(&mut app, "s");
     assert_eq!(selected(&app), "ig-rina", "the cursor stays on its thread");
     press(&mut app, "g");
     // Newest message first: the image from five minutes ago.
     assert_eq!(selected(&app), "ig-img");
-    press(&mut app, "o");
+    press(&mut app, "s");
     press(&mut app, "g");
     assert_eq!(selected(&app), ORDER[0]);
 }

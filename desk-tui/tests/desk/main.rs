@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod keys;
+mod media;
 mod screens;
+mod templates;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use desk_tui::app::keymap::Keymap;

@@ -289,3 +289,45 @@ fn a_refused_certificate_is_one_line_and_plain_http_off_loopback_is_marked() {
         "{screen}"
     );
 }
+
+#[test]
+fn private_notes_are_written_in_the_composer_and_shown_apart() {
+    let mut e = desk_tui::fixtures::Events::new("t-sari");
+    let m = |minutes: i64| NOW.plus(-minutes * protocol::Millis::MINUTE);
+    e.message(
+        "wa-siti",
+        protocol::Channel::WhatsApp,
+        "Siti Aminah",
+        "Kak, pesanan R-1042 kapan sampai?",
+        m(30),
+    );
+    e.note(
+        "wa-siti",
+        "budi",
+        "Called the courier: it leaves Jogja tonight.",
+        m(20),
+    );
+    e.note(
+        "wa-siti",
+        "ayu",
+        "Tell her tomorrow noon, not earlier.",
+        m(10),
+    );
+    let (_dir, mut app) = app_with(&e.take());
+    app.update(code(KeyCode::Enter));
+    press(&mut app, "N");
+    press(&mut app, "Resi JN0001");
+    both("notes", &app);
+    let effects = app.update(ctrl('s'));
+    let notes: Vec<_> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Submit {
+                command: protocol::Command::AddNote { text, .. },
+                ..
+            } => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(notes, ["Resi JN0001"]);
+}

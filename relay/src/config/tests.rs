@@ -62,6 +62,20 @@ fn defaults_follow_the_design() {
     assert_eq!(c.max_body_bytes, DEFAULT_MAX_BODY);
     assert_eq!(c.media_max_bytes, 25_000_000);
     assert!(c.instagram_app_secret.is_none());
+    assert_eq!(c.shutdown_bound, std::time::Duration::from_secs(10));
+}
+
+#[test]
+fn the_shutdown_bound_is_a_positive_number_of_seconds() {
+    let mut env = full_env();
+    env.insert("RELAY_SHUTDOWN_SECS", "3".into());
+    assert_eq!(
+        load(None, &env).unwrap().shutdown_bound,
+        std::time::Duration::from_secs(3)
+    );
+    env.insert("RELAY_SHUTDOWN_SECS", "0".into());
+    let err = load(None, &env).unwrap_err().to_string();
+    assert!(err.contains("RELAY_SHUTDOWN_SECS"), "{err}");
 }
 
 #[test]

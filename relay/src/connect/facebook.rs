@@ -16,8 +16,9 @@ use super::Kind;
 use super::instagram::{CallbackQuery, consented, meta_failed, saved_page};
 use super::links;
 use super::meta::{self, MetaError};
-use super::pages::{self, escape};
+use super::pages;
 use super::save::{self, Connected, Subscription};
+use crate::html::escape;
 use crate::http::AppState;
 use crate::outbox::graph::VERSION;
 use crate::secret::Secret;
@@ -55,7 +56,7 @@ pub async fn start(
         Ok(state) => state,
         Err(page) => return page,
     };
-    let url = links::with_params(
+    let url = crate::graph_url::with_params(
         &format!("{}/{VERSION}/dialog/oauth", app.config.facebook_oauth_url),
         &[
             ("client_id", &app.config.meta_app_id),

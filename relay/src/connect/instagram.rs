@@ -43,7 +43,7 @@ pub async fn start(
         Ok(state) => state,
         Err(page) => return page,
     };
-    let url = links::with_params(
+    let url = crate::graph_url::with_params(
         &format!("{}/oauth/authorize", app.config.instagram_oauth_url),
         &[
             ("client_id", &app_id),

@@ -319,20 +319,7 @@ pub fn url(public: &str, kind: Kind, secret: &str) -> String {
         Kind::Facebook => "/oauth/facebook/start",
         Kind::Whatsapp => "/whatsapp/connect",
     };
-    with_params(&format!("{public}{path}"), &[("link", secret)])
-}
-
-/// `base` with query parameters, percent-encoded.
-#[must_use]
-pub fn with_params(base: &str, params: &[(&str, &str)]) -> String {
-    match reqwest::Url::parse_with_params(base, params) {
-        Ok(u) => u.to_string(),
-        // Configured bases are URLs; should one not be, the browser gets a plain join.
-        Err(_) => {
-            let q: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            format!("{base}?{}", q.join("&"))
-        }
-    }
+    crate::graph_url::with_params(&format!("{public}{path}"), &[("link", secret)])
 }
 
 /// `POST /v1/tenants/{tenant}/connect-links` `{kind}` (operator, owner) → `201 {url,

@@ -2,27 +2,11 @@
 //! (never this software's name), one heading and a few sentences, everything escaped.
 //! Pages never show a token, a code, a state or a secret.
 
+use crate::html::escape;
 use crate::http::AppState;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use protocol::TenantId;
-
-/// Escapes text for HTML element content and quoted attribute values.
-#[must_use]
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// The name a tenant's pages carry: its partner's brand, else the partner's name. `None`
 /// when the tenant (or its partner) is unknown; pages then carry no name at all.
@@ -152,17 +136,4 @@ pub fn unavailable(brand: Option<&str>) -> Response {
             "The connection could not be completed. Nothing was changed; please try again with a new link.",
         ],
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escape_covers_markup_and_quotes() {
-        assert_eq!(
-            escape(r#"<a href="x">'&'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
-        );
-    }
 }

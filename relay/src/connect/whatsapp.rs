@@ -114,7 +114,7 @@ pub async fn connect_page(
         "appId": app.config.meta_app_id, "configId": config_id, "version": VERSION,
         "sdkOrigin": sdk_origin,
     });
-    let business = brand.map_or_else(String::new, |b| format!(" for {}", pages::escape(b)));
+    let business = brand.map_or_else(String::new, |b| format!(" for {}", crate::html::escape(b)));
     let body = format!(
         "<p>Connect your WhatsApp Business number{business}. Meta will ask you to choose or create a WhatsApp Business Account and a phone number.</p>\
 <p><button id=\"start\" type=\"button\" disabled>Connect WhatsApp</button></p>\
@@ -125,9 +125,9 @@ pub async fn connect_page(
 <script type=\"application/json\" id=\"es-config\">{}</script>\
 <script>{PAGE_SCRIPT}</script>\
 <script async defer crossorigin=\"anonymous\" src=\"{}\"></script>",
-        pages::escape(&state),
+        crate::html::escape(&state),
         script_json(&cfg),
-        pages::escape(sdk),
+        crate::html::escape(sdk),
     );
     let page = pages::page(StatusCode::OK, brand, "Connect WhatsApp", &body, "");
     links::with_browser(&app, page, &browser, new)

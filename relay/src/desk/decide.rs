@@ -205,6 +205,20 @@ pub fn decide(facts: &Facts<'_>, request: &CommandRequest) -> Result<DeskAction,
                 hidden: *hidden,
             })
         }
+        // Any person of the tenant may note anything on any of its threads: a note reaches
+        // nobody outside the tenant, so no window, credit or claim applies.
+        Command::AddNote { text, .. } => {
+            if text.trim().is_empty() {
+                return Err(invalid("the note is empty"));
+            }
+            let chars = text.chars().count();
+            if chars > MAX_TEXT_CHARS {
+                return Err(invalid(format!(
+                    "the note has {chars} characters; at most {MAX_TEXT_CHARS} fit"
+                )));
+            }
+            Ok(DeskAction::NoteAdded { text: text.clone() })
+        }
     }
 }
 

@@ -122,6 +122,11 @@ impl Ending {
         )
     }
 
+    /// The relay is stopping: the desk reconnects (to this relay once it is back).
+    fn going_away() -> Ending {
+        Ending::new(close::GOING_AWAY, "relay shutting down", "shutdown")
+    }
+
     fn storage() -> Ending {
         Ending::new(
             close::INTERNAL,
@@ -208,7 +213,11 @@ impl Session {
 
     async fn serve(&self, sink: &mut Sink, mut stream: Stream) -> Ending {
         let limits = self.app.config.desk;
-        let cursor = match timeout(limits.idle, stream.next()).await {
+        let hello = tokio::select! {
+            hello = timeout(limits.idle, stream.next()) => hello,
+            () = self.app.shutdown.stopping() => return Ending::going_away(),
+        };
+        let cursor = match hello {
             Err(_) => return Ending::new(close::IDLE, "no hello received", "idle"),
             Ok(None) => return Ending::new(close::NORMAL, "gone", "closed"),
             Ok(Some(Err(e))) => return read_error(&e, limits.max_frame_bytes),
@@ -327,6 +336,9 @@ impl Session {
         let mut ping = tokio::time::interval(self.app.config.desk.ping);
         ping.tick().await;
         loop {
+            if self.app.shutdown.is_stopping() {
+                return Ending::going_away();
+            }
             if sent < target {
                 // Answers go out between pages, so a long backlog never delays them.
                 if let Ok(message) = out.try_recv() {
@@ -343,6 +355,7 @@ impl Session {
             }
             tokio::select! {
                 biased;
+                () = self.app.shutdown.stopping() => return Ending::going_away(),
                 message = out.recv() => {
                     let Some(message) = message else {
                         return Ending::new(close::NORMAL, "bye", "closed");
@@ -372,9 +385,7 @@ impl Session {
                         self.count_catch_up("lagged");
                         target = target.max(self.app.hub.durable(&self.scope));
                     }
-                    Err(broadcast::error::RecvError::Closed) => {
-                        return Ending::new(close::GOING_AWAY, "relay shutting down", "closed");
-                    }
+                    Err(broadcast::error::RecvError::Closed) => return Ending::going_away(),
                 },
                 _ = ping.tick() => {
                     if let Err(ending) = self.send_message(sink, Message::Ping(bytes::Bytes::new())).await {

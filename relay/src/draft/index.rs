@@ -112,6 +112,11 @@ impl Index {
                         if text::is_stopword(&s) {
                             continue;
                         }
+                        // `aftercare` also answers a question about `care`.
+                        if let Some(tail) = compound_tail(&s) {
+                            let tail = intern(tail.to_string(), &mut vocab);
+                            *counts.entry(tail).or_insert(0.0) += weight;
+                        }
                         let id = intern(s, &mut vocab);
                         *counts.entry(id).or_insert(0.0) += weight;
                         len += weight;
@@ -203,6 +208,11 @@ impl Index {
         self.vocab.contains_key(stem)
     }
 
+    /// Every term of the index (stems).
+    pub fn terms(&self) -> impl Iterator<Item = &str> {
+        self.vocab.keys().map(String::as_str)
+    }
+
     /// Turns content words (already without stopwords) into query terms.
     #[must_use]
     pub fn query(&self, words: &[String]) -> Query {
@@ -249,6 +259,18 @@ impl Index {
             for (id, term) in bucket {
                 // A typo keeps the first letter in practice; checking it first is also fast.
                 if term.first() != chars.first() {
+                    continue;
+                }
+                // A word that only grows another by two letters or more is another word
+                // (`secadores` is not a typo of `secado`), not a slip of the finger.
+                if term.len().abs_diff(chars.len()) >= 2
+                    && (term.starts_with(&chars) || chars.starts_with(term))
+                {
+                    continue;
+                }
+                // In a four-letter word one changed letter is mostly another word (`care`
+                // and `card`, `vape` and `vale`); a dropped, added or swapped one is a typo.
+                if chars.len() == 4 && term.len() == 4 && !swapped(&chars, term) {
                     continue;
                 }
                 if let Some(d) = fuzzy::within(&chars, term, max.min(best)) {
@@ -341,6 +363,25 @@ fn push_max(pos: &mut Vec<(TermId, f32)>, id: TermId, w: f32) {
     } else {
         pos.push((id, w));
     }
+}
+
+/// The word inside an English compound made with a common prefix (`aftercare` → `care`,
+/// `selfcare` → `care`), so the compound also answers the plain word.
+fn compound_tail(stem: &str) -> Option<&str> {
+    const PREFIXES: &[&str] = &["after", "self", "over", "under"];
+    PREFIXES
+        .iter()
+        .find_map(|p| stem.strip_prefix(p))
+        .filter(|t| t.len() >= 4)
+}
+
+/// Whether `a` and `b` (same length) differ only by two neighbouring letters swapped.
+fn swapped(a: &[char], b: &[char]) -> bool {
+    let diff: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
+    diff.len() == 2
+        && diff[1] == diff[0] + 1
+        && a[diff[0]] == b[diff[1]]
+        && a[diff[1]] == b[diff[0]]
 }
 
 #[cfg(test)]

@@ -29,6 +29,8 @@ pub struct Cues {
     pub damage_only: bool,
     /// The message asks for a repair or a service (`fix`, `tune`).
     pub repair: bool,
+    /// The complaint cues all say something has not arrived yet (`not received`, `late`).
+    pub late_only: bool,
 }
 
 /// Finds cues in `tokens` (folded; words that name a retrieved item are blanked out so
@@ -111,6 +113,16 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
                     .any(|d| c == d || c.split(' ').any(|w| w == *d))
             });
         cues.damage_only = !grievance;
+        let complaint_cues: Vec<&&str> = lexicon::INTENT_CUES
+            .iter()
+            .filter(|g| g.intent == Intent::Complaint)
+            .flat_map(|g| g.strong.iter())
+            .filter(|c| has(c))
+            .collect();
+        cues.late_only = !complaint_cues.is_empty()
+            && complaint_cues
+                .iter()
+                .all(|c| lexicon::LATE_WORDS.contains(*c));
     }
     cues
 }
@@ -223,6 +235,19 @@ mod tests {
         hours("the bottle won't open", false);
         hours("how do I close the clasp", false);
         hours("can I open a return", false);
+    }
+
+    #[test]
+    fn lateness_alone_is_told_from_anger() {
+        assert!(cues("my order still not received").late_only);
+        assert!(!cues("not received, worst shop ever").late_only);
+        assert!(!cues("thanks").late_only);
+    }
+
+    #[test]
+    fn a_holiday_of_the_customer_is_not_a_question_about_hours() {
+        hours("can you look after my dog while I'm on holiday?", false);
+        hours("are you open during the holidays?", true);
     }
 
     #[test]

@@ -157,6 +157,10 @@ pub const INTENT_CUES: &[Cues] = &[
     Cues {
         intent: Intent::Shipping,
         strong: &[
+            "arrive",
+            "arrives",
+            "arriving",
+            "arrival",
             "ongkir",
             "ongkos kirim",
             "kirim",
@@ -266,7 +270,8 @@ pub const INTENT_CUES: &[Cues] = &[
             "installment",
             "bank transfer",
         ],
-        weak: &[],
+        // `accept` only counts towards a policy that names what is accepted ("aceptan zelle?").
+        weak: &["accept", "accepted"],
     },
     Cues {
         intent: Intent::Hours,
@@ -276,8 +281,8 @@ pub const INTENT_CUES: &[Cues] = &[
             "jam kerja",
             "operating",
             "libur",
-            "holiday",
-            "holidays",
+            // `holiday` alone is the customer's own ("while I'm on holiday"); beside `open`
+            // or `close` it asks about ours (see `intent::detect`).
             "what time",
             "jam berapa",
             "jam brp",
@@ -521,6 +526,10 @@ pub const INTENT_CUES: &[Cues] = &[
             "shipped yet",
             "when will i get",
             "when will my",
+            "any update",
+            "an update",
+            "update on",
+            "updates on",
         ],
         weak: &[],
     },
@@ -627,6 +636,9 @@ pub const INTENT_CUES: &[Cues] = &[
             "furious",
             "never again",
             "refund me",
+            "want a refund",
+            "want refund",
+            "demand a refund",
             "want my money back",
             "money back",
         ],
@@ -767,6 +779,32 @@ pub const SIGNAL_CUES: &[(Signal, &[&str])] = &[
             "infant",
             "newborn",
             "bayi",
+            // Symptoms: someone (or a pet) is unwell, whatever product is named.
+            "breakout",
+            "breakouts",
+            "break me out",
+            "breaking out",
+            "broke out",
+            "redness",
+            "hives",
+            "sunburn",
+            "vomiting",
+            "vomit",
+            "vomited",
+            "throwing up",
+            "threw up",
+            "diarrhea",
+            "diarrhoea",
+            "blisters",
+            "blister",
+            "bleeding",
+            "sneezing",
+            "fever",
+            "sick",
+            "infection",
+            "infected",
+            "swollen",
+            "pus",
         ],
     ),
     (
@@ -1065,6 +1103,12 @@ pub fn is_item_cue(token: &str) -> bool {
         .any(|i| cue_of(i, token))
 }
 
+/// Words that ask about a policy in so many words (`discount`, `warranty`).
+#[must_use]
+pub fn is_policy_cue(token: &str) -> bool {
+    cue_of(Intent::Policy, token)
+}
+
 /// Words that ask for information a policy or a product description gives (`allergy`,
 /// `diskon`), as opposed to naming an item.
 #[must_use]
@@ -1073,6 +1117,21 @@ pub fn is_info_cue(token: &str) -> bool {
         .into_iter()
         .any(|i| cue_of(i, token))
 }
+
+/// Complaint cues that only say an order has not arrived yet: with the order's status at
+/// hand, that status is the first answer (`draft` decides).
+pub const LATE_WORDS: &[&str] = &[
+    "not received",
+    "never arrived",
+    "never came",
+    "tidak sampai",
+    "ga sampe",
+    "ga sampai",
+    "ga dateng",
+    "gak dateng",
+    "late",
+    "telat",
+];
 
 /// Words that ask to cancel.
 pub const CANCEL_WORDS: &[&str] = &[

@@ -70,6 +70,10 @@ impl Catalog {
             .zip(&docs)
             .map(|(item, (details, colours))| {
                 let mut fields = vec![(item.name.as_str(), 3.0), (item.description.as_str(), 1.0)];
+                // Translated descriptions: a customer asks in their own language's words.
+                for d in item.descriptions.values() {
+                    fields.push((d.as_str(), 1.0));
+                }
                 for a in &item.aliases {
                     fields.push((a.as_str(), 3.0));
                 }
@@ -94,6 +98,11 @@ impl Catalog {
     #[must_use]
     pub fn knows(&self, stem: &str) -> bool {
         self.index.knows(stem)
+    }
+
+    /// Every word (stem) of the catalog.
+    pub fn vocabulary(&self) -> impl Iterator<Item = &str> {
+        self.index.terms()
     }
 
     /// Whether `word` is a word of the catalog, typos allowed.
@@ -377,13 +386,21 @@ impl Policies {
             .policies
             .iter()
             .zip(&keys)
-            .map(|(p, key)| DocInput {
-                fields: vec![
+            .map(|(p, key)| {
+                let mut fields = vec![
                     (p.title.as_str(), 2.0),
                     (key.as_str(), 2.0),
                     (p.text.as_str(), 1.0),
-                ],
-                names: vec![p.title.as_str()],
+                ];
+                // Translations too: a Spanish question finds the policy of an English shop.
+                for (title, text) in p.translations.values() {
+                    fields.push((title.as_str(), 2.0));
+                    fields.push((text.as_str(), 1.0));
+                }
+                DocInput {
+                    fields,
+                    names: vec![p.title.as_str()],
+                }
             })
             .collect();
         let all = [
@@ -417,6 +434,11 @@ impl Policies {
     #[must_use]
     pub fn knows(&self, stem: &str) -> bool {
         self.index.knows(stem)
+    }
+
+    /// Every word (stem) of the policies.
+    pub fn vocabulary(&self) -> impl Iterator<Item = &str> {
+        self.index.terms()
     }
 
     /// Whether `word` is a word of some policy, typos allowed.

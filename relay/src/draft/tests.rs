@@ -289,34 +289,6 @@ fn drafts_are_deterministic_and_fast_enough() {
     }
 }
 
-#[test]
-fn every_boutique_draft_passes_the_classifier() {
-    // The drafter only repeats facts, so its drafts must ground.
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/knowledge/boutique.toml");
-    let k = Knowledge::from_toml(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let d = Drafter::new(&k);
-    let c = crate::safety::Classifier::new(&k);
-    for m in [
-        "harga gift card?",
-        "kak linen wrap dress masih ready?",
-        "ongkir ke Medan?",
-        "nomor wa admin berapa?",
-        "email kalian apa",
-        "cara cuci baju linen gimana?",
-        "pesanan aku udah dikirim belum ya kak?",
-    ] {
-        let text = d.draft(m, &[]).text.unwrap();
-        let v = c.check(
-            &text,
-            m,
-            protocol::Channel::InstagramDm,
-            &["Sourdough Lane".into()],
-        );
-        assert!(v.is_pass(), "{m}: {text} → {v:?}");
-    }
-}
-
 /// A knowledge file of the dev evaluation set (`assets/eval/dev/knowledge`).
 fn dev(name: &str) -> Drafter {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -507,5 +479,187 @@ fn animals_are_a_safety_question_only_where_the_business_does_not_sell_for_them(
         &dev("aroma"),
         "o difusor pode ser usado perto de gatos?",
         "safety",
+    );
+}
+
+#[test]
+fn compliments_and_fillers_are_not_options_but_option_shaped_words_are() {
+    let b = load("boutique");
+    // The demo's own message: a compliment around an item name asks whether it is there.
+    check(
+        &b,
+        "Cantik banget! Linen wrap dress masih ada?",
+        &[Availability],
+        &["sku:KB-DR-001"],
+        &["Sage (3)"],
+    );
+    let paws = dev("pawsome");
+    answers(
+        &paws,
+        "got lamb kibble 2kg or not ah?",
+        "en",
+        &["sku:PC-DF"],
+        &["Lamb / 2 kg"],
+    );
+    answers(
+        &paws,
+        "tali dada ukuran L masih ada? lucu banget 😍",
+        "id",
+        &["sku:PC-HAR"],
+        &[],
+    );
+    // A model beside a number, or any word when the item's options are words, still asks
+    // for an option the catalog does not list.
+    handed(&dev("fixpoint"), "tienen fundas para pixel 8?", "pixel");
+    handed(&paws, "got the dog food in chicken?", "chicken");
+}
+
+#[test]
+fn a_verb_after_a_negation_names_no_item() {
+    let d = dev("fixpoint").draft(
+        "can you open my phone to check why it won't charge? how much is a diagnostic",
+        &[],
+    );
+    let cited: Vec<String> = d.facts.iter().map(ToString::to_string).collect();
+    assert!(cited.contains(&"sku:FP-SV-DIAG".to_string()), "{d:?}");
+    assert!(!cited.contains(&"sku:FP-AC-CHG".to_string()), "{d:?}");
+    assert_eq!(
+        verbs_masked(&text::tokens("it won't charge")),
+        vec!["it", "wont", ""]
+    );
+}
+
+#[test]
+fn spanish_and_portuguese_forms_find_the_knowledge_words() {
+    let brisa = dev("brisa");
+    // `aceptan` is a customer word; the payment policy is found in its Spanish translation.
+    answers(
+        &brisa,
+        "aceptan zelle?",
+        "es",
+        &["policy:payment"],
+        &["Zelle"],
+    );
+    let tinta = dev("tinta");
+    // `tatuar` (a verb) is the knowledge's `tatuagem`: not an unknown word, so the
+    // aftercare policy's `praia` answers.
+    answers(
+        &tinta,
+        "posso ir à praia depois de tatuar?",
+        "pt",
+        &["policy:aftercare"],
+        &["praia"],
+    );
+    // `aftercare` answers `care`, and `care` is no typo of `card` (the payment policy).
+    answers(
+        &tinta,
+        "how do I take care of my new tattoo?",
+        "en",
+        &["policy:aftercare"],
+        &["warm water"],
+    );
+}
+
+#[test]
+fn v2_hand_offs_for_new_businesses() {
+    let brisa = dev("brisa");
+    let paws = dev("pawsome");
+    let tinta = dev("tinta");
+    handed(
+        &brisa,
+        "i want a refund for my color, it came out orange 😭",
+        "complaint",
+    );
+    handed(
+        &paws,
+        "my dog has been vomiting since he ate your food yesterday, what should I do??",
+        "health",
+    );
+    handed(
+        &tinta,
+        "fiz a tatuagem há 3 dias e está inchada e com pus, é normal??",
+        "health",
+    );
+    // Products we do not sell are never answered with another, nor with "which item?".
+    handed(&brisa, "venden secadores de pelo?", "not in the catalog");
+    handed(&tinta, "venden agujas para tatuar?", "does not name");
+    handed(&paws, "do you sell fish tanks?", "");
+    // The customer's own holiday is no question about opening hours.
+    handed(
+        &paws,
+        "can you look after my dog while I'm on holiday? how much per night",
+        "",
+    );
+}
+
+#[test]
+fn known_orders_answer_lateness_and_services_say_what_they_are() {
+    let brisa = dev("brisa");
+    answers(
+        &brisa,
+        "meu pedido BR-3107 ainda não chegou, cadê?",
+        "pt",
+        &["order:BR-3107"],
+        &["USPS"],
+    );
+    answers(
+        &brisa,
+        "how long does the keratin last and how long is the appointment?",
+        "en",
+        &["sku:BR-SV-KER", "business:booking"],
+        &["3 months", "180 minutes"],
+    );
+    answers(
+        &brisa,
+        "obrigada meninas, amei o corte!! 😍",
+        "pt",
+        &[],
+        &[],
+    );
+    answers(
+        &brisa,
+        "does the argan oil have fragrance?",
+        "en",
+        &["sku:BR-OIL"],
+        &["fragrance"],
+    );
+    handed(
+        &brisa,
+        "oi, vcs fazem escova? quanto custa?",
+        "does not name",
+    );
+    handed(
+        &dev("tinta"),
+        "posso pagar com mbway? e fazem desconto para estudantes?",
+        "policy",
+    );
+    answers(
+        &brisa,
+        "what's your cancellation policy?",
+        "en",
+        &["policy:cancellation"],
+        &[],
+    );
+    answers(
+        &brisa,
+        "do you take apple pay? and is there parking",
+        "en",
+        &["policy:payment", "policy:parking"],
+        &[],
+    );
+    let paws = dev("pawsome");
+    answers(
+        &paws,
+        "is delivery free if i spend enough?",
+        "en",
+        &["business:free_shipping"],
+        &["S$80.00"],
+    );
+    answers(
+        &paws,
+        "my dog not vaccinated yet, can still groom?",
+        "en",
+        &["policy:grooming_rules"],
+        &["vaccinated"],
     );
 }

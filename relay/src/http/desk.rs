@@ -68,7 +68,13 @@ pub async fn upgrade(
     } else {
         ws
     };
-    ws.on_upgrade(move |socket| session.run(socket))
+    // The session counts as a task of the shutdown from here, so the relay waits for its
+    // going-away close before it exits.
+    let held = session.app.shutdown.hold();
+    ws.on_upgrade(move |socket| async move {
+        session.run(socket).await;
+        drop(held);
+    })
 }
 
 /// The first subprotocol the desk offers that the relay speaks; bincode when none is offered.

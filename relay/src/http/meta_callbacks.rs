@@ -16,7 +16,8 @@
 
 use super::AppState;
 use super::error::ApiError;
-use crate::connect::pages::{self, escape};
+use crate::connect::pages;
+use crate::html::escape;
 use crate::lifecycle;
 use crate::principal::{Access, Principal};
 use crate::secret::Secret;

@@ -5,14 +5,16 @@
 //! lookup used to settle a send left in doubt by a crash.
 
 use super::classify::{CallFailure, GraphErrorBody};
+use crate::clock::{Clock, SystemClock};
 use crate::store::{ChannelKind, ChannelRecord};
 use protocol::ChannelId;
 use protocol::window::ReplyKind;
 use protocol::{Choice, MediaKind, Millis, ReplyContent, SenderAction};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Graph API version the relay speaks.
 pub const VERSION: &str = "v23.0";
@@ -24,8 +26,10 @@ pub struct Graph {
     http: reqwest::Client,
     meta_base: String,
     instagram_base: String,
-    /// Per channel, until when Meta's usage headers asked to hold off.
-    held: Mutex<HashMap<ChannelId, Instant>>,
+    /// Per channel, until when (relay time) Meta's usage headers asked to hold off.
+    held: Mutex<HashMap<ChannelId, Millis>>,
+    /// What holds are measured in: the relay's clock, so a test clock can end them.
+    clock: Arc<dyn Clock>,
 }
 
 /// Whether an answer's usage headers may hold the channel's sends off. Only sends count:
@@ -88,7 +92,15 @@ impl Graph {
             meta_base: meta_base.trim_end_matches('/').to_owned(),
             instagram_base: instagram_base.trim_end_matches('/').to_owned(),
             held: Mutex::default(),
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// The same, measuring Meta's holds on `clock` (the relay's) instead of wall time.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Graph {
+        self.clock = clock;
+        self
     }
 
     fn base(&self, channel: &ChannelRecord) -> &str {
@@ -494,11 +506,12 @@ impl Graph {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let until = *held.get(channel)?;
-        let left = until.checked_duration_since(Instant::now());
-        if left.is_none() {
+        let left = self.clock.now().until(until);
+        if left <= 0 {
             held.remove(channel);
+            return None;
         }
-        left
+        Some(Duration::from_millis(u64::try_from(left).unwrap_or(0)))
     }
 
     async fn call(
@@ -519,7 +532,12 @@ impl Graph {
             self.held
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(channel.id.clone(), Instant::now() + wait);
+                .insert(
+                    channel.id.clone(),
+                    self.clock
+                        .now()
+                        .plus(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX)),
+                );
         }
         let bytes = response
             .bytes()

@@ -5,10 +5,10 @@
 //! off). Meta's own throttling answers are honoured on top: the retry back-off, and the hold
 //! Meta's usage headers ask for.
 
-use protocol::{MediaKind, ReplyContent};
+use protocol::{MediaKind, Millis, ReplyContent};
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Which of Meta's budgets a send draws on.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -34,12 +34,12 @@ impl Lane {
         }
     }
 
-    /// (sends, per window): Meta's figure less a tenth.
-    fn budget(self) -> (usize, Duration) {
+    /// (sends, per window in ms): Meta's figure less a tenth.
+    fn budget(self) -> (usize, i64) {
         match self {
-            Lane::Text => (TEXT_PER_SECOND as usize, Duration::from_secs(1)),
-            Lane::AudioVideo => (9, Duration::from_secs(1)),
-            Lane::PrivateReply => (675, Duration::from_secs(3600)),
+            Lane::Text => (TEXT_PER_SECOND as usize, Millis::SECOND),
+            Lane::AudioVideo => (9, Millis::SECOND),
+            Lane::PrivateReply => (675, Millis::HOUR),
         }
     }
 }
@@ -47,28 +47,31 @@ impl Lane {
 /// Text sends per second per account: Meta's 100, less a tenth of headroom.
 pub const TEXT_PER_SECOND: u32 = 90;
 
-/// A sliding window of send times per account and lane.
+/// A sliding window of send times per account and lane, in the relay's clock (so a test
+/// clock moved forward empties it).
 #[derive(Default)]
 pub struct SendLimits {
-    sent: Mutex<HashMap<(String, Lane), Vec<Instant>>>,
+    sent: Mutex<HashMap<(String, Lane), Vec<Millis>>>,
 }
 
 impl SendLimits {
     /// How long to wait before `account` may send on `lane` again (zero: now), counting
     /// this send when it may go at once.
-    pub fn reserve(&self, account: &str, lane: Lane, now: Instant) -> Duration {
+    pub fn reserve(&self, account: &str, lane: Lane, now: Millis) -> Duration {
         let (max, window) = lane.budget();
         let mut sent = self
             .sent
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let times = sent.entry((account.to_owned(), lane)).or_default();
-        times.retain(|t| now.duration_since(*t) < window);
+        // A clock that went back counts as no time passed.
+        times.retain(|t| t.until(now).max(0) < window);
         if times.len() < max {
             times.push(now);
             return Duration::ZERO;
         }
-        window.saturating_sub(now.duration_since(times[0]))
+        let left = window - times[0].until(now).max(0);
+        Duration::from_millis(u64::try_from(left).unwrap_or(0))
     }
 }
 
@@ -79,12 +82,12 @@ mod tests {
     #[test]
     fn a_send_over_the_per_second_budget_waits_for_the_first_to_age_out() {
         let limits = SendLimits::default();
-        let start = Instant::now();
+        let start = Millis(1_700_000_000_000);
         for i in 0..TEXT_PER_SECOND {
-            let at = start + Duration::from_millis(u64::from(i));
+            let at = start.plus(i64::from(i));
             assert_eq!(limits.reserve("ig1", Lane::Text, at), Duration::ZERO);
         }
-        let at = start + Duration::from_millis(500);
+        let at = start.plus(500);
         assert_eq!(
             limits.reserve("ig1", Lane::Text, at),
             Duration::from_millis(500)
@@ -93,7 +96,7 @@ mod tests {
         assert_eq!(limits.reserve("ig2", Lane::Text, at), Duration::ZERO);
         assert_eq!(limits.reserve("ig1", Lane::AudioVideo, at), Duration::ZERO);
         assert_eq!(
-            limits.reserve("ig1", Lane::Text, start + Duration::from_millis(1000)),
+            limits.reserve("ig1", Lane::Text, start.plus(1000)),
             Duration::ZERO
         );
     }
@@ -101,14 +104,14 @@ mod tests {
     #[test]
     fn private_replies_are_counted_per_hour() {
         let limits = SendLimits::default();
-        let start = Instant::now();
+        let start = Millis(1_700_000_000_000);
         for _ in 0..675 {
             assert_eq!(
                 limits.reserve("ig1", Lane::PrivateReply, start),
                 Duration::ZERO
             );
         }
-        let later = start + Duration::from_secs(600);
+        let later = start.plus(600_000);
         assert_eq!(
             limits.reserve("ig1", Lane::PrivateReply, later),
             Duration::from_secs(3000)

@@ -31,13 +31,16 @@ pub const MAX_ATTEMPTS: u32 = 5;
 const BACKOFF_BASE_MS: i64 = 500;
 const BACKOFF_CAP_MS: i64 = 60_000;
 /// Sleep bound when nothing is scheduled, in case a kick was lost.
-const IDLE: Duration = Duration::from_secs(30);
+const IDLE_MS: i64 = 30_000;
 
 pub async fn run(shared: Arc<Shared>, tenant: TenantId, notify: Arc<Notify>) {
     let Ok(scope) = Principal::Operator.scope(&tenant, Access::Manage) else {
         return;
     };
     loop {
+        if shared.shutdown.is_stopping() {
+            return;
+        }
         let next = match round(&shared, &scope).await {
             Ok(next) => next,
             Err(e) => {
@@ -45,15 +48,16 @@ pub async fn run(shared: Arc<Shared>, tenant: TenantId, notify: Arc<Notify>) {
                 Some(shared.clock.now().plus(1000))
             }
         };
-        let wait = next.map_or(IDLE, |at| {
-            Duration::from_millis(u64::try_from(at.0 - shared.clock.now().0).unwrap_or(0))
-        });
-        if wait.is_zero() {
+        let now = shared.clock.now();
+        // In relay time, so a test clock moved past a back-off wakes the worker at once.
+        let wake = next.map_or(now.plus(IDLE_MS), |at| at.min(now.plus(IDLE_MS)));
+        if wake <= now {
             continue;
         }
         tokio::select! {
             () = notify.notified() => {}
-            () = tokio::time::sleep(wait.min(IDLE)) => {}
+            () = shared.clock.sleep_until(wake) => {}
+            () = shared.shutdown.stopping() => return,
         }
     }
 }
@@ -102,6 +106,10 @@ async fn round(shared: &Shared, scope: &TenantScope) -> Result<Option<Millis>, S
     }
     let moved = !due.is_empty();
     for send in due {
+        // The send in hand finishes; the rest wait for the next start.
+        if shared.shutdown.is_stopping() {
+            break;
+        }
         let events = step(shared, scope, &send).await?;
         if !events.is_empty() {
             shared.store.sync().await?;
@@ -297,9 +305,7 @@ async fn step(
         return Ok(appended);
     }
     let lane = Lane::of(send.content.as_ref());
-    let wait = shared
-        .limits
-        .reserve(&channel.account_id, lane, std::time::Instant::now());
+    let wait = shared.limits.reserve(&channel.account_id, lane, now);
     if wait > Duration::from_secs(1) {
         // An hourly budget is spent: come back when it frees up, nothing taken meanwhile.
         let at = now.plus(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
@@ -313,7 +319,10 @@ async fn step(
         );
         return Ok(appended);
     }
-    tokio::time::sleep(wait).await;
+    shared
+        .clock
+        .sleep(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX))
+        .await;
     let attempt = send.attempts + 1;
     appended.extend(record(sending(attempt, kind)).await?);
     // Durable before the call: a crash from here on leaves the send in doubt, not lost.

@@ -283,3 +283,32 @@ fn phrases_of_every_language_are_not_off_domain() {
     );
     assert!(v.is_pass(), "{v:?}");
 }
+
+#[test]
+fn every_boutique_draft_passes_the_classifier() {
+    // The drafter only repeats facts, so its drafts must ground (here, above both, so
+    // draft need not know the classifier).
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/knowledge/boutique.toml");
+    let k = Knowledge::from_toml(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let d = crate::draft::Drafter::new(&k);
+    let c = Classifier::new(&k);
+    for m in [
+        "harga gift card?",
+        "kak linen wrap dress masih ready?",
+        "ongkir ke Medan?",
+        "nomor wa admin berapa?",
+        "email kalian apa",
+        "cara cuci baju linen gimana?",
+        "pesanan aku udah dikirim belum ya kak?",
+    ] {
+        let text = d.draft(m, &[]).text.unwrap();
+        let v = c.check(
+            &text,
+            m,
+            protocol::Channel::InstagramDm,
+            &["Sourdough Lane".into()],
+        );
+        assert!(v.is_pass(), "{m}: {text} → {v:?}");
+    }
+}

@@ -178,21 +178,8 @@ impl Template {
     /// How many distinct `{{n}}` placeholders the body has.
     #[must_use]
     pub fn body_params(&self) -> usize {
-        let Some(text) = self.body_text() else {
-            return 0;
-        };
-        let mut seen = std::collections::BTreeSet::new();
-        let mut rest = text.as_str();
-        while let Some(start) = rest.find("{{") {
-            rest = &rest[start + 2..];
-            if let Some(end) = rest.find("}}") {
-                seen.insert(rest[..end].trim().to_owned());
-                rest = &rest[end + 2..];
-            } else {
-                break;
-            }
-        }
-        seen.len()
+        self.body_text()
+            .map_or(0, |text| protocol::template::placeholders(&text).len())
     }
 
     #[must_use]

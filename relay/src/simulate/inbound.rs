@@ -479,7 +479,25 @@ fn whatsapp(st: &mut State, spec: &InboundSpec, at: i64) -> Result<Prepared, Inb
             };
             // A medium made with `POST /_sim/media` is named by `media_id`; its node and
             // download then serve its bytes (`graph::media`).
-            let media_id = spec.media_id.clone().unwrap_or_else(|| ids::numeric("900"));
+            // A photo sent without one (the demo's) gets a real picture, so a desk can open
+            // it and draw it.
+            let media_id = match &spec.media_id {
+                Some(id) => id.clone(),
+                None if kind == "image" => {
+                    let id = format!("{}", 1_056_000_000_000_000u64 + st.media.len() as u64 + 1);
+                    st.media.insert(
+                        id.clone(),
+                        super::graph::media::SimMedia {
+                            account: spec.account.clone(),
+                            mime_type: "image/png".into(),
+                            bytes: super::graph::media::sample_picture().into(),
+                            declare_length: true,
+                        },
+                    );
+                    id
+                }
+                None => ids::numeric("900"),
+            };
             let mime = st
                 .media
                 .get(&media_id)

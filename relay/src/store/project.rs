@@ -326,7 +326,7 @@ fn project_desk(event: &Event, desk: &DeskEvent, views: &mut impl Views) -> Resu
                 None => thread.read.push((desk.agent.clone(), *up_to)),
             }
         }
-        DeskAction::CommentHidden { .. } => {}
+        DeskAction::CommentHidden { .. } | DeskAction::NoteAdded { .. } => {}
     }
     thread.last_seq = event.seq;
     views.put_thread(thread);

@@ -33,26 +33,22 @@
 //! first, then applied to sled. Durability is the log's `fdatasync` (group commit); sled
 //! is flushed only by the checkpointer (`checkpoint`), and the log is replayed at open.
 
+use super::backend::{Backend, Changes, Step, TenantTx};
 use super::checkpoint::Checkpointer;
 use super::commit::{Committer, FlushObserver};
-use super::project::{Views, project};
 use super::wal::{self, Tree, Wal, Writes};
 use super::{
-    AgentKind, AgentRecord, Appended, ChannelRecord, CommandOutcome, CommandRequest, DRAFTER_AGENT,
-    MessageView, Modified, NewEvent, OnceRecord, PartnerRecord, Proposal, ProposalOutcome,
-    SendView, Store, StoreError, TenantDeletion, TenantRecord, TenantRemoved, TenantSettings,
-    ThreadView,
+    AgentKind, AgentRecord, ChannelChange, ChannelRecord, DeletionRecord, MessageView, Modified,
+    OnceRecord, PartnerRecord, SendView, StoreError, TenantDeletion, TenantRecord, TenantRemoved,
+    TenantSettings, ThreadView,
 };
-use super::{ChannelChange, DeletionRecord, Redacted, redact};
-use crate::audit::{self, AuditRecord, Hash, Verdict};
-use crate::desk::decide::{Facts, decide, named_ids};
+use crate::audit::{self, AuditRecord, Hash};
 use crate::ingest::parse::RouteKey;
 use crate::principal::TenantScope;
 use async_trait::async_trait;
 use protocol::codec::{decode_binary, encode_binary};
 use protocol::{
-    AgentId, Answer, ChannelId, Command, CommandKey, CreditsEvent, DeskAction, DeskEvent, Draft,
-    DraftAuthor, Event, EventBody, Millis, PartnerId, Seq, TenantId, ThreadId,
+    AgentId, Answer, ChannelId, CommandKey, Event, Millis, PartnerId, Seq, TenantId, ThreadId,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -199,16 +195,6 @@ struct Logged {
 struct LoggedRef<'a> {
     event: &'a Event,
     audit: &'a AuditRecord,
-}
-
-/// Encodes `event` with its audit record chained to `prev`; answers the record's hash.
-fn logged(event: &Event, prev: Hash) -> Result<(Vec<u8>, Hash), StoreError> {
-    let audit = audit::record(event, prev);
-    let bytes = enc(&LoggedRef {
-        event,
-        audit: &audit,
-    })?;
-    Ok((bytes, audit.hash))
 }
 
 struct Prefix(String);
@@ -463,65 +449,6 @@ impl SledStore {
         self.write(writes)
     }
 
-    /// `Store::append` for a caller that holds the tenant's lock.
-    fn append_locked(
-        &self,
-        tenant: &TenantId,
-        prefix: &Prefix,
-        events: Vec<NewEvent>,
-    ) -> Result<Vec<Appended>, StoreError> {
-        let (mut head, mut chain) = self.read_chain(tenant)?;
-        let mut arrivals: HashMap<ChannelId, Millis> = HashMap::new();
-        let mut writes = Writes::default();
-        let mut seen_here: HashMap<String, Seq> = HashMap::new();
-        let mut overlay = Overlay::new(&self.data, prefix);
-        let mut out = Vec::with_capacity(events.len());
-        for new in events {
-            let dkey = prefix.dedup(&new.dedup_key);
-            let earlier = match seen_here.get(&new.dedup_key) {
-                Some(seq) => Some(*seq),
-                None => self
-                    .data
-                    .get(&dkey)
-                    .map_err(backend)?
-                    .map(|v| read_seq(&v))
-                    .transpose()?,
-            };
-            if let Some(seq) = earlier {
-                out.push(Appended::Duplicate(seq));
-                continue;
-            }
-            head = head.next();
-            let event = Event {
-                tenant: tenant.clone(),
-                seq: head,
-                received_at: new.received_at,
-                body: new.body,
-            };
-            let (bytes, hash) = logged(&event, chain)?;
-            chain = hash;
-            writes.insert(Tree::Data, prefix.event(head), bytes);
-            writes.insert(Tree::Data, dkey, be(head));
-            if let Some(channel) = event.channel_id() {
-                let at = arrivals.entry(channel.clone()).or_insert(event.received_at);
-                *at = (*at).max(event.received_at);
-            }
-            project(&event, &mut overlay)?;
-            seen_here.insert(new.dedup_key, head);
-            out.push(Appended::Stored(event));
-        }
-        if seen_here.is_empty() {
-            return Ok(out);
-        }
-        overlay.stage(&mut writes)?;
-        for (channel, at) in self.note_activity(arrivals) {
-            writes.insert(Tree::Data, prefix.activity(&channel), at.0.to_be_bytes());
-        }
-        self.write(writes)?;
-        lock(&self.heads).insert(tenant.clone(), (head, chain));
-        Ok(out)
-    }
-
     fn read_head(&self, tenant: &TenantId) -> Result<Seq, StoreError> {
         Ok(self.read_chain(tenant)?.0)
     }
@@ -588,121 +515,203 @@ impl SledStore {
     }
 }
 
-/// Reads through to sled and collects writes for the append's batch; later events of the
-/// same append see earlier ones' changes.
-struct Overlay<'a> {
-    data: &'a sled::Tree,
-    prefix: &'a Prefix,
-    threads: HashMap<ThreadId, ThreadView>,
-    messages: HashMap<String, MessageView>,
-    sends: HashMap<Seq, SendView>,
-    credit_delta: i64,
+/// One tenant's step on sled: reads straight from the tree (the tenant lock, when held,
+/// keeps other writers out), and one write of the step's changes through the log.
+struct SledTx<'a> {
+    store: &'a SledStore,
+    tenant: &'a TenantId,
+    prefix: Prefix,
 }
 
-impl Views for Overlay<'_> {
-    fn thread(&mut self, id: &ThreadId) -> Result<Option<ThreadView>, StoreError> {
-        if let Some(t) = self.threads.get(id) {
-            return Ok(Some(t.clone()));
-        }
-        SledStore::get(self.data, &self.prefix.thread(id))
-    }
-    fn put_thread(&mut self, view: ThreadView) {
-        self.threads.insert(view.id.clone(), view);
-    }
-    fn message_by_mid(&mut self, mid: &str) -> Result<Option<MessageView>, StoreError> {
-        if let Some(m) = self.messages.get(mid) {
-            return Ok(Some(m.clone()));
-        }
-        let Some(key) = self.data.get(self.prefix.mid(mid)).map_err(backend)? else {
-            return Ok(None);
-        };
-        SledStore::get(self.data, &key)
-    }
-    fn put_message(&mut self, view: MessageView) {
-        self.messages.insert(view.mid.clone(), view);
-    }
-    fn send(&mut self, send: Seq) -> Result<Option<SendView>, StoreError> {
-        if let Some(s) = self.sends.get(&send) {
-            return Ok(Some(s.clone()));
-        }
-        SledStore::get(self.data, &self.prefix.send(send))
-    }
-    fn put_send(&mut self, view: SendView) {
-        self.sends.insert(view.send, view);
-    }
-    fn add_credits(&mut self, delta: i64) {
-        self.credit_delta += delta;
-    }
-    fn send_in_flight(&mut self, thread: &ThreadId) -> Result<bool, StoreError> {
-        let staged = self
-            .sends
-            .values()
-            .any(|s| &s.thread == thread && s.state == super::SendState::Sending);
-        if staged {
-            return Ok(true);
-        }
-        for key in self.data.scan_prefix(self.prefix.key("q", b"")).keys() {
-            let key = key.map_err(backend)?;
-            let seq = read_seq(&key[key.len().saturating_sub(8)..])?;
-            if let Some(send) = self.sends.get(&seq) {
-                if &send.thread == thread && send.state == super::SendState::Sending {
-                    return Ok(true);
-                }
-                continue;
-            }
-            let stored: Option<SendView> = SledStore::get(self.data, &self.prefix.send(seq))?;
-            if stored.is_some_and(|s| &s.thread == thread && s.state == super::SendState::Sending) {
-                return Ok(true);
+impl SledTx<'_> {
+    /// Adds the changes' records and their indexes to `writes`, referent first (a message
+    /// before its Meta id index), as `apply` expects.
+    fn stage(&self, changes: &Changes, writes: &mut Writes) -> Result<(), StoreError> {
+        let prefix = &self.prefix;
+        for new in &changes.events {
+            let bytes = enc(&LoggedRef {
+                event: &new.event,
+                audit: &new.audit,
+            })?;
+            writes.insert(Tree::Data, prefix.event(new.event.seq), bytes);
+            if let Some(key) = &new.dedup_key {
+                writes.insert(Tree::Data, prefix.dedup(key), be(new.event.seq));
             }
         }
-        Ok(false)
-    }
-}
-
-impl<'a> Overlay<'a> {
-    fn new(data: &'a sled::Tree, prefix: &'a Prefix) -> Overlay<'a> {
-        Overlay {
-            data,
-            prefix,
-            threads: HashMap::new(),
-            messages: HashMap::new(),
-            sends: HashMap::new(),
-            credit_delta: 0,
+        for entry in &changes.rewritten {
+            let bytes = enc(&LoggedRef {
+                event: &entry.event,
+                audit: &entry.audit,
+            })?;
+            writes.insert(Tree::Data, prefix.event(entry.event.seq), bytes);
         }
-    }
-
-    /// Adds the changed views to `writes`.
-    fn stage(&self, writes: &mut Writes) -> Result<(), StoreError> {
-        for thread in self.threads.values() {
-            writes.insert(Tree::Data, self.prefix.thread(&thread.id), enc(thread)?);
+        for thread in &changes.threads {
+            writes.insert(Tree::Data, prefix.thread(&thread.id), enc(thread)?);
         }
-        for message in self.messages.values() {
-            let key = self.prefix.message(message);
+        for message in &changes.messages {
+            let key = prefix.message(message);
             writes.insert(Tree::Data, key.clone(), enc(message)?);
-            writes.insert(Tree::Data, self.prefix.mid(&message.mid), key);
+            writes.insert(Tree::Data, prefix.mid(&message.mid), key);
         }
-        for send in self.sends.values() {
-            writes.insert(Tree::Data, self.prefix.send(send.send), enc(send)?);
-            let mut by_thread = self.prefix.sends_of(&send.thread);
+        for send in &changes.sends {
+            writes.insert(Tree::Data, prefix.send(send.send), enc(send)?);
+            let mut by_thread = prefix.sends_of(&send.thread);
             by_thread.extend_from_slice(&be(send.send));
             writes.insert(Tree::Data, by_thread, Vec::new());
-            let unfinished = self.prefix.unfinished(send.send);
+            let unfinished = prefix.unfinished(send.send);
             if send.is_finished() {
                 writes.remove(Tree::Data, unfinished);
             } else {
                 writes.insert(Tree::Data, unfinished, Vec::new());
             }
         }
-        if self.credit_delta != 0 {
-            let balance = read_credits(self.data, self.prefix)? + self.credit_delta;
-            writes.insert(Tree::Data, self.prefix.credits(), balance.to_be_bytes());
+        if changes.credit_delta != 0 {
+            let balance = read_credits(&self.store.data, prefix)? + changes.credit_delta;
+            writes.insert(Tree::Data, prefix.credits(), balance.to_be_bytes());
+        }
+        if let Some((agent, key, answer)) = &changes.answer {
+            writes.insert(Tree::Data, prefix.answer(agent, key), enc(answer)?);
+        }
+        if let Some(settings) = &changes.settings {
+            writes.insert(Tree::Data, prefix.settings(), enc(settings)?);
+        }
+        if let Some(knowledge) = &changes.knowledge {
+            writes.insert(Tree::Data, prefix.knowledge(), enc(knowledge)?);
+        }
+        Ok(())
+    }
+}
+
+impl TenantTx for SledTx<'_> {
+    fn chain(&mut self) -> Result<(Seq, Hash), StoreError> {
+        self.store.read_chain(self.tenant)
+    }
+
+    fn dedup(&mut self, key: &str) -> Result<Option<Seq>, StoreError> {
+        self.store
+            .data
+            .get(self.prefix.dedup(key))
+            .map_err(backend)?
+            .map(|v| read_seq(&v))
+            .transpose()
+    }
+
+    fn answer(&mut self, agent: &AgentId, key: &CommandKey) -> Result<Option<Answer>, StoreError> {
+        SledStore::get(&self.store.data, &self.prefix.answer(agent, key))
+    }
+
+    fn thread(&mut self, id: &ThreadId) -> Result<Option<ThreadView>, StoreError> {
+        SledStore::get(&self.store.data, &self.prefix.thread(id))
+    }
+
+    fn threads(&mut self) -> Result<Vec<ThreadView>, StoreError> {
+        SledStore::scan(&self.store.data, &self.prefix.key("t", b""))
+    }
+
+    fn message_by_mid(&mut self, mid: &str) -> Result<Option<MessageView>, StoreError> {
+        let Some(key) = self.store.data.get(self.prefix.mid(mid)).map_err(backend)? else {
+            return Ok(None);
+        };
+        SledStore::get(&self.store.data, &key)
+    }
+
+    fn messages(&mut self, thread: &ThreadId) -> Result<Vec<MessageView>, StoreError> {
+        SledStore::scan(&self.store.data, &self.prefix.messages_of(thread))
+    }
+
+    fn send(&mut self, send: Seq) -> Result<Option<SendView>, StoreError> {
+        SledStore::get(&self.store.data, &self.prefix.send(send))
+    }
+
+    fn sends_of(&mut self, thread: &ThreadId) -> Result<Vec<SendView>, StoreError> {
+        self.store
+            .sends_by_index(&self.prefix, &self.prefix.sends_of(thread))
+    }
+
+    fn unfinished_sends(&mut self) -> Result<Vec<SendView>, StoreError> {
+        self.store
+            .sends_by_index(&self.prefix, &self.prefix.key("q", b""))
+    }
+
+    fn credits(&mut self) -> Result<i64, StoreError> {
+        read_credits(&self.store.data, &self.prefix)
+    }
+
+    fn settings(&mut self) -> Result<TenantSettings, StoreError> {
+        Ok(SledStore::get(&self.store.data, &self.prefix.settings())?.unwrap_or_default())
+    }
+
+    fn knowledge(&mut self) -> Result<Option<String>, StoreError> {
+        SledStore::get(&self.store.data, &self.prefix.knowledge())
+    }
+
+    fn channel_activity(&mut self) -> Result<Vec<(ChannelId, Millis)>, StoreError> {
+        let prefix = self.prefix.key("a", b"");
+        // Every channel in memory was written once, so sled names them all; memory has the
+        // exact time where sled lags.
+        let memory = lock(&self.store.activity).clone();
+        self.store
+            .data
+            .scan_prefix(&prefix)
+            .map(|kv| {
+                let (k, v) = kv.map_err(backend)?;
+                let id = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+                let at = i64::from_be_bytes(
+                    v.as_ref()
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt("activity".into()))?,
+                );
+                let id = ChannelId(id);
+                let newest = memory.get(&id).map_or(at, |m| m.0.0.max(at));
+                Ok((id, Millis(newest)))
+            })
+            .collect()
+    }
+
+    fn logged_after(&mut self, after: Seq, limit: usize) -> Result<Vec<audit::Entry>, StoreError> {
+        self.store
+            .data
+            .range(self.prefix.event(after.next())..=self.prefix.event(Seq(u64::MAX)))
+            .values()
+            .take(limit)
+            .map(|v| {
+                let Logged { event, audit } = dec(&v.map_err(backend)?)?;
+                Ok(audit::Entry { event, audit })
+            })
+            .collect()
+    }
+
+    fn write(&mut self, changes: Changes) -> Result<(), StoreError> {
+        let mut writes = Writes::default();
+        self.stage(&changes, &mut writes)?;
+        let mut arrivals: HashMap<ChannelId, Millis> = HashMap::new();
+        for new in &changes.events {
+            if let Some(channel) = new.event.channel_id() {
+                let at = arrivals
+                    .entry(channel.clone())
+                    .or_insert(new.event.received_at);
+                *at = (*at).max(new.event.received_at);
+            }
+        }
+        for (channel, at) in self.store.note_activity(arrivals) {
+            writes.insert(
+                Tree::Data,
+                self.prefix.activity(&channel),
+                at.0.to_be_bytes(),
+            );
+        }
+        self.store.write(writes)?;
+        // The head moves only once the step is applied: readers never see a head whose
+        // event is not there yet.
+        if let Some(last) = changes.events.last() {
+            lock(&self.store.heads).insert(self.tenant.clone(), (last.event.seq, last.audit.hash));
         }
         Ok(())
     }
 }
 
 #[async_trait]
-impl Store for SledStore {
+impl Backend for SledStore {
     async fn insert_partner(&self, partner: PartnerRecord) -> Result<(), StoreError> {
         self.insert_new(format!("p/{}", partner.id), &partner, "partner")
     }
@@ -806,21 +815,6 @@ impl Store for SledStore {
             writes.insert(Tree::Registry, k, route_target(&record));
         }
         self.write(writes)
-    }
-
-    async fn update_channel(
-        &self,
-        scope: &TenantScope,
-        channel: ChannelRecord,
-    ) -> Result<(), StoreError> {
-        let id = channel.id.clone();
-        match self
-            .modify_channel(scope, &id, Box::new(move |_| Some(channel)))
-            .await?
-        {
-            Some(_) => Ok(()),
-            None => Err(StoreError::Backend(format!("no channel {id}"))),
-        }
     }
 
     async fn put_once(&self, key: &str, record: OnceRecord) -> Result<(), StoreError> {
@@ -960,87 +954,6 @@ impl Store for SledStore {
         }))
     }
 
-    async fn redact_customer(
-        &self,
-        scope: &TenantScope,
-        customer: &str,
-    ) -> Result<Vec<Redacted>, StoreError> {
-        let tenant = scope.tenant();
-        let prefix = Prefix::of(tenant);
-        let _g = self.tenant_lock(tenant);
-        let threads: Vec<ThreadView> = Self::scan(&self.data, &prefix.key("t", b""))?;
-        let mut writes = Writes::default();
-        let mut out: Vec<Redacted> = Vec::new();
-        for mut t in threads
-            .into_iter()
-            .filter(|t| t.customer.id.as_str() == customer)
-        {
-            let mut done = Redacted {
-                thread: t.id.clone(),
-                channel_id: t.channel_id.clone(),
-                messages: 0,
-                events: 0,
-                sends: 0,
-            };
-            for mut m in Self::scan::<MessageView>(&self.data, &prefix.messages_of(&t.id))? {
-                redact::message(&mut m);
-                writes.insert(Tree::Data, prefix.message(&m), enc(&m)?);
-                done.messages += 1;
-            }
-            for mut send in self.sends_by_index(&prefix, &prefix.sends_of(&t.id))? {
-                let unfinished = !send.is_finished();
-                if redact::send(&mut send) {
-                    if unfinished {
-                        writes.remove(Tree::Data, prefix.unfinished(send.send));
-                    }
-                    writes.insert(Tree::Data, prefix.send(send.send), enc(&send)?);
-                    done.sends += 1;
-                }
-            }
-            redact::thread(&mut t);
-            writes.insert(Tree::Data, prefix.thread(&t.id), enc(&t)?);
-            out.push(done);
-        }
-        if out.is_empty() {
-            return Ok(out);
-        }
-        // One pass over the tenant's log: the customer's threads' events, and raw items
-        // (no thread) that name the customer.
-        for kv in self
-            .data
-            .range(prefix.event(Seq(0))..=prefix.event(Seq(u64::MAX)))
-        {
-            let (key, value) = kv.map_err(backend)?;
-            let mut logged: Logged = dec(&value)?;
-            let owner = match redact::thread_of(&logged.event) {
-                Some(id) => out.iter().position(|r| r.thread == *id),
-                None => match &logged.event.body {
-                    EventBody::Unknown(u) if u.raw.contains(customer) => {
-                        out.iter().position(|r| r.channel_id == u.channel_id)
-                    }
-                    _ => None,
-                },
-            };
-            let Some(owner) = owner else { continue };
-            if redact::event(&mut logged.event) {
-                let bytes = enc(&LoggedRef {
-                    event: &logged.event,
-                    audit: &logged.audit,
-                })?;
-                writes.insert(Tree::Data, key.to_vec(), bytes);
-                out[owner].events += 1;
-            }
-        }
-        self.write(writes)?;
-        drop(_g);
-        // The write-ahead log still holds the records as they were: a checkpoint makes sled
-        // complete on disk and deletes those segments, so the removed texts leave the log
-        // now rather than when the segment fills.
-        self.committer.wait().await?;
-        self.checkpointer.checkpoint_all().await?;
-        Ok(out)
-    }
-
     async fn put_deletion(&self, code: &str, record: &DeletionRecord) -> Result<(), StoreError> {
         let mut writes = Writes::default();
         writes.insert(Tree::Registry, format!("x/{code}"), enc(record)?);
@@ -1057,128 +970,39 @@ impl Store for SledStore {
         Ok(partners)
     }
 
-    async fn channel_activity(
+    async fn tenant_step<R: Send + 'static>(
         &self,
-        scope: &TenantScope,
-    ) -> Result<Vec<(ChannelId, Millis)>, StoreError> {
-        let prefix = Prefix::of(scope.tenant()).key("a", b"");
-        // Every channel in memory was written once, so sled names them all; memory has the
-        // exact time where sled lags.
-        let memory = lock(&self.activity).clone();
-        self.data
-            .scan_prefix(&prefix)
-            .map(|kv| {
-                let (k, v) = kv.map_err(backend)?;
-                let id = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
-                let at = i64::from_be_bytes(
-                    v.as_ref()
-                        .try_into()
-                        .map_err(|_| StoreError::Corrupt("activity".into()))?,
-                );
-                let id = ChannelId(id);
-                let newest = memory.get(&id).map_or(at, |m| m.0.0.max(at));
-                Ok((id, Millis(newest)))
-            })
-            .collect()
-    }
-
-    async fn append(
-        &self,
-        scope: &TenantScope,
-        events: Vec<NewEvent>,
-    ) -> Result<Vec<Appended>, StoreError> {
-        let tenant = scope.tenant();
-        let prefix = Prefix::of(tenant);
+        tenant: &TenantId,
+        step: impl Step<R>,
+    ) -> Result<R, StoreError> {
         let _g = self.tenant_lock(tenant);
-        self.append_locked(tenant, &prefix, events)
-    }
-
-    async fn apply_command(
-        &self,
-        scope: &TenantScope,
-        request: CommandRequest,
-    ) -> Result<CommandOutcome, StoreError> {
-        let tenant = scope.tenant();
-        let prefix = Prefix::of(tenant);
-        let _g = self.tenant_lock(tenant);
-        let answer_key = prefix.answer(&request.agent, &request.key);
-        if let Some(answer) = Self::get::<Answer>(&self.data, &answer_key)? {
-            return Ok(CommandOutcome {
-                answer,
-                event: None,
-            });
-        }
-        let mut overlay = Overlay::new(&self.data, &prefix);
-        let thread = overlay.thread(request.command.thread())?;
-        let mut named = Vec::new();
-        for mid in named_ids(&request.command) {
-            named.extend(overlay.message_by_mid(mid)?);
-        }
-        let send = match &request.command {
-            Command::RetrySend { send, .. } | Command::DiscardSend { send, .. } => {
-                overlay.send(*send)?
-            }
-            _ => None,
-        };
-        let settings: TenantSettings =
-            Self::get(&self.data, &prefix.settings())?.unwrap_or_default();
-        let decided = decide(
-            &Facts {
-                thread: thread.as_ref(),
-                named: &named,
-                send: send.as_ref(),
-                credits: read_credits(&self.data, &prefix)?,
-                settings: &settings,
-            },
-            &request,
-        );
-        let (action, thread) = match (decided, thread) {
-            // A rejection changes nothing, so nothing is written: an agent sending refused
-            // commands cannot grow the log. A retry with the same key is decided again.
-            (Err(rejection), _) => {
-                return Ok(CommandOutcome {
-                    answer: Answer::Rejected { rejection },
-                    event: None,
-                });
-            }
-            (Ok(_), None) => {
-                return Err(StoreError::Corrupt(
-                    "a command was allowed on a missing thread".into(),
-                ));
-            }
-            (Ok(action), Some(thread)) => (action, thread),
-        };
-        let mut writes = Writes::default();
-        let (head, chain) = self.read_chain(tenant)?;
-        let head = head.next();
-        let event = Event {
-            tenant: tenant.clone(),
-            seq: head,
-            received_at: request.received_at,
-            body: EventBody::Desk(DeskEvent {
-                channel_id: thread.channel_id.clone(),
-                thread: thread.id.clone(),
-                agent: request.agent.clone(),
-                key: Some(request.key.clone()),
-                action,
-            }),
-        };
-        let (bytes, hash) = logged(&event, chain)?;
-        writes.insert(Tree::Data, prefix.event(head), bytes);
-        project(&event, &mut overlay)?;
-        overlay.stage(&mut writes)?;
-        let answer = Answer::Applied { seq: head };
-        writes.insert(Tree::Data, answer_key, enc(&answer)?);
-        self.write(writes)?;
-        lock(&self.heads).insert(tenant.clone(), (head, hash));
-        Ok(CommandOutcome {
-            answer,
-            event: Some(event),
+        step(&mut SledTx {
+            store: self,
+            tenant,
+            prefix: Prefix::of(tenant),
         })
     }
 
-    async fn head(&self, scope: &TenantScope) -> Result<Seq, StoreError> {
-        self.read_head(scope.tenant())
+    async fn tenant_read<R: Send + 'static>(
+        &self,
+        tenant: &TenantId,
+        step: impl Step<R>,
+    ) -> Result<R, StoreError> {
+        // Readers take no lock: steps order their ops referent first and move the head
+        // last, so a reader sees a consistent enough tenant without waiting for writers.
+        step(&mut SledTx {
+            store: self,
+            tenant,
+            prefix: Prefix::of(tenant),
+        })
+    }
+
+    async fn purge_history(&self) -> Result<(), StoreError> {
+        // The write-ahead log still holds the records as they were: a checkpoint makes sled
+        // complete on disk and deletes those segments, so removed texts leave the log now
+        // rather than when the segment fills.
+        self.committer.wait().await?;
+        self.checkpointer.checkpoint_all().await
     }
 
     async fn heads(&self) -> Result<Vec<(TenantId, Seq)>, StoreError> {
@@ -1188,17 +1012,6 @@ impl Store for SledStore {
             .map(|t| {
                 let head = self.read_head(&t.id)?;
                 Ok((t.id, head))
-            })
-            .collect()
-    }
-
-    async fn chain_heads(&self) -> Result<Vec<(TenantId, Seq, Hash)>, StoreError> {
-        let tenants: Vec<TenantRecord> = Self::scan(&self.registry, b"n/")?;
-        tenants
-            .into_iter()
-            .map(|t| {
-                let (seq, hash) = self.read_chain(&t.id)?;
-                Ok((t.id, seq, hash))
             })
             .collect()
     }
@@ -1370,271 +1183,6 @@ impl Store for SledStore {
         let mut all: Vec<TenantDeletion> = Self::scan(&self.registry, b"dt/")?;
         all.sort_by(|a, b| (a.deleted_at, &a.tenant).cmp(&(b.deleted_at, &b.tenant)));
         Ok(all)
-    }
-
-    async fn events_after(
-        &self,
-        scope: &TenantScope,
-        after: Seq,
-        limit: usize,
-    ) -> Result<Vec<Event>, StoreError> {
-        let prefix = Prefix::of(scope.tenant());
-        let start = prefix.event(after.next());
-        let end = prefix.key("e", &[0xff; 9]);
-        self.data
-            .range(start..end)
-            .values()
-            .take(limit)
-            .map(|v| Ok(dec::<Logged>(&v.map_err(backend)?)?.event))
-            .collect()
-    }
-
-    async fn verify_audit(&self, scope: &TenantScope) -> Result<Verdict, StoreError> {
-        // Streamed: the verifier keeps only what is still open, never the log.
-        let prefix = Prefix::of(scope.tenant());
-        audit::verify_log(
-            self.data
-                .range(prefix.event(Seq(0))..=prefix.event(Seq(u64::MAX)))
-                .values()
-                .map(|v| {
-                    let Logged { event, audit } = dec(&v.map_err(backend)?)?;
-                    Ok(audit::Entry { event, audit })
-                }),
-        )
-    }
-
-    async fn audit_entries(
-        &self,
-        scope: &TenantScope,
-        after: Seq,
-        limit: usize,
-    ) -> Result<Vec<audit::Entry>, StoreError> {
-        let prefix = Prefix::of(scope.tenant());
-        self.data
-            .range(prefix.event(after.next())..=prefix.event(Seq(u64::MAX)))
-            .values()
-            .take(limit)
-            .map(|v| {
-                let Logged { event, audit } = dec(&v.map_err(backend)?)?;
-                Ok(audit::Entry { event, audit })
-            })
-            .collect()
-    }
-
-    async fn threads(&self, scope: &TenantScope) -> Result<Vec<ThreadView>, StoreError> {
-        let mut threads: Vec<ThreadView> =
-            Self::scan(&self.data, &Prefix::of(scope.tenant()).key("t", b""))?;
-        threads.sort_by(|a, b| {
-            b.last_message_at
-                .cmp(&a.last_message_at)
-                .then(a.id.cmp(&b.id))
-        });
-        Ok(threads)
-    }
-
-    async fn thread(
-        &self,
-        scope: &TenantScope,
-        id: &ThreadId,
-    ) -> Result<Option<ThreadView>, StoreError> {
-        Self::get(&self.data, &Prefix::of(scope.tenant()).thread(id))
-    }
-
-    async fn messages(
-        &self,
-        scope: &TenantScope,
-        thread: &ThreadId,
-    ) -> Result<Vec<MessageView>, StoreError> {
-        Self::scan(&self.data, &Prefix::of(scope.tenant()).messages_of(thread))
-    }
-
-    async fn message_by_mid(
-        &self,
-        scope: &TenantScope,
-        mid: &str,
-    ) -> Result<Option<MessageView>, StoreError> {
-        let prefix = Prefix::of(scope.tenant());
-        let Some(key) = self.data.get(prefix.mid(mid)).map_err(backend)? else {
-            return Ok(None);
-        };
-        Self::get(&self.data, &key)
-    }
-
-    async fn propose_draft(
-        &self,
-        scope: &TenantScope,
-        proposal: Proposal,
-    ) -> Result<Vec<Event>, StoreError> {
-        let tenant = scope.tenant();
-        let prefix = Prefix::of(tenant);
-        let _g = self.tenant_lock(tenant);
-        let Some(thread) = Self::get::<ThreadView>(&self.data, &prefix.thread(&proposal.thread))?
-        else {
-            return Ok(Vec::new());
-        };
-        // A person's draft in progress is theirs, and a thread the business answers from the
-        // native app is theirs too: the drafter stays out of both.
-        if thread.owner_replying
-            || thread
-                .draft
-                .as_ref()
-                .is_some_and(|d| matches!(d.author, DraftAuthor::Agent(_)))
-        {
-            return Ok(Vec::new());
-        }
-        let desk = |action| {
-            EventBody::Desk(DeskEvent {
-                channel_id: thread.channel_id.clone(),
-                thread: thread.id.clone(),
-                agent: AgentId::new(DRAFTER_AGENT),
-                key: None,
-                action,
-            })
-        };
-        let event = |key: String, action| NewEvent {
-            dedup_key: key,
-            received_at: proposal.at,
-            body: desk(action),
-        };
-        let mut events = Vec::new();
-        match proposal.outcome {
-            ProposalOutcome::Draft { text, basis } => {
-                let version = thread.draft_versions + 1;
-                let passed = basis.held.is_empty();
-                events.push(event(
-                    format!("draft:{}", proposal.answering),
-                    DeskAction::DraftEdited {
-                        draft: Draft {
-                            version,
-                            text: text.clone(),
-                            author: DraftAuthor::Drafter,
-                            basis: Some(Box::new(basis)),
-                        },
-                    },
-                ));
-                let settings: TenantSettings =
-                    Self::get(&self.data, &prefix.settings())?.unwrap_or_default();
-                let open = thread.channel == protocol::Channel::InstagramComment
-                    || protocol::window::choose(
-                        &thread.window(),
-                        protocol::window::Sender::Automation,
-                        proposal.at,
-                    )
-                    .is_some();
-                let auto_send = proposal.auto_send.unwrap_or(settings.auto_send);
-                if passed && auto_send && open && read_credits(&self.data, &prefix)? >= 1 {
-                    events.push(event(
-                        format!("autosend:{}", proposal.answering),
-                        DeskAction::ReplyQueued {
-                            text,
-                            from_draft: Some(version),
-                            content: None,
-                            reply_to: None,
-                        },
-                    ));
-                }
-            }
-            ProposalOutcome::HandOff { reason, intents } => events.push(event(
-                format!("draft:{}", proposal.answering),
-                DeskAction::HandedOff { reason, intents },
-            )),
-            ProposalOutcome::Quiet => {}
-        }
-        if let Some(comment_id) = proposal.hide_comment {
-            events.push(event(
-                format!("hide:{}", proposal.answering),
-                DeskAction::CommentHidden {
-                    comment_id,
-                    hidden: true,
-                },
-            ));
-        }
-        Ok(self
-            .append_locked(tenant, &prefix, events)?
-            .into_iter()
-            .filter_map(|a| match a {
-                Appended::Stored(e) => Some(e),
-                Appended::Duplicate(_) => None,
-            })
-            .collect())
-    }
-
-    async fn knowledge(&self, scope: &TenantScope) -> Result<Option<String>, StoreError> {
-        let prefix = Prefix::of(scope.tenant());
-        Self::get(&self.data, &prefix.knowledge())
-    }
-
-    async fn put_knowledge(&self, scope: &TenantScope, toml: &str) -> Result<(), StoreError> {
-        let tenant = scope.tenant();
-        let prefix = Prefix::of(tenant);
-        let _g = self.tenant_lock(tenant);
-        let mut writes = Writes::default();
-        writes.insert(Tree::Data, prefix.knowledge(), enc(&toml)?);
-        self.write(writes)
-    }
-
-    async fn settings(&self, scope: &TenantScope) -> Result<TenantSettings, StoreError> {
-        let prefix = Prefix::of(scope.tenant());
-        Ok(Self::get(&self.data, &prefix.settings())?.unwrap_or_default())
-    }
-
-    async fn put_settings(
-        &self,
-        scope: &TenantScope,
-        settings: &TenantSettings,
-    ) -> Result<(), StoreError> {
-        let tenant = scope.tenant();
-        let prefix = Prefix::of(tenant);
-        // Under the tenant lock: commands read the settings there.
-        let _g = self.tenant_lock(tenant);
-        let mut writes = Writes::default();
-        writes.insert(Tree::Data, prefix.settings(), enc(settings)?);
-        self.write(writes)
-    }
-
-    async fn sends_of(
-        &self,
-        scope: &TenantScope,
-        thread: &ThreadId,
-    ) -> Result<Vec<SendView>, StoreError> {
-        let prefix = Prefix::of(scope.tenant());
-        self.sends_by_index(&prefix, &prefix.sends_of(thread))
-    }
-
-    async fn unfinished_sends(&self, scope: &TenantScope) -> Result<Vec<SendView>, StoreError> {
-        let prefix = Prefix::of(scope.tenant());
-        self.sends_by_index(&prefix, &prefix.key("q", b""))
-    }
-
-    async fn credits(&self, scope: &TenantScope) -> Result<i64, StoreError> {
-        read_credits(&self.data, &Prefix::of(scope.tenant()))
-    }
-
-    async fn add_credits(
-        &self,
-        scope: &TenantScope,
-        add: i64,
-        at: Millis,
-    ) -> Result<(i64, Event), StoreError> {
-        let tenant = scope.tenant();
-        let prefix = Prefix::of(tenant);
-        let _g = self.tenant_lock(tenant);
-        let balance = read_credits(&self.data, &prefix)?.saturating_add(add);
-        let next = self.read_head(tenant)?.next();
-        let event = NewEvent {
-            dedup_key: format!("credits:{next}"),
-            received_at: at,
-            body: EventBody::Credits(CreditsEvent {
-                added: add,
-                balance,
-            }),
-        };
-        match self.append_locked(tenant, &prefix, vec![event])?.pop() {
-            Some(Appended::Stored(event)) => Ok((balance, event)),
-            _ => Err(StoreError::Corrupt(
-                "a credits event was taken for a duplicate".into(),
-            )),
-        }
     }
 
     async fn sync(&self) -> Result<(), StoreError> {

@@ -58,8 +58,10 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 use desk_tui::{ConnectionState, Replica, SyncConfig, SyncHandle, Token, Update};
 use futures_util::{SinkExt, StreamExt};
+use harness::bench::figures::{CpuMark, CpuUse, max_ms, merge, micros, ms, new_histogram};
+use harness::bench::machine::{Cores, pin_pid, taskset_available};
+use harness::bench::procfs::{clock_ticks, cpus_allowed, status_kib};
 use harness::desk::BINARY;
-use harness::procfs::{clock_ticks, cpus_allowed, pid_cpu_ticks, status_kib};
 use harness::{APP_SECRET, Api, OPERATOR_TOKEN, RelayOptions, ig_dm, now_ms, sign};
 use hdrhistogram::Histogram;
 use protocol::codec::{decode_binary, encode_binary};
@@ -73,7 +75,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpStream;
-use tokio::process::Command;
 use tokio::sync::{Semaphore, broadcast, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
@@ -83,8 +84,6 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-/// Latencies above a minute are clamped; a run that slow has other problems.
-const HIST_MAX_US: u64 = 60_000_000;
 /// Targets from the issue.
 const TARGET_P99_MS: f64 = 5.0;
 const TARGET_RSS_MB: f64 = 200.0;
@@ -184,27 +183,13 @@ fn main() -> Result<()> {
         ensure_open_files(desks + FD_SLACK, desks)?;
     }
     let cores = if args.no_pin {
-        Cores::none()
+        Cores::default()
     } else {
         Cores::choose()
     };
-    if let Some(core) = cores.bench
-        && !core_affinity::set_for_current(core)
-    {
-        eprintln!("WARNING: could not pin this program to core {}", core.id);
-    }
-    let pin = cores.bench;
     // One thread runs everything of this program (see the module doc); threads it starts
     // (sled's flushers, the blocking pool) inherit its affinity or are pinned here.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .on_thread_start(move || {
-            if let Some(core) = pin {
-                core_affinity::set_for_current(core);
-            }
-        })
-        .build()
-        .context("cannot start the tokio runtime")?;
+    let runtime = cores.runtime()?;
     runtime.block_on(run(args, cores))
 }
 
@@ -213,9 +198,9 @@ async fn run(args: Args, cores: Cores) -> Result<()> {
     let relay_bin = release_relay()?;
     let taskset = taskset_available().await;
     let relay_core = if taskset {
-        cores.relay
+        cores.server
     } else {
-        if cores.relay.is_some() {
+        if cores.server.is_some() {
             eprintln!("WARNING: `taskset` not found; the relay is not pinned to a core");
         }
         None
@@ -230,7 +215,7 @@ async fn run(args: Args, cores: Cores) -> Result<()> {
     println!(
         "relay binary {}; relay on core {}, bench on core {}",
         relay_bin.display(),
-        relay_core.map_or_else(|| "(unpinned)".to_owned(), |c| c.to_string()),
+        Cores::name(relay_core),
         cores
             .bench
             .map_or_else(|| "(unpinned)".to_owned(), |c| c.id.to_string()),
@@ -344,53 +329,6 @@ fn release_relay() -> Result<PathBuf> {
 // Machine: cores, open files, process figures
 // ---------------------------------------------------------------------------------------
 
-/// Which core the relay gets and which this program gets.
-#[derive(Clone, Copy)]
-struct Cores {
-    relay: Option<usize>,
-    bench: Option<core_affinity::CoreId>,
-}
-
-impl Cores {
-    fn none() -> Self {
-        Self {
-            relay: None,
-            bench: None,
-        }
-    }
-
-    fn choose() -> Self {
-        // The affinity mask, which in a container need not start at 0; take its first two.
-        let ids = core_affinity::get_core_ids().unwrap_or_default();
-        match ids.as_slice() {
-            [relay, bench, ..] => Self {
-                relay: Some(relay.id),
-                bench: Some(*bench),
-            },
-            [_] => {
-                eprintln!(
-                    "WARNING: only one CPU core is available; the relay and the desks share it"
-                );
-                Self::none()
-            }
-            [] => {
-                eprintln!("WARNING: cannot read the CPU affinity mask; nothing is pinned");
-                Self::none()
-            }
-        }
-    }
-}
-
-async fn taskset_available() -> bool {
-    Command::new("taskset")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await
-        .is_ok_and(|s| s.success())
-}
-
 /// Makes sure this process (and so the relay it starts) may open `needed` files. The
 /// workspace forbids `unsafe`, so `setrlimit` is reached through util-linux's `prlimit`
 /// on our own pid rather than through libc.
@@ -444,55 +382,6 @@ fn open_file_limits() -> Result<(u64, u64)> {
     Ok((next()?, next()?))
 }
 
-/// CPU counters of the relay and of this program at one moment.
-struct CpuMark {
-    relay: Option<u64>,
-    bench: Option<u64>,
-    at: Instant,
-}
-
-/// Percent of one core used by each side between two marks.
-#[derive(Clone, Copy)]
-struct CpuUse {
-    relay: Option<f64>,
-    bench: Option<f64>,
-}
-
-impl CpuMark {
-    fn take(relay_pid: u32) -> Self {
-        Self {
-            relay: pid_cpu_ticks(relay_pid),
-            bench: pid_cpu_ticks(std::process::id()),
-            at: Instant::now(),
-        }
-    }
-
-    fn since(&self, relay_pid: u32, clk_tck: f64) -> CpuUse {
-        let later = Self::take(relay_pid);
-        let secs = later.at.duration_since(self.at).as_secs_f64().max(1e-9);
-        let pct = |a: Option<u64>, b: Option<u64>| match (a, b) {
-            (Some(a), Some(b)) => Some(b.saturating_sub(a) as f64 / clk_tck / secs * 100.0),
-            _ => None,
-        };
-        CpuUse {
-            relay: pct(self.relay, later.relay),
-            bench: pct(self.bench, later.bench),
-        }
-    }
-}
-
-impl std::fmt::Display for CpuUse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let pct = |v: Option<f64>| v.map_or_else(|| "?".to_owned(), |c| format!("{c:.0}%"));
-        write!(
-            f,
-            "relay {}, bench {} of a core",
-            pct(self.relay),
-            pct(self.bench)
-        )
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // The relay and its tenants
 // ---------------------------------------------------------------------------------------
@@ -530,15 +419,8 @@ impl RelayProc {
             .context("cannot start the relay")?;
         let pid = relay.pid().context("the relay exited at once")?;
         if let Some(core) = env.relay_core {
-            // `-a`: every thread that exists now; threads started later inherit it.
-            let pinned = Command::new("taskset")
-                .args(["-a", "-p", "-c", &core.to_string(), &pid.to_string()])
-                .stdout(Stdio::null())
-                .status()
-                .await;
-            if !pinned.is_ok_and(|s| s.success()) {
-                eprintln!("WARNING: could not pin the relay (pid {pid}) to core {core}");
-            }
+            // Every thread that exists now; threads started later inherit it.
+            pin_pid(pid, core).await;
         }
         println!(
             "relay pid {pid} on cpus {}, {}",
@@ -699,26 +581,6 @@ fn http_client(ca_pem: Option<&str>) -> Result<reqwest::Client> {
         builder = builder.add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes())?);
     }
     builder.build().context("cannot build the HTTP client")
-}
-
-fn new_histogram() -> Result<Histogram<u64>> {
-    Histogram::new_with_bounds(1, HIST_MAX_US, 3).map_err(|e| anyhow!("histogram: {e:?}"))
-}
-
-fn merge(into: &mut Histogram<u64>, from: &Histogram<u64>) -> Result<()> {
-    into.add(from).map_err(|e| anyhow!("histogram: {e:?}"))
-}
-
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
-}
-
-fn ms(h: &Histogram<u64>, q: f64) -> f64 {
-    h.value_at_quantile(q) as f64 / 1000.0
-}
-
-fn max_ms(h: &Histogram<u64>) -> f64 {
-    h.max() as f64 / 1000.0
 }
 
 /// Counts of things that went wrong, by description.
@@ -898,10 +760,10 @@ async fn latency_run(
         connecting.elapsed().as_secs_f64()
     );
 
-    let mark = CpuMark::take(relay.pid);
+    let mark = CpuMark::take(&[("relay", Some(relay.pid))]);
     let client = http_client(tls.map(|t| t.ca_pem.as_str()))?;
     let sends = send_schedule(args, &client, relay.url(), &tenants, &log).await?;
-    let cpu = mark.since(relay.pid, env.clk_tck);
+    let cpu = mark.since(env.clk_tck);
 
     // Every acknowledged event is durable and published; give the desks a bounded time to
     // apply the last ones.
@@ -1330,7 +1192,7 @@ async fn fanout_run(
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_idle_kib = status_kib(relay.pid, "VmRSS");
 
-    let mark = CpuMark::take(relay.pid);
+    let mark = CpuMark::take(&[("relay", Some(relay.pid))]);
     let burst_start = Instant::now();
     let burst = run_burst(args, relay.url(), &tenants).await?;
     let burst_elapsed = burst_start.elapsed();
@@ -1383,7 +1245,7 @@ async fn fanout_run(
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
-    let cpu = mark.since(relay.pid, env.clk_tck);
+    let cpu = mark.since(env.clk_tck);
     let rss_after_kib = status_kib(relay.pid, "VmRSS");
     let rss_peak_kib = status_kib(relay.pid, "VmHWM");
     let metrics = RelayMetrics::scrape(&http_client(None)?, relay.url()).await;

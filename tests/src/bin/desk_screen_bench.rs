@@ -26,7 +26,7 @@ use desk_tui::app::{App, Msg, Profile};
 use desk_tui::fixtures::{self, Events};
 use desk_tui::ui::{self, theme::Theme};
 use desk_tui::{ConnectionState, Replica, snapshot};
-use harness::procfs::status_kib;
+use harness::bench::procfs::status_kib;
 use hdrhistogram::Histogram;
 use protocol::{Channel, Millis, Seq};
 use ratatui::backend::CrosstermBackend;

@@ -29,7 +29,10 @@
 use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
 use clap::Parser;
-use harness::procfs::{clock_ticks, cpus_allowed, proc_cpu_ticks, read_head};
+use harness::bench::figures::{CpuMark, micros, ms, new_histogram};
+use harness::bench::machine::{Cores, taskset_available};
+use harness::bench::proc::{Proc, Spawn, find_release_bin};
+use harness::bench::procfs::clock_ticks;
 use hdrhistogram::Histogram;
 use hmac::{Hmac, Mac};
 use http_body_util::{BodyExt, Full};
@@ -39,12 +42,9 @@ use hyper_util::rt::TokioIo;
 use sha2::Sha256;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::PathBuf;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
 /// Instagram account the channel is registered for; every webhook is addressed to it.
@@ -56,7 +56,6 @@ const OPERATOR_TOKEN: &str = "bench-operator-token-0123456789";
 const MASTER_KEY: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
 const APP_SECRET: &str = "bench-app-secret";
 /// Latencies above a minute are clamped; a benchmark that slow has other problems.
-const HIST_MAX_US: u64 = 60_000_000;
 /// Targets from the performance budget.
 const TARGET_RATIO: f64 = 0.35;
 const TARGET_HALF_P99_MS: f64 = 5.0;
@@ -94,85 +93,28 @@ fn main() -> Result<()> {
         bail!("--connections and --duration-secs must be at least 1");
     }
     let cores = Cores::choose();
-    if let Some(core) = cores.generator {
-        // The runtime below is current-thread, so pinning this thread pins the generator;
-        // its blocking-pool threads are pinned by `on_thread_start`.
-        if !core_affinity::set_for_current(core) {
-            eprintln!(
-                "WARNING: could not pin the load generator to core {}",
-                core.id
-            );
-        }
-    }
-    let pin = cores.generator;
-    // One thread drives all connections: per-request work is small, and one core is all
-    // the generator is allowed, so more threads would only add context switches.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .on_thread_start(move || {
-            if let Some(core) = pin {
-                core_affinity::set_for_current(core);
-            }
-        })
-        .build()
-        .context("cannot start the tokio runtime")?;
+    // The runtime is current-thread and pinned to the generator's core (shared with its
+    // blocking pool), so the servers' core stays theirs.
+    let runtime = cores.runtime()?;
     runtime.block_on(run(args, cores))
-}
-
-/// Which core the servers get and which the generator gets.
-#[derive(Clone, Copy)]
-struct Cores {
-    server: usize,
-    generator: Option<core_affinity::CoreId>,
-}
-
-impl Cores {
-    fn choose() -> Self {
-        // `get_core_ids` lists the cores this process may use (its affinity mask), which in a
-        // container need not start at 0; take the first two of those.
-        let ids = core_affinity::get_core_ids().unwrap_or_default();
-        match ids.as_slice() {
-            [server, generator, ..] => Self {
-                server: server.id,
-                generator: Some(*generator),
-            },
-            [only] => {
-                eprintln!(
-                    "WARNING: only one CPU core is available; the load generator and the \
-                     servers share it, so the figures understate both servers"
-                );
-                Self {
-                    server: only.id,
-                    generator: None,
-                }
-            }
-            [] => {
-                eprintln!("WARNING: cannot read the CPU affinity mask; nothing is pinned");
-                Self {
-                    server: 0,
-                    generator: None,
-                }
-            }
-        }
-    }
 }
 
 async fn run(args: Args, cores: Cores) -> Result<()> {
     let relay_bin = match &args.relay_bin {
         Some(p) => p.clone(),
-        None => find_bin(&["relay"])?,
+        None => find_release_bin(&["relay"])?,
     };
     // Cargo names an auto-discovered binary after its file (`bare_server`) unless
     // Cargo.toml declares `bare-server`; accept either.
     let bare_bin = match &args.bare_bin {
         Some(p) => p.clone(),
-        None => find_bin(&["bare-server", "bare_server"])?,
+        None => find_release_bin(&["bare-server", "bare_server"])?,
     };
     let taskset = taskset_available().await;
     if !taskset {
         eprintln!("WARNING: `taskset` not found; the servers are not pinned to a core");
     }
-    let server_core = taskset.then_some(cores.server);
+    let server_core = if taskset { cores.server } else { None };
     let clk_tck = clock_ticks().await;
     let tmp = tempfile::Builder::new()
         .prefix("ingest-bench-")
@@ -191,10 +133,8 @@ async fn run(args: Args, cores: Cores) -> Result<()> {
         plan.connections,
         args.warmup_secs,
         args.duration_secs,
-        server_core.map_or_else(|| "(unpinned)".to_owned(), |c| c.to_string()),
-        cores
-            .generator
-            .map_or_else(|| "(unpinned)".to_owned(), |c| c.id.to_string()),
+        Cores::name(server_core),
+        Cores::name(cores.bench.map(|c| c.id)),
     );
     println!("relay binary: {}", relay_bin.display());
     println!("bare binary:  {}", bare_bin.display());
@@ -205,11 +145,11 @@ async fn run(args: Args, cores: Cores) -> Result<()> {
             (&plan, &bare_bin, tmp.path().join(format!("{label}.stderr")));
         async move {
             let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-            let mut server = Server::spawn(ServerSpec {
+            let mut server = Proc::spawn(Spawn {
                 label,
                 bin: bare_bin,
                 args: &argv,
-                envs: &[("RUST_LOG", "warn".to_owned())],
+                envs: &[("RUST_LOG", "warn")],
                 ready_prefix: "bare listening on ",
                 core: server_core,
                 stderr_path: &stderr,
@@ -247,8 +187,9 @@ async fn run(args: Args, cores: Cores) -> Result<()> {
             .with_context(|| format!("--relay-env {pair:?} is not KEY=VALUE"))?;
         relay_env.push((k, v.to_owned()));
     }
+    let relay_env: Vec<(&str, &str)> = relay_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (relay, metrics) = {
-        let mut server = Server::spawn(ServerSpec {
+        let mut server = Proc::spawn(Spawn {
             label: "relay",
             bin: &relay_bin,
             args: &["serve"],
@@ -259,9 +200,9 @@ async fn run(args: Args, cores: Cores) -> Result<()> {
         })
         .await?;
         let result = async {
-            provision_relay(&server.base).await?;
+            provision_relay(&server.url).await?;
             let figures = measure(&plan, &server).await?;
-            let metrics = scrape_metrics(&server.base).await;
+            let metrics = scrape_metrics(&server.url).await;
             Ok::<_, anyhow::Error>((figures, metrics))
         }
         .await;
@@ -278,212 +219,6 @@ async fn run(args: Args, cores: Cores) -> Result<()> {
     Ok(())
 }
 
-/// Locates a sibling binary of the workspace's release build.
-fn find_bin(names: &[&str]) -> Result<PathBuf> {
-    let mut dirs = Vec::new();
-    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        dirs.push(PathBuf::from(target).join("release"));
-    }
-    if let Some(exe_dir) = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(Path::to_path_buf))
-    {
-        // target/release/ingest-bench → target/release; from a debug build → ../release.
-        if let Some(target) = exe_dir.parent() {
-            dirs.push(target.join("release"));
-        }
-        dirs.push(exe_dir);
-    }
-    dirs.push(PathBuf::from("target/release"));
-    let tried: Vec<PathBuf> = dirs
-        .iter()
-        .flat_map(|d| names.iter().map(move |n| d.join(n)))
-        .collect();
-    match tried.iter().find(|p| p.is_file()) {
-        Some(found) => Ok(found.clone()),
-        None => bail!(
-            "cannot find {}; build with `cargo build --release -p relay -p chatdesk-tests \
-             --bins` or pass its path (tried: {})",
-            names.join(" / "),
-            tried
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
-async fn taskset_available() -> bool {
-    Command::new("taskset")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await
-        .is_ok_and(|s| s.success())
-}
-
-// ---------------------------------------------------------------------------------------
-// Server processes
-// ---------------------------------------------------------------------------------------
-
-struct ServerSpec<'a> {
-    label: &'static str,
-    bin: &'a Path,
-    args: &'a [&'a str],
-    envs: &'a [(&'a str, String)],
-    ready_prefix: &'a str,
-    core: Option<usize>,
-    stderr_path: &'a Path,
-}
-
-struct Server {
-    label: &'static str,
-    child: Child,
-    pid: Option<u32>,
-    addr: SocketAddr,
-    base: String,
-    stderr_path: PathBuf,
-}
-
-impl Server {
-    async fn spawn(spec: ServerSpec<'_>) -> Result<Self> {
-        let mut cmd = match spec.core {
-            Some(core) => {
-                // taskset execs the server, so the child's pid is the server's pid.
-                let mut c = Command::new("taskset");
-                c.arg("-c").arg(core.to_string()).arg(spec.bin);
-                c
-            }
-            None => Command::new(spec.bin),
-        };
-        cmd.args(spec.args);
-        // Settings inherited from the caller's shell (a real RELAY_STORAGE, a config file,
-        // an LLM key) must not leak into the benchmark's relay.
-        for (key, _) in std::env::vars_os() {
-            let k = key.to_string_lossy();
-            if ["RELAY_", "META_", "INSTAGRAM_", "LLM_", "DATABASE_URL"]
-                .iter()
-                .any(|p| k.starts_with(p))
-            {
-                cmd.env_remove(&key);
-            }
-        }
-        for (k, v) in spec.envs {
-            cmd.env(k, v);
-        }
-        // The log goes to a file that is shown as plain text; colour codes would garble it.
-        cmd.env("NO_COLOR", "1");
-        // Refusals are logged per request at warn level; at thousands per second they
-        // belong in a file, of which the head is shown at the end.
-        let stderr = std::fs::File::create(spec.stderr_path)
-            .with_context(|| format!("cannot create {}", spec.stderr_path.display()))?;
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .kill_on_drop(true);
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("cannot start {}", spec.bin.display()))?;
-        let pid = child.id();
-        let stdout = child
-            .stdout
-            .take()
-            .context("child stdout was not captured")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-            .await
-            .map_err(|_| anyhow!("{} printed no listening line within 20 s", spec.label))?
-            .with_context(|| format!("reading {} stdout", spec.label))?;
-        let Some(line) = line else {
-            let status = child.wait().await.ok();
-            let head = read_head(spec.stderr_path, 20);
-            bail!(
-                "{} exited before listening ({status:?}); stderr:\n{head}",
-                spec.label
-            );
-        };
-        let url = line
-            .trim()
-            .strip_prefix(spec.ready_prefix)
-            .with_context(|| {
-                format!(
-                    "{} printed {line:?}, expected `{}http://…`",
-                    spec.label, spec.ready_prefix
-                )
-            })?;
-        let addr: SocketAddr = url
-            .strip_prefix("http://")
-            .unwrap_or(url)
-            .parse()
-            .with_context(|| format!("cannot parse the address in {line:?}"))?;
-        // Nothing more is expected on stdout, but a full pipe would block the server.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let cpus = pid.and_then(cpus_allowed).unwrap_or_else(|| "?".to_owned());
-        println!(
-            "\n== {} == pid {}, cpus {cpus}, {}",
-            spec.label,
-            pid.map_or_else(|| "?".to_owned(), |p| p.to_string()),
-            url
-        );
-        Ok(Self {
-            label: spec.label,
-            child,
-            pid,
-            addr,
-            base: format!("http://{addr}"),
-            stderr_path: spec.stderr_path.to_path_buf(),
-        })
-    }
-
-    /// SIGTERM for a graceful stop, then SIGKILL if it lingers.
-    async fn stop(&mut self) {
-        if let Some(pid) = self.pid {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(pid.to_string())
-                .status()
-                .await;
-        }
-        match tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await {
-            Ok(Ok(status)) if status.success() => {}
-            Ok(Ok(status)) => eprintln!("WARNING: {} exited with {status}", self.label),
-            Ok(Err(e)) => eprintln!("WARNING: waiting for {}: {e}", self.label),
-            Err(_) => {
-                eprintln!(
-                    "WARNING: {} ignored SIGTERM for 10 s; killing it",
-                    self.label
-                );
-                let _ = self.child.kill().await;
-            }
-        }
-    }
-
-    fn report_stderr(&self) {
-        let total = std::fs::read_to_string(&self.stderr_path).map_or(0, |s| s.lines().count());
-        if total > 0 {
-            let head = read_head(&self.stderr_path, 10);
-            println!(
-                "-- {} stderr: {total} lines, the first ones: --\n{head}",
-                self.label
-            );
-        }
-    }
-
-    fn cpu_ticks(&self) -> Option<u64> {
-        self.pid
-            .and_then(|p| proc_cpu_ticks(&format!("/proc/{p}/stat")))
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Relay set-up and metrics
-// ---------------------------------------------------------------------------------------
-
-/// Registers the Instagram account the webhooks are addressed to; without a channel every
-/// item would be dropped as `unknown_account`. The relay prints its listening line only
-/// once storage is open, so no readiness polling is needed.
 async fn provision_relay(base: &str) -> Result<()> {
     let client = reqwest::Client::new();
     let partner = admin_post(
@@ -644,15 +379,7 @@ impl Phase {
     }
 }
 
-fn ms(h: &Histogram<u64>, q: f64) -> f64 {
-    h.value_at_quantile(q) as f64 / 1000.0
-}
-
-fn new_histogram() -> Result<Histogram<u64>> {
-    Histogram::new_with_bounds(1, HIST_MAX_US, 3).map_err(|e| anyhow!("histogram: {e:?}"))
-}
-
-async fn measure(plan: &Plan, server: &Server) -> Result<Figures> {
+async fn measure(plan: &Plan, server: &Proc) -> Result<Figures> {
     let warm = run_closed(plan, server, "warm", plan.warmup).await?;
     warm.print("warm-up          ");
     let peak = run_closed(plan, server, "peak", plan.duration).await?;
@@ -667,38 +394,6 @@ async fn measure(plan: &Plan, server: &Server) -> Result<Figures> {
         None
     };
     Ok(Figures { peak, half })
-}
-
-/// Snapshot of CPU counters, to report how busy each side was during a run. It tells
-/// whether the bare server's peak is its own limit or the generator's.
-struct CpuMark {
-    server: Option<u64>,
-    generator: Option<u64>,
-    at: Instant,
-}
-
-impl CpuMark {
-    fn take(server: &Server) -> Self {
-        Self {
-            server: server.cpu_ticks(),
-            generator: proc_cpu_ticks("/proc/self/stat"),
-            at: Instant::now(),
-        }
-    }
-
-    /// Percent of one core used by (server, generator) since `self`.
-    fn since(&self, server: &Server, clk_tck: f64) -> (Option<f64>, Option<f64>) {
-        let later = Self::take(server);
-        let secs = later.at.duration_since(self.at).as_secs_f64().max(1e-9);
-        let pct = |a: Option<u64>, b: Option<u64>| match (a, b) {
-            (Some(a), Some(b)) => Some(b.saturating_sub(a) as f64 / clk_tck / secs * 100.0),
-            _ => None,
-        };
-        (
-            pct(self.server, later.server),
-            pct(self.generator, later.generator),
-        )
-    }
 }
 
 /// Per-connection result, merged into a `Phase`.
@@ -745,15 +440,16 @@ async fn connect_all(plan: &Plan, addr: SocketAddr) -> Result<Vec<Sender>> {
     Ok(senders)
 }
 
-async fn run_closed(plan: &Plan, server: &Server, tag: &str, run_for: Duration) -> Result<Phase> {
-    let senders = connect_all(plan, server.addr).await?;
-    let mark = CpuMark::take(server);
+async fn run_closed(plan: &Plan, server: &Proc, tag: &str, run_for: Duration) -> Result<Phase> {
+    let server_addr = server.addr()?;
+    let senders = connect_all(plan, server_addr).await?;
+    let mark = CpuMark::take(&[("server", server.pid)]);
     let start = Instant::now();
     let deadline = start + run_for;
     let mut tasks = Vec::with_capacity(senders.len());
     for (conn, sender) in senders.into_iter().enumerate() {
-        let mut bodies = WebhookMaker::new(server.addr, tag, conn, plan.connections)?;
-        let addr = server.addr;
+        let mut bodies = WebhookMaker::new(server_addr, tag, conn, plan.connections)?;
+        let addr = server_addr;
         tasks.push(tokio::spawn(async move {
             let mut out = ConnResult::new()?;
             let mut sender = Some(sender);
@@ -765,24 +461,25 @@ async fn run_closed(plan: &Plan, server: &Server, tag: &str, run_for: Duration) 
             Ok::<_, anyhow::Error>(out)
         }));
     }
-    collect(plan, server, tasks, start, &mark, false).await
+    collect(tasks, start, &mark, false, plan.clk_tck).await
 }
 
 /// Fixed-rate schedule: request j (over all connections) is due at `start + j / rate`, and
 /// connection c sends j = c, c + N, c + 2N, … With HTTP/1.1 one request is in flight per
 /// connection, so if the server stalls, requests queue behind it and their latency (counted
 /// from the due time) includes the wait, as it would for a real sender.
-async fn run_open(plan: &Plan, server: &Server, rate: f64) -> Result<Phase> {
-    let senders = connect_all(plan, server.addr).await?;
-    let mark = CpuMark::take(server);
+async fn run_open(plan: &Plan, server: &Proc, rate: f64) -> Result<Phase> {
+    let server_addr = server.addr()?;
+    let senders = connect_all(plan, server_addr).await?;
+    let mark = CpuMark::take(&[("server", server.pid)]);
     // A small lead so the first due times are not already in the past.
     let start = Instant::now() + Duration::from_millis(5);
     let end = start + plan.duration;
     let n = plan.connections as u64;
     let mut tasks = Vec::with_capacity(senders.len());
     for (conn, sender) in senders.into_iter().enumerate() {
-        let mut bodies = WebhookMaker::new(server.addr, "half", conn, plan.connections)?;
-        let addr = server.addr;
+        let mut bodies = WebhookMaker::new(server_addr, "half", conn, plan.connections)?;
+        let addr = server_addr;
         tasks.push(tokio::spawn(async move {
             let mut out = ConnResult::new()?;
             let mut sender = Some(sender);
@@ -811,7 +508,7 @@ async fn run_open(plan: &Plan, server: &Server, rate: f64) -> Result<Phase> {
             Ok::<_, anyhow::Error>(out)
         }));
     }
-    collect(plan, server, tasks, start, &mark, true).await
+    collect(tasks, start, &mark, true, plan.clk_tck).await
 }
 
 /// tokio's timer has 1 ms granularity, which would smear every send by up to a
@@ -831,12 +528,11 @@ async fn wait_until(due: Instant) {
 }
 
 async fn collect(
-    plan: &Plan,
-    server: &Server,
     tasks: Vec<tokio::task::JoinHandle<Result<ConnResult>>>,
     start: Instant,
     mark: &CpuMark,
     open_loop: bool,
+    clk_tck: f64,
 ) -> Result<Phase> {
     let mut merged = ConnResult::new()?;
     for task in tasks {
@@ -857,7 +553,8 @@ async fn collect(
         }
     }
     let elapsed = Instant::now().saturating_duration_since(start);
-    let (server_cpu, generator_cpu) = mark.since(server, plan.clk_tck);
+    let used = mark.since(clk_tck);
+    let (server_cpu, generator_cpu) = (used.of("server"), used.of("bench"));
     Ok(Phase {
         ok: merged.ok,
         errors: merged.errors,
@@ -867,10 +564,6 @@ async fn collect(
         server_cpu,
         generator_cpu,
     })
-}
-
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
 }
 
 type Sender = SendRequest<Full<Bytes>>;

@@ -78,10 +78,13 @@
 //!
 //! Timings are figures, not assertions: the exit code is 0 whenever the run completed.
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use clap::Parser;
+use harness::bench::figures::{CpuMark, CpuUse, HIST_MAX_US, micros, ms, new_histogram};
+use harness::bench::machine::{Cores, taskset_available};
+use harness::bench::proc::{Proc, Spawn, find_release_bin};
+use harness::bench::procfs::clock_ticks;
 use harness::desk::{BINARY, RawDesk};
-use harness::procfs::{clock_ticks, cpus_allowed, proc_cpu_ticks, read_head};
 use harness::sim::{SimApi, eventually};
 use harness::{APP_SECRET, Api, IG_APP_SECRET, MASTER_KEY, OPERATOR_TOKEN, VERIFY_TOKEN};
 use hdrhistogram::Histogram;
@@ -92,18 +95,14 @@ use protocol::{
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Child;
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 /// Latencies above a minute are clamped; a run that slow has other problems.
-const HIST_MAX_US: u64 = 60_000_000;
 /// Credits per tenant: enough that no reply ever waits for a top-up.
 const CREDITS: i64 = 1_000_000;
 /// The simulator's per-account text-send limit: far above what one tenant's outbox reaches.
@@ -174,64 +173,22 @@ fn main() -> Result<()> {
     } else {
         Cores::default()
     };
-    if let Some(core) = cores.bench
-        && !core_affinity::set_for_current(core)
-    {
-        eprintln!("WARNING: could not pin this program to core {}", core.id);
-    }
-    let pin = cores.bench;
     // One thread drives every desk and client: the work per frame is small, and with
     // `--pin` one core is all this program (with the simulator) is given.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .on_thread_start(move || {
-            if let Some(core) = pin {
-                core_affinity::set_for_current(core);
-            }
-        })
-        .build()
-        .context("cannot start the tokio runtime")?;
+    let runtime = cores.runtime()?;
     runtime.block_on(run(args, cores))
-}
-
-/// Where the relay goes and where the simulator and this program go (with `--pin`).
-#[derive(Clone, Copy, Default)]
-struct Cores {
-    relay: Option<usize>,
-    bench: Option<core_affinity::CoreId>,
-}
-
-impl Cores {
-    fn choose() -> Cores {
-        // The cores this process may use (its affinity mask), which need not start at 0.
-        let ids = core_affinity::get_core_ids().unwrap_or_default();
-        match ids.as_slice() {
-            [relay, bench, ..] => Cores {
-                relay: Some(relay.id),
-                bench: Some(*bench),
-            },
-            _ => {
-                eprintln!("WARNING: fewer than two cores are available; nothing is pinned");
-                Cores::default()
-            }
-        }
-    }
-}
-
-fn core_name(core: Option<usize>) -> String {
-    core.map_or_else(|| "(unpinned)".to_owned(), |c| c.to_string())
 }
 
 async fn run(args: Args, mut cores: Cores) -> Result<()> {
     let relay_bin = match &args.relay_bin {
         Some(p) => p.clone(),
-        None => find_bin("relay")?,
+        None => find_release_bin(&["relay"])?,
     };
     if args.pin && !taskset_available().await {
         eprintln!("WARNING: `taskset` not found; the relay and the simulator are not pinned");
-        cores.relay = None;
+        cores.server = None;
     }
-    let sim_core = cores.relay.and(cores.bench.map(|c| c.id));
+    let sim_core = cores.server.and(cores.bench.map(|c| c.id));
     let clk_tck = clock_ticks().await;
     let tmp = tempfile::Builder::new()
         .prefix("outbox-bench-")
@@ -250,9 +207,9 @@ async fn run(args: Args, mut cores: Cores) -> Result<()> {
     );
     println!(
         "relay on core {}, simulator on core {}, this program on core {}",
-        core_name(cores.relay),
-        core_name(sim_core),
-        core_name(cores.bench.map(|c| c.id)),
+        Cores::name(cores.server),
+        Cores::name(sim_core),
+        Cores::name(cores.bench.map(|c| c.id)),
     );
     println!("relay binary: {}", relay_bin.display());
 
@@ -302,7 +259,7 @@ async fn run(args: Args, mut cores: Cores) -> Result<()> {
             ("RUST_LOG", "warn"),
         ],
         ready_prefix: "relay listening on ",
-        core: cores.relay,
+        core: cores.server,
         stderr_path: &tmp.path().join("relay.stderr"),
     })
     .await?;
@@ -330,178 +287,6 @@ async fn run(args: Args, mut cores: Cores) -> Result<()> {
         eprintln!("WARNING: could not remove the temporary directory: {e}");
     }
     Ok(())
-}
-
-/// Locates a sibling binary of the workspace's release build.
-fn find_bin(name: &str) -> Result<PathBuf> {
-    let mut dirs = Vec::new();
-    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        dirs.push(PathBuf::from(target).join("release"));
-    }
-    if let Some(exe_dir) = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(Path::to_path_buf))
-    {
-        dirs.push(exe_dir.clone());
-        // From a debug build (target/debug/outbox-bench) → target/release.
-        if let Some(target) = exe_dir.parent() {
-            dirs.push(target.join("release"));
-        }
-    }
-    dirs.push(PathBuf::from("target/release"));
-    let tried: Vec<PathBuf> = dirs.iter().map(|d| d.join(name)).collect();
-    match tried.iter().find(|p| p.is_file()) {
-        Some(found) => Ok(found.clone()),
-        None => bail!(
-            "cannot find {name}; build with `cargo build --release -p relay -p chatdesk-tests \
-             --bin relay --bin outbox-bench` or pass --relay-bin (tried: {})",
-            tried
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
-async fn taskset_available() -> bool {
-    tokio::process::Command::new("taskset")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await
-        .is_ok_and(|s| s.success())
-}
-
-// ---------------------------------------------------------------------------------------
-// Processes
-// ---------------------------------------------------------------------------------------
-
-struct Spawn<'a> {
-    label: &'static str,
-    bin: &'a Path,
-    args: &'a [&'a str],
-    envs: &'a [(&'a str, &'a str)],
-    ready_prefix: &'a str,
-    core: Option<usize>,
-    stderr_path: &'a Path,
-}
-
-/// A child process (relay or simulator) that printed its listening line.
-struct Proc {
-    label: &'static str,
-    child: Child,
-    pid: Option<u32>,
-    url: String,
-    stderr_path: PathBuf,
-}
-
-impl Proc {
-    async fn spawn(spec: Spawn<'_>) -> Result<Proc> {
-        let mut cmd = match spec.core {
-            Some(core) => {
-                // taskset execs the program, so the child's pid is the program's pid.
-                let mut c = tokio::process::Command::new("taskset");
-                c.arg("-c").arg(core.to_string()).arg(spec.bin);
-                c
-            }
-            None => tokio::process::Command::new(spec.bin),
-        };
-        // Nothing from the caller's shell (a real RELAY_STORAGE, a config file, real Meta
-        // secrets) may reach the benchmark's processes.
-        cmd.args(spec.args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("NO_COLOR", "1");
-        for (k, v) in spec.envs {
-            cmd.env(k, v);
-        }
-        let stderr = std::fs::File::create(spec.stderr_path)
-            .with_context(|| format!("cannot create {}", spec.stderr_path.display()))?;
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .kill_on_drop(true);
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("cannot start {}", spec.bin.display()))?;
-        let pid = child.id();
-        let stdout = child.stdout.take().context("child stdout not captured")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-            .await
-            .map_err(|_| anyhow!("{} printed no listening line within 30 s", spec.label))?
-            .with_context(|| format!("reading {} stdout", spec.label))?;
-        let Some(line) = line else {
-            let status = child.wait().await.ok();
-            bail!(
-                "{} exited before listening ({status:?}); stderr:\n{}",
-                spec.label,
-                read_head(spec.stderr_path, 20)
-            );
-        };
-        let url = line
-            .trim()
-            .strip_prefix(spec.ready_prefix)
-            .with_context(|| format!("{} printed {line:?}", spec.label))?
-            .trim_end_matches('/')
-            .to_owned();
-        // Nothing more is expected on stdout, but a full pipe would block the process.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let cpus = pid.and_then(cpus_allowed).unwrap_or_else(|| "?".to_owned());
-        println!(
-            "{}: pid {}, cpus {cpus}, {url}",
-            spec.label,
-            pid.map_or_else(|| "?".to_owned(), |p| p.to_string()),
-        );
-        Ok(Proc {
-            label: spec.label,
-            child,
-            pid,
-            url,
-            stderr_path: spec.stderr_path.to_path_buf(),
-        })
-    }
-
-    /// SIGTERM for a graceful stop, then SIGKILL if it lingers.
-    async fn stop(&mut self) {
-        if let Some(pid) = self.pid {
-            let _ = tokio::process::Command::new("kill")
-                .arg("-TERM")
-                .arg(pid.to_string())
-                .status()
-                .await;
-        }
-        match tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => eprintln!("WARNING: waiting for the {}: {e}", self.label),
-            Err(_) => {
-                eprintln!(
-                    "WARNING: the {} ignored SIGTERM for 10 s; killing it",
-                    self.label
-                );
-                let _ = self.child.kill().await;
-            }
-        }
-    }
-
-    async fn kill(&mut self) {
-        if let Err(e) = self.child.kill().await {
-            eprintln!("WARNING: killing the {}: {e}", self.label);
-        }
-    }
-
-    fn report_stderr(&self) {
-        let total = std::fs::read_to_string(&self.stderr_path).map_or(0, |s| s.lines().count());
-        if total > 0 {
-            println!(
-                "-- {} stderr: {total} lines, the first ones: --\n{}",
-                self.label,
-                read_head(&self.stderr_path, 10)
-            );
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -777,34 +562,6 @@ struct Bench {
     clk_tck: f64,
 }
 
-/// CPU counters of the relay, the simulator and this program at one moment.
-struct CpuMark {
-    relay: Option<u64>,
-    sim: Option<u64>,
-    bench: Option<u64>,
-    at: Instant,
-}
-
-/// Percent of one core used by each process during a phase.
-#[derive(Default)]
-struct CpuUse {
-    relay: Option<f64>,
-    sim: Option<f64>,
-    bench: Option<f64>,
-}
-
-impl CpuUse {
-    fn line(&self) -> String {
-        let f = |v: Option<f64>| v.map_or_else(|| "?".to_owned(), |c| format!("{c:.0}%"));
-        format!(
-            "cpu (% of one core): relay {}, simulator {}, bench {}",
-            f(self.relay),
-            f(self.sim),
-            f(self.bench)
-        )
-    }
-}
-
 /// The relay's group-commit counters (from `/metrics`) at one moment.
 #[derive(Clone, Copy, Default)]
 struct FlushMark {
@@ -926,41 +683,13 @@ struct Split {
     bare_n: usize,
 }
 
-fn new_histogram() -> Result<Histogram<u64>> {
-    Histogram::new_with_bounds(1, HIST_MAX_US, 3).map_err(|e| anyhow!("histogram: {e:?}"))
-}
-
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
-}
-
-fn ms(h: &Histogram<u64>, q: f64) -> f64 {
-    h.value_at_quantile(q) as f64 / 1000.0
-}
-
 impl Bench {
     fn cpu_mark(&self) -> CpuMark {
-        let of = |pid: Option<u32>| pid.and_then(|p| proc_cpu_ticks(&format!("/proc/{p}/stat")));
-        CpuMark {
-            relay: of(self.relay_pid),
-            sim: of(self.sim_pid),
-            bench: proc_cpu_ticks("/proc/self/stat"),
-            at: Instant::now(),
-        }
+        CpuMark::take(&[("relay", self.relay_pid), ("simulator", self.sim_pid)])
     }
 
     fn cpu_since(&self, mark: &CpuMark) -> CpuUse {
-        let later = self.cpu_mark();
-        let secs = later.at.duration_since(mark.at).as_secs_f64().max(1e-9);
-        let pct = |a: Option<u64>, b: Option<u64>| match (a, b) {
-            (Some(a), Some(b)) => Some(b.saturating_sub(a) as f64 / self.clk_tck / secs * 100.0),
-            _ => None,
-        };
-        CpuUse {
-            relay: pct(mark.relay, later.relay),
-            sim: pct(mark.sim, later.sim),
-            bench: pct(mark.bench, later.bench),
-        }
+        mark.since(self.clk_tck)
     }
 
     async fn flush_mark(&self) -> FlushMark {
@@ -1541,7 +1270,7 @@ fn print_summary(args: &Args, a: &PhaseA, b: &PhaseB) {
             "  !! NOT one call per reply"
         }
     );
-    println!("{}", a.cpu.line());
+    println!("cpu: {}", a.cpu);
     println!("{}", a.flush.line());
 
     println!(
@@ -1629,7 +1358,7 @@ fn print_summary(args: &Args, a: &PhaseA, b: &PhaseB) {
     for (what, n) in &b.bare_errors {
         println!("  !! {n} bare calls failed: {what}");
     }
-    println!("{}", b.cpu.line());
+    println!("cpu: {}", b.cpu);
     println!("{}", b.flush.line());
     println!("===============================================================");
 }

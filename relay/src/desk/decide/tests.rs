@@ -769,3 +769,37 @@ fn hostile_comment_ids_are_refused() {
         }
     }
 }
+
+#[test]
+fn notes_need_no_credit_window_or_claim_but_a_text() {
+    let mut t = thread(Channel::WhatsApp);
+    t.assignee = Some(AgentId::new("b"));
+    let broke = Facts {
+        credits: 0,
+        ..facts(Some(&t), None, None)
+    };
+    let note = |text: &str| Command::AddNote {
+        thread: t.id.clone(),
+        text: text.into(),
+    };
+    // A week after the customer wrote, on a thread another agent holds, with no credits.
+    let late = 7 * 24 * HOUR;
+    assert_eq!(
+        decide(
+            &broke,
+            &req("a", Role::Agent, note("called her, she pays Friday"), late)
+        ),
+        Ok(DeskAction::NoteAdded {
+            text: "called her, she pays Friday".into()
+        })
+    );
+    assert!(matches!(
+        decide(&broke, &req("a", Role::Agent, note("  "), 0)),
+        Err(Rejection::Invalid { reason }) if reason.contains("empty")
+    ));
+    let long = "x".repeat(MAX_TEXT_CHARS + 1);
+    assert!(matches!(
+        decide(&broke, &req("a", Role::Agent, note(&long), 0)),
+        Err(Rejection::Invalid { .. })
+    ));
+}

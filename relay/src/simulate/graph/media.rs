@@ -48,6 +48,26 @@ pub fn pattern(size: usize) -> Vec<u8> {
     (0..size).map(|i| ((i * 31 + 7) % 251) as u8).collect()
 }
 
+/// A small real picture (PNG, 320×200: a batik-like pattern of stripes and dots), for the
+/// photos customers send in the demo without a medium made beforehand.
+#[must_use]
+pub fn sample_picture() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(320, 200, |x, y| {
+        let band = (y / 25) % 2 == 0;
+        let dot = (x % 40 < 12) && (y % 25 < 12);
+        match (band, dot) {
+            (_, true) => image::Rgb([232, 196, 112]),
+            (true, false) => image::Rgb([38, 58, 112]),
+            (false, false) => image::Rgb([120, 62, 40]),
+        }
+    });
+    let mut png = Vec::new();
+    // Encoding an in-memory RGB image as PNG into a Vec cannot fail.
+    let _ = image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png);
+    png
+}
+
 pub fn routes() -> Router<Arc<Sim>> {
     Router::new()
         .route("/_sim/media", post(create))

@@ -1,0 +1,175 @@
+//! The narrow trait a storage backend implements: registry records, and per tenant one
+//! atomic step that reads what the rules need and writes what they decided.
+//!
+//! The rules themselves (de-duplication, sequence numbers, the evidence chain, command
+//! idempotency and decisions, the drafter's auto-send policy, redaction) live once in
+//! [`super::domain`], which turns any [`Backend`] into a [`super::Store`]. A backend only
+//! keeps records and makes a step's [`Changes`] atomic; it decides nothing.
+
+use super::{
+    AgentRecord, ChannelChange, ChannelRecord, DeletionRecord, MessageView, Modified, OnceRecord,
+    PartnerRecord, SendView, StoreError, TenantDeletion, TenantRecord, TenantRemoved,
+    TenantSettings, ThreadView,
+};
+use crate::audit::{AuditRecord, Entry, Hash};
+use crate::ingest::parse::RouteKey;
+use crate::principal::TenantScope;
+use async_trait::async_trait;
+use protocol::{
+    AgentId, Answer, ChannelId, CommandKey, Event, Millis, PartnerId, Seq, TenantId, ThreadId,
+};
+
+/// One event to add to a tenant's log, with its link in the evidence chain.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewRecord {
+    pub event: Event,
+    pub audit: AuditRecord,
+    /// Meta's identity of the item, refused a second time (commands have none: their
+    /// idempotency is the answer record).
+    pub dedup_key: Option<String>,
+}
+
+/// Everything one tenant step writes; a backend makes it all visible at once or not at all.
+///
+/// Views are whole records (the rules compute them), so a backend upserts them by their
+/// identity and keeps whatever indexes it needs (a message's Meta id, a thread's sends, the
+/// unfinished sends) in step with them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Changes {
+    /// New events, in sequence order, continuing the head the step read.
+    pub events: Vec<NewRecord>,
+    /// Stored events replaced in place with their unchanged audit record (redaction).
+    pub rewritten: Vec<Entry>,
+    pub threads: Vec<ThreadView>,
+    pub messages: Vec<MessageView>,
+    pub sends: Vec<SendView>,
+    /// Added to the stored credit balance.
+    pub credit_delta: i64,
+    /// The first answer to an agent's command key.
+    pub answer: Option<(AgentId, CommandKey, Answer)>,
+    pub settings: Option<TenantSettings>,
+    pub knowledge: Option<String>,
+}
+
+impl Changes {
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        *self == Changes::default()
+    }
+}
+
+/// One tenant's stored state inside one step. Reads answer what was stored when the step
+/// began; [`TenantTx::write`] is called at most once, at the end of a step that changes
+/// something.
+pub trait TenantTx {
+    /// The newest sequence number and its audit hash (`Seq(0)` and `audit::GENESIS` for an
+    /// empty log).
+    fn chain(&mut self) -> Result<(Seq, Hash), StoreError>;
+    /// The sequence number of the event first stored under `key`.
+    fn dedup(&mut self, key: &str) -> Result<Option<Seq>, StoreError>;
+    fn answer(&mut self, agent: &AgentId, key: &CommandKey) -> Result<Option<Answer>, StoreError>;
+    fn thread(&mut self, id: &ThreadId) -> Result<Option<ThreadView>, StoreError>;
+    /// Every thread of the tenant, in any order.
+    fn threads(&mut self) -> Result<Vec<ThreadView>, StoreError>;
+    fn message_by_mid(&mut self, mid: &str) -> Result<Option<MessageView>, StoreError>;
+    /// A thread's messages ordered by Meta's time, then sequence.
+    fn messages(&mut self, thread: &ThreadId) -> Result<Vec<MessageView>, StoreError>;
+    fn send(&mut self, send: Seq) -> Result<Option<SendView>, StoreError>;
+    /// A thread's sends, oldest first.
+    fn sends_of(&mut self, thread: &ThreadId) -> Result<Vec<SendView>, StoreError>;
+    /// Sends neither sent nor abandoned, oldest first (found by index, not by a scan of
+    /// every send).
+    fn unfinished_sends(&mut self) -> Result<Vec<SendView>, StoreError>;
+    fn credits(&mut self) -> Result<i64, StoreError>;
+    fn settings(&mut self) -> Result<TenantSettings, StoreError>;
+    fn knowledge(&mut self) -> Result<Option<String>, StoreError>;
+    /// When the newest event of each channel arrived.
+    fn channel_activity(&mut self) -> Result<Vec<(ChannelId, Millis)>, StoreError>;
+    /// Events with their audit records after `after`, in sequence order, at most `limit`.
+    fn logged_after(&mut self, after: Seq, limit: usize) -> Result<Vec<Entry>, StoreError>;
+    /// Writes the step's changes; they become visible together when the step ends well.
+    fn write(&mut self, changes: Changes) -> Result<(), StoreError>;
+}
+
+/// A step run by [`Backend::tenant_step`]: owned, so a backend may run it on another thread.
+pub trait Step<R>: FnOnce(&mut dyn TenantTx) -> Result<R, StoreError> + Send + 'static {}
+impl<R, F: FnOnce(&mut dyn TenantTx) -> Result<R, StoreError> + Send + 'static> Step<R> for F {}
+
+/// What a storage backend provides. Every method is record keeping; the rules are in
+/// [`super::domain`].
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// Runs `step` as one atomic unit of `tenant`'s data, serialised with every other step
+    /// of that tenant (so heads are gap-free); its write is kept only if it answers `Ok`.
+    async fn tenant_step<R: Send + 'static>(
+        &self,
+        tenant: &TenantId,
+        step: impl Step<R>,
+    ) -> Result<R, StoreError>;
+    /// Runs a read-only `step` (it must not call `write`); it need not wait for writers.
+    async fn tenant_read<R: Send + 'static>(
+        &self,
+        tenant: &TenantId,
+        step: impl Step<R>,
+    ) -> Result<R, StoreError>;
+    /// After a redaction: makes sure no older copy of the rewritten records stays on disk
+    /// (a write-ahead log, say). Nothing to do where the database forgets on its own.
+    async fn purge_history(&self) -> Result<(), StoreError>;
+
+    async fn insert_partner(&self, partner: PartnerRecord) -> Result<(), StoreError>;
+    async fn partner(&self, id: &PartnerId) -> Result<Option<PartnerRecord>, StoreError>;
+    async fn partners(&self) -> Result<Vec<PartnerRecord>, StoreError>;
+    async fn insert_tenant(&self, tenant: TenantRecord) -> Result<(), StoreError>;
+    async fn tenant(&self, id: &TenantId) -> Result<Option<TenantRecord>, StoreError>;
+    async fn tenants_of(&self, partner: &PartnerId) -> Result<Vec<TenantRecord>, StoreError>;
+    async fn insert_agent(&self, agent: AgentRecord) -> Result<(), StoreError>;
+    async fn agent_by_token_hash(&self, hash: &str) -> Result<Option<AgentRecord>, StoreError>;
+    async fn revoke_agent(&self, scope: &TenantScope, agent: &AgentId) -> Result<bool, StoreError>;
+    async fn agents(&self, scope: &TenantScope) -> Result<Vec<(AgentRecord, bool)>, StoreError>;
+    async fn insert_channel(
+        &self,
+        scope: &TenantScope,
+        channel: ChannelRecord,
+    ) -> Result<(), StoreError>;
+    async fn channels(&self, scope: &TenantScope) -> Result<Vec<ChannelRecord>, StoreError>;
+    async fn channel_by_route(&self, key: &RouteKey) -> Result<Option<ChannelRecord>, StoreError>;
+    async fn modify_channel(
+        &self,
+        scope: &TenantScope,
+        id: &ChannelId,
+        change: ChannelChange,
+    ) -> Result<Option<Modified>, StoreError>;
+    async fn put_once(&self, key: &str, record: OnceRecord) -> Result<(), StoreError>;
+    async fn take_once(&self, key: &str) -> Result<Option<OnceRecord>, StoreError>;
+    async fn sweep_once(&self, now: Millis) -> Result<usize, StoreError>;
+    async fn put_deletion(&self, code: &str, record: &DeletionRecord) -> Result<(), StoreError>;
+    async fn deletion(&self, code: &str) -> Result<Option<DeletionRecord>, StoreError>;
+    /// Every tenant's head (cross-tenant, read at start-up).
+    async fn heads(&self) -> Result<Vec<(TenantId, Seq)>, StoreError>;
+    /// The tenant's single-use records with their keys (no expiry check).
+    async fn once_records(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(String, OnceRecord)>, StoreError>;
+    async fn rename_partner(
+        &self,
+        id: &PartnerId,
+        name: Option<String>,
+        brand: Option<String>,
+    ) -> Result<Option<PartnerRecord>, StoreError>;
+    async fn rename_tenant(
+        &self,
+        id: &TenantId,
+        name: String,
+    ) -> Result<Option<TenantRecord>, StoreError>;
+    /// `Ok(None)` if unknown, `Conflict` while it has tenants; else how many viewers went.
+    async fn delete_partner(&self, id: &PartnerId) -> Result<Option<u64>, StoreError>;
+    /// Everything that reaches the tenant (record, tokens, channels, routes, single-use
+    /// records) first, then its data.
+    async fn delete_tenant(&self, scope: &TenantScope) -> Result<TenantRemoved, StoreError>;
+    async fn put_tenant_deletion(&self, record: &TenantDeletion) -> Result<(), StoreError>;
+    /// Oldest first.
+    async fn tenant_deletions(&self) -> Result<Vec<TenantDeletion>, StoreError>;
+    async fn sync(&self) -> Result<(), StoreError>;
+    async fn close(&self) -> Result<(), StoreError>;
+}

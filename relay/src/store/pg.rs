@@ -1,0 +1,1186 @@
+//! The PostgreSQL backend (`RELAY_STORAGE=postgres`): the same [`Backend`] as sled, so the
+//! rules of [`super::domain`] run unchanged, with tenancy enforced again by the database.
+//!
+//! Every tenant step is one transaction that runs `SET LOCAL ROLE chatdesk_tenant` and sets
+//! `app.tenant_id` locally, so row-level security (enabled and forced on every tenant table,
+//! see `pg/0001_schema.sql`) hides every other tenant's rows even when the relay logs in as
+//! a superuser. A writing step first locks its tenant's head row, so sequence numbers stay
+//! gap-free however many relays write; a step's writes commit together, and a webhook is
+//! answered only after that commit (`synchronous_commit` stays on, so [`Backend::sync`]
+//! has nothing left to do). Cross-tenant reads (routing by account id, heads at start-up)
+//! run as `chatdesk_ops`, which may only read routes, channels and heads.
+//!
+//! The rules are synchronous, so a step runs on a blocking thread and waits for each query
+//! there; the async workers never wait on the database. Values are the same bincode
+//! records sled keeps, beside the columns that key and order them.
+
+use super::backend::{Backend, Changes, Step, TenantTx};
+use super::{
+    AgentKind, AgentRecord, ChannelChange, ChannelRecord, DeletionRecord, MessageView, Modified,
+    OnceRecord, PartnerRecord, SendView, StoreError, TenantDeletion, TenantRecord, TenantRemoved,
+    TenantSettings, ThreadView,
+};
+use crate::audit::{self, AuditRecord, Entry, Hash};
+use crate::ingest::parse::RouteKey;
+use crate::principal::TenantScope;
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
+use protocol::codec::{decode_binary, encode_binary};
+use protocol::{
+    AgentId, Answer, ChannelId, CommandKey, Event, Millis, PartnerId, Seq, TenantId, ThreadId,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::str::FromStr;
+use tokio::runtime::Handle;
+use tokio_postgres::NoTls;
+
+/// The migrations, in order; a database records the versions it has applied.
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("pg/0001_schema.sql")),
+    (2, include_str!("pg/0002_tenant_deletions.sql")),
+];
+
+/// Connections per relay process.
+const POOL_SIZE: usize = 16;
+
+/// The newest schema version this build knows.
+pub const SCHEMA_VERSION: i32 = 1;
+
+pub struct PgStore {
+    pool: Pool,
+    /// How many migrations `open` applied.
+    migrated: usize,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// A database error as a storage failure: the server's own message (never the URL or
+/// the statement's parameters, which may hold tenant data).
+fn db(e: &tokio_postgres::Error) -> StoreError {
+    StoreError::Backend(format!(
+        "postgres: {}",
+        e.as_db_error()
+            .map_or_else(|| e.to_string(), |d| d.message().to_owned())
+    ))
+}
+
+fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    encode_binary(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn dec<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    decode_binary(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn seq_col(seq: Seq) -> Result<i64, StoreError> {
+    i64::try_from(seq.0).map_err(|_| StoreError::Corrupt("sequence out of range".into()))
+}
+
+fn seq_of(v: i64) -> Result<Seq, StoreError> {
+    u64::try_from(v)
+        .map(Seq)
+        .map_err(|_| StoreError::Corrupt("negative sequence".into()))
+}
+
+fn route_text(key: &RouteKey) -> String {
+    match key {
+        RouteKey::Instagram(id) => format!("ig:{id}"),
+        RouteKey::WhatsApp(id) => format!("wa:{id}"),
+    }
+}
+
+/// What an event row holds: the event and its link in the evidence chain.
+#[derive(Deserialize)]
+struct Logged {
+    event: Event,
+    audit: AuditRecord,
+}
+
+#[derive(Serialize)]
+struct LoggedRef<'a> {
+    event: &'a Event,
+    audit: &'a AuditRecord,
+}
+
+fn logged_bytes(event: &Event, audit: &AuditRecord) -> Result<Vec<u8>, StoreError> {
+    enc(&LoggedRef { event, audit })
+}
+
+/// Makes `tx` act for `tenant` only: the tenant role and its setting, both local to it.
+async fn enter_tenant(tx: &Transaction<'_>, tenant: &TenantId) -> Result<(), StoreError> {
+    tx.batch_execute("SET LOCAL ROLE chatdesk_tenant")
+        .await
+        .map_err(|e| db(&e))?;
+    tx.execute(
+        "SELECT set_config('app.tenant_id', $1, true)",
+        &[&tenant.as_str()],
+    )
+    .await
+    .map_err(|e| db(&e))?;
+    Ok(())
+}
+
+impl PgStore {
+    /// Connects to `url`, applies pending migrations and answers the store.
+    ///
+    /// # Errors
+    /// The URL is malformed, the database cannot be reached, or a migration fails.
+    pub async fn open(url: &str) -> Result<PgStore, StoreError> {
+        let config = tokio_postgres::Config::from_str(url)
+            // The driver's message may quote the URL, password included: say only what.
+            .map_err(|_| {
+                StoreError::Backend("DATABASE_URL is not a valid PostgreSQL URL".into())
+            })?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .build()
+            .map_err(backend)?;
+        let mut store = PgStore { pool, migrated: 0 };
+        store.migrated = store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies the migrations this database lacks, one transaction each, under an
+    /// advisory lock so relays starting together apply each once. Answers how many ran.
+    ///
+    /// # Errors
+    /// The database refused a migration (nothing of that migration stays).
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
+        let mut client = self.pool.get().await.map_err(backend)?;
+        let tx = client.transaction().await.map_err(|e| db(&e))?;
+        // Any fixed number: it names "chatdesk migrations" among this database's locks.
+        tx.batch_execute(
+            "SELECT pg_advisory_xact_lock(7236011);
+             CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version    integer PRIMARY KEY,
+                 applied_at timestamptz NOT NULL DEFAULT now()
+             );",
+        )
+        .await
+        .map_err(|e| db(&e))?;
+        let applied: Vec<i32> = tx
+            .query("SELECT version FROM schema_migrations", &[])
+            .await
+            .map_err(|e| db(&e))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut ran = 0;
+        for (version, sql) in MIGRATIONS {
+            if applied.contains(version) {
+                continue;
+            }
+            tx.batch_execute(sql).await.map_err(|e| {
+                StoreError::Backend(format!("migration {version} failed: {}", db(&e)))
+            })?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version) VALUES ($1)",
+                &[version],
+            )
+            .await
+            .map_err(|e| db(&e))?;
+            ran += 1;
+        }
+        tx.commit().await.map_err(|e| db(&e))?;
+        if ran > 0 {
+            tracing::info!(migrations = ran, "applied PostgreSQL migrations");
+        }
+        Ok(ran)
+    }
+
+    /// How many migrations [`PgStore::open`] applied (0: the schema was current).
+    #[must_use]
+    pub fn applied_at_open(&self) -> usize {
+        self.migrated
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(backend)
+    }
+
+    /// Runs `step` on a blocking thread inside one tenant transaction (`lock`: a writing
+    /// step, which first locks the tenant's head row).
+    async fn run_step<R: Send + 'static>(
+        &self,
+        tenant: &TenantId,
+        lock: bool,
+        step: impl Step<R>,
+    ) -> Result<R, StoreError> {
+        let mut client = self.client().await?;
+        let tenant = tenant.clone();
+        let handle = Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let tx = handle.block_on(client.transaction()).map_err(|e| db(&e))?;
+            handle.block_on(enter_tenant(&tx, &tenant))?;
+            let head = if lock {
+                // Creates the head row on a tenant's first step; either way it is locked
+                // until commit, which serialises this tenant's writers across relays.
+                let row = handle
+                    .block_on(tx.query_one(
+                        "INSERT INTO tenant_heads (tenant_id) VALUES ($1)
+                         ON CONFLICT (tenant_id) DO UPDATE SET seq = tenant_heads.seq
+                         RETURNING seq, hash",
+                        &[&tenant.as_str()],
+                    ))
+                    .map_err(|e| db(&e))?;
+                Some(head_of(row.get(0), row.get(1))?)
+            } else {
+                None
+            };
+            let mut pg = PgTx {
+                tx,
+                handle: &handle,
+                tenant: &tenant,
+                head,
+            };
+            let out = step(&mut pg)?;
+            handle.block_on(pg.tx.commit()).map_err(|e| db(&e))?;
+            Ok(out)
+        })
+        .await
+        .map_err(backend)?
+    }
+
+    /// A transaction acting for one tenant, for the registry records that live in tenant
+    /// tables (channels and their routes).
+    async fn with_tenant<'c>(
+        client: &'c mut deadpool_postgres::Object,
+        tenant: &TenantId,
+    ) -> Result<Transaction<'c>, StoreError> {
+        let tx = client.transaction().await.map_err(|e| db(&e))?;
+        enter_tenant(&tx, tenant).await?;
+        Ok(tx)
+    }
+
+    /// Adds `record`'s routes that it does not hold yet; a conflict if another channel
+    /// (of any tenant) holds one. Runs inside a tenant transaction.
+    async fn claim_routes(tx: &Transaction<'_>, record: &ChannelRecord) -> Result<(), StoreError> {
+        for key in record.route_keys() {
+            let route = route_text(&key);
+            let inserted = tx
+                .execute(
+                    "INSERT INTO routes (tenant_id, route, channel_id) VALUES ($1, $2, $3)
+                     ON CONFLICT DO NOTHING",
+                    &[&record.tenant.as_str(), &route, &record.id.as_str()],
+                )
+                .await
+                .map_err(|e| db(&e))?;
+            if inserted == 1 {
+                continue;
+            }
+            // Held already: by this channel is fine; by anything else (possibly another
+            // tenant's row, invisible here) is a conflict.
+            let holder = tx
+                .query_opt(
+                    "SELECT channel_id FROM routes WHERE tenant_id = $1 AND route = $2",
+                    &[&record.tenant.as_str(), &route],
+                )
+                .await
+                .map_err(|e| db(&e))?;
+            if holder.is_none_or(|r| r.get::<_, &str>(0) != record.id.as_str()) {
+                let (RouteKey::Instagram(id) | RouteKey::WhatsApp(id)) = key;
+                return Err(StoreError::Conflict(format!("a channel for account {id}")));
+            }
+        }
+        Ok(())
+    }
+
+    async fn insert_registry(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        what: &str,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let n = client.execute(sql, params).await.map_err(|e| db(&e))?;
+        if n == 0 {
+            return Err(StoreError::Conflict(what.to_owned()));
+        }
+        Ok(())
+    }
+
+    async fn read_body<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Option<T>, StoreError> {
+        let client = self.client().await?;
+        let row = client.query_opt(sql, params).await.map_err(|e| db(&e))?;
+        row.map(|r| dec(r.get::<_, &[u8]>(0))).transpose()
+    }
+
+    async fn read_bodies<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<T>, StoreError> {
+        let client = self.client().await?;
+        let rows = client.query(sql, params).await.map_err(|e| db(&e))?;
+        rows.iter().map(|r| dec(r.get::<_, &[u8]>(0))).collect()
+    }
+}
+
+fn head_of(seq: i64, hash: Option<Vec<u8>>) -> Result<(Seq, Hash), StoreError> {
+    let hash = match hash {
+        None => audit::GENESIS,
+        Some(bytes) => bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("head hash".into()))?,
+    };
+    Ok((seq_of(seq)?, hash))
+}
+
+/// One tenant step's transaction, driven synchronously from a blocking thread.
+struct PgTx<'a> {
+    tx: Transaction<'a>,
+    handle: &'a Handle,
+    tenant: &'a TenantId,
+    /// The head as locked at the step's start (writing steps only).
+    head: Option<(Seq, Hash)>,
+}
+
+impl PgTx<'_> {
+    fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        self.handle
+            .block_on(async {
+                let stmt = self.tx.prepare_cached(sql).await?;
+                self.tx.query(&stmt, params).await
+            })
+            .map_err(|e| db(&e))
+    }
+
+    fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        self.handle
+            .block_on(async {
+                let stmt = self.tx.prepare_cached(sql).await?;
+                self.tx.execute(&stmt, params).await
+            })
+            .map_err(|e| db(&e))
+    }
+
+    fn body<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Option<T>, StoreError> {
+        self.query(sql, params)?
+            .first()
+            .map(|r| dec(r.get::<_, &[u8]>(0)))
+            .transpose()
+    }
+
+    fn bodies<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<T>, StoreError> {
+        self.query(sql, params)?
+            .iter()
+            .map(|r| dec(r.get::<_, &[u8]>(0)))
+            .collect()
+    }
+
+    fn t(&self) -> &str {
+        self.tenant.as_str()
+    }
+}
+
+impl TenantTx for PgTx<'_> {
+    fn chain(&mut self) -> Result<(Seq, Hash), StoreError> {
+        if let Some(head) = self.head {
+            return Ok(head);
+        }
+        let rows = self.query(
+            "SELECT seq, hash FROM tenant_heads WHERE tenant_id = $1",
+            &[&self.t()],
+        )?;
+        match rows.first() {
+            Some(r) => head_of(r.get(0), r.get(1)),
+            None => Ok((Seq(0), audit::GENESIS)),
+        }
+    }
+
+    fn dedup(&mut self, key: &str) -> Result<Option<Seq>, StoreError> {
+        self.query(
+            "SELECT seq FROM dedup WHERE tenant_id = $1 AND key = $2",
+            &[&self.t(), &key],
+        )?
+        .first()
+        .map(|r| seq_of(r.get(0)))
+        .transpose()
+    }
+
+    fn answer(&mut self, agent: &AgentId, key: &CommandKey) -> Result<Option<Answer>, StoreError> {
+        self.body(
+            "SELECT body FROM answers WHERE tenant_id = $1 AND agent_id = $2 AND key = $3",
+            &[&self.t(), &agent.as_str(), &key.as_str()],
+        )
+    }
+
+    fn thread(&mut self, id: &ThreadId) -> Result<Option<ThreadView>, StoreError> {
+        self.body(
+            "SELECT body FROM threads WHERE tenant_id = $1 AND thread_id = $2",
+            &[&self.t(), &id.as_str()],
+        )
+    }
+
+    fn threads(&mut self) -> Result<Vec<ThreadView>, StoreError> {
+        self.bodies(
+            "SELECT body FROM threads WHERE tenant_id = $1",
+            &[&self.t()],
+        )
+    }
+
+    fn message_by_mid(&mut self, mid: &str) -> Result<Option<MessageView>, StoreError> {
+        self.body(
+            "SELECT body FROM messages WHERE tenant_id = $1 AND mid = $2",
+            &[&self.t(), &mid],
+        )
+    }
+
+    fn messages(&mut self, thread: &ThreadId) -> Result<Vec<MessageView>, StoreError> {
+        self.bodies(
+            "SELECT body FROM messages WHERE tenant_id = $1 AND thread_id = $2
+             ORDER BY occurred_at, seq",
+            &[&self.t(), &thread.as_str()],
+        )
+    }
+
+    fn send(&mut self, send: Seq) -> Result<Option<SendView>, StoreError> {
+        self.body(
+            "SELECT body FROM sends WHERE tenant_id = $1 AND send_seq = $2",
+            &[&self.t(), &seq_col(send)?],
+        )
+    }
+
+    fn sends_of(&mut self, thread: &ThreadId) -> Result<Vec<SendView>, StoreError> {
+        self.bodies(
+            "SELECT body FROM sends WHERE tenant_id = $1 AND thread_id = $2 ORDER BY send_seq",
+            &[&self.t(), &thread.as_str()],
+        )
+    }
+
+    fn unfinished_sends(&mut self) -> Result<Vec<SendView>, StoreError> {
+        self.bodies(
+            "SELECT body FROM sends WHERE tenant_id = $1 AND NOT finished ORDER BY send_seq",
+            &[&self.t()],
+        )
+    }
+
+    fn credits(&mut self) -> Result<i64, StoreError> {
+        Ok(self
+            .query(
+                "SELECT credits FROM tenant_heads WHERE tenant_id = $1",
+                &[&self.t()],
+            )?
+            .first()
+            .map_or(0, |r| r.get(0)))
+    }
+
+    fn settings(&mut self) -> Result<TenantSettings, StoreError> {
+        let rows = self.query(
+            "SELECT settings FROM tenant_heads WHERE tenant_id = $1",
+            &[&self.t()],
+        )?;
+        match rows.first().and_then(|r| r.get::<_, Option<&[u8]>>(0)) {
+            Some(bytes) => dec(bytes),
+            None => Ok(TenantSettings::default()),
+        }
+    }
+
+    fn knowledge(&mut self) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .query(
+                "SELECT knowledge FROM tenant_heads WHERE tenant_id = $1",
+                &[&self.t()],
+            )?
+            .first()
+            .and_then(|r| r.get(0)))
+    }
+
+    fn channel_activity(&mut self) -> Result<Vec<(ChannelId, Millis)>, StoreError> {
+        Ok(self
+            .query(
+                "SELECT channel_id, at FROM channel_activity WHERE tenant_id = $1
+                 ORDER BY channel_id",
+                &[&self.t()],
+            )?
+            .iter()
+            .map(|r| (ChannelId(r.get(0)), Millis(r.get(1))))
+            .collect())
+    }
+
+    fn logged_after(&mut self, after: Seq, limit: usize) -> Result<Vec<Entry>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.query(
+            "SELECT body FROM events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            &[&self.t(), &seq_col(after)?, &limit],
+        )?
+        .iter()
+        .map(|r| {
+            let Logged { event, audit } = dec(r.get::<_, &[u8]>(0))?;
+            Ok(Entry { event, audit })
+        })
+        .collect()
+    }
+
+    fn write(&mut self, changes: Changes) -> Result<(), StoreError> {
+        let t = self.tenant.as_str();
+        for new in &changes.events {
+            let seq = seq_col(new.event.seq)?;
+            self.execute(
+                "INSERT INTO events (tenant_id, seq, body) VALUES ($1, $2, $3)",
+                &[&t, &seq, &logged_bytes(&new.event, &new.audit)?],
+            )?;
+            if let Some(key) = &new.dedup_key {
+                self.execute(
+                    "INSERT INTO dedup (tenant_id, key, seq) VALUES ($1, $2, $3)",
+                    &[&t, key, &seq],
+                )?;
+            }
+            if let Some(channel) = new.event.channel_id() {
+                self.execute(
+                    "INSERT INTO channel_activity (tenant_id, channel_id, at) VALUES ($1, $2, $3)
+                     ON CONFLICT (tenant_id, channel_id)
+                     DO UPDATE SET at = GREATEST(channel_activity.at, EXCLUDED.at)",
+                    &[&t, &channel.as_str(), &new.event.received_at.0],
+                )?;
+            }
+        }
+        if let Some(last) = changes.events.last() {
+            self.execute(
+                "UPDATE tenant_heads SET seq = $2, hash = $3 WHERE tenant_id = $1",
+                &[&t, &seq_col(last.event.seq)?, &last.audit.hash.as_slice()],
+            )?;
+        }
+        for entry in &changes.rewritten {
+            self.execute(
+                "UPDATE events SET body = $3 WHERE tenant_id = $1 AND seq = $2",
+                &[
+                    &t,
+                    &seq_col(entry.event.seq)?,
+                    &logged_bytes(&entry.event, &entry.audit)?,
+                ],
+            )?;
+        }
+        for thread in &changes.threads {
+            self.execute(
+                "INSERT INTO threads (tenant_id, thread_id, body) VALUES ($1, $2, $3)
+                 ON CONFLICT (tenant_id, thread_id) DO UPDATE SET body = EXCLUDED.body",
+                &[&t, &thread.id.as_str(), &enc(thread)?],
+            )?;
+        }
+        for m in &changes.messages {
+            self.execute(
+                "INSERT INTO messages (tenant_id, mid, thread_id, occurred_at, seq, body)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (tenant_id, mid) DO UPDATE SET thread_id = EXCLUDED.thread_id,
+                     occurred_at = EXCLUDED.occurred_at, seq = EXCLUDED.seq, body = EXCLUDED.body",
+                &[
+                    &t,
+                    &m.mid,
+                    &m.thread.as_str(),
+                    &m.occurred_at.0,
+                    &seq_col(m.seq)?,
+                    &enc(m)?,
+                ],
+            )?;
+        }
+        for s in &changes.sends {
+            self.execute(
+                "INSERT INTO sends (tenant_id, send_seq, thread_id, finished, body)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (tenant_id, send_seq)
+                 DO UPDATE SET finished = EXCLUDED.finished, body = EXCLUDED.body",
+                &[
+                    &t,
+                    &seq_col(s.send)?,
+                    &s.thread.as_str(),
+                    &s.is_finished(),
+                    &enc(s)?,
+                ],
+            )?;
+        }
+        if changes.credit_delta != 0 {
+            self.execute(
+                "UPDATE tenant_heads SET credits = credits + $2 WHERE tenant_id = $1",
+                &[&t, &changes.credit_delta],
+            )?;
+        }
+        if let Some((agent, key, answer)) = &changes.answer {
+            self.execute(
+                "INSERT INTO answers (tenant_id, agent_id, key, body) VALUES ($1, $2, $3, $4)",
+                &[&t, &agent.as_str(), &key.as_str(), &enc(answer)?],
+            )?;
+        }
+        if let Some(settings) = &changes.settings {
+            self.execute(
+                "UPDATE tenant_heads SET settings = $2 WHERE tenant_id = $1",
+                &[&t, &enc(settings)?],
+            )?;
+        }
+        if let Some(knowledge) = &changes.knowledge {
+            self.execute(
+                "UPDATE tenant_heads SET knowledge = $2 WHERE tenant_id = $1",
+                &[&t, knowledge],
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Backend for PgStore {
+    async fn tenant_step<R: Send + 'static>(
+        &self,
+        tenant: &TenantId,
+        step: impl Step<R>,
+    ) -> Result<R, StoreError> {
+        self.run_step(tenant, true, step).await
+    }
+
+    async fn tenant_read<R: Send + 'static>(
+        &self,
+        tenant: &TenantId,
+        step: impl Step<R>,
+    ) -> Result<R, StoreError> {
+        self.run_step(tenant, false, step).await
+    }
+
+    async fn purge_history(&self) -> Result<(), StoreError> {
+        // The rows were rewritten, but their old versions stay in the table files until a
+        // vacuum reclaims them: do it now for the tables a redaction rewrites, rather than
+        // whenever autovacuum comes by. (VACUUM cannot run in a transaction; the relay's
+        // login owns the tables.)
+        let client = self.client().await?;
+        client
+            .batch_execute("VACUUM events, messages, threads, sends")
+            .await
+            .map_err(|e| db(&e))
+    }
+
+    async fn insert_partner(&self, partner: PartnerRecord) -> Result<(), StoreError> {
+        self.insert_registry(
+            "INSERT INTO partners (id, created_at, body) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+            &[&partner.id.as_str(), &partner.created_at.0, &enc(&partner)?],
+            "partner",
+        )
+        .await
+    }
+
+    async fn partner(&self, id: &PartnerId) -> Result<Option<PartnerRecord>, StoreError> {
+        self.read_body("SELECT body FROM partners WHERE id = $1", &[&id.as_str()])
+            .await
+    }
+
+    async fn partners(&self) -> Result<Vec<PartnerRecord>, StoreError> {
+        self.read_bodies("SELECT body FROM partners ORDER BY created_at, id", &[])
+            .await
+    }
+
+    async fn insert_tenant(&self, tenant: TenantRecord) -> Result<(), StoreError> {
+        self.insert_registry(
+            "INSERT INTO tenants (id, partner_id, created_at, body) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+            &[
+                &tenant.id.as_str(),
+                &tenant.partner.as_str(),
+                &tenant.created_at.0,
+                &enc(&tenant)?,
+            ],
+            "tenant",
+        )
+        .await
+    }
+
+    async fn tenant(&self, id: &TenantId) -> Result<Option<TenantRecord>, StoreError> {
+        self.read_body("SELECT body FROM tenants WHERE id = $1", &[&id.as_str()])
+            .await
+    }
+
+    async fn tenants_of(&self, partner: &PartnerId) -> Result<Vec<TenantRecord>, StoreError> {
+        self.read_bodies(
+            "SELECT body FROM tenants WHERE partner_id = $1 ORDER BY created_at, id",
+            &[&partner.as_str()],
+        )
+        .await
+    }
+
+    async fn insert_agent(&self, agent: AgentRecord) -> Result<(), StoreError> {
+        let tenant = match &agent.kind {
+            AgentKind::Tenant { tenant, .. } => Some(tenant.as_str()),
+            AgentKind::PartnerViewer { .. } => None,
+        };
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO agents (id, tenant, created_at, token_hash, body)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (id) DO UPDATE SET tenant = EXCLUDED.tenant,
+                     token_hash = EXCLUDED.token_hash, revoked = false, body = EXCLUDED.body",
+                &[
+                    &agent.id.as_str(),
+                    &tenant,
+                    &agent.created_at.0,
+                    &agent.token_hash,
+                    &enc(&agent)?,
+                ],
+            )
+            .await
+            .map_err(|e| db(&e))?;
+        Ok(())
+    }
+
+    async fn agent_by_token_hash(&self, hash: &str) -> Result<Option<AgentRecord>, StoreError> {
+        self.read_body(
+            "SELECT body FROM agents WHERE token_hash = $1 AND NOT revoked",
+            &[&hash],
+        )
+        .await
+    }
+
+    async fn revoke_agent(&self, scope: &TenantScope, agent: &AgentId) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "UPDATE agents SET revoked = true WHERE id = $1 AND tenant = $2",
+                &[&agent.as_str(), &scope.tenant().as_str()],
+            )
+            .await
+            .map_err(|e| db(&e))?;
+        Ok(n > 0)
+    }
+
+    async fn agents(&self, scope: &TenantScope) -> Result<Vec<(AgentRecord, bool)>, StoreError> {
+        let client = self.client().await?;
+        client
+            .query(
+                "SELECT body, NOT revoked FROM agents WHERE tenant = $1 ORDER BY created_at, id",
+                &[&scope.tenant().as_str()],
+            )
+            .await
+            .map_err(|e| db(&e))?
+            .iter()
+            .map(|r| Ok((dec(r.get::<_, &[u8]>(0))?, r.get(1))))
+            .collect()
+    }
+
+    async fn insert_channel(
+        &self,
+        scope: &TenantScope,
+        channel: ChannelRecord,
+    ) -> Result<(), StoreError> {
+        let mut record = channel;
+        record.tenant = scope.tenant().clone();
+        let mut client = self.client().await?;
+        let tx = Self::with_tenant(&mut client, scope.tenant()).await?;
+        tx.execute(
+            "INSERT INTO channels (tenant_id, channel_id, body) VALUES ($1, $2, $3)
+             ON CONFLICT (tenant_id, channel_id) DO UPDATE SET body = EXCLUDED.body",
+            &[&record.tenant.as_str(), &record.id.as_str(), &enc(&record)?],
+        )
+        .await
+        .map_err(|e| db(&e))?;
+        Self::claim_routes(&tx, &record).await?;
+        tx.commit().await.map_err(|e| db(&e))
+    }
+
+    async fn channels(&self, scope: &TenantScope) -> Result<Vec<ChannelRecord>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = Self::with_tenant(&mut client, scope.tenant()).await?;
+        let rows = tx
+            .query(
+                "SELECT body FROM channels WHERE tenant_id = $1 ORDER BY channel_id",
+                &[&scope.tenant().as_str()],
+            )
+            .await
+            .map_err(|e| db(&e))?;
+        let out = rows
+            .iter()
+            .map(|r| dec(r.get::<_, &[u8]>(0)))
+            .collect::<Result<_, _>>()?;
+        tx.commit().await.map_err(|e| db(&e))?;
+        Ok(out)
+    }
+
+    async fn channel_by_route(&self, key: &RouteKey) -> Result<Option<ChannelRecord>, StoreError> {
+        // Not cached: another relay may move a route at any time, and this is one indexed
+        // join per webhook.
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| db(&e))?;
+        tx.batch_execute("SET LOCAL ROLE chatdesk_ops")
+            .await
+            .map_err(|e| db(&e))?;
+        let row = tx
+            .query_opt(
+                "SELECT c.body FROM routes r
+                 JOIN channels c ON c.tenant_id = r.tenant_id AND c.channel_id = r.channel_id
+                 WHERE r.route = $1",
+                &[&route_text(key)],
+            )
+            .await
+            .map_err(|e| db(&e))?;
+        tx.commit().await.map_err(|e| db(&e))?;
+        row.map(|r| dec(r.get::<_, &[u8]>(0))).transpose()
+    }
+
+    async fn modify_channel(
+        &self,
+        scope: &TenantScope,
+        id: &ChannelId,
+        change: ChannelChange,
+    ) -> Result<Option<Modified>, StoreError> {
+        let tenant = scope.tenant();
+        let mut client = self.client().await?;
+        let tx = Self::with_tenant(&mut client, tenant).await?;
+        let Some(row) = tx
+            .query_opt(
+                "SELECT body FROM channels WHERE tenant_id = $1 AND channel_id = $2 FOR UPDATE",
+                &[&tenant.as_str(), &id.as_str()],
+            )
+            .await
+            .map_err(|e| db(&e))?
+        else {
+            return Ok(None);
+        };
+        let old: ChannelRecord = dec(row.get::<_, &[u8]>(0))?;
+        let Some(mut new) = change(&old) else {
+            return Ok(Some(Modified {
+                record: old,
+                changed: false,
+            }));
+        };
+        // The change may not move the record to another tenant or id.
+        new.tenant = old.tenant.clone();
+        new.id = old.id.clone();
+        let kept: Vec<String> = new.route_keys().iter().map(route_text).collect();
+        for route in old.route_keys().iter().map(route_text) {
+            if !kept.contains(&route) {
+                tx.execute(
+                    "DELETE FROM routes WHERE tenant_id = $1 AND route = $2",
+                    &[&tenant.as_str(), &route],
+                )
+                .await
+                .map_err(|e| db(&e))?;
+            }
+        }
+        tx.execute(
+            "UPDATE channels SET body = $3 WHERE tenant_id = $1 AND channel_id = $2",
+            &[&tenant.as_str(), &id.as_str(), &enc(&new)?],
+        )
+        .await
+        .map_err(|e| db(&e))?;
+        Self::claim_routes(&tx, &new).await?;
+        tx.commit().await.map_err(|e| db(&e))?;
+        Ok(Some(Modified {
+            record: new,
+            changed: true,
+        }))
+    }
+
+    async fn put_once(&self, key: &str, record: OnceRecord) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO once_records (key, expires_at, body) VALUES ($1, $2, $3)
+                 ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at,
+                     body = EXCLUDED.body",
+                &[&key, &record.expires_at.0, &enc(&record)?],
+            )
+            .await
+            .map_err(|e| db(&e))?;
+        Ok(())
+    }
+
+    async fn take_once(&self, key: &str) -> Result<Option<OnceRecord>, StoreError> {
+        // One statement: of concurrent callers exactly one gets the deleted row.
+        self.read_body(
+            "DELETE FROM once_records WHERE key = $1 RETURNING body",
+            &[&key],
+        )
+        .await
+    }
+
+    async fn once_records(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(String, OnceRecord)>, StoreError> {
+        // Single-use records carry their tenant inside the sealed body only; they are few
+        // (unused links and states of the last days).
+        let client = self.client().await?;
+        let rows = client
+            .query("SELECT key, body FROM once_records ORDER BY key", &[])
+            .await
+            .map_err(|e| db(&e))?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let record: OnceRecord = dec(r.get::<_, &[u8]>(1)).ok()?;
+                (record.tenant == *tenant).then(|| (r.get::<_, String>(0), record))
+            })
+            .collect())
+    }
+
+    async fn rename_partner(
+        &self,
+        id: &PartnerId,
+        name: Option<String>,
+        brand: Option<String>,
+    ) -> Result<Option<PartnerRecord>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| db(&e))?;
+        let Some(row) = tx
+            .query_opt("SELECT body FROM partners WHERE id = $1 FOR UPDATE", &[&id.as_str()])
+            .await
+            .map_err(|e| db(&e))?
+        else {
+            return Ok(None);
+        };
+        let mut record: PartnerRecord = dec(row.get::<_, &[u8]>(0))?;
+        if let Some(name) = name {
+            record.name = name;
+        }
+        if let Some(brand) = brand {
+            record.brand = Some(brand);
+        }
+        tx.execute(
+            "UPDATE partners SET body = $2 WHERE id = $1",
+            &[&id.as_str(), &enc(&record)?],
+        )
+        .await
+        .map_err(|e| db(&e))?;
+        tx.commit().await.map_err(|e| db(&e))?;
+        Ok(Some(record))
+    }
+
+    async fn rename_tenant(
+        &self,
+        id: &TenantId,
+        name: String,
+    ) -> Result<Option<TenantRecord>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| db(&e))?;
+        let Some(row) = tx
+            .query_opt("SELECT body FROM tenants WHERE id = $1 FOR UPDATE", &[&id.as_str()])
+            .await
+            .map_err(|e| db(&e))?
+        else {
+            return Ok(None);
+        };
+        let mut record: TenantRecord = dec(row.get::<_, &[u8]>(0))?;
+        record.name = name;
+        tx.execute(
+            "UPDATE tenants SET body = $2 WHERE id = $1",
+            &[&id.as_str(), &enc(&record)?],
+        )
+        .await
+        .map_err(|e| db(&e))?;
+        tx.commit().await.map_err(|e| db(&e))?;
+        Ok(Some(record))
+    }
+
+    async fn delete_partner(&self, id: &PartnerId) -> Result<Option<u64>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| db(&e))?;
+        // The partner's row locked first: a tenant made for it meanwhile waits for this.
+        if tx
+            .query_opt("SELECT 1 FROM partners WHERE id = $1 FOR UPDATE", &[&id.as_str()])
+            .await
+            .map_err(|e| db(&e))?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let held: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM tenants WHERE partner_id = $1",
+                &[&id.as_str()],
+            )
+            .await
+            .map_err(|e| db(&e))?
+            .get(0);
+        if held > 0 {
+            return Err(StoreError::Conflict(format!(
+                "partner {id} still has {held} tenant(s)"
+            )));
+        }
+        let mut viewers = 0;
+        for row in tx
+            .query("SELECT id, body FROM agents WHERE tenant IS NULL", &[])
+            .await
+            .map_err(|e| db(&e))?
+        {
+            let agent: AgentRecord = dec(row.get::<_, &[u8]>(1))?;
+            if matches!(&agent.kind, AgentKind::PartnerViewer { partner } if partner == id) {
+                tx.execute("DELETE FROM agents WHERE id = $1", &[&row.get::<_, &str>(0)])
+                    .await
+                    .map_err(|e| db(&e))?;
+                viewers += 1;
+            }
+        }
+        tx.execute("DELETE FROM partners WHERE id = $1", &[&id.as_str()])
+            .await
+            .map_err(|e| db(&e))?;
+        tx.commit().await.map_err(|e| db(&e))?;
+        Ok(Some(viewers))
+    }
+
+    async fn delete_tenant(&self, scope: &TenantScope) -> Result<TenantRemoved, StoreError> {
+        let tenant = scope.tenant();
+        let mut removed = TenantRemoved::default();
+        let mut client = self.client().await?;
+        // One transaction: the registry first (as the relay's own role), then the tenant's
+        // rows under its role and setting, so row security bounds the deletes too.
+        let tx = client.transaction().await.map_err(|e| db(&e))?;
+        removed.agents = tx
+            .execute("DELETE FROM agents WHERE tenant = $1", &[&tenant.as_str()])
+            .await
+            .map_err(|e| db(&e))?;
+        for row in tx
+            .query("SELECT key, body FROM once_records", &[])
+            .await
+            .map_err(|e| db(&e))?
+        {
+            if dec::<OnceRecord>(row.get::<_, &[u8]>(1)).is_ok_and(|r| r.tenant == *tenant) {
+                tx.execute("DELETE FROM once_records WHERE key = $1", &[&row.get::<_, &str>(0)])
+                    .await
+                    .map_err(|e| db(&e))?;
+                removed.single_use += 1;
+            }
+        }
+        tx.execute("DELETE FROM tenants WHERE id = $1", &[&tenant.as_str()])
+            .await
+            .map_err(|e| db(&e))?;
+        enter_tenant(&tx, tenant).await?;
+        for table in [
+            "events",
+            "dedup",
+            "threads",
+            "messages",
+            "sends",
+            "answers",
+            "channel_activity",
+            "channels",
+            "routes",
+            "tenant_heads",
+        ] {
+            // Table names come from this fixed list, never from input.
+            let n = tx
+                .execute(&format!("DELETE FROM {table}"), &[])
+                .await
+                .map_err(|e| db(&e))?;
+            match table {
+                "events" => removed.events = n,
+                "channels" => removed.channels = n,
+                _ => {}
+            }
+            removed.keys += n;
+        }
+        tx.commit().await.map_err(|e| db(&e))?;
+        Ok(removed)
+    }
+
+    async fn put_tenant_deletion(&self, record: &TenantDeletion) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO tenant_deletions (tenant, deleted_at, body) VALUES ($1, $2, $3)
+                 ON CONFLICT (tenant) DO UPDATE SET deleted_at = EXCLUDED.deleted_at,
+                     body = EXCLUDED.body",
+                &[&record.tenant.as_str(), &record.deleted_at.0, &enc(record)?],
+            )
+            .await
+            .map_err(|e| db(&e))?;
+        Ok(())
+    }
+
+    async fn tenant_deletions(&self) -> Result<Vec<TenantDeletion>, StoreError> {
+        self.read_bodies(
+            "SELECT body FROM tenant_deletions ORDER BY deleted_at, tenant",
+            &[],
+        )
+        .await
+    }
+
+    async fn sweep_once(&self, now: Millis) -> Result<usize, StoreError> {
+        let client = self.client().await?;
+        let n = client
+            .execute("DELETE FROM once_records WHERE expires_at <= $1", &[&now.0])
+            .await
+            .map_err(|e| db(&e))?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    async fn put_deletion(&self, code: &str, record: &DeletionRecord) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO deletions (code, body) VALUES ($1, $2)
+                 ON CONFLICT (code) DO UPDATE SET body = EXCLUDED.body",
+                &[&code, &enc(record)?],
+            )
+            .await
+            .map_err(|e| db(&e))?;
+        Ok(())
+    }
+
+    async fn deletion(&self, code: &str) -> Result<Option<DeletionRecord>, StoreError> {
+        self.read_body("SELECT body FROM deletions WHERE code = $1", &[&code])
+            .await
+    }
+
+    async fn heads(&self) -> Result<Vec<(TenantId, Seq)>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| db(&e))?;
+        tx.batch_execute("SET LOCAL ROLE chatdesk_ops")
+            .await
+            .map_err(|e| db(&e))?;
+        let rows = tx
+            .query(
+                "SELECT t.id, COALESCE(h.seq, 0) FROM tenants t
+                 LEFT JOIN tenant_heads h ON h.tenant_id = t.id ORDER BY t.id",
+                &[],
+            )
+            .await
+            .map_err(|e| db(&e))?;
+        tx.commit().await.map_err(|e| db(&e))?;
+        rows.iter()
+            .map(|r| Ok((TenantId::new(r.get::<_, &str>(0)), seq_of(r.get(1))?)))
+            .collect()
+    }
+
+    async fn sync(&self) -> Result<(), StoreError> {
+        // Every step committed before it returned, with synchronous_commit on.
+        Ok(())
+    }
+
+    async fn close(&self) -> Result<(), StoreError> {
+        self.pool.close();
+        Ok(())
+    }
+}
+
+pub mod testdb;
+
+#[cfg(test)]
+mod tests;

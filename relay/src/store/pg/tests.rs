@@ -1,0 +1,247 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::PgStore;
+use super::testdb::TestDb;
+use crate::store::Store;
+use crate::store::conformance::{Opened, scope, text};
+
+/// A store on a fresh database, for the conformance suite.
+async fn open_for_suite() -> Opened {
+    let db = TestDb::create().await.unwrap();
+    let store = PgStore::open(db.url()).await.unwrap();
+    Opened {
+        store: std::sync::Arc::new(store),
+        guard: Box::new(db),
+    }
+}
+
+crate::conformance_suite!(open_for_suite);
+
+#[tokio::test]
+async fn migrations_apply_once() {
+    let db = TestDb::create().await.unwrap();
+    let store = PgStore::open(db.url()).await.unwrap();
+    assert_eq!(store.migrate().await.unwrap(), 0, "open applied them all");
+    let again = PgStore::open(db.url()).await.unwrap();
+    assert_eq!(again.migrate().await.unwrap(), 0);
+    store.close().await.unwrap();
+    again.close().await.unwrap();
+}
+
+#[test]
+fn the_schema_version_is_the_newest_migration() {
+    assert_eq!(
+        super::MIGRATIONS.last().map(|m| m.0),
+        Some(super::SCHEMA_VERSION)
+    );
+}
+
+/// Fills every tenant table for `tenant`: events, dedup keys, views, a send, a command
+/// answer, credits and settings (the head row), a channel and its routes.
+async fn fill(store: &PgStore, tenant: &str, account: &str) {
+    use crate::store::{ChannelKind, ChannelRecord, CommandRequest, TenantSettings};
+    use protocol::{AgentId, Command, CommandKey, Millis, Role};
+    let s = scope(tenant);
+    store
+        .append(&s, vec![text(tenant, "m1", "private words", 1000)])
+        .await
+        .unwrap();
+    let thread = crate::ids::thread(
+        &protocol::TenantId::new(tenant),
+        &protocol::ChannelId::new("ch_1"),
+        "dm:igsid-1",
+    );
+    store.add_credits(&s, 3, Millis(1500)).await.unwrap();
+    let queued = crate::store::NewEvent {
+        dedup_key: "q1".into(),
+        received_at: Millis(1800),
+        body: protocol::EventBody::Desk(protocol::DeskEvent {
+            channel_id: protocol::ChannelId::new("ch_1"),
+            thread: thread.clone(),
+            agent: AgentId::new("ag_1"),
+            key: None,
+            action: protocol::DeskAction::ReplyQueued {
+                text: "Hello".into(),
+                from_draft: None,
+                content: None,
+                reply_to: None,
+            },
+        }),
+    };
+    store.append(&s, vec![queued]).await.unwrap();
+    let request = CommandRequest {
+        agent: AgentId::new("ag_1"),
+        role: Role::Agent,
+        key: CommandKey::new("k1"),
+        command: Command::Claim { thread },
+        received_at: Millis(2000),
+    };
+    let outcome = store.apply_command(&s, request).await.unwrap();
+    assert!(
+        matches!(outcome.answer, protocol::Answer::Applied { .. }),
+        "{outcome:?}"
+    );
+    store
+        .put_settings(
+            &s,
+            &TenantSettings {
+                auto_send: true,
+                ..TenantSettings::default()
+            },
+        )
+        .await
+        .unwrap();
+    let channel = ChannelRecord {
+        id: protocol::ChannelId::new("ch_1"),
+        tenant: protocol::TenantId::new(tenant),
+        kind: ChannelKind::Instagram,
+        account_id: account.into(),
+        page_id: None,
+        username: None,
+        waba_id: None,
+        sealed_token: Some("v1.sealed".into()),
+        created_at: Millis(0),
+        token_expires_at: None,
+        login: Some("operator".into()),
+        app_user_id: None,
+        profile_picture_url: None,
+        followers_count: None,
+        needs_reconnect: None,
+    };
+    store.insert_channel(&s, channel).await.unwrap();
+}
+
+async fn count(
+    client: &mut tokio_postgres::Client,
+    table: &str,
+    tenant: Option<&str>,
+) -> (i64, i64) {
+    let tx = client.transaction().await.unwrap();
+    tx.batch_execute("SET LOCAL ROLE chatdesk_tenant")
+        .await
+        .unwrap();
+    if let Some(t) = tenant {
+        tx.execute("SELECT set_config('app.tenant_id', $1, true)", &[&t])
+            .await
+            .unwrap();
+    }
+    let row = tx
+        .query_one(
+            &format!("SELECT count(*), count(*) FILTER (WHERE tenant_id <> 'tn_a') FROM {table}"),
+            &[],
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    (row.get(0), row.get(1))
+}
+
+#[tokio::test]
+async fn row_security_shows_a_tenant_only_its_own_rows_in_every_tenant_table() {
+    let db = TestDb::create().await.unwrap();
+    let store = PgStore::open(db.url()).await.unwrap();
+    fill(&store, "tn_a", "111").await;
+    fill(&store, "tn_b", "222").await;
+    let (mut client, connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    // Every table with a tenant_id, found in the catalog so a new one cannot be missed.
+    let tables: Vec<String> = client
+        .query(
+            "SELECT table_name::text FROM information_schema.columns
+             WHERE table_schema = 'public' AND column_name = 'tenant_id' ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        tables,
+        [
+            "answers",
+            "channel_activity",
+            "channels",
+            "dedup",
+            "events",
+            "messages",
+            "routes",
+            "sends",
+            "tenant_heads",
+            "threads"
+        ]
+    );
+    for table in &tables {
+        // As the relay's login (a superuser here) both tenants' rows exist.
+        let row = client
+            .query_one(
+                &format!("SELECT count(*) FILTER (WHERE tenant_id = 'tn_b') FROM {table}"),
+                &[],
+            )
+            .await
+            .unwrap();
+        assert!(row.get::<_, i64>(0) > 0, "{table} has tenant b's rows");
+        let (all, others) = count(&mut client, table, Some("tn_a")).await;
+        assert!(all > 0, "{table}: tenant a sees its own rows");
+        assert_eq!(others, 0, "{table}: tenant a sees none of tenant b's");
+        assert_eq!(
+            count(&mut client, table, None).await,
+            (0, 0),
+            "{table}: no tenant set, no rows"
+        );
+        let flags = client
+            .query_one(
+                "SELECT c.relrowsecurity, c.relforcerowsecurity, pg_get_userbyid(c.relowner)
+                 FROM pg_class c WHERE c.relname = $1",
+                &[table],
+            )
+            .await
+            .unwrap();
+        assert!(
+            flags.get::<_, bool>(0) && flags.get::<_, bool>(1),
+            "{table}"
+        );
+        assert_ne!(flags.get::<_, String>(2), "chatdesk_tenant");
+    }
+    // Writing another tenant's row is refused, not hidden.
+    let tx = client.transaction().await.unwrap();
+    tx.batch_execute(
+        "SET LOCAL ROLE chatdesk_tenant; SELECT set_config('app.tenant_id', 'tn_a', true)",
+    )
+    .await
+    .unwrap();
+    let err = tx
+        .execute(
+            "INSERT INTO dedup (tenant_id, key, seq) VALUES ('tn_b', 'forged', 99)",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    let message = err.as_db_error().map(|e| e.message().to_owned());
+    assert!(
+        message
+            .as_deref()
+            .is_some_and(|m| m.contains("row-level security")),
+        "{err:?}"
+    );
+    drop(tx);
+    let role = client
+        .query_one(
+            "SELECT rolcanlogin, rolbypassrls, rolsuper FROM pg_roles
+             WHERE rolname = 'chatdesk_tenant'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            role.get::<_, bool>(0),
+            role.get::<_, bool>(1),
+            role.get::<_, bool>(2)
+        ),
+        (false, false, false)
+    );
+    store.close().await.unwrap();
+}
