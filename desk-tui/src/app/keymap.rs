@@ -44,7 +44,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 31] = [
+    pub const ALL: [Action; 32] = [
         Action::Down,
         Action::Up,
         Action::Top,
@@ -146,7 +146,7 @@ impl Action {
             Action::DiscardSend => "give up a failed reply",
             Action::ResumeDrafting => "resume paused drafting",
             Action::Disconnect => "disconnect a channel",
-            Action::ConnectLink => "new Instagram connect link (:link KIND for another)",
+            Action::ConnectLink => "new connect link",
             Action::Settings => "owner settings",
             Action::Report => "partner report",
             Action::Help => "this help",
