@@ -191,6 +191,40 @@ impl Media {
     }
 }
 
+/// Whether the terminal is one that may draw images (kitty, iTerm2, WezTerm, Ghostty,
+/// foot, mlterm, Konsole, Contour, VS Code, Rio, or `DESK_IMAGES=1`), judged from the
+/// environment alone. Only then is the terminal asked: the query reads the answer from
+/// stdin, and keys typed while it waits would be lost, so a terminal that cannot answer is
+/// never made to wait (tmux and plain xterms included).
+#[must_use]
+pub fn may_draw_images(env: impl Fn(&str) -> Option<String>) -> bool {
+    let set = |k: &str| env(k).is_some_and(|v| !v.is_empty());
+    if let Some(forced) = env("DESK_IMAGES") {
+        return matches!(forced.as_str(), "1" | "on" | "yes" | "true");
+    }
+    let term = env("TERM").unwrap_or_default().to_ascii_lowercase();
+    let program = env("TERM_PROGRAM").unwrap_or_default().to_ascii_lowercase();
+    set("KITTY_WINDOW_ID")
+        || set("WEZTERM_EXECUTABLE")
+        || set("KONSOLE_VERSION")
+        || ["kitty", "ghostty", "wezterm", "foot", "mlterm", "contour", "rio"]
+            .iter()
+            .any(|t| term.contains(t))
+        || ["iterm.app", "wezterm", "ghostty", "vscode", "rio"]
+            .iter()
+            .any(|p| program == *p)
+}
+
+/// The terminal's graphics protocol, asked with a short wait (see [`may_draw_images`]).
+#[must_use]
+pub fn ask_terminal() -> Option<Picker> {
+    let options = ratatui_image::picker::cap_parser::QueryStdioOptions {
+        timeout: std::time::Duration::from_millis(400),
+        ..Default::default()
+    };
+    Picker::from_query_stdio_with_options(options).ok()
+}
+
 /// Hands `url` to the system opener, `browser` being `$BROWSER`'s value.
 ///
 /// # Errors
@@ -316,6 +350,26 @@ mod tests {
             message: "m".into(),
             n,
         }
+    }
+
+    #[test]
+    fn only_terminals_that_may_draw_images_are_asked() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(name, _)| *name == k)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        assert!(may_draw_images(env(&[("TERM", "xterm-kitty")])));
+        assert!(may_draw_images(env(&[("TERM_PROGRAM", "iTerm.app")])));
+        assert!(may_draw_images(env(&[("KITTY_WINDOW_ID", "3")])));
+        assert!(!may_draw_images(env(&[("TERM", "tmux-256color")])));
+        assert!(!may_draw_images(env(&[("TERM", "xterm-256color")])));
+        assert!(!may_draw_images(env(&[])));
+        assert!(may_draw_images(env(&[("TERM", "xterm"), ("DESK_IMAGES", "1")])));
+        assert!(!may_draw_images(env(&[("TERM", "xterm-kitty"), ("DESK_IMAGES", "0")])));
     }
 
     #[test]

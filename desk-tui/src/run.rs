@@ -381,8 +381,8 @@ pub async fn run(options: RunOptions) -> Result<()> {
                 })
             })
             .collect(),
-        if options.images {
-            ratatui_image::picker::Picker::from_query_stdio().ok()
+        if options.images && crate::media::may_draw_images(|k| std::env::var(k).ok()) {
+            crate::media::ask_terminal()
         } else {
             None
         },

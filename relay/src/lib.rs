@@ -5,6 +5,7 @@
 //! path) and `store` (the storage trait and its invariants).
 
 pub mod audit;
+pub mod chain_heads;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -237,7 +238,7 @@ impl Relay {
         housekeeping::spawn(self.state.clone());
         self.state.disk.spawn(self.state.config.disk_check);
         // The day is read from the relay's clock each second, so a moved test clock shows.
-        audit::heads::spawn_daily_log(
+        chain_heads::spawn_daily_log(
             self.state.store.clone(),
             self.state.clock.clone(),
             std::time::Duration::from_secs(1),

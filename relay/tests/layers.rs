@@ -28,6 +28,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "metrics",
             "proxies",
             "listener",
+            "disk",
         ],
     ),
     ("simulator", &["simulate"]),
@@ -48,7 +49,10 @@ const LAYERS: &[(&str, &[&str])] = &[
             "media",
         ],
     ),
-    ("engines", &["desk", "outbox", "drafting", "profiles"]),
+    (
+        "engines",
+        &["desk", "outbox", "drafting", "profiles", "chain_heads"],
+    ),
     (
         "flows",
         &["lifecycle", "connect", "refresh", "housekeeping"],

@@ -146,7 +146,7 @@ impl Action {
             Action::DiscardSend => "give up a failed reply",
             Action::ResumeDrafting => "resume paused drafting",
             Action::Disconnect => "disconnect a channel",
-            Action::ConnectLink => "new connect link",
+            Action::ConnectLink => "mint a connect link",
             Action::Settings => "owner settings",
             Action::Report => "partner report",
             Action::Help => "this help",

@@ -19,7 +19,7 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The Prometheus text of the heads: `relay_audit_chain_head{tenant,hash} seq`.
 #[must_use]
-pub fn render(heads: &[(TenantId, Seq, super::Hash)]) -> String {
+pub fn render(heads: &[(TenantId, Seq, crate::audit::Hash)]) -> String {
     let mut out = String::from(
         "# HELP relay_audit_chain_head Newest event seq of each tenant's evidence chain, \
          labelled with that event's audit hash\n# TYPE relay_audit_chain_head gauge\n",
