@@ -207,9 +207,11 @@ pub fn may_draw_images(env: impl Fn(&str) -> Option<String>) -> bool {
     set("KITTY_WINDOW_ID")
         || set("WEZTERM_EXECUTABLE")
         || set("KONSOLE_VERSION")
-        || ["kitty", "ghostty", "wezterm", "foot", "mlterm", "contour", "rio"]
-            .iter()
-            .any(|t| term.contains(t))
+        || [
+            "kitty", "ghostty", "wezterm", "foot", "mlterm", "contour", "rio",
+        ]
+        .iter()
+        .any(|t| term.contains(t))
         || ["iterm.app", "wezterm", "ghostty", "vscode", "rio"]
             .iter()
             .any(|p| program == *p)
@@ -368,8 +370,14 @@ mod tests {
         assert!(!may_draw_images(env(&[("TERM", "tmux-256color")])));
         assert!(!may_draw_images(env(&[("TERM", "xterm-256color")])));
         assert!(!may_draw_images(env(&[])));
-        assert!(may_draw_images(env(&[("TERM", "xterm"), ("DESK_IMAGES", "1")])));
-        assert!(!may_draw_images(env(&[("TERM", "xterm-kitty"), ("DESK_IMAGES", "0")])));
+        assert!(may_draw_images(env(&[
+            ("TERM", "xterm"),
+            ("DESK_IMAGES", "1")
+        ])));
+        assert!(!may_draw_images(env(&[
+            ("TERM", "xterm-kitty"),
+            ("DESK_IMAGES", "0")
+        ])));
     }
 
     #[test]

@@ -566,49 +566,32 @@ fn run_effects(
             }
             Effect::SetAutoSend { profile, on } => {
                 let tenant = app.profile(profile).and_then(|p| p.tenant.clone());
-                spawn_remote(
-                    live,
-                    profile,
-                    tenant,
-                    tx,
-                    move |remote, tenant| async move {
-                        let change = remote.set_auto_send(&tenant, on).await;
-                        let result = remote
-                            .settings_after(&tenant, change, "auto-send was not changed")
-                            .await;
-                        Msg::Settings { profile, result }
-                    },
-                );
+                settings_change(live, profile, tenant, tx, "auto-send was not changed", {
+                    move |remote: Remote, tenant: String| async move {
+                        remote.set_auto_send(&tenant, on).await
+                    }
+                });
             }
             Effect::MintConnectLink { profile, kind } => {
                 let tenant = app.profile(profile).and_then(|p| p.tenant.clone());
-                spawn_remote(
-                    live,
-                    profile,
-                    tenant,
-                    tx,
-                    move |remote, tenant| async move {
-                        let change = remote.mint_link(&tenant, &kind).await;
-                        let result = remote
-                            .settings_after(&tenant, change, "no connect link was made")
-                            .await;
-                        Msg::Settings { profile, result }
-                    },
-                );
+                settings_change(live, profile, tenant, tx, "no connect link was made", {
+                    move |remote: Remote, tenant: String| async move {
+                        remote.mint_link(&tenant, &kind).await
+                    }
+                });
             }
             Effect::Disconnect { profile, channel } => {
                 let tenant = app.profile(profile).and_then(|p| p.tenant.clone());
-                spawn_remote(
+                settings_change(
                     live,
                     profile,
                     tenant,
                     tx,
-                    move |remote, tenant| async move {
-                        let change = remote.disconnect(&tenant, &channel).await;
-                        let result = remote
-                            .settings_after(&tenant, change, "the channel was not disconnected")
-                            .await;
-                        Msg::Settings { profile, result }
+                    "the channel was not disconnected",
+                    {
+                        move |remote: Remote, tenant: String| async move {
+                            remote.disconnect(&tenant, &channel).await
+                        }
                     },
                 );
             }
@@ -694,6 +677,33 @@ fn spawn_remote<F, Fut>(
     tokio::spawn(async move {
         let _ = tx.send(call(remote, id).await);
     });
+}
+
+/// An owner's change from the settings screen in a task, then the screen read back (or
+/// `failed` and why, when the change did not go through).
+fn settings_change<F, Fut, T>(
+    live: &[Live],
+    profile: usize,
+    tenant: Option<String>,
+    tx: &mpsc::UnboundedSender<Msg>,
+    failed: &'static str,
+    change: F,
+) where
+    F: FnOnce(Remote, String) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, crate::remote::RemoteError>> + Send + 'static,
+    T: Send + 'static,
+{
+    spawn_remote(
+        live,
+        profile,
+        tenant,
+        tx,
+        move |remote, tenant| async move {
+            let done = change(remote.clone(), tenant.clone()).await;
+            let result = remote.settings_after(&tenant, done, failed).await;
+            Msg::Settings { profile, result }
+        },
+    );
 }
 
 /// Suspends the screen, runs `$VISUAL`/`$EDITOR` (default `vi`) on a temporary file holding

@@ -15,7 +15,6 @@ use protocol::{DeskAction, DraftAuthor, Event, EventBody, Millis, SendStatus, Se
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-
 mod verify;
 
 pub use verify::{Entry, ExportError, ExportHeader, Verdict, Verifier, verify_export, verify_log};

@@ -171,8 +171,12 @@ async fn a_person_approves_a_draft_in_the_real_desk_and_sees_it_delivered() -> a
         .await?;
     assert!(!done.contains("refused"), "{done}");
 
-    // The owner's settings screen hands out a connect link that starts Instagram Login.
+    // The owner's settings screen lists unused connect links and mints none on opening;
+    // `L` asks for one, which starts Instagram Login.
     tmux.keys(&["Escape", "S"])?;
+    tmux.wait_for("the settings without links", |s| s.contains("none unused"))
+        .await?;
+    tmux.keys(&["L"])?;
     let settings = tmux
         .wait_for("the settings with connect links", |s| {
             s.contains("Connect a new account") && s.contains("/oauth/instagram/start?link=")

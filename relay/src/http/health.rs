@@ -109,8 +109,6 @@ pub async fn metrics(
     }
     let mut text = app.metrics.render();
     // Read at scrape time rather than registered, so a deleted tenant leaves no series.
-    text.push_str(&crate::chain_heads::render(
-        &app.store.chain_heads().await?,
-    ));
+    text.push_str(&crate::chain_heads::render(&app.store.chain_heads().await?));
     Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }

@@ -950,7 +950,10 @@ impl Backend for PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(|e| db(&e))?;
         let Some(row) = tx
-            .query_opt("SELECT body FROM partners WHERE id = $1 FOR UPDATE", &[&id.as_str()])
+            .query_opt(
+                "SELECT body FROM partners WHERE id = $1 FOR UPDATE",
+                &[&id.as_str()],
+            )
             .await
             .map_err(|e| db(&e))?
         else {
@@ -981,7 +984,10 @@ impl Backend for PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(|e| db(&e))?;
         let Some(row) = tx
-            .query_opt("SELECT body FROM tenants WHERE id = $1 FOR UPDATE", &[&id.as_str()])
+            .query_opt(
+                "SELECT body FROM tenants WHERE id = $1 FOR UPDATE",
+                &[&id.as_str()],
+            )
             .await
             .map_err(|e| db(&e))?
         else {
@@ -1004,7 +1010,10 @@ impl Backend for PgStore {
         let tx = client.transaction().await.map_err(|e| db(&e))?;
         // The partner's row locked first: a tenant made for it meanwhile waits for this.
         if tx
-            .query_opt("SELECT 1 FROM partners WHERE id = $1 FOR UPDATE", &[&id.as_str()])
+            .query_opt(
+                "SELECT 1 FROM partners WHERE id = $1 FOR UPDATE",
+                &[&id.as_str()],
+            )
             .await
             .map_err(|e| db(&e))?
             .is_none()
@@ -1032,9 +1041,12 @@ impl Backend for PgStore {
         {
             let agent: AgentRecord = dec(row.get::<_, &[u8]>(1))?;
             if matches!(&agent.kind, AgentKind::PartnerViewer { partner } if partner == id) {
-                tx.execute("DELETE FROM agents WHERE id = $1", &[&row.get::<_, &str>(0)])
-                    .await
-                    .map_err(|e| db(&e))?;
+                tx.execute(
+                    "DELETE FROM agents WHERE id = $1",
+                    &[&row.get::<_, &str>(0)],
+                )
+                .await
+                .map_err(|e| db(&e))?;
                 viewers += 1;
             }
         }
@@ -1062,9 +1074,12 @@ impl Backend for PgStore {
             .map_err(|e| db(&e))?
         {
             if dec::<OnceRecord>(row.get::<_, &[u8]>(1)).is_ok_and(|r| r.tenant == *tenant) {
-                tx.execute("DELETE FROM once_records WHERE key = $1", &[&row.get::<_, &str>(0)])
-                    .await
-                    .map_err(|e| db(&e))?;
+                tx.execute(
+                    "DELETE FROM once_records WHERE key = $1",
+                    &[&row.get::<_, &str>(0)],
+                )
+                .await
+                .map_err(|e| db(&e))?;
                 removed.single_use += 1;
             }
         }

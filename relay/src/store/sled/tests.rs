@@ -1,9 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::{Logged, LoggedRef, Prefix, SledStore, Tree, Writes, dec, enc};
-use crate::store::{OnceRecord, TenantRecord};
 use crate::store::Store;
 use crate::store::conformance::{Opened, scope, seqs, text};
+use crate::store::{OnceRecord, TenantRecord};
 use protocol::EventBody;
 use protocol::inbound::InboundKind;
 use protocol::{Millis, PartnerId, Seq, TenantId};
