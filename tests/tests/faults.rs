@@ -112,6 +112,13 @@ async fn above_capacity_webhooks_get_503_with_retry_after_and_nothing_is_stored(
 
 #[tokio::test]
 async fn a_full_data_directory_stops_acknowledging_and_loses_nothing() {
+    // The guard watches the relay's own data directory, which holds the events only on
+    // sled; on PostgreSQL the database's disk is the server's, and a full one fails the
+    // commit (the webhook is then not acknowledged). Sled's run of this test is the one.
+    if harness::on_postgres() {
+        eprintln!("sled only: the data directory holds no events on PostgreSQL");
+        return;
+    }
     let mut w = World::new().await.unwrap();
     w.stop().await.unwrap();
     let size = dir_size(&w.options.data_dir);
