@@ -4,30 +4,27 @@
 //! Start reading at [`Relay`] (what `relay serve` does), then `http::webhook` (the ingest
 //! path) and `store` (the storage trait and its invariants).
 
+// The crates under relay/ (ARCHITECTURE.md, "Crates"), re-exported under the module names
+// the relay's code and tests have always used.
+pub use chatdesk_base::{clock, graph_url, html, ids, meta_id, secret};
+pub use chatdesk_drafting::{draft, knowledge, lang, llm, rules, safety};
+pub use chatdesk_simulator as simulate;
+
 pub mod audit;
 pub mod chain_heads;
 pub mod cli;
-pub mod clock;
 pub mod config;
 pub mod connect;
 pub mod demo;
 pub mod desk;
 pub mod disk;
-pub mod draft;
 pub mod drafting;
-pub mod graph_url;
 pub mod housekeeping;
-pub mod html;
 pub mod http;
-pub mod ids;
 pub mod ingest;
-pub mod knowledge;
-pub mod lang;
 pub mod lifecycle;
 pub mod listener;
-pub mod llm;
 pub mod media;
-pub mod meta_id;
 pub mod metrics;
 pub mod outbox;
 pub mod principal;
@@ -35,11 +32,7 @@ pub mod profiles;
 pub mod proxies;
 pub mod refresh;
 pub mod report;
-pub mod rules;
-pub mod safety;
-pub mod secret;
 pub mod shutdown;
-pub mod simulate;
 pub mod store;
 pub mod tls;
 pub mod vault;

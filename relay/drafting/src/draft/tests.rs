@@ -8,7 +8,7 @@ use crate::knowledge::Knowledge;
 
 fn load(name: &str) -> Drafter {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../assets/knowledge")
+        .join("../../assets/knowledge")
         .join(format!("{name}.toml"));
     let text = std::fs::read_to_string(path).unwrap();
     Drafter::new(&Knowledge::from_toml(&text).unwrap())
@@ -292,7 +292,7 @@ fn drafts_are_deterministic_and_fast_enough() {
 /// A knowledge file of the dev evaluation set (`assets/eval/dev/knowledge`).
 fn dev(name: &str) -> Drafter {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../assets/eval/dev/knowledge")
+        .join("../../assets/eval/dev/knowledge")
         .join(format!("{name}.toml"));
     let text = std::fs::read_to_string(path).unwrap();
     Drafter::new(&Knowledge::from_toml(&text).unwrap())

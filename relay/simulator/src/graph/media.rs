@@ -14,8 +14,8 @@
 //! the end). It answers `{id, cdn_url, lookaside_url, sha256}`.
 
 use super::{Answer, GraphRequest, authenticate};
-use crate::simulate::Sim;
-use crate::simulate::errors::GraphError;
+use crate::Sim;
+use crate::errors::GraphError;
 use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};

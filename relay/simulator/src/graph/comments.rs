@@ -5,11 +5,11 @@
 //! can assert it was made exactly once.
 
 use super::{Answer, GraphRequest, authenticate};
-use crate::simulate::Sim;
-use crate::simulate::errors::GraphError;
-use crate::simulate::followups;
-use crate::simulate::ids;
-use crate::simulate::record::InboxEntry;
+use crate::Sim;
+use crate::errors::GraphError;
+use crate::followups;
+use crate::ids;
+use crate::record::InboxEntry;
 use serde_json::json;
 use std::sync::Arc;
 
@@ -93,7 +93,7 @@ pub fn list_replies(
         .map(|(id, text, at)| {
             json!({
                 "id": id, "text": text,
-                "timestamp": crate::simulate::time::graph_time(*at),
+                "timestamp": crate::time::graph_time(*at),
                 "from": {"id": comment.account, "username": username},
             })
         })

@@ -9,8 +9,8 @@
 //! derived from the IGSID, so the same customer always has the same profile.
 
 use super::{Answer, GraphRequest, authenticate, resolve_account};
-use crate::simulate::Sim;
-use crate::simulate::errors::GraphError;
+use crate::Sim;
+use crate::errors::GraphError;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 

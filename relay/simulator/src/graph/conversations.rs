@@ -6,20 +6,16 @@
 //! messages, newest first. Limited to `conversations_per_second` per account (2 by default).
 
 use super::{Answer, GraphRequest, authenticate, check_addressing, resolve_account};
-use crate::simulate::Sim;
-use crate::simulate::errors::GraphError;
-use crate::simulate::ratelimit::Bucket;
-use crate::simulate::state::State;
-use crate::simulate::time::graph_time;
+use crate::Sim;
+use crate::errors::GraphError;
+use crate::ratelimit::Bucket;
+use crate::state::State;
+use crate::time::graph_time;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// Counts the call against the account's Conversations API budget.
-fn throttle(
-    st: &mut State,
-    account: &str,
-    now: i64,
-) -> Result<crate::simulate::ratelimit::Usage, Answer> {
+fn throttle(st: &mut State, account: &str, now: i64) -> Result<crate::ratelimit::Usage, Answer> {
     let limit = st
         .instagram
         .get(account)
@@ -62,7 +58,7 @@ pub fn list(sim: &Arc<Sim>, req: &GraphRequest, id: &str, now: i64) -> Result<An
             let last = msgs.iter().map(|m| m.at_ms).max().unwrap_or(0);
             (
                 last,
-                json!({"id": crate::simulate::ids::instagram_conversation(a, c), "updated_time": graph_time(last)}),
+                json!({"id": crate::ids::instagram_conversation(a, c), "updated_time": graph_time(last)}),
             )
         })
         .collect();

@@ -7,10 +7,10 @@
 //! DELETE → `{"success": true}`). Token exchange and refresh are not simulated.
 
 use super::{Answer, GraphRequest, authenticate, check_addressing, resolve_account};
-use crate::simulate::Sim;
-use crate::simulate::accounts::Login;
-use crate::simulate::errors::{GraphError, Surface};
-use crate::simulate::state::AccountRef;
+use crate::Sim;
+use crate::accounts::Login;
+use crate::errors::{GraphError, Surface};
+use crate::state::AccountRef;
 use axum::http::Method;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -41,7 +41,7 @@ pub fn me(sim: &Arc<Sim>, req: &GraphRequest, now: i64) -> Result<Answer, GraphE
             json!({"id": a.page_id, "name": a.username})
         }
         AccountRef::Instagram(a) => {
-            let (picture, followers) = crate::simulate::oauth::profile_of(&a.ig_id);
+            let (picture, followers) = crate::oauth::profile_of(&a.ig_id);
             json!({
                 "user_id": a.ig_id, "username": a.username, "id": app_scoped(&a.ig_id),
                 "account_type": "BUSINESS", "name": a.username,

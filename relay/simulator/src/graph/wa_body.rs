@@ -4,7 +4,7 @@
 //! `error_data.details` naming the problem, as the Cloud API answers.
 
 use super::ig_body::valid_url;
-use crate::simulate::errors::GraphError;
+use crate::errors::GraphError;
 use serde_json::Value;
 
 const TEXT_MAX_CHARS: usize = 4096;

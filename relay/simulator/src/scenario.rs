@@ -317,7 +317,7 @@ text = "Ongkir ke Bandung?"
 
     #[test]
     fn shipped_scenarios_parse() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/scenarios");
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../assets/scenarios");
         let mut n = 0;
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let path = entry.path();

@@ -13,7 +13,7 @@
 use crate::draft::{FactRef, Speaker, Turn};
 use crate::knowledge::Knowledge;
 use crate::lang::Language;
-use crate::secret::Secret;
+use chatdesk_base::secret::Secret;
 use serde_json::{Value, json};
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Time for the simulator: wall-clock milliseconds, and the short durations scenario files
 //! and the control API use to place a customer's message in the past (`ago = "23h59m"`).
 
-use crate::clock::{Clock as _, SystemClock};
+use chatdesk_base::clock::{Clock as _, SystemClock};
 
 /// Milliseconds since the Unix epoch, now (the relay's wall clock).
 #[must_use]

@@ -177,10 +177,10 @@ impl Registry {
 }
 
 const BUILT_IN: &[(&str, &str)] = &[
-    ("en", include_str!("../../assets/lang/en.toml")),
-    ("id", include_str!("../../assets/lang/id.toml")),
-    ("es", include_str!("../../assets/lang/es.toml")),
-    ("pt", include_str!("../../assets/lang/pt.toml")),
+    ("en", include_str!("../../../assets/lang/en.toml")),
+    ("id", include_str!("../../../assets/lang/id.toml")),
+    ("es", include_str!("../../../assets/lang/es.toml")),
+    ("pt", include_str!("../../../assets/lang/pt.toml")),
 ];
 
 /// Why a language file was refused.

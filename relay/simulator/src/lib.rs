@@ -199,8 +199,8 @@ pub mod time;
 pub mod webhooks;
 pub mod window;
 
-use crate::secret::Secret;
 use accounts::{AccountSpec, SignWith};
+use chatdesk_base::secret::Secret;
 use state::State;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

@@ -389,7 +389,7 @@ fn token_status(surface: Surface) -> StatusCode {
 /// Meta's request trace id: 11 or so characters of base64-ish letters.
 #[must_use]
 pub fn fbtrace_id() -> String {
-    crate::ids::random_text(
+    chatdesk_base::ids::random_text(
         b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-",
         11,
     )

@@ -5,8 +5,8 @@
 //! replies, every attachment type's payload, generic and button templates, and the
 //! reaction payloads.
 
-use crate::simulate::errors::GraphError;
-use crate::simulate::ratelimit::Bucket;
+use crate::errors::GraphError;
+use crate::ratelimit::Bucket;
 use serde_json::Value;
 
 /// The text limit, in bytes of UTF-8.

@@ -6,13 +6,13 @@
 
 use super::ig_body::{self, IgRequest, Recipient, SenderAction};
 use super::{Answer, GraphRequest, authenticate, check_addressing};
-use crate::simulate::Sim;
-use crate::simulate::errors::{GraphError, Surface};
-use crate::simulate::followups::{self, InstagramFollowup};
-use crate::simulate::ids;
-use crate::simulate::ratelimit::Bucket;
-use crate::simulate::record::InboxEntry;
-use crate::simulate::window::{self, Refusal};
+use crate::Sim;
+use crate::errors::{GraphError, Surface};
+use crate::followups::{self, InstagramFollowup};
+use crate::ids;
+use crate::ratelimit::Bucket;
+use crate::record::InboxEntry;
+use crate::window::{self, Refusal};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -145,7 +145,7 @@ fn refusal(r: Refusal, surface: Surface) -> GraphError {
 
 /// The customer's last message time, if the customer exists and can receive messages.
 fn reachable(
-    st: &crate::simulate::state::State,
+    st: &crate::state::State,
     account: &str,
     customer: &str,
 ) -> Result<Option<i64>, GraphError> {
@@ -159,7 +159,7 @@ fn reachable(
 }
 
 fn known_message(
-    st: &crate::simulate::state::State,
+    st: &crate::state::State,
     account: &str,
     customer: &str,
     mid: &str,
@@ -174,7 +174,7 @@ fn known_message(
 
 /// What the customer receives from a send, before it gets its place in the records.
 fn received(
-    a: &crate::simulate::accounts::InstagramAccount,
+    a: &crate::accounts::InstagramAccount,
     customer: &str,
     mid: &str,
     message: Value,
@@ -199,8 +199,8 @@ fn received(
 /// Delivers a message: the conversation, the customer's inbox, then Meta's follow-ups.
 fn deliver(
     sim: &Arc<Sim>,
-    st: &mut crate::simulate::state::State,
-    a: &crate::simulate::accounts::InstagramAccount,
+    st: &mut crate::state::State,
+    a: &crate::accounts::InstagramAccount,
     mut entry: InboxEntry,
 ) {
     let mid = entry.message_id.clone().unwrap_or_default();

@@ -7,8 +7,8 @@ use crate::knowledge::Knowledge;
 use protocol::Channel;
 
 fn boutique() -> Knowledge {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/knowledge/boutique.toml");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../assets/knowledge/boutique.toml");
     Knowledge::from_toml(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -288,8 +288,8 @@ fn phrases_of_every_language_are_not_off_domain() {
 fn every_boutique_draft_passes_the_classifier() {
     // The drafter only repeats facts, so its drafts must ground (here, above both, so
     // draft need not know the classifier).
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/knowledge/boutique.toml");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../assets/knowledge/boutique.toml");
     let k = Knowledge::from_toml(&std::fs::read_to_string(path).unwrap()).unwrap();
     let d = crate::draft::Drafter::new(&k);
     let c = Classifier::new(&k);

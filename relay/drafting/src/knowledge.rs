@@ -289,7 +289,7 @@ mod tests {
 
     #[test]
     fn every_shipped_knowledge_file_loads() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/knowledge");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/knowledge");
         let mut n = 0;
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();

@@ -6,8 +6,8 @@
 //! `{"data": [{<field>: …}]}`; DELETE `fields=["ice_breakers"]` → `{"result": "success"}`.
 
 use super::{Answer, GraphRequest, authenticate, check_addressing, resolve_account};
-use crate::simulate::Sim;
-use crate::simulate::errors::GraphError;
+use crate::Sim;
+use crate::errors::GraphError;
 use axum::http::Method;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;

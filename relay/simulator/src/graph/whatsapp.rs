@@ -11,15 +11,15 @@
 
 use super::wa_body::{self, WaKind, WaRequest};
 use super::{Answer, GraphRequest, authenticate};
-use crate::simulate::Sim;
-use crate::simulate::accounts::Reengagement;
-use crate::simulate::errors::{GraphError, WA_REENGAGEMENT_DETAILS};
-use crate::simulate::followups::{self, WhatsAppFollowup};
-use crate::simulate::ids;
-use crate::simulate::ratelimit::Bucket;
-use crate::simulate::record::InboxEntry;
-use crate::simulate::state::WaSent;
-use crate::simulate::window;
+use crate::Sim;
+use crate::accounts::Reengagement;
+use crate::errors::{GraphError, WA_REENGAGEMENT_DETAILS};
+use crate::followups::{self, WhatsAppFollowup};
+use crate::ids;
+use crate::ratelimit::Bucket;
+use crate::record::InboxEntry;
+use crate::state::WaSent;
+use crate::window;
 use serde_json::json;
 use std::sync::Arc;
 

@@ -37,8 +37,6 @@ use super::graph::{self, parse_form, segments};
 use super::record::CallRecord;
 use super::state::State;
 use super::time::now_ms;
-use crate::graph_url::with_params as with_query;
-use crate::html::escape as esc;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
@@ -46,6 +44,8 @@ use axum::extract::State as AxumState;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use chatdesk_base::graph_url::with_params as with_query;
+use chatdesk_base::html::escape as esc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
@@ -202,7 +202,7 @@ impl State {
 }
 
 fn random(prefix: &str, n: usize) -> String {
-    let tail = crate::ids::random_text(
+    let tail = chatdesk_base::ids::random_text(
         b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
         n,
     );
