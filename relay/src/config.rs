@@ -13,6 +13,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// The sled write-ahead log's segment size when `RELAY_WAL_SEGMENT_BYTES` is not set: big
+/// enough that a checkpoint is rare under load, small enough that replay at start is quick.
+pub const DEFAULT_WAL_SEGMENT_BYTES: u64 = 32 << 20;
+
 /// Largest webhook body accepted by default (WhatsApp payloads "can be up to 3 MB").
 pub const DEFAULT_MAX_BODY: usize = 4 * 1024 * 1024;
 /// Webhook POSTs handled at once by default: far above what one core durably ingests
@@ -412,7 +416,7 @@ impl Config {
         let media_max_bytes = number(raw.media_max_bytes, "RELAY_MEDIA_MAX_BYTES", "bytes")?
             .map_or(DEFAULT_MEDIA_MAX_BYTES, |n| n as u64);
         let wal_segment_bytes = number(raw.wal_segment_bytes, "RELAY_WAL_SEGMENT_BYTES", "bytes")?
-            .map_or(crate::store::sled::SEGMENT_BYTES, |n| n as u64);
+            .map_or(DEFAULT_WAL_SEGMENT_BYTES, |n| n as u64);
         let defaults = DeskLimits::default();
         let millis = |v: Option<String>, var, default: Duration| {
             number(v, var, "milliseconds")

@@ -25,6 +25,7 @@ pub mod ingest;
 pub mod lifecycle;
 pub mod listener;
 pub mod media;
+pub mod meta_errors;
 pub mod metrics;
 pub mod outbox;
 pub mod principal;

@@ -16,7 +16,7 @@
 
 use crate::http::AppState;
 use crate::ids;
-use crate::outbox::classify::classify;
+use crate::meta_errors::classify;
 use crate::principal::TenantScope;
 use crate::store::{NewEvent, Reconnect, StoreError};
 use protocol::{AccountEvent, AccountEventKind, ChannelId, EventBody, Millis};

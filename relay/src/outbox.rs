@@ -2,7 +2,7 @@
 //!
 //! A send is: window check (`protocol::window`) → credit check → the account's send rate
 //! (`limits`) → `Sending` recorded durably with its credit taken → the Graph call
-//! (`graph`) → `Sent` with Meta's id, or `Failed` with a class (`classify`) and the credit
+//! (`graph`) → `Sent` with Meta's id, or `Failed` with a class (`crate::meta_errors`) and the credit
 //! given back. Transient and rate-limit failures are retried with jittered exponential
 //! back-off, a bounded number of times; the others wait for a person.
 //!
@@ -16,14 +16,13 @@
 //! began, records it as sent if so, and only otherwise sends again. Calls that got no
 //! answer (timeouts) are settled the same way before their retry.
 //!
-//! Start at `worker` (the loop of one tenant), then `graph` and `classify`.
+//! Start at `worker` (the loop of one tenant), then `graph`; Meta's error codes are sorted by `crate::meta_errors`.
 //!
 //! Access tokens are opened (made plaintext) only by [`open_token`], at call time: the
 //! worker before a send, and the few other Graph calls made with a channel's own token
 //! (settings at Meta, token refresh, unsubscribing on disconnect) through
 //! [`Outbox::token`]. The keyring that opens them lives here too.
 
-pub mod classify;
 pub mod graph;
 pub mod limits;
 pub mod worker;

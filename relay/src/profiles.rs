@@ -181,10 +181,10 @@ async fn ask(
         Ok(p) => Some(p),
         // Meta did not answer: not a refusal to record, and not retried before the day is
         // over either.
-        Err(crate::outbox::classify::CallFailure::NoAnswer(_)) => return Ok(()),
+        Err(crate::meta_errors::CallFailure::NoAnswer(_)) => return Ok(()),
         Err(f) => {
             // The class only: Meta's texts may quote the request.
-            let class = crate::outbox::classify::classify(&f).class;
+            let class = crate::meta_errors::classify(&f).class;
             tracing::info!(tenant = %scope.tenant(), thread = %lookup.thread, ?class, "customer profile refused");
             None
         }

@@ -16,7 +16,7 @@
 
 use crate::http::AppState;
 use crate::lifecycle::record_change;
-use crate::outbox::classify::classify;
+use crate::meta_errors::classify;
 use crate::principal::{Access, Principal, TenantScope};
 use crate::store::{ChannelKind, ChannelRecord, Reconnect, StoreError};
 use protocol::Millis;

@@ -18,7 +18,6 @@ pub mod redact;
 pub mod sled;
 pub mod wal;
 
-use crate::ingest::parse::RouteKey;
 use crate::principal::TenantScope;
 use async_trait::async_trait;
 use protocol::inbound::{Attachment, ProviderError, ReplyTo, Structured};
@@ -29,6 +28,15 @@ use protocol::{
     Seq, TenantId, ThreadId,
 };
 use serde::{Deserialize, Serialize};
+
+/// Where an item may be routed: Meta's id of the business account it concerns.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum RouteKey {
+    /// An Instagram professional account id (`17841…`) or a Facebook Page id.
+    Instagram(String),
+    /// A WhatsApp `phone_number_id`.
+    WhatsApp(String),
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

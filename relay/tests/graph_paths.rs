@@ -11,7 +11,7 @@ use axum::http::Uri;
 use axum::response::IntoResponse;
 use protocol::window::ReplyKind;
 use protocol::{ChannelId, Millis, ReplyContent, TenantId};
-use relay::outbox::classify::CallFailure;
+use relay::meta_errors::CallFailure;
 use relay::outbox::graph::{Graph, Outgoing};
 use relay::store::{ChannelKind, ChannelRecord};
 use serde_json::json;

@@ -30,6 +30,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "proxies",
             "listener",
             "disk",
+            "meta_errors",
         ],
     ),
     ("simulator", &["simulate"]),
@@ -97,26 +98,9 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     ),
     (
         "store",
-        "outbox",
-        "project.rs classifies a send's failure status (outbox::classify); issue 19",
-    ),
-    (
-        "config",
-        "store",
-        "the default of RELAY_WAL_SEGMENT_BYTES is store::sled::SEGMENT_BYTES; issue 19 \
-         owns store",
-    ),
-    (
-        "store",
         "principal",
         "cycle: the Store trait takes TenantScope, and principal builds scopes from store \
          records; TenantScope moves below store, or the records above it",
-    ),
-    (
-        "store",
-        "ingest",
-        "cycle: the store's route lookup takes ingest::parse::RouteKey, ingest::route \
-         appends through the Store; RouteKey moves into store (issue 19)",
     ),
     (
         "lang",

@@ -10,7 +10,7 @@ use super::AppState;
 use super::admin::tenant_scope;
 use super::error::ApiError;
 use crate::media::{self, FetchError, Source, TooLarge, Unavailable};
-use crate::outbox::classify::classify;
+use crate::meta_errors::classify;
 use crate::principal::{Access, Principal};
 use axum::body::Body;
 use axum::extract::{Path, State};

@@ -9,7 +9,7 @@ use super::AppState;
 use super::admin::ApiJson;
 use super::admin::tenant_scope;
 use super::error::ApiError;
-use crate::outbox::classify::{CallFailure, classify};
+use crate::meta_errors::{CallFailure, classify};
 use crate::principal::{Access, Principal};
 use crate::store::{ChannelKind, ChannelRecord};
 use axum::extract::{Path, State};

@@ -24,14 +24,8 @@ use protocol::inbound::InboundKind;
 use protocol::{AccountEventKind, Channel, Customer, Direction, Millis};
 use serde_json::Value;
 
-/// Where an item may be routed: Meta's id of the business account it concerns.
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
-pub enum RouteKey {
-    /// An Instagram professional account id (`17841…`) or a Facebook Page id.
-    Instagram(String),
-    /// A WhatsApp `phone_number_id`.
-    WhatsApp(String),
-}
+// Routing is the store's record (a channel's keys); parsing only produces them.
+pub use crate::store::RouteKey;
 
 /// One parsed POST body.
 #[derive(Clone, PartialEq, Debug)]

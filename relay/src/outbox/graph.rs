@@ -4,8 +4,8 @@
 //! a page), WhatsApp sends through `/<PHONE_NUMBER_ID>/messages`, and the Conversations API
 //! lookup used to settle a send left in doubt by a crash.
 
-use super::classify::{CallFailure, GraphErrorBody};
 use crate::clock::{Clock, SystemClock};
+use crate::meta_errors::{CallFailure, GraphErrorBody};
 use crate::store::{ChannelKind, ChannelRecord};
 use protocol::ChannelId;
 use protocol::window::ReplyKind;

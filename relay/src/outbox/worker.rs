@@ -2,9 +2,9 @@
 //! doubt, and takes each through window, credits, rate, `Sending`, the call and its result.
 
 use super::Shared;
-use super::classify::{self, CallFailure};
 use super::graph::Outgoing;
 use super::limits::Lane;
+use crate::meta_errors::{self as classify, CallFailure};
 use crate::principal::{Access, Principal, TenantScope};
 use crate::store::project::send_callback;
 use crate::store::{

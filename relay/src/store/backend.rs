@@ -12,8 +12,8 @@ use super::{
     TenantSettings, ThreadView,
 };
 use crate::audit::{AuditRecord, Entry, Hash};
-use crate::ingest::parse::RouteKey;
 use crate::principal::TenantScope;
+use crate::store::RouteKey;
 use async_trait::async_trait;
 use protocol::{
     AgentId, Answer, ChannelId, CommandKey, Event, Millis, PartnerId, Seq, TenantId, ThreadId,

@@ -13,8 +13,8 @@ use super::{
     MessageContent, NewEvent, OnceRecord, PartnerRecord, Proposal, ProposalOutcome, SendState,
     Store, StoreError, TenantRecord, TenantSettings,
 };
-use crate::ingest::parse::RouteKey;
 use crate::principal::{Access, Principal, TenantScope};
+use crate::store::RouteKey;
 use protocol::inbound::{InboundKind, MessageBody, Reaction, ReactionAction};
 use protocol::{
     AgentId, Answer, Channel, ChannelId, Command, CommandKey, Customer, CustomerId, DeskAction,

@@ -18,8 +18,8 @@ use super::{
 };
 use crate::audit::{self, Hash, Verdict};
 use crate::desk::decide::{Facts, decide, named_ids};
-use crate::ingest::parse::RouteKey;
 use crate::principal::TenantScope;
+use crate::store::RouteKey;
 use async_trait::async_trait;
 use protocol::{
     AgentId, Answer, ChannelId, Command, CreditsEvent, DeskAction, DeskEvent, Draft, DraftAuthor,

@@ -21,8 +21,8 @@ use super::{
     TenantSettings, ThreadView,
 };
 use crate::audit::{self, AuditRecord, Entry, Hash};
-use crate::ingest::parse::RouteKey;
 use crate::principal::TenantScope;
+use crate::store::RouteKey;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
 use protocol::codec::{decode_binary, encode_binary};

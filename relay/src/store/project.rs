@@ -392,7 +392,7 @@ fn note_send_seen(
     if status.status == StatusKind::Failed {
         let code = status.errors.first().and_then(|e| e.code);
         send.state = SendState::Failed;
-        send.failure = Some(crate::outbox::classify::classify_status(code));
+        send.failure = Some(crate::meta_errors::classify_status(code));
         send.retry_at = None;
         send.provider_seen
             .get_or_insert_with(|| status.message_id.clone());

@@ -43,8 +43,8 @@ use super::{
     TenantSettings, ThreadView,
 };
 use crate::audit::{self, AuditRecord, Hash};
-use crate::ingest::parse::RouteKey;
 use crate::principal::TenantScope;
+use crate::store::RouteKey;
 use async_trait::async_trait;
 use protocol::codec::{decode_binary, encode_binary};
 use protocol::{
@@ -61,8 +61,9 @@ const STRIPES: usize = 64;
 /// Keys removed per logged step when a tenant is deleted.
 const DELETE_STEP: usize = 5_000;
 
-/// Log segment size at which the committer seals it and a checkpoint follows.
-pub const SEGMENT_BYTES: u64 = 32 << 20;
+/// Log segment size at which the committer seals it and a checkpoint follows, unless
+/// `RELAY_WAL_SEGMENT_BYTES` says otherwise.
+pub const SEGMENT_BYTES: u64 = crate::config::DEFAULT_WAL_SEGMENT_BYTES;
 
 pub struct SledStore {
     registry: sled::Tree,

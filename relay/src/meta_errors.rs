@@ -1,4 +1,6 @@
-//! Meta's send errors sorted into what the outbox does next and what a person reads.
+//! Meta's error answers sorted into what the caller does next and what a person reads: the
+//! outbox, the refresher, profile lookups, settings calls and the store's status projection
+//! all classify through here (the base layer, so none of them imports another for it).
 //!
 //! The table follows meta-platform.md §10 ("Suggested classification for the relay") and
 //! §13 for WhatsApp. Codes the sources mark UNCONFIRMED are mapped the way their text
