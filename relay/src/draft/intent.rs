@@ -54,7 +54,7 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
     if words.len() == 1 && matches!(words[0].as_str(), "p" | "pp" | "ping") {
         cues.strong.insert(Intent::Greeting);
     }
-    // `pagi` opens a greeting; elsewhere it is a time of day ("kirim jam 3 sore").
+    // `pagi` opens a greeting; elsewhere it is a time of day ("antar jam 4 sore").
     if words.first().is_some_and(|w| {
         matches!(
             w.as_str(),
@@ -77,7 +77,7 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
     cues.weekday = Weekday::ALL
         .into_iter()
         .find(|d| lexicon::WEEKDAYS[d.index()].iter().any(|w| has(w)));
-    // `25 de diciembre`: a function word between day and month still makes a date.
+    // `3 de mayo`: a function word between day and month still makes a date.
     let dated: Vec<String> = tokens
         .iter()
         .filter(|t| !crate::lang::is_function_word(t))

@@ -281,7 +281,7 @@ pub const INTENT_CUES: &[Cues] = &[
             "jam kerja",
             "operating",
             "libur",
-            // `holiday` alone is the customer's own ("while I'm on holiday"); beside `open`
+            // `holiday` alone is the customer's own ("back from holiday"); beside `open`
             // or `close` it asks about ours (see `intent::detect`).
             "what time",
             "jam berapa",
@@ -426,7 +426,8 @@ pub const INTENT_CUES: &[Cues] = &[
             "hari sebelumnya",
             "lead time",
             "lasts",
-            "how long does it last",
+            "does it last",
+            "will it last",
             "safe",
             "celiac",
         ],
@@ -639,7 +640,6 @@ pub const INTENT_CUES: &[Cues] = &[
             "want a refund",
             "want refund",
             "demand a refund",
-            "want my money back",
             "money back",
         ],
         weak: &[],
@@ -925,7 +925,6 @@ pub const SIGNAL_CUES: &[(Signal, &[&str])] = &[
             "cocok buat",
             "cocok untuk",
             "what should i",
-            "what can i eat",
             "best for",
             "outfit",
         ],
@@ -937,7 +936,6 @@ pub const SIGNAL_CUES: &[(Signal, &[&str])] = &[
             "desain",
             "tema",
             "theme",
-            "unicorn",
             "karakter",
             "character",
         ],

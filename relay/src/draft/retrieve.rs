@@ -4,8 +4,8 @@
 //!
 //! Items are selected conservatively: a message must contain all the words of an item's
 //! name or of one of its aliases (typos allowed), or a sku, or match one item clearly better
-//! than any other on two or more words. A word shared by accident (`emas` in "harga emas
-//! hari ini") selects nothing, because a wrong item in a draft is worse than no draft.
+//! than any other on two or more words. A word shared by accident (`gold` in "gold
+//! prices today") selects nothing, because a wrong item in a draft is worse than no draft.
 
 use super::index::{DocInput, Hit, Index, Query, TermId};
 use super::lexicon;
@@ -139,7 +139,7 @@ impl Catalog {
             clear_winner(&hits).into_iter().collect()
         } else {
             // A name inside a longer one the message also contains is not meant on its own:
-            // `kue ulang tahun` is the birthday cake, not also every `kue`.
+            // `wool scarf set` is the set, not also the `wool scarf`.
             full.iter()
                 .filter(|a| {
                     !full.iter().any(|b| {
