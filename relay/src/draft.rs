@@ -691,6 +691,19 @@ impl Drafter {
                 ),
             );
         }
+        let asks_item = [Intent::Availability, Intent::Variant, Intent::Price];
+        if asks_item.iter().any(|i| intents.contains(i))
+            && let Some((n, item)) = found.iter().find_map(|f| {
+                retrieve::unlisted_number(&self.k.items[f.item], &masked)
+                    .map(|n| (n, &self.k.items[f.item].name))
+            })
+        {
+            // Answering with the options it has would read as an answer about this one.
+            return handoff(
+                &intents_vec,
+                format!("asks for {n} of {item}, which the knowledge does not list"),
+            );
+        }
         if found.is_empty() && intents.iter().any(|i| i.about_items()) {
             if !unknown.is_empty() {
                 return handoff(
@@ -946,6 +959,15 @@ impl Drafter {
         variant_cue: bool,
     ) -> bool {
         if lang::is_language_word(word) {
+            return false;
+        }
+        // The kind of option (`shade`, `valve`) names which one is asked, it is none itself.
+        if self.k.items[item]
+            .variants
+            .iter()
+            .flat_map(|v| v.options.keys())
+            .any(|k| text::tokens(k).iter().any(|t| t == word))
+        {
             return false;
         }
         let number = |t: &String| !t.is_empty() && t.chars().all(|c| c.is_ascii_digit());

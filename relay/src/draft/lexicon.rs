@@ -805,6 +805,13 @@ pub const SIGNAL_CUES: &[(Signal, &[&str])] = &[
             "infected",
             "swollen",
             "pus",
+            "irritated",
+            "itching",
+            "itch",
+            "stinging",
+            "peeling",
+            "went red",
+            "turned red",
         ],
     ),
     (
@@ -931,15 +938,19 @@ pub const SIGNAL_CUES: &[(Signal, &[&str])] = &[
     ),
     (
         Signal::Design,
-        &[
-            "design",
-            "desain",
-            "tema",
-            "theme",
-            "karakter",
-            "character",
-        ],
+        &["design", "desain", "tema", "theme", "karakter", "character"],
     ),
+];
+
+/// Words that put a number before them as the customer's own price ("2 for 40€",
+/// `por 30 euros`, `jadi 300rb`): with a currency beside it, an offer to negotiate.
+pub const OFFER_WORDS: &[&str] = &["for", "por", "untuk", "jadi"];
+
+/// Currency words and marks a customer writes beside an amount (folded tokens; the signs
+/// `€ $ £` are read from the raw text).
+pub const CURRENCY_WORDS: &[&str] = &[
+    "euro", "euros", "eur", "dollar", "dollars", "bucks", "usd", "pesos", "reais", "rb", "ribu",
+    "k", "rp", "sgd", "mxn", "idr", "brl",
 ];
 
 /// Animals near a product ("safe around cats?"): a safety question, unless the business
