@@ -379,9 +379,9 @@ impl Drafter {
         // The customer's words in the drafter's own vocabulary (`precio` → `price`).
         let words = Words::new(lang, &self.k.persona, business.language);
         // Items are named in the catalog's own words, which may be the customer's language
-        // (`Cambio de pantalla`), so they are looked up before the customer's words are put
+        // (`Cambio de llanta`), so they are looked up before the customer's words are put
         // in the drafter's vocabulary (`cambio` → `exchange`), and only then in it.
-        // A verb after a negation ("it won't charge") names no item (the `charger`). Items
+        // A verb after a negation ("the lamp won't light") names no item (a `light`). Items
         // are found in the words as written: a root shared by accident (`tatuar`, the
         // `tatuajes` a balm is for) must not name an item.
         let mut found = self.catalog.find(&verbs_masked(raw_tokens), message);
@@ -419,7 +419,7 @@ impl Drafter {
             .iter()
             .any(|f| self.k.items[f.item].kind == ItemKind::Service);
         if cues.damage_only && (cues.repair || service_named || intents.contains(&Intent::Price)) {
-            // "my chain snapped, how much to fix?": something to repair, not a grievance.
+            // "the zip broke, what would mending it cost?": something to repair, not a grievance.
             intents.remove(&Intent::Complaint);
         }
         let wants_item = intents.iter().any(|i| i.about_items())
@@ -452,13 +452,13 @@ impl Drafter {
             && !cues.strong.contains(&Intent::Availability)
             && self.asks_attribute(&found, &masked)
         {
-            // "does the argan oil have fragrance?": `have` asks what it has, not whether
+            // "does the wool scarf have a lining?": `have` asks what it has, not whether
             // it is there.
             intents.remove(&Intent::Availability);
             intents.insert(Intent::Product);
         }
         if service_named && (intents.contains(&Intent::Booking) || how_long) {
-            // "do I need an appointment for a nail trim?", "how long does keratin last?":
+            // "is a slot needed for the tune-up?", "the massage takes how long?":
             // the service's own description and duration answer with (or before) the link.
             intents.insert(Intent::Product);
         }
@@ -499,7 +499,7 @@ impl Drafter {
             && cues.late_only
             && self.order_for(message, conversation, looked_up).is_some()
         {
-            // "my order BR-3107 still hasn't arrived?": its status is the answer a person
+            // "parcel AB-12 is late!": its status is the answer a person
             // would give first; anger words (`late_only` is false then) still go to one.
             intents.remove(&Intent::Complaint);
             intents.insert(Intent::OrderStatus);
@@ -543,7 +543,7 @@ impl Drafter {
                 .iter()
                 .any(|w| !found.iter().any(|f| self.misspells_item(w, f.item)));
             if !found.is_empty() && foreign {
-                // "o difusor pode ser usado perto de gatos?": something about the item the
+                // "can the lamp be dimmed?": something about the item the
                 // knowledge does not say.
                 return handoff(
                     &core_or_all(&intents),
@@ -554,13 +554,13 @@ impl Drafter {
                     ),
                 );
             } else if !found.is_empty() && self.asks_attribute(&found, &masked) {
-                // "does the argan oil have fragrance?": a word of the item's description or
+                // "is the wool scarf lined?": a word of the item's description or
                 // details asks what it is, not whether it is there.
                 intents.insert(Intent::Product);
             } else if !found.is_empty()
                 && (!intents.contains(&Intent::Thanks) || message.contains('?'))
             {
-                // A bare item name ("linen wrap dress?") asks whether it is there; thanks
+                // A bare item name ("the wool scarf?") asks whether it is there; thanks
                 // that name one ("loved the haircut, thanks!") ask nothing.
                 intents.insert(Intent::Availability);
             } else if social {
@@ -568,7 +568,7 @@ impl Drafter {
             } else if !unknown.is_empty()
                 && (cues.weak.contains(&Intent::Availability) || cues.weak.contains(&Intent::Price))
             {
-                // "ada sepatu boots?": asks for something the catalog does not have.
+                // "any rain boots?": asks for something the catalog does not have.
                 intents.insert(Intent::Availability);
             } else if !unknown.is_empty() {
                 // Words the knowledge has never seen: the message is about something else.
@@ -611,7 +611,7 @@ impl Drafter {
                 .iter()
                 .all(|i| matches!(i, Intent::Availability | Intent::Shipping))
         {
-            // "order CA-5599?": a number where orders can be looked up asks for its status.
+            // "AB-12?": a number where orders can be looked up asks for its status.
             intents.retain(|i| !matches!(i, Intent::Availability | Intent::Shipping));
             intents.insert(Intent::OrderStatus);
         }
@@ -665,8 +665,8 @@ impl Drafter {
             .filter(|w| !found.iter().any(|f| self.misspells_item(w, f.item)))
             .cloned()
             .collect();
-        // Of those, the ones that may be an option value of a named item: "fundas para
-        // pixel 8?" asks for a model the catalog does not list, "cantik banget!" for none.
+        // Of those, the ones that may be an option value of a named item: "the charger
+        // for model 9?" asks for a model the catalog does not list, "cantik banget!" for none.
         let variant_cue = cues.strong.contains(&Intent::Variant);
         let options: Vec<String> = foreign
             .iter()
@@ -689,6 +689,19 @@ impl Drafter {
                     options.join(" "),
                     self.k.items[found[0].item].name
                 ),
+            );
+        }
+        let asks_item = [Intent::Availability, Intent::Variant, Intent::Price];
+        if asks_item.iter().any(|i| intents.contains(i))
+            && let Some((n, item)) = found.iter().find_map(|f| {
+                retrieve::unlisted_number(&self.k.items[f.item], &masked)
+                    .map(|n| (n, &self.k.items[f.item].name))
+            })
+        {
+            // Answering with the options it has would read as an answer about this one.
+            return handoff(
+                &intents_vec,
+                format!("asks for {n} of {item}, which the knowledge does not list"),
             );
         }
         if found.is_empty() && intents.iter().any(|i| i.about_items()) {
@@ -731,7 +744,7 @@ impl Drafter {
             let stock_or_price =
                 intents.contains(&Intent::Availability) || intents.contains(&Intent::Price);
             if top_policy.is_some_and(|h| h.score >= CLEAR_POLICY) && !others && !stock_or_price {
-                // "ukuran M lingkar dadanya berapa?": a size guide, not an item.
+                // "what are the measurements of a size M?": a size guide, not an item.
                 intents.retain(|i| !i.about_items());
                 intents.insert(Intent::Policy);
             } else if intents.contains(&Intent::Product) && !others {
@@ -838,7 +851,7 @@ impl Drafter {
             .collect();
         let within = |allowed: &[Intent]| core.iter().all(|i| allowed.contains(i));
         if !found.is_empty() {
-            // "do u have the diffuser in 200ml? and is shipping free?": an item named with a
+            // "got the scarf in grey? also do you ship abroad?": an item named with a
             // weak cue is asked about even beside another question.
             let items_asked = core.iter().any(|i| i.about_items());
             if cues.weak.contains(&Intent::Availability)
@@ -846,7 +859,7 @@ impl Drafter {
             {
                 intents.insert(Intent::Availability);
             }
-            // "potong kuku berapa? perlu janjian?": the price of a service beside booking it.
+            // "the tune-up, what does it run? book needed?": a service's price beside booking it.
             if cues.weak.contains(&Intent::Price)
                 && within(&[Intent::Variant, Intent::Availability, Intent::Booking])
             {
@@ -874,7 +887,7 @@ impl Drafter {
             intents.insert(Intent::Location);
         }
         if intents.contains(&Intent::OrderStatus) {
-            // "Has my order shipped?" is about that order, not about shipping in general.
+            // "did my parcel ship?" is about that order, not about shipping in general.
             intents.remove(&Intent::Shipping);
             intents.remove(&Intent::Availability);
             intents.remove(&Intent::Hours);
@@ -884,11 +897,11 @@ impl Drafter {
             && core_now.iter().all(|i| *i == Intent::Variant)
             && asks.iter().any(|a| !a.matched.is_empty())
         {
-            // "jaket jeans size XL": naming a variant asks whether it is there.
+            // "wool scarf, grey": naming a variant asks whether it is there.
             intents.insert(Intent::Availability);
         }
         if found.is_empty() && core_now.iter().any(|i| !i.about_items()) {
-            // "ongkir ke Bandung berapa?": the price asked is the fee, not an item's.
+            // "delivery to Leeds, what fee?": the price asked is the fee, not an item's.
             intents.retain(|i| !i.about_items());
         }
     }
@@ -948,6 +961,15 @@ impl Drafter {
         if lang::is_language_word(word) {
             return false;
         }
+        // The kind of option (`shade`, `valve`) names which one is asked, it is none itself.
+        if self.k.items[item]
+            .variants
+            .iter()
+            .flat_map(|v| v.options.keys())
+            .any(|k| text::tokens(k).iter().any(|t| t == word))
+        {
+            return false;
+        }
         let number = |t: &String| !t.is_empty() && t.chars().all(|c| c.is_ascii_digit());
         if word.chars().any(|c| c.is_ascii_digit())
             || tokens
@@ -979,7 +1001,7 @@ impl Drafter {
     }
 
     /// Whether the message's words beyond the item's name are words of the item's own
-    /// description or details (`fragrance` of the argan oil's ingredients).
+    /// description or details (`lining` of the scarf's details).
     fn asks_attribute(&self, found: &[Found], masked: &[String]) -> bool {
         let about: HashSet<String> = found
             .iter()
@@ -1108,7 +1130,7 @@ impl Drafter {
             })
             .cloned()
             .collect();
-        // A word no item has but a policy does ("not vaccinated yet, can still groom?") asks
+        // A word no item has but a policy does ("deposit refundable?") asks
         // that policy, even when it scores below a whole question about it.
         let policy_words: Vec<String> = residual
             .iter()
@@ -1598,7 +1620,7 @@ impl Drafter {
         if clauses.len() < 2 {
             return None;
         }
-        // Only questions ask: "estou a pensar oferecer" around a question is context.
+        // Only questions ask: "thinking of a gift." around a question is context.
         let clauses: Vec<&str> = clauses
             .into_iter()
             .filter(|c| c.ends_with('?'))
@@ -1657,7 +1679,7 @@ fn mentions(p: &crate::knowledge::Policy, stem: &str) -> bool {
         })
 }
 
-/// `tokens` with each word right after a negated auxiliary blanked: "it won't charge" and
+/// `tokens` with each word right after a negated auxiliary blanked: "won't light" and
 /// "doesn't turn on" use a verb, which names no item even when it spells like one.
 fn verbs_masked(tokens: &[String]) -> Vec<String> {
     const NEGATED: &[&str] = &[

@@ -65,7 +65,7 @@ impl Words {
         self.say("which_item", &[])
     }
 
-    /// `Linen Wrap Dress harganya Rp 389.000.` with variant prices when they differ.
+    /// `Wool Scarf harganya Rp 189.000.` with variant prices when they differ.
     #[must_use]
     pub fn price(&self, item: &Item, ask: &VariantAsk) -> String {
         let asked: Vec<&Variant> = ask.matched.iter().map(|&i| &item.variants[i]).collect();
@@ -337,7 +337,7 @@ impl Words {
             .unwrap_or_default()
     }
 
-    /// `Ongkir ke Bandung (Pulau Jawa) Rp 25.000, estimasi 2–4 hari.`
+    /// `Ongkir ke Malang (Pulau Jawa) Rp 25.000, estimasi 2–4 hari.`
     #[must_use]
     pub fn region(&self, region: &ShippingRegion, place: &str) -> String {
         let area = if region.name.eq_ignore_ascii_case(place) {

@@ -54,7 +54,7 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
     if words.len() == 1 && matches!(words[0].as_str(), "p" | "pp" | "ping") {
         cues.strong.insert(Intent::Greeting);
     }
-    // `pagi` opens a greeting; elsewhere it is a time of day ("kirim jam 3 sore").
+    // `pagi` opens a greeting; elsewhere it is a time of day ("antar jam 4 sore").
     if words.first().is_some_and(|w| {
         matches!(
             w.as_str(),
@@ -68,6 +68,9 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
             cues.signals.push(*signal);
         }
     }
+    if offers_price(tokens, raw) && !cues.signals.contains(&Signal::Negotiation) {
+        cues.signals.push(Signal::Negotiation);
+    }
     cues.holiday = lexicon::HOLIDAY_WORDS.iter().any(|c| has(c));
     cues.topics = tokens
         .iter()
@@ -77,7 +80,7 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
     cues.weekday = Weekday::ALL
         .into_iter()
         .find(|d| lexicon::WEEKDAYS[d.index()].iter().any(|w| has(w)));
-    // `25 de diciembre`: a function word between day and month still makes a date.
+    // `3 de mayo`: a function word between day and month still makes a date.
     let dated: Vec<String> = tokens
         .iter()
         .filter(|t| !crate::lang::is_function_word(t))
@@ -125,6 +128,35 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
                 .all(|c| lexicon::LATE_WORDS.contains(*c));
     }
     cues
+}
+
+/// Whether the customer names a price of their own: an offer word, then an amount with its
+/// currency ("2 for 40€?", "por 30 euros", "jadi 300rb"). "free over 40€" offers nothing,
+/// and "for 2 items, $5?" names a count, not an amount.
+fn offers_price(tokens: &[String], raw: &str) -> bool {
+    let raw = raw.to_lowercase();
+    let amount = |i: usize| {
+        let Some(n) = tokens
+            .get(i)
+            .filter(|t| !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()))
+        else {
+            return false;
+        };
+        tokens
+            .get(i + 1)
+            .is_some_and(|u| lexicon::CURRENCY_WORDS.contains(&u.as_str()))
+            || ['€', '$', '£'].iter().any(|c| {
+                [
+                    format!("{n}{c}"),
+                    format!("{n} {c}"),
+                    format!("{c}{n}"),
+                    format!("{c} {n}"),
+                ]
+                .iter()
+                .any(|f| raw.contains(f.as_str()))
+            })
+    };
+    (1..tokens.len()).any(|i| lexicon::OFFER_WORDS.contains(&tokens[i - 1].as_str()) && amount(i))
 }
 
 /// Words that make `open` / `close` a question about hours.

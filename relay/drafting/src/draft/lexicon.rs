@@ -281,7 +281,7 @@ pub const INTENT_CUES: &[Cues] = &[
             "jam kerja",
             "operating",
             "libur",
-            // `holiday` alone is the customer's own ("while I'm on holiday"); beside `open`
+            // `holiday` alone is the customer's own ("back from holiday"); beside `open`
             // or `close` it asks about ours (see `intent::detect`).
             "what time",
             "jam berapa",
@@ -426,7 +426,8 @@ pub const INTENT_CUES: &[Cues] = &[
             "hari sebelumnya",
             "lead time",
             "lasts",
-            "how long does it last",
+            "does it last",
+            "will it last",
             "safe",
             "celiac",
         ],
@@ -639,7 +640,6 @@ pub const INTENT_CUES: &[Cues] = &[
             "want a refund",
             "want refund",
             "demand a refund",
-            "want my money back",
             "money back",
         ],
         weak: &[],
@@ -805,6 +805,13 @@ pub const SIGNAL_CUES: &[(Signal, &[&str])] = &[
             "infected",
             "swollen",
             "pus",
+            "irritated",
+            "itching",
+            "itch",
+            "stinging",
+            "peeling",
+            "went red",
+            "turned red",
         ],
     ),
     (
@@ -925,23 +932,25 @@ pub const SIGNAL_CUES: &[(Signal, &[&str])] = &[
             "cocok buat",
             "cocok untuk",
             "what should i",
-            "what can i eat",
             "best for",
             "outfit",
         ],
     ),
     (
         Signal::Design,
-        &[
-            "design",
-            "desain",
-            "tema",
-            "theme",
-            "unicorn",
-            "karakter",
-            "character",
-        ],
+        &["design", "desain", "tema", "theme", "karakter", "character"],
     ),
+];
+
+/// Words that put a number before them as the customer's own price ("2 for 40€",
+/// `por 30 euros`, `jadi 300rb`): with a currency beside it, an offer to negotiate.
+pub const OFFER_WORDS: &[&str] = &["for", "por", "untuk", "jadi"];
+
+/// Currency words and marks a customer writes beside an amount (folded tokens; the signs
+/// `€ $ £` are read from the raw text).
+pub const CURRENCY_WORDS: &[&str] = &[
+    "euro", "euros", "eur", "dollar", "dollars", "bucks", "usd", "pesos", "reais", "rb", "ribu",
+    "k", "rp", "sgd", "mxn", "idr", "brl",
 ];
 
 /// Animals near a product ("safe around cats?"): a safety question, unless the business

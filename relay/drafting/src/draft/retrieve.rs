@@ -4,8 +4,8 @@
 //!
 //! Items are selected conservatively: a message must contain all the words of an item's
 //! name or of one of its aliases (typos allowed), or a sku, or match one item clearly better
-//! than any other on two or more words. A word shared by accident (`emas` in "harga emas
-//! hari ini") selects nothing, because a wrong item in a draft is worse than no draft.
+//! than any other on two or more words. A word shared by accident (`gold` in "gold
+//! prices today") selects nothing, because a wrong item in a draft is worse than no draft.
 
 use super::index::{DocInput, Hit, Index, Query, TermId};
 use super::lexicon;
@@ -139,7 +139,7 @@ impl Catalog {
             clear_winner(&hits).into_iter().collect()
         } else {
             // A name inside a longer one the message also contains is not meant on its own:
-            // `kue ulang tahun` is the birthday cake, not also every `kue`.
+            // `wool scarf set` is the set, not also the `wool scarf`.
             full.iter()
                 .filter(|a| {
                     !full.iter().any(|b| {
@@ -301,6 +301,61 @@ pub fn variants(item: &Item, tokens: &[String], size_cue: bool) -> VariantAsk {
         }
     }
     VariantAsk { matched, asked }
+}
+
+/// A number in the message shaped like one of `item`'s option values that no variant has:
+/// `tono 05` or `30 ml` when the shades are `01`–`04` and the volumes `50 ml` and `100 ml`.
+/// Shaped means beside the option's kind (`shade 05`, a customer word the language file maps
+/// to it), followed by a unit the values use (`ml`, `kg`), or zero-padded like them; a bare
+/// count ("2 of them") is not an option.
+#[must_use]
+pub fn unlisted_number(item: &Item, tokens: &[String]) -> Option<String> {
+    let value = |t: &str| -> Option<u64> {
+        t.chars()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())
+            .flatten()
+    };
+    let mut numbers: HashSet<u64> = HashSet::new();
+    let mut padded = false;
+    let mut units: HashSet<String> = HashSet::new();
+    let mut kinds: HashSet<String> = HashSet::new();
+    for v in &item.variants {
+        let label = text::tokens(&v.label());
+        for (i, t) in label.iter().enumerate() {
+            if let Some(n) = value(t) {
+                numbers.insert(n);
+                padded |= t.len() > 1 && t.starts_with('0');
+                if let Some(u) = label.get(i + 1).filter(|u| value(u).is_none()) {
+                    units.insert(u.clone());
+                }
+            }
+        }
+        for (key, val) in &v.options {
+            if text::tokens(val).iter().any(|t| value(t).is_some()) {
+                kinds.extend(text::tokens(key));
+            }
+        }
+        if v.size
+            .as_deref()
+            .is_some_and(|s| s.chars().any(|c| c.is_ascii_digit()))
+        {
+            kinds.insert("size".into());
+        }
+    }
+    if numbers.is_empty() {
+        return None;
+    }
+    tokens.iter().enumerate().find_map(|(i, t)| {
+        let n = value(t)?;
+        if numbers.contains(&n) {
+            return None;
+        }
+        let unit = tokens.get(i + 1).is_some_and(|u| units.contains(u));
+        let kind = i > 0 && kinds.contains(&tokens[i - 1]);
+        let shaped = padded && t.len() > 1 && t.starts_with('0');
+        (unit || kind || shaped).then(|| t.clone())
+    })
 }
 
 /// The policies' index and which policies serve which kind of question.

@@ -663,3 +663,54 @@ fn known_orders_answer_lateness_and_services_say_what_they_are() {
         &["vaccinated"],
     );
 }
+
+#[test]
+fn a_number_shaped_like_an_option_the_item_lacks_goes_to_a_person() {
+    let skin = dev("salgado");
+    // Zero-padded like the shades, beside the option's kind, or before a unit the values use.
+    handed(&skin, "tem a base no tom 06?", "06");
+    handed(&skin, "hay crema hidratante de 30 ml?", "30");
+    answers(
+        &skin,
+        "la base en tono 03 hay?",
+        "es",
+        &["sku:MS-BASE"],
+        &["03 Areia"],
+    );
+    // The option's kind in the customer's language names which one, it is not one itself.
+    let bikes = dev("spoke");
+    answers(
+        &bikes,
+        "cámara 700x25 con válvula schrader?",
+        "es",
+        &["sku:SS-TUBE"],
+        &["Schrader"],
+    );
+}
+
+#[test]
+fn a_price_the_customer_names_is_a_negotiation_a_threshold_is_not() {
+    let skin = dev("salgado");
+    handed(&skin, "would you do the sunscreen for €15?", "negotiation");
+    // Handed off either way (`dejas` says nothing the knowledge does).
+    handed(&skin, "me dejas el protector solar por 15 euros?", "");
+    answers(
+        &dev("spoke"),
+        "is delivery to Round Rock free for orders over $75?",
+        "en",
+        &["business:shipping_regions"],
+        &[],
+    );
+}
+
+#[test]
+fn a_reaction_to_a_product_is_a_health_question_in_every_language() {
+    let skin = dev("salgado");
+    handed(&skin, "my skin went red after the sunscreen", "health");
+    handed(
+        &skin,
+        "o creme deixou-me a pele irritada e com comichão",
+        "health",
+    );
+    handed(&skin, "me arde la cara con el sérum", "health");
+}
