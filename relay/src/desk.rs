@@ -1,11 +1,7 @@
-//! The desks' side of the relay: deciding agents' commands, fanning each tenant's events
-//! out to that tenant's connected desks, and the WebSocket session that ties them together.
-//!
-//! Start at `session` (one connected desk), then `hub` (who receives what) and `decide`
-//! (whether a command may happen, as a pure function of the thread); `limit` says how many
-//! commands an agent may send.
+//! The desks' side of the relay below HTTP: fanning each tenant's events out to that
+//! tenant's connected desks (`hub`) and each agent's command budget (`limit`). The WebSocket
+//! session that ties them to a socket is `http::desk::session`. Whether a command may happen is a storage rule
+//! (`crate::store::decide`), decided under the tenant's write lock.
 
-pub mod decide;
 pub mod hub;
 pub mod limit;
-pub mod session;

@@ -3,7 +3,7 @@
 //! claims — are removed, so they do not pile up for the life of the relay. Each round is
 //! made durable and counted (`relay_swept_records_total`).
 
-use crate::http::AppState;
+use crate::state::AppState;
 
 /// Starts the sweeper; it runs until the relay stops. Rounds are spaced in relay time, so a
 /// test clock moved forward brings the next one at once.

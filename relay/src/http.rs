@@ -11,7 +11,6 @@ pub mod auth;
 pub mod client;
 pub mod desk;
 pub mod disconnect;
-pub mod error;
 pub mod health;
 pub mod keys;
 pub mod knowledge;
@@ -24,48 +23,14 @@ pub mod report;
 pub mod test_clock;
 pub mod webhook;
 
-use crate::clock::Clock;
-use crate::config::Config;
-use crate::desk::hub::Hub;
-use crate::drafting::Drafting;
-use crate::metrics::Metrics;
-use crate::outbox::Outbox;
-use crate::store::Store;
+// Handlers and flows name it through here as they always have; it lives below the flows.
+/// The routes' error shape lives below them (`crate::api`), so the flows can answer in it.
+pub use crate::api as error;
+pub use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::routing::{any, delete, get, patch, post};
-use std::sync::Arc;
-
-/// Everything a handler may reach; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub store: Arc<dyn Store>,
-    pub metrics: Metrics,
-    pub clock: Arc<dyn Clock>,
-    /// Fan-out of durable events to connected desks.
-    pub hub: Arc<Hub>,
-    /// Takes queued replies to Meta.
-    pub outbox: Outbox,
-    /// Drafts replies to customer messages.
-    pub drafting: Drafting,
-    /// Each agent's command budget, across all its desks.
-    pub command_limits: Arc<crate::desk::limit::CommandLimits>,
-    /// The clock `POST /_test/clock` moves, when `RELAY_TEST_CLOCK=1` (the same one as
-    /// `clock`); `None` otherwise, and the route answers 404.
-    pub test_clock: Option<Arc<crate::clock::TestClock>>,
-    /// Downloads attachments for the media route (`crate::media`).
-    pub media: Arc<crate::media::Fetcher>,
-    /// Asks Instagram for customers' names after their messages are stored.
-    pub profiles: crate::profiles::Profiles,
-    /// The one shutdown every background task and desk session watches.
-    pub shutdown: crate::shutdown::Shutdown,
-    /// Webhook POSTs handled at once (`RELAY_MAX_INFLIGHT_WEBHOOKS`); see `webhook::admit`.
-    pub webhook_slots: Arc<tokio::sync::Semaphore>,
-    /// Whether the data directory has room (`crate::disk`).
-    pub disk: crate::disk::DiskGuard,
-}
 
 /// The relay's routes.
 pub fn router(state: AppState) -> Router {

@@ -10,6 +10,7 @@ pub use chatdesk_base::{clock, graph_url, html, ids, meta_id, secret};
 pub use chatdesk_drafting::{draft, knowledge, lang, llm, rules, safety};
 pub use chatdesk_simulator as simulate;
 
+pub mod api;
 pub mod audit;
 pub mod chain_heads;
 pub mod cli;
@@ -34,6 +35,7 @@ pub mod proxies;
 pub mod refresh;
 pub mod report;
 pub mod shutdown;
+pub mod state;
 pub mod store;
 pub mod tls;
 pub mod vault;

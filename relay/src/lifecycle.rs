@@ -14,10 +14,10 @@
 //! the connected desks are told to erase their copy (close code `TENANT_DELETED`), and a
 //! `TenantDeletion` record with the counts and the chain's last head stays in the registry.
 
-use crate::http::AppState;
 use crate::ids;
 use crate::meta_errors::classify;
 use crate::principal::TenantScope;
+use crate::state::AppState;
 use crate::store::{NewEvent, Reconnect, StoreError};
 use protocol::{AccountEvent, AccountEventKind, ChannelId, EventBody, Millis};
 

@@ -14,10 +14,10 @@
 //! Every other outcome is an evidence record (`crate::lifecycle::record_change`). The token is
 //! opened through the outbox (`Outbox::token`), the one place tokens become plaintext.
 
-use crate::http::AppState;
 use crate::lifecycle::record_change;
 use crate::meta_errors::classify;
 use crate::principal::{Access, Principal, TenantScope};
+use crate::state::AppState;
 use crate::store::{ChannelKind, ChannelRecord, Reconnect, StoreError};
 use protocol::Millis;
 

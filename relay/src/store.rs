@@ -11,6 +11,7 @@ pub mod checkpoint;
 pub mod commit;
 #[cfg(test)]
 mod conformance;
+pub mod decide;
 pub mod domain;
 pub mod pg;
 pub mod project;
@@ -656,7 +657,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<Appended>, StoreError>;
     /// Applies a desk command: a key this agent used before returns the first answer and
     /// changes nothing; otherwise the command is decided against the thread as it is now
-    /// (`crate::desk::decide`) and its event and answer are written in one atomic batch.
+    /// (`decide`) and its event and answer are written in one atomic batch.
     /// Not yet durable, like `append`.
     async fn apply_command(
         &self,

@@ -55,6 +55,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "engines",
         &["desk", "outbox", "drafting", "profiles", "chain_heads"],
     ),
+    ("state", &["state", "api"]),
     (
         "flows",
         &["lifecycle", "connect", "refresh", "housekeeping"],
@@ -67,34 +68,10 @@ const LAYERS: &[(&str, &[&str])] = &[
 /// when its import goes.
 const ALLOWED: &[(&str, &str, &str)] = &[
     (
-        "desk",
-        "http",
-        "desk::session takes the whole AppState; goes when the session moves under http \
-         (http/desk_ws) or AppState below the engines",
-    ),
-    (
-        "lifecycle",
-        "http",
-        "takes AppState (store, hub, outbox together); same fix as desk",
-    ),
-    ("refresh", "http", "takes AppState; same fix as desk"),
-    ("housekeeping", "http", "takes AppState; same fix as desk"),
-    (
-        "connect",
-        "http",
-        "the connect flows are route handlers (AppState, ApiError, ApiJson, tenant_scope): \
-         they move under http, or those helpers to a layer below both",
-    ),
-    (
         "principal",
         "connect",
         "TenantScope::for_connect takes connect::Grant, a capability only taking a connect \
          link can mint; moving Grant down would let any module make one",
-    ),
-    (
-        "store",
-        "desk",
-        "sled's apply_command calls desk::decide: storage rules above the backend (issue 19)",
     ),
     (
         "store",

@@ -11,10 +11,10 @@
 use super::links::{self, Purpose};
 use super::save::{self, Connected, Holder, SaveError, Subscription};
 use super::{Grant, Kind};
-use crate::http::AppState;
-use crate::http::error::ApiError;
+use crate::api::ApiError;
 use crate::principal::{Access, Principal, TenantScope};
 use crate::secret::Secret;
+use crate::state::AppState;
 use crate::store::{ChannelKind, StoreError};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

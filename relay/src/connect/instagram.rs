@@ -9,7 +9,7 @@ use super::meta::{self, MetaError};
 use super::pages;
 use super::save::{self, Connected, SaveError, Saved, Subscription};
 use super::{Grant, Kind};
-use crate::http::AppState;
+use crate::state::AppState;
 use crate::store::ChannelKind;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};

@@ -20,12 +20,10 @@
 //! still cannot open them.
 
 use super::{Grant, Kind};
-use crate::http::AppState;
-use crate::http::admin::ApiJson;
-use crate::http::admin::tenant_scope;
-use crate::http::error::ApiError;
+use crate::api::{ApiError, ApiJson, tenant_scope};
 use crate::principal::{Access, Principal};
 use crate::secret::Secret;
+use crate::state::AppState;
 use crate::store::{OnceRecord, StoreError};
 use crate::vault::VaultError;
 use axum::extract::{Path, State};

@@ -3,7 +3,7 @@
 //! Pages never show a token, a code, a state or a secret.
 
 use crate::html::escape;
-use crate::http::AppState;
+use crate::state::AppState;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use protocol::TenantId;

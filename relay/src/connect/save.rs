@@ -13,11 +13,11 @@
 
 use super::Grant;
 use super::meta::{self, MetaError};
-use crate::http::AppState;
 use crate::ids;
 use crate::ingest::parse::RouteKey;
 use crate::principal::TenantScope;
 use crate::secret::Secret;
+use crate::state::AppState;
 use crate::store::{ChannelKind, ChannelRecord, StoreError};
 use protocol::{ChannelId, Millis, TenantId};
 use serde::{Deserialize, Serialize};

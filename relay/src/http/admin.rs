@@ -11,13 +11,13 @@ use super::error::ApiError;
 use crate::connect::meta::MetaError;
 use crate::connect::vouch::{Claimed, VouchError, vouch};
 use crate::ids;
-use crate::principal::{Access, Principal, TenantScope, new_token, token_hash};
+use crate::principal::{Access, Principal, new_token, token_hash};
 use crate::secret::Secret;
 use crate::store::{
     AgentKind, AgentRecord, ChannelKind, ChannelRecord, MessageView, PartnerRecord, SendView,
     TenantRecord, TenantSettings, ThreadView,
 };
-use axum::extract::{FromRequest, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use protocol::window::{WindowState, state};
@@ -25,10 +25,8 @@ use protocol::{AgentId, ChannelId, PartnerId, Role, Seq, TenantId, ThreadId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// `Json` whose rejections use our error shape.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
-pub struct ApiJson<T>(pub T);
+// Every route module names these through here, as it always has.
+pub use crate::api::{ApiJson, tenant_scope};
 
 fn created(body: Value) -> Response {
     (StatusCode::CREATED, axum::Json(body)).into_response()
@@ -51,21 +49,6 @@ pub(crate) fn name_field(name: &str, what: &str) -> Result<String, ApiError> {
         ));
     }
     Ok(trimmed.to_owned())
-}
-
-/// Scope for a tenant that must also exist.
-pub(crate) async fn tenant_scope(
-    app: &AppState,
-    principal: &Principal,
-    tenant: &str,
-    access: Access,
-) -> Result<TenantScope, ApiError> {
-    let id = TenantId::new(tenant);
-    let scope = principal.scope(&id, access)?;
-    if app.store.tenant(&id).await?.is_none() {
-        return Err(ApiError::not_found("tenant"));
-    }
-    Ok(scope)
 }
 
 async fn existing_partner(app: &AppState, id: String) -> Result<PartnerId, ApiError> {

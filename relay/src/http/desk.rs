@@ -2,16 +2,18 @@
 //! upgrade, so a wrong token is a plain 401 and an unknown subprotocol a plain 400, and
 //! only a tenant agent ever reaches a session.
 
+pub mod session;
+
 use super::AppState;
 use super::client::ClientAddr;
 use super::error::ApiError;
-use crate::desk::session::{Codec, Session};
 use crate::principal::{Access, Principal, token_hash};
 use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use session::{Codec, Session};
 
 pub async fn upgrade(
     State(app): State<AppState>,

@@ -9,6 +9,7 @@
 //! Nothing here knows how or where records are kept.
 
 use super::backend::{Backend, Changes, NewRecord, TenantTx};
+use super::decide::{Facts, decide, named_ids};
 use super::project::{Views, project};
 use super::{
     AgentRecord, Appended, ChannelChange, ChannelRecord, CommandOutcome, CommandRequest,
@@ -17,7 +18,6 @@ use super::{
     TenantRecord, TenantRemoved, TenantSettings, ThreadView, redact,
 };
 use crate::audit::{self, Hash, Verdict};
-use crate::desk::decide::{Facts, decide, named_ids};
 use crate::principal::TenantScope;
 use crate::store::RouteKey;
 use async_trait::async_trait;

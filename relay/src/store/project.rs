@@ -249,7 +249,7 @@ fn add_message(
 }
 
 /// Desk events change only the desk state of an existing thread; the decision that they
-/// are allowed was made before they were appended (`crate::desk::decide`).
+/// are allowed was made before they were appended (`super::decide`).
 fn project_desk(event: &Event, desk: &DeskEvent, views: &mut impl Views) -> Result<(), StoreError> {
     if let DeskAction::CommentHidden { comment_id, hidden } = &desk.action {
         // Shown at once; the outbox carries it to Meta (and records a failure if Meta refuses).

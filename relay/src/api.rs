@@ -1,12 +1,17 @@
-//! The one error type of the HTTP layer: `{"error": {"code", "message"}}` with a fitting
-//! status. Server-side failures answer a generic message and are logged once here; their
+//! What every API route shares, below the routes and the flows that serve some of them
+//! (`connect`): the one error type, `{"error": {"code", "message"}}` with a fitting status,
+//! the JSON extractor whose rejections use it, and the tenant scope a tenant route starts
+//! with. Server-side failures answer a generic message and are logged once here; their
 //! details (which may name paths or backends) never reach the client.
 
-use crate::principal::Denied;
+use crate::principal::{Access, Denied, Principal, TenantScope};
+use crate::state::AppState;
 use crate::store::StoreError;
 use axum::Json;
+use axum::extract::FromRequest;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use protocol::TenantId;
 use serde_json::json;
 
 #[derive(Debug)]
@@ -129,4 +134,27 @@ pub async fn json_errors(resp: Response) -> Response {
         text
     };
     ApiError::new(status, code, message).into_response()
+}
+
+/// `Json` whose rejections use our error shape.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// Scope for a tenant that must also exist.
+///
+/// # Errors
+/// The principal may not act there (as `Denied` answers), or the tenant does not exist.
+pub async fn tenant_scope(
+    app: &AppState,
+    principal: &Principal,
+    tenant: &str,
+    access: Access,
+) -> Result<TenantScope, ApiError> {
+    let id = TenantId::new(tenant);
+    let scope = principal.scope(&id, access)?;
+    if app.store.tenant(&id).await?.is_none() {
+        return Err(ApiError::not_found("tenant"));
+    }
+    Ok(scope)
 }

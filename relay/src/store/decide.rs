@@ -10,7 +10,7 @@
 //! produces can never interleave with another command on the same tenant: two agents
 //! editing the same draft version get one success and one conflict, never two winners.
 
-use crate::store::{
+use super::{
     CommandRequest, MessageContent, MessageView, SendState, SendView, TenantSettings, ThreadView,
 };
 use protocol::window::{self, ReplyKind, Sender};

@@ -8,8 +8,8 @@
 //! otherwise. Nothing here ever names a tenant except the session's own scope.
 
 use crate::desk::hub::{Published, Subscription};
-use crate::http::AppState;
 use crate::principal::TenantScope;
+use crate::state::AppState;
 use crate::store::{CommandRequest, StoreError};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
