@@ -7,7 +7,6 @@
 //! tenant by one of its principals, `crate::connect`). No other code can name a tenant to
 //! storage, so no code path can read across tenants by passing the wrong id.
 
-use crate::store::{AgentKind, AgentRecord, ChannelRecord, TenantRecord};
 use crate::verify::Verified;
 use protocol::{AgentId, PartnerId, Role, TenantId};
 use sha2::{Digest, Sha256};
@@ -59,20 +58,23 @@ impl TenantScope {
         &self.tenant
     }
 
-    /// The scope of a connect flow: a single-use connect link or OAuth `state` that this
-    /// relay minted for the tenant (by an operator or owner) and that was just taken.
+    /// The scope of a connect flow: the tenant a single-use connect link or OAuth `state`
+    /// was minted for (by an operator or owner), read from the record that was just taken.
+    /// Only `crate::connect` calls this, with a `connect::Grant` that only taking such a
+    /// record yields (`relay/tests/scopes.rs` checks the callers).
     #[must_use]
-    pub fn for_connect(grant: &crate::connect::Grant) -> TenantScope {
+    pub fn for_connect(granted_to: &TenantId) -> TenantScope {
         TenantScope {
-            tenant: grant.tenant().clone(),
+            tenant: granted_to.clone(),
         }
     }
 
-    /// The scope of a verified webhook routed to `channel`.
+    /// The scope of a verified webhook, for the tenant whose channel its account routed to.
+    /// Only the webhook route calls this (`relay/tests/scopes.rs` checks the callers).
     #[must_use]
-    pub fn for_webhook(_proof: &Verified, channel: &ChannelRecord) -> TenantScope {
+    pub fn for_webhook(_proof: &Verified, routed_to: &TenantId) -> TenantScope {
         TenantScope {
-            tenant: channel.tenant.clone(),
+            tenant: routed_to.clone(),
         }
     }
 }
@@ -124,12 +126,18 @@ impl Principal {
     /// aggregate figures leave through it (`crate::report`), which is what a partner viewer
     /// may see of a tenant.
     ///
+    /// `partner` is the one the tenant's record names.
+    ///
     /// # Errors
     /// As [`Principal::may_report`] for the tenant's partner.
-    pub fn report_scope(&self, tenant: &TenantRecord) -> Result<TenantScope, Denied> {
-        self.may_report(&tenant.partner)?;
+    pub fn report_scope(
+        &self,
+        tenant: &TenantId,
+        partner: &PartnerId,
+    ) -> Result<TenantScope, Denied> {
+        self.may_report(partner)?;
         Ok(TenantScope {
-            tenant: tenant.id.clone(),
+            tenant: tenant.clone(),
         })
     }
 
@@ -138,21 +146,6 @@ impl Principal {
         matches!(self, Principal::Operator)
     }
 
-    /// The principal an agent record stands for.
-    #[must_use]
-    pub fn from_agent(agent: &AgentRecord) -> Principal {
-        match &agent.kind {
-            AgentKind::Tenant { tenant, role } => Principal::TenantAgent {
-                tenant: tenant.clone(),
-                agent: agent.id.clone(),
-                role: *role,
-            },
-            AgentKind::PartnerViewer { partner } => Principal::PartnerViewer {
-                partner: partner.clone(),
-                viewer: agent.id.clone(),
-            },
-        }
-    }
 }
 
 /// Agent tokens are stored only as this hash; the tokens are 256-bit random, so a plain
@@ -213,18 +206,13 @@ mod tests {
     #[test]
     fn reports_are_for_the_operator_and_the_partners_own_viewers() {
         let (p, q) = (PartnerId::new("pa"), PartnerId::new("pb"));
-        let tenant = TenantRecord {
-            id: TenantId::new("tn_a"),
-            partner: p.clone(),
-            name: "A".into(),
-            created_at: protocol::Millis(0),
-        };
+        let tenant = TenantId::new("tn_a");
         let viewer = |partner: &PartnerId| Principal::PartnerViewer {
             partner: partner.clone(),
             viewer: AgentId::new("v"),
         };
         let owner = Principal::TenantAgent {
-            tenant: tenant.id.clone(),
+            tenant: tenant.clone(),
             agent: AgentId::new("ow"),
             role: Role::Owner,
         };
@@ -233,11 +221,17 @@ mod tests {
         assert_eq!(viewer(&q).may_report(&p), Err(Denied::OtherTenant));
         assert_eq!(owner.may_report(&p), Err(Denied::OtherTenant));
         assert_eq!(
-            viewer(&p).report_scope(&tenant).map(|s| s.tenant().clone()),
-            Ok(tenant.id.clone())
+            viewer(&p).report_scope(&tenant, &p).map(|s| s.tenant().clone()),
+            Ok(tenant.clone())
         );
-        assert_eq!(viewer(&q).report_scope(&tenant), Err(Denied::OtherTenant));
-        assert_eq!(owner.report_scope(&tenant), Err(Denied::OtherTenant));
+        assert_eq!(
+            viewer(&q).report_scope(&tenant, &p),
+            Err(Denied::OtherTenant)
+        );
+        assert_eq!(
+            owner.report_scope(&tenant, &p),
+            Err(Denied::OtherTenant)
+        );
     }
 
     #[test]

@@ -90,6 +90,25 @@ pub struct AgentRecord {
     pub created_at: Millis,
 }
 
+impl AgentRecord {
+    /// The principal this agent record stands for.
+    #[must_use]
+    pub fn principal(&self) -> crate::principal::Principal {
+        use crate::principal::Principal;
+        match &self.kind {
+            AgentKind::Tenant { tenant, role } => Principal::TenantAgent {
+                tenant: tenant.clone(),
+                agent: self.id.clone(),
+                role: *role,
+            },
+            AgentKind::PartnerViewer { partner } => Principal::PartnerViewer {
+                partner: partner.clone(),
+                viewer: self.id.clone(),
+            },
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChannelKind {

@@ -172,7 +172,7 @@ pub async fn confirm(
             "Meta refused the webhook subscription; the owner must connect again",
         ));
     }
-    let scope = TenantScope::for_connect(&grant);
+    let scope = TenantScope::for_connect(grant.tenant());
     let saved = match save::save(&app, &scope, c).await {
         Ok(s) => s,
         Err(SaveError::Store(e)) => return Err(e.into()),

@@ -181,7 +181,7 @@ pub async fn finish(app: &AppState, grant: &Grant, c: Connected) -> Result<Saved
         }
     }
     subscribe(app, &c).await?;
-    save(app, &TenantScope::for_connect(grant), c).await
+    save(app, &TenantScope::for_connect(grant.tenant()), c).await
 }
 
 /// Asks Meta to send the account's webhook fields to this app: the first call of a connect

@@ -22,7 +22,7 @@ impl FromRequestParts<AppState> for Principal {
             return Ok(Principal::Operator);
         }
         match app.store.agent_by_token_hash(&token_hash(token)).await? {
-            Some(agent) => Ok(Principal::from_agent(&agent)),
+            Some(agent) => Ok(agent.principal()),
             None => Err(ApiError::unauthorized("unknown or revoked token")),
         }
     }

@@ -97,7 +97,7 @@ pub async fn partner_report(
     let mut tenants: Vec<Value> = Vec::new();
     for tenant in app.store.tenants_of(&id).await? {
         let scope = principal
-            .report_scope(&tenant)
+            .report_scope(&tenant.id, &tenant.partner)
             .map_err(|_| ApiError::not_found("partner"))?;
         let mut tally = Tally::new(now);
         let mut after = Seq(0);

@@ -305,7 +305,7 @@ async fn route_items(
             continue;
         };
         let event = route::to_event(&envelope.object, item, &channel, now);
-        let scope = TenantScope::for_webhook(verified, &channel);
+        let scope = TenantScope::for_webhook(verified, &channel.tenant);
         match batches.iter_mut().find(|(s, _)| *s == scope) {
             Some((_, events)) => events.push(event),
             None => batches.push((scope, vec![event])),
