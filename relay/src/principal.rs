@@ -145,7 +145,6 @@ impl Principal {
     pub fn is_operator(&self) -> bool {
         matches!(self, Principal::Operator)
     }
-
 }
 
 /// Agent tokens are stored only as this hash; the tokens are 256-bit random, so a plain
@@ -221,17 +220,16 @@ mod tests {
         assert_eq!(viewer(&q).may_report(&p), Err(Denied::OtherTenant));
         assert_eq!(owner.may_report(&p), Err(Denied::OtherTenant));
         assert_eq!(
-            viewer(&p).report_scope(&tenant, &p).map(|s| s.tenant().clone()),
+            viewer(&p)
+                .report_scope(&tenant, &p)
+                .map(|s| s.tenant().clone()),
             Ok(tenant.clone())
         );
         assert_eq!(
             viewer(&q).report_scope(&tenant, &p),
             Err(Denied::OtherTenant)
         );
-        assert_eq!(
-            owner.report_scope(&tenant, &p),
-            Err(Denied::OtherTenant)
-        );
+        assert_eq!(owner.report_scope(&tenant, &p), Err(Denied::OtherTenant));
     }
 
     #[test]
