@@ -376,17 +376,37 @@ async fn rate_limits_are_honoured_with_a_back_off() {
         .unwrap();
     let mut desk = fx.desk(t).await;
     reply(&mut desk, "k1", &thread, "patience").await;
-    desk_sees(&mut desk, "the rate-limit failure", |s| {
-        matches!(s, SendStatus::Failed { failure, retry_at: Some(_) }
-            if failure.class == protocol::FailureClass::RateLimited)
+    let retry = std::cell::Cell::new(None);
+    desk_sees(&mut desk, "the rate-limit failure", |s| match s {
+        SendStatus::Failed {
+            failure,
+            retry_at: Some(at),
+        } if failure.class == protocol::FailureClass::RateLimited => {
+            retry.set(Some(at.0));
+            true
+        }
+        _ => false,
     })
     .await;
+    let retry_at = retry.get().unwrap();
+    let calls = fx.send_calls().await;
+    assert_eq!(calls.len(), 1, "retried before its time: {calls:?}");
+    // The relay's clock has not been moved yet, so it still reads the system's time, as
+    // the simulator's call log does.
+    let first = calls[0]["at_ms"].as_i64().unwrap();
+    assert!(
+        retry_at - first >= 400,
+        "retry planned {} ms after the refused call, without backing off",
+        retry_at - first
+    );
+    // Time moves to the planned retry instead of the test waiting for it.
+    let now = fx.w.advance_clock(0).await.unwrap();
+    fx.w.advance_clock((retry_at - now).max(0) + 1)
+        .await
+        .unwrap();
     let sent = fx.send_in(t, &thread, 0, "sent").await;
     assert_eq!(sent["attempts"], 2);
-    let calls = fx.send_calls().await;
-    assert_eq!(calls.len(), 2);
-    let gap = calls[1]["at_ms"].as_i64().unwrap() - calls[0]["at_ms"].as_i64().unwrap();
-    assert!(gap >= 250, "retried after {gap} ms, without backing off");
+    assert_eq!(fx.send_calls().await.len(), 2);
     assert_eq!(fx.balance(t).await, 1);
 }
 
