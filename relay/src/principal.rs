@@ -68,6 +68,16 @@ impl TenantScope {
         }
     }
 
+    /// The scope of a tenant deletion the operator started and the registry recorded:
+    /// what a restarted relay finishes (`lifecycle::resume_deletions`), with no principal
+    /// left to ask.
+    #[must_use]
+    pub fn for_deletion(record: &crate::store::TenantDeletion) -> TenantScope {
+        TenantScope {
+            tenant: record.tenant.clone(),
+        }
+    }
+
     /// The scope of a verified webhook routed to `channel`.
     #[must_use]
     pub fn for_webhook(_proof: &Verified, channel: &ChannelRecord) -> TenantScope {

@@ -29,6 +29,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "proxies",
             "listener",
             "disk",
+            "crash_point",
         ],
     ),
     ("simulator", &["simulate"]),

@@ -284,3 +284,57 @@ async fn a_deleted_tenant_is_erased_from_the_connected_desks_replica() {
     assert!(replica.events_after(Seq(0), 10).unwrap().is_empty());
     assert!(replica.identity().unwrap().is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_desk_offline_when_its_tenant_is_deleted_erases_its_copy_at_its_next_start() {
+    let w = World::new().await.unwrap();
+    let url = w.relay.as_ref().unwrap().url.clone();
+    let data = w.dir.path().join("desk");
+    let body = harness::wa_text(harness::WA_A, "wamid.off1", "16505551234", "hi");
+    assert_eq!(w.api.webhook("whatsapp", &body).await.unwrap(), 200);
+    let head = Seq(w.api.head(&w.a.id).await.unwrap());
+    let config = engine_config(&url, &w.a.agent_token, &data);
+    let engine = SyncHandle::spawn(config.clone(), Replica::open(&config).unwrap()).unwrap();
+    wait_state(&engine, |s| *s == ConnectionState::Live).await;
+    wait_cursor(&engine, head).await;
+    let thread = engine.replica().summaries().unwrap()[0].id.clone();
+    engine.shutdown().await.unwrap();
+
+    // Offline: a command waits in the outbox, then the tenant is deleted.
+    {
+        let replica = Replica::open(&config).unwrap();
+        replica
+            .outbox()
+            .push(Command::EditDraft {
+                thread,
+                base_version: 0,
+                text: "queued while offline".into(),
+            })
+            .unwrap();
+        assert_eq!(replica.outbox().pending().unwrap().len(), 1);
+    }
+    w.api
+        .expect(
+            Method::DELETE,
+            &format!("/v1/tenants/{}", w.a.id),
+            OPERATOR_TOKEN,
+            None,
+            200,
+        )
+        .await
+        .unwrap();
+
+    // The next start learns it from the relay (410 to the upgrade) and keeps nothing.
+    let engine = SyncHandle::spawn(config.clone(), Replica::open(&config).unwrap()).unwrap();
+    wait_state(
+        &engine,
+        |s| matches!(s, ConnectionState::Refused { reason } if reason.contains("deleted")),
+    )
+    .await;
+    let replica = engine.replica();
+    assert_eq!(replica.cursor().unwrap(), Seq(0));
+    assert!(replica.summaries().unwrap().is_empty());
+    assert!(replica.events_after(Seq(0), 10).unwrap().is_empty());
+    assert!(replica.outbox().pending().unwrap().is_empty());
+    assert!(replica.identity().unwrap().is_none());
+}
