@@ -1,5 +1,5 @@
-//! Progress of `relay admin`'s long operations (audit export, key rotation, tenant
-//! deletion): an indicatif bar or spinner on a terminal, plain lines on standard error
+//! Progress of the long operations (`relay admin` audit export, key rotation, tenant
+//! deletion; `relay migrate`): an indicatif bar or spinner on a terminal, plain lines on standard error
 //! otherwise (logs, CI, pipes), and a final count either way. Standard output stays for
 //! the operation's own output (an export's JSON lines).
 
