@@ -764,8 +764,9 @@ fn admin(args: AdminArgs) -> anyhow::Result<()> {
             out,
         } => {
             let path = format!("/v1/tenants/{tenant}/media/{message}/{n}");
-            return runtime()?
-                .block_on(async move { media::download(&client, &base, &token, &path, &out).await });
+            return runtime()?.block_on(async move {
+                media::download(&client, &base, &token, &path, &out).await
+            });
         }
         AdminCommand::ConnectLinks { tenant } => (
             reqwest::Method::GET,

@@ -124,7 +124,10 @@ impl Relay {
             None => None,
         };
         if let Some(point) = &config.test_crash_at {
-            tracing::warn!(point, "RELAY_TEST_CRASH_AT is set: the relay aborts at that point");
+            tracing::warn!(
+                point,
+                "RELAY_TEST_CRASH_AT is set: the relay aborts at that point"
+            );
             let _ = crash_point::arm(point);
         }
         let metrics = Metrics::new();

@@ -18,11 +18,11 @@
 //! the tenant's tokens, so a desk offline at the time learns of the deletion when it next
 //! connects (`deleted_by_token`) and erases its copy too.
 
+use crate::crash_point;
 use crate::http::AppState;
 use crate::ids;
 use crate::outbox::classify::classify;
 use crate::principal::TenantScope;
-use crate::crash_point;
 use crate::store::{DeletionStage, NewEvent, Reconnect, StoreError, TenantDeletion, TenantRemoved};
 use protocol::{AccountEvent, AccountEventKind, ChannelId, EventBody, Millis};
 
@@ -300,7 +300,9 @@ pub async fn resume_deletions(app: &AppState) -> Result<usize, StoreError> {
         tracing::warn!(tenant = %deletion.tenant, stage = ?deletion.stage, "finishing a tenant deletion cut short");
         match finish_deletion(app, &scope, deletion, "operator").await {
             Ok(_) => finished += 1,
-            Err(e) => tracing::error!(error = %e, "tenant deletion not finished; tried again at the next start"),
+            Err(e) => {
+                tracing::error!(error = %e, "tenant deletion not finished; tried again at the next start")
+            }
         }
     }
     Ok(finished)

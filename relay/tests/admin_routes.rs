@@ -87,7 +87,10 @@ fn recorder() -> (String, Seen) {
 #[test]
 fn every_admin_route_has_a_relay_admin_command() {
     let routes = admin_routes();
-    assert!(routes.len() > 30, "the router's routes were not found: {routes:?}");
+    assert!(
+        routes.len() > 30,
+        "the router's routes were not found: {routes:?}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let file = |name: &str, text: &str| {
         let path = dir.path().join(name);
@@ -95,7 +98,10 @@ fn every_admin_route_has_a_relay_admin_command() {
         path.display().to_string()
     };
     let knowledge = file("k.toml", "[business]\nname = \"x\"\n");
-    let rules = file("rules.toml", "[[rules]]\nname = \"hi\"\nkeywords = [\"hi\"]\nreply = \"Hello\"\n");
+    let rules = file(
+        "rules.toml",
+        "[[rules]]\nname = \"hi\"\nkeywords = [\"hi\"]\nreply = \"Hello\"\n",
+    );
     let breakers = file("ib.json", r#"[{"question": "Open?", "payload": "OPEN"}]"#);
     let out = dir.path().join("out").display().to_string();
     let commands: Vec<Vec<&str>> = vec![
@@ -112,9 +118,23 @@ fn every_admin_route_has_a_relay_admin_command() {
         vec!["agents", "create", "--tenant", "t1", "--name", "A"],
         vec!["agents", "list", "--tenant", "t1"],
         vec!["agents", "revoke", "--tenant", "t1", "--agent", "a1"],
-        vec!["channels", "instagram", "--tenant", "t1", "--account-id", "17841400000000001"],
+        vec![
+            "channels",
+            "instagram",
+            "--tenant",
+            "t1",
+            "--account-id",
+            "17841400000000001",
+        ],
         vec!["channels", "list", "--tenant", "t1"],
-        vec!["channels", "disconnect", "--tenant", "t1", "--channel", "c1"],
+        vec![
+            "channels",
+            "disconnect",
+            "--tenant",
+            "t1",
+            "--channel",
+            "c1",
+        ],
         vec!["threads", "list", "--tenant", "t1"],
         vec!["messages", "list", "--tenant", "t1", "--thread", "th1"],
         vec!["events", "list", "--tenant", "t1"],
@@ -136,8 +156,26 @@ fn every_admin_route_has_a_relay_admin_command() {
         vec!["rules", "set", "--tenant", "t1", &rules],
         vec!["templates", "--tenant", "t1", "--channel", "c1"],
         vec!["ice-breakers", "show", "--tenant", "t1", "--channel", "c1"],
-        vec!["ice-breakers", "set", "--tenant", "t1", "--channel", "c1", &breakers],
-        vec!["media", "--tenant", "t1", "--message", "m1", "--n", "0", "--out", &out],
+        vec![
+            "ice-breakers",
+            "set",
+            "--tenant",
+            "t1",
+            "--channel",
+            "c1",
+            &breakers,
+        ],
+        vec![
+            "media",
+            "--tenant",
+            "t1",
+            "--message",
+            "m1",
+            "--n",
+            "0",
+            "--out",
+            &out,
+        ],
     ];
     let (url, seen) = recorder();
     let mut covered = BTreeSet::new();
@@ -159,10 +197,15 @@ fn every_admin_route_has_a_relay_admin_command() {
             let route = routes
                 .iter()
                 .find(|(m, p)| *m == method && matches(p, &path))
-                .unwrap_or_else(|| panic!("{args:?} asked {method} {path}, which is no admin route"));
+                .unwrap_or_else(|| {
+                    panic!("{args:?} asked {method} {path}, which is no admin route")
+                });
             covered.insert(route.clone());
         }
     }
     let missing: Vec<_> = routes.difference(&covered).collect();
-    assert!(missing.is_empty(), "admin routes without a `relay admin` command: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "admin routes without a `relay admin` command: {missing:?}"
+    );
 }

@@ -121,7 +121,11 @@ async fn tampering_with_postgres_rows_is_named_by_verify() {
     let Some(db) = &w.db else {
         return; // sled: `relay/src/store/sled/tests.rs` tampers with its values.
     };
-    for (id, text) in [("wamid.t1", "first"), ("wamid.t2", "second words"), ("wamid.t3", "third")] {
+    for (id, text) in [
+        ("wamid.t1", "first"),
+        ("wamid.t2", "second words"),
+        ("wamid.t3", "third"),
+    ] {
         let body = wa_text(WA_A, id, "16505551234", text);
         assert_eq!(w.api.webhook("whatsapp", &body).await.unwrap(), 200);
     }
@@ -144,7 +148,10 @@ async fn tampering_with_postgres_rows_is_named_by_verify() {
         .await
         .unwrap();
     let changed: i64 = row.get(0);
-    assert_eq!(verdict(&w, tenant).await, (false, Some(u64::try_from(changed).unwrap())));
+    assert_eq!(
+        verdict(&w, tenant).await,
+        (false, Some(u64::try_from(changed).unwrap()))
+    );
     client
         .execute(
             "UPDATE events SET body = overlay(body placing convert_to('second', 'UTF8')

@@ -294,7 +294,10 @@ async fn a_tenant_deletion_cut_short_by_a_crash_is_finished_at_the_next_start() 
             .await
             .unwrap();
         let marker = format!("only-tenant-a-said-this-{point}");
-        for (number, id, text) in [(WA_A, "wamid.a1", marker.as_str()), (WA_B, "wamid.b1", "hello")] {
+        for (number, id, text) in [
+            (WA_A, "wamid.a1", marker.as_str()),
+            (WA_B, "wamid.b1", "hello"),
+        ] {
             let body = wa_text(number, id, "16505551234", text);
             assert_eq!(w.api.webhook("whatsapp", &body).await.unwrap(), 200);
         }
@@ -309,25 +312,53 @@ async fn a_tenant_deletion_cut_short_by_a_crash_is_finished_at_the_next_start() 
             .await;
         assert!(cut.is_err(), "{point}: the relay answered {cut:?}");
         let log = std::fs::read_to_string(&w.options.log).unwrap();
-        assert!(log.contains(&format!("crash point {point} reached")), "{log}");
+        assert!(
+            log.contains(&format!("crash point {point} reached")),
+            "{log}"
+        );
 
-        w.options.extra_env.retain(|(k, _)| k != "RELAY_TEST_CRASH_AT");
+        w.options
+            .extra_env
+            .retain(|(k, _)| k != "RELAY_TEST_CRASH_AT");
         w.start_again().await.unwrap();
 
         // Finished before the relay served its first request.
-        let (_, records) = call(&w, Method::GET, "/v1/tenant-deletions", OPERATOR_TOKEN, None).await;
+        let (_, records) = call(
+            &w,
+            Method::GET,
+            "/v1/tenant-deletions",
+            OPERATOR_TOKEN,
+            None,
+        )
+        .await;
         let record = &records["deletions"][0];
         assert_eq!(record["tenant"], w.a.id.as_str(), "{point}: {records}");
         assert_eq!(record["stage"], "finished", "{point}: {records}");
         assert_eq!(record["resumed"], 1, "{point}: {records}");
-        assert!(record["head_seq"].as_u64().unwrap() >= head_before, "{records}");
+        assert!(
+            record["head_seq"].as_u64().unwrap() >= head_before,
+            "{records}"
+        );
         assert_eq!(record["head_hash"].as_str().unwrap().len(), 64, "{records}");
         assert!(record.get("token_hashes").is_none(), "{records}");
 
         // Nothing reaches the tenant; its data is gone, not just unreachable.
-        assert_eq!(call(&w, Method::GET, "/v1/me", &w.a.owner_token, None).await.0, 401);
         assert_eq!(
-            call(&w, Method::GET, &format!("{path}/events"), OPERATOR_TOKEN, None).await.0,
+            call(&w, Method::GET, "/v1/me", &w.a.owner_token, None)
+                .await
+                .0,
+            401
+        );
+        assert_eq!(
+            call(
+                &w,
+                Method::GET,
+                &format!("{path}/events"),
+                OPERATOR_TOKEN,
+                None
+            )
+            .await
+            .0,
             404
         );
         let metrics = w.metrics_text().await.unwrap();
@@ -343,7 +374,11 @@ async fn a_tenant_deletion_cut_short_by_a_crash_is_finished_at_the_next_start() 
         }
         // A desk of the deleted tenant is told so, not that its token is wrong.
         let (status, v) = call(&w, Method::GET, "/v1/desk", &w.a.agent_token, None).await;
-        assert_eq!((status, v["error"]["code"].as_str()), (410, Some("tenant_deleted")), "{v}");
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (410, Some("tenant_deleted")),
+            "{v}"
+        );
 
         // Tenant B is untouched.
         assert_eq!(

@@ -37,14 +37,10 @@ pub(super) async fn download(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/octet-stream")
         .to_owned();
-    let mut file = std::fs::File::create(out)
-        .with_context(|| format!("cannot create {}", out.display()))?;
+    let mut file =
+        std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut written = 0u64;
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| unreachable(base, &e))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(|e| unreachable(base, &e))? {
         file.write_all(&chunk)
             .with_context(|| format!("cannot write {}", out.display()))?;
         written += chunk.len() as u64;

@@ -111,8 +111,8 @@ pub(super) fn rules_of(settings: &Value) -> Value {
 /// # Errors
 /// The file cannot be read, does not parse, or holds no such list.
 pub(super) fn read_list(path: &Path, key: &str) -> anyhow::Result<Value> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let value: Value = if path.extension().is_some_and(|e| e == "json") {
         serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?
     } else {

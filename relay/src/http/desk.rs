@@ -86,7 +86,8 @@ pub async fn upgrade(
 /// was offline at the deletion then erases its copy, as a connected one does on close code
 /// `TENANT_DELETED`), otherwise the refusal as it was.
 async fn refused_token(app: &AppState, headers: &HeaderMap, refused: ApiError) -> Response {
-    let Some(token) = super::auth::bearer(headers).filter(|_| refused.status == StatusCode::UNAUTHORIZED)
+    let Some(token) =
+        super::auth::bearer(headers).filter(|_| refused.status == StatusCode::UNAUTHORIZED)
     else {
         return refused.into_response();
     };
