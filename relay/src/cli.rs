@@ -1096,11 +1096,16 @@ async fn call_admin(
     let status = response.status();
     let value: Value = response.json().await.unwrap_or(Value::Null);
     if !status.is_success() {
-        let code = value["error"]["code"].as_str().unwrap_or("error");
-        let message = value["error"]["message"].as_str().unwrap_or("no details");
-        bail!("{status}: {code}: {message}");
+        return Err(refused(status, &value));
     }
     Ok(value)
+}
+
+/// The relay's refusal in one line: status, error code and message.
+fn refused(status: reqwest::StatusCode, answer: &Value) -> anyhow::Error {
+    let code = answer["error"]["code"].as_str().unwrap_or("error");
+    let message = answer["error"]["message"].as_str().unwrap_or("no details");
+    anyhow::anyhow!("{status}: {code}: {message}")
 }
 
 /// `relay admin connect-link`: only the URL on stdout (scripts pass it on), the expiry on
@@ -1223,9 +1228,7 @@ fn knowledge(
         let text = response.text().await.unwrap_or_default();
         if !status.is_success() {
             let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            let code = value["error"]["code"].as_str().unwrap_or("error");
-            let message = value["error"]["message"].as_str().unwrap_or("no details");
-            bail!("{status}: {code}: {message}");
+            return Err(refused(status, &value));
         }
         if shows_file {
             print!("{text}");

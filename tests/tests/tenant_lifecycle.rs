@@ -343,24 +343,17 @@ async fn a_tenant_deletion_cut_short_by_a_crash_is_finished_at_the_next_start() 
         assert!(record.get("token_hashes").is_none(), "{records}");
 
         // Nothing reaches the tenant; its data is gone, not just unreachable.
-        assert_eq!(
-            call(&w, Method::GET, "/v1/me", &w.a.owner_token, None)
-                .await
-                .0,
-            401
-        );
-        assert_eq!(
-            call(
-                &w,
-                Method::GET,
-                &format!("{path}/events"),
-                OPERATOR_TOKEN,
-                None
-            )
-            .await
-            .0,
-            404
-        );
+        let gets = [
+            ("/v1/me".to_owned(), w.a.owner_token.as_str(), 401),
+            (format!("{path}/events"), OPERATOR_TOKEN, 404),
+        ];
+        for (get, token, status) in gets {
+            assert_eq!(
+                call(&w, Method::GET, &get, token, None).await.0,
+                status,
+                "{get}"
+            );
+        }
         let metrics = w.metrics_text().await.unwrap();
         assert!(
             !metrics.contains(&format!("tenant=\"{}\"", w.a.id)),

@@ -2,8 +2,8 @@
 //! (`GET /v1/tenants/{t}/media/{message}/{n}`) and written to a file, for an operator who
 //! must look at what a customer sent. Bytes only; nothing is kept elsewhere.
 
-use super::unreachable;
-use anyhow::{Context as _, bail};
+use super::{refused, unreachable};
+use anyhow::Context as _;
 use std::io::Write as _;
 use std::path::Path;
 
@@ -27,9 +27,7 @@ pub(super) async fn download(
     let status = response.status();
     if !status.is_success() {
         let value: serde_json::Value = response.json().await.unwrap_or_default();
-        let code = value["error"]["code"].as_str().unwrap_or("error");
-        let message = value["error"]["message"].as_str().unwrap_or("no details");
-        bail!("{status}: {code}: {message}");
+        return Err(refused(status, &value));
     }
     let kind = response
         .headers()
