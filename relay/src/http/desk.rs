@@ -99,7 +99,11 @@ async fn refused_token(app: &AppState, headers: &HeaderMap, refused: ApiError) -
         )
         .into_response(),
         Ok(None) => refused.into_response(),
-        Err(e) => ApiError::from(e).into_response(),
+        // The refusal stands: a desk must not be told to retry a token that is wrong.
+        Err(e) => {
+            tracing::warn!(error = %e, "tenant deletion records not read for a refused desk token");
+            refused.into_response()
+        }
     }
 }
 
