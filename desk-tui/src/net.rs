@@ -114,7 +114,8 @@ pub(crate) fn verdict_on_close(code: Option<u16>, reason: &str) -> Verdict {
 }
 
 /// HTTP answers to the upgrade: a bad token or a subprotocol the relay does not know will
-/// not get better by retrying; anything else (a proxy's 502, a restarting relay) may.
+/// not get better by retrying, and a 410 means the tenant was deleted (erase the copy);
+/// anything else (a proxy's 502, a restarting relay) may.
 pub(crate) fn verdict_on_status(status: u16, subprotocol: Subprotocol) -> Verdict {
     match status {
         401 => Verdict::Refused(
@@ -122,6 +123,13 @@ pub(crate) fn verdict_on_status(status: u16, subprotocol: Subprotocol) -> Verdic
                 .into(),
         ),
         403 => Verdict::Refused("the relay forbids this token the desk (HTTP 403)".into()),
+        // The relay says the token's tenant was deleted while this desk was away: the same
+        // as the close code a connected desk gets.
+        410 => Verdict::Erase(
+            "this business was deleted from the relay while this desk was offline; its local \
+             copy on this desk was erased"
+                .into(),
+        ),
         400 => Verdict::Refused(format!(
             "the relay does not accept the subprotocol {} (HTTP 400)",
             subprotocol.as_str()
@@ -327,6 +335,10 @@ mod tests {
                 Verdict::Refused(_)
             ));
         }
+        assert!(matches!(
+            verdict_on_status(410, Subprotocol::Bincode),
+            Verdict::Erase(_)
+        ));
         for status in [404, 429, 500, 502, 503] {
             assert!(matches!(
                 verdict_on_status(status, Subprotocol::Bincode),

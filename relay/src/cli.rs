@@ -11,8 +11,11 @@
 //! Errors end here as one line on stderr and a non-zero exit status.
 
 mod audit;
+mod channel_settings;
+mod media;
 mod output;
 mod progress;
+mod settings;
 
 use crate::config::Config;
 use anyhow::{Context as _, bail};
@@ -191,6 +194,48 @@ enum AdminCommand {
     Report {
         #[arg(long)]
         partner: String,
+    },
+    /// Who the token is (the operator, a partner viewer, or a tenant's person).
+    Me,
+    /// A tenant's settings: auto-send, hiding comments, the default reply.
+    Settings {
+        #[command(subcommand)]
+        command: settings::SettingsCommand,
+    },
+    /// A tenant's ordered reply rules (keyword or intent → canned reply or instruction).
+    Rules {
+        #[command(subcommand)]
+        command: settings::RulesCommand,
+    },
+    /// A WhatsApp channel's message templates (from Meta, with their approval status).
+    Templates {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        channel: String,
+    },
+    /// An Instagram channel's ice breakers (at Meta).
+    IceBreakers {
+        #[command(subcommand)]
+        command: channel_settings::IceBreakerCommand,
+    },
+    /// One attachment of a stored message, fetched through the relay, into a file.
+    Media {
+        #[arg(long)]
+        tenant: String,
+        /// The message's Meta id (`mid` or WhatsApp message id).
+        #[arg(long)]
+        message: String,
+        /// Which attachment, from 0.
+        #[arg(long, default_value_t = 0)]
+        n: u32,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The tenant's connect links not used yet (minted by the operator or an owner).
+    ConnectLinks {
+        #[arg(long)]
+        tenant: String,
     },
     /// A single-use, expiring link the business opens in a browser to connect an account;
     /// prints the URL.
@@ -506,12 +551,23 @@ fn draft(path: &std::path::Path) -> anyhow::Result<()> {
 /// `relay migrate`: one line saying how many migrations ran.
 fn migrate(url: &str) -> anyhow::Result<()> {
     let rt = runtime()?;
+    let progress = progress::Progress::start("applying PostgreSQL migrations", None);
     let ran = rt.block_on(async {
         let store = crate::store::pg::PgStore::open(url).await?;
         // Open applied them; a second look answers 0 unless another relay raced it.
         let again = store.migrate().await?;
         Ok::<_, crate::store::StoreError>(store.applied_at_open() + again)
-    })?;
+    });
+    let ran = match ran {
+        Ok(ran) => {
+            progress.finish(&format!("migrations done: {ran} applied"));
+            ran
+        }
+        Err(e) => {
+            progress.finish("migrations not applied");
+            return Err(e.into());
+        }
+    };
     println!(
         "{ran} migration(s) applied; schema at version {}",
         crate::store::pg::SCHEMA_VERSION
@@ -687,6 +743,36 @@ fn admin(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::Partners {
             command: PartnerCommand::List,
         } => (reqwest::Method::GET, "/v1/partners".into(), None),
+        AdminCommand::Me => (reqwest::Method::GET, "/v1/me".into(), None),
+        AdminCommand::Settings { command } => settings::settings(command),
+        AdminCommand::Rules { command } => {
+            let (method, path, body) = settings::rules(command)?;
+            let json = args.json;
+            return runtime()?.block_on(async move {
+                let value = call_admin(&client, &base, &token, method, &path, body).await?;
+                output::print(&settings::rules_of(&value), json)
+            });
+        }
+        AdminCommand::Templates { tenant, channel } => {
+            channel_settings::templates(&tenant, &channel)
+        }
+        AdminCommand::IceBreakers { command } => channel_settings::ice_breakers(command)?,
+        AdminCommand::Media {
+            tenant,
+            message,
+            n,
+            out,
+        } => {
+            let path = format!("/v1/tenants/{tenant}/media/{message}/{n}");
+            return runtime()?.block_on(async move {
+                media::download(&client, &base, &token, &path, &out).await
+            });
+        }
+        AdminCommand::ConnectLinks { tenant } => (
+            reqwest::Method::GET,
+            format!("/v1/tenants/{tenant}/connect-links"),
+            None,
+        ),
         AdminCommand::Tenants {
             command: TenantCommand::List { partner },
         } => (
@@ -1010,11 +1096,16 @@ async fn call_admin(
     let status = response.status();
     let value: Value = response.json().await.unwrap_or(Value::Null);
     if !status.is_success() {
-        let code = value["error"]["code"].as_str().unwrap_or("error");
-        let message = value["error"]["message"].as_str().unwrap_or("no details");
-        bail!("{status}: {code}: {message}");
+        return Err(refused(status, &value));
     }
     Ok(value)
+}
+
+/// The relay's refusal in one line: status, error code and message.
+fn refused(status: reqwest::StatusCode, answer: &Value) -> anyhow::Error {
+    let code = answer["error"]["code"].as_str().unwrap_or("error");
+    let message = answer["error"]["message"].as_str().unwrap_or("no details");
+    anyhow::anyhow!("{status}: {code}: {message}")
 }
 
 /// `relay admin connect-link`: only the URL on stdout (scripts pass it on), the expiry on
@@ -1137,9 +1228,7 @@ fn knowledge(
         let text = response.text().await.unwrap_or_default();
         if !status.is_success() {
             let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            let code = value["error"]["code"].as_str().unwrap_or("error");
-            let message = value["error"]["message"].as_str().unwrap_or("no details");
-            bail!("{status}: {code}: {message}");
+            return Err(refused(status, &value));
         }
         if shows_file {
             print!("{text}");

@@ -129,6 +129,8 @@ pub struct Config {
     /// The relay's clock may be moved forward with `POST /_test/clock` (`RELAY_TEST_CLOCK=1`);
     /// for tests only.
     pub test_clock: bool,
+    /// A crash point to abort at (`RELAY_TEST_CRASH_AT`, see `crash_point`); tests only.
+    pub test_crash_at: Option<String>,
     pub desk: DeskLimits,
     /// The certificate chain and key to serve TLS with (`RELAY_TLS_CERT`, `RELAY_TLS_KEY`);
     /// `None`: plain HTTP, for a TLS-terminating reverse proxy in front.
@@ -227,6 +229,7 @@ struct Raw {
     metrics_token: Option<String>,
     wal_segment_bytes: Option<String>,
     test_clock: Option<String>,
+    test_crash_at: Option<String>,
     tls_cert: Option<String>,
     tls_key: Option<String>,
     tls_poll_secs: Option<String>,
@@ -278,6 +281,7 @@ macro_rules! each_key {
         $f!($raw, metrics_token, "RELAY_METRICS_TOKEN");
         $f!($raw, wal_segment_bytes, "RELAY_WAL_SEGMENT_BYTES");
         $f!($raw, test_clock, "RELAY_TEST_CLOCK");
+        $f!($raw, test_crash_at, "RELAY_TEST_CRASH_AT");
         $f!($raw, tls_cert, "RELAY_TLS_CERT");
         $f!($raw, tls_key, "RELAY_TLS_KEY");
         $f!($raw, tls_poll_secs, "RELAY_TLS_POLL_SECS");
@@ -570,6 +574,16 @@ impl Config {
                     return Err(ConfigError::Invalid {
                         var: "RELAY_TEST_CLOCK",
                         reason: format!("`{other}` is not 1 or 0"),
+                    });
+                }
+            },
+            test_crash_at: match raw.test_crash_at.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(name) if crate::crash_point::POINTS.contains(&name) => Some(name.to_owned()),
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        var: "RELAY_TEST_CRASH_AT",
+                        reason: format!("`{other}` is not a crash point"),
                     });
                 }
             },

@@ -16,6 +16,7 @@ pub mod chain_heads;
 pub mod cli;
 pub mod config;
 pub mod connect;
+pub mod crash_point;
 pub mod demo;
 pub mod desk;
 pub mod disk;
@@ -118,6 +119,13 @@ impl Relay {
             Some(files) => Some(Arc::new(tls::Tls::new(files.clone())?)),
             None => None,
         };
+        if let Some(point) = &config.test_crash_at {
+            tracing::warn!(
+                point,
+                "RELAY_TEST_CRASH_AT is set: the relay aborts at that point"
+            );
+            let _ = crash_point::arm(point);
+        }
         let metrics = Metrics::new();
         let store = open_store(&config, &metrics).await?;
         let shutdown = shutdown::Shutdown::default();
@@ -239,6 +247,12 @@ impl Relay {
             self.state.clock.clone(),
             std::time::Duration::from_secs(1),
         );
+        // Before serving: a tenant whose deletion a crash cut short must not be reachable.
+        match lifecycle::resume_deletions(&self.state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(tenants = n, "unfinished tenant deletions finished"),
+            Err(e) => tracing::error!(error = %e, "unfinished tenant deletions not read"),
+        }
         let app =
             http::router(self.state).into_make_service_with_connect_info::<http::client::Peer>();
         let graceful = {

@@ -13,12 +13,17 @@
 //! then the store removes every way in (tokens, routes, links) and every key of its data,
 //! the connected desks are told to erase their copy (close code `TENANT_DELETED`), and a
 //! `TenantDeletion` record with the counts and the chain's last head stays in the registry.
+//! That record is written first and advanced step by step, so a deletion cut short by a
+//! crash is finished at the next start (`resume_deletions`); it also keeps the hashes of
+//! the tenant's tokens, so a desk offline at the time learns of the deletion when it next
+//! connects (`deleted_by_token`) and erases its copy too.
 
+use crate::crash_point;
 use crate::ids;
 use crate::meta_errors::classify;
 use crate::principal::TenantScope;
 use crate::state::AppState;
-use crate::store::{NewEvent, Reconnect, StoreError};
+use crate::store::{DeletionStage, NewEvent, Reconnect, StoreError, TenantDeletion, TenantRemoved};
 use protocol::{AccountEvent, AccountEventKind, ChannelId, EventBody, Millis};
 
 /// Appends an evidence record (a `ChannelChanged` account event) for `channel`, waits
@@ -181,48 +186,88 @@ pub async fn disconnect(
 
 /// Deletes a tenant for good; answers the deletion record it kept. `by` says who asked.
 ///
+/// The record is written (and made durable) first, then advanced stage by stage
+/// (`DeletionStage`), so a relay that stops anywhere in between finishes the deletion at
+/// its next start (`resume_deletions`); every step removes only what is still there.
+///
 /// # Errors
-/// Storage failed; a deletion cut short is finished by calling it again (every step
-/// removes what is still there).
+/// Storage failed; the record stays unfinished and the next start finishes it.
 pub async fn delete_tenant(
     app: &AppState,
     scope: &TenantScope,
     record: &crate::store::TenantRecord,
     by: &str,
-) -> Result<crate::store::TenantDeletion, StoreError> {
-    let mut unsubscribed = Vec::new();
-    for channel in app.store.channels(scope).await? {
-        let outcome = match disconnect(app, scope, &channel.id, by).await? {
-            Some(d) if d.already => "already disconnected".to_owned(),
-            Some(d) => d.unsubscribe,
-            None => "skipped".to_owned(),
-        };
-        tracing::info!(tenant = %scope.tenant(), channel = %channel.id, unsubscribe = %outcome, "tenant deletion: channel disconnected");
-        unsubscribed.push((channel.id, outcome));
-    }
-    // The head after the disconnect records: the last thing the tenant's chain says.
-    let (head_seq, head_hash) = app
+) -> Result<TenantDeletion, StoreError> {
+    let token_hashes = app
         .store
-        .chain_heads()
+        .agents(scope)
         .await?
         .into_iter()
-        .find(|(t, _, _)| t == scope.tenant())
-        .map_or((0, String::new()), |(_, seq, hash)| {
-            (seq.0, hex::encode(hash))
-        });
-    let removed = app.store.delete_tenant(scope).await?;
-    let deletion = crate::store::TenantDeletion {
+        .map(|(agent, _)| agent.token_hash)
+        .collect();
+    let deletion = TenantDeletion {
         tenant: scope.tenant().clone(),
         partner: record.partner.clone(),
         name: record.name.clone(),
         deleted_at: app.clock.now(),
-        head_seq,
-        head_hash,
-        unsubscribed,
-        removed,
+        head_seq: 0,
+        head_hash: String::new(),
+        unsubscribed: Vec::new(),
+        removed: TenantRemoved::default(),
+        stage: DeletionStage::Started,
+        token_hashes,
+        resumed: 0,
     };
     app.store.put_tenant_deletion(&deletion).await?;
     app.store.sync().await?;
+    crash_point::reached("tenant-deletion-recorded");
+    finish_deletion(app, scope, deletion, by).await
+}
+
+/// Takes a deletion from the stage its record names to the end.
+async fn finish_deletion(
+    app: &AppState,
+    scope: &TenantScope,
+    mut deletion: TenantDeletion,
+    by: &str,
+) -> Result<TenantDeletion, StoreError> {
+    if deletion.stage == DeletionStage::Started {
+        let mut unsubscribed = Vec::new();
+        for channel in app.store.channels(scope).await? {
+            let outcome = match disconnect(app, scope, &channel.id, by).await? {
+                Some(d) if d.already => "already disconnected".to_owned(),
+                Some(d) => d.unsubscribe,
+                None => "skipped".to_owned(),
+            };
+            tracing::info!(tenant = %scope.tenant(), channel = %channel.id, unsubscribe = %outcome, "tenant deletion: channel disconnected");
+            unsubscribed.push((channel.id, outcome));
+        }
+        // The head after the disconnect records: the last thing the tenant's chain says.
+        // Read before any data is removed, so a resumed removal cannot change it.
+        let (head_seq, head_hash) = app
+            .store
+            .chain_heads()
+            .await?
+            .into_iter()
+            .find(|(t, _, _)| t == scope.tenant())
+            .map_or((0, String::new()), |(_, seq, hash)| {
+                (seq.0, hex::encode(hash))
+            });
+        deletion.head_seq = head_seq;
+        deletion.head_hash = head_hash;
+        deletion.unsubscribed = unsubscribed;
+        deletion.stage = DeletionStage::Removing;
+        app.store.put_tenant_deletion(&deletion).await?;
+        app.store.sync().await?;
+        crash_point::reached("tenant-deletion-unsubscribed");
+    }
+    if deletion.stage == DeletionStage::Removing {
+        let removed = app.store.delete_tenant(scope).await?;
+        deletion.removed.add(&removed);
+        deletion.stage = DeletionStage::Finished;
+        app.store.put_tenant_deletion(&deletion).await?;
+        app.store.sync().await?;
+    }
     // After the sync: a desk told to erase its copy can never find the data again.
     app.hub.delete_tenant(scope.tenant());
     tracing::info!(
@@ -232,7 +277,50 @@ pub async fn delete_tenant(
         keys = deletion.removed.keys,
         agents = deletion.removed.agents,
         channels = deletion.removed.channels,
+        resumed = deletion.resumed,
         "tenant deleted"
     );
     Ok(deletion)
+}
+
+/// Finishes every tenant deletion a stopped relay left unfinished (at start, before the
+/// relay serves; see `Relay::serve`). Answers how many it finished; one that fails again
+/// is logged and left for the next start.
+///
+/// # Errors
+/// The deletion records cannot be read.
+pub async fn resume_deletions(app: &AppState) -> Result<usize, StoreError> {
+    let mut finished = 0;
+    for mut deletion in app.store.tenant_deletions().await? {
+        if deletion.stage == DeletionStage::Finished {
+            continue;
+        }
+        deletion.resumed += 1;
+        let scope = TenantScope::for_deletion(&deletion.tenant);
+        tracing::warn!(tenant = %deletion.tenant, stage = ?deletion.stage, "finishing a tenant deletion cut short");
+        match finish_deletion(app, &scope, deletion, "operator").await {
+            Ok(_) => finished += 1,
+            Err(e) => {
+                tracing::error!(error = %e, "tenant deletion not finished; tried again at the next start")
+            }
+        }
+    }
+    Ok(finished)
+}
+
+/// The tenant whose deletion destroyed the token with this hash, if any: a desk offline
+/// at the deletion is told so (and erases its copy) instead of hearing "wrong token".
+///
+/// # Errors
+/// Storage failed.
+pub async fn deleted_by_token(
+    app: &AppState,
+    token_hash: &str,
+) -> Result<Option<TenantDeletion>, StoreError> {
+    Ok(app
+        .store
+        .tenant_deletions()
+        .await?
+        .into_iter()
+        .find(|d| d.token_hashes.iter().any(|h| h == token_hash)))
 }

@@ -69,6 +69,17 @@ impl TenantScope {
         }
     }
 
+    /// The scope of a tenant deletion the operator started and the registry recorded:
+    /// what a restarted relay finishes (`lifecycle::resume_deletions`), with no principal
+    /// left to ask. Only `lifecycle` calls this, with the tenant of a stored deletion record
+    /// (`relay/tests/scopes.rs` checks the callers).
+    #[must_use]
+    pub fn for_deletion(deleted: &TenantId) -> TenantScope {
+        TenantScope {
+            tenant: deleted.clone(),
+        }
+    }
+
     /// The scope of a verified webhook, for the tenant whose channel its account routed to.
     /// Only the webhook route calls this (`relay/tests/scopes.rs` checks the callers).
     #[must_use]

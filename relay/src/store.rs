@@ -212,6 +212,38 @@ pub struct TenantDeletion {
     /// `skipped`, `failed <class>`).
     pub unsubscribed: Vec<(ChannelId, String)>,
     pub removed: TenantRemoved,
+    /// How far the deletion got; kept first, so a relay that stops in the middle finishes
+    /// it at its next start (`lifecycle::resume_deletions`).
+    pub stage: DeletionStage,
+    /// Hashes of the tenant's people's tokens when it was deleted, so a desk that was
+    /// offline then is told at its next connect that the tenant is gone (and erases its
+    /// copy) rather than that its token is wrong. Never part of an answer.
+    pub token_hashes: Vec<String>,
+    /// How many starts of the relay took up this deletion after it was cut short.
+    pub resumed: u32,
+}
+
+/// The steps of a tenant deletion, in order; each is recorded before the next begins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeletionStage {
+    /// The record exists; channels may still be connected, nothing is removed.
+    Started,
+    /// Channels disconnected and the chain head recorded; the data is being removed.
+    Removing,
+    /// Everything is removed; desks were told.
+    Finished,
+}
+
+impl TenantRemoved {
+    /// Adds what a later (resumed) removal step found to what an earlier one removed.
+    pub fn add(&mut self, more: &TenantRemoved) {
+        self.events += more.events;
+        self.keys += more.keys;
+        self.agents += more.agents;
+        self.channels += more.channels;
+        self.single_use += more.single_use;
+    }
 }
 
 /// What removing one customer's data changed in one thread (`Store::redact_customer`).
@@ -657,6 +689,7 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a tenant: first, in one step, its registry record, its people's tokens,
     /// its channels and routes and its single-use records (so nothing can reach it any
     /// more), then every key of its data, in steps. Not yet durable, like `append`.
+    /// Idempotent: called again after a crash it removes what is left and counts only that.
     async fn delete_tenant(&self, scope: &TenantScope) -> Result<TenantRemoved, StoreError>;
     /// Keeps a tenant's deletion record (outside the tenant's data).
     async fn put_tenant_deletion(&self, record: &TenantDeletion) -> Result<(), StoreError>;

@@ -31,6 +31,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "listener",
             "disk",
             "meta_errors",
+            "crash_point",
         ],
     ),
     ("simulator", &["simulate"]),

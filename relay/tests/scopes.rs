@@ -1,6 +1,7 @@
 //! Where tenant scopes are made. A `TenantScope` is the only key to a tenant's data, and
-//! two of its constructors take a tenant id that the caller vouches for: a verified
-//! webhook's routed channel, and a connect grant just taken. This test keeps those
+//! three of its constructors take a tenant id that the caller vouches for: a verified
+//! webhook's routed channel, a connect grant just taken, and a stored tenant deletion that a
+//! restarted relay finishes. This test keeps those
 //! constructors in the one place each may be called from, so no other code can turn a
 //! tenant id into a scope (the third way, `Principal::scope`, checks the principal itself).
 

@@ -261,3 +261,83 @@ async fn unused_connect_links_are_listed_for_their_tenant_until_they_expire() {
         serde_json::json!([])
     );
 }
+
+/// The settings and reply rules an owner changes in the desk, from the operator's CLI:
+/// only the fields given change, a rules file (TOML) replaces the list, a bad one is
+/// refused whole.
+#[tokio::test]
+async fn the_cli_shows_and_changes_settings_and_reply_rules() {
+    let w = World::new().await.unwrap();
+    let (ok, out, err) = admin_cli(&w, &["--json", "me"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["role"],
+        "operator"
+    );
+
+    let tenant = w.a.id.as_str();
+    let (ok, _, err) = admin_cli(
+        &w,
+        &[
+            "settings",
+            "set",
+            "--tenant",
+            tenant,
+            "--auto-send",
+            "true",
+            "--default-reply",
+            "We will answer soon.",
+        ],
+    )
+    .await;
+    assert!(ok, "{err}");
+    let (ok, out, _) = admin_cli(&w, &["--json", "settings", "show", "--tenant", tenant]).await;
+    assert!(ok);
+    let settings: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(settings["auto_send"], true, "{settings}");
+    assert_eq!(
+        settings["default_reply"], "We will answer soon.",
+        "{settings}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rules]]\nname = \"opening hours\"\nkeywords = [\"open\", \"hours\"]\n\
+         reply = \"We are open 9 to 5.\"\n\n[[rules]]\nname = \"spam\"\n\
+         keywords = [\"crypto\"]\nchannels = [\"instagram_comment\"]\nhide_comment = true\n",
+    )
+    .unwrap();
+    let (ok, _, err) = admin_cli(
+        &w,
+        &["rules", "set", "--tenant", tenant, rules.to_str().unwrap()],
+    )
+    .await;
+    assert!(ok, "{err}");
+    let (ok, table, _) = admin_cli(&w, &["rules", "show", "--tenant", tenant]).await;
+    assert!(ok);
+    assert!(
+        table.contains("opening hours") && table.contains("spam"),
+        "{table}"
+    );
+
+    // A rule without anything to match is refused, and the list stays as it was.
+    std::fs::write(&rules, "[[rules]]\nname = \"empty\"\nreply = \"x\"\n").unwrap();
+    let (ok, _, err) = admin_cli(
+        &w,
+        &["rules", "set", "--tenant", tenant, rules.to_str().unwrap()],
+    )
+    .await;
+    assert!(!ok);
+    assert!(err.contains("invalid_rules"), "{err}");
+    let (_, out, _) = admin_cli(&w, &["--json", "rules", "show", "--tenant", tenant]).await;
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["rules"].as_array().unwrap().len(), 2, "{shown}");
+    // The other settings were not touched by the rules.
+    let (_, out, _) = admin_cli(&w, &["--json", "settings", "show", "--tenant", tenant]).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["auto_send"],
+        true
+    );
+}

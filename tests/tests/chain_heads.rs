@@ -95,3 +95,98 @@ async fn chain_heads_are_in_metrics_and_logged_daily() {
         "every tenant is logged"
     );
 }
+
+/// The verdict of the relay's own verify for `tenant`: (ok, first_bad).
+async fn verdict(w: &World, tenant: &str) -> (bool, Option<u64>) {
+    let v = w
+        .api
+        .expect(
+            Method::GET,
+            &format!("/v1/tenants/{tenant}/audit/verify"),
+            OPERATOR_TOKEN,
+            None,
+            200,
+        )
+        .await
+        .unwrap();
+    (v["ok"] == true, v["first_bad"].as_u64())
+}
+
+/// On PostgreSQL, rows changed behind the relay's back (as the tables' owner, past row
+/// security) are named by verify at their first event: a changed message, a missing
+/// event, a reordered pair. (The sled backend's own tests rewrite its values.)
+#[tokio::test]
+async fn tampering_with_postgres_rows_is_named_by_verify() {
+    let w = World::new().await.unwrap();
+    let Some(db) = &w.db else {
+        return; // sled: `relay/src/store/sled/tests.rs` tampers with its values.
+    };
+    for (id, text) in [
+        ("wamid.t1", "first"),
+        ("wamid.t2", "second words"),
+        ("wamid.t3", "third"),
+    ] {
+        let body = wa_text(WA_A, id, "16505551234", text);
+        assert_eq!(w.api.webhook("whatsapp", &body).await.unwrap(), 200);
+    }
+    assert_eq!(verdict(&w, &w.a.id).await, (true, None));
+    let (client, connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let tenant = w.a.id.as_str();
+
+    // A changed message text (same length, so only its digest can tell).
+    let row = client
+        .query_one(
+            "UPDATE events SET body = overlay(body placing convert_to('SECOND', 'UTF8')
+                 from position(convert_to('second', 'UTF8') in body) for 6)
+             WHERE tenant_id = $1 AND position(convert_to('second words', 'UTF8') in body) > 0
+             RETURNING seq",
+            &[&tenant],
+        )
+        .await
+        .unwrap();
+    let changed: i64 = row.get(0);
+    assert_eq!(
+        verdict(&w, tenant).await,
+        (false, Some(u64::try_from(changed).unwrap()))
+    );
+    client
+        .execute(
+            "UPDATE events SET body = overlay(body placing convert_to('second', 'UTF8')
+                 from position(convert_to('SECOND', 'UTF8') in body) for 6)
+             WHERE tenant_id = $1 AND seq = $2",
+            &[&tenant, &changed],
+        )
+        .await
+        .unwrap();
+    assert_eq!(verdict(&w, tenant).await, (true, None));
+
+    // A missing event, then the same two rows' places exchanged.
+    let first: Vec<u8> = client
+        .query_one(
+            "DELETE FROM events WHERE tenant_id = $1 AND seq = 1 RETURNING body",
+            &[&tenant],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(verdict(&w, tenant).await, (false, Some(1)));
+    client
+        .execute(
+            "INSERT INTO events (tenant_id, seq, body) VALUES ($1, 1, $2)",
+            &[&tenant, &first],
+        )
+        .await
+        .unwrap();
+    assert_eq!(verdict(&w, tenant).await, (true, None));
+    for sql in [
+        "UPDATE events SET seq = -1 WHERE tenant_id = $1 AND seq = 1",
+        "UPDATE events SET seq = 1 WHERE tenant_id = $1 AND seq = 2",
+        "UPDATE events SET seq = 2 WHERE tenant_id = $1 AND seq = -1",
+    ] {
+        client.execute(sql, &[&tenant]).await.unwrap();
+    }
+    assert_eq!(verdict(&w, tenant).await, (false, Some(1)));
+}

@@ -240,23 +240,23 @@ async fn a_desk_killed_before_its_answer_resends_on_restart_and_the_relay_applie
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_deleted_tenant_is_erased_from_the_connected_desks_replica() {
-    let w = World::new().await.unwrap();
+/// Tenant A with one WhatsApp message per text, and an engine of its agent live and caught
+/// up: (its configuration, the engine).
+async fn live_engine_of_a(w: &World, texts: &[&str]) -> (SyncConfig, SyncHandle) {
     let url = w.relay.as_ref().unwrap().url.clone();
-    let data = w.dir.path().join("desk");
-    for i in 0..3 {
-        let body = harness::wa_text(harness::WA_A, &format!("wamid.e{i}"), "16505551234", "hi");
+    for (i, text) in texts.iter().enumerate() {
+        let body = harness::wa_text(harness::WA_A, &format!("wamid.e{i}"), "16505551234", text);
         assert_eq!(w.api.webhook("whatsapp", &body).await.unwrap(), 200);
     }
     let head = Seq(w.api.head(&w.a.id).await.unwrap());
-    let config = engine_config(&url, &w.a.agent_token, &data);
+    let config = engine_config(&url, &w.a.agent_token, &w.dir.path().join("desk"));
     let engine = SyncHandle::spawn(config.clone(), Replica::open(&config).unwrap()).unwrap();
     wait_state(&engine, |s| *s == ConnectionState::Live).await;
     wait_cursor(&engine, head).await;
-    assert!(!engine.replica().summaries().unwrap().is_empty());
+    (config, engine)
+}
 
-    let mut updates = engine.subscribe();
+async fn delete_tenant_a(w: &World) {
     w.api
         .expect(
             Method::DELETE,
@@ -267,14 +267,13 @@ async fn a_deleted_tenant_is_erased_from_the_connected_desks_replica() {
         )
         .await
         .unwrap();
-    // The relay's close code makes the engine erase its copy and stop for good.
-    tokio::time::timeout(WAIT, async {
-        while !matches!(updates.recv().await, Ok(Update::Erased)) {}
-    })
-    .await
-    .expect("erased in time");
+}
+
+/// The engine stopped for good saying the tenant was deleted, and its replica and outbox
+/// hold nothing.
+async fn assert_erased(engine: &SyncHandle) {
     wait_state(
-        &engine,
+        engine,
         |s| matches!(s, ConnectionState::Refused { reason } if reason.contains("deleted")),
     )
     .await;
@@ -282,5 +281,50 @@ async fn a_deleted_tenant_is_erased_from_the_connected_desks_replica() {
     assert_eq!(replica.cursor().unwrap(), Seq(0));
     assert!(replica.summaries().unwrap().is_empty());
     assert!(replica.events_after(Seq(0), 10).unwrap().is_empty());
+    assert!(replica.outbox().pending().unwrap().is_empty());
     assert!(replica.identity().unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deleted_tenant_is_erased_from_the_connected_desks_replica() {
+    let w = World::new().await.unwrap();
+    let (_, engine) = live_engine_of_a(&w, &["hi", "hi", "hi"]).await;
+    assert!(!engine.replica().summaries().unwrap().is_empty());
+
+    let mut updates = engine.subscribe();
+    delete_tenant_a(&w).await;
+    // The relay's close code makes the engine erase its copy and stop for good.
+    tokio::time::timeout(WAIT, async {
+        while !matches!(updates.recv().await, Ok(Update::Erased)) {}
+    })
+    .await
+    .expect("erased in time");
+    assert_erased(&engine).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_desk_offline_when_its_tenant_is_deleted_erases_its_copy_at_its_next_start() {
+    let w = World::new().await.unwrap();
+    let (config, engine) = live_engine_of_a(&w, &["hi"]).await;
+    let thread = engine.replica().summaries().unwrap()[0].id.clone();
+    engine.shutdown().await.unwrap();
+
+    // Offline: a command waits in the outbox, then the tenant is deleted.
+    {
+        let replica = Replica::open(&config).unwrap();
+        replica
+            .outbox()
+            .push(Command::EditDraft {
+                thread,
+                base_version: 0,
+                text: "queued while offline".into(),
+            })
+            .unwrap();
+        assert_eq!(replica.outbox().pending().unwrap().len(), 1);
+    }
+    delete_tenant_a(&w).await;
+
+    // The next start learns it from the relay (410 to the upgrade) and keeps nothing.
+    let engine = SyncHandle::spawn(config.clone(), Replica::open(&config).unwrap()).unwrap();
+    assert_erased(&engine).await;
 }

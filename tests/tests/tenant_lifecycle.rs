@@ -279,3 +279,107 @@ async fn deleting_a_tenant_removes_it_everywhere_and_leaves_a_record() {
     );
     w.assert_log_has_no_secrets().unwrap();
 }
+
+/// A relay that dies in the middle of deleting a tenant finishes the deletion when it
+/// starts again, whichever step it died after: the record written first says how far it
+/// got, and every step removes only what is left.
+#[tokio::test]
+async fn a_tenant_deletion_cut_short_by_a_crash_is_finished_at_the_next_start() {
+    for point in [
+        "tenant-deletion-recorded",
+        "tenant-deletion-unsubscribed",
+        "tenant-deletion-registry",
+    ] {
+        let mut w = World::with_env(vec![("RELAY_TEST_CRASH_AT".into(), point.into())])
+            .await
+            .unwrap();
+        let marker = format!("only-tenant-a-said-this-{point}");
+        for (number, id, text) in [
+            (WA_A, "wamid.a1", marker.as_str()),
+            (WA_B, "wamid.b1", "hello"),
+        ] {
+            let body = wa_text(number, id, "16505551234", text);
+            assert_eq!(w.api.webhook("whatsapp", &body).await.unwrap(), 200);
+        }
+        let head_before = w.api.head(&w.a.id).await.unwrap();
+        let b_events = w.api.all_events(&w.b.id, OPERATOR_TOKEN).await.unwrap();
+
+        // The relay aborts at the point: the request gets no answer.
+        let path = format!("/v1/tenants/{}", w.a.id);
+        let cut = w
+            .api
+            .call(Method::DELETE, &path, Some(OPERATOR_TOKEN), None)
+            .await;
+        assert!(cut.is_err(), "{point}: the relay answered {cut:?}");
+        let log = std::fs::read_to_string(&w.options.log).unwrap();
+        assert!(
+            log.contains(&format!("crash point {point} reached")),
+            "{log}"
+        );
+
+        w.options
+            .extra_env
+            .retain(|(k, _)| k != "RELAY_TEST_CRASH_AT");
+        w.start_again().await.unwrap();
+
+        // Finished before the relay served its first request.
+        let (_, records) = call(
+            &w,
+            Method::GET,
+            "/v1/tenant-deletions",
+            OPERATOR_TOKEN,
+            None,
+        )
+        .await;
+        let record = &records["deletions"][0];
+        assert_eq!(record["tenant"], w.a.id.as_str(), "{point}: {records}");
+        assert_eq!(record["stage"], "finished", "{point}: {records}");
+        assert_eq!(record["resumed"], 1, "{point}: {records}");
+        assert!(
+            record["head_seq"].as_u64().unwrap() >= head_before,
+            "{records}"
+        );
+        assert_eq!(record["head_hash"].as_str().unwrap().len(), 64, "{records}");
+        assert!(record.get("token_hashes").is_none(), "{records}");
+
+        // Nothing reaches the tenant; its data is gone, not just unreachable.
+        let gets = [
+            ("/v1/me".to_owned(), w.a.owner_token.as_str(), 401),
+            (format!("{path}/events"), OPERATOR_TOKEN, 404),
+        ];
+        for (get, token, status) in gets {
+            assert_eq!(
+                call(&w, Method::GET, &get, token, None).await.0,
+                status,
+                "{get}"
+            );
+        }
+        let metrics = w.metrics_text().await.unwrap();
+        assert!(
+            !metrics.contains(&format!("tenant=\"{}\"", w.a.id)),
+            "{point}: the deleted tenant still has a chain head:\n{metrics}"
+        );
+        if let Some(db) = &w.db {
+            assert!(
+                !harness::db_contains(db.url(), &marker).await.unwrap(),
+                "{point}: the deleted tenant's message is still in the database"
+            );
+        }
+        // A desk of the deleted tenant is told so, not that its token is wrong.
+        let (status, v) = call(&w, Method::GET, "/v1/desk", &w.a.agent_token, None).await;
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (410, Some("tenant_deleted")),
+            "{v}"
+        );
+
+        // Tenant B is untouched.
+        assert_eq!(
+            w.api.all_events(&w.b.id, OPERATOR_TOKEN).await.unwrap(),
+            b_events,
+            "{point}"
+        );
+        w.api.audit_ok(&w.b.id, OPERATOR_TOKEN).await.unwrap();
+        w.stop().await.unwrap();
+    }
+}

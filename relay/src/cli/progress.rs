@@ -1,7 +1,7 @@
-//! Progress of `relay admin`'s long operations (audit export, key rotation, tenant
-//! deletion): an indicatif bar or spinner on a terminal, plain lines on standard error
-//! otherwise (logs, CI, pipes), and a final count either way. Standard output stays for
-//! the operation's own output (an export's JSON lines).
+//! Progress of the long operations (`relay admin`'s audit export, key rotation and tenant
+//! deletion; `relay migrate`): an indicatif bar or spinner on a terminal, plain lines on
+//! standard error otherwise (logs, CI, pipes), and a final count either way. Standard
+//! output stays for the operation's own output (an export's JSON lines).
 
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;

@@ -1,6 +1,7 @@
 //! `GET /v1/desk`: authenticates the agent and negotiates the subprotocol *before* the
 //! upgrade, so a wrong token is a plain 401 and an unknown subprotocol a plain 400, and
-//! only a tenant agent ever reaches a session.
+//! only a tenant agent ever reaches a session. The token of a deleted tenant's person is a
+//! 410 `tenant_deleted`, so a desk that was offline at the deletion erases its copy.
 
 pub mod session;
 
@@ -17,11 +18,15 @@ use session::{Codec, Session};
 
 pub async fn upgrade(
     State(app): State<AppState>,
-    principal: Principal,
+    principal: Result<Principal, ApiError>,
     client: ClientAddr,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    let principal = match principal {
+        Ok(principal) => principal,
+        Err(refused) => return refused_token(&app, &headers, refused).await,
+    };
     let Principal::TenantAgent {
         tenant,
         agent,
@@ -77,6 +82,31 @@ pub async fn upgrade(
         session.run(socket).await;
         drop(held);
     })
+}
+
+/// A refused token: 410 `tenant_deleted` when it belonged to a deleted tenant (a desk that
+/// was offline at the deletion then erases its copy, as a connected one does on close code
+/// `TENANT_DELETED`), otherwise the refusal as it was.
+async fn refused_token(app: &AppState, headers: &HeaderMap, refused: ApiError) -> Response {
+    let Some(token) =
+        super::auth::bearer(headers).filter(|_| refused.status == StatusCode::UNAUTHORIZED)
+    else {
+        return refused.into_response();
+    };
+    match crate::lifecycle::deleted_by_token(app, &token_hash(token)).await {
+        Ok(Some(_)) => ApiError::new(
+            StatusCode::GONE,
+            "tenant_deleted",
+            "this business was deleted from the relay",
+        )
+        .into_response(),
+        Ok(None) => refused.into_response(),
+        // The refusal stands: a desk must not be told to retry a token that is wrong.
+        Err(e) => {
+            tracing::warn!(error = %e, "tenant deletion records not read for a refused desk token");
+            refused.into_response()
+        }
+    }
 }
 
 /// The first subprotocol the desk offers that the relay speaks; bincode when none is offered.

@@ -4,19 +4,20 @@
 //!
 //! `PATCH /v1/partners/{p}` `{name?, brand?}`, `PATCH /v1/tenants/{t}` `{name}`,
 //! `DELETE /v1/tenants/{t}`, `DELETE /v1/partners/{p}` (409 while it has tenants),
-//! `GET /v1/tenant-deletions`.
+//! `GET /v1/tenant-deletions` (each with its `stage`: `started`, `removing`, `finished`;
+//! a relay finishes unfinished ones at its next start).
 
 use super::AppState;
 use super::admin::{ApiJson, name_field, require_operator, tenant_scope};
 use super::error::ApiError;
 use crate::principal::{Access, Principal};
-use crate::store::StoreError;
+use crate::store::{StoreError, TenantDeletion};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use protocol::{PartnerId, TenantId};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -115,7 +116,7 @@ pub async fn delete_tenant(
         return Err(ApiError::not_found("tenant"));
     };
     let deletion = crate::lifecycle::delete_tenant(&app, &scope, &record, "operator").await?;
-    Ok(axum::Json(json!({ "deleted": deletion })).into_response())
+    Ok(axum::Json(json!({ "deleted": deletion_json(&deletion) })).into_response())
 }
 
 /// `DELETE /v1/partners/{partner}` → `{id, viewers}`; 409 `has_tenants` while it has any.
@@ -153,6 +154,22 @@ pub async fn deletions(
     principal: Principal,
 ) -> Result<Response, ApiError> {
     require_operator(&principal)?;
-    let all = app.store.tenant_deletions().await?;
+    let all: Vec<Value> = app
+        .store
+        .tenant_deletions()
+        .await?
+        .iter()
+        .map(deletion_json)
+        .collect();
     Ok(axum::Json(json!({ "deletions": all })).into_response())
+}
+
+/// A deletion record as answered: everything but the token hashes (never shown, like the
+/// listings never show a token's hash).
+fn deletion_json(deletion: &TenantDeletion) -> Value {
+    let mut value = serde_json::to_value(deletion).unwrap_or(Value::Null);
+    if let Some(fields) = value.as_object_mut() {
+        fields.remove("token_hashes");
+    }
+    value
 }

@@ -1111,6 +1111,8 @@ impl Backend for PgStore {
             }
             removed.keys += n;
         }
+        // Uncommitted: a crash here leaves everything as it was, for the resume to redo.
+        crate::crash_point::reached("tenant-deletion-registry");
         tx.commit().await.map_err(|e| db(&e))?;
         Ok(removed)
     }

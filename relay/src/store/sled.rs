@@ -1139,6 +1139,7 @@ impl Backend for SledStore {
             writes.remove(Tree::Registry, format!("n/{tenant}").into_bytes());
             self.write(writes)?;
         }
+        crate::crash_point::reached("tenant-deletion-registry");
         // Then the data, in bounded steps under the tenant's lock, so one deletion never
         // makes a write-ahead log record of the whole tenant.
         let prefix = Prefix::of(tenant);
