@@ -150,6 +150,7 @@ impl Catalog {
                 .copied()
                 .collect()
         };
+        let chosen = drop_explained(&self.index, &query, chosen);
         for hit in chosen {
             if out.iter().any(|f| f.item == hit.doc) {
                 continue;
@@ -170,6 +171,49 @@ fn clear_winner(hits: &[Hit]) -> Option<&Hit> {
     let top = hits.first()?;
     let second = hits.get(1).map_or(0.0, |h| h.score);
     (top.matched >= 2 && top.score >= 1.3 * second).then_some(top)
+}
+
+/// Drops an item whose naming words all occur in another chosen item (that is not itself
+/// explained the other way round): `arrendar una bici eléctrica` names the e-bike rental, and
+/// the plain rental's one-word alias `arriendo` is a word of the e-bike's name too; `helmet
+/// included?` beside a rental whose description includes the helmet asks about the rental.
+fn drop_explained<'a>(index: &Index, query: &Query, chosen: Vec<&'a Hit>) -> Vec<&'a Hit> {
+    if chosen.len() < 2 {
+        return chosen;
+    }
+    // Query positions of the words of each hit's fully covered name.
+    let naming: Vec<Vec<usize>> = chosen
+        .iter()
+        .map(|h| {
+            (0..query.positions.len())
+                .filter(|&p| {
+                    query.positions[p]
+                        .iter()
+                        .any(|(t, _)| h.naming_terms.contains(t))
+                })
+                .collect()
+        })
+        .collect();
+    let explains = |a: usize, b: usize| {
+        !naming[b].is_empty()
+            && naming[b].iter().all(|&p| {
+                query.positions.get(p).is_some_and(|terms| {
+                    terms.iter().any(|&(t, _)| index.doc_has(chosen[a].doc, t))
+                })
+            })
+    };
+    // Two names sharing a word of the message are two readings of one phrase (`arrendar
+    // bici` and `bici eléctrica` in `arrendar una bici eléctrica`): the better one is meant.
+    let overlaps = |a: usize, b: usize| {
+        chosen[a].score > chosen[b].score && naming[a].iter().any(|p| naming[b].contains(p))
+    };
+    (0..chosen.len())
+        .filter(|&b| {
+            !(0..chosen.len())
+                .any(|a| a != b && ((explains(a, b) && !explains(b, a)) || overlaps(a, b)))
+        })
+        .map(|b| chosen[b])
+        .collect()
 }
 
 fn strict_subset_pos(a: &[usize], b: &[usize]) -> bool {
