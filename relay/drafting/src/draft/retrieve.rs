@@ -10,7 +10,7 @@
 use super::index::{DocInput, Hit, Index, Query, TermId};
 use super::lexicon;
 use super::text;
-use crate::knowledge::{Item, Knowledge, Policy};
+use crate::knowledge::{Item, ItemKind, Knowledge, Policy};
 use std::collections::HashSet;
 
 /// Question words that are never what a catalog entry is about; left out of item queries.
@@ -50,6 +50,8 @@ pub struct Catalog {
     index: Index,
     /// Lower-case skus, by item.
     skus: Vec<String>,
+    /// Whether each item is a service.
+    services: Vec<bool>,
 }
 
 /// An item a message names.
@@ -92,6 +94,11 @@ impl Catalog {
         Catalog {
             index: Index::build(&inputs),
             skus: k.items.iter().map(|i| i.sku.to_ascii_lowercase()).collect(),
+            services: k
+                .items
+                .iter()
+                .map(|i| i.kind == ItemKind::Service)
+                .collect(),
         }
     }
 
@@ -150,7 +157,7 @@ impl Catalog {
                 .copied()
                 .collect()
         };
-        let chosen = drop_explained(&self.index, &query, chosen);
+        let chosen = drop_explained(&self.index, &query, &self.services, chosen);
         for hit in chosen {
             if out.iter().any(|f| f.item == hit.doc) {
                 continue;
@@ -177,7 +184,12 @@ fn clear_winner(hits: &[Hit]) -> Option<&Hit> {
 /// explained the other way round): `arrendar una bici eléctrica` names the e-bike rental, and
 /// the plain rental's one-word alias `arriendo` is a word of the e-bike's name too; `helmet
 /// included?` beside a rental whose description includes the helmet asks about the rental.
-fn drop_explained<'a>(index: &Index, query: &Query, chosen: Vec<&'a Hit>) -> Vec<&'a Hit> {
+fn drop_explained<'a>(
+    index: &Index,
+    query: &Query,
+    services: &[bool],
+    chosen: Vec<&'a Hit>,
+) -> Vec<&'a Hit> {
     if chosen.len() < 2 {
         return chosen;
     }
@@ -202,10 +214,18 @@ fn drop_explained<'a>(index: &Index, query: &Query, chosen: Vec<&'a Hit>) -> Vec
                 })
             })
     };
-    // Two names sharing a word of the message are two readings of one phrase (`arrendar
-    // bici` and `bici eléctrica` in `arrendar una bici eléctrica`): the better one is meant.
+    // Two names sharing a word of the message are two readings of one phrase: a service
+    // done to a product is meant rather than the product (`adaptação de lente de contato`,
+    // the fitting, not the lenses), otherwise the better match (`arrendar una bici
+    // eléctrica`: the e-bike rental, not the plain one, aliased `arrendar bici`).
+    let service = |h: usize| services.get(chosen[h].doc).copied().unwrap_or(false);
     let overlaps = |a: usize, b: usize| {
-        chosen[a].score > chosen[b].score && naming[a].iter().any(|p| naming[b].contains(p))
+        let better = match (service(a), service(b)) {
+            (true, false) => true,
+            (false, true) => false,
+            _ => chosen[a].score > chosen[b].score,
+        };
+        better && naming[a].iter().any(|p| naming[b].contains(p))
     };
     (0..chosen.len())
         .filter(|&b| {
