@@ -215,8 +215,8 @@ fn drop_explained<'a>(
             })
     };
     // Two names sharing a word of the message are two readings of one phrase: a service
-    // done to a product is meant rather than the product (`adaptação de lente de contato`,
-    // the fitting, not the lenses), otherwise the better match (`arrendar una bici
+    // done to a product is meant rather than the product (a fitting of contact lenses is
+    // the fitting), otherwise the better match (`arrendar una bici
     // eléctrica`: the e-bike rental, not the plain one, aliased `arrendar bici`).
     let service = |h: usize| services.get(chosen[h].doc).copied().unwrap_or(false);
     let overlaps = |a: usize, b: usize| {
