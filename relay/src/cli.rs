@@ -486,6 +486,17 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Logs to stderr at `RUST_LOG`, or at `default` without it.
+fn log_to_stderr(default: &str) {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 /// `relay knowledge upgrade`: the v2 text, or the loader's error with its line or key.
 fn knowledge_upgrade(path: &std::path::Path, out: Option<&std::path::Path>) -> anyhow::Result<()> {
     let text =
@@ -507,13 +518,7 @@ fn knowledge_upgrade(path: &std::path::Path, out: Option<&std::path::Path>) -> a
 fn draft(path: &std::path::Path) -> anyhow::Result<()> {
     use std::io::BufRead as _;
     // Warnings (a language file of RELAY_LANG_DIR refused) go to stderr; stdout is JSON.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    log_to_stderr("warn");
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let knowledge = crate::knowledge::Knowledge::from_toml(&text)
@@ -573,13 +578,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     let config = Config::load(config_path.as_deref(), |k| std::env::var(k).ok())?;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    log_to_stderr("info");
     let runtime = runtime()?;
     let served = runtime.block_on(async move {
         let (listen, data_dir) = (config.listen, config.data_dir.clone());
@@ -636,13 +635,7 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
             .with_context(|| format!("{}", path.display()))?;
         scenarios.push(parsed);
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    log_to_stderr("info");
     runtime()?.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -668,13 +661,7 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
 fn demo(args: crate::demo::DemoArgs) -> anyhow::Result<()> {
     // Files are read and checked before anything listens, so a missing asset fails at once.
     let demo = crate::demo::Demo::prepare(args)?;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    log_to_stderr("info");
     let served = runtime()?.block_on(demo.run(shutdown_signal()));
     // The runtime is gone by now, and with it every task that held the store: only then
     // may the temporary directory go.
