@@ -4,7 +4,8 @@
 //! stand-in, see `simulate`), `demo` (both plus a demo tenant, see `demo`) and `draft`
 //! (the drafting dry run over a knowledge file, see `drafting::dry_run`).
 //!
-//! `audit verify-file` checks an exported evidence file offline (`cli/audit.rs`).
+//! `audit verify-file` checks an exported evidence file offline (`cli/audit.rs`);
+//! `knowledge upgrade` rewrites a v1 knowledge file as v2 (`knowledge::upgrade`).
 //! `relay admin` prints tables for people and, with `--json`, the relay's JSON for scripts
 //! (`cli/output.rs`); long operations show their progress on stderr (`cli/progress.rs`).
 //!
@@ -68,6 +69,22 @@ enum Command {
         /// The knowledge file to draft from (TOML, v1 or v2).
         #[arg(long)]
         knowledge: PathBuf,
+    },
+    /// Knowledge files offline.
+    Knowledge {
+        #[command(subcommand)]
+        command: OfflineKnowledgeCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OfflineKnowledgeCommand {
+    /// Rewrite a version 1 knowledge file as version 2 (comments kept): to stdout, or --out.
+    Upgrade {
+        file: PathBuf,
+        /// Write here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -500,6 +517,9 @@ pub fn main() -> ExitCode {
             command: OfflineAuditCommand::VerifyFile { file },
         } => audit::verify_file(&file),
         Command::Draft { knowledge } => draft(&knowledge),
+        Command::Knowledge {
+            command: OfflineKnowledgeCommand::Upgrade { file, out },
+        } => knowledge_upgrade(&file, out.as_deref()),
         Command::Migrate { database_url } => migrate(&database_url),
     };
     match result {
@@ -511,9 +531,39 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Logs to stderr at `RUST_LOG`, or at `default` without it.
+fn log_to_stderr(default: &str) {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// `relay knowledge upgrade`: the v2 text, or the loader's error with its line or key.
+fn knowledge_upgrade(path: &std::path::Path, out: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let v2 =
+        crate::knowledge::upgrade::upgrade(&text).with_context(|| format!("{}", path.display()))?;
+    match out {
+        Some(o) => {
+            std::fs::write(o, v2).with_context(|| format!("cannot write {}", o.display()))?;
+        }
+        None => std::io::stdout()
+            .write_all(v2.as_bytes())
+            .context("cannot write stdout")?,
+    }
+    Ok(())
+}
+
 /// `relay draft`: reads stdin to its end, answering each non-empty line at once.
 fn draft(path: &std::path::Path) -> anyhow::Result<()> {
     use std::io::BufRead as _;
+    // Warnings (a language file of RELAY_LANG_DIR refused) go to stderr; stdout is JSON.
+    log_to_stderr("warn");
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let knowledge = crate::knowledge::Knowledge::from_toml(&text)
@@ -584,13 +634,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     let config = Config::load(config_path.as_deref(), |k| std::env::var(k).ok())?;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    log_to_stderr("info");
     let runtime = runtime()?;
     let served = runtime.block_on(async move {
         let (listen, data_dir) = (config.listen, config.data_dir.clone());
@@ -647,13 +691,7 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
             .with_context(|| format!("{}", path.display()))?;
         scenarios.push(parsed);
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    log_to_stderr("info");
     runtime()?.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -679,13 +717,7 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
 fn demo(args: crate::demo::DemoArgs) -> anyhow::Result<()> {
     // Files are read and checked before anything listens, so a missing asset fails at once.
     let demo = crate::demo::Demo::prepare(args)?;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    log_to_stderr("info");
     let served = runtime()?.block_on(demo.run(shutdown_signal()));
     // The runtime is gone by now, and with it every task that held the store: only then
     // may the temporary directory go.

@@ -158,6 +158,7 @@ pub mod link;
 mod model;
 pub mod money;
 mod raw;
+pub mod upgrade;
 mod validate;
 
 pub use error::KnowledgeError;

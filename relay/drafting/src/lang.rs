@@ -146,11 +146,53 @@ pub fn fill(template: &str, args: &[(&str, &str)]) -> String {
 /// A customer phrase (as tokens) and the cue words it stands for.
 type Mapping = (Vec<String>, Vec<String>);
 
+/// One language's customer-word table, indexed by a phrase's first token so a message word
+/// is compared with the few phrases that can start there, not the whole table.
+#[derive(Default)]
+struct WordTable {
+    /// First token → phrases starting with it, longest first.
+    by_first: HashMap<String, Vec<Mapping>>,
+}
+
+impl WordTable {
+    fn new(mut table: Vec<Mapping>) -> WordTable {
+        table.sort_by_key(|m| std::cmp::Reverse(m.0.len()));
+        let mut by_first: HashMap<String, Vec<Mapping>> = HashMap::new();
+        for m in table {
+            if let Some(first) = m.0.first() {
+                by_first.entry(first.clone()).or_default().push(m);
+            }
+        }
+        WordTable { by_first }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.by_first.is_empty()
+    }
+
+    /// The longest phrase starting at `tokens[0]`, and its cue words.
+    fn longest_at(&self, tokens: &[String]) -> Option<&Mapping> {
+        self.by_first
+            .get(tokens.first()?)?
+            .iter()
+            .find(|(from, _)| from.len() <= tokens.len() && tokens[..from.len()] == from[..])
+    }
+
+    /// The cue words of a one-word phrase.
+    fn single(&self, token: &str) -> Option<&[String]> {
+        self.by_first
+            .get(token)?
+            .iter()
+            .find(|(from, _)| from.len() == 1)
+            .map(|(_, to)| to.as_slice())
+    }
+}
+
 /// Every loaded language, plus the customer-word tables folded for matching.
 pub struct Registry {
     files: HashMap<String, LangFile>,
-    /// Per language: folded customer phrase (as tokens) → canonical tokens, longest first.
-    words: HashMap<String, Vec<Mapping>>,
+    /// Per language: folded customer phrase (as tokens) → canonical tokens.
+    words: HashMap<String, WordTable>,
     /// Every language's function words (`de`, `el`, `o`), which name nothing.
     function_words: std::collections::HashSet<String>,
     /// Every language's one-word markers and customer words (`tienen`, `precio`).
@@ -284,14 +326,13 @@ fn load() -> Registry {
     let words = files
         .iter()
         .map(|(code, f)| {
-            let mut table: Vec<Mapping> = f
+            let table: Vec<Mapping> = f
                 .words
                 .iter()
                 .map(|(k, v)| (crate::draft::text::tokens(k), crate::draft::text::tokens(v)))
                 .filter(|(k, _)| !k.is_empty())
                 .collect();
-            table.sort_by_key(|m| std::cmp::Reverse(m.0.len()));
-            (code.clone(), table)
+            (code.clone(), WordTable::new(table))
         })
         .collect();
     let function_words = files
@@ -411,22 +452,16 @@ pub fn canonical(lang: Language, tokens: &[String]) -> Vec<String> {
     }
     let mut out = Vec::with_capacity(tokens.len());
     let mut i = 0;
-    'outer: while i < tokens.len() {
-        for (from, to) in table {
-            let end = i + from.len();
-            if end <= tokens.len() && tokens[i..end] == from[..] {
-                out.extend(to.iter().cloned());
-                i = end;
-                continue 'outer;
-            }
+    while i < tokens.len() {
+        if let Some((from, to)) = table.longest_at(&tokens[i..]) {
+            out.extend(to.iter().cloned());
+            i += from.len();
+            continue;
         }
         // "holaa", "oláaa": chat stretches a word; its single-letter form may be listed.
         let squeezed = squeeze(&tokens[i]);
-        match table
-            .iter()
-            .find(|(from, _)| from.len() == 1 && squeezed != tokens[i] && from[0] == squeezed)
-        {
-            Some((_, to)) => out.extend(to.iter().cloned()),
+        match table.single(&squeezed).filter(|_| squeezed != tokens[i]) {
+            Some(to) => out.extend(to.iter().cloned()),
             None => out.push(tokens[i].clone()),
         }
         i += 1;

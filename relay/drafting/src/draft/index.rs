@@ -202,6 +202,14 @@ impl Index {
         self.vocab.get(stem).copied()
     }
 
+    /// Whether document `doc` has term `t` in any field.
+    #[must_use]
+    pub fn doc_has(&self, doc: usize, t: TermId) -> bool {
+        self.postings
+            .get(t as usize)
+            .is_some_and(|p| p.binary_search_by_key(&doc, |&(d, _)| d).is_ok())
+    }
+
     /// Whether `stem` is a word of some document.
     #[must_use]
     pub fn knows(&self, stem: &str) -> bool {

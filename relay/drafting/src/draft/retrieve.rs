@@ -10,7 +10,7 @@
 use super::index::{DocInput, Hit, Index, Query, TermId};
 use super::lexicon;
 use super::text;
-use crate::knowledge::{Item, Knowledge, Policy};
+use crate::knowledge::{Item, ItemKind, Knowledge, Policy};
 use std::collections::HashSet;
 
 /// Question words that are never what a catalog entry is about; left out of item queries.
@@ -50,6 +50,8 @@ pub struct Catalog {
     index: Index,
     /// Lower-case skus, by item.
     skus: Vec<String>,
+    /// Whether each item is a service.
+    services: Vec<bool>,
 }
 
 /// An item a message names.
@@ -92,6 +94,11 @@ impl Catalog {
         Catalog {
             index: Index::build(&inputs),
             skus: k.items.iter().map(|i| i.sku.to_ascii_lowercase()).collect(),
+            services: k
+                .items
+                .iter()
+                .map(|i| i.kind == ItemKind::Service)
+                .collect(),
         }
     }
 
@@ -150,6 +157,7 @@ impl Catalog {
                 .copied()
                 .collect()
         };
+        let chosen = drop_explained(&self.index, &query, &self.services, chosen);
         for hit in chosen {
             if out.iter().any(|f| f.item == hit.doc) {
                 continue;
@@ -170,6 +178,62 @@ fn clear_winner(hits: &[Hit]) -> Option<&Hit> {
     let top = hits.first()?;
     let second = hits.get(1).map_or(0.0, |h| h.score);
     (top.matched >= 2 && top.score >= 1.3 * second).then_some(top)
+}
+
+/// Drops an item whose naming words all occur in another chosen item (that is not itself
+/// explained the other way round): `arrendar una bici eléctrica` names the e-bike rental, and
+/// the plain rental's one-word alias `arriendo` is a word of the e-bike's name too; `helmet
+/// included?` beside a rental whose description includes the helmet asks about the rental.
+fn drop_explained<'a>(
+    index: &Index,
+    query: &Query,
+    services: &[bool],
+    chosen: Vec<&'a Hit>,
+) -> Vec<&'a Hit> {
+    if chosen.len() < 2 {
+        return chosen;
+    }
+    // Query positions of the words of each hit's fully covered name.
+    let naming: Vec<Vec<usize>> = chosen
+        .iter()
+        .map(|h| {
+            (0..query.positions.len())
+                .filter(|&p| {
+                    query.positions[p]
+                        .iter()
+                        .any(|(t, _)| h.naming_terms.contains(t))
+                })
+                .collect()
+        })
+        .collect();
+    let explains = |a: usize, b: usize| {
+        !naming[b].is_empty()
+            && naming[b].iter().all(|&p| {
+                query.positions.get(p).is_some_and(|terms| {
+                    terms.iter().any(|&(t, _)| index.doc_has(chosen[a].doc, t))
+                })
+            })
+    };
+    // Two names sharing a word of the message are two readings of one phrase: a service
+    // done to a product is meant rather than the product (a fitting of contact lenses is
+    // the fitting), otherwise the better match (`arrendar una bici
+    // eléctrica`: the e-bike rental, not the plain one, aliased `arrendar bici`).
+    let service = |h: usize| services.get(chosen[h].doc).copied().unwrap_or(false);
+    let overlaps = |a: usize, b: usize| {
+        let better = match (service(a), service(b)) {
+            (true, false) => true,
+            (false, true) => false,
+            _ => chosen[a].score > chosen[b].score,
+        };
+        better && naming[a].iter().any(|p| naming[b].contains(p))
+    };
+    (0..chosen.len())
+        .filter(|&b| {
+            !(0..chosen.len())
+                .any(|a| a != b && ((explains(a, b) && !explains(b, a)) || overlaps(a, b)))
+        })
+        .map(|b| chosen[b])
+        .collect()
 }
 
 fn strict_subset_pos(a: &[usize], b: &[usize]) -> bool {

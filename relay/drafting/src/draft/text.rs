@@ -49,6 +49,15 @@ pub fn tokens(text: &str) -> Vec<String> {
     let mut current = String::new();
     let mut digits = false;
     for (i, &c) in chars.iter().enumerate() {
+        // A one-letter prefix is part of its word (`e-bike`, `u-lock`, `t-shirt`): on its
+        // own it is a stopword, and the rest (`bike`) would name the wrong item.
+        if c == '-'
+            && current.chars().count() == 1
+            && current.chars().all(char::is_alphabetic)
+            && chars.get(i + 1).is_some_and(|n| n.is_alphabetic())
+        {
+            continue;
+        }
         if !c.is_alphanumeric() {
             push_token(&mut out, &mut current);
             continue;
