@@ -21,7 +21,8 @@ mod intent;
 mod lexicon;
 mod orders;
 mod retrieve;
-pub mod text;
+// Words are split and normalised by the language layer; `draft::text` names it as before.
+pub use crate::lang::text;
 
 use crate::knowledge::{ItemKind, Knowledge, Order, OtherLanguages};
 use crate::lang::{self, Language};

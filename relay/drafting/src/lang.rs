@@ -12,6 +12,8 @@
 //! adds `whatlang`'s guess when the message has three words or more; ties fall back to the
 //! business's main language, because a two-word message ("ok thanks") says little.
 
+pub mod text;
+
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -329,7 +331,7 @@ fn load() -> Registry {
             let table: Vec<Mapping> = f
                 .words
                 .iter()
-                .map(|(k, v)| (crate::draft::text::tokens(k), crate::draft::text::tokens(v)))
+                .map(|(k, v)| (crate::lang::text::tokens(k), crate::lang::text::tokens(v)))
                 .filter(|(k, _)| !k.is_empty())
                 .collect();
             (code.clone(), WordTable::new(table))
@@ -338,13 +340,13 @@ fn load() -> Registry {
     let function_words = files
         .values()
         .flat_map(|f| f.drop.iter())
-        .map(|d| crate::draft::text::fold(d))
+        .map(|d| crate::lang::text::fold(d))
         .filter(|d| !d.contains(' '))
         .collect();
     let language_words = files
         .values()
         .flat_map(|f| f.markers.iter().chain(f.words.keys()))
-        .map(|d| crate::draft::text::fold(d))
+        .map(|d| crate::lang::text::fold(d))
         .filter(|d| !d.contains(' '))
         .collect();
     Registry {
@@ -484,7 +486,7 @@ fn squeeze(token: &str) -> String {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-    use crate::draft::text::tokens;
+    use crate::lang::text::tokens;
 
     #[test]
     fn every_built_in_file_loads_with_every_phrase() {
@@ -535,7 +537,7 @@ mod tests {
         let got = canonical(es, &tokens("¿Cuánto cuesta el casco?"));
         assert!(got.contains(&"much".to_string()), "{got:?}");
         assert!(got.contains(&"casco".to_string()));
-        assert!(crate::draft::text::is_stopword("el"));
+        assert!(crate::lang::text::is_stopword("el"));
         let en = Language::ENGLISH;
         assert_eq!(canonical(en, &tokens("how much")), tokens("how much"));
         let pt = Language::parse("pt").unwrap();
