@@ -76,6 +76,7 @@ pub fn text(tenant: &str, mid: &str, body: &str, at: i64) -> NewEvent {
     NewEvent {
         dedup_key: format!("m:{mid}"),
         received_at: Millis(at + 5),
+        vetted: crate::store::Vetted::default(),
         body: EventBody::Inbound(InboundEvent {
             channel_id: channel.clone(),
             channel: Channel::InstagramDm,
@@ -298,6 +299,7 @@ pub async fn a_send_takes_and_restores_credits_and_becomes_one_outbound_message(
     let event = |key: &str, body: EventBody| NewEvent {
         dedup_key: key.into(),
         received_at: Millis(2000),
+        vetted: crate::store::Vetted::default(),
         body,
     };
     let desk = |action| {
@@ -440,6 +442,7 @@ fn command(agent: &str, key: &str, command: Command) -> CommandRequest {
         key: CommandKey::new(key),
         command,
         received_at: Millis(5000),
+        vetted: crate::store::Vetted::default(),
     }
 }
 
@@ -704,6 +707,7 @@ pub async fn redacting_a_customer_keeps_the_evidence_chain(store: &dyn Store) {
     let removed = NewEvent {
         dedup_key: "removed:1".into(),
         received_at: Millis(3000),
+        vetted: crate::store::Vetted::default(),
         body: EventBody::Account(protocol::AccountEvent {
             channel_id: ChannelId::new("ch_1"),
             occurred_at: Millis(3000),
@@ -826,6 +830,7 @@ pub async fn registry_records_round_trip(store: &dyn Store) {
         state: "done".into(),
         brand: "Brand".into(),
         received_at: Millis(1),
+        vetted: crate::store::Vetted::default(),
         finished_at: Some(Millis(2)),
         channels_disconnected: 1,
         threads: 2,

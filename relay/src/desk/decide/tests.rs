@@ -35,6 +35,7 @@ fn thread(channel: Channel) -> ThreadView {
         handoff: None,
         owner_replying: false,
         read: Vec::new(),
+        snooze: None,
     }
 }
 
@@ -114,6 +115,7 @@ fn req(agent: &str, role: Role, command: Command, at: i64) -> CommandRequest {
         key: CommandKey::new("k"),
         command,
         received_at: Millis(at),
+        vetted: crate::store::Vetted::default(),
     }
 }
 
@@ -493,6 +495,7 @@ fn message(thread: &str, mid: &str, content: MessageContent) -> MessageView {
         direction: Direction::Inbound,
         occurred_at: Millis(0),
         received_at: Millis(0),
+        vetted: crate::store::Vetted::default(),
         seq: Seq(1),
         content,
         edits: 0,

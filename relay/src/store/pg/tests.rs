@@ -55,6 +55,7 @@ async fn fill(store: &PgStore, tenant: &str, account: &str) {
     let queued = crate::store::NewEvent {
         dedup_key: "q1".into(),
         received_at: Millis(1800),
+        vetted: crate::store::Vetted::default(),
         body: protocol::EventBody::Desk(protocol::DeskEvent {
             channel_id: protocol::ChannelId::new("ch_1"),
             thread: thread.clone(),
@@ -75,6 +76,7 @@ async fn fill(store: &PgStore, tenant: &str, account: &str) {
         key: CommandKey::new("k1"),
         command: Command::Claim { thread },
         received_at: Millis(2000),
+        vetted: crate::store::Vetted::default(),
     };
     let outcome = store.apply_command(&s, request).await.unwrap();
     assert!(
