@@ -40,6 +40,7 @@ pub mod safety;
 pub mod secret;
 pub mod shutdown;
 pub mod simulate;
+pub mod snooze;
 pub mod store;
 pub mod tls;
 pub mod vault;
@@ -175,6 +176,8 @@ impl Relay {
             outbox.clone(),
             &shutdown,
         );
+        let snoozes =
+            snooze::Snoozes::spawn(store.clone(), hub.clone(), clock.clone(), &shutdown);
         let resumed = outbox.resume().await?;
         if resumed > 0 {
             tracing::info!(tenants = resumed, "outboxes resumed");
@@ -203,6 +206,7 @@ impl Relay {
                 test_clock,
                 media,
                 profiles,
+                snoozes,
                 shutdown,
                 webhook_slots: Arc::new(tokio::sync::Semaphore::new(config_slots)),
                 disk,

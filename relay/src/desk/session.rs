@@ -588,6 +588,11 @@ impl Session {
                         | DeskAction::CommentHidden { .. }
                 )
             );
+            if let EventBody::Desk(d) = &event.body
+                && let DeskAction::Snoozed { until: Some(at) } = d.action
+            {
+                self.app.snoozes.wake_at(self.scope.tenant(), &d.thread, at);
+            }
             self.app.hub.publish(&self.scope, [event]);
             if queued {
                 self.app.outbox.kick(self.scope.tenant());
