@@ -9,8 +9,8 @@ use crate::desk::Draft;
 // The key lives with the other ids, so `desk` (which records it) need not import this file.
 pub use crate::ids::CommandKey;
 use crate::ids::{AgentId, Seq, ThreadId};
-use crate::time::Millis;
 use crate::reply::ReplyContent;
+use crate::time::Millis;
 use serde::{Deserialize, Serialize};
 
 /// An action on one thread of the desk's own tenant.

@@ -111,12 +111,13 @@ impl Drafting {
         let Some(brain) = brain(&*self.store, &self.brains, scope).await? else {
             return Ok(Vec::new());
         };
-        let said: Vec<String> = customer_turns(&*self.store, scope, &thread.id, Seq(thread.last_seq.0 + 1))
-            .await?
-            .into_iter()
-            .filter(|t| t.from == Speaker::Customer)
-            .map(|t| t.text)
-            .collect();
+        let said: Vec<String> =
+            customer_turns(&*self.store, scope, &thread.id, Seq(thread.last_seq.0 + 1))
+                .await?
+                .into_iter()
+                .filter(|t| t.from == Speaker::Customer)
+                .map(|t| t.text)
+                .collect();
         Ok(held(
             &brain,
             text,

@@ -176,8 +176,7 @@ impl Relay {
             outbox.clone(),
             &shutdown,
         );
-        let snoozes =
-            snooze::Snoozes::spawn(store.clone(), hub.clone(), clock.clone(), &shutdown);
+        let snoozes = snooze::Snoozes::spawn(store.clone(), hub.clone(), clock.clone(), &shutdown);
         let resumed = outbox.resume().await?;
         if resumed > 0 {
             tracing::info!(tenants = resumed, "outboxes resumed");

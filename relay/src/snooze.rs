@@ -130,7 +130,12 @@ impl Waker {
         Ok(())
     }
 
-    async fn wake(&self, tenant: &TenantId, thread: &ThreadId, at: Millis) -> Result<(), StoreError> {
+    async fn wake(
+        &self,
+        tenant: &TenantId,
+        thread: &ThreadId,
+        at: Millis,
+    ) -> Result<(), StoreError> {
         let Some(scope) = scope(tenant) else {
             return Ok(());
         };

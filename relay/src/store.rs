@@ -21,6 +21,7 @@ pub mod wal;
 use crate::ingest::parse::RouteKey;
 use crate::principal::TenantScope;
 use async_trait::async_trait;
+use protocol::canned::CannedReply;
 use protocol::inbound::{Attachment, ProviderError, ReplyTo, Structured};
 use protocol::window::{ReplyKind, ThreadWindow};
 use protocol::{
@@ -743,6 +744,13 @@ pub trait Store: Send + Sync + 'static {
         settings: &TenantSettings,
     ) -> Result<(), StoreError>;
     /// One thread's replies, oldest first.
+    /// The tenant's canned replies, by shortcut.
+    async fn canned(&self, scope: &TenantScope) -> Result<Vec<CannedReply>, StoreError>;
+    /// Adds or replaces the reply under its shortcut; `true` when it is new.
+    async fn put_canned(&self, scope: &TenantScope, reply: CannedReply)
+    -> Result<bool, StoreError>;
+    /// `false` when no reply has that shortcut.
+    async fn remove_canned(&self, scope: &TenantScope, shortcut: &str) -> Result<bool, StoreError>;
     async fn sends_of(
         &self,
         scope: &TenantScope,

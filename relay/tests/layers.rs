@@ -51,7 +51,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "engines",
-        &["desk", "outbox", "drafting", "profiles", "chain_heads", "snooze"],
+        &[
+            "desk",
+            "outbox",
+            "drafting",
+            "profiles",
+            "chain_heads",
+            "snooze",
+        ],
     ),
     (
         "flows",

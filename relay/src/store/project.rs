@@ -4,9 +4,7 @@
 //! Views are derived data: the event log is the truth, and the same events projected in
 //! the same order always give the same views.
 
-use super::{
-    MessageContent, MessageView, SendState, SendView, Snooze, StoreError, ThreadView,
-};
+use super::{MessageContent, MessageView, SendState, SendView, Snooze, StoreError, ThreadView};
 use crate::ids;
 use protocol::inbound::{DeliveryStatus, InboundKind, MessageBody, ReactionAction, StatusKind};
 use protocol::outbox::credit_change;

@@ -60,6 +60,7 @@ static PERMISSIVE: TenantSettings = TenantSettings {
     hide_comments: true,
     rules: Vec::new(),
     default_reply: None,
+    agents_assign: false,
 };
 
 #[test]
@@ -495,7 +496,6 @@ fn message(thread: &str, mid: &str, content: MessageContent) -> MessageView {
         direction: Direction::Inbound,
         occurred_at: Millis(0),
         received_at: Millis(0),
-        vetted: crate::store::Vetted::default(),
         seq: Seq(1),
         content,
         edits: 0,

@@ -55,7 +55,6 @@ async fn fill(store: &PgStore, tenant: &str, account: &str) {
     let queued = crate::store::NewEvent {
         dedup_key: "q1".into(),
         received_at: Millis(1800),
-        vetted: crate::store::Vetted::default(),
         body: protocol::EventBody::Desk(protocol::DeskEvent {
             channel_id: protocol::ChannelId::new("ch_1"),
             thread: thread.clone(),
@@ -89,6 +88,17 @@ async fn fill(store: &PgStore, tenant: &str, account: &str) {
             &TenantSettings {
                 auto_send: true,
                 ..TenantSettings::default()
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .put_canned(
+            &s,
+            protocol::canned::CannedReply {
+                shortcut: "thanks".into(),
+                title: "Thanks".into(),
+                text: "Thank you!".into(),
             },
         )
         .await
@@ -164,6 +174,7 @@ async fn row_security_shows_a_tenant_only_its_own_rows_in_every_tenant_table() {
         tables,
         [
             "answers",
+            "canned_replies",
             "channel_activity",
             "channels",
             "dedup",
