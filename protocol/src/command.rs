@@ -10,7 +10,6 @@ use crate::desk::Draft;
 pub use crate::ids::CommandKey;
 use crate::ids::{AgentId, Seq, ThreadId};
 use crate::reply::ReplyContent;
-use crate::time::Millis;
 use serde::{Deserialize, Serialize};
 
 /// An action on one thread of the desk's own tenant.
@@ -103,11 +102,12 @@ pub enum Command {
         thread: ThreadId,
         to: AgentId,
     },
-    /// Put the thread aside until `until` (the relay's clock), or until the customer writes
-    /// again when `None`. A customer message always wakes it.
+    /// Put the thread aside for `for_ms` of the relay's clock (it decides the moment, so
+    /// desks with skewed clocks agree), or until the customer writes again when `None`. A
+    /// customer message always wakes it.
     Snooze {
         thread: ThreadId,
-        until: Option<Millis>,
+        for_ms: Option<u64>,
     },
     Unsnooze {
         thread: ThreadId,

@@ -246,5 +246,9 @@ pub fn label(command: &Command) -> &'static str {
         Command::HideComment { hidden: true, .. } => "hide",
         Command::HideComment { hidden: false, .. } => "unhide",
         Command::AddNote { .. } => "note",
+        Command::Confirm { .. } => "confirmed reply",
+        Command::Assign { .. } => "assign",
+        Command::Snooze { .. } => "snooze",
+        Command::Unsnooze { .. } => "wake",
     }
 }

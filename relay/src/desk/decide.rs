@@ -277,14 +277,20 @@ fn decide_one(facts: &Facts<'_>, request: &CommandRequest) -> Result<DeskAction,
             }
             Ok(DeskAction::Assigned { to: to.clone() })
         }
-        Command::Snooze { until, .. } => {
+        Command::Snooze { for_ms, .. } => {
             if thread.resolved {
                 return Err(invalid("a resolved thread cannot be snoozed"));
             }
-            if until.is_some_and(|u| u <= request.received_at) {
-                return Err(invalid("the snooze ends in the past"));
-            }
-            Ok(DeskAction::Snoozed { until: *until })
+            let until = match for_ms {
+                None => None,
+                Some(0) => return Err(invalid("a snooze lasts at least a moment")),
+                Some(ms) => Some(
+                    request
+                        .received_at
+                        .plus(i64::try_from(*ms).unwrap_or(i64::MAX)),
+                ),
+            };
+            Ok(DeskAction::Snoozed { until })
         }
         Command::Unsnooze { .. } if thread.snooze.is_none() => {
             Err(invalid("the thread is not snoozed"))
