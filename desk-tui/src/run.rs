@@ -646,6 +646,58 @@ fn run_effects(
                     });
                 }
             }
+            Effect::FetchCanned { profile } => {
+                let tenant = app.profile(profile).and_then(|p| p.tenant.clone());
+                spawn_remote(
+                    live,
+                    profile,
+                    tenant,
+                    tx,
+                    move |remote, tenant| async move {
+                        let result = remote.canned(&tenant).await.map_err(|e| e.to_string());
+                        Msg::Canned { profile, result }
+                    },
+                );
+            }
+            Effect::PutCanned {
+                profile,
+                shortcut,
+                title,
+                text,
+            } => {
+                let tenant = app.profile(profile).and_then(|p| p.tenant.clone());
+                spawn_remote(
+                    live,
+                    profile,
+                    tenant,
+                    tx,
+                    move |remote, tenant| async move {
+                        let result = remote
+                            .put_canned(&tenant, &shortcut, &title, &text)
+                            .await
+                            .map(|()| format!("/{shortcut} saved"))
+                            .map_err(|e| e.to_string());
+                        Msg::CannedChanged { profile, result }
+                    },
+                );
+            }
+            Effect::RemoveCanned { profile, shortcut } => {
+                let tenant = app.profile(profile).and_then(|p| p.tenant.clone());
+                spawn_remote(
+                    live,
+                    profile,
+                    tenant,
+                    tx,
+                    move |remote, tenant| async move {
+                        let result = remote
+                            .remove_canned(&tenant, &shortcut)
+                            .await
+                            .map(|()| format!("/{shortcut} removed"))
+                            .map_err(|e| e.to_string());
+                        Msg::CannedChanged { profile, result }
+                    },
+                );
+            }
             Effect::Bell => {
                 use std::io::Write;
                 let mut out = std::io::stdout();
