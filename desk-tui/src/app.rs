@@ -18,7 +18,7 @@ mod templates;
 mod update;
 
 pub use actions::channel_name;
-pub use canned::{CannedPicker, expand_shortcut, fill_for as fill_canned};
+pub use canned::{CannedPicker, customer_name, expand_shortcut, fill_for as fill_canned};
 pub use media::{ImageSlot, InlineImage, MediaKey};
 pub use templates::{Fill, TemplatePicker, template_only};
 pub use update::label;

@@ -279,6 +279,7 @@ impl App {
                     self.settings = Remote::Loading;
                     self.settings_profile = profile;
                     effects.push(Effect::FetchSettings { profile });
+                    self.want_canned(profile, effects);
                 }
                 None => self.flash = Some("settings are for the owner role".into()),
             },

@@ -60,6 +60,17 @@ pub fn fill_for(line: &CannedLine, customer: &str) -> String {
     protocol::canned::fill(&line.filled, &[("customer.name", customer)])
 }
 
+/// What `{{customer.name}}` becomes: the name the customer goes by, else their handle
+/// without the `@`, else how the desk shows them.
+#[must_use]
+pub fn customer_name(customer: &protocol::Customer) -> String {
+    customer
+        .name
+        .clone()
+        .or_else(|| customer.username.clone())
+        .unwrap_or_else(|| customer.display())
+}
+
 /// The filled text of the reply whose shortcut is `word` without its `/`, if any.
 #[must_use]
 pub fn expand_shortcut(lines: &[CannedLine], word: &str, customer: &str) -> Option<String> {
@@ -178,7 +189,7 @@ impl App {
             self.input = Input::Normal;
             return;
         };
-        let customer = entry.row.customer.display();
+        let customer = customer_name(&entry.row.customer);
         let target = if entry.row.channel == Channel::InstagramComment {
             Target::PublicReply
         } else {
@@ -199,7 +210,7 @@ impl App {
         let customer = self
             .inbox
             .get(profile, &composer.thread)
-            .map(|e| e.row.customer.display())
+            .map(|e| customer_name(&e.row.customer))
             .unwrap_or_default();
         let cursor = composer.editor.cursor();
         let (row, col) = (cursor.0, cursor.1);

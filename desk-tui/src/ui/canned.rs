@@ -71,7 +71,7 @@ pub fn draw(app: &App, picker: &CannedPicker, theme: &Theme, frame: &mut Frame<'
                 let customer = app
                     .inbox
                     .get(picker.profile, &picker.thread)
-                    .map(|e| e.row.customer.display())
+                    .map(|e| crate::app::customer_name(&e.row.customer))
                     .unwrap_or_default();
                 lines.push(Line::styled("inserted as:", theme.dim()));
                 lines.push(Line::styled(
