@@ -616,7 +616,7 @@ impl Session {
                     .agents(&self.scope)
                     .await?
                     .iter()
-                    .any(|(a, revoked)| !revoked && &a.id == to);
+                    .any(|(a, active)| *active && &a.id == to);
             }
             Command::SendReply { thread, text } => {
                 vetted.held = self.screen(thread, |_| Some(text.clone())).await?;

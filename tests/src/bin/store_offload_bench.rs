@@ -51,7 +51,6 @@ fn event(tenant: &TenantId, n: usize) -> NewEvent {
     NewEvent {
         dedup_key: format!("m:bench-{n}"),
         received_at: Millis(at + 5),
-        vetted: relay::store::Vetted::default(),
         body: EventBody::Inbound(InboundEvent {
             channel_id: channel.clone(),
             channel: Channel::InstagramDm,
