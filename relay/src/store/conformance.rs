@@ -995,7 +995,7 @@ pub async fn snoozes_and_assignments_show_in_the_thread_view(store: &dyn Store) 
                 "k2",
                 Command::Snooze {
                     thread: thread.clone(),
-                    until: Some(Millis(9_000_000)),
+                    for_ms: Some(8_995_000),
                 },
             ),
         )
