@@ -7,6 +7,9 @@
 //! local sled read, never the network), so a key press is handled in one step.
 
 mod actions;
+mod assign;
+mod canned;
+mod confirm;
 mod input;
 pub mod keymap;
 mod load;
@@ -15,13 +18,14 @@ mod templates;
 mod update;
 
 pub use actions::channel_name;
+pub use canned::{CannedPicker, customer_name, expand_shortcut, fill_for as fill_canned};
 pub use media::{ImageSlot, InlineImage, MediaKey};
 pub use templates::{Fill, TemplatePicker, template_only};
 pub use update::label;
 
 use crate::model::detail::ThreadDetail;
 use crate::model::inbox::{Filter, Inbox, Sort};
-use crate::remote::{ReportData, SettingsData, TemplateLine};
+use crate::remote::{CannedLine, ReportData, SettingsData, TemplateLine};
 use crate::{ConnectionState, Replica};
 use crossterm::event::KeyEvent;
 use keymap::Keymap;
@@ -149,6 +153,8 @@ pub enum Input {
     PickMedia(String),
     /// The WhatsApp template picker (`t`, or `r` on a thread only a template can reach).
     Templates(Box<TemplatePicker>),
+    /// The canned-reply picker (`C`): a fuzzy search over shortcuts and titles.
+    Canned(Box<CannedPicker>),
 }
 
 /// Something on top of the screen.
@@ -164,6 +170,13 @@ pub enum Overlay {
         channel: String,
         /// As the question names it.
         name: String,
+    },
+    /// The relay held a reply of ours for a second look: "send it anyway?" with why.
+    ConfirmSend {
+        profile: usize,
+        thread: ThreadId,
+        command: Box<Command>,
+        reasons: Vec<String>,
     },
 }
 
@@ -186,6 +199,8 @@ pub struct Pending {
     pub label: String,
     /// Set once the outbox holds it.
     pub key: Option<CommandKey>,
+    /// What was sent, so a reply the relay holds can be confirmed as it was.
+    pub command: Command,
 }
 
 /// Data fetched over HTTP for the settings and report screens.
@@ -241,6 +256,8 @@ pub struct App {
     /// Where the desk's own loopback server serves attachments (`crate::media`): the
     /// thread's attachment lines link there (OSC 8) for terminals that make links clickable.
     pub media_links: Option<String>,
+    /// Each profile's canned replies, as last fetched (`C`, `/shortcut`, settings).
+    pub canned: HashMap<usize, Remote<Vec<CannedLine>>>,
 }
 
 /// Everything that can change the desk.
@@ -308,6 +325,16 @@ pub enum Msg {
         channel: String,
         result: Result<Vec<TemplateLine>, String>,
     },
+    /// A profile's canned replies.
+    Canned {
+        profile: usize,
+        result: Result<Vec<CannedLine>, String>,
+    },
+    /// An owner's change to the canned replies was made (the words say what), or refused.
+    CannedChanged {
+        profile: usize,
+        result: Result<String, String>,
+    },
 }
 
 /// Work for the runtime.
@@ -358,6 +385,21 @@ pub enum Effect {
         profile: usize,
         channel: String,
     },
+    /// Ask the relay for a profile's canned replies; answer with [`Msg::Canned`].
+    FetchCanned {
+        profile: usize,
+    },
+    /// Add or replace a canned reply (owner); answer with [`Msg::CannedChanged`].
+    PutCanned {
+        profile: usize,
+        shortcut: String,
+        title: String,
+        text: String,
+    },
+    RemoveCanned {
+        profile: usize,
+        shortcut: String,
+    },
     Bell,
     Quit,
 }
@@ -401,6 +443,7 @@ impl App {
             inline_images: false,
             images: HashMap::new(),
             media_links: None,
+            canned: HashMap::new(),
         };
         app.load_all();
         app

@@ -341,6 +341,17 @@ impl Events {
         )
     }
 
+    /// `agent` gave the thread to `to`.
+    pub fn assigned(&mut self, thread: &str, agent: &str, to: &str, at: Millis) -> Seq {
+        let to = AgentId::new(to);
+        self.desk(thread, agent, at, DeskAction::Assigned { to })
+    }
+
+    /// `agent` snoozed the thread (`until: None`: until the customer writes).
+    pub fn snoozed(&mut self, thread: &str, agent: &str, until: Option<Millis>, at: Millis) -> Seq {
+        self.desk(thread, agent, at, DeskAction::Snoozed { until })
+    }
+
     pub fn handed_off(&mut self, thread: &str, reason: &str, at: Millis) -> Seq {
         self.desk(
             thread,

@@ -271,6 +271,18 @@ fn refusal(status: reqwest::StatusCode, body: &str) -> RemoteError {
     }
 }
 
+/// One canned reply as the desk's picker and `/shortcut` use it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct CannedLine {
+    pub shortcut: String,
+    pub title: String,
+    /// As written (the owner's settings screen shows this).
+    pub text: String,
+    /// With the business's fields and the agent's name put in; `{{customer.name}}` is the
+    /// desk's to fill for the thread.
+    pub filled: String,
+}
+
 /// A client for one relay and token.
 #[derive(Clone, Debug)]
 pub struct Remote {
@@ -454,6 +466,74 @@ impl Remote {
             (!a.sendable, &a.name, &a.language).cmp(&(!b.sendable, &b.name, &b.language))
         });
         Ok(lines)
+    }
+
+    /// The tenant's canned replies, by shortcut, with the business's fields and this agent's
+    /// name already filled by the relay.
+    ///
+    /// # Errors
+    /// Network, status or decoding failure.
+    pub async fn canned(&self, tenant: &str) -> Result<Vec<CannedLine>, RemoteError> {
+        let url = self.tenant_url(tenant, &["canned"])?;
+        let answer: serde_json::Value = self.call(self.http.get(url)).await?;
+        let list = answer["canned"]
+            .as_array()
+            .ok_or_else(|| RemoteError::Decode("no canned list".into()))?;
+        Ok(list
+            .iter()
+            .filter_map(|v| {
+                Some(CannedLine {
+                    shortcut: v["shortcut"].as_str()?.to_owned(),
+                    title: v["title"].as_str()?.to_owned(),
+                    text: v["text"].as_str()?.to_owned(),
+                    filled: v["filled"].as_str()?.to_owned(),
+                })
+            })
+            .collect())
+    }
+
+    /// Adds or replaces a canned reply (owner).
+    ///
+    /// # Errors
+    /// Network failure or the relay's refusal (a bad shortcut, an empty text) in its words.
+    pub async fn put_canned(
+        &self,
+        tenant: &str,
+        shortcut: &str,
+        title: &str,
+        text: &str,
+    ) -> Result<(), RemoteError> {
+        let url = self.tenant_url(tenant, &["canned", shortcut])?;
+        let _: serde_json::Value = self
+            .call(
+                self.http
+                    .put(url)
+                    .json(&serde_json::json!({"title": title, "text": text})),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Removes a canned reply (owner).
+    ///
+    /// # Errors
+    /// Network failure or the relay's refusal.
+    pub async fn remove_canned(&self, tenant: &str, shortcut: &str) -> Result<(), RemoteError> {
+        let url = self.tenant_url(tenant, &["canned", shortcut])?;
+        let _: serde_json::Value = self.call(self.http.delete(url)).await?;
+        Ok(())
+    }
+
+    /// `<relay>/v1/tenants/<tenant>/<rest…>`, each segment encoded as one.
+    fn tenant_url(&self, tenant: &str, rest: &[&str]) -> Result<reqwest::Url, RemoteError> {
+        let mut url = reqwest::Url::parse(&self.base)
+            .map_err(|e| RemoteError::Network(format!("the relay URL is not usable: {e}")))?;
+        url.path_segments_mut()
+            .map_err(|()| RemoteError::Network("the relay URL is not usable".into()))?
+            .pop_if_empty()
+            .extend(["v1", "tenants", tenant])
+            .extend(rest);
+        Ok(url)
     }
 
     /// Attachment `n` (0-based) of message `message` (its Meta id), through the relay.

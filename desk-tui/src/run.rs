@@ -646,6 +646,48 @@ fn run_effects(
                     });
                 }
             }
+            Effect::FetchCanned { profile } => {
+                let tenant = app.profile(profile).and_then(|p| p.tenant.clone());
+                spawn_remote(
+                    live,
+                    profile,
+                    tenant,
+                    tx,
+                    move |remote, tenant| async move {
+                        let result = remote.canned(&tenant).await.map_err(|e| e.to_string());
+                        Msg::Canned { profile, result }
+                    },
+                );
+            }
+            Effect::PutCanned {
+                profile,
+                shortcut,
+                title,
+                text,
+            } => {
+                let done = format!("/{shortcut} saved");
+                canned_change(
+                    app,
+                    live,
+                    profile,
+                    tx,
+                    done,
+                    move |remote, tenant| async move {
+                        remote.put_canned(&tenant, &shortcut, &title, &text).await
+                    },
+                );
+            }
+            Effect::RemoveCanned { profile, shortcut } => {
+                let done = format!("/{shortcut} removed");
+                canned_change(
+                    app,
+                    live,
+                    profile,
+                    tx,
+                    done,
+                    move |remote, tenant| async move { remote.remove_canned(&tenant, &shortcut).await },
+                );
+            }
             Effect::Bell => {
                 use std::io::Write;
                 let mut out = std::io::stdout();
@@ -677,6 +719,35 @@ fn spawn_remote<F, Fut>(
     tokio::spawn(async move {
         let _ = tx.send(call(remote, id).await);
     });
+}
+
+/// An owner's change to the canned replies in a task, answered as `Msg::CannedChanged`
+/// (`done` when it went through).
+fn canned_change<F, Fut>(
+    app: &App,
+    live: &[Live],
+    profile: usize,
+    tx: &mpsc::UnboundedSender<Msg>,
+    done: String,
+    change: F,
+) where
+    F: FnOnce(Remote, String) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), crate::remote::RemoteError>> + Send + 'static,
+{
+    let tenant = app.profile(profile).and_then(|p| p.tenant.clone());
+    spawn_remote(
+        live,
+        profile,
+        tenant,
+        tx,
+        move |remote, tenant| async move {
+            let result = change(remote, tenant)
+                .await
+                .map(|()| done)
+                .map_err(|e| e.to_string());
+            Msg::CannedChanged { profile, result }
+        },
+    );
 }
 
 /// An owner's change from the settings screen in a task, then the screen read back (or

@@ -4,8 +4,10 @@
 //! Every state is told by a glyph or a word; colour only repeats it, and `NO_COLOR` drops
 //! it (see [`theme`]).
 
+mod canned;
 mod chrome;
 mod composer;
+mod confirm;
 mod help;
 mod inbox;
 mod media;
@@ -44,10 +46,14 @@ pub fn view(app: &App, theme: &Theme, frame: &mut Frame<'_>) {
     if let Input::Templates(picker) = &app.input {
         templates::draw(app, picker, theme, frame, body);
     }
+    if let Input::Canned(picker) = &app.input {
+        canned::draw(app, picker, theme, frame, body);
+    }
     match &app.overlay {
         Overlay::Help => help::draw(app, theme, frame, body),
         Overlay::ConfirmQuit => help::confirm_quit(app, theme, frame, body),
         Overlay::ConfirmDisconnect { name, .. } => help::confirm_disconnect(name, frame, body),
+        Overlay::ConfirmSend { reasons, .. } => confirm::draw(reasons, theme, frame, body),
         Overlay::None => {}
     }
 }

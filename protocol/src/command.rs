@@ -8,7 +8,7 @@
 use crate::desk::Draft;
 // The key lives with the other ids, so `desk` (which records it) need not import this file.
 pub use crate::ids::CommandKey;
-use crate::ids::{Seq, ThreadId};
+use crate::ids::{AgentId, Seq, ThreadId};
 use crate::reply::ReplyContent;
 use serde::{Deserialize, Serialize};
 
@@ -90,6 +90,28 @@ pub enum Command {
         thread: ThreadId,
         text: String,
     },
+    /// `command` again, after the relay refused it as [`Rejection::Unconfirmed`]: the agent
+    /// read the reasons and confirms the text as it is. Only a sending command may be
+    /// confirmed, and only once (no nesting).
+    Confirm {
+        command: Box<Command>,
+    },
+    /// Give the thread to `to`, an agent of the same tenant (owners always; agents when the
+    /// tenant's settings allow it).
+    Assign {
+        thread: ThreadId,
+        to: AgentId,
+    },
+    /// Put the thread aside for `for_ms` of the relay's clock (it decides the moment, so
+    /// desks with skewed clocks agree), or until the customer writes again when `None`. A
+    /// customer message always wakes it.
+    Snooze {
+        thread: ThreadId,
+        for_ms: Option<u64>,
+    },
+    Unsnooze {
+        thread: ThreadId,
+    },
 }
 
 impl Command {
@@ -110,7 +132,11 @@ impl Command {
             | Command::Reopen { thread }
             | Command::MarkRead { thread, .. }
             | Command::HideComment { thread, .. }
-            | Command::AddNote { thread, .. } => thread,
+            | Command::AddNote { thread, .. }
+            | Command::Assign { thread, .. }
+            | Command::Snooze { thread, .. }
+            | Command::Unsnooze { thread } => thread,
+            Command::Confirm { command } => command.thread(),
         }
     }
 
@@ -133,6 +159,10 @@ impl Command {
             Command::MarkRead { .. } => "mark_read",
             Command::HideComment { .. } => "hide_comment",
             Command::AddNote { .. } => "add_note",
+            Command::Confirm { .. } => "confirm",
+            Command::Assign { .. } => "assign",
+            Command::Snooze { .. } => "snooze",
+            Command::Unsnooze { .. } => "unsnooze",
         }
     }
 }
@@ -155,6 +185,10 @@ pub enum Rejection {
     /// The agent sent more commands than the relay takes; send it again after
     /// `retry_after_ms` (nothing was recorded).
     RateLimited { retry_after_ms: u64 },
+    /// The agent's own text needs a second, explicit confirmation: the safety classifier
+    /// holds it (an ungrounded price, link or phone number…) or it is a draft the
+    /// classifier held. Sending [`Command::Confirm`] with the same command sends it.
+    Unconfirmed { reasons: Vec<String> },
 }
 
 impl Rejection {
@@ -177,6 +211,9 @@ impl Rejection {
                 "too many commands at once; sent again in {:.1} s",
                 *retry_after_ms as f64 / 1000.0
             ),
+            Rejection::Unconfirmed { reasons } => {
+                format!("needs confirming: {}", reasons.join("; "))
+            }
         }
     }
 }

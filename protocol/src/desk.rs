@@ -5,6 +5,7 @@
 use crate::ids::CommandKey;
 use crate::ids::{AgentId, ChannelId, Seq, ThreadId};
 use crate::reply::ReplyContent;
+use crate::time::Millis;
 use serde::{Deserialize, Serialize};
 
 /// Who wrote a draft's current text.
@@ -105,6 +106,16 @@ pub enum DeskAction {
     NoteAdded {
         text: String,
     },
+    /// The thread was given to `to` by this event's agent.
+    Assigned {
+        to: AgentId,
+    },
+    /// Put aside until `until` (relay time), or until the customer writes when `None`.
+    Snoozed {
+        until: Option<Millis>,
+    },
+    /// Back in the queue: by a person, or by the relay when the time came.
+    Unsnoozed,
 }
 
 impl DeskAction {
@@ -125,6 +136,9 @@ impl DeskAction {
             DeskAction::Read { .. } => "read",
             DeskAction::CommentHidden { .. } => "comment_hidden",
             DeskAction::NoteAdded { .. } => "note_added",
+            DeskAction::Assigned { .. } => "assigned",
+            DeskAction::Snoozed { .. } => "snoozed",
+            DeskAction::Unsnoozed => "unsnoozed",
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::ids::{AgentId, Seq, TenantId};
 use serde::{Deserialize, Serialize};
 
 /// Bumped on any change that an older peer would decode wrongly.
-pub const PROTOCOL_VERSION: u16 = 4;
+pub const PROTOCOL_VERSION: u16 = 5;
 
 /// WebSocket subprotocol of binary frames carrying bincode (the default).
 pub const SUBPROTOCOL_BINARY: &str = "chatdesk.v1.bincode";

@@ -5,6 +5,7 @@
 //! WebSocket, the one codec module (bincode 2 and JSON), and the messaging-window rules as
 //! pure functions of a thread and a moment.
 
+pub mod canned;
 pub mod codec;
 pub mod command;
 pub mod customer;

@@ -201,6 +201,11 @@ enum AdminCommand {
         #[command(subcommand)]
         command: KnowledgeCommand,
     },
+    /// A tenant's canned replies (agents insert them by `/shortcut` in the desk).
+    Canned {
+        #[command(subcommand)]
+        command: CannedCommand,
+    },
     /// The master key that seals access tokens.
     Keys {
         #[command(subcommand)]
@@ -289,6 +294,35 @@ enum KeyCommand {
         /// environment variable, which stays out of shell history and `ps`.
         #[arg(long, env = "RELAY_NEW_MASTER_KEY", hide_env_values = true)]
         new_key: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CannedCommand {
+    /// List them, with the text as written and as filled for the business.
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Add one, or replace the one with the same shortcut. The text may use
+    /// `{{customer.name}}`, `{{agent.name}}` and `{{business.name}}` (also `address`,
+    /// `booking_url`, `hours_note`, `phone`, `whatsapp`, `email`, `website`, `instagram`).
+    Set {
+        #[arg(long)]
+        tenant: String,
+        /// Lowercase letters, digits, `-` and `_`: typed as `/shortcut` in the composer.
+        #[arg(long)]
+        shortcut: String,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        text: String,
+    },
+    Remove {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        shortcut: String,
     },
 }
 
@@ -986,6 +1020,28 @@ fn admin(args: AdminArgs) -> anyhow::Result<()> {
             format!("/v1/connect-claims/{claim}/confirm"),
             None,
         ),
+        AdminCommand::Canned { command } => match command {
+            CannedCommand::List { tenant } => (
+                reqwest::Method::GET,
+                format!("/v1/tenants/{tenant}/canned"),
+                None,
+            ),
+            CannedCommand::Set {
+                tenant,
+                shortcut,
+                title,
+                text,
+            } => (
+                reqwest::Method::PUT,
+                format!("/v1/tenants/{tenant}/canned/{shortcut}"),
+                Some(json!({"title": title, "text": text})),
+            ),
+            CannedCommand::Remove { tenant, shortcut } => (
+                reqwest::Method::DELETE,
+                format!("/v1/tenants/{tenant}/canned/{shortcut}"),
+                None,
+            ),
+        },
         AdminCommand::Keys {
             command: KeyCommand::Rotate { new_key },
         } => return rotate_key(&client, &base, &token, new_key.as_deref(), args.json),

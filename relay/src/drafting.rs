@@ -67,6 +67,7 @@ struct Job {
 pub struct Drafting {
     tx: mpsc::UnboundedSender<Job>,
     brains: Brains,
+    store: Arc<dyn Store>,
 }
 
 impl Drafting {
@@ -83,7 +84,7 @@ impl Drafting {
         let (tx, rx) = mpsc::unbounded_channel();
         let brains: Brains = Arc::default();
         let task = Task {
-            store,
+            store: store.clone(),
             hub,
             clock,
             outbox,
@@ -92,7 +93,38 @@ impl Drafting {
             brains: brains.clone(),
         };
         shutdown.spawn(task.run(rx, shutdown.clone()));
-        Drafting { tx, brains }
+        Drafting { tx, brains, store }
+    }
+
+    /// Why the safety classifier holds `text`, a person's reply on `thread` (grounded in
+    /// the tenant's knowledge and the customer's newest messages), with the same classifier
+    /// drafts get. Empty: it passes, or the tenant has no knowledge to check against.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn screen(
+        &self,
+        scope: &TenantScope,
+        thread: &crate::store::ThreadView,
+        text: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let Some(brain) = brain(&*self.store, &self.brains, scope).await? else {
+            return Ok(Vec::new());
+        };
+        let said: Vec<String> =
+            customer_turns(&*self.store, scope, &thread.id, Seq(thread.last_seq.0 + 1))
+                .await?
+                .into_iter()
+                .filter(|t| t.from == Speaker::Customer)
+                .map(|t| t.text)
+                .collect();
+        Ok(held(
+            &brain,
+            text,
+            &said.join("\n"),
+            thread.channel,
+            &Cited::default(),
+        ))
     }
 
     /// Hands over freshly stored events; customer messages among them get drafts.
@@ -176,6 +208,93 @@ async fn load_off_worker(text: String) -> Result<(Drafter, Classifier), String> 
     .map_err(|e| e.to_string())?
 }
 
+/// The tenant's drafter and classifier, built once per knowledge version and shared by
+/// drafting and [`Drafting::screen`].
+async fn brain(
+    store: &dyn Store,
+    brains: &Brains,
+    scope: &TenantScope,
+) -> Result<Option<Arc<Brain>>, StoreError> {
+    let tenant = scope.tenant();
+    if let Some(known) = brains
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(tenant)
+    {
+        return Ok(known.clone());
+    }
+    let brain = match store.knowledge(scope).await? {
+        // The file was validated when it was loaded; one that no longer parses (after an
+        // upgrade of the format) means no drafts rather than a crash. Loading a large
+        // file takes milliseconds, so it runs on the blocking pool.
+        Some(text) => match load_off_worker(text).await {
+            Ok((drafter, classifier)) => Some(Arc::new(Brain {
+                drafter,
+                classifier,
+                others: other_tenant_names(store, tenant).await?,
+            })),
+            Err(e) => {
+                tracing::warn!(tenant = %tenant, error = %e, "stored knowledge no longer loads; not drafting");
+                None
+            }
+        },
+        None => None,
+    };
+    brains
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(tenant.clone(), brain.clone());
+    Ok(brain)
+}
+
+/// Names of every other tenant on this relay (read when a tenant's brain is built).
+async fn other_tenant_names(
+    store: &dyn Store,
+    tenant: &TenantId,
+) -> Result<Vec<String>, StoreError> {
+    let mut names = Vec::new();
+    for (other, _) in store.heads().await? {
+        if &other == tenant {
+            continue;
+        }
+        if let Some(record) = store.tenant(&other).await? {
+            names.push(record.name);
+        }
+    }
+    Ok(names)
+}
+
+/// The thread's messages up to `before` (exclusive), as the drafter's conversation: the
+/// last [`CONTEXT_TURNS`] texts either way.
+async fn customer_turns(
+    store: &dyn Store,
+    scope: &TenantScope,
+    thread: &protocol::ThreadId,
+    before: Seq,
+) -> Result<Vec<Turn>, StoreError> {
+    let messages = store.messages(scope, thread).await?;
+    let mut turns: Vec<Turn> = messages
+        .into_iter()
+        .filter(|m| m.seq < before)
+        .filter_map(|m| {
+            let text = match m.content {
+                MessageContent::Message { text, .. } | MessageContent::Comment { text, .. } => {
+                    text?
+                }
+                MessageContent::Postback { .. } | MessageContent::Removed => return None,
+            };
+            let from = match m.direction {
+                Direction::Inbound => Speaker::Customer,
+                Direction::Outbound => Speaker::Business,
+            };
+            Some(Turn { from, text })
+        })
+        .collect();
+    let skip = turns.len().saturating_sub(CONTEXT_TURNS);
+    turns.drain(..skip);
+    Ok(turns)
+}
+
 struct Task {
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
@@ -236,51 +355,7 @@ impl Task {
     }
 
     async fn brain(&self, scope: &TenantScope) -> Result<Option<Arc<Brain>>, StoreError> {
-        let tenant = scope.tenant();
-        if let Some(known) = self
-            .brains
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(tenant)
-        {
-            return Ok(known.clone());
-        }
-        let brain = match self.store.knowledge(scope).await? {
-            // The file was validated when it was loaded; one that no longer parses (after an
-            // upgrade of the format) means no drafts rather than a crash. Loading a large
-            // file takes milliseconds, so it runs on the blocking pool.
-            Some(text) => match load_off_worker(text).await {
-                Ok((drafter, classifier)) => Some(Arc::new(Brain {
-                    drafter,
-                    classifier,
-                    others: self.other_tenant_names(tenant).await?,
-                })),
-                Err(e) => {
-                    tracing::warn!(tenant = %tenant, error = %e, "stored knowledge no longer loads; not drafting");
-                    None
-                }
-            },
-            None => None,
-        };
-        self.brains
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(tenant.clone(), brain.clone());
-        Ok(brain)
-    }
-
-    /// Names of every other tenant on this relay (read when a tenant's brain is built).
-    async fn other_tenant_names(&self, tenant: &TenantId) -> Result<Vec<String>, StoreError> {
-        let mut names = Vec::new();
-        for (other, _) in self.store.heads().await? {
-            if &other == tenant {
-                continue;
-            }
-            if let Some(record) = self.store.tenant(&other).await? {
-                names.push(record.name);
-            }
-        }
-        Ok(names)
+        brain(&*self.store, &self.brains, scope).await
     }
 
     async fn draft_for(&self, scope: &TenantScope, event: &Event) -> Result<(), StoreError> {
@@ -414,26 +489,6 @@ impl Task {
         thread: &protocol::ThreadId,
         before: Seq,
     ) -> Result<Vec<Turn>, StoreError> {
-        let messages = self.store.messages(scope, thread).await?;
-        let mut turns: Vec<Turn> = messages
-            .into_iter()
-            .filter(|m| m.seq < before)
-            .filter_map(|m| {
-                let text = match m.content {
-                    MessageContent::Message { text, .. } | MessageContent::Comment { text, .. } => {
-                        text?
-                    }
-                    MessageContent::Postback { .. } | MessageContent::Removed => return None,
-                };
-                let from = match m.direction {
-                    Direction::Inbound => Speaker::Customer,
-                    Direction::Outbound => Speaker::Business,
-                };
-                Some(Turn { from, text })
-            })
-            .collect();
-        let skip = turns.len().saturating_sub(CONTEXT_TURNS);
-        turns.drain(..skip);
-        Ok(turns)
+        customer_turns(&*self.store, scope, thread, before).await
     }
 }

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod canned;
 pub mod client;
 pub mod desk;
 pub mod disconnect;
@@ -30,7 +31,7 @@ pub use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
-use axum::routing::{any, delete, get, patch, post};
+use axum::routing::{any, delete, get, patch, post, put};
 
 /// The relay's routes.
 pub fn router(state: AppState) -> Router {
@@ -145,6 +146,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/tenants/{tenant}/knowledge",
             get(knowledge::get_knowledge).put(knowledge::put_knowledge),
+        )
+        .route("/v1/tenants/{tenant}/canned", get(canned::list))
+        .route(
+            "/v1/tenants/{tenant}/canned/{shortcut}",
+            put(canned::put).delete(canned::remove),
         )
         .route(
             "/v1/tenants/{tenant}/settings",

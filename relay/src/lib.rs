@@ -36,6 +36,7 @@ pub mod proxies;
 pub mod refresh;
 pub mod report;
 pub mod shutdown;
+pub mod snooze;
 pub mod state;
 pub mod store;
 pub mod tls;
@@ -46,11 +47,11 @@ use crate::clock::{Clock, SystemClock, TestClock};
 use crate::config::{Config, StorageKind};
 use crate::desk::hub::Hub;
 use crate::drafting::Drafting;
-use crate::http::AppState;
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 use crate::outbox::graph::Graph;
 use crate::outbox::limits::SendLimits;
+use crate::state::AppState;
 use crate::store::Store;
 use crate::store::pg::PgStore;
 use crate::store::sled::SledStore;
@@ -179,6 +180,7 @@ impl Relay {
             outbox.clone(),
             &shutdown,
         );
+        let snoozes = snooze::Snoozes::spawn(store.clone(), hub.clone(), clock.clone(), &shutdown);
         let resumed = outbox.resume().await?;
         if resumed > 0 {
             tracing::info!(tenants = resumed, "outboxes resumed");
@@ -207,6 +209,7 @@ impl Relay {
                 test_clock,
                 media,
                 profiles,
+                snoozes,
                 shutdown,
                 webhook_slots: Arc::new(tokio::sync::Semaphore::new(config_slots)),
                 disk,

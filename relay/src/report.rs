@@ -324,7 +324,10 @@ impl Tally {
             | DeskAction::Reopened
             | DeskAction::Read { .. }
             | DeskAction::CommentHidden { .. }
-            | DeskAction::NoteAdded { .. } => {}
+            | DeskAction::NoteAdded { .. }
+            | DeskAction::Assigned { .. }
+            | DeskAction::Snoozed { .. }
+            | DeskAction::Unsnoozed => {}
         }
     }
 

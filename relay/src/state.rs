@@ -34,6 +34,8 @@ pub struct AppState {
     pub media: Arc<crate::media::Fetcher>,
     /// Asks Instagram for customers' names after their messages are stored.
     pub profiles: crate::profiles::Profiles,
+    /// Wakes threads snoozed until a time.
+    pub snoozes: crate::snooze::Snoozes,
     /// The one shutdown every background task and desk session watches.
     pub shutdown: crate::shutdown::Shutdown,
     /// Webhook POSTs handled at once (`RELAY_MAX_INFLIGHT_WEBHOOKS`); see `webhook::admit`.

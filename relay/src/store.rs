@@ -21,6 +21,7 @@ pub mod wal;
 
 use crate::principal::TenantScope;
 use async_trait::async_trait;
+use protocol::canned::CannedReply;
 use protocol::inbound::{Attachment, ProviderError, ReplyTo, Structured};
 use protocol::window::{ReplyKind, ThreadWindow};
 use protocol::{
@@ -369,6 +370,15 @@ pub struct ThreadView {
     pub owner_replying: bool,
     /// How far each agent has read (seq of the tenant's log).
     pub read: Vec<(AgentId, Seq)>,
+    /// Put aside by an agent until a time or the customer's next message.
+    pub snooze: Option<Snooze>,
+}
+
+/// A thread put aside (`Command::Snooze`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snooze {
+    /// When it wakes by the relay's clock; `None`: only when the customer writes.
+    pub until: Option<Millis>,
 }
 
 impl ThreadView {
@@ -487,6 +497,9 @@ pub struct TenantSettings {
     /// A holding reply drafted (never auto-sent) when the drafter hands a message to a
     /// person, e.g. "Thanks, a colleague will answer shortly".
     pub default_reply: Option<String>,
+    /// Agents (not only owners) may assign threads to one another.
+    #[serde(default)]
+    pub agents_assign: bool,
 }
 
 /// Where a queued reply stands.
@@ -588,6 +601,20 @@ pub struct CommandRequest {
     pub key: CommandKey,
     pub command: Command,
     pub received_at: Millis,
+    /// What the caller checked outside the tenant's lock, for the decision.
+    pub vetted: Vetted,
+}
+
+/// Checks of a command that need more than the thread (the knowledge's classifier, the
+/// tenant's people), made by the desk session before the command is applied.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Vetted {
+    /// Why the safety classifier holds the person's text this command would send (a
+    /// reply's text, or the agent-written draft version it approves; versions never
+    /// repeat, so a draft changed meanwhile is a conflict first). Empty: it passed.
+    pub held: Vec<String>,
+    /// The agent an `Assign` names is an active agent of the tenant.
+    pub assignee_known: bool,
 }
 
 /// What became of a command.
@@ -778,6 +805,13 @@ pub trait Store: Send + Sync + 'static {
         settings: &TenantSettings,
     ) -> Result<(), StoreError>;
     /// One thread's replies, oldest first.
+    /// The tenant's canned replies, by shortcut.
+    async fn canned(&self, scope: &TenantScope) -> Result<Vec<CannedReply>, StoreError>;
+    /// Adds or replaces the reply under its shortcut; `true` when it is new.
+    async fn put_canned(&self, scope: &TenantScope, reply: CannedReply)
+    -> Result<bool, StoreError>;
+    /// `false` when no reply has that shortcut.
+    async fn remove_canned(&self, scope: &TenantScope, shortcut: &str) -> Result<bool, StoreError>;
     async fn sends_of(
         &self,
         scope: &TenantScope,

@@ -54,7 +54,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "engines",
-        &["desk", "outbox", "drafting", "profiles", "chain_heads"],
+        &[
+            "desk",
+            "outbox",
+            "drafting",
+            "profiles",
+            "chain_heads",
+            "snooze",
+        ],
     ),
     ("state", &["state", "api"]),
     (

@@ -3,7 +3,8 @@
 //! person: it opens the WhatsApp customer's thread, waits for the drafter's draft, approves
 //! it with `a`, and reads the reply's status on screen until it is delivered. Then `q`
 //! quits and the terminal, the desk and the relay all go away. Another run sends a WhatsApp
-//! template through the picker (`t`) and leaves a private note (`N`).
+//! template through the picker (`t`), leaves a private note (`N`) and sends the demo's
+//! canned reply (`/thanks` + Tab).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -262,6 +263,36 @@ async fn a_person_sends_a_template_and_leaves_a_note_in_the_real_desk() -> anyho
         })
         .await?;
     assert!(!noted.contains("refused"), "{noted}");
+    // `r`, `/thanks` + Tab: the demo's canned reply, filled for Siti, sent with ctrl-s (and
+    // confirmed if the safety check holds it).
+    tmux.keys(&["r"])?;
+    tmux.keys(&["-l", "/thanks"])?;
+    // The list is fetched when the composer opens; a Tab before it arrives says so and
+    // leaves `/thanks` to try again.
+    tmux.keys_until("the canned reply in the composer", &["Tab"], |s| {
+        s.is_some_and(|s| s.contains("Terima kasih Siti Aminah"))
+    })
+    .await?;
+    tmux.keys(&["C-s"])?;
+    let after = tmux
+        .wait_for("the canned reply sent or held", |s| {
+            s.contains("Send anyway?") || s.contains("you: Terima kasih Siti Aminah")
+        })
+        .await?;
+    if after.contains("Send anyway?") {
+        tmux.keys(&["y"])?;
+    }
+    let sent = tmux
+        .wait_for("the canned reply delivered", |s| {
+            s.lines()
+                .any(|l| l.contains("you: Terima kasih Siti Aminah"))
+                && s.lines()
+                    .filter(|l| l.contains("✓✓ delivered") || l.contains("👁 read"))
+                    .count()
+                    >= 2
+        })
+        .await?;
+    assert!(!sent.contains("{{"), "{sent}");
     tmux.keys(&["q"])?;
     Ok(())
 }

@@ -974,7 +974,8 @@ async fn comments_get_a_public_reply_one_private_reply_and_can_be_hidden() {
             .unwrap();
     assert_eq!(
         v,
-        json!({"auto_send": false, "hide_comments": true, "rules": [], "default_reply": null})
+        json!({"auto_send": false, "hide_comments": true, "rules": [], "default_reply": null,
+               "agents_assign": false})
     );
     fx.w.api
         .expect(

@@ -279,6 +279,7 @@ impl App {
                     self.settings = Remote::Loading;
                     self.settings_profile = profile;
                     effects.push(Effect::FetchSettings { profile });
+                    self.want_canned(profile, effects);
                 }
                 None => self.flash = Some("settings are for the owner role".into()),
             },
@@ -316,6 +317,9 @@ impl App {
             Action::Help => self.overlay = Overlay::Help,
             Action::CommandLine => self.input = Input::Command(String::new()),
             Action::Quit => self.quit = true,
+            Action::Canned => self.open_canned(effects),
+            Action::Assign => self.start_assign(),
+            Action::Snooze => self.toggle_snooze(effects),
         }
     }
 
@@ -441,6 +445,10 @@ impl App {
     ) {
         if self.screen == Screen::Inbox {
             self.open_thread(profile, thread.clone(), effects);
+        }
+        // `/shortcut` + Tab needs the list; fetched once, again whenever `C` opens.
+        if kind != ComposeKind::Note && !self.canned.contains_key(&profile) {
+            self.want_canned(profile, effects);
         }
         self.input = Input::Composer(Box::new(Composer {
             profile,

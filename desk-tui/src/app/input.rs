@@ -49,9 +49,14 @@ impl App {
                 }
                 return;
             }
+            Overlay::ConfirmSend { .. } => {
+                self.confirm_key(key.code, effects);
+                return;
+            }
             Overlay::None => {}
         }
         match &mut self.input {
+            Input::Canned(_) => self.canned_key(key, ctrl_c, effects),
             Input::Composer(_) => self.composer_key(key, ctrl_c, effects),
             Input::Templates(_) => self.template_key(key, ctrl_c, effects),
             Input::Search(text) => {
@@ -128,6 +133,7 @@ impl App {
             KeyCode::Char('e') if ctrl => effects.push(Effect::Editor {
                 text: composer.text(),
             }),
+            KeyCode::Tab => self.expand_in_composer(),
             KeyCode::Char('t') if ctrl => {
                 if let ComposeKind::Reply(target) = &mut composer.kind {
                     *target = match *target {
@@ -248,6 +254,9 @@ impl App {
                 self.inbox.touch();
             }
             "link" => self.mint_connect_link(rest, effects),
+            "assign" => self.assign_to(rest, effects),
+            "snooze" if !rest.is_empty() => self.snooze_for(rest, effects),
+            "canned" if !rest.is_empty() => self.canned_line(rest, effects),
             "bell" => match rest {
                 "on" => self.bell = true,
                 "off" => self.bell = false,

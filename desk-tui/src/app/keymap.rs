@@ -41,10 +41,13 @@ pub enum Action {
     Help,
     CommandLine,
     Quit,
+    Canned,
+    Assign,
+    Snooze,
 }
 
 impl Action {
-    pub const ALL: [Action; 32] = [
+    pub const ALL: [Action; 35] = [
         Action::Down,
         Action::Up,
         Action::Top,
@@ -77,6 +80,9 @@ impl Action {
         Action::Help,
         Action::CommandLine,
         Action::Quit,
+        Action::Canned,
+        Action::Assign,
+        Action::Snooze,
     ];
 
     #[must_use]
@@ -114,6 +120,9 @@ impl Action {
             Action::Help => "help",
             Action::CommandLine => "command",
             Action::Quit => "quit",
+            Action::Canned => "canned",
+            Action::Assign => "assign",
+            Action::Snooze => "snooze",
         }
     }
 
@@ -152,6 +161,9 @@ impl Action {
             Action::Help => "this help",
             Action::CommandLine => "command line",
             Action::Quit => "quit",
+            Action::Canned => "insert a canned reply",
+            Action::Assign => "assign to an agent",
+            Action::Snooze => "snooze / wake",
         }
     }
 
@@ -313,6 +325,9 @@ impl Default for Keymap {
             (c('?'), Action::Help),
             (c(':'), Action::CommandLine),
             (c('q'), Action::Quit),
+            (c('C'), Action::Canned),
+            (c('A'), Action::Assign),
+            (c('z'), Action::Snooze),
         ] {
             bindings.insert(key, action);
         }

@@ -61,6 +61,7 @@ impl App {
                     thread: p.command.thread().clone(),
                     label: label(&p.command).into(),
                     key: Some(p.key),
+                    command: p.command,
                 });
             }
         }
@@ -144,6 +145,17 @@ impl App {
                 && matches!(i.kind, InboundKind::Message(_) | InboundKind::Comment(_))
             {
                 ring = true;
+            }
+            // Given to this desk's agent by someone else: ring and say so.
+            if let EventBody::Desk(d) = &event.body
+                && let protocol::DeskAction::Assigned { to } = &d.action
+                && self
+                    .profiles
+                    .get(profile)
+                    .is_some_and(|p| &p.me == to && d.agent != *to)
+            {
+                ring = true;
+                self.flash = Some(format!("{} assigned you a conversation", d.agent));
             }
         }
         let last = events.last().map_or(from, |e| e.seq);

@@ -133,7 +133,12 @@ impl App {
                     .position(|p| p.profile == profile && p.key.as_ref() == Some(&key))
                 {
                     let p = self.pending.remove(i);
-                    if let Answer::Rejected { rejection } = answer {
+                    if let Answer::Rejected {
+                        rejection: protocol::Rejection::Unconfirmed { reasons },
+                    } = answer
+                    {
+                        self.ask_to_confirm(p, reasons);
+                    } else if let Answer::Rejected { rejection } = answer {
                         self.notices.insert(
                             (p.profile, p.thread),
                             format!("{} refused: {}", p.label, rejection.describe()),
@@ -188,6 +193,10 @@ impl App {
                 channel,
                 result,
             } => self.templates_arrived(profile, &channel, result),
+            Msg::Canned { profile, result } => self.canned_arrived(profile, result),
+            Msg::CannedChanged { profile, result } => {
+                self.canned_changed(profile, result, &mut effects);
+            }
         }
         self.want_images(&mut effects);
         if self.inbox.is_dirty() {
@@ -208,6 +217,7 @@ impl App {
             thread: thread.clone(),
             label: label(&command).into(),
             key: None,
+            command: command.clone(),
         });
         Effect::Submit {
             local,
@@ -246,5 +256,9 @@ pub fn label(command: &Command) -> &'static str {
         Command::HideComment { hidden: true, .. } => "hide",
         Command::HideComment { hidden: false, .. } => "unhide",
         Command::AddNote { .. } => "note",
+        Command::Confirm { .. } => "confirmed reply",
+        Command::Assign { .. } => "assign",
+        Command::Snooze { .. } => "snooze",
+        Command::Unsnooze { .. } => "wake",
     }
 }

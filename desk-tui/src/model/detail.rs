@@ -477,6 +477,15 @@ impl ThreadDetail {
                 agent: agent.clone(),
                 text: text.clone(),
             })),
+            DeskAction::Assigned { to } => self.note(seq, format!("{who} assigned it to {to}")),
+            DeskAction::Snoozed { until: None } => {
+                self.note(seq, format!("{who} snoozed it until the customer writes"));
+            }
+            DeskAction::Snoozed { until: Some(t) } => {
+                let minutes = (t.0.saturating_sub(at.0) + 59_999) / 60_000;
+                self.note(seq, format!("{who} snoozed it for {minutes} min"));
+            }
+            DeskAction::Unsnoozed => self.note(seq, format!("{who} woke it up")),
         }
     }
 

@@ -22,10 +22,13 @@ pub enum Filter {
     WhatsApp,
     Resolved,
     All,
+    /// Put aside until a time or the customer's next message (the other filters but `all`
+    /// leave these out).
+    Snoozed,
 }
 
 impl Filter {
-    pub const ALL: [Filter; 9] = [
+    pub const ALL: [Filter; 10] = [
         Filter::Open,
         Filter::NeedsApproval,
         Filter::Mine,
@@ -35,6 +38,7 @@ impl Filter {
         Filter::WhatsApp,
         Filter::Resolved,
         Filter::All,
+        Filter::Snoozed,
     ];
 
     #[must_use]
@@ -49,6 +53,7 @@ impl Filter {
             Filter::WhatsApp => "whatsapp",
             Filter::Resolved => "resolved",
             Filter::All => "all",
+            Filter::Snoozed => "snoozed",
         }
     }
 
@@ -67,7 +72,11 @@ impl Filter {
     }
 
     fn admits(self, row: &ThreadSummary, status: &RowStatus, me: &AgentId) -> bool {
+        let awake = row.snoozed.is_none();
         match self {
+            Filter::Snoozed => !awake && !row.resolved,
+            Filter::All => true,
+            _ if !awake => false,
             Filter::Open => !row.resolved,
             Filter::NeedsApproval => status.awaits_approval(),
             Filter::Mine => row.assignee.as_ref() == Some(me) && !row.resolved,
@@ -76,7 +85,6 @@ impl Filter {
             Filter::InstagramDm => row.channel == Channel::InstagramDm && !row.resolved,
             Filter::WhatsApp => row.channel == Channel::WhatsApp && !row.resolved,
             Filter::Resolved => row.resolved,
-            Filter::All => true,
         }
     }
 }

@@ -118,6 +118,9 @@ pub struct ThreadSummary {
     pub owner_replying: bool,
     pub sends: Vec<SendSummary>,
     pub last_seq: Seq,
+    /// Put aside (`z`): `Some(None)` until the customer writes, `Some(Some(t))` until `t`
+    /// of the relay's clock (the relay then records the wake-up).
+    pub snoozed: Option<Option<Millis>>,
 }
 
 /// The thread an event belongs to, if any.
@@ -178,6 +181,7 @@ impl ThreadSummary {
                     owner_replying: false,
                     sends: Vec::new(),
                     last_seq: event.seq,
+                    snoozed: None,
                 });
                 row.inbound(event.seq, inbound);
                 row.last_seq = event.seq;
@@ -238,6 +242,7 @@ impl ThreadSummary {
             row.last_inbound_seq = seq;
             row.unread += 1;
             row.resolved = false;
+            row.snoozed = None;
             if inbound.customer.username.is_some() || inbound.customer.name.is_some() {
                 row.customer = inbound.customer.clone();
             }
@@ -369,6 +374,9 @@ impl ThreadSummary {
             }
             // A note changes nothing a row shows: it is not a message and needs no one.
             DeskAction::NoteAdded { .. } => {}
+            DeskAction::Assigned { to } => self.assignee = Some(to.clone()),
+            DeskAction::Snoozed { until } => self.snoozed = Some(*until),
+            DeskAction::Unsnoozed => self.snoozed = None,
         }
     }
 

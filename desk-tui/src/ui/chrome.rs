@@ -133,6 +133,10 @@ pub fn status(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
             " ctrl-s send · ctrl-w save draft · ctrl-e $EDITOR · ctrl-t public/private · esc put aside",
             theme.dim(),
         ),
+        Input::Canned(_) => Line::styled(
+            " type to find · ↑/↓ move · Enter inserts into the reply · Esc close (nothing is sent)",
+            theme.dim(),
+        ),
         Input::Templates(picker) => match (&app.flash, &picker.fill) {
             (Some(text), _) => Line::styled(format!(" {text}"), theme.warn()),
             (None, None) => Line::styled(

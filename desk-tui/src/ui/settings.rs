@@ -173,5 +173,27 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
             Err(why) => lines.push(Line::styled(format!("  {kind:<10} {why}"), theme.dim())),
         }
     }
+    canned(app, theme, &mut lines);
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
+
+/// The canned replies as written, and how to change them.
+fn canned(app: &App, theme: &Theme, lines: &mut Vec<Line<'static>>) {
+    let list = app.canned_of(app.settings_profile);
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        format!("Canned replies ({})", list.len()),
+        theme.title(),
+    ));
+    for line in list {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  /{:<12} ", line.shortcut), theme.focus()),
+            Span::raw(format!("{:<24} ", line.title)),
+            Span::styled(crate::model::summary::clip(&line.text), theme.dim()),
+        ]));
+    }
+    lines.push(Line::styled(
+        "  :canned set SHORTCUT TITLE | TEXT ({{customer.name}}, {{agent.name}}, {{business.name}}…) · :canned rm SHORTCUT",
+        theme.dim(),
+    ));
 }

@@ -301,7 +301,7 @@ fn capital_e_opens_the_external_editor_and_its_text_comes_back() {
     let effects = press(&mut app, "E");
     // Opening the unread thread from the inbox sends its read receipt first.
     assert!(
-        matches!(&effects[..], [Effect::Submit { command: Command::MarkRead { .. }, .. }, Effect::Editor { text }] if text.starts_with("Halo kak Rina!")),
+        matches!(&effects[..], [Effect::Submit { command: Command::MarkRead { .. }, .. }, Effect::FetchCanned { profile: 0 }, Effect::Editor { text }] if text.starts_with("Halo kak Rina!")),
         "{effects:?}"
     );
     app.update(Msg::EditorDone(Ok("Dari editor".into())));
@@ -474,7 +474,13 @@ fn u_resumes_drafting_only_where_it_is_paused() {
 #[test]
 fn capital_s_opens_settings_for_owners_and_enter_switches_auto_send() {
     let (_dir, mut app) = showcase();
-    assert_eq!(press(&mut app, "S"), [Effect::FetchSettings { profile: 0 }]);
+    assert_eq!(
+        press(&mut app, "S"),
+        [
+            Effect::FetchSettings { profile: 0 },
+            Effect::FetchCanned { profile: 0 }
+        ]
+    );
     assert_eq!(app.screen, Screen::Settings);
     app.update(Msg::Settings {
         profile: 0,

@@ -7,6 +7,7 @@ mod keys;
 mod media;
 mod screens;
 mod templates;
+mod workflow;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use desk_tui::app::keymap::Keymap;

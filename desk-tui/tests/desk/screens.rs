@@ -140,7 +140,13 @@ pub fn settings_data() -> SettingsData {
 fn owner_settings() {
     let (_dir, mut app) = showcase();
     let effects = press(&mut app, "S");
-    assert_eq!(effects, vec![Effect::FetchSettings { profile: 0 }]);
+    assert_eq!(
+        effects,
+        vec![
+            Effect::FetchSettings { profile: 0 },
+            Effect::FetchCanned { profile: 0 }
+        ]
+    );
     app.update(Msg::Settings {
         profile: 0,
         result: Ok(settings_data()),
@@ -154,7 +160,10 @@ fn owner_settings_list_links_and_mint_one_only_on_request() {
     // Opening the screen fetches (lists) and asks for no link.
     assert_eq!(
         press(&mut app, "S"),
-        vec![Effect::FetchSettings { profile: 0 }]
+        vec![
+            Effect::FetchSettings { profile: 0 },
+            Effect::FetchCanned { profile: 0 }
+        ]
     );
     let mut data = settings_data();
     data.connect_links.clear();

@@ -177,6 +177,18 @@ pub async fn provision(
             200,
         )
         .await?;
+    // One canned reply, so `/thanks` + Tab in the composer shows the feature at once.
+    admin
+        .call(
+            Method::PUT,
+            &format!("/v1/tenants/{tenant}/canned/thanks"),
+            Body::Json(json!({
+                "title": "Thank the customer",
+                "text": "Terima kasih {{customer.name}}, pesanan kakak kami proses ya 🙏 — {{business.name}}",
+            })),
+            201,
+        )
+        .await?;
     admin
         .call(
             Method::POST,

@@ -586,12 +586,14 @@ pub struct SettingsInput {
     rules: Option<Vec<crate::rules::ReplyRule>>,
     /// An empty text removes it.
     default_reply: Option<String>,
+    /// Agents (not only owners) may assign threads to one another.
+    agents_assign: Option<bool>,
 }
 
 fn settings_json(s: &TenantSettings) -> Value {
     json!({
         "auto_send": s.auto_send, "hide_comments": s.hide_comments, "rules": s.rules,
-        "default_reply": s.default_reply,
+        "default_reply": s.default_reply, "agents_assign": s.agents_assign,
     })
 }
 
@@ -627,6 +629,9 @@ pub async fn put_settings(
     }
     if let Some(text) = input.default_reply {
         settings.default_reply = Some(text.trim().to_owned()).filter(|t| !t.is_empty());
+    }
+    if let Some(v) = input.agents_assign {
+        settings.agents_assign = v;
     }
     app.store.put_settings(&scope, &settings).await?;
     app.store.sync().await?;

@@ -15,6 +15,7 @@ use crate::audit::{AuditRecord, Entry, Hash};
 use crate::principal::TenantScope;
 use crate::store::RouteKey;
 use async_trait::async_trait;
+use protocol::canned::CannedReply;
 use protocol::{
     AgentId, Answer, ChannelId, CommandKey, Event, Millis, PartnerId, Seq, TenantId, ThreadId,
 };
@@ -49,6 +50,16 @@ pub struct Changes {
     pub answer: Option<(AgentId, CommandKey, Answer)>,
     pub settings: Option<TenantSettings>,
     pub knowledge: Option<String>,
+    /// Canned replies added, replaced (by shortcut) or removed.
+    pub canned: Vec<CannedChange>,
+}
+
+/// One change to a tenant's canned replies.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CannedChange {
+    /// Insert or replace the reply under its shortcut.
+    Put(CannedReply),
+    Remove(String),
 }
 
 impl Changes {
@@ -83,6 +94,8 @@ pub trait TenantTx {
     fn credits(&mut self) -> Result<i64, StoreError>;
     fn settings(&mut self) -> Result<TenantSettings, StoreError>;
     fn knowledge(&mut self) -> Result<Option<String>, StoreError>;
+    /// The tenant's canned replies, by shortcut.
+    fn canned(&mut self) -> Result<Vec<CannedReply>, StoreError>;
     /// When the newest event of each channel arrived.
     fn channel_activity(&mut self) -> Result<Vec<(ChannelId, Millis)>, StoreError>;
     /// Events with their audit records after `after`, in sequence order, at most `limit`.

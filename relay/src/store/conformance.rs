@@ -49,6 +49,8 @@ macro_rules! conformance_suite {
             registry_records_round_trip,
             once_records_are_taken_once,
             tenant_records_and_settings_stay_with_their_tenant,
+            canned_replies_are_per_tenant_by_shortcut,
+            snoozes_and_assignments_show_in_the_thread_view,
         );
     };
     (@cases $open:path; $($case:ident),* $(,)?) => {
@@ -440,6 +442,7 @@ fn command(agent: &str, key: &str, command: Command) -> CommandRequest {
         key: CommandKey::new(key),
         command,
         received_at: Millis(5000),
+        vetted: crate::store::Vetted::default(),
     }
 }
 
@@ -868,6 +871,7 @@ pub async fn tenant_records_and_settings_stay_with_their_tenant(store: &dyn Stor
         hide_comments: true,
         rules: Vec::new(),
         default_reply: Some("A colleague will answer".into()),
+        agents_assign: true,
     };
     store.put_settings(&a, &settings).await.unwrap();
     assert_eq!(store.settings(&a).await.unwrap(), settings);
@@ -904,4 +908,113 @@ pub async fn tenant_records_and_settings_stay_with_their_tenant(store: &dyn Stor
         [2, 3]
     );
     assert_eq!(entries[1].audit.prev, entries[0].audit.hash);
+}
+
+pub async fn canned_replies_are_per_tenant_by_shortcut(store: &dyn Store) {
+    use protocol::canned::CannedReply;
+    let (a, b) = (scope("tn_a"), scope("tn_b"));
+    let reply = |shortcut: &str, text: &str| CannedReply {
+        shortcut: shortcut.into(),
+        title: format!("{shortcut} title"),
+        text: text.into(),
+    };
+    assert!(store.canned(&a).await.unwrap().is_empty());
+    assert!(
+        store
+            .put_canned(&a, reply("thanks", "Terima kasih, {{customer.name}} 🙏"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .put_canned(&a, reply("hours", "Open 9–17"))
+            .await
+            .unwrap()
+    );
+    // The same shortcut replaces, and says it was not new.
+    assert!(
+        !store
+            .put_canned(&a, reply("hours", "Open 10–18"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .put_canned(&b, reply("hours", "B's hours"))
+            .await
+            .unwrap()
+    );
+    let listed = store.canned(&a).await.unwrap();
+    assert_eq!(
+        listed,
+        [
+            reply("hours", "Open 10–18"),
+            reply("thanks", "Terima kasih, {{customer.name}} 🙏")
+        ]
+    );
+    assert!(store.remove_canned(&a, "hours").await.unwrap());
+    assert!(!store.remove_canned(&a, "hours").await.unwrap());
+    assert_eq!(store.canned(&a).await.unwrap().len(), 1);
+    assert_eq!(
+        store.canned(&b).await.unwrap(),
+        [reply("hours", "B's hours")]
+    );
+}
+
+pub async fn snoozes_and_assignments_show_in_the_thread_view(store: &dyn Store) {
+    let a = scope("tn_a");
+    store
+        .append(&a, vec![text("tn_a", "m1", "hi", 1000)])
+        .await
+        .unwrap();
+    let thread = store.threads(&a).await.unwrap()[0].id.clone();
+    let run = |key: &str, command: Command| {
+        let mut request = self::command("ag_owner", key, command);
+        request.role = Role::Owner;
+        request.vetted.assignee_known = true;
+        request
+    };
+    let out = store
+        .apply_command(
+            &a,
+            run(
+                "k1",
+                Command::Assign {
+                    thread: thread.clone(),
+                    to: AgentId::new("ag_2"),
+                },
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(out.answer, Answer::Applied { .. }), "{out:?}");
+    let out = store
+        .apply_command(
+            &a,
+            run(
+                "k2",
+                Command::Snooze {
+                    thread: thread.clone(),
+                    for_ms: Some(8_995_000),
+                },
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(out.answer, Answer::Applied { .. }), "{out:?}");
+    let view = store.thread(&a, &thread).await.unwrap().unwrap();
+    assert_eq!(view.assignee, Some(AgentId::new("ag_2")));
+    assert_eq!(
+        view.snooze,
+        Some(super::Snooze {
+            until: Some(Millis(9_000_000))
+        })
+    );
+    // The customer writing again wakes it.
+    store
+        .append(&a, vec![text("tn_a", "m2", "still there?", 2000)])
+        .await
+        .unwrap();
+    let view = store.thread(&a, &thread).await.unwrap().unwrap();
+    assert_eq!(view.snooze, None);
 }

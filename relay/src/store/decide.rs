@@ -40,6 +40,56 @@ pub struct Facts<'a> {
 /// # Errors
 /// The typed rejection the desk shows.
 pub fn decide(facts: &Facts<'_>, request: &CommandRequest) -> Result<DeskAction, Rejection> {
+    let Command::Confirm { command } = &request.command else {
+        let action = decide_one(facts, request)?;
+        return match unconfirmed(facts.thread, request, &action) {
+            Some(reasons) => Err(Rejection::Unconfirmed { reasons }),
+            None => Ok(action),
+        };
+    };
+    if !matches!(
+        **command,
+        Command::ApproveDraft { .. } | Command::SendReply { .. } | Command::SendMessage { .. }
+    ) {
+        return Err(invalid("only a reply can be confirmed"));
+    }
+    let inner = CommandRequest {
+        command: (**command).clone(),
+        ..request.clone()
+    };
+    decide_one(facts, &inner)
+}
+
+/// Why a person's reply needs a second, explicit confirmation: the classifier holds the
+/// text (checked by the session into [`crate::store::Vetted::held`]), or it is a draft the
+/// classifier held. `None`: it may go as it is.
+fn unconfirmed(
+    thread: Option<&ThreadView>,
+    request: &CommandRequest,
+    action: &DeskAction,
+) -> Option<Vec<String>> {
+    let DeskAction::ReplyQueued {
+        from_draft,
+        content,
+        ..
+    } = action
+    else {
+        return None;
+    };
+    if matches!(content, Some(ReplyContent::HideComment { .. })) {
+        return None;
+    }
+    let mut reasons = request.vetted.held.clone();
+    if let (Some(version), Some(draft)) = (from_draft, thread.and_then(|t| t.draft.as_ref()))
+        && draft.version == *version
+        && let Some(basis) = &draft.basis
+    {
+        reasons.extend(basis.held.iter().cloned());
+    }
+    (!reasons.is_empty()).then_some(reasons)
+}
+
+fn decide_one(facts: &Facts<'_>, request: &CommandRequest) -> Result<DeskAction, Rejection> {
     let Facts {
         thread,
         named,
@@ -211,6 +261,42 @@ pub fn decide(facts: &Facts<'_>, request: &CommandRequest) -> Result<DeskAction,
             check_length(text, "note")?;
             Ok(DeskAction::NoteAdded { text: text.clone() })
         }
+        Command::Assign { to, .. } => {
+            if !owner && !settings.agents_assign {
+                return Err(Rejection::Forbidden {
+                    reason: "only owners assign threads here; an owner can allow agents to \
+                             in the settings"
+                        .into(),
+                });
+            }
+            if !request.vetted.assignee_known {
+                return Err(invalid(format!("{to} is not an agent of this business")));
+            }
+            if thread.assignee.as_ref() == Some(to) {
+                return Err(invalid(format!("the thread is already {to}'s")));
+            }
+            Ok(DeskAction::Assigned { to: to.clone() })
+        }
+        Command::Snooze { for_ms, .. } => {
+            if thread.resolved {
+                return Err(invalid("a resolved thread cannot be snoozed"));
+            }
+            let until = match for_ms {
+                None => None,
+                Some(0) => return Err(invalid("a snooze lasts at least a moment")),
+                Some(ms) => Some(
+                    request
+                        .received_at
+                        .plus(i64::try_from(*ms).unwrap_or(i64::MAX)),
+                ),
+            };
+            Ok(DeskAction::Snoozed { until })
+        }
+        Command::Unsnooze { .. } if thread.snooze.is_none() => {
+            Err(invalid("the thread is not snoozed"))
+        }
+        Command::Unsnooze { .. } => Ok(DeskAction::Unsnoozed),
+        Command::Confirm { .. } => Err(invalid("a confirmation confirms one reply")),
     }
 }
 
@@ -219,6 +305,7 @@ pub fn decide(facts: &Facts<'_>, request: &CommandRequest) -> Result<DeskAction,
 #[must_use]
 pub fn named_ids(command: &Command) -> Vec<&str> {
     match command {
+        Command::Confirm { command } => named_ids(command),
         Command::HideComment { comment_id, .. } => vec![comment_id],
         Command::SendMessage {
             content, reply_to, ..

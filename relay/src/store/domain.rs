@@ -8,7 +8,7 @@
 //! events of one append see earlier ones' changes and the backend writes them at once.
 //! Nothing here knows how or where records are kept.
 
-use super::backend::{Backend, Changes, NewRecord, TenantTx};
+use super::backend::{Backend, CannedChange, Changes, NewRecord, TenantTx};
 use super::decide::{Facts, decide, named_ids};
 use super::project::{Views, project};
 use super::{
@@ -21,6 +21,7 @@ use crate::audit::{self, Hash, Verdict};
 use crate::principal::TenantScope;
 use crate::store::RouteKey;
 use async_trait::async_trait;
+use protocol::canned::CannedReply;
 use protocol::{
     AgentId, Answer, ChannelId, Command, CreditsEvent, DeskAction, DeskEvent, Draft, DraftAuthor,
     Event, EventBody, Millis, PartnerId, Seq, TenantId, ThreadId,
@@ -747,6 +748,46 @@ impl<B: Backend> Store for B {
         };
         self.tenant_step(scope.tenant(), move |tx| write_only(tx, changes))
             .await
+    }
+    async fn canned(&self, scope: &TenantScope) -> Result<Vec<CannedReply>, StoreError> {
+        let mut all = self.tenant_read(scope.tenant(), |tx| tx.canned()).await?;
+        all.sort_by(|a, b| a.shortcut.cmp(&b.shortcut));
+        Ok(all)
+    }
+    async fn put_canned(
+        &self,
+        scope: &TenantScope,
+        reply: CannedReply,
+    ) -> Result<bool, StoreError> {
+        self.tenant_step(scope.tenant(), move |tx| {
+            let created = !tx.canned()?.iter().any(|c| c.shortcut == reply.shortcut);
+            write_only(
+                tx,
+                Changes {
+                    canned: vec![CannedChange::Put(reply)],
+                    ..Changes::default()
+                },
+            )?;
+            Ok(created)
+        })
+        .await
+    }
+    async fn remove_canned(&self, scope: &TenantScope, shortcut: &str) -> Result<bool, StoreError> {
+        let shortcut = shortcut.to_owned();
+        self.tenant_step(scope.tenant(), move |tx| {
+            if !tx.canned()?.iter().any(|c| c.shortcut == shortcut) {
+                return Ok(false);
+            }
+            write_only(
+                tx,
+                Changes {
+                    canned: vec![CannedChange::Remove(shortcut)],
+                    ..Changes::default()
+                },
+            )?;
+            Ok(true)
+        })
+        .await
     }
     async fn sends_of(
         &self,

@@ -14,7 +14,7 @@
 //! there; the async workers never wait on the database. Values are the same bincode
 //! records sled keeps, beside the columns that key and order them.
 
-use super::backend::{Backend, Changes, Step, TenantTx};
+use super::backend::{Backend, CannedChange, Changes, Step, TenantTx};
 use super::{
     AgentKind, AgentRecord, ChannelChange, ChannelRecord, DeletionRecord, MessageView, Modified,
     OnceRecord, PartnerRecord, SendView, StoreError, TenantDeletion, TenantRecord, TenantRemoved,
@@ -25,6 +25,7 @@ use crate::principal::TenantScope;
 use crate::store::RouteKey;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
+use protocol::canned::CannedReply;
 use protocol::codec::{decode_binary, encode_binary};
 use protocol::{
     AgentId, Answer, ChannelId, CommandKey, Event, Millis, PartnerId, Seq, TenantId, ThreadId,
@@ -39,13 +40,14 @@ use tokio_postgres::NoTls;
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("pg/0001_schema.sql")),
     (2, include_str!("pg/0002_tenant_deletions.sql")),
+    (3, include_str!("pg/0003_canned_replies.sql")),
 ];
 
 /// Connections per relay process.
 const POOL_SIZE: usize = 16;
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 pub struct PgStore {
     pool: Pool,
@@ -517,6 +519,16 @@ impl TenantTx for PgTx<'_> {
             .and_then(|r| r.get(0)))
     }
 
+    fn canned(&mut self) -> Result<Vec<CannedReply>, StoreError> {
+        self.query(
+            "SELECT body FROM canned_replies WHERE tenant_id = $1 ORDER BY shortcut",
+            &[&self.t()],
+        )?
+        .iter()
+        .map(|r| dec(r.get::<_, &[u8]>(0)))
+        .collect()
+    }
+
     fn channel_activity(&mut self) -> Result<Vec<(ChannelId, Millis)>, StoreError> {
         Ok(self
             .query(
@@ -643,6 +655,19 @@ impl TenantTx for PgTx<'_> {
                 "UPDATE tenant_heads SET knowledge = $2 WHERE tenant_id = $1",
                 &[&t, knowledge],
             )?;
+        }
+        for change in &changes.canned {
+            match change {
+                CannedChange::Put(reply) => self.execute(
+                    "INSERT INTO canned_replies (tenant_id, shortcut, body) VALUES ($1, $2, $3)
+                     ON CONFLICT (tenant_id, shortcut) DO UPDATE SET body = EXCLUDED.body",
+                    &[&t, &reply.shortcut, &enc(reply)?],
+                )?,
+                CannedChange::Remove(shortcut) => self.execute(
+                    "DELETE FROM canned_replies WHERE tenant_id = $1 AND shortcut = $2",
+                    &[&t, shortcut],
+                )?,
+            };
         }
         Ok(())
     }
@@ -1094,6 +1119,7 @@ impl Backend for PgStore {
             "messages",
             "sends",
             "answers",
+            "canned_replies",
             "channel_activity",
             "channels",
             "routes",

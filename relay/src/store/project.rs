@@ -4,7 +4,7 @@
 //! Views are derived data: the event log is the truth, and the same events projected in
 //! the same order always give the same views.
 
-use super::{MessageContent, MessageView, SendState, SendView, StoreError, ThreadView};
+use super::{MessageContent, MessageView, SendState, SendView, Snooze, StoreError, ThreadView};
 use crate::ids;
 use protocol::inbound::{DeliveryStatus, InboundKind, MessageBody, ReactionAction, StatusKind};
 use protocol::outbox::credit_change;
@@ -192,6 +192,7 @@ fn add_message(
             handoff: None,
             owner_replying: false,
             read: Vec::new(),
+            snooze: None,
         });
     thread.messages += 1;
     thread.last_seq = event.seq;
@@ -208,8 +209,10 @@ fn add_message(
             if inbound.customer.username.is_some() || inbound.customer.name.is_some() {
                 thread.customer = inbound.customer.clone();
             }
-            // A customer writing again reopens a resolved conversation.
+            // A customer writing again reopens a resolved conversation and wakes a
+            // snoozed one.
             thread.resolved = false;
+            thread.snooze = None;
             if let InboundKind::Comment(c) = &inbound.kind
                 && c.parent_id.is_none()
             {
@@ -327,6 +330,9 @@ fn project_desk(event: &Event, desk: &DeskEvent, views: &mut impl Views) -> Resu
             }
         }
         DeskAction::CommentHidden { .. } | DeskAction::NoteAdded { .. } => {}
+        DeskAction::Assigned { to } => thread.assignee = Some(to.clone()),
+        DeskAction::Snoozed { until } => thread.snooze = Some(Snooze { until: *until }),
+        DeskAction::Unsnoozed => thread.snooze = None,
     }
     thread.last_seq = event.seq;
     views.put_thread(thread);

@@ -33,7 +33,7 @@
 //! first, then applied to sled. Durability is the log's `fdatasync` (group commit); sled
 //! is flushed only by the checkpointer (`checkpoint`), and the log is replayed at open.
 
-use super::backend::{Backend, Changes, Step, TenantTx};
+use super::backend::{Backend, CannedChange, Changes, Step, TenantTx};
 use super::checkpoint::Checkpointer;
 use super::commit::{Committer, FlushObserver};
 use super::wal::{self, Tree, Wal, Writes};
@@ -46,6 +46,7 @@ use crate::audit::{self, AuditRecord, Hash};
 use crate::principal::TenantScope;
 use crate::store::RouteKey;
 use async_trait::async_trait;
+use protocol::canned::CannedReply;
 use protocol::codec::{decode_binary, encode_binary};
 use protocol::{
     AgentId, Answer, ChannelId, CommandKey, Event, Millis, PartnerId, Seq, TenantId, ThreadId,
@@ -269,6 +270,9 @@ impl Prefix {
     }
     fn knowledge(&self) -> Vec<u8> {
         self.key("n", b"")
+    }
+    fn canned(&self, shortcut: &str) -> Vec<u8> {
+        self.key("r", shortcut.as_bytes())
     }
     fn answer(&self, agent: &AgentId, key: &CommandKey) -> Vec<u8> {
         let mut k = self.key("k", agent.as_str().as_bytes());
@@ -579,6 +583,16 @@ impl SledTx<'_> {
         if let Some(knowledge) = &changes.knowledge {
             writes.insert(Tree::Data, prefix.knowledge(), enc(knowledge)?);
         }
+        for change in &changes.canned {
+            match change {
+                CannedChange::Put(reply) => {
+                    writes.insert(Tree::Data, prefix.canned(&reply.shortcut), enc(reply)?);
+                }
+                CannedChange::Remove(shortcut) => {
+                    writes.remove(Tree::Data, prefix.canned(shortcut));
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -644,6 +658,10 @@ impl TenantTx for SledTx<'_> {
 
     fn knowledge(&mut self) -> Result<Option<String>, StoreError> {
         SledStore::get(&self.store.data, &self.prefix.knowledge())
+    }
+
+    fn canned(&mut self) -> Result<Vec<CannedReply>, StoreError> {
+        SledStore::scan(&self.store.data, &self.prefix.canned(""))
     }
 
     fn channel_activity(&mut self) -> Result<Vec<(ChannelId, Millis)>, StoreError> {

@@ -10,7 +10,7 @@
 use crate::desk::hub::{Published, Subscription};
 use crate::principal::TenantScope;
 use crate::state::AppState;
-use crate::store::{CommandRequest, StoreError};
+use crate::store::{CommandRequest, StoreError, Vetted};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
@@ -546,12 +546,17 @@ impl Session {
                 rejection: Rejection::RateLimited { retry_after_ms },
             });
         }
+        let vetted = self.vet(&command).await.map_err(|e| {
+            tracing::error!(error = %e, "desk command not vetted");
+            Ending::storage()
+        })?;
         let request = CommandRequest {
             agent: self.agent.clone(),
             role: self.role,
             key,
             command,
             received_at: now,
+            vetted,
         };
         let store = &self.app.store;
         let outcome = store
@@ -583,12 +588,81 @@ impl Session {
                         | DeskAction::CommentHidden { .. }
                 )
             );
+            if let EventBody::Desk(d) = &event.body
+                && let DeskAction::Snoozed { until: Some(at) } = d.action
+            {
+                self.app.snoozes.wake_at(self.scope.tenant(), &d.thread, at);
+            }
             self.app.hub.publish(&self.scope, [event]);
             if queued {
                 self.app.outbox.kick(self.scope.tenant());
             }
         }
         Ok(outcome.answer)
+    }
+
+    /// What the decision needs beyond the thread: the classifier's verdict on a person's
+    /// text (a reply, or an agent's draft being approved), and whether an assignee is one
+    /// of the tenant's active agents. Read outside the tenant's lock; a draft changed
+    /// meanwhile is a version conflict in the decision anyway. A confirmed command skips
+    /// the classifier: the agent has read its reasons.
+    async fn vet(&self, command: &protocol::Command) -> Result<Vetted, StoreError> {
+        use protocol::{Command, DraftAuthor, ReplyContent};
+        let mut vetted = Vetted::default();
+        let store = &self.app.store;
+        match command {
+            Command::Assign { to, .. } => {
+                vetted.assignee_known = store
+                    .agents(&self.scope)
+                    .await?
+                    .iter()
+                    .any(|(a, active)| *active && &a.id == to);
+            }
+            Command::SendReply { thread, text } => {
+                vetted.held = self.screen(thread, |_| Some(text.clone())).await?;
+            }
+            Command::SendMessage {
+                thread, content, ..
+            } if !matches!(
+                content,
+                ReplyContent::HideComment { .. }
+                    | ReplyContent::SenderAction(_)
+                    | ReplyContent::Template { .. }
+            ) =>
+            {
+                let text = content.preview();
+                vetted.held = self.screen(thread, |_| Some(text.clone())).await?;
+            }
+            Command::ApproveDraft { thread, version } => {
+                vetted.held = self
+                    .screen(thread, |t| {
+                        t.draft
+                            .as_ref()
+                            .filter(|d| {
+                                d.version == *version && matches!(d.author, DraftAuthor::Agent(_))
+                            })
+                            .map(|d| d.text.clone())
+                    })
+                    .await?;
+            }
+            _ => {}
+        }
+        Ok(vetted)
+    }
+
+    /// The classifier's reasons to hold the text `pick` chooses from the thread.
+    async fn screen(
+        &self,
+        thread: &protocol::ThreadId,
+        pick: impl FnOnce(&crate::store::ThreadView) -> Option<String>,
+    ) -> Result<Vec<String>, StoreError> {
+        let Some(view) = self.app.store.thread(&self.scope, thread).await? else {
+            return Ok(Vec::new());
+        };
+        match pick(&view) {
+            Some(text) => self.app.drafting.screen(&self.scope, &view, &text).await,
+            None => Ok(Vec::new()),
+        }
     }
 }
 

@@ -35,6 +35,7 @@ fn thread(channel: Channel) -> ThreadView {
         handoff: None,
         owner_replying: false,
         read: Vec::new(),
+        snooze: None,
     }
 }
 
@@ -59,6 +60,7 @@ static PERMISSIVE: TenantSettings = TenantSettings {
     hide_comments: true,
     rules: Vec::new(),
     default_reply: None,
+    agents_assign: false,
 };
 
 #[test]
@@ -114,6 +116,7 @@ fn req(agent: &str, role: Role, command: Command, at: i64) -> CommandRequest {
         key: CommandKey::new("k"),
         command,
         received_at: Millis(at),
+        vetted: crate::store::Vetted::default(),
     }
 }
 
@@ -802,4 +805,160 @@ fn notes_need_no_credit_window_or_claim_but_a_text() {
         decide(&broke, &req("a", Role::Agent, note(&long), 0)),
         Err(Rejection::Invalid { .. })
     ));
+}
+
+#[test]
+fn a_held_text_needs_a_confirmation_and_only_replies_can_be_confirmed() {
+    let mut t = thread(Channel::WhatsApp);
+    t.last_inbound_at = Some(Millis(0));
+    let reply = Command::SendReply {
+        thread: th(),
+        text: "Rp 999.000, call 0812 7777 1234".into(),
+    };
+    let mut held = req("ag_1", Role::Agent, reply.clone(), 10);
+    held.vetted.held = vec!["ungrounded_amount: `Rp 999.000`".into()];
+    assert_eq!(
+        decide(&facts(Some(&t), None, None), &held),
+        Err(Rejection::Unconfirmed {
+            reasons: vec!["ungrounded_amount: `Rp 999.000`".into()]
+        })
+    );
+    // Nothing held: it goes as it is.
+    let plain = req("ag_1", Role::Agent, reply.clone(), 10);
+    assert!(decide(&facts(Some(&t), None, None), &plain).is_ok());
+    // Confirmed: the same reply goes despite the reasons.
+    held.command = Command::Confirm {
+        command: Box::new(reply),
+    };
+    assert!(matches!(
+        decide(&facts(Some(&t), None, None), &held),
+        Ok(DeskAction::ReplyQueued { .. })
+    ));
+    for command in [
+        Command::Claim { thread: th() },
+        Command::Confirm {
+            command: Box::new(Command::Confirm {
+                command: Box::new(Command::Resolve { thread: th() }),
+            }),
+        },
+    ] {
+        let r = req(
+            "ag_1",
+            Role::Agent,
+            Command::Confirm {
+                command: Box::new(command),
+            },
+            10,
+        );
+        assert!(matches!(
+            decide(&facts(Some(&t), None, None), &r),
+            Err(Rejection::Invalid { .. })
+        ));
+    }
+}
+
+#[test]
+fn approving_a_draft_the_classifier_held_needs_a_confirmation() {
+    let mut t = thread(Channel::WhatsApp);
+    t.last_inbound_at = Some(Millis(0));
+    let mut d = draft(1, "Free shipping everywhere!");
+    d.author = DraftAuthor::Drafter;
+    d.basis = Some(Box::new(protocol::DraftBasis {
+        intents: Vec::new(),
+        facts: Vec::new(),
+        held: vec!["off_domain: …".into()],
+        source: "grounded".into(),
+    }));
+    t.draft = Some(d);
+    t.draft_versions = 1;
+    let approve = Command::ApproveDraft {
+        thread: th(),
+        version: 1,
+    };
+    let r = req("ag_1", Role::Agent, approve.clone(), 10);
+    assert!(matches!(
+        decide(&facts(Some(&t), None, None), &r),
+        Err(Rejection::Unconfirmed { .. })
+    ));
+    let r = req(
+        "ag_1",
+        Role::Agent,
+        Command::Confirm {
+            command: Box::new(approve),
+        },
+        10,
+    );
+    assert!(decide(&facts(Some(&t), None, None), &r).is_ok());
+}
+
+#[test]
+fn assigning_needs_an_owner_or_the_tenants_leave_and_a_known_agent() {
+    let t = thread(Channel::InstagramDm);
+    let assign = Command::Assign {
+        thread: th(),
+        to: AgentId::new("ag_2"),
+    };
+    let mut r = req("ag_1", Role::Agent, assign.clone(), 0);
+    r.vetted.assignee_known = true;
+    assert!(matches!(
+        decide(&facts(Some(&t), None, None), &r),
+        Err(Rejection::Forbidden { .. })
+    ));
+    let allowing = TenantSettings {
+        agents_assign: true,
+        ..PERMISSIVE.clone()
+    };
+    let f = Facts {
+        settings: &allowing,
+        ..facts(Some(&t), None, None)
+    };
+    assert_eq!(
+        decide(&f, &r),
+        Ok(DeskAction::Assigned {
+            to: AgentId::new("ag_2")
+        })
+    );
+    let mut owner = req("ag_1", Role::Owner, assign, 0);
+    assert!(matches!(
+        decide(&facts(Some(&t), None, None), &owner),
+        Err(Rejection::Invalid { .. })
+    ));
+    owner.vetted.assignee_known = true;
+    assert!(decide(&facts(Some(&t), None, None), &owner).is_ok());
+}
+
+#[test]
+fn a_snooze_ends_at_the_relays_time_or_when_the_customer_writes() {
+    let mut t = thread(Channel::InstagramDm);
+    let snooze = |for_ms| {
+        req(
+            "ag_1",
+            Role::Agent,
+            Command::Snooze {
+                thread: th(),
+                for_ms,
+            },
+            1_000,
+        )
+    };
+    assert_eq!(
+        decide(&facts(Some(&t), None, None), &snooze(Some(60_000))),
+        Ok(DeskAction::Snoozed {
+            until: Some(Millis(61_000))
+        })
+    );
+    assert_eq!(
+        decide(&facts(Some(&t), None, None), &snooze(None)),
+        Ok(DeskAction::Snoozed { until: None })
+    );
+    assert!(decide(&facts(Some(&t), None, None), &snooze(Some(0))).is_err());
+    let wake = req("ag_1", Role::Agent, Command::Unsnooze { thread: th() }, 0);
+    assert!(decide(&facts(Some(&t), None, None), &wake).is_err());
+    t.snooze = Some(crate::store::Snooze { until: None });
+    assert_eq!(
+        decide(&facts(Some(&t), None, None), &wake),
+        Ok(DeskAction::Unsnoozed)
+    );
+    t.resolved = true;
+    assert!(decide(&facts(Some(&t), None, None), &snooze(None)).is_err());
 }

@@ -75,6 +75,7 @@ async fn fill(store: &PgStore, tenant: &str, account: &str) {
         key: CommandKey::new("k1"),
         command: Command::Claim { thread },
         received_at: Millis(2000),
+        vetted: crate::store::Vetted::default(),
     };
     let outcome = store.apply_command(&s, request).await.unwrap();
     assert!(
@@ -87,6 +88,17 @@ async fn fill(store: &PgStore, tenant: &str, account: &str) {
             &TenantSettings {
                 auto_send: true,
                 ..TenantSettings::default()
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .put_canned(
+            &s,
+            protocol::canned::CannedReply {
+                shortcut: "thanks".into(),
+                title: "Thanks".into(),
+                text: "Thank you!".into(),
             },
         )
         .await
@@ -162,6 +174,7 @@ async fn row_security_shows_a_tenant_only_its_own_rows_in_every_tenant_table() {
         tables,
         [
             "answers",
+            "canned_replies",
             "channel_activity",
             "channels",
             "dedup",
