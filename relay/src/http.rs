@@ -22,6 +22,7 @@ pub mod meta_callbacks;
 pub mod meta_settings;
 pub mod report;
 pub mod test_clock;
+pub mod upload;
 pub mod webhook;
 
 use crate::clock::Clock;
@@ -167,6 +168,13 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/tenants/{tenant}/channels/{channel}/templates",
             get(meta_settings::list_templates),
+        )
+        .route(
+            "/v1/tenants/{tenant}/channels/{channel}/media",
+            // The one route that takes files: its own cap, the largest any channel takes.
+            post(upload::upload).layer(DefaultBodyLimit::max(
+                usize::try_from(protocol::upload::MAX_UPLOAD_BYTES).unwrap_or(usize::MAX),
+            )),
         )
         .route(
             "/v1/tenants/{tenant}/channels/{channel}/ice-breakers",
