@@ -7,6 +7,7 @@
 //! local sled read, never the network), so a key press is handled in one step.
 
 mod actions;
+pub mod compose_kinds;
 mod input;
 pub mod keymap;
 mod load;
@@ -308,6 +309,14 @@ pub enum Msg {
         channel: String,
         result: Result<Vec<TemplateLine>, String>,
     },
+    /// A local file was uploaded to Meta through the relay (`Ok`: the id to send), or not.
+    Uploaded {
+        profile: usize,
+        thread: ThreadId,
+        kind: protocol::MediaKind,
+        caption: Option<String>,
+        result: Result<String, String>,
+    },
 }
 
 /// Work for the runtime.
@@ -360,6 +369,18 @@ pub enum Effect {
     },
     Bell,
     Quit,
+    /// Read the local file at `path`, check it against the channel's limits, upload it
+    /// through the relay; answer with [`Msg::Uploaded`].
+    Upload {
+        profile: usize,
+        thread: ThreadId,
+        /// The relay's id of the thread's channel.
+        channel: String,
+        on: protocol::Channel,
+        kind: protocol::MediaKind,
+        path: std::path::PathBuf,
+        caption: Option<String>,
+    },
 }
 
 impl App {

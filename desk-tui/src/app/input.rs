@@ -259,6 +259,9 @@ impl App {
                     self.flash = Some("attachment: its number, as the thread lists it".into())
                 }
             },
+            verb if super::compose_kinds::is_kind(verb) => {
+                self.compose_kind(verb, rest, effects);
+            }
             other => match super::keymap::Action::parse(other) {
                 Some(action) => self.act(action, effects),
                 None => self.flash = Some(format!("unknown command :{other} (? lists them)")),

@@ -188,6 +188,13 @@ impl App {
                 channel,
                 result,
             } => self.templates_arrived(profile, &channel, result),
+            Msg::Uploaded {
+                profile,
+                thread,
+                kind,
+                caption,
+                result,
+            } => self.uploaded(profile, &thread, kind, caption, result, &mut effects),
         }
         self.want_images(&mut effects);
         if self.inbox.is_dirty() {
