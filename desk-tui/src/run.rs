@@ -662,19 +662,25 @@ fn run_effects(
                 caption,
             } => {
                 let tenant = app.profile(profile).and_then(|p| p.tenant.clone());
-                spawn_remote(live, profile, tenant, tx, move |remote, tenant| async move {
-                    let result = remote
-                        .upload(&tenant, &channel, on, kind, &path)
-                        .await
-                        .map_err(|e| e.to_string());
-                    Msg::Uploaded {
-                        profile,
-                        thread,
-                        kind,
-                        caption,
-                        result,
-                    }
-                });
+                spawn_remote(
+                    live,
+                    profile,
+                    tenant,
+                    tx,
+                    move |remote, tenant| async move {
+                        let result = remote
+                            .upload(&tenant, &channel, on, kind, &path)
+                            .await
+                            .map_err(|e| e.to_string());
+                        Msg::Uploaded {
+                            profile,
+                            thread,
+                            kind,
+                            caption,
+                            result,
+                        }
+                    },
+                );
             }
             Effect::Editor { .. } | Effect::Quit => {}
         }

@@ -207,9 +207,13 @@ impl ReplyContent {
                 ))
             }
             ReplyContent::List { rows, .. }
-                if rows.iter().any(|r| r.title.chars().count() > LIST_ROW_CHARS) =>
+                if rows
+                    .iter()
+                    .any(|r| r.title.chars().count() > LIST_ROW_CHARS) =>
             {
-                Err(format!("a list row's title holds at most {LIST_ROW_CHARS} characters"))
+                Err(format!(
+                    "a list row's title holds at most {LIST_ROW_CHARS} characters"
+                ))
             }
             ReplyContent::QuickReplies { options, .. }
                 if options.is_empty() || options.len() > MAX_QUICK_REPLIES =>

@@ -54,7 +54,13 @@ fn allowed(channel: Channel, kind: MediaKind) -> (&'static [&'static str], u64) 
         (Channel::WhatsApp, MediaKind::Image) => (&["image/jpeg", "image/png"], 5 * MB),
         (Channel::WhatsApp, MediaKind::Video) => (&["video/mp4", "video/3gpp"], 16 * MB),
         (Channel::WhatsApp, MediaKind::Audio) => (
-            &["audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg"],
+            &[
+                "audio/aac",
+                "audio/amr",
+                "audio/mpeg",
+                "audio/mp4",
+                "audio/ogg",
+            ],
             16 * MB,
         ),
         (Channel::WhatsApp, MediaKind::File) => (
@@ -195,7 +201,10 @@ mod tests {
     #[test]
     fn refusals_say_what_fits() {
         let e = check(Channel::WhatsApp, MediaKind::Image, "image/png", 6 * MB).unwrap_err();
-        assert_eq!(e, "the file has 6.0 MB; WhatsApp takes image files up to 5 MB");
+        assert_eq!(
+            e,
+            "the file has 6.0 MB; WhatsApp takes image files up to 5 MB"
+        );
         let e = check(Channel::InstagramDm, MediaKind::File, "text/plain", 10).unwrap_err();
         assert_eq!(e, "Instagram sends file only as pdf, not text/plain");
     }

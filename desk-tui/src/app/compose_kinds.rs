@@ -24,7 +24,10 @@ pub const KINDS: &[(&str, &str)] = &[
     ("quick", "TEXT | choice | choice… (Instagram)"),
     ("buttons", "TEXT | button | button [| button]"),
     ("list", "TEXT | BUTTON | row | row… (WhatsApp)"),
-    ("card", "TITLE | SUBTITLE | IMAGE URL | button… [|| next card] (Instagram)"),
+    (
+        "card",
+        "TITLE | SUBTITLE | IMAGE URL | button… [|| next card] (Instagram)",
+    ),
     ("reply-to", "N TEXT: quote the Nth newest customer message"),
 ];
 
@@ -397,7 +400,11 @@ mod tests {
                 rows: vec![c("Rye", "R1"), c("Sourdough", "SOURDOUGH")],
             }),
         );
-        check("list Pick | Cakes", Wa, Err("usage: :list TEXT | BUTTON | row | row… (WhatsApp)"));
+        check(
+            "list Pick | Cakes",
+            Wa,
+            Err("usage: :list TEXT | BUTTON | row | row… (WhatsApp)"),
+        );
         check(
             "card Rye | Rp 45.000 | https://cdn.example/rye.jpg | Buy || Sourdough",
             Ig,
@@ -418,12 +425,20 @@ mod tests {
                 ],
             }),
         );
-        check("card Rye", Comment, Err("cards cannot be sent on instagram_comment"));
+        check(
+            "card Rye",
+            Comment,
+            Err("cards cannot be sent on instagram_comment"),
+        );
         check(
             "reply-to 1 yes",
             Wa,
             Err("open the thread to quote one of its messages"),
         );
-        check("reply-to x", Wa, Err("usage: :reply-to N TEXT: quote the Nth newest customer message"));
+        check(
+            "reply-to x",
+            Wa,
+            Err("usage: :reply-to N TEXT: quote the Nth newest customer message"),
+        );
     }
 }

@@ -227,9 +227,7 @@ pub fn route(st: &State, req: &GraphRequest) -> Op {
         [id, "message_templates"] if *m == Method::GET => Op::Templates((*id).to_owned()),
         [id, "conversations"] if *m == Method::GET => Op::Conversations((*id).to_owned()),
         [id, "messenger_profile"] => Op::Profile((*id).to_owned()),
-        [id, "media" | "message_attachments"] if *m == Method::POST => {
-            Op::Upload((*id).to_owned())
-        }
+        [id, "media" | "message_attachments"] if *m == Method::POST => Op::Upload((*id).to_owned()),
         [id, "subscribed_apps"] => Op::SubscribedApps((*id).to_owned()),
         _ => Op::Unknown,
     }

@@ -47,7 +47,8 @@ impl Graph {
                     MediaKind::Audio => "audio",
                     MediaKind::File => "file",
                 };
-                let message = json!({"attachment": {"type": kind, "payload": {"is_reusable": true}}});
+                let message =
+                    json!({"attachment": {"type": kind, "payload": {"is_reusable": true}}});
                 form.field("platform", "instagram");
                 form.field("message", &message.to_string());
                 form.file("filedata", file.file_name, file.mime, file.bytes);
@@ -93,7 +94,9 @@ impl<'a> Form<'a> {
     }
 
     fn field(&mut self, name: &str, value: &str) {
-        self.head(&format!("Content-Disposition: form-data; name=\"{name}\"\r\n"));
+        self.head(&format!(
+            "Content-Disposition: form-data; name=\"{name}\"\r\n"
+        ));
         self.body.extend_from_slice(value.as_bytes());
         self.body.extend_from_slice(b"\r\n");
     }

@@ -20,7 +20,12 @@ use std::sync::Arc;
 ///
 /// # Errors
 /// Authentication, an unknown account, or a missing or malformed part, as Meta answers.
-pub fn upload(sim: &Arc<Sim>, req: &GraphRequest, id: &str, now: i64) -> Result<Answer, GraphError> {
+pub fn upload(
+    sim: &Arc<Sim>,
+    req: &GraphRequest,
+    id: &str,
+    now: i64,
+) -> Result<Answer, GraphError> {
     let st = sim.lock();
     let account = resolve_account(&st, req, id)?;
     authenticate(sim, &st, req, &account, id, now)?;
@@ -42,7 +47,9 @@ pub fn upload(sim: &Arc<Sim>, req: &GraphRequest, id: &str, now: i64) -> Result<
             ));
         }
         if !req.body["type"].as_str().is_some_and(|t| t.contains('/')) {
-            return Err(GraphError::wa_invalid("Parameter 'type' must be a MIME type"));
+            return Err(GraphError::wa_invalid(
+                "Parameter 'type' must be a MIME type",
+            ));
         }
         file("file")?;
         return Ok(Answer::ok(json!({ "id": ids::numeric("1056") })));
@@ -62,9 +69,7 @@ pub fn upload(sim: &Arc<Sim>, req: &GraphRequest, id: &str, now: i64) -> Result<
         ));
     }
     file("filedata")?;
-    Ok(Answer::ok(
-        json!({ "attachment_id": ids::numeric("1057") }),
-    ))
+    Ok(Answer::ok(json!({ "attachment_id": ids::numeric("1057") })))
 }
 
 /// A `multipart/form-data` body as an object: text parts by name (JSON-valued ones
@@ -88,7 +93,9 @@ pub fn parse_multipart(content_type: &str, bytes: &[u8]) -> Result<Value, String
         if rest.starts_with(b"--") {
             return Ok(Value::Object(parts));
         }
-        rest = rest.strip_prefix(b"\r\n").ok_or("malformed multipart body")?;
+        rest = rest
+            .strip_prefix(b"\r\n")
+            .ok_or("malformed multipart body")?;
         let end = find(rest, format!("\r\n{delimiter}").as_bytes())
             .ok_or("unterminated multipart part")?;
         let part = &rest[..end];
