@@ -176,6 +176,8 @@ pub struct OpenThread {
     pub detail: ThreadDetail,
     /// Lines scrolled up from the newest message.
     pub scroll: u16,
+    /// Show the customer's texts before their edits (`:edits` toggles it).
+    pub show_edits: bool,
 }
 
 /// A command sent and not yet answered: shown on its row until the relay acks it.

@@ -76,6 +76,7 @@ impl App {
             thread: thread.clone(),
             detail,
             scroll: 0,
+            show_edits: false,
         });
         self.screen = Screen::Thread;
         if unread

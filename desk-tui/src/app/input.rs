@@ -259,6 +259,10 @@ impl App {
                     self.flash = Some("attachment: its number, as the thread lists it".into())
                 }
             },
+            "edits" => match &mut self.open {
+                Some(open) => open.show_edits = !open.show_edits,
+                None => self.flash = Some("open a thread to see its edits".into()),
+            },
             verb if super::compose_kinds::is_kind(verb) => {
                 self.compose_kind(verb, rest, effects);
             }

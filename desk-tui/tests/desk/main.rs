@@ -6,6 +6,7 @@
 mod keys;
 mod media;
 mod screens;
+mod stored;
 mod templates;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
