@@ -165,6 +165,7 @@ pub fn router(state: AppState) -> Router {
             post(admin::create_channel).get(admin::list_channels),
         )
         .route("/v1/tenants/{tenant}/threads", get(admin::list_threads))
+        .route("/v1/tenants/{tenant}/report", get(report::tenant_report))
         .route(
             "/v1/tenants/{tenant}/channels/{channel}/templates",
             get(meta_settings::list_templates),
