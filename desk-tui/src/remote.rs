@@ -201,6 +201,24 @@ pub struct TenantReport {
     pub failures: u64,
     #[serde(default)]
     pub credits: Option<i64>,
+    /// Per agent: only in the owner's own report.
+    #[serde(default)]
+    pub agents: Vec<AgentReport>,
+}
+
+/// One agent's line of the owner's report.
+#[derive(Clone, PartialEq, Eq, Debug, Deserialize)]
+pub struct AgentReport {
+    pub agent: String,
+    pub name: String,
+    #[serde(default)]
+    pub replies: u64,
+    #[serde(default)]
+    pub first_response_ms: FirstResponse,
+    #[serde(default)]
+    pub resolved: u64,
+    #[serde(default)]
+    pub resolution_ms: FirstResponse,
 }
 
 /// The partner report screen's data.
@@ -557,6 +575,30 @@ impl Remote {
 
     /// # Errors
     /// Network, status or decoding failure.
+    /// The owner's own report (`GET /v1/tenants/{t}/report`), as a report of one business.
+    ///
+    /// # Errors
+    /// Network, status or decoding failure.
+    pub async fn tenant_report(&self, tenant: &str) -> Result<ReportData, RemoteError> {
+        let answer: serde_json::Value = self
+            .call(
+                self.http
+                    .get(format!("{}/v1/tenants/{tenant}/report", self.base)),
+            )
+            .await?;
+        let days = answer["days"]
+            .as_u64()
+            .and_then(|d| u32::try_from(d).ok())
+            .unwrap_or_default();
+        let one: TenantReport =
+            serde_json::from_value(answer).map_err(|e| RemoteError::Decode(e.to_string()))?;
+        Ok(ReportData {
+            brand: None,
+            days,
+            tenants: vec![one],
+        })
+    }
+
     pub async fn report(&self, partner: &str) -> Result<ReportData, RemoteError> {
         self.call(
             self.http

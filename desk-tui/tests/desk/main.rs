@@ -5,6 +5,7 @@
 
 mod keys;
 mod media;
+mod owner_report;
 mod screens;
 mod stored;
 mod templates;

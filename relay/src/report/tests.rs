@@ -602,7 +602,12 @@ fn per_agent_replies_first_responses_and_resolutions() {
     log.customer(1, at(0, HOUR));
     log.desk(1, at(0, HOUR + 5 * minute), "ag_budi", DeskAction::Resolved);
     log.desk(1, at(0, 2 * HOUR), "ag_ayu", DeskAction::Reopened);
-    log.desk(1, at(0, 2 * HOUR + 20 * minute), "ag_budi", DeskAction::Resolved);
+    log.desk(
+        1,
+        at(0, 2 * HOUR + 20 * minute),
+        "ag_budi",
+        DeskAction::Resolved,
+    );
     // Thread 2: the drafter answers in 1 min; a second send stops no clock.
     log.customer(2, at(1, 0));
     let s = log.queue(2, at(1, minute), DRAFTER_AGENT, "halo", None);
