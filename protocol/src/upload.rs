@@ -159,6 +159,7 @@ fn channel_name(channel: Channel) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[track_caller]

@@ -31,6 +31,13 @@ pub const KINDS: &[(&str, &str)] = &[
     ("reply-to", "N TEXT: quote the Nth newest customer message"),
 ];
 
+/// The kinds in one line, for `:kinds`.
+#[must_use]
+pub fn menu() -> String {
+    let verbs: Vec<String> = KINDS.iter().map(|(v, _)| format!(":{v}")).collect();
+    format!("reply kinds: {} (? lists what each takes)", verbs.join(" "))
+}
+
 /// What a `:` kind line asks for.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Composed {

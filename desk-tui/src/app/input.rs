@@ -259,6 +259,7 @@ impl App {
                     self.flash = Some("attachment: its number, as the thread lists it".into())
                 }
             },
+            "kinds" => self.flash = Some(super::compose_kinds::menu()),
             "edits" => match &mut self.open {
                 Some(open) => open.show_edits = !open.show_edits,
                 None => self.flash = Some("open a thread to see its edits".into()),

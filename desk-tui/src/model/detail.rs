@@ -118,6 +118,9 @@ pub struct PrivateNote {
     pub text: String,
 }
 
+// Items are built once per event and most are lines; boxing them would add an allocation
+// per message for no gain.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Item {
     Line(Line),

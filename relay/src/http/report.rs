@@ -101,16 +101,10 @@ pub async fn partner_report(
             .map_err(|_| ApiError::not_found("partner"))?;
         let figures = tenant_figures(&app, &scope, now).await?;
         let credits = app.store.credits(&scope).await?;
-        tenants.push(json!({
-            "tenant": tenant.id,
-            "name": tenant.name,
-            "volume": figures.volume,
-            "replies": figures.replies,
-            "first_response_ms": figures.first_response_ms,
-            "held_drafts": figures.held_drafts,
-            "failures": figures.failures,
-            "credits": credits,
-        }));
+        let mut line = figures_json(&figures, credits);
+        line["tenant"] = json!(tenant.id);
+        line["name"] = json!(tenant.name);
+        tenants.push(line);
     }
     Ok(axum::Json(json!({
         "partner": record.id,
@@ -199,18 +193,23 @@ pub async fn tenant_report(
             })
         })
         .collect();
-    Ok(axum::Json(json!({
-        "tenant": scope.tenant(),
-        "name": record.as_ref().map(|t| t.name.as_str()),
-        "generated_at": now.0,
-        "days": DAYS,
+    let mut answer = figures_json(&figures, credits);
+    answer["tenant"] = json!(scope.tenant());
+    answer["name"] = json!(record.as_ref().map(|t| t.name.as_str()));
+    answer["generated_at"] = json!(now.0);
+    answer["days"] = json!(DAYS);
+    answer["agents"] = json!(agents);
+    Ok(axum::Json(answer).into_response())
+}
+
+/// A tenant's figures as both reports answer them (never the per-agent rows).
+fn figures_json(figures: &Figures, credits: i64) -> Value {
+    json!({
         "volume": figures.volume,
         "replies": figures.replies,
         "first_response_ms": figures.first_response_ms,
         "held_drafts": figures.held_drafts,
         "failures": figures.failures,
         "credits": credits,
-        "agents": agents,
-    }))
-    .into_response())
+    })
 }
