@@ -9,6 +9,7 @@
 mod actions;
 mod assign;
 mod canned;
+pub mod compose_kinds;
 mod confirm;
 mod input;
 pub mod keymap;
@@ -188,6 +189,8 @@ pub struct OpenThread {
     pub detail: ThreadDetail,
     /// Lines scrolled up from the newest message.
     pub scroll: u16,
+    /// Show the customer's texts before their edits (`:edits` toggles it).
+    pub show_edits: bool,
 }
 
 /// A command sent and not yet answered: shown on its row until the relay acks it.
@@ -335,6 +338,14 @@ pub enum Msg {
         profile: usize,
         result: Result<String, String>,
     },
+    /// A local file was uploaded to Meta through the relay (`Ok`: the id to send), or not.
+    Uploaded {
+        profile: usize,
+        thread: ThreadId,
+        kind: protocol::MediaKind,
+        caption: Option<String>,
+        result: Result<String, String>,
+    },
 }
 
 /// Work for the runtime.
@@ -402,6 +413,18 @@ pub enum Effect {
     },
     Bell,
     Quit,
+    /// Read the local file at `path`, check it against the channel's limits, upload it
+    /// through the relay; answer with [`Msg::Uploaded`].
+    Upload {
+        profile: usize,
+        thread: ThreadId,
+        /// The relay's id of the thread's channel.
+        channel: String,
+        on: protocol::Channel,
+        kind: protocol::MediaKind,
+        path: std::path::PathBuf,
+        caption: Option<String>,
+    },
 }
 
 impl App {

@@ -1,6 +1,9 @@
 //! Builders for realistic tenant events, numbered like the relay numbers them: for the
 //! desk's tests, snapshots and benchmark (not used by the desk itself).
 
+mod stored;
+pub use stored::everything_stored;
+
 use protocol::inbound::{
     Attachment, AttachmentKind, Comment, CommentMedia, DeliveryStatus, InboundKind, MessageBody,
     Reaction, ReactionAction, ReplyTo, StatusKind,

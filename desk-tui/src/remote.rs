@@ -201,6 +201,24 @@ pub struct TenantReport {
     pub failures: u64,
     #[serde(default)]
     pub credits: Option<i64>,
+    /// Per agent: only in the owner's own report.
+    #[serde(default)]
+    pub agents: Vec<AgentReport>,
+}
+
+/// One agent's line of the owner's report.
+#[derive(Clone, PartialEq, Eq, Debug, Deserialize)]
+pub struct AgentReport {
+    pub agent: String,
+    pub name: String,
+    #[serde(default)]
+    pub replies: u64,
+    #[serde(default)]
+    pub first_response_ms: FirstResponse,
+    #[serde(default)]
+    pub resolved: u64,
+    #[serde(default)]
+    pub resolution_ms: FirstResponse,
 }
 
 /// The partner report screen's data.
@@ -232,7 +250,13 @@ pub enum RemoteError {
     Status { status: u16, message: String },
     #[error("the relay's answer was not understood: {0}")]
     Decode(String),
+    /// Refused by the desk itself before anything was sent (a file over a limit).
+    #[error("{0}")]
+    Refused(String),
 }
+
+/// How long an upload may take.
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// A failed request in words; a refused TLS certificate says so and why. The error's
 /// causes are walked because reqwest's own text is only "error sending request".
@@ -524,6 +548,54 @@ impl Remote {
         Ok(())
     }
 
+    /// Reads the local file at `path`, checks it against `on`'s limits for `kind`
+    /// (`protocol::upload`: nothing over them is read whole or sent), and uploads it to Meta
+    /// through the relay's upload route; answers the id to send.
+    ///
+    /// # Errors
+    /// The file cannot be read or breaks a limit (`Refused`), or the relay refused it.
+    pub async fn upload(
+        &self,
+        tenant: &str,
+        channel: &str,
+        on: protocol::Channel,
+        kind: protocol::MediaKind,
+        path: &Path,
+    ) -> Result<String, RemoteError> {
+        let unreadable = |e: std::io::Error| {
+            RemoteError::Refused(format!("{} cannot be read: {e}", path.display()))
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| RemoteError::Refused(format!("{} is not a file", path.display())))?;
+        let mime = protocol::upload::mime_of(&name).unwrap_or("unknown type");
+        let size = tokio::fs::metadata(path).await.map_err(unreadable)?.len();
+        protocol::upload::check(on, kind, mime, size).map_err(RemoteError::Refused)?;
+        let bytes = tokio::fs::read(path).await.map_err(unreadable)?;
+        let mut url = reqwest::Url::parse(&self.base)
+            .map_err(|e| RemoteError::Network(format!("the relay URL is not usable: {e}")))?;
+        url.path_segments_mut()
+            .map_err(|()| RemoteError::Network("the relay URL is not usable".into()))?
+            .pop_if_empty()
+            .extend(["v1", "tenants", tenant, "channels", channel, "media"]);
+        url.query_pairs_mut()
+            .append_pair("kind", protocol::upload::kind_name(kind))
+            .append_pair("name", &name);
+        let request = self
+            .http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, mime)
+            // A large file on a slow link takes longer than a settings call.
+            .timeout(UPLOAD_TIMEOUT)
+            .body(bytes);
+        let answer: serde_json::Value = self.call(request).await?;
+        answer["id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| RemoteError::Decode("no media id".into()))
+    }
+
     /// `<relay>/v1/tenants/<tenant>/<rest…>`, each segment encoded as one.
     fn tenant_url(&self, tenant: &str, rest: &[&str]) -> Result<reqwest::Url, RemoteError> {
         let mut url = reqwest::Url::parse(&self.base)
@@ -583,6 +655,30 @@ impl Remote {
 
     /// # Errors
     /// Network, status or decoding failure.
+    /// The owner's own report (`GET /v1/tenants/{t}/report`), as a report of one business.
+    ///
+    /// # Errors
+    /// Network, status or decoding failure.
+    pub async fn tenant_report(&self, tenant: &str) -> Result<ReportData, RemoteError> {
+        let answer: serde_json::Value = self
+            .call(
+                self.http
+                    .get(format!("{}/v1/tenants/{tenant}/report", self.base)),
+            )
+            .await?;
+        let days = answer["days"]
+            .as_u64()
+            .and_then(|d| u32::try_from(d).ok())
+            .unwrap_or_default();
+        let one: TenantReport =
+            serde_json::from_value(answer).map_err(|e| RemoteError::Decode(e.to_string()))?;
+        Ok(ReportData {
+            brand: None,
+            days,
+            tenants: vec![one],
+        })
+    }
+
     pub async fn report(&self, partner: &str) -> Result<ReportData, RemoteError> {
         self.call(
             self.http

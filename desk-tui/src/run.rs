@@ -596,17 +596,27 @@ fn run_effects(
                 );
             }
             Effect::FetchReport { profile } => {
-                let partner = app.profile(profile).and_then(|p| p.partner.clone());
-                spawn_remote(
-                    live,
-                    profile,
-                    partner,
-                    tx,
-                    move |remote, partner| async move {
-                        let result = remote.report(&partner).await.map_err(|e| e.to_string());
-                        Msg::Report { profile, result }
-                    },
-                );
+                let owner = app
+                    .profile(profile)
+                    .is_some_and(|p| p.role == crate::app::ProfileRole::Owner);
+                let id = app.profile(profile).and_then(|p| {
+                    if owner {
+                        p.tenant.clone()
+                    } else {
+                        p.partner.clone()
+                    }
+                });
+                spawn_remote(live, profile, id, tx, move |remote, id| async move {
+                    let result = if owner {
+                        remote.tenant_report(&id).await
+                    } else {
+                        remote.report(&id).await
+                    };
+                    Msg::Report {
+                        profile,
+                        result: result.map_err(|e| e.to_string()),
+                    }
+                });
             }
             Effect::FetchTemplates { profile, channel } => {
                 let tenant = app.profile(profile).and_then(|p| p.tenant.clone());
@@ -693,6 +703,36 @@ fn run_effects(
                 let mut out = std::io::stdout();
                 let _ = out.write_all(b"\x07");
                 let _ = out.flush();
+            }
+            Effect::Upload {
+                profile,
+                thread,
+                channel,
+                on,
+                kind,
+                path,
+                caption,
+            } => {
+                let tenant = app.profile(profile).and_then(|p| p.tenant.clone());
+                spawn_remote(
+                    live,
+                    profile,
+                    tenant,
+                    tx,
+                    move |remote, tenant| async move {
+                        let result = remote
+                            .upload(&tenant, &channel, on, kind, &path)
+                            .await
+                            .map_err(|e| e.to_string());
+                        Msg::Uploaded {
+                            profile,
+                            thread,
+                            kind,
+                            caption,
+                            result,
+                        }
+                    },
+                );
             }
             Effect::Editor { .. } | Effect::Quit => {}
         }

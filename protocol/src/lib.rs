@@ -20,6 +20,7 @@ pub mod redact;
 pub mod reply;
 pub mod template;
 pub mod time;
+pub mod upload;
 pub mod window;
 
 pub use command::{Answer, Command, CommandKey, Rejection};

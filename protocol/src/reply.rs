@@ -87,6 +87,26 @@ pub enum ReplyContent {
         comment_id: String,
         hidden: bool,
     },
+    /// Plain text as a rich send, so it can quote a message (`reply_to`). (The variants
+    /// from here on are appended, so older binary encodings keep their tags.)
+    Text {
+        text: String,
+    },
+    /// WhatsApp interactive list: a button that opens up to ten rows to pick from.
+    List {
+        text: String,
+        /// The label of the button that opens the list.
+        button: String,
+        rows: Vec<Choice>,
+    },
+    /// Media the relay uploaded to Meta first (`crate::upload`): a WhatsApp media id or
+    /// an Instagram `attachment_id`.
+    Uploaded {
+        kind: MediaKind,
+        id: String,
+        /// WhatsApp only.
+        caption: Option<String>,
+    },
 }
 
 /// Instagram's button template and WhatsApp's reply buttons hold at most three.
@@ -95,6 +115,11 @@ pub const MAX_BUTTONS: usize = 3;
 pub const MAX_QUICK_REPLIES: usize = 13;
 /// Instagram generic template cards.
 pub const MAX_CARDS: usize = 10;
+/// Rows of a WhatsApp interactive list.
+pub const MAX_LIST_ROWS: usize = 10;
+/// WhatsApp's limits on a list's button label and a row's title, in characters.
+pub const LIST_BUTTON_CHARS: usize = 20;
+pub const LIST_ROW_CHARS: usize = 24;
 
 impl ReplyContent {
     /// Whether this content is a message to the customer (and so costs a credit and needs
@@ -111,9 +136,11 @@ impl ReplyContent {
     #[must_use]
     pub fn preview(&self) -> String {
         match self {
-            ReplyContent::Media { kind, caption, .. } => caption
+            ReplyContent::Media { kind, caption, .. }
+            | ReplyContent::Uploaded { kind, caption, .. } => caption
                 .clone()
                 .unwrap_or_else(|| format!("[{kind:?}]").to_lowercase()),
+            ReplyContent::Text { text } | ReplyContent::List { text, .. } => text.clone(),
             ReplyContent::Heart => "❤".into(),
             ReplyContent::QuickReplies { text, .. }
             | ReplyContent::Buttons { text, .. }
@@ -135,9 +162,11 @@ impl ReplyContent {
     pub fn check(&self, channel: Channel) -> Result<(), String> {
         use Channel::{InstagramComment as Comment, InstagramDm as Dm, WhatsApp as Wa};
         let fits = match self {
-            ReplyContent::Media { .. } | ReplyContent::Buttons { .. } => {
-                matches!(channel, Dm | Wa)
-            }
+            ReplyContent::Media { .. }
+            | ReplyContent::Buttons { .. }
+            | ReplyContent::Text { .. }
+            | ReplyContent::Uploaded { .. } => matches!(channel, Dm | Wa),
+            ReplyContent::List { .. } => channel == Wa,
             ReplyContent::Heart
             | ReplyContent::QuickReplies { .. }
             | ReplyContent::Cards { .. }
@@ -160,7 +189,32 @@ impl ReplyContent {
             }
             ReplyContent::Media {
                 caption: Some(_), ..
+            }
+            | ReplyContent::Uploaded {
+                caption: Some(_), ..
             } if channel != Wa => Err("captions are only sent on WhatsApp".into()),
+            ReplyContent::Uploaded { id, .. } if id.trim().is_empty() => {
+                Err("the uploaded media has no id".into())
+            }
+            ReplyContent::List { rows, .. } if rows.is_empty() || rows.len() > MAX_LIST_ROWS => {
+                Err(format!("give 1 to {MAX_LIST_ROWS} list rows"))
+            }
+            ReplyContent::List { button, .. }
+                if button.trim().is_empty() || button.chars().count() > LIST_BUTTON_CHARS =>
+            {
+                Err(format!(
+                    "the list's button needs a label of 1 to {LIST_BUTTON_CHARS} characters"
+                ))
+            }
+            ReplyContent::List { rows, .. }
+                if rows
+                    .iter()
+                    .any(|r| r.title.chars().count() > LIST_ROW_CHARS) =>
+            {
+                Err(format!(
+                    "a list row's title holds at most {LIST_ROW_CHARS} characters"
+                ))
+            }
             ReplyContent::QuickReplies { options, .. }
                 if options.is_empty() || options.len() > MAX_QUICK_REPLIES =>
             {
@@ -200,6 +254,9 @@ impl ReplyContent {
             ReplyContent::PrivateReply { .. } => "a private reply",
             ReplyContent::SenderAction(_) => "a sender action",
             ReplyContent::HideComment { .. } => "a comment moderation",
+            ReplyContent::Text { .. } => "a text",
+            ReplyContent::List { .. } => "a list",
+            ReplyContent::Uploaded { .. } => "uploaded media",
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod meta_callbacks;
 pub mod meta_settings;
 pub mod report;
 pub mod test_clock;
+pub mod upload;
 pub mod webhook;
 
 // Handlers and flows name it through here as they always have; it lives below the flows.
@@ -130,9 +131,17 @@ pub fn router(state: AppState) -> Router {
             post(admin::create_channel).get(admin::list_channels),
         )
         .route("/v1/tenants/{tenant}/threads", get(admin::list_threads))
+        .route("/v1/tenants/{tenant}/report", get(report::tenant_report))
         .route(
             "/v1/tenants/{tenant}/channels/{channel}/templates",
             get(meta_settings::list_templates),
+        )
+        .route(
+            "/v1/tenants/{tenant}/channels/{channel}/media",
+            // The one route that takes files: its own cap, the largest any channel takes.
+            post(upload::upload).layer(DefaultBodyLimit::max(
+                usize::try_from(protocol::upload::MAX_UPLOAD_BYTES).unwrap_or(usize::MAX),
+            )),
         )
         .route(
             "/v1/tenants/{tenant}/channels/{channel}/ice-breakers",

@@ -51,12 +51,19 @@ use protocol::{
 use serde::Serialize;
 use std::collections::HashMap;
 
+mod agents;
+pub use agents::{AgentFigures, AgentTally};
+
 /// How many UTC days the report covers, today included.
 pub const DAYS: usize = 14;
 
 /// One tenant's figures.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Figures {
+    /// Per agent: the owner's report only, so never serialized with the rest (a partner
+    /// sees tenants, not the people working in them).
+    #[serde(skip)]
+    pub agents: Vec<AgentFigures>,
     pub volume: Volume,
     pub replies: Replies,
     pub first_response_ms: FirstResponse,
@@ -127,6 +134,7 @@ enum Outcome {
 #[derive(Debug)]
 struct SendTrack {
     thread: ThreadId,
+    agent: protocol::AgentId,
     /// `None` for sender actions and moderation: not replies.
     origin: Option<Origin>,
     outcome: Outcome,
@@ -142,6 +150,7 @@ pub struct Tally {
     samples: Vec<i64>,
     threads: HashMap<ThreadId, ThreadTrack>,
     sends: HashMap<Seq, SendTrack>,
+    agents: AgentTally,
 }
 
 fn day_of(at: Millis) -> i64 {
@@ -158,6 +167,7 @@ impl Tally {
             samples: Vec::new(),
             threads: HashMap::new(),
             sends: HashMap::new(),
+            agents: AgentTally::new(day_of(now) - (DAYS as i64 - 1)),
         }
     }
 
@@ -204,10 +214,13 @@ impl Tally {
                 }
                 let thread = self.threads.entry(inbound.thread.clone()).or_default();
                 thread.waiting_since.get_or_insert(at);
+                self.agents.customer_wrote(&inbound.thread, at);
             }
             // Written in Meta's app (or the echo of our own send, whose `Sent` came first
             // and already stopped the clock).
-            Direction::Outbound => self.answered(&inbound.thread, at),
+            Direction::Outbound => {
+                self.answered(&inbound.thread, at);
+            }
         }
     }
 
@@ -229,17 +242,18 @@ impl Tally {
         }
     }
 
-    fn answered(&mut self, thread: &ThreadId, at: Millis) {
-        let Some(since) = self
+    /// The thread got an answer at `at`: the first-response sample it stopped, if any.
+    fn answered(&mut self, thread: &ThreadId, at: Millis) -> Option<i64> {
+        let since = self
             .threads
             .get_mut(thread)
-            .and_then(|t| t.waiting_since.take())
-        else {
-            return;
-        };
-        if self.in_period(at) {
-            self.samples.push(since.until(at).max(0));
+            .and_then(|t| t.waiting_since.take())?;
+        if !self.in_period(at) {
+            return None;
         }
+        let sample = since.until(at).max(0);
+        self.samples.push(sample);
+        Some(sample)
     }
 
     fn desk(&mut self, event: &Event, desk: &DeskEvent) {
@@ -300,6 +314,7 @@ impl Tally {
                     event.seq,
                     SendTrack {
                         thread: desk.thread.clone(),
+                        agent: desk.agent.clone(),
                         origin: is_message.then_some(origin),
                         outcome: Outcome::Pending,
                         counted: false,
@@ -317,11 +332,14 @@ impl Tally {
                     s.outcome = Outcome::Discarded;
                 }
             }
+            DeskAction::Resolved => {
+                self.agents
+                    .resolved(&desk.agent, &desk.thread, event.received_at);
+            }
+            DeskAction::Reopened => self.agents.reopened(&desk.thread, event.received_at),
             DeskAction::Claimed
             | DeskAction::Released
             | DeskAction::DraftingResumed
-            | DeskAction::Resolved
-            | DeskAction::Reopened
             | DeskAction::Read { .. }
             | DeskAction::CommentHidden { .. }
             | DeskAction::NoteAdded { .. }
@@ -359,9 +377,13 @@ impl Tally {
                         Origin::Own => &mut replies.own,
                     } += 1;
                 }
+                let first = !send.counted;
                 send.counted = true;
-                let thread = send.thread.clone();
-                self.answered(&thread, at);
+                let (thread, agent) = (send.thread.clone(), send.agent.clone());
+                let waited = self.answered(&thread, at);
+                if first {
+                    self.agents.sent(&agent, at, waited);
+                }
             }
         }
     }
@@ -372,6 +394,7 @@ impl Tally {
         let first_day = self.first_day;
         let in_period = |at: Millis| (first_day..first_day + DAYS as i64).contains(&day_of(at));
         let mut figures = self.figures;
+        figures.agents = self.agents.finish();
         figures.held_drafts = self
             .threads
             .values()

@@ -552,3 +552,97 @@ async fn owners_read_their_settings_screens_and_agents_cannot_change_settings() 
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn owners_read_their_own_business_figures_per_agent() {
+    let fx = setup().await;
+    let t = &fx.w.b;
+    let customer = "5300000000000951";
+    fx.customer_writes(IG_B, customer, "Roti gandum masih ada? 🍞")
+        .await;
+    let thread = thread_id(&fx.thread_when(t, customer, |_| true).await);
+    fx.top_up(t, 5).await;
+    let mut desk = fx.desk(t).await;
+    applied(
+        &mut desk,
+        "own-1",
+        Command::SendReply {
+            thread: thread.clone(),
+            text: "Masih kak!".into(),
+        },
+    )
+    .await;
+    fx.send_in(t, &thread, 0, "sent").await;
+    applied(
+        &mut desk,
+        "resolve-1",
+        Command::Resolve {
+            thread: thread.clone(),
+        },
+    )
+    .await;
+    let me =
+        fx.w.api
+            .expect(Method::GET, "/v1/me", &t.agent_token, None, 200)
+            .await
+            .unwrap();
+    let path = format!("/v1/tenants/{}/report", t.id);
+    let report =
+        fx.w.api
+            .expect(Method::GET, &path, &t.owner_token, None, 200)
+            .await
+            .unwrap();
+    assert_eq!(report["tenant"], t.id.as_str(), "{report}");
+    assert_eq!(report["days"], 14);
+    assert_eq!(report["volume"]["inbound_messages"], 1, "{report}");
+    assert_eq!(report["replies"]["own"], 1, "{report}");
+    assert_eq!(report["first_response_ms"]["samples"], 1, "{report}");
+    let agents = report["agents"].as_array().unwrap();
+    let row = agents
+        .iter()
+        .find(|a| a["agent"] == me["agent"])
+        .unwrap_or_else(|| panic!("no row for the agent: {report}"));
+    assert_eq!(row["replies"], 1, "{row}");
+    assert_eq!(row["first_response_ms"]["samples"], 1, "{row}");
+    assert_eq!(row["resolved"], 1, "{row}");
+    assert_eq!(row["resolution_ms"]["samples"], 1, "{row}");
+    assert!(row["resolution_ms"]["median"].as_i64().unwrap() >= 0);
+    assert!(row["name"].is_string());
+    // Only counts: no text, no customer.
+    let text = report.to_string();
+    assert!(
+        !text.contains("Masih kak") && !text.contains(customer),
+        "{text}"
+    );
+    // Agents, other tenants' owners and partner viewers do not read it.
+    let (status, _) =
+        fx.w.api
+            .call(Method::GET, &path, Some(&t.agent_token), None)
+            .await
+            .unwrap();
+    assert_eq!(status, 403);
+    let (status, _) =
+        fx.w.api
+            .call(Method::GET, &path, Some(&fx.w.a.owner_token), None)
+            .await
+            .unwrap();
+    assert_eq!(status, 404);
+    let viewer = fx.viewer(&fx.w.partner).await;
+    let (status, _) =
+        fx.w.api
+            .call(Method::GET, &path, Some(&viewer), None)
+            .await
+            .unwrap();
+    assert_eq!(status, 404);
+    // The partner's report of the same tenant names no agent.
+    let (status, partner) = fx.report(Some(&viewer), &fx.w.partner).await;
+    assert_eq!(status, 200);
+    assert!(
+        partner["tenants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t.get("agents").is_none()),
+        "{partner}"
+    );
+}

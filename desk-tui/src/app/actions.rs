@@ -76,6 +76,7 @@ impl App {
             thread: thread.clone(),
             detail,
             scroll: 0,
+            show_edits: false,
         });
         self.screen = Screen::Thread;
         if unread
@@ -284,17 +285,25 @@ impl App {
                 None => self.flash = Some("settings are for the owner role".into()),
             },
             Action::Report => {
-                match self
+                // A partner viewer's report, else an owner's own business's.
+                let viewer = self
                     .profiles
                     .iter()
-                    .position(|p| p.role == ProfileRole::Partner)
-                {
+                    .position(|p| p.role == ProfileRole::Partner);
+                let owner = || {
+                    self.profiles
+                        .iter()
+                        .position(|p| p.role == ProfileRole::Owner)
+                };
+                match viewer.or_else(owner) {
                     Some(profile) => {
                         self.screen = Screen::Report;
                         self.report = Remote::Loading;
                         effects.push(Effect::FetchReport { profile });
                     }
-                    None => self.flash = Some("the report is for partner viewers".into()),
+                    None => {
+                        self.flash = Some("the report is for owners and partner viewers".into());
+                    }
                 }
             }
             Action::ConnectLink => self.mint_connect_link("instagram", effects),

@@ -268,6 +268,14 @@ impl App {
                     self.flash = Some("attachment: its number, as the thread lists it".into())
                 }
             },
+            "kinds" => self.flash = Some(super::compose_kinds::menu()),
+            "edits" => match &mut self.open {
+                Some(open) => open.show_edits = !open.show_edits,
+                None => self.flash = Some("open a thread to see its edits".into()),
+            },
+            verb if super::compose_kinds::is_kind(verb) => {
+                self.compose_kind(verb, rest, effects);
+            }
             other => match super::keymap::Action::parse(other) {
                 Some(action) => self.act(action, effects),
                 None => self.flash = Some(format!("unknown command :{other} (? lists them)")),

@@ -197,6 +197,13 @@ impl App {
             Msg::CannedChanged { profile, result } => {
                 self.canned_changed(profile, result, &mut effects);
             }
+            Msg::Uploaded {
+                profile,
+                thread,
+                kind,
+                caption,
+                result,
+            } => self.uploaded(profile, &thread, kind, caption, result, &mut effects),
         }
         self.want_images(&mut effects);
         if self.inbox.is_dirty() {

@@ -9,7 +9,7 @@ use protocol::inbound::{
 };
 use protocol::{
     AgentId, Channel, DeskAction, Direction, Draft, DraftAuthor, Event, EventBody, Millis,
-    SendStatus, Seq,
+    ReplyContent, SendStatus, Seq,
 };
 
 /// Who wrote a line of the conversation.
@@ -40,6 +40,46 @@ pub struct Line {
     pub send: Option<SendState>,
     /// The attachments the relay can fetch (`o` opens them); the others stay notes.
     pub media: Vec<Media>,
+    /// The texts before each of the customer's edits, oldest first (shown on demand).
+    pub previous: Vec<String>,
+    /// The story this message replies to or mentions the business in: its link works only
+    /// while the story lives, so the view decides by the time whether to show it.
+    pub story: Option<Story>,
+}
+
+/// A story a message is about.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Story {
+    pub url: Option<String>,
+    /// The customer mentioned the business in their own story (else: replied to the
+    /// business's story).
+    pub mention: bool,
+}
+
+/// How long a story (and so Meta's link to it) lives.
+pub const STORY_LIFETIME: i64 = Millis::DAY;
+
+/// Instagram's named reactions as the emoji the customer saw.
+fn reaction_emoji(name: &str) -> &str {
+    match name {
+        "love" => "❤",
+        "like" => "👍",
+        "laugh" => "😆",
+        "wow" => "😮",
+        "sad" => "😢",
+        "angry" => "😠",
+        other => other,
+    }
+}
+
+/// The first words of a quoted message.
+fn snippet(text: &str) -> String {
+    const WORDS: usize = 40;
+    let mut out: String = text.chars().take(WORDS).collect();
+    if text.chars().count() > WORDS {
+        out.push('…');
+    }
+    format!("«{out}»")
 }
 
 /// An attachment with bytes behind it, as a line of the thread lists it.
@@ -78,6 +118,9 @@ pub struct PrivateNote {
     pub text: String,
 }
 
+// Items are built once per event and most are lines; boxing them would add an allocation
+// per message for no gain.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Item {
     Line(Line),
@@ -141,6 +184,19 @@ impl ThreadDetail {
         })
     }
 
+    /// "↩ in reply to «…»": the quoted message's first words, when the thread holds it.
+    fn quoting(&self, mid: &str) -> String {
+        let quoted = self.items.iter().rev().find_map(|i| match i {
+            Item::Line(l) if l.mid.as_deref() == Some(mid) => Some(l),
+            _ => None,
+        });
+        match quoted {
+            Some(l) if l.deleted => "↩ in reply to a message the customer unsent".into(),
+            Some(l) if !l.text.is_empty() => format!("↩ in reply to {}", snippet(&l.text)),
+            _ => "↩ in reply to an earlier message".into(),
+        }
+    }
+
     fn note(&mut self, seq: Seq, text: String) {
         self.items.push(Item::Note(Note { seq, text }));
     }
@@ -189,6 +245,8 @@ impl ThreadDetail {
                             hidden: false,
                             send: None,
                             media: Vec::new(),
+                            previous: Vec::new(),
+                            story: None,
                         }));
                     }
                     InboundKind::Postback(p) => self.items.push(Item::Line(Line {
@@ -210,12 +268,15 @@ impl ThreadDetail {
                         hidden: false,
                         send: None,
                         media: Vec::new(),
+                        previous: Vec::new(),
+                        story: None,
                     })),
                     InboundKind::Reaction(r) => {
                         let emoji = r
                             .emoji
                             .clone()
-                            .or_else(|| r.reaction.clone())
+                            .filter(|e| !e.is_empty())
+                            .or_else(|| r.reaction.as_deref().map(|n| reaction_emoji(n).into()))
                             .unwrap_or_else(|| "❤".into());
                         if let Some(line) = self.line_by_mid(&r.mid) {
                             match r.action {
@@ -227,7 +288,8 @@ impl ThreadDetail {
                     InboundKind::Edit(e) => {
                         if let Some(line) = self.line_by_mid(&e.mid) {
                             if let Some(text) = &e.text {
-                                line.text.clone_from(text);
+                                let before = std::mem::replace(&mut line.text, text.clone());
+                                line.previous.push(before);
                             }
                             line.edits = e.num_edit.unwrap_or(line.edits + 1);
                         }
@@ -261,16 +323,9 @@ impl ThreadDetail {
                             }
                         }
                     }
-                    InboundKind::Referral(r) => self.note(
-                        event.seq,
-                        format!(
-                            "came from {}",
-                            r.source
-                                .as_deref()
-                                .or(r.ad_title.as_deref())
-                                .unwrap_or("a referral")
-                        ),
-                    ),
+                    InboundKind::Referral(r) => {
+                        self.note(event.seq, format!("came {}", referral_words(r)));
+                    }
                     InboundKind::OptIn { .. } => self.note(event.seq, "opted in".into()),
                 }
             }
@@ -316,7 +371,15 @@ impl ThreadDetail {
     ) {
         let mut notes = Vec::new();
         let mut media = Vec::new();
+        let mut story = None;
         for (n, a) in body.attachments.iter().enumerate() {
+            if a.kind == AttachmentKind::StoryMention {
+                story = Some(Story {
+                    url: a.url.clone(),
+                    mention: true,
+                });
+                continue;
+            }
             let title = a
                 .title
                 .as_ref()
@@ -347,12 +410,17 @@ impl ThreadDetail {
             notes.push(note);
         }
         match &body.reply_to {
-            Some(ReplyTo::Story { url, .. }) => notes.push(format!(
-                "↩ replied to a story{}",
-                url.as_deref().map(|u| format!(": {u}")).unwrap_or_default()
-            )),
-            Some(ReplyTo::Message { .. }) => notes.push("↩ in reply to an earlier message".into()),
+            Some(ReplyTo::Story { url, .. }) => {
+                story = Some(Story {
+                    url: url.clone(),
+                    mention: false,
+                });
+            }
+            Some(ReplyTo::Message { mid }) => notes.push(self.quoting(mid)),
             None => {}
+        }
+        if let Some(r) = &body.referral {
+            notes.push(format!("↪ came {}", referral_words(r)));
         }
         if let Some(payload) = &body.quick_reply {
             notes.push(format!("quick reply: {payload}"));
@@ -391,6 +459,8 @@ impl ThreadDetail {
             hidden: false,
             send: None,
             media,
+            previous: Vec::new(),
+            story,
         }));
     }
 
@@ -414,15 +484,21 @@ impl ThreadDetail {
                 text,
                 from_draft,
                 content,
-                ..
+                reply_to,
             } => {
                 if from_draft.is_some() {
                     self.draft = None;
                 }
                 self.handoff = None;
                 let mut notes = Vec::new();
-                if let Some(c) = content {
+                if let Some(c) = content
+                    .as_ref()
+                    .filter(|c| !matches!(c, ReplyContent::Text { .. }))
+                {
                     notes.push(format!("[{}]", c.name().replace('_', " ")));
+                }
+                if let Some(mid) = reply_to {
+                    notes.push(self.quoting(mid));
                 }
                 self.items.push(Item::Line(Line {
                     seq,
@@ -444,6 +520,8 @@ impl ThreadDetail {
                     hidden: false,
                     send: Some(SendState::Queued),
                     media: Vec::new(),
+                    previous: Vec::new(),
+                    story: None,
                 }));
             }
             DeskAction::SendRetried { send } => {
@@ -495,5 +573,35 @@ impl ThreadDetail {
         self.draft
             .as_ref()
             .filter(|d| row.draft.as_ref().is_some_and(|r| r.version == d.version))
+    }
+}
+
+/// Where a conversation came from, in words: "from the ad «Promo» (https://…)", "from an
+/// ig.me link (ref summer)", "from a click-to-WhatsApp ad «Headline»".
+fn referral_words(r: &protocol::inbound::Referral) -> String {
+    let title = r
+        .ad_title
+        .as_deref()
+        .or(r.headline.as_deref())
+        .map(|t| format!(" «{t}»"))
+        .unwrap_or_default();
+    let link = r
+        .source_url
+        .as_deref()
+        .map(|u| format!(" ({u})"))
+        .unwrap_or_default();
+    let source = r.source.as_deref().unwrap_or_default().to_ascii_uppercase();
+    if r.click_id.is_some() || source == "AD" && r.source_url.is_some() {
+        format!("from a click-to-WhatsApp ad{title}{link}")
+    } else if source == "ADS" || r.ad_id.is_some() {
+        format!("from the ad{title}{link}")
+    } else if let Some(product) = &r.product_id {
+        format!("from the shop product {product}")
+    } else if let Some(reference) = &r.reference {
+        format!("from an ig.me link (ref {reference}){link}")
+    } else if !source.is_empty() {
+        format!("from {}{title}{link}", source.to_lowercase())
+    } else {
+        format!("from a referral{title}{link}")
     }
 }

@@ -52,7 +52,11 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
         .collect();
     let rows = entries.len().div_ceil(2);
     let width = if with_names { 112 } else { 68 };
-    let height = u16::try_from(rows + 2).unwrap_or(u16::MAX);
+    // The reply kinds of the `:` line under the keys, where the screen has room for them.
+    let kinds = crate::app::compose_kinds::KINDS;
+    let with_kinds = with_names && usize::from(area.height) >= rows + kinds.len() + 4;
+    let extra = if with_kinds { kinds.len() + 1 } else { 0 };
+    let height = u16::try_from(rows + 2 + extra).unwrap_or(u16::MAX);
     let box_area = centered(area, width, height);
     let block = Block::default()
         .borders(Borders::ALL)
@@ -66,6 +70,27 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     frame.render_widget(block, box_area);
     let half = inner.width / 2;
     let (left, right) = entries.split_at(rows);
+    if with_kinds {
+        let mut lines = vec![Line::styled(
+            "reply kinds on the : line (parts split by |):",
+            theme.title(),
+        )];
+        lines.extend(kinds.iter().map(|(verb, what)| {
+            Line::from(vec![
+                Span::styled(format!("{:>10} ", format!(":{verb}")), theme.focus()),
+                Span::raw(*what),
+            ])
+        }));
+        let rows = u16::try_from(rows).unwrap_or(u16::MAX);
+        frame.render_widget(
+            Paragraph::new(lines),
+            Rect {
+                y: inner.y + rows,
+                height: inner.height.saturating_sub(rows),
+                ..inner
+            },
+        );
+    }
     frame.render_widget(
         Paragraph::new(left.to_vec()),
         Rect {

@@ -1,11 +1,13 @@
 //! The partner report: per tenant volume (a sparkline of daily messages), replies by how
 //! they came about (bars), first-response time, held drafts and failures. Aggregates only:
-//! the relay never sends message contents or contacts here.
+//! the relay never sends message contents or contacts here. An owner sees the same band for
+//! their own business, with a table of its people under it (replies, first-response and
+//! resolution medians).
 
 use super::theme::Theme;
 use crate::app::{App, Remote};
 use crate::model::status::duration;
-use crate::remote::TenantReport;
+use crate::remote::{AgentReport, TenantReport};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -34,6 +36,13 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
             return;
         }
     };
+    // The owner's own report: one business, with its people.
+    if let [own] = data.tenants.as_slice()
+        && !own.agents.is_empty()
+    {
+        owner(own, data.days, theme, frame, area);
+        return;
+    }
     let block = Block::default().borders(Borders::TOP).title(Span::styled(
         format!(
             " Report · {} businesses · last {} days ",
@@ -135,4 +144,37 @@ fn tenant_band(t: &TenantReport, theme: &Theme, frame: &mut Frame<'_>, area: Rec
             ..bars
         },
     );
+}
+
+/// The owner's report: the business's band, then one row per agent.
+fn owner(t: &TenantReport, days: u32, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let block = Block::default().borders(Borders::TOP).title(Span::styled(
+        format!(" Report · {} · last {days} days ", t.name),
+        theme.title(),
+    ));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [band, people] =
+        Layout::vertical([Constraint::Length(9), Constraint::Fill(1)]).areas(inner);
+    tenant_band(t, theme, frame, band);
+    let median =
+        |m: &crate::remote::FirstResponse| m.median.map_or_else(|| "—".to_owned(), duration);
+    let mut lines = vec![Line::styled(
+        format!(
+            "{:<20} {:>7}  {:>14}  {:>8}  {:>14}",
+            "agent", "replies", "first response", "resolved", "resolution"
+        ),
+        theme.dim(),
+    )];
+    lines.extend(t.agents.iter().map(|a: &AgentReport| {
+        let name: String = a.name.chars().take(20).collect();
+        Line::raw(format!(
+            "{name:<20} {:>7}  {:>14}  {:>8}  {:>14}",
+            a.replies,
+            median(&a.first_response_ms),
+            a.resolved,
+            median(&a.resolution_ms)
+        ))
+    }));
+    frame.render_widget(Paragraph::new(lines), people);
 }

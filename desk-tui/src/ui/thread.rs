@@ -6,7 +6,7 @@ use super::inbox;
 use super::media;
 use super::theme::Theme;
 use crate::app::{App, ImageSlot, OpenThread, Pane};
-use crate::model::detail::{Author, Item};
+use crate::model::detail::{Author, Item, STORY_LIFETIME, Story};
 use crate::model::inbox::Entry;
 use crate::model::status::{RowStatus, WindowInfo, duration};
 use crate::model::summary::SendState;
@@ -126,6 +126,23 @@ fn send_words(state: &SendState) -> String {
     }
 }
 
+/// A story line: its link while the story lives, else that it has expired.
+fn story_words(story: &Story, at: Millis, now: Millis) -> String {
+    let what = if story.mention {
+        "@ mentioned you in their story"
+    } else {
+        "↩ replied to your story"
+    };
+    let ends = at.plus(STORY_LIFETIME);
+    match &story.url {
+        Some(url) if now < ends => {
+            format!("{what}: {url} (live until {} at most)", clock(ends, now))
+        }
+        Some(_) => format!("{what} (expired; Meta's link no longer works)"),
+        None => what.to_owned(),
+    }
+}
+
 fn conversation(
     app: &App,
     open: &OpenThread,
@@ -189,19 +206,40 @@ fn conversation(
                     Span::styled(format!("{who}: "), style),
                 ];
                 if line.deleted {
-                    spans.push(Span::styled("(deleted by the customer) ", theme.dim()));
+                    // Meta asks apps to drop what a customer unsent: the mark, never the text.
+                    spans.push(Span::styled("(unsent by the customer)", theme.dim()));
+                    lines.push(Line::from(spans));
+                    continue;
                 }
                 if line.hidden {
                     spans.push(Span::styled("(hidden) ", theme.warn()));
                 }
                 spans.push(Span::raw(line.text.clone()));
                 if line.edits > 0 {
-                    spans.push(Span::styled(
-                        format!(" (edited ×{})", line.edits),
+                    let times = if line.edits > 1 {
+                        format!(" ×{}", line.edits)
+                    } else {
+                        String::new()
+                    };
+                    let how = if open.show_edits || line.previous.is_empty() {
+                        ""
+                    } else {
+                        ", :edits"
+                    };
+                    spans.push(Span::styled(format!(" (edited{times}{how})"), theme.dim()));
+                }
+                lines.push(Line::from(spans));
+                if open.show_edits {
+                    for before in &line.previous {
+                        lines.push(Line::styled(format!("      before: {before}"), theme.dim()));
+                    }
+                }
+                if let Some(story) = &line.story {
+                    lines.push(Line::styled(
+                        format!("      {}", story_words(story, line.at, app.now)),
                         theme.dim(),
                     ));
                 }
-                lines.push(Line::from(spans));
                 for m in &line.media {
                     let Some(number) = line.mid.as_deref().and_then(|mid| numbers.get(&(mid, m.n)))
                     else {

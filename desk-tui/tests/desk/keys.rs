@@ -505,16 +505,23 @@ fn capital_s_opens_settings_for_owners_and_enter_switches_auto_send() {
 }
 
 #[test]
-fn capital_p_opens_the_report_for_partner_viewers_only() {
+fn capital_p_opens_the_report_for_owners_and_partner_viewers_only() {
     let (_dir, mut app) = showcase();
+    app.profiles[0].role = desk_tui::app::ProfileRole::Agent;
     assert!(press(&mut app, "P").is_empty());
     assert_eq!(
         app.flash.as_deref(),
-        Some("the report is for partner viewers")
+        Some("the report is for owners and partner viewers")
     );
-    app.profiles[0].role = desk_tui::app::ProfileRole::Partner;
-    assert_eq!(press(&mut app, "P"), [Effect::FetchReport { profile: 0 }]);
-    assert_eq!(app.screen, Screen::Report);
+    for role in [
+        desk_tui::app::ProfileRole::Partner,
+        desk_tui::app::ProfileRole::Owner,
+    ] {
+        app.screen = Screen::Inbox;
+        app.profiles[0].role = role;
+        assert_eq!(press(&mut app, "P"), [Effect::FetchReport { profile: 0 }]);
+        assert_eq!(app.screen, Screen::Report);
+    }
 }
 
 #[test]

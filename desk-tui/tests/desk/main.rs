@@ -5,7 +5,9 @@
 
 mod keys;
 mod media;
+mod owner_report;
 mod screens;
+mod stored;
 mod templates;
 mod workflow;
 

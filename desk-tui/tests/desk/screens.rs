@@ -219,6 +219,7 @@ pub fn report_data() -> ReportData {
         held_drafts: 3,
         failures: scale - 1,
         credits: Some(420),
+        agents: Vec::new(),
     };
     ReportData {
         brand: Some("Nusantara Desk".into()),

@@ -15,6 +15,7 @@ pub mod ig_body;
 mod instagram;
 pub mod media;
 mod profile;
+mod upload;
 mod user_profile;
 pub mod wa_body;
 mod whatsapp;
@@ -143,6 +144,9 @@ pub enum Op {
     Media(String),
     /// GET `/{IGSID}?fields=…`: Instagram's User Profile API (`user_profile::get`).
     UserProfile(String),
+    /// POST `/{PHONE_NUMBER_ID}/media`, `/{IG_ID|PAGE_ID|me}/message_attachments`
+    /// (`upload::upload`).
+    Upload(String),
     /// Anything else.
     Unknown,
 }
@@ -157,7 +161,7 @@ impl Op {
             Op::Conversations(_) | Op::Conversation { .. } => PathKind::Conversations,
             Op::Profile(_) => PathKind::MessengerProfile,
             Op::Me | Op::Node(_) | Op::SubscribedApps(_) => PathKind::Account,
-            Op::Media(_) | Op::UserProfile(_) => PathKind::Other,
+            Op::Media(_) | Op::UserProfile(_) | Op::Upload(_) => PathKind::Other,
             Op::Unknown => PathKind::Other,
         }
     }
@@ -223,6 +227,7 @@ pub fn route(st: &State, req: &GraphRequest) -> Op {
         [id, "message_templates"] if *m == Method::GET => Op::Templates((*id).to_owned()),
         [id, "conversations"] if *m == Method::GET => Op::Conversations((*id).to_owned()),
         [id, "messenger_profile"] => Op::Profile((*id).to_owned()),
+        [id, "media" | "message_attachments"] if *m == Method::POST => Op::Upload((*id).to_owned()),
         [id, "subscribed_apps"] => Op::SubscribedApps((*id).to_owned()),
         _ => Op::Unknown,
     }
@@ -245,6 +250,7 @@ fn addressed_account(st: &State, req: &GraphRequest, op: &Op) -> Option<String> 
         | Op::Conversations(id)
         | Op::Profile(id)
         | Op::SubscribedApps(id)
+        | Op::Upload(id)
         | Op::Node(id) => by_id(id),
         Op::Replies(c) | Op::ListReplies(c) | Op::Hide(c) => {
             st.comments.get(c).map(|c| c.account.clone())
@@ -508,6 +514,7 @@ fn dispatch(sim: &Arc<Sim>, req: &GraphRequest, op: &Op, now: i64) -> Answer {
         Op::SubscribedApps(id) => account::subscribed_apps(sim, req, id, now),
         Op::Media(id) => media::node(sim, req, id, now),
         Op::UserProfile(id) => user_profile::get(sim, req, id, now),
+        Op::Upload(id) => upload::upload(sim, req, id, now),
         Op::Unknown => Err(match req.segments.first() {
             Some(id) if req.segments.len() == 1 => GraphError::unknown_object(id),
             _ => GraphError::unknown_path(&req.path),
@@ -591,9 +598,19 @@ fn parse_request(method: Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let (body, body_error) = parse_body(&content_type, body);
+        .unwrap_or_default();
+    // The boundary is case-sensitive, so multipart is read before lowercasing.
+    let (body, body_error) = if content_type
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+    {
+        match upload::parse_multipart(content_type, body) {
+            Ok(v) => (v, None),
+            Err(e) => (Value::Null, Some(e)),
+        }
+    } else {
+        parse_body(&content_type.to_ascii_lowercase(), body)
+    };
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

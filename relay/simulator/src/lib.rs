@@ -8,7 +8,7 @@
 //! Login flows (Instagram Login, Facebook Login, Embedded Signup, token exchange and
 //! refresh) are played by `oauth.rs`, whose module doc lists its routes and `/_sim/oauth`.
 //!
-//! It does not simulate media upload, Messenger (Page)
+//! It does not simulate Messenger (Page)
 //! conversations, WhatsApp pair-rate limits or webhook retries over hours; a real Meta is the
 //! reference for those. State lives in memory and is gone when the process stops.
 //!
@@ -24,7 +24,8 @@
 //!
 //! Tokens: `Authorization: Bearer`, `access_token` in the query or in a JSON / form body.
 //! `appsecret_proof` is optional; when given it must be HMAC-SHA256(token) under either app
-//! secret. Bodies: JSON or `application/x-www-form-urlencoded` (JSON-valued fields decoded).
+//! secret. Bodies: JSON, `application/x-www-form-urlencoded` (JSON-valued fields decoded),
+//! or `multipart/form-data` (uploads; file parts logged as name, type, size and SHA-256).
 //!
 //! | route | answer |
 //! |---|---|
@@ -38,6 +39,8 @@
 //! | `GET /{IG_ID\|PAGE_ID\|me}/conversations?platform=instagram&user_id=` | `{"data":[{"id","updated_time"}]}` |
 //! | `GET /{CONV_ID}?fields=messages{id,created_time,from,to,message}` | `{"messages":{"data":[…newest first]},"id"}` (also `GET /{CONV_ID}/messages` → `{"data"}`) |
 //! | `GET /me`, `GET\|POST\|DELETE /{id\|me}/subscribed_apps` | account identity, subscriptions |
+//! | `POST /{PHONE_NUMBER_ID}/media` (multipart: `messaging_product`, `type`, `file`) | `{"id"}` |
+//! | `POST /{IG_ID\|PAGE_ID\|me}/message_attachments` (multipart: `platform`, `message` with `is_reusable`, `filedata`) | `{"attachment_id"}` |
 //!
 //! Instagram-Login accounts are addressed by IG id, Facebook-Login accounts by Page id (the
 //! relay's two Graph bases both point here, so the path is what tells the logins apart);
@@ -335,7 +338,10 @@ pub fn router(sim: Arc<Sim>) -> axum::Router {
         .merge(graph::media::routes())
         .merge(oauth::control_routes())
         .fallback(oauth::handle)
-        .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
+        // Meta's upload calls take files up to WhatsApp's 100 MB document limit.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            usize::try_from(protocol::upload::MAX_UPLOAD_BYTES).unwrap_or(usize::MAX) + 1024 * 1024,
+        ))
         .with_state(sim)
 }
 

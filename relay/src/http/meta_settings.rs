@@ -21,13 +21,14 @@ use serde_json::{Value, json};
 /// Ice breakers Meta allows per account.
 pub const MAX_ICE_BREAKERS: usize = 4;
 
-async fn channel_and_token(
+/// The tenant's channel `channel` (of `kind`, when given) and its opened access token.
+pub(super) async fn channel_and_token(
     app: &AppState,
     principal: &Principal,
     tenant: &str,
     channel: &str,
     access: Access,
-    kind: ChannelKind,
+    kind: Option<ChannelKind>,
 ) -> Result<(ChannelRecord, String), ApiError> {
     let scope = tenant_scope(app, principal, tenant, access).await?;
     let record = app
@@ -37,7 +38,9 @@ async fn channel_and_token(
         .into_iter()
         .find(|c| c.id.as_str() == channel)
         .ok_or_else(|| ApiError::not_found("channel"))?;
-    if record.kind != kind {
+    if let Some(kind) = kind
+        && record.kind != kind
+    {
         let wanted = match kind {
             ChannelKind::Instagram => "an Instagram",
             ChannelKind::Whatsapp => "a WhatsApp",
@@ -58,7 +61,7 @@ async fn channel_and_token(
     Ok((record, token.expose().to_owned()))
 }
 
-fn meta_failed(failure: &CallFailure) -> ApiError {
+pub(super) fn meta_failed(failure: &CallFailure) -> ApiError {
     if let CallFailure::Answered {
         status: 409,
         error: None,
@@ -85,7 +88,7 @@ pub async fn list_templates(
         &tenant,
         &channel,
         Access::Read,
-        ChannelKind::Whatsapp,
+        Some(ChannelKind::Whatsapp),
     )
     .await?;
     let templates = app
@@ -118,7 +121,7 @@ pub async fn get_ice_breakers(
         &tenant,
         &channel,
         Access::Read,
-        ChannelKind::Instagram,
+        Some(ChannelKind::Instagram),
     )
     .await?;
     let list = app
@@ -155,7 +158,7 @@ pub async fn put_ice_breakers(
         &tenant,
         &channel,
         Access::Manage,
-        ChannelKind::Instagram,
+        Some(ChannelKind::Instagram),
     )
     .await?;
     if input.ice_breakers.is_empty() || input.ice_breakers.len() > MAX_ICE_BREAKERS {

@@ -16,6 +16,9 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
 
+mod upload;
+pub use upload::Upload;
+
 /// Graph API version the relay speaks.
 pub const VERSION: &str = "v23.0";
 
@@ -573,6 +576,33 @@ fn choices(choices: &[Choice], kind: &str) -> Vec<Value> {
         .collect()
 }
 
+/// An Instagram media message: images in the plural `attachments` array, the other kinds
+/// in the singular `attachment` (meta-platform.md §6.2); `payload` holds a URL or an
+/// uploaded `attachment_id`.
+fn instagram_media(kind: MediaKind, payload: &Value) -> Value {
+    match kind {
+        MediaKind::Image => json!({"attachments": [{"type": "image", "payload": payload}]}),
+        other => {
+            let kind = match other {
+                MediaKind::Video => "video",
+                MediaKind::Audio => "audio",
+                _ => "file",
+            };
+            json!({"attachment": {"type": kind, "payload": payload}})
+        }
+    }
+}
+
+/// The WhatsApp message type of a media kind.
+fn whatsapp_media_type(kind: MediaKind) -> &'static str {
+    match kind {
+        MediaKind::Image => "image",
+        MediaKind::Video => "video",
+        MediaKind::Audio => "audio",
+        MediaKind::File => "document",
+    }
+}
+
 /// The Instagram Send API body (meta-platform.md §6.2).
 fn instagram_body(out: &Outgoing<'_>, comment_id: Option<&str>) -> Value {
     let recipient = match (out.content, comment_id) {
@@ -597,20 +627,15 @@ fn instagram_body(out: &Outgoing<'_>, comment_id: Option<&str>) -> Value {
             }
             return body;
         }
-        None | Some(ReplyContent::PrivateReply { .. }) => json!({ "text": out.text }),
-        Some(ReplyContent::Media { kind, url, .. }) => match kind {
-            MediaKind::Image => {
-                json!({"attachments": [{"type": "image", "payload": {"url": url}}]})
-            }
-            other => {
-                let kind = match other {
-                    MediaKind::Video => "video",
-                    MediaKind::Audio => "audio",
-                    _ => "file",
-                };
-                json!({"attachment": {"type": kind, "payload": {"url": url}}})
-            }
-        },
+        None | Some(ReplyContent::PrivateReply { .. } | ReplyContent::Text { .. }) => {
+            json!({ "text": out.text })
+        }
+        Some(ReplyContent::Media { kind, url, .. }) => {
+            instagram_media(*kind, &json!({ "url": url }))
+        }
+        Some(ReplyContent::Uploaded { kind, id, .. }) => {
+            instagram_media(*kind, &json!({ "attachment_id": id }))
+        }
         Some(ReplyContent::Heart) => json!({"attachment": {"type": "like_heart"}}),
         Some(ReplyContent::QuickReplies { text, options }) => {
             let options: Vec<Value> = options
@@ -645,11 +670,20 @@ fn instagram_body(out: &Outgoing<'_>, comment_id: Option<&str>) -> Value {
                                   "payload": {"template_type": "generic", "elements": elements}}})
         }
         // Refused by `ReplyContent::check` before queueing; sent as text if ever met.
-        Some(ReplyContent::Template { .. } | ReplyContent::HideComment { .. }) => {
+        Some(
+            ReplyContent::Template { .. }
+            | ReplyContent::HideComment { .. }
+            | ReplyContent::List { .. },
+        ) => {
             json!({ "text": out.text })
         }
     };
     let mut body = json!({"recipient": recipient, "message": message});
+    // The only cited shape of a quoted reply on Instagram (meta-platform.md §6.2, UNCONFIRMED):
+    // a top-level `reply_to`. WhatsApp's documented `context` is set in `whatsapp_body`.
+    if let Some(mid) = out.reply_to {
+        body["reply_to"] = json!({ "mid": mid });
+    }
     if out.kind == ReplyKind::HumanAgent {
         body["messaging_type"] = json!("MESSAGE_TAG");
         body["tag"] = json!("HUMAN_AGENT");
@@ -672,17 +706,31 @@ fn whatsapp_body(out: &Outgoing<'_>) -> Value {
     }
     let (kind, part) = match out.content {
         Some(ReplyContent::Media { kind, url, caption }) => {
-            let kind = match kind {
-                MediaKind::Image => "image",
-                MediaKind::Video => "video",
-                MediaKind::Audio => "audio",
-                MediaKind::File => "document",
-            };
+            let kind = whatsapp_media_type(*kind);
             let mut part = json!({ "link": url });
             if let Some(c) = caption.as_ref().filter(|_| kind != "audio") {
                 part["caption"] = json!(c);
             }
             (kind, part)
+        }
+        Some(ReplyContent::Uploaded { kind, id, caption }) => {
+            let kind = whatsapp_media_type(*kind);
+            let mut part = json!({ "id": id });
+            if let Some(c) = caption.as_ref().filter(|_| kind != "audio") {
+                part["caption"] = json!(c);
+            }
+            (kind, part)
+        }
+        Some(ReplyContent::List { text, button, rows }) => {
+            let rows: Vec<Value> = rows
+                .iter()
+                .map(|r| json!({"id": r.payload, "title": r.title}))
+                .collect();
+            (
+                "interactive",
+                json!({"type": "list", "body": {"text": text}, "action": {
+                    "button": button, "sections": [{"title": button, "rows": rows}]}}),
+            )
         }
         Some(ReplyContent::Buttons { text, buttons }) => {
             let buttons: Vec<Value> = buttons

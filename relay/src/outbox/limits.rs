@@ -25,10 +25,16 @@ impl Lane {
     #[must_use]
     pub fn of(content: Option<&ReplyContent>) -> Lane {
         match content {
-            Some(ReplyContent::Media {
-                kind: MediaKind::Audio | MediaKind::Video,
-                ..
-            }) => Lane::AudioVideo,
+            Some(
+                ReplyContent::Media {
+                    kind: MediaKind::Audio | MediaKind::Video,
+                    ..
+                }
+                | ReplyContent::Uploaded {
+                    kind: MediaKind::Audio | MediaKind::Video,
+                    ..
+                },
+            ) => Lane::AudioVideo,
             Some(ReplyContent::PrivateReply { .. }) => Lane::PrivateReply,
             _ => Lane::Text,
         }

@@ -586,3 +586,51 @@ fn feeding_in_pages_gives_the_same_figures() {
     assert_eq!(whole.replies.approved, 5);
     assert_eq!(whole.first_response_ms.median, Some(3_000));
 }
+
+#[test]
+fn per_agent_replies_first_responses_and_resolutions() {
+    let mut log = Log::default();
+    let minute = Millis::MINUTE;
+    // Thread 1: the customer waits 10 min for ag_ayu, who resolves it 30 min after it opened.
+    log.customer(1, at(0, 0));
+    log.customer(1, at(0, minute)); // still the same wait and the same opening
+    let s = log.queue(1, at(0, 10 * minute), "ag_ayu", "ada kak", None);
+    log.deliver(1, at(0, 10 * minute), s);
+    log.desk(1, at(0, 30 * minute), "ag_ayu", DeskAction::Resolved);
+    // The customer writes again: a new opening, resolved by ag_budi after 5 min; a reopen
+    // starts the clock again, and ag_budi resolves it 20 min later.
+    log.customer(1, at(0, HOUR));
+    log.desk(1, at(0, HOUR + 5 * minute), "ag_budi", DeskAction::Resolved);
+    log.desk(1, at(0, 2 * HOUR), "ag_ayu", DeskAction::Reopened);
+    log.desk(
+        1,
+        at(0, 2 * HOUR + 20 * minute),
+        "ag_budi",
+        DeskAction::Resolved,
+    );
+    // Thread 2: the drafter answers in 1 min; a second send stops no clock.
+    log.customer(2, at(1, 0));
+    let s = log.queue(2, at(1, minute), DRAFTER_AGENT, "halo", None);
+    log.deliver(2, at(1, minute), s);
+    let s = log.queue(2, at(1, 2 * minute), DRAFTER_AGENT, "ada lagi?", None);
+    log.deliver(2, at(1, 2 * minute), s);
+    // Outside the period: counted nowhere.
+    log.customer(3, at(20, 0));
+    log.desk(3, at(20, minute), "ag_old", DeskAction::Resolved);
+    let agents = log.figures().agents;
+    let by = |id: &str| agents.iter().find(|a| a.agent.as_str() == id).unwrap();
+    assert_eq!(agents.len(), 3, "{agents:?}");
+    let ayu = by("ag_ayu");
+    assert_eq!((ayu.replies, ayu.resolved), (1, 1));
+    assert_eq!(ayu.first_response_ms.median, Some(10 * minute));
+    assert_eq!(ayu.resolution_ms.median, Some(30 * minute));
+    let budi = by("ag_budi");
+    assert_eq!((budi.replies, budi.resolved), (0, 2));
+    assert_eq!(budi.first_response_ms.samples, 0);
+    // Samples 5 and 20 minutes: the lower middle one.
+    assert_eq!(budi.resolution_ms.median, Some(5 * minute));
+    let drafter = by(DRAFTER_AGENT);
+    assert_eq!((drafter.replies, drafter.resolved), (2, 0));
+    assert_eq!(drafter.first_response_ms.median, Some(minute));
+    assert_eq!(drafter.first_response_ms.samples, 1);
+}
