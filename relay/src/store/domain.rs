@@ -8,7 +8,8 @@
 //! events of one append see earlier ones' changes and the backend writes them at once.
 //! Nothing here knows how or where records are kept.
 
-use super::backend::{Backend, Changes, NewRecord, TenantTx};
+use super::backend::{Backend, Changes, NewRecord, TenantTx, Watch};
+use super::cluster::{Lease, Notice, Signal};
 use super::project::{Views, project};
 use super::{
     AgentRecord, Appended, ChannelChange, ChannelRecord, CommandOutcome, CommandRequest,
@@ -779,5 +780,23 @@ impl<B: Backend> Store for B {
     }
     async fn close(&self) -> Result<(), StoreError> {
         Backend::close(self).await
+    }
+    async fn take_lease(
+        &self,
+        job: &str,
+        holder: &str,
+        now: Millis,
+        ttl_ms: i64,
+    ) -> Result<Lease, StoreError> {
+        Backend::take_lease(self, job, holder, now, ttl_ms).await
+    }
+    async fn release_lease(&self, job: &str, holder: &str) -> Result<(), StoreError> {
+        Backend::release_lease(self, job, holder).await
+    }
+    async fn announce(&self, signal: &Signal) -> Result<(), StoreError> {
+        Backend::announce(self, signal).await
+    }
+    fn watch(&self, notices: tokio::sync::mpsc::Sender<Notice>) -> Option<Watch> {
+        Backend::watch(self, notices)
     }
 }

@@ -14,7 +14,8 @@
 //! there; the async workers never wait on the database. Values are the same bincode
 //! records sled keeps, beside the columns that key and order them.
 
-use super::backend::{Backend, Changes, Step, TenantTx};
+use super::backend::{Backend, Changes, Step, TenantTx, Watch};
+use super::cluster::{Lease, Notice, Signal, appended_payload};
 use super::{
     AgentKind, AgentRecord, ChannelChange, ChannelRecord, DeletionRecord, MessageView, Modified,
     OnceRecord, PartnerRecord, SendView, StoreError, TenantDeletion, TenantRecord, TenantRemoved,
@@ -39,16 +40,19 @@ use tokio_postgres::NoTls;
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("pg/0001_schema.sql")),
     (2, include_str!("pg/0002_tenant_deletions.sql")),
+    (3, include_str!("pg/0003_leases.sql")),
 ];
 
 /// Connections per relay process.
 const POOL_SIZE: usize = 16;
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 pub struct PgStore {
     pool: Pool,
+    /// For the listening connection, which is not the pool's (see [`listen`]).
+    config: tokio_postgres::Config,
     /// How many migrations `open` applied.
     migrated: usize,
 }
@@ -135,7 +139,7 @@ impl PgStore {
                 StoreError::Backend("DATABASE_URL is not a valid PostgreSQL URL".into())
             })?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -145,7 +149,11 @@ impl PgStore {
             .max_size(POOL_SIZE)
             .build()
             .map_err(backend)?;
-        let mut store = PgStore { pool, migrated: 0 };
+        let mut store = PgStore {
+            pool,
+            config,
+            migrated: 0,
+        };
         store.migrated = store.migrate().await?;
         Ok(store)
     }
@@ -570,6 +578,14 @@ impl TenantTx for PgTx<'_> {
             self.execute(
                 "UPDATE tenant_heads SET seq = $2, hash = $3 WHERE tenant_id = $1",
                 &[&t, &seq_col(last.event.seq)?, &last.audit.hash.as_slice()],
+            )?;
+            // Delivered to every listening relay only if, and when, this step commits.
+            self.execute(
+                "SELECT pg_notify($1, $2)",
+                &[
+                    &listen::EVENTS,
+                    &appended_payload(self.tenant, last.event.seq),
+                ],
             )?;
         }
         for entry in &changes.rewritten {
@@ -1189,12 +1205,74 @@ impl Backend for PgStore {
         Ok(())
     }
 
+    async fn take_lease(
+        &self,
+        job: &str,
+        holder: &str,
+        now: Millis,
+        ttl_ms: i64,
+    ) -> Result<Lease, StoreError> {
+        let client = self.client().await?;
+        let until = now.plus(ttl_ms).0;
+        // One statement: of relays racing for a free or lapsed lease exactly one updates it.
+        let taken = client
+            .execute(
+                "INSERT INTO leases (job, holder, expires_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (job) DO UPDATE SET holder = EXCLUDED.holder,
+                     expires_at = EXCLUDED.expires_at
+                 WHERE leases.holder = EXCLUDED.holder OR leases.expires_at <= $4",
+                &[&job, &holder, &until, &now.0],
+            )
+            .await
+            .map_err(|e| db(&e))?;
+        if taken == 1 {
+            return Ok(Lease::Held);
+        }
+        let row = client
+            .query_opt("SELECT expires_at FROM leases WHERE job = $1", &[&job])
+            .await
+            .map_err(|e| db(&e))?;
+        // Released between the two statements: free now, taken next time.
+        Ok(Lease::Busy {
+            until: row.map_or(now, |r| Millis(r.get(0))),
+        })
+    }
+
+    async fn release_lease(&self, job: &str, holder: &str) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "DELETE FROM leases WHERE job = $1 AND holder = $2",
+                &[&job, &holder],
+            )
+            .await
+            .map_err(|e| db(&e))?;
+        Ok(())
+    }
+
+    async fn announce(&self, signal: &Signal) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "SELECT pg_notify($1, $2)",
+                &[&listen::SIGNALS, &signal.payload()],
+            )
+            .await
+            .map_err(|e| db(&e))?;
+        Ok(())
+    }
+
+    fn watch(&self, notices: tokio::sync::mpsc::Sender<Notice>) -> Option<Watch> {
+        Some(Box::pin(listen::run(self.config.clone(), notices)))
+    }
+
     async fn close(&self) -> Result<(), StoreError> {
         self.pool.close();
         Ok(())
     }
 }
 
+pub mod listen;
 pub mod testdb;
 
 #[cfg(test)]
