@@ -30,6 +30,7 @@ pub mod media;
 pub mod meta_id;
 pub mod metrics;
 pub mod outbox;
+pub mod peers;
 pub mod principal;
 pub mod profiles;
 pub mod proxies;
@@ -138,6 +139,8 @@ impl Relay {
         // Everything on disk at open is durable; later events reach the hub as they are.
         let hub = Arc::new(Hub::new(store.heads().await?));
         let media = Arc::new(media::Fetcher::new().map_err(|e| RunError::Http(e.to_string()))?);
+        // Unique per process: a restarted relay is a new holder, and its old leases lapse.
+        let leases = store::cluster::Leases::new(store.clone(), clock.clone(), &ids::random("relay"));
         let graph = Graph::new(&config.meta_graph_url, &config.instagram_graph_url)
             .map_err(|e| RunError::Http(e.to_string()))?
             .with_clock(clock.clone());
@@ -152,6 +155,7 @@ impl Relay {
             clock: clock.clone(),
             limits: SendLimits::default(),
             shutdown: shutdown.clone(),
+            leases: leases.clone(),
         });
         let llm = match (&config.llm_base_url, &config.llm_model) {
             (Some(base), Some(model)) => Some(
@@ -173,6 +177,16 @@ impl Relay {
             hub.clone(),
             clock.clone(),
             outbox.clone(),
+            &shutdown,
+        );
+        // Other relays' commits reach this relay's desks and outboxes (PostgreSQL only).
+        peers::spawn(
+            peers::Peers {
+                store: store.clone(),
+                hub: hub.clone(),
+                outbox: outbox.clone(),
+                drafting: drafting.clone(),
+            },
             &shutdown,
         );
         let resumed = outbox.resume().await?;
@@ -206,6 +220,7 @@ impl Relay {
                 shutdown,
                 webhook_slots: Arc::new(tokio::sync::Semaphore::new(config_slots)),
                 disk,
+                leases,
             },
             tls,
         })
@@ -241,6 +256,7 @@ impl Relay {
         chain_heads::spawn_daily_log(
             self.state.store.clone(),
             self.state.clock.clone(),
+            self.state.leases.clone(),
             std::time::Duration::from_secs(1),
         );
         let app =

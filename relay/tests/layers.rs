@@ -51,7 +51,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "engines",
-        &["desk", "outbox", "drafting", "profiles", "chain_heads"],
+        &["desk", "outbox", "drafting", "profiles", "chain_heads", "peers"],
     ),
     (
         "flows",

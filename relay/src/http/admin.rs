@@ -9,6 +9,7 @@
 use super::AppState;
 use super::error::ApiError;
 use crate::connect::meta::MetaError;
+use crate::store::cluster::{Signal, tell};
 use crate::connect::vouch::{Claimed, VouchError, vouch};
 use crate::ids;
 use crate::principal::{Access, Principal, TenantScope, new_token, token_hash};
@@ -193,6 +194,7 @@ pub async fn revoke_agent(
     }
     app.store.sync().await?;
     app.hub.revoke(agent.clone());
+    tell(app.store.as_ref(), Signal::AgentRevoked(agent.clone())).await;
     Ok(axum::Json(json!({ "id": agent, "revoked": true })).into_response())
 }
 

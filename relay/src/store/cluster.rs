@@ -64,6 +64,14 @@ impl Signal {
     }
 }
 
+/// Announces `signal` to the other relays; a failure is logged, not returned: the change
+/// itself is durable, and only other relays' memory stays stale (until they restart).
+pub async fn tell(store: &dyn Store, signal: Signal) {
+    if let Err(e) = store.announce(&signal).await {
+        tracing::warn!(signal = %signal.payload(), error = %e, "other relays not told");
+    }
+}
+
 /// The payload of an `Appended` notice: the head, then the tenant.
 #[must_use]
 pub fn appended_payload(tenant: &TenantId, head: Seq) -> String {
@@ -130,6 +138,19 @@ impl Leases {
     #[must_use]
     pub fn holder(&self) -> &str {
         &self.holder
+    }
+}
+
+/// Whether this relay runs this round of a periodic `job` done every `every_ms`: it holds
+/// (or renews) the job's lease for two periods, so when its holder dies another relay takes
+/// the rounds over within two periods. A storage failure counts as not this relay's turn.
+pub async fn has_turn(leases: &Leases, job: &str, every_ms: i64) -> bool {
+    match leases.hold(job, every_ms.saturating_mul(2)).await {
+        Ok(lease) => lease == Lease::Held,
+        Err(e) => {
+            tracing::warn!(job, error = %e, "lease not read; skipping this round");
+            false
+        }
     }
 }
 
