@@ -141,6 +141,7 @@ impl Relay {
         let media = Arc::new(media::Fetcher::new().map_err(|e| RunError::Http(e.to_string()))?);
         // Unique per process: a restarted relay is a new holder, and its old leases lapse.
         let leases = store::cluster::Leases::new(store.clone(), clock.clone(), &ids::random("relay"));
+        tracing::info!(holder = leases.holder(), "this relay's lease holder id");
         let graph = Graph::new(&config.meta_graph_url, &config.instagram_graph_url)
             .map_err(|e| RunError::Http(e.to_string()))?
             .with_clock(clock.clone());

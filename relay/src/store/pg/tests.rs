@@ -245,3 +245,88 @@ async fn row_security_shows_a_tenant_only_its_own_rows_in_every_tenant_table() {
     );
     store.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_lease_has_one_holder_until_it_lapses_or_is_given_up() {
+    use crate::store::cluster::Lease;
+    use protocol::Millis;
+    let db = TestDb::create().await.unwrap();
+    let store = PgStore::open(db.url()).await.unwrap();
+    let job = "outbox/tn_a";
+    assert_eq!(
+        store.take_lease(job, "r1", Millis(1000), 100).await.unwrap(),
+        Lease::Held
+    );
+    assert_eq!(
+        store.take_lease(job, "r2", Millis(1050), 100).await.unwrap(),
+        Lease::Busy {
+            until: Millis(1100)
+        }
+    );
+    // The holder renews; the other must wait for the new expiry.
+    assert_eq!(
+        store.take_lease(job, "r1", Millis(1090), 100).await.unwrap(),
+        Lease::Held
+    );
+    assert_eq!(
+        store.take_lease(job, "r2", Millis(1150), 100).await.unwrap(),
+        Lease::Busy {
+            until: Millis(1190)
+        }
+    );
+    // Lapsed: taken over.
+    assert_eq!(
+        store.take_lease(job, "r2", Millis(1190), 100).await.unwrap(),
+        Lease::Held
+    );
+    assert!(matches!(
+        store.take_lease(job, "r1", Millis(1200), 100).await.unwrap(),
+        Lease::Busy { .. }
+    ));
+    // Given up: free at once; releasing someone else's lease changes nothing.
+    store.release_lease(job, "r1").await.unwrap();
+    assert!(matches!(
+        store.take_lease(job, "r1", Millis(1200), 100).await.unwrap(),
+        Lease::Busy { .. }
+    ));
+    store.release_lease(job, "r2").await.unwrap();
+    assert_eq!(
+        store.take_lease(job, "r1", Millis(1200), 100).await.unwrap(),
+        Lease::Held
+    );
+    store.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn listeners_hear_committed_heads_and_signals_only() {
+    use crate::store::cluster::{Notice, Signal};
+    let db = TestDb::create().await.unwrap();
+    let writer = PgStore::open(db.url()).await.unwrap();
+    let reader = PgStore::open(db.url()).await.unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let watch = tokio::spawn(reader.watch(tx).unwrap());
+    assert_eq!(rx.recv().await, Some(Notice::Resync), "listening first");
+    let s = scope("tn_a");
+    writer
+        .append(&s, vec![text("tn_a", "m1", "hi", 1000), text("tn_a", "m2", "hi", 1001)])
+        .await
+        .unwrap();
+    assert_eq!(
+        rx.recv().await,
+        Some(Notice::Appended {
+            tenant: protocol::TenantId::new("tn_a"),
+            head: protocol::Seq(2)
+        })
+    );
+    // A duplicate appends nothing and notifies nothing; a signal arrives next.
+    writer
+        .append(&s, vec![text("tn_a", "m1", "hi", 1000)])
+        .await
+        .unwrap();
+    let signal = Signal::AgentRevoked(protocol::AgentId::new("ag_1"));
+    writer.announce(&signal).await.unwrap();
+    assert_eq!(rx.recv().await, Some(Notice::Signal(signal)));
+    watch.abort();
+    writer.close().await.unwrap();
+    reader.close().await.unwrap();
+}
