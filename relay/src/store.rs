@@ -743,6 +743,14 @@ pub trait Store: Send + Sync + 'static {
     /// Final flush at shutdown.
     async fn close(&self) -> Result<(), StoreError>;
 
+    /// Appends entries exported from another relay exactly as they were (events with their
+    /// audit records), projecting the views as the events do; each must continue the log
+    /// (the next seq, chained to the head's hash) or nothing is written. Answers the head.
+    async fn import_entries(
+        &self,
+        scope: &TenantScope,
+        entries: Vec<crate::audit::Entry>,
+    ) -> Result<Seq, StoreError>;
     /// Takes or renews the lease on `job` for `holder` (see [`cluster::Lease`]).
     async fn take_lease(
         &self,

@@ -106,6 +106,30 @@ impl<'a> Staged<'a> {
         Ok(event)
     }
 
+    /// Appends an exported entry as it was: it must continue the chain, for this tenant.
+    fn restore(&mut self, entry: audit::Entry) -> Result<(), StoreError> {
+        let (head, chain) = self.chain()?;
+        let seq = entry.event.seq;
+        if seq != head.next()
+            || entry.audit.n != seq
+            || entry.audit.prev != chain
+            || entry.event.tenant != self.tenant
+        {
+            return Err(StoreError::Conflict(format!(
+                "entry {seq} does not continue this tenant's log at {head}"
+            )));
+        }
+        self.head = Some((seq, entry.audit.hash));
+        project(&entry.event, self)?;
+        // Meta's ids are not kept with events: a redelivery from before the move is new here.
+        self.events.push(NewRecord {
+            event: entry.event,
+            audit: entry.audit,
+            dedup_key: None,
+        });
+        Ok(())
+    }
+
     /// Appends `events`, skipping duplicates (of the log and of this batch).
     fn append(&mut self, events: Vec<NewEvent>) -> Result<Vec<Appended>, StoreError> {
         let mut out = Vec::with_capacity(events.len());
@@ -780,6 +804,23 @@ impl<B: Backend> Store for B {
     }
     async fn close(&self) -> Result<(), StoreError> {
         Backend::close(self).await
+    }
+    async fn import_entries(
+        &self,
+        scope: &TenantScope,
+        entries: Vec<audit::Entry>,
+    ) -> Result<Seq, StoreError> {
+        let tenant = scope.tenant().clone();
+        self.tenant_step(scope.tenant(), move |tx| {
+            let mut staged = Staged::new(tx, tenant);
+            for entry in entries {
+                staged.restore(entry)?;
+            }
+            let head = staged.chain()?.0;
+            staged.finish(Changes::default())?;
+            Ok(head)
+        })
+        .await
     }
     async fn take_lease(
         &self,
