@@ -127,28 +127,36 @@ async fn enter_tenant(tx: &Transaction<'_>, tenant: &TenantId) -> Result<(), Sto
     Ok(())
 }
 
+/// The relay's connection pool for `url` (and the parsed configuration), also what the
+/// ingest benchmark's PostgreSQL floor writes through.
+///
+/// # Errors
+/// The URL is malformed.
+pub fn pool(url: &str) -> Result<(Pool, tokio_postgres::Config), StoreError> {
+    let config = tokio_postgres::Config::from_str(url)
+        // The driver's message may quote the URL, password included: say only what.
+        .map_err(|_| StoreError::Backend("DATABASE_URL is not a valid PostgreSQL URL".into()))?;
+    let manager = Manager::from_config(
+        config.clone(),
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    let pool = Pool::builder(manager)
+        .max_size(POOL_SIZE)
+        .build()
+        .map_err(backend)?;
+    Ok((pool, config))
+}
+
 impl PgStore {
     /// Connects to `url`, applies pending migrations and answers the store.
     ///
     /// # Errors
     /// The URL is malformed, the database cannot be reached, or a migration fails.
     pub async fn open(url: &str) -> Result<PgStore, StoreError> {
-        let config = tokio_postgres::Config::from_str(url)
-            // The driver's message may quote the URL, password included: say only what.
-            .map_err(|_| {
-                StoreError::Backend("DATABASE_URL is not a valid PostgreSQL URL".into())
-            })?;
-        let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .build()
-            .map_err(backend)?;
+        let (pool, config) = pool(url)?;
         let mut store = PgStore {
             pool,
             config,
