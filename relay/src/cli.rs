@@ -978,8 +978,16 @@ fn export_audit(
             }
             None => {
                 let mut stdout = std::io::stdout().lock();
-                audit::export(client, base, token, tenant, header, &mut stdout, &mut on_page)
-                    .await?
+                audit::export(
+                    client,
+                    base,
+                    token,
+                    tenant,
+                    header,
+                    &mut stdout,
+                    &mut on_page,
+                )
+                .await?
             }
         };
         let line = format!("exported events 1..={written} of tenant {tenant}");

@@ -140,7 +140,8 @@ impl Relay {
         let hub = Arc::new(Hub::new(store.heads().await?));
         let media = Arc::new(media::Fetcher::new().map_err(|e| RunError::Http(e.to_string()))?);
         // Unique per process: a restarted relay is a new holder, and its old leases lapse.
-        let leases = store::cluster::Leases::new(store.clone(), clock.clone(), &ids::random("relay"));
+        let leases =
+            store::cluster::Leases::new(store.clone(), clock.clone(), &ids::random("relay"));
         tracing::info!(holder = leases.holder(), "this relay's lease holder id");
         let graph = Graph::new(&config.meta_graph_url, &config.instagram_graph_url)
             .map_err(|e| RunError::Http(e.to_string()))?

@@ -15,10 +15,10 @@
 //! `TenantDeletion` record with the counts and the chain's last head stays in the registry.
 
 use crate::http::AppState;
-use crate::store::cluster::{Signal, tell};
 use crate::ids;
 use crate::outbox::classify::classify;
 use crate::principal::TenantScope;
+use crate::store::cluster::{Signal, tell};
 use crate::store::{NewEvent, Reconnect, StoreError};
 use protocol::{AccountEvent, AccountEventKind, ChannelId, EventBody, Millis};
 
@@ -226,7 +226,11 @@ pub async fn delete_tenant(
     app.store.sync().await?;
     // After the sync: a desk told to erase its copy can never find the data again.
     app.hub.delete_tenant(scope.tenant());
-    tell(app.store.as_ref(), Signal::TenantDeleted(scope.tenant().clone())).await;
+    tell(
+        app.store.as_ref(),
+        Signal::TenantDeleted(scope.tenant().clone()),
+    )
+    .await;
     tracing::info!(
         tenant = %scope.tenant(),
         by,

@@ -763,8 +763,5 @@ pub trait Store: Send + Sync + 'static {
     /// Tells the other relays on this storage about a change they keep in memory.
     async fn announce(&self, signal: &cluster::Signal) -> Result<(), StoreError>;
     /// The loop hearing other relays (see [`backend::Backend::watch`]).
-    fn watch(
-        &self,
-        notices: tokio::sync::mpsc::Sender<cluster::Notice>,
-    ) -> Option<backend::Watch>;
+    fn watch(&self, notices: tokio::sync::mpsc::Sender<cluster::Notice>) -> Option<backend::Watch>;
 }

@@ -51,7 +51,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "engines",
-        &["desk", "outbox", "drafting", "profiles", "chain_heads", "peers"],
+        &[
+            "desk",
+            "outbox",
+            "drafting",
+            "profiles",
+            "chain_heads",
+            "peers",
+        ],
     ),
     (
         "flows",

@@ -32,7 +32,13 @@ async fn a_tenant_moves_between_backends_with_its_history_and_evidence() {
     let t = w.a.clone();
     // History: messages (one with non-ASCII text), credits, settings, a reply queued.
     for i in 0..5 {
-        let body = ig_dm(IG_A, &format!("mv-{i}"), "5310000000001", "olá, ¿precio? 🌸", now_ms());
+        let body = ig_dm(
+            IG_A,
+            &format!("mv-{i}"),
+            "5310000000001",
+            "olá, ¿precio? 🌸",
+            now_ms(),
+        );
         assert_eq!(w.api.webhook("instagram", &body).await.unwrap(), 200);
     }
     w.top_up(&t, 7).await.unwrap();
@@ -48,7 +54,12 @@ async fn a_tenant_moves_between_backends_with_its_history_and_evidence() {
         .unwrap();
 
     let file = w.dir.path().join("tenant.jsonl");
-    let out = cli(&w.api.url, &["export", "--tenant", &t.id, "--out", file.to_str().unwrap()], None).await;
+    let out = cli(
+        &w.api.url,
+        &["export", "--tenant", &t.id, "--out", file.to_str().unwrap()],
+        None,
+    )
+    .await;
     assert!(out.status.success(), "{out:?}");
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("exported events 1..="), "{said}");
@@ -61,7 +72,10 @@ async fn a_tenant_moves_between_backends_with_its_history_and_evidence() {
     assert!(verify.status.success(), "{verify:?}");
     let text = std::fs::read_to_string(&file).unwrap();
     for secret in &w.secrets {
-        assert!(!text.contains(secret.as_str()), "a secret in the tenant file");
+        assert!(
+            !text.contains(secret.as_str()),
+            "a secret in the tenant file"
+        );
     }
 
     // The other backend, on a relay that has never seen the tenant.

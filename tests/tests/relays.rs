@@ -55,9 +55,8 @@ async fn lease_holder(db_url: &str, tenant: &str, logs: &[std::path::PathBuf]) -
         .await
         .unwrap()?;
     let holder: String = row.get(0);
-    logs.iter().position(|log| {
-        std::fs::read_to_string(log).is_ok_and(|text| text.contains(&holder))
-    })
+    logs.iter()
+        .position(|log| std::fs::read_to_string(log).is_ok_and(|text| text.contains(&holder)))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -124,9 +123,7 @@ async fn two_relays_on_one_database_survive_kill_minus_nine_of_the_lease_holder(
     // Replies approved on both relays' desks: each is durable once answered.
     for (i, thread) in threads.iter().enumerate() {
         let api = &apis[i % 2];
-        let mut desk = RawDesk::caught_up(&api.url, &t.agent_token)
-            .await
-            .unwrap();
+        let mut desk = RawDesk::caught_up(&api.url, &t.agent_token).await.unwrap();
         let command = Command::SendReply {
             thread: thread.clone(),
             text: format!("reply number {i}"),
@@ -220,7 +217,10 @@ async fn two_relays_on_one_database_survive_kill_minus_nine_of_the_lease_holder(
     assert!(twice.is_empty(), "sent more than once: {twice:?}");
 
     // Every acknowledged webhook, exactly once, whichever relay acknowledged it.
-    let events = survivor_api.all_events(&t.id, OPERATOR_TOKEN).await.unwrap();
+    let events = survivor_api
+        .all_events(&t.id, OPERATOR_TOKEN)
+        .await
+        .unwrap();
     let mut stored: HashMap<String, usize> = HashMap::new();
     for e in &events {
         if let Some(mid) = e["body"]["Inbound"]["kind"]["Message"]["mid"].as_str() {

@@ -29,7 +29,9 @@ pub(super) fn import(
     };
     let mut lines = input.lines();
     let header: Value = match lines.next() {
-        Some(line) => serde_json::from_str(&line?).context("the first line is not a tenant header")?,
+        Some(line) => {
+            serde_json::from_str(&line?).context("the first line is not a tenant header")?
+        }
         None => bail!("the file is empty"),
     };
     runtime()?.block_on(async move {
@@ -42,9 +44,13 @@ pub(super) fn import(
             Some(header),
         )
         .await?;
-        let tenant = created["tenant"].as_str().context("no tenant in the answer")?.to_owned();
+        let tenant = created["tenant"]
+            .as_str()
+            .context("no tenant in the answer")?
+            .to_owned();
         let head = created["head"].as_u64().unwrap_or(0);
-        let mut progress = progress::Progress::start(&format!("importing tenant {tenant}"), Some(head));
+        let mut progress =
+            progress::Progress::start(&format!("importing tenant {tenant}"), Some(head));
         let path = format!("/v1/tenants/{tenant}/import/entries");
         let mut page: Vec<Value> = Vec::new();
         let mut bytes = 0;
@@ -61,7 +67,15 @@ pub(super) fn import(
             if page.len() >= PAGE_ENTRIES || bytes >= PAGE_BYTES {
                 let n = page.len() as u64;
                 let body = json!({ "entries": std::mem::take(&mut page) });
-                call_admin(client, base, token, reqwest::Method::POST, &path, Some(body)).await?;
+                call_admin(
+                    client,
+                    base,
+                    token,
+                    reqwest::Method::POST,
+                    &path,
+                    Some(body),
+                )
+                .await?;
                 imported += n;
                 progress.advance(n);
                 bytes = 0;
@@ -70,7 +84,15 @@ pub(super) fn import(
         if !page.is_empty() {
             let n = page.len() as u64;
             let body = json!({ "entries": page });
-            call_admin(client, base, token, reqwest::Method::POST, &path, Some(body)).await?;
+            call_admin(
+                client,
+                base,
+                token,
+                reqwest::Method::POST,
+                &path,
+                Some(body),
+            )
+            .await?;
             imported += n;
             progress.advance(n);
         }
@@ -78,7 +100,11 @@ pub(super) fn import(
         let verdict = call_admin(client, base, token, reqwest::Method::GET, &verify, None).await?;
         progress.finish(&format!(
             "imported tenant {tenant}: {imported} events; evidence chain {}",
-            if verdict["ok"] == Value::Bool(true) { "verified" } else { "BROKEN" }
+            if verdict["ok"] == Value::Bool(true) {
+                "verified"
+            } else {
+                "BROKEN"
+            }
         ));
         audit::broken(&verdict)
     })

@@ -9,11 +9,11 @@
 use super::AppState;
 use super::error::ApiError;
 use crate::connect::meta::MetaError;
-use crate::store::cluster::{Signal, tell};
 use crate::connect::vouch::{Claimed, VouchError, vouch};
 use crate::ids;
 use crate::principal::{Access, Principal, TenantScope, new_token, token_hash};
 use crate::secret::Secret;
+use crate::store::cluster::{Signal, tell};
 use crate::store::{
     AgentKind, AgentRecord, ChannelKind, ChannelRecord, MessageView, PartnerRecord, SendView,
     TenantRecord, TenantSettings, ThreadView,

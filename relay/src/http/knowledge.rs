@@ -49,7 +49,11 @@ pub async fn put_knowledge(
     app.store.put_knowledge(&scope, &text).await?;
     app.store.sync().await?;
     app.drafting.forget(scope.tenant());
-    tell(app.store.as_ref(), Signal::Knowledge(scope.tenant().clone())).await;
+    tell(
+        app.store.as_ref(),
+        Signal::Knowledge(scope.tenant().clone()),
+    )
+    .await;
     Ok(axum::Json(json!({
         "business": knowledge.business.name,
         "items": knowledge.items.len(),

@@ -138,7 +138,10 @@ pub async fn import(
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
                     "route_taken",
-                    format!("an account of channel {} is connected here already", channel.id),
+                    format!(
+                        "an account of channel {} is connected here already",
+                        channel.id
+                    ),
                 ));
             }
         }

@@ -6,6 +6,7 @@
 //! [`super::domain`], which turns any [`Backend`] into a [`super::Store`]. A backend only
 //! keeps records and makes a step's [`Changes`] atomic; it decides nothing.
 
+use super::cluster::{Lease, Notice, Signal};
 use super::{
     AgentRecord, ChannelChange, ChannelRecord, DeletionRecord, MessageView, Modified, OnceRecord,
     PartnerRecord, SendView, StoreError, TenantDeletion, TenantRecord, TenantRemoved,
@@ -14,7 +15,6 @@ use super::{
 use crate::audit::{AuditRecord, Entry, Hash};
 use crate::ingest::parse::RouteKey;
 use crate::principal::TenantScope;
-use super::cluster::{Lease, Notice, Signal};
 use async_trait::async_trait;
 use protocol::{
     AgentId, Answer, ChannelId, CommandKey, Event, Millis, PartnerId, Seq, TenantId, ThreadId,

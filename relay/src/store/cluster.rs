@@ -22,7 +22,10 @@ use std::sync::Arc;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Notice {
     /// The tenant's log reached `head` (committed).
-    Appended { tenant: TenantId, head: Seq },
+    Appended {
+        tenant: TenantId,
+        head: Seq,
+    },
     Signal(Signal),
     /// The listening connection was (re)made: notices may have been missed; compare every
     /// tenant's head with what was delivered.

@@ -56,7 +56,6 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
-use relay::store::pg::testdb::TestDb;
 use desk_tui::{ConnectionState, Replica, SyncConfig, SyncHandle, Token, Update};
 use futures_util::{SinkExt, StreamExt};
 use harness::bench::figures::{CpuMark, CpuUse, max_ms, merge, micros, ms, new_histogram};
@@ -68,6 +67,7 @@ use hdrhistogram::Histogram;
 use protocol::codec::{decode_binary, encode_binary};
 use protocol::inbound::InboundKind;
 use protocol::{ClientFrame, Event, EventBody, PROTOCOL_VERSION, Seq, ServerFrame, TenantId};
+use relay::store::pg::testdb::TestDb;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -727,7 +727,11 @@ async fn fresh_db(args: &Args) -> Result<Option<TestDb>> {
     if !args.postgres {
         return Ok(None);
     }
-    Ok(Some(TestDb::create().await.context("cannot create a PostgreSQL database")?))
+    Ok(Some(
+        TestDb::create()
+            .await
+            .context("cannot create a PostgreSQL database")?,
+    ))
 }
 
 async fn latency_run(

@@ -253,7 +253,11 @@ async fn run(args: Args, mut cores: Cores) -> Result<()> {
 
     let mut relays = Vec::with_capacity(args.relays);
     for n in 0..args.relays {
-        let data = tmp.path().join(format!("relay-data-{n}")).display().to_string();
+        let data = tmp
+            .path()
+            .join(format!("relay-data-{n}"))
+            .display()
+            .to_string();
         let mut envs = vec![
             ("RELAY_LISTEN", "127.0.0.1:0"),
             ("RELAY_DATA_DIR", data.as_str()),
@@ -271,7 +275,10 @@ async fn run(args: Args, mut cores: Cores) -> Result<()> {
             ("RUST_LOG", "warn"),
         ];
         if let Some(url) = &args.database_url {
-            envs.extend([("RELAY_STORAGE", "postgres"), ("DATABASE_URL", url.as_str())]);
+            envs.extend([
+                ("RELAY_STORAGE", "postgres"),
+                ("DATABASE_URL", url.as_str()),
+            ]);
         }
         relays.push(
             Proc::spawn(Spawn {

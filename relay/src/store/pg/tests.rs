@@ -254,44 +254,68 @@ async fn a_lease_has_one_holder_until_it_lapses_or_is_given_up() {
     let store = PgStore::open(db.url()).await.unwrap();
     let job = "outbox/tn_a";
     assert_eq!(
-        store.take_lease(job, "r1", Millis(1000), 100).await.unwrap(),
+        store
+            .take_lease(job, "r1", Millis(1000), 100)
+            .await
+            .unwrap(),
         Lease::Held
     );
     assert_eq!(
-        store.take_lease(job, "r2", Millis(1050), 100).await.unwrap(),
+        store
+            .take_lease(job, "r2", Millis(1050), 100)
+            .await
+            .unwrap(),
         Lease::Busy {
             until: Millis(1100)
         }
     );
     // The holder renews; the other must wait for the new expiry.
     assert_eq!(
-        store.take_lease(job, "r1", Millis(1090), 100).await.unwrap(),
+        store
+            .take_lease(job, "r1", Millis(1090), 100)
+            .await
+            .unwrap(),
         Lease::Held
     );
     assert_eq!(
-        store.take_lease(job, "r2", Millis(1150), 100).await.unwrap(),
+        store
+            .take_lease(job, "r2", Millis(1150), 100)
+            .await
+            .unwrap(),
         Lease::Busy {
             until: Millis(1190)
         }
     );
     // Lapsed: taken over.
     assert_eq!(
-        store.take_lease(job, "r2", Millis(1190), 100).await.unwrap(),
+        store
+            .take_lease(job, "r2", Millis(1190), 100)
+            .await
+            .unwrap(),
         Lease::Held
     );
     assert!(matches!(
-        store.take_lease(job, "r1", Millis(1200), 100).await.unwrap(),
+        store
+            .take_lease(job, "r1", Millis(1200), 100)
+            .await
+            .unwrap(),
         Lease::Busy { .. }
     ));
     // Given up: free at once; releasing someone else's lease changes nothing.
     store.release_lease(job, "r1").await.unwrap();
     assert!(matches!(
-        store.take_lease(job, "r1", Millis(1200), 100).await.unwrap(),
+        store
+            .take_lease(job, "r1", Millis(1200), 100)
+            .await
+            .unwrap(),
         Lease::Busy { .. }
     ));
     store.release_lease(job, "r2").await.unwrap();
     assert_eq!(
-        store.take_lease(job, "r1", Millis(1200), 100).await.unwrap(),
+        store
+            .take_lease(job, "r1", Millis(1200), 100)
+            .await
+            .unwrap(),
         Lease::Held
     );
     store.close().await.unwrap();
@@ -308,7 +332,13 @@ async fn listeners_hear_committed_heads_and_signals_only() {
     assert_eq!(rx.recv().await, Some(Notice::Resync), "listening first");
     let s = scope("tn_a");
     writer
-        .append(&s, vec![text("tn_a", "m1", "hi", 1000), text("tn_a", "m2", "hi", 1001)])
+        .append(
+            &s,
+            vec![
+                text("tn_a", "m1", "hi", 1000),
+                text("tn_a", "m2", "hi", 1001),
+            ],
+        )
         .await
         .unwrap();
     assert_eq!(
