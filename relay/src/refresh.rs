@@ -32,10 +32,10 @@ pub fn spawn(app: AppState) {
     stop.clone().spawn(async move {
         loop {
             // Relays sharing a database refresh by turns: one holds the `refresh` lease.
-            if crate::store::cluster::has_turn(&app.leases, "refresh", every).await {
-                if let Err(e) = round(&app).await {
-                    tracing::warn!(error = %e, "token refresh round failed");
-                }
+            if crate::store::cluster::has_turn(&app.leases, "refresh", every).await
+                && let Err(e) = round(&app).await
+            {
+                tracing::warn!(error = %e, "token refresh round failed");
             }
             if stop.unless_stopping(app.clock.sleep(every)).await.is_none() {
                 return;

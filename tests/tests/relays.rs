@@ -80,11 +80,11 @@ async fn two_relays_on_one_database_survive_kill_minus_nine_of_the_lease_holder(
         log: fx.w.dir.path().join("relay-b.log"),
         extra_env: fx.w.options.extra_env.clone(),
     };
-    let mut relays = vec![
+    let mut relays = [
         Some(fx.w.relay.take().unwrap()),
         Some(Relay::start(&b_opts).await.unwrap()),
     ];
-    let logs = vec![fx.w.options.log.clone(), b_opts.log.clone()];
+    let logs = [fx.w.options.log.clone(), b_opts.log.clone()];
     let apis: Vec<Api> = relays
         .iter()
         .map(|r| Api::new(&r.as_ref().unwrap().url))

@@ -55,16 +55,16 @@ pub(super) fn import(
         let mut page: Vec<Value> = Vec::new();
         let mut bytes = 0;
         let mut imported = 0u64;
-        let mut line_no = 1;
-        for line in lines {
+        // Line 1 was the header; a page goes out when full or at the end of the file.
+        let mut lines = (2u64..).zip(lines).peekable();
+        while let Some((line_no, line)) = lines.next() {
             let line = line?;
-            line_no += 1;
-            if line.trim().is_empty() {
-                continue;
+            if !line.trim().is_empty() {
+                bytes += line.len();
+                page.push(serde_json::from_str(&line).with_context(|| format!("line {line_no}"))?);
             }
-            bytes += line.len();
-            page.push(serde_json::from_str(&line).with_context(|| format!("line {line_no}"))?);
-            if page.len() >= PAGE_ENTRIES || bytes >= PAGE_BYTES {
+            let last = lines.peek().is_none();
+            if page.len() >= PAGE_ENTRIES || bytes >= PAGE_BYTES || (last && !page.is_empty()) {
                 let n = page.len() as u64;
                 let body = json!({ "entries": std::mem::take(&mut page) });
                 call_admin(
@@ -80,21 +80,6 @@ pub(super) fn import(
                 progress.advance(n);
                 bytes = 0;
             }
-        }
-        if !page.is_empty() {
-            let n = page.len() as u64;
-            let body = json!({ "entries": page });
-            call_admin(
-                client,
-                base,
-                token,
-                reqwest::Method::POST,
-                &path,
-                Some(body),
-            )
-            .await?;
-            imported += n;
-            progress.advance(n);
         }
         let verify = format!("/v1/tenants/{tenant}/audit/verify");
         let verdict = call_admin(client, base, token, reqwest::Method::GET, &verify, None).await?;

@@ -78,10 +78,10 @@ async fn session(
             }
             _ => None,
         };
-        if let Some(notice) = notice {
-            if out.send(notice).await.is_err() {
-                return Ok(true);
-            }
+        if let Some(notice) = notice
+            && out.send(notice).await.is_err()
+        {
+            return Ok(true);
         }
     }
     // `client` lived until here (borrowed by `listen`): dropping it would end the session.
