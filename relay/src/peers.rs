@@ -5,8 +5,9 @@
 //! tenant whose head moved past what this relay's hub has delivered, the feeder reads the
 //! rows after the hub's durable head, in order, and publishes them, so desks here see events
 //! ingested, sent or commanded elsewhere with no gap (the hub's head is where the next read
-//! starts) and no duplicate (sessions skip what they sent; an event this relay published
-//! itself is below the head and not read again). After the listener (re)connects, every
+//! starts) and no duplicate (sessions skip what they sent; this relay's own commits are not
+//! notified back to it, since it published them itself, and an event below the hub's head
+//! is not read again). After the listener (re)connects, every
 //! tenant's head is compared the same way, so a relay that lost its connection catches up
 //! from the tables. Notices arriving together are merged per tenant, so a burst costs one
 //! read per tenant.

@@ -75,16 +75,22 @@ pub async fn tell(store: &dyn Store, signal: Signal) {
     }
 }
 
-/// The payload of an `Appended` notice: the head, then the tenant.
+/// The payload of an `Appended` notice: the head, the tenant, and the store that committed
+/// it (`origin`, random per process), so a relay skips its own commits: it published those
+/// itself.
 #[must_use]
-pub fn appended_payload(tenant: &TenantId, head: Seq) -> String {
-    format!("{} {tenant}", head.0)
+pub fn appended_payload(tenant: &TenantId, head: Seq, origin: &str) -> String {
+    format!("{} {tenant} {origin}", head.0)
 }
 
-/// The notice an `chatdesk_events` payload names.
+/// The notice a `chatdesk_events` payload names, unless it came from `own` origin.
 #[must_use]
-pub fn parse_appended(payload: &str) -> Option<Notice> {
-    let (head, tenant) = payload.split_once(' ')?;
+pub fn parse_appended(payload: &str, own: &str) -> Option<Notice> {
+    let mut parts = payload.split(' ');
+    let (head, tenant, origin) = (parts.next()?, parts.next()?, parts.next()?);
+    if origin == own {
+        return None;
+    }
     Some(Notice::Appended {
         tenant: TenantId::new(tenant),
         head: Seq(head.parse().ok()?),
@@ -171,13 +177,15 @@ mod tests {
             assert_eq!(Signal::parse(&s.payload()), Some(s));
         }
         assert_eq!(Signal::parse("newer t_1"), None);
+        let payload = appended_payload(&TenantId::new("t_1"), Seq(42), "o_1");
         assert_eq!(
-            parse_appended(&appended_payload(&TenantId::new("t_1"), Seq(42))),
+            parse_appended(&payload, "o_2"),
             Some(Notice::Appended {
                 tenant: TenantId::new("t_1"),
                 head: Seq(42)
             })
         );
-        assert_eq!(parse_appended("x t_1"), None);
+        assert_eq!(parse_appended(&payload, "o_1"), None, "its own commit");
+        assert_eq!(parse_appended("x t_1 o_1", "o_2"), None);
     }
 }

@@ -33,6 +33,7 @@ use protocol::{
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
+use std::sync::Arc;
 use tokio::runtime::Handle;
 use tokio_postgres::NoTls;
 
@@ -53,6 +54,8 @@ pub struct PgStore {
     pool: Pool,
     /// For the listening connection, which is not the pool's (see [`listen`]).
     config: tokio_postgres::Config,
+    /// Names this process's commits in their notifications, so its listener skips them.
+    origin: Arc<str>,
     /// How many migrations `open` applied.
     migrated: usize,
 }
@@ -160,6 +163,7 @@ impl PgStore {
         let mut store = PgStore {
             pool,
             config,
+            origin: Arc::from(crate::ids::random("st")),
             migrated: 0,
         };
         store.migrated = store.migrate().await?;
@@ -234,6 +238,7 @@ impl PgStore {
     ) -> Result<R, StoreError> {
         let mut client = self.client().await?;
         let tenant = tenant.clone();
+        let origin = self.origin.clone();
         let handle = Handle::current();
         tokio::task::spawn_blocking(move || {
             let tx = handle.block_on(client.transaction()).map_err(|e| db(&e))?;
@@ -257,6 +262,7 @@ impl PgStore {
                 tx,
                 handle: &handle,
                 tenant: &tenant,
+                origin: &origin,
                 head,
             };
             let out = step(&mut pg)?;
@@ -362,6 +368,7 @@ struct PgTx<'a> {
     tx: Transaction<'a>,
     handle: &'a Handle,
     tenant: &'a TenantId,
+    origin: &'a str,
     /// The head as locked at the step's start (writing steps only).
     head: Option<(Seq, Hash)>,
 }
@@ -592,7 +599,7 @@ impl TenantTx for PgTx<'_> {
                 "SELECT pg_notify($1, $2)",
                 &[
                     &listen::EVENTS,
-                    &appended_payload(self.tenant, last.event.seq),
+                    &appended_payload(self.tenant, last.event.seq, self.origin),
                 ],
             )?;
         }
@@ -1271,7 +1278,11 @@ impl Backend for PgStore {
     }
 
     fn watch(&self, notices: tokio::sync::mpsc::Sender<Notice>) -> Option<Watch> {
-        Some(Box::pin(listen::run(self.config.clone(), notices)))
+        Some(Box::pin(listen::run(
+            self.config.clone(),
+            self.origin.to_string(),
+            notices,
+        )))
     }
 
     async fn close(&self) -> Result<(), StoreError> {

@@ -22,11 +22,12 @@ pub const SIGNALS: &str = "chatdesk_signals";
 const RETRY_FIRST: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 
-/// Listens until `out` closes, connecting again whenever the connection fails.
-pub async fn run(config: tokio_postgres::Config, out: mpsc::Sender<Notice>) {
+/// Listens until `out` closes, connecting again whenever the connection fails. Commits of
+/// the store whose origin is `own` are not passed on: that relay published them itself.
+pub async fn run(config: tokio_postgres::Config, own: String, out: mpsc::Sender<Notice>) {
     let mut pause = RETRY_FIRST;
     while !out.is_closed() {
-        match session(&config, &out).await {
+        match session(&config, &own, &out).await {
             // Heard something before it ended: a fresh failure, retry soon.
             Ok(true) => pause = RETRY_FIRST,
             Ok(false) => {}
@@ -44,6 +45,7 @@ pub async fn run(config: tokio_postgres::Config, out: mpsc::Sender<Notice>) {
 /// One connection's life; answers whether it got as far as listening.
 async fn session(
     config: &tokio_postgres::Config,
+    own: &str,
     out: &mpsc::Sender<Notice>,
 ) -> Result<bool, String> {
     // The driver's messages never carry the password.
@@ -72,7 +74,9 @@ async fn session(
     }
     while let Some(message) = messages.next().await {
         let notice = match message.map_err(|e| e.to_string())? {
-            AsyncMessage::Notification(n) if n.channel() == EVENTS => parse_appended(n.payload()),
+            AsyncMessage::Notification(n) if n.channel() == EVENTS => {
+                parse_appended(n.payload(), own)
+            }
             AsyncMessage::Notification(n) if n.channel() == SIGNALS => {
                 Signal::parse(n.payload()).map(Notice::Signal)
             }
