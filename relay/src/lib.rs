@@ -139,9 +139,7 @@ impl Relay {
         // Everything on disk at open is durable; later events reach the hub as they are.
         let hub = Arc::new(Hub::new(store.heads().await?));
         let media = Arc::new(media::Fetcher::new().map_err(|e| RunError::Http(e.to_string()))?);
-        // Unique per process: a restarted relay is a new holder, and its old leases lapse.
-        let leases =
-            store::cluster::Leases::new(store.clone(), clock.clone(), &ids::random("relay"));
+        let leases = store::cluster::Leases::new(store.clone(), clock.clone(), &holder_id(&config));
         tracing::info!(holder = leases.holder(), "this relay's lease holder id");
         let graph = Graph::new(&config.meta_graph_url, &config.instagram_graph_url)
             .map_err(|e| RunError::Http(e.to_string()))?
@@ -321,6 +319,18 @@ impl Relay {
         tracing::info!("storage flushed; bye");
         Ok(served?)
     }
+}
+
+/// The relay's lease holder id: the same for a relay restarted on its host and data
+/// directory, so after a crash it takes its own leases back at once (its sends in doubt are
+/// settled as on sled) instead of waiting for them to lapse; different for every other
+/// relay sharing the database, since each has its own host or directory.
+fn holder_id(config: &Config) -> String {
+    use sha2::Digest as _;
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let dir = std::fs::canonicalize(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
+    let digest = sha2::Sha256::digest(format!("{}\n{}", host.trim(), dir.display()));
+    format!("relay-{}", hex::encode(&digest[..8]))
 }
 
 /// Of `RELAY_SHUTDOWN_SECS`, what is kept for the final flush and the process's exit.
