@@ -10,6 +10,7 @@
 
 use crate::clock::Clock;
 use crate::store::Store;
+use crate::store::cluster::{Lease, Leases};
 use protocol::{Millis, Seq, TenantId};
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -43,7 +44,15 @@ fn day_of(t: Millis) -> i64 {
 
 /// Logs every tenant's head once per UTC day of the relay's clock (and once at start),
 /// checking every `every` whether the day changed; runs until the process ends.
-pub fn spawn_daily_log(store: Arc<dyn Store>, clock: Arc<dyn Clock>, every: Duration) {
+///
+/// Relays sharing a database log by turns: each day's lines come from the relay that took
+/// that day's lease (`chain_heads/<day>`, kept two days).
+pub fn spawn_daily_log(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    leases: Leases,
+    every: Duration,
+) {
     tokio::spawn(async move {
         let mut logged: Option<i64> = None;
         let mut tick = tokio::time::interval(every);
@@ -53,6 +62,18 @@ pub fn spawn_daily_log(store: Arc<dyn Store>, clock: Arc<dyn Clock>, every: Dura
             let day = day_of(clock.now());
             if logged == Some(day) {
                 continue;
+            }
+            match leases.hold(&format!("chain_heads/{day}"), 2 * DAY_MS).await {
+                Ok(Lease::Held) => {}
+                Ok(Lease::Busy { .. }) => {
+                    // Another relay logs this day.
+                    logged = Some(day);
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "evidence chain heads not logged; retrying");
+                    continue;
+                }
             }
             match log_heads(store.as_ref(), day).await {
                 Ok(()) => logged = Some(day),

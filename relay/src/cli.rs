@@ -14,6 +14,7 @@
 mod audit;
 mod channel_settings;
 mod media;
+mod moving;
 mod output;
 mod progress;
 mod settings;
@@ -195,6 +196,21 @@ enum AdminCommand {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Write a tenant's whole history and records as one file (JSON lines; tokens stay
+    /// sealed, so the relay it is imported into needs the same master key).
+    Export {
+        #[arg(long)]
+        tenant: String,
+        /// File to write; standard output when absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Create a tenant from a file `relay admin export` wrote (on sled or PostgreSQL).
+    Import {
+        /// File to read; standard input when absent.
+        #[arg(long)]
+        file: Option<PathBuf>,
     },
     /// A tenant's knowledge file (catalog, policies, persona).
     Knowledge {
@@ -1000,7 +1016,13 @@ fn admin(args: AdminArgs) -> anyhow::Result<()> {
         ),
         AdminCommand::Audit {
             command: AuditCommand::Export { tenant, out },
-        } => return export_audit(&client, &base, &token, &tenant, out.as_deref()),
+        } => return export_audit(&client, &base, &token, &tenant, out.as_deref(), false),
+        AdminCommand::Export { tenant, out } => {
+            return export_audit(&client, &base, &token, &tenant, out.as_deref(), true);
+        }
+        AdminCommand::Import { file } => {
+            return moving::import(&client, &base, &token, file.as_deref());
+        }
         AdminCommand::Audit {
             command: AuditCommand::Verify { tenant },
         } => (
@@ -1092,14 +1114,25 @@ fn delete_tenant(
 }
 
 /// `relay admin audit export`: JSON lines to `out` or standard output; the count on stderr.
+///
+/// `whole`: `relay admin export`, the tenant file (its records as the header line, from
+/// `GET /v1/tenants/{t}/export`, then the log up to that header's head).
 fn export_audit(
     client: &reqwest::Client,
     base: &str,
     token: &str,
     tenant: &str,
     out: Option<&std::path::Path>,
+    whole: bool,
 ) -> anyhow::Result<()> {
     runtime()?.block_on(async move {
+        let header = if whole {
+            let path = format!("/v1/tenants/{tenant}/export");
+            Some(call_admin(client, base, token, reqwest::Method::GET, &path, None).await?)
+        } else {
+            None
+        };
+        let header = header.as_ref();
         let mut progress: Option<progress::Progress> = None;
         let mut on_page = |head: u64, n: u64| {
             progress
@@ -1112,13 +1145,23 @@ fn export_audit(
             Some(path) => {
                 let mut file = std::fs::File::create(path)
                     .with_context(|| format!("cannot create {}", path.display()))?;
-                let n = audit::export(client, base, token, tenant, &mut file, &mut on_page).await?;
+                let n = audit::export(client, base, token, tenant, header, &mut file, &mut on_page)
+                    .await?;
                 file.sync_all()?;
                 n
             }
             None => {
                 let mut stdout = std::io::stdout().lock();
-                audit::export(client, base, token, tenant, &mut stdout, &mut on_page).await?
+                audit::export(
+                    client,
+                    base,
+                    token,
+                    tenant,
+                    header,
+                    &mut stdout,
+                    &mut on_page,
+                )
+                .await?
             }
         };
         let line = format!("exported events 1..={written} of tenant {tenant}");

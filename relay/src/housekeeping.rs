@@ -1,7 +1,8 @@
 //! Housekeeping: every `RELAY_SWEEP_INTERVAL_SECS` (first round at start) the single-use
 //! records nobody used and that have expired — connect links, OAuth states, Page choices,
 //! claims — are removed, so they do not pile up for the life of the relay. Each round is
-//! made durable and counted (`relay_swept_records_total`).
+//! made durable and counted (`relay_swept_records_total`). Relays sharing a database sweep
+//! by turns: a round runs on the holder of the `housekeeping` lease.
 
 use crate::state::AppState;
 
@@ -12,6 +13,12 @@ pub fn spawn(app: AppState) {
     let stop = app.shutdown.clone();
     stop.clone().spawn(async move {
         loop {
+            if !crate::store::cluster::has_turn(&app.leases, "housekeeping", every).await {
+                if stop.unless_stopping(app.clock.sleep(every)).await.is_none() {
+                    return;
+                }
+                continue;
+            }
             match round(&app).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(swept = n, "expired single-use records removed"),

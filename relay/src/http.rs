@@ -20,6 +20,7 @@ pub mod manage;
 pub mod media;
 pub mod meta_callbacks;
 pub mod meta_settings;
+pub mod moving;
 pub mod report;
 pub mod test_clock;
 pub mod upload;
@@ -152,6 +153,12 @@ pub fn router(state: AppState) -> Router {
             get(admin::verify_audit),
         )
         .route("/v1/tenants/{tenant}/audit/export", get(audit::export))
+        .route("/v1/tenants/{tenant}/export", get(moving::export))
+        .route("/v1/tenants/import", post(moving::import))
+        .route(
+            "/v1/tenants/{tenant}/import/entries",
+            post(moving::import_entries),
+        )
         .route(
             "/v1/tenants/{tenant}/knowledge",
             get(knowledge::get_knowledge).put(knowledge::put_knowledge),

@@ -30,6 +30,7 @@ pub mod media;
 pub mod meta_errors;
 pub mod metrics;
 pub mod outbox;
+pub mod peers;
 pub mod principal;
 pub mod profiles;
 pub mod proxies;
@@ -143,6 +144,8 @@ impl Relay {
         // Everything on disk at open is durable; later events reach the hub as they are.
         let hub = Arc::new(Hub::new(store.heads().await?));
         let media = Arc::new(media::Fetcher::new().map_err(|e| RunError::Http(e.to_string()))?);
+        let leases = store::cluster::Leases::new(store.clone(), clock.clone(), &holder_id(&config));
+        tracing::info!(holder = leases.holder(), "this relay's lease holder id");
         let graph = Graph::new(&config.meta_graph_url, &config.instagram_graph_url)
             .map_err(|e| RunError::Http(e.to_string()))?
             .with_clock(clock.clone());
@@ -157,6 +160,7 @@ impl Relay {
             clock: clock.clone(),
             limits: SendLimits::default(),
             shutdown: shutdown.clone(),
+            leases: leases.clone(),
         });
         let llm = match (&config.llm_base_url, &config.llm_model) {
             (Some(base), Some(model)) => Some(
@@ -181,6 +185,16 @@ impl Relay {
             &shutdown,
         );
         let snoozes = snooze::Snoozes::spawn(store.clone(), hub.clone(), clock.clone(), &shutdown);
+        // Other relays' commits reach this relay's desks and outboxes (PostgreSQL only).
+        peers::spawn(
+            peers::Peers {
+                store: store.clone(),
+                hub: hub.clone(),
+                outbox: outbox.clone(),
+                drafting: drafting.clone(),
+            },
+            &shutdown,
+        );
         let resumed = outbox.resume().await?;
         if resumed > 0 {
             tracing::info!(tenants = resumed, "outboxes resumed");
@@ -213,6 +227,7 @@ impl Relay {
                 shutdown,
                 webhook_slots: Arc::new(tokio::sync::Semaphore::new(config_slots)),
                 disk,
+                leases,
             },
             tls,
         })
@@ -248,6 +263,7 @@ impl Relay {
         chain_heads::spawn_daily_log(
             self.state.store.clone(),
             self.state.clock.clone(),
+            self.state.leases.clone(),
             std::time::Duration::from_secs(1),
         );
         // Before serving: a tenant whose deletion a crash cut short must not be reachable.
@@ -316,6 +332,18 @@ impl Relay {
         tracing::info!("storage flushed; bye");
         Ok(served?)
     }
+}
+
+/// The relay's lease holder id: the same for a relay restarted on its host and data
+/// directory, so after a crash it takes its own leases back at once (its sends in doubt are
+/// settled as on sled) instead of waiting for them to lapse; different for every other
+/// relay sharing the database, since each has its own host or directory.
+fn holder_id(config: &Config) -> String {
+    use sha2::Digest as _;
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let dir = std::fs::canonicalize(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
+    let digest = sha2::Sha256::digest(format!("{}\n{}", host.trim(), dir.display()));
+    format!("relay-{}", hex::encode(&digest[..8]))
 }
 
 /// Of `RELAY_SHUTDOWN_SECS`, what is kept for the final flush and the process's exit.

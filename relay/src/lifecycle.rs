@@ -23,6 +23,7 @@ use crate::ids;
 use crate::meta_errors::classify;
 use crate::principal::TenantScope;
 use crate::state::AppState;
+use crate::store::cluster::{Signal, tell};
 use crate::store::{DeletionStage, NewEvent, Reconnect, StoreError, TenantDeletion, TenantRemoved};
 use protocol::{AccountEvent, AccountEventKind, ChannelId, EventBody, Millis};
 
@@ -270,6 +271,11 @@ async fn finish_deletion(
     }
     // After the sync: a desk told to erase its copy can never find the data again.
     app.hub.delete_tenant(scope.tenant());
+    tell(
+        app.store.as_ref(),
+        Signal::TenantDeleted(scope.tenant().clone()),
+    )
+    .await;
     tracing::info!(
         tenant = %scope.tenant(),
         by,

@@ -33,6 +33,7 @@ use crate::principal::TenantScope;
 use crate::principal::{Access, Principal};
 use crate::secret::Secret;
 use crate::store::ChannelRecord;
+use crate::store::cluster::Leases;
 use crate::store::{SendState, Store, StoreError};
 use crate::vault::{Keyring, VaultError};
 use graph::Graph;
@@ -53,6 +54,9 @@ pub struct Shared {
     pub limits: SendLimits,
     /// Workers finish the send in hand and stop when the relay does.
     pub shutdown: crate::shutdown::Shutdown,
+    /// A tenant's worker sends only while it holds the tenant's lease, so one relay sends
+    /// for a tenant however many share the database (`worker::LEASE_MS`).
+    pub leases: Leases,
 }
 
 /// The relay's outboxes: starts a tenant's worker on its first queued reply.

@@ -31,7 +31,10 @@ pub fn spawn(app: AppState) {
     let stop = app.shutdown.clone();
     stop.clone().spawn(async move {
         loop {
-            if let Err(e) = round(&app).await {
+            // Relays sharing a database refresh by turns: one holds the `refresh` lease.
+            if crate::store::cluster::has_turn(&app.leases, "refresh", every).await
+                && let Err(e) = round(&app).await
+            {
                 tracing::warn!(error = %e, "token refresh round failed");
             }
             if stop.unless_stopping(app.clock.sleep(every)).await.is_none() {

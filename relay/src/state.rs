@@ -42,4 +42,6 @@ pub struct AppState {
     pub webhook_slots: Arc<tokio::sync::Semaphore>,
     /// Whether the data directory has room (`crate::disk`).
     pub disk: crate::disk::DiskGuard,
+    /// Scheduled work runs on one relay of those sharing a database (`store::cluster`).
+    pub leases: crate::store::cluster::Leases,
 }

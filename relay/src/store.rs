@@ -8,6 +8,7 @@
 
 pub mod backend;
 pub mod checkpoint;
+pub mod cluster;
 pub mod commit;
 #[cfg(test)]
 mod conformance;
@@ -836,4 +837,26 @@ pub trait Store: Send + Sync + 'static {
     async fn sync(&self) -> Result<(), StoreError>;
     /// Final flush at shutdown.
     async fn close(&self) -> Result<(), StoreError>;
+
+    /// Appends entries exported from another relay exactly as they were (events with their
+    /// audit records), projecting the views as the events do; each must continue the log
+    /// (the next seq, chained to the head's hash) or nothing is written. Answers the head.
+    async fn import_entries(
+        &self,
+        scope: &TenantScope,
+        entries: Vec<crate::audit::Entry>,
+    ) -> Result<Seq, StoreError>;
+    /// Takes or renews the lease on `job` for `holder` (see [`cluster::Lease`]).
+    async fn take_lease(
+        &self,
+        job: &str,
+        holder: &str,
+        now: Millis,
+        ttl_ms: i64,
+    ) -> Result<cluster::Lease, StoreError>;
+    async fn release_lease(&self, job: &str, holder: &str) -> Result<(), StoreError>;
+    /// Tells the other relays on this storage about a change they keep in memory.
+    async fn announce(&self, signal: &cluster::Signal) -> Result<(), StoreError>;
+    /// The loop hearing other relays (see [`backend::Backend::watch`]).
+    fn watch(&self, notices: tokio::sync::mpsc::Sender<cluster::Notice>) -> Option<backend::Watch>;
 }

@@ -61,6 +61,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "profiles",
             "chain_heads",
             "snooze",
+            "peers",
         ],
     ),
     ("state", &["state", "api"]),

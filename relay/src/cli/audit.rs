@@ -11,23 +11,28 @@ use std::io::{BufReader, BufWriter, Write};
 use std::path::Path;
 
 /// Writes the tenant's log up to its head at the first page: a header line, then one
-/// `{"event", "audit"}` line per event.
+/// `{"event", "audit"}` line per event. `header` (a tenant file's, with its own `head`)
+/// replaces the evidence export's header and bounds the log instead.
 pub(super) async fn export(
     client: &reqwest::Client,
     base: &str,
     token: &str,
     tenant: &str,
+    header: Option<&Value>,
     out: &mut dyn Write,
     on_page: &mut dyn FnMut(u64, u64),
 ) -> anyhow::Result<u64> {
     let mut out = BufWriter::new(out);
     let mut after = 0u64;
-    let mut head = None;
+    let mut head = header.and_then(|h| h["head"].as_u64());
+    if let Some(header) = header {
+        writeln!(out, "{}", serde_json::to_string(header)?)?;
+    }
     loop {
         let path = format!("/v1/tenants/{tenant}/audit/export?after={after}");
         let page = call_admin(client, base, token, reqwest::Method::GET, &path, None).await?;
         let head = *head.get_or_insert_with(|| page["head"].as_u64().unwrap_or_default());
-        if after == 0 {
+        if after == 0 && header.is_none() {
             let header = ExportHeader {
                 tenant: TenantId::new(page["tenant"].as_str().unwrap_or(tenant)),
                 head,

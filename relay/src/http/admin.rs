@@ -13,6 +13,7 @@ use crate::connect::vouch::{Claimed, VouchError, vouch};
 use crate::ids;
 use crate::principal::{Access, Principal, new_token, token_hash};
 use crate::secret::Secret;
+use crate::store::cluster::{Signal, tell};
 use crate::store::{
     AgentKind, AgentRecord, ChannelKind, ChannelRecord, MessageView, PartnerRecord, SendView,
     TenantRecord, TenantSettings, ThreadView,
@@ -176,6 +177,7 @@ pub async fn revoke_agent(
     }
     app.store.sync().await?;
     app.hub.revoke(agent.clone());
+    tell(app.store.as_ref(), Signal::AgentRevoked(agent.clone())).await;
     Ok(axum::Json(json!({ "id": agent, "revoked": true })).into_response())
 }
 

@@ -7,6 +7,7 @@ use super::admin::tenant_scope;
 use super::error::ApiError;
 use crate::knowledge::Knowledge;
 use crate::principal::{Access, Principal};
+use crate::store::cluster::{Signal, tell};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -48,6 +49,11 @@ pub async fn put_knowledge(
     app.store.put_knowledge(&scope, &text).await?;
     app.store.sync().await?;
     app.drafting.forget(scope.tenant());
+    tell(
+        app.store.as_ref(),
+        Signal::Knowledge(scope.tenant().clone()),
+    )
+    .await;
     Ok(axum::Json(json!({
         "business": knowledge.business.name,
         "items": knowledge.items.len(),

@@ -6,6 +6,7 @@ use super::graph::Outgoing;
 use super::limits::Lane;
 use crate::meta_errors::{self as classify, CallFailure};
 use crate::principal::{Access, Principal, TenantScope};
+use crate::store::cluster::Lease;
 use crate::store::project::send_callback;
 use crate::store::{
     ChannelKind, ChannelRecord, MessageContent, NewEvent, SendState, SendView, StoreError,
@@ -30,18 +31,50 @@ pub const WHATSAPP_STATUS_GRACE_MS: i64 = 30_000;
 pub const MAX_ATTEMPTS: u32 = 5;
 const BACKOFF_BASE_MS: i64 = 500;
 const BACKOFF_CAP_MS: i64 = 60_000;
-/// Sleep bound when nothing is scheduled, in case a kick was lost.
+/// Sleep bound when nothing is scheduled, in case a kick was lost; also how often an idle
+/// holder renews its lease, well within [`LEASE_MS`].
 const IDLE_MS: i64 = 30_000;
+/// How long a tenant's outbox lease lasts unless renewed: another relay sends for the
+/// tenant at most this long after its holder died.
+pub const LEASE_MS: i64 = 60_000;
+
+/// The lease job of a tenant's outbox.
+#[must_use]
+pub fn lease_job(tenant: &TenantId) -> String {
+    format!("outbox/{tenant}")
+}
 
 pub async fn run(shared: Arc<Shared>, tenant: TenantId, notify: Arc<Notify>) {
     let Ok(scope) = Principal::Operator.scope(&tenant, Access::Manage) else {
         return;
     };
+    let job = lease_job(&tenant);
     loop {
         if shared.shutdown.is_stopping() {
+            // Another relay may take the tenant's sends at once.
+            shared.leases.release(&job).await;
             return;
         }
-        let next = match round(&shared, &scope).await {
+        // One relay at a time sends for a tenant: the others wait for the lease to lapse
+        // (or for a kick, in case it was given up).
+        let lease = match shared.leases.hold(&job, LEASE_MS).await {
+            Ok(lease) => lease,
+            Err(e) => {
+                tracing::warn!(tenant = %tenant, error = %e, "outbox lease not read");
+                Lease::Busy {
+                    until: shared.clock.now().plus(1000),
+                }
+            }
+        };
+        if let Lease::Busy { until } = lease {
+            tokio::select! {
+                () = notify.notified() => {}
+                () = shared.clock.sleep_until(until) => {}
+                () = shared.shutdown.stopping() => return,
+            }
+            continue;
+        }
+        let next = match round(&shared, &scope, &job).await {
             Ok(next) => next,
             Err(e) => {
                 tracing::error!(tenant = %tenant, error = %e, "outbox round failed");
@@ -57,13 +90,18 @@ pub async fn run(shared: Arc<Shared>, tenant: TenantId, notify: Arc<Notify>) {
         tokio::select! {
             () = notify.notified() => {}
             () = shared.clock.sleep_until(wake) => {}
-            () = shared.shutdown.stopping() => return,
+            // The top of the loop gives the lease up.
+            () = shared.shutdown.stopping() => {}
         }
     }
 }
 
 /// Handles every send that is due; answers when the next scheduled retry is.
-async fn round(shared: &Shared, scope: &TenantScope) -> Result<Option<Millis>, StoreError> {
+async fn round(
+    shared: &Shared,
+    scope: &TenantScope,
+    job: &str,
+) -> Result<Option<Millis>, StoreError> {
     let sends = shared.store.unfinished_sends(scope).await?;
     let now = shared.clock.now();
     // A channel whose token Meta refused stops until a person retries after reconnecting.
@@ -108,6 +146,11 @@ async fn round(shared: &Shared, scope: &TenantScope) -> Result<Option<Millis>, S
     for send in due {
         // The send in hand finishes; the rest wait for the next start.
         if shared.shutdown.is_stopping() {
+            break;
+        }
+        // Renewed before each send, so a long round never outlives the lease; lost (this
+        // relay was taken for dead): the new holder settles what is left.
+        if shared.leases.hold(job, LEASE_MS).await? != Lease::Held {
             break;
         }
         let events = step(shared, scope, &send).await?;

@@ -6,6 +6,7 @@
 //! [`super::domain`], which turns any [`Backend`] into a [`super::Store`]. A backend only
 //! keeps records and makes a step's [`Changes`] atomic; it decides nothing.
 
+use super::cluster::{Lease, Notice, Signal};
 use super::{
     AgentRecord, ChannelChange, ChannelRecord, DeletionRecord, MessageView, Modified, OnceRecord,
     PartnerRecord, SendView, StoreError, TenantDeletion, TenantRecord, TenantRemoved,
@@ -19,6 +20,10 @@ use protocol::canned::CannedReply;
 use protocol::{
     AgentId, Answer, ChannelId, CommandKey, Event, Millis, PartnerId, Seq, TenantId, ThreadId,
 };
+use tokio::sync::mpsc;
+
+/// A backend's listening loop (see [`Backend::watch`]).
+pub type Watch = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>>;
 
 /// One event to add to a tenant's log, with its link in the evidence chain.
 #[derive(Clone, Debug, PartialEq)]
@@ -185,4 +190,29 @@ pub trait Backend: Send + Sync + 'static {
     async fn tenant_deletions(&self) -> Result<Vec<TenantDeletion>, StoreError>;
     async fn sync(&self) -> Result<(), StoreError>;
     async fn close(&self) -> Result<(), StoreError>;
+
+    /// Takes `job` for `holder` until `now + ttl_ms` if it is free, expired or already
+    /// `holder`'s. A backend one process owns holds every lease.
+    async fn take_lease(
+        &self,
+        _job: &str,
+        _holder: &str,
+        _now: Millis,
+        _ttl_ms: i64,
+    ) -> Result<Lease, StoreError> {
+        Ok(Lease::Held)
+    }
+    /// Gives `job` up if `holder` has it.
+    async fn release_lease(&self, _job: &str, _holder: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Tells every relay on this storage about `signal` (nobody else, on a private one).
+    async fn announce(&self, _signal: &Signal) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// The loop that hears other relays, sending what it hears to `notices` until that
+    /// closes; `None` where no other relay can share the storage.
+    fn watch(&self, _notices: mpsc::Sender<Notice>) -> Option<Watch> {
+        None
+    }
 }

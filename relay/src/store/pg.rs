@@ -14,7 +14,8 @@
 //! there; the async workers never wait on the database. Values are the same bincode
 //! records sled keeps, beside the columns that key and order them.
 
-use super::backend::{Backend, CannedChange, Changes, Step, TenantTx};
+use super::backend::{Backend, CannedChange, Changes, Step, TenantTx, Watch};
+use super::cluster::{Lease, Notice, Signal, appended_payload};
 use super::{
     AgentKind, AgentRecord, ChannelChange, ChannelRecord, DeletionRecord, MessageView, Modified,
     OnceRecord, PartnerRecord, SendView, StoreError, TenantDeletion, TenantRecord, TenantRemoved,
@@ -33,6 +34,7 @@ use protocol::{
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
+use std::sync::Arc;
 use tokio::runtime::Handle;
 use tokio_postgres::NoTls;
 
@@ -41,16 +43,21 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("pg/0001_schema.sql")),
     (2, include_str!("pg/0002_tenant_deletions.sql")),
     (3, include_str!("pg/0003_canned_replies.sql")),
+    (4, include_str!("pg/0004_leases.sql")),
 ];
 
 /// Connections per relay process.
 const POOL_SIZE: usize = 16;
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i32 = 3;
+pub const SCHEMA_VERSION: i32 = 4;
 
 pub struct PgStore {
     pool: Pool,
+    /// For the listening connection, which is not the pool's (see [`listen`]).
+    config: tokio_postgres::Config,
+    /// Names this process's commits in their notifications, so its listener skips them.
+    origin: Arc<str>,
     /// How many migrations `open` applied.
     migrated: usize,
 }
@@ -125,29 +132,42 @@ async fn enter_tenant(tx: &Transaction<'_>, tenant: &TenantId) -> Result<(), Sto
     Ok(())
 }
 
+/// The relay's connection pool for `url` (and the parsed configuration), also what the
+/// ingest benchmark's PostgreSQL floor writes through.
+///
+/// # Errors
+/// The URL is malformed.
+pub fn pool(url: &str) -> Result<(Pool, tokio_postgres::Config), StoreError> {
+    let config = tokio_postgres::Config::from_str(url)
+        // The driver's message may quote the URL, password included: say only what.
+        .map_err(|_| StoreError::Backend("DATABASE_URL is not a valid PostgreSQL URL".into()))?;
+    let manager = Manager::from_config(
+        config.clone(),
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    let pool = Pool::builder(manager)
+        .max_size(POOL_SIZE)
+        .build()
+        .map_err(backend)?;
+    Ok((pool, config))
+}
+
 impl PgStore {
     /// Connects to `url`, applies pending migrations and answers the store.
     ///
     /// # Errors
     /// The URL is malformed, the database cannot be reached, or a migration fails.
     pub async fn open(url: &str) -> Result<PgStore, StoreError> {
-        let config = tokio_postgres::Config::from_str(url)
-            // The driver's message may quote the URL, password included: say only what.
-            .map_err(|_| {
-                StoreError::Backend("DATABASE_URL is not a valid PostgreSQL URL".into())
-            })?;
-        let manager = Manager::from_config(
+        let (pool, config) = pool(url)?;
+        let mut store = PgStore {
+            pool,
             config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .build()
-            .map_err(backend)?;
-        let mut store = PgStore { pool, migrated: 0 };
+            origin: Arc::from(crate::ids::random("st")),
+            migrated: 0,
+        };
         store.migrated = store.migrate().await?;
         Ok(store)
     }
@@ -220,6 +240,7 @@ impl PgStore {
     ) -> Result<R, StoreError> {
         let mut client = self.client().await?;
         let tenant = tenant.clone();
+        let origin = self.origin.clone();
         let handle = Handle::current();
         tokio::task::spawn_blocking(move || {
             let tx = handle.block_on(client.transaction()).map_err(|e| db(&e))?;
@@ -243,6 +264,7 @@ impl PgStore {
                 tx,
                 handle: &handle,
                 tenant: &tenant,
+                origin: &origin,
                 head,
             };
             let out = step(&mut pg)?;
@@ -348,6 +370,7 @@ struct PgTx<'a> {
     tx: Transaction<'a>,
     handle: &'a Handle,
     tenant: &'a TenantId,
+    origin: &'a str,
     /// The head as locked at the step's start (writing steps only).
     head: Option<(Seq, Hash)>,
 }
@@ -582,6 +605,14 @@ impl TenantTx for PgTx<'_> {
             self.execute(
                 "UPDATE tenant_heads SET seq = $2, hash = $3 WHERE tenant_id = $1",
                 &[&t, &seq_col(last.event.seq)?, &last.audit.hash.as_slice()],
+            )?;
+            // Delivered to every listening relay only if, and when, this step commits.
+            self.execute(
+                "SELECT pg_notify($1, $2)",
+                &[
+                    &listen::EVENTS,
+                    &appended_payload(self.tenant, last.event.seq, self.origin),
+                ],
             )?;
         }
         for entry in &changes.rewritten {
@@ -1217,12 +1248,78 @@ impl Backend for PgStore {
         Ok(())
     }
 
+    async fn take_lease(
+        &self,
+        job: &str,
+        holder: &str,
+        now: Millis,
+        ttl_ms: i64,
+    ) -> Result<Lease, StoreError> {
+        let client = self.client().await?;
+        let until = now.plus(ttl_ms).0;
+        // One statement: of relays racing for a free or lapsed lease exactly one updates it.
+        let taken = client
+            .execute(
+                "INSERT INTO leases (job, holder, expires_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (job) DO UPDATE SET holder = EXCLUDED.holder,
+                     expires_at = EXCLUDED.expires_at
+                 WHERE leases.holder = EXCLUDED.holder OR leases.expires_at <= $4",
+                &[&job, &holder, &until, &now.0],
+            )
+            .await
+            .map_err(|e| db(&e))?;
+        if taken == 1 {
+            return Ok(Lease::Held);
+        }
+        let row = client
+            .query_opt("SELECT expires_at FROM leases WHERE job = $1", &[&job])
+            .await
+            .map_err(|e| db(&e))?;
+        // Released between the two statements: free now, taken next time.
+        Ok(Lease::Busy {
+            until: row.map_or(now, |r| Millis(r.get(0))),
+        })
+    }
+
+    async fn release_lease(&self, job: &str, holder: &str) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "DELETE FROM leases WHERE job = $1 AND holder = $2",
+                &[&job, &holder],
+            )
+            .await
+            .map_err(|e| db(&e))?;
+        Ok(())
+    }
+
+    async fn announce(&self, signal: &Signal) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "SELECT pg_notify($1, $2)",
+                &[&listen::SIGNALS, &signal.payload()],
+            )
+            .await
+            .map_err(|e| db(&e))?;
+        Ok(())
+    }
+
+    fn watch(&self, notices: tokio::sync::mpsc::Sender<Notice>) -> Option<Watch> {
+        Some(Box::pin(listen::run(
+            self.config.clone(),
+            self.origin.to_string(),
+            notices,
+        )))
+    }
+
     async fn close(&self) -> Result<(), StoreError> {
         self.pool.close();
         Ok(())
     }
 }
 
+pub mod listen;
 pub mod testdb;
 
 #[cfg(test)]

@@ -11,6 +11,11 @@
 //! after an `fdatasync` on this disk can be faster with the same connections, so the ratio
 //! floor/bare says how much of the gap is the disk and how much is the relay's own work.
 //!
+//! With `--postgres URL` it is the floor on PostgreSQL: each body is INSERTed into a table
+//! of its own (`floor_bodies`, created if missing) and COMMITted, through the relay's own
+//! pool (`relay::store::pg::pool`: same driver, size and recycling), and answered after
+//! the commit (`synchronous_commit` on), nothing else.
+//!
 //! Like the relay it binds `127.0.0.1:0` and prints one stdout line,
 //! `bare listening on http://127.0.0.1:PORT`, so the bench can find it. SIGTERM ends it.
 
@@ -32,8 +37,9 @@ const SEGMENT_BYTES: u64 = 32 << 20;
 fn main() -> anyhow::Result<()> {
     let durable = match std::env::args().skip(1).collect::<Vec<_>>().as_slice() {
         [] => None,
-        [flag, dir] if flag == "--durable" => Some(PathBuf::from(dir)),
-        other => bail!("usage: bare-server [--durable DIR] (got {other:?})"),
+        [flag, dir] if flag == "--durable" => Some(Durable::Log(PathBuf::from(dir))),
+        [flag, url] if flag == "--postgres" => Some(Durable::Postgres(url.clone())),
+        other => bail!("usage: bare-server [--durable DIR | --postgres URL] (got {other:?})"),
     };
     // Same runtime flavour as the relay; under `taskset -c 0` tokio sees one core and starts
     // one worker, which is exactly the comparison we want.
@@ -42,6 +48,12 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("cannot start runtime")?
         .block_on(serve(durable))
+}
+
+/// Which floor, if any.
+enum Durable {
+    Log(PathBuf),
+    Postgres(String),
 }
 
 /// The floor's log and the committer that owns its one sync in flight.
@@ -70,12 +82,26 @@ fn open_floor(dir: &std::path::Path) -> anyhow::Result<Floor> {
     Ok(Floor { wal, committer })
 }
 
-async fn serve(durable: Option<PathBuf>) -> anyhow::Result<()> {
+async fn serve(durable: Option<Durable>) -> anyhow::Result<()> {
     let app = match durable {
         None => Router::new().route("/webhooks/instagram", post(receive)),
-        Some(dir) => Router::new()
+        Some(Durable::Log(dir)) => Router::new()
             .route("/webhooks/instagram", post(receive_durably))
             .with_state(Arc::new(open_floor(&dir)?)),
+        Some(Durable::Postgres(url)) => {
+            let (pool, _) = relay::store::pg::pool(&url).context("the floor's pool")?;
+            pool.get()
+                .await
+                .context("cannot connect to PostgreSQL")?
+                .batch_execute(
+                    "CREATE TABLE IF NOT EXISTS floor_bodies (id bigserial PRIMARY KEY, body bytea NOT NULL)",
+                )
+                .await
+                .context("cannot create floor_bodies")?;
+            Router::new()
+                .route("/webhooks/instagram", post(receive_into_postgres))
+                .with_state(pool)
+        }
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -107,5 +133,23 @@ async fn receive_durably(
     let failed = |e: relay::store::StoreError| (StatusCode::SERVICE_UNAVAILABLE, e.to_string());
     drop(floor.wal.append(&writes).map_err(failed)?);
     floor.committer.wait().await.map_err(failed)?;
+    Ok("EVENT_RECEIVED")
+}
+
+/// INSERTs the body and answers once it is committed (one statement: its own transaction).
+async fn receive_into_postgres(
+    State(pool): State<deadpool_postgres::Pool>,
+    body: Bytes,
+) -> Result<&'static str, (StatusCode, String)> {
+    let failed = |e: String| (StatusCode::SERVICE_UNAVAILABLE, e);
+    let client = pool.get().await.map_err(|e| failed(e.to_string()))?;
+    let insert = client
+        .prepare_cached("INSERT INTO floor_bodies (body) VALUES ($1)")
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    client
+        .execute(&insert, &[&body.as_ref()])
+        .await
+        .map_err(|e| failed(e.to_string()))?;
     Ok("EVENT_RECEIVED")
 }

@@ -67,6 +67,7 @@ use hdrhistogram::Histogram;
 use protocol::codec::{decode_binary, encode_binary};
 use protocol::inbound::InboundKind;
 use protocol::{ClientFrame, Event, EventBody, PROTOCOL_VERSION, Seq, ServerFrame, TenantId};
+use relay::store::pg::testdb::TestDb;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -150,10 +151,22 @@ struct Args {
     /// else the temporary directory that also holds the relay's data.
     #[arg(long)]
     replica_dir: Option<PathBuf>,
+    /// Keep each phase's relay data in a fresh PostgreSQL database (on the server
+    /// `CHATDESK_TEST_PG` names, default the local one) instead of sled.
+    #[arg(long)]
+    postgres: bool,
+    /// With `--postgres`: the latency phase runs two relays on its database, posts the
+    /// webhooks to the first and connects the desks to the second, so every event travels
+    /// commit → NOTIFY → the second relay's read → its desks.
+    #[arg(long)]
+    desk_on_other_relay: bool,
 }
 
 impl Args {
     fn check(&self) -> Result<()> {
+        if self.desk_on_other_relay && !self.postgres {
+            bail!("--desk-on-other-relay needs --postgres (relays share only PostgreSQL)");
+        }
         if self.skip_latency && self.skip_fanout {
             bail!("--skip-latency and --skip-fanout together leave nothing to measure");
         }
@@ -397,7 +410,7 @@ struct RelayProc {
 impl RelayProc {
     /// Starts the relay through the harness (its secrets, a fresh data directory, port 0)
     /// and pins all its threads to `core`.
-    async fn start(env: &Env, name: &str, tls: bool) -> Result<RelayProc> {
+    async fn start(env: &Env, name: &str, tls: bool, db: Option<&TestDb>) -> Result<RelayProc> {
         let log = env.dir.join(format!("relay-{name}.log"));
         // Per-request logs would cost the relay CPU the figures should not include.
         let mut extra_env = vec![("RUST_LOG".to_owned(), "warn".to_owned())];
@@ -408,6 +421,10 @@ impl RelayProc {
         let tls = if tls { env.tls.as_ref() } else { None };
         if let Some(tls) = tls {
             extra_env.extend(tls.pair.env());
+        }
+        if let Some(db) = db {
+            extra_env.push(("RELAY_STORAGE".to_owned(), "postgres".to_owned()));
+            extra_env.push(("DATABASE_URL".to_owned(), db.url().to_owned()));
         }
         let options = RelayOptions {
             data_dir: env.dir.join(format!("relay-{name}")),
@@ -675,9 +692,20 @@ async fn latency_phase(args: &Args, env: &Env, tls: bool) -> Result<LatencyFigur
         args.warmup_secs
     );
     let name = if tls { "latency-tls" } else { "latency" };
-    let relay = RelayProc::start(env, name, tls).await?;
+    let db = fresh_db(args).await?;
+    let relay = RelayProc::start(env, name, tls, db.as_ref()).await?;
+    let other = if args.desk_on_other_relay {
+        println!("desks on a second relay sharing the database");
+        Some(RelayProc::start(env, &format!("{name}-desks"), tls, db.as_ref()).await?)
+    } else {
+        None
+    };
     let ca = if tls { env.tls.as_ref() } else { None };
-    let result = latency_run(args, env, &relay, ca).await;
+    let desk_url = other.as_ref().unwrap_or(&relay).url().to_owned();
+    let result = latency_run(args, env, &relay, &desk_url, ca).await;
+    if let Some(other) = other {
+        other.stop().await;
+    }
     relay.stop().await;
     result
 }
@@ -694,10 +722,23 @@ struct DeskOutcome {
     lagged: u64,
 }
 
+/// A fresh database for one phase's relays, with `--postgres` (dropped after the phase).
+async fn fresh_db(args: &Args) -> Result<Option<TestDb>> {
+    if !args.postgres {
+        return Ok(None);
+    }
+    Ok(Some(
+        TestDb::create()
+            .await
+            .context("cannot create a PostgreSQL database")?,
+    ))
+}
+
 async fn latency_run(
     args: &Args,
     env: &Env,
     relay: &RelayProc,
+    desk_url: &str,
     tls: Option<&BenchTls>,
 ) -> Result<LatencyFigures> {
     let tenants = provision(&relay.api, args.tenants, args.desks.div_ceil(args.tenants)).await?;
@@ -717,7 +758,7 @@ async fn latency_run(
     for d in 0..args.desks {
         let t = d % tenants.len();
         let token = &tenants[t].tokens[d / tenants.len()];
-        let mut config = SyncConfig::new(relay.url(), Token::new(token.clone()));
+        let mut config = SyncConfig::new(desk_url, Token::new(token.clone()));
         let name = if tls.is_some() { "desk-tls" } else { "desk" };
         config.data_dir = Some(env.replicas.join(format!("{name}-{d}")));
         config.ca_file = tls.map(|t| t.ca_file.clone());
@@ -1074,7 +1115,8 @@ async fn fanout_phase(args: &Args, env: &Env) -> Result<FanoutFigures> {
         "\n== phase 2: fan-out, {} raw desks over {} tenants, {} clients for {} s ==",
         args.fanout_desks, args.tenants, args.fanout_clients, args.fanout_secs
     );
-    let relay = RelayProc::start(env, "fanout", false).await?;
+    let db = fresh_db(args).await?;
+    let relay = RelayProc::start(env, "fanout", false, db.as_ref()).await?;
     let mut desks = Vec::new();
     let result = fanout_run(args, env, &relay, &mut desks).await;
     // Closing the desks first lets the relay shut down without 2,000 sessions to end.

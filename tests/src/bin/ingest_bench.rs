@@ -10,7 +10,9 @@
 //! Three servers are measured: `bare` (answers 200, nothing else), `floor` (`bare-server
 //! --durable`: appends the body to the relay's write-ahead log and answers after the relay's
 //! group commit, nothing else; the ceiling of any durable server on this disk) and the
-//! relay. All run under `taskset` on one core (the "server core"); the load generator pins
+//! relay. With `--relay-env RELAY_STORAGE=postgres --relay-env DATABASE_URL=…` the relay
+//! keeps its data in PostgreSQL and the floor is `bare-server --postgres` instead: an INSERT
+//! of the body and its COMMIT through the relay's own pool, nothing else. All run under `taskset` on one core (the "server core"); the load generator pins
 //! itself to another core, so neither steals CPU from the other. Each server gets, in turn and
 //! with the same generator:
 //!
@@ -162,12 +164,18 @@ async fn run(args: Args, cores: Cores) -> Result<()> {
         }
     };
     let bare = baseline("bare", Vec::new()).await?;
+    // On PostgreSQL the floor is an INSERT and COMMIT through the relay's pool; on sled the
+    // relay's log and group commit.
+    let database_url = args
+        .relay_env
+        .iter()
+        .find_map(|pair| pair.strip_prefix("DATABASE_URL="));
     let floor_dir = tmp.path().join("floor-log");
-    let floor = baseline(
-        "floor",
-        vec!["--durable".into(), floor_dir.display().to_string()],
-    )
-    .await?;
+    let floor_args = match database_url {
+        Some(url) => vec!["--postgres".into(), url.to_owned()],
+        None => vec!["--durable".into(), floor_dir.display().to_string()],
+    };
+    let floor = baseline("floor", floor_args).await?;
 
     let data_dir = tmp.path().join("relay-data");
     std::fs::create_dir_all(&data_dir).context("cannot create the relay data directory")?;

@@ -29,6 +29,10 @@
 //! tenant's outbox, which the summary points out. One desk per tenant connects over
 //! WebSocket (binary subprotocol).
 //!
+//! `--database-url URL --relays 2`: the relays keep their data in that (fresh) PostgreSQL
+//! database and share it; tenant t's desk connects to relay t mod 2, and each tenant's
+//! outbox runs on whichever relay took its lease first (CPU figures are the first relay's).
+//!
 //! # Phase A: throughput
 //!
 //! Every desk queues `--replies-per-tenant` replies (`SendReply`), spread round-robin over
@@ -150,6 +154,14 @@ struct Args {
     /// Pin the relay to the first core and the simulator and this program to the second.
     #[arg(long)]
     pin: bool,
+    /// Keep the relay's data in this PostgreSQL database (a fresh one: the bench creates
+    /// its tenants) instead of sled.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Relays sharing `--database-url`; tenant t's desk connects to relay t mod N, and each
+    /// tenant's outbox runs on whichever relay holds its lease.
+    #[arg(long, default_value_t = 1)]
+    relays: usize,
 }
 
 fn main() -> Result<()> {
@@ -164,6 +176,9 @@ fn main() -> Result<()> {
             "--tenants, --customers, --replies-per-tenant, --latency-samples and \
              --latency-connections must be at least 1"
         );
+    }
+    if args.relays == 0 || (args.relays > 1 && args.database_url.is_none()) {
+        bail!("--relays must be at least 1, and above 1 only with --database-url");
     }
     if args.latency_connections > args.tenants {
         bail!("--latency-connections must not exceed --tenants (each loop needs its own desks)");
@@ -236,15 +251,16 @@ async fn run(args: Args, mut cores: Cores) -> Result<()> {
     let sim_api = SimApi::new(&sim.url);
     register_accounts(&sim_api, args.tenants).await?;
 
-    let data_dir = tmp.path().join("relay-data");
-    let data = data_dir.display().to_string();
-    let mut relay = Proc::spawn(Spawn {
-        label: "relay",
-        bin: &relay_bin,
-        args: &["serve"],
-        envs: &[
+    let mut relays = Vec::with_capacity(args.relays);
+    for n in 0..args.relays {
+        let data = tmp
+            .path()
+            .join(format!("relay-data-{n}"))
+            .display()
+            .to_string();
+        let mut envs = vec![
             ("RELAY_LISTEN", "127.0.0.1:0"),
-            ("RELAY_DATA_DIR", &data),
+            ("RELAY_DATA_DIR", data.as_str()),
             ("RELAY_OPERATOR_TOKEN", OPERATOR_TOKEN),
             ("RELAY_MASTER_KEY", MASTER_KEY),
             ("META_APP_ID", "1000000000001"),
@@ -257,16 +273,32 @@ async fn run(args: Args, mut cores: Cores) -> Result<()> {
             // nothing for a while; they must not be closed as idle meanwhile.
             ("RELAY_DESK_IDLE_MS", "600000"),
             ("RUST_LOG", "warn"),
-        ],
-        ready_prefix: "relay listening on ",
-        core: cores.server,
-        stderr_path: &tmp.path().join("relay.stderr"),
-    })
-    .await?;
+        ];
+        if let Some(url) = &args.database_url {
+            envs.extend([
+                ("RELAY_STORAGE", "postgres"),
+                ("DATABASE_URL", url.as_str()),
+            ]);
+        }
+        relays.push(
+            Proc::spawn(Spawn {
+                label: "relay",
+                bin: &relay_bin,
+                args: &["serve"],
+                envs: &envs,
+                ready_prefix: "relay listening on ",
+                core: cores.server,
+                stderr_path: &tmp.path().join(format!("relay-{n}.stderr")),
+            })
+            .await?,
+        );
+    }
+    let relay = &relays[0];
     sim_api.set_relay(&relay.url).await?;
 
     let bench = Bench {
         api: Api::new(&relay.url),
+        desk_urls: relays.iter().map(|r| r.url.clone()).collect(),
         sim: sim_api,
         relay_pid: relay.pid,
         sim_pid: sim.pid,
@@ -277,8 +309,10 @@ async fn run(args: Args, mut cores: Cores) -> Result<()> {
     // The simulator holds nothing durable; SIGKILL, or its pending follow-ups would all
     // fire at the relay as it stops.
     sim.kill().await;
-    relay.stop().await;
-    relay.report_stderr();
+    for mut relay in relays {
+        relay.stop().await;
+        relay.report_stderr();
+    }
     sim.report_stderr();
     let (a, b) = outcome?;
     print_summary(&args, &a, &b);
@@ -556,6 +590,8 @@ fn reply(thread: &ThreadId, text: String) -> Command {
 
 struct Bench {
     api: Api,
+    /// Where tenant t's desk connects: relay t mod N.
+    desk_urls: Vec<String>,
     sim: SimApi,
     relay_pid: Option<u32>,
     sim_pid: Option<u32>,
@@ -761,8 +797,9 @@ impl Bench {
             .collect::<Option<_>>()
             .context("a tenant was not set up")?;
         let mut desks = Vec::with_capacity(shops.len());
-        for shop in &shops {
-            desks.push(Desk::open(&self.api.url, &shop.agent_token).await?);
+        for (t, shop) in shops.iter().enumerate() {
+            let url = &self.desk_urls[t % self.desk_urls.len()];
+            desks.push(Desk::open(url, &shop.agent_token).await?);
         }
         println!(
             "set-up: {} tenants, {} threads, {} desks in {:.1} s",

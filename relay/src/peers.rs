@@ -1,0 +1,135 @@
+//! Several relays as one: what this relay does with what the others did on the same
+//! database (PostgreSQL; on sled nothing can share the storage and nothing runs here).
+//!
+//! The store hears commits of every relay ([`crate::store::cluster::Notice`]). For each
+//! tenant whose head moved past what this relay's hub has delivered, the feeder reads the
+//! rows after the hub's durable head, in order, and publishes them, so desks here see events
+//! ingested, sent or commanded elsewhere with no gap (the hub's head is where the next read
+//! starts) and no duplicate (sessions skip what they sent; this relay's own commits are not
+//! notified back to it, since it published them itself, and an event below the hub's head
+//! is not read again). After the listener (re)connects, every
+//! tenant's head is compared the same way, so a relay that lost its connection catches up
+//! from the tables. Notices arriving together are merged per tenant, so a burst costs one
+//! read per tenant.
+//!
+//! Events that can give a tenant's outbox work (desk commands, credits, channel changes)
+//! kick the local outbox: the relay holding the tenant's lease sends, wherever the reply was
+//! queued. Signals drop what this relay keeps in memory: a drafter built from old knowledge,
+//! desks of a revoked agent or a deleted tenant. Drafting and profile lookups are not
+//! repeated here: they happen once, on the relay that stored the customer's message.
+
+use crate::desk::hub::Hub;
+use crate::drafting::Drafting;
+use crate::outbox::Outbox;
+use crate::principal::{Access, Principal};
+use crate::shutdown::Shutdown;
+use crate::store::cluster::{Notice, Signal};
+use crate::store::{Store, StoreError};
+use protocol::{EventBody, Seq, TenantId};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Events read per storage call while catching up.
+const PAGE: usize = 500;
+/// Notices waiting for the feeder; the listener waits when it is full (nothing is lost:
+/// the database keeps notifications for a listener that reads slowly).
+const BACKLOG: usize = 4096;
+
+/// What the feeder acts on.
+pub struct Peers {
+    pub store: Arc<dyn Store>,
+    pub hub: Arc<Hub>,
+    pub outbox: Outbox,
+    pub drafting: Drafting,
+}
+
+/// Starts listening and feeding, when the store can be shared with other relays.
+pub fn spawn(peers: Peers, shutdown: &Shutdown) {
+    let (tx, rx) = mpsc::channel(BACKLOG);
+    let Some(watch) = peers.store.watch(tx) else {
+        return;
+    };
+    let stop = shutdown.clone();
+    shutdown.spawn(async move { stop.unless_stopping(watch).await });
+    let stop = shutdown.clone();
+    shutdown.spawn(async move { peers.feed(rx, &stop).await });
+}
+
+impl Peers {
+    async fn feed(self, mut rx: mpsc::Receiver<Notice>, stop: &Shutdown) {
+        while let Some(Some(first)) = stop.unless_stopping(rx.recv()).await {
+            let mut heads: HashMap<TenantId, Seq> = HashMap::new();
+            let mut resync = false;
+            let mut next = Some(first);
+            while let Some(notice) = next {
+                match notice {
+                    Notice::Appended { tenant, head } => {
+                        let h = heads.entry(tenant).or_insert(head);
+                        *h = (*h).max(head);
+                    }
+                    Notice::Signal(signal) => self.apply(signal),
+                    Notice::Resync => resync = true,
+                }
+                next = rx.try_recv().ok();
+            }
+            if resync {
+                match self.store.heads().await {
+                    Ok(all) => {
+                        for (tenant, head) in all {
+                            let h = heads.entry(tenant).or_insert(head);
+                            *h = (*h).max(head);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "heads not read after reconnecting"),
+                }
+            }
+            for (tenant, head) in heads {
+                if let Err(e) = self.deliver(&tenant, head).await {
+                    // The next notice of this tenant (or a resync) reads from the same head.
+                    tracing::warn!(tenant = %tenant, error = %e, "other relays' events not delivered yet");
+                }
+            }
+        }
+    }
+
+    /// Publishes the tenant's events after the hub's durable head up to `head`.
+    async fn deliver(&self, tenant: &TenantId, head: Seq) -> Result<(), StoreError> {
+        let Ok(scope) = Principal::Operator.scope(tenant, Access::Read) else {
+            return Ok(());
+        };
+        let mut wake = false;
+        loop {
+            let from = self.hub.durable(&scope);
+            if from >= head {
+                break;
+            }
+            let events = self.store.events_after(&scope, from, PAGE).await?;
+            if events.is_empty() {
+                break;
+            }
+            wake |= events.iter().any(|e| gives_outbox_work(&e.body));
+            self.hub.publish(&scope, events);
+        }
+        if wake {
+            self.outbox.kick(tenant);
+        }
+        Ok(())
+    }
+
+    fn apply(&self, signal: Signal) {
+        match signal {
+            Signal::Knowledge(tenant) => self.drafting.forget(&tenant),
+            Signal::AgentRevoked(agent) => self.hub.revoke(agent),
+            Signal::TenantDeleted(tenant) => self.hub.delete_tenant(&tenant),
+        }
+    }
+}
+
+/// Whether an event may queue, unblock or stop a send.
+fn gives_outbox_work(body: &EventBody) -> bool {
+    matches!(
+        body,
+        EventBody::Desk(_) | EventBody::Credits(_) | EventBody::Account(_)
+    )
+}
