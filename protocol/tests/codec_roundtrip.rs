@@ -1142,7 +1142,7 @@ fn hello_json_wire_format() {
     };
     assert_eq!(
         encode_json_frame(&frame).unwrap(),
-        r#"{"cursor":3,"protocol":4,"type":"hello"}"#
+        r#"{"cursor":3,"protocol":5,"type":"hello"}"#
     );
 }
 
