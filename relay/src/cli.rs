@@ -228,10 +228,28 @@ enum AdminCommand {
         command: KeyCommand,
     },
     /// A partner's report: per tenant volume, replies, first response, held drafts,
-    /// failures and credits over the last 14 days (counts only, never contents).
+    /// failures and credits over the last 14 days (counts only, never contents); or, with
+    /// `--tenant`, that business's own figures with a row per agent (its owners and the
+    /// operator).
     Report {
+        #[arg(long, required_unless_present = "tenant", conflicts_with = "tenant")]
+        partner: Option<String>,
         #[arg(long)]
-        partner: String,
+        tenant: Option<String>,
+    },
+    /// Upload a local file to Meta through a channel (WhatsApp's media upload, Instagram's
+    /// attachment upload); prints the id a reply then names. Meta's type and size limits
+    /// are checked by the relay before anything is sent.
+    Upload {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        channel: String,
+        /// image, video, audio or file.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        file: PathBuf,
     },
     /// Who the token is (the operator, a partner viewer, or a tenant's person).
     Me,
@@ -1030,11 +1048,26 @@ fn admin(args: AdminArgs) -> anyhow::Result<()> {
             format!("/v1/tenants/{tenant}/audit/verify"),
             None,
         ),
-        AdminCommand::Report { partner } => (
+        AdminCommand::Report { partner, tenant } => (
             reqwest::Method::GET,
-            format!("/v1/partners/{partner}/report"),
+            match (partner, tenant) {
+                (Some(partner), _) => format!("/v1/partners/{partner}/report"),
+                (None, Some(tenant)) => format!("/v1/tenants/{tenant}/report"),
+                (None, None) => bail!("name --partner or --tenant"),
+            },
             None,
         ),
+        AdminCommand::Upload {
+            tenant,
+            channel,
+            kind,
+            file,
+        } => {
+            let path = format!("/v1/tenants/{tenant}/channels/{channel}/media");
+            return runtime()?.block_on(async move {
+                media::upload(&client, &base, &token, &path, &kind, &file).await
+            });
+        }
         AdminCommand::Claims {
             command: ClaimCommand::Confirm { claim },
         } => (

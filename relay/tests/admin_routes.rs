@@ -71,11 +71,18 @@ fn recorder() -> (String, Seen) {
             let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
                 let record = Arc::clone(&record);
                 async move {
+                    let path = req.uri().path().to_owned();
                     record
                         .lock()
                         .unwrap()
-                        .push((req.method().to_string(), req.uri().path().to_owned()));
-                    axum::Json(serde_json::json!({}))
+                        .push((req.method().to_string(), path.clone()));
+                    // An import goes on with the tenant the relay names; everything else
+                    // is content with an empty object.
+                    if path == "/v1/tenants/import" {
+                        axum::Json(serde_json::json!({"tenant": "t1", "head": 1}))
+                    } else {
+                        axum::Json(serde_json::json!({}))
+                    }
                 }
             });
             axum::serve(listener, app).await.unwrap();
@@ -98,6 +105,10 @@ fn every_admin_route_has_a_relay_admin_command() {
         path.display().to_string()
     };
     let knowledge = file("k.toml", "[business]\nname = \"x\"\n");
+    let exported = dir.path().join("export.jsonl").display().to_string();
+    // A header and one entry: the entry is what reaches `…/import/entries`.
+    let import = file("import.jsonl", "{\"tenant\": \"t0\"}\n{\"seq\": 1}\n");
+    let picture = file("p.png", "not really a png");
     let rules = file(
         "rules.toml",
         "[[rules]]\nname = \"hi\"\nkeywords = [\"hi\"]\nreply = \"Hello\"\n",
@@ -150,6 +161,20 @@ fn every_admin_route_has_a_relay_admin_command() {
         vec!["connect-link", "--tenant", "t1", "--kind", "instagram"],
         vec!["connect-links", "--tenant", "t1"],
         vec!["me"],
+        vec!["report", "--tenant", "t1"],
+        vec!["export", "--tenant", "t1", "--out", &exported],
+        vec!["import", "--file", &import],
+        vec![
+            "upload",
+            "--tenant",
+            "t1",
+            "--channel",
+            "c1",
+            "--kind",
+            "image",
+            "--file",
+            &picture,
+        ],
         vec!["canned", "list", "--tenant", "t1"],
         vec![
             "canned",

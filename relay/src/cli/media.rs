@@ -1,6 +1,8 @@
 //! `relay admin media`: one attachment of a stored message, fetched by the relay from Meta
 //! (`GET /v1/tenants/{t}/media/{message}/{n}`) and written to a file, for an operator who
-//! must look at what a customer sent. Bytes only; nothing is kept elsewhere.
+//! must look at what a customer sent. Bytes only; nothing is kept elsewhere. And `relay
+//! admin upload`, the other way: a local file to Meta through a channel
+//! (`POST /v1/tenants/{t}/channels/{c}/media`), answering the id a reply names.
 
 use super::{refused, unreachable};
 use anyhow::Context as _;
@@ -46,5 +48,43 @@ pub(super) async fn download(
     file.sync_all()
         .with_context(|| format!("cannot write {}", out.display()))?;
     eprintln!("wrote {written} bytes ({kind}) to {}", out.display());
+    Ok(())
+}
+
+/// Sends the file at `file` to the relay's upload route as `kind`; prints the relay's answer
+/// (the media id) on stdout.
+///
+/// # Errors
+/// The file cannot be read, or the relay refused it (its code and message: a type or size
+/// Meta does not take, a channel that cannot upload).
+pub(super) async fn upload(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    path: &str,
+    kind: &str,
+    file: &Path,
+) -> anyhow::Result<()> {
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .with_context(|| format!("{} is not a file", file.display()))?;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mime = protocol::upload::mime_of(&name).unwrap_or("application/octet-stream");
+    let response = client
+        .post(format!("{base}{path}"))
+        .query(&[("kind", kind), ("name", name.as_str())])
+        .bearer_auth(token)
+        .header(reqwest::header::CONTENT_TYPE, mime)
+        .body(bytes)
+        .send()
+        .await
+        .map_err(|e| unreachable(base, &e))?;
+    let status = response.status();
+    let value: serde_json::Value = response.json().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(refused(status, &value));
+    }
+    println!("{value}");
     Ok(())
 }
