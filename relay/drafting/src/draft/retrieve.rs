@@ -181,9 +181,10 @@ fn clear_winner(hits: &[Hit]) -> Option<&Hit> {
 }
 
 /// Drops an item whose naming words all occur in another chosen item (that is not itself
-/// explained the other way round): `arrendar una bici eléctrica` names the e-bike rental, and
-/// the plain rental's one-word alias `arriendo` is a word of the e-bike's name too; `helmet
-/// included?` beside a rental whose description includes the helmet asks about the rental.
+/// explained the other way round): `alquilo un patinete eléctrico` names an electric-scooter
+/// hire, and a plain hire aliased by the one word `alquiler` is named by a word of the
+/// scooter's name too; `lock included?` beside a hire whose description includes the lock
+/// asks about the hire.
 fn drop_explained<'a>(
     index: &Index,
     query: &Query,
@@ -216,8 +217,8 @@ fn drop_explained<'a>(
     };
     // Two names sharing a word of the message are two readings of one phrase: a service
     // done to a product is meant rather than the product (a fitting of contact lenses is
-    // the fitting), otherwise the better match (`arrendar una bici
-    // eléctrica`: the e-bike rental, not the plain one, aliased `arrendar bici`).
+    // the fitting), otherwise the better match (`alquilar patinete eléctrico`: the
+    // electric-scooter hire, not the plain one aliased `alquilar patinete`).
     let service = |h: usize| services.get(chosen[h].doc).copied().unwrap_or(false);
     let overlaps = |a: usize, b: usize| {
         let better = match (service(a), service(b)) {
@@ -764,7 +765,7 @@ mod tests {
 
     #[test]
     fn destinations() {
-        let t = text::tokens("ongkir ke Papua berapa?");
+        let t = text::tokens("kalau dikirim ke Papua kena ongkir berapa?");
         assert_eq!(destination(&t).as_deref(), Some("papua"));
         let t = text::tokens("mau order ke sini");
         assert_eq!(destination(&t), None);
