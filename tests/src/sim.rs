@@ -459,6 +459,46 @@ pub struct SimWorld {
 }
 
 impl SimWorld {
+    /// `customer` writes `text` to tenant B's WhatsApp number; answers the thread once the
+    /// relay lists it (within `within`).
+    ///
+    /// # Errors
+    /// The relay refused the message or never listed its thread.
+    pub async fn whatsapp_b_writes(
+        &self,
+        customer: &str,
+        text: &str,
+        within: Duration,
+    ) -> anyhow::Result<protocol::ThreadId> {
+        self.sim.api.customer_writes(WA_B, customer, text).await?;
+        self.w.thread_of(&self.w.b, customer, within).await
+    }
+
+    /// Waits until tenant B's reply `i` of `thread` is in send state `state` (`sent`,
+    /// `failed`…).
+    ///
+    /// # Errors
+    /// It is not within `within`, or the relay refused the read.
+    pub async fn b_reply_reaches(
+        &self,
+        thread: &protocol::ThreadId,
+        i: usize,
+        state: &str,
+        within: Duration,
+    ) -> anyhow::Result<()> {
+        let t = &self.w.b;
+        let path = format!("/v1/tenants/{}/threads/{thread}/messages", t.id);
+        eventually(&format!("reply {i} {state}"), within, || async {
+            let v = self
+                .w
+                .api
+                .expect(Method::GET, &path, &t.agent_token, None, 200)
+                .await?;
+            Ok((v["sends"][i]["state"] == state).then_some(()))
+        })
+        .await
+    }
+
     /// The simulator with the World's accounts, then the relay, then the simulator pointed
     /// at the relay.
     ///

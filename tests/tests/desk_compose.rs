@@ -58,12 +58,7 @@ async fn desk_app(relay: &str, token: &str, now: i64) -> (tempfile::TempDir, App
 /// `customer` writes to tenant B's WhatsApp number now; answers
 /// the thread once the relay lists it.
 async fn customer_writes(fx: &SimWorld, customer: &str, text: &str) -> ThreadId {
-    fx.sim
-        .api
-        .inbound(&json!({"account": WA_B, "customer": customer, "type": "text", "text": text}))
-        .await
-        .unwrap();
-    fx.w.thread_of(&fx.w.b, customer, WAIT).await.unwrap()
+    fx.whatsapp_b_writes(customer, text, WAIT).await.unwrap()
 }
 
 /// The one command among `effects`.
@@ -80,17 +75,7 @@ fn submitted(effects: &[Effect]) -> Command {
 }
 
 async fn reply_state(fx: &SimWorld, thread: &ThreadId, i: usize, state: &str) {
-    let t = &fx.w.b;
-    let path = format!("/v1/tenants/{}/threads/{thread}/messages", t.id);
-    eventually(&format!("reply {i} {state}"), WAIT, || async {
-        let v =
-            fx.w.api
-                .expect(Method::GET, &path, &t.agent_token, None, 200)
-                .await?;
-        Ok((v["sends"][i]["state"] == state).then_some(()))
-    })
-    .await
-    .unwrap();
+    fx.b_reply_reaches(thread, i, state, WAIT).await.unwrap();
 }
 
 #[tokio::test]

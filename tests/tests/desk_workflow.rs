@@ -85,12 +85,7 @@ async fn run_submits(app: &mut App, desk: &mut RawDesk, effects: &[Effect]) -> V
 }
 
 async fn customer_writes(fx: &SimWorld, customer: &str, text: &str) -> ThreadId {
-    fx.sim
-        .api
-        .inbound(&json!({"account": WA_B, "customer": customer, "type": "text", "text": text}))
-        .await
-        .unwrap();
-    fx.w.thread_of(&fx.w.b, customer, WAIT).await.unwrap()
+    fx.whatsapp_b_writes(customer, text, WAIT).await.unwrap()
 }
 
 async fn load_bakery(fx: &SimWorld) {
@@ -112,17 +107,7 @@ async fn load_bakery(fx: &SimWorld) {
 }
 
 async fn reply_sent(fx: &SimWorld, thread: &ThreadId, i: usize) {
-    let t = &fx.w.b;
-    let path = format!("/v1/tenants/{}/threads/{thread}/messages", t.id);
-    eventually(&format!("reply {i} sent"), WAIT, || async {
-        let v =
-            fx.w.api
-                .expect(Method::GET, &path, &t.agent_token, None, 200)
-                .await?;
-        Ok((v["sends"][i]["state"] == "sent").then_some(()))
-    })
-    .await
-    .unwrap();
+    fx.b_reply_reaches(thread, i, "sent", WAIT).await.unwrap();
 }
 
 #[tokio::test]
