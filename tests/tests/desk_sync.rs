@@ -541,11 +541,15 @@ const BIG: usize = 2000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_desk_that_stops_reading_slows_neither_ingest_nor_a_healthy_desk() {
-    // A long send timeout keeps the stuck desk connected through the whole run, so ingest
-    // finishing proves it never waited for that desk.
-    let w = World::with_env(vec![("RELAY_DESK_SEND_TIMEOUT_MS".into(), "600000".into())])
-        .await
-        .unwrap();
+    // A long send timeout and idle limit keep the stuck desk connected through the whole
+    // run, however slowly a loaded machine ingests (it answers no pings while it does not
+    // read), so ingest finishing proves it never waited for that desk.
+    let w = World::with_env(vec![
+        ("RELAY_DESK_SEND_TIMEOUT_MS".into(), "600000".into()),
+        ("RELAY_DESK_IDLE_MS".into(), "600000".into()),
+    ])
+    .await
+    .unwrap();
     let url = w.relay.as_ref().unwrap().url.clone();
     let mut stuck = RawDesk::connect(&url, &w.a.agent_token, None)
         .await
