@@ -131,6 +131,8 @@ pub struct Config {
     pub test_clock: bool,
     /// A crash point to abort at (`RELAY_TEST_CRASH_AT`, see `crash_point`); tests only.
     pub test_crash_at: Option<String>,
+    /// A fault point to arm (`RELAY_TEST_FAULT_AT`, see `crash_point`); tests only.
+    pub test_fault_at: Option<String>,
     pub desk: DeskLimits,
     /// The certificate chain and key to serve TLS with (`RELAY_TLS_CERT`, `RELAY_TLS_KEY`);
     /// `None`: plain HTTP, for a TLS-terminating reverse proxy in front.
@@ -230,6 +232,7 @@ struct Raw {
     wal_segment_bytes: Option<String>,
     test_clock: Option<String>,
     test_crash_at: Option<String>,
+    test_fault_at: Option<String>,
     tls_cert: Option<String>,
     tls_key: Option<String>,
     tls_poll_secs: Option<String>,
@@ -282,6 +285,7 @@ macro_rules! each_key {
         $f!($raw, wal_segment_bytes, "RELAY_WAL_SEGMENT_BYTES");
         $f!($raw, test_clock, "RELAY_TEST_CLOCK");
         $f!($raw, test_crash_at, "RELAY_TEST_CRASH_AT");
+        $f!($raw, test_fault_at, "RELAY_TEST_FAULT_AT");
         $f!($raw, tls_cert, "RELAY_TLS_CERT");
         $f!($raw, tls_key, "RELAY_TLS_KEY");
         $f!($raw, tls_poll_secs, "RELAY_TLS_POLL_SECS");
@@ -584,6 +588,16 @@ impl Config {
                     return Err(ConfigError::Invalid {
                         var: "RELAY_TEST_CRASH_AT",
                         reason: format!("`{other}` is not a crash point"),
+                    });
+                }
+            },
+            test_fault_at: match raw.test_fault_at.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(name) if crate::crash_point::FAULTS.contains(&name) => Some(name.to_owned()),
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        var: "RELAY_TEST_FAULT_AT",
+                        reason: format!("`{other}` is not a fault point"),
                     });
                 }
             },

@@ -6,8 +6,14 @@
 //! An abort skips every destructor and flush: what was written to the write-ahead log is in
 //! the operating system's hands (as after a process kill), what was not is lost. Unset, a
 //! point costs one atomic read. Nothing else about the relay changes.
+//!
+//! Fault points (`RELAY_TEST_FAULT_AT=<name>`) are the same idea for failures the relay
+//! must live through rather than die of: where no real input can make a part fail (an
+//! outbox worker's panic is a bug; a key held in memory does not go bad), the armed point
+//! makes it fail there, so tests can prove `/readyz` notices and the relay recovers.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The points there are, so a misspelt name fails the start instead of never firing.
 pub const POINTS: &[&str] = &[
@@ -41,4 +47,44 @@ pub fn reached(name: &str) {
         eprintln!("relay: crash point {name} reached; aborting (RELAY_TEST_CRASH_AT)");
         std::process::abort();
     }
+}
+
+/// The fault points there are; each says what fails while it is armed.
+pub const FAULTS: &[&str] = &[
+    // Every outbox worker panics at the start of each round: a worker that keeps dying.
+    "outbox-worker-panic",
+    // The first outbox round of the process panics, the ones after run: a worker that
+    // died once and is restarted.
+    "outbox-worker-panic-once",
+    // Every value the keyring seals comes out damaged, so it no longer opens: a master key
+    // gone bad in memory.
+    "keyring-seal-damaged",
+];
+
+static FAULT: OnceLock<&'static str> = OnceLock::new();
+static FIRED_ONCE: AtomicBool = AtomicBool::new(false);
+
+/// Arms the named fault point for the life of the process (the first call wins).
+///
+/// # Errors
+/// `name` is not one of [`FAULTS`].
+pub fn arm_fault(name: &str) -> Result<(), String> {
+    let point = FAULTS
+        .iter()
+        .find(|p| **p == name)
+        .ok_or_else(|| format!("`{name}` is not a fault point ({})", FAULTS.join(", ")))?;
+    let _ = FAULT.set(point);
+    Ok(())
+}
+
+/// Whether the fault point `name` is armed.
+#[must_use]
+pub fn fault(name: &str) -> bool {
+    FAULT.get().is_some_and(|p| *p == name)
+}
+
+/// Whether the fault point `name` is armed and this is the first time it is asked.
+#[must_use]
+pub fn fault_once(name: &str) -> bool {
+    fault(name) && !FIRED_ONCE.swap(true, Ordering::SeqCst)
 }

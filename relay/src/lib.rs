@@ -128,6 +128,13 @@ impl Relay {
             );
             let _ = crash_point::arm(point);
         }
+        if let Some(point) = &config.test_fault_at {
+            tracing::warn!(
+                point,
+                "RELAY_TEST_FAULT_AT is set: that part of the relay fails on purpose"
+            );
+            let _ = crash_point::arm_fault(point);
+        }
         let metrics = Metrics::new();
         let store = open_store(&config, &metrics).await?;
         let shutdown = shutdown::Shutdown::default();

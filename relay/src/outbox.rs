@@ -40,6 +40,7 @@ use graph::Graph;
 use limits::SendLimits;
 use protocol::TenantId;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
@@ -66,20 +67,46 @@ pub struct Outbox {
     workers: Arc<Mutex<HashMap<TenantId, Worker>>>,
 }
 
-/// One tenant's running worker: how to wake it, and its task, whose end means it died (the
-/// loop returns by itself only when the relay stops).
+/// One tenant's worker: how to wake it, what it tells `/readyz`, and its supervising task,
+/// which restarts the worker after a panic and ends only when the relay stops.
 struct Worker {
     notify: Arc<Notify>,
+    health: Arc<WorkerHealth>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// What a tenant's worker and its supervisor record for `/readyz`.
+#[derive(Default)]
+pub struct WorkerHealth {
+    /// Panics since the worker last came round its loop; 0 while it is healthy. A restart
+    /// alone does not clear it, so a worker that dies in every round stays counted dead.
+    failing: AtomicU32,
+    /// Restarts after a panic since the relay started.
+    restarts: AtomicU64,
+}
+
+impl WorkerHealth {
+    /// The worker came round its loop (a round done, or waiting for the lease): it lives.
+    pub fn alive(&self) {
+        self.failing.store(0, Ordering::Relaxed);
+    }
 }
 
 /// How the outbox workers are doing, for `/readyz`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WorkersHealth {
     pub running: usize,
-    /// Workers whose task ended (a panic); the next kick of their tenant starts a new one.
+    /// Workers that panicked and have not come round their loop since (waiting for their
+    /// restart, or restarted and not yet through a round).
     pub dead: usize,
+    /// Restarts after a panic since the relay started, all tenants together.
+    pub restarts: u64,
 }
+
+/// The first wait before a worker that panicked is started again; it doubles with each
+/// panic in a row up to [`RESTART_CAP_MS`], so a worker that keeps dying does not spin.
+pub const RESTART_BASE_MS: i64 = 1000;
+const RESTART_CAP_MS: i64 = 60_000;
 
 impl Outbox {
     #[must_use]
@@ -114,8 +141,8 @@ impl Outbox {
         open_token(&self.shared.keys, scope, channel)
     }
 
-    /// Tells the tenant's outbox to look at its queue (starting it if needed, and again if
-    /// its worker died).
+    /// Tells the tenant's outbox to look at its queue (starting it if needed; a worker that
+    /// panicked is restarted by its supervisor, after a back-off in relay time).
     pub fn kick(&self, tenant: &TenantId) {
         let mut workers = self
             .workers
@@ -127,7 +154,7 @@ impl Outbox {
                 return;
             }
             Some(_) => {
-                tracing::error!(tenant = %tenant, "outbox worker had stopped; starting it again")
+                tracing::error!(tenant = %tenant, "outbox worker had stopped; starting it again");
             }
             None => {}
         }
@@ -136,27 +163,42 @@ impl Outbox {
             return;
         }
         let notify = Arc::new(Notify::new());
-        let shared = self.shared.clone();
+        let health = Arc::new(WorkerHealth::default());
         let task = {
-            let tenant = tenant.clone();
-            let notify = notify.clone();
+            let (shared, tenant) = (self.shared.clone(), tenant.clone());
+            let (notify, health) = (notify.clone(), health.clone());
             let tasks = self.shared.shutdown.clone();
-            tasks.spawn(async move { worker::run(shared, tenant, notify).await })
+            tasks.spawn(supervise(shared, tenant, notify, health))
         };
-        workers.insert(tenant.clone(), Worker { notify, task });
+        workers.insert(
+            tenant.clone(),
+            Worker {
+                notify,
+                health,
+                task,
+            },
+        );
     }
 
-    /// How many workers run, and how many died since their tenant was last kicked.
+    /// How many workers run, how many are dead (see [`WorkersHealth::dead`]) and how often
+    /// they were restarted.
     #[must_use]
     pub fn health(&self) -> WorkersHealth {
         let workers = self
             .workers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let dead = workers.values().filter(|w| w.task.is_finished()).count();
+        let dead = workers
+            .values()
+            .filter(|w| w.task.is_finished() || w.health.failing.load(Ordering::Relaxed) > 0)
+            .count();
         WorkersHealth {
             running: workers.len() - dead,
             dead,
+            restarts: workers
+                .values()
+                .map(|w| w.health.restarts.load(Ordering::Relaxed))
+                .sum(),
         }
     }
 
@@ -180,6 +222,50 @@ impl Outbox {
             }
         }
         Ok(started)
+    }
+}
+
+/// Runs a tenant's worker, and again after each panic (a bug: the send in hand, if any, is
+/// durable as `Sending` and is settled by the restarted worker as in doubt), waiting
+/// longer after each panic in a row. Returns when the worker returns: the relay stops.
+async fn supervise(
+    shared: Arc<Shared>,
+    tenant: TenantId,
+    notify: Arc<Notify>,
+    health: Arc<WorkerHealth>,
+) {
+    loop {
+        let run = tokio::spawn(worker::run(
+            shared.clone(),
+            tenant.clone(),
+            notify.clone(),
+            health.clone(),
+        ));
+        match run.await {
+            Ok(()) => return,
+            Err(e) if e.is_panic() => {}
+            // Cancelled: the runtime is going away.
+            Err(_) => return,
+        }
+        let failing = health.failing.load(Ordering::Relaxed) + 1;
+        let wait = RESTART_BASE_MS
+            .saturating_mul(1 << failing.saturating_sub(1).min(16))
+            .min(RESTART_CAP_MS);
+        // The moment is fixed before the death is shown, so a clock moved by someone who
+        // saw it (a test) always reaches the restart.
+        let at = shared.clock.now().plus(wait);
+        health.failing.store(failing, Ordering::Relaxed);
+        tracing::error!(
+            tenant = %tenant,
+            panics_in_a_row = failing,
+            restart_in_ms = wait,
+            "outbox worker panicked; restarting it"
+        );
+        tokio::select! {
+            () = shared.clock.sleep_until(at) => {}
+            () = shared.shutdown.stopping() => return,
+        }
+        health.restarts.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -128,6 +128,12 @@ impl Keyring {
     /// Seals under the current key.
     #[must_use]
     pub fn seal(&self, tenant: &TenantId, channel: &ChannelId, plaintext: &str) -> String {
+        if crate::crash_point::fault("keyring-seal-damaged") {
+            // Sealed for another row, so the value fails its integrity check when opened
+            // here, as one sealed under a key gone bad would.
+            let elsewhere = ChannelId::new(format!("{channel}.damaged"));
+            return seal(&self.read().current, tenant, &elsewhere, plaintext);
+        }
         seal(&self.read().current, tenant, channel, plaintext)
     }
 

@@ -16,7 +16,9 @@ pub async fn healthz() -> &'static str {
 
 /// Ready when each check passes, each reported by name: storage takes a write and makes it
 /// durable (a single-use probe record written, synced, taken back), the master key seals
-/// and opens a test value, no outbox worker has died, and the data directory has room
+/// and opens a test value, no outbox worker is dead (one that panicked counts until its
+/// restart has come round its loop; `restarts` says how often that happened), and the
+/// data directory has room
 /// (`crate::disk`, measured afresh; its reason says which limit was passed, in sizes only).
 /// 503 when any fails; a storage failure's detail goes to the log only.
 pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
@@ -52,7 +54,8 @@ pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
         status,
         axum::Json(json!({
             "ready": ready, "storage": storage, "keys": keys,
-            "outbox": {"state": outbox, "running": workers.running, "dead": workers.dead},
+            "outbox": {"state": outbox, "running": workers.running, "dead": workers.dead,
+                       "restarts": workers.restarts},
             "disk": {"state": disk_state, "reason": disk.full, "free_bytes": disk.free_bytes,
                      "data_bytes": disk.used_bytes},
         })),

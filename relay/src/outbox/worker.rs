@@ -1,9 +1,9 @@
 //! One tenant's outbox loop: finds the next send of each thread, settles sends left in
 //! doubt, and takes each through window, credits, rate, `Sending`, the call and its result.
 
-use super::Shared;
 use super::graph::Outgoing;
 use super::limits::Lane;
+use super::{Shared, WorkerHealth};
 use crate::meta_errors::{self as classify, CallFailure};
 use crate::principal::{Access, Principal, TenantScope};
 use crate::store::cluster::Lease;
@@ -44,7 +44,12 @@ pub fn lease_job(tenant: &TenantId) -> String {
     format!("outbox/{tenant}")
 }
 
-pub async fn run(shared: Arc<Shared>, tenant: TenantId, notify: Arc<Notify>) {
+pub async fn run(
+    shared: Arc<Shared>,
+    tenant: TenantId,
+    notify: Arc<Notify>,
+    health: Arc<WorkerHealth>,
+) {
     let Ok(scope) = Principal::Operator.scope(&tenant, Access::Manage) else {
         return;
     };
@@ -67,12 +72,18 @@ pub async fn run(shared: Arc<Shared>, tenant: TenantId, notify: Arc<Notify>) {
             }
         };
         if let Lease::Busy { until } = lease {
+            health.alive();
             tokio::select! {
                 () = notify.notified() => {}
                 () = shared.clock.sleep_until(until) => {}
                 () = shared.shutdown.stopping() => return,
             }
             continue;
+        }
+        if crate::crash_point::fault("outbox-worker-panic")
+            || crate::crash_point::fault_once("outbox-worker-panic-once")
+        {
+            panic!("outbox worker of {tenant}: fault point (RELAY_TEST_FAULT_AT)");
         }
         let next = match round(&shared, &scope, &job).await {
             Ok(next) => next,
@@ -81,6 +92,7 @@ pub async fn run(shared: Arc<Shared>, tenant: TenantId, notify: Arc<Notify>) {
                 Some(shared.clock.now().plus(1000))
             }
         };
+        health.alive();
         let now = shared.clock.now();
         // In relay time, so a test clock moved past a back-off wakes the worker at once.
         let wake = next.map_or(now.plus(IDLE_MS), |at| at.min(now.plus(IDLE_MS)));

@@ -1,0 +1,281 @@
+//! `/readyz` against the real relay binary (issue 21): each check it reports — storage,
+//! keys, outbox workers — is made to fail, and the answer is 503 with that check named
+//! `failing` and the others `ok`; where the cause can go away, the answer is 200 again.
+//!
+//! Storage fails for real: the relay's PostgreSQL database is made read-only under it.
+//! An outbox worker's panic and a master key gone bad have no real input that causes them,
+//! so those come from the relay's test-only fault points (`RELAY_TEST_FAULT_AT`). The full
+//! disk is `faults.rs`'s.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use harness::{APP_SECRET, MASTER_KEY, OPERATOR_TOKEN, WA_A, World, eventually, sign};
+use serde_json::Value;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// `GET /readyz`: the status and the JSON.
+async fn readyz(w: &World) -> (u16, Value) {
+    let response = w
+        .api
+        .http
+        .get(format!("{}/readyz", w.api.url))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+/// Polls `/readyz` until `done` holds for its answer; answers it.
+async fn readyz_until(w: &World, what: &str, done: impl Fn(u16, &Value) -> bool) -> Value {
+    eventually(what, WAIT, || async {
+        let (status, body) = readyz(w).await;
+        Ok(done(status, &body).then_some(body))
+    })
+    .await
+    .unwrap()
+}
+
+/// Every check but `failing` says `ok`.
+#[track_caller]
+fn only_failing(body: &Value, failing: &str) {
+    assert_eq!(body["ready"], false, "{body}");
+    for check in ["storage", "keys"] {
+        let want = if check == failing { "failing" } else { "ok" };
+        assert_eq!(body[check], want, "{check}: {body}");
+    }
+    let outbox = if failing == "outbox" { "failing" } else { "ok" };
+    assert_eq!(body["outbox"]["state"], outbox, "{body}");
+    assert_eq!(body["disk"]["state"], "ok", "{body}");
+}
+
+/// Posts a signed WhatsApp text to tenant A's number; answers the status.
+async fn post_text(w: &World, id: &str, text: &str) -> u16 {
+    let body = harness::wa_text(WA_A, id, "16505551234", text);
+    w.api
+        .http
+        .post(format!("{}/webhooks/whatsapp", w.api.url))
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", sign(&body, APP_SECRET))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// How many of tenant A's events carry Meta's message id `id`.
+async fn stored(w: &World, id: &str) -> usize {
+    let events = w.api.all_events(&w.a.id, OPERATOR_TOKEN).await.unwrap();
+    let needle = format!("\"{id}\"");
+    events
+        .iter()
+        .filter(|e| e.to_string().contains(&needle))
+        .count()
+}
+
+/// Runs SQL as the server's administrator, outside the relay's database.
+async fn admin_sql(sql: &str) {
+    let url = relay::store::pg::testdb::admin_url();
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client.batch_execute(sql).await.unwrap();
+}
+
+/// Ends every connection to `db` (the relay's pool and listener), so the relay reconnects
+/// under the database's current settings.
+async fn terminate_connections(db: &str) {
+    admin_sql(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = '{db}' AND pid <> pg_backend_pid()"
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn a_database_that_refuses_writes_fails_storage_and_acknowledges_nothing_until_it_recovers() {
+    // On sled the data directory's files are already open and the tests run as root, so a
+    // read-only directory or file changes nothing the relay writes; no real sled failure
+    // short of a full disk (`faults.rs`) can be made here.
+    if !harness::on_postgres() {
+        eprintln!("PostgreSQL only: run with CHATDESK_TEST_STORAGE=postgres");
+        return;
+    }
+    let w = World::new().await.unwrap();
+    let db = w.db.as_ref().unwrap().name().to_owned();
+    let (status, body) = readyz(&w).await;
+    assert_eq!(
+        (status, &body["ready"]),
+        (200, &Value::Bool(true)),
+        "{body}"
+    );
+
+    // The database takes no more writes; the relay's connections are cut, so the ones its
+    // pool makes next are read-only (as after a fail-over onto a standby).
+    admin_sql(&format!(
+        "ALTER DATABASE {db} SET default_transaction_read_only = on"
+    ))
+    .await;
+    terminate_connections(&db).await;
+    let body = readyz_until(&w, "storage failing", |s, b| {
+        s == 503 && b["storage"] == "failing"
+    })
+    .await;
+    only_failing(&body, "storage");
+    // The answer names the check, never the reason: no SQL error, URL or secret.
+    let text = body.to_string();
+    for leak in [
+        "read-only",
+        "transaction",
+        "postgres",
+        "INSERT",
+        db.as_str(),
+        w.db.as_ref().unwrap().url(),
+        MASTER_KEY,
+        OPERATOR_TOKEN,
+    ] {
+        assert!(!text.contains(leak), "`{leak}` in {text}");
+    }
+    // The log has the reason, for the operator.
+    let log = std::fs::read_to_string(&w.options.log).unwrap();
+    assert!(
+        log.contains("readiness: storage is not writable"),
+        "no log line for the failing probe"
+    );
+
+    // A webhook meanwhile is not acknowledged, so Meta keeps it and retries.
+    let status = post_text(&w, "wamid.readonly", "are you open?").await;
+    assert_ne!(status, 200, "acknowledged without being stored");
+    assert!((500..600).contains(&status), "{status}");
+    assert_eq!(stored(&w, "wamid.readonly").await, 0);
+
+    // The database takes writes again (new sessions do; the read-only ones are cut).
+    admin_sql(&format!(
+        "ALTER DATABASE {db} RESET default_transaction_read_only"
+    ))
+    .await;
+    terminate_connections(&db).await;
+    let body = readyz_until(&w, "ready again", |s, _| s == 200).await;
+    assert_eq!(body["storage"], "ok", "{body}");
+    assert_eq!(body["ready"], true, "{body}");
+
+    // Meta's retries: the first is stored, a second one is a duplicate; one event.
+    assert_eq!(post_text(&w, "wamid.readonly", "are you open?").await, 200);
+    assert_eq!(post_text(&w, "wamid.readonly", "are you open?").await, 200);
+    assert_eq!(stored(&w, "wamid.readonly").await, 1);
+    w.api.audit_ok(&w.a.id, OPERATOR_TOKEN).await.unwrap();
+    w.assert_log_has_no_secrets().unwrap();
+}
+
+/// How many times the relay logged a worker's panic.
+fn panics_logged(w: &World) -> usize {
+    std::fs::read_to_string(&w.options.log)
+        .unwrap()
+        .matches("outbox worker panicked; restarting it")
+        .count()
+}
+
+#[tokio::test]
+async fn an_outbox_worker_that_died_is_restarted_and_ready_again_once_it_runs() {
+    let w = World::with_env(vec![(
+        "RELAY_TEST_FAULT_AT".into(),
+        "outbox-worker-panic-once".into(),
+    )])
+    .await
+    .unwrap();
+    let (status, body) = readyz(&w).await;
+    assert_eq!(status, 200, "{body}");
+
+    // A top-up starts tenant A's worker, whose first round panics.
+    w.top_up(&w.a, 5).await.unwrap();
+    let body = readyz_until(&w, "a dead worker", |s, b| {
+        s == 503 && b["outbox"]["dead"] == 1
+    })
+    .await;
+    only_failing(&body, "outbox");
+    assert_eq!(body["outbox"]["running"], 0, "{body}");
+    assert_eq!(body["outbox"]["restarts"], 0, "{body}");
+    assert_eq!(panics_logged(&w), 1);
+
+    // The restart waits a second of relay time; then the worker comes round its loop.
+    w.advance_clock(relay::outbox::RESTART_BASE_MS)
+        .await
+        .unwrap();
+    let body = readyz_until(&w, "the worker restarted", |s, _| s == 200).await;
+    assert_eq!(body["outbox"]["state"], "ok", "{body}");
+    assert_eq!(body["outbox"]["running"], 1, "{body}");
+    assert_eq!(body["outbox"]["dead"], 0, "{body}");
+    assert_eq!(body["outbox"]["restarts"], 1, "{body}");
+    assert_eq!(panics_logged(&w), 1);
+}
+
+#[tokio::test]
+async fn an_outbox_worker_that_keeps_dying_stays_not_ready_across_its_restarts() {
+    let w = World::with_env(vec![(
+        "RELAY_TEST_FAULT_AT".into(),
+        "outbox-worker-panic".into(),
+    )])
+    .await
+    .unwrap();
+    w.top_up(&w.a, 5).await.unwrap();
+    readyz_until(&w, "a dead worker", |s, b| {
+        s == 503 && b["outbox"]["dead"] == 1
+    })
+    .await;
+
+    // Each restart dies again; the back-off doubles (1 s, 2 s, 4 s of relay time), and
+    // at no point in between is the relay ready.
+    let mut wait = relay::outbox::RESTART_BASE_MS;
+    for restarts in 1usize..=3 {
+        w.advance_clock(wait).await.unwrap();
+        eventually("the restarted worker to die again", WAIT, || async {
+            let (status, body) = readyz(&w).await;
+            assert_eq!(status, 503, "ready while the worker keeps dying: {body}");
+            only_failing(&body, "outbox");
+            assert_eq!(body["outbox"]["dead"], 1, "{body}");
+            Ok(
+                (body["outbox"]["restarts"] == restarts && panics_logged(&w) == restarts + 1)
+                    .then_some(()),
+            )
+        })
+        .await
+        .unwrap();
+        wait *= 2;
+    }
+    // A kick (another top-up) starts no second worker beside the dying one.
+    w.top_up(&w.a, 1).await.unwrap();
+    let (status, body) = readyz(&w).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["outbox"]["dead"], 1, "{body}");
+    assert_eq!(body["outbox"]["running"], 0, "{body}");
+}
+
+#[tokio::test]
+async fn a_master_key_whose_seals_do_not_open_fails_keys_until_the_relay_has_a_good_one() {
+    let mut w = World::with_env(vec![(
+        "RELAY_TEST_FAULT_AT".into(),
+        "keyring-seal-damaged".into(),
+    )])
+    .await
+    .unwrap();
+    let (status, body) = readyz(&w).await;
+    assert_eq!(status, 503, "{body}");
+    only_failing(&body, "keys");
+    assert!(!body.to_string().contains(MASTER_KEY), "{body}");
+
+    // The key in memory cannot heal; a relay started with a good one is ready.
+    w.stop().await.unwrap();
+    w.options
+        .extra_env
+        .retain(|(k, _)| k != "RELAY_TEST_FAULT_AT");
+    w.start_again().await.unwrap();
+    let (status, body) = readyz(&w).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["keys"], "ok", "{body}");
+    w.assert_log_has_no_secrets().unwrap();
+}
