@@ -2,7 +2,8 @@
 //! keys, outbox workers — is made to fail, and the answer is 503 with that check named
 //! `failing` and the others `ok`; where the cause can go away, the answer is 200 again.
 //!
-//! Storage fails for real: the relay's PostgreSQL database is made read-only under it.
+//! Storage fails for real: the relay's PostgreSQL database is made read-only under it, or
+//! (sled) its write-ahead log's files are made immutable while the relay holds them open.
 //! An outbox worker's panic and a master key gone bad have no real input that causes them,
 //! so those come from the relay's test-only fault points (`RELAY_TEST_FAULT_AT`). The full
 //! disk is `faults.rs`'s.
@@ -97,17 +98,109 @@ async fn terminate_connections(db: &str) {
     .await;
 }
 
-#[tokio::test]
-async fn a_database_that_refuses_writes_fails_storage_and_acknowledges_nothing_until_it_recovers() {
-    // On sled the data directory's files are already open and the tests run as root, so a
-    // read-only directory or file changes nothing the relay writes; no real sled failure
-    // short of a full disk (`faults.rs`) can be made here.
-    if !harness::on_postgres() {
-        eprintln!("PostgreSQL only: run with CHATDESK_TEST_STORAGE=postgres");
-        return;
+/// What makes the relay's storage refuse writes, for real, and undoes it.
+enum Refusal {
+    /// PostgreSQL: the relay's database made read-only, its connections cut, so the pool
+    /// reconnects into read-only sessions (as after a fail-over onto a standby).
+    ReadOnlyDatabase(String),
+    /// Sled: the write-ahead log's segment files made immutable (`chattr +i`), so the
+    /// relay's writes through the handles it holds open fail (`EPERM`), as a file system
+    /// that turned read-only under it would make them.
+    ImmutableLog(Vec<std::path::PathBuf>),
+}
+
+impl Refusal {
+    /// Answers `None` (and says why) when this machine cannot make storage refuse writes.
+    async fn apply(w: &World) -> Option<Refusal> {
+        if let Some(db) = &w.db {
+            let db = db.name().to_owned();
+            admin_sql(&format!(
+                "ALTER DATABASE {db} SET default_transaction_read_only = on"
+            ))
+            .await;
+            terminate_connections(&db).await;
+            return Some(Refusal::ReadOnlyDatabase(db));
+        }
+        let segments = wal_segments(&w.options.data_dir);
+        assert!(!segments.is_empty(), "no write-ahead log segment found");
+        let mut made = Vec::new();
+        for path in segments {
+            if let Err(why) = chattr("+i", &path) {
+                // Needs CAP_LINUX_IMMUTABLE (root) and a file system with the flag (ext4,
+                // xfs, btrfs). Dropped, the refusal undoes what was done.
+                drop(Refusal::ImmutableLog(made));
+                eprintln!("cannot make the log immutable here ({why}); skipped");
+                return None;
+            }
+            made.push(path);
+        }
+        Some(Refusal::ImmutableLog(made))
     }
+
+    /// Undoes the refusal: storage takes writes again.
+    async fn undo(mut self) {
+        match &mut self {
+            Refusal::ReadOnlyDatabase(db) => {
+                admin_sql(&format!(
+                    "ALTER DATABASE {db} RESET default_transaction_read_only"
+                ))
+                .await;
+                // New sessions take writes; the read-only ones are cut.
+                terminate_connections(db).await;
+            }
+            Refusal::ImmutableLog(paths) => {
+                for path in std::mem::take(paths) {
+                    chattr("-i", &path).unwrap();
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Refusal {
+    /// A failed test leaves no immutable file behind (its directory could not be removed).
+    fn drop(&mut self) {
+        if let Refusal::ImmutableLog(paths) = self {
+            for path in paths.iter() {
+                let _ = chattr("-i", path);
+            }
+        }
+    }
+}
+
+fn chattr(flag: &str, path: &std::path::Path) -> Result<(), String> {
+    let out = std::process::Command::new("chattr")
+        .arg(flag)
+        .arg(path)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+    }
+}
+
+/// The write-ahead log's segment files under the sled data directory.
+fn wal_segments(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "wal") {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn storage_that_refuses_writes_fails_readiness_and_acknowledges_nothing_until_it_recovers() {
     let w = World::new().await.unwrap();
-    let db = w.db.as_ref().unwrap().name().to_owned();
     let (status, body) = readyz(&w).await;
     assert_eq!(
         (status, &body["ready"]),
@@ -115,30 +208,33 @@ async fn a_database_that_refuses_writes_fails_storage_and_acknowledges_nothing_u
         "{body}"
     );
 
-    // The database takes no more writes; the relay's connections are cut, so the ones its
-    // pool makes next are read-only (as after a fail-over onto a standby).
-    admin_sql(&format!(
-        "ALTER DATABASE {db} SET default_transaction_read_only = on"
-    ))
-    .await;
-    terminate_connections(&db).await;
+    let Some(refusal) = Refusal::apply(&w).await else {
+        return;
+    };
     let body = readyz_until(&w, "storage failing", |s, b| {
         s == 503 && b["storage"] == "failing"
     })
     .await;
     only_failing(&body, "storage");
-    // The answer names the check, never the reason: no SQL error, URL or secret.
+    // The answer names the check, never the reason: no SQL or OS error, URL, path or
+    // secret.
     let text = body.to_string();
-    for leak in [
+    let data_dir = w.options.data_dir.display().to_string();
+    let mut leaks = vec![
         "read-only",
         "transaction",
         "postgres",
         "INSERT",
-        db.as_str(),
-        w.db.as_ref().unwrap().url(),
+        "not permitted",
+        "cannot write",
+        data_dir.as_str(),
         MASTER_KEY,
         OPERATOR_TOKEN,
-    ] {
+    ];
+    if let Some(db) = &w.db {
+        leaks.extend([db.name(), db.url()]);
+    }
+    for leak in leaks {
         assert!(!text.contains(leak), "`{leak}` in {text}");
     }
     // The log has the reason, for the operator.
@@ -149,25 +245,21 @@ async fn a_database_that_refuses_writes_fails_storage_and_acknowledges_nothing_u
     );
 
     // A webhook meanwhile is not acknowledged, so Meta keeps it and retries.
-    let status = post_text(&w, "wamid.readonly", "are you open?").await;
+    let status = post_text(&w, "wamid.refused", "are you open?").await;
     assert_ne!(status, 200, "acknowledged without being stored");
     assert!((500..600).contains(&status), "{status}");
-    assert_eq!(stored(&w, "wamid.readonly").await, 0);
+    assert_eq!(stored(&w, "wamid.refused").await, 0);
 
-    // The database takes writes again (new sessions do; the read-only ones are cut).
-    admin_sql(&format!(
-        "ALTER DATABASE {db} RESET default_transaction_read_only"
-    ))
-    .await;
-    terminate_connections(&db).await;
+    refusal.undo().await;
     let body = readyz_until(&w, "ready again", |s, _| s == 200).await;
     assert_eq!(body["storage"], "ok", "{body}");
     assert_eq!(body["ready"], true, "{body}");
 
     // Meta's retries: the first is stored, a second one is a duplicate; one event.
-    assert_eq!(post_text(&w, "wamid.readonly", "are you open?").await, 200);
-    assert_eq!(post_text(&w, "wamid.readonly", "are you open?").await, 200);
-    assert_eq!(stored(&w, "wamid.readonly").await, 1);
+    for _ in 0..2 {
+        assert_eq!(post_text(&w, "wamid.refused", "are you open?").await, 200);
+    }
+    assert_eq!(stored(&w, "wamid.refused").await, 1);
     w.api.audit_ok(&w.a.id, OPERATOR_TOKEN).await.unwrap();
     w.assert_log_has_no_secrets().unwrap();
 }
