@@ -820,7 +820,7 @@ async fn health_and_readiness_answer() {
     assert_eq!(
         checks,
         json!({"ready": true, "storage": "ok", "keys": "ok",
-               "outbox": {"state": "ok", "running": 0, "dead": 0}})
+               "outbox": {"state": "ok", "running": 0, "dead": 0, "restarts": 0}})
     );
     // The probe leaves nothing behind that a tenant could see.
     assert_eq!(w.api.head(&w.a.id).await.unwrap(), 0);
