@@ -66,6 +66,14 @@ pub fn header(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
                 format!(" ✗{failed}")
             });
         }
+        let mentions = app.inbox.mentions();
+        if mentions > 0 {
+            left.push_str(&match (wide, mentions) {
+                (true, 1) => "  @ 1 mention".to_owned(),
+                (true, n) => format!("  @ {n} mentions"),
+                (false, n) => format!(" @{n}"),
+            });
+        }
     }
     let states: Vec<String> = app
         .profiles

@@ -1,8 +1,10 @@
-//! The inbox: one row per thread, most urgent window first.
+//! The inbox: one row per thread, most urgent window first, and one per account-level
+//! @mention (`@IG`, its time where a thread shows its window).
 
 use super::theme::Theme;
 use crate::app::App;
-use crate::model::inbox::{Entry, Sort};
+use crate::model::inbox::{Entry, Row as InboxRow, Sort};
+use crate::model::mention::MentionRow;
 use crate::model::status::{RowStatus, WindowInfo, channel_tag};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -12,13 +14,24 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 
 /// What a row's status column says: a pending action or a refusal wins over the state.
 pub fn status_cell(app: &App, entry: &Entry, theme: &Theme, compact: bool) -> (String, Style) {
-    if let Some(p) = app.pending_for(entry.profile, &entry.row.id).last() {
+    if let Some(p) = app.pending_for(entry.profile, entry.id()).last() {
         return (format!("⧗ {}…", p.label), theme.focus());
     }
-    if let Some(notice) = app.notices.get(&(entry.profile, entry.row.id.clone())) {
+    if let Some(notice) = app.notices.get(&(entry.profile, entry.id().clone())) {
         return (format!("✗ {notice}"), theme.error());
     }
-    let status = RowStatus::of(&entry.row);
+    let row = match &entry.row {
+        InboxRow::Thread(row) => row,
+        InboxRow::Mention(m) => {
+            let words = if compact {
+                "@ mention".to_owned()
+            } else {
+                format!("@ mentioned {}", m.place())
+            };
+            return (words, theme.dim());
+        }
+    };
+    let status = RowStatus::of(row);
     let words = status.words();
     // Narrow lists keep the state's name and drop its reason (the thread shows it).
     let words = match words.split_once(':') {
@@ -85,8 +98,27 @@ pub fn list(
     let rows: Vec<Row> = (start..(start + height).min(app.inbox.visible_len()))
         .filter_map(|i| app.inbox.visible_at(i).map(|e| (i, e)))
         .map(|(i, entry)| {
-            let row = &entry.row;
             let (status, style) = status_cell(app, entry, theme, compact);
+            let mut cells = Vec::new();
+            if combined {
+                let badge = app
+                    .profiles
+                    .get(entry.profile)
+                    .map_or("?", |p| p.name.as_str());
+                cells.push(Cell::from(format!("[{badge}]")));
+            }
+            let row = match &entry.row {
+                InboxRow::Thread(row) => row,
+                InboxRow::Mention(m) => {
+                    mention_cells(app, m, (status, style), theme, wide, &mut cells);
+                    let r = Row::new(cells);
+                    return if i == app.selected {
+                        r.style(theme.selected())
+                    } else {
+                        r
+                    };
+                }
+            };
             let info = WindowInfo::of(row, app.now);
             let window = if wide {
                 info.label(row.channel)
@@ -109,14 +141,6 @@ pub fn list(
                     }
                 })
                 .unwrap_or_default();
-            let mut cells = Vec::new();
-            if combined {
-                let badge = app
-                    .profiles
-                    .get(entry.profile)
-                    .map_or("?", |p| p.name.as_str());
-                cells.push(Cell::from(format!("[{badge}]")));
-            }
             cells.push(Cell::from(channel_tag(row.channel)));
             cells.push(Cell::from(row.customer.display()));
             if wide {
@@ -177,4 +201,27 @@ pub fn list(
         ]);
     }
     frame.render_widget(Table::new(rows, widths).column_spacing(1), inner);
+}
+
+/// A mention's cells in the thread columns: `@IG`, who (Meta does not say), where and the
+/// ids, its status, and its time where a thread shows its window.
+fn mention_cells(
+    app: &App,
+    row: &MentionRow,
+    status: (String, Style),
+    theme: &Theme,
+    wide: bool,
+    cells: &mut Vec<Cell<'static>>,
+) {
+    cells.push(Cell::from("@IG"));
+    cells.push(Cell::from("someone mentioned you"));
+    if wide {
+        cells.push(Cell::from(format!("{} · {}", row.place(), row.ids())).style(theme.dim()));
+    }
+    cells.push(Cell::from(""));
+    cells.push(Cell::from(status.0).style(status.1));
+    if wide {
+        cells.push(Cell::from(""));
+    }
+    cells.push(Cell::from(super::thread::clock(row.occurred_at, app.now)));
 }
