@@ -22,11 +22,14 @@ pub fn status_cell(app: &App, entry: &Entry, theme: &Theme, compact: bool) -> (S
     }
     let row = match &entry.row {
         InboxRow::Thread(row) => row,
+        // Where a thread says its state, a mention says what it is about: which comment
+        // (else which post) in the list, and what to do on the wide one.
         InboxRow::Mention(m) => {
-            let words = if compact {
-                "@ mention".to_owned()
-            } else {
-                format!("@ mentioned {}", m.place())
+            let words = match (compact, &m.comment_id, &m.media_id) {
+                (true, _, _) => "@ mention".to_owned(),
+                (false, Some(comment), _) => format!("@ comment {comment}"),
+                (false, None, Some(media)) => format!("@ post {media}"),
+                (false, None, None) => "@ mention".to_owned(),
             };
             return (words, theme.dim());
         }
@@ -203,8 +206,8 @@ pub fn list(
     frame.render_widget(Table::new(rows, widths).column_spacing(1), inner);
 }
 
-/// A mention's cells in the thread columns: `@IG`, who (Meta does not say), where and the
-/// ids, its status, and its time where a thread shows its window.
+/// A mention's cells in the thread columns: `@IG`, where (Meta does not say who), the ids
+/// and what to do, and its time where a thread shows its window.
 fn mention_cells(
     app: &App,
     row: &MentionRow,
@@ -214,9 +217,15 @@ fn mention_cells(
     cells: &mut Vec<Cell<'static>>,
 ) {
     cells.push(Cell::from("@IG"));
-    cells.push(Cell::from("someone mentioned you"));
+    cells.push(Cell::from(format!("@ {}", row.place())));
     if wide {
-        cells.push(Cell::from(format!("{} · {}", row.place(), row.ids())).style(theme.dim()));
+        cells.push(
+            Cell::from(match &row.media_id {
+                Some(media) => format!("on post {media} · answer it on Instagram"),
+                None => "answer it on Instagram".to_owned(),
+            })
+            .style(theme.dim()),
+        );
     }
     cells.push(Cell::from(""));
     cells.push(Cell::from(status.0).style(status.1));

@@ -57,10 +57,9 @@ fn pane(app: &App, row: &MentionRow, theme: &Theme, frame: &mut Frame<'_>, area:
         field(
             "when",
             format!(
-                "{} ({}); received {}",
+                "{}; reached the relay {}",
                 full_time(row.occurred_at),
-                clock(row.occurred_at, app.now),
-                clock(row.received_at, app.now)
+                clock(row.received_at, row.occurred_at)
             ),
         ),
         field(
