@@ -1012,7 +1012,7 @@ pub(crate) mod tests {
         let replica = Replica::open_dir(dir.path()).unwrap();
         replica.apply(&batch).unwrap();
         let expected = MentionRow::of(&batch[1]).unwrap();
-        assert_eq!(replica.mentions().unwrap(), [expected.clone()]);
+        assert_eq!(replica.mentions().unwrap(), std::slice::from_ref(&expected));
         assert_eq!(replica.mention(seq).unwrap(), Some(expected.clone()));
         assert_eq!(
             replica.mention(Seq(1)).unwrap(),
@@ -1023,7 +1023,7 @@ pub(crate) mod tests {
         // A data deletion is about a thread's customer; a mention names none.
         e.customer_removed("th", NOW);
         replica.apply(&e.take()).unwrap();
-        assert_eq!(replica.mentions().unwrap(), [expected.clone()]);
+        assert_eq!(replica.mentions().unwrap(), std::slice::from_ref(&expected));
         drop(replica);
         let replica = Replica::open_dir(dir.path()).unwrap();
         assert_eq!(

@@ -139,7 +139,9 @@ async fn a_mention_webhook_becomes_an_inbox_row_on_its_tenants_desk_only() {
     drop(app);
 
     // Tenant B's desk receives its own event and no mention of A's.
-    let mut b = RawDesk::connect(&url, &w.b.agent_token, None).await.unwrap();
+    let mut b = RawDesk::connect(&url, &w.b.agent_token, None)
+        .await
+        .unwrap();
     let welcome = b.hello(0).await.unwrap();
     let (events, _) = b.events_until(welcome.head).await.unwrap();
     assert!(!events.is_empty(), "B's own DM arrived");
