@@ -477,7 +477,7 @@ impl App {
     pub fn selected_thread(&self) -> Option<(usize, ThreadId)> {
         self.inbox
             .visible_at(self.selected)
-            .map(|e| (e.profile, e.row.id.clone()))
+            .map(|e| (e.profile, e.id().clone()))
     }
 
     /// Commands of (profile, thread) still waiting for their ack.

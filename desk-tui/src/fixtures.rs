@@ -511,6 +511,22 @@ impl Events {
         )
     }
 
+    /// Instagram's `mentions` change: the business @mentioned in a post's caption
+    /// (`comment: None`) or in a comment on it.
+    pub fn mention(&mut self, media: Option<&str>, comment: Option<&str>, at: Millis) -> Seq {
+        self.push(
+            at,
+            EventBody::Account(protocol::AccountEvent {
+                channel_id: ChannelId::new("ch-ig"),
+                occurred_at: at,
+                kind: protocol::AccountEventKind::Mention {
+                    media_id: media.map(str::to_owned),
+                    comment_id: comment.map(str::to_owned),
+                },
+            }),
+        )
+    }
+
     /// Meta's data deletion reached the relay: the thread's customer was removed.
     pub fn customer_removed(&mut self, thread: &str, at: Millis) -> Seq {
         self.push(
@@ -529,8 +545,26 @@ impl Events {
 /// A lively inbox for screens: every row state once, as the snapshots show them.
 #[must_use]
 pub fn showcase() -> Vec<Event> {
-    let m = |minutes: i64| NOW.plus(-minutes * Millis::MINUTE);
     let mut e = Events::new("t-sari");
+    fill_showcase(&mut e);
+    e.take()
+}
+
+/// [`showcase`] and two account-level @mentions after it: one in a comment 30 minutes
+/// ago (between the comment thread and the unread image), one in a post's caption three
+/// hours ago.
+#[must_use]
+pub fn showcase_with_mentions() -> Vec<Event> {
+    let mut e = Events::new("t-sari");
+    fill_showcase(&mut e);
+    let m = |minutes: i64| NOW.plus(-minutes * Millis::MINUTE);
+    e.mention(Some("17920000000000003"), Some("17920000000000002"), m(30));
+    e.mention(Some("17920000000000001"), None, m(180));
+    e.take()
+}
+
+fn fill_showcase(e: &mut Events) {
+    let m = |minutes: i64| NOW.plus(-minutes * Millis::MINUTE);
     e.credits(500, 500, m(600));
     // Needs approval, window closing in ~1h.
     e.message(
@@ -645,7 +679,6 @@ pub fn showcase() -> Vec<Event> {
         m(400),
     );
     e.resolved("ig-done", "ayu", m(399));
-    e.take()
 }
 
 /// A replica in `dir` welcomed as owner `ayu` of "Sari Batik" under "Nusantara Desk",

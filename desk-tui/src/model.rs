@@ -1,13 +1,15 @@
 //! What the screens show, derived from the replica's events: inbox rows
 //! ([`summary::ThreadSummary`], kept up to date as events apply), a row's status and window
 //! in words ([`status`]), the inbox's filters and order ([`inbox`]), and one conversation
-//! in full ([`detail`], rebuilt from that thread's events when it is opened).
+//! in full ([`detail`], rebuilt from that thread's events when it is opened), and the
+//! account-level @mentions listed beside the threads ([`mention`]).
 //!
 //! Everything here is pure: events in, values out, `now` passed in. The same events give
 //! the same screens on every desk.
 
 pub mod detail;
 pub mod inbox;
+pub mod mention;
 pub mod status;
 pub mod summary;
 

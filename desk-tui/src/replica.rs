@@ -1,16 +1,18 @@
 //! The desk's local copy of its tenant's event log, in sled: what the desk renders from,
 //! online or not.
 //!
-//! One sled database per relay + token (see [`SyncConfig::replica_dir`]) with six trees:
+//! One sled database per relay + token (see [`SyncConfig::replica_dir`]) with seven trees:
 //! `events` (seq, big-endian → bincode `Event`), `meta` (cursor, identity, header, head,
-//! credits), `threads` (the inbox rows), `thread_seqs` (each thread's seqs), and the outbox's
-//! `outbox` and `answers` (see [`crate::outbox`]). A replica from before `thread_seqs` has a
-//! `by_thread` tree instead, carried over and dropped on open. The cursor is the highest
+//! credits), `threads` (the inbox rows), `thread_seqs` (each thread's seqs), `mentions` (the
+//! @mention rows, by seq), and the outbox's `outbox` and `answers` (see [`crate::outbox`]).
+//! A replica from before `thread_seqs` has a `by_thread` tree instead, carried over and
+//! dropped on open; one from before `mentions` has its mentions indexed on open. The cursor is the highest
 //! seq applied, and the events tree always holds exactly `1..=cursor`: events and the new
 //! cursor are written in one transaction, duplicates are skipped and a gap stops the
 //! batch. This module knows nothing about sockets; the engine feeds it.
 
 use crate::config::{ConfigError, SyncConfig};
+use crate::model::mention::MentionRow;
 use crate::model::summary::{SendState, ThreadSummary, thread_of};
 use crate::outbox::{Outbox, OutboxError};
 use protocol::codec;
@@ -29,6 +31,8 @@ const HEAD: &[u8] = b"head";
 const IDENTITY: &[u8] = b"identity";
 const HEADER: &[u8] = b"header";
 const CREDITS: &[u8] = b"credits";
+/// Present once every mention the events tree holds has its row in `mentions`.
+const MENTIONS_INDEXED: &[u8] = b"mentions-indexed";
 /// How long opening waits for a lock a just-dropped handle of this process still holds.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -149,6 +153,8 @@ pub struct Replica {
     /// Thread id → its events' seqs (big-endian u64s, ascending). One entry per thread, not
     /// per event: sled keeps per-entry state in memory, and a desk holds few threads open.
     by_thread: Tree,
+    /// Seq (big-endian) → bincode [`MentionRow`]: the @mentions, which have no thread.
+    mentions: Tree,
     outbox: Outbox,
 }
 
@@ -201,6 +207,8 @@ impl Replica {
         let threads = db.open_tree("threads").map_err(open_error)?;
         let by_thread = db.open_tree("thread_seqs").map_err(open_error)?;
         migrate_thread_index(&db, &by_thread)?;
+        let mentions = db.open_tree("mentions").map_err(open_error)?;
+        index_mentions(&db, &events, &meta, &mentions)?;
         let outbox = Outbox::open(&db).map_err(open_error)?;
         Ok(Self {
             db,
@@ -208,6 +216,7 @@ impl Replica {
             meta,
             threads,
             by_thread,
+            mentions,
             outbox,
         })
     }
@@ -220,7 +229,13 @@ impl Replica {
     /// # Errors
     /// sled failed.
     pub fn erase(&self) -> Result<(), ReplicaError> {
-        for tree in [&self.events, &self.meta, &self.threads, &self.by_thread] {
+        for tree in [
+            &self.events,
+            &self.meta,
+            &self.threads,
+            &self.by_thread,
+            &self.mentions,
+        ] {
             tree.clear()?;
         }
         self.outbox.clear()?;
@@ -321,8 +336,14 @@ impl Replica {
             .identity()?
             .map_or_else(|| AgentId::new(""), |i| i.agent);
         let abort = ConflictableTransactionError::Abort;
-        let trees = (&self.events, &self.meta, &self.threads, &self.by_thread);
-        let outcome = trees.transaction(|(events, meta, threads, by_thread)| {
+        let trees = (
+            &self.events,
+            &self.meta,
+            &self.threads,
+            &self.by_thread,
+            &self.mentions,
+        );
+        let outcome = trees.transaction(|(events, meta, threads, by_thread, mentions)| {
             let cursor = read_seq(meta.get(CURSOR)?.as_deref(), "cursor").map_err(abort)?;
             let admission = admit(cursor, batch);
             let mut credits = read_credits(meta.get(CREDITS)?.as_deref()).map_err(abort)?;
@@ -343,6 +364,12 @@ impl Replica {
                     && event.seq > head
                 {
                     credits = Some(c.balance);
+                }
+                if let Some(row) = MentionRow::of(event) {
+                    let bytes =
+                        codec::encode_binary(&row).map_err(|e| abort(ReplicaError::Codec(e)))?;
+                    mentions.insert(&event.seq.0.to_be_bytes()[..], bytes)?;
+                    continue;
                 }
                 let Some(thread) = thread_of(event) else {
                     continue;
@@ -428,6 +455,29 @@ impl Replica {
             .values()
             .map(|bytes| Ok(codec::decode_binary(&bytes?)?))
             .collect()
+    }
+
+    /// Every @mention's inbox row, oldest first.
+    ///
+    /// # Errors
+    /// Storage failure or an undecodable row.
+    pub fn mentions(&self) -> Result<Vec<MentionRow>, ReplicaError> {
+        self.mentions
+            .iter()
+            .values()
+            .map(|bytes| Ok(codec::decode_binary(&bytes?)?))
+            .collect()
+    }
+
+    /// The @mention stored at `seq`, if it is one.
+    ///
+    /// # Errors
+    /// Storage failure or an undecodable row.
+    pub fn mention(&self, seq: Seq) -> Result<Option<MentionRow>, ReplicaError> {
+        match self.mentions.get(seq.0.to_be_bytes())? {
+            Some(bytes) => Ok(Some(codec::decode_binary(&bytes)?)),
+            None => Ok(None),
+        }
     }
 
     /// One thread's inbox row.
@@ -541,6 +591,32 @@ fn migrate_thread_index(db: &sled::Db, thread_seqs: &Tree) -> Result<(), Replica
     thread_seqs.apply_batch(batch)?;
     db.flush()?;
     db.drop_tree(OLD_THREAD_INDEX)?;
+    Ok(())
+}
+
+/// Gives every mention already in `events` its row, once: replicas written before the
+/// `mentions` tree hold mentions no row lists. Rows are keyed by seq, so a crash before the
+/// marker is written just repeats the pass.
+fn index_mentions(
+    db: &sled::Db,
+    events: &Tree,
+    meta: &Tree,
+    mentions: &Tree,
+) -> Result<(), ReplicaError> {
+    if meta.contains_key(MENTIONS_INDEXED)? {
+        return Ok(());
+    }
+    let mut batch = sled::Batch::default();
+    for entry in events.iter() {
+        let (key, bytes) = entry?;
+        let event: Event = codec::decode_binary(&bytes)?;
+        if let Some(row) = MentionRow::of(&event) {
+            batch.insert(key, codec::encode_binary(&row)?);
+        }
+    }
+    mentions.apply_batch(batch)?;
+    db.flush()?;
+    meta.insert(MENTIONS_INDEXED, &[1u8][..])?;
     Ok(())
 }
 
@@ -922,6 +998,63 @@ pub(crate) mod tests {
             replica.thread_events(&ThreadId::new("th")).unwrap().len(),
             2
         );
+    }
+
+    #[test]
+    fn mentions_are_rows_of_their_own_kept_across_reopen_and_erased_with_the_tenant() {
+        use crate::fixtures::{Events, NOW};
+        use protocol::Channel;
+        let dir = tempfile::tempdir().unwrap();
+        let mut e = Events::new("t-sari");
+        e.message("th", Channel::InstagramDm, "rina", "halo", NOW);
+        let seq = e.mention(Some("17920000000000003"), Some("17920000000000002"), NOW);
+        let batch = e.take();
+        let replica = Replica::open_dir(dir.path()).unwrap();
+        replica.apply(&batch).unwrap();
+        let expected = MentionRow::of(&batch[1]).unwrap();
+        assert_eq!(replica.mentions().unwrap(), std::slice::from_ref(&expected));
+        assert_eq!(replica.mention(seq).unwrap(), Some(expected.clone()));
+        assert_eq!(
+            replica.mention(Seq(1)).unwrap(),
+            None,
+            "a message is no mention"
+        );
+        assert_eq!(replica.summaries().unwrap().len(), 1, "and no thread");
+        // A data deletion is about a thread's customer; a mention names none.
+        e.customer_removed("th", NOW);
+        replica.apply(&e.take()).unwrap();
+        assert_eq!(replica.mentions().unwrap(), std::slice::from_ref(&expected));
+        drop(replica);
+        let replica = Replica::open_dir(dir.path()).unwrap();
+        assert_eq!(
+            replica.mentions().unwrap(),
+            [expected],
+            "kept across a restart"
+        );
+        replica.erase().unwrap();
+        assert_eq!(replica.mentions().unwrap(), []);
+    }
+
+    #[test]
+    fn a_replica_from_before_the_mention_rows_indexes_its_mentions_on_open() {
+        use crate::fixtures::{Events, NOW};
+        use protocol::Channel;
+        let dir = tempfile::tempdir().unwrap();
+        let mut e = Events::new("t-sari");
+        e.mention(Some("17920000000000001"), None, NOW);
+        e.message("th", Channel::InstagramDm, "rina", "halo", NOW);
+        let batch = e.take();
+        old_format_replica(dir.path(), &batch);
+        let replica = Replica::open_dir(dir.path()).unwrap();
+        assert_eq!(
+            replica.mentions().unwrap(),
+            [MentionRow::of(&batch[0]).unwrap()]
+        );
+        drop(replica);
+        // Indexed once: the marker keeps a second open from scanning again.
+        let replica = Replica::open_dir(dir.path()).unwrap();
+        assert!(replica.meta.contains_key(MENTIONS_INDEXED).unwrap());
+        assert_eq!(replica.mentions().unwrap().len(), 1);
     }
 
     #[test]

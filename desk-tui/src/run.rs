@@ -97,6 +97,7 @@ struct Deferred {
     index: usize,
     config: SyncConfig,
     rows: Vec<crate::model::summary::ThreadSummary>,
+    mentions: Vec<crate::model::mention::MentionRow>,
     cursor: protocol::Seq,
 }
 
@@ -155,6 +156,7 @@ async fn open_profiles(
                 index,
                 config,
                 rows: snapshot.rows,
+                mentions: snapshot.mentions,
                 cursor: snapshot.cursor,
             });
             continue;
@@ -358,7 +360,7 @@ pub async fn run(options: RunOptions) -> Result<()> {
     let mut app = App::new(profiles, options.keymap.clone(), now());
     let mut to_open = Vec::new();
     for d in deferred {
-        app.preload(d.index, d.rows, d.cursor);
+        app.preload(d.index, d.rows, d.mentions, d.cursor);
         to_open.push((d.index, d.config));
     }
     app.bell = options.bell;

@@ -10,6 +10,7 @@
 //! and the next open: a customer removed during a session, or a crash, leaves no stale
 //! copy on disk.
 
+use crate::model::mention::MentionRow;
 use crate::model::summary::ThreadSummary;
 use crate::replica::{Header, Identity, Replica, ReplicaError};
 use protocol::Seq;
@@ -18,8 +19,9 @@ use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Bumped whenever [`ThreadSummary`] changes shape, so an old file is not misread.
-const FORMAT: u32 = 1;
+/// Bumped whenever [`ThreadSummary`] or [`MentionRow`] changes shape (2: mentions), so
+/// an old file is not misread.
+const FORMAT: u32 = 2;
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct InboxSnapshot {
@@ -30,6 +32,7 @@ pub struct InboxSnapshot {
     pub header: Option<Header>,
     pub credits: Option<i64>,
     pub rows: Vec<ThreadSummary>,
+    pub mentions: Vec<MentionRow>,
 }
 
 /// Why a snapshot could not be written.
@@ -84,6 +87,7 @@ pub fn write(replica: &Replica, path: &Path) -> Result<(), SnapshotError> {
         header: replica.header()?,
         credits: replica.credits()?,
         rows: replica.summaries()?,
+        mentions: replica.mentions()?,
     };
     let bytes = codec::encode_binary(&snapshot).map_err(ReplicaError::from)?;
     let failed = |source| SnapshotError::Write {
@@ -109,7 +113,8 @@ mod tests {
     fn a_snapshot_holds_the_rows_and_cursor_and_bad_files_are_ignored() {
         let dir = tempfile::tempdir().unwrap();
         let replica_dir = dir.path().join("replica");
-        let replica = fixtures::replica(&replica_dir, &fixtures::showcase()).unwrap();
+        let events = fixtures::showcase_with_mentions();
+        let replica = fixtures::replica(&replica_dir, &events).unwrap();
         let path = path_for(&replica_dir);
         assert_eq!(read(&path), None, "no file yet");
         write(&replica, &path).unwrap();
@@ -117,6 +122,7 @@ mod tests {
         assert_eq!(snapshot.cursor, replica.cursor().unwrap());
         assert_eq!(snapshot.rows.len(), replica.summaries().unwrap().len());
         assert_eq!(snapshot.identity, replica.identity().unwrap());
+        assert_eq!(snapshot.mentions.len(), 2, "the mention rows are in it");
         std::fs::write(&path, b"not a snapshot").unwrap();
         assert_eq!(read(&path), None);
     }

@@ -11,6 +11,7 @@ mod confirm;
 mod help;
 mod inbox;
 mod media;
+mod mention;
 mod report;
 mod settings;
 mod templates;

@@ -518,7 +518,7 @@ async fn a_snooze_ends_by_the_relays_clock_or_when_the_customer_writes() {
         .unwrap();
     assert!(matches!(answer, Answer::Applied { .. }), "{answer:?}");
     let (_dir, app, _raw) = desk_app(&fx.w.api.url, &t.agent_token, harness::now_ms()).await;
-    let row = app.inbox.get(0, &thread).unwrap().row.clone();
+    let row = app.inbox.get(0, &thread).unwrap().thread().unwrap().clone();
     assert_eq!(row.snoozed, Some(None));
     fx.sim
         .api
@@ -535,6 +535,6 @@ async fn a_snooze_ends_by_the_relays_clock_or_when_the_customer_writes() {
     .await
     .unwrap();
     let (_dir2, app, _raw2) = desk_app(&fx.w.api.url, &t.agent_token, harness::now_ms()).await;
-    let row = app.inbox.get(0, &thread).unwrap().row.clone();
+    let row = app.inbox.get(0, &thread).unwrap().thread().unwrap().clone();
     assert_eq!(row.snoozed, None);
 }

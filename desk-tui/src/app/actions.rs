@@ -69,7 +69,8 @@ impl App {
         let unread = self
             .inbox
             .get(profile, &thread)
-            .is_some_and(|e| e.row.unread > 0);
+            .and_then(|e| e.thread())
+            .is_some_and(|r| r.unread > 0);
         let up_to = detail.last_seq;
         self.open = Some(OpenThread {
             profile,
@@ -198,11 +199,11 @@ impl App {
                 Some((profile, row)) => {
                     self.open_composer(profile, &row.id, ComposeKind::Note, "", effects);
                 }
-                None => self.flash = Some("no thread selected".into()),
+                None => self.flash = Some(self.no_target().into()),
             },
             Action::Template => match self.target() {
                 Some((profile, row)) => self.open_templates(profile, &row, None, effects),
-                None => self.flash = Some("no thread selected".into()),
+                None => self.flash = Some(self.no_target().into()),
             },
             Action::Discard => self.with_target(effects, |row| {
                 let draft = row.draft.as_ref().ok_or("there is no draft to discard")?;
@@ -378,7 +379,7 @@ impl App {
         make: impl FnOnce(&ThreadSummary) -> Result<Command, &'static str>,
     ) {
         let Some((profile, row)) = self.target() else {
-            self.flash = Some("no thread selected".into());
+            self.flash = Some(self.no_target().into());
             return;
         };
         match make(&row) {
@@ -404,7 +405,7 @@ impl App {
 
     pub(super) fn edit(&mut self, effects: &mut Vec<Effect>) {
         let Some((profile, row)) = self.target() else {
-            self.flash = Some("no thread selected".into());
+            self.flash = Some(self.no_target().into());
             return;
         };
         let Some(draft) = &row.draft else {
@@ -425,7 +426,7 @@ impl App {
 
     pub(super) fn reply(&mut self, effects: &mut Vec<Effect>) {
         let Some((profile, row)) = self.target() else {
-            self.flash = Some("no thread selected".into());
+            self.flash = Some(self.no_target().into());
             return;
         };
         if super::template_only(&row, self.now) {

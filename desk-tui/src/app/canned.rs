@@ -185,12 +185,12 @@ impl App {
             self.flash = Some("no canned reply matches".into());
             return;
         };
-        let Some(entry) = self.inbox.get(profile, &thread) else {
+        let Some(row) = self.inbox.get(profile, &thread).and_then(|e| e.thread()) else {
             self.input = Input::Normal;
             return;
         };
-        let customer = customer_name(&entry.row.customer);
-        let target = if entry.row.channel == Channel::InstagramComment {
+        let customer = customer_name(&row.customer);
+        let target = if row.channel == Channel::InstagramComment {
             Target::PublicReply
         } else {
             Target::Message
@@ -210,7 +210,8 @@ impl App {
         let customer = self
             .inbox
             .get(profile, &composer.thread)
-            .map(|e| customer_name(&e.row.customer))
+            .and_then(|e| e.thread())
+            .map(|r| customer_name(&r.customer))
             .unwrap_or_default();
         let cursor = composer.editor.cursor();
         let (row, col) = (cursor.0, cursor.1);

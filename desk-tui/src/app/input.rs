@@ -174,8 +174,8 @@ impl App {
             self.input = Input::Normal;
             return;
         }
-        if let Some(entry) = self.inbox.get(profile, &thread) {
-            let left = crate::model::summary::length_left(entry.row.channel, &text);
+        if let Some(row) = self.inbox.get(profile, &thread).and_then(|e| e.thread()) {
+            let left = crate::model::summary::length_left(row.channel, &text);
             if left < 0 {
                 self.flash = Some(format!("{} characters too long for this channel", -left));
                 return;

@@ -4,6 +4,7 @@
 use super::update::label;
 use super::{App, Effect, Pending};
 use crate::model::detail::ThreadDetail;
+use crate::model::mention::MentionRow;
 use crate::model::summary::thread_of;
 use protocol::inbound::InboundKind;
 use protocol::{Direction, EventBody, Seq, ThreadId};
@@ -32,6 +33,14 @@ impl App {
         match replica.summaries() {
             Ok(rows) => {
                 self.inbox.touch();
+                for row in rows {
+                    self.inbox.upsert(index, row);
+                }
+            }
+            Err(e) => self.flash = Some(format!("cannot read the local replica: {e}")),
+        }
+        match replica.mentions() {
+            Ok(rows) => {
                 for row in rows {
                     self.inbox.upsert(index, row);
                 }
@@ -73,11 +82,15 @@ impl App {
         &mut self,
         index: usize,
         rows: Vec<crate::model::summary::ThreadSummary>,
+        mentions: Vec<crate::model::mention::MentionRow>,
         cursor: Seq,
     ) {
         // One sort for the lot rather than one insertion each.
         self.inbox.touch();
         for row in rows {
+            self.inbox.upsert(index, row);
+        }
+        for row in mentions {
             self.inbox.upsert(index, row);
         }
         if let Some(p) = self.profiles.get_mut(index) {
@@ -117,6 +130,7 @@ impl App {
             }
         };
         let mut touched: HashSet<ThreadId> = HashSet::new();
+        let mut mentions = Vec::new();
         let mut ring = false;
         let open = self
             .open
@@ -131,6 +145,10 @@ impl App {
             {
                 touched.insert(thread.clone());
                 reload_open |= open.as_ref() == Some(thread);
+            }
+            // An @mention is a row of its own; the replica wrote it with the event.
+            if let Some(row) = MentionRow::of(event) {
+                mentions.push(row);
             }
             if let Some(thread) = thread_of(event) {
                 touched.insert(thread.clone());
@@ -176,6 +194,9 @@ impl App {
             if let Ok(Some(row)) = replica.summary(&thread) {
                 self.inbox.upsert(profile, row);
             }
+        }
+        for row in mentions {
+            self.inbox.upsert(profile, row);
         }
         // Rows moved around the cursor: keep it on its thread.
         if let Some((p, thread)) = keep

@@ -233,14 +233,35 @@ impl App {
         }
     }
 
+    /// Why there is no thread to act on: none selected, or the row is an @mention, which
+    /// no desk command is about (the business answers it on Instagram).
+    pub(super) fn no_target(&self) -> &'static str {
+        let (profile, id) = match (&self.screen, &self.open) {
+            (Screen::Thread, Some(o)) => (o.profile, o.thread.clone()),
+            _ => match self.selected_thread() {
+                Some(row) => row,
+                None => return "no thread selected",
+            },
+        };
+        if self
+            .inbox
+            .get(profile, &id)
+            .is_some_and(|e| e.mention().is_some())
+        {
+            "a mention is read-only here: reply on Instagram"
+        } else {
+            "no thread selected"
+        }
+    }
+
     /// The thread an action is about: the open one on the thread screen, else the row.
     pub(super) fn target(&self) -> Option<(usize, ThreadSummary)> {
         let (profile, thread) = match (&self.screen, &self.open) {
             (Screen::Thread, Some(o)) => (o.profile, o.thread.clone()),
             _ => self.selected_thread()?,
         };
-        let entry = self.inbox.get(profile, &thread)?;
-        Some((profile, entry.row.clone()))
+        let row = self.inbox.get(profile, &thread)?.thread()?;
+        Some((profile, row.clone()))
     }
 }
 

@@ -1,8 +1,12 @@
-//! The inbox: every thread of every open profile, its filters, search and order.
+//! The inbox: every thread of every open profile, and its account-level @mentions, with
+//! filters, search and order.
 //!
 //! Rows are keyed by (profile, thread), so two tenants' threads never mix even when their
-//! ids collide, and every action on a row goes through that row's own profile.
+//! ids collide, and every action on a row goes through that row's own profile. A mention
+//! row ([`Row::Mention`]) is keyed by its desk-local id ([`super::mention::row_id`]) and
+//! sorts by its time among the comment threads, which have no window deadline either.
 
+use super::mention::MentionRow;
 use super::status::{RowStatus, WindowInfo};
 use super::summary::ThreadSummary;
 use protocol::{AgentId, Channel, Millis, ThreadId};
@@ -25,10 +29,12 @@ pub enum Filter {
     /// Put aside until a time or the customer's next message (the other filters but `all`
     /// leave these out).
     Snoozed,
+    /// Account-level @mentions only.
+    Mentions,
 }
 
 impl Filter {
-    pub const ALL: [Filter; 10] = [
+    pub const ALL: [Filter; 11] = [
         Filter::Open,
         Filter::NeedsApproval,
         Filter::Mine,
@@ -39,6 +45,7 @@ impl Filter {
         Filter::Resolved,
         Filter::All,
         Filter::Snoozed,
+        Filter::Mentions,
     ];
 
     #[must_use]
@@ -54,6 +61,7 @@ impl Filter {
             Filter::Resolved => "resolved",
             Filter::All => "all",
             Filter::Snoozed => "snoozed",
+            Filter::Mentions => "mentions",
         }
     }
 
@@ -71,11 +79,21 @@ impl Filter {
         Filter::ALL[(i + 1) % Filter::ALL.len()]
     }
 
+    /// Mentions cannot be marked handled, so they stay under the filters that list what
+    /// is not done and is Instagram's public side (`open`, `comments`), and `mentions`.
+    fn admits_mention(self) -> bool {
+        matches!(
+            self,
+            Filter::Open | Filter::Comments | Filter::All | Filter::Mentions
+        )
+    }
+
     fn admits(self, row: &ThreadSummary, status: &RowStatus, me: &AgentId) -> bool {
         let awake = row.snoozed.is_none();
         match self {
             Filter::Snoozed => !awake && !row.resolved,
             Filter::All => true,
+            Filter::Mentions => false,
             _ if !awake => false,
             Filter::Open => !row.resolved,
             Filter::NeedsApproval => status.awaits_approval(),
@@ -99,11 +117,69 @@ pub enum Sort {
     Newest,
 }
 
-/// One listed thread and the profile it belongs to.
+/// What one inbox row is.
+// Almost every row is a thread: boxing it would add an allocation per row (50,000 of them
+// in a large replica) to save space on the rare mention.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Row {
+    Thread(ThreadSummary),
+    Mention(MentionRow),
+}
+
+impl Row {
+    /// The row's key within its profile.
+    #[must_use]
+    pub fn id(&self) -> &ThreadId {
+        match self {
+            Row::Thread(t) => &t.id,
+            Row::Mention(m) => &m.id,
+        }
+    }
+}
+
+impl From<ThreadSummary> for Row {
+    fn from(row: ThreadSummary) -> Row {
+        Row::Thread(row)
+    }
+}
+
+impl From<MentionRow> for Row {
+    fn from(row: MentionRow) -> Row {
+        Row::Mention(row)
+    }
+}
+
+/// One listed row and the profile it belongs to.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Entry {
     pub profile: usize,
-    pub row: ThreadSummary,
+    pub row: Row,
+}
+
+impl Entry {
+    /// The conversation, when the row is one (not a mention).
+    #[must_use]
+    pub fn thread(&self) -> Option<&ThreadSummary> {
+        match &self.row {
+            Row::Thread(t) => Some(t),
+            Row::Mention(_) => None,
+        }
+    }
+
+    /// The mention, when the row is one.
+    #[must_use]
+    pub fn mention(&self) -> Option<&MentionRow> {
+        match &self.row {
+            Row::Thread(_) => None,
+            Row::Mention(m) => Some(m),
+        }
+    }
+
+    #[must_use]
+    pub fn id(&self) -> &ThreadId {
+        self.row.id()
+    }
 }
 
 /// What the list is computed for.
@@ -150,10 +226,15 @@ pub struct Inbox {
     next_change: Option<i64>,
     /// Rows awaiting approval, rows with a failed reply.
     counts: (usize, usize),
+    /// Mention rows.
+    mentions: usize,
     dirty: bool,
 }
 
-fn flags(row: &ThreadSummary) -> (usize, usize) {
+fn flags(row: &Row) -> (usize, usize) {
+    let Row::Thread(row) = row else {
+        return (0, 0);
+    };
     match RowStatus::of(row) {
         s if s.awaits_approval() => (1, 0),
         RowStatus::Failed { .. } => (0, 1),
@@ -163,7 +244,11 @@ fn flags(row: &ThreadSummary) -> (usize, usize) {
 
 impl Current {
     /// The row's key when this query lists it, and the deadline at which that may change.
-    fn key(&self, profile: usize, row: &ThreadSummary) -> (Option<SortKey>, Option<i64>) {
+    fn key(&self, profile: usize, row: &Row) -> (Option<SortKey>, Option<i64>) {
+        let row = match row {
+            Row::Thread(t) => t,
+            Row::Mention(m) => return (self.mention_key(profile, m), None),
+        };
         let status = RowStatus::of(row);
         let nobody = AgentId::new("");
         let me = self.me.get(profile).unwrap_or(&nobody);
@@ -179,12 +264,28 @@ impl Current {
         };
         (Some((order, profile, row.id.clone())), change)
     }
+
+    /// A mention has no window: it sorts by its time in the class of rows without a
+    /// deadline (comment threads), so it lands among them by when it happened.
+    fn mention_key(&self, profile: usize, row: &MentionRow) -> Option<SortKey> {
+        if !self.filter.admits_mention() || !row.matches(&self.search) {
+            return None;
+        }
+        let last = row.occurred_at.0;
+        let order = match self.sort {
+            Sort::Urgency => (2, 0, -last),
+            Sort::Newest => (0, -last, 0),
+        };
+        Some((order, profile, row.id.clone()))
+    }
 }
 
 impl Inbox {
-    /// Inserts or replaces a row, moving it to its place in the listed order.
-    pub fn upsert(&mut self, profile: usize, row: ThreadSummary) {
-        let key = (profile, row.id.clone());
+    /// Inserts or replaces a row (a thread's or a mention's), moving it to its place in
+    /// the listed order.
+    pub fn upsert(&mut self, profile: usize, row: impl Into<Row>) {
+        let row = row.into();
+        let key = (profile, row.id().clone());
         let (approval, failed) = flags(&row);
         let i = match self.index.get(&key) {
             Some(&i) => {
@@ -198,6 +299,7 @@ impl Inbox {
             None => {
                 let i = self.entries.len();
                 self.index.insert(key, i);
+                self.mentions += usize::from(matches!(row, Row::Mention(_)));
                 self.entries.push(Entry { profile, row });
                 self.keys.push(None);
                 i
@@ -275,6 +377,7 @@ impl Inbox {
         self.index.clear();
         self.visible.clear();
         self.counts = (0, 0);
+        self.mentions = 0;
         // Everything is re-listed at the next refresh.
         self.dirty = true;
         for e in entries.into_iter().filter(|e| e.profile != profile) {
@@ -370,14 +473,15 @@ impl Inbox {
             .entries
             .iter()
             .enumerate()
-            .filter(|(_, e)| !e.row.resolved)
-            .filter_map(|(i, e)| {
-                let status = RowStatus::of(&e.row);
+            .filter_map(|(i, e)| Some((i, e.thread()?)))
+            .filter(|(_, row)| !row.resolved)
+            .filter_map(|(i, row)| {
+                let status = RowStatus::of(row);
                 if !status.needs_me() {
                     return None;
                 }
                 let tier = u8::from(!status.awaits_approval());
-                let (class, deadline) = WindowInfo::of(&e.row, now).urgency();
+                let (class, deadline) = WindowInfo::of(row, now).urgency();
                 Some(((tier, class, deadline), i))
             })
             .collect();
@@ -388,19 +492,25 @@ impl Inbox {
                 .iter()
                 .find(|(_, i)| {
                     let e = &self.entries[*i];
-                    !(e.profile == profile && &e.row.id == thread)
+                    !(e.profile == profile && e.id() == thread)
                 })
                 .map(|c| c.1),
             None => candidates.first().map(|c| c.1),
         }?;
         let e = &self.entries[pick];
-        Some((e.profile, e.row.id.clone()))
+        Some((e.profile, e.id().clone()))
     }
 
     /// Counts for the header: (awaiting approval, failed).
     #[must_use]
     pub fn counts(&self) -> (usize, usize) {
         self.counts
+    }
+
+    /// How many @mentions the inbox holds, listed or not.
+    #[must_use]
+    pub fn mentions(&self) -> usize {
+        self.mentions
     }
 }
 
@@ -436,8 +546,131 @@ mod tests {
     fn order(inbox: &Inbox) -> Vec<String> {
         inbox
             .visible()
-            .map(|e| e.row.id.as_str().to_owned())
+            .map(|e| e.id().as_str().to_owned())
             .collect()
+    }
+
+    /// The inbox of `events` (one profile), listed for `filter` and `sort`.
+    fn listed(events: &[protocol::Event], filter: Filter, sort: Sort) -> Inbox {
+        let me = [AgentId::new("ayu")];
+        let mut rows: HashMap<ThreadId, ThreadSummary> = HashMap::new();
+        let mut inbox = Inbox::default();
+        for ev in events {
+            if let Some(m) = MentionRow::of(ev) {
+                inbox.upsert(0, m);
+            }
+            if let Some(t) = crate::model::summary::thread_of(ev).cloned()
+                && let Some(row) = ThreadSummary::apply(rows.remove(&t), ev, &me[0])
+            {
+                rows.insert(t, row.clone());
+                inbox.upsert(0, row);
+            }
+        }
+        inbox.refresh(&Query {
+            filter,
+            sort,
+            ..query(&me)
+        });
+        inbox
+    }
+
+    #[test]
+    fn mentions_are_listed_by_time_among_comment_threads_and_counted_apart() {
+        let m = |minutes: i64| NOW.plus(-minutes * Millis::MINUTE);
+        let mut e = Events::new("t");
+        e.comment("cmt-new", "mei", "c-1", "ship to SG?", "post-1", m(10));
+        let older = e.mention(Some("17920000000000001"), None, m(60));
+        e.comment("cmt-old", "tan", "c-2", "nice", "post-1", m(120));
+        let newer = e.mention(Some("17920000000000003"), Some("c-9"), m(5));
+        e.message(
+            "ig-dm",
+            protocol::Channel::InstagramDm,
+            "rina",
+            "halo",
+            m(30),
+        );
+        let events = e.take();
+        let inbox = listed(&events, Filter::Open, Sort::Urgency);
+        let newer = crate::model::mention::row_id(newer);
+        let older = crate::model::mention::row_id(older);
+        // The DM's window deadline comes first; then rows without one, newest first.
+        assert_eq!(
+            order(&inbox),
+            [
+                "ig-dm",
+                newer.as_str(),
+                "cmt-new",
+                older.as_str(),
+                "cmt-old"
+            ]
+        );
+        assert_eq!(inbox.mentions(), 2);
+        assert_eq!(inbox.counts(), (0, 0), "a mention awaits no approval");
+        assert_eq!(inbox.position(0, &newer), Some(1));
+        assert!(inbox.get(0, &newer).unwrap().thread().is_none());
+        let inbox = listed(&events, Filter::Open, Sort::Newest);
+        assert_eq!(
+            order(&inbox),
+            [
+                newer.as_str(),
+                "cmt-new",
+                "ig-dm",
+                older.as_str(),
+                "cmt-old"
+            ]
+        );
+        assert_eq!(
+            inbox.next_needing_me(NOW, None).map(|(_, t)| t),
+            Some(ThreadId::new("ig-dm")),
+            "n never lands on a mention"
+        );
+    }
+
+    #[test]
+    fn filters_and_search_list_mentions_where_they_belong() {
+        #[track_caller]
+        fn check(filter: Filter, search: &str, expected: &[&str]) {
+            let mut e = Events::new("t");
+            e.message(
+                "ig-dm",
+                protocol::Channel::InstagramDm,
+                "rina",
+                "halo",
+                NOW.plus(-Millis::MINUTE),
+            );
+            e.mention(Some("17920000000000003"), Some("17920000000000002"), NOW);
+            let me = [AgentId::new("ayu")];
+            let mut inbox = listed(&e.take(), filter, Sort::Newest);
+            inbox.refresh(&Query {
+                filter,
+                sort: Sort::Newest,
+                search,
+                ..query(&me)
+            });
+            assert_eq!(order(&inbox), expected, "{filter:?} {search:?}");
+        }
+        check(Filter::Open, "", &["mention:2", "ig-dm"]);
+        check(Filter::Comments, "", &["mention:2"]);
+        check(Filter::Mentions, "", &["mention:2"]);
+        check(Filter::All, "", &["mention:2", "ig-dm"]);
+        check(Filter::Unassigned, "", &["ig-dm"]);
+        check(Filter::InstagramDm, "", &["ig-dm"]);
+        check(Filter::Resolved, "", &[]);
+        check(Filter::Open, "17920000000000002", &["mention:2"]);
+        check(Filter::Open, "mention", &["mention:2"]);
+        check(Filter::Open, "rina", &["ig-dm"]);
+        assert_eq!(Filter::parse("mentions"), Some(Filter::Mentions));
+    }
+
+    #[test]
+    fn dropping_a_profile_drops_its_mentions_and_their_count() {
+        let mut e = Events::new("t");
+        e.mention(Some("17920000000000001"), None, NOW);
+        let mut inbox = listed(&e.take(), Filter::Open, Sort::Urgency);
+        assert_eq!(inbox.mentions(), 1);
+        inbox.drop_profile(0);
+        assert_eq!(inbox.mentions(), 0);
+        assert!(inbox.is_empty());
     }
 
     proptest! {
@@ -477,7 +710,7 @@ mod tests {
             prop_assert_eq!(order(&live), order(&full));
             prop_assert_eq!(live.counts(), full.counts());
             for (i, entry) in live.visible().enumerate() {
-                prop_assert_eq!(live.position(0, &entry.row.id), Some(i));
+                prop_assert_eq!(live.position(0, entry.id()), Some(i));
             }
         }
     }

@@ -14,7 +14,8 @@ pub fn draw(app: &App, picker: &CannedPicker, theme: &Theme, frame: &mut Frame<'
     let who = app
         .inbox
         .get(picker.profile, &picker.thread)
-        .map(|e| e.row.customer.display())
+        .and_then(|e| e.thread())
+        .map(|r| r.customer.display())
         .unwrap_or_default();
     let block = Block::default()
         .borders(Borders::ALL)
@@ -71,7 +72,8 @@ pub fn draw(app: &App, picker: &CannedPicker, theme: &Theme, frame: &mut Frame<'
                 let customer = app
                     .inbox
                     .get(picker.profile, &picker.thread)
-                    .map(|e| crate::app::customer_name(&e.row.customer))
+                    .and_then(|e| e.thread())
+                    .map(|r| crate::app::customer_name(&r.customer))
                     .unwrap_or_default();
                 lines.push(Line::styled("inserted as:", theme.dim()));
                 lines.push(Line::styled(

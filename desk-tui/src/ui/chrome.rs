@@ -66,6 +66,14 @@ pub fn header(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
                 format!(" ✗{failed}")
             });
         }
+        let mentions = app.inbox.mentions();
+        if mentions > 0 {
+            left.push_str(&match (wide, mentions) {
+                (true, 1) => "  @ 1 mention".to_owned(),
+                (true, n) => format!("  @ {n} mentions"),
+                (false, n) => format!(" @{n}"),
+            });
+        }
     }
     let states: Vec<String> = app
         .profiles
@@ -172,6 +180,21 @@ pub fn status(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
                         k(Action::Approve),
                         k(Action::Filter)
                     ),
+                    // A mention has no action here: only moving on and back.
+                    Screen::Thread
+                        if app.open.as_ref().is_some_and(|o| {
+                            app.inbox
+                                .get(o.profile, &o.thread)
+                                .is_some_and(|e| e.mention().is_some())
+                        }) =>
+                    {
+                        format!(
+                            " read-only: answer this mention on Instagram · {}/{} move · {} back · ? help",
+                            k(Action::Down),
+                            k(Action::Up),
+                            k(Action::Back)
+                        )
+                    }
                     Screen::Thread => format!(
                         " {} approve · {} edit · {} reply · {} discard · {} claim · {} resolve · {} back · ? help",
                         k(Action::Approve),

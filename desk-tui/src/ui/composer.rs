@@ -14,7 +14,8 @@ pub fn draw(app: &App, composer: &Composer, theme: &Theme, frame: &mut Frame<'_>
     let channel = app
         .inbox
         .get(composer.profile, &composer.thread)
-        .map(|e| e.row.channel);
+        .and_then(|e| e.thread())
+        .map(|r| r.channel);
     let text = composer.text();
     let left = if composer.kind == ComposeKind::Note {
         // The relay's limit for notes; no channel ever carries them.

@@ -1,8 +1,10 @@
-//! The inbox: one row per thread, most urgent window first.
+//! The inbox: one row per thread, most urgent window first, and one per account-level
+//! @mention (`@IG`, its time where a thread shows its window).
 
 use super::theme::Theme;
 use crate::app::App;
-use crate::model::inbox::{Entry, Sort};
+use crate::model::inbox::{Entry, Row as InboxRow, Sort};
+use crate::model::mention::MentionRow;
 use crate::model::status::{RowStatus, WindowInfo, channel_tag};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -12,13 +14,27 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 
 /// What a row's status column says: a pending action or a refusal wins over the state.
 pub fn status_cell(app: &App, entry: &Entry, theme: &Theme, compact: bool) -> (String, Style) {
-    if let Some(p) = app.pending_for(entry.profile, &entry.row.id).last() {
+    if let Some(p) = app.pending_for(entry.profile, entry.id()).last() {
         return (format!("⧗ {}…", p.label), theme.focus());
     }
-    if let Some(notice) = app.notices.get(&(entry.profile, entry.row.id.clone())) {
+    if let Some(notice) = app.notices.get(&(entry.profile, entry.id().clone())) {
         return (format!("✗ {notice}"), theme.error());
     }
-    let status = RowStatus::of(&entry.row);
+    let row = match &entry.row {
+        InboxRow::Thread(row) => row,
+        // Where a thread says its state, a mention says what it is about: which comment
+        // (else which post) in the list, and what to do on the wide one.
+        InboxRow::Mention(m) => {
+            let words = match (compact, &m.comment_id, &m.media_id) {
+                (true, _, _) => "@ mention".to_owned(),
+                (false, Some(comment), _) => format!("@ comment {comment}"),
+                (false, None, Some(media)) => format!("@ post {media}"),
+                (false, None, None) => "@ mention".to_owned(),
+            };
+            return (words, theme.dim());
+        }
+    };
+    let status = RowStatus::of(row);
     let words = status.words();
     // Narrow lists keep the state's name and drop its reason (the thread shows it).
     let words = match words.split_once(':') {
@@ -85,8 +101,27 @@ pub fn list(
     let rows: Vec<Row> = (start..(start + height).min(app.inbox.visible_len()))
         .filter_map(|i| app.inbox.visible_at(i).map(|e| (i, e)))
         .map(|(i, entry)| {
-            let row = &entry.row;
             let (status, style) = status_cell(app, entry, theme, compact);
+            let mut cells = Vec::new();
+            if combined {
+                let badge = app
+                    .profiles
+                    .get(entry.profile)
+                    .map_or("?", |p| p.name.as_str());
+                cells.push(Cell::from(format!("[{badge}]")));
+            }
+            let row = match &entry.row {
+                InboxRow::Thread(row) => row,
+                InboxRow::Mention(m) => {
+                    mention_cells(app, m, (status, style), theme, wide, &mut cells);
+                    let r = Row::new(cells);
+                    return if i == app.selected {
+                        r.style(theme.selected())
+                    } else {
+                        r
+                    };
+                }
+            };
             let info = WindowInfo::of(row, app.now);
             let window = if wide {
                 info.label(row.channel)
@@ -109,14 +144,6 @@ pub fn list(
                     }
                 })
                 .unwrap_or_default();
-            let mut cells = Vec::new();
-            if combined {
-                let badge = app
-                    .profiles
-                    .get(entry.profile)
-                    .map_or("?", |p| p.name.as_str());
-                cells.push(Cell::from(format!("[{badge}]")));
-            }
             cells.push(Cell::from(channel_tag(row.channel)));
             cells.push(Cell::from(row.customer.display()));
             if wide {
@@ -177,4 +204,33 @@ pub fn list(
         ]);
     }
     frame.render_widget(Table::new(rows, widths).column_spacing(1), inner);
+}
+
+/// A mention's cells in the thread columns: `@IG`, where (Meta does not say who), the ids
+/// and what to do, and its time where a thread shows its window.
+fn mention_cells(
+    app: &App,
+    row: &MentionRow,
+    status: (String, Style),
+    theme: &Theme,
+    wide: bool,
+    cells: &mut Vec<Cell<'static>>,
+) {
+    cells.push(Cell::from("@IG"));
+    cells.push(Cell::from(format!("@ {}", row.place())));
+    if wide {
+        cells.push(
+            Cell::from(match &row.media_id {
+                Some(media) => format!("on post {media} · answer it on Instagram"),
+                None => "answer it on Instagram".to_owned(),
+            })
+            .style(theme.dim()),
+        );
+    }
+    cells.push(Cell::from(""));
+    cells.push(Cell::from(status.0).style(status.1));
+    if wide {
+        cells.push(Cell::from(""));
+    }
+    cells.push(Cell::from(super::thread::clock(row.occurred_at, app.now)));
 }

@@ -15,7 +15,8 @@ pub fn draw(app: &App, picker: &TemplatePicker, theme: &Theme, frame: &mut Frame
     let who = app
         .inbox
         .get(picker.profile, &picker.thread)
-        .map(|e| e.row.customer.display())
+        .and_then(|e| e.thread())
+        .map(|r| r.customer.display())
         .unwrap_or_default();
     let block = Block::default()
         .borders(Borders::ALL)

@@ -27,6 +27,10 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
         inbox::draw(app, theme, frame, area);
         return;
     };
+    if let Some(row) = entry.mention() {
+        super::mention::draw(app, row, theme, frame, area);
+        return;
+    }
     if area.width >= 150 {
         let [list, talk, side] = Layout::horizontal([
             Constraint::Length(44),
@@ -90,6 +94,18 @@ pub fn clock(at: Millis, now: Millis) -> String {
     }
 }
 
+/// A time in full: "2026-11-22 14:05 UTC".
+#[must_use]
+pub fn full_time(at: Millis) -> String {
+    let (y, m, d) = civil(at.0.div_euclid(Millis::DAY));
+    let minutes = at.0.rem_euclid(Millis::DAY) / Millis::MINUTE;
+    format!(
+        "{y}-{m:02}-{d:02} {:02}:{:02} UTC",
+        minutes / 60,
+        minutes % 60
+    )
+}
+
 /// Days since 1970-01-01 to (year, month, day) (Howard Hinnant's algorithm).
 fn civil(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
@@ -151,7 +167,9 @@ fn conversation(
     frame: &mut Frame<'_>,
     area: Rect,
 ) {
-    let row = &entry.row;
+    let Some(row) = entry.thread() else {
+        return;
+    };
     let title = format!(
         " {} · {} ",
         row.customer.display(),
@@ -347,7 +365,9 @@ fn draft_lines(
     theme: &Theme,
     lines: &mut Vec<Line<'static>>,
 ) {
-    let row = &entry.row;
+    let Some(row) = entry.thread() else {
+        return;
+    };
     if let Some(reason) = &row.handoff {
         lines.push(Line::styled(
             format!("   ☛ needs a person: {reason} (r to reply)"),
@@ -420,7 +440,9 @@ fn context(
     frame: &mut Frame<'_>,
     area: Rect,
 ) {
-    let row = &entry.row;
+    let Some(row) = entry.thread() else {
+        return;
+    };
     let block = focus_block(app, Pane::Context, " Context ".into(), theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);

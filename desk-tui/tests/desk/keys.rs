@@ -191,7 +191,7 @@ fn f_cycles_filters_and_the_command_line_picks_one() {
     let mut listed: Vec<String> = app
         .inbox
         .visible()
-        .map(|e| e.row.id.as_str().to_owned())
+        .map(|e| e.id().as_str().to_owned())
         .collect();
     listed.sort();
     assert_eq!(listed, ["ig-rina", "wa-siti"]);
@@ -716,7 +716,12 @@ fn new_events_update_rows_and_the_open_thread_and_ring_when_asked() {
     });
     assert!(effects.contains(&Effect::Bell));
     assert_eq!(
-        app.inbox.get(0, &ThreadId::new("th")).unwrap().row.messages,
+        app.inbox
+            .get(0, &ThreadId::new("th"))
+            .unwrap()
+            .thread()
+            .unwrap()
+            .messages,
         2
     );
     assert!(draw(&app, 80, 24).contains("masih ada?"));

@@ -341,3 +341,33 @@ fn private_notes_are_written_in_the_composer_and_shown_apart() {
         .collect();
     assert_eq!(notes, ["Resi JN0001"]);
 }
+
+/// The showcase inbox with two account-level @mentions among the rows, and the detail
+/// pane of the comment mention, reached with the keys that open a thread.
+#[test]
+fn an_account_mention_is_a_row_of_its_own_and_opens_a_detail_pane() {
+    let (_dir, mut app) = app_with(&fixtures::showcase_with_mentions());
+    assert_eq!(app.inbox.mentions(), 2);
+    both("inbox_mentions", &app);
+    let position = (0..app.inbox.visible_len())
+        .find(|&i| {
+            app.inbox
+                .visible_at(i)
+                .and_then(|e| e.mention())
+                .is_some_and(|m| m.in_comment())
+        })
+        .expect("the comment mention is listed");
+    app.selected = position;
+    app.update(code(KeyCode::Enter));
+    both("mention_detail", &app);
+    // Thread actions are refused in words, and nothing goes to the relay.
+    let effects = press(&mut app, "racx");
+    assert!(
+        effects.iter().all(|e| !matches!(e, Effect::Submit { .. })),
+        "{effects:?}"
+    );
+    assert_eq!(
+        app.flash.as_deref(),
+        Some("a mention is read-only here: reply on Instagram")
+    );
+}

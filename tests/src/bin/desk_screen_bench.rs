@@ -185,7 +185,7 @@ fn measure(dir: &Path, args: &Args, start: Instant) -> Result<()> {
         unencrypted: false,
     };
     let mut app = App::new(vec![profile], Keymap::default(), fixtures::NOW);
-    app.preload(0, snapshot.rows, snapshot.cursor);
+    app.preload(0, snapshot.rows, snapshot.mentions, snapshot.cursor);
     let theme = Theme { color: true };
     let area = Rect::new(0, 0, 160, 48);
     let mut terminal = Terminal::with_options(
