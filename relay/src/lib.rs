@@ -215,7 +215,7 @@ impl Relay {
         // Measured once before serving, so the first webhook already knows.
         disk.measure_async().await;
         Ok(Relay {
-            state: AppState {
+            state: AppState::new(state::Parts {
                 command_limits: Arc::new(desk::limit::CommandLimits::new(desk::limit::Budget {
                     per_sec: u32::try_from(config.desk.commands_per_sec).unwrap_or(u32::MAX),
                     burst: u32::try_from(config.desk.command_burst).unwrap_or(u32::MAX),
@@ -235,7 +235,7 @@ impl Relay {
                 webhook_slots: Arc::new(tokio::sync::Semaphore::new(config_slots)),
                 disk,
                 leases,
-            },
+            }),
             tls,
         })
     }

@@ -12,9 +12,28 @@ use crate::outbox::Outbox;
 use crate::store::Store;
 use std::sync::Arc;
 
-/// Everything a handler may reach; cheap to clone.
+/// Everything a handler may reach, behind one reference count: axum clones the state for
+/// every request and for each extractor and middleware that takes it, so a clone must not
+/// touch each part's own count (it cost a webhook about 12k instructions when it did).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Parts>);
+
+impl AppState {
+    #[must_use]
+    pub fn new(parts: Parts) -> AppState {
+        AppState(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Parts;
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct Parts {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
     pub metrics: Metrics,
