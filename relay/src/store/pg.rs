@@ -120,16 +120,49 @@ fn logged_bytes(event: &Event, audit: &AuditRecord) -> Result<Vec<u8>, StoreErro
 
 /// Makes `tx` act for `tenant` only: the tenant role and its setting, both local to it.
 async fn enter_tenant(tx: &Transaction<'_>, tenant: &TenantId) -> Result<(), StoreError> {
-    tx.batch_execute("SET LOCAL ROLE chatdesk_tenant")
-        .await
-        .map_err(|e| db(&e))?;
-    tx.execute(
-        "SELECT set_config('app.tenant_id', $1, true)",
-        &[&tenant.as_str()],
+    let setting = tx.prepare_cached(SET_TENANT).await.map_err(|e| db(&e))?;
+    // Sent together: one round trip.
+    futures_util::future::try_join(
+        tx.batch_execute("SET LOCAL ROLE chatdesk_tenant"),
+        tx.execute(&setting, &[&tenant.as_str()]),
     )
     .await
     .map_err(|e| db(&e))?;
     Ok(())
+}
+
+const SET_TENANT: &str = "SELECT set_config('app.tenant_id', $1, true)";
+
+/// Creates the head row on a tenant's first step; either way it is locked until commit,
+/// which serialises this tenant's writers across relays.
+const LOCK_HEAD: &str = "INSERT INTO tenant_heads (tenant_id) VALUES ($1)
+     ON CONFLICT (tenant_id) DO UPDATE SET seq = tenant_heads.seq
+     RETURNING seq, hash";
+
+/// Enters the tenant and, for a writing step, locks its head: the role, the setting and
+/// the lock sent together, one round trip (the statements are prepared once per
+/// connection).
+async fn begin_step(
+    tx: &Transaction<'_>,
+    tenant: &TenantId,
+    lock: bool,
+) -> Result<Option<(Seq, Hash)>, StoreError> {
+    if !lock {
+        enter_tenant(tx, tenant).await?;
+        return Ok(None);
+    }
+    let (setting, head) =
+        futures_util::future::try_join(tx.prepare_cached(SET_TENANT), tx.prepare_cached(LOCK_HEAD))
+            .await
+            .map_err(|e| db(&e))?;
+    let (_, _, row) = futures_util::future::try_join3(
+        tx.batch_execute("SET LOCAL ROLE chatdesk_tenant"),
+        tx.execute(&setting, &[&tenant.as_str()]),
+        tx.query_one(&head, &[&tenant.as_str()]),
+    )
+    .await
+    .map_err(|e| db(&e))?;
+    Ok(Some(head_of(row.get(0), row.get(1))?))
 }
 
 /// The relay's connection pool for `url` (and the parsed configuration), also what the
@@ -244,22 +277,7 @@ impl PgStore {
         let handle = Handle::current();
         tokio::task::spawn_blocking(move || {
             let tx = handle.block_on(client.transaction()).map_err(|e| db(&e))?;
-            handle.block_on(enter_tenant(&tx, &tenant))?;
-            let head = if lock {
-                // Creates the head row on a tenant's first step; either way it is locked
-                // until commit, which serialises this tenant's writers across relays.
-                let row = handle
-                    .block_on(tx.query_one(
-                        "INSERT INTO tenant_heads (tenant_id) VALUES ($1)
-                         ON CONFLICT (tenant_id) DO UPDATE SET seq = tenant_heads.seq
-                         RETURNING seq, hash",
-                        &[&tenant.as_str()],
-                    ))
-                    .map_err(|e| db(&e))?;
-                Some(head_of(row.get(0), row.get(1))?)
-            } else {
-                None
-            };
+            let head = handle.block_on(begin_step(&tx, &tenant, lock))?;
             let mut pg = PgTx {
                 tx,
                 handle: &handle,
@@ -375,6 +393,27 @@ struct PgTx<'a> {
     head: Option<(Seq, Hash)>,
 }
 
+/// A statement's parameter, owned or borrowed from the step's changes.
+type Param<'a> = Box<dyn tokio_postgres::types::ToSql + Sync + Send + 'a>;
+
+fn param<'a, T: tokio_postgres::types::ToSql + Sync + Send + 'a>(value: T) -> Param<'a> {
+    Box::new(value)
+}
+
+/// The statements of one step's write. They read nothing back, so they go down the
+/// connection together, in order, and their answers come back together: one round trip
+/// for a webhook's event, dedup key, activity, head, notice and views instead of one each.
+#[derive(Default)]
+struct Batch<'a> {
+    statements: Vec<(&'static str, Vec<Param<'a>>)>,
+}
+
+impl<'a> Batch<'a> {
+    fn push(&mut self, sql: &'static str, params: Vec<Param<'a>>) {
+        self.statements.push((sql, params));
+    }
+}
+
 impl PgTx<'_> {
     fn query(
         &self,
@@ -389,16 +428,31 @@ impl PgTx<'_> {
             .map_err(|e| db(&e))
     }
 
-    fn execute(
-        &self,
-        sql: &str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<u64, StoreError> {
+    /// Runs `batch` pipelined (tokio-postgres sends every request of futures polled
+    /// together before it reads an answer); the first failure fails the step, and the
+    /// transaction with it.
+    fn run_batch(&self, batch: Batch<'_>) -> Result<(), StoreError> {
         self.handle
             .block_on(async {
-                let stmt = self.tx.prepare_cached(sql).await?;
-                self.tx.execute(&stmt, params).await
+                let prepared = futures_util::future::try_join_all(
+                    batch
+                        .statements
+                        .iter()
+                        .map(|(sql, _)| self.tx.prepare_cached(sql)),
+                )
+                .await?;
+                let runs = batch
+                    .statements
+                    .iter()
+                    .zip(&prepared)
+                    .map(|((_, params), stmt)| {
+                        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                            params.iter().map(|p| p.as_ref() as _).collect();
+                        async move { self.tx.execute(stmt, &refs).await }
+                    });
+                futures_util::future::try_join_all(runs).await
             })
+            .map(|_| ())
             .map_err(|e| db(&e))
     }
 
@@ -580,127 +634,145 @@ impl TenantTx for PgTx<'_> {
 
     fn write(&mut self, changes: Changes) -> Result<(), StoreError> {
         let t = self.tenant.as_str();
+        let mut batch = Batch::default();
         for new in &changes.events {
             let seq = seq_col(new.event.seq)?;
-            self.execute(
+            batch.push(
                 "INSERT INTO events (tenant_id, seq, body) VALUES ($1, $2, $3)",
-                &[&t, &seq, &logged_bytes(&new.event, &new.audit)?],
-            )?;
+                vec![
+                    param(t),
+                    param(seq),
+                    param(logged_bytes(&new.event, &new.audit)?),
+                ],
+            );
             if let Some(key) = &new.dedup_key {
-                self.execute(
+                batch.push(
                     "INSERT INTO dedup (tenant_id, key, seq) VALUES ($1, $2, $3)",
-                    &[&t, key, &seq],
-                )?;
+                    vec![param(t), param(key), param(seq)],
+                );
             }
             if let Some(channel) = new.event.channel_id() {
-                self.execute(
+                batch.push(
                     "INSERT INTO channel_activity (tenant_id, channel_id, at) VALUES ($1, $2, $3)
                      ON CONFLICT (tenant_id, channel_id)
                      DO UPDATE SET at = GREATEST(channel_activity.at, EXCLUDED.at)",
-                    &[&t, &channel.as_str(), &new.event.received_at.0],
-                )?;
+                    vec![
+                        param(t),
+                        param(channel.as_str()),
+                        param(new.event.received_at.0),
+                    ],
+                );
             }
         }
         if let Some(last) = changes.events.last() {
-            self.execute(
+            batch.push(
                 "UPDATE tenant_heads SET seq = $2, hash = $3 WHERE tenant_id = $1",
-                &[&t, &seq_col(last.event.seq)?, &last.audit.hash.as_slice()],
-            )?;
-            // Delivered to every listening relay only if, and when, this step commits.
-            self.execute(
-                "SELECT pg_notify($1, $2)",
-                &[
-                    &listen::EVENTS,
-                    &appended_payload(self.tenant, last.event.seq, self.origin),
+                vec![
+                    param(t),
+                    param(seq_col(last.event.seq)?),
+                    param(last.audit.hash.as_slice()),
                 ],
-            )?;
+            );
+            // Delivered to every listening relay only if, and when, this step commits.
+            batch.push(
+                "SELECT pg_notify($1, $2)",
+                vec![
+                    param(listen::EVENTS),
+                    param(appended_payload(self.tenant, last.event.seq, self.origin)),
+                ],
+            );
         }
         for entry in &changes.rewritten {
-            self.execute(
+            batch.push(
                 "UPDATE events SET body = $3 WHERE tenant_id = $1 AND seq = $2",
-                &[
-                    &t,
-                    &seq_col(entry.event.seq)?,
-                    &logged_bytes(&entry.event, &entry.audit)?,
+                vec![
+                    param(t),
+                    param(seq_col(entry.event.seq)?),
+                    param(logged_bytes(&entry.event, &entry.audit)?),
                 ],
-            )?;
+            );
         }
         for thread in &changes.threads {
-            self.execute(
+            batch.push(
                 "INSERT INTO threads (tenant_id, thread_id, body) VALUES ($1, $2, $3)
                  ON CONFLICT (tenant_id, thread_id) DO UPDATE SET body = EXCLUDED.body",
-                &[&t, &thread.id.as_str(), &enc(thread)?],
-            )?;
+                vec![param(t), param(thread.id.as_str()), param(enc(thread)?)],
+            );
         }
         for m in &changes.messages {
-            self.execute(
+            batch.push(
                 "INSERT INTO messages (tenant_id, mid, thread_id, occurred_at, seq, body)
                  VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT (tenant_id, mid) DO UPDATE SET thread_id = EXCLUDED.thread_id,
                      occurred_at = EXCLUDED.occurred_at, seq = EXCLUDED.seq, body = EXCLUDED.body",
-                &[
-                    &t,
-                    &m.mid,
-                    &m.thread.as_str(),
-                    &m.occurred_at.0,
-                    &seq_col(m.seq)?,
-                    &enc(m)?,
+                vec![
+                    param(t),
+                    param(&m.mid),
+                    param(m.thread.as_str()),
+                    param(m.occurred_at.0),
+                    param(seq_col(m.seq)?),
+                    param(enc(m)?),
                 ],
-            )?;
+            );
         }
         for s in &changes.sends {
-            self.execute(
+            batch.push(
                 "INSERT INTO sends (tenant_id, send_seq, thread_id, finished, body)
                  VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (tenant_id, send_seq)
                  DO UPDATE SET finished = EXCLUDED.finished, body = EXCLUDED.body",
-                &[
-                    &t,
-                    &seq_col(s.send)?,
-                    &s.thread.as_str(),
-                    &s.is_finished(),
-                    &enc(s)?,
+                vec![
+                    param(t),
+                    param(seq_col(s.send)?),
+                    param(s.thread.as_str()),
+                    param(s.is_finished()),
+                    param(enc(s)?),
                 ],
-            )?;
+            );
         }
         if changes.credit_delta != 0 {
-            self.execute(
+            batch.push(
                 "UPDATE tenant_heads SET credits = credits + $2 WHERE tenant_id = $1",
-                &[&t, &changes.credit_delta],
-            )?;
+                vec![param(t), param(changes.credit_delta)],
+            );
         }
         if let Some((agent, key, answer)) = &changes.answer {
-            self.execute(
+            batch.push(
                 "INSERT INTO answers (tenant_id, agent_id, key, body) VALUES ($1, $2, $3, $4)",
-                &[&t, &agent.as_str(), &key.as_str(), &enc(answer)?],
-            )?;
+                vec![
+                    param(t),
+                    param(agent.as_str()),
+                    param(key.as_str()),
+                    param(enc(answer)?),
+                ],
+            );
         }
         if let Some(settings) = &changes.settings {
-            self.execute(
+            batch.push(
                 "UPDATE tenant_heads SET settings = $2 WHERE tenant_id = $1",
-                &[&t, &enc(settings)?],
-            )?;
+                vec![param(t), param(enc(settings)?)],
+            );
         }
         if let Some(knowledge) = &changes.knowledge {
-            self.execute(
+            batch.push(
                 "UPDATE tenant_heads SET knowledge = $2 WHERE tenant_id = $1",
-                &[&t, knowledge],
-            )?;
+                vec![param(t), param(knowledge)],
+            );
         }
         for change in &changes.canned {
             match change {
-                CannedChange::Put(reply) => self.execute(
+                CannedChange::Put(reply) => batch.push(
                     "INSERT INTO canned_replies (tenant_id, shortcut, body) VALUES ($1, $2, $3)
                      ON CONFLICT (tenant_id, shortcut) DO UPDATE SET body = EXCLUDED.body",
-                    &[&t, &reply.shortcut, &enc(reply)?],
-                )?,
-                CannedChange::Remove(shortcut) => self.execute(
+                    vec![param(t), param(&reply.shortcut), param(enc(reply)?)],
+                ),
+                CannedChange::Remove(shortcut) => batch.push(
                     "DELETE FROM canned_replies WHERE tenant_id = $1 AND shortcut = $2",
-                    &[&t, shortcut],
-                )?,
+                    vec![param(t), param(shortcut)],
+                ),
             };
         }
-        Ok(())
+        self.run_batch(batch)
     }
 }
 
@@ -884,18 +956,22 @@ impl Backend for PgStore {
         // join per webhook.
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(|e| db(&e))?;
-        tx.batch_execute("SET LOCAL ROLE chatdesk_ops")
-            .await
-            .map_err(|e| db(&e))?;
-        let row = tx
-            .query_opt(
+        let lookup = tx
+            .prepare_cached(
                 "SELECT c.body FROM routes r
                  JOIN channels c ON c.tenant_id = r.tenant_id AND c.channel_id = r.channel_id
                  WHERE r.route = $1",
-                &[&route_text(key)],
             )
             .await
             .map_err(|e| db(&e))?;
+        // The role and the lookup sent together: one round trip.
+        let route = route_text(key);
+        let (_, row) = futures_util::future::try_join(
+            tx.batch_execute("SET LOCAL ROLE chatdesk_ops"),
+            tx.query_opt(&lookup, &[&route]),
+        )
+        .await
+        .map_err(|e| db(&e))?;
         tx.commit().await.map_err(|e| db(&e))?;
         row.map(|r| dec(r.get::<_, &[u8]>(0))).transpose()
     }
