@@ -12,8 +12,12 @@
 //! from the tables. Notices arriving together are merged per tenant, so a burst costs one
 //! read per tenant.
 //!
-//! Events that can give a tenant's outbox work (desk commands, credits, channel changes)
-//! kick the local outbox: the relay holding the tenant's lease sends, wherever the reply was
+//! A notice whose commit gave the tenant's outbox work (desk commands, credits, channel
+//! changes: the committing relay says so in the notice) kicks the local outbox, whether or
+//! not the hub had already passed that head (this relay's own later commit of the tenant
+//! can publish past a notice that has not arrived yet; its desks then catch up from
+//! storage, but the outbox would have slept until its idle wake-up). The relay holding
+//! the tenant's lease sends, wherever the reply was
 //! queued. Signals drop what this relay keeps in memory: a drafter built from old knowledge,
 //! desks of a revoked agent or a deleted tenant. Drafting and profile lookups are not
 //! repeated here: they happen once, on the relay that stored the customer's message.
@@ -23,9 +27,9 @@ use crate::drafting::Drafting;
 use crate::outbox::Outbox;
 use crate::principal::{Access, Principal};
 use crate::shutdown::Shutdown;
-use crate::store::cluster::{Notice, Signal};
+use crate::store::cluster::{Notice, Signal, gives_outbox_work};
 use crate::store::{Store, StoreError};
-use protocol::{EventBody, Seq, TenantId};
+use protocol::{Seq, TenantId};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -59,14 +63,20 @@ pub fn spawn(peers: Peers, shutdown: &Shutdown) {
 impl Peers {
     async fn feed(self, mut rx: mpsc::Receiver<Notice>, stop: &Shutdown) {
         while let Some(Some(first)) = stop.unless_stopping(rx.recv()).await {
-            let mut heads: HashMap<TenantId, Seq> = HashMap::new();
+            // Per tenant: the highest head heard, and whether any of its commits gave the
+            // outbox work.
+            let mut heads: HashMap<TenantId, (Seq, bool)> = HashMap::new();
             let mut resync = false;
             let mut next = Some(first);
             while let Some(notice) = next {
                 match notice {
-                    Notice::Appended { tenant, head } => {
-                        let h = heads.entry(tenant).or_insert(head);
-                        *h = (*h).max(head);
+                    Notice::Appended {
+                        tenant,
+                        head,
+                        outbox_work,
+                    } => {
+                        let h = heads.entry(tenant).or_insert((head, false));
+                        *h = (h.0.max(head), h.1 || outbox_work);
                     }
                     Notice::Signal(signal) => self.apply(signal),
                     Notice::Resync => resync = true,
@@ -77,14 +87,19 @@ impl Peers {
                 match self.store.heads().await {
                     Ok(all) => {
                         for (tenant, head) in all {
-                            let h = heads.entry(tenant).or_insert(head);
-                            *h = (*h).max(head);
+                            let h = heads.entry(tenant).or_insert((head, false));
+                            h.0 = h.0.max(head);
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "heads not read after reconnecting"),
                 }
             }
-            for (tenant, head) in heads {
+            for (tenant, (head, outbox_work)) in heads {
+                if outbox_work {
+                    // Whatever the desks were already sent: this relay's own later commit
+                    // may have published past this notice before it arrived.
+                    self.outbox.kick(&tenant);
+                }
                 if let Err(e) = self.deliver(&tenant, head).await {
                     // The next notice of this tenant (or a resync) reads from the same head.
                     tracing::warn!(tenant = %tenant, error = %e, "other relays' events not delivered yet");
@@ -98,6 +113,7 @@ impl Peers {
         let Ok(scope) = Principal::Operator.scope(tenant, Access::Read) else {
             return Ok(());
         };
+        // After a resync the notices' flags are lost: what is read here says instead.
         let mut wake = false;
         loop {
             let from = self.hub.durable(&scope);
@@ -124,12 +140,4 @@ impl Peers {
             Signal::TenantDeleted(tenant) => self.hub.delete_tenant(&tenant),
         }
     }
-}
-
-/// Whether an event may queue, unblock or stop a send.
-fn gives_outbox_work(body: &EventBody) -> bool {
-    matches!(
-        body,
-        EventBody::Desk(_) | EventBody::Credits(_) | EventBody::Account(_)
-    )
 }

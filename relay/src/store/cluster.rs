@@ -15,16 +15,20 @@
 
 use super::{Store, StoreError};
 use crate::clock::Clock;
-use protocol::{AgentId, Millis, Seq, TenantId};
+use protocol::{AgentId, EventBody, Millis, Seq, TenantId};
 use std::sync::Arc;
 
 /// What another relay (or this one, through the database) did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Notice {
-    /// The tenant's log reached `head` (committed).
+    /// The tenant's log reached `head` (committed). `outbox_work`: the commit held an event
+    /// that may queue, unblock or stop a send, so the relay holding the tenant's outbox
+    /// lease must look at its queue, even if its own desks have already been sent the
+    /// events up to `head` (its own later commit may have overtaken this notice).
     Appended {
         tenant: TenantId,
         head: Seq,
+        outbox_work: bool,
     },
     Signal(Signal),
     /// The listening connection was (re)made: notices may have been missed; compare every
@@ -75,12 +79,23 @@ pub async fn tell(store: &dyn Store, signal: Signal) {
     }
 }
 
-/// The payload of an `Appended` notice: the head, the tenant, and the store that committed
-/// it (`origin`, random per process), so a relay skips its own commits: it published those
-/// itself.
+/// The payload of an `Appended` notice: the head, the tenant, the store that committed it
+/// (`origin`, random per process), so a relay skips its own commits: it published those
+/// itself; and `outbox` when the commit gives the tenant's outbox work.
 #[must_use]
-pub fn appended_payload(tenant: &TenantId, head: Seq, origin: &str) -> String {
-    format!("{} {tenant} {origin}", head.0)
+pub fn appended_payload(tenant: &TenantId, head: Seq, origin: &str, outbox_work: bool) -> String {
+    let work = if outbox_work { " outbox" } else { "" };
+    format!("{} {tenant} {origin}{work}", head.0)
+}
+
+/// Whether an event may queue, unblock or stop a send: desk commands, credits and
+/// account changes.
+#[must_use]
+pub fn gives_outbox_work(body: &EventBody) -> bool {
+    matches!(
+        body,
+        EventBody::Desk(_) | EventBody::Credits(_) | EventBody::Account(_)
+    )
 }
 
 /// The notice a `chatdesk_events` payload names, unless it came from `own` origin.
@@ -94,6 +109,7 @@ pub fn parse_appended(payload: &str, own: &str) -> Option<Notice> {
     Some(Notice::Appended {
         tenant: TenantId::new(tenant),
         head: Seq(head.parse().ok()?),
+        outbox_work: parts.next() == Some("outbox"),
     })
 }
 
@@ -177,12 +193,22 @@ mod tests {
             assert_eq!(Signal::parse(&s.payload()), Some(s));
         }
         assert_eq!(Signal::parse("newer t_1"), None);
-        let payload = appended_payload(&TenantId::new("t_1"), Seq(42), "o_1");
+        let payload = appended_payload(&TenantId::new("t_1"), Seq(42), "o_1", false);
         assert_eq!(
             parse_appended(&payload, "o_2"),
             Some(Notice::Appended {
                 tenant: TenantId::new("t_1"),
-                head: Seq(42)
+                head: Seq(42),
+                outbox_work: false,
+            })
+        );
+        let payload = appended_payload(&TenantId::new("t_1"), Seq(43), "o_1", true);
+        assert_eq!(
+            parse_appended(&payload, "o_2"),
+            Some(Notice::Appended {
+                tenant: TenantId::new("t_1"),
+                head: Seq(43),
+                outbox_work: true,
             })
         );
         assert_eq!(parse_appended(&payload, "o_1"), None, "its own commit");

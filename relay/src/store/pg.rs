@@ -15,7 +15,7 @@
 //! records sled keeps, beside the columns that key and order them.
 
 use super::backend::{Backend, CannedChange, Changes, Step, TenantTx, Watch};
-use super::cluster::{Lease, Notice, Signal, appended_payload};
+use super::cluster::{Lease, Notice, Signal, appended_payload, gives_outbox_work};
 use super::{
     AgentKind, AgentRecord, ChannelChange, ChannelRecord, DeletionRecord, MessageView, Modified,
     OnceRecord, PartnerRecord, SendView, StoreError, TenantDeletion, TenantRecord, TenantRemoved,
@@ -678,7 +678,15 @@ impl TenantTx for PgTx<'_> {
                 "SELECT pg_notify($1, $2)",
                 vec![
                     param(listen::EVENTS),
-                    param(appended_payload(self.tenant, last.event.seq, self.origin)),
+                    param(appended_payload(
+                        self.tenant,
+                        last.event.seq,
+                        self.origin,
+                        changes
+                            .events
+                            .iter()
+                            .any(|new| gives_outbox_work(&new.event.body)),
+                    )),
                 ],
             );
         }

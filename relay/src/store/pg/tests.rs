@@ -358,7 +358,8 @@ async fn listeners_hear_committed_heads_and_signals_only() {
         rx.recv().await,
         Some(Notice::Appended {
             tenant: protocol::TenantId::new("tn_a"),
-            head: protocol::Seq(2)
+            head: protocol::Seq(2),
+            outbox_work: false,
         })
     );
     // A duplicate appends nothing and notifies nothing; a signal arrives next.
