@@ -60,41 +60,71 @@ pub fn spawn(peers: Peers, shutdown: &Shutdown) {
     shutdown.spawn(async move { peers.feed(rx, &stop).await });
 }
 
+/// What a burst of notices asks of this relay: per tenant the highest head heard and
+/// whether any of its commits gave the outbox work; whether to compare every head (the
+/// listener reconnected); the signals, in order.
+#[derive(Debug, Default, PartialEq)]
+struct Burst {
+    heads: HashMap<TenantId, Wanted>,
+    resync: bool,
+    signals: Vec<Signal>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Wanted {
+    head: Seq,
+    outbox_work: bool,
+}
+
+impl Burst {
+    fn merge(notices: impl IntoIterator<Item = Notice>) -> Burst {
+        let mut burst = Burst::default();
+        for notice in notices {
+            match notice {
+                Notice::Appended {
+                    tenant,
+                    head,
+                    outbox_work,
+                } => {
+                    let wanted = burst.heads.entry(tenant).or_default();
+                    wanted.head = wanted.head.max(head);
+                    wanted.outbox_work |= outbox_work;
+                }
+                Notice::Signal(signal) => burst.signals.push(signal),
+                Notice::Resync => burst.resync = true,
+            }
+        }
+        burst
+    }
+}
+
 impl Peers {
     async fn feed(self, mut rx: mpsc::Receiver<Notice>, stop: &Shutdown) {
         while let Some(Some(first)) = stop.unless_stopping(rx.recv()).await {
-            // Per tenant: the highest head heard, and whether any of its commits gave the
-            // outbox work.
-            let mut heads: HashMap<TenantId, (Seq, bool)> = HashMap::new();
-            let mut resync = false;
-            let mut next = Some(first);
-            while let Some(notice) = next {
-                match notice {
-                    Notice::Appended {
-                        tenant,
-                        head,
-                        outbox_work,
-                    } => {
-                        let h = heads.entry(tenant).or_insert((head, false));
-                        *h = (h.0.max(head), h.1 || outbox_work);
-                    }
-                    Notice::Signal(signal) => self.apply(signal),
-                    Notice::Resync => resync = true,
-                }
-                next = rx.try_recv().ok();
+            let mut burst = vec![first];
+            while let Ok(notice) = rx.try_recv() {
+                burst.push(notice);
+            }
+            let Burst {
+                mut heads,
+                resync,
+                signals,
+            } = Burst::merge(burst);
+            for signal in signals {
+                self.apply(signal);
             }
             if resync {
                 match self.store.heads().await {
                     Ok(all) => {
                         for (tenant, head) in all {
-                            let h = heads.entry(tenant).or_insert((head, false));
-                            h.0 = h.0.max(head);
+                            let wanted = heads.entry(tenant).or_default();
+                            wanted.head = wanted.head.max(head);
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "heads not read after reconnecting"),
                 }
             }
-            for (tenant, (head, outbox_work)) in heads {
+            for (tenant, Wanted { head, outbox_work }) in heads {
                 if outbox_work {
                     // Whatever the desks were already sent: this relay's own later commit
                     // may have published past this notice before it arrived.
@@ -139,5 +169,77 @@ impl Peers {
             Signal::AgentRevoked(agent) => self.hub.revoke(agent),
             Signal::TenantDeleted(tenant) => self.hub.delete_tenant(&tenant),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::AgentId;
+
+    fn appended(tenant: &str, head: u64, outbox_work: bool) -> Notice {
+        Notice::Appended {
+            tenant: TenantId::new(tenant),
+            head: Seq(head),
+            outbox_work,
+        }
+    }
+
+    #[test]
+    fn a_burst_keeps_each_tenants_highest_head_and_any_outbox_work() {
+        let revoked = Signal::AgentRevoked(AgentId::new("ag_1"));
+        // Notices; each tenant's (head, outbox work) wanted; whether to resync.
+        type Case = (Vec<Notice>, Vec<(&'static str, u64, bool)>, bool);
+        let cases: Vec<Case> = vec![
+            (
+                vec![appended("t1", 3, false)],
+                vec![("t1", 3, false)],
+                false,
+            ),
+            // A command (work) overtaken by a later message of the same tenant: the work
+            // is kept although the later head says nothing of it.
+            (
+                vec![appended("t1", 4, true), appended("t1", 5, false)],
+                vec![("t1", 5, true)],
+                false,
+            ),
+            // Notices may arrive out of order across relays: the highest head wins.
+            (
+                vec![appended("t1", 9, false), appended("t1", 7, true)],
+                vec![("t1", 9, true)],
+                false,
+            ),
+            (
+                vec![
+                    appended("t1", 2, false),
+                    Notice::Resync,
+                    appended("t2", 1, true),
+                ],
+                vec![("t1", 2, false), ("t2", 1, true)],
+                true,
+            ),
+        ];
+        for (notices, want, resync) in cases {
+            let burst = Burst::merge(notices.clone());
+            let want: HashMap<TenantId, Wanted> = want
+                .into_iter()
+                .map(|(t, head, outbox_work)| {
+                    (
+                        TenantId::new(t),
+                        Wanted {
+                            head: Seq(head),
+                            outbox_work,
+                        },
+                    )
+                })
+                .collect();
+            assert_eq!(burst.heads, want, "{notices:?}");
+            assert_eq!(burst.resync, resync, "{notices:?}");
+        }
+        let burst = Burst::merge(vec![
+            Notice::Signal(revoked.clone()),
+            appended("t1", 1, false),
+        ]);
+        assert_eq!(burst.signals, vec![revoked]);
     }
 }
