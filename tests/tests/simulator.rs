@@ -492,6 +492,75 @@ async fn instagram_windows_are_enforced_at_their_edges() {
 }
 
 #[tokio::test]
+async fn a_mention_in_a_caption_and_in_a_comment_reach_the_tenant_as_account_events() {
+    let f = setup().await;
+    let post = f
+        .sim
+        .api
+        .inbound(
+            &json!({"account": IG_B, "customer": "5300000000000411", "type": "mention",
+        "media_id": "18040000000000777"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(post["status"], 200, "{post}");
+    assert_eq!(post["ids"]["media_id"], "18040000000000777");
+    let comment = f
+        .sim
+        .api
+        .inbound(
+            &json!({"account": IG_B, "customer": "5300000000000411", "type": "mention",
+        "media_id": "18040000000000778", "id": "17920000000000999"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        comment["ids"]["comment_id"], "17920000000000999",
+        "{comment}"
+    );
+    let mentions = || async {
+        let events = f.w.api.all_events(&f.w.b.id, &f.w.b.agent_token).await?;
+        let found: Vec<(Option<String>, Option<String>)> = events
+            .into_iter()
+            .filter_map(|e| match serde_json::from_value::<Event>(e).ok()?.body {
+                EventBody::Account(a) => match a.kind {
+                    protocol::AccountEventKind::Mention {
+                        media_id,
+                        comment_id,
+                    } => Some((media_id, comment_id)),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        Ok((found.len() == 2).then_some(found))
+    };
+    let found = eventually("both mentions stored", WAIT, mentions)
+        .await
+        .unwrap();
+    assert_eq!(
+        found,
+        vec![
+            (Some("18040000000000777".to_owned()), None),
+            (
+                Some("18040000000000778".to_owned()),
+                Some("17920000000000999".to_owned())
+            ),
+        ]
+    );
+    // Tenant A's log has no mention of B's account.
+    let a =
+        f.w.api
+            .all_events(&f.w.a.id, &f.w.a.agent_token)
+            .await
+            .unwrap();
+    assert!(
+        !a.iter()
+            .any(|e| e.to_string().contains("18040000000000777"))
+    );
+}
+
+#[tokio::test]
 async fn comments_private_reply_once_public_reply_and_hide() {
     let f = setup().await;
     let who = "5300000000000401";

@@ -43,6 +43,9 @@ pub enum Action {
     Unsend,
     /// Instagram: a comment on the business's media (`media_id`, `parent_id`).
     Comment,
+    /// Instagram: the business was @mentioned in a caption (`media_id`) or, with `id`, in
+    /// that comment on the media: a `mentions` change, which names no customer.
+    Mention,
 }
 
 /// One customer action.
@@ -385,6 +388,19 @@ fn instagram(
             );
             ids["comment_id"] = json!(id);
             return Ok((webhooks::instagram_comment(entry_id, at, value), ids));
+        }
+        Action::Mention => {
+            let media_id = spec.media_id.clone().unwrap_or_else(|| ids::numeric("179"));
+            let mut value = json!({"media_id": media_id});
+            if let Some(comment) = &spec.id {
+                value["comment_id"] = json!(comment);
+                ids["comment_id"] = json!(comment);
+            }
+            ids["media_id"] = json!(media_id);
+            return Ok((
+                webhooks::instagram_change(entry_id, at, "mentions", value),
+                ids,
+            ));
         }
         Action::ButtonReply => {
             return Err(InboundError::Invalid(

@@ -133,7 +133,8 @@
 //! `payload?`), `postback` (`title`, `payload?`), `button_reply` (WhatsApp; `title`, `payload?`),
 //! `reaction` / `unreact` (`mid?` default the business's last message; `reaction?`, `emoji?`),
 //! `read` (Instagram receipt; WhatsApp `read` statuses of everything unread), `unsend` (`mid`),
-//! `comment` (`text`, `media_id?`, `parent_id?`, `media_product_type?`).
+//! `comment` (`text`, `media_id?`, `parent_id?`, `media_product_type?`), `mention` (Instagram:
+//! a `mentions` change, `media_id?` and, for a mention in a comment, `id` as its comment id).
 //!
 //! Faults: `{kind, ms?, status?, code?, times?, deliver?, path?, account?, webhook?, count?,
 //! for_ms?}` with `kind` one of `slow` (`ms`), `server_error` (`status` 500|503), `timeout`

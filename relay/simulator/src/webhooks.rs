@@ -95,12 +95,18 @@ pub fn instagram_item(sender: &str, recipient: &str, at_ms: i64, key: &str, valu
 /// A `comments` change on the business's media; entry `time` in seconds (as Meta sends).
 #[must_use]
 pub fn instagram_comment(entry_id: &str, at_ms: i64, value: Value) -> Value {
+    instagram_change(entry_id, at_ms, "comments", value)
+}
+
+/// A `changes` item of `field` (comments, mentions…); entry `time` in seconds.
+#[must_use]
+pub fn instagram_change(entry_id: &str, at_ms: i64, field: &str, value: Value) -> Value {
     json!({
         "object": "instagram",
         "entry": [{
             "id": entry_id,
             "time": at_ms.div_euclid(1000),
-            "changes": [{"field": "comments", "value": value}],
+            "changes": [{"field": field, "value": value}],
         }],
     })
 }
