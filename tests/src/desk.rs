@@ -406,3 +406,15 @@ pub async fn silent_desk_close_code(relay: &str, token: &str) -> anyhow::Result<
         .map(|w| u16::from_be_bytes([w[2], w[3]]))
         .context("no close frame before the connection ended")
 }
+
+/// Waits until the desk's sync engine has applied the log up to `want` (its replica's
+/// cursor), within [`FRAME_WAIT`] twice over.
+///
+/// # Errors
+/// The cursor does not get there in time, or the replica cannot be read.
+pub async fn wait_cursor(engine: &desk_tui::SyncHandle, want: protocol::Seq) -> anyhow::Result<()> {
+    crate::eventually("the engine's cursor", FRAME_WAIT * 2, || async {
+        Ok((engine.replica().cursor()? >= want).then_some(()))
+    })
+    .await
+}

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use desk_tui::{ConnectionState, Replica, SyncConfig, SyncHandle, Token, Update};
+use harness::desk::wait_cursor;
 use harness::proxy::Proxy;
 use harness::{IG_A, OPERATOR_TOKEN, World, ig_dm, now_ms};
 use protocol::inbound::InboundKind;
@@ -32,24 +33,6 @@ async fn wait_state(engine: &SyncHandle, want: impl Fn(&ConnectionState) -> bool
         .expect("engine alive");
 }
 
-async fn wait_cursor(engine: &SyncHandle, want: Seq) {
-    let mut updates = engine.subscribe();
-    if engine.replica().cursor().unwrap() >= want {
-        return;
-    }
-    tokio::time::timeout(WAIT, async {
-        loop {
-            if let Ok(Update::Applied { cursor }) = updates.recv().await
-                && cursor >= want
-            {
-                return;
-            }
-        }
-    })
-    .await
-    .expect("cursor in time");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_desk_offline_while_500_events_arrive_catches_up_with_no_gap_and_no_duplicate() {
     let w = World::new().await.unwrap();
@@ -60,7 +43,7 @@ async fn a_desk_offline_while_500_events_arrive_catches_up_with_no_gap_and_no_du
     let config = engine_config(&url, &w.a.agent_token, &data);
     let engine = SyncHandle::spawn(config.clone(), Replica::open(&config).unwrap()).unwrap();
     wait_state(&engine, |s| *s == ConnectionState::Live).await;
-    wait_cursor(&engine, Seq(1)).await;
+    wait_cursor(&engine, Seq(1)).await.unwrap();
     engine.shutdown().await.unwrap();
 
     let mut mids = BTreeSet::from(["m_first".to_owned()]);
@@ -85,7 +68,7 @@ async fn a_desk_offline_while_500_events_arrive_catches_up_with_no_gap_and_no_du
     assert_eq!(replica.cursor().unwrap(), Seq(1));
     assert_eq!(replica.events_after(Seq(0), 10).unwrap().len(), 1);
     let engine = SyncHandle::spawn(config, replica).unwrap();
-    wait_cursor(&engine, Seq(501)).await;
+    wait_cursor(&engine, Seq(501)).await.unwrap();
     wait_state(&engine, |s| *s == ConnectionState::Live).await;
     let events = engine.replica().events_after(Seq(0), 10_000).unwrap();
     let seqs: Vec<u64> = events.iter().map(|e| e.seq.0).collect();
@@ -252,7 +235,7 @@ async fn live_engine_of_a(w: &World, texts: &[&str]) -> (SyncConfig, SyncHandle)
     let config = engine_config(&url, &w.a.agent_token, &w.dir.path().join("desk"));
     let engine = SyncHandle::spawn(config.clone(), Replica::open(&config).unwrap()).unwrap();
     wait_state(&engine, |s| *s == ConnectionState::Live).await;
-    wait_cursor(&engine, head).await;
+    wait_cursor(&engine, head).await.unwrap();
     (config, engine)
 }
 

@@ -9,8 +9,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use desk_tui::app::keymap::Keymap;
 use desk_tui::app::{App, Effect, Msg};
 use desk_tui::model::mention::MentionRow;
-use desk_tui::{ConnectionState, Replica, SyncConfig, SyncHandle, Token, Update, fixtures};
-use harness::desk::RawDesk;
+use desk_tui::{ConnectionState, Replica, SyncConfig, SyncHandle, Token, fixtures};
+use harness::desk::{RawDesk, wait_cursor};
 use harness::{IG_A, IG_B, World, ig_dm, now_ms};
 use protocol::{AccountEventKind, EventBody, Millis, Seq};
 use serde_json::json;
@@ -34,24 +34,6 @@ fn mentions(account: &str, at_ms: i64) -> Vec<u8> {
         }],
     }))
     .unwrap()
-}
-
-async fn wait_cursor(engine: &SyncHandle, want: Seq) {
-    let mut updates = engine.subscribe();
-    if engine.replica().cursor().unwrap() >= want {
-        return;
-    }
-    tokio::time::timeout(WAIT, async {
-        loop {
-            if let Ok(Update::Applied { cursor }) = updates.recv().await
-                && cursor >= want
-            {
-                return;
-            }
-        }
-    })
-    .await
-    .expect("cursor in time");
 }
 
 /// The desk's `App` over `replica`, as `desk` builds it at start.
@@ -98,7 +80,7 @@ async fn a_mention_webhook_becomes_an_inbox_row_on_its_tenants_desk_only() {
     let dm_b = ig_dm(IG_B, "m_mention_b", "92", "hi", now_ms());
     assert_eq!(w.api.webhook("instagram", &dm_b).await.unwrap(), 200);
     let head_a = Seq(w.api.head(&w.a.id).await.unwrap());
-    wait_cursor(&engine, head_a).await;
+    wait_cursor(&engine, head_a).await.unwrap();
 
     let mut app = app_over(engine.replica().clone());
     let rows = listed_mentions(&app);

@@ -10,7 +10,7 @@
 use bytes::Bytes;
 use desk_tui::{BackoffConfig, ConnectionState, Replica, SyncConfig, SyncHandle, Token, Update};
 use futures_util::{SinkExt, StreamExt};
-use harness::desk::RawDesk;
+use harness::desk::{RawDesk, wait_cursor};
 use harness::tls::{Leaf, PemPair, TestCa, client_config, presented_leaf, reqwest_client};
 use harness::{
     APP_SECRET, IG_A, OPERATOR_TOKEN, Relay, RelayOptions, World, eventually, ig_dm, now_ms,
@@ -43,14 +43,6 @@ async fn wait_state(
         .expect("state in time")
         .expect("engine alive")
         .clone()
-}
-
-async fn wait_cursor(engine: &SyncHandle, want: Seq) {
-    eventually("the engine's cursor", WAIT, || async {
-        Ok((engine.replica().cursor()? >= want).then_some(()))
-    })
-    .await
-    .unwrap();
 }
 
 /// A relay serving `pair`, with tenants A and B.
@@ -109,7 +101,7 @@ async fn desks_webhooks_and_admin_calls_work_over_tls_with_a_private_ca() {
     assert!(config.desk_url().unwrap().starts_with("wss://127.0.0.1:"));
     let engine = SyncHandle::spawn(config.clone(), Replica::open(&config).unwrap()).unwrap();
     wait_state(&engine, |s| *s == ConnectionState::Live).await;
-    wait_cursor(&engine, Seq(1)).await;
+    wait_cursor(&engine, Seq(1)).await.unwrap();
 
     // A raw WebSocket client over wss:// sees the same event, then a live one.
     let tls = client_config(&ca.pem(), &[b"http/1.1"]).unwrap();
@@ -123,7 +115,7 @@ async fn desks_webhooks_and_admin_calls_work_over_tls_with_a_private_ca() {
     assert_eq!(w.api.webhook("instagram", &body).await.unwrap(), 200);
     let (events, _) = raw.events_until(Seq(2)).await.unwrap();
     assert_eq!(events.last().unwrap().seq, Seq(2));
-    wait_cursor(&engine, Seq(2)).await;
+    wait_cursor(&engine, Seq(2)).await.unwrap();
 
     // Admin calls over https: the API, and `relay admin` with the CA file.
     let (status, _) = w
@@ -423,7 +415,7 @@ async fn sighup_and_renewed_files_reload_the_certificate_without_dropping_desks(
     assert_eq!(w.api.webhook("instagram", &body).await.unwrap(), 200);
     let (events, _) = raw.events_until(Seq(1)).await.unwrap();
     assert_eq!(events.len(), 1);
-    wait_cursor(&engine, Seq(1)).await;
+    wait_cursor(&engine, Seq(1)).await.unwrap();
     while let Ok(update) = states.try_recv() {
         // A reconnect passes through Offline and Connecting; a Live may be the one the
         // engine announced as we subscribed.
