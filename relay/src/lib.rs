@@ -24,6 +24,7 @@ pub mod drafting;
 pub mod housekeeping;
 pub mod http;
 pub mod ingest;
+pub mod key_check;
 pub mod lifecycle;
 pub mod listener;
 pub mod media;
@@ -156,14 +157,15 @@ impl Relay {
         let graph = Graph::new(&config.meta_graph_url, &config.instagram_graph_url)
             .map_err(|e| RunError::Http(e.to_string()))?
             .with_clock(clock.clone());
+        let keys = Arc::new(vault::Keyring::new(
+            config.master_key.clone(),
+            config.old_master_keys.clone(),
+        ));
         let outbox = Outbox::new(outbox::Shared {
             store: store.clone(),
             hub: hub.clone(),
             graph,
-            keys: Arc::new(vault::Keyring::new(
-                config.master_key.clone(),
-                config.old_master_keys.clone(),
-            )),
+            keys: keys.clone(),
             clock: clock.clone(),
             limits: SendLimits::default(),
             shutdown: shutdown.clone(),
@@ -206,6 +208,16 @@ impl Relay {
         if resumed > 0 {
             tracing::info!(tenants = resumed, "outboxes resumed");
         }
+        // Before serving, so the first `/readyz` already knows whether the stored tokens
+        // open; a wrong key is logged (with channel ids) but does not stop the start, so
+        // the operator can still reach the relay to reconnect or fix it.
+        let key_check = key_check::KeyCheck::new(store.clone(), keys, clock.clone());
+        let sample = key_check.sample().await?;
+        tracing::info!(
+            sampled = sample.sampled,
+            not_opening = sample.failed.len(),
+            "stored channel tokens tried with the master keys"
+        );
         let config_slots = config.max_inflight_webhooks;
         let disk = disk::DiskGuard::new(
             &config.data_dir,
@@ -235,6 +247,7 @@ impl Relay {
                 webhook_slots: Arc::new(tokio::sync::Semaphore::new(config_slots)),
                 disk,
                 leases,
+                key_check,
             }),
             tls,
         })

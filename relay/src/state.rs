@@ -63,4 +63,6 @@ pub struct Parts {
     pub disk: crate::disk::DiskGuard,
     /// Scheduled work runs on one relay of those sharing a database (`store::cluster`).
     pub leases: crate::store::cluster::Leases,
+    /// Whether the keyring opens the stored channel tokens (`crate::key_check`).
+    pub key_check: crate::key_check::KeyCheck,
 }

@@ -62,6 +62,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "chain_heads",
             "snooze",
             "peers",
+            "key_check",
         ],
     ),
     ("state", &["state", "api"]),

@@ -10,6 +10,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use harness::sim::SimWorld;
 use harness::{APP_SECRET, MASTER_KEY, OPERATOR_TOKEN, WA_A, World, eventually, sign};
 use serde_json::Value;
 use std::time::Duration;
@@ -372,4 +373,178 @@ async fn a_master_key_whose_seals_do_not_open_fails_keys_until_the_relay_has_a_g
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["keys"], "ok", "{body}");
     w.assert_log_has_no_secrets().unwrap();
+}
+
+/// A key that is not the World's (`MASTER_KEY` is 32 bytes of 7): base64 of 32 bytes of 9.
+const OTHER_KEY: &str = "CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=";
+
+/// The tenant's channels as the operator lists them.
+async fn channels_of(w: &World, tenant: &str) -> Vec<Value> {
+    let list = w
+        .api
+        .expect(
+            reqwest::Method::GET,
+            &format!("/v1/tenants/{tenant}/channels"),
+            OPERATOR_TOKEN,
+            None,
+            200,
+        )
+        .await
+        .unwrap();
+    list["channels"].as_array().unwrap().clone()
+}
+
+/// Restarts the relay with `RELAY_MASTER_KEY` and `RELAY_OLD_MASTER_KEYS` set as given
+/// (`None`: the World's own key, no old ones).
+async fn restart_with_keys(w: &mut World, key: Option<&str>, old: &str) {
+    w.stop().await.unwrap();
+    w.options
+        .extra_env
+        .retain(|(k, _)| k != "RELAY_MASTER_KEY" && k != "RELAY_OLD_MASTER_KEYS");
+    if let Some(key) = key {
+        w.options
+            .extra_env
+            .push(("RELAY_MASTER_KEY".into(), key.into()));
+    }
+    w.options
+        .extra_env
+        .push(("RELAY_OLD_MASTER_KEYS".into(), old.into()));
+    w.start_again().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_master_key_that_does_not_open_the_stored_tokens_fails_keys_until_the_right_one_is_back()
+{
+    // Four channels (two per tenant) with tokens the simulator vouched for, sealed under
+    // the World's key.
+    let SimWorld {
+        mut w,
+        sim,
+        dir: _dir,
+    } = SimWorld::start().await.unwrap();
+    // The relay sampled at start, before the channels existed; a minute on it samples again.
+    let (status, body) = readyz(&w).await;
+    assert_eq!((status, &body["keys_sampled"]), (200, &0.into()), "{body}");
+    w.advance_clock(relay::key_check::RESAMPLE_MS)
+        .await
+        .unwrap();
+    let (status, body) = readyz(&w).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["keys"], "ok", "{body}");
+    assert_eq!(body["keys_sampled"], 4, "{body}");
+    assert_eq!(body["keys_reason"], Value::Null, "{body}");
+
+    // The wrong key: it seals and opens its own values, but none of the stored tokens.
+    restart_with_keys(&mut w, Some(OTHER_KEY), "").await;
+    let (status, body) = readyz(&w).await;
+    assert_eq!(status, 503, "{body}");
+    only_failing(&body, "keys");
+    assert_eq!(
+        body["keys_reason"],
+        "4 of 4 stored channel tokens do not open with the configured master keys",
+        "{body}"
+    );
+    // The answer names no tenant, channel, key or token.
+    let text = body.to_string();
+    let mut leaks = vec![
+        w.a.id.clone(),
+        w.b.id.clone(),
+        MASTER_KEY.to_owned(),
+        OTHER_KEY.to_owned(),
+        "EAAG".to_owned(),
+        "v1.".to_owned(),
+    ];
+    let mut ids = Vec::new();
+    for t in [&w.a.id, &w.b.id] {
+        for c in channels_of(&w, t).await {
+            ids.push(c["id"].as_str().unwrap().to_owned());
+        }
+    }
+    leaks.extend(ids.iter().cloned());
+    for leak in &leaks {
+        assert!(!text.contains(leak.as_str()), "`{leak}` in {text}");
+    }
+    // The log names the channels, for the operator (tokens never: checked below).
+    let log = std::fs::read_to_string(&w.options.log).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("stored channel tokens do not open"))
+        .expect("no log line naming the channels whose tokens do not open");
+    for id in &ids {
+        assert!(line.contains(id.as_str()), "{id} not in {line}");
+    }
+
+    // A rotation in progress: the new key current, the old one still on the ring.
+    restart_with_keys(&mut w, Some(OTHER_KEY), MASTER_KEY).await;
+    let (status, body) = readyz(&w).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["keys"], "ok", "{body}");
+    assert_eq!(body["keys_sampled"], 4, "{body}");
+
+    // The right key again.
+    restart_with_keys(&mut w, None, "").await;
+    let (status, body) = readyz(&w).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["keys"], "ok", "{body}");
+    w.assert_log_has_no_secrets().unwrap();
+    drop(sim);
+}
+
+#[tokio::test]
+async fn reconnecting_under_the_configured_key_turns_keys_ok_at_the_next_sample() {
+    let SimWorld {
+        mut w,
+        sim,
+        dir: _dir,
+    } = SimWorld::start().await.unwrap();
+    restart_with_keys(&mut w, Some(OTHER_KEY), "").await;
+    sim.api.set_relay(&w.api.url).await.unwrap();
+    let (status, body) = readyz(&w).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["keys"], "failing", "{body}");
+
+    // Every channel disconnected (its unopenable token dropped), and tenant A's WhatsApp
+    // number connected again with a token the relay seals under the key it now has.
+    for t in [w.a.id.clone(), w.b.id.clone()] {
+        for c in channels_of(&w, &t).await {
+            let id = c["id"].as_str().unwrap();
+            w.api
+                .expect(
+                    reqwest::Method::DELETE,
+                    &format!("/v1/tenants/{t}/channels/{id}"),
+                    OPERATOR_TOKEN,
+                    None,
+                    200,
+                )
+                .await
+                .unwrap();
+        }
+    }
+    w.api
+        .expect(
+            reqwest::Method::POST,
+            &format!("/v1/tenants/{}/channels", w.a.id),
+            OPERATOR_TOKEN,
+            Some(
+                serde_json::json!({"kind": "whatsapp", "phone_number_id": WA_A,
+                "waba_id": harness::sim::WABA_A,
+                "access_token": "EAAG-secret-access-token-Boutique A"}),
+            ),
+            201,
+        )
+        .await
+        .unwrap();
+    // The sample is a minute's: until it is re-taken the answer stands.
+    let (status, body) = readyz(&w).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["keys_sampled"], 4, "{body}");
+
+    w.advance_clock(relay::key_check::RESAMPLE_MS)
+        .await
+        .unwrap();
+    let (status, body) = readyz(&w).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["keys"], "ok", "{body}");
+    assert_eq!(body["keys_sampled"], 1, "{body}");
+    assert_eq!(body["keys_reason"], Value::Null, "{body}");
 }

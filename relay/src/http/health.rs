@@ -16,7 +16,9 @@ pub async fn healthz() -> &'static str {
 
 /// Ready when each check passes, each reported by name: storage takes a write and makes it
 /// durable (a single-use probe record written, synced, taken back), the master key seals
-/// and opens a test value, no outbox worker is dead (one that panicked counts until its
+/// and opens a test value and the keyring opens the stored channel tokens (a sample,
+/// `crate::key_check`, re-taken at most once a minute; `keys_reason` counts the ones that
+/// do not open, naming none), no outbox worker is dead (one that panicked counts until its
 /// restart has come round its loop; `restarts` says how often that happened), and the
 /// data directory has room
 /// (`crate::disk`, measured afresh; its reason says which limit was passed, in sizes only).
@@ -35,7 +37,7 @@ pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
             }
         }
     };
-    let keys = if keys_open(&app) { "ok" } else { "failing" };
+    let (keys, keys_reason, keys_sampled) = keys_check(&app, storage == "ok").await;
     let workers = app.outbox.health();
     let outbox = if workers.dead == 0 { "ok" } else { "failing" };
     let disk_state = if disk.full.is_none() { "ok" } else { "full" };
@@ -53,7 +55,8 @@ pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
     (
         status,
         axum::Json(json!({
-            "ready": ready, "storage": storage, "keys": keys,
+            "ready": ready, "storage": storage, "keys": keys, "keys_reason": keys_reason,
+            "keys_sampled": keys_sampled,
             "outbox": {"state": outbox, "running": workers.running, "dead": workers.dead,
                        "restarts": workers.restarts},
             "disk": {"state": disk_state, "reason": disk.full, "free_bytes": disk.free_bytes,
@@ -76,6 +79,31 @@ async fn storage_writable(app: &AppState) -> Result<(), crate::store::StoreError
     app.store.sync().await?;
     app.store.take_once(&key).await?;
     Ok(())
+}
+
+/// The keys check: a fresh value round-trips, and the stored tokens sampled open. Storage
+/// that just failed is not listed again; the last sample stands.
+async fn keys_check(app: &AppState, storage_ok: bool) -> (&'static str, Option<String>, usize) {
+    let sample = if storage_ok {
+        match app.key_check.current().await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!(error = %e, "readiness: cannot list the stored channel tokens");
+                app.key_check.last().await
+            }
+        }
+    } else {
+        app.key_check.last().await
+    };
+    let sampled = sample.as_ref().map_or(0, |s| s.sampled);
+    if !keys_open(app) {
+        let why = "the master key does not open a value it has just sealed";
+        return ("failing", Some(why.to_owned()), sampled);
+    }
+    match sample.and_then(|s| s.reason()) {
+        Some(why) => ("failing", Some(why), sampled),
+        None => ("ok", None, sampled),
+    }
 }
 
 fn keys_open(app: &AppState) -> bool {
