@@ -338,6 +338,20 @@ impl Api {
         body: Vec<u8>,
         signature: Option<String>,
     ) -> anyhow::Result<u16> {
+        Ok(self
+            .webhook_request(endpoint, body, signature)
+            .send()
+            .await?
+            .status()
+            .as_u16())
+    }
+
+    fn webhook_request(
+        &self,
+        endpoint: &str,
+        body: Vec<u8>,
+        signature: Option<String>,
+    ) -> reqwest::RequestBuilder {
         let mut req = self
             .http
             .post(format!("{}/webhooks/{endpoint}", self.url))
@@ -346,7 +360,24 @@ impl Api {
         if let Some(s) = signature {
             req = req.header("x-hub-signature-256", s);
         }
-        Ok(req.send().await?.status().as_u16())
+        req
+    }
+
+    /// Posts `body` signed with the Meta app secret and answers the whole response, for
+    /// tests that read a refusal's headers and JSON.
+    ///
+    /// # Errors
+    /// Connection failures.
+    pub async fn webhook_response(
+        &self,
+        endpoint: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<reqwest::Response> {
+        let signature = sign(&body, APP_SECRET);
+        Ok(self
+            .webhook_request(endpoint, body, Some(signature))
+            .send()
+            .await?)
     }
 
     /// Posts `body` signed with the Meta app secret.

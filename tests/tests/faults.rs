@@ -18,16 +18,7 @@ fn wa_text(id: &str, text: &str) -> Vec<u8> {
 
 /// Posts a signed webhook; answers the status, the `Retry-After` header and the JSON.
 async fn post(w: &World, body: Vec<u8>) -> (u16, Option<String>, Value) {
-    let response = w
-        .api
-        .http
-        .post(format!("{}/webhooks/whatsapp", w.api.url))
-        .header("content-type", "application/json")
-        .header("x-hub-signature-256", sign(&body, APP_SECRET))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let response = w.api.webhook_response("whatsapp", body).await.unwrap();
     let status = response.status().as_u16();
     let retry = response
         .headers()

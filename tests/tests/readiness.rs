@@ -11,7 +11,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use harness::sim::SimWorld;
-use harness::{APP_SECRET, MASTER_KEY, OPERATOR_TOKEN, WA_A, World, eventually, sign};
+use harness::{MASTER_KEY, OPERATOR_TOKEN, WA_A, World, eventually};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -56,16 +56,7 @@ fn only_failing(body: &Value, failing: &str) {
 /// Posts a signed WhatsApp text to tenant A's number; answers the status and the JSON.
 async fn post_text(w: &World, id: &str, text: &str) -> (u16, Value) {
     let body = harness::wa_text(WA_A, id, "16505551234", text);
-    let response = w
-        .api
-        .http
-        .post(format!("{}/webhooks/whatsapp", w.api.url))
-        .header("content-type", "application/json")
-        .header("x-hub-signature-256", sign(&body, APP_SECRET))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let response = w.api.webhook_response("whatsapp", body).await.unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }
