@@ -7,26 +7,19 @@ use crate::app::{App, CannedPicker, Remote};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 
 pub fn draw(app: &App, picker: &CannedPicker, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
-    let box_area = super::composer::lower(area, (area.height / 2).max(10));
-    let who = app
-        .inbox
-        .get(picker.profile, &picker.thread)
-        .and_then(|e| e.thread())
-        .map(|r| r.customer.display())
-        .unwrap_or_default();
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.focus())
-        .title(Span::styled(
-            format!(" Canned reply to {who} "),
-            theme.focus(),
-        ));
-    let inner = block.inner(box_area);
-    frame.render_widget(Clear, box_area);
-    frame.render_widget(block, box_area);
+    let inner = super::composer::picker_box(
+        app,
+        picker.profile,
+        &picker.thread,
+        "Canned reply",
+        10,
+        theme,
+        frame,
+        area,
+    );
     let mut lines = vec![Line::from(vec![
         Span::styled("find: ", theme.dim()),
         Span::raw(picker.query.clone()),

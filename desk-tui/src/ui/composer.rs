@@ -51,3 +51,36 @@ pub fn lower(area: Rect, height: u16) -> Rect {
         ..area
     }
 }
+
+/// A picker's framed box over the lower half of `area` (at least `min_height` rows),
+/// titled `{what} to {customer}`; answers the inside to draw in.
+#[allow(clippy::too_many_arguments)]
+pub fn picker_box(
+    app: &crate::app::App,
+    profile: usize,
+    thread: &protocol::ThreadId,
+    what: &str,
+    min_height: u16,
+    theme: &super::theme::Theme,
+    frame: &mut ratatui::Frame<'_>,
+    area: Rect,
+) -> Rect {
+    let box_area = lower(area, (area.height / 2).max(min_height));
+    let who = app
+        .inbox
+        .get(profile, thread)
+        .and_then(|e| e.thread())
+        .map(|r| r.customer.display())
+        .unwrap_or_default();
+    let block = ratatui::widgets::Block::default()
+        .borders(ratatui::widgets::Borders::ALL)
+        .border_style(theme.focus())
+        .title(ratatui::text::Span::styled(
+            format!(" {what} to {who} "),
+            theme.focus(),
+        ));
+    let inner = block.inner(box_area);
+    frame.render_widget(ratatui::widgets::Clear, box_area);
+    frame.render_widget(block, box_area);
+    inner
+}

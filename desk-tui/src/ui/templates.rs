@@ -7,27 +7,20 @@ use crate::app::{App, Remote, TemplatePicker};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 
 pub fn draw(app: &App, picker: &TemplatePicker, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     // Half the screen: the conversation above stays readable while filling.
-    let box_area = super::composer::lower(area, (area.height / 2).max(12));
-    let who = app
-        .inbox
-        .get(picker.profile, &picker.thread)
-        .and_then(|e| e.thread())
-        .map(|r| r.customer.display())
-        .unwrap_or_default();
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.focus())
-        .title(Span::styled(
-            format!(" WhatsApp template to {who} "),
-            theme.focus(),
-        ));
-    let inner = block.inner(box_area);
-    frame.render_widget(Clear, box_area);
-    frame.render_widget(block, box_area);
+    let inner = super::composer::picker_box(
+        app,
+        picker.profile,
+        &picker.thread,
+        "WhatsApp template",
+        12,
+        theme,
+        frame,
+        area,
+    );
     let mut lines = Vec::new();
     if let Some(reason) = &picker.reason {
         lines.push(Line::styled(reason.clone(), theme.warn()));
