@@ -580,7 +580,10 @@ impl Drafter {
                 || cues.weak.contains(&Intent::Price)
             {
                 intents.insert(Intent::Availability);
-            } else if content.iter().any(|w| !lexicon::is_cue_word(w)) {
+            } else if content
+                .iter()
+                .any(|w| !lexicon::is_cue_word(w) && !lang::is_common_word(w))
+            {
                 return self.off_domain(&intents);
             }
         }
@@ -721,6 +724,7 @@ impl Drafter {
                 .iter()
                 .filter(|w| {
                     !lexicon::is_cue_word(w)
+                        && !lang::is_common_word(w)
                         && !w.chars().all(|c| c.is_ascii_digit())
                         && !text::expand(w).iter().any(|s| {
                             self.item_names.contains(s)
@@ -1041,6 +1045,7 @@ impl Drafter {
                 !t.is_empty()
                     && !text::is_stopword(t)
                     && !lexicon::is_cue_word(t)
+                    && !lang::is_common_word(t)
                     && !t.chars().all(|c| c.is_ascii_digit())
                     && t.chars().count() > 1
             })

@@ -103,6 +103,11 @@ pub struct LangFile {
     /// Function words that say nothing about what is asked.
     #[serde(default)]
     pub drop: Vec<String>,
+    /// Everyday words (verbs, people, time, chat slang) that name no product, option or
+    /// topic of a shop. Unlike `drop` they stay in every index and query; they only never
+    /// make a message look as if it asked about something the knowledge does not have.
+    #[serde(default)]
+    pub common: Vec<String>,
     /// Customer words or phrases → the drafter's own cue words (`"cuanto cuesta" = "how much"`).
     #[serde(default)]
     pub words: BTreeMap<String, String>,
@@ -197,6 +202,8 @@ pub struct Registry {
     words: HashMap<String, WordTable>,
     /// Every language's function words (`de`, `el`, `o`), which name nothing.
     function_words: std::collections::HashSet<String>,
+    /// Every language's everyday words (`ikut`, `deixou`), which ask about nothing unknown.
+    common_words: std::collections::HashSet<String>,
     /// Every language's one-word markers and customer words (`tienen`, `precio`).
     language_words: std::collections::HashSet<String>,
     fallback: LangFile,
@@ -343,6 +350,12 @@ fn load() -> Registry {
         .map(|d| crate::lang::text::fold(d))
         .filter(|d| !d.contains(' '))
         .collect();
+    let common_words = files
+        .values()
+        .flat_map(|f| f.common.iter())
+        .map(|d| crate::lang::text::fold(d))
+        .filter(|d| !d.contains(' '))
+        .collect();
     let language_words = files
         .values()
         .flat_map(|f| f.markers.iter().chain(f.words.keys()))
@@ -353,6 +366,7 @@ fn load() -> Registry {
         files,
         words,
         function_words,
+        common_words,
         language_words,
         fallback: LangFile {
             code: "en".into(),
@@ -374,6 +388,15 @@ pub fn registry() -> &'static Registry {
 #[must_use]
 pub fn is_function_word(token: &str) -> bool {
     registry().function_words.contains(token)
+}
+
+/// Whether `token` (folded) is an everyday word of some language (`ikut`, `deixou`,
+/// `add`): a customer may use it about anything, so it never marks a message as asking
+/// about something the knowledge does not have.
+#[must_use]
+pub fn is_common_word(token: &str) -> bool {
+    let reg = registry();
+    reg.common_words.contains(token) || reg.function_words.contains(token)
 }
 
 /// Whether `token` (folded) is a word some language file lists (a function word, a marker or

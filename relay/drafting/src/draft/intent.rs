@@ -157,6 +157,19 @@ fn offers_price(tokens: &[String], raw: &str) -> bool {
             })
     };
     (1..tokens.len()).any(|i| lexicon::OFFER_WORDS.contains(&tokens[i - 1].as_str()) && amount(i))
+        || percent_off(&raw)
+}
+
+/// "20% off?", "un 10 % de descuento": a share off the price is a discount asked for.
+fn percent_off(raw: &str) -> bool {
+    raw.match_indices('%').any(|(at, _)| {
+        let before = raw[..at].trim_end();
+        let after = raw[at + 1..].trim_start();
+        before.ends_with(|c: char| c.is_ascii_digit())
+            && ["off", "de desc", "desc", "discount", "diskon", "potongan"]
+                .iter()
+                .any(|w| after.starts_with(w))
+    })
 }
 
 /// Words that make `open` / `close` a question about hours.
