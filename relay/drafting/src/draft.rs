@@ -539,6 +539,19 @@ impl Drafter {
             .copied()
             .filter(|h| h.score >= STRONG_POLICY);
         let social = intents.contains(&Intent::Greeting) || intents.contains(&Intent::Thanks);
+        let can_look_up = !self.k.orders.is_empty() || self.k.business.order_lookup.is_some();
+        if can_look_up && !number.is_empty() {
+            // "WO-8823 ready yet?", "paket AK-7731 posisinya dmn?": where orders can be
+            // looked up, a number asks for its status, whatever the words around it (`where`,
+            // `status`, `ship`) seem to ask; a policy that mentions numbers is not the answer.
+            intents.retain(|i| {
+                !matches!(
+                    i,
+                    Intent::Availability | Intent::Shipping | Intent::Policy | Intent::Product
+                )
+            });
+            intents.insert(Intent::OrderStatus);
+        }
         if core_of(&intents).is_empty() {
             let foreign = unknown
                 .iter()
@@ -608,17 +621,6 @@ impl Drafter {
             );
         }
         let order = self.order_for(message, conversation, looked_up);
-        let can_look_up = !self.k.orders.is_empty() || self.k.business.order_lookup.is_some();
-        if can_look_up
-            && !number.is_empty()
-            && core_of(&intents)
-                .iter()
-                .all(|i| matches!(i, Intent::Availability | Intent::Shipping))
-        {
-            // "AB-12?": a number where orders can be looked up asks for its status.
-            intents.retain(|i| !matches!(i, Intent::Availability | Intent::Shipping));
-            intents.insert(Intent::OrderStatus);
-        }
         if intents.contains(&Intent::OrderStatus) || order.is_some() {
             if let Some(o) = &order {
                 return self.order_reply(&words, &intents, o);
