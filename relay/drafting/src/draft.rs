@@ -1004,7 +1004,15 @@ impl Drafter {
                     })
                 })
         });
-        variant_cue || kind_named || word_valued
+        // A word far from the item's name ("bleed both brakes? they feel spongy") says
+        // something about the customer's own, not which option of ours they want.
+        let near_name = tokens.iter().enumerate().any(|(i, t)| {
+            t == word
+                && tokens[i.saturating_sub(3)..(i + 4).min(tokens.len())]
+                    .iter()
+                    .any(String::is_empty)
+        });
+        variant_cue || kind_named || (word_valued && near_name)
     }
 
     /// Whether the message's words beyond the item's name are words of the item's own

@@ -839,6 +839,10 @@ pub const SIGNAL_CUES: &[(Signal, &[&str])] = &[
             "crash",
             "crashed",
             "fell off",
+            "hit by",
+            "got hit",
+            "insurance claim",
+            "stolen",
             "brakes failed",
             "brake failure",
             "unsafe",
@@ -1037,6 +1041,26 @@ pub const DESTINATION_MARKERS: &[&str] = &["ke", "to", "into"];
 /// Size words recognised without a catalog (`S`, `XL`, `all size`).
 pub const SIZE_WORDS: &[&str] = &["xs", "s", "m", "l", "xl", "xxl", "xxxl", "2xl", "3xl"];
 
+/// Sizes spelled out, and the letter a catalog writes for each (`medium` is `M`).
+pub const SIZE_NAMES: &[(&str, &str)] = &[
+    ("small", "s"),
+    ("medium", "m"),
+    ("large", "l"),
+    ("mediano", "m"),
+    ("mediana", "m"),
+    ("pequeno", "s"),
+    ("pequena", "s"),
+    ("kecil", "s"),
+    ("sedang", "m"),
+    ("besar", "l"),
+];
+
+/// The size letter a spelled-out size stands for (`medium` → `m`).
+#[must_use]
+pub fn size_letter(word: &str) -> Option<&'static str> {
+    SIZE_NAMES.iter().find(|(w, _)| *w == word).map(|(_, l)| *l)
+}
+
 /// Colour words recognised without a catalog, in both languages.
 pub const COLOUR_WORDS: &[&str] = &[
     "hitam", "putih", "abu", "merah", "biru", "hijau", "ijo", "kuning", "coklat", "cokelat",
@@ -1118,6 +1142,7 @@ pub fn is_cue_word(token: &str) -> bool {
         || SIGNAL_CUES.iter().any(|(_, l)| hit(l))
         || hit(HOLIDAY_WORDS)
         || hit(SIZE_WORDS)
+        || size_letter(token).is_some()
         || hit(COLOUR_WORDS)
         || WEEKDAYS.iter().any(|d| hit(d))
         || hit(MONTHS)

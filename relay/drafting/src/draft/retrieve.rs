@@ -331,6 +331,9 @@ pub fn variants(item: &Item, tokens: &[String], size_cue: bool) -> VariantAsk {
             present.insert(form);
         }
         present.insert(t.clone());
+        if let Some(letter) = lexicon::size_letter(t) {
+            present.insert(letter.to_string());
+        }
     }
     let numeric_sizes = item.variants.iter().any(|v| {
         v.size
@@ -341,6 +344,7 @@ pub fn variants(item: &Item, tokens: &[String], size_cue: bool) -> VariantAsk {
         .iter()
         .filter(|t| {
             lexicon::SIZE_WORDS.contains(&t.as_str())
+                || lexicon::size_letter(t).is_some()
                 || lexicon::COLOUR_WORDS.contains(&t.as_str())
                 || (numeric_sizes
                     && size_cue
