@@ -584,8 +584,9 @@ impl Drafter {
             {
                 // "any rain boots?": asks for something the catalog does not have.
                 intents.insert(Intent::Availability);
-            } else if !unknown.is_empty() {
-                // Words the knowledge has never seen: the message is about something else.
+            } else if !unknown.is_empty() && !top_policy.is_some_and(|h| h.score >= CLEAR_POLICY) {
+                // Words the knowledge has never seen, and no policy clearly named: the
+                // message is about something else.
                 return self.off_domain(&intents);
             } else if top_policy.is_some() {
                 intents.insert(Intent::Policy);
