@@ -204,6 +204,9 @@ pub struct Registry {
     function_words: std::collections::HashSet<String>,
     /// Every language's everyday words (`ikut`, `deixou`), which ask about nothing unknown.
     common_words: std::collections::HashSet<String>,
+    /// Per language: its everyday words that no other language lists in any way, which
+    /// tell the language apart as markers do (`udh`, `yet`, `vcs`).
+    own_common: HashMap<String, std::collections::HashSet<String>>,
     /// Every language's one-word markers and customer words (`tienen`, `precio`).
     language_words: std::collections::HashSet<String>,
     fallback: LangFile,
@@ -356,6 +359,28 @@ fn load() -> Registry {
         .map(|d| crate::lang::text::fold(d))
         .filter(|d| !d.contains(' '))
         .collect();
+    let own_common = files
+        .iter()
+        .map(|(code, f)| {
+            let elsewhere = |w: &str| {
+                files.iter().filter(|(c, _)| *c != code).any(|(_, o)| {
+                    o.common
+                        .iter()
+                        .chain(&o.markers)
+                        .chain(&o.drop)
+                        .chain(o.words.keys())
+                        .any(|x| crate::lang::text::fold(x) == w)
+                })
+            };
+            let own = f
+                .common
+                .iter()
+                .map(|d| crate::lang::text::fold(d))
+                .filter(|d| !d.contains(' ') && !elsewhere(d))
+                .collect();
+            (code.clone(), own)
+        })
+        .collect();
     let language_words = files
         .values()
         .flat_map(|f| f.markers.iter().chain(f.words.keys()))
@@ -367,6 +392,7 @@ fn load() -> Registry {
         words,
         function_words,
         common_words,
+        own_common,
         language_words,
         fallback: LangFile {
             code: "en".into(),
@@ -408,7 +434,7 @@ pub fn is_language_word(token: &str) -> bool {
 }
 
 /// The language of a message: marker words per language (a language's own customer words
-/// count as markers too), plus `whatlang`'s guess on messages of three words or more;
+/// and the everyday words only it lists count as markers too), plus `whatlang`'s guess on messages of three words or more;
 /// `fallback` on a tie or no clue.
 #[must_use]
 pub fn detect(message: &str, tokens: &[String], fallback: Language) -> Language {
@@ -422,6 +448,7 @@ pub fn detect(message: &str, tokens: &[String], fallback: Language) -> Language 
                 .filter(|t| {
                     f.markers.iter().any(|m| m == *t)
                         || (t.chars().count() >= 3 && f.words.contains_key(t.as_str()))
+                        || reg.own_common.get(&f.code).is_some_and(|c| c.contains(*t))
                 })
                 .count();
             #[allow(clippy::cast_precision_loss)]
