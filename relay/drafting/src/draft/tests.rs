@@ -714,3 +714,83 @@ fn a_reaction_to_a_product_is_a_health_question_in_every_language() {
     );
     handed(&skin, "me arde la cara con el sérum", "health");
 }
+
+#[test]
+fn everyday_words_ask_about_nothing_unknown() {
+    let bikes = dev("mesilla");
+    // People, verbs and chat slang beside a named service still ask about that service.
+    answers(
+        &bikes,
+        "my girlfriend told me to ask, how much is the wheel truing",
+        "en",
+        &["sku:MV-SV-TRUE"],
+        &[],
+    );
+    answers(
+        &bikes,
+        "mi novia me dijo que pregunte cuanto cuesta el bike fit",
+        "es",
+        &["sku:MV-SV-FIT"],
+        &[],
+    );
+    // A product the catalog lacks is still one.
+    handed(&bikes, "do you sell saddlebags?", "");
+}
+
+#[test]
+fn a_number_where_orders_are_kept_asks_for_its_status() {
+    let bikes = dev("mesilla");
+    answers(
+        &bikes,
+        "oi, a bike do meu marido WO-8812 ja ta pronta?",
+        "pt",
+        &["order:WO-8812"],
+        &[],
+    );
+    answers(
+        &bikes,
+        "status of WO-8820 pls",
+        "en",
+        &["order:WO-8820"],
+        &[],
+    );
+    handed(&bikes, "whats up with WO-9911", "is not in the knowledge");
+}
+
+#[test]
+fn discounts_injuries_and_spelled_sizes() {
+    let bikes = dev("mesilla");
+    handed(&bikes, "15% off if I take two helmets?", "negotiation");
+    handed(
+        &bikes,
+        "me caí bajando una loma y me lastimé, pueden revisar la bici?",
+        "safety",
+    );
+    handed(
+        &bikes,
+        "got hit by a truck this morning, frame is bent",
+        "safety",
+    );
+    handed(
+        &bikes,
+        "ja fiz o pix do pedido, confirma pra mim?",
+        "payment",
+    );
+    // `large` is the catalog's `L`: the price of that size, not a hand-off for an option.
+    let flowers = dev("azahar");
+    answers(
+        &flowers,
+        "how much is the flower box in large?",
+        "en",
+        &["sku:AZ-CJ-TEM"],
+        &["L is 180,000.00 COP"],
+    );
+}
+
+#[test]
+fn everyday_words_only_one_language_lists_decide_the_language() {
+    // `udh`, `blm` and `skrg` are Indonesian chat words and nothing else.
+    let tokens = crate::lang::text::tokens("udh blm skrg");
+    let detected = crate::lang::detect("udh blm skrg", &tokens, Language::ENGLISH);
+    assert_eq!(detected.code(), "id");
+}
