@@ -422,7 +422,34 @@ pub fn is_function_word(token: &str) -> bool {
 #[must_use]
 pub fn is_common_word(token: &str) -> bool {
     let reg = registry();
-    reg.common_words.contains(token) || reg.function_words.contains(token)
+    reg.common_words.contains(token)
+        || reg.function_words.contains(token)
+        || common_roots()
+            .iter()
+            .any(|(lang, roots)| lang.root(token).is_some_and(|r| roots.contains(r)))
+}
+
+/// Per inflected language, the roots of its everyday and function words, so another form
+/// of one (`estaran` beside `estar`) is everyday too. Built after the registry, since
+/// roots need the loaded files.
+fn common_roots() -> &'static Vec<(Language, std::collections::HashSet<String>)> {
+    static ROOTS: OnceLock<Vec<(Language, std::collections::HashSet<String>)>> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        Language::inflected()
+            .into_iter()
+            .map(|lang| {
+                let file = lang.file();
+                let roots = file
+                    .common
+                    .iter()
+                    .chain(&file.drop)
+                    .map(|w| crate::lang::text::fold(w))
+                    .filter_map(|w| lang.root(&w).map(str::to_string))
+                    .collect();
+                (lang, roots)
+            })
+            .collect()
+    })
 }
 
 /// Whether `token` (folded) is a word some language file lists (a function word, a marker or
