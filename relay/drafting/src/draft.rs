@@ -607,7 +607,14 @@ impl Drafter {
         }
         let closures_answer =
             !self.k.business.closures.is_empty() && core_of(&intents) == [Intent::Hours];
-        if cues.calendar_date && !closures_answer {
+        // "flying home on the 15th, what does boxing my bike cost?": a date beside a
+        // question about price or what something is, is the customer's plan, not the ask.
+        // An order for a date ("a cake for the 14th?") is still a date to confirm.
+        let date_is_context = intents.contains(&Intent::Price)
+            && core_of(&intents)
+                .iter()
+                .all(|i| matches!(i, Intent::Price | Intent::Product | Intent::Variant));
+        if cues.calendar_date && !closures_answer && !date_is_context {
             return handoff(
                 &intents_vec,
                 "asks about a specific date: the drafter knows no calendar".into(),
@@ -1359,15 +1366,27 @@ impl Drafter {
         tokens: &[String],
         region: Option<&retrieve::RegionHit>,
     ) -> Result<(), String> {
+        let free_asked = tokens.iter().any(|t| FREE_WORDS.contains(&t.as_str()));
         if let Some(hit) = region {
-            reply.say(words.region(&self.k.business.shipping_regions[hit.region], &hit.place));
+            let r = &self.k.business.shipping_regions[hit.region];
+            reply.say(words.region(r, &hit.place));
             reply.cite(FactRef::Business {
                 field: BusinessField::ShippingRegions,
             });
+            // "to El Paso? and from how much is it free?": the region's line has its own
+            // threshold; otherwise the business's answers the second question.
+            if free_asked
+                && r.free_over.is_none()
+                && let Some(over) = self.k.business.free_shipping_over
+            {
+                reply.say(words.free_shipping(over));
+                reply.cite(FactRef::Business {
+                    field: BusinessField::FreeShipping,
+                });
+            }
             return Ok(());
         }
         let family = self.policies.family(Family::Shipping);
-        let free_asked = tokens.iter().any(|t| FREE_WORDS.contains(&t.as_str()));
         if free_asked && let Some(over) = self.k.business.free_shipping_over {
             reply.say(words.free_shipping(over));
             reply.cite(FactRef::Business {
@@ -1409,9 +1428,23 @@ impl Drafter {
                 }
             }
             let Some((p, sentence, _)) = best else {
-                return Err(format!(
-                    "shipping to `{dest}`: not among the shipping regions in the knowledge"
-                ));
+                let catch_all = self.k.business.shipping_regions.iter().any(|r| {
+                    text::tokens(&r.name)
+                        .iter()
+                        .any(|t| CATCH_ALL_WORDS.contains(&t.as_str()))
+                });
+                if !catch_all {
+                    return Err(format!(
+                        "shipping to `{dest}`: not among the shipping regions in the knowledge"
+                    ));
+                }
+                // A place the regions do not name, where one region takes every other
+                // place ("the rest of the lower 48"): the regions are the grounded answer.
+                reply.say(words.we_ship_to(&self.k.business.shipping_regions));
+                reply.cite(FactRef::Business {
+                    field: BusinessField::ShippingRegions,
+                });
+                return Ok(());
             };
             reply.say(sentence.to_string());
             reply.cite(FactRef::Policy {
@@ -1739,6 +1772,33 @@ fn handoff(intents: &[Intent], reason: String) -> Draft {
 
 /// Words that ask about parking, which only a policy can answer.
 const PARKING: &[&str] = &["parking", "parkir", "parkiran", "park"];
+
+/// Words in a shipping region's name that make it take every place the others do not
+/// name (`Rest of the lower 48`, `Resto de España`, `Seluruh Indonesia`).
+const CATCH_ALL_WORDS: &[&str] = &[
+    "rest",
+    "other",
+    "others",
+    "all",
+    "everywhere",
+    "nationwide",
+    "worldwide",
+    "international",
+    "resto",
+    "restante",
+    "otras",
+    "otros",
+    "todo",
+    "toda",
+    "todas",
+    "internacional",
+    "outras",
+    "outros",
+    "demais",
+    "lainnya",
+    "seluruh",
+    "semua",
+];
 
 /// Words that ask whether shipping is free.
 const FREE_WORDS: &[&str] = &["free", "gratis", "threshold", "minimum", "gratuito"];

@@ -794,3 +794,24 @@ fn everyday_words_only_one_language_lists_decide_the_language() {
     let detected = crate::lang::detect("udh blm skrg", &tokens, Language::ENGLISH);
     assert_eq!(detected.code(), "id");
 }
+
+#[test]
+fn a_catch_all_region_answers_places_it_does_not_name() {
+    let bikes = dev("mesilla");
+    // One region is "the rest of the lower 48": any other place gets the regions.
+    answers(
+        &bikes,
+        "do you ship to Boise?",
+        "en",
+        &["business:shipping_regions"],
+        &[],
+    );
+    // A date beside a price question is the customer's plan, not what is asked.
+    answers(
+        &bikes,
+        "I'm leaving on the 20th, what does the bike fit cost?",
+        "en",
+        &["sku:MV-SV-FIT"],
+        &[],
+    );
+}
