@@ -511,7 +511,12 @@ impl Drafter {
                 "complaint: a person should answer".into(),
             );
         }
-        let off_topic = cues.topics.iter().any(|t| !self.known(&text::stem(t)));
+        // `visa` beside paying is the card, not the travel document.
+        let paying = intents.contains(&Intent::Payment);
+        let off_topic = cues
+            .topics
+            .iter()
+            .any(|t| !self.known(&text::stem(t)) && !(paying && t == "visa"));
         if off_topic {
             return self.off_domain(&intents);
         }
