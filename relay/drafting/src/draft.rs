@@ -546,7 +546,7 @@ impl Drafter {
         let social = intents.contains(&Intent::Greeting) || intents.contains(&Intent::Thanks);
         let can_look_up = !self.k.orders.is_empty() || self.k.business.order_lookup.is_some();
         if can_look_up && !number.is_empty() {
-            // "WO-8823 ready yet?", "paket AK-7731 posisinya dmn?": where orders can be
+            // "is R-2210 done?", "pesanan AB-1234 sampai mana?": where orders can be
             // looked up, a number asks for its status, whatever the words around it (`where`,
             // `status`, `ship`) seem to ask; a policy that mentions numbers is not the answer.
             intents.retain(|i| {
@@ -612,7 +612,7 @@ impl Drafter {
         }
         let closures_answer =
             !self.k.business.closures.is_empty() && core_of(&intents) == [Intent::Hours];
-        // "flying home on the 15th, what does boxing my bike cost?": a date beside a
+        // "back from a trip on the 9th: what is a tune-up?": a date beside a
         // question about price or what something is, is the customer's plan, not the ask.
         // An order for a date ("a cake for the 14th?") is still a date to confirm.
         let date_is_context = intents.contains(&Intent::Price)
@@ -1378,7 +1378,7 @@ impl Drafter {
             reply.cite(FactRef::Business {
                 field: BusinessField::ShippingRegions,
             });
-            // "to El Paso? and from how much is it free?": the region's line has its own
+            // "to Leeds? and is it free over some amount?": the region's line has its own
             // threshold; otherwise the business's answers the second question.
             if free_asked
                 && r.free_over.is_none()
@@ -1444,7 +1444,7 @@ impl Drafter {
                     ));
                 }
                 // A place the regions do not name, where one region takes every other
-                // place ("the rest of the lower 48"): the regions are the grounded answer.
+                // place ("everywhere else"): the regions are the grounded answer.
                 reply.say(words.we_ship_to(&self.k.business.shipping_regions));
                 reply.cite(FactRef::Business {
                     field: BusinessField::ShippingRegions,
@@ -1779,7 +1779,7 @@ fn handoff(intents: &[Intent], reason: String) -> Draft {
 const PARKING: &[&str] = &["parking", "parkir", "parkiran", "park"];
 
 /// Words in a shipping region's name that make it take every place the others do not
-/// name (`Rest of the lower 48`, `Resto de España`, `Seluruh Indonesia`).
+/// name (`Rest of Europe`, `Resto de España`, `Seluruh Indonesia`).
 const CATCH_ALL_WORDS: &[&str] = &[
     "rest",
     "other",

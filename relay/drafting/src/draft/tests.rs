@@ -721,7 +721,7 @@ fn everyday_words_ask_about_nothing_unknown() {
     // People, verbs and chat slang beside a named service still ask about that service.
     answers(
         &bikes,
-        "my girlfriend told me to ask, how much is the wheel truing",
+        "my girlfriend told me to ask what wheel truing costs",
         "en",
         &["sku:MV-SV-TRUE"],
         &[],
@@ -766,11 +766,7 @@ fn discounts_injuries_and_spelled_sizes() {
         "me caí bajando una loma y me lastimé, pueden revisar la bici?",
         "safety",
     );
-    handed(
-        &bikes,
-        "got hit by a truck this morning, frame is bent",
-        "safety",
-    );
+    handed(&bikes, "I was hit by a van, frame is bent", "safety");
     handed(
         &bikes,
         "ja fiz o pix do pedido, confirma pra mim?",
@@ -780,7 +776,7 @@ fn discounts_injuries_and_spelled_sizes() {
     let flowers = dev("azahar");
     answers(
         &flowers,
-        "how much is the flower box in large?",
+        "the flower box in large, what is its price?",
         "en",
         &["sku:AZ-CJ-TEM"],
         &["L is 180,000.00 COP"],
@@ -798,10 +794,10 @@ fn everyday_words_only_one_language_lists_decide_the_language() {
 #[test]
 fn a_catch_all_region_answers_places_it_does_not_name() {
     let bikes = dev("mesilla");
-    // One region is "the rest of the lower 48": any other place gets the regions.
+    // One region takes every place the others do not name: Boise gets the regions.
     answers(
         &bikes,
-        "do you ship to Boise?",
+        "shipping to Boise possible?",
         "en",
         &["business:shipping_regions"],
         &[],
