@@ -401,7 +401,9 @@ impl Drafter {
             .map(|t| if naming(t) { String::new() } else { t.clone() })
             .collect();
         // An order number's letters (`CA` of `CA-5599`) are not words of the message.
+        // A sku the customer copied (`MV-TB-26`) names an item, not an order.
         let number: Vec<String> = orders::number(message)
+            .filter(|n| !self.is_sku(n))
             .map(|n| text::tokens(&n))
             .unwrap_or_default();
         let masked: Vec<String> = lang::canonical(detected, &masked_raw)
@@ -1056,6 +1058,18 @@ impl Drafter {
     }
 
     /// Whether a stem is a word of this tenant's knowledge.
+    /// Whether `code` is one of the catalog's skus (an item's or a variant's).
+    fn is_sku(&self, code: &str) -> bool {
+        self.k.items.iter().any(|i| {
+            i.sku.eq_ignore_ascii_case(code)
+                || i.variants.iter().any(|v| {
+                    v.sku
+                        .as_deref()
+                        .is_some_and(|s| s.eq_ignore_ascii_case(code))
+                })
+        })
+    }
+
     fn known(&self, stem: &str) -> bool {
         self.catalog.knows(stem) || self.policies.knows(stem) || self.business_vocab.contains(stem)
     }

@@ -126,6 +126,23 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
             && complaint_cues
                 .iter()
                 .all(|c| lexicon::LATE_WORDS.contains(*c));
+        let angry = complaint_cues
+            .iter()
+            .any(|c| lexicon::ANGER_WORDS.contains(*c));
+        // "open how late on Fridays?": the hours, not a parcel that is late.
+        let hours_late =
+            (has("how late") || has("open late")) && complaint_cues.iter().all(|c| **c == "late");
+        // "if it arrives damaged, what happens?", "if I cancel, do I get the money back?":
+        // a question about the policy, not a grievance, unless it is said in anger.
+        let hypothetical = lexicon::CONDITIONAL_WORDS.iter().any(|c| has(c)) && !angry;
+        if hours_late || hypothetical {
+            cues.strong.remove(&Intent::Complaint);
+            cues.damage_only = false;
+            cues.late_only = false;
+            if hours_late {
+                cues.strong.insert(Intent::Hours);
+            }
+        }
     }
     cues
 }

@@ -1092,7 +1092,8 @@ pub const COLOUR_WORDS: &[&str] = &[
     "hitam", "putih", "abu", "merah", "biru", "hijau", "ijo", "kuning", "coklat", "cokelat",
     "krem", "ungu", "pink", "black", "white", "grey", "gray", "red", "blue", "green", "yellow",
     "brown", "cream", "purple", "navy", "maroon", "beige", "olive", "mustard", "sage", "lilac",
-    "ivory", "khaki", "tan", "nude", "mocha", "orange", "oranye", "gold", "silver",
+    "ivory", "khaki", "tan", "nude", "mocha", "orange", "oranye", "gold", "silver", "clear",
+    "tortoise", "emas", "perak", "bening",
 ];
 
 /// Weekday names in both languages, Monday first.
@@ -1211,6 +1212,46 @@ pub fn is_info_cue(token: &str) -> bool {
 
 /// Complaint cues that only say an order has not arrived yet: with the order's status at
 /// hand, that status is the first answer (`draft` decides).
+/// Complaint cues said in anger: a person answers even a question put as "what if".
+pub const ANGER_WORDS: &[&str] = &[
+    "worst",
+    "terrible",
+    "awful",
+    "horrible",
+    "kesel",
+    "sebel",
+    "not happy",
+    "unhappy",
+    "mengecewakan",
+    "waste of money",
+    "rip off",
+    "ripoff",
+    "unacceptable",
+    "ridiculous",
+    "angry",
+    "furious",
+    "never again",
+    "disappointed",
+    "scam",
+];
+
+/// Words that put a question as a condition ("if it breaks…"): a policy asked about.
+pub const CONDITIONAL_WORDS: &[&str] = &[
+    "if",
+    "what if",
+    "in case",
+    "si",
+    "en caso",
+    "se",
+    "caso",
+    "kalau",
+    "kalo",
+    "klo",
+    "seandainya",
+    "misalnya",
+    "andaikan",
+];
+
 pub const LATE_WORDS: &[&str] = &[
     "not received",
     "never arrived",

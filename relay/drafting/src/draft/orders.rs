@@ -43,10 +43,17 @@ pub fn number(text: &str) -> Option<String> {
             continue;
         }
         let digits = w.chars().filter(char::is_ascii_digit).count();
-        let letters: String = w.chars().take_while(char::is_ascii_alphabetic).collect();
+        // `R-1042`, `SK20931`, and a prefix of letter groups (`HO-R-044`).
+        let letters: String = w
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic() || *c == '-')
+            .collect();
+        let letters = letters.trim_end_matches('-');
         let rest = &w[letters.len()..];
         let rest = rest.strip_prefix('-').unwrap_or(rest);
-        let shaped = letters.len() <= 4
+        let longest_group = letters.split('-').map(str::len).max().unwrap_or(0);
+        let shaped = longest_group <= 4
+            && letters.split('-').count() <= 3
             && !rest.is_empty()
             && rest.chars().all(|c| c.is_ascii_digit() || c == '-')
             && (3..=12).contains(&digits);
@@ -70,6 +77,8 @@ mod tests {
     fn numbers_and_not_numbers() {
         check("where is my order #1042?", Some("1042"));
         check("ticket R-1042 ready?", Some("R-1042"));
+        check("warranty job HO-R-044 done?", Some("HO-R-044"));
+        check("sku AB-CD-EF?", None);
         check("pedido SK20931 ya salió?", Some("SK20931"));
         check("encomenda 558812", Some("558812"));
         check("is it $120?", None);

@@ -811,3 +811,27 @@ fn a_catch_all_region_answers_places_it_does_not_name() {
         &[],
     );
 }
+
+#[test]
+fn a_what_if_is_a_policy_question_and_how_late_asks_the_hours() {
+    let flowers = dev("azahar");
+    answers(
+        &flowers,
+        "say the roses arrive broken, if that happens what is the process?",
+        "en",
+        &["policy:returns"],
+        &[],
+    );
+    handed(
+        &flowers,
+        "the roses arrived broken, this is terrible",
+        "complaint",
+    );
+    answers(
+        &flowers,
+        "until how late are u open on saturday",
+        "en",
+        &["business:hours"],
+        &[],
+    );
+}
