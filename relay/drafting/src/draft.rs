@@ -810,6 +810,9 @@ impl Drafter {
         ) {
             return handoff(&intents_vec, reason);
         }
+        if !only_social && !reply.sentences.is_empty() {
+            self.answer_other_questions(&mut reply, message, detected);
+        }
         if only_social {
             if intents.contains(&Intent::Thanks) {
                 reply.say(words.you_are_welcome());
@@ -1677,6 +1680,53 @@ impl Drafter {
         complete && !reply.sentences.is_empty()
     }
 
+    /// Of a message with several questions, each one that names no item and asks nothing
+    /// the drafter's cues recognise ("boats leave when? pick-up from the hotel?") but that a
+    /// policy answers clearly: that policy's best sentence, so the reply answers every
+    /// question, not only the first one the cues found.
+    fn answer_other_questions(&self, reply: &mut Reply, message: &str, detected: Language) {
+        let clauses: Vec<&str> = message
+            .split_inclusive(['?', '!', '.', '\n', ';'])
+            .map(str::trim)
+            .filter(|c| c.ends_with('?') && c.chars().any(char::is_alphanumeric))
+            .collect();
+        if clauses.len() < 2 {
+            return;
+        }
+        for clause in clauses {
+            let raw = text::tokens(clause.trim_end_matches('?'));
+            let canon = lang::canonical(detected, &raw);
+            if !self.catalog.find(&raw, clause).is_empty()
+                || !self.catalog.find(&canon, clause).is_empty()
+            {
+                continue;
+            }
+            let cues = intent::detect(&canon, clause);
+            if cues
+                .strong
+                .iter()
+                .any(|i| !matches!(i, Intent::Greeting | Intent::Thanks))
+            {
+                continue;
+            }
+            let content: Vec<String> = canon
+                .iter()
+                .chain(raw.iter())
+                .filter(|t| !t.is_empty() && !text::is_stopword(t))
+                .cloned()
+                .collect();
+            if let Some(h) = self
+                .policies
+                .search(&content)
+                .first()
+                .copied()
+                .filter(|h| h.score >= STRONG_POLICY)
+            {
+                self.cite_policy(reply, h.policy, &content, 1);
+            }
+        }
+    }
+
     /// A question of a message with several that names something the knowledge does not
     /// know and asks nothing the drafter recognises: answering the rest would read as if
     /// that part were answered too.
@@ -1717,7 +1767,19 @@ impl Drafter {
                 .strong
                 .iter()
                 .any(|i| !matches!(i, Intent::Greeting | Intent::Thanks | Intent::Availability));
-            (!unknown.is_empty() && !asks).then(|| unknown.join(" "))
+            // A question a policy clearly answers is answerable, whatever word it uses.
+            let content: Vec<String> = canon
+                .iter()
+                .chain(raw.iter())
+                .filter(|t| !t.is_empty() && !text::is_stopword(t))
+                .cloned()
+                .collect();
+            let policy_answers = self
+                .policies
+                .search(&content)
+                .first()
+                .is_some_and(|h| h.score >= CLEAR_POLICY);
+            (!unknown.is_empty() && !asks && !policy_answers).then(|| unknown.join(" "))
         })
     }
 

@@ -835,3 +835,16 @@ fn a_what_if_is_a_policy_question_and_how_late_asks_the_hours() {
         &[],
     );
 }
+
+#[test]
+fn every_question_of_a_message_gets_its_answer() {
+    let bikes = dev("mesilla");
+    // The second question has no cue of its own; the repairs policy answers it.
+    answers(
+        &bikes,
+        "what does the wheel truing cost? any storage fee after ten days?",
+        "en",
+        &["sku:MV-SV-TRUE", "policy:repairs"],
+        &[],
+    );
+}
