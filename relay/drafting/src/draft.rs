@@ -669,6 +669,17 @@ impl Drafter {
                 );
             }
         }
+        if intents.contains(&Intent::Booking) && found.is_empty() && !unknown.is_empty() {
+            // "book the sunset cruise?": the link books what the business offers, and this
+            // names something it does not.
+            return handoff(
+                &intents_vec,
+                format!(
+                    "a booking for something the catalog does not name: {}",
+                    unknown.join(" ")
+                ),
+            );
+        }
         if intents.contains(&Intent::Booking) && self.k.business.booking_url.is_none() {
             return handoff(
                 &intents_vec,
