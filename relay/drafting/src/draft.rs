@@ -328,13 +328,24 @@ impl Drafter {
     /// the caller to look up through the owner's hook before drafting.
     #[must_use]
     pub fn order_number(&self, message: &str, conversation: &[Turn]) -> Option<String> {
-        orders::number(message).or_else(|| {
+        self.number_in(message).or_else(|| {
             conversation
                 .iter()
                 .rev()
                 .filter(|t| t.from == Speaker::Customer)
                 .take(CONTEXT_TURNS)
-                .find_map(|t| orders::number(&t.text))
+                .find_map(|t| self.number_in(&t.text))
+        })
+    }
+
+    /// The order or ticket number in `text`: a number's shape that is not a sku the
+    /// customer copied (`MV-TB-26`) or a model the catalog names (`GP5000`).
+    fn number_in(&self, message: &str) -> Option<String> {
+        orders::number(message).filter(|n| {
+            !self.is_sku(n)
+                && !text::tokens(n)
+                    .iter()
+                    .all(|t| self.catalog.knows(&text::stem(t)))
         })
     }
 
@@ -401,9 +412,8 @@ impl Drafter {
             .map(|t| if naming(t) { String::new() } else { t.clone() })
             .collect();
         // An order number's letters (`CA` of `CA-5599`) are not words of the message.
-        // A sku the customer copied (`MV-TB-26`) names an item, not an order.
-        let number: Vec<String> = orders::number(message)
-            .filter(|n| !self.is_sku(n))
+        let number: Vec<String> = self
+            .number_in(message)
             .map(|n| text::tokens(&n))
             .unwrap_or_default();
         let masked: Vec<String> = lang::canonical(detected, &masked_raw)
@@ -1454,11 +1464,22 @@ impl Drafter {
                 for (sentence, overlap, catch_all) in
                     retrieve::restrictions(&self.k.policies[p].text, content)
                 {
-                    let relevant = overlap >= 2 || catch_all;
+                    // "to the Canaries?": a sentence naming the place answers it.
+                    let names_place = text::tokens(sentence).contains(&dest);
+                    let relevant = overlap >= 2 || catch_all || names_place;
                     if relevant && best.is_none_or(|(_, _, o)| overlap > o) {
                         best = Some((p, sentence, overlap));
                     }
                 }
+            }
+            if best.is_none() {
+                // "to the Canaries?": a sentence of any policy that names the place.
+                best = self.k.policies.iter().enumerate().find_map(|(p, policy)| {
+                    text::sentences(&policy.text)
+                        .into_iter()
+                        .find(|s| text::tokens(s).contains(&dest))
+                        .map(|s| (p, s, 1))
+                });
             }
             let Some((p, sentence, _)) = best else {
                 let catch_all = self.k.business.shipping_regions.iter().any(|r| {

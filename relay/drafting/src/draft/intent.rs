@@ -68,6 +68,13 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
             cues.signals.push(*signal);
         }
     }
+    // "sent the $50 deposit by Zelle, can you confirm it came in?": a payment to verify.
+    if lexicon::CONFIRM_WORDS.iter().any(|c| has(c))
+        && lexicon::MONEY_SENT_WORDS.iter().any(|c| has(c))
+        && !cues.signals.contains(&Signal::PaymentDone)
+    {
+        cues.signals.push(Signal::PaymentDone);
+    }
     if offers_price(tokens, raw) && !cues.signals.contains(&Signal::Negotiation) {
         cues.signals.push(Signal::Negotiation);
     }

@@ -1059,6 +1059,13 @@ pub const HOLIDAY_WORDS: &[&str] = &[
     "tahun baru",
     "new year",
     "tanggal merah",
+    "easter",
+    "thanksgiving",
+    "boxing day",
+    "good friday",
+    "labor day",
+    "memorial day",
+    "independence day",
 ];
 
 /// Words that introduce a destination (`ke Bandung`, `to Ubud`).
@@ -1233,6 +1240,48 @@ pub const ANGER_WORDS: &[&str] = &[
     "never again",
     "disappointed",
     "scam",
+];
+
+/// Words asking the shop to confirm something the customer did.
+pub const CONFIRM_WORDS: &[&str] = &[
+    "confirm",
+    "confirma",
+    "confirman",
+    "confirmen",
+    "confirmar",
+    "confirmam",
+    "confirmem",
+    "konfirmasi",
+    "konfirm",
+];
+
+/// Money the customer says they sent (with a confirm word: a payment to verify).
+pub const MONEY_SENT_WORDS: &[&str] = &[
+    "deposit",
+    "deposito",
+    "transfer",
+    "transferencia",
+    "transferi",
+    "zelle",
+    "venmo",
+    "paypal",
+    "pix",
+    "bizum",
+    "mbway",
+    "dinero",
+    "dinheiro",
+    "money",
+    "paid",
+    "pague",
+    "paguei",
+    "sent",
+    "mande",
+    "mandei",
+    "envie",
+    "enviei",
+    "dp",
+    "tf",
+    "bayar",
 ];
 
 /// Words that put a question as a condition ("if it breaks…"): a policy asked about.

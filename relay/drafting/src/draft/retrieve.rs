@@ -733,14 +733,29 @@ pub fn region(k: &Knowledge, tokens: &[String]) -> Option<RegionHit> {
 /// The word after `ke` / `to` that looks like a destination, if the message has one.
 #[must_use]
 pub fn destination(tokens: &[String]) -> Option<String> {
-    tokens.windows(2).find_map(|w| {
-        let next = &w[1];
-        (lexicon::DESTINATION_MARKERS.contains(&w[0].as_str())
-            && !text::is_stopword(next)
+    let place = |next: &String| {
+        !text::is_stopword(next)
             && !lexicon::is_cue_word(next)
-            && !next.chars().all(|c| c.is_ascii_digit()))
-        .then(|| next.clone())
-    })
+            && !next.chars().all(|c| c.is_ascii_digit())
+    };
+    tokens
+        .windows(2)
+        .find_map(|w| {
+            (lexicon::DESTINATION_MARKERS.contains(&w[0].as_str()) && place(&w[1]))
+                .then(|| w[1].clone())
+        })
+        .or_else(|| {
+            // `envían a Canarias`, `mandam para Faro`: `a` and `para` mean "to" only
+            // right after a word for sending.
+            tokens.windows(3).find_map(|w| {
+                (matches!(
+                    w[0].as_str(),
+                    "ship" | "shipping" | "deliver" | "delivery" | "send"
+                ) && matches!(w[1].as_str(), "a" | "al" | "para" | "pra" | "hasta")
+                    && place(&w[2]))
+                .then(|| w[2].clone())
+            })
+        })
 }
 
 #[cfg(test)]
