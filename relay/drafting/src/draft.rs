@@ -1051,7 +1051,29 @@ impl Drafter {
                     .iter()
                     .any(String::is_empty)
         });
-        variant_cue || kind_named || (word_valued && near_name)
+        // "the brakes feel spongy": a word after a linking verb says how the customer's
+        // own thing is, not which option of ours they want.
+        let described = tokens.iter().enumerate().any(|(i, t)| {
+            t == word
+                && i > 0
+                && matches!(
+                    tokens[i - 1].as_str(),
+                    "feel"
+                        | "feels"
+                        | "felt"
+                        | "seem"
+                        | "seems"
+                        | "look"
+                        | "looks"
+                        | "keep"
+                        | "keeps"
+                        | "super"
+                        | "so"
+                        | "really"
+                        | "very"
+                )
+        });
+        !described && (variant_cue || kind_named || (word_valued && near_name))
     }
 
     /// Whether the message's words beyond the item's name are words of the item's own
