@@ -479,11 +479,12 @@ impl Drafter {
         let region = retrieve::region(&self.k, &tokens);
 
         // Intents that take the whole message.
-        if let Some(signal) = cues
-            .signals
-            .iter()
-            .find(|s| matches!(s, Signal::Health | Signal::Legal | Signal::Safety))
-        {
+        if let Some(signal) = cues.signals.iter().find(|s| {
+            matches!(
+                s,
+                Signal::Health | Signal::Legal | Signal::Safety | Signal::PaymentDone
+            )
+        }) {
             return handoff(&core_or_all(&intents), signal.reason().into());
         }
         if cues

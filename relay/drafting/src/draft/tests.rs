@@ -848,3 +848,40 @@ fn every_question_of_a_message_gets_its_answer() {
         &[],
     );
 }
+
+#[test]
+fn a_model_the_catalog_names_is_no_order_and_a_named_place_finds_its_sentence() {
+    let bikes = dev("switchback");
+    // `GP5000` is shaped like an order number, but the catalog names that tyre.
+    answers(
+        &bikes,
+        "price of the gp5000 in 28mm?",
+        "en",
+        &["sku:SW-TR-GP5"],
+        &["$79.95"],
+    );
+    let skin = dev("lua");
+    // A place no region names, and a policy sentence that does: that sentence answers.
+    answers(
+        &skin,
+        "¿llegan pedidos a Melilla?",
+        "es",
+        &["policy:envios"],
+        &["Melilla"],
+    );
+}
+
+#[test]
+fn a_payment_to_confirm_and_pain_go_to_a_person() {
+    let bikes = dev("switchback");
+    handed(
+        &bikes,
+        "mandé el depósito por zelle ayer, me pueden confirmar?",
+        "payment",
+    );
+    handed(
+        &bikes,
+        "me duele la espalda al pedalear, será el sillín?",
+        "safety",
+    );
+}
