@@ -496,12 +496,9 @@ impl Drafter {
             return handoff(&core_or_all(&intents), Signal::Safety.reason().into());
         }
         if cues.allergy
-            && !found.iter().any(|f| {
-                self.k.items[f.item]
-                    .details
-                    .keys()
-                    .any(|k| k.contains("allergen") || k.contains("ingredient"))
-            })
+            && !found
+                .iter()
+                .any(|f| states_allergens(&self.k.items[f.item]))
         {
             return handoff(
                 &core_or_all(&intents),
@@ -1863,6 +1860,33 @@ fn mentions(p: &crate::knowledge::Policy, stem: &str) -> bool {
                 .chain(&text::stems(x))
                 .any(|w| w == stem)
         })
+}
+
+/// Whether an item states what it contains: a detail named for allergens or ingredients
+/// (`allergens`, `alérgenos`, `ingredientes`, `komposisi`), or a description that says what
+/// it contains (`Contains tree nuts`, `Contiene almendra`), in any of its languages.
+fn states_allergens(item: &crate::knowledge::Item) -> bool {
+    const KEYS: &[&str] = &[
+        "allergen",
+        "alergen",
+        "ingredient",
+        "composi",
+        "komposisi",
+        "bahan",
+    ];
+    const CONTAINS: &[&str] = &["contains", "contiene", "contem", "mengandung", "allergens"];
+    let keyed = item.details.keys().any(|k| {
+        let k = text::fold(k);
+        KEYS.iter().any(|w| k.contains(w))
+    });
+    keyed
+        || std::iter::once(&item.description)
+            .chain(item.descriptions.values())
+            .any(|d| {
+                text::tokens(d)
+                    .iter()
+                    .any(|t| CONTAINS.contains(&t.as_str()))
+            })
 }
 
 /// `tokens` with each word right after a negated auxiliary blanked: "won't light" and

@@ -885,3 +885,16 @@ fn a_payment_to_confirm_and_pain_go_to_a_person() {
         "safety",
     );
 }
+
+#[test]
+fn an_item_that_says_what_it_contains_answers_an_allergy_question() {
+    let skin = dev("lua");
+    // Its details are `alergenos` and its description says what it contains.
+    answers(
+        &skin,
+        "does the rich cream have nuts in it? I'm allergic",
+        "en",
+        &["sku:LB-HID-RICA"],
+        &["almond"],
+    );
+}
