@@ -10,8 +10,11 @@
 //! has nothing left to do). Cross-tenant reads (routing by account id, heads at start-up)
 //! run as `chatdesk_ops`, which may only read routes, channels and heads.
 //!
-//! The rules are synchronous, so a step runs on a blocking thread and waits for each query
-//! there; the async workers never wait on the database. Values are the same bincode
+//! The rules are synchronous, so a step fetches what they will read before they run (one
+//! pipelined round trip with BEGIN, role, setting and head lock; see [`begin`]), runs them
+//! on the async worker, and sends their writes with the COMMIT (see [`commit`]): a webhook's
+//! step is two round trips and no thread hand-off. A read the rules make that was not
+//! fetched waits for its query in place ([`Blocking`]). Values are the same bincode
 //! records sled keeps, beside the columns that key and order them.
 
 use super::backend::{Backend, CannedChange, Changes, Reads, Step, TenantTx, Watch};
