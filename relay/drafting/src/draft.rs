@@ -526,7 +526,7 @@ impl Drafter {
         let off_topic = cues
             .topics
             .iter()
-            .any(|t| !self.known(&text::stem(t)) && !(paying && t == "visa"));
+            .any(|t| !(self.known(&text::stem(t)) || (paying && t == "visa")));
         if off_topic {
             return self.off_domain(&intents);
         }
