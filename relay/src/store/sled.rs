@@ -619,30 +619,44 @@ impl SledTx<'_> {
     /// Whether sled may hold `key` as a de-duplication key of this tenant; `false` is
     /// certain, `true` means "read it".
     fn maybe_deduped(&self, key: &str) -> Result<bool, StoreError> {
-        let hash = {
+        let (hash, hasher, room) = {
             let filter = lock(&self.store.dedup);
             let hash = filter.hash(key.as_bytes());
             match filter.tenants.get(self.tenant) {
                 Some(Some(set)) => return Ok(set.contains(&hash)),
                 Some(None) => return Ok(true),
                 None if !self.locked => return Ok(true),
-                None => hash,
+                None => (
+                    hash,
+                    filter.hasher.clone(),
+                    filter.max.saturating_sub(filter.held),
+                ),
             }
         };
-        // First use since open: every key this tenant has. The tenant's lock keeps its
-        // writers out meanwhile, so none is missed.
+        // First use since open: every key this tenant has, scanned without the filter's
+        // lock (other tenants go on). The tenant's lock keeps its writers out meanwhile, so
+        // none is missed.
         let dedup = self.prefix.key("d", b"");
-        let mut filter = lock(&self.store.dedup);
         let mut set = HashSet::new();
         for key in self.store.data.scan_prefix(&dedup).keys() {
             let key = key.map_err(backend)?;
-            set.insert(filter.hash(&key[dedup.len()..]));
-            if filter.held + set.len() > filter.max {
-                filter.tenants.insert(self.tenant.clone(), None);
+            set.insert(std::hash::BuildHasher::hash_one(
+                &hasher,
+                &key[dedup.len()..],
+            ));
+            if set.len() > room {
+                lock(&self.store.dedup)
+                    .tenants
+                    .insert(self.tenant.clone(), None);
                 return Ok(true);
             }
         }
         let found = set.contains(&hash);
+        let mut filter = lock(&self.store.dedup);
+        if filter.held + set.len() > filter.max {
+            filter.tenants.insert(self.tenant.clone(), None);
+            return Ok(true);
+        }
         filter.held += set.len();
         filter.tenants.insert(self.tenant.clone(), Some(set));
         Ok(found)
