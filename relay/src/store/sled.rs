@@ -26,7 +26,10 @@
 //! the head, which is the newest event key (kept in memory once read). A channel's arrival
 //! time is kept in memory exactly and written to sled at most once a second per channel:
 //! after a crash it may read up to a second early, which is fine for noticing a silent
-//! subscription and saves a write per event. Values are encoded by
+//! subscription and saves a write per event. A step reads no dedup key or thread view from
+//! sled in the common case: each tenant's dedup keys are known in memory as hashes (a miss
+//! is certain, a hit is checked in sled) and thread views are written through to a cache
+//! (`DedupFilter`, `ThreadCache`). Values are encoded by
 //! `protocol::codec` (bincode); nothing outside this file imports sled.
 //!
 //! Every write goes through [`SledStore::write`]: logged in the write-ahead log (`wal`)
@@ -53,7 +56,7 @@ use protocol::{
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -78,6 +81,10 @@ pub struct SledStore {
     activity: Mutex<HashMap<ChannelId, (Millis, Millis)>>,
     /// Webhook routing answers, so ingest reads no registry keys per item.
     routes: Mutex<RouteCache>,
+    /// Per tenant, which de-duplication keys sled may hold, so a new item costs no read.
+    dedup: Mutex<DedupFilter>,
+    /// Thread views as last written, so projecting an event reads none from sled.
+    threads: Mutex<ThreadCache>,
     /// Key prefixes of tenants deleted since open: a task still holding such a tenant's
     /// scope (a draft, a send) must not write its data back.
     deleted: Mutex<Vec<Vec<u8>>>,
@@ -212,6 +219,81 @@ struct RouteCache {
 
 /// Bounds the cache: unknown accounts are cached too, and a partner's relay may see many.
 const ROUTE_CACHE_MAX: usize = 10_000;
+
+/// Hashes of the de-duplication keys each tenant has in sled, so the question "was this
+/// item stored before?" is answered from memory when the answer is no (nearly always: Meta
+/// redelivers rarely). A hash that is present only means "maybe": sled is read then, so a
+/// collision costs a read, never a wrong answer.
+///
+/// A tenant's set is built from a scan of its keys the first time a step asks, under the
+/// tenant's lock, and every key written afterwards is added before it reaches sled (also
+/// when the write fails: it may still be replayed from the log). Sets are bounded in sum;
+/// a tenant whose set would pass the bound is answered from sled until the next start.
+struct DedupFilter {
+    hasher: std::hash::RandomState,
+    tenants: HashMap<TenantId, Option<HashSet<u64>>>,
+    /// Hashes held over all tenants.
+    held: usize,
+    max: usize,
+}
+
+impl Default for DedupFilter {
+    fn default() -> Self {
+        DedupFilter {
+            hasher: std::hash::RandomState::new(),
+            tenants: HashMap::new(),
+            held: 0,
+            max: DEDUP_FILTER_MAX,
+        }
+    }
+}
+
+/// The most de-duplication key hashes kept (some 16 bytes each with the table's overhead).
+const DEDUP_FILTER_MAX: usize = 4_000_000;
+
+impl DedupFilter {
+    fn hash(&self, key: &[u8]) -> u64 {
+        std::hash::BuildHasher::hash_one(&self.hasher, key)
+    }
+
+    /// Adds `hashes` to `tenant`'s set if it has one, giving it up past the bound.
+    fn add(&mut self, tenant: &TenantId, hashes: impl IntoIterator<Item = u64>) {
+        let Some(Some(set)) = self.tenants.get_mut(tenant) else {
+            return;
+        };
+        let before = set.len();
+        set.extend(hashes);
+        self.held += set.len() - before;
+        if self.held > self.max {
+            self.held -= set.len();
+            self.tenants.insert(tenant.clone(), None);
+        }
+    }
+
+    fn forget(&mut self, tenant: &TenantId) {
+        if let Some(Some(set)) = self.tenants.remove(tenant) {
+            self.held -= set.len();
+        }
+    }
+}
+
+/// Thread views by sled key, written through by every step that writes one; cleared
+/// whole when full (a miss is one sled read).
+#[derive(Default)]
+struct ThreadCache {
+    views: HashMap<Vec<u8>, ThreadView>,
+}
+
+const THREAD_CACHE_MAX: usize = 20_000;
+
+impl ThreadCache {
+    fn put(&mut self, key: Vec<u8>, view: ThreadView) {
+        if self.views.len() >= THREAD_CACHE_MAX && !self.views.contains_key(&key) {
+            self.views.clear();
+        }
+        self.views.insert(key, view);
+    }
+}
 
 impl Prefix {
     fn of(tenant: &TenantId) -> Prefix {
@@ -363,6 +445,8 @@ impl SledStore {
             heads: Mutex::default(),
             activity: Mutex::default(),
             routes: Mutex::default(),
+            dedup: Mutex::default(),
+            threads: Mutex::default(),
             deleted: Mutex::default(),
             committer,
             checkpointer,
@@ -526,9 +610,58 @@ struct SledTx<'a> {
     store: &'a SledStore,
     tenant: &'a TenantId,
     prefix: Prefix,
+    /// Whether the step holds the tenant's lock: only then may it fill the in-memory
+    /// dedup filter and thread cache from sled (a reader could race a writer's update).
+    locked: bool,
 }
 
 impl SledTx<'_> {
+    /// Whether sled may hold `key` as a de-duplication key of this tenant; `false` is
+    /// certain, `true` means "read it".
+    fn maybe_deduped(&self, key: &str) -> Result<bool, StoreError> {
+        let (hash, hasher, room) = {
+            let filter = lock(&self.store.dedup);
+            let hash = filter.hash(key.as_bytes());
+            match filter.tenants.get(self.tenant) {
+                Some(Some(set)) => return Ok(set.contains(&hash)),
+                Some(None) => return Ok(true),
+                None if !self.locked => return Ok(true),
+                None => (
+                    hash,
+                    filter.hasher.clone(),
+                    filter.max.saturating_sub(filter.held),
+                ),
+            }
+        };
+        // First use since open: every key this tenant has, scanned without the filter's
+        // lock (other tenants go on). The tenant's lock keeps its writers out meanwhile, so
+        // none is missed.
+        let dedup = self.prefix.key("d", b"");
+        let mut set = HashSet::new();
+        for key in self.store.data.scan_prefix(&dedup).keys() {
+            let key = key.map_err(backend)?;
+            set.insert(std::hash::BuildHasher::hash_one(
+                &hasher,
+                &key[dedup.len()..],
+            ));
+            if set.len() > room {
+                lock(&self.store.dedup)
+                    .tenants
+                    .insert(self.tenant.clone(), None);
+                return Ok(true);
+            }
+        }
+        let found = set.contains(&hash);
+        let mut filter = lock(&self.store.dedup);
+        if filter.held + set.len() > filter.max {
+            filter.tenants.insert(self.tenant.clone(), None);
+            return Ok(true);
+        }
+        filter.held += set.len();
+        filter.tenants.insert(self.tenant.clone(), Some(set));
+        Ok(found)
+    }
+
     /// Adds the changes' records and their indexes to `writes`, referent first (a message
     /// before its Meta id index), as `apply` expects.
     fn stage(&self, changes: &Changes, writes: &mut Writes) -> Result<(), StoreError> {
@@ -603,6 +736,9 @@ impl TenantTx for SledTx<'_> {
     }
 
     fn dedup(&mut self, key: &str) -> Result<Option<Seq>, StoreError> {
+        if !self.maybe_deduped(key)? {
+            return Ok(None);
+        }
         self.store
             .data
             .get(self.prefix.dedup(key))
@@ -616,7 +752,17 @@ impl TenantTx for SledTx<'_> {
     }
 
     fn thread(&mut self, id: &ThreadId) -> Result<Option<ThreadView>, StoreError> {
-        SledStore::get(&self.store.data, &self.prefix.thread(id))
+        let key = self.prefix.thread(id);
+        if let Some(view) = lock(&self.store.threads).views.get(&key) {
+            return Ok(Some(view.clone()));
+        }
+        let view: Option<ThreadView> = SledStore::get(&self.store.data, &key)?;
+        if self.locked
+            && let Some(view) = &view
+        {
+            lock(&self.store.threads).put(key, view.clone());
+        }
+        Ok(view)
     }
 
     fn threads(&mut self) -> Result<Vec<ThreadView>, StoreError> {
@@ -703,6 +849,17 @@ impl TenantTx for SledTx<'_> {
     fn write(&mut self, changes: Changes) -> Result<(), StoreError> {
         let mut writes = Writes::default();
         self.stage(&changes, &mut writes)?;
+        if changes.events.iter().any(|new| new.dedup_key.is_some()) {
+            // Before the write: a failed one may still be replayed from the log at open.
+            let mut filter = lock(&self.store.dedup);
+            let hashes: Vec<u64> = changes
+                .events
+                .iter()
+                .filter_map(|new| new.dedup_key.as_deref())
+                .map(|key| filter.hash(key.as_bytes()))
+                .collect();
+            filter.add(self.tenant, hashes);
+        }
         let mut arrivals: HashMap<ChannelId, Millis> = HashMap::new();
         for new in &changes.events {
             if let Some(channel) = new.event.channel_id() {
@@ -719,7 +876,20 @@ impl TenantTx for SledTx<'_> {
                 at.0.to_be_bytes(),
             );
         }
-        self.store.write(writes)?;
+        let written = self.store.write(writes);
+        {
+            let mut cache = lock(&self.store.threads);
+            for view in changes.threads {
+                let key = self.prefix.thread(&view.id);
+                if written.is_ok() {
+                    cache.put(key, view);
+                } else {
+                    // sled may hold the old view or the new one until the log is replayed.
+                    cache.views.remove(&key);
+                }
+            }
+        }
+        written?;
         // The head moves only once the step is applied: readers never see a head whose
         // event is not there yet.
         if let Some(last) = changes.events.last() {
@@ -999,6 +1169,7 @@ impl Backend for SledStore {
             store: self,
             tenant,
             prefix: Prefix::of(tenant),
+            locked: true,
         })
     }
 
@@ -1013,6 +1184,7 @@ impl Backend for SledStore {
             store: self,
             tenant,
             prefix: Prefix::of(tenant),
+            locked: false,
         })
     }
 
@@ -1185,6 +1357,10 @@ impl Backend for SledStore {
             self.write(writes)?;
         }
         lock(&self.heads).remove(tenant);
+        lock(&self.dedup).forget(tenant);
+        lock(&self.threads)
+            .views
+            .retain(|key, _| !key.starts_with(prefix.0.as_bytes()));
         Ok(removed)
     }
 

@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use super::{Logged, LoggedRef, Prefix, SledStore, Tree, Writes, dec, enc};
+use super::{DedupFilter, Logged, LoggedRef, Prefix, SledStore, Tree, Writes, dec, enc};
 use crate::store::Store;
 use crate::store::conformance::{Opened, scope, seqs, text};
 use crate::store::{OnceRecord, TenantRecord};
@@ -264,4 +264,40 @@ async fn deleting_a_tenant_removes_every_key_and_refuses_later_writes() {
     let store = open(dir.path());
     assert_eq!(store.data.scan_prefix(b"t/tn_a/").count(), 0);
     assert_eq!(store.head(&b).await.unwrap(), Seq(12));
+}
+
+#[tokio::test]
+async fn the_dedup_filter_is_built_from_sled_and_gives_up_past_its_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        let first: Vec<_> = (1..=3)
+            .map(|i| text("tn_a", &format!("m{i}"), "x", 1000 + i))
+            .collect();
+        store.append(&scope("tn_a"), first).await.unwrap();
+        store.sync().await.unwrap();
+        // Not closed: the next open replays the log, and the filter is built after that.
+    }
+    let store = open(dir.path());
+    *super::lock(&store.dedup) = DedupFilter {
+        max: 4,
+        ..DedupFilter::default()
+    };
+    let again = |ids: &[i64]| {
+        ids.iter()
+            .map(|&i| text("tn_a", &format!("m{i}"), "x", 1000 + i))
+            .collect::<Vec<_>>()
+    };
+    let out = store.append(&scope("tn_a"), again(&[2, 4])).await.unwrap();
+    assert_eq!(seqs(&out), ["dup 2", "stored 4"]);
+    assert_eq!(super::lock(&store.dedup).held, 4);
+    // A fifth key passes the bound: the tenant is answered from sled from now on.
+    let out = store.append(&scope("tn_a"), again(&[5])).await.unwrap();
+    assert_eq!(seqs(&out), ["stored 5"]);
+    assert_eq!(super::lock(&store.dedup).held, 0);
+    let out = store
+        .append(&scope("tn_a"), again(&[1, 4, 5, 6]))
+        .await
+        .unwrap();
+    assert_eq!(seqs(&out), ["dup 1", "dup 4", "dup 5", "stored 6"]);
 }
