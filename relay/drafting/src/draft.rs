@@ -1761,12 +1761,7 @@ impl Drafter {
             {
                 continue;
             }
-            let content: Vec<String> = canon
-                .iter()
-                .chain(raw.iter())
-                .filter(|t| !t.is_empty() && !text::is_stopword(t))
-                .cloned()
-                .collect();
+            let content = content_words(&canon, &raw);
             if let Some(h) = self
                 .policies
                 .search(&content)
@@ -1820,12 +1815,7 @@ impl Drafter {
                 .iter()
                 .any(|i| !matches!(i, Intent::Greeting | Intent::Thanks | Intent::Availability));
             // A question a policy clearly answers is answerable, whatever word it uses.
-            let content: Vec<String> = canon
-                .iter()
-                .chain(raw.iter())
-                .filter(|t| !t.is_empty() && !text::is_stopword(t))
-                .cloned()
-                .collect();
+            let content = content_words(&canon, &raw);
             let policy_answers = self
                 .policies
                 .search(&content)
@@ -1860,6 +1850,17 @@ fn mentions(p: &crate::knowledge::Policy, stem: &str) -> bool {
                 .chain(&text::stems(x))
                 .any(|w| w == stem)
         })
+}
+
+/// A clause's content words, in the drafter's vocabulary and as written (policies are
+/// searched in both).
+fn content_words(canon: &[String], raw: &[String]) -> Vec<String> {
+    canon
+        .iter()
+        .chain(raw)
+        .filter(|t| !t.is_empty() && !text::is_stopword(t))
+        .cloned()
+        .collect()
 }
 
 /// Whether an item states what it contains: a detail named for allergens or ingredients

@@ -1217,8 +1217,6 @@ pub fn is_info_cue(token: &str) -> bool {
         .any(|i| cue_of(i, token))
 }
 
-/// Complaint cues that only say an order has not arrived yet: with the order's status at
-/// hand, that status is the first answer (`draft` decides).
 /// Complaint cues said in anger: a person answers even a question put as "what if".
 pub const ANGER_WORDS: &[&str] = &[
     "worst",
@@ -1301,6 +1299,8 @@ pub const CONDITIONAL_WORDS: &[&str] = &[
     "andaikan",
 ];
 
+/// Complaint cues that only say an order has not arrived yet: with the order's status at
+/// hand, that status is the first answer (`draft` decides).
 pub const LATE_WORDS: &[&str] = &[
     "not received",
     "never arrived",
