@@ -138,10 +138,21 @@ impl Words {
         if ask.matched.is_empty() {
             return self.variant_list(item, false);
         }
+        // Variants priced apart (a gift card's amounts, a size that costs more): the one
+        // asked about is said with its price.
+        let differ = item.prices().len() > 1;
         let parts: Vec<String> = ask
             .matched
             .iter()
-            .map(|&i| self.variant_stock(&item.variants[i]))
+            .map(|&i| {
+                let v = &item.variants[i];
+                let label = if differ {
+                    labelled(&v.label(), v.price.unwrap_or(item.price))
+                } else {
+                    v.label()
+                };
+                self.variant_stock(v, &label)
+            })
             .collect();
         self.say(
             "variant_stock",
@@ -156,8 +167,8 @@ impl Words {
         }
     }
 
-    fn variant_stock(&self, v: &Variant) -> String {
-        let label = v.label();
+    fn variant_stock(&self, v: &Variant, label: &str) -> String {
+        let label = label.to_string();
         if v.unlimited {
             return self.say("variant_available", &[("label", &label)]);
         }

@@ -105,9 +105,14 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
         cues.strong.insert(Intent::Hours);
     }
     cues.allergy = lexicon::ALLERGY_WORDS.iter().any(|c| has(c));
+    // "tested on animals?", "cruelty-free?": how the products are made, not an animal's
+    // safety.
+    let testing = ["test", "tested", "testing", "cruelty", "vegan"]
+        .iter()
+        .any(|c| has(c));
     cues.pets = lexicon::PET_WORDS
         .iter()
-        .filter(|c| has(c))
+        .filter(|c| !testing && has(c))
         .map(|c| (*c).to_string())
         .collect();
     cues.repair = lexicon::REPAIR_WORDS.iter().any(|c| has(c));

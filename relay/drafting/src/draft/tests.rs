@@ -898,3 +898,23 @@ fn an_item_that_says_what_it_contains_answers_an_allergy_question() {
         &["almond"],
     );
 }
+
+#[test]
+fn goods_named_in_the_customers_language_find_an_english_catalog() {
+    let bikes = dev("switchback");
+    answers(
+        &bikes,
+        "ada helm kak? brp harganya",
+        "id",
+        &["sku:SW-HM"],
+        &[],
+    );
+    // A gift card's amount asked about is said with its price.
+    answers(
+        &bikes,
+        "kak gift card yg $50 ready ga?",
+        "id",
+        &[],
+        &["$50.00"],
+    );
+}
