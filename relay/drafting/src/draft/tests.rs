@@ -912,7 +912,7 @@ fn goods_named_in_the_customers_language_find_an_english_catalog() {
     // A gift card's amount asked about is said with its price.
     answers(
         &bikes,
-        "kak gift card yg $50 ready ga?",
+        "kak, gift card $50 masih ready?",
         "id",
         &[],
         &["$50.00"],
