@@ -43,6 +43,7 @@ macro_rules! conformance_suite {
             channel_routes_are_unique_and_resolve_to_their_tenant,
             a_send_takes_and_restores_credits_and_becomes_one_outbound_message,
             concurrent_appends_stay_gap_free_and_chained,
+            concurrent_retries_of_one_delivery_are_stored_once,
             commands_answer_once_per_key_and_rejections_write_nothing,
             the_drafter_auto_sends_only_when_allowed_and_never_over_a_person,
             redacting_a_customer_keeps_the_evidence_chain,
@@ -433,6 +434,60 @@ pub async fn concurrent_appends_stay_gap_free_and_chained(store: &dyn Store) {
         Vec::new(),
         "heads list registered tenants only"
     );
+}
+
+/// Meta retries a delivery while the first attempt is still being stored, and appends of
+/// one tenant are joined into one step: however the copies meet, each delivery is stored
+/// once, every other copy is told which sequence holds it, and the log stays gap-free.
+pub async fn concurrent_retries_of_one_delivery_are_stored_once(store: &dyn Store) {
+    let s = scope("tn_r");
+    let writers = (0..8).map(|w| {
+        let s = s.clone();
+        async move {
+            let mut out = Vec::new();
+            for i in 0..6 {
+                let copy = text("tn_r", &format!("same-{i}"), "hi", 1000 + i);
+                let own = text("tn_r", &format!("own-{w}-{i}"), "hey", 2000 + w * 10 + i);
+                let got = store.append(&s, vec![copy, own]).await.unwrap();
+                out.push((format!("same-{i}"), got[0].clone()));
+                out.push((format!("own-{w}-{i}"), got[1].clone()));
+            }
+            out
+        }
+    });
+    let answers: Vec<(String, Appended)> = futures_util::future::join_all(writers)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    // 6 shared deliveries and 48 writers' own, each stored exactly once.
+    let mut stored: std::collections::HashMap<String, Seq> = std::collections::HashMap::new();
+    for (mid, answer) in &answers {
+        if let Appended::Stored(e) = answer {
+            assert!(
+                stored.insert(mid.clone(), e.seq).is_none(),
+                "{mid} stored twice"
+            );
+        }
+    }
+    assert_eq!(stored.len(), 54, "{answers:?}");
+    for (mid, answer) in &answers {
+        if let Appended::Duplicate(seq) = answer {
+            assert_eq!(
+                stored.get(mid),
+                Some(seq),
+                "{mid}: a duplicate names its copy"
+            );
+        }
+    }
+    assert_eq!(store.head(&s).await.unwrap(), Seq(54));
+    let events = store.events_after(&s, Seq(0), 100).await.unwrap();
+    let numbers: Vec<u64> = events.iter().map(|e| e.seq.0).collect();
+    assert_eq!(numbers, (1..=54).collect::<Vec<_>>());
+    let verdict = store.verify_audit(&s).await.unwrap();
+    assert_eq!((verdict.ok, verdict.records), (true, 54));
+    let thread = store.thread(&s, &thread_of("tn_r")).await.unwrap().unwrap();
+    assert_eq!(thread.messages, 54);
 }
 
 fn command(agent: &str, key: &str, command: Command) -> CommandRequest {
