@@ -14,7 +14,6 @@ pub mod commit;
 mod conformance;
 pub mod decide;
 pub mod domain;
-pub mod group;
 pub mod pg;
 pub mod project;
 pub mod redact;
@@ -42,8 +41,7 @@ pub enum RouteKey {
     WhatsApp(String),
 }
 
-// Clone: one group append step's error answers each of its callers.
-#[derive(Clone, Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{0} already exists")]
     Conflict(String),
