@@ -755,7 +755,7 @@ impl Drafter {
                 );
             }
             // "venden agujas?": a word of some description (`aguja esterilizada`) that names
-            // no item, no policy and nothing of the business is a product we do not sell.
+            // no item, no policy and nothing of the business names a product not on offer.
             let unnamed: Vec<String> = content
                 .iter()
                 .filter(|w| {
@@ -1049,8 +1049,8 @@ impl Drafter {
                     .iter()
                     .any(String::is_empty)
         });
-        // "the brakes feel spongy": a word after a linking verb says how the customer's
-        // own thing is, not which option of ours they want.
+        // "the brakes feel spongy", "super mushy": a word after a linking verb or an
+        // intensifier says how the customer's own thing is, not which option they want.
         let described = tokens.iter().enumerate().any(|(i, t)| {
             t == word
                 && i > 0
@@ -1737,10 +1737,9 @@ impl Drafter {
     /// policy answers clearly: that policy's best sentence, so the reply answers every
     /// question, not only the first one the cues found.
     fn answer_other_questions(&self, reply: &mut Reply, message: &str, detected: Language) {
-        let clauses: Vec<&str> = message
-            .split_inclusive(['?', '!', '.', '\n', ';'])
-            .map(str::trim)
-            .filter(|c| c.ends_with('?') && c.chars().any(char::is_alphanumeric))
+        let clauses: Vec<&str> = clauses(message)
+            .into_iter()
+            .filter(|c| c.ends_with('?'))
             .collect();
         if clauses.len() < 2 {
             return;
@@ -1778,11 +1777,7 @@ impl Drafter {
     /// know and asks nothing the drafter recognises: answering the rest would read as if
     /// that part were answered too.
     fn unanswerable_part(&self, message: &str, detected: Language) -> Option<String> {
-        let clauses: Vec<&str> = message
-            .split_inclusive(['?', '!', '.', '\n', ';'])
-            .map(str::trim)
-            .filter(|c| c.chars().any(char::is_alphanumeric))
-            .collect();
+        let clauses = clauses(message);
         if clauses.len() < 2 {
             return None;
         }
@@ -1795,7 +1790,7 @@ impl Drafter {
         let number = orders::number(message).map(|n| text::tokens(&n));
         clauses.into_iter().find_map(|clause| {
             let mut raw = text::tokens(clause);
-            // An order number or a destination is what the rest of the message asks about.
+            // An order number or a destination is what the message's other words ask about.
             if let Some(n) = &number {
                 raw.retain(|t| !n.contains(t));
             }
@@ -1850,6 +1845,15 @@ fn mentions(p: &crate::knowledge::Policy, stem: &str) -> bool {
                 .chain(&text::stems(x))
                 .any(|w| w == stem)
         })
+}
+
+/// A message's sentences and questions, each with its closing mark (`?` tells a question).
+fn clauses(message: &str) -> Vec<&str> {
+    message
+        .split_inclusive(['?', '!', '.', '\n', ';'])
+        .map(str::trim)
+        .filter(|c| c.chars().any(char::is_alphanumeric))
+        .collect()
 }
 
 /// A clause's content words, in the drafter's vocabulary and as written (policies are

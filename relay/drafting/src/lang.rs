@@ -347,18 +347,17 @@ fn load() -> Registry {
             (code.clone(), WordTable::new(table))
         })
         .collect();
-    let function_words = files
-        .values()
-        .flat_map(|f| f.drop.iter())
-        .map(|d| crate::lang::text::fold(d))
-        .filter(|d| !d.contains(' '))
-        .collect();
-    let common_words = files
-        .values()
-        .flat_map(|f| f.common.iter())
-        .map(|d| crate::lang::text::fold(d))
-        .filter(|d| !d.contains(' '))
-        .collect();
+    // Single words only: a phrase is matched through the word tables.
+    let single_words = |list: fn(&LangFile) -> &Vec<String>| -> std::collections::HashSet<String> {
+        files
+            .values()
+            .flat_map(list)
+            .map(|d| crate::lang::text::fold(d))
+            .filter(|d| !d.contains(' '))
+            .collect()
+    };
+    let function_words = single_words(|f| &f.drop);
+    let common_words = single_words(|f| &f.common);
     let own_common = files
         .iter()
         .map(|(code, f)| {

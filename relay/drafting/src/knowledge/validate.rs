@@ -635,7 +635,7 @@ fn variant(
         ));
     }
     let (stock, mut unlimited) = stock(&format!("{at}.stock"), raw.stock)?;
-    // A service's options (a basic or a full tune-up) are as unlimited as the service.
+    // A service's options (a basic or a complete service) are as unlimited as the service.
     unlimited |= item_unlimited && stock.is_none();
     if stock.is_none() && !unlimited && !made_to_order {
         return Err(KnowledgeError::invalid(
