@@ -872,7 +872,7 @@ fn a_model_the_catalog_names_is_no_order_and_a_named_place_finds_its_sentence() 
 }
 
 #[test]
-fn a_payment_to_confirm_and_pain_go_to_a_person() {
+fn payments_to_confirm_and_pain_are_handed_off() {
     let bikes = dev("switchback");
     handed(
         &bikes,
