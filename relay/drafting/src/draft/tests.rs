@@ -734,7 +734,11 @@ fn everyday_words_ask_about_nothing_unknown() {
         &[],
     );
     // A product the catalog lacks is still one.
-    handed(&bikes, "do you sell saddlebags?", "not in the catalog: saddlebags");
+    handed(
+        &bikes,
+        "do you sell saddlebags?",
+        "not in the catalog: saddlebags",
+    );
 }
 
 #[test]
