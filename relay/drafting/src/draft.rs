@@ -1010,7 +1010,7 @@ impl Drafter {
             .variants
             .iter()
             .flat_map(|v| v.options.keys())
-            .any(|k| text::tokens(k).iter().any(|t| t == word))
+            .any(|k| text::tokens(k).iter().any(|t| lang::senses(t).iter().any(|s| s == word)))
         {
             return false;
         }
@@ -1030,7 +1030,11 @@ impl Drafter {
             .variants
             .iter()
             .flat_map(|v| v.options.keys())
-            .any(|k| text::tokens(k).iter().any(|t| tokens.contains(t)));
+            .any(|k| {
+                text::tokens(k)
+                    .iter()
+                    .any(|t| lang::senses(t).iter().any(|s| tokens.contains(s)))
+            });
         let word_valued = item.variants.iter().any(|v| {
             v.colour.is_some()
                 || v.options.values().any(|val| {

@@ -547,6 +547,19 @@ pub fn canonical(lang: Language, tokens: &[String]) -> Vec<String> {
     out
 }
 
+/// `word` and what any loaded language's customer words make of it (`tom` → `shade`): an
+/// owner names an option's kind in their own language, the customer's words arrive mapped.
+#[must_use]
+pub fn senses(word: &str) -> Vec<String> {
+    let mut out = vec![word.to_string()];
+    for table in registry().words.values() {
+        if let Some(to) = table.single(word) {
+            out.extend(to.iter().filter(|t| !out.contains(t)).cloned().collect::<Vec<_>>());
+        }
+    }
+    out
+}
+
 /// `holaaa` → `hola`: runs of one letter made one.
 fn squeeze(token: &str) -> String {
     let mut out = String::with_capacity(token.len());

@@ -11,6 +11,7 @@ use super::index::{DocInput, Hit, Index, Query, TermId};
 use super::lexicon;
 use super::text;
 use crate::knowledge::{Item, ItemKind, Knowledge, Policy};
+use crate::lang;
 use std::collections::HashSet;
 
 /// Question words that are never what a catalog entry is about; left out of item queries.
@@ -402,7 +403,7 @@ pub fn unlisted_number(item: &Item, tokens: &[String]) -> Option<String> {
         }
         for (key, val) in &v.options {
             if text::tokens(val).iter().any(|t| value(t).is_some()) {
-                kinds.extend(text::tokens(key));
+                kinds.extend(text::tokens(key).iter().flat_map(|t| lang::senses(t)));
             }
         }
         if v.size
