@@ -45,6 +45,8 @@ const ITEM_QUERY_NOISE: &[&str] = &[
 
 /// Size-label words that say nothing about which variant (`All Size`, `20 cm`).
 const VARIANT_NOISE: &[&str] = &["size", "cm", "of", "ukuran", "all"];
+/// Words of an option label that make it the one of two (`front and rear`, `pair`).
+const PAIR_WORDS: &[&str] = &["and", "both", "pair", "two", "2", "&"];
 
 /// The catalog's index.
 pub struct Catalog {
@@ -353,15 +355,22 @@ pub fn variants(item: &Item, tokens: &[String], size_cue: bool) -> VariantAsk {
         })
         .cloned()
         .collect();
+    // "bleed both brakes" names the option of two (`front and rear`, `pair`, `2 wheels`).
+    let both = present.contains("both");
     let mut best = 0;
     let mut matched = Vec::new();
     for (i, v) in item.variants.iter().enumerate() {
         // Size, colour and every other option (`iPhone 13`, `200 ml`).
         let label = v.label();
+        let pair = both
+            && text::tokens(&label)
+                .iter()
+                .any(|t| PAIR_WORDS.contains(&t.as_str()));
         let score = text::stems(&label)
             .iter()
             .filter(|s| !VARIANT_NOISE.contains(&s.as_str()) && present.contains(*s))
-            .count();
+            .count()
+            + usize::from(pair);
         if score > best {
             best = score;
             matched.clear();
@@ -380,21 +389,14 @@ pub fn variants(item: &Item, tokens: &[String], size_cue: bool) -> VariantAsk {
 /// count ("2 of them") is not an option.
 #[must_use]
 pub fn unlisted_number(item: &Item, tokens: &[String]) -> Option<String> {
-    let value = |t: &str| -> Option<u64> {
-        t.chars()
-            .all(|c| c.is_ascii_digit())
-            .then(|| t.parse().ok())
-            .flatten()
-    };
-    let mut numbers: HashSet<u64> = HashSet::new();
+    let numbers = option_numbers(item);
     let mut padded = false;
     let mut units: HashSet<String> = HashSet::new();
     let mut kinds: HashSet<String> = HashSet::new();
     for v in &item.variants {
         let label = text::tokens(&v.label());
         for (i, t) in label.iter().enumerate() {
-            if let Some(n) = value(t) {
-                numbers.insert(n);
+            if value(t).is_some() {
                 padded |= t.len() > 1 && t.starts_with('0');
                 if let Some(u) = label.get(i + 1).filter(|u| value(u).is_none()) {
                     units.insert(u.clone());
@@ -426,6 +428,24 @@ pub fn unlisted_number(item: &Item, tokens: &[String]) -> Option<String> {
         let shaped = padded && t.len() > 1 && t.starts_with('0');
         (unit || kind || shaped).then(|| t.clone())
     })
+}
+
+/// A token that is a whole number, as its value.
+fn value(t: &str) -> Option<u64> {
+    t.chars()
+        .all(|c| c.is_ascii_digit())
+        .then(|| t.parse().ok())
+        .flatten()
+}
+
+/// The whole numbers `item`'s variant labels name (`25`, `28`, `32` of `700c 32 mm`).
+#[must_use]
+pub fn option_numbers(item: &Item) -> HashSet<u64> {
+    item.variants
+        .iter()
+        .flat_map(|v| text::tokens(&v.label()))
+        .filter_map(|t| value(&t))
+        .collect()
 }
 
 /// The policies' index and which policies serve which kind of question.
