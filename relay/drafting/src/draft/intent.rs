@@ -100,6 +100,7 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
         && (cues.weekday.is_some()
             || cues.holiday
             || cues.calendar_date
+            || names_month_or_day(tokens)
             || TIME_CONTEXT.iter().any(|c| has(c)))
     {
         cues.strong.insert(Intent::Hours);
@@ -207,6 +208,18 @@ const TIME_CONTEXT: &[&str] = &[
     "until", "till", "til", "hari ini", "besok", "jam", "sekarang", "shop", "store", "toko",
     "still",
 ];
+
+/// A month alone ("closed in february?") or a day of the month after an article ("abren
+/// el 25?", "buka tgl 5?"): not a full date, but a day, which `open` and `close` ask about.
+fn names_month_or_day(tokens: &[String]) -> bool {
+    let is_day = |t: &str| t.parse::<u32>().is_ok_and(|n| (1..=31).contains(&n));
+    tokens
+        .iter()
+        .any(|t| lexicon::MONTHS.contains(&t.as_str()))
+        || tokens.windows(2).any(|w| {
+            matches!(w[0].as_str(), "el" | "dia" | "the" | "tgl" | "tanggal") && is_day(&w[1])
+        })
+}
 
 fn calendar_date(tokens: &[String], raw: &str) -> bool {
     let is_day = |t: &str| t.parse::<u32>().is_ok_and(|n| (1..=31).contains(&n));
