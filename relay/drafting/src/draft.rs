@@ -456,7 +456,14 @@ impl Drafter {
                 )
             })
             .collect();
-        self.resolve_weak(&mut intents, &cues, &found, &asks, &tokens);
+        self.resolve_weak(
+            &mut intents,
+            &cues,
+            &found,
+            &asks,
+            &tokens,
+            !number.is_empty(),
+        );
         let how_long = lexicon::contains_phrase(&tokens, "how long")
             || tokens
                 .iter()
@@ -887,7 +894,14 @@ impl Drafter {
         found: &[Found],
         asks: &[VariantAsk],
         tokens: &[String],
+        has_number: bool,
     ) {
+        if intents.contains(&Intent::OrderStatus) && !has_number && asks_pickup(tokens) {
+            // "can I collect my order at the shop?": how orders are handed over, not where
+            // one of them is.
+            intents.remove(&Intent::OrderStatus);
+            intents.insert(Intent::Shipping);
+        }
         let core: BTreeSet<Intent> = intents
             .iter()
             .copied()
@@ -1010,7 +1024,11 @@ impl Drafter {
             .variants
             .iter()
             .flat_map(|v| v.options.keys())
-            .any(|k| text::tokens(k).iter().any(|t| lang::senses(t).iter().any(|s| s == word)))
+            .any(|k| {
+                text::tokens(k)
+                    .iter()
+                    .any(|t| lang::senses(t).iter().any(|s| s == word))
+            })
         {
             return false;
         }
@@ -1441,6 +1459,14 @@ impl Drafter {
         region: Option<&retrieve::RegionHit>,
     ) -> Result<(), String> {
         let free_asked = tokens.iter().any(|t| FREE_WORDS.contains(&t.as_str()));
+        if asks_pickup(tokens)
+            && let Some(p) = self.pickup_policy(content)
+        {
+            // "can I pick it up at your shop in Vigo?": the place is where the shop is, not
+            // a destination; the pickup policy answers.
+            self.cite_policy(reply, p, content, POLICY_SENTENCES);
+            return Ok(());
+        }
         if let Some(hit) = region {
             let r = &self.k.business.shipping_regions[hit.region];
             reply.say(words.region(r, &hit.place));
@@ -1784,6 +1810,41 @@ impl Drafter {
         }
     }
 
+    /// The policy about collecting orders at the shop: one whose key or title names it,
+    /// else one whose text does; of several, the one the message's words find best.
+    fn pickup_policy(&self, content: &[String]) -> Option<usize> {
+        let names_pickup = |words: &str| {
+            text::tokens(words)
+                .iter()
+                .flat_map(|w| lang::senses(w))
+                .any(|t| PICKUP_WORDS.contains(&t.as_str()))
+        };
+        let ranked: Vec<usize> = self
+            .policies
+            .search(content)
+            .iter()
+            .map(|h| h.policy)
+            .chain(0..self.k.policies.len())
+            .collect();
+        let titled = |p: &&usize| {
+            let policy = &self.k.policies[**p];
+            names_pickup(&format!(
+                "{} {}",
+                policy.key.replace('_', " "),
+                policy.title
+            ))
+        };
+        ranked
+            .iter()
+            .find(titled)
+            .or_else(|| {
+                ranked
+                    .iter()
+                    .find(|p| names_pickup(&self.k.policies[**p].text))
+            })
+            .copied()
+    }
+
     /// A question of a message with several that names something the knowledge does not
     /// know and asks nothing the drafter recognises: answering the rest would read as if
     /// that part were answered too.
@@ -1978,6 +2039,24 @@ const CATCH_ALL_WORDS: &[&str] = &[
 
 /// Words that ask whether shipping is free.
 const FREE_WORDS: &[&str] = &["free", "gratis", "threshold", "minimum", "gratuito"];
+/// Words of a policy about collecting orders at the shop, in the languages owners write.
+const PICKUP_WORDS: &[&str] = &[
+    "pickup",
+    "collect",
+    "collection",
+    "recogida",
+    "levantamento",
+    "retirada",
+];
+
+/// Whether the customer asks to collect rather than have it sent ("pick it up", "recoger").
+fn asks_pickup(tokens: &[String]) -> bool {
+    tokens
+        .iter()
+        .any(|t| matches!(t.as_str(), "pickup" | "collect"))
+        || tokens.windows(2).any(|w| w[0] == "pick" && w[1] == "up")
+        || tokens.windows(3).any(|w| w[0] == "pick" && w[2] == "up")
+}
 /// Words that ask how soon an order leaves.
 const DISPATCH_WORDS: &[&str] = &[
     "today",

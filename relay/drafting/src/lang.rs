@@ -554,7 +554,12 @@ pub fn senses(word: &str) -> Vec<String> {
     let mut out = vec![word.to_string()];
     for table in registry().words.values() {
         if let Some(to) = table.single(word) {
-            out.extend(to.iter().filter(|t| !out.contains(t)).cloned().collect::<Vec<_>>());
+            out.extend(
+                to.iter()
+                    .filter(|t| !out.contains(t))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
         }
     }
     out

@@ -213,9 +213,7 @@ const TIME_CONTEXT: &[&str] = &[
 /// el 25?", "buka tgl 5?"): not a full date, but a day, which `open` and `close` ask about.
 fn names_month_or_day(tokens: &[String]) -> bool {
     let is_day = |t: &str| t.parse::<u32>().is_ok_and(|n| (1..=31).contains(&n));
-    tokens
-        .iter()
-        .any(|t| lexicon::MONTHS.contains(&t.as_str()))
+    tokens.iter().any(|t| lexicon::MONTHS.contains(&t.as_str()))
         || tokens.windows(2).any(|w| {
             matches!(w[0].as_str(), "el" | "dia" | "the" | "tgl" | "tanggal") && is_day(&w[1])
         })

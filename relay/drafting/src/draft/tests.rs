@@ -922,3 +922,82 @@ fn goods_named_in_the_customers_language_find_an_english_catalog() {
         &["$50.00"],
     );
 }
+
+#[test]
+fn an_option_kind_named_in_the_owners_language_is_the_customers() {
+    // The owner wrote the shades as `tom` (Portuguese); a Spanish customer says `tono`.
+    let sun = dev("areiaclara");
+    answers(
+        &sun,
+        "hay tono 02 en la base con spf?",
+        "es",
+        &["sku:AC-SOL-COR"],
+        &["02 Duna"],
+    );
+    // `32` beside `wide` is a width the tire lists, not an option it lacks.
+    let bikes = dev("loggerhead");
+    answers(
+        &bikes,
+        "the gatorskin 28 wide, got any?",
+        "en",
+        &["sku:LC-TR-GATOR"],
+        &["28 mm"],
+    );
+}
+
+#[test]
+fn both_names_the_option_of_two() {
+    let bikes = dev("mesilla");
+    answers(
+        &bikes,
+        "what would a bleed of both my brakes cost",
+        "en",
+        &["sku:MV-SV-BLEED"],
+        &["$75.00"],
+    );
+}
+
+#[test]
+fn a_child_word_finds_the_kids_item_and_family_words_ask_nothing() {
+    let bikes = dev("loggerhead");
+    answers(
+        &bikes,
+        "ada helm anak yg XS?",
+        "id",
+        &["sku:LC-HM-KIDS"],
+        &[],
+    );
+    answers(
+        &bikes,
+        "tube 26 schrader? for my daughter's bike",
+        "en",
+        &["sku:LC-TB-01"],
+        &[],
+    );
+}
+
+#[test]
+fn open_beside_a_day_of_the_month_asks_for_hours() {
+    let flowers = dev("azahar");
+    answers(&flowers, "abren el 31?", "es", &["business:hours"], &[]);
+}
+
+#[test]
+fn collecting_at_the_shop_is_answered_by_the_pickup_policy() {
+    let skin = dev("lua");
+    answers(
+        &skin,
+        "puedo recoger mi pedido en la tienda?",
+        "es",
+        &["policy:recogida"],
+        &[],
+    );
+    let bakery = load("bakery");
+    check(
+        &bakery,
+        "can I collect my order at the bakery?",
+        &[Shipping],
+        &["policy:pickup"],
+        &[],
+    );
+}
