@@ -1034,12 +1034,15 @@ impl Drafter {
         }
         // "32 wide" beside a width the item lists names that option; beside a number it
         // lacks ("model 9"), the word may name an option it does not have.
-        let listed = retrieve::option_numbers(&self.k.items[item]);
+        let listed = retrieve::OptionNumbers::of(&self.k.items[item]);
         let number = |t: &String| {
             !t.is_empty()
                 && t.chars().all(|c| c.is_ascii_digit())
-                && !t.parse::<u64>().is_ok_and(|n| listed.contains(&n))
+                && !t.parse::<u64>().is_ok_and(|n| listed.lists(n))
         };
+        if word.parse::<u64>().is_ok_and(|n| listed.lists(n)) {
+            return false;
+        }
         if word.chars().any(|c| c.is_ascii_digit())
             || tokens
                 .windows(2)

@@ -49,6 +49,13 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
             cues.weak.insert(group.intent);
         }
     }
+    // "$$?", "€?": a currency sign standing alone asks what it costs.
+    if raw.split_whitespace().any(|w| {
+        let w = w.trim_end_matches(['?', '!', '.']);
+        !w.is_empty() && w.chars().all(|c| matches!(c, '$' | '€' | '£'))
+    }) {
+        cues.strong.insert(Intent::Price);
+    }
     // `P` alone is how many Indonesians open a chat.
     let words: Vec<&String> = tokens.iter().filter(|t| !t.is_empty()).collect();
     if words.len() == 1 && matches!(words[0].as_str(), "p" | "pp" | "ping") {

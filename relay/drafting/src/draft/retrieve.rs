@@ -389,7 +389,7 @@ pub fn variants(item: &Item, tokens: &[String], size_cue: bool) -> VariantAsk {
 /// count ("2 of them") is not an option.
 #[must_use]
 pub fn unlisted_number(item: &Item, tokens: &[String]) -> Option<String> {
-    let numbers = option_numbers(item);
+    let numbers = OptionNumbers::of(item);
     let mut padded = false;
     let mut units: HashSet<String> = HashSet::new();
     let mut kinds: HashSet<String> = HashSet::new();
@@ -420,7 +420,7 @@ pub fn unlisted_number(item: &Item, tokens: &[String]) -> Option<String> {
     }
     tokens.iter().enumerate().find_map(|(i, t)| {
         let n = value(t)?;
-        if numbers.contains(&n) {
+        if numbers.lists(n) {
             return None;
         }
         let unit = tokens.get(i + 1).is_some_and(|u| units.contains(u));
@@ -438,14 +438,70 @@ fn value(t: &str) -> Option<u64> {
         .flatten()
 }
 
-/// The whole numbers `item`'s variant labels name (`25`, `28`, `32` of `700c 32 mm`).
-#[must_use]
-pub fn option_numbers(item: &Item) -> HashSet<u64> {
-    item.variants
-        .iter()
-        .flat_map(|v| text::tokens(&v.label()))
-        .filter_map(|t| value(&t))
-        .collect()
+/// The whole numbers `item`'s variant labels name (`25`, `28`, `32` of `700c 32 mm`) and
+/// the ranges they span (`700x25-32c` fits a 28, `48-52 cm` a 50).
+#[derive(Debug, Default)]
+pub struct OptionNumbers {
+    numbers: HashSet<u64>,
+    ranges: Vec<(u64, u64)>,
+}
+
+impl OptionNumbers {
+    #[must_use]
+    pub fn of(item: &Item) -> OptionNumbers {
+        let mut out = OptionNumbers::default();
+        for v in &item.variants {
+            let label = v.label();
+            out.numbers
+                .extend(text::tokens(&label).iter().filter_map(|t| value(t)));
+            // Digits joined by a dash, read on the label itself (tokens drop the dash).
+            let runs: Vec<(usize, usize)> = digit_runs(&label);
+            for pair in runs.windows(2) {
+                let between = &label[pair[0].1..pair[1].0];
+                if matches!(between.trim(), "-" | "–")
+                    && let (Some(a), Some(b)) = (
+                        value(&label[pair[0].0..pair[0].1]),
+                        value(&label[pair[1].0..pair[1].1]),
+                    )
+                    && a < b
+                {
+                    out.ranges.push((a, b));
+                }
+            }
+        }
+        out
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.numbers.is_empty()
+    }
+
+    /// Whether `n` is a value a variant names or falls in a range one spans.
+    #[must_use]
+    pub fn lists(&self, n: u64) -> bool {
+        self.numbers.contains(&n) || self.ranges.iter().any(|&(a, b)| (a..=b).contains(&n))
+    }
+}
+
+/// Byte ranges of the runs of ASCII digits in `s`.
+fn digit_runs(s: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in s.char_indices() {
+        match (c.is_ascii_digit(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(st)) => {
+                out.push((st, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(st) = start {
+        out.push((st, s.len()));
+    }
+    out
 }
 
 /// The policies' index and which policies serve which kind of question.

@@ -95,6 +95,10 @@ pub fn stem(token: &str) -> String {
     {
         return base.to_string();
     }
+    // `dailies`, `batteries`: the plural of a word ending in `y`.
+    if t.len() > 5 && t.ends_with("ies") && t.is_ascii() {
+        return format!("{}y", &t[..t.len() - 3]);
+    }
     if t.len() > 4 && (t.ends_with("sses") || t.ends_with("shes") || t.ends_with("ches")) {
         return t[..t.len() - 2].to_string();
     }
