@@ -482,7 +482,7 @@ impl Drafter {
             // the service's own description and duration answer with (or before) the link.
             intents.insert(Intent::Product);
         }
-        let unknown = self.unknown_words(&masked);
+        let unknown = without_alternatives(self.unknown_words(&masked), &masked);
         let region = retrieve::region(&self.k, &tokens);
 
         // Intents that take the whole message.
@@ -2051,6 +2051,32 @@ const PICKUP_WORDS: &[&str] = &[
     "levantamento",
     "retirada",
 ];
+
+/// `unknown` without the words offered as the other choice to a known one: "mineral or
+/// chemical?" is answered by what the knowledge says of `mineral`.
+fn without_alternatives(unknown: Vec<String>, tokens: &[String]) -> Vec<String> {
+    // Not Spanish `o`: it is Portuguese for "the".
+    let or = |t: &str| matches!(t, "or" | "ou" | "atau" | "ato");
+    // An item's own word (masked empty) or a content word the knowledge has.
+    let is_known = |t: &String| {
+        t.is_empty()
+            || (!unknown.contains(t) && !text::is_stopword(t) && !lang::is_function_word(t))
+    };
+    let dropped: Vec<&String> = tokens
+        .windows(3)
+        .filter(|w| or(&w[1]))
+        .filter_map(|w| match (is_known(&w[0]), is_known(&w[2])) {
+            (true, false) => Some(&w[2]),
+            (false, true) => Some(&w[0]),
+            _ => None,
+        })
+        .collect();
+    unknown
+        .iter()
+        .filter(|u| !dropped.contains(u))
+        .cloned()
+        .collect()
+}
 
 /// Whether the customer asks to collect rather than have it sent ("pick it up", "recoger").
 fn asks_pickup(tokens: &[String]) -> bool {
