@@ -513,6 +513,22 @@ impl Drafter {
                     .into(),
             );
         }
+        let allergens = allergens_named(&masked);
+        if cues.allergy
+            && unknown.iter().any(|w| {
+                allergens.contains(w) && !found.iter().any(|f| self.misspells_item(w, f.item))
+            })
+        {
+            // "allergic to coconut, does the butter have any?": an allergen the item's stated
+            // list does not name is one nobody can rule out from the file.
+            return handoff(
+                &core_or_all(&intents),
+                format!(
+                    "an allergy to something the knowledge does not state ({}): a person answers",
+                    unknown.join(" ")
+                ),
+            );
+        }
         if intents.contains(&Intent::Complaint)
             && cues.late_only
             && self.order_for(message, conversation, looked_up).is_some()
@@ -2051,6 +2067,31 @@ const PICKUP_WORDS: &[&str] = &[
     "levantamento",
     "retirada",
 ];
+
+/// The words a message names as what the customer is allergic to: the word after
+/// "allergic to" (`alergica al coco`) and the one before "allergy" (`peanut allergy`).
+fn allergens_named(tokens: &[String]) -> Vec<String> {
+    const AFTER: &[&str] = &[
+        "allergic", "alergica", "alergico", "alergic", "alergia", "alergi",
+    ];
+    const BEFORE: &[&str] = &["allergy", "alergi"];
+    let content =
+        |t: &&String| !t.is_empty() && !text::is_stopword(t) && !lang::is_function_word(t);
+    let mut out = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        if AFTER.contains(&t.as_str())
+            && let Some(next) = tokens[i + 1..].iter().take(2).find(content)
+        {
+            out.push(next.clone());
+        }
+        if BEFORE.contains(&t.as_str())
+            && let Some(prev) = tokens[..i].last().filter(content)
+        {
+            out.push(prev.clone());
+        }
+    }
+    out
+}
 
 /// `unknown` without the words offered as the other choice to a known one: "mineral or
 /// chemical?" is answered by what the knowledge says of `mineral`.

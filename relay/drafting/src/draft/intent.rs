@@ -75,6 +75,11 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
             cues.signals.push(*signal);
         }
     }
+    // "my baby is 3 months old": an infant's age, even when an item's name (`Baby SPF`)
+    // took the word `baby` out of the tokens.
+    if baby_age(&super::text::tokens(raw)) && !cues.signals.contains(&Signal::Health) {
+        cues.signals.push(Signal::Health);
+    }
     // "sent the $50 deposit by Zelle, can you confirm it came in?": a payment to verify.
     if lexicon::CONFIRM_WORDS.iter().any(|c| has(c))
         && lexicon::MONEY_SENT_WORDS.iter().any(|c| has(c))
@@ -215,6 +220,25 @@ const TIME_CONTEXT: &[&str] = &[
     "until", "till", "til", "hari ini", "besok", "jam", "sekarang", "shop", "store", "toko",
     "still",
 ];
+
+/// A person's age in weeks or months beside a word for a baby or a child, or "N months
+/// old": the age of an infant, whose skin and safety a person answers for.
+fn baby_age(raw: &[String]) -> bool {
+    const UNITS: &[&str] = &[
+        "month", "months", "mo", "meses", "mes", "bulan", "bln", "week", "weeks", "semanas",
+        "minggu",
+    ];
+    const INFANT: &[&str] = &[
+        "baby", "bebe", "bebes", "bayi", "newborn", "recien", "nene", "nena", "filho", "filha",
+        "hijo", "hija", "son", "daughter", "anak", "anakku",
+    ];
+    raw.windows(2).enumerate().any(|(i, w)| {
+        w[0].chars().all(|c| c.is_ascii_digit())
+            && UNITS.contains(&w[1].as_str())
+            && (raw.get(i + 2).is_some_and(|n| n == "old")
+                || raw.iter().any(|t| INFANT.contains(&t.as_str())))
+    })
+}
 
 /// A month alone ("closed in february?") or a day of the month after an article ("abren
 /// el 25?", "buka tgl 5?"): not a full date, but a day, which `open` and `close` ask about.
