@@ -669,6 +669,24 @@ impl Drafter {
         let order = self.order_for(message, conversation, looked_up);
         if intents.contains(&Intent::OrderStatus) || order.is_some() {
             if let Some(o) = &order {
+                let raw = text::tokens(message);
+                let delivered = text::tokens(&o.status)
+                    .iter()
+                    .any(|t| lexicon::DELIVERED_WORDS.contains(&t.as_str()));
+                if delivered
+                    && lexicon::NOT_ARRIVED
+                        .iter()
+                        .any(|p| lexicon::contains_phrase(&raw, p))
+                {
+                    // "says delivered but nothing came": a lost parcel, not a status to read.
+                    return handoff(
+                        &intents_vec,
+                        format!(
+                            "order `{}` shows delivered and the customer says it did not arrive",
+                            o.number
+                        ),
+                    );
+                }
                 return self.order_reply(&words, &intents, o);
             }
             if let Some(n) = self.order_number(message, conversation)
@@ -1216,6 +1234,29 @@ impl Drafter {
             return Ok(());
         }
         if found.is_empty() {
+            // "sell used e-bikes?": words that name goods, none of ours; asking "which item?"
+            // would read as if we might have it.
+            let named: Vec<&String> = masked
+                .iter()
+                .filter(|t| {
+                    !t.is_empty()
+                        && !text::is_stopword(t)
+                        && !lang::is_function_word(t)
+                        && !lang::is_common_word(t)
+                        && !lexicon::is_cue_word(t)
+                        && !t.chars().any(|c| c.is_ascii_digit())
+                })
+                .collect();
+            if !named.is_empty() {
+                return Err(format!(
+                    "asks for something the catalog does not have: {}",
+                    named
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ));
+            }
             reply.say(words.which_item());
             reply.answer_items(intents);
             return Ok(());

@@ -1256,6 +1256,58 @@ pub const CONFIRM_WORDS: &[&str] = &[
     "konfirm",
 ];
 
+/// Words of an order status that say it was handed over (`delivered`, `entregue`).
+pub const DELIVERED_WORDS: &[&str] = &[
+    "delivered",
+    "entregado",
+    "entregada",
+    "entregue",
+    "diterima",
+    "terkirim",
+    "received",
+    "recibido",
+    "recebido",
+];
+
+/// A customer saying an order never reached them (folded, as typed).
+pub const NOT_ARRIVED: &[&str] = &[
+    "not arrived",
+    "didn t arrive",
+    "didnt arrive",
+    "never arrived",
+    "never came",
+    "never got",
+    "not received",
+    "haven t received",
+    "havent received",
+    "didn t get",
+    "didnt get",
+    "no ha llegado",
+    "no le ha llegado",
+    "no me ha llegado",
+    "no nos ha llegado",
+    "no le llego",
+    "no llego",
+    "no me llego",
+    "no nos llego",
+    "no recibi",
+    "nao chegou",
+    "nao recebi",
+    "nunca chegou",
+    "belum sampai",
+    "belum sampe",
+    "belum nyampe",
+    "blm sampai",
+    "blm nyampe",
+    "belum terima",
+    "belum diterima",
+    "ga sampai",
+    "gak sampai",
+    "ga nyampe",
+    "gak nyampe",
+    "tidak sampai",
+];
+
 /// Money the customer says they sent (with a confirm word: a payment to verify).
 pub const MONEY_SENT_WORDS: &[&str] = &[
     "deposit",
