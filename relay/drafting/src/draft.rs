@@ -514,11 +514,13 @@ impl Drafter {
             );
         }
         let allergens = allergens_named(&masked);
-        if cues.allergy
-            && unknown.iter().any(|w| {
-                allergens.contains(w) && !found.iter().any(|f| self.misspells_item(w, f.item))
-            })
-        {
+        // An allergen the file never names (`coconut` where the butter lists almond): none
+        // of it can be ruled out. (One the file names elsewhere is left to the item's list:
+        // `peanut` beside a stated `nuts` is not for a word match to decide.)
+        let unstated = |w: &String| {
+            unknown.contains(w) && !found.iter().any(|f| self.misspells_item(w, f.item))
+        };
+        if cues.allergy && allergens.iter().any(unstated) {
             // "allergic to coconut, does the butter have any?": an allergen the item's stated
             // list does not name is one nobody can rule out from the file.
             return handoff(
@@ -605,7 +607,9 @@ impl Drafter {
                         unknown.join(" ")
                     ),
                 );
-            } else if !found.is_empty() && self.asks_attribute(&found, &masked) {
+            } else if !found.is_empty()
+                && (self.asks_attribute(&found, &masked) || offers_choice(&masked))
+            {
                 // "is the wool scarf lined?": a word of the item's description or
                 // details asks what it is, not whether it is there.
                 intents.insert(Intent::Product);
@@ -1145,17 +1149,7 @@ impl Drafter {
     fn asks_attribute(&self, found: &[Found], masked: &[String]) -> bool {
         let about: HashSet<String> = found
             .iter()
-            .flat_map(|f| {
-                let item = &self.k.items[f.item];
-                let mut words = text::stems(&item.description);
-                for d in item.descriptions.values() {
-                    words.extend(text::stems(d));
-                }
-                for (k, v) in &item.details {
-                    words.extend(text::stems(&format!("{} {v}", k.replace('_', " "))));
-                }
-                words
-            })
+            .flat_map(|f| item_words(&self.k.items[f.item]))
             .filter(|w| !text::is_stopword(w))
             .collect();
         masked.iter().any(|w| {
@@ -2002,6 +1996,18 @@ fn content_words(canon: &[String], raw: &[String]) -> Vec<String> {
 /// Whether an item states what it contains: a detail named for allergens or ingredients
 /// (`allergens`, `alérgenos`, `ingredientes`, `komposisi`), or a description that says what
 /// it contains (`Contains tree nuts`, `Contiene almendra`), in any of its languages.
+/// Stems of what an item's description (every language) and details say.
+fn item_words(item: &crate::knowledge::Item) -> HashSet<String> {
+    let mut words: HashSet<String> = text::stems(&item.description).into_iter().collect();
+    for d in item.descriptions.values() {
+        words.extend(text::stems(d));
+    }
+    for (k, v) in &item.details {
+        words.extend(text::stems(&format!("{} {v}", k.replace('_', " "))));
+    }
+    words
+}
+
 fn states_allergens(item: &crate::knowledge::Item) -> bool {
     const KEYS: &[&str] = &[
         "allergen",
@@ -2110,22 +2116,28 @@ const PICKUP_WORDS: &[&str] = &[
 ];
 
 /// The words a message names as what the customer is allergic to: the word after
-/// "allergic to" (`alergica al coco`) and the one before "allergy" (`peanut allergy`).
+/// "allergic to" (`alergica al coco`, `allergy to kiwi`) and the one before "allergy"
+/// (`peanut allergy`).
 fn allergens_named(tokens: &[String]) -> Vec<String> {
-    const AFTER: &[&str] = &[
-        "allergic", "alergica", "alergico", "alergic", "alergia", "alergi",
-    ];
-    const BEFORE: &[&str] = &["allergy", "alergi"];
+    const ADJECTIVE: &[&str] = &["allergic", "alergica", "alergico", "alergic"];
+    const NOUN: &[&str] = &["allergy", "alergia", "alergi"];
+    const TO: &[&str] = &["to", "al", "a", "ao", "à", "de", "terhadap", "sama", "sm"];
     let content =
         |t: &&String| !t.is_empty() && !text::is_stopword(t) && !lang::is_function_word(t);
     let mut out = Vec::new();
     for (i, t) in tokens.iter().enumerate() {
-        if AFTER.contains(&t.as_str())
-            && let Some(next) = tokens[i + 1..].iter().take(2).find(content)
+        let after = &tokens[i + 1..];
+        let next = if ADJECTIVE.contains(&t.as_str()) {
+            after.iter().take(2).find(content)
+        } else if NOUN.contains(&t.as_str())
+            && after.first().is_some_and(|p| TO.contains(&p.as_str()))
         {
-            out.push(next.clone());
-        }
-        if BEFORE.contains(&t.as_str())
+            after.get(1).filter(content)
+        } else {
+            None
+        };
+        out.extend(next.cloned());
+        if NOUN.contains(&t.as_str())
             && let Some(prev) = tokens[..i].last().filter(content)
         {
             out.push(prev.clone());
@@ -2134,11 +2146,26 @@ fn allergens_named(tokens: &[String]) -> Vec<String> {
     out
 }
 
+/// "or" in the languages read (not Spanish `o`: it is Portuguese for "the").
+fn is_or(t: &str) -> bool {
+    matches!(t, "or" | "ou" | "atau" | "ato")
+}
+
+/// "the baby sunscreen, mineral or synthetic?": a choice between two words asks what the
+/// item is, not whether it is there.
+fn offers_choice(tokens: &[String]) -> bool {
+    tokens.windows(3).any(|w| {
+        is_or(&w[1])
+            && [&w[0], &w[2]]
+                .iter()
+                .all(|t| !text::is_stopword(t) && !lang::is_function_word(t))
+    })
+}
+
 /// `unknown` without the words offered as the other choice to a known one: "mineral or
 /// chemical?" is answered by what the knowledge says of `mineral`.
 fn without_alternatives(unknown: Vec<String>, tokens: &[String]) -> Vec<String> {
-    // Not Spanish `o`: it is Portuguese for "the".
-    let or = |t: &str| matches!(t, "or" | "ou" | "atau" | "ato");
+    let or = is_or;
     // An item's own word (masked empty) or a content word the knowledge has.
     let is_known = |t: &String| {
         t.is_empty()

@@ -200,6 +200,28 @@ fn offers_price(tokens: &[String], raw: &str) -> bool {
     };
     (1..tokens.len()).any(|i| lexicon::OFFER_WORDS.contains(&tokens[i - 1].as_str()) && amount(i))
         || percent_off(&raw)
+        || names_own_price(&super::text::tokens(&raw))
+}
+
+/// "me dejan la revisión en 150?", "faz por 40?": a price the customer names for
+/// something, with or without a currency. (English `do it for 20` is left to currency
+/// words: `do` and `take` ask for counts too, "do a cake for 20 guests".)
+fn names_own_price(raw: &[String]) -> bool {
+    const LET_HAVE: &[&str] = &[
+        "dejan", "deja", "dejas", "dejarias", "dejarian", "deixa", "deixam", "deixas", "faz",
+        "fazem", "fazes",
+    ];
+    const FOR: &[&str] = &["en", "por"];
+    let number = |t: &String| t.chars().all(|c| c.is_ascii_digit()) && !t.is_empty();
+    raw.iter().enumerate().any(|(i, t)| {
+        if !LET_HAVE.contains(&t.as_str()) {
+            return false;
+        }
+        let after = &raw[i + 1..(i + 7).min(raw.len())];
+        after
+            .windows(2)
+            .any(|w| FOR.contains(&w[0].as_str()) && number(&w[1]))
+    })
 }
 
 /// "20% off?", "un 10 % de descuento": a share off the price is a discount asked for.

@@ -1001,3 +1001,69 @@ fn collecting_at_the_shop_is_answered_by_the_pickup_policy() {
         &[],
     );
 }
+
+#[test]
+fn a_size_within_an_options_range_is_listed() {
+    // The tubes are `700x25-32c`: a 30 mm tire takes one.
+    let bikes = dev("mesilla");
+    answers(
+        &bikes,
+        "inner tube for 700x30, presta?",
+        "en",
+        &["sku:MV-TB"],
+        &[],
+    );
+}
+
+#[test]
+fn plurals_in_ies_and_a_lone_dollar_sign() {
+    let optics = dev("harbour");
+    answers(
+        &optics,
+        "the aquaday dailies 30 pack, $?",
+        "en",
+        &["sku:HO-CL-DAILY"],
+        &["$45.00"],
+    );
+}
+
+#[test]
+fn the_other_choice_of_an_or_question_is_not_an_unknown_topic() {
+    let sun = dev("areiaclara");
+    answers(
+        &sun,
+        "is the baby sunscreen mineral or synthetic?",
+        "en",
+        &["sku:AC-SOL-MINI"],
+        &["zinc"],
+    );
+}
+
+#[test]
+fn infants_unstated_allergens_lost_parcels_and_named_prices_go_to_a_person() {
+    let sun = dev("areiaclara");
+    handed(
+        &sun,
+        "is the baby sunscreen ok for my 2 months old?",
+        "health",
+    );
+    handed(
+        &sun,
+        "tengo alergia al kiwi, la manteca corporal tiene?",
+        "allergy",
+    );
+    let flowers = dev("azahar");
+    handed(
+        &flowers,
+        "el AZ-50398 figura entregado pero no me llego",
+        "did not arrive",
+    );
+    let bikes = dev("loggerhead");
+    handed(&bikes, "me dejan el tune up en 60?", "negotiation");
+}
+
+#[test]
+fn goods_that_name_no_item_are_not_met_with_which_item() {
+    let bikes = dev("loggerhead");
+    handed(&bikes, "do you sell folding scooters?", "catalog");
+}

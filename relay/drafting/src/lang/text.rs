@@ -95,10 +95,6 @@ pub fn stem(token: &str) -> String {
     {
         return base.to_string();
     }
-    // `dailies`, `batteries`: the plural of a word ending in `y`.
-    if t.len() > 5 && t.ends_with("ies") && t.is_ascii() {
-        return format!("{}y", &t[..t.len() - 3]);
-    }
     if t.len() > 4 && (t.ends_with("sses") || t.ends_with("shes") || t.ends_with("ches")) {
         return t[..t.len() - 2].to_string();
     }
@@ -418,6 +414,11 @@ const SYNONYMS: &[(&str, &[&str])] = &[
 pub fn expand(token: &str) -> Vec<String> {
     let s = stem(token);
     let mut out = vec![s.clone()];
+    // `dailies`, `batteries` are plurals of `daily`, `battery` (and `cookies` of `cookie`,
+    // which the stem keeps): both forms are looked up.
+    if token.len() > 5 && token.ends_with("ies") && token.is_ascii() {
+        out.push(format!("{}y", &token[..token.len() - 3]));
+    }
     for (word, alts) in SYNONYMS {
         if *word == token || *word == s {
             for a in *alts {
