@@ -1421,6 +1421,16 @@ impl Drafter {
                 words,
                 cues.holiday || cues.calendar_date || cues.weekday.is_none(),
             );
+            // "until what time can I order for it to arrive today?": the hours of the cut-off.
+            let ordering = tokens.iter().any(|t| {
+                matches!(
+                    t.as_str(),
+                    "order" | "pedir" | "pido" | "pesan" | "encomendar"
+                )
+            });
+            if ordering && !intents.contains(&Intent::Shipping) {
+                self.compose_dispatch(reply, words, tokens);
+            }
             reply.answered.insert(Intent::Hours);
         }
         if intents.contains(&Intent::Location) && self.compose_location(reply, words, content) {
@@ -2032,12 +2042,15 @@ fn states_allergens(item: &crate::knowledge::Item) -> bool {
             })
 }
 
-/// `tokens` with each word right after a negated auxiliary blanked: "won't light" and
-/// "doesn't turn on" use a verb, which names no item even when it spells like one.
+/// `tokens` with each word right after a negated auxiliary or a negation blanked: "won't
+/// light" and "doesn't turn on" use a verb, which names no item even when it spells like one.
 fn verbs_masked(tokens: &[String]) -> Vec<String> {
     const NEGATED: &[&str] = &[
         "wont", "cant", "cannot", "doesnt", "didnt", "isnt", "wasnt", "wouldnt", "dont", "not",
         "aint", "couldnt", "havent", "hasnt",
+        // Portuguese and Indonesian put the negation right before the verb ("não mergulha",
+        // "gak nyala"); Spanish `no` is left out: it also answers and ends questions.
+        "nao", "tidak", "tdk", "gak", "ga", "nggak", "ngga", "enggak", "gk",
     ];
     let mut out = tokens.to_vec();
     for i in 1..tokens.len() {
