@@ -934,6 +934,15 @@ impl Drafter {
         tokens: &[String],
         has_number: bool,
     ) {
+        if found.iter().any(|f| {
+            f.naming
+                .iter()
+                .any(|w| asks_pickup(std::slice::from_ref(w)))
+        }) {
+            // "can you pick up my bike from home?" where pickup is a service of the catalog:
+            // the item answers (its price, its area), not the shipping regions.
+            intents.remove(&Intent::Shipping);
+        }
         if intents.contains(&Intent::OrderStatus) && !has_number && asks_pickup(tokens) {
             // "can I collect my order at the shop?": how orders are handed over, not where
             // one of them is.
@@ -1274,7 +1283,8 @@ impl Drafter {
                     reply.say(line);
                 }
             }
-            if intents.contains(&Intent::Price) {
+            // "do you do gift cards?": a gift card's values are what there is to know of it.
+            if intents.contains(&Intent::Price) || item.kind == ItemKind::GiftCard {
                 reply.say(words.price(item, ask));
             }
             let stock_asked = intents.contains(&Intent::Availability)
