@@ -863,6 +863,7 @@ impl Drafter {
         {
             return handoff(&intents_vec, reason);
         }
+        let context = statement_words(message, detected);
         if let Err(reason) = self.compose_policies(
             &mut reply,
             &words,
@@ -871,6 +872,7 @@ impl Drafter {
             &tokens,
             region.as_ref(),
             &cues,
+            &context,
         ) {
             return handoff(&intents_vec, reason);
         }
@@ -1351,6 +1353,7 @@ impl Drafter {
         tokens: &[String],
         region: Option<&retrieve::RegionHit>,
         cues: &intent::Cues,
+        context: &HashSet<String>,
     ) -> Result<(), String> {
         if intents.contains(&Intent::Shipping) {
             self.compose_shipping(reply, words, content, tokens, region)?;
@@ -1468,8 +1471,11 @@ impl Drafter {
             let explicit: Vec<String> = asked
                 .iter()
                 .filter(|w| {
+                    // "cancellation policy? might have to move my dates": a statement beside
+                    // the question is why it is asked, not a second question.
+                    !context.contains(*w)
                     // `policy` or `terms` alone name no subject of their own.
-                    !matches!(w.as_str(), "policy" | "kebijakan" | "syarat" | "terms")
+                    && !matches!(w.as_str(), "policy" | "kebijakan" | "syarat" | "terms")
                         && (lexicon::is_policy_cue(w)
                             || !text::expand(w).iter().any(|s| {
                                 self.catalog.knows(s)
@@ -1999,6 +2005,30 @@ fn clauses(message: &str) -> Vec<&str> {
         .split_inclusive(['?', '!', '.', '\n', ';'])
         .map(str::trim)
         .filter(|c| c.chars().any(char::is_alphanumeric))
+        .collect()
+}
+
+/// Words only the message's statements use, when it also asks a question: "might have to
+/// move my dates" beside "cancellation policy?" (in the drafter's vocabulary and as written).
+fn statement_words(message: &str, lang: Language) -> HashSet<String> {
+    let all = clauses(message);
+    let (asked, told): (Vec<&str>, Vec<&str>) = all.into_iter().partition(|c| c.ends_with('?'));
+    if asked.is_empty() {
+        return HashSet::new();
+    }
+    let words = |cs: &[&str]| -> HashSet<String> {
+        cs.iter()
+            .flat_map(|c| {
+                let raw = text::tokens(c);
+                let canon = lang::canonical(lang, &raw);
+                raw.into_iter().chain(canon)
+            })
+            .collect()
+    };
+    let in_questions = words(&asked);
+    words(&told)
+        .into_iter()
+        .filter(|w| !in_questions.contains(w))
         .collect()
 }
 
