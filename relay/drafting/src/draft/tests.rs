@@ -1067,3 +1067,58 @@ fn goods_that_name_no_item_are_not_met_with_which_item() {
     let bikes = dev("loggerhead");
     handed(&bikes, "do you sell folding scooters?", "catalog");
 }
+
+#[test]
+fn a_negated_verb_names_no_item() {
+    // `mergulha` (dives) would name the dive trip; negated, it is what the wife does not do.
+    let dive = dev("arus");
+    let draft = dive.draft("o snorkel custa quanto? meu filho nao mergulha", &[]);
+    let cited: Vec<String> = draft.facts.iter().map(ToString::to_string).collect();
+    assert_eq!(cited, ["sku:AK-SN"], "{draft:?}");
+}
+
+#[test]
+fn ordering_for_today_beside_hours_says_the_cut_off() {
+    let flowers = dev("azahar");
+    answers(
+        &flowers,
+        "a q hora cierran los pedidos para entregar hoy mismo?",
+        "es",
+        &["business:hours", "business:dispatch"],
+        &["14:00"],
+    );
+}
+
+#[test]
+fn a_gift_card_is_answered_with_its_value_and_pickup_service_by_the_item() {
+    let bikes = dev("loggerhead");
+    answers(&bikes, "got gift cards?", "en", &["sku:LC-GC"], &["$"]);
+    let santiago = dev("pedalea");
+    answers(
+        &santiago,
+        "could you pick up my bike at home? cost?",
+        "en",
+        &["sku:PD-SV-RETIRO"],
+        &[],
+    );
+}
+
+#[test]
+fn a_statement_beside_a_question_is_context() {
+    let dive = dev("arus");
+    answers(
+        &dive,
+        "what's the cancellation policy? our flight could change",
+        "en",
+        &["policy:cancellation"],
+        &[],
+    );
+    let sun = dev("areiaclara");
+    answers(
+        &sun,
+        "vcs testam em animais?",
+        "pt",
+        &["policy:ingredientes"],
+        &["cruelty-free"],
+    );
+}
