@@ -1563,6 +1563,11 @@ impl Drafter {
                 reply.cite(FactRef::Business {
                     field: BusinessField::FreeShipping,
                 });
+            } else if free_asked && r.free_over.is_some() {
+                // The region's line said its threshold: that answers "free from how much?".
+                reply.cite(FactRef::Business {
+                    field: BusinessField::FreeShipping,
+                });
             }
             return Ok(());
         }
