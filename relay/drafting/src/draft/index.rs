@@ -135,7 +135,12 @@ impl Index {
                     .filter(|s| !text::is_stopword(s))
                     .cloned()
                     .collect();
-                let chosen = if content.is_empty() { all } else { content };
+                // "sin cámara" (tubeless) names the item by what it lacks: keeping the
+                // negation as a term stops a bare "cámara" from naming it in full.
+                let negated = all
+                    .iter()
+                    .any(|s| matches!(s.as_str(), "sin" | "sem" | "without" | "tanpa" | "non"));
+                let chosen = if content.is_empty() || negated { all } else { content };
                 let ids: Vec<TermId> = chosen.into_iter().map(|s| intern(s, &mut vocab)).collect();
                 if !ids.is_empty() {
                     doc_names.push(ids);
