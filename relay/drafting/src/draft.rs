@@ -513,6 +513,25 @@ impl Drafter {
                     .into(),
             );
         }
+        let sells = tokens
+            .iter()
+            .any(|t| matches!(t.as_str(), "sell" | "jual" | "dijual" | "vende" | "vendes"));
+        if sells
+            && !found.is_empty()
+            && found
+                .iter()
+                .all(|f| self.k.items[f.item].kind == ItemKind::Service)
+        {
+            // "do you sell e-bikes?" where the catalog has only e-bike service: goods it does
+            // not sell, not the service.
+            return handoff(
+                &core_or_all(&intents),
+                format!(
+                    "asks to buy goods the catalog has only as a service ({})",
+                    self.k.items[found[0].item].name
+                ),
+            );
+        }
         let allergens = allergens_named(&masked);
         // An allergen the file never names (`coconut` where the butter lists almond): none
         // of it can be ruled out. (One the file names elsewhere is left to the item's list:
