@@ -964,6 +964,19 @@ impl Drafter {
             // the item answers (its price, its area), not the shipping regions.
             intents.remove(&Intent::Shipping);
         }
+        // Opening with "if" (after a greeting or a name at most).
+        let supposes = tokens.iter().filter(|t| !t.is_empty()).take(3).any(|t| {
+            matches!(
+                t.as_str(),
+                "if" | "si" | "se" | "kalau" | "kalo" | "klo" | "seandainya" | "misalnya"
+            )
+        });
+        if intents.contains(&Intent::OrderStatus) && !has_number && supposes {
+            // "if my bike is ready and I can't come for 3 weeks, do you charge?": a what-if
+            // about the rules, not the status of a job.
+            intents.remove(&Intent::OrderStatus);
+            intents.insert(Intent::Policy);
+        }
         if intents.contains(&Intent::OrderStatus) && !has_number && asks_pickup(tokens) {
             // "can I collect my order at the shop?": how orders are handed over, not where
             // one of them is.
