@@ -502,10 +502,23 @@ impl Drafter {
             // "safe near cats?": unless the business sells for pets, a person answers.
             return handoff(&core_or_all(&intents), Signal::Safety.reason().into());
         }
+        // "sealant without latex? I'm allergic": the item's own words name what is asked
+        // (`latex-free`), which states it as well as an allergen list would.
+        let says_asked = |item: &crate::knowledge::Item| {
+            let words = item_words(item);
+            masked.iter().any(|w| {
+                !w.is_empty()
+                    && !text::is_stopword(w)
+                    && !lang::is_common_word(w)
+                    && !lexicon::is_cue_word(w)
+                    && words.contains(&text::stem(w))
+            })
+        };
         if cues.allergy
-            && !found
-                .iter()
-                .any(|f| states_allergens(&self.k.items[f.item]))
+            && !found.iter().any(|f| {
+                let item = &self.k.items[f.item];
+                states_allergens(item) || says_asked(item)
+            })
         {
             return handoff(
                 &core_or_all(&intents),
@@ -1133,6 +1146,17 @@ impl Drafter {
         }
         let item = &self.k.items[item];
         if item.variants.is_empty() {
+            return false;
+        }
+        // `sinterizadas` for `sintered`, `resina` for `resin`: the same word in the
+        // customer's language names a listed option.
+        let cognate = item
+            .variants
+            .iter()
+            .flat_map(|v| v.colour.iter().chain(v.options.values()))
+            .flat_map(|val| text::tokens(val))
+            .any(|t| shared_prefix(&t, word) >= COGNATE_PREFIX);
+        if cognate {
             return false;
         }
         let kind_named = item
@@ -2234,6 +2258,15 @@ fn allergens_named(tokens: &[String]) -> Vec<String> {
         }
     }
     out
+}
+
+/// Letters two words must share from the start to be taken for the same word in two
+/// languages (`sinter-`, `resin-`).
+const COGNATE_PREFIX: usize = 5;
+
+/// How many leading characters `a` and `b` share.
+fn shared_prefix(a: &str, b: &str) -> usize {
+    a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
 }
 
 /// "or" in the languages read (not Spanish `o`: it is Portuguese for "the").

@@ -140,7 +140,11 @@ impl Index {
                 let negated = all
                     .iter()
                     .any(|s| matches!(s.as_str(), "sin" | "sem" | "without" | "tanpa" | "non"));
-                let chosen = if content.is_empty() || negated { all } else { content };
+                let chosen = if content.is_empty() || negated {
+                    all
+                } else {
+                    content
+                };
                 let ids: Vec<TermId> = chosen.into_iter().map(|s| intern(s, &mut vocab)).collect();
                 if !ids.is_empty() {
                     doc_names.push(ids);
