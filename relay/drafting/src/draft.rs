@@ -977,14 +977,7 @@ impl Drafter {
             // the item answers (its price, its area), not the shipping regions.
             intents.remove(&Intent::Shipping);
         }
-        // Opening with "if" (after a greeting or a name at most).
-        let supposes = tokens.iter().filter(|t| !t.is_empty()).take(3).any(|t| {
-            matches!(
-                t.as_str(),
-                "if" | "si" | "se" | "kalau" | "kalo" | "klo" | "seandainya" | "misalnya"
-            )
-        });
-        if intents.contains(&Intent::OrderStatus) && !has_number && supposes {
+        if intents.contains(&Intent::OrderStatus) && !has_number && opens_with_if(tokens) {
             // "if my bike is ready and I can't come for 3 weeks, do you charge?": a what-if
             // about the rules, not the status of a job.
             intents.remove(&Intent::OrderStatus);
@@ -2258,6 +2251,16 @@ fn allergens_named(tokens: &[String]) -> Vec<String> {
         }
     }
     out
+}
+
+/// Whether the message opens with "if" (after a greeting or a name at most).
+fn opens_with_if(tokens: &[String]) -> bool {
+    tokens.iter().filter(|t| !t.is_empty()).take(3).any(|t| {
+        matches!(
+            t.as_str(),
+            "if" | "si" | "se" | "kalau" | "kalo" | "klo" | "seandainya" | "misalnya"
+        )
+    })
 }
 
 /// Letters two words must share from the start to be taken for the same word in two

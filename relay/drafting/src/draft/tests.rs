@@ -1122,3 +1122,76 @@ fn a_statement_beside_a_question_is_context() {
         &["cruelty-free"],
     );
 }
+
+#[test]
+fn once_opened_asks_shelf_life_not_opening_hours() {
+    let sea = dev("marnota");
+    answers(
+        &sea,
+        "o protetor dura quanto depois de aberto?",
+        "pt",
+        &["policy:validade"],
+        &[],
+    );
+}
+
+#[test]
+fn what_if_questions_about_a_finished_job_are_policy_questions() {
+    let bikes = dev("rillito");
+    answers(
+        &bikes,
+        "if my repair is done and i'm away for 3 weeks, do you charge storage?",
+        "en",
+        &["policy:storage"],
+        &[],
+    );
+}
+
+#[test]
+fn tubes_are_not_the_tubeless_service_and_services_are_not_goods() {
+    let bikes = dev("rillito");
+    answers(&bikes, "hay camaras 29?", "es", &["sku:RW-TUBE"], &[]);
+    handed(&bikes, "do you sell electric bikes?", "only as a service");
+    answers(
+        &bikes,
+        "quanto pra consertar pneu furado?",
+        "pt",
+        &["sku:RW-SV-FLAT"],
+        &[],
+    );
+}
+
+#[test]
+fn an_allergy_the_item_speaks_to_and_a_cognate_option_are_answered() {
+    let bikes = dev("rillito");
+    answers(
+        &bikes,
+        "allergic to latex, is your sealant ok?",
+        "en",
+        &["sku:RW-SEAL"],
+        &[],
+    );
+    answers(
+        &bikes,
+        "pastillas resina para shimano, hay?",
+        "es",
+        &["sku:RW-PADS"],
+        &[],
+    );
+}
+
+#[test]
+fn refund_demands_and_which_to_get_go_to_a_person() {
+    let sea = dev("marnota");
+    handed(
+        &sea,
+        "el serum llego derramado, devuelvan mi dinero",
+        "complaint",
+    );
+    let bikes = dev("rillito");
+    handed(
+        &bikes,
+        "which helmet should i get for commuting?",
+        "recommendation",
+    );
+}
