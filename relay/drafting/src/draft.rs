@@ -489,7 +489,11 @@ impl Drafter {
         if let Some(signal) = cues.signals.iter().find(|s| {
             matches!(
                 s,
-                Signal::Health | Signal::Legal | Signal::Safety | Signal::PaymentDone
+                Signal::Health
+                    | Signal::Legal
+                    | Signal::Safety
+                    | Signal::PaymentDone
+                    | Signal::Person
             )
         }) {
             return handoff(&core_or_all(&intents), signal.reason().into());
@@ -1148,7 +1152,10 @@ impl Drafter {
             .iter()
             .flat_map(|v| v.colour.iter().chain(v.options.values()))
             .flat_map(|val| text::tokens(val))
-            .any(|t| shared_prefix(&t, word) >= COGNATE_PREFIX);
+            .any(|t| {
+                shared_prefix(&t, word) >= COGNATE_PREFIX
+                    || lang::senses(&t).iter().any(|s| s == word)
+            });
         if cognate {
             return false;
         }
@@ -1201,7 +1208,11 @@ impl Drafter {
                         | "very"
                 )
         });
-        !described && (variant_cue || kind_named || (word_valued && near_name))
+        // In a long message, a word far from the item's name is the customer's story
+        // ("my hairdresser said my scalp is oily…"), not an option they ask for.
+        let short = tokens.iter().filter(|t| !text::is_stopword(t)).count() <= SHORT_MESSAGE;
+        !described
+            && (((variant_cue || kind_named) && (short || near_name)) || (word_valued && near_name))
     }
 
     /// Whether the message's words beyond the item's name are words of the item's own
@@ -2262,6 +2273,10 @@ fn opens_with_if(tokens: &[String]) -> bool {
         )
     })
 }
+
+/// Content words up to which a message is short enough that any unknown word in it may
+/// be an option asked for.
+const SHORT_MESSAGE: usize = 12;
 
 /// Letters two words must share from the start to be taken for the same word in two
 /// languages (`sinter-`, `resin-`).

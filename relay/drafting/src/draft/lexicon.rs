@@ -714,6 +714,8 @@ pub enum Signal {
     Legal,
     /// Someone's safety: an accident, an injury, a failure that put someone at risk.
     Safety,
+    /// The customer asks to talk to a person.
+    Person,
 }
 
 impl Signal {
@@ -730,6 +732,7 @@ impl Signal {
             }
             Signal::Legal => "a legal matter: a person answers",
             Signal::Safety => "someone's safety: a person answers",
+            Signal::Person => "asks to talk to a person",
         }
     }
 }
@@ -1005,6 +1008,25 @@ pub const SIGNAL_CUES: &[(Signal, &[&str])] = &[
         ],
     ),
     (
+        Signal::Person,
+        &[
+            "a person",
+            "real person",
+            "a human",
+            "talk to someone",
+            "speak to someone",
+            "una persona",
+            "con alguien",
+            "uma pessoa",
+            "com alguem",
+            "atendente",
+            "dengan orang",
+            "sama orang",
+            "dengan admin",
+            "sama admin",
+        ],
+    ),
+    (
         Signal::Design,
         &["design", "desain", "tema", "theme", "karakter", "character"],
     ),
@@ -1254,6 +1276,9 @@ pub const CONFIRM_WORDS: &[&str] = &[
     "confirman",
     "confirmen",
     "confirmar",
+    "confirmais",
+    "confirmas",
+    "confirmes",
     "confirmam",
     "confirmem",
     "konfirmasi",

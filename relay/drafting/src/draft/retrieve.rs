@@ -366,9 +366,13 @@ pub fn variants(item: &Item, tokens: &[String], size_cue: bool) -> VariantAsk {
             && text::tokens(&label)
                 .iter()
                 .any(|t| PAIR_WORDS.contains(&t.as_str()));
+        // A label in the owner's language (`Cobre`) matches the customer's (`copper`).
         let score = text::stems(&label)
             .iter()
-            .filter(|s| !VARIANT_NOISE.contains(&s.as_str()) && present.contains(*s))
+            .filter(|s| {
+                !VARIANT_NOISE.contains(&s.as_str())
+                    && (present.contains(*s) || lang::senses(s).iter().any(|x| present.contains(x)))
+            })
             .count()
             + usize::from(pair);
         if score > best {
