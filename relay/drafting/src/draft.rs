@@ -789,8 +789,12 @@ impl Drafter {
         // Of those, the ones that may be an option value of a named item: "the charger
         // for model 9?" asks for a model the catalog does not list, "cantik banget!" for none.
         let variant_cue = cues.strong.contains(&Intent::Variant);
+        // In a long message only the asking sentence names options: the rest is the
+        // customer's story ("my hairdresser said…", "brakes squeal, chain is orange").
+        let asking = asking_words(message, detected);
         let options: Vec<String> = foreign
             .iter()
+            .filter(|w| asking.as_ref().is_none_or(|a| a.contains(*w)))
             .filter(|w| {
                 found
                     .iter()
@@ -1208,11 +1212,7 @@ impl Drafter {
                         | "very"
                 )
         });
-        // In a long message, a word far from the item's name is the customer's story
-        // ("my hairdresser said my scalp is oily…"), not an option they ask for.
-        let short = tokens.iter().filter(|t| !text::is_stopword(t)).count() <= SHORT_MESSAGE;
-        !described
-            && (((variant_cue || kind_named) && (short || near_name)) || (word_valued && near_name))
+        !described && (variant_cue || kind_named || (word_valued && near_name))
     }
 
     /// Whether the message's words beyond the item's name are words of the item's own
@@ -2277,6 +2277,36 @@ fn opens_with_if(tokens: &[String]) -> bool {
 /// Content words up to which a message is short enough that any unknown word in it may
 /// be an option asked for.
 const SHORT_MESSAGE: usize = 12;
+
+/// In a long message (more than `SHORT_MESSAGE` content words over several sentences),
+/// the words of its questions, or of its last sentence when none ends in `?`, in the
+/// drafter's vocabulary and as written; `None` for a short one, where every word counts.
+fn asking_words(message: &str, lang: Language) -> Option<HashSet<String>> {
+    let all = clauses(message);
+    let content = text::tokens(message)
+        .iter()
+        .filter(|t| !text::is_stopword(t))
+        .count();
+    if all.len() < 2 || content <= SHORT_MESSAGE {
+        return None;
+    }
+    let asked: Vec<&str> = all.iter().copied().filter(|c| c.ends_with('?')).collect();
+    let chosen = if asked.is_empty() {
+        all.last().copied().into_iter().collect()
+    } else {
+        asked
+    };
+    Some(
+        chosen
+            .iter()
+            .flat_map(|c| {
+                let raw = text::tokens(c);
+                let canon = lang::canonical(lang, &raw);
+                raw.into_iter().chain(canon)
+            })
+            .collect(),
+    )
+}
 
 /// Letters two words must share from the start to be taken for the same word in two
 /// languages (`sinter-`, `resin-`).
