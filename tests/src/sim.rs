@@ -318,6 +318,23 @@ impl SimApi {
         Ok(calls)
     }
 
+    /// How many send calls (`POST …/messages`) the simulator has received and not yet
+    /// answered: one whose sender died is still delivered, and only then recorded.
+    ///
+    /// # Errors
+    /// Connection failures.
+    pub async fn sends_in_flight(&self) -> anyhow::Result<u64> {
+        let v = self
+            .expect(
+                Method::GET,
+                "/_sim/calls?path_kind=messages&method=POST",
+                None,
+                200,
+            )
+            .await?;
+        v["in_flight"].as_u64().context("no in_flight count")
+    }
+
     /// Forgets the recorded calls.
     ///
     /// # Errors

@@ -1,7 +1,8 @@
 //! Several relays as one (PostgreSQL only; issue 19): two relay processes on one database,
 //! desks on each, signed webhooks into both and replies queued through both while the
 //! simulator holds each send 300 ms. The relay holding the tenant's outbox lease is killed
-//! with `kill -9`; the survivor's clock is moved past the lease instead of sleeping. Then:
+//! with `kill -9` while a send is in flight; once Meta has answered it, the survivor's clock
+//! is moved past the lease instead of sleeping. Then:
 //! every acknowledged webhook is stored exactly once, every approved reply reached Meta
 //! exactly once (the simulator's call log), and a desk on the survivor saw every event of
 //! the tenant's log — those ingested or sent by the dead relay too — once, in order.
@@ -160,10 +161,11 @@ async fn two_relays_on_one_database_survive_kill_minus_nine_of_the_lease_holder(
         }));
     }
 
-    // Under load, with a send in flight: kill -9 the relay sending for the tenant.
+    // Under load, with a send in flight (its `Sending` durable, Meta holding the call):
+    // kill -9 the relay sending for the tenant, so that send is left in doubt.
     acks_seen.wait_for(|n| *n >= 100).await.unwrap();
-    eventually("a send to be under way", WAIT, || async {
-        Ok((!fx.sim.api.send_calls().await?.is_empty()).then_some(()))
+    eventually("a send to be in flight", WAIT, || async {
+        Ok((fx.sim.api.sends_in_flight().await? > 0).then_some(()))
     })
     .await
     .unwrap();
@@ -183,6 +185,15 @@ async fn two_relays_on_one_database_survive_kill_minus_nine_of_the_lease_holder(
     for w in writers {
         w.await.unwrap();
     }
+    // In real time a lease (60 s) outlasts any call its holder made (10 s at most), so the
+    // dead holder's last send has been answered by Meta before the survivor looks it up.
+    // Only the survivor's clock jumps, so wait for that here: looked up while Meta still
+    // held it, the send would be found missing and sent again.
+    eventually("Meta to answer the dead relay's sends", WAIT, || async {
+        Ok((fx.sim.api.sends_in_flight().await? == 0).then_some(()))
+    })
+    .await
+    .unwrap();
     let sends_at_kill = fx.sim.api.send_calls().await.unwrap().len();
 
     // The dead holder's lease lapses in the survivor's time; it takes the sends over.

@@ -1132,6 +1132,8 @@ async fn fault_modes_are_observable() {
         .send()
         .await;
     assert!(held.unwrap_err().is_timeout());
+    // The sender gave up; Meta still holds the call, unrecorded, until it answers.
+    assert_eq!(f.sim.api.sends_in_flight().await.unwrap(), 1);
     eventually("the held call to be recorded", WAIT, || async {
         let calls = f.sim.api.calls().await?;
         Ok(calls
@@ -1141,6 +1143,11 @@ async fn fault_modes_are_observable() {
     })
     .await
     .unwrap();
+    assert_eq!(
+        f.sim.api.sends_in_flight().await.unwrap(),
+        0,
+        "recorded, so answered"
+    );
     assert_eq!(f.sim.api.inbox(who).await.unwrap().len(), before);
 
     // Duplicate deliveries: Meta posts twice, the relay stores once.

@@ -190,18 +190,25 @@ async fn calls(
     Query(q): Query<HashMap<String, String>>,
 ) -> Json<Value> {
     let st = sim.lock();
+    let wanted = |c: &Value| {
+        q.iter()
+            .filter(|(k, _)| matches!(k.as_str(), "path_kind" | "account" | "method"))
+            .all(|(k, v)| c[k.as_str()].as_str() == Some(v.as_str()))
+    };
     let list: Vec<Value> = st
         .records
         .calls
         .iter()
         .map(|c| json!(c))
-        .filter(|c| {
-            q.iter()
-                .filter(|(k, _)| matches!(k.as_str(), "path_kind" | "account" | "method"))
-                .all(|(k, v)| c[k.as_str()].as_str() == Some(v.as_str()))
-        })
+        .filter(|c| wanted(c))
         .collect();
-    Json(json!({ "calls": list }))
+    let in_flight = st
+        .records
+        .in_flight
+        .values()
+        .filter(|c| wanted(&json!(c)))
+        .count();
+    Json(json!({ "calls": list, "in_flight": in_flight }))
 }
 
 async fn clear_calls(State(sim): State<Arc<Sim>>) -> Json<Value> {

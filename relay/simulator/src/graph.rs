@@ -24,7 +24,7 @@ use super::Sim;
 use super::errors::{GraphError, Surface};
 use super::faults::{PathKind, Terminal};
 use super::ratelimit::Usage;
-use super::record::{CallRecord, redact_body, redact_query};
+use super::record::{CallRecord, HeldCall, redact_body, redact_query};
 use super::state::{AccountRef, State};
 use super::time::now_ms;
 use axum::body::Bytes;
@@ -413,18 +413,56 @@ pub async fn handle(
     }
 }
 
+/// A call received and not yet answered: in [`super::record::Records::in_flight`] until
+/// [`record`] takes it out, or until its task ends any other way.
+struct Held<'a> {
+    sim: &'a Sim,
+    /// `None` once taken out.
+    key: Option<u64>,
+    /// When the call arrived.
+    started: i64,
+}
+
+impl Held<'_> {
+    /// Takes the call out of flight under `st`, the lock its record is pushed under, so
+    /// whoever sees the call recorded sees it answered.
+    fn answered(mut self, st: &mut State) {
+        if let Some(key) = self.key.take() {
+            st.records.in_flight.remove(&key);
+        }
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.sim.lock().records.in_flight.remove(&key);
+        }
+    }
+}
+
 async fn serve_call(sim: Arc<Sim>, req: GraphRequest) -> Answer {
-    let started = now_ms();
-    let (op, account, scope) = {
-        let st = sim.lock();
+    let (op, account, scope, held) = {
+        let mut st = sim.lock();
         let op = route(&st, &req);
         let account = addressed_account(&st, &req, &op);
         let scope = account
             .as_deref()
             .map(|a| st.scope_ids(a))
             .unwrap_or_default();
-        (op, account, scope)
+        let key = st.records.hold(HeldCall {
+            method: req.method.to_string(),
+            path_kind: op.kind(),
+            account: account.clone(),
+        });
+        let held = Held {
+            sim: &sim,
+            key: Some(key),
+            started: now_ms(),
+        };
+        (op, account, scope, held)
     };
+    let started = held.started;
     let faults = {
         let refs: Vec<&str> = scope.iter().map(String::as_str).collect();
         sim.lock().faults.for_call(op.kind(), &refs, started)
@@ -479,7 +517,7 @@ async fn serve_call(sim: Arc<Sim>, req: GraphRequest) -> Answer {
             }
         }
     };
-    record(&sim, &req, &op, account, &answer, faults.names, started);
+    record(&sim, &req, &op, account, &answer, faults.names, held);
     answer
 }
 
@@ -530,8 +568,9 @@ fn record(
     account: Option<String>,
     answer: &Answer,
     faults: Vec<&'static str>,
-    at_ms: i64,
+    held: Held<'_>,
 ) {
+    let at_ms = held.started;
     let mut st = sim.lock();
     let token = st.token_match(req.token.as_deref(), account.as_deref());
     let proof_ok = req
@@ -560,6 +599,7 @@ fn record(
         response: answer.body.clone(),
         faults,
     });
+    held.answered(&mut st);
 }
 
 fn respond(answer: Answer) -> Response {

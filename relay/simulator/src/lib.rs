@@ -105,7 +105,7 @@
 //! | `GET /_sim/accounts` | | `{"accounts":[…]}` without tokens |
 //! | `POST /_sim/customers` | `{account, id, username?, name?, auto_read?, unavailable?}` or array | `{"customers":[…]}` |
 //! | `POST /_sim/inbound` | an action or an array (batched into one webhook per endpoint) | `{"status","dropped","posts":[{"status","statuses","dropped","webhook_seq"}],"ids":{account,customer,at_ms,mid?,comment_id?,conversation_id?,target?},"items":[ids…]}` |
-//! | `GET /_sim/calls[?path_kind=&account=&method=]` / `DELETE` | | `{"calls":[{seq,at_ms,method,path,path_kind,account,token,query,body,status,response,faults}]}` |
+//! | `GET /_sim/calls[?path_kind=&account=&method=]` / `DELETE` | | `{"calls":[{seq,at_ms,method,path,path_kind,account,token,query,body,status,response,faults}],"in_flight":n}` (`n`: calls received, not yet answered and recorded) |
 //! | `GET /_sim/webhooks` / `DELETE` | | `{"webhooks":[{seq,at_ms,endpoint,kind,account,signed_with,body,dropped,deliveries:[{status,error}],faults}]}` |
 //! | `POST /_sim/faults` | a fault or an array | `201 {"id"}` (or `{"ids"}`) |
 //! | `GET /_sim/faults`, `DELETE /_sim/faults`, `DELETE /_sim/faults/{id}` | | |

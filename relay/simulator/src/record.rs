@@ -99,13 +99,27 @@ pub struct InboxEntry {
     pub comment_id: Option<String>,
 }
 
-/// The three logs, each in arrival order with its own sequence.
+/// A Graph call received and not answered yet: held by a fault, or still being served.
+#[derive(Clone, Debug, Serialize)]
+pub struct HeldCall {
+    pub method: String,
+    pub path_kind: PathKind,
+    pub account: Option<String>,
+}
+
+/// The three logs, each in arrival order with its own sequence, and the calls not yet
+/// answered.
 #[derive(Default, Debug)]
 pub struct Records {
     pub calls: Vec<CallRecord>,
     pub webhooks: Vec<WebhookRecord>,
     pub inbox: Vec<InboxEntry>,
+    /// A call leaves this only once it is in `calls` and its effects (an inbox entry, a
+    /// conversation message) are in place, so "none held" means Meta's side is settled:
+    /// a caller that died mid-call cannot still change what a later lookup finds.
+    pub in_flight: BTreeMap<u64, HeldCall>,
     next: u64,
+    next_held: u64,
 }
 
 impl Records {
@@ -113,6 +127,22 @@ impl Records {
     pub fn seq(&mut self) -> u64 {
         self.next += 1;
         self.next
+    }
+
+    /// Forgets the logs; calls in flight stay counted, since they are still being served.
+    pub fn forget(&mut self) {
+        *self = Records {
+            in_flight: std::mem::take(&mut self.in_flight),
+            next_held: self.next_held,
+            ..Records::default()
+        };
+    }
+
+    /// Counts `call` in flight; answers the key [`Records::in_flight`] holds it under.
+    pub fn hold(&mut self, call: HeldCall) -> u64 {
+        self.next_held += 1;
+        self.in_flight.insert(self.next_held, call);
+        self.next_held
     }
 }
 

@@ -264,13 +264,17 @@ impl State {
         );
     }
 
-    /// Everything but the accounts: customers, conversations, records, faults, limits.
+    /// Everything but the accounts: customers, conversations, records (calls in flight stay
+    /// counted), faults, limits.
     pub fn reset(&mut self) {
         let instagram = std::mem::take(&mut self.instagram);
         let whatsapp = std::mem::take(&mut self.whatsapp);
+        let mut records = std::mem::take(&mut self.records);
+        records.forget();
         *self = State {
             instagram,
             whatsapp,
+            records,
             ..State::default()
         };
     }

@@ -109,6 +109,17 @@ pub trait TenantTx {
     fn write(&mut self, changes: Changes) -> Result<(), StoreError>;
 }
 
+/// The records a step is expected to read, named before it runs so a backend whose reads are
+/// round trips can fetch them together with the step's start. Only a hint: the step may read
+/// anything else, and a backend may ignore it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Reads {
+    pub dedup: Vec<String>,
+    pub threads: Vec<ThreadId>,
+    /// Messages by Meta's id.
+    pub mids: Vec<String>,
+}
+
 /// A step run by [`Backend::tenant_step`]: owned, so a backend may run it on another thread.
 pub trait Step<R>: FnOnce(&mut dyn TenantTx) -> Result<R, StoreError> + Send + 'static {}
 impl<R, F: FnOnce(&mut dyn TenantTx) -> Result<R, StoreError> + Send + 'static> Step<R> for F {}
@@ -124,6 +135,15 @@ pub trait Backend: Send + Sync + 'static {
         tenant: &TenantId,
         step: impl Step<R>,
     ) -> Result<R, StoreError>;
+    /// [`Backend::tenant_step`], told what the step will probably read.
+    async fn tenant_step_reading<R: Send + 'static>(
+        &self,
+        tenant: &TenantId,
+        _reads: Reads,
+        step: impl Step<R>,
+    ) -> Result<R, StoreError> {
+        self.tenant_step(tenant, step).await
+    }
     /// Runs a read-only `step` (it must not call `write`); it need not wait for writers.
     async fn tenant_read<R: Send + 'static>(
         &self,

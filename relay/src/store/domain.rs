@@ -8,7 +8,7 @@
 //! events of one append see earlier ones' changes and the backend writes them at once.
 //! Nothing here knows how or where records are kept.
 
-use super::backend::{Backend, CannedChange, Changes, NewRecord, TenantTx, Watch};
+use super::backend::{Backend, CannedChange, Changes, NewRecord, Reads, TenantTx, Watch};
 use super::cluster::{Lease, Notice, Signal};
 use super::decide::{Facts, decide, named_ids};
 use super::project::{Views, project};
@@ -653,8 +653,13 @@ impl<B: Backend> Store for B {
         scope: &TenantScope,
         events: Vec<NewEvent>,
     ) -> Result<Vec<Appended>, StoreError> {
+        let mut reads = Reads::default();
+        for new in &events {
+            reads.dedup.push(new.dedup_key.clone());
+            super::project::reads(&new.body, &mut reads);
+        }
         let tenant = scope.tenant().clone();
-        self.tenant_step(scope.tenant(), move |tx| append(tx, tenant, events))
+        self.tenant_step_reading(scope.tenant(), reads, move |tx| append(tx, tenant, events))
             .await
     }
     async fn apply_command(

@@ -10,11 +10,14 @@
 //! has nothing left to do). Cross-tenant reads (routing by account id, heads at start-up)
 //! run as `chatdesk_ops`, which may only read routes, channels and heads.
 //!
-//! The rules are synchronous, so a step runs on a blocking thread and waits for each query
-//! there; the async workers never wait on the database. Values are the same bincode
+//! The rules are synchronous, so a step fetches what they will read before they run (one
+//! pipelined round trip with BEGIN, role, setting and head lock; see [`begin`]), runs them
+//! on the async worker, and sends their writes with the COMMIT (see [`commit`]): a webhook's
+//! step is two round trips and no thread hand-off. A read the rules make that was not
+//! fetched waits for its query in place ([`Blocking`]). Values are the same bincode
 //! records sled keeps, beside the columns that key and order them.
 
-use super::backend::{Backend, CannedChange, Changes, Step, TenantTx, Watch};
+use super::backend::{Backend, CannedChange, Changes, Reads, Step, TenantTx, Watch};
 use super::cluster::{Lease, Notice, Signal, appended_payload, gives_outbox_work};
 use super::{
     AgentKind, AgentRecord, ChannelChange, ChannelRecord, DeletionRecord, MessageView, Modified,
@@ -25,7 +28,10 @@ use crate::audit::{self, AuditRecord, Entry, Hash};
 use crate::principal::TenantScope;
 use crate::store::RouteKey;
 use async_trait::async_trait;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
+use deadpool_postgres::{
+    ClientWrapper, Manager, ManagerConfig, Pool, RecyclingMethod, Transaction,
+};
+use futures_util::future::{try_join, try_join_all, try_join3, try_join5};
 use protocol::canned::CannedReply;
 use protocol::codec::{decode_binary, encode_binary};
 use protocol::{
@@ -33,9 +39,10 @@ use protocol::{
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
-use tokio::runtime::Handle;
+use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio_postgres::NoTls;
 
 /// The migrations, in order; a database records the versions it has applied.
@@ -139,30 +146,194 @@ const LOCK_HEAD: &str = "INSERT INTO tenant_heads (tenant_id) VALUES ($1)
      ON CONFLICT (tenant_id) DO UPDATE SET seq = tenant_heads.seq
      RETURNING seq, hash";
 
-/// Enters the tenant and, for a writing step, locks its head: the role, the setting and
-/// the lock sent together, one round trip (the statements are prepared once per
-/// connection).
-async fn begin_step(
-    tx: &Transaction<'_>,
+const READ_DEDUP: &str = "SELECT key, seq FROM dedup WHERE tenant_id = $1 AND key = ANY($2)";
+const READ_THREADS: &str =
+    "SELECT thread_id, body FROM threads WHERE tenant_id = $1 AND thread_id = ANY($2)";
+const READ_MESSAGES: &str = "SELECT mid, body FROM messages WHERE tenant_id = $1 AND mid = ANY($2)";
+
+/// What a step's first round trip fetched for the reads it named (see [`Reads`]): `None`
+/// for a record asked for and absent.
+#[derive(Default)]
+struct Fetched {
+    dedup: HashMap<String, Option<Seq>>,
+    threads: HashMap<String, Option<ThreadView>>,
+    messages: HashMap<String, Option<MessageView>>,
+}
+
+/// Rows of `(key, body)` keyed by key, every asked-for key present.
+fn keyed<V>(
+    asked: &[&str],
+    rows: &[tokio_postgres::Row],
+    value: impl Fn(&tokio_postgres::Row) -> Result<V, StoreError>,
+) -> Result<HashMap<String, Option<V>>, StoreError> {
+    let mut out: HashMap<String, Option<V>> =
+        asked.iter().map(|k| ((*k).to_owned(), None)).collect();
+    for row in rows {
+        out.insert(row.get::<_, String>(0), Some(value(row)?));
+    }
+    Ok(out)
+}
+
+/// The rows of `stmt` for `asked` (none asked, no request).
+async fn fetch(
+    client: &ClientWrapper,
+    stmt: &tokio_postgres::Statement,
+    tenant: &str,
+    asked: &[&str],
+) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+    if asked.is_empty() {
+        return Ok(Vec::new());
+    }
+    client.query(stmt, &[&tenant, &asked]).await
+}
+
+/// A step's first round trip: BEGIN, the tenant role and setting, for a writing step the
+/// head lock, and the records `reads` names, all sent together (tokio-postgres writes the
+/// requests of futures polled together before it reads an answer, in poll order, so the
+/// reads run under the role and setting). Statements are prepared once per connection.
+async fn begin(
+    client: &ClientWrapper,
     tenant: &TenantId,
     lock: bool,
-) -> Result<Option<(Seq, Hash)>, StoreError> {
-    if !lock {
-        enter_tenant(tx, tenant).await?;
-        return Ok(None);
-    }
-    let (setting, head) =
-        futures_util::future::try_join(tx.prepare_cached(SET_TENANT), tx.prepare_cached(LOCK_HEAD))
-            .await
-            .map_err(|e| db(&e))?;
-    let (_, _, row) = futures_util::future::try_join3(
-        tx.batch_execute("SET LOCAL ROLE chatdesk_tenant"),
-        tx.execute(&setting, &[&tenant.as_str()]),
-        tx.query_one(&head, &[&tenant.as_str()]),
+    reads: &Reads,
+) -> Result<(Option<(Seq, Hash)>, Fetched), StoreError> {
+    let t = tenant.as_str();
+    let (setting, head, dedup, threads, messages) = try_join5(
+        client.prepare_cached(SET_TENANT),
+        client.prepare_cached(LOCK_HEAD),
+        client.prepare_cached(READ_DEDUP),
+        client.prepare_cached(READ_THREADS),
+        client.prepare_cached(READ_MESSAGES),
     )
     .await
     .map_err(|e| db(&e))?;
-    Ok(Some(head_of(row.get(0), row.get(1))?))
+    let keys: Vec<&str> = reads.dedup.iter().map(String::as_str).collect();
+    let thread_ids: Vec<&str> = reads.threads.iter().map(ThreadId::as_str).collect();
+    let mids: Vec<&str> = reads.mids.iter().map(String::as_str).collect();
+    let ((_, _, head_row), (dedup_rows, thread_rows, message_rows)) = try_join(
+        try_join3(
+            client.batch_execute("BEGIN; SET LOCAL ROLE chatdesk_tenant"),
+            client.execute(&setting, &[&t]),
+            async {
+                if lock {
+                    client.query_one(&head, &[&t]).await.map(Some)
+                } else {
+                    Ok(None)
+                }
+            },
+        ),
+        try_join3(
+            fetch(client, &dedup, t, &keys),
+            fetch(client, &threads, t, &thread_ids),
+            fetch(client, &messages, t, &mids),
+        ),
+    )
+    .await
+    .map_err(|e| db(&e))?;
+    let head = head_row
+        .map(|row| head_of(row.get(0), row.get(1)))
+        .transpose()?;
+    let fetched = Fetched {
+        dedup: keyed(&keys, &dedup_rows, |r| seq_of(r.get(1)))?,
+        threads: keyed(&thread_ids, &thread_rows, |r| dec(r.get::<_, &[u8]>(1)))?,
+        messages: keyed(&mids, &message_rows, |r| dec(r.get::<_, &[u8]>(1)))?,
+    };
+    Ok((head, fetched))
+}
+
+/// A transaction opened by [`begin`] on a pooled connection. Left without
+/// [`Open::committed`] (a failed, refused, read-only, cancelled or panicking step), it queues
+/// a ROLLBACK on the connection before the connection goes back to the pool, so whoever
+/// takes it next finds no transaction open (what tokio-postgres's `Transaction` does when
+/// dropped).
+struct Open<'a> {
+    client: &'a ClientWrapper,
+    done: bool,
+}
+
+impl Open<'_> {
+    fn committed(mut self) {
+        self.done = true;
+    }
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            // One poll sends the request; its answer is read and dropped by the connection.
+            let _ = futures_util::FutureExt::now_or_never(self.client.batch_execute("ROLLBACK"));
+        }
+    }
+}
+
+/// Where a step's rules wait for a read its [`Reads`] did not name.
+#[derive(Clone)]
+enum Blocking {
+    /// On the async worker the step runs on, handing its other tasks to another thread.
+    InPlace,
+    /// On a blocking thread of this runtime (a current-thread runtime, which cannot block
+    /// in place).
+    Thread(Handle),
+}
+
+impl Blocking {
+    fn on<F: std::future::Future>(&self, future: F) -> F::Output {
+        match self {
+            Blocking::InPlace => tokio::task::block_in_place(|| Handle::current().block_on(future)),
+            Blocking::Thread(handle) => handle.block_on(future),
+        }
+    }
+}
+
+/// The step's last round trip: its writes and the COMMIT, sent together. A failed write
+/// turns the COMMIT into a rollback and fails the step; acknowledged means committed.
+async fn commit(
+    client: &ClientWrapper,
+    changes: Option<&Changes>,
+    tenant: &TenantId,
+    origin: &str,
+) -> Result<(), StoreError> {
+    let batch = match changes {
+        Some(changes) => batch_of(changes, tenant, origin)?,
+        None => Batch::default(),
+    };
+    run_batch(client, &batch, true).await
+}
+
+/// Runs `batch` pipelined, with a COMMIT after it if `commit`; the first failure fails the
+/// step, and the transaction with it.
+async fn run_batch(
+    client: &ClientWrapper,
+    batch: &Batch<'_>,
+    commit: bool,
+) -> Result<(), StoreError> {
+    let prepared = try_join_all(
+        batch
+            .statements
+            .iter()
+            .map(|(sql, _)| client.prepare_cached(sql)),
+    )
+    .await
+    .map_err(|e| db(&e))?;
+    let runs = batch
+        .statements
+        .iter()
+        .zip(&prepared)
+        .map(|((_, params), stmt)| {
+            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                params.iter().map(|p| p.as_ref() as _).collect();
+            async move { client.execute(stmt, &refs).await }
+        });
+    try_join(try_join_all(runs), async {
+        if commit {
+            client.batch_execute("COMMIT").await
+        } else {
+            Ok(())
+        }
+    })
+    .await
+    .map(|_| ())
+    .map_err(|e| db(&e))
 }
 
 /// The relay's connection pool for `url` (and the parsed configuration), also what the
@@ -263,30 +434,56 @@ impl PgStore {
         self.pool.get().await.map_err(backend)
     }
 
-    /// Runs `step` on a blocking thread inside one tenant transaction (`lock`: a writing
-    /// step, which first locks the tenant's head row).
+    /// Runs `step` inside one tenant transaction (`lock`: a writing step, which first locks
+    /// the tenant's head row) in two round trips: [`begin`] with the reads `reads` names,
+    /// then [`commit`] with the step's writes (none for a read: its transaction is just
+    /// dropped). On a multi-thread runtime the rules run right here, on the async worker;
+    /// only a read the hint missed blocks, in place.
     async fn run_step<R: Send + 'static>(
         &self,
         tenant: &TenantId,
         lock: bool,
+        reads: Reads,
         step: impl Step<R>,
     ) -> Result<R, StoreError> {
-        let mut client = self.client().await?;
+        let client = self.client().await?;
+        let handle = Handle::current();
+        if handle.runtime_flavor() == RuntimeFlavor::MultiThread {
+            let open = Open {
+                client: &client,
+                done: false,
+            };
+            let (head, fetched) = begin(&client, tenant, lock, &reads).await?;
+            let mut pg = PgTx::new(
+                &client,
+                Blocking::InPlace,
+                tenant,
+                &self.origin,
+                head,
+                fetched,
+            );
+            let out = step(&mut pg)?;
+            if let Some(changes) = pg.pending.take() {
+                commit(&client, Some(&changes), tenant, &self.origin).await?;
+                open.committed();
+            }
+            return Ok(out);
+        }
         let tenant = tenant.clone();
         let origin = self.origin.clone();
-        let handle = Handle::current();
         tokio::task::spawn_blocking(move || {
-            let tx = handle.block_on(client.transaction()).map_err(|e| db(&e))?;
-            let head = handle.block_on(begin_step(&tx, &tenant, lock))?;
-            let mut pg = PgTx {
-                tx,
-                handle: &handle,
-                tenant: &tenant,
-                origin: &origin,
-                head,
+            let open = Open {
+                client: &client,
+                done: false,
             };
+            let (head, fetched) = handle.block_on(begin(&client, &tenant, lock, &reads))?;
+            let blocking = Blocking::Thread(handle.clone());
+            let mut pg = PgTx::new(&client, blocking, &tenant, &origin, head, fetched);
             let out = step(&mut pg)?;
-            handle.block_on(pg.tx.commit()).map_err(|e| db(&e))?;
+            if let Some(changes) = pg.pending.take() {
+                handle.block_on(commit(&client, Some(&changes), &tenant, &origin))?;
+                open.committed();
+            }
             Ok(out)
         })
         .await
@@ -383,14 +580,19 @@ fn head_of(seq: i64, hash: Option<Vec<u8>>) -> Result<(Seq, Hash), StoreError> {
     Ok((seq_of(seq)?, hash))
 }
 
-/// One tenant step's transaction, driven synchronously from a blocking thread.
+/// One tenant step's transaction, driven synchronously by the rules: reads come from what
+/// [`begin`] fetched, or else from a query waited for (see [`Blocking`]); the write waits
+/// for [`commit`].
 struct PgTx<'a> {
-    tx: Transaction<'a>,
-    handle: &'a Handle,
+    client: &'a ClientWrapper,
+    blocking: Blocking,
     tenant: &'a TenantId,
     origin: &'a str,
     /// The head as locked at the step's start (writing steps only).
     head: Option<(Seq, Hash)>,
+    fetched: Fetched,
+    /// The step's write, sent with the COMMIT.
+    pending: Option<Changes>,
 }
 
 /// A statement's parameter, owned or borrowed from the step's changes.
@@ -414,50 +616,53 @@ impl<'a> Batch<'a> {
     }
 }
 
-impl PgTx<'_> {
+impl<'a> PgTx<'a> {
+    fn new(
+        client: &'a ClientWrapper,
+        blocking: Blocking,
+        tenant: &'a TenantId,
+        origin: &'a str,
+        head: Option<(Seq, Hash)>,
+        fetched: Fetched,
+    ) -> PgTx<'a> {
+        PgTx {
+            client,
+            blocking,
+            tenant,
+            origin,
+            head,
+            fetched,
+            pending: None,
+        }
+    }
+
+    /// Sends a write made before a later read (the rules write last, so this is rare), so
+    /// the read sees it.
+    fn flush(&mut self) -> Result<(), StoreError> {
+        let Some(changes) = self.pending.take() else {
+            return Ok(());
+        };
+        let batch = batch_of(&changes, self.tenant, self.origin)?;
+        self.blocking.on(run_batch(self.client, &batch, false))
+    }
+
     fn query(
-        &self,
+        &mut self,
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
-        self.handle
-            .block_on(async {
-                let stmt = self.tx.prepare_cached(sql).await?;
-                self.tx.query(&stmt, params).await
+        self.flush()?;
+        let client = self.client;
+        self.blocking
+            .on(async {
+                let stmt = client.prepare_cached(sql).await?;
+                client.query(&stmt, params).await
             })
-            .map_err(|e| db(&e))
-    }
-
-    /// Runs `batch` pipelined (tokio-postgres sends every request of futures polled
-    /// together before it reads an answer); the first failure fails the step, and the
-    /// transaction with it.
-    fn run_batch(&self, batch: Batch<'_>) -> Result<(), StoreError> {
-        self.handle
-            .block_on(async {
-                let prepared = futures_util::future::try_join_all(
-                    batch
-                        .statements
-                        .iter()
-                        .map(|(sql, _)| self.tx.prepare_cached(sql)),
-                )
-                .await?;
-                let runs = batch
-                    .statements
-                    .iter()
-                    .zip(&prepared)
-                    .map(|((_, params), stmt)| {
-                        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                            params.iter().map(|p| p.as_ref() as _).collect();
-                        async move { self.tx.execute(stmt, &refs).await }
-                    });
-                futures_util::future::try_join_all(runs).await
-            })
-            .map(|_| ())
             .map_err(|e| db(&e))
     }
 
     fn body<T: DeserializeOwned>(
-        &self,
+        &mut self,
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Option<T>, StoreError> {
@@ -468,7 +673,7 @@ impl PgTx<'_> {
     }
 
     fn bodies<T: DeserializeOwned>(
-        &self,
+        &mut self,
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<T>, StoreError> {
@@ -478,7 +683,7 @@ impl PgTx<'_> {
             .collect()
     }
 
-    fn t(&self) -> &str {
+    fn t(&self) -> &'a str {
         self.tenant.as_str()
     }
 }
@@ -499,6 +704,9 @@ impl TenantTx for PgTx<'_> {
     }
 
     fn dedup(&mut self, key: &str) -> Result<Option<Seq>, StoreError> {
+        if let Some(seq) = self.fetched.dedup.get(key) {
+            return Ok(*seq);
+        }
         self.query(
             "SELECT seq FROM dedup WHERE tenant_id = $1 AND key = $2",
             &[&self.t(), &key],
@@ -516,6 +724,9 @@ impl TenantTx for PgTx<'_> {
     }
 
     fn thread(&mut self, id: &ThreadId) -> Result<Option<ThreadView>, StoreError> {
+        if let Some(view) = self.fetched.threads.get(id.as_str()) {
+            return Ok(view.clone());
+        }
         self.body(
             "SELECT body FROM threads WHERE tenant_id = $1 AND thread_id = $2",
             &[&self.t(), &id.as_str()],
@@ -530,6 +741,9 @@ impl TenantTx for PgTx<'_> {
     }
 
     fn message_by_mid(&mut self, mid: &str) -> Result<Option<MessageView>, StoreError> {
+        if let Some(view) = self.fetched.messages.get(mid) {
+            return Ok(view.clone());
+        }
         self.body(
             "SELECT body FROM messages WHERE tenant_id = $1 AND mid = $2",
             &[&self.t(), &mid],
@@ -633,155 +847,170 @@ impl TenantTx for PgTx<'_> {
     }
 
     fn write(&mut self, changes: Changes) -> Result<(), StoreError> {
-        let t = self.tenant.as_str();
-        let mut batch = Batch::default();
-        for new in &changes.events {
-            let seq = seq_col(new.event.seq)?;
-            batch.push(
-                "INSERT INTO events (tenant_id, seq, body) VALUES ($1, $2, $3)",
-                vec![
-                    param(t),
-                    param(seq),
-                    param(logged_bytes(&new.event, &new.audit)?),
-                ],
-            );
-            if let Some(key) = &new.dedup_key {
-                batch.push(
-                    "INSERT INTO dedup (tenant_id, key, seq) VALUES ($1, $2, $3)",
-                    vec![param(t), param(key), param(seq)],
-                );
-            }
-            if let Some(channel) = new.event.channel_id() {
-                batch.push(
-                    "INSERT INTO channel_activity (tenant_id, channel_id, at) VALUES ($1, $2, $3)
-                     ON CONFLICT (tenant_id, channel_id)
-                     DO UPDATE SET at = GREATEST(channel_activity.at, EXCLUDED.at)",
-                    vec![
-                        param(t),
-                        param(channel.as_str()),
-                        param(new.event.received_at.0),
-                    ],
-                );
-            }
-        }
-        if let Some(last) = changes.events.last() {
-            batch.push(
-                "UPDATE tenant_heads SET seq = $2, hash = $3 WHERE tenant_id = $1",
-                vec![
-                    param(t),
-                    param(seq_col(last.event.seq)?),
-                    param(last.audit.hash.as_slice()),
-                ],
-            );
-            // Delivered to every listening relay only if, and when, this step commits.
-            batch.push(
-                "SELECT pg_notify($1, $2)",
-                vec![
-                    param(listen::EVENTS),
-                    param(appended_payload(
-                        self.tenant,
-                        last.event.seq,
-                        self.origin,
-                        changes
-                            .events
-                            .iter()
-                            .any(|new| gives_outbox_work(&new.event.body)),
-                    )),
-                ],
-            );
-        }
-        for entry in &changes.rewritten {
-            batch.push(
-                "UPDATE events SET body = $3 WHERE tenant_id = $1 AND seq = $2",
-                vec![
-                    param(t),
-                    param(seq_col(entry.event.seq)?),
-                    param(logged_bytes(&entry.event, &entry.audit)?),
-                ],
-            );
-        }
-        for thread in &changes.threads {
-            batch.push(
-                "INSERT INTO threads (tenant_id, thread_id, body) VALUES ($1, $2, $3)
-                 ON CONFLICT (tenant_id, thread_id) DO UPDATE SET body = EXCLUDED.body",
-                vec![param(t), param(thread.id.as_str()), param(enc(thread)?)],
-            );
-        }
-        for m in &changes.messages {
-            batch.push(
-                "INSERT INTO messages (tenant_id, mid, thread_id, occurred_at, seq, body)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (tenant_id, mid) DO UPDATE SET thread_id = EXCLUDED.thread_id,
-                     occurred_at = EXCLUDED.occurred_at, seq = EXCLUDED.seq, body = EXCLUDED.body",
-                vec![
-                    param(t),
-                    param(&m.mid),
-                    param(m.thread.as_str()),
-                    param(m.occurred_at.0),
-                    param(seq_col(m.seq)?),
-                    param(enc(m)?),
-                ],
-            );
-        }
-        for s in &changes.sends {
-            batch.push(
-                "INSERT INTO sends (tenant_id, send_seq, thread_id, finished, body)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (tenant_id, send_seq)
-                 DO UPDATE SET finished = EXCLUDED.finished, body = EXCLUDED.body",
-                vec![
-                    param(t),
-                    param(seq_col(s.send)?),
-                    param(s.thread.as_str()),
-                    param(s.is_finished()),
-                    param(enc(s)?),
-                ],
-            );
-        }
-        if changes.credit_delta != 0 {
-            batch.push(
-                "UPDATE tenant_heads SET credits = credits + $2 WHERE tenant_id = $1",
-                vec![param(t), param(changes.credit_delta)],
-            );
-        }
-        if let Some((agent, key, answer)) = &changes.answer {
-            batch.push(
-                "INSERT INTO answers (tenant_id, agent_id, key, body) VALUES ($1, $2, $3, $4)",
-                vec![
-                    param(t),
-                    param(agent.as_str()),
-                    param(key.as_str()),
-                    param(enc(answer)?),
-                ],
-            );
-        }
-        if let Some(settings) = &changes.settings {
-            batch.push(
-                "UPDATE tenant_heads SET settings = $2 WHERE tenant_id = $1",
-                vec![param(t), param(enc(settings)?)],
-            );
-        }
-        if let Some(knowledge) = &changes.knowledge {
-            batch.push(
-                "UPDATE tenant_heads SET knowledge = $2 WHERE tenant_id = $1",
-                vec![param(t), param(knowledge)],
-            );
-        }
-        for change in &changes.canned {
-            match change {
-                CannedChange::Put(reply) => batch.push(
-                    "INSERT INTO canned_replies (tenant_id, shortcut, body) VALUES ($1, $2, $3)
-                     ON CONFLICT (tenant_id, shortcut) DO UPDATE SET body = EXCLUDED.body",
-                    vec![param(t), param(&reply.shortcut), param(enc(reply)?)],
-                ),
-                CannedChange::Remove(shortcut) => batch.push(
-                    "DELETE FROM canned_replies WHERE tenant_id = $1 AND shortcut = $2",
-                    vec![param(t), param(shortcut)],
-                ),
-            };
-        }
-        self.run_batch(batch)
+        // A second write (none of the rules makes one) goes after the first.
+        self.flush()?;
+        // What was fetched may be older than this write now.
+        self.fetched = Fetched::default();
+        self.pending = Some(changes);
+        Ok(())
     }
+}
+
+/// The statements that write `changes` for `tenant` (`origin` names this relay in the
+/// notice).
+fn batch_of<'c>(
+    changes: &'c Changes,
+    tenant: &'c TenantId,
+    origin: &str,
+) -> Result<Batch<'c>, StoreError> {
+    let t = tenant.as_str();
+    let mut batch = Batch::default();
+    for new in &changes.events {
+        let seq = seq_col(new.event.seq)?;
+        batch.push(
+            "INSERT INTO events (tenant_id, seq, body) VALUES ($1, $2, $3)",
+            vec![
+                param(t),
+                param(seq),
+                param(logged_bytes(&new.event, &new.audit)?),
+            ],
+        );
+        if let Some(key) = &new.dedup_key {
+            batch.push(
+                "INSERT INTO dedup (tenant_id, key, seq) VALUES ($1, $2, $3)",
+                vec![param(t), param(key), param(seq)],
+            );
+        }
+        if let Some(channel) = new.event.channel_id() {
+            batch.push(
+                "INSERT INTO channel_activity (tenant_id, channel_id, at) VALUES ($1, $2, $3)
+                 ON CONFLICT (tenant_id, channel_id)
+                 DO UPDATE SET at = GREATEST(channel_activity.at, EXCLUDED.at)",
+                vec![
+                    param(t),
+                    param(channel.as_str()),
+                    param(new.event.received_at.0),
+                ],
+            );
+        }
+    }
+    if let Some(last) = changes.events.last() {
+        batch.push(
+            "UPDATE tenant_heads SET seq = $2, hash = $3 WHERE tenant_id = $1",
+            vec![
+                param(t),
+                param(seq_col(last.event.seq)?),
+                param(last.audit.hash.as_slice()),
+            ],
+        );
+        // Delivered to every listening relay only if, and when, this step commits.
+        batch.push(
+            "SELECT pg_notify($1, $2)",
+            vec![
+                param(listen::EVENTS),
+                param(appended_payload(
+                    tenant,
+                    last.event.seq,
+                    origin,
+                    changes
+                        .events
+                        .iter()
+                        .any(|new| gives_outbox_work(&new.event.body)),
+                )),
+            ],
+        );
+    }
+    for entry in &changes.rewritten {
+        batch.push(
+            "UPDATE events SET body = $3 WHERE tenant_id = $1 AND seq = $2",
+            vec![
+                param(t),
+                param(seq_col(entry.event.seq)?),
+                param(logged_bytes(&entry.event, &entry.audit)?),
+            ],
+        );
+    }
+    for thread in &changes.threads {
+        batch.push(
+            "INSERT INTO threads (tenant_id, thread_id, body) VALUES ($1, $2, $3)
+             ON CONFLICT (tenant_id, thread_id) DO UPDATE SET body = EXCLUDED.body",
+            vec![param(t), param(thread.id.as_str()), param(enc(thread)?)],
+        );
+    }
+    for m in &changes.messages {
+        batch.push(
+            "INSERT INTO messages (tenant_id, mid, thread_id, occurred_at, seq, body)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (tenant_id, mid) DO UPDATE SET thread_id = EXCLUDED.thread_id,
+                 occurred_at = EXCLUDED.occurred_at, seq = EXCLUDED.seq, body = EXCLUDED.body",
+            vec![
+                param(t),
+                param(&m.mid),
+                param(m.thread.as_str()),
+                param(m.occurred_at.0),
+                param(seq_col(m.seq)?),
+                param(enc(m)?),
+            ],
+        );
+    }
+    for s in &changes.sends {
+        batch.push(
+            "INSERT INTO sends (tenant_id, send_seq, thread_id, finished, body)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (tenant_id, send_seq)
+             DO UPDATE SET finished = EXCLUDED.finished, body = EXCLUDED.body",
+            vec![
+                param(t),
+                param(seq_col(s.send)?),
+                param(s.thread.as_str()),
+                param(s.is_finished()),
+                param(enc(s)?),
+            ],
+        );
+    }
+    if changes.credit_delta != 0 {
+        batch.push(
+            "UPDATE tenant_heads SET credits = credits + $2 WHERE tenant_id = $1",
+            vec![param(t), param(changes.credit_delta)],
+        );
+    }
+    if let Some((agent, key, answer)) = &changes.answer {
+        batch.push(
+            "INSERT INTO answers (tenant_id, agent_id, key, body) VALUES ($1, $2, $3, $4)",
+            vec![
+                param(t),
+                param(agent.as_str()),
+                param(key.as_str()),
+                param(enc(answer)?),
+            ],
+        );
+    }
+    if let Some(settings) = &changes.settings {
+        batch.push(
+            "UPDATE tenant_heads SET settings = $2 WHERE tenant_id = $1",
+            vec![param(t), param(enc(settings)?)],
+        );
+    }
+    if let Some(knowledge) = &changes.knowledge {
+        batch.push(
+            "UPDATE tenant_heads SET knowledge = $2 WHERE tenant_id = $1",
+            vec![param(t), param(knowledge)],
+        );
+    }
+    for change in &changes.canned {
+        match change {
+            CannedChange::Put(reply) => batch.push(
+                "INSERT INTO canned_replies (tenant_id, shortcut, body) VALUES ($1, $2, $3)
+                 ON CONFLICT (tenant_id, shortcut) DO UPDATE SET body = EXCLUDED.body",
+                vec![param(t), param(&reply.shortcut), param(enc(reply)?)],
+            ),
+            CannedChange::Remove(shortcut) => batch.push(
+                "DELETE FROM canned_replies WHERE tenant_id = $1 AND shortcut = $2",
+                vec![param(t), param(shortcut)],
+            ),
+        };
+    }
+    Ok(batch)
 }
 
 #[async_trait]
@@ -791,7 +1020,16 @@ impl Backend for PgStore {
         tenant: &TenantId,
         step: impl Step<R>,
     ) -> Result<R, StoreError> {
-        self.run_step(tenant, true, step).await
+        self.run_step(tenant, true, Reads::default(), step).await
+    }
+
+    async fn tenant_step_reading<R: Send + 'static>(
+        &self,
+        tenant: &TenantId,
+        reads: Reads,
+        step: impl Step<R>,
+    ) -> Result<R, StoreError> {
+        self.run_step(tenant, true, reads, step).await
     }
 
     async fn tenant_read<R: Send + 'static>(
@@ -799,7 +1037,7 @@ impl Backend for PgStore {
         tenant: &TenantId,
         step: impl Step<R>,
     ) -> Result<R, StoreError> {
-        self.run_step(tenant, false, step).await
+        self.run_step(tenant, false, Reads::default(), step).await
     }
 
     async fn purge_history(&self) -> Result<(), StoreError> {
@@ -962,9 +1200,8 @@ impl Backend for PgStore {
     async fn channel_by_route(&self, key: &RouteKey) -> Result<Option<ChannelRecord>, StoreError> {
         // Not cached: another relay may move a route at any time, and this is one indexed
         // join per webhook.
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(|e| db(&e))?;
-        let lookup = tx
+        let client = self.client().await?;
+        let lookup = client
             .prepare_cached(
                 "SELECT c.body FROM routes r
                  JOIN channels c ON c.tenant_id = r.tenant_id AND c.channel_id = r.channel_id
@@ -972,15 +1209,17 @@ impl Backend for PgStore {
             )
             .await
             .map_err(|e| db(&e))?;
-        // The role and the lookup sent together: one round trip.
+        // The transaction, the role, the lookup and the end, sent together: one round
+        // trip. All four are written in the first poll, so the transaction ends even if
+        // this future is dropped; a failed lookup turns the COMMIT into a rollback.
         let route = route_text(key);
-        let (_, row) = futures_util::future::try_join(
-            tx.batch_execute("SET LOCAL ROLE chatdesk_ops"),
-            tx.query_opt(&lookup, &[&route]),
+        let (_, row, _) = try_join3(
+            client.batch_execute("BEGIN; SET LOCAL ROLE chatdesk_ops"),
+            client.query_opt(&lookup, &[&route]),
+            client.batch_execute("COMMIT"),
         )
         .await
         .map_err(|e| db(&e))?;
-        tx.commit().await.map_err(|e| db(&e))?;
         row.map(|r| dec(r.get::<_, &[u8]>(0))).transpose()
     }
 

@@ -4,6 +4,7 @@
 //! Views are derived data: the event log is the truth, and the same events projected in
 //! the same order always give the same views.
 
+use super::backend::Reads;
 use super::{MessageContent, MessageView, SendState, SendView, Snooze, StoreError, ThreadView};
 use crate::ids;
 use protocol::inbound::{DeliveryStatus, InboundKind, MessageBody, ReactionAction, StatusKind};
@@ -50,6 +51,43 @@ fn project_account(
     view.customer.username.clone_from(&profile.username);
     views.put_thread(view);
     Ok(())
+}
+
+/// Adds to `reads` the views [`project`] will read for an event of `body` (inbound events
+/// only: the webhook's path; a read missing here is still made, only later).
+pub fn reads(body: &EventBody, reads: &mut Reads) {
+    let EventBody::Inbound(inbound) = body else {
+        return;
+    };
+    let mid = match &inbound.kind {
+        InboundKind::Message(body) => {
+            reads.threads.push(inbound.thread.clone());
+            Some(&body.mid)
+        }
+        InboundKind::Comment(comment) => {
+            reads.threads.push(inbound.thread.clone());
+            Some(&comment.id)
+        }
+        InboundKind::Postback(_) => {
+            reads.threads.push(inbound.thread.clone());
+            None
+        }
+        InboundKind::Reaction(reaction) => return reads.mids.push(reaction.mid.clone()),
+        InboundKind::Edit(edit) => return reads.mids.push(edit.mid.clone()),
+        InboundKind::Deleted { mid } | InboundKind::Read { mid: Some(mid), .. } => {
+            return reads.mids.push(mid.clone());
+        }
+        InboundKind::Status(status) => return reads.mids.push(status.message_id.clone()),
+        InboundKind::Read { mid: None, .. }
+        | InboundKind::Referral(_)
+        | InboundKind::OptIn { .. } => None,
+    };
+    // Only an echo looks its message up (see `add_message`).
+    if inbound.direction == Direction::Outbound
+        && let Some(mid) = mid
+    {
+        reads.mids.push(mid.clone());
+    }
 }
 
 /// Applies `event` to the views.
