@@ -401,6 +401,18 @@ impl Drafter {
             let canon = lang::canonical(detected, raw_tokens);
             found = self.catalog.find(&verbs_masked(&canon), message);
         }
+        // "…back wheel wobbles, chain is orange. what does the overhaul run?": in a long
+        // message the items its question names are the ones asked about.
+        if let Some(asking) = asking_words(message, detected) {
+            let asked: Vec<Found> = found
+                .iter()
+                .filter(|f| f.naming.iter().any(|w| asking.contains(w)))
+                .cloned()
+                .collect();
+            if !asked.is_empty() {
+                found = asked;
+            }
+        }
         // Inflected forms become the knowledge's own (`respaldan` → `respaldar`), so a
         // known word is not taken for an unknown one and policies find it.
         let raw_tokens: &[String] = &self.in_vocabulary(detected, raw_tokens);

@@ -56,6 +56,17 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
     }) {
         cues.strong.insert(Intent::Price);
     }
+    // "what does the full overhaul run?": the price, with the item between.
+    if tokens.iter().enumerate().any(|(i, t)| {
+        t == "what"
+            && tokens[i + 1..]
+                .iter()
+                .take(2)
+                .any(|n| matches!(n.as_str(), "does" | "do" | "would" | "will"))
+            && tokens[i + 1..].iter().take(8).any(|n| n == "run")
+    }) {
+        cues.strong.insert(Intent::Price);
+    }
     // `P` alone is how many Indonesians open a chat.
     let words: Vec<&String> = tokens.iter().filter(|t| !t.is_empty()).collect();
     if words.len() == 1 && matches!(words[0].as_str(), "p" | "pp" | "ping") {
