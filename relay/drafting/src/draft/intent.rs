@@ -91,6 +91,18 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
     if baby_age(&super::text::tokens(raw)) && !cues.signals.contains(&Signal::Health) {
         cues.signals.push(Signal::Health);
     }
+    // "blm bisa saya ambil" (can't collect it yet) is not "saya ambil" (I'll take it).
+    if cues.signals.contains(&Signal::OrderPlacement)
+        && tokens.windows(3).any(|w| {
+            matches!(
+                w[0].as_str(),
+                "bisa" | "blm" | "belum" | "gak" | "ga" | "tidak"
+            ) && matches!(w[1].as_str(), "saya" | "aku" | "sy")
+                && w[2] == "ambil"
+        })
+    {
+        cues.signals.retain(|s| *s != Signal::OrderPlacement);
+    }
     // "sent the $50 deposit by Zelle, can you confirm it came in?": a payment to verify.
     if lexicon::CONFIRM_WORDS.iter().any(|c| has(c))
         && lexicon::MONEY_SENT_WORDS.iter().any(|c| has(c))
