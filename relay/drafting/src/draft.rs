@@ -476,6 +476,11 @@ impl Drafter {
             &tokens,
             !number.is_empty(),
         );
+        if cues.amount && !found.is_empty() && cues.signals.is_empty() {
+            // "the truing is $25, per wheel?", "is the lock still like $70?": a price the
+            // customer quotes is answered with ours.
+            intents.insert(Intent::Price);
+        }
         let how_long = lexicon::contains_phrase(&tokens, "how long")
             || tokens
                 .iter()
@@ -1696,19 +1701,32 @@ impl Drafter {
                 });
             }
             let Some((p, sentence, _)) = best else {
-                let catch_all = self.k.business.shipping_regions.iter().any(|r| {
-                    text::tokens(&r.name)
-                        .iter()
-                        .any(|t| CATCH_ALL_WORDS.contains(&t.as_str()))
-                });
-                if !catch_all {
+                // A region named or listed as taking every other place ("rest of the
+                // lower 48", "Resto de la UE").
+                let catch_all: Vec<&crate::knowledge::ShippingRegion> = self
+                    .k
+                    .business
+                    .shipping_regions
+                    .iter()
+                    .filter(|r| {
+                        std::iter::once(&r.name).chain(&r.places).any(|n| {
+                            text::tokens(n)
+                                .iter()
+                                .any(|t| CATCH_ALL_WORDS.contains(&t.as_str()))
+                        })
+                    })
+                    .collect();
+                if catch_all.is_empty() {
                     return Err(format!(
                         "shipping to `{dest}`: not among the shipping regions in the knowledge"
                     ));
                 }
-                // A place the regions do not name, where one region takes every other
-                // place ("everywhere else"): the regions are the grounded answer.
+                // A place the regions do not name: the regions are the grounded answer,
+                // with the catch-all's fee said for itself (not claimed for the place).
                 reply.say(words.we_ship_to(&self.k.business.shipping_regions));
+                for r in catch_all {
+                    reply.say(words.region(r, &r.name));
+                }
                 reply.cite(FactRef::Business {
                     field: BusinessField::ShippingRegions,
                 });

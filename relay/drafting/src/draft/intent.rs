@@ -31,6 +31,9 @@ pub struct Cues {
     pub repair: bool,
     /// The complaint cues all say something has not arrived yet (`not received`, `late`).
     pub late_only: bool,
+    /// An amount of money with its currency (`$25`, `22 euros`): a price the customer
+    /// quotes, to be checked against ours.
+    pub amount: bool,
 }
 
 /// Finds cues in `tokens` (folded; words that name a retrieved item are blanked out so
@@ -110,6 +113,7 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
     {
         cues.signals.push(Signal::PaymentDone);
     }
+    cues.amount = (0..tokens.len()).any(|i| is_amount(tokens, raw, i));
     if offers_price(tokens, raw) && !cues.signals.contains(&Signal::Negotiation) {
         cues.signals.push(Signal::Negotiation);
     }
@@ -200,28 +204,15 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
 /// and "for 2 items, $5?" names a count, not an amount.
 fn offers_price(tokens: &[String], raw: &str) -> bool {
     let raw = raw.to_lowercase();
-    let amount = |i: usize| {
-        let Some(n) = tokens
-            .get(i)
-            .filter(|t| !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()))
-        else {
-            return false;
-        };
-        tokens
-            .get(i + 1)
-            .is_some_and(|u| lexicon::CURRENCY_WORDS.contains(&u.as_str()))
-            || ['€', '$', '£'].iter().any(|c| {
-                [
-                    format!("{n}{c}"),
-                    format!("{n} {c}"),
-                    format!("{c}{n}"),
-                    format!("{c} {n}"),
-                ]
-                .iter()
-                .any(|f| raw.contains(f.as_str()))
-            })
+    // "can you do like $60 each?": a filler between the offer word and the amount.
+    let offer_before = |i: usize| {
+        let w = |j: usize| tokens[j].as_str();
+        lexicon::OFFER_WORDS.contains(&w(i - 1))
+            || (i >= 2
+                && matches!(w(i - 1), "like" | "around" | "maybe" | "about")
+                && lexicon::OFFER_WORDS.contains(&w(i - 2)))
     };
-    (1..tokens.len()).any(|i| lexicon::OFFER_WORDS.contains(&tokens[i - 1].as_str()) && amount(i))
+    (1..tokens.len()).any(|i| offer_before(i) && is_amount(tokens, &raw, i))
         || percent_off(&raw)
         || names_own_price(&super::text::tokens(&raw))
 }
@@ -245,6 +236,30 @@ fn names_own_price(raw: &[String]) -> bool {
             .windows(2)
             .any(|w| FOR.contains(&w[0].as_str()) && number(&w[1]))
     })
+}
+
+/// Whether `tokens[i]` is a number with a currency beside it: a currency word after it
+/// (`25 euros`) or a sign (`$25`, `25€`) in `raw`.
+fn is_amount(tokens: &[String], raw: &str, i: usize) -> bool {
+    let Some(n) = tokens
+        .get(i)
+        .filter(|t| !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()))
+    else {
+        return false;
+    };
+    tokens
+        .get(i + 1)
+        .is_some_and(|u| lexicon::CURRENCY_WORDS.contains(&u.as_str()))
+        || ['€', '$', '£'].iter().any(|c| {
+            [
+                format!("{n}{c}"),
+                format!("{n} {c}"),
+                format!("{c}{n}"),
+                format!("{c} {n}"),
+            ]
+            .iter()
+            .any(|f| raw.contains(f.as_str()))
+        })
 }
 
 /// "20% off?", "un 10 % de descuento": a share off the price is a discount asked for.

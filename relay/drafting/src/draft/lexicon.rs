@@ -1054,7 +1054,7 @@ pub const SIGNAL_CUES: &[(Signal, &[&str])] = &[
 
 /// Words that put a number before them as the customer's own price ("2 for 40€",
 /// `por 30 euros`, `jadi 300rb`): with a currency beside it, an offer to negotiate.
-pub const OFFER_WORDS: &[&str] = &["for", "por", "untuk", "jadi"];
+pub const OFFER_WORDS: &[&str] = &["for", "por", "untuk", "jadi", "do"];
 
 /// Currency words and marks a customer writes beside an amount (folded tokens; the signs
 /// `€ $ £` are read from the raw text).
@@ -1367,6 +1367,10 @@ pub const NOT_ARRIVED: &[&str] = &[
 
 /// Money the customer says they sent (with a confirm word: a payment to verify).
 pub const MONEY_SENT_WORDS: &[&str] = &[
+    "venmod",
+    "venmoed",
+    "zelled",
+    "paid",
     "deposit",
     "deposito",
     "transfer",

@@ -1195,3 +1195,52 @@ fn refund_demands_and_which_to_get_go_to_a_person() {
         "recommendation",
     );
 }
+
+#[test]
+fn a_place_no_region_names_gets_the_catch_all_regions_fee() {
+    let bikes = dev("bitterroot");
+    answers(
+        &bikes,
+        "do you ship to boise? cost?",
+        "en",
+        &["business:shipping_regions"],
+        &["$9.95"],
+    );
+}
+
+#[test]
+fn a_price_the_customer_quotes_is_answered_with_ours_unless_they_bargain() {
+    let bikes = dev("rillito");
+    answers(
+        &bikes,
+        "is a tune up still $80 or so?",
+        "en",
+        &["sku:RW-SV-TUNE"],
+        &["$"],
+    );
+    handed(
+        &bikes,
+        "could you do like $50 for the tune up?",
+        "negotiation",
+    );
+    handed(
+        &bikes,
+        "zelled $85 for my tune up, can you confirm?",
+        "payment",
+    );
+}
+
+#[test]
+fn theft_and_injuries_said_plainly_go_to_a_person() {
+    let bikes = dev("bitterroot");
+    handed(
+        &bikes,
+        "somebody took my bike from the rack at work",
+        "safety",
+    );
+    handed(
+        &bikes,
+        "got doored this morning, the fork is bent",
+        "safety",
+    );
+}
