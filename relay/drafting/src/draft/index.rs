@@ -241,7 +241,9 @@ impl Index {
                     push_max(&mut pos, id, 1.0);
                 }
             }
-            if pos.is_empty() {
+            // A word of the language itself (`masuk`, "come in") is not a typo of a
+            // catalog word (`mask`).
+            if pos.is_empty() && !crate::lang::is_common_word(word) {
                 let stem = text::stem(word);
                 for id in self.typo_matches(&stem) {
                     push_max(&mut pos, id, FUZZY_WEIGHT);
