@@ -397,9 +397,24 @@ impl Drafter {
         // are found in the words as written: a root shared by accident (`tatuar`, the
         // `tatuajes` a balm is for) must not name an item.
         let mut found = self.catalog.find(&verbs_masked(raw_tokens), message);
+        let canon = lang::canonical(detected, raw_tokens);
         if found.is_empty() {
-            let canon = lang::canonical(detected, raw_tokens);
             found = self.catalog.find(&verbs_masked(&canon), message);
+        } else if found.iter().all(|f| {
+            // Named only by words a phrase of the language took in (`ban` of `ban
+            // dalam`), not by words it merely translates (`cor` → `colour`).
+            !f.naming.is_empty()
+                && f.naming.iter().all(|w| {
+                    !canon.contains(w)
+                        && lang::canonical(detected, std::slice::from_ref(w)) == [w.clone()]
+                })
+        }) {
+            // "ban dalam" is an inner tube: the items `ban` (tyre) named as written are
+            // named by words the language reads as part of another phrase.
+            let read = self.catalog.find(&verbs_masked(&canon), message);
+            if !read.is_empty() {
+                found = read;
+            }
         }
         // "…back wheel wobbles, chain is orange. what does the overhaul run?": in a long
         // message the items its question names are the ones asked about.
@@ -1102,6 +1117,7 @@ impl Drafter {
             .map(|t| {
                 let keep = t.is_empty()
                     || lang::is_language_word(t)
+                    || lang::is_common_word(t)
                     || text::is_stopword(t)
                     || lexicon::is_cue_word(t)
                     || t.chars().any(|c| c.is_ascii_digit())
@@ -2320,12 +2336,15 @@ fn asking_words(message: &str, lang: Language) -> Option<HashSet<String>> {
     if all.len() < 2 || content <= SHORT_MESSAGE {
         return None;
     }
-    let asked: Vec<&str> = all.iter().copied().filter(|c| c.ends_with('?')).collect();
-    let chosen = if asked.is_empty() {
-        all.last().copied().into_iter().collect()
-    } else {
-        asked
-    };
+    // The last sentence asks too, with or without its `?` ("…ada kak? sekalian bisa
+    // servis shock ga").
+    let last = all.len() - 1;
+    let chosen: Vec<&str> = all
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| c.ends_with('?') || *i == last)
+        .map(|(_, c)| *c)
+        .collect();
     Some(
         chosen
             .iter()
