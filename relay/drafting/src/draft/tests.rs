@@ -1244,3 +1244,45 @@ fn theft_and_injuries_said_plainly_go_to_a_person() {
         "safety",
     );
 }
+
+#[test]
+fn a_word_a_phrase_takes_in_does_not_name_an_item_on_its_own() {
+    // `ban` alone is a tyre; `ban dalam` is an inner tube.
+    let bikes = dev("millrace");
+    answers(
+        &bikes,
+        "ban dalam 700x25 ready?",
+        "id",
+        &["sku:MB-TU-001"],
+        &[],
+    );
+    // `masuk` (come in) is Indonesian, not a typo of `mask`.
+    let dive = dev("arus");
+    let draft = dive.draft("rash guard XL ada? kapan masuk lagi", &[]);
+    let cited: Vec<String> = draft.facts.iter().map(ToString::to_string).collect();
+    assert!(!cited.contains(&"sku:AK-SH-MASK".to_string()), "{draft:?}");
+}
+
+#[test]
+fn everyday_words_are_not_read_through_a_root_of_the_knowledge() {
+    // `a partir de` (from) once reached `partido` (broken) and read as a complaint.
+    let beard = dev("cerne");
+    answers(
+        &beard,
+        "os portes são grátis a partir de que valor?",
+        "pt",
+        &["business:free_shipping"],
+        &[],
+    );
+}
+
+#[test]
+fn asking_for_the_owner_or_a_fall_goes_to_a_person() {
+    let bikes = dev("millrace");
+    handed(&bikes, "quiero hablar con el dueño", "person");
+    handed(
+        &bikes,
+        "se rompió la cadena y me caí, quiero una solución",
+        "safety",
+    );
+}
