@@ -231,14 +231,24 @@ fn drop_explained<'a>(
         };
         better && naming[a].iter().any(|p| naming[b].contains(p))
     };
+    // Each naming words the other has ("tubeless setup… sealant included?" beside a
+    // `Tubeless Sealant`): the far better match is the one asked about.
+    let dominates = |a: usize, b: usize| {
+        explains(a, b) && explains(b, a) && chosen[a].score >= MUTUAL_MARGIN * chosen[b].score
+    };
     (0..chosen.len())
         .filter(|&b| {
-            !(0..chosen.len())
-                .any(|a| a != b && ((explains(a, b) && !explains(b, a)) || overlaps(a, b)))
+            !(0..chosen.len()).any(|a| {
+                a != b && ((explains(a, b) && !explains(b, a)) || overlaps(a, b) || dominates(a, b))
+            })
         })
         .map(|b| chosen[b])
         .collect()
 }
+
+/// How many times better one of two mutually explained items must match to be the only
+/// one asked about.
+const MUTUAL_MARGIN: f32 = 2.0;
 
 fn strict_subset_pos(a: &[usize], b: &[usize]) -> bool {
     a.len() < b.len() && a.iter().all(|t| b.contains(t))
