@@ -1568,7 +1568,16 @@ impl Drafter {
                     // the question is why it is asked, not a second question.
                     !context.contains(*w)
                     // `policy` or `terms` alone name no subject of their own.
-                    && !matches!(w.as_str(), "policy" | "kebijakan" | "syarat" | "terms")
+                    && !matches!(
+                        w.as_str(),
+                        "policy"
+                            | "policies"
+                            | "politica"
+                            | "politicas"
+                            | "kebijakan"
+                            | "syarat"
+                            | "terms"
+                    )
                         && (lexicon::is_policy_cue(w)
                             || !text::expand(w).iter().any(|s| {
                                 self.catalog.knows(s)

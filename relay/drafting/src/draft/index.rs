@@ -293,6 +293,16 @@ impl Index {
                     continue;
                 }
                 if let Some(d) = fuzzy::within(&chars, term, max.min(best)) {
+                    // Two letters changed apart make another word (`pantalla`, a screen, is
+                    // not `pastilla`, a pad); slips add, drop or swap letters, and an ending
+                    // changes side by side (`devolução`, `devoluções`).
+                    if d == 2 && term.len() == chars.len() {
+                        let apart: Vec<usize> =
+                            (0..chars.len()).filter(|&i| chars[i] != term[i]).collect();
+                        if apart.len() == 2 && apart[1] - apart[0] >= 2 {
+                            continue;
+                        }
+                    }
                     if d < best {
                         best = d;
                         out.clear();

@@ -1286,3 +1286,21 @@ fn asking_for_the_owner_or_a_fall_goes_to_a_person() {
         "safety",
     );
 }
+
+#[test]
+fn two_letters_changed_apart_are_another_word_not_a_typo() {
+    // `pantalla` (a screen) is two letters from `pastilla` (a brake pad).
+    let bikes = dev("millrace");
+    let draft = bikes.draft("mi bici electrica no prende la pantalla", &[]);
+    let cited: Vec<String> = draft.facts.iter().map(ToString::to_string).collect();
+    assert!(!cited.contains(&"sku:MB-BP-001".to_string()), "{draft:?}");
+    // An ending changed side by side is still the word (`devolução`, `Devoluções`).
+    let salon = dev("brisa");
+    answers(
+        &salon,
+        "qual a política de devolução?",
+        "pt",
+        &["policy:returns"],
+        &[],
+    );
+}
