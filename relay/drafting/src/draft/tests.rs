@@ -1298,7 +1298,7 @@ fn two_letters_changed_apart_are_another_word_not_a_typo() {
     let salon = dev("brisa");
     answers(
         &salon,
-        "qual a política de devolução?",
+        "e a política de devolução, como é?",
         "pt",
         &["policy:returns"],
         &[],
