@@ -1013,18 +1013,18 @@ impl Drafter {
                 .iter()
                 .any(|w| asks_pickup(std::slice::from_ref(w)))
         }) {
-            // "can you pick up my bike from home?" where pickup is a service of the catalog:
+            // "could you come and collect it from home?" where pickup is a catalog service:
             // the item answers (its price, its area), not the shipping regions.
             intents.remove(&Intent::Shipping);
         }
         if intents.contains(&Intent::OrderStatus) && !has_number && opens_with_if(tokens) {
-            // "if my bike is ready and I can't come for 3 weeks, do you charge?": a what-if
+            // "if the job is finished while I travel, is there a fee?": a what-if
             // about the rules, not the status of a job.
             intents.remove(&Intent::OrderStatus);
             intents.insert(Intent::Policy);
         }
         if intents.contains(&Intent::OrderStatus) && !has_number && asks_pickup(tokens) {
-            // "can I collect my order at the shop?": how orders are handed over, not where
+            // "may I fetch the parcel in store?": how orders are handed over, not where
             // one of them is.
             intents.remove(&Intent::OrderStatus);
             intents.insert(Intent::Shipping);
@@ -1378,7 +1378,7 @@ impl Drafter {
                     reply.say(line);
                 }
             }
-            // "do you do gift cards?": a gift card's values are what there is to know of it.
+            // "gift cards?": a gift card's values are what there is to know of it.
             if intents.contains(&Intent::Price) || item.kind == ItemKind::GiftCard {
                 reply.say(words.price(item, ask));
             }
@@ -1564,7 +1564,7 @@ impl Drafter {
             let explicit: Vec<String> = asked
                 .iter()
                 .filter(|w| {
-                    // "cancellation policy? might have to move my dates": a statement beside
+                    // "refund rules? we may travel later": a statement beside
                     // the question is why it is asked, not a second question.
                     !context.contains(*w)
                     // `policy` or `terms` alone name no subject of their own.
@@ -1644,7 +1644,7 @@ impl Drafter {
         if asks_pickup(tokens)
             && let Some(p) = self.pickup_policy(content)
         {
-            // "can I pick it up at your shop in Vigo?": the place is where the shop is, not
+            // "may I get it at your store in Leeds?": the place is where the shop is, not
             // a destination; the pickup policy answers.
             self.cite_policy(reply, p, content, POLICY_SENTENCES);
             return Ok(());
@@ -2128,8 +2128,8 @@ fn clauses(message: &str) -> Vec<&str> {
         .collect()
 }
 
-/// Words only the message's statements use, when it also asks a question: "might have to
-/// move my dates" beside "cancellation policy?" (in the drafter's vocabulary and as written).
+/// Words only the message's statements use, when it also asks a question: "we may travel
+/// later" beside "refund rules?" (in the drafter's vocabulary and as written).
 fn statement_words(message: &str, lang: Language) -> HashSet<String> {
     let all = clauses(message);
     let (asked, told): (Vec<&str>, Vec<&str>) = all.into_iter().partition(|c| c.ends_with('?'));
@@ -2345,8 +2345,8 @@ fn asking_words(message: &str, lang: Language) -> Option<HashSet<String>> {
     if all.len() < 2 || content <= SHORT_MESSAGE {
         return None;
     }
-    // The last sentence asks too, with or without its `?` ("…ada kak? sekalian bisa
-    // servis shock ga").
+    // The last sentence asks too, with or without its `?` ("…stok ada? terus bisa pasang
+    // sekalian").
     let last = all.len() - 1;
     let chosen: Vec<&str> = all
         .iter()

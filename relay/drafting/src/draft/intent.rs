@@ -59,7 +59,7 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
     }) {
         cues.strong.insert(Intent::Price);
     }
-    // "what does the full overhaul run?": the price, with the item between.
+    // "what does a wheel build run?": the price, with the item between.
     if tokens.iter().enumerate().any(|(i, t)| {
         t == "what"
             && tokens[i + 1..]
