@@ -715,8 +715,11 @@ impl Drafter {
         if let Some(signal) = cues.signals.first() {
             return handoff(&intents_vec, signal.reason().into());
         }
-        let closures_answer =
-            !self.k.business.closures.is_empty() && core_of(&intents) == [Intent::Hours];
+        // "open on the 25th? want to fetch my bike": the closures answer the date, whatever
+        // else the message mentions around the hours.
+        let closures_answer = !self.k.business.closures.is_empty()
+            && intents.contains(&Intent::Hours)
+            && !intents.iter().any(|i| i.about_items());
         // "back from a trip on the 9th: what is a tune-up?": a date beside a
         // question about price or what something is, is the customer's plan, not the ask.
         // An order for a date ("a cake for the 14th?") is still a date to confirm.
@@ -1531,7 +1534,7 @@ impl Drafter {
             let ordering = tokens.iter().any(|t| {
                 matches!(
                     t.as_str(),
-                    "order" | "pedir" | "pido" | "pesan" | "encomendar"
+                    "order" | "orders" | "pedir" | "pido" | "pesan" | "encomendar" | "cutoff"
                 )
             });
             if ordering && !intents.contains(&Intent::Shipping) {

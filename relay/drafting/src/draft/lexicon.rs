@@ -1063,8 +1063,8 @@ pub const OFFER_WORDS: &[&str] = &["for", "por", "untuk", "jadi", "do"];
 /// Currency words and marks a customer writes beside an amount (folded tokens; the signs
 /// `€ $ £` are read from the raw text).
 pub const CURRENCY_WORDS: &[&str] = &[
-    "euro", "euros", "eur", "dollar", "dollars", "bucks", "usd", "pesos", "reais", "rb", "ribu",
-    "k", "rp", "sgd", "mxn", "idr", "brl",
+    "euro", "euros", "eur", "dollar", "dollars", "bucks", "usd", "dlls", "dls", "pesos", "reais",
+    "rb", "ribu", "k", "rp", "sgd", "mxn", "idr", "brl",
 ];
 
 /// Animals near a product ("safe around cats?"): a safety question, unless the business

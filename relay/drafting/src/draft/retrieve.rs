@@ -55,6 +55,8 @@ pub struct Catalog {
     skus: Vec<String>,
     /// Whether each item is a service.
     services: Vec<bool>,
+    /// Stems of each item's category and option values.
+    labels: Vec<HashSet<String>>,
 }
 
 /// An item a message names.
@@ -94,7 +96,21 @@ impl Catalog {
                 DocInput { fields, names }
             })
             .collect();
+        // What names an item besides its names: its category and option values.
+        let labels: Vec<HashSet<String>> = k
+            .items
+            .iter()
+            .zip(&docs)
+            .map(|(item, (_, colours))| {
+                item.category
+                    .iter()
+                    .chain(colours)
+                    .flat_map(|t| text::stems(t))
+                    .collect()
+            })
+            .collect();
         Catalog {
+            labels,
             index: Index::build(&inputs),
             skus: k.items.iter().map(|i| i.sku.to_ascii_lowercase()).collect(),
             services: k
@@ -146,7 +162,17 @@ impl Catalog {
         let hits = self.index.search(&query);
         let full: Vec<&Hit> = hits.iter().filter(|h| h.coverage >= 0.999).collect();
         let chosen: Vec<&Hit> = if full.is_empty() {
-            clear_winner(&hits).into_iter().collect()
+            // A customer names what they ask about (a name, its category, an option): the
+            // words of a description alone ("bikes", "for") do not.
+            clear_winner(&hits)
+                .filter(|h| {
+                    h.coverage > 0.0
+                        || words
+                            .iter()
+                            .any(|w| self.labels[h.doc].contains(&text::stem(w)))
+                })
+                .into_iter()
+                .collect()
         } else {
             // A name inside a longer one the message also contains is not meant on its own:
             // `wool scarf set` is the set, not also the `wool scarf`.

@@ -1304,3 +1304,36 @@ fn two_letters_changed_apart_are_another_word_not_a_typo() {
         &[],
     );
 }
+
+#[test]
+fn words_of_a_description_alone_do_not_name_an_item() {
+    // The tubes are "for most bikes": a question about selling bikes is not about tubes.
+    let bikes = dev("incline");
+    let draft = bikes.draft("venden bicis para mi hermano?", &[]);
+    assert!(draft.handoff.is_some(), "{draft:?}");
+}
+
+#[test]
+fn a_closure_date_beside_other_words_and_the_days_cut_off() {
+    let bikes = dev("figtree");
+    answers(
+        &bikes,
+        "buka tgl 25 desember ga kak? mau jemput sepeda",
+        "id",
+        &["business:closures"],
+        &[],
+    );
+    let olive = dev("monteesteva");
+    answers(
+        &olive,
+        "hasta que hora cortan los pedidos de hoy?",
+        "es",
+        &["business:dispatch"],
+        &[],
+    );
+    handed(
+        &olive,
+        "si compro 20 jabones me hacen precio?",
+        "negotiation",
+    );
+}
