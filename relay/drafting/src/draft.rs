@@ -2052,16 +2052,24 @@ impl Drafter {
     /// know and asks nothing the drafter recognises: answering the rest would read as if
     /// that part were answered too.
     fn unanswerable_part(&self, message: &str, detected: Language) -> Option<String> {
-        let clauses = clauses(message);
-        if clauses.len() < 2 {
+        let all = clauses(message);
+        // Only questions ask: "thinking of a gift." around a question is context. A message
+        // with no `?` asks in its last sentence. "how much is X and do you sell Y" is two
+        // questions in one sentence.
+        let any_mark = all.iter().any(|c| c.ends_with('?'));
+        let last = all.len().saturating_sub(1);
+        let clauses: Vec<&str> = all
+            .iter()
+            .enumerate()
+            .flat_map(|(i, c)| {
+                let parts = joined_questions(c.trim_end_matches('?'));
+                let asks = c.ends_with('?') || (!any_mark && i == last && parts.len() > 1);
+                if asks { parts } else { Vec::new() }
+            })
+            .collect();
+        if all.len() < 2 && clauses.len() < 2 {
             return None;
         }
-        // Only questions ask: "thinking of a gift." around a question is context.
-        let clauses: Vec<&str> = clauses
-            .into_iter()
-            .filter(|c| c.ends_with('?'))
-            .map(|c| c.trim_end_matches('?'))
-            .collect();
         let number = orders::number(message).map(|n| text::tokens(&n));
         clauses.into_iter().find_map(|clause| {
             let mut raw = text::tokens(clause);
@@ -2123,6 +2131,40 @@ fn mentions(p: &crate::knowledge::Policy, stem: &str) -> bool {
 }
 
 /// A message's sentences and questions, each with its closing mark (`?` tells a question).
+/// `clause` split where "and" (`y`, `e`, `dan`) starts a question of its own: "how much
+/// is the tire and do you sell valves" → "how much is the tire", "do you sell valves".
+fn joined_questions(clause: &str) -> Vec<&str> {
+    const AND: &[&str] = &["and", "y", "e", "dan", "terus", "trus"];
+    const ASKS: &[&str] = &[
+        "do", "does", "can", "could", "is", "are", "will", "would", "what", "how", "where", "when",
+        "hacen", "tienen", "venden", "pueden", "puedo", "fazem", "tem", "vendem", "podem", "posso",
+        "bisa", "ada", "jual",
+    ];
+    let lower = clause.to_lowercase();
+    let words: Vec<(usize, &str)> = lower
+        .split_whitespace()
+        .scan(0usize, |at, w| {
+            let start = lower[*at..].find(w).map_or(*at, |p| *at + p);
+            *at = start + w.len();
+            Some((start, w))
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut from = 0;
+    for pair in words.windows(2) {
+        let (at, w) = pair[0];
+        let next = pair[1].1.trim_matches(|c: char| !c.is_alphanumeric());
+        let w = w.trim_matches(|c: char| !c.is_alphanumeric());
+        if AND.contains(&w) && ASKS.contains(&next) && at > from {
+            out.push(clause[from..at].trim().trim_end_matches(','));
+            from = at + w.len();
+        }
+    }
+    out.push(clause[from..].trim());
+    out.retain(|c| c.chars().any(char::is_alphanumeric));
+    out
+}
+
 fn clauses(message: &str) -> Vec<&str> {
     message
         .split_inclusive(['?', '!', '.', '\n', ';'])

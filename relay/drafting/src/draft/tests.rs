@@ -1337,3 +1337,18 @@ fn a_closure_date_beside_other_words_and_the_days_cut_off() {
         "negotiation",
     );
 }
+
+#[test]
+fn two_questions_joined_by_and_are_answered_in_full_or_handed_off() {
+    assert_eq!(
+        joined_questions("how much is the tire and do you sell valve caps"),
+        ["how much is the tire", "do you sell valve caps"]
+    );
+    assert_eq!(joined_questions("bread and butter"), ["bread and butter"]);
+    let bikes = dev("millrace");
+    handed(
+        &bikes,
+        "whats a basic tune up and can you also lace a dynamo wheel?",
+        "dynamo",
+    );
+}
