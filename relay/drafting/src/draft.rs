@@ -1744,6 +1744,28 @@ impl Drafter {
                         })
                     })
                     .collect();
+                // A country the catch-all cannot take: "rest of the US" is not Mexico, "rest
+                // of the EU" is no country outside it.
+                let country = lexicon::COUNTRIES
+                    .iter()
+                    .find(|(names, _)| names.iter().any(|n| lexicon::contains_phrase(tokens, n)));
+                let takes = |r: &&crate::knowledge::ShippingRegion| {
+                    let words: Vec<String> = std::iter::once(&r.name)
+                        .chain(&r.places)
+                        .flat_map(|n| text::tokens(n))
+                        .collect();
+                    let named = |list: &[&str]| words.iter().any(|w| list.contains(&w.as_str()));
+                    match country {
+                        None => true,
+                        Some(_) if named(lexicon::WORLD_WORDS) => true,
+                        Some((_, eu)) if named(lexicon::EU_WORDS) => *eu,
+                        Some((names, _)) => {
+                            names.iter().any(|n| lexicon::contains_phrase(&words, n))
+                        }
+                    }
+                };
+                let catch_all: Vec<&crate::knowledge::ShippingRegion> =
+                    catch_all.into_iter().filter(takes).collect();
                 if catch_all.is_empty() {
                     return Err(format!(
                         "shipping to `{dest}`: not among the shipping regions in the knowledge"

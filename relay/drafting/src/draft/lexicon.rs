@@ -1446,3 +1446,109 @@ pub const CANCEL_WORDS: &[&str] = &[
     "dibatalkan",
     "pembatalan",
 ];
+
+/// Countries customers ask shipping to, by their folded names in the languages read, and
+/// whether each is in the European Union: a catch-all region of one country ("rest of the
+/// US") does not take another, and "rest of the EU" takes only EU members.
+pub const COUNTRIES: &[(&[&str], bool)] = &[
+    (&["mexico", "meksiko"], false),
+    (&["canada", "kanada"], false),
+    (
+        &["usa", "us", "america", "eeuu", "estados unidos", "amerika"],
+        false,
+    ),
+    (&["brazil", "brasil"], false),
+    (&["argentina"], false),
+    (&["chile", "cile"], false),
+    (&["colombia", "kolombia"], false),
+    (&["peru"], false),
+    (
+        &[
+            "uk",
+            "england",
+            "inglaterra",
+            "reino unido",
+            "inggris",
+            "scotland",
+            "wales",
+        ],
+        false,
+    ),
+    (&["switzerland", "suiza", "suica", "swiss", "swiss"], false),
+    (&["norway", "noruega", "norwegia"], false),
+    (&["australia"], false),
+    (&["japan", "japon", "japao", "jepang"], false),
+    (&["china", "cina", "tiongkok"], false),
+    (&["indonesia"], false),
+    (&["singapore", "singapur", "singapura"], false),
+    (&["malaysia", "malasia"], false),
+    (&["india"], false),
+    (&["turkey", "turquia", "turki"], false),
+    (&["morocco", "marruecos", "marrocos", "maroko"], false),
+    (&["angola"], false),
+    (&["mozambique", "mocambique"], false),
+    (&["cape verde", "cabo verde"], false),
+    (&["andorra"], false),
+    (&["gibraltar"], false),
+    (&["spain", "espana", "espanha", "spanyol"], true),
+    (&["portugal"], true),
+    (&["france", "francia", "franca", "prancis"], true),
+    (&["germany", "alemania", "alemanha", "jerman"], true),
+    (&["italy", "italia"], true),
+    (&["ireland", "irlanda", "irlandia"], true),
+    (
+        &[
+            "netherlands",
+            "holland",
+            "holanda",
+            "paises bajos",
+            "belanda",
+        ],
+        true,
+    ),
+    (&["belgium", "belgica", "belgia"], true),
+    (&["luxembourg", "luxemburgo"], true),
+    (&["austria"], true),
+    (&["denmark", "dinamarca", "denmark"], true),
+    (&["sweden", "suecia", "swedia"], true),
+    (&["finland", "finlandia"], true),
+    (&["poland", "polonia", "polandia"], true),
+    (
+        &[
+            "czechia",
+            "czech republic",
+            "chequia",
+            "republica checa",
+            "ceko",
+        ],
+        true,
+    ),
+    (&["slovakia", "eslovaquia"], true),
+    (&["hungary", "hungria"], true),
+    (&["romania", "rumania", "romenia", "rumania"], true),
+    (&["bulgaria"], true),
+    (&["greece", "grecia", "yunani"], true),
+    (&["croatia", "croacia", "kroasia"], true),
+    (&["slovenia", "eslovenia"], true),
+    (&["estonia"], true),
+    (&["latvia", "letonia"], true),
+    (&["lithuania", "lituania"], true),
+    (&["malta"], true),
+    (&["cyprus", "chipre", "siprus"], true),
+];
+
+/// Words of a region name that say it is the European Union.
+pub const EU_WORDS: &[&str] = &[
+    "eu", "ue", "europe", "europa", "european", "europeia", "europea",
+];
+
+/// Words of a region name that say it takes the whole world.
+pub const WORLD_WORDS: &[&str] = &[
+    "world",
+    "worldwide",
+    "international",
+    "mundo",
+    "internacional",
+    "global",
+    "dunia",
+];

@@ -1352,3 +1352,19 @@ fn two_questions_joined_by_and_are_answered_in_full_or_handed_off() {
         "dynamo",
     );
 }
+
+#[test]
+fn a_catch_all_region_takes_only_the_places_it_can() {
+    // "Resto de la UE" takes Ireland, not Norway; "Rest of the US" does not take Mexico.
+    let skin = dev("cierzo");
+    answers(
+        &skin,
+        "do you ship to ireland?",
+        "en",
+        &["business:shipping_regions"],
+        &[],
+    );
+    handed(&skin, "do you ship to norway?", "norway");
+    let bikes = dev("isthmus");
+    handed(&bikes, "do you ship to mexico?", "mexico");
+}
