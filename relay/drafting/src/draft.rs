@@ -359,7 +359,15 @@ impl Drafter {
     ) -> Draft {
         let raw_tokens = text::tokens(message);
         let main = self.k.business.language;
-        let detected = lang::detect(message, &raw_tokens, main);
+        // A quoted earlier reply ("'Ticket 12: ready'", «…», "> …") is in the shop's
+        // language; the customer's is the rest, when there is enough of it.
+        let own = unquoted(message);
+        let own_tokens = text::tokens(&own);
+        let detected = if own_tokens.len() >= 2 && own_tokens.len() < raw_tokens.len() {
+            lang::detect(&own, &own_tokens, main)
+        } else {
+            lang::detect(message, &raw_tokens, main)
+        };
         let mut draft = self.draft_in(message, conversation, looked_up, detected, &raw_tokens);
         draft.language = detected;
         draft
@@ -2440,6 +2448,45 @@ const COGNATE_PREFIX: usize = 5;
 /// How many leading characters `a` and `b` share.
 fn shared_prefix(a: &str, b: &str) -> usize {
     a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
+}
+
+/// `message` without what it quotes: text between quote marks and lines that start with
+/// `>`.
+fn unquoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for line in message.lines() {
+        if line.trim_start().starts_with('>') {
+            continue;
+        }
+        // The closing mark and where its quote opened.
+        let mut open: Option<(char, usize)> = None;
+        for (i, c) in line.char_indices() {
+            match open {
+                Some((end, _)) if c == end => open = None,
+                Some(_) => {}
+                None => {
+                    // An apostrophe inside a word (`it's`) opens no quote.
+                    let word_before = line[..i]
+                        .chars()
+                        .next_back()
+                        .is_some_and(char::is_alphanumeric);
+                    match c {
+                        '«' => open = Some(('»', i)),
+                        '“' => open = Some(('”', i)),
+                        '"' => open = Some(('"', i)),
+                        '\'' if !word_before => open = Some(('\'', i)),
+                        _ => out.push(c),
+                    }
+                }
+            }
+        }
+        // A mark never closed quoted nothing ("'cause it broke").
+        if let Some((_, from)) = open {
+            out.push_str(&line[from..]);
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// "or" in the languages read (not Spanish `o`: it is Portuguese for "the").

@@ -1098,6 +1098,11 @@ pub const REPAIR_WORDS: &[&str] = &[
 
 /// Words that mark a question about public holidays.
 pub const HOLIDAY_WORDS: &[&str] = &[
+    "xmas",
+    "xmas eve",
+    "christmas eve",
+    "nochebuena",
+    "malam natal",
     "libur",
     "holiday",
     "holidays",

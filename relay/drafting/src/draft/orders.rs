@@ -12,8 +12,9 @@ pub fn number(text: &str) -> Option<String> {
     let words: Vec<&str> = text.split_whitespace().collect();
     for (i, raw) in words.iter().enumerate() {
         let hashed = raw.starts_with('#') || raw.starts_with("nº") || raw.starts_with("no.");
+        // Quotes and brackets around a number quoted from an earlier reply (`«AB-123:`).
         let w = raw
-            .trim_start_matches(['#', '('])
+            .trim_start_matches(['#', '(', '«', '"', '\'', '“', '‘', '[', '*'])
             .trim_start_matches("nº")
             .trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
         if w.is_empty() || raw.starts_with(['+', '$', '€', '£']) {
