@@ -439,7 +439,7 @@ impl Drafter {
         // Inflected forms become the knowledge's own (`respaldan` → `respaldar`), so a
         // known word is not taken for an unknown one and policies find it.
         let raw_tokens: &[String] = &self.in_vocabulary(detected, raw_tokens);
-        let tokens = self.in_vocabulary(detected, &lang::canonical(detected, raw_tokens));
+        let tokens = self.in_vocabulary(detected, &lang::canonical_mixed(detected, raw_tokens));
         let naming = |t: &String| found.iter().any(|f| f.naming.contains(t));
         // Words that name an item are not cues: `gift card` is not a card payment.
         let masked_raw: Vec<String> = raw_tokens
@@ -451,7 +451,7 @@ impl Drafter {
             .number_in(message)
             .map(|n| text::tokens(&n))
             .unwrap_or_default();
-        let masked: Vec<String> = lang::canonical(detected, &masked_raw)
+        let masked: Vec<String> = lang::canonical_mixed(detected, &masked_raw)
             .into_iter()
             .map(|t| {
                 if naming(&t) || number.contains(&t) {
@@ -2016,7 +2016,7 @@ impl Drafter {
         }
         for clause in clauses {
             let raw = text::tokens(clause.trim_end_matches('?'));
-            let canon = lang::canonical(detected, &raw);
+            let canon = lang::canonical_mixed(detected, &raw);
             if !self.catalog.find(&raw, clause).is_empty()
                 || !self.catalog.find(&canon, clause).is_empty()
             {
@@ -2110,7 +2110,7 @@ impl Drafter {
             if let Some(dest) = retrieve::destination(&raw) {
                 raw.retain(|t| *t != dest);
             }
-            let canon = lang::canonical(detected, &raw);
+            let canon = lang::canonical_mixed(detected, &raw);
             if !self.catalog.find(&raw, clause).is_empty()
                 || !self.catalog.find(&canon, clause).is_empty()
             {
@@ -2215,7 +2215,7 @@ fn statement_words(message: &str, lang: Language) -> HashSet<String> {
         cs.iter()
             .flat_map(|c| {
                 let raw = text::tokens(c);
-                let canon = lang::canonical(lang, &raw);
+                let canon = lang::canonical_mixed(lang, &raw);
                 raw.into_iter().chain(canon)
             })
             .collect()
@@ -2434,7 +2434,7 @@ fn asking_words(message: &str, lang: Language) -> Option<HashSet<String>> {
             .iter()
             .flat_map(|c| {
                 let raw = text::tokens(c);
-                let canon = lang::canonical(lang, &raw);
+                let canon = lang::canonical_mixed(lang, &raw);
                 raw.into_iter().chain(canon)
             })
             .collect(),

@@ -547,6 +547,42 @@ pub fn canonical(lang: Language, tokens: &[String]) -> Vec<String> {
     out
 }
 
+/// `canonical` in `lang`, then, in an English message, each word English left as it was
+/// that another loaded language's customer words know (`abrem` in "hey vcs abrem segunda?
+/// need to drop my bike"): customers mix languages. Only words of four letters or more
+/// that no language reads as everyday or function words, so `sale` or `once` stay English.
+#[must_use]
+pub fn canonical_mixed(lang: Language, tokens: &[String]) -> Vec<String> {
+    let first = canonical(lang, tokens);
+    if lang != Language::ENGLISH {
+        return first;
+    }
+    let reg = registry();
+    let english = reg.files.get("en");
+    first
+        .into_iter()
+        .flat_map(|t| {
+            let plain = t.chars().count() < 4
+                || !t.chars().all(char::is_alphabetic)
+                || is_function_word(&t)
+                || is_common_word(&t)
+                || english.is_some_and(|f| f.markers.contains(&t))
+                || !tokens.contains(&t);
+            if !plain {
+                for (code, table) in &reg.words {
+                    if code == "en" {
+                        continue;
+                    }
+                    if let Some(to) = table.single(&t) {
+                        return to.to_vec();
+                    }
+                }
+            }
+            vec![t]
+        })
+        .collect()
+}
+
 /// `word` and what any loaded language's customer words make of it (`tom` → `shade`): an
 /// owner names an option's kind in their own language, the customer's words arrive mapped.
 #[must_use]

@@ -1368,3 +1368,25 @@ fn a_catch_all_region_takes_only_the_places_it_can() {
     let bikes = dev("isthmus");
     handed(&bikes, "do you ship to mexico?", "mexico");
 }
+
+#[test]
+fn an_english_message_with_words_of_another_language_reads_them() {
+    let bikes = dev("cindercone");
+    answers(
+        &bikes,
+        "do you abrem on segunda?",
+        "pt",
+        &["business:hours"],
+        &[],
+    );
+    // `number` in quotes from an earlier reply is still the order asked about, and the
+    // quote's words do not decide the language.
+    let skin = dev("marjal");
+    answers(
+        &skin,
+        "«MRJ-40831: en espera» y eso cuando llega?",
+        "es",
+        &["order:MRJ-40831"],
+        &[],
+    );
+}
