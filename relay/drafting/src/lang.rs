@@ -548,8 +548,8 @@ pub fn canonical(lang: Language, tokens: &[String]) -> Vec<String> {
 }
 
 /// `canonical` in `lang`, then, in an English message, each word English left as it was
-/// that another loaded language's customer words know (`abrem` in "hey vcs abrem segunda?
-/// need to drop my bike"): customers mix languages. Only words of four letters or more
+/// that another loaded language's customer words know (`abrem`, "they open", in "are u
+/// guys abrem tomorrow?"): customers mix languages. Only words of four letters or more
 /// that no language reads as everyday or function words, so `sale` or `once` stay English.
 #[must_use]
 pub fn canonical_mixed(lang: Language, tokens: &[String]) -> Vec<String> {
