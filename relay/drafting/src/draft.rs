@@ -2384,6 +2384,13 @@ fn allergens_named(tokens: &[String]) -> Vec<String> {
         } else {
             None
         };
+        // "óleos essenciais", "tree nuts": the word after names the allergen as well.
+        if let Some(n) = next
+            && let Some(k) = after.iter().position(|w| w == n)
+            && let Some(second) = after.get(k + 1).filter(content)
+        {
+            out.push(second.clone());
+        }
         out.extend(next.cloned());
         if NOUN.contains(&t.as_str())
             && let Some(prev) = tokens[..i].last().filter(content)

@@ -319,7 +319,14 @@ fn calendar_date(tokens: &[String], raw: &str) -> bool {
             .and_then(|p| tokens.get(p))
             .map(String::as_str);
         if is_day(t) {
-            if next.is_some_and(|n| matches!(n, "st" | "nd" | "rd" | "th")) {
+            // "the 4th" is a date; "4th st" or "3rd floor" is a place.
+            let place = tokens.get(i + 2).is_some_and(|w| {
+                matches!(
+                    w.as_str(),
+                    "st" | "street" | "ave" | "avenue" | "floor" | "fl" | "rd"
+                )
+            });
+            if next.is_some_and(|n| matches!(n, "st" | "nd" | "rd" | "th")) && !place {
                 return true;
             }
             if next.is_some_and(|n| lexicon::MONTHS.contains(&n)) {
