@@ -1356,11 +1356,26 @@ impl Drafter {
                         && !t.chars().any(|c| c.is_ascii_digit())
                 })
                 .collect();
-            if !named.is_empty() {
+            // "do you sell used bikes?": even everyday goods words (`sepeda`) name something
+            // to buy, which no item is.
+            let sells = masked
+                .iter()
+                .any(|t| matches!(t.as_str(), "sell" | "jual" | "dijual" | "vende" | "vendes"));
+            let goods: Vec<&String> = masked
+                .iter()
+                .filter(|t| {
+                    !t.is_empty()
+                        && !text::is_stopword(t)
+                        && !lang::is_function_word(t)
+                        && !lexicon::is_cue_word(t)
+                        && !t.chars().any(|c| c.is_ascii_digit())
+                })
+                .collect();
+            if !named.is_empty() || (sells && !goods.is_empty()) {
+                let what = if named.is_empty() { &goods } else { &named };
                 return Err(format!(
                     "asks for something the catalog does not have: {}",
-                    named
-                        .iter()
+                    what.iter()
                         .map(|s| s.as_str())
                         .collect::<Vec<_>>()
                         .join(" ")
@@ -2093,7 +2108,19 @@ impl Drafter {
             .enumerate()
             .flat_map(|(i, c)| {
                 let parts = joined_questions(c.trim_end_matches('?'));
-                let asks = c.ends_with('?') || (!any_mark && i == last && parts.len() > 1);
+                // A last sentence that starts as a question asks without its `?` ("how much
+                // to true a wheel? also could you build me a wheelset").
+                let opens_question = text::tokens(c)
+                    .iter()
+                    .find(|w| {
+                        !matches!(
+                            w.as_str(),
+                            "also" | "and" | "y" | "e" | "tambien" | "juga" | "terus" | "trus"
+                        )
+                    })
+                    .is_some_and(|w| ASKING_WORDS.contains(&w.as_str()));
+                let asks = c.ends_with('?')
+                    || (i == last && (opens_question || (!any_mark && parts.len() > 1)));
                 if asks { parts } else { Vec::new() }
             })
             .collect();
@@ -2161,15 +2188,18 @@ fn mentions(p: &crate::knowledge::Policy, stem: &str) -> bool {
 }
 
 /// A message's sentences and questions, each with its closing mark (`?` tells a question).
+/// Words that open a question of their own.
+const ASKING_WORDS: &[&str] = &[
+    "do", "does", "can", "could", "is", "are", "will", "would", "what", "how", "where", "when",
+    "hacen", "tienen", "venden", "pueden", "puedo", "fazem", "tem", "vendem", "podem", "posso",
+    "bisa", "ada", "jual",
+];
+
 /// `clause` split where "and" (`y`, `e`, `dan`) starts a question of its own: "how much
 /// is the tire and do you sell valves" → "how much is the tire", "do you sell valves".
 fn joined_questions(clause: &str) -> Vec<&str> {
     const AND: &[&str] = &["and", "y", "e", "dan", "terus", "trus"];
-    const ASKS: &[&str] = &[
-        "do", "does", "can", "could", "is", "are", "will", "would", "what", "how", "where", "when",
-        "hacen", "tienen", "venden", "pueden", "puedo", "fazem", "tem", "vendem", "podem", "posso",
-        "bisa", "ada", "jual",
-    ];
+    const ASKS: &[&str] = ASKING_WORDS;
     let lower = clause.to_lowercase();
     let words: Vec<(usize, &str)> = lower
         .split_whitespace()

@@ -1390,3 +1390,32 @@ fn an_english_message_with_words_of_another_language_reads_them() {
         &[],
     );
 }
+
+#[test]
+fn a_street_is_no_date_and_a_last_sentence_can_ask_without_its_mark() {
+    let bikes = dev("liftbridge");
+    answers(
+        &bikes,
+        "my chain skips on the hill by 5th st. how much is an 11 speed chain?",
+        "en",
+        &["sku:LBW-CHAIN"],
+        &[],
+    );
+    let draft = bikes.draft(
+        "how much to true a wheel? also could you lace a new rim for me",
+        &[],
+    );
+    assert!(draft.text.is_none(), "{draft:?}");
+}
+
+#[test]
+fn a_two_word_allergen_and_goods_the_catalog_lacks_go_to_a_person() {
+    let skin = dev("aljibe");
+    handed(
+        &skin,
+        "tenho alergia a óleos essenciais, o contorno de olhos tem?",
+        "allergy",
+    );
+    let bikes = dev("liftbridge");
+    handed(&bikes, "kak jual sepeda lipat ga?", "catalog");
+}
