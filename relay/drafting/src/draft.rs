@@ -2108,8 +2108,8 @@ impl Drafter {
             .enumerate()
             .flat_map(|(i, c)| {
                 let parts = joined_questions(c.trim_end_matches('?'));
-                // A last sentence that starts as a question asks without its `?` ("how much
-                // to true a wheel? also could you build me a wheelset").
+                // A last sentence that starts as a question asks without its `?` ("the lock,
+                // price? and can you fit a rack too").
                 let opens_question = text::tokens(c)
                     .iter()
                     .find(|w| {
