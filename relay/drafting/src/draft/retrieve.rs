@@ -456,7 +456,7 @@ pub fn unlisted_number(item: &Item, tokens: &[String]) -> Option<String> {
         }
     }
     if numbers.is_empty() {
-        return None;
+        return unlisted_size(item, tokens);
     }
     tokens.iter().enumerate().find_map(|(i, t)| {
         let n = value(t)?;
@@ -467,6 +467,37 @@ pub fn unlisted_number(item: &Item, tokens: &[String]) -> Option<String> {
         let kind = i > 0 && kinds.contains(&tokens[i - 1]);
         let shaped = padded && t.len() > 1 && t.starts_with('0');
         (unit || kind || shaped).then(|| t.clone())
+    })
+}
+
+/// Units of quantity an item without variants states its one size in (`100 ml`, `50 g`).
+const SIZE_UNITS: &[&str] = &["ml", "l", "g", "kg", "oz", "cl", "gr"];
+
+/// For an item without variants: an amount in a unit its description or details state,
+/// where the amount differs from every one they state ("the 400ml one?" of a 200 ml gel).
+fn unlisted_size(item: &Item, tokens: &[String]) -> Option<String> {
+    let mut stated: HashSet<(u64, String)> = HashSet::new();
+    let texts = std::iter::once(item.description.as_str())
+        .chain(item.descriptions.values().map(String::as_str))
+        .chain(item.details.values().map(String::as_str));
+    for text in texts {
+        let t = text::tokens(text);
+        for w in t.windows(2) {
+            if let Some(n) = value(&w[0])
+                && SIZE_UNITS.contains(&w[1].as_str())
+            {
+                stated.insert((n, w[1].clone()));
+            }
+        }
+    }
+    if stated.is_empty() {
+        return None;
+    }
+    tokens.windows(2).find_map(|w| {
+        let n = value(&w[0])?;
+        let unit = w[1].as_str();
+        let same_unit = stated.iter().any(|(_, u)| u == unit);
+        (same_unit && !stated.contains(&(n, unit.to_string()))).then(|| w[0].clone())
     })
 }
 

@@ -1419,3 +1419,11 @@ fn a_two_word_allergen_and_goods_the_catalog_lacks_go_to_a_person() {
     let bikes = dev("liftbridge");
     handed(&bikes, "kak jual sepeda lipat ga?", "catalog");
 }
+
+#[test]
+fn a_size_an_item_without_variants_does_not_state_goes_to_a_person() {
+    // The after-sun gel states one size in its description; another is not on offer.
+    let sun = dev("areiaclara");
+    let draft = sun.draft("o gel pos-solar em 500 ml tem?", &[]);
+    assert!(draft.handoff.is_some(), "{draft:?}");
+}
