@@ -1427,3 +1427,15 @@ fn a_size_an_item_without_variants_does_not_state_goes_to_a_person() {
     let draft = sun.draft("o gel pos-solar em 500 ml tem?", &[]);
     assert!(draft.handoff.is_some(), "{draft:?}");
 }
+
+#[test]
+fn paying_again_for_work_that_did_not_hold_asks_the_workmanship_warranty() {
+    let bikes = dev("cindercone");
+    answers(
+        &bikes,
+        "if my brakes squeal again a week after the bleed, will i pay again?",
+        "en",
+        &["policy:warranty"],
+        &[],
+    );
+}

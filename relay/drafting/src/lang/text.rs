@@ -405,6 +405,8 @@ const SYNONYMS: &[(&str, &[&str])] = &[
     ("diskon", &["diskon", "discount"]),
     ("discount", &["diskon", "discount"]),
     ("cuci", &["dicuci", "cuci"]),
+    ("warranty", &["guarantee", "guaranteed", "garantia"]),
+    ("guarantee", &["warranty"]),
     ("bahan", &["material"]),
     ("material", &["bahan"]),
 ];
