@@ -1439,3 +1439,15 @@ fn paying_again_for_work_that_did_not_hold_asks_the_workmanship_warranty() {
         &[],
     );
 }
+
+#[test]
+fn a_finished_job_left_uncollected_asks_the_storage_policy() {
+    let bikes = dev("rillito");
+    answers(
+        &bikes,
+        "kak sepeda udah jadi tapi belum diambil 2 minggu, kena biaya?",
+        "id",
+        &["policy:storage"],
+        &[],
+    );
+}
