@@ -359,7 +359,7 @@ impl Drafter {
     ) -> Draft {
         let raw_tokens = text::tokens(message);
         let main = self.k.business.language;
-        // A quoted earlier reply ("'Ticket 12: ready'", «…», "> …") is in the shop's
+        // A quoted earlier reply ("'Ticket 12: ready'", «…», "> …") is in the business's
         // language; the customer's is the rest, when there is enough of it.
         let own = unquoted(message);
         let own_tokens = text::tokens(&own);
@@ -500,7 +500,7 @@ impl Drafter {
             !number.is_empty(),
         );
         if cues.amount && !found.is_empty() && cues.signals.is_empty() {
-            // "the truing is $25, per wheel?", "is the lock still like $70?": a price the
+            // "the truing is $25, per wheel?", "that pump was $40, right?": a price the
             // customer quotes is answered with ours.
             intents.insert(Intent::Price);
         }
@@ -756,10 +756,21 @@ impl Drafter {
                 let delivered = text::tokens(&o.status)
                     .iter()
                     .any(|t| lexicon::DELIVERED_WORDS.contains(&t.as_str()));
+                // "no nos llegó nada": a negation, then an arrival word two words on at most.
+                let negated_arrival = raw.iter().enumerate().any(|(i, t)| {
+                    matches!(t.as_str(), "no" | "nao" | "not" | "never" | "belum" | "blm")
+                        && raw[i + 1..].iter().take(3).any(|w| {
+                            matches!(
+                                w.as_str(),
+                                "llegado" | "llego" | "chegou" | "arrived" | "sampai"
+                            )
+                        })
+                });
                 if delivered
-                    && lexicon::NOT_ARRIVED
-                        .iter()
-                        .any(|p| lexicon::contains_phrase(&raw, p))
+                    && (negated_arrival
+                        || lexicon::NOT_ARRIVED
+                            .iter()
+                            .any(|p| lexicon::contains_phrase(&raw, p)))
                 {
                     // "says delivered but nothing came": a lost parcel, not a status to read.
                     return handoff(
@@ -833,7 +844,7 @@ impl Drafter {
         // for model 9?" asks for a model the catalog does not list, "cantik banget!" for none.
         let variant_cue = cues.strong.contains(&Intent::Variant);
         // In a long message only the asking sentence names options: the rest is the
-        // customer's story ("my hairdresser said…", "brakes squeal, chain is orange").
+        // customer's story ("my hairdresser said…", "the brakes squeak, the chain rusts").
         let asking = asking_words(message, detected);
         let options: Vec<String> = foreign
             .iter()
@@ -2196,7 +2207,7 @@ const ASKING_WORDS: &[&str] = &[
 ];
 
 /// `clause` split where "and" (`y`, `e`, `dan`) starts a question of its own: "how much
-/// is the tire and do you sell valves" → "how much is the tire", "do you sell valves".
+/// is the tire and do you sell valves" → "how much… tire", "do you sell valves".
 fn joined_questions(clause: &str) -> Vec<&str> {
     const AND: &[&str] = &["and", "y", "e", "dan", "terus", "trus"];
     const ASKS: &[&str] = ASKING_WORDS;

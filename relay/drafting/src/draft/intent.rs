@@ -94,7 +94,7 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
     if baby_age(&super::text::tokens(raw)) && !cues.signals.contains(&Signal::Health) {
         cues.signals.push(Signal::Health);
     }
-    // "blm bisa saya ambil" (can't collect it yet) is not "saya ambil" (I'll take it).
+    // "belum bisa saya ambil" (can't collect it yet) is not "saya ambil" (I'll take it).
     if cues.signals.contains(&Signal::OrderPlacement)
         && tokens.windows(3).any(|w| {
             matches!(
@@ -204,7 +204,7 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
 /// and "for 2 items, $5?" names a count, not an amount.
 fn offers_price(tokens: &[String], raw: &str) -> bool {
     let raw = raw.to_lowercase();
-    // "can you do like $60 each?": a filler between the offer word and the amount.
+    // "could you do maybe $40?": a filler between the offer word and the amount.
     let offer_before = |i: usize| {
         let w = |j: usize| tokens[j].as_str();
         lexicon::OFFER_WORDS.contains(&w(i - 1))
