@@ -227,7 +227,7 @@ fn names_own_price(raw: &[String]) -> bool {
     ];
     const FOR: &[&str] = &["en", "por"];
     let number = |t: &String| t.chars().all(|c| c.is_ascii_digit()) && !t.is_empty();
-    raw.iter().enumerate().any(|(i, t)| {
+    let spanish = raw.iter().enumerate().any(|(i, t)| {
         if !LET_HAVE.contains(&t.as_str()) {
             return false;
         }
@@ -235,7 +235,21 @@ fn names_own_price(raw: &[String]) -> bool {
         after
             .windows(2)
             .any(|w| FOR.contains(&w[0].as_str()) && number(&w[1]))
-    })
+    });
+    // "could you do a wheel build for 300 cash?": `do … for N` with nothing counted
+    // after the number ("for 2 bikes" counts, it names no price).
+    let english = raw.iter().enumerate().any(|(i, t)| {
+        t == "do"
+            && raw[i + 1..].iter().take(6).enumerate().any(|(k, w)| {
+                let at = i + 1 + k;
+                w == "for"
+                    && raw.get(at + 1).is_some_and(number)
+                    && raw.get(at + 2).is_none_or(|n| {
+                        matches!(n.as_str(), "if" | "cash" | "total" | "flat" | "and" | "all")
+                    })
+            })
+    });
+    spanish || english
 }
 
 /// Whether `tokens[i]` is a number with a currency beside it: a currency word after it

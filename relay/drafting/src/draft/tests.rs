@@ -1451,3 +1451,21 @@ fn a_finished_job_left_uncollected_asks_the_storage_policy() {
         &[],
     );
 }
+
+#[test]
+fn do_it_for_a_number_is_bargaining_but_for_a_count_is_not() {
+    let bikes = dev("sagebrush");
+    handed(
+        &bikes,
+        "can you do the tune up for 60 if i pay cash",
+        "negotiation",
+    );
+    let draft = bikes.draft("can you do the tune up for 2 bikes next week?", &[]);
+    assert!(
+        draft
+            .handoff
+            .as_deref()
+            .is_none_or(|r| !r.contains("negotiation")),
+        "{draft:?}"
+    );
+}
