@@ -572,7 +572,7 @@ impl Drafter {
         }
         let sells = tokens
             .iter()
-            .any(|t| matches!(t.as_str(), "sell" | "jual" | "dijual" | "vende" | "vendes"));
+            .any(|t| lexicon::SELL_WORDS.contains(&t.as_str()));
         if sells
             && !found.is_empty()
             && found
@@ -1356,22 +1356,6 @@ impl Drafter {
         if found.is_empty() {
             // "sell used e-bikes?": words that name goods, none of ours; asking "which item?"
             // would read as if we might have it.
-            let named: Vec<&String> = masked
-                .iter()
-                .filter(|t| {
-                    !t.is_empty()
-                        && !text::is_stopword(t)
-                        && !lang::is_function_word(t)
-                        && !lang::is_common_word(t)
-                        && !lexicon::is_cue_word(t)
-                        && !t.chars().any(|c| c.is_ascii_digit())
-                })
-                .collect();
-            // "do you sell used bikes?": even everyday goods words (`sepeda`) name something
-            // to buy, which no item is.
-            let sells = masked
-                .iter()
-                .any(|t| matches!(t.as_str(), "sell" | "jual" | "dijual" | "vende" | "vendes"));
             let goods: Vec<&String> = masked
                 .iter()
                 .filter(|t| {
@@ -1382,6 +1366,16 @@ impl Drafter {
                         && !t.chars().any(|c| c.is_ascii_digit())
                 })
                 .collect();
+            let named: Vec<&String> = goods
+                .iter()
+                .copied()
+                .filter(|t| !lang::is_common_word(t))
+                .collect();
+            // "do you sell used bikes?": even everyday goods words (`sepeda`) name something
+            // to buy, which no item is.
+            let sells = masked
+                .iter()
+                .any(|t| lexicon::SELL_WORDS.contains(&t.as_str()));
             if !named.is_empty() || (sells && !goods.is_empty()) {
                 let what = if named.is_empty() { &goods } else { &named };
                 return Err(format!(

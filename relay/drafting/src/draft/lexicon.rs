@@ -1476,7 +1476,7 @@ pub const COUNTRIES: &[(&[&str], bool)] = &[
         ],
         false,
     ),
-    (&["switzerland", "suiza", "suica", "swiss", "swiss"], false),
+    (&["switzerland", "suiza", "suica", "swiss"], false),
     (&["norway", "noruega", "norwegia"], false),
     (&["australia"], false),
     (&["japan", "japon", "japao", "jepang"], false),
@@ -1511,7 +1511,7 @@ pub const COUNTRIES: &[(&[&str], bool)] = &[
     (&["belgium", "belgica", "belgia"], true),
     (&["luxembourg", "luxemburgo"], true),
     (&["austria"], true),
-    (&["denmark", "dinamarca", "denmark"], true),
+    (&["denmark", "dinamarca"], true),
     (&["sweden", "suecia", "swedia"], true),
     (&["finland", "finlandia"], true),
     (&["poland", "polonia", "polandia"], true),
@@ -1527,7 +1527,7 @@ pub const COUNTRIES: &[(&[&str], bool)] = &[
     ),
     (&["slovakia", "eslovaquia"], true),
     (&["hungary", "hungria"], true),
-    (&["romania", "rumania", "romenia", "rumania"], true),
+    (&["romania", "rumania", "romenia"], true),
     (&["bulgaria"], true),
     (&["greece", "grecia", "yunani"], true),
     (&["croatia", "croacia", "kroasia"], true),
@@ -1554,3 +1554,6 @@ pub const WORLD_WORDS: &[&str] = &[
     "global",
     "dunia",
 ];
+
+/// Words of a customer asking to buy (after the language files: `venden` → `sell`).
+pub const SELL_WORDS: &[&str] = &["sell", "jual", "dijual", "vende", "vendes"];
