@@ -5,16 +5,24 @@
 //! append step of a key (backend, tenant) is in flight, later appends of that key queue;
 //! when it ends, the first queued caller leads the next step with the queued callers' items
 //! concatenated (at most [`MAX_ITEMS`], but never fewer than one caller's), and each caller
-//! gets exactly its own results, or the step's error. There is no timer and nothing waits
-//! when nothing is in flight: a batch is whatever queued during the step before it.
+//! gets exactly its own results. There is no timer and nothing waits when nothing is in
+//! flight: a batch is whatever queued during the step before it.
+//!
+//! A step of several callers that fails is not their answer: one caller's items may be what
+//! cannot be stored (PostgreSQL refuses a NUL in a `text` column, say), and the others must
+//! not be refused for it. Each caller's items then run once more in a step of their own, and
+//! a caller is answered an error only when its own step fails. When storage itself is down
+//! that is two attempts per caller, not more. The failed step may have committed (a lost
+//! connection at COMMIT), so the re-runs reconcile with what it computed, as below.
 //!
 //! Callers that go away (a dropped HTTP request) never strand the others:
 //! - a queued caller that is gone is skipped, its items are not stored;
 //! - a caller told to lead that is gone before it starts hands the lead on;
 //! - a leader that is gone mid-step puts its followers back at the head of the queue and
 //!   hands the lead on. The abandoned step may have committed, so what it computed for them
-//!   is kept and the re-run reconciles with it ([`Outcome::after_abandoned`]): a retried
-//!   item its own abandoned step stored is still reported as stored, not as a duplicate.
+//!   is kept (with what any earlier abandoned or failed step computed, should they be
+//!   re-queued twice) and the re-run reconciles with it ([`Outcome::after_abandoned`]): an
+//!   item an abandoned step stored is still reported as stored, not as its own duplicate.
 
 use super::StoreError;
 use std::collections::{HashMap, VecDeque};
@@ -26,16 +34,17 @@ use tokio::sync::oneshot;
 /// The most items one step takes from several callers (a single caller's are never split).
 pub const MAX_ITEMS: usize = 256;
 
-/// A per-item result that can be reconciled with what an abandoned step computed for it.
+/// A per-item result that can be reconciled with what an abandoned or failed step computed
+/// for it.
 pub trait Outcome: Clone {
-    /// `self`, from a re-run, given `earlier`, what an abandoned (maybe committed) step
-    /// computed for the same item.
+    /// `self`, from a re-run, given `earlier`, what an abandoned or failed (maybe committed)
+    /// step computed for the same item.
     #[must_use]
     fn after_abandoned(self, earlier: &Self) -> Self;
 }
 
 /// What a step computed, recorded by the step before it commits; kept only while the step
-/// has followers that would be re-run if it were abandoned.
+/// has followers that would be re-run if it were abandoned or failed.
 pub struct Computed<O>(Option<Arc<Mutex<Option<Vec<O>>>>>);
 
 impl<O: Clone> Computed<O> {
@@ -50,9 +59,18 @@ type Reply<K, T, O> = oneshot::Sender<Turn<K, T, O>>;
 
 struct Waiter<K: Clone + Eq + Hash, T, O: Clone> {
     items: Vec<T>,
-    /// What an abandoned step computed for these items.
+    /// What an abandoned or failed step computed for these items.
     prior: Option<Vec<O>>,
+    /// These items were in a step of several callers that failed: they run alone now.
+    alone: bool,
     reply: Reply<K, T, O>,
+}
+
+/// A caller's items with what earlier steps computed for them, and whether they run alone.
+struct Own<T, O> {
+    items: Vec<T>,
+    prior: Option<Vec<O>>,
+    alone: bool,
 }
 
 enum Turn<K: Clone + Eq + Hash, T, O: Clone> {
@@ -94,10 +112,10 @@ where
     /// per item, in order (it should [`Computed::record`] them before committing).
     ///
     /// # Errors
-    /// The step's error, for every caller of that step.
+    /// The error of the step that ran this caller's items alone (see the module comment).
     pub async fn run<F, Fut>(&self, key: K, items: Vec<T>, step: F) -> Result<Vec<O>, StoreError>
     where
-        F: FnOnce(Vec<T>, Computed<O>) -> Fut,
+        F: Fn(Vec<T>, Computed<O>) -> Fut,
         Fut: Future<Output = Result<Vec<O>, StoreError>>,
     {
         let queued = {
@@ -107,6 +125,7 @@ where
                 queue.push_back(Waiter {
                     items,
                     prior: None,
+                    alone: false,
                     reply,
                 });
                 Err(turn)
@@ -115,8 +134,12 @@ where
                 Ok(items)
             }
         };
-        let (items, prior) = match queued {
-            Ok(items) => (items, None),
+        let own = match queued {
+            Ok(items) => Own {
+                items,
+                prior: None,
+                alone: false,
+            },
             Err(turn) => match turn.await {
                 Ok(Turn::Done(result)) => return result,
                 Ok(Turn::Lead(mut lead)) => lead.take(),
@@ -124,20 +147,19 @@ where
                 Err(_) => return Err(StoreError::Backend("an append step was lost".into())),
             },
         };
-        self.lead(key, items, prior, step).await
+        self.lead(key, own, step).await
     }
 
-    async fn lead<F, Fut>(
-        &self,
-        key: K,
-        items: Vec<T>,
-        prior: Option<Vec<O>>,
-        step: F,
-    ) -> Result<Vec<O>, StoreError>
+    async fn lead<F, Fut>(&self, key: K, own: Own<T, O>, step: F) -> Result<Vec<O>, StoreError>
     where
-        F: FnOnce(Vec<T>, Computed<O>) -> Fut,
+        F: Fn(Vec<T>, Computed<O>) -> Fut,
         Fut: Future<Output = Result<Vec<O>, StoreError>>,
     {
+        let Own {
+            items,
+            mut prior,
+            alone,
+        } = own;
         let mut leading = Leading {
             queues: Arc::clone(&self.queues),
             key,
@@ -146,7 +168,7 @@ where
             own: items.len(),
             finished: false,
         };
-        {
+        if !alone {
             let mut queues = lock(&self.queues);
             let queue = queues.entry(leading.key.clone()).or_default();
             let mut total = items.len();
@@ -155,36 +177,47 @@ where
                     queue.pop_front();
                     continue;
                 }
-                if total + next.items.len() > MAX_ITEMS {
+                if next.alone || total + next.items.len() > MAX_ITEMS {
                     break;
                 }
                 total += next.items.len();
                 leading.followers.extend(queue.pop_front());
             }
         }
-        let mut batch = items;
-        if !leading.followers.is_empty() {
-            for f in &leading.followers {
-                batch.extend(f.items.iter().cloned());
-            }
-            leading.computed = Some(Arc::new(Mutex::new(None)));
+        if leading.followers.is_empty() {
+            let total = items.len();
+            let outs = step(items, Computed(None)).await?;
+            return answered(outs, total).map(|outs| reconcile(outs, prior.as_deref()));
         }
+        // Kept for a re-run of the leader's own items alone, should the joint step fail.
+        let mut batch = items.clone();
+        for f in &leading.followers {
+            batch.extend(f.items.iter().cloned());
+        }
+        leading.computed = Some(Arc::new(Mutex::new(None)));
         let total = batch.len();
         let result = step(batch, Computed(leading.computed.clone())).await;
         leading.finished = true;
         let mut outs = match result {
             Ok(outs) if outs.len() == total => outs,
             Ok(outs) => {
-                let e = StoreError::Corrupt(format!(
-                    "an append step answered {} results for {total} items",
-                    outs.len()
-                ));
+                // A bug, not an item that cannot be stored: a re-run would repeat it.
+                let e = miscounted(outs.len(), total);
                 leading.answer_all(&e);
                 return Err(e);
             }
-            Err(e) => {
-                leading.answer_all(&e);
-                return Err(e);
+            Err(_) => {
+                // Every caller runs alone now: the followers first in the queue, in their
+                // order, the leader's own items here (it holds the key meanwhile).
+                let computed = leading.take_computed();
+                prior = merge(
+                    computed.as_deref().and_then(|c| c.get(..leading.own)),
+                    prior,
+                );
+                leading.requeue(computed.as_deref(), true);
+                let total = items.len();
+                let outs = step(items, Computed(None)).await?;
+                return answered(outs, total).map(|outs| reconcile(outs, prior.as_deref()));
             }
         };
         // Answer from the back so each caller's results split off the end.
@@ -196,6 +229,38 @@ where
                 .send(Turn::Done(Ok(reconcile(mine, f.prior.as_deref()))));
         }
         Ok(reconcile(outs, prior.as_deref()))
+    }
+}
+
+/// The step's results when there is one per item.
+fn answered<O>(outs: Vec<O>, total: usize) -> Result<Vec<O>, StoreError> {
+    if outs.len() == total {
+        Ok(outs)
+    } else {
+        Err(miscounted(outs.len(), total))
+    }
+}
+
+fn miscounted(got: usize, total: usize) -> StoreError {
+    StoreError::Corrupt(format!(
+        "an append step answered {got} results for {total} items"
+    ))
+}
+
+/// What two abandoned or failed steps computed for the same items, as one: the later one's,
+/// except where the earlier one stored what the later one found there.
+fn merge<O: Outcome>(later: Option<&[O]>, earlier: Option<Vec<O>>) -> Option<Vec<O>> {
+    match (later, earlier) {
+        (Some(later), Some(earlier)) if later.len() == earlier.len() => Some(
+            later
+                .iter()
+                .cloned()
+                .zip(&earlier)
+                .map(|(l, e)| l.after_abandoned(e))
+                .collect(),
+        ),
+        (Some(later), _) => Some(later.to_vec()),
+        (None, earlier) => earlier,
     }
 }
 
@@ -212,7 +277,7 @@ fn reconcile<O: Outcome>(outs: Vec<O>, prior: Option<&[O]>) -> Vec<O> {
 
 /// A step in flight, with its followers; dropped, it hands the lead on (re-queueing the
 /// followers first if the step did not finish).
-struct Leading<K: Clone + Eq + Hash, T, O: Clone> {
+struct Leading<K: Clone + Eq + Hash, T, O: Outcome> {
     queues: Arc<Queues<K, T, O>>,
     key: K,
     followers: Vec<Waiter<K, T, O>>,
@@ -222,36 +287,43 @@ struct Leading<K: Clone + Eq + Hash, T, O: Clone> {
     finished: bool,
 }
 
-impl<K: Clone + Eq + Hash, T, O: Clone> Leading<K, T, O> {
+impl<K: Clone + Eq + Hash, T, O: Outcome> Leading<K, T, O> {
     fn answer_all(&mut self, e: &StoreError) {
         for f in self.followers.drain(..) {
             let _ = f.reply.send(Turn::Done(Err(e.clone())));
         }
     }
+
+    /// What the step recorded before it ended, if it got that far.
+    fn take_computed(&mut self) -> Option<Vec<O>> {
+        self.computed.take().and_then(|c| lock(&c).take())
+    }
+
+    /// Puts the followers back at the head of the queue, in their order, each with what
+    /// `computed` (the whole batch's, the leader's first) says the step did with its items.
+    fn requeue(&mut self, computed: Option<&[O]>, alone: bool) {
+        let mut followers = std::mem::take(&mut self.followers);
+        let mut at = self.own;
+        for f in &mut followers {
+            let n = f.items.len();
+            let mine = computed.and_then(|c| c.get(at..at + n));
+            f.prior = merge(mine, f.prior.take());
+            f.alone = alone;
+            at += n;
+        }
+        let mut queues = lock(&self.queues);
+        let queue = queues.entry(self.key.clone()).or_default();
+        for f in followers.into_iter().rev() {
+            queue.push_front(f);
+        }
+    }
 }
 
-impl<K: Clone + Eq + Hash, T, O: Clone> Drop for Leading<K, T, O> {
+impl<K: Clone + Eq + Hash, T, O: Outcome> Drop for Leading<K, T, O> {
     fn drop(&mut self) {
         if !self.finished && !self.followers.is_empty() {
-            let computed = self.computed.as_ref().and_then(|c| lock(c).take());
-            let mut followers = std::mem::take(&mut self.followers);
-            if let Some(computed) = computed {
-                let mut at = self.own;
-                for f in &mut followers {
-                    let n = f.items.len();
-                    let Some(mine) = computed.get(at..at + n) else {
-                        break;
-                    };
-                    f.prior = Some(mine.to_vec());
-                    at += n;
-                }
-            }
-            let mut queues = lock(&self.queues);
-            let queue = queues.entry(self.key.clone()).or_default();
-            // Back at the head, in their order.
-            for f in followers.into_iter().rev() {
-                queue.push_front(f);
-            }
+            let computed = self.take_computed();
+            self.requeue(computed.as_deref(), false);
         }
         pass_on(&self.queues, &self.key);
     }
@@ -261,12 +333,16 @@ impl<K: Clone + Eq + Hash, T, O: Clone> Drop for Leading<K, T, O> {
 struct Lead<K: Clone + Eq + Hash, T, O: Clone> {
     queues: Arc<Queues<K, T, O>>,
     key: K,
-    items: Option<(Vec<T>, Option<Vec<O>>)>,
+    items: Option<Own<T, O>>,
 }
 
 impl<K: Clone + Eq + Hash, T, O: Clone> Lead<K, T, O> {
-    fn take(&mut self) -> (Vec<T>, Option<Vec<O>>) {
-        self.items.take().unwrap_or_default()
+    fn take(&mut self) -> Own<T, O> {
+        self.items.take().unwrap_or(Own {
+            items: Vec::new(),
+            prior: None,
+            alone: false,
+        })
     }
 }
 
@@ -301,7 +377,11 @@ fn pass_on<K: Clone + Eq + Hash, T, O: Clone>(queues: &Arc<Queues<K, T, O>>, key
         let lead = Lead {
             queues: Arc::clone(queues),
             key: key.clone(),
-            items: Some((next.items, next.prior)),
+            items: Some(Own {
+                items: next.items,
+                prior: next.prior,
+                alone: next.alone,
+            }),
         };
         match next.reply.send(Turn::Lead(lead)) {
             Ok(()) => return,
@@ -338,7 +418,9 @@ mod tests {
     }
 
     /// A fake backend: items are stored once (a second copy is a duplicate), each step's
-    /// batch is recorded, and steps wait for a permit when `gate` has none.
+    /// batch is recorded, and steps wait for a permit when `gate` has none. Items 600–699
+    /// cannot be stored (the step fails, storing nothing); a step with 777 that stores
+    /// something commits and then fails (its answer lost with the connection).
     #[derive(Default)]
     struct Fake {
         log: Mutex<Vec<u32>>,
@@ -354,7 +436,7 @@ mod tests {
         computed: Computed<Out>,
     ) -> Result<Vec<Out>, StoreError> {
         lock(&fake.batches).push(batch.clone());
-        if batch.contains(&666) {
+        if batch.iter().any(|i| (600..700).contains(i)) {
             return Err(StoreError::Backend("refused".into()));
         }
         let out: Vec<Out> = {
@@ -371,6 +453,9 @@ mod tests {
                 .collect()
         };
         computed.record(&out);
+        if batch.contains(&777) && out.iter().any(|o| matches!(o, Out::Stored(_))) {
+            return Err(StoreError::Backend("connection lost at COMMIT".into()));
+        }
         // "Committed"; the answer waits for the gate.
         gate.acquire().await.unwrap().forget();
         Ok(out)
@@ -457,24 +542,91 @@ mod tests {
         assert!(lock(&w.g.queues).is_empty());
     }
 
-    #[tokio::test]
-    async fn a_step_error_answers_its_callers_only() {
-        let w = world();
+    /// Runs a step of item 1 up to its gate, queues `callers` behind it in order, then
+    /// opens the gate for `permits` steps; each caller's answer.
+    async fn behind_one_step(
+        w: &'static World,
+        callers: &[Vec<u32>],
+        permits: usize,
+    ) -> Vec<Result<Vec<Out>, StoreError>> {
         let first = spawn(w, "t", vec![1]);
         while lock(&w.fake.batches).is_empty() {
             tokio::task::yield_now().await;
         }
-        let a = spawn(w, "t", vec![666]);
-        until_queued(&w.g, "t", 1).await;
-        let b = spawn(w, "t", vec![2]);
-        until_queued(&w.g, "t", 2).await;
-        w.gate.add_permits(1);
+        let mut handles = Vec::new();
+        for (n, items) in callers.iter().enumerate() {
+            handles.push(spawn(w, "t", items.clone()));
+            until_queued(&w.g, "t", n + 1).await;
+        }
+        w.gate.add_permits(permits);
         first.await.unwrap().unwrap();
-        assert!(a.await.unwrap().is_err());
-        assert!(b.await.unwrap().is_err());
-        w.gate.add_permits(1);
-        let after = spawn(w, "t", vec![2]).await.unwrap().unwrap();
-        assert_eq!(after, [Out::Stored(1)]);
+        let mut out = Vec::new();
+        for h in handles {
+            out.push(h.await.unwrap());
+        }
+        out
+    }
+
+    fn batches(w: &World) -> Vec<Vec<u32>> {
+        lock(&w.fake.batches).clone()
+    }
+
+    #[tokio::test]
+    async fn a_failed_joint_step_fails_only_the_caller_that_cannot_be_stored() {
+        let w = world();
+        let out = behind_one_step(w, &[vec![2], vec![666], vec![3, 2]], 3).await;
+        assert_eq!(out[0].as_ref().unwrap(), &[Out::Stored(1)]);
+        assert!(out[1].is_err());
+        assert_eq!(out[2].as_ref().unwrap(), &[Out::Stored(2), Out::Dup(1)]);
+        // The joint step, then each caller alone: the leader's own, the followers in order.
+        assert_eq!(
+            batches(w),
+            [vec![1], vec![2, 666, 3, 2], vec![2], vec![666], vec![3, 2]]
+        );
+        assert!(lock(&w.g.queues).is_empty());
+        // Nothing stays alone: the next callers are joined again.
+        let out = behind_one_step(w, &[vec![4], vec![5]], 2).await;
+        assert_eq!(out[0].as_ref().unwrap(), &[Out::Stored(3)]);
+        assert_eq!(out[1].as_ref().unwrap(), &[Out::Stored(4)]);
+        assert_eq!(batches(w)[5..], [vec![1], vec![4, 5]]);
+    }
+
+    #[tokio::test]
+    async fn a_leader_that_cannot_be_stored_fails_alone() {
+        let w = world();
+        let out = behind_one_step(w, &[vec![601], vec![2]], 2).await;
+        assert!(out[0].is_err());
+        assert_eq!(out[1].as_ref().unwrap(), &[Out::Stored(1)]);
+        assert_eq!(batches(w), [vec![1], vec![601, 2], vec![601], vec![2]]);
+    }
+
+    #[tokio::test]
+    async fn when_nothing_can_be_stored_each_caller_is_tried_twice_at_most() {
+        let w = world();
+        let out = behind_one_step(w, &[vec![601], vec![602], vec![603]], 1).await;
+        assert!(out.iter().all(Result::is_err), "{out:?}");
+        assert_eq!(
+            batches(w),
+            [
+                vec![1],
+                vec![601, 602, 603],
+                vec![601],
+                vec![602],
+                vec![603]
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_joint_step_that_failed_after_committing_reports_its_items_stored_once() {
+        let w = world();
+        // The joint step stores 2, 777 and 3, then its answer is lost; each caller alone
+        // finds its items where that step put them, which only that step can have done.
+        let out = behind_one_step(w, &[vec![2], vec![777], vec![3, 1]], 4).await;
+        assert_eq!(out[0].as_ref().unwrap(), &[Out::Stored(1)]);
+        assert_eq!(out[1].as_ref().unwrap(), &[Out::Stored(2)]);
+        assert_eq!(out[2].as_ref().unwrap(), &[Out::Stored(3), Out::Dup(0)]);
+        assert_eq!(*lock(&w.fake.log), [1, 2, 777, 3]);
     }
 
     #[tokio::test]
@@ -527,6 +679,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_follower_abandoned_twice_is_still_told_what_the_first_step_stored() {
+        let w = world();
+        let first = spawn(w, "t", vec![1]);
+        while lock(&w.fake.batches).is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let leader = spawn(w, "t", vec![2]);
+        until_queued(&w.g, "t", 1).await;
+        let second = spawn(w, "t", vec![4]);
+        until_queued(&w.g, "t", 2).await;
+        let follower = spawn(w, "t", vec![3]);
+        until_queued(&w.g, "t", 3).await;
+        w.gate.add_permits(1);
+        first.await.unwrap().unwrap();
+        // (2, 4, 3) "committed"; its leader goes away.
+        while lock(&w.fake.batches).len() < 2 {
+            tokio::task::yield_now().await;
+        }
+        leader.abort();
+        assert!(leader.await.unwrap_err().is_cancelled());
+        // (4, 3) finds both where the first step put them; its leader goes away too.
+        while lock(&w.fake.batches).len() < 3 {
+            tokio::task::yield_now().await;
+        }
+        second.abort();
+        assert!(second.await.unwrap_err().is_cancelled());
+        w.gate.add_permits(1);
+        assert_eq!(follower.await.unwrap().unwrap(), [Out::Stored(3)]);
+        assert_eq!(batches(w), [vec![1], vec![2, 4, 3], vec![4, 3], vec![3]]);
+        assert!(lock(&w.g.queues).is_empty());
+    }
+
+    #[tokio::test]
     async fn a_lead_dropped_unused_passes_on() {
         let g = G::default();
         let (tx1, rx1) = oneshot::channel();
@@ -537,11 +722,13 @@ mod tests {
                 Waiter {
                     items: vec![1],
                     prior: None,
+                    alone: false,
                     reply: tx1,
                 },
                 Waiter {
                     items: vec![2],
                     prior: None,
+                    alone: false,
                     reply: tx2,
                 },
             ]),
@@ -552,7 +739,7 @@ mod tests {
         let Ok(Turn::Lead(mut lead)) = rx2.await else {
             panic!("the second caller was not told to lead");
         };
-        assert_eq!(lead.take().0, [2]);
+        assert_eq!(lead.take().items, [2]);
         // Taken, it is the new leader's to pass on when its step ends.
         drop(lead);
         assert_eq!(queued(&g, "t"), 0);
