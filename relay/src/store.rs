@@ -14,6 +14,7 @@ pub mod commit;
 mod conformance;
 pub mod decide;
 pub mod domain;
+pub mod group;
 pub mod pg;
 pub mod project;
 pub mod redact;
@@ -41,7 +42,8 @@ pub enum RouteKey {
     WhatsApp(String),
 }
 
-#[derive(Debug, thiserror::Error)]
+// Clone: one group append step's error answers each of its callers.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{0} already exists")]
     Conflict(String),

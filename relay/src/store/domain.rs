@@ -6,11 +6,14 @@
 //! The rules run synchronously inside one [`Backend::tenant_step`], against a [`Staged`]
 //! overlay that reads through to the backend and collects the step's [`Changes`], so later
 //! events of one append see earlier ones' changes and the backend writes them at once.
+//! Concurrent appends of one tenant are joined into one such step ([`super::group`]): one
+//! lock, one commit, one flush for all of them.
 //! Nothing here knows how or where records are kept.
 
 use super::backend::{Backend, CannedChange, Changes, NewRecord, Reads, TenantTx, Watch};
 use super::cluster::{Lease, Notice, Signal};
 use super::decide::{Facts, decide, named_ids};
+use super::group::{Groups, Outcome};
 use super::project::{Views, project};
 use super::{
     AgentRecord, Appended, ChannelChange, ChannelRecord, CommandOutcome, CommandRequest,
@@ -28,9 +31,27 @@ use protocol::{
     Event, EventBody, Millis, PartnerId, Seq, TenantId, ThreadId,
 };
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 /// How many logged events a paged pass over a tenant's log reads at a time.
 const PAGE: usize = 1000;
+
+/// Every backend's group appends, per (backend, tenant): see [`super::group`].
+static APPENDS: LazyLock<Groups<(usize, TenantId), NewEvent, Appended>> =
+    LazyLock::new(Groups::default);
+
+impl Outcome for Appended {
+    /// An item the abandoned step stored is reported as stored by it: the re-run finds it
+    /// under its own sequence number, which only that step's commit can have put there.
+    fn after_abandoned(self, earlier: &Self) -> Self {
+        match (self, earlier) {
+            (Appended::Duplicate(seq), Appended::Stored(e)) if e.seq == seq => {
+                Appended::Stored(e.clone())
+            }
+            (now, _) => now,
+        }
+    }
+}
 
 /// A step's view of the tenant: the backend's stored state under the step's own changes.
 pub struct Staged<'a> {
@@ -653,13 +674,24 @@ impl<B: Backend> Store for B {
         scope: &TenantScope,
         events: Vec<NewEvent>,
     ) -> Result<Vec<Appended>, StoreError> {
-        let mut reads = Reads::default();
-        for new in &events {
-            reads.dedup.push(new.dedup_key.clone());
-            super::project::reads(&new.body, &mut reads);
-        }
-        let tenant = scope.tenant().clone();
-        self.tenant_step_reading(scope.tenant(), reads, move |tx| append(tx, tenant, events))
+        // Keyed by this backend's address: the blanket impl has no field of its own, and a
+        // backend is borrowed (so neither moved nor dropped) while any append of it runs.
+        let key = (std::ptr::from_ref(self).addr(), scope.tenant().clone());
+        APPENDS
+            .run(key, events, |batch, computed| async move {
+                let mut reads = Reads::default();
+                for new in &batch {
+                    reads.dedup.push(new.dedup_key.clone());
+                    super::project::reads(&new.body, &mut reads);
+                }
+                let tenant = scope.tenant().clone();
+                self.tenant_step_reading(scope.tenant(), reads, move |tx| {
+                    let out = append(tx, tenant, batch)?;
+                    computed.record(&out);
+                    Ok(out)
+                })
+                .await
+            })
             .await
     }
     async fn apply_command(

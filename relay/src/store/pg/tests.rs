@@ -470,3 +470,40 @@ async fn every_tenant_query_searches_one_tenant_by_its_key() {
     }
     store.close().await.unwrap();
 }
+
+/// PostgreSQL's `text` cannot hold a NUL, so a delivery whose Meta id carries one fails its
+/// step whatever is tried; appends of the same tenant in flight beside it must not fail
+/// with it (the group append joins them into one step).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_that_cannot_be_stored_fails_alone() {
+    let db = TestDb::create().await.unwrap();
+    let store = PgStore::open(db.url()).await.unwrap();
+    let s = scope("tn_p");
+    let writers = (0..24).map(|w| {
+        let (s, store) = (s.clone(), &store);
+        async move {
+            let mid = if w == 5 {
+                "bad\0id".to_owned()
+            } else {
+                format!("m-{w}")
+            };
+            let got = store
+                .append(&s, vec![text("tn_p", &mid, "hi", 1000 + w)])
+                .await;
+            (w, got)
+        }
+    });
+    let answers = futures_util::future::join_all(writers).await;
+    for (w, got) in &answers {
+        if *w == 5 {
+            assert!(got.is_err(), "a NUL in a text column is refused: {got:?}");
+        } else {
+            assert!(
+                got.is_ok(),
+                "writer {w} failed with the bad delivery: {got:?}"
+            );
+        }
+    }
+    assert_eq!(store.head(&s).await.unwrap(), protocol::Seq(23));
+    store.close().await.unwrap();
+}
