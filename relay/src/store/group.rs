@@ -471,6 +471,13 @@ mod tests {
         }
     }
 
+    /// Waits until the fake store has seen `n` steps begin.
+    async fn until_batches(w: &World, n: usize) {
+        while lock(&w.fake.batches).len() < n {
+            tokio::task::yield_now().await;
+        }
+    }
+
     struct World {
         g: G,
         fake: Fake,
@@ -511,9 +518,7 @@ mod tests {
         let w = world();
         let first = spawn(w, "t", vec![1]);
         until_queued(&w.g, "t", 0).await;
-        while lock(&w.fake.batches).is_empty() {
-            tokio::task::yield_now().await;
-        }
+        until_batches(w, 1).await;
         let big: Vec<u32> = (1000..1300).collect();
         let a = spawn(w, "t", vec![2, 3]);
         until_queued(&w.g, "t", 1).await;
@@ -550,9 +555,7 @@ mod tests {
         permits: usize,
     ) -> Vec<Result<Vec<Out>, StoreError>> {
         let first = spawn(w, "t", vec![1]);
-        while lock(&w.fake.batches).is_empty() {
-            tokio::task::yield_now().await;
-        }
+        until_batches(w, 1).await;
         let mut handles = Vec::new();
         for (n, items) in callers.iter().enumerate() {
             handles.push(spawn(w, "t", items.clone()));
@@ -633,9 +636,7 @@ mod tests {
     async fn a_queued_caller_gone_is_skipped() {
         let w = world();
         let first = spawn(w, "t", vec![1]);
-        while lock(&w.fake.batches).is_empty() {
-            tokio::task::yield_now().await;
-        }
+        until_batches(w, 1).await;
         let gone = spawn(w, "t", vec![7]);
         until_queued(&w.g, "t", 1).await;
         let b = spawn(w, "t", vec![2]);
@@ -652,9 +653,7 @@ mod tests {
     async fn a_leader_gone_mid_step_leaves_its_followers_stored_once_and_told_so() {
         let w = world();
         let first = spawn(w, "t", vec![1]);
-        while lock(&w.fake.batches).is_empty() {
-            tokio::task::yield_now().await;
-        }
+        until_batches(w, 1).await;
         let leader = spawn(w, "t", vec![2]);
         until_queued(&w.g, "t", 1).await;
         let follower = spawn(w, "t", vec![3, 1]);
@@ -662,9 +661,7 @@ mod tests {
         w.gate.add_permits(1);
         first.await.unwrap().unwrap();
         // The leader's step (2, 3, 1) has "committed" and waits for its answer; cancel it.
-        while lock(&w.fake.batches).len() < 2 {
-            tokio::task::yield_now().await;
-        }
+        until_batches(w, 2).await;
         leader.abort();
         assert!(leader.await.unwrap_err().is_cancelled());
         w.gate.add_permits(1);
@@ -682,9 +679,7 @@ mod tests {
     async fn a_follower_abandoned_twice_is_still_told_what_the_first_step_stored() {
         let w = world();
         let first = spawn(w, "t", vec![1]);
-        while lock(&w.fake.batches).is_empty() {
-            tokio::task::yield_now().await;
-        }
+        until_batches(w, 1).await;
         let leader = spawn(w, "t", vec![2]);
         until_queued(&w.g, "t", 1).await;
         let second = spawn(w, "t", vec![4]);
@@ -694,9 +689,7 @@ mod tests {
         w.gate.add_permits(1);
         first.await.unwrap().unwrap();
         // (2, 4, 3) "committed"; its leader goes away.
-        while lock(&w.fake.batches).len() < 2 {
-            tokio::task::yield_now().await;
-        }
+        until_batches(w, 2).await;
         leader.abort();
         assert!(leader.await.unwrap_err().is_cancelled());
         // (4, 3) finds both where the first step put them; its leader goes away too.
