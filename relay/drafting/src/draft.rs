@@ -518,7 +518,7 @@ impl Drafter {
             intents.insert(Intent::Product);
         }
         if service_named && (intents.contains(&Intent::Booking) || how_long) {
-            // "is a slot needed for the tune-up?", "the massage takes how long?":
+            // "do I need a slot for an overhaul?", "a massage lasts how long?":
             // the service's own description and duration answer with (or before) the link.
             intents.insert(Intent::Product);
         }
@@ -728,7 +728,7 @@ impl Drafter {
         let closures_answer = !self.k.business.closures.is_empty()
             && intents.contains(&Intent::Hours)
             && !intents.iter().any(|i| i.about_items());
-        // "back from a trip on the 9th: what is a tune-up?": a date beside a
+        // "home on the 9th: what does an overhaul cost?": a date beside a
         // question about price or what something is, is the customer's plan, not the ask.
         // An order for a date ("a cake for the 14th?") is still a date to confirm.
         let date_is_context = intents.contains(&Intent::Price)
@@ -2200,8 +2200,8 @@ const ASKING_WORDS: &[&str] = &[
     "bisa", "ada", "jual",
 ];
 
-/// `clause` split where "and" (`y`, `e`, `dan`) starts a question of its own: "how much
-/// is the tire and do you sell valves" → "how much… tire", "do you sell valves".
+/// `clause` split where "and" (`y`, `e`, `dan`) starts a question of its own: "price of
+/// the tire and do you sell valves" → "price of the tire", "do you sell valves".
 fn joined_questions(clause: &str) -> Vec<&str> {
     const AND: &[&str] = &["and", "y", "e", "dan", "terus", "trus"];
     const ASKS: &[&str] = ASKING_WORDS;

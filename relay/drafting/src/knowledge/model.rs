@@ -121,7 +121,7 @@ pub struct Business {
     pub order_lookup: Option<OrderLookup>,
     /// Orders over this amount ship free.
     pub free_shipping_over: Option<Money>,
-    /// `HH:MM`: orders before it ship the same working day.
+    /// `HH:MM`: orders placed earlier leave that working day.
     pub dispatch_cutoff: Option<String>,
     pub closures: Vec<Closure>,
     pub address: Option<String>,

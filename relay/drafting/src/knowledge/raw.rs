@@ -51,7 +51,7 @@ pub(super) struct RawBusiness {
     pub order_lookup_timeout_ms: Option<u64>,
     #[serde(default)]
     pub free_shipping_over: Option<i64>,
-    /// `HH:MM` in the hours' time zone: orders before it ship the same working day.
+    /// `HH:MM` in the hours' time zone: orders placed earlier leave that working day.
     #[serde(default)]
     pub dispatch_cutoff: Option<String>,
     #[serde(default)]
