@@ -476,6 +476,26 @@ impl Drafter {
         if found.is_empty() && wants_item {
             found = self.items_in_context(conversation);
         }
+        if found.is_empty()
+            && raw_tokens.len() <= POINTING_MAX_WORDS
+            && lang::points(detected, raw_tokens)
+        {
+            // "this one in red??" under a photo: the item is in the picture. The conversation
+            // names it, or an option only one item has does; otherwise a person, who sees
+            // the photo, answers rather than a guess.
+            found = self.items_in_context(conversation);
+            if found.is_empty() {
+                match self.items_by_option(&masked).as_slice() {
+                    [one] => found = vec![one.clone()],
+                    _ => {
+                        return handoff(
+                            &core_or_all(&intents),
+                            "points at something in a photo or an earlier message".to_string(),
+                        );
+                    }
+                }
+            }
+        }
         let content: Vec<String> = tokens
             .iter()
             .filter(|t| !t.is_empty() && !text::is_stopword(t))
@@ -1010,6 +1030,32 @@ impl Drafter {
     }
 
     /// The items of the most recent earlier turn that names any.
+    /// The items whose option the message names best (`50 ml sem perfume`), when some does;
+    /// a unit alone (`ml`) names no option.
+    fn items_by_option(&self, tokens: &[String]) -> Vec<Found> {
+        let words: Vec<String> = tokens
+            .iter()
+            .filter(|t| !retrieve::SIZE_UNITS.contains(&t.as_str()))
+            .cloned()
+            .collect();
+        let mut best = 0;
+        let mut out = Vec::new();
+        for (i, item) in self.k.items.iter().enumerate() {
+            let score = retrieve::variants(item, &words, true).score;
+            if score > best {
+                best = score;
+                out.clear();
+            }
+            if score == best && score > 0 {
+                out.push(Found {
+                    item: i,
+                    naming: HashSet::new(),
+                });
+            }
+        }
+        out
+    }
+
     fn items_in_context(&self, conversation: &[Turn]) -> Vec<Found> {
         conversation
             .iter()
@@ -2341,6 +2387,9 @@ fn core_of(intents: &BTreeSet<Intent>) -> Vec<Intent> {
 }
 
 /// The asking intents, or every intent when none asks (a bare greeting).
+/// Words at most in a message that points at a photo: a caption, not a story.
+const POINTING_MAX_WORDS: usize = 8;
+
 fn core_or_all(intents: &BTreeSet<Intent>) -> Vec<Intent> {
     intents.iter().copied().collect()
 }

@@ -108,6 +108,10 @@ pub struct LangFile {
     /// make a message look as if it asked about something the knowledge does not have.
     #[serde(default)]
     pub common: Vec<String>,
+    /// Words and phrases (folded) that point at something the customer shows and the
+    /// drafter cannot see: the product in a photo ("this one in red?"), a message before.
+    #[serde(default)]
+    pub pointing: Vec<String>,
     /// Customer words or phrases → the drafter's own cue words (`"cuanto cuesta" = "how much"`).
     #[serde(default)]
     pub words: BTreeMap<String, String>,
@@ -413,6 +417,17 @@ pub fn registry() -> &'static Registry {
 #[must_use]
 pub fn is_function_word(token: &str) -> bool {
     registry().function_words.contains(token)
+}
+
+/// Whether `tokens` (folded, in `lang`) point at something shown rather than name it.
+#[must_use]
+pub fn points(lang: Language, tokens: &[String]) -> bool {
+    lang.file().pointing.iter().any(|p| {
+        let words: Vec<&str> = p.split(' ').collect();
+        tokens
+            .windows(words.len())
+            .any(|w| w.iter().zip(&words).all(|(t, p)| t == p))
+    })
 }
 
 /// Whether `token` (folded) is an everyday word of some language (`ikut`, `deixou`,

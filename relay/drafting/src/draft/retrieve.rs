@@ -359,6 +359,8 @@ pub struct VariantAsk {
     pub matched: Vec<usize>,
     /// Size or colour words in the message (`s`, `hitam`, `40`).
     pub asked: Vec<String>,
+    /// How many words of the best label the message has.
+    pub score: usize,
 }
 
 /// Which variants of `item` the message names.
@@ -419,7 +421,11 @@ pub fn variants(item: &Item, tokens: &[String], size_cue: bool) -> VariantAsk {
             matched.push(i);
         }
     }
-    VariantAsk { matched, asked }
+    VariantAsk {
+        matched,
+        asked,
+        score: best,
+    }
 }
 
 /// A number in the message shaped like one of `item`'s option values that no variant has:
@@ -471,7 +477,7 @@ pub fn unlisted_number(item: &Item, tokens: &[String]) -> Option<String> {
 }
 
 /// Units of quantity an item without variants states its one size in (`100 ml`, `50 g`).
-const SIZE_UNITS: &[&str] = &["ml", "l", "g", "kg", "oz", "cl", "gr"];
+pub const SIZE_UNITS: &[&str] = &["ml", "l", "g", "kg", "oz", "cl", "gr"];
 
 /// For an item without variants: an amount in a unit its description or details state,
 /// where the amount differs from every one they state ("the 400ml one?" of a 200 ml gel).
