@@ -866,9 +866,11 @@ impl Drafter {
         // In a long message only the asking sentence names options: the rest is the
         // customer's story ("my hairdresser said…", "the brakes squeak, the chain rusts").
         let asking = asking_words(message, detected);
+        let own = own_statement_words(message, detected);
         let options: Vec<String> = foreign
             .iter()
             .filter(|w| asking.as_ref().is_none_or(|a| a.contains(*w)))
+            .filter(|w| !own.contains(*w))
             .filter(|w| {
                 found
                     .iter()
@@ -2305,6 +2307,23 @@ fn statement_words(message: &str, lang: Language) -> HashSet<String> {
     words(&told)
         .into_iter()
         .filter(|w| !in_questions.contains(w))
+        .collect()
+}
+
+/// Words only statements about the customer's own things use, beside a question: "my
+/// bike is a hybrid" says what they ride, not which option they ask for.
+fn own_statement_words(message: &str, lang: Language) -> HashSet<String> {
+    let told = statement_words(message, lang);
+    clauses(message)
+        .into_iter()
+        .filter(|c| !c.ends_with('?'))
+        .map(text::tokens)
+        .filter(|raw| raw.iter().any(|t| lang::is_own_word(t)))
+        .flat_map(|raw| {
+            let canon = lang::canonical_mixed(lang, &raw);
+            raw.into_iter().chain(canon)
+        })
+        .filter(|w| told.contains(w))
         .collect()
 }
 

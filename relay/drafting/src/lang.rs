@@ -112,6 +112,10 @@ pub struct LangFile {
     /// drafter cannot see: the product in a photo ("this one in red?"), a message before.
     #[serde(default)]
     pub pointing: Vec<String>,
+    /// Words (folded) a customer says of their own things (`my`, `mi`, `saya`): a
+    /// statement with one describes what they have, not which option they want.
+    #[serde(default)]
+    pub own: Vec<String>,
     /// Customer words or phrases → the drafter's own cue words (`"cuanto cuesta" = "how much"`).
     #[serde(default)]
     pub words: BTreeMap<String, String>,
@@ -428,6 +432,12 @@ pub fn points(lang: Language, tokens: &[String]) -> bool {
             .windows(words.len())
             .any(|w| w.iter().zip(&words).all(|(t, p)| t == p))
     })
+}
+
+/// Whether `token` (folded) is a word of some language for the customer's own things.
+#[must_use]
+pub fn is_own_word(token: &str) -> bool {
+    registry().files.values().any(|f| f.own.iter().any(|w| w == token))
 }
 
 /// Whether `token` (folded) is an everyday word of some language (`ikut`, `deixou`,
