@@ -298,6 +298,15 @@ impl Drafter {
                             .or_insert_with(|| (*w).to_string());
                     }
                 }
+                // The index keeps stems, which lost a plural or verb `s` after a vowel
+                // (`reconstruimos` → `reconstruimo`): their root is the word's with it.
+                for w in vocabulary.iter().filter(|w| w.ends_with(['a', 'e', 'o'])) {
+                    if let Some(r) = l.root(&format!("{w}s")) {
+                        by_root
+                            .entry(r.to_string())
+                            .or_insert_with(|| (*w).to_string());
+                    }
+                }
                 (l, by_root)
             })
             .collect();

@@ -1469,3 +1469,19 @@ fn do_it_for_a_number_is_bargaining_but_for_a_count_is_not() {
         "{draft:?}"
     );
 }
+
+#[test]
+fn zz_debug_policy_scores() {
+    let text = std::fs::read_to_string(std::env::var("DBG_K").unwrap()).unwrap();
+    let k = Knowledge::from_toml(&text).unwrap();
+    let d = Drafter::new(&k);
+    let msg = std::env::var("DBG_M").unwrap();
+    let lang = crate::lang::detect(&msg, &text::tokens(&msg), k.business.language);
+    let raw = d.in_vocabulary(lang, &text::tokens(&msg));
+    let canon = d.in_vocabulary(lang, &lang::canonical_mixed(lang, &raw));
+    eprintln!("raw {raw:?}\ncanon {canon:?}");
+    let q: Vec<String> = canon.iter().chain(raw.iter()).filter(|t| !t.is_empty() && !text::is_stopword(t)).cloned().collect();
+    for h in d.policies.search(&q).iter().take(5) {
+        eprintln!("{} {}", k.policies[h.policy].key, h.score);
+    }
+}
