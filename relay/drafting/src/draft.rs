@@ -752,6 +752,14 @@ impl Drafter {
         if let Some(signal) = cues.signals.first() {
             return handoff(&intents_vec, signal.reason().into());
         }
+        if let Some(what) = self.unlisted_goods_question(message, detected) {
+            // "any sunscreen? and shipping to Seville?": answering only the shipping would
+            // read as a whole answer.
+            return handoff(
+                &intents_vec,
+                format!("part of the message asks for something the catalog does not have: {what}"),
+            );
+        }
         // "open on the 25th? want to fetch my bike": the closures answer the date, whatever
         // else the message mentions around the hours.
         let closures_answer = !self.k.business.closures.is_empty()
@@ -1065,6 +1073,44 @@ impl Drafter {
             }
         }
         out
+    }
+
+    /// In a message of several questions, a question that only asks whether we have
+    /// something (`have`, `sell`) and names goods no item is: its words.
+    fn unlisted_goods_question(&self, message: &str, lang: Language) -> Option<String> {
+        let all = clauses(message);
+        if all.len() < 2 {
+            return None;
+        }
+        all.into_iter().filter(|c| c.ends_with('?')).find_map(|clause| {
+            let raw = self.in_vocabulary(lang, &text::tokens(clause));
+            let canon = self.in_vocabulary(lang, &lang::canonical_mixed(lang, &raw));
+            let cues = intent::detect(&canon, clause);
+            let only_have = cues.strong.is_empty()
+                && cues.signals.is_empty()
+                && cues.weak.iter().all(|i| *i == Intent::Availability)
+                && cues.weak.contains(&Intent::Availability);
+            if !only_have
+                || !self.catalog.find(&verbs_masked(&raw), clause).is_empty()
+                || !self.catalog.find(&verbs_masked(&canon), clause).is_empty()
+            {
+                return None;
+            }
+            let goods: Vec<&str> = canon
+                .iter()
+                .filter(|t| {
+                    !t.is_empty()
+                        && !text::is_stopword(t)
+                        && !lang::is_function_word(t)
+                        && !lang::is_common_word(t)
+                        && !lexicon::is_cue_word(t)
+                        && !t.chars().any(|c| c.is_ascii_digit())
+                        && !self.policies.knows(&text::stem(t))
+                })
+                .map(String::as_str)
+                .collect();
+            (!goods.is_empty()).then(|| goods.join(" "))
+        })
     }
 
     fn items_in_context(&self, conversation: &[Turn]) -> Vec<Found> {

@@ -1481,6 +1481,12 @@ fn zz_debug_policy_scores() {
     let canon = d.in_vocabulary(lang, &lang::canonical_mixed(lang, &raw));
     eprintln!("raw {raw:?}\ncanon {canon:?}");
     let q: Vec<String> = canon.iter().chain(raw.iter()).filter(|t| !t.is_empty() && !text::is_stopword(t)).cloned().collect();
+    for f in d.catalog.find(&raw, &msg) {
+        eprintln!("found {} {:?}", k.items[f.item].name, f.naming);
+    }
+    for f in d.catalog.find(&canon, &msg) {
+        eprintln!("found-canon {} {:?}", k.items[f.item].name, f.naming);
+    }
     for h in d.policies.search(&q).iter().take(5) {
         eprintln!("{} {}", k.policies[h.policy].key, h.score);
     }
