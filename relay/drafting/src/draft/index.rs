@@ -293,13 +293,14 @@ impl Index {
                     continue;
                 }
                 if let Some(d) = fuzzy::within(&chars, term, max.min(best)) {
-                    // Two letters changed apart make another word (`pantalla`, a screen, is
-                    // not `pastilla`, a pad); slips add, drop or swap letters, and an ending
-                    // changes side by side (`devolução`, `devoluções`).
+                    // Two letters changed make another word (`pantalla`, a screen, is not
+                    // `pastilla`, a pad; `anticaspa` is not `anticaída`); slips add, drop or
+                    // swap letters, and only an ending changes two side by side.
                     if d == 2 && term.len() == chars.len() {
-                        let apart: Vec<usize> =
+                        let changed: Vec<usize> =
                             (0..chars.len()).filter(|&i| chars[i] != term[i]).collect();
-                        if apart.len() == 2 && apart[1] - apart[0] >= 2 {
+                        let in_ending = changed.first().is_some_and(|&i| i + 2 >= chars.len());
+                        if changed.len() == 2 && (changed[1] - changed[0] >= 2 || !in_ending) {
                             continue;
                         }
                     }
