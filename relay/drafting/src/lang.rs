@@ -530,6 +530,9 @@ pub fn detect(message: &str, tokens: &[String], fallback: Language) -> Language 
     if best <= 0.0 {
         return fallback;
     }
+    if let Some(mixed) = switched_from(&scores, tokens, best) {
+        return mixed;
+    }
     let leaders: Vec<Language> = scores
         .iter()
         .filter(|(_, s)| (*s - best).abs() < f32::EPSILON)
@@ -571,6 +574,48 @@ pub fn canonical(lang: Language, tokens: &[String]) -> Vec<String> {
     }
     out
 }
+
+/// A customer who writes part of a message in another language and part in English
+/// ("vcs enviam pra frança? and how much is shipping") is a speaker of the other one:
+/// English words travel (product names, "how much"), function words do not. When English
+/// leads, the other language whose own markers (words English does not also use) are at
+/// least [`SWITCHED_MARKERS`] and [`SWITCHED_SHARE`] of English's.
+fn switched_from(scores: &[(Language, f32)], tokens: &[String], best: f32) -> Option<Language> {
+    let english = scores
+        .iter()
+        .find(|(l, _)| *l == Language::ENGLISH)
+        .filter(|(_, s)| (*s - best).abs() < f32::EPSILON)?;
+    let en_file = english.0.file();
+    scores
+        .iter()
+        .filter(|(l, _)| *l != Language::ENGLISH)
+        .map(|(l, _)| {
+            let own = tokens
+                .iter()
+                .filter(|t| {
+                    l.file().markers.iter().any(|m| m == *t)
+                        && !en_file.markers.contains(t)
+                        && !en_file.drop.contains(t)
+                        && !en_file.common.contains(t)
+                        && !en_file.words.contains_key(t.as_str())
+                })
+                .count();
+            (*l, own)
+        })
+        .filter(|(_, n)| {
+            #[allow(clippy::cast_precision_loss)]
+            let share = *n as f32 / best;
+            *n >= SWITCHED_MARKERS && share >= SWITCHED_SHARE
+        })
+        .max_by_key(|(_, n)| *n)
+        .map(|(l, _)| l)
+}
+
+/// Markers of its own a language needs in an English-led message to be taken as the
+/// customer's, in number and as a share of English's: two stray words in a long English
+/// story are not a switch.
+const SWITCHED_MARKERS: usize = 2;
+const SWITCHED_SHARE: f32 = 0.4;
 
 /// `canonical` in `lang`, then, in an English message, each word English left as it was
 /// that another loaded language's customer words know (`abrem`, "they open", in "are u
