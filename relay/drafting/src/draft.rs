@@ -445,6 +445,23 @@ impl Drafter {
                 found = asked;
             }
         }
+        if found.len() > 1 && canon.iter().any(|t| t == "included") {
+            // "tubeless setup per wheel, sealant included?": a part the service's own
+            // description names is asked about as part of it, not as an item to buy.
+            let services: Vec<HashSet<String>> = found
+                .iter()
+                .filter(|f| self.k.items[f.item].kind == ItemKind::Service)
+                .map(|f| item_words(&self.k.items[f.item]))
+                .collect();
+            found.retain(|f| {
+                self.k.items[f.item].kind == ItemKind::Service
+                    || !services.iter().any(|words| {
+                        f.naming
+                            .iter()
+                            .all(|w| text::expand(w).iter().any(|s| words.contains(s)))
+                    })
+            });
+        }
         // Inflected forms become the knowledge's own (`respaldan` → `respaldar`), so a
         // known word is not taken for an unknown one and policies find it.
         let raw_tokens: &[String] = &self.in_vocabulary(detected, raw_tokens);
