@@ -1099,35 +1099,40 @@ impl Drafter {
         if all.len() < 2 {
             return None;
         }
-        all.into_iter().filter(|c| c.ends_with('?')).find_map(|clause| {
-            let raw = self.in_vocabulary(lang, &text::tokens(clause));
-            let canon = self.in_vocabulary(lang, &lang::canonical_mixed(lang, &raw));
-            let cues = intent::detect(&canon, clause);
-            let only_have = cues.strong.is_empty()
-                && cues.signals.is_empty()
-                && cues.weak.iter().all(|i| *i == Intent::Availability)
-                && cues.weak.contains(&Intent::Availability);
-            if !only_have
-                || !self.catalog.find(&verbs_masked(&raw), clause).is_empty()
-                || !self.catalog.find(&verbs_masked(&canon), clause).is_empty()
-            {
-                return None;
-            }
-            let goods: Vec<&str> = canon
-                .iter()
-                .filter(|t| {
-                    !t.is_empty()
-                        && !text::is_stopword(t)
-                        && !lang::is_function_word(t)
-                        && !lang::is_common_word(t)
-                        && !lexicon::is_cue_word(t)
-                        && !t.chars().any(|c| c.is_ascii_digit())
-                        && !self.policies.knows(&text::stem(t))
-                })
-                .map(String::as_str)
-                .collect();
-            (!goods.is_empty()).then(|| goods.join(" "))
-        })
+        all.into_iter()
+            .filter(|c| c.ends_with('?'))
+            .find_map(|clause| {
+                let raw = self.in_vocabulary(lang, &text::tokens(clause));
+                let canon = self.in_vocabulary(lang, &lang::canonical_mixed(lang, &raw));
+                let cues = intent::detect(&canon, clause);
+                let asked: BTreeSet<Intent> = cues.strong.union(&cues.weak).copied().collect();
+                let only_have = cues.signals.is_empty()
+                    && asked.len() == 1
+                    && asked.contains(&Intent::Availability);
+                if !only_have
+                    || !self.catalog.find(&verbs_masked(&raw), clause).is_empty()
+                    || !self.catalog.find(&verbs_masked(&canon), clause).is_empty()
+                {
+                    return None;
+                }
+                // Goods as the customer wrote them: a word the language reads as something
+                // else (`repoem`, "restock") asks about that, not for goods.
+                let goods: Vec<&str> = raw
+                    .iter()
+                    .filter(|t| {
+                        lang::canonical(lang, std::slice::from_ref(*t)) == [(*t).clone()]
+                            && !t.is_empty()
+                            && !text::is_stopword(t)
+                            && !lang::is_function_word(t)
+                            && !lang::is_common_word(t)
+                            && !lexicon::is_cue_word(t)
+                            && !t.chars().any(|c| c.is_ascii_digit())
+                            && !self.policies.knows(&text::stem(t))
+                    })
+                    .map(String::as_str)
+                    .collect();
+                (!goods.is_empty()).then(|| goods.join(" "))
+            })
     }
 
     fn items_in_context(&self, conversation: &[Turn]) -> Vec<Found> {
@@ -2382,8 +2387,8 @@ fn statement_words(message: &str, lang: Language) -> HashSet<String> {
         .collect()
 }
 
-/// Words only statements about the customer's own things use, beside a question: "my
-/// bike is a hybrid" says what they ride, not which option they ask for.
+/// Words only statements about the customer's own things use, beside a question: "mine's
+/// an old cruiser" says what they ride, not which option they ask for.
 fn own_statement_words(message: &str, lang: Language) -> HashSet<String> {
     let told = statement_words(message, lang);
     clauses(message)

@@ -437,7 +437,10 @@ pub fn points(lang: Language, tokens: &[String]) -> bool {
 /// Whether `token` (folded) is a word of some language for the customer's own things.
 #[must_use]
 pub fn is_own_word(token: &str) -> bool {
-    registry().files.values().any(|f| f.own.iter().any(|w| w == token))
+    registry()
+        .files
+        .values()
+        .any(|f| f.own.iter().any(|w| w == token))
 }
 
 /// Whether `token` (folded) is an everyday word of some language (`ikut`, `deixou`,
@@ -576,7 +579,7 @@ pub fn canonical(lang: Language, tokens: &[String]) -> Vec<String> {
 }
 
 /// A customer who writes part of a message in another language and part in English
-/// ("vcs enviam pra frança? and how much is shipping") is a speaker of the other one:
+/// ("vcs entregam no porto? and the fee") is a speaker of the other one:
 /// English words travel (product names, "how much"), function words do not. When English
 /// leads, the other language whose own markers (words English does not also use) are at
 /// least [`SWITCHED_MARKERS`] and [`SWITCHED_SHARE`] of English's.
@@ -729,6 +732,15 @@ mod tests {
         detects("do you have this in stock?", "id", "en");
         detects("ok", "pt", "pt");
         detects("👍", "es", "es");
+        // Half in English: the other half's own words say whose language it is; two
+        // stray words in a long English story do not.
+        detects("hey vcs entregam amanha? need it for a gift", "en", "pt");
+        detects(
+            "so um my cousin lent me her bike and the gears are a mess, no idea what to do, \
+             what do you charge for a tune up and how long do you keep it",
+            "en",
+            "en",
+        );
     }
 
     #[test]
