@@ -881,7 +881,66 @@ pub fn region(k: &Knowledge, tokens: &[String]) -> Option<RegionHit> {
             }
         }
     }
-    best.map(|(_, h)| h)
+    best.map(|(_, h)| h).or_else(|| member_state(k, tokens))
+}
+
+/// A country the regions name only in another language ("Spain" for "España
+/// peninsular"), or a member state of the European Union none names, taken by the one
+/// region that is the Union ("Rest of the EU", "União Europeia"): that region's fee answers.
+fn member_state(k: &Knowledge, tokens: &[String]) -> Option<RegionHit> {
+    let (names, eu) = lexicon::COUNTRIES
+        .iter()
+        .find(|(names, _)| names.iter().any(|n| lexicon::contains_phrase(tokens, n)))?;
+    let said = names.iter().find(|n| lexicon::contains_phrase(tokens, n))?;
+    let words_of = |r: &crate::knowledge::ShippingRegion| -> Vec<String> {
+        std::iter::once(&r.name)
+            .chain(&r.places)
+            .flat_map(|n| text::tokens(n))
+            .collect()
+    };
+    let only = |mut hits: Vec<usize>| (hits.len() == 1).then(|| hits.remove(0));
+    let naming: Vec<usize> = k
+        .business
+        .shipping_regions
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            let words = words_of(r);
+            names.iter().any(|n| lexicon::contains_phrase(&words, n))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let region = if naming.is_empty() {
+        if !eu {
+            return None;
+        }
+        only(
+            k.business
+                .shipping_regions
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| {
+                    words_of(r)
+                        .iter()
+                        .any(|w| lexicon::EU_WORDS.contains(&w.as_str()))
+                })
+                .map(|(i, _)| i)
+                .collect(),
+        )?
+    } else {
+        only(naming)?
+    };
+    let place = said
+        .split(' ')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(RegionHit { region, place })
 }
 
 /// The word after `ke` / `to` that looks like a destination, if the message has one.
