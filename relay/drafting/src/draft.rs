@@ -298,6 +298,14 @@ impl Drafter {
                             .or_insert_with(|| (*w).to_string());
                     }
                 }
+                if l == Language::ENGLISH {
+                    // `bleeding` is `bleed` plus an ending: a word is its own root.
+                    for w in &vocabulary {
+                        by_root
+                            .entry((*w).to_string())
+                            .or_insert_with(|| (*w).to_string());
+                    }
+                }
                 // The index keeps stems, which lost a plural or verb `s` after a vowel
                 // (`reconstruimos` → `reconstruimo`): their root is the word's with it.
                 for w in vocabulary.iter().filter(|w| w.ends_with(['a', 'e', 'o'])) {
@@ -768,6 +776,29 @@ impl Drafter {
         let intents_vec: Vec<Intent> = intents.iter().copied().collect();
         if let Some(signal) = cues.signals.first() {
             return handoff(&intents_vec, signal.reason().into());
+        }
+        if let Some(word) = tokens
+            .iter()
+            .chain(raw_tokens)
+            .find(|t| lexicon::DISCOUNT_WORDS.contains(&t.as_str()))
+            && !self.k.policies.iter().any(|p| {
+                // A policy keyed for discounts (`student_discount`) answers any word for one.
+                let key = text::tokens(&p.key.replace(['_', '-'], " "));
+                key.iter()
+                    .any(|k| lexicon::DISCOUNT_WORDS.contains(&k.as_str()))
+                    || tokens
+                        .iter()
+                        .chain(raw_tokens)
+                        .filter(|t| lexicon::DISCOUNT_WORDS.contains(&t.as_str()))
+                        .any(|t| mentions(p, &text::stem(t)))
+            })
+        {
+            // "10 kits for my salon, any discount?": a price the shop has not written
+            // down is the owner's to give.
+            return handoff(
+                &intents_vec,
+                format!("asks for a {word}: no policy in the knowledge offers one"),
+            );
         }
         if let Some(what) = self.unlisted_goods_question(message, detected) {
             // "any sunscreen? and shipping to Seville?": answering only the shipping would
@@ -1256,9 +1287,22 @@ impl Drafter {
     /// of the same root in `lang` (`respaldan` → `respaldar`, `lindas` → `linda`); words of
     /// a language file, cue words and numbers stay as written.
     fn in_vocabulary(&self, lang: Language, tokens: &[String]) -> Vec<String> {
-        let Some((_, by_root)) = self.roots.iter().find(|(l, _)| *l == lang) else {
+        // English words travel into every language's chat (`bleeding` of the brakes in an
+        // Indonesian message): English forms are tried after the message's own.
+        let tables: Vec<(Language, &HashMap<String, String>)> = self
+            .roots
+            .iter()
+            .filter(|(l, _)| *l == lang)
+            .chain(
+                self.roots
+                    .iter()
+                    .filter(|(l, _)| *l == Language::ENGLISH && lang != Language::ENGLISH),
+            )
+            .map(|(l, m)| (*l, m))
+            .collect();
+        if tables.is_empty() {
             return tokens.to_vec();
-        };
+        }
         tokens
             .iter()
             .map(|t| {
@@ -1266,16 +1310,22 @@ impl Drafter {
                     || lang::is_language_word(t)
                     || lang::is_common_word(t)
                     || text::is_stopword(t)
-                    || lexicon::is_cue_word(t)
                     || t.chars().any(|c| c.is_ascii_digit())
                     || self.known(&text::stem(t));
                 if keep {
                     return t.clone();
                 }
-                lang.root(t)
-                    .and_then(|r| by_root.get(r))
-                    .cloned()
-                    .unwrap_or_else(|| t.clone())
+                let known_form = tables
+                    .iter()
+                    .find_map(|(l, by_root)| l.root(t).and_then(|r| by_root.get(r)));
+                match known_form {
+                    // A cue word stays one (`bleeding` is a symptom) unless its form names
+                    // an item (`bleed`, the brake service).
+                    Some(form) if !lexicon::is_cue_word(t) || self.item_names.contains(form) => {
+                        form.clone()
+                    }
+                    _ => t.clone(),
+                }
             })
             .collect()
     }

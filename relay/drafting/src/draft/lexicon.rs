@@ -1555,5 +1555,16 @@ pub const WORLD_WORDS: &[&str] = &[
     "dunia",
 ];
 
+/// Words for a price below the listed one (after the language files: `desconto` →
+/// `discount`), which only a policy that names them answers.
+pub const DISCOUNT_WORDS: &[&str] = &[
+    "discount",
+    "discounts",
+    "diskon",
+    "wholesale",
+    "reseller",
+    "grosir",
+];
+
 /// Words of a customer asking to buy (after the language files: `venden` → `sell`).
 pub const SELL_WORDS: &[&str] = &["sell", "jual", "dijual", "vende", "vendes"];
