@@ -474,7 +474,11 @@ impl Drafter {
         // known word is not taken for an unknown one and policies find it.
         let raw_tokens: &[String] = &self.in_vocabulary(detected, raw_tokens);
         let tokens = self.in_vocabulary(detected, &lang::canonical_mixed(detected, raw_tokens));
-        let naming = |t: &String| found.iter().any(|f| f.naming.contains(t));
+        // A place a region lists ("Broken Arrow") is a destination, not a cue (`broken`).
+        let place: Vec<String> = retrieve::region(&self.k, raw_tokens)
+            .map(|hit| text::tokens(&hit.place))
+            .unwrap_or_default();
+        let naming = |t: &String| found.iter().any(|f| f.naming.contains(t)) || place.contains(t);
         // Words that name an item are not cues: `gift card` is not a card payment.
         let masked_raw: Vec<String> = raw_tokens
             .iter()
