@@ -870,7 +870,7 @@ impl Drafter {
                         ),
                     );
                 }
-                return self.order_reply(&words, &intents, o);
+                return self.order_reply(&words, &intents, o, cues.weekday);
             }
             if let Some(n) = self.order_number(message, conversation)
                 && can_look_up
@@ -1254,10 +1254,20 @@ impl Drafter {
             intents.insert(Intent::Location);
         }
         if intents.contains(&Intent::OrderStatus) {
-            // "did my parcel ship?" is about that order, not about shipping in general.
+            // "did my parcel ship?" is about that order, not about shipping in general;
+            // "when is it ready" is its status, not our hours, unless they are asked in
+            // so many words ("ready, great! what time do you close?").
             intents.remove(&Intent::Shipping);
             intents.remove(&Intent::Availability);
-            intents.remove(&Intent::Hours);
+            let hours_asked = tokens
+                .iter()
+                .any(|t| SHOP_HOURS_WORDS.contains(&t.as_str()))
+                || ["to what time", "until what time", "till what time"]
+                    .iter()
+                    .any(|p| lexicon::contains_phrase(tokens, p));
+            if !hours_asked {
+                intents.remove(&Intent::Hours);
+            }
         }
         let core_now = core_of(intents);
         if !found.is_empty()
@@ -2075,7 +2085,13 @@ impl Drafter {
         self.k.order(&n).cloned()
     }
 
-    fn order_reply(&self, words: &Words, intents: &BTreeSet<Intent>, o: &Order) -> Draft {
+    fn order_reply(
+        &self,
+        words: &Words,
+        intents: &BTreeSet<Intent>,
+        o: &Order,
+        weekday: Option<crate::knowledge::Weekday>,
+    ) -> Draft {
         let mut reply = Reply::default();
         if intents.contains(&Intent::Greeting) {
             reply.say(words.greeting(&self.k.persona));
@@ -2098,6 +2114,15 @@ impl Drafter {
         reply.cite(FactRef::Order {
             number: o.number.clone(),
         });
+        // "ready? great, what time do you close?": the hours asked beside the status.
+        if intents.contains(&Intent::Hours)
+            && let Some(hours) = &self.k.business.hours
+        {
+            reply.say(words.hours(hours, weekday));
+            reply.cite(FactRef::Business {
+                field: BusinessField::Hours,
+            });
+        }
         let mut all: Vec<Intent> = intents.iter().copied().collect();
         if !all.contains(&Intent::OrderStatus) {
             all.push(Intent::OrderStatus);
@@ -2537,6 +2562,9 @@ fn core_of(intents: &BTreeSet<Intent>) -> Vec<Intent> {
 }
 
 /// The asking intents, or every intent when none asks (a bare greeting).
+/// Words (after the language files) that ask for the shop's hours in so many words.
+const SHOP_HOURS_WORDS: &[&str] = &["open", "opens", "close", "closes", "closing", "hours"];
+
 /// Words at most in a message that points at a photo: a caption, not a story.
 const POINTING_MAX_WORDS: usize = 8;
 
