@@ -464,6 +464,9 @@ pub fn unlisted_number(item: &Item, tokens: &[String]) -> Option<String> {
     if numbers.is_empty() {
         return unlisted_size(item, tokens);
     }
+    // Options measured as `700x38` (a tyre's diameter by width): a number on either side
+    // of an `x` is shaped like them (`650b x 47`).
+    let dimensions = item.variants.iter().any(|v| is_dimension(&v.label()));
     tokens.iter().enumerate().find_map(|(i, t)| {
         let n = value(t)?;
         if numbers.lists(n) {
@@ -472,7 +475,18 @@ pub fn unlisted_number(item: &Item, tokens: &[String]) -> Option<String> {
         let unit = tokens.get(i + 1).is_some_and(|u| units.contains(u));
         let kind = i > 0 && kinds.contains(&tokens[i - 1]);
         let shaped = padded && t.len() > 1 && t.starts_with('0');
-        (unit || kind || shaped).then(|| t.clone())
+        let by = dimensions
+            && (tokens.get(i + 1).is_some_and(|x| x == "x")
+                || (i > 0 && tokens[i - 1] == "x"));
+        (unit || kind || shaped || by).then(|| t.clone())
+    })
+}
+
+/// Whether `label` has a measure written `A x B` or `AxB` (`700x38`, `29 x 2.4`).
+fn is_dimension(label: &str) -> bool {
+    let chars: Vec<char> = label.to_lowercase().chars().filter(|c| *c != ' ').collect();
+    chars.windows(3).any(|w| {
+        w[0].is_ascii_digit() && (w[1] == 'x' || w[1] == '×') && w[2].is_ascii_digit()
     })
 }
 
