@@ -427,12 +427,12 @@ impl Drafter {
             found = self.catalog.find(&verbs_masked(&canon), message);
         } else if found.iter().all(|f| {
             // Named only by words a phrase of the language took in (`ban` of `ban
-            // dalam`), not by words it merely translates (`cor` → `colour`).
-            !f.naming.is_empty()
-                && f.naming.iter().all(|w| {
-                    !canon.contains(w)
-                        && lang::canonical(detected, std::slice::from_ref(w)) == [w.clone()]
-                })
+            // dalam`), not by words it merely translates (`cor` → `colour`), or by no
+            // word of the message at all.
+            f.naming.iter().all(|w| {
+                !canon.contains(w)
+                    && lang::canonical(detected, std::slice::from_ref(w)) == [w.clone()]
+            })
         }) {
             // "ban dalam" is an inner tube: the items `ban` (tyre) named as written are
             // named by words the language reads as part of another phrase.

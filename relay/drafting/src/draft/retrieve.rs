@@ -476,8 +476,7 @@ pub fn unlisted_number(item: &Item, tokens: &[String]) -> Option<String> {
         let kind = i > 0 && kinds.contains(&tokens[i - 1]);
         let shaped = padded && t.len() > 1 && t.starts_with('0');
         let by = dimensions
-            && (tokens.get(i + 1).is_some_and(|x| x == "x")
-                || (i > 0 && tokens[i - 1] == "x"));
+            && (tokens.get(i + 1).is_some_and(|x| x == "x") || (i > 0 && tokens[i - 1] == "x"));
         (unit || kind || shaped || by).then(|| t.clone())
     })
 }
@@ -485,9 +484,9 @@ pub fn unlisted_number(item: &Item, tokens: &[String]) -> Option<String> {
 /// Whether `label` has a measure written `A x B` or `AxB` (`700x38`, `29 x 2.4`).
 fn is_dimension(label: &str) -> bool {
     let chars: Vec<char> = label.to_lowercase().chars().filter(|c| *c != ' ').collect();
-    chars.windows(3).any(|w| {
-        w[0].is_ascii_digit() && (w[1] == 'x' || w[1] == '×') && w[2].is_ascii_digit()
-    })
+    chars
+        .windows(3)
+        .any(|w| w[0].is_ascii_digit() && (w[1] == 'x' || w[1] == '×') && w[2].is_ascii_digit())
 }
 
 /// Units of quantity an item without variants states its one size in (`100 ml`, `50 g`).
