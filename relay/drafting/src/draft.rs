@@ -443,7 +443,14 @@ impl Drafter {
         }
         // "…back wheel wobbles, chain is orange. what does the overhaul run?": in a long
         // message the items its question names are the ones asked about.
-        if let Some(asking) = asking_words(message, detected) {
+        // Of several items, those a question names when others are only in statements
+        // ("the pad rubs. how much to true it?"), in a message of any length.
+        let asking = asking_words(message, detected).or_else(|| {
+            (found.len() > 1)
+                .then(|| question_words(message, detected))
+                .flatten()
+        });
+        if let Some(asking) = asking {
             let asked: Vec<Found> = found
                 .iter()
                 .filter(|f| f.naming.iter().any(|w| asking.contains(w)))
@@ -2700,6 +2707,29 @@ fn asking_words(message: &str, lang: Language) -> Option<HashSet<String>> {
         .collect();
     Some(
         chosen
+            .iter()
+            .flat_map(|c| {
+                let raw = text::tokens(c);
+                let canon = lang::canonical_mixed(lang, &raw);
+                raw.into_iter().chain(canon)
+            })
+            .collect(),
+    )
+}
+
+/// Words of a message's questions (sentences ending in `?`) when statements come before
+/// them and a question ends it: a sentence after the last `?` may ask without its mark.
+fn question_words(message: &str, lang: Language) -> Option<HashSet<String>> {
+    let all = clauses(message);
+    if !all.last().is_some_and(|c| c.ends_with('?')) {
+        return None;
+    }
+    let (asked, told): (Vec<&str>, Vec<&str>) = all.into_iter().partition(|c| c.ends_with('?'));
+    if told.is_empty() {
+        return None;
+    }
+    Some(
+        asked
             .iter()
             .flat_map(|c| {
                 let raw = text::tokens(c);
