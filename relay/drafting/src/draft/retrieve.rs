@@ -790,7 +790,7 @@ impl Policies {
 
 /// A score at which a policy outside a question's family answers it rather than the
 /// family's own policy.
-const FAMILY_OUTWEIGHED: f32 = 3.0;
+const FAMILY_OUTWEIGHED: f32 = 2.0;
 
 /// A policy score at which a message is taken to be about that policy.
 pub const STRONG_POLICY: f32 = 1.2;
