@@ -437,7 +437,13 @@ impl Drafter {
             // "ban dalam" is an inner tube: the items `ban` (tyre) named as written are
             // named by words the language reads as part of another phrase.
             let read = self.catalog.find(&verbs_masked(&canon), message);
-            if !read.is_empty() {
+            // An item found by no word at all gives way only to one the language's own
+            // reading names (`inner tube` of `ban dalam`), not to one named as written.
+            let unnamed = found.iter().all(|f| f.naming.is_empty());
+            let translated = read
+                .iter()
+                .all(|f| !f.naming.is_empty() && f.naming.iter().all(|w| !raw_tokens.contains(w)));
+            if !read.is_empty() && (!unnamed || translated) {
                 found = read;
             }
         }
