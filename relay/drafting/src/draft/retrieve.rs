@@ -773,24 +773,11 @@ impl Policies {
                 Some(a.policy)
             }
             (Some(m), _) => Some(m.policy),
-            // The family's own policy, even when the message shares no word with it ("pay
-            // by credit card?" and a payment policy that lists `Visa`), over another that
-            // shares a word by the way (`card` of "the card you paid with"); not over one
-            // the message clearly names.
-            (None, Some(a))
-                if a.score >= STRONG_POLICY
-                    && (members.is_empty() || a.score >= FAMILY_OUTWEIGHED) =>
-            {
-                Some(a.policy)
-            }
+            (None, Some(a)) if a.score >= STRONG_POLICY => Some(a.policy),
             _ => members.first().copied(),
         }
     }
 }
-
-/// A score at which a policy outside a question's family answers it rather than the
-/// family's own policy.
-const FAMILY_OUTWEIGHED: f32 = 2.0;
 
 /// A policy score at which a message is taken to be about that policy.
 pub const STRONG_POLICY: f32 = 1.2;
