@@ -450,7 +450,7 @@ impl Drafter {
         // "…back wheel wobbles, chain is orange. what does the overhaul run?": in a long
         // message the items its question names are the ones asked about.
         // Of several items, those a question names when others are only in statements
-        // ("the pad rubs. how much to true it?"), in a message of any length.
+        // ("the brake squeals. and a wheel true costs?"), in a message of any length.
         let asking = asking_words(message, detected).or_else(|| {
             (found.len() > 1)
                 .then(|| question_words(message, detected))
@@ -1269,7 +1269,7 @@ impl Drafter {
         if intents.contains(&Intent::OrderStatus) {
             // "did my parcel ship?" is about that order, not about shipping in general;
             // "when is it ready" is its status, not our hours, unless they are asked in
-            // so many words ("ready, great! what time do you close?").
+            // so many words ("ready, great! until when are you open today?").
             intents.remove(&Intent::Shipping);
             intents.remove(&Intent::Availability);
             let hours_asked = tokens
@@ -2127,7 +2127,7 @@ impl Drafter {
         reply.cite(FactRef::Order {
             number: o.number.clone(),
         });
-        // "ready? great, what time do you close?": the hours asked beside the status.
+        // "ready? great, until when are you open?": the hours asked beside the status.
         if intents.contains(&Intent::Hours)
             && let Some(hours) = &self.k.business.hours
         {
