@@ -466,7 +466,47 @@ impl Drafter {
                 found = asked;
             }
         }
-        if found.len() > 1 && canon.iter().any(|t| t == "included") {
+        let included = canon.iter().any(|t| t == "included");
+        let mut part_of_service = false;
+        if included
+            && !found.is_empty()
+            && found
+                .iter()
+                .all(|f| self.k.items[f.item].kind != ItemKind::Service)
+        {
+            // "tubeless per wheel, sealant included?": the one service the message names
+            // whose description has the part is what is asked, the part a piece of it.
+            let stems: HashSet<String> = canon.iter().map(|t| text::stem(t)).collect();
+            let parts: Vec<&String> = found.iter().flat_map(|f| &f.naming).collect();
+            let services: Vec<usize> = self
+                .k
+                .items
+                .iter()
+                .enumerate()
+                .filter(|(_, item)| {
+                    item.kind == ItemKind::Service
+                        && std::iter::once(&item.name)
+                            .chain(&item.aliases)
+                            .flat_map(|n| text::stems(n))
+                            .any(|s| stems.contains(&s) && !parts.iter().any(|p| text::stem(p) == s))
+                        && {
+                            let words = item_words(item);
+                            parts
+                                .iter()
+                                .all(|p| text::expand(p).iter().any(|s| words.contains(s)))
+                        }
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if let [one] = services.as_slice() {
+                found = vec![Found {
+                    item: *one,
+                    naming: HashSet::new(),
+                }];
+                part_of_service = true;
+            }
+        }
+        if found.len() > 1 && included {
             // "tubeless setup per wheel, sealant included?": a part the service's own
             // description names is asked about as part of it, not as an item to buy.
             let services: Vec<HashSet<String>> = found
@@ -514,6 +554,10 @@ impl Drafter {
             .collect();
         let cues = intent::detect(&masked, message);
         let mut intents: BTreeSet<Intent> = cues.strong.clone();
+        if part_of_service {
+            // Its description says what it includes.
+            intents.insert(Intent::Product);
+        }
         let service_named = found
             .iter()
             .any(|f| self.k.items[f.item].kind == ItemKind::Service);
