@@ -276,15 +276,32 @@ fn is_amount(tokens: &[String], raw: &str, i: usize) -> bool {
         })
 }
 
-/// "20% off?", "un 10 % de descuento": a share off the price is a discount asked for.
+/// "20% off?", "un 10 % de descuento", "would you do me 15%?": a share off the price is
+/// a discount asked for; a share in a name ("vitamin C 15%") is not.
 fn percent_off(raw: &str) -> bool {
-    raw.match_indices('%').any(|(at, _)| {
-        let before = raw[..at].trim_end();
-        let after = raw[at + 1..].trim_start();
-        before.ends_with(|c: char| c.is_ascii_digit())
-            && ["off", "de desc", "desc", "discount", "diskon", "potongan"]
-                .iter()
-                .any(|w| after.starts_with(w))
+    // Doing or giving a share: "do me 10%", "me haceis un 15%", "faz 10%", "kasih 10%".
+    const GIVE: &[&str] = &[
+        "do", "give", "hacen", "haceis", "haces", "hace", "hacer", "dejan", "deja", "fazem",
+        "faz", "fazes", "fazer", "dao", "kasih", "kasi",
+    ];
+    let lower = raw.to_lowercase();
+    lower.match_indices('%').any(|(at, _)| {
+        let before = lower[..at].trim_end();
+        let after = lower[at + 1..].trim_start();
+        if !before.ends_with(|c: char| c.is_ascii_digit()) {
+            return false;
+        }
+        let named_off = ["off", "de desc", "desc", "discount", "diskon", "potongan"]
+            .iter()
+            .any(|w| after.starts_with(w));
+        let given = before
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .rev()
+            .skip(1)
+            .take(3)
+            .any(|w| GIVE.contains(&w));
+        named_off || given
     })
 }
 
