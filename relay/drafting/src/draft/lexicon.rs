@@ -919,7 +919,17 @@ pub const SIGNAL_CUES: &[(Signal, &[&str])] = &[
             "final price",
             "potongan harga",
             "lower the price",
-            "cheaper",
+            // "cheaper" alone may praise ("the sealant is cheaper at yours"); asking it
+            // to be cheaper bargains.
+            "any cheaper",
+            "make it cheaper",
+            "do it cheaper",
+            "go cheaper",
+            "a bit cheaper",
+            "little cheaper",
+            "get it cheaper",
+            "cheaper price",
+            "cheaper if",
             "diskonin",
             "kurang ga",
             "kurang gak",
