@@ -474,29 +474,45 @@ impl Drafter {
                 .iter()
                 .all(|f| self.k.items[f.item].kind != ItemKind::Service)
         {
-            // "tubeless per wheel, sealant included?": the one service the message names
-            // whose description has the part is what is asked, the part a piece of it.
+            // "tubeless per wheel, sealant included?": the service the message names best
+            // (then: whose description has the part) is what is asked, the part a piece of
+            // it.
             let stems: HashSet<String> = canon.iter().map(|t| text::stem(t)).collect();
             let parts: Vec<&String> = found.iter().flat_map(|f| &f.naming).collect();
-            let services: Vec<usize> = self
+            let scored: Vec<(usize, usize, bool)> = self
                 .k
                 .items
                 .iter()
                 .enumerate()
-                .filter(|(_, item)| {
-                    item.kind == ItemKind::Service
-                        && std::iter::once(&item.name)
-                            .chain(&item.aliases)
-                            .flat_map(|n| text::stems(n))
-                            .any(|s| stems.contains(&s) && !parts.iter().any(|p| text::stem(p) == s))
-                        && {
-                            let words = item_words(item);
-                            parts
-                                .iter()
-                                .all(|p| text::expand(p).iter().any(|s| words.contains(s)))
-                        }
+                .filter(|(_, item)| item.kind == ItemKind::Service)
+                .map(|(i, item)| {
+                    let named: HashSet<String> = std::iter::once(&item.name)
+                        .chain(&item.aliases)
+                        .flat_map(|n| text::stems(n))
+                        .filter(|s| {
+                            stems.contains(s)
+                                && !text::is_stopword(s)
+                                && !lang::is_function_word(s)
+                                && !parts.iter().any(|p| text::stem(p) == *s)
+                        })
+                        .collect();
+                    let words = item_words(item);
+                    let has_part = parts
+                        .iter()
+                        .all(|p| text::expand(p).iter().any(|s| words.contains(s)));
+                    (i, named.len(), has_part)
                 })
-                .map(|(i, _)| i)
+                .filter(|(_, named, _)| *named > 0)
+                .collect();
+            let best = scored
+                .iter()
+                .map(|(_, n, has)| (*n, *has))
+                .max()
+                .unwrap_or_default();
+            let services: Vec<usize> = scored
+                .iter()
+                .filter(|(_, n, has)| (*n, *has) == best)
+                .map(|(i, _, _)| *i)
                 .collect();
             if let [one] = services.as_slice() {
                 found = vec![Found {

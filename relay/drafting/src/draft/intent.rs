@@ -279,10 +279,10 @@ fn is_amount(tokens: &[String], raw: &str, i: usize) -> bool {
 /// "20% off?", "un 10 % de descuento", "would you do me 15%?": a share off the price is
 /// a discount asked for; a share in a name ("vitamin C 15%") is not.
 fn percent_off(raw: &str) -> bool {
-    // Doing or giving a share: "do me 10%", "me haceis un 15%", "faz 10%", "kasih 10%".
+    // Doing or giving a share: "do me 10%", "nos haces 20%", "faz 10%", "kasih 10%".
     const GIVE: &[&str] = &[
-        "do", "give", "hacen", "haceis", "haces", "hace", "hacer", "dejan", "deja", "fazem",
-        "faz", "fazes", "fazer", "dao", "kasih", "kasi",
+        "do", "give", "hacen", "haceis", "haces", "hace", "hacer", "dejan", "deja", "fazem", "faz",
+        "fazes", "fazer", "dao", "kasih", "kasi",
     ];
     let lower = raw.to_lowercase();
     lower.match_indices('%').any(|(at, _)| {

@@ -919,7 +919,7 @@ pub const SIGNAL_CUES: &[(Signal, &[&str])] = &[
             "final price",
             "potongan harga",
             "lower the price",
-            // "cheaper" alone may praise ("the sealant is cheaper at yours"); asking it
+            // "cheaper" alone may praise ("your pumps run cheaper than the mall"); asking it
             // to be cheaper bargains.
             "any cheaper",
             "make it cheaper",
