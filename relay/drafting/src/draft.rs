@@ -2523,17 +2523,8 @@ fn statement_words(message: &str, lang: Language) -> HashSet<String> {
     if asked.is_empty() {
         return HashSet::new();
     }
-    let words = |cs: &[&str]| -> HashSet<String> {
-        cs.iter()
-            .flat_map(|c| {
-                let raw = text::tokens(c);
-                let canon = lang::canonical_mixed(lang, &raw);
-                raw.into_iter().chain(canon)
-            })
-            .collect()
-    };
-    let in_questions = words(&asked);
-    words(&told)
+    let in_questions = clause_words(&asked, lang);
+    clause_words(&told, lang)
         .into_iter()
         .filter(|w| !in_questions.contains(w))
         .collect()
@@ -2771,16 +2762,19 @@ fn asking_words(message: &str, lang: Language) -> Option<HashSet<String>> {
         .filter(|(i, c)| c.ends_with('?') || *i == last)
         .map(|(_, c)| *c)
         .collect();
-    Some(
-        chosen
-            .iter()
-            .flat_map(|c| {
-                let raw = text::tokens(c);
-                let canon = lang::canonical_mixed(lang, &raw);
-                raw.into_iter().chain(canon)
-            })
-            .collect(),
-    )
+    Some(clause_words(&chosen, lang))
+}
+
+/// The words of `clauses`, as written and in the drafter's vocabulary.
+fn clause_words(clauses: &[&str], lang: Language) -> HashSet<String> {
+    clauses
+        .iter()
+        .flat_map(|c| {
+            let raw = text::tokens(c);
+            let canon = lang::canonical_mixed(lang, &raw);
+            raw.into_iter().chain(canon)
+        })
+        .collect()
 }
 
 /// Words of a message's questions (sentences ending in `?`) when statements come before
@@ -2794,16 +2788,7 @@ fn question_words(message: &str, lang: Language) -> Option<HashSet<String>> {
     if told.is_empty() {
         return None;
     }
-    Some(
-        asked
-            .iter()
-            .flat_map(|c| {
-                let raw = text::tokens(c);
-                let canon = lang::canonical_mixed(lang, &raw);
-                raw.into_iter().chain(canon)
-            })
-            .collect(),
-    )
+    Some(clause_words(&asked, lang))
 }
 
 /// Letters two words must share from the start to be taken for the same word in two
