@@ -105,9 +105,11 @@ struct Known {
     messages: HashMap<String, Option<MessageView>>,
 }
 
-/// Bounds: tenants remembered, and views per tenant.
-const KNOWN_TENANTS_MAX: usize = 1_024;
-const KNOWN_VIEWS_MAX: usize = 4_096;
+/// Bounds: tenants remembered, and views of each kind per tenant (a kind is forgotten
+/// whole when it would pass its bound; at most some 100 MB however many tenants write).
+const KNOWN_TENANTS_MAX: usize = 256;
+const KNOWN_THREADS_MAX: usize = 512;
+const KNOWN_MESSAGES_MAX: usize = 256;
 
 fn lock<V>(m: &Mutex<V>) -> MutexGuard<'_, V> {
     // Every critical section replaces whole entries: a panic leaves nothing half done.
@@ -529,6 +531,19 @@ impl PgStore {
             .iter()
             .map(|r| r.get(0))
             .collect();
+        // A newer relay's schema may rely on every writer doing what this build does not
+        // (schema 5: stamping the head): refuse rather than write beside it.
+        if let Some(newer) = applied
+            .iter()
+            .copied()
+            .filter(|v| *v > SCHEMA_VERSION)
+            .max()
+        {
+            return Err(StoreError::Backend(format!(
+                "the database's schema is at version {newer}, newer than this relay's \
+                 {SCHEMA_VERSION}: upgrade the relay"
+            )));
+        }
         let mut ran = 0;
         for (version, sql) in MIGRATIONS {
             if applied.contains(version) {
@@ -675,8 +690,12 @@ impl PgStore {
         {
             k.stamp = learned.stamp;
             k.head = learned.head;
-            merge(&mut k.threads, learned.fetched.threads);
-            merge(&mut k.messages, learned.fetched.messages);
+            merge(&mut k.threads, learned.fetched.threads, KNOWN_THREADS_MAX);
+            merge(
+                &mut k.messages,
+                learned.fetched.messages,
+                KNOWN_MESSAGES_MAX,
+            );
             overlay(k, learned.changes);
             return;
         }
@@ -928,9 +947,9 @@ impl Learned {
     }
 }
 
-/// `into` with the views read in `from` (as new as any it holds), within bounds.
-fn merge<V>(into: &mut HashMap<String, Option<V>>, from: HashMap<String, Option<V>>) {
-    if into.len() + from.len() > KNOWN_VIEWS_MAX {
+/// `into` with the views read in `from` (as new as any it holds), within `max`.
+fn merge<V>(into: &mut HashMap<String, Option<V>>, from: HashMap<String, Option<V>>, max: usize) {
+    if into.len() + from.len() > max {
         into.clear();
     }
     into.extend(from);
@@ -938,10 +957,10 @@ fn merge<V>(into: &mut HashMap<String, Option<V>>, from: HashMap<String, Option<
 
 /// `known` with the views `changes` wrote, within bounds.
 fn overlay(known: &mut Known, changes: Changes) {
-    if known.threads.len() + changes.threads.len() > KNOWN_VIEWS_MAX {
+    if known.threads.len() + changes.threads.len() > KNOWN_THREADS_MAX {
         known.threads.clear();
     }
-    if known.messages.len() + changes.messages.len() > KNOWN_VIEWS_MAX {
+    if known.messages.len() + changes.messages.len() > KNOWN_MESSAGES_MAX {
         known.messages.clear();
     }
     for thread in changes.threads {
@@ -1268,6 +1287,12 @@ fn batch_of<'c>(
 ) -> Result<Batch<'c>, StoreError> {
     let t = tenant.as_str();
     let mut batch = Batch::default();
+    // The head the events continue (checked with the stamp on the fast path).
+    let from = changes
+        .events
+        .first()
+        .map(|first| seq_col(first.event.seq).map(|s| s - 1))
+        .transpose()?;
     let (seq, hash, notice) = match changes.events.last() {
         Some(last) => (
             Some(seq_col(last.event.seq)?),
@@ -1286,10 +1311,11 @@ fn batch_of<'c>(
         None => (None, None, None),
     };
     batch.push(
-        "SELECT chatdesk_advance($1, $2, $3, $4, $5, $6)",
+        "SELECT chatdesk_advance($1, $2, $3, $4, $5, $6, $7)",
         vec![
             param(t),
             param(expected),
+            param(from),
             param(seq),
             param(hash),
             param(stamp),

@@ -41,16 +41,18 @@ ALTER TABLE tenant_heads ADD COLUMN stamp bigint;
 
 -- Moves the head to (`new_seq`, `new_hash`) with `new_stamp` and queues the commit's notice
 -- (delivered on commit only). With `expected` (the fast path, which took no lock first), it
--- fails the transaction (SQLSTATE CDH01) unless the head row still carries that stamp; the
--- UPDATE takes the head row's lock, so a concurrent writer of the tenant is waited for and
--- then seen. Runs as the caller (`chatdesk_tenant`, under row security).
-CREATE FUNCTION chatdesk_advance(t text, expected bigint, new_seq bigint, new_hash bytea,
-                                 new_stamp bigint, notice text) RETURNS void
+-- fails the transaction (SQLSTATE CDH01) unless the head row still carries that stamp and
+-- the head the writes continue (`from_seq`); the UPDATE takes the head row's lock, so a
+-- concurrent writer of the tenant is waited for and then seen. Runs as the caller
+-- (`chatdesk_tenant`, under row security).
+CREATE FUNCTION chatdesk_advance(t text, expected bigint, from_seq bigint, new_seq bigint,
+                                 new_hash bytea, new_stamp bigint, notice text) RETURNS void
     LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE tenant_heads SET seq = COALESCE(new_seq, seq), hash = COALESCE(new_hash, hash),
                             stamp = new_stamp
-     WHERE tenant_id = t AND (expected IS NULL OR stamp = expected);
+     WHERE tenant_id = t
+       AND (expected IS NULL OR (stamp = expected AND seq = from_seq));
     IF NOT FOUND THEN
         RAISE EXCEPTION 'tenant head moved' USING ERRCODE = 'CDH01';
     END IF;

@@ -28,6 +28,33 @@ async fn migrations_apply_once() {
     again.close().await.unwrap();
 }
 
+/// Relays of one database must all stamp the head (schema 5, the fast path): a build that
+/// does not know the database's newest migration refuses to open it.
+#[tokio::test]
+async fn a_relay_refuses_a_schema_newer_than_its_own() {
+    let db = TestDb::create().await.unwrap();
+    let store = PgStore::open(db.url()).await.unwrap();
+    let (client, connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[&(super::SCHEMA_VERSION + 1)],
+        )
+        .await
+        .unwrap();
+    let Err(refused) = PgStore::open(db.url()).await else {
+        panic!("opened a newer schema");
+    };
+    assert!(
+        refused.to_string().contains("upgrade the relay"),
+        "{refused}"
+    );
+    store.close().await.unwrap();
+}
+
 #[test]
 fn the_schema_version_is_the_newest_migration() {
     assert_eq!(
