@@ -124,13 +124,14 @@ pub struct Reads {
     pub routed: Vec<i64>,
 }
 
-/// A writing step that may run more than once ([`Backend::tenant_append`]).
+/// A writing step that may run more than once ([`Backend::tenant_append`]); its flag says
+/// whether this is its last run (so it may use up what it holds instead of copying it).
 pub trait Retryable<R>:
-    Fn(&mut dyn TenantTx) -> Result<R, StoreError> + Send + Sync + 'static
+    Fn(&mut dyn TenantTx, bool) -> Result<R, StoreError> + Send + Sync + 'static
 {
 }
-impl<R, F: Fn(&mut dyn TenantTx) -> Result<R, StoreError> + Send + Sync + 'static> Retryable<R>
-    for F
+impl<R, F: Fn(&mut dyn TenantTx, bool) -> Result<R, StoreError> + Send + Sync + 'static>
+    Retryable<R> for F
 {
 }
 
@@ -167,7 +168,8 @@ pub trait Backend: Send + Sync + 'static {
         reads: Reads,
         step: impl Retryable<R>,
     ) -> Result<R, StoreError> {
-        self.tenant_step_reading(tenant, reads, step).await
+        self.tenant_step_reading(tenant, reads, move |tx| step(tx, true))
+            .await
     }
     /// Runs a read-only `step` (it must not call `write`); it need not wait for writers.
     async fn tenant_read<R: Send + 'static>(

@@ -31,7 +31,7 @@ use protocol::{
     Event, EventBody, Millis, PartnerId, Seq, TenantId, ThreadId,
 };
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex, PoisonError};
 
 /// How many logged events a paged pass over a tenant's log reads at a time.
 const PAGE: usize = 1000;
@@ -705,10 +705,19 @@ impl<B: Backend> Store for B {
                     }
                 }
                 let batch: Vec<NewEvent> = batch.into_iter().map(|(e, _)| e).collect();
+                let batch = Mutex::new(Some(batch));
                 let tenant = scope.tenant().clone();
-                // Retryable: a backend may run it first against what it remembers.
-                self.tenant_append(scope.tenant(), reads, move |tx| {
-                    let out = append(tx, tenant.clone(), batch.clone())?;
+                // Retryable: a backend may run it first against what it remembers; only
+                // such an earlier run copies the events.
+                self.tenant_append(scope.tenant(), reads, move |tx, last| {
+                    let held = {
+                        let mut held = batch.lock().unwrap_or_else(PoisonError::into_inner);
+                        if last { held.take() } else { held.clone() }
+                    };
+                    let events = held.ok_or_else(|| {
+                        StoreError::Backend("an append step ran after its last run".into())
+                    })?;
+                    let out = append(tx, tenant.clone(), events)?;
                     computed.record(&out);
                     Ok(out)
                 })

@@ -757,7 +757,7 @@ impl PgStore {
             fetched,
         );
         pg.fast = true;
-        let out = match step(&mut pg) {
+        let out = match step(&mut pg, false) {
             Ok(out) if !pg.missed => out,
             // A read not known here, or rules refusing what may be stale: the usual step.
             _ => return Ok(None),
@@ -1514,7 +1514,8 @@ impl Backend for PgStore {
         if let Some(out) = self.fast_append(tenant, &reads, &step).await? {
             return Ok(out);
         }
-        self.run_step(tenant, true, reads, step).await
+        self.run_step(tenant, true, reads, move |tx| step(tx, true))
+            .await
     }
 
     async fn tenant_read<R: Send + 'static>(
