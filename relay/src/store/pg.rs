@@ -16,6 +16,14 @@
 //! step is two round trips and no thread hand-off. A read the rules make that was not
 //! fetched waits for its query in place ([`Blocking`]). Values are the same bincode
 //! records sled keeps, beside the columns that key and order them.
+//!
+//! An append usually takes one round trip instead ([`PgStore::fast_append`]): the relay
+//! remembers each tenant as of its own last commit ([`Known`]: the head, the random stamp
+//! that commit wrote into the head row, the views it read or wrote), runs the rules on
+//! that, and sends BEGIN, role, setting, a head update that fails unless the row still
+//! carries that stamp, the writes and COMMIT together; when the database refuses any of it
+//! the usual step runs. Webhook routing is answered from memory too ([`RouteCache`]),
+//! checked inside the same transaction against the database's routing generation.
 
 use super::backend::{Backend, CannedChange, Changes, Reads, Retryable, Step, TenantTx, Watch};
 use super::cluster::{Lease, Notice, Signal, appended_payload, gives_outbox_work};
@@ -1686,8 +1694,8 @@ impl Backend for PgStore {
     }
 
     async fn channel_by_route(&self, key: &RouteKey) -> Result<Option<ChannelRecord>, StoreError> {
-        // Not cached: another relay may move a route at any time, and this is one indexed
-        // join per webhook.
+        // Not cached (connect flows and moves ask this; webhooks ask `route`, which may
+        // answer from memory under a generation their append checks).
         let client = self.client().await?;
         let lookup = client
             .prepare_cached(
