@@ -220,7 +220,7 @@ async fn ingest(
         let batches = route_items(app, &verified, envelope).await?;
         match store_batches(app, batches, &mut stored).await {
             Err(StoreError::RoutesChanged) if attempt < ROUTE_ATTEMPTS => {
-                tracing::debug!(
+                tracing::info!(
                     attempt,
                     "routes changed while storing a webhook; routing again"
                 );
