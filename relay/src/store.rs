@@ -51,6 +51,21 @@ pub enum StoreError {
     Backend(String),
     #[error("stored record is corrupt: {0}")]
     Corrupt(String),
+    /// Routes changed after the webhook's items were routed from a remembered answer
+    /// ([`Store::route`]): nothing was stored; route them again.
+    #[error("routes changed since the items were routed")]
+    RoutesChanged,
+}
+
+/// The channel a webhook item routes to ([`Store::route`]), with the routing generation
+/// it was answered at when the answer came from memory (PostgreSQL); pass it to
+/// [`Store::append_routed`], which refuses to store if routes changed since.
+#[derive(Clone, Debug)]
+pub struct Routed {
+    /// Routing (tenant, channel id) is current as of `generation`; the rest of the record
+    /// may be older (ingest uses only the ids).
+    pub channel: std::sync::Arc<ChannelRecord>,
+    pub generation: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -674,6 +689,10 @@ pub trait Store: Send + Sync + 'static {
     async fn channels(&self, scope: &TenantScope) -> Result<Vec<ChannelRecord>, StoreError>;
     /// The channel a webhook account id belongs to (this is what derives webhook scopes).
     async fn channel_by_route(&self, key: &RouteKey) -> Result<Option<ChannelRecord>, StoreError>;
+    /// The channel of a webhook item: the first of `keys` that names one. May be answered
+    /// from memory; then [`Routed::generation`] says as of when, and the append that
+    /// stores the item must be [`Store::append_routed`] with it.
+    async fn route(&self, keys: &[RouteKey]) -> Result<Option<Routed>, StoreError>;
     /// Changes one channel of this tenant atomically (`change` sees the stored record, so
     /// a refresh and a key rotation cannot undo each other). Its routes follow the new
     /// record like `update_channel`'s. Answers the record as it is afterwards and whether
@@ -736,6 +755,15 @@ pub trait Store: Send + Sync + 'static {
         &self,
         scope: &TenantScope,
         events: Vec<NewEvent>,
+    ) -> Result<Vec<Appended>, StoreError>;
+    /// [`Store::append`] of items routed by [`Store::route`] at `routed` (the oldest
+    /// generation among them, `None` when none came from memory): fails with
+    /// [`StoreError::RoutesChanged`], storing nothing, if routes changed since.
+    async fn append_routed(
+        &self,
+        scope: &TenantScope,
+        events: Vec<NewEvent>,
+        routed: Option<i64>,
     ) -> Result<Vec<Appended>, StoreError>;
     /// Applies a desk command: a key this agent used before returns the first answer and
     /// changes nothing; otherwise the command is decided against the thread as it is now

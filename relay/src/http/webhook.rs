@@ -19,13 +19,14 @@ use crate::ingest::parse::{self, ParseError};
 use crate::ingest::route;
 use crate::principal::TenantScope;
 use crate::secret::Secret;
-use crate::store::{Appended, NewEvent};
+use crate::store::{Appended, NewEvent, StoreError};
 use crate::verify::{self, Verified};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use protocol::Event;
 use std::collections::HashMap;
 
 /// `GET /webhooks/{instagram,whatsapp}`: echo `hub.challenge` for a matching verify token.
@@ -210,7 +211,44 @@ async fn ingest(
             ),
         ));
     }
-    let envelope = parse_body(&verified).await?.map_err(|e| match e {
+    let mut stored = Vec::new();
+    // Routing answered from memory is checked by the append that stores the items: when
+    // routes changed meanwhile nothing is stored and the body is routed again (batches
+    // stored before that are found as duplicates then).
+    for attempt in 1..=ROUTE_ATTEMPTS {
+        let envelope = parse_body(&verified).await?.map_err(parse_refusal)?;
+        let batches = route_items(app, &verified, envelope).await?;
+        match store_batches(app, batches, &mut stored).await {
+            Err(StoreError::RoutesChanged) if attempt < ROUTE_ATTEMPTS => {
+                tracing::info!(
+                    attempt,
+                    "routes changed while storing a webhook; routing again"
+                );
+            }
+            result => {
+                result.map_err(storage_failed)?;
+                break;
+            }
+        }
+    }
+    if stored.is_empty() {
+        return Ok(());
+    }
+    // Duplicates wait too: their first delivery may still be in an unflushed batch.
+    app.store.sync().await.map_err(storage_failed)?;
+    for (scope, events) in stored {
+        app.drafting.submit(&scope, &events);
+        app.profiles.submit(&scope, &events);
+        app.hub.publish(&scope, events);
+    }
+    Ok(())
+}
+
+/// How many times a webhook is routed when routes keep changing under it.
+const ROUTE_ATTEMPTS: u32 = 3;
+
+fn parse_refusal(e: ParseError) -> Refusal {
+    match e {
         ParseError::Json(_) => (
             "malformed",
             ApiError::bad_request("malformed_json", e.to_string()),
@@ -227,18 +265,17 @@ async fn ingest(
                 e.to_string(),
             ),
         ),
-    })?;
-    let batches = route_items(app, &verified, envelope).await?;
-    if batches.is_empty() {
-        return Ok(());
     }
-    let mut stored = Vec::with_capacity(batches.len());
-    for (scope, events) in batches {
-        let appended = app
-            .store
-            .append(&scope, events)
-            .await
-            .map_err(storage_failed)?;
+}
+
+/// Appends each tenant's batch, adding its stored events to `stored`.
+async fn store_batches(
+    app: &AppState,
+    batches: Vec<(TenantScope, Vec<NewEvent>, Option<i64>)>,
+    stored: &mut Vec<(TenantScope, Vec<Event>)>,
+) -> Result<(), StoreError> {
+    for (scope, events, routed) in batches {
+        let appended = app.store.append_routed(&scope, events, routed).await?;
         let mut fresh = Vec::with_capacity(appended.len());
         for a in appended {
             let outcome = match a {
@@ -250,14 +287,10 @@ async fn ingest(
             };
             app.metrics.ingest_items.with_label_values(&[outcome]).inc();
         }
-        stored.push((scope, fresh));
-    }
-    // Duplicates wait too: their first delivery may still be in an unflushed batch.
-    app.store.sync().await.map_err(storage_failed)?;
-    for (scope, events) in stored {
-        app.drafting.submit(&scope, &events);
-        app.profiles.submit(&scope, &events);
-        app.hub.publish(&scope, events);
+        match stored.iter_mut().find(|(s, _)| *s == scope) {
+            Some((_, events)) => events.extend(fresh),
+            None => stored.push((scope, fresh)),
+        }
     }
     Ok(())
 }
@@ -285,16 +318,17 @@ async fn parse_body(verified: &Verified) -> Result<Result<parse::Envelope, Parse
         })
 }
 
-/// Groups the envelope's items by tenant, in arrival order, dropping unroutable ones.
+/// Groups the envelope's items by tenant, in arrival order, dropping unroutable ones; each
+/// batch with the oldest routing generation its items were routed at from memory.
 async fn route_items(
     app: &AppState,
     verified: &Verified,
     envelope: parse::Envelope,
-) -> Result<Vec<(TenantScope, Vec<NewEvent>)>, Refusal> {
+) -> Result<Vec<(TenantScope, Vec<NewEvent>, Option<i64>)>, Refusal> {
     let now = app.clock.now();
-    let mut batches: Vec<(TenantScope, Vec<NewEvent>)> = Vec::new();
+    let mut batches: Vec<(TenantScope, Vec<NewEvent>, Option<i64>)> = Vec::new();
     for item in envelope.items {
-        let Some(channel) = route::channel_for(app.store.as_ref(), &item)
+        let Some(routed) = route::channel_for(app.store.as_ref(), &item)
             .await
             .map_err(storage_failed)?
         else {
@@ -304,11 +338,18 @@ async fn route_items(
                 .inc();
             continue;
         };
-        let event = route::to_event(&envelope.object, item, &channel, now);
+        let channel = &routed.channel;
+        let event = route::to_event(&envelope.object, item, channel, now);
         let scope = TenantScope::for_webhook(verified, &channel.tenant);
-        match batches.iter_mut().find(|(s, _)| *s == scope) {
-            Some((_, events)) => events.push(event),
-            None => batches.push((scope, vec![event])),
+        match batches.iter_mut().find(|(s, _, _)| *s == scope) {
+            Some((_, events, generation)) => {
+                events.push(event);
+                *generation = match (*generation, routed.generation) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+            None => batches.push((scope, vec![event], routed.generation)),
         }
     }
     Ok(batches)

@@ -6,23 +6,15 @@
 
 use super::parse::{Conversation, Item, ItemBody};
 use crate::ids;
-use crate::store::{ChannelRecord, NewEvent, Store, StoreError};
+use crate::store::{ChannelRecord, NewEvent, Routed, Store, StoreError};
 use protocol::{AccountEvent, EventBody, InboundEvent, Millis, UnknownEvent};
 
-/// Finds the channel of `item`, if any.
+/// Finds the channel of `item`, if any (maybe from memory: see [`Store::route`]).
 ///
 /// # Errors
 /// Storage failures only.
-pub async fn channel_for(
-    store: &dyn Store,
-    item: &Item,
-) -> Result<Option<ChannelRecord>, StoreError> {
-    for key in &item.route_keys {
-        if let Some(channel) = store.channel_by_route(key).await? {
-            return Ok(Some(channel));
-        }
-    }
-    Ok(None)
+pub async fn channel_for(store: &dyn Store, item: &Item) -> Result<Option<Routed>, StoreError> {
+    store.route(&item.route_keys).await
 }
 
 /// The event `item` becomes on `channel`, arrived at `now`.

@@ -118,6 +118,21 @@ pub struct Reads {
     pub threads: Vec<ThreadId>,
     /// Messages by Meta's id.
     pub mids: Vec<String>,
+    /// Not a hint: the routing generations the step's events were routed at by
+    /// [`Backend::route`] answering from memory. A backend that does so must fail the step
+    /// with [`StoreError::RoutesChanged`] (writing nothing) unless they are all current.
+    pub routed: Vec<i64>,
+}
+
+/// A writing step that may run more than once ([`Backend::tenant_append`]); its flag says
+/// whether this is its last run (so it may use up what it holds instead of copying it).
+pub trait Retryable<R>:
+    Fn(&mut dyn TenantTx, bool) -> Result<R, StoreError> + Send + Sync + 'static
+{
+}
+impl<R, F: Fn(&mut dyn TenantTx, bool) -> Result<R, StoreError> + Send + Sync + 'static>
+    Retryable<R> for F
+{
 }
 
 /// A step run by [`Backend::tenant_step`]: owned, so a backend may run it on another thread.
@@ -143,6 +158,18 @@ pub trait Backend: Send + Sync + 'static {
         step: impl Step<R>,
     ) -> Result<R, StoreError> {
         self.tenant_step(tenant, step).await
+    }
+    /// [`Backend::tenant_step_reading`] for a step that may be run more than once: a
+    /// backend may first run it against what it remembers of the tenant and, if that turns
+    /// out stale when it writes (nothing is then kept), run it again as usual.
+    async fn tenant_append<R: Send + 'static>(
+        &self,
+        tenant: &TenantId,
+        reads: Reads,
+        step: impl Retryable<R>,
+    ) -> Result<R, StoreError> {
+        self.tenant_step_reading(tenant, reads, move |tx| step(tx, true))
+            .await
     }
     /// Runs a read-only `step` (it must not call `write`); it need not wait for writers.
     async fn tenant_read<R: Send + 'static>(
@@ -171,6 +198,19 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     async fn channels(&self, scope: &TenantScope) -> Result<Vec<ChannelRecord>, StoreError>;
     async fn channel_by_route(&self, key: &RouteKey) -> Result<Option<ChannelRecord>, StoreError>;
+    /// `Store::route`: by default [`Backend::channel_by_route`] of each key in turn, read
+    /// fresh (no generation).
+    async fn route(&self, keys: &[RouteKey]) -> Result<Option<super::Routed>, StoreError> {
+        for key in keys {
+            if let Some(channel) = self.channel_by_route(key).await? {
+                return Ok(Some(super::Routed {
+                    channel: std::sync::Arc::new(channel),
+                    generation: None,
+                }));
+            }
+        }
+        Ok(None)
+    }
     async fn modify_channel(
         &self,
         scope: &TenantScope,

@@ -31,13 +31,16 @@ use protocol::{
     Event, EventBody, Millis, PartnerId, Seq, TenantId, ThreadId,
 };
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex, PoisonError};
 
 /// How many logged events a paged pass over a tenant's log reads at a time.
 const PAGE: usize = 1000;
 
 /// Every backend's group appends, per (backend, tenant): see [`super::group`].
-static APPENDS: LazyLock<Groups<(usize, TenantId), NewEvent, Appended>> =
+/// An event to append with the routing generation it was routed at, if from memory.
+type RoutedEvent = (NewEvent, Option<i64>);
+
+static APPENDS: LazyLock<Groups<(usize, TenantId), RoutedEvent, Appended>> =
     LazyLock::new(Groups::default);
 
 impl Outcome for Appended {
@@ -631,6 +634,9 @@ impl<B: Backend> Store for B {
     async fn channel_by_route(&self, key: &RouteKey) -> Result<Option<ChannelRecord>, StoreError> {
         Backend::channel_by_route(self, key).await
     }
+    async fn route(&self, keys: &[RouteKey]) -> Result<Option<super::Routed>, StoreError> {
+        Backend::route(self, keys).await
+    }
     async fn modify_channel(
         &self,
         scope: &TenantScope,
@@ -674,19 +680,44 @@ impl<B: Backend> Store for B {
         scope: &TenantScope,
         events: Vec<NewEvent>,
     ) -> Result<Vec<Appended>, StoreError> {
+        self.append_routed(scope, events, None).await
+    }
+    async fn append_routed(
+        &self,
+        scope: &TenantScope,
+        events: Vec<NewEvent>,
+        routed: Option<i64>,
+    ) -> Result<Vec<Appended>, StoreError> {
         // Keyed by this backend's address: the blanket impl has no field of its own, and a
         // backend is borrowed (so neither moved nor dropped) while any append of it runs.
         let key = (std::ptr::from_ref(self).addr(), scope.tenant().clone());
+        let items = events.into_iter().map(|e| (e, routed)).collect();
         APPENDS
-            .run(key, events, |batch, computed| async move {
+            .run(key, items, |batch, computed| async move {
                 let mut reads = Reads::default();
-                for new in &batch {
+                for (new, routed) in &batch {
                     reads.dedup.push(new.dedup_key.clone());
                     super::project::reads(&new.body, &mut reads);
+                    if let Some(generation) = routed
+                        && !reads.routed.contains(generation)
+                    {
+                        reads.routed.push(*generation);
+                    }
                 }
+                let batch: Vec<NewEvent> = batch.into_iter().map(|(e, _)| e).collect();
+                let batch = Mutex::new(Some(batch));
                 let tenant = scope.tenant().clone();
-                self.tenant_step_reading(scope.tenant(), reads, move |tx| {
-                    let out = append(tx, tenant, batch)?;
+                // Retryable: a backend may run it first against what it remembers; only
+                // such an earlier run copies the events.
+                self.tenant_append(scope.tenant(), reads, move |tx, last| {
+                    let held = {
+                        let mut held = batch.lock().unwrap_or_else(PoisonError::into_inner);
+                        if last { held.take() } else { held.clone() }
+                    };
+                    let events = held.ok_or_else(|| {
+                        StoreError::Backend("an append step ran after its last run".into())
+                    })?;
+                    let out = append(tx, tenant.clone(), events)?;
                     computed.record(&out);
                     Ok(out)
                 })

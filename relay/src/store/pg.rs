@@ -16,13 +16,21 @@
 //! step is two round trips and no thread hand-off. A read the rules make that was not
 //! fetched waits for its query in place ([`Blocking`]). Values are the same bincode
 //! records sled keeps, beside the columns that key and order them.
+//!
+//! An append usually takes one round trip instead ([`PgStore::fast_append`]): the relay
+//! remembers each tenant as of its own last commit ([`Known`]: the head, the random stamp
+//! that commit wrote into the head row, the views it read or wrote), runs the rules on
+//! that, and sends BEGIN, role, setting, a head update that fails unless the row still
+//! carries that stamp, the writes and COMMIT together; when the database refuses any of it
+//! the usual step runs. Webhook routing is answered from memory too ([`RouteCache`]),
+//! checked inside the same transaction against the database's routing generation.
 
-use super::backend::{Backend, CannedChange, Changes, Reads, Step, TenantTx, Watch};
+use super::backend::{Backend, CannedChange, Changes, Reads, Retryable, Step, TenantTx, Watch};
 use super::cluster::{Lease, Notice, Signal, appended_payload, gives_outbox_work};
 use super::{
     AgentKind, AgentRecord, ChannelChange, ChannelRecord, DeletionRecord, MessageView, Modified,
-    OnceRecord, PartnerRecord, SendView, StoreError, TenantDeletion, TenantRecord, TenantRemoved,
-    TenantSettings, ThreadView,
+    OnceRecord, PartnerRecord, Routed, SendView, StoreError, TenantDeletion, TenantRecord,
+    TenantRemoved, TenantSettings, ThreadView,
 };
 use crate::audit::{self, AuditRecord, Entry, Hash};
 use crate::principal::TenantScope;
@@ -41,7 +49,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio_postgres::NoTls;
 
@@ -51,13 +60,14 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (2, include_str!("pg/0002_tenant_deletions.sql")),
     (3, include_str!("pg/0003_canned_replies.sql")),
     (4, include_str!("pg/0004_leases.sql")),
+    (5, include_str!("pg/0005_fast_ingest.sql")),
 ];
 
 /// Connections per relay process.
 const POOL_SIZE: usize = 16;
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i32 = 4;
+pub const SCHEMA_VERSION: i32 = 5;
 
 pub struct PgStore {
     pool: Pool,
@@ -67,7 +77,61 @@ pub struct PgStore {
     origin: Arc<str>,
     /// How many migrations `open` applied.
     migrated: usize,
+    /// Routing answers kept in memory (see [`RouteCache`]).
+    routes: Mutex<RouteCache>,
+    /// What this relay knows of tenants it wrote last (see [`Known`]).
+    known: Mutex<HashMap<TenantId, Known>>,
+    /// Appends committed by the fast path, and fast attempts the database refused.
+    fast_committed: AtomicU64,
+    fast_refused: AtomicU64,
 }
+
+/// Route text → channel (or none), all answered at one routing generation (the database's
+/// `route_generation`, raised by every change of routes or channels). A webhook routed from
+/// here carries the generation into its append, whose transaction fails (SQLSTATE CDR01,
+/// [`StoreError::RoutesChanged`]) unless it is still current: no stale answer is ever
+/// stored by, whichever relay changed the routes. An item that routes nowhere is always
+/// asked again (no step would notice a route added meanwhile).
+#[derive(Default)]
+struct RouteCache {
+    generation: Option<i64>,
+    channels: HashMap<String, Option<Arc<ChannelRecord>>>,
+}
+
+/// Bounds the route cache (unknown accounts are kept too).
+const ROUTE_CACHE_MAX: usize = 10_000;
+
+/// One tenant as of this relay's last commit to it: the head, the random `stamp` that
+/// commit wrote into the head row, and the views the commit read (under the head lock) or
+/// wrote. While the row still carries `stamp`, nobody else wrote the tenant since, so a
+/// step whose reads are all here can run on them and send its writes with BEGIN and COMMIT
+/// in one round trip, guarded by the stamp (the fast path, [`PgStore::fast_append`]).
+struct Known {
+    stamp: i64,
+    head: (Seq, Hash),
+    threads: HashMap<String, Option<ThreadView>>,
+    messages: HashMap<String, Option<MessageView>>,
+}
+
+/// Bounds: tenants remembered, and views of each kind per tenant (a kind is forgotten
+/// whole when it would pass its bound; at most some 100 MB however many tenants write).
+const KNOWN_TENANTS_MAX: usize = 256;
+const KNOWN_THREADS_MAX: usize = 512;
+const KNOWN_MESSAGES_MAX: usize = 256;
+
+fn lock<V>(m: &Mutex<V>) -> MutexGuard<'_, V> {
+    // Every critical section replaces whole entries: a panic leaves nothing half done.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// SQLSTATEs raised by the functions of `pg/0005_fast_ingest.sql`.
+const ROUTES_CHANGED: &str = "CDR01";
+
+fn has_code(e: &tokio_postgres::Error, code: &str) -> bool {
+    e.code().is_some_and(|c| c.code() == code)
+}
+
+const ROUTES_AT: &str = "SELECT chatdesk_routes_at($1)";
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -144,7 +208,7 @@ const SET_TENANT: &str = "SELECT set_config('app.tenant_id', $1, true)";
 /// which serialises this tenant's writers across relays.
 const LOCK_HEAD: &str = "INSERT INTO tenant_heads (tenant_id) VALUES ($1)
      ON CONFLICT (tenant_id) DO UPDATE SET seq = tenant_heads.seq
-     RETURNING seq, hash";
+     RETURNING seq, hash, stamp";
 
 const READ_DEDUP: &str = "SELECT key, seq FROM dedup WHERE tenant_id = $1 AND key = ANY($2)";
 const READ_THREADS: &str =
@@ -155,6 +219,8 @@ const READ_MESSAGES: &str = "SELECT mid, body FROM messages WHERE tenant_id = $1
 /// for a record asked for and absent.
 #[derive(Default)]
 struct Fetched {
+    /// The head row's stamp as locked (a writing step).
+    stamp: Option<i64>,
     dedup: HashMap<String, Option<Seq>>,
     threads: HashMap<String, Option<ThreadView>>,
     messages: HashMap<String, Option<MessageView>>,
@@ -207,13 +273,24 @@ async fn begin(
     )
     .await
     .map_err(|e| db(&e))?;
+    let guard = if reads.routed.is_empty() {
+        None
+    } else {
+        Some(client.prepare_cached(ROUTES_AT).await.map_err(|e| db(&e))?)
+    };
     let keys: Vec<&str> = reads.dedup.iter().map(String::as_str).collect();
     let thread_ids: Vec<&str> = reads.threads.iter().map(ThreadId::as_str).collect();
     let mids: Vec<&str> = reads.mids.iter().map(String::as_str).collect();
-    let ((_, _, head_row), (dedup_rows, thread_rows, message_rows)) = try_join(
-        try_join3(
+    let ((_, _, (), head_row), (dedup_rows, thread_rows, message_rows)) = try_join(
+        futures_util::future::try_join4(
             client.batch_execute("BEGIN; SET LOCAL ROLE chatdesk_tenant"),
             client.execute(&setting, &[&t]),
+            async {
+                match &guard {
+                    Some(guard) => client.execute(guard, &[&reads.routed]).await.map(|_| ()),
+                    None => Ok(()),
+                }
+            },
             async {
                 if lock {
                     client.query_one(&head, &[&t]).await.map(Some)
@@ -229,11 +306,21 @@ async fn begin(
         ),
     )
     .await
-    .map_err(|e| db(&e))?;
+    .map_err(|e| {
+        if has_code(&e, ROUTES_CHANGED) {
+            StoreError::RoutesChanged
+        } else {
+            db(&e)
+        }
+    })?;
+    let stamp = head_row
+        .as_ref()
+        .and_then(|row| row.get::<_, Option<i64>>(2));
     let head = head_row
         .map(|row| head_of(row.get(0), row.get(1)))
         .transpose()?;
     let fetched = Fetched {
+        stamp,
         dedup: keyed(&keys, &dedup_rows, |r| seq_of(r.get(1)))?,
         threads: keyed(&thread_ids, &thread_rows, |r| dec(r.get::<_, &[u8]>(1)))?,
         messages: keyed(&mids, &message_rows, |r| dec(r.get::<_, &[u8]>(1)))?,
@@ -289,15 +376,62 @@ impl Blocking {
 /// turns the COMMIT into a rollback and fails the step; acknowledged means committed.
 async fn commit(
     client: &ClientWrapper,
-    changes: Option<&Changes>,
+    changes: &Changes,
     tenant: &TenantId,
     origin: &str,
+    stamp: i64,
 ) -> Result<(), StoreError> {
-    let batch = match changes {
-        Some(changes) => batch_of(changes, tenant, origin)?,
-        None => Batch::default(),
-    };
+    let batch = batch_of(changes, tenant, origin, None, stamp)?;
     run_batch(client, &batch, true).await
+}
+
+/// The fast path's only round trip: BEGIN, the tenant role and setting, the routing check,
+/// the writes (led by the head moved only if it still carries the stamp `batch` expects)
+/// and the COMMIT, all sent together. Any statement that fails (the head moved, a dedup
+/// key stored meanwhile, routes changed) makes the COMMIT a rollback.
+async fn run_fast(
+    client: &ClientWrapper,
+    tenant: &TenantId,
+    routed: &[i64],
+    batch: &Batch<'_>,
+) -> Result<(), tokio_postgres::Error> {
+    let t = tenant.as_str();
+    let setting = client.prepare_cached(SET_TENANT).await?;
+    let guard = if routed.is_empty() {
+        None
+    } else {
+        Some(client.prepare_cached(ROUTES_AT).await?)
+    };
+    let prepared = try_join_all(
+        batch
+            .statements
+            .iter()
+            .map(|(sql, _)| client.prepare_cached(sql)),
+    )
+    .await?;
+    let runs = batch
+        .statements
+        .iter()
+        .zip(&prepared)
+        .map(|((_, params), stmt)| {
+            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                params.iter().map(|p| p.as_ref() as _).collect();
+            async move { client.execute(stmt, &refs).await }
+        });
+    futures_util::future::try_join5(
+        client.batch_execute("BEGIN; SET LOCAL ROLE chatdesk_tenant"),
+        client.execute(&setting, &[&t]),
+        async {
+            match &guard {
+                Some(guard) => client.execute(guard, &[&routed]).await.map(|_| ()),
+                None => Ok(()),
+            }
+        },
+        try_join_all(runs),
+        client.batch_execute("COMMIT"),
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Runs `batch` pipelined, with a COMMIT after it if `commit`; the first failure fails the
@@ -371,6 +505,10 @@ impl PgStore {
             config,
             origin: Arc::from(crate::ids::random("st")),
             migrated: 0,
+            routes: Mutex::new(RouteCache::default()),
+            known: Mutex::new(HashMap::new()),
+            fast_committed: AtomicU64::new(0),
+            fast_refused: AtomicU64::new(0),
         };
         store.migrated = store.migrate().await?;
         Ok(store)
@@ -401,6 +539,19 @@ impl PgStore {
             .iter()
             .map(|r| r.get(0))
             .collect();
+        // A newer relay's schema may rely on every writer doing what this build does not
+        // (schema 5: stamping the head): refuse rather than write beside it.
+        if let Some(newer) = applied
+            .iter()
+            .copied()
+            .filter(|v| *v > SCHEMA_VERSION)
+            .max()
+        {
+            return Err(StoreError::Backend(format!(
+                "the database's schema is at version {newer}, newer than this relay's \
+                 {SCHEMA_VERSION}: upgrade the relay"
+            )));
+        }
         let mut ran = 0;
         for (version, sql) in MIGRATIONS {
             if applied.contains(version) {
@@ -424,6 +575,16 @@ impl PgStore {
         Ok(ran)
     }
 
+    /// Appends committed in one round trip (the fast path), and fast attempts the database
+    /// refused (the head moved, a key stored before) that ran the usual step instead.
+    #[must_use]
+    pub fn fast_appends(&self) -> (u64, u64) {
+        (
+            self.fast_committed.load(Ordering::Relaxed),
+            self.fast_refused.load(Ordering::Relaxed),
+        )
+    }
+
     /// How many migrations [`PgStore::open`] applied (0: the schema was current).
     #[must_use]
     pub fn applied_at_open(&self) -> usize {
@@ -438,7 +599,8 @@ impl PgStore {
     /// the tenant's head row) in two round trips: [`begin`] with the reads `reads` names,
     /// then [`commit`] with the step's writes (none for a read: its transaction is just
     /// dropped). On a multi-thread runtime the rules run right here, on the async worker;
-    /// only a read the hint missed blocks, in place.
+    /// only a read the hint missed blocks, in place. A writing step that commits leaves
+    /// what it read and wrote in [`Known`], for the fast path.
     async fn run_step<R: Send + 'static>(
         &self,
         tenant: &TenantId,
@@ -446,6 +608,32 @@ impl PgStore {
         reads: Reads,
         step: impl Step<R>,
     ) -> Result<R, StoreError> {
+        let result = self.run_step_inner(tenant, lock, reads, step).await;
+        match result {
+            Ok((out, Some(learned))) => {
+                self.learn(tenant, learned);
+                Ok(out)
+            }
+            Ok((out, None)) => Ok(out),
+            Err(e) => {
+                if lock {
+                    self.forget(tenant);
+                }
+                if matches!(e, StoreError::RoutesChanged) {
+                    self.forget_routes();
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn run_step_inner<R: Send + 'static>(
+        &self,
+        tenant: &TenantId,
+        lock: bool,
+        reads: Reads,
+        step: impl Step<R>,
+    ) -> Result<(R, Option<Learned>), StoreError> {
         let client = self.client().await?;
         let handle = Handle::current();
         if handle.runtime_flavor() == RuntimeFlavor::MultiThread {
@@ -463,11 +651,14 @@ impl PgStore {
                 fetched,
             );
             let out = step(&mut pg)?;
+            let mut learned = None;
             if let Some(changes) = pg.pending.take() {
-                commit(&client, Some(&changes), tenant, &self.origin).await?;
+                let stamp = rand::random::<i64>();
+                commit(&client, &changes, tenant, &self.origin, stamp).await?;
                 open.committed();
+                learned = pg.learned(stamp, changes);
             }
-            return Ok(out);
+            return Ok((out, learned));
         }
         let tenant = tenant.clone();
         let origin = self.origin.clone();
@@ -480,14 +671,155 @@ impl PgStore {
             let blocking = Blocking::Thread(handle.clone());
             let mut pg = PgTx::new(&client, blocking, &tenant, &origin, head, fetched);
             let out = step(&mut pg)?;
+            let mut learned = None;
             if let Some(changes) = pg.pending.take() {
-                handle.block_on(commit(&client, Some(&changes), &tenant, &origin))?;
+                let stamp = rand::random::<i64>();
+                handle.block_on(commit(&client, &changes, &tenant, &origin, stamp))?;
                 open.committed();
+                learned = pg.learned(stamp, changes);
             }
-            Ok(out)
+            Ok((out, learned))
         })
         .await
         .map_err(backend)?
+    }
+
+    /// Keeps what a committed step of `tenant` read and wrote (see [`Known`]).
+    fn learn(&self, tenant: &TenantId, learned: Learned) {
+        let mut known = lock(&self.known);
+        if known.len() >= KNOWN_TENANTS_MAX && !known.contains_key(tenant) {
+            known.clear();
+        }
+        // Nobody wrote the tenant between the commit this relay knew and this one (the
+        // stamp it locked is that commit's): what it knew still holds, with this step's
+        // reads and writes on top.
+        if let Some(k) = known.get_mut(tenant)
+            && learned.fetched.stamp == Some(k.stamp)
+        {
+            k.stamp = learned.stamp;
+            k.head = learned.head;
+            merge(&mut k.threads, learned.fetched.threads, KNOWN_THREADS_MAX);
+            merge(
+                &mut k.messages,
+                learned.fetched.messages,
+                KNOWN_MESSAGES_MAX,
+            );
+            overlay(k, learned.changes);
+            return;
+        }
+        known.insert(tenant.clone(), learned.into_known());
+    }
+
+    fn forget(&self, tenant: &TenantId) {
+        lock(&self.known).remove(tenant);
+    }
+
+    fn forget_routes(&self) {
+        let mut routes = lock(&self.routes);
+        routes.generation = None;
+        routes.channels.clear();
+    }
+
+    /// The fast path of an append: when this relay wrote the tenant last and knows every
+    /// view the step reads, the rules run on that and the writes go with BEGIN and COMMIT
+    /// in one round trip, guarded by the head's stamp. Answers `None` (nothing stored) when
+    /// it does not apply or the guard failed: the caller runs the usual step then.
+    async fn fast_append<R: Send + 'static>(
+        &self,
+        tenant: &TenantId,
+        reads: &Reads,
+        step: &impl Retryable<R>,
+    ) -> Result<Option<R>, StoreError> {
+        let (expected, head, fetched) = {
+            let known = lock(&self.known);
+            let Some(k) = known.get(tenant) else {
+                return Ok(None);
+            };
+            let mut fetched = Fetched::default();
+            for id in &reads.threads {
+                let Some(view) = k.threads.get(id.as_str()) else {
+                    return Ok(None);
+                };
+                fetched.threads.insert(id.as_str().to_owned(), view.clone());
+            }
+            for mid in &reads.mids {
+                let Some(view) = k.messages.get(mid) else {
+                    return Ok(None);
+                };
+                fetched.messages.insert(mid.clone(), view.clone());
+            }
+            // Assumed new: a key stored before fails the dedup insert, and the usual step
+            // then finds it.
+            for key in &reads.dedup {
+                fetched.dedup.insert(key.clone(), None);
+            }
+            (k.stamp, k.head, fetched)
+        };
+        let client = self.client().await?;
+        let mut pg = PgTx::new(
+            &client,
+            Blocking::InPlace,
+            tenant,
+            &self.origin,
+            Some(head),
+            fetched,
+        );
+        pg.fast = true;
+        let out = match step(&mut pg, false) {
+            Ok(out) if !pg.missed => out,
+            // A read not known here, or rules refusing what may be stale: the usual step.
+            _ => return Ok(None),
+        };
+        let Some(changes) = pg.pending.take() else {
+            return Ok(None);
+        };
+        let stamp = rand::random::<i64>();
+        let open = Open {
+            client: &client,
+            done: false,
+        };
+        let batch = batch_of(&changes, tenant, &self.origin, Some(expected), stamp)?;
+        match run_fast(&client, tenant, &reads.routed, &batch).await {
+            Ok(()) => {
+                open.committed();
+                drop(batch);
+                self.fast_committed.fetch_add(1, Ordering::Relaxed);
+                let mut known = lock(&self.known);
+                match known.get_mut(tenant) {
+                    // Still the entry the step ran on: the commit moved it on.
+                    Some(k) if k.stamp == expected => {
+                        k.stamp = stamp;
+                        if let Some(last) = changes.events.last() {
+                            k.head = (last.event.seq, last.audit.hash);
+                        }
+                        overlay(k, changes);
+                    }
+                    _ => {
+                        known.remove(tenant);
+                    }
+                }
+                Ok(Some(out))
+            }
+            Err(e) if has_code(&e, ROUTES_CHANGED) => {
+                drop(open);
+                self.forget_routes();
+                self.forget(tenant);
+                Err(StoreError::RoutesChanged)
+            }
+            // The server refused a statement: the transaction rolled back. The head moved
+            // (another relay or step wrote) or a key was stored before: the usual step.
+            Err(e) if e.as_db_error().is_some() => {
+                drop(open);
+                self.fast_refused.fetch_add(1, Ordering::Relaxed);
+                self.forget(tenant);
+                Ok(None)
+            }
+            // The connection failed: the COMMIT may have happened; not known, not retried.
+            Err(e) => {
+                self.forget(tenant);
+                Err(db(&e))
+            }
+        }
     }
 
     /// A transaction acting for one tenant, for the registry records that live in tenant
@@ -593,6 +925,60 @@ struct PgTx<'a> {
     fetched: Fetched,
     /// The step's write, sent with the COMMIT.
     pending: Option<Changes>,
+    /// What was fetched, kept aside by the write (for [`Known`]); `None` once a second
+    /// write was sent ahead, when it would be older than the data.
+    before_write: Option<Fetched>,
+    writes: usize,
+    /// The fast path: no query may be sent; a read not fetched sets `missed` and fails.
+    fast: bool,
+    missed: bool,
+}
+
+/// What a committed writing step leaves for [`Known`].
+struct Learned {
+    stamp: i64,
+    head: (Seq, Hash),
+    fetched: Fetched,
+    changes: Changes,
+}
+
+impl Learned {
+    fn into_known(self) -> Known {
+        let mut known = Known {
+            stamp: self.stamp,
+            head: self.head,
+            threads: self.fetched.threads,
+            messages: self.fetched.messages,
+        };
+        overlay(&mut known, self.changes);
+        known
+    }
+}
+
+/// `into` with the views read in `from` (as new as any it holds), within `max`.
+fn merge<V>(into: &mut HashMap<String, Option<V>>, from: HashMap<String, Option<V>>, max: usize) {
+    if into.len() + from.len() > max {
+        into.clear();
+    }
+    into.extend(from);
+}
+
+/// `known` with the views `changes` wrote, within bounds.
+fn overlay(known: &mut Known, changes: Changes) {
+    if known.threads.len() + changes.threads.len() > KNOWN_THREADS_MAX {
+        known.threads.clear();
+    }
+    if known.messages.len() + changes.messages.len() > KNOWN_MESSAGES_MAX {
+        known.messages.clear();
+    }
+    for thread in changes.threads {
+        known
+            .threads
+            .insert(thread.id.as_str().to_owned(), Some(thread));
+    }
+    for message in changes.messages {
+        known.messages.insert(message.mid.clone(), Some(message));
+    }
 }
 
 /// A statement's parameter, owned or borrowed from the step's changes.
@@ -633,16 +1019,50 @@ impl<'a> PgTx<'a> {
             head,
             fetched,
             pending: None,
+            before_write: None,
+            writes: 0,
+            fast: false,
+            missed: false,
         }
+    }
+
+    /// What the committed step leaves for [`Known`] (stamped `stamp`): nothing for a read,
+    /// or when a write was sent ahead of a later read.
+    fn learned(&mut self, stamp: i64, changes: Changes) -> Option<Learned> {
+        let locked = self.head?;
+        let fetched = self.before_write.take()?;
+        if self.writes != 1 {
+            return None;
+        }
+        let head = changes
+            .events
+            .last()
+            .map_or(locked, |last| (last.event.seq, last.audit.hash));
+        Some(Learned {
+            stamp,
+            head,
+            fetched,
+            changes,
+        })
+    }
+
+    /// Fails a fast step's read that was not fetched (see [`PgTx::fast`]).
+    fn not_known(&mut self) -> StoreError {
+        self.missed = true;
+        StoreError::Backend("not known in memory".into())
     }
 
     /// Sends a write made before a later read (the rules write last, so this is rare), so
     /// the read sees it.
     fn flush(&mut self) -> Result<(), StoreError> {
+        if self.fast && self.pending.is_some() {
+            return Err(self.not_known());
+        }
         let Some(changes) = self.pending.take() else {
             return Ok(());
         };
-        let batch = batch_of(&changes, self.tenant, self.origin)?;
+        // A stamp of its own: the COMMIT's write stamps the head again.
+        let batch = batch_of(&changes, self.tenant, self.origin, None, rand::random())?;
         self.blocking.on(run_batch(self.client, &batch, false))
     }
 
@@ -651,6 +1071,9 @@ impl<'a> PgTx<'a> {
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        if self.fast {
+            return Err(self.not_known());
+        }
         self.flush()?;
         let client = self.client;
         self.blocking
@@ -850,75 +1273,110 @@ impl TenantTx for PgTx<'_> {
         // A second write (none of the rules makes one) goes after the first.
         self.flush()?;
         // What was fetched may be older than this write now.
-        self.fetched = Fetched::default();
+        let fetched = std::mem::take(&mut self.fetched);
+        if self.writes == 0 {
+            self.before_write = Some(fetched);
+        }
+        self.writes += 1;
         self.pending = Some(changes);
         Ok(())
     }
 }
 
 /// The statements that write `changes` for `tenant` (`origin` names this relay in the
-/// notice).
+/// notice). The head goes first, stamped `stamp`: with `expected` (the fast path, no lock
+/// taken before) only if it still carries that stamp, else the transaction fails.
 fn batch_of<'c>(
     changes: &'c Changes,
     tenant: &'c TenantId,
     origin: &str,
+    expected: Option<i64>,
+    stamp: i64,
 ) -> Result<Batch<'c>, StoreError> {
     let t = tenant.as_str();
     let mut batch = Batch::default();
-    for new in &changes.events {
-        let seq = seq_col(new.event.seq)?;
+    // The head the events continue (checked with the stamp on the fast path).
+    let from = changes
+        .events
+        .first()
+        .map(|first| seq_col(first.event.seq).map(|s| s - 1))
+        .transpose()?;
+    let (seq, hash, notice) = match changes.events.last() {
+        Some(last) => (
+            Some(seq_col(last.event.seq)?),
+            Some(last.audit.hash.as_slice()),
+            // Delivered to every listening relay only if, and when, this step commits.
+            Some(appended_payload(
+                tenant,
+                last.event.seq,
+                origin,
+                changes
+                    .events
+                    .iter()
+                    .any(|new| gives_outbox_work(&new.event.body)),
+            )),
+        ),
+        None => (None, None, None),
+    };
+    batch.push(
+        "SELECT chatdesk_advance($1, $2, $3, $4, $5, $6, $7)",
+        vec![
+            param(t),
+            param(expected),
+            param(from),
+            param(seq),
+            param(hash),
+            param(stamp),
+            param(notice),
+        ],
+    );
+    // One statement per kind of row, whatever the number of events (a group append's
+    // step holds many): the rows travel as arrays and are unnested by the server.
+    if !changes.events.is_empty() {
+        let mut seqs = Vec::with_capacity(changes.events.len());
+        let mut bodies = Vec::with_capacity(changes.events.len());
+        let mut keys: Vec<&str> = Vec::new();
+        let mut key_seqs = Vec::new();
+        // Newest arrival per channel (one row each: a statement may not update a row twice).
+        let mut activity: Vec<(&str, i64)> = Vec::new();
+        for new in &changes.events {
+            let seq = seq_col(new.event.seq)?;
+            seqs.push(seq);
+            bodies.push(logged_bytes(&new.event, &new.audit)?);
+            if let Some(key) = &new.dedup_key {
+                keys.push(key);
+                key_seqs.push(seq);
+            }
+            if let Some(channel) = new.event.channel_id() {
+                let at = new.event.received_at.0;
+                match activity.iter_mut().find(|(c, _)| *c == channel.as_str()) {
+                    Some((_, newest)) => *newest = (*newest).max(at),
+                    None => activity.push((channel.as_str(), at)),
+                }
+            }
+        }
         batch.push(
-            "INSERT INTO events (tenant_id, seq, body) VALUES ($1, $2, $3)",
-            vec![
-                param(t),
-                param(seq),
-                param(logged_bytes(&new.event, &new.audit)?),
-            ],
+            "INSERT INTO events (tenant_id, seq, body)
+             SELECT $1, * FROM unnest($2::bigint[], $3::bytea[])",
+            vec![param(t), param(seqs), param(bodies)],
         );
-        if let Some(key) = &new.dedup_key {
+        if !keys.is_empty() {
             batch.push(
-                "INSERT INTO dedup (tenant_id, key, seq) VALUES ($1, $2, $3)",
-                vec![param(t), param(key), param(seq)],
+                "INSERT INTO dedup (tenant_id, key, seq)
+                 SELECT $1, * FROM unnest($2::text[], $3::bigint[])",
+                vec![param(t), param(keys), param(key_seqs)],
             );
         }
-        if let Some(channel) = new.event.channel_id() {
+        if !activity.is_empty() {
+            let (channels, ats): (Vec<&str>, Vec<i64>) = activity.into_iter().unzip();
             batch.push(
-                "INSERT INTO channel_activity (tenant_id, channel_id, at) VALUES ($1, $2, $3)
+                "INSERT INTO channel_activity (tenant_id, channel_id, at)
+                 SELECT $1, * FROM unnest($2::text[], $3::bigint[])
                  ON CONFLICT (tenant_id, channel_id)
                  DO UPDATE SET at = GREATEST(channel_activity.at, EXCLUDED.at)",
-                vec![
-                    param(t),
-                    param(channel.as_str()),
-                    param(new.event.received_at.0),
-                ],
+                vec![param(t), param(channels), param(ats)],
             );
         }
-    }
-    if let Some(last) = changes.events.last() {
-        batch.push(
-            "UPDATE tenant_heads SET seq = $2, hash = $3 WHERE tenant_id = $1",
-            vec![
-                param(t),
-                param(seq_col(last.event.seq)?),
-                param(last.audit.hash.as_slice()),
-            ],
-        );
-        // Delivered to every listening relay only if, and when, this step commits.
-        batch.push(
-            "SELECT pg_notify($1, $2)",
-            vec![
-                param(listen::EVENTS),
-                param(appended_payload(
-                    tenant,
-                    last.event.seq,
-                    origin,
-                    changes
-                        .events
-                        .iter()
-                        .any(|new| gives_outbox_work(&new.event.body)),
-                )),
-            ],
-        );
     }
     for entry in &changes.rewritten {
         batch.push(
@@ -930,26 +1388,49 @@ fn batch_of<'c>(
             ],
         );
     }
-    for thread in &changes.threads {
+    if !changes.threads.is_empty() {
+        let ids: Vec<&str> = changes.threads.iter().map(|v| v.id.as_str()).collect();
+        let bodies = changes
+            .threads
+            .iter()
+            .map(enc)
+            .collect::<Result<Vec<_>, _>>()?;
         batch.push(
-            "INSERT INTO threads (tenant_id, thread_id, body) VALUES ($1, $2, $3)
+            "INSERT INTO threads (tenant_id, thread_id, body)
+             SELECT $1, * FROM unnest($2::text[], $3::bytea[])
              ON CONFLICT (tenant_id, thread_id) DO UPDATE SET body = EXCLUDED.body",
-            vec![param(t), param(thread.id.as_str()), param(enc(thread)?)],
+            vec![param(t), param(ids), param(bodies)],
         );
     }
-    for m in &changes.messages {
+    if !changes.messages.is_empty() {
+        let n = changes.messages.len();
+        let (mut mids, mut threads, mut ats, mut seqs, mut bodies) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for m in &changes.messages {
+            mids.push(m.mid.as_str());
+            threads.push(m.thread.as_str());
+            ats.push(m.occurred_at.0);
+            seqs.push(seq_col(m.seq)?);
+            bodies.push(enc(m)?);
+        }
         batch.push(
             "INSERT INTO messages (tenant_id, mid, thread_id, occurred_at, seq, body)
-             VALUES ($1, $2, $3, $4, $5, $6)
+             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[],
+                                      $6::bytea[])
              ON CONFLICT (tenant_id, mid) DO UPDATE SET thread_id = EXCLUDED.thread_id,
                  occurred_at = EXCLUDED.occurred_at, seq = EXCLUDED.seq, body = EXCLUDED.body",
             vec![
                 param(t),
-                param(&m.mid),
-                param(m.thread.as_str()),
-                param(m.occurred_at.0),
-                param(seq_col(m.seq)?),
-                param(enc(m)?),
+                param(mids),
+                param(threads),
+                param(ats),
+                param(seqs),
+                param(bodies),
             ],
         );
     }
@@ -1030,6 +1511,19 @@ impl Backend for PgStore {
         step: impl Step<R>,
     ) -> Result<R, StoreError> {
         self.run_step(tenant, true, reads, step).await
+    }
+
+    async fn tenant_append<R: Send + 'static>(
+        &self,
+        tenant: &TenantId,
+        reads: Reads,
+        step: impl Retryable<R>,
+    ) -> Result<R, StoreError> {
+        if let Some(out) = self.fast_append(tenant, &reads, &step).await? {
+            return Ok(out);
+        }
+        self.run_step(tenant, true, reads, move |tx| step(tx, true))
+            .await
     }
 
     async fn tenant_read<R: Send + 'static>(
@@ -1176,7 +1670,9 @@ impl Backend for PgStore {
         .await
         .map_err(|e| db(&e))?;
         Self::claim_routes(&tx, &record).await?;
-        tx.commit().await.map_err(|e| db(&e))
+        let committed = tx.commit().await.map_err(|e| db(&e));
+        self.forget_routes();
+        committed
     }
 
     async fn channels(&self, scope: &TenantScope) -> Result<Vec<ChannelRecord>, StoreError> {
@@ -1198,8 +1694,8 @@ impl Backend for PgStore {
     }
 
     async fn channel_by_route(&self, key: &RouteKey) -> Result<Option<ChannelRecord>, StoreError> {
-        // Not cached: another relay may move a route at any time, and this is one indexed
-        // join per webhook.
+        // Not cached (connect flows and moves ask this; webhooks ask `route`, which may
+        // answer from memory under a generation their append checks).
         let client = self.client().await?;
         let lookup = client
             .prepare_cached(
@@ -1221,6 +1717,87 @@ impl Backend for PgStore {
         .await
         .map_err(|e| db(&e))?;
         row.map(|r| dec(r.get::<_, &[u8]>(0))).transpose()
+    }
+
+    async fn route(&self, keys: &[RouteKey]) -> Result<Option<Routed>, StoreError> {
+        let texts: Vec<String> = keys.iter().map(route_text).collect();
+        {
+            let routes = lock(&self.routes);
+            if let Some(generation) = routes.generation {
+                for text in &texts {
+                    match routes.channels.get(text) {
+                        Some(Some(channel)) => {
+                            return Ok(Some(Routed {
+                                channel: channel.clone(),
+                                generation: Some(generation),
+                            }));
+                        }
+                        Some(None) => {}
+                        None => break,
+                    }
+                }
+            }
+        }
+        // Asked of the database: every key, with the generation, in one snapshot (the
+        // transaction, the role, the lookups and the end sent together: one round trip).
+        let client = self.client().await?;
+        let lookup = client
+            .prepare_cached(
+                "SELECT g.gen, c.body FROM route_generation g
+                 LEFT JOIN (routes r JOIN channels c
+                            ON c.tenant_id = r.tenant_id AND c.channel_id = r.channel_id)
+                        ON r.route = $1",
+            )
+            .await
+            .map_err(|e| db(&e))?;
+        let (_, rows, _) = try_join3(
+            client.batch_execute(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL ROLE chatdesk_ops",
+            ),
+            try_join_all(texts.iter().map(|text| {
+                let (client, lookup) = (&client, &lookup);
+                async move { client.query_one(lookup, &[text]).await }
+            })),
+            client.batch_execute("COMMIT"),
+        )
+        .await
+        .map_err(|e| db(&e))?;
+        let mut answers = Vec::with_capacity(rows.len());
+        let mut generation = None;
+        for row in &rows {
+            generation = Some(row.get::<_, i64>(0));
+            let channel = row
+                .get::<_, Option<&[u8]>>(1)
+                .map(dec::<ChannelRecord>)
+                .transpose()?
+                .map(Arc::new);
+            answers.push(channel);
+        }
+        let Some(generation) = generation else {
+            return Ok(None);
+        };
+        let found = answers.iter().flatten().next().cloned();
+        {
+            let mut routes = lock(&self.routes);
+            if routes.generation.is_none_or(|g| g < generation)
+                || routes.channels.len() >= ROUTE_CACHE_MAX
+            {
+                routes.generation = Some(generation);
+                routes.channels.clear();
+            }
+            // Kept only at the cache's own generation (an older answer is dropped). An
+            // item routed nowhere is asked again next time, so its keys' answers only
+            // help items with other keys.
+            if routes.generation == Some(generation) {
+                for (text, channel) in texts.into_iter().zip(answers) {
+                    routes.channels.insert(text, channel);
+                }
+            }
+        }
+        Ok(found.map(|channel| Routed {
+            channel,
+            generation: Some(generation),
+        }))
     }
 
     async fn modify_channel(
@@ -1270,7 +1847,10 @@ impl Backend for PgStore {
         .await
         .map_err(|e| db(&e))?;
         Self::claim_routes(&tx, &new).await?;
-        tx.commit().await.map_err(|e| db(&e))?;
+        let committed = tx.commit().await.map_err(|e| db(&e));
+        // This relay's cached routes are stale now (other relays find out in their steps).
+        self.forget_routes();
+        committed?;
         Ok(Some(Modified {
             record: new,
             changed: true,
@@ -1493,7 +2073,10 @@ impl Backend for PgStore {
         }
         // Uncommitted: a crash here leaves everything as it was, for the resume to redo.
         crate::crash_point::reached("tenant-deletion-registry");
-        tx.commit().await.map_err(|e| db(&e))?;
+        let committed = tx.commit().await.map_err(|e| db(&e));
+        self.forget_routes();
+        self.forget(tenant);
+        committed?;
         Ok(removed)
     }
 

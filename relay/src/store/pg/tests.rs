@@ -28,6 +28,33 @@ async fn migrations_apply_once() {
     again.close().await.unwrap();
 }
 
+/// Relays of one database must all stamp the head (schema 5, the fast path): a build that
+/// does not know the database's newest migration refuses to open it.
+#[tokio::test]
+async fn a_relay_refuses_a_schema_newer_than_its_own() {
+    let db = TestDb::create().await.unwrap();
+    let store = PgStore::open(db.url()).await.unwrap();
+    let (client, connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[&(super::SCHEMA_VERSION + 1)],
+        )
+        .await
+        .unwrap();
+    let Err(refused) = PgStore::open(db.url()).await else {
+        panic!("opened a newer schema");
+    };
+    assert!(
+        refused.to_string().contains("upgrade the relay"),
+        "{refused}"
+    );
+    store.close().await.unwrap();
+}
+
 #[test]
 fn the_schema_version_is_the_newest_migration() {
     assert_eq!(
@@ -506,4 +533,248 @@ async fn a_delivery_that_cannot_be_stored_fails_alone() {
     }
     assert_eq!(store.head(&s).await.unwrap(), protocol::Seq(23));
     store.close().await.unwrap();
+}
+
+/// A channel record of `tenant` for the Instagram account `account`.
+fn channel_of(tenant: &str, account: &str) -> crate::store::ChannelRecord {
+    crate::store::ChannelRecord {
+        id: protocol::ChannelId::new("ch_1"),
+        tenant: protocol::TenantId::new(tenant),
+        kind: crate::store::ChannelKind::Instagram,
+        account_id: account.into(),
+        page_id: None,
+        username: None,
+        waba_id: None,
+        sealed_token: None,
+        created_at: protocol::Millis(0),
+        token_expires_at: None,
+        login: None,
+        app_user_id: None,
+        profile_picture_url: None,
+        followers_count: None,
+        needs_reconnect: None,
+    }
+}
+
+/// The thread view `text` events of `tenant` go to.
+async fn thread_view(store: &PgStore, tenant: &str) -> crate::store::ThreadView {
+    let id = crate::ids::thread(
+        &protocol::TenantId::new(tenant),
+        &protocol::ChannelId::new("ch_1"),
+        "dm:igsid-1",
+    );
+    store.thread(&scope(tenant), &id).await.unwrap().unwrap()
+}
+
+/// The fast path runs on what this relay knew at its last commit; another relay's commit
+/// makes that stale. The stale attempt is refused by the head's stamp (nothing of it kept)
+/// and the usual step stores the event: one log, gap-free, whose views count every event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_known_head_falls_back_and_stays_gap_free() {
+    let db = TestDb::create().await.unwrap();
+    let a = PgStore::open(db.url()).await.unwrap();
+    let b = PgStore::open(db.url()).await.unwrap();
+    let s = scope("tn_f");
+    a.append(&s, vec![text("tn_f", "m1", "hi", 1000)])
+        .await
+        .unwrap();
+    a.append(&s, vec![text("tn_f", "m2", "hi", 1001)])
+        .await
+        .unwrap();
+    assert_eq!(
+        a.fast_appends(),
+        (1, 0),
+        "the second append took the fast path"
+    );
+    // Another relay writes: A's memory of the tenant is stale now.
+    b.append(&s, vec![text("tn_f", "m3", "hi", 1002)])
+        .await
+        .unwrap();
+    let got = a
+        .append(&s, vec![text("tn_f", "m4", "hi", 1003)])
+        .await
+        .unwrap();
+    assert_eq!(
+        a.fast_appends(),
+        (1, 1),
+        "refused by the stamp, then the usual step"
+    );
+    assert!(
+        matches!(&got[0], crate::store::Appended::Stored(e) if e.seq == protocol::Seq(4)),
+        "{got:?}"
+    );
+    // Both relays at once, each mostly on its fast path, refused whenever the other wrote.
+    let writers = (0..40).map(|w| {
+        let (s, store) = (s.clone(), if w % 2 == 0 { &a } else { &b });
+        async move {
+            store
+                .append(&s, vec![text("tn_f", &format!("c{w}"), "hi", 2000 + w)])
+                .await
+                .unwrap()
+        }
+    });
+    futures_util::future::join_all(writers).await;
+    for w in 0..6 {
+        let store = if w % 3 == 0 { &b } else { &a };
+        store
+            .append(&s, vec![text("tn_f", &format!("s{w}"), "hi", 3000 + w)])
+            .await
+            .unwrap();
+    }
+    assert_eq!(a.head(&s).await.unwrap(), protocol::Seq(50));
+    let events = a.events_after(&s, protocol::Seq(0), 100).await.unwrap();
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq.0).collect();
+    assert_eq!(seqs, (1..=50).collect::<Vec<_>>(), "gap-free, each once");
+    let verdict = a.verify_audit(&s).await.unwrap();
+    assert_eq!((verdict.ok, verdict.records), (true, 50));
+    let view = thread_view(&a, "tn_f").await;
+    assert_eq!(view.messages, 50, "no stale view overwrote another relay's");
+    assert_eq!(view.last_seq, protocol::Seq(50));
+    assert_eq!(a.messages(&s, &view.id).await.unwrap().len(), 50);
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+}
+
+/// A redelivery the fast path takes for new fails on the dedup key: nothing of it is
+/// kept, and the usual step answers it as the duplicate it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dedup_conflict_on_the_fast_path_is_a_duplicate() {
+    use crate::store::Appended;
+    let db = TestDb::create().await.unwrap();
+    let store = PgStore::open(db.url()).await.unwrap();
+    let other = PgStore::open(db.url()).await.unwrap();
+    let s = scope("tn_d");
+    store
+        .append(&s, vec![text("tn_d", "m1", "hi", 1000)])
+        .await
+        .unwrap();
+    let again = store
+        .append(&s, vec![text("tn_d", "m1", "hi", 1000)])
+        .await
+        .unwrap();
+    assert_eq!(again, vec![Appended::Duplicate(protocol::Seq(1))]);
+    assert_eq!(
+        store.fast_appends(),
+        (0, 1),
+        "tried fast, refused by the key"
+    );
+    // Across relays: the other relay stored m2 first (and the head moved with it).
+    other
+        .append(&s, vec![text("tn_d", "m2", "hi", 1001)])
+        .await
+        .unwrap();
+    let got = store
+        .append(
+            &s,
+            vec![
+                text("tn_d", "m2", "hi", 1001),
+                text("tn_d", "m3", "hi", 1002),
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(got[0], Appended::Duplicate(protocol::Seq(2))),
+        "{got:?}"
+    );
+    assert!(matches!(&got[1], Appended::Stored(e) if e.seq == protocol::Seq(3)));
+    // Known again after the usual step: a redelivery of its own last event.
+    let got = store
+        .append(&s, vec![text("tn_d", "m3", "hi", 1002)])
+        .await
+        .unwrap();
+    assert_eq!(got, vec![Appended::Duplicate(protocol::Seq(3))]);
+    assert_eq!(store.head(&s).await.unwrap(), protocol::Seq(3));
+    assert_eq!(thread_view(&store, "tn_d").await.messages, 3);
+    store.close().await.unwrap();
+    other.close().await.unwrap();
+}
+
+/// Routing answered from memory is checked by the append: after another relay moves an
+/// account to another tenant, the stale answer stores nothing (fast path or not), and the
+/// next lookup answers the new tenant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_route_cache_after_a_route_change_stores_nothing() {
+    use crate::store::{RouteKey, StoreError};
+    let db = TestDb::create().await.unwrap();
+    let admin = PgStore::open(db.url()).await.unwrap();
+    let relay = PgStore::open(db.url()).await.unwrap();
+    let keys = [RouteKey::Instagram("555".into())];
+    assert!(relay.route(&keys).await.unwrap().is_none(), "nobody's yet");
+    admin
+        .insert_channel(&scope("tn_old"), channel_of("tn_old", "555"))
+        .await
+        .unwrap();
+    let first = relay.route(&keys).await.unwrap().unwrap();
+    assert_eq!(
+        first.channel.tenant.as_str(),
+        "tn_old",
+        "a route added is seen"
+    );
+    let old = scope("tn_old");
+    for (i, fast) in [(0, false), (1, true)] {
+        let routed = relay.route(&keys).await.unwrap().unwrap();
+        assert_eq!(routed.generation, first.generation, "answered from memory");
+        relay
+            .append_routed(
+                &old,
+                vec![text("tn_old", &format!("ok{i}"), "hi", 1000 + i)],
+                routed.generation,
+            )
+            .await
+            .unwrap();
+        assert_eq!(relay.fast_appends().0, u64::from(fast));
+    }
+    // Another relay moves the account: tn_old's tenant goes, tn_new takes the account.
+    admin.delete_tenant(&old).await.unwrap();
+    admin
+        .insert_channel(&scope("tn_new"), channel_of("tn_new", "555"))
+        .await
+        .unwrap();
+    // The relay has not heard of it; its memory still says tn_old...
+    let stale = relay.route(&keys).await.unwrap().unwrap();
+    assert_eq!(stale.channel.tenant.as_str(), "tn_old");
+    // ...and the append refuses to store by it, with or without the fast path.
+    for i in 0..2 {
+        let got = relay
+            .append_routed(
+                &old,
+                vec![text("tn_old", &format!("late{i}"), "hi", 2000 + i)],
+                stale.generation,
+            )
+            .await;
+        assert!(matches!(got, Err(StoreError::RoutesChanged)), "{got:?}");
+    }
+    assert_eq!(
+        admin.head(&old).await.unwrap(),
+        protocol::Seq(0),
+        "nothing kept"
+    );
+    let fresh = relay.route(&keys).await.unwrap().unwrap();
+    assert_eq!(fresh.channel.tenant.as_str(), "tn_new");
+    assert_ne!(fresh.generation, stale.generation);
+    let new = scope("tn_new");
+    relay
+        .append_routed(
+            &new,
+            vec![text("tn_new", "n1", "hi", 3000)],
+            fresh.generation,
+        )
+        .await
+        .unwrap();
+    assert_eq!(admin.head(&new).await.unwrap(), protocol::Seq(1));
+    // A route removed: the item routes nowhere once asked again.
+    admin.delete_tenant(&new).await.unwrap();
+    let stale = relay.route(&keys).await.unwrap().unwrap();
+    let got = relay
+        .append_routed(
+            &new,
+            vec![text("tn_new", "n2", "hi", 3001)],
+            stale.generation,
+        )
+        .await;
+    assert!(matches!(got, Err(StoreError::RoutesChanged)), "{got:?}");
+    assert!(relay.route(&keys).await.unwrap().is_none());
+    admin.close().await.unwrap();
+    relay.close().await.unwrap();
 }
