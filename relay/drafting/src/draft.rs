@@ -2477,6 +2477,11 @@ const ASKING_WORDS: &[&str] = &[
     "bisa", "ada", "jual",
 ];
 
+/// Words that open a sentence joined to the one before ("and", `y`, `sekalian`).
+const JOINING_WORDS: &[&str] = &[
+    "and", "also", "plus", "y", "e", "tambien", "dan", "terus", "trus", "sekalian", "sama",
+];
+
 /// `clause` split where "and" (`y`, `e`, `dan`) starts a question of its own: "price of
 /// the tire and do you sell valves" → "price of the tire", "do you sell valves".
 fn joined_questions(clause: &str) -> Vec<&str> {
@@ -2777,11 +2782,23 @@ fn clause_words(clauses: &[&str], lang: Language) -> HashSet<String> {
         .collect()
 }
 
-/// Words of a message's questions (sentences ending in `?`) when statements come before
-/// them and a question ends it: a sentence after the last `?` may ask without its mark.
+/// Words of a message's questions (sentences ending in `?`) when it also has statements.
+/// A sentence after the last `?` may ask without its mark: it counts as a statement only
+/// when it opens with neither "and" nor a question's word and has no cue of a question
+/// ("…gift card? it's for my sister who loves your cream").
 fn question_words(message: &str, lang: Language) -> Option<HashSet<String>> {
     let all = clauses(message);
-    if !all.last().is_some_and(|c| c.ends_with('?')) {
+    let last_asked = all.iter().rposition(|c| c.ends_with('?'))?;
+    let trailing_asks = all[last_asked + 1..].iter().any(|c| {
+        let raw = text::tokens(c);
+        let canon = lang::canonical_mixed(lang, &raw);
+        let cues = intent::detect(&canon, c);
+        raw.first().is_some_and(|w| {
+            JOINING_WORDS.contains(&w.as_str()) || ASKING_WORDS.contains(&w.as_str())
+        }) || !cues.strong.is_empty()
+            || !cues.weak.is_empty()
+    });
+    if trailing_asks {
         return None;
     }
     let (asked, told): (Vec<&str>, Vec<&str>) = all.into_iter().partition(|c| c.ends_with('?'));

@@ -1551,3 +1551,19 @@ fn a_part_asked_as_included_in_a_service_is_no_item_of_its_own() {
         "{draft:?}"
     );
 }
+
+#[test]
+fn a_statement_after_the_only_question_names_no_item_asked() {
+    let skin = dev("xisto");
+    let draft = skin.draft(
+        "have you got a gift card? my brother is crazy about your serum",
+        &[],
+    );
+    let cited: Vec<String> = draft.facts.iter().map(ToString::to_string).collect();
+    assert!(cited.contains(&"sku:XB-VALE".to_string()), "{draft:?}");
+    assert!(!cited.contains(&"sku:XB-SER-MED".to_string()), "{draft:?}");
+    // A last sentence that asks without its mark is still a question.
+    let draft = skin.draft("have you got a gift card? and the serum price", &[]);
+    let cited: Vec<String> = draft.facts.iter().map(ToString::to_string).collect();
+    assert!(cited.contains(&"sku:XB-SER-MED".to_string()), "{draft:?}");
+}
