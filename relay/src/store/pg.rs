@@ -402,22 +402,8 @@ async fn run_fast(
     } else {
         Some(client.prepare_cached(ROUTES_AT).await?)
     };
-    let prepared = try_join_all(
-        batch
-            .statements
-            .iter()
-            .map(|(sql, _)| client.prepare_cached(sql)),
-    )
-    .await?;
-    let runs = batch
-        .statements
-        .iter()
-        .zip(&prepared)
-        .map(|((_, params), stmt)| {
-            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                params.iter().map(|p| p.as_ref() as _).collect();
-            async move { client.execute(stmt, &refs).await }
-        });
+    let prepared = prepare_all(client, batch).await?;
+    let runs = execute_all(client, batch, &prepared);
     futures_util::future::try_join5(
         client.batch_execute("BEGIN; SET LOCAL ROLE chatdesk_tenant"),
         client.execute(&setting, &[&t]),
@@ -427,11 +413,44 @@ async fn run_fast(
                 None => Ok(()),
             }
         },
-        try_join_all(runs),
+        runs,
         client.batch_execute("COMMIT"),
     )
     .await
     .map(|_| ())
+}
+
+/// `batch`'s statements, prepared (once per connection: the cache is the connection's).
+async fn prepare_all(
+    client: &ClientWrapper,
+    batch: &Batch<'_>,
+) -> Result<Vec<tokio_postgres::Statement>, tokio_postgres::Error> {
+    try_join_all(
+        batch
+            .statements
+            .iter()
+            .map(|(sql, _)| client.prepare_cached(sql)),
+    )
+    .await
+}
+
+/// `batch`'s statements run in order; polled together with other requests they are sent
+/// in the same round trip.
+async fn execute_all(
+    client: &ClientWrapper,
+    batch: &Batch<'_>,
+    prepared: &[tokio_postgres::Statement],
+) -> Result<Vec<u64>, tokio_postgres::Error> {
+    let runs = batch
+        .statements
+        .iter()
+        .zip(prepared)
+        .map(|((_, params), stmt)| {
+            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                params.iter().map(|p| p.as_ref() as _).collect();
+            async move { client.execute(stmt, &refs).await }
+        });
+    try_join_all(runs).await
 }
 
 /// Runs `batch` pipelined, with a COMMIT after it if `commit`; the first failure fails the
@@ -441,24 +460,9 @@ async fn run_batch(
     batch: &Batch<'_>,
     commit: bool,
 ) -> Result<(), StoreError> {
-    let prepared = try_join_all(
-        batch
-            .statements
-            .iter()
-            .map(|(sql, _)| client.prepare_cached(sql)),
-    )
-    .await
-    .map_err(|e| db(&e))?;
-    let runs = batch
-        .statements
-        .iter()
-        .zip(&prepared)
-        .map(|((_, params), stmt)| {
-            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                params.iter().map(|p| p.as_ref() as _).collect();
-            async move { client.execute(stmt, &refs).await }
-        });
-    try_join(try_join_all(runs), async {
+    let prepared = prepare_all(client, batch).await.map_err(|e| db(&e))?;
+    let runs = execute_all(client, batch, &prepared);
+    try_join(runs, async {
         if commit {
             client.batch_execute("COMMIT").await
         } else {
