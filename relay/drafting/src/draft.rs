@@ -523,7 +523,7 @@ impl Drafter {
             }
         }
         if found.len() > 1 && included {
-            // "tubeless setup per wheel, sealant included?": a part the service's own
+            // "a wheel conversion, is the sealant part of it?": a part the service's own
             // description names is asked about as part of it, not as an item to buy.
             let services: Vec<HashSet<String>> = found
                 .iter()
@@ -2340,7 +2340,7 @@ impl Drafter {
         }
     }
 
-    /// The policy about collecting orders at the shop: one whose key or title names it,
+    /// The policy about collecting a purchase in person: one whose key or title names it,
     /// else one whose text does; of several, the one the message's words find best.
     fn pickup_policy(&self, content: &[String]) -> Option<usize> {
         let names_pickup = |words: &str| {
@@ -2684,7 +2684,7 @@ const CATCH_ALL_WORDS: &[&str] = &[
 
 /// Words that ask whether shipping is free.
 const FREE_WORDS: &[&str] = &["free", "gratis", "threshold", "minimum", "gratuito"];
-/// Words of a policy about collecting orders at the shop, in the languages owners write.
+/// Words of a policy about collecting a purchase in person, in the languages owners write.
 const PICKUP_WORDS: &[&str] = &[
     "pickup",
     "collect",

@@ -734,10 +734,10 @@ mod tests {
         detects("👍", "es", "es");
         // Half in English: the other half's own words say whose language it is; two
         // stray words in a long English story do not.
-        detects("hey vcs entregam amanha? need it for a gift", "en", "pt");
+        detects("hey vcs entregam amanha? my sis wants one", "en", "pt");
         detects(
-            "so um my cousin lent me her bike and the gears are a mess, no idea what to do, \
-             what do you charge for a tune up and how long do you keep it",
+            "so um my cousin lent me her bike, shifting is a mess, no idea what to do, \
+             what do you charge to service it and when could I pick it back up",
             "en",
             "en",
         );

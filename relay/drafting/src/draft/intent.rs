@@ -217,7 +217,7 @@ fn offers_price(tokens: &[String], raw: &str) -> bool {
         || names_own_price(&super::text::tokens(&raw))
 }
 
-/// "me dejan la revisión en 150?", "faz por 40?": a price the customer names for
+/// "¿me lo dejan en 90?", "faz por 40?": a price the customer names for
 /// something, with or without a currency. (English `do it for 20` is left to currency
 /// words: `do` and `take` ask for counts too, "do a cake for 20 guests".)
 fn names_own_price(raw: &[String]) -> bool {
