@@ -943,7 +943,10 @@ impl Drafter {
                         ),
                     );
                 }
-                return self.order_reply(&words, &intents, o, cues.weekday);
+                let mut draft = self.order_reply(&words, &intents, o, cues.weekday);
+                let policy_cued = cues.strong.contains(&Intent::Policy);
+                self.policy_beside_order(&mut draft, message, detected, o, policy_cued);
+                return draft;
             }
             if let Some(n) = self.order_number(message, conversation)
                 && can_look_up
@@ -2210,6 +2213,74 @@ impl Drafter {
         }
     }
 
+    /// "ticket 4390 — do I owe storage?": the status answers only the order part. A policy
+    /// answers the rest when the message names a policy topic (`policy_cued`) and its other
+    /// words find that policy clearly, or when a question apart from the order ("got 10198,
+    /// thanks! do you send samples?") does. Order words alone find policies about orders
+    /// (pickup, dispatch) that the status already answers, so they are not enough.
+    fn policy_beside_order(
+        &self,
+        draft: &mut Draft,
+        message: &str,
+        detected: Language,
+        o: &Order,
+        policy_cued: bool,
+    ) {
+        let number = text::tokens(&o.number);
+        let apart: Vec<&str> = clauses(message)
+            .into_iter()
+            .filter(|c| c.ends_with('?'))
+            .filter(|c| !text::tokens(c).iter().any(|t| number.contains(t)))
+            .collect();
+        let asked: Vec<String> = if policy_cued {
+            vec![message.to_owned()]
+        } else {
+            apart
+                .into_iter()
+                .filter(|c| {
+                    let raw = text::tokens(c);
+                    let canon = lang::canonical_mixed(detected, &raw);
+                    !intent::detect(&canon, c)
+                        .strong
+                        .contains(&Intent::OrderStatus)
+                })
+                .map(str::to_owned)
+                .collect()
+        };
+        // Words the status itself answers ("ready?" of a ticket ready for pickup).
+        let status = text::stems(&o.status);
+        for question in asked {
+            let mut raw = text::tokens(&question);
+            raw.retain(|t| !number.contains(t));
+            let canon = lang::canonical_mixed(detected, &raw);
+            let mut content = content_words(&canon, &raw);
+            content.retain(|w| !status.contains(&text::stem(w)));
+            let Some(hit) = self
+                .policies
+                .search(&content)
+                .first()
+                .copied()
+                .filter(|h| h.score >= CLEAR_POLICY)
+                .filter(|h| names_topic(&self.k.policies[h.policy], &content))
+            else {
+                continue;
+            };
+            let mut reply = Reply {
+                lang: Some(draft.language),
+                facts: std::mem::take(&mut draft.facts),
+                ..Reply::default()
+            };
+            self.cite_policy(&mut reply, hit.policy, &content, POLICY_SENTENCES);
+            draft.facts = reply.facts;
+            if let Some(text) = &mut draft.text
+                && !reply.sentences.is_empty()
+            {
+                text.push(' ');
+                text.push_str(&reply.sentences.join(" "));
+            }
+        }
+    }
+
     /// The address and contacts asked for; `false` when something asked is not known
     /// (a contact the file does not give, parking no policy mentions).
     fn compose_location(&self, reply: &mut Reply, words: &Words, content: &[String]) -> bool {
@@ -2455,6 +2526,23 @@ impl Drafter {
             key: policy.key.clone(),
         });
     }
+}
+
+/// Whether `words` name the policy's topic: a word of its key or title, in any of its
+/// languages, or a word that means one.
+fn names_topic(policy: &crate::knowledge::Policy, words: &[String]) -> bool {
+    let mut topic: HashSet<String> = text::stems(&policy.key.replace('_', " "))
+        .into_iter()
+        .chain(text::stems(&policy.title))
+        .collect();
+    for (title, _) in policy.translations.values() {
+        topic.extend(text::stems(title));
+    }
+    words.iter().any(|w| {
+        lang::senses(w)
+            .iter()
+            .any(|s| topic.contains(&text::stem(s)))
+    })
 }
 
 /// Whether a policy's title or text, in any language, has the stem `stem`.

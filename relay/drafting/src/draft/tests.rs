@@ -1567,3 +1567,29 @@ fn a_statement_after_the_only_question_names_no_item_asked() {
     let cited: Vec<String> = draft.facts.iter().map(ToString::to_string).collect();
     assert!(cited.contains(&"sku:XB-SER-MED".to_string()), "{draft:?}");
 }
+
+#[test]
+fn a_policy_question_beside_an_order_is_answered_with_the_status() {
+    let bikes = dev("seekonk");
+    // The message names a policy topic: the ticket's status and that policy.
+    answers(
+        &bikes,
+        "collecting SCW-4390 friday, will there be a storage charge by then?",
+        "en",
+        &["order:SCW-4390", "policy:storage"],
+        &[],
+    );
+    // Order words alone name no other policy: the status is the whole answer.
+    let draft = bikes.draft("is SCW-4471 done yet?", &[]);
+    let cited: Vec<String> = draft.facts.iter().map(ToString::to_string).collect();
+    assert_eq!(cited, ["order:SCW-4471"], "{draft:?}");
+    let skin = dev("urze");
+    // A question apart from the order, about a policy it names.
+    answers(
+        &skin,
+        "a URZ-10198 chegou, tudo certo. e as amostras, como funcionam?",
+        "pt",
+        &["order:URZ-10198", "policy:samples"],
+        &[],
+    );
+}
