@@ -2087,9 +2087,16 @@ impl Drafter {
             }
             return Ok(());
         }
-        match self.policies.for_family(Family::Shipping, content) {
+        // A policy about collecting in person answers no delivery question ("can you send
+        // it to another town?"); the regions do, when the file lists them.
+        let regions = !self.k.business.shipping_regions.is_empty();
+        let chosen = self
+            .policies
+            .for_family(Family::Shipping, content)
+            .filter(|&p| !(regions && self.about_pickup(p) && !asks_pickup(tokens)));
+        match chosen {
             Some(p) => self.cite_policy(reply, p, content, POLICY_SENTENCES),
-            None if !self.k.business.shipping_regions.is_empty() => {
+            None if regions => {
                 reply.say(words.we_ship_to(&self.k.business.shipping_regions));
                 reply.cite(FactRef::Business {
                     field: BusinessField::ShippingRegions,
@@ -2409,6 +2416,19 @@ impl Drafter {
                 self.cite_policy(reply, h.policy, &content, 1);
             }
         }
+    }
+
+    /// Whether policy `p`'s key or title names collecting in person.
+    fn about_pickup(&self, p: usize) -> bool {
+        let policy = &self.k.policies[p];
+        text::tokens(&format!(
+            "{} {}",
+            policy.key.replace('_', " "),
+            policy.title
+        ))
+        .iter()
+        .flat_map(|w| lang::senses(w))
+        .any(|t| PICKUP_WORDS.contains(&t.as_str()))
     }
 
     /// The policy about collecting a purchase in person: one whose key or title names it,

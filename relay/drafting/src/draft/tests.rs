@@ -1593,3 +1593,15 @@ fn a_policy_question_beside_an_order_is_answered_with_the_status() {
         &[],
     );
 }
+
+#[test]
+fn a_delivery_question_is_not_answered_by_the_pickup_policy() {
+    let bikes = dev("loggerhead");
+    answers(
+        &bikes,
+        "bisa dikirim ke kota lain? berapa ongkirnya",
+        "id",
+        &["business:shipping_regions"],
+        &[],
+    );
+}
