@@ -522,6 +522,20 @@ impl Drafter {
                 part_of_service = true;
             }
         }
+        if !included
+            && !found.is_empty()
+            && found
+                .iter()
+                .all(|f| self.k.items[f.item].kind != ItemKind::Service)
+            && let Some(service) = self.fitting_service(&found, &canon)
+        {
+            // "how much to change the brake pads?": the part, and the service that fits it,
+            // named by the message's other word (`change`, `cambio`, `ganti`).
+            found.push(Found {
+                item: service,
+                naming: HashSet::new(),
+            });
+        }
         if found.len() > 1 && included {
             // "a wheel conversion, is the sealant part of it?": a part the service's own
             // description names is asked about as part of it, not as an item to buy.
@@ -2418,6 +2432,62 @@ impl Drafter {
         }
     }
 
+    /// The one service whose name or alias has a word of the message besides the words
+    /// that named the parts `found`, and whose own words have every part: the labour that
+    /// fits them ("cambio de pastillas" of "cambiar las pastillas").
+    fn fitting_service(&self, found: &[Found], canon: &[String]) -> Option<usize> {
+        let parts: HashSet<String> = found
+            .iter()
+            .flat_map(|f| &f.naming)
+            .map(|w| text::stem(w))
+            .collect();
+        if parts.is_empty() {
+            return None;
+        }
+        // Only a verb of fitting names the labour: "tubeless sealant" is the goods, not
+        // the tubeless set-up.
+        let fitting = |w: &str| {
+            lang::senses(w)
+                .iter()
+                .any(|s| FITTING_WORDS.contains(&s.as_str()))
+        };
+        let other: HashSet<String> = canon
+            .iter()
+            .filter(|t| fitting(t))
+            .flat_map(|t| lang::senses(t).into_iter().chain([t.clone()]))
+            .map(|t| text::stem(&t))
+            .filter(|s| !parts.contains(s))
+            .collect();
+        if other.is_empty() {
+            return None;
+        }
+        let services: Vec<usize> = self
+            .k
+            .items
+            .iter()
+            .enumerate()
+            .filter(|(_, item)| item.kind == ItemKind::Service)
+            .filter(|(_, item)| {
+                let names: HashSet<String> = std::iter::once(&item.name)
+                    .chain(&item.aliases)
+                    .flat_map(|n| text::stems(n))
+                    .collect();
+                let words = item_words(item);
+                // Any verb of fitting names any fitting labour: "replace" asks for an
+                // "install" service.
+                names.iter().any(|n| other.contains(n) || fitting(n))
+                    && parts.iter().all(|p| {
+                        names.contains(p) || text::expand(p).iter().any(|s| words.contains(s))
+                    })
+            })
+            .map(|(i, _)| i)
+            .collect();
+        match services.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        }
+    }
+
     /// Whether policy `p`'s key or title names collecting in person.
     fn about_pickup(&self, p: usize) -> bool {
         let policy = &self.k.policies[p];
@@ -3013,6 +3083,11 @@ fn asks_pickup(tokens: &[String]) -> bool {
         || tokens.windows(2).any(|w| w[0] == "pick" && w[1] == "up")
         || tokens.windows(3).any(|w| w[0] == "pick" && w[2] == "up")
 }
+/// Verbs of fitting a part: with a part named, they ask for the labour too.
+const FITTING_WORDS: &[&str] = &[
+    "install", "fit", "replace", "change", "exchange", "swap", "mount", "put",
+];
+
 /// Words that ask how soon an order leaves.
 const DISPATCH_WORDS: &[&str] = &[
     "today",

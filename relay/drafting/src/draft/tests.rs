@@ -1605,3 +1605,15 @@ fn a_delivery_question_is_not_answered_by_the_pickup_policy() {
         &[],
     );
 }
+
+#[test]
+fn a_part_with_a_verb_of_fitting_is_answered_with_the_labour() {
+    let bikes = dev("seekonk");
+    answers(
+        &bikes,
+        "how much to replace shimano disc brake pads?",
+        "en",
+        &["sku:SCW-PD-SH", "sku:SCW-SV-PAD"],
+        &["$15.00"],
+    );
+}
