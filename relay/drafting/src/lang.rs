@@ -762,6 +762,23 @@ mod tests {
     }
 
     #[test]
+    fn ambiguous_words_are_read_in_their_phrase() {
+        let has = |lang: &str, text: &str, word: &str| {
+            let got = canonical(Language::parse(lang).unwrap(), &tokens(text));
+            got.contains(&word.to_string())
+        };
+        // `marco` is March on its own, booking in "como marco".
+        assert!(has("pt", "como marco?", "book"));
+        assert!(has("pt", "abrem em março?", "march"));
+        // `cambio` is an exchange, but an oil change is a service.
+        assert!(has("es", "cambio de aceite", "oil"));
+        assert!(!has("es", "cambio de aceite", "exchange"));
+        // `minggu` is Sunday, `minggu depan` next week.
+        assert!(has("id", "minggu depan buka?", "week"));
+        assert!(!has("id", "minggu depan buka?", "sunday"));
+    }
+
+    #[test]
     fn roots_join_inflected_forms() {
         let es = Language::parse("es").unwrap();
         assert_eq!(es.root("respaldan"), es.root("respaldar"));
