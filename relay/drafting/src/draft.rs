@@ -522,19 +522,34 @@ impl Drafter {
                 part_of_service = true;
             }
         }
+        let mut fitting_described = false;
         if !included
             && !found.is_empty()
             && found
                 .iter()
                 .all(|f| self.k.items[f.item].kind != ItemKind::Service)
-            && let Some(service) = self.fitting_service(&found, &canon)
+            && canon.iter().any(|t| is_fitting(t))
         {
-            // "how much to change the brake pads?": the part, and the service that fits it,
-            // named by the message's other word (`change`, `cambio`, `ganti`).
-            found.push(Found {
-                item: service,
-                naming: HashSet::new(),
-            });
+            if let Some(service) = self.fitting_service(&found, &canon) {
+                // "how much to change the brake pads?": the part, and the service that fits
+                // it.
+                found.push(Found {
+                    item: service,
+                    naming: HashSet::new(),
+                });
+            } else {
+                // "and will you put it on?" of a part whose description says what fitting
+                // costs: the description answers.
+                fitting_described = found.iter().all(|f| {
+                    item_words(&self.k.items[f.item]).iter().any(|w| {
+                        // `installation`, `fitted`: the verb's forms and its noun.
+                        FITTING_WORDS
+                            .iter()
+                            .any(|v| w == v || (v.len() >= 4 && w.starts_with(v)))
+                            || is_fitting(w)
+                    })
+                });
+            }
         }
         if found.len() > 1 && included {
             // "a wheel conversion, is the sealant part of it?": a part the service's own
@@ -584,8 +599,8 @@ impl Drafter {
             .collect();
         let cues = intent::detect(&masked, message);
         let mut intents: BTreeSet<Intent> = cues.strong.clone();
-        if part_of_service {
-            // Its description says what it includes.
+        if part_of_service || fitting_described {
+            // Its description says what it includes, or what fitting it costs.
             intents.insert(Intent::Product);
         }
         let service_named = found
@@ -2446,11 +2461,7 @@ impl Drafter {
         }
         // Only a verb of fitting names the labour: "tubeless sealant" is the goods, not
         // the tubeless set-up.
-        let fitting = |w: &str| {
-            lang::senses(w)
-                .iter()
-                .any(|s| FITTING_WORDS.contains(&s.as_str()))
-        };
+        let fitting = is_fitting;
         let other: HashSet<String> = canon
             .iter()
             .filter(|t| fitting(t))
@@ -3083,6 +3094,13 @@ fn asks_pickup(tokens: &[String]) -> bool {
         || tokens.windows(2).any(|w| w[0] == "pick" && w[1] == "up")
         || tokens.windows(3).any(|w| w[0] == "pick" && w[2] == "up")
 }
+/// Whether `word` means fitting a part, in any language.
+fn is_fitting(word: &str) -> bool {
+    lang::senses(word)
+        .iter()
+        .any(|s| FITTING_WORDS.contains(&s.as_str()))
+}
+
 /// Verbs of fitting a part: with a part named, they ask for the labour too.
 const FITTING_WORDS: &[&str] = &[
     "install", "fit", "replace", "change", "exchange", "swap", "mount", "put",

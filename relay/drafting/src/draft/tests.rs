@@ -1617,3 +1617,16 @@ fn a_part_with_a_verb_of_fitting_is_answered_with_the_labour() {
         &["$15.00"],
     );
 }
+
+#[test]
+fn fitting_a_part_the_shop_has_no_service_for_is_answered_by_its_description() {
+    // The chain's description says what fitting it costs; no service fits chains.
+    let bikes = dev("isthmus");
+    answers(
+        &bikes,
+        "an 11-speed chain please, can you install it while I wait?",
+        "en",
+        &["sku:IBW-CHAIN"],
+        &["$10.00"],
+    );
+}
