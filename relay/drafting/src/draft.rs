@@ -784,10 +784,13 @@ impl Drafter {
         }
         // `visa` beside paying is the card, not the travel document.
         let paying = intents.contains(&Intent::Payment);
-        let off_topic = cues
-            .topics
-            .iter()
-            .any(|t| !(self.known(&text::stem(t)) || (paying && t == "visa")));
+        // "any news on ALC-10466?": news of a known order is its status.
+        let known_order = self.order_for(message, conversation, looked_up).is_some();
+        let off_topic = !known_order
+            && cues
+                .topics
+                .iter()
+                .any(|t| !(self.known(&text::stem(t)) || (paying && t == "visa")));
         if off_topic {
             return self.off_domain(&intents);
         }
@@ -826,6 +829,11 @@ impl Drafter {
                     Intent::Availability | Intent::Shipping | Intent::Policy | Intent::Product
                 )
             });
+            intents.insert(Intent::OrderStatus);
+        }
+        // "any news on ALC-10466?": the number of an order the knowledge or the lookup has
+        // asks for its status, whatever words are around it.
+        if core_of(&intents).is_empty() && known_order {
             intents.insert(Intent::OrderStatus);
         }
         if core_of(&intents).is_empty() {
@@ -932,7 +940,7 @@ impl Drafter {
                 "asks about a specific date: the drafter knows no calendar".into(),
             );
         }
-        if let Some(part) = self.unanswerable_part(message, detected) {
+        if let Some(part) = self.unanswerable_part(message, detected, known_order) {
             return handoff(
                 &intents_vec,
                 format!(
@@ -2550,7 +2558,12 @@ impl Drafter {
     /// A question of a message with several that names something the knowledge does not
     /// know and asks nothing the drafter recognises: answering the rest would read as if
     /// that part were answered too.
-    fn unanswerable_part(&self, message: &str, detected: Language) -> Option<String> {
+    fn unanswerable_part(
+        &self,
+        message: &str,
+        detected: Language,
+        known_order: bool,
+    ) -> Option<String> {
         let all = clauses(message);
         // Only questions ask: "thinking of a gift." around a question is context. A message
         // with no `?` asks in its last sentence. "how much is X and do you sell Y" is two
@@ -2586,6 +2599,10 @@ impl Drafter {
             let mut raw = text::tokens(clause);
             // An order number or a destination is what the message's other words ask about.
             if let Some(n) = &number {
+                // "any news on ALC-10466?": the question about a known order is its status.
+                if known_order && raw.iter().any(|t| n.contains(t)) {
+                    return None;
+                }
                 raw.retain(|t| !n.contains(t));
             }
             if let Some(dest) = retrieve::destination(&raw) {

@@ -905,6 +905,11 @@ pub const SIGNAL_CUES: &[(Signal, &[&str])] = &[
             "burnt",
             "swelling battery",
             "overheating",
+            "fuel leak",
+            "gas leak",
+            "leaking fuel",
+            "leaking gas",
+            "smells of gas",
         ],
     ),
     (
@@ -1412,6 +1417,12 @@ pub const MONEY_SENT_WORDS: &[&str] = &[
     "dp",
     "tf",
     "bayar",
+    "mb way",
+    "fiz o pagamento",
+    "fiz a transferencia",
+    "fiz o pix",
+    "hice el pago",
+    "hice la transferencia",
 ];
 
 /// Words that put a question as a condition ("if it breaks…"): a policy asked about.

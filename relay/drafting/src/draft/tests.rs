@@ -1630,3 +1630,27 @@ fn fitting_a_part_the_shop_has_no_service_for_is_answered_by_its_description() {
         &["$10.00"],
     );
 }
+
+#[test]
+fn news_of_a_known_order_smoke_and_a_payment_made() {
+    let skin = dev("urze");
+    // `news` is an off-domain topic word, but news of a known order is its status.
+    answers(
+        &skin,
+        "any news about URZ-10198?",
+        "en",
+        &["order:URZ-10198"],
+        &[],
+    );
+    handed(
+        &skin,
+        "fiz o mb way agora para a URZ-10252, podem confirmar se já receberam?",
+        "payment",
+    );
+    let bikes = dev("seekonk");
+    handed(
+        &bikes,
+        "el cargador de la bici echó humo anoche, ¿lo revisan?",
+        "safety",
+    );
+}
