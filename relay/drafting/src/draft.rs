@@ -776,6 +776,20 @@ impl Drafter {
             intents.remove(&Intent::Complaint);
             intents.insert(Intent::OrderStatus);
         }
+        if intents.contains(&Intent::Complaint)
+            && cues.damage_only
+            && asks_what_to_do(&text::tokens(message), &masked)
+            && self
+                .policies
+                .search(&content)
+                .first()
+                .is_some_and(|h| h.score >= STRONG_POLICY)
+        {
+            // "the lid came broken, what do I do?", no grievance beside it: the policy for
+            // what arrives damaged is the answer a person would give.
+            intents.remove(&Intent::Complaint);
+            intents.insert(Intent::Policy);
+        }
         if intents.contains(&Intent::Complaint) {
             return handoff(
                 &[Intent::Complaint],
@@ -1049,10 +1063,14 @@ impl Drafter {
         // customer's story ("my hairdresser said…", "the brakes squeak, the chain rusts").
         let asking = asking_words(message, detected);
         let own = own_statement_words(message, detected);
+        let names = proper_names(message);
         let options: Vec<String> = foreign
             .iter()
             .filter(|w| asking.as_ref().is_none_or(|a| a.contains(*w)))
             .filter(|w| !own.contains(*w))
+            // "spark plugs to Worcester": a name written capitalised mid-sentence is a
+            // place or a brand, not an option value.
+            .filter(|w| !names.contains(*w))
             .filter(|w| {
                 found
                     .iter()
@@ -3111,6 +3129,49 @@ fn asks_pickup(tokens: &[String]) -> bool {
         || tokens.windows(2).any(|w| w[0] == "pick" && w[1] == "up")
         || tokens.windows(3).any(|w| w[0] == "pick" && w[2] == "up")
 }
+/// Words written with a capital inside a sentence (`Worcester`, `Cub Cadet`), folded as
+/// tokens are: names of places, people and brands. All-capital words (`XL`, `SPF`) and
+/// words opening a sentence are not counted.
+fn proper_names(message: &str) -> HashSet<String> {
+    let mut names = HashSet::new();
+    let mut opening = true;
+    for word in message.split_whitespace() {
+        let letters: String = word.chars().filter(|c| c.is_alphabetic()).collect();
+        let capitalised = letters.chars().next().is_some_and(char::is_uppercase)
+            && letters.chars().skip(1).any(char::is_lowercase);
+        if capitalised && !opening {
+            names.extend(text::tokens(word));
+        }
+        opening =
+            word.ends_with(['.', '!', '?', ':']) || word.chars().all(|c| !c.is_alphanumeric());
+    }
+    names
+}
+
+/// Whether the message asks what to do (`what do I do`, `qué hago`, `como faço`, `gimana`),
+/// in its own words or the drafter's.
+fn asks_what_to_do(raw: &[String], canon: &[String]) -> bool {
+    const ASKS: &[&str] = &[
+        "what do i do",
+        "what should i do",
+        "what can i do",
+        "que hago",
+        "que debo hacer",
+        "como hago",
+        "que puedo hacer",
+        "como faco",
+        "o que faco",
+        "que faco",
+        "o que devo fazer",
+        "harus gimana",
+        "gimana ya",
+        "gimana kak",
+        "bagaimana ya",
+    ];
+    ASKS.iter()
+        .any(|p| lexicon::contains_phrase(raw, p) || lexicon::contains_phrase(canon, p))
+}
+
 /// Whether `word` means fitting a part, in any language.
 fn is_fitting(word: &str) -> bool {
     lang::senses(word)

@@ -1103,6 +1103,10 @@ pub const DAMAGE_WORDS: &[&str] = &[
     "bent",
     "snapped",
     "lepas",
+    "cracked",
+    "leaked",
+    "leaking",
+    "spilled",
 ];
 
 /// Words that ask for a repair or a service.

@@ -1654,3 +1654,39 @@ fn news_of_a_known_order_smoke_and_a_payment_made() {
         "safety",
     );
 }
+
+#[test]
+fn capitalised_names_and_mine_are_no_option_values() {
+    assert_eq!(
+        super::proper_names("Shipping two tubes to Worcester? Thanks, Ana"),
+        ["worcester", "ana"]
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    );
+    // All capitals and a sentence's first word are not names.
+    assert!(super::proper_names("Do you have XL? Black one").is_empty());
+    let bikes = dev("seekonk");
+    answers(
+        &bikes,
+        "how much is a flat fix? mine's a kids bike from Pawtucket",
+        "en",
+        &["sku:SCW-SV-FLAT"],
+        &["$15.00"],
+    );
+}
+
+#[test]
+fn a_damaged_arrival_asking_what_to_do_is_answered_by_the_policy() {
+    let skin = dev("urze");
+    let draft = skin.draft("a encomenda chegou com um frasco partido, o que faço?", &[]);
+    assert!(draft.handoff.is_none(), "{draft:?}");
+    let cited: Vec<String> = draft.facts.iter().map(ToString::to_string).collect();
+    assert!(cited.iter().any(|c| c.starts_with("policy:")), "{cited:?}");
+    // With a grievance beside it, a person answers (whichever reason is found first).
+    handed(
+        &skin,
+        "a encomenda chegou com um frasco partido, que vergonha, quero o meu dinheiro de volta",
+        "",
+    );
+}
