@@ -785,7 +785,7 @@ impl Drafter {
                 .first()
                 .is_some_and(|h| h.score >= STRONG_POLICY)
         {
-            // "the lid came broken, what do I do?", no grievance beside it: the policy for
+            // "the jar came cracked, what now?", no grievance beside it: the policy for
             // what arrives damaged is the answer a person would give.
             intents.remove(&Intent::Complaint);
             intents.insert(Intent::Policy);
@@ -798,7 +798,7 @@ impl Drafter {
         }
         // `visa` beside paying is the card, not the travel document.
         let paying = intents.contains(&Intent::Payment);
-        // "any news on ALC-10466?": news of a known order is its status.
+        // "news about AB-12?": news of a known order is its status.
         let known_order = self.order_for(message, conversation, looked_up).is_some();
         let off_topic = !known_order
             && cues
@@ -845,7 +845,7 @@ impl Drafter {
             });
             intents.insert(Intent::OrderStatus);
         }
-        // "any news on ALC-10466?": the number of an order the knowledge or the lookup has
+        // "news about AB-12?": the number of an order the knowledge or the lookup has
         // asks for its status, whatever words are around it.
         if core_of(&intents).is_empty() && known_order {
             intents.insert(Intent::OrderStatus);
@@ -1068,7 +1068,7 @@ impl Drafter {
             .iter()
             .filter(|w| asking.as_ref().is_none_or(|a| a.contains(*w)))
             .filter(|w| !own.contains(*w))
-            // "spark plugs to Worcester": a name written capitalised mid-sentence is a
+            // "two tubes posted to Albany": a name written capitalised mid-sentence is a
             // place or a brand, not an option value.
             .filter(|w| !names.contains(*w))
             .filter(|w| {
@@ -2617,7 +2617,7 @@ impl Drafter {
             let mut raw = text::tokens(clause);
             // An order number or a destination is what the message's other words ask about.
             if let Some(n) = &number {
-                // "any news on ALC-10466?": the question about a known order is its status.
+                // "news about AB-12?": the question about a known order is its status.
                 if known_order && raw.iter().any(|t| n.contains(t)) {
                     return None;
                 }
@@ -3148,7 +3148,7 @@ fn proper_names(message: &str) -> HashSet<String> {
     names
 }
 
-/// Whether the message asks what to do (`what do I do`, `qué hago`, `como faço`, `gimana`),
+/// Whether the message asks what to do (`qué hago`, `como faço`, `gimana`),
 /// in its own words or the drafter's.
 fn asks_what_to_do(raw: &[String], canon: &[String]) -> bool {
     const ASKS: &[&str] = &[
