@@ -152,10 +152,6 @@ fn run(
         }
     };
     while kicks.recv().is_ok() {
-        // Woken on a busy core, this thread would flush at once for the one or two waiters
-        // registered so far; yielding lets the runtime's ready requests register first.
-        // On an idle core it returns at once.
-        std::thread::yield_now();
         // Kicks that queued up during the last flush are all answered by this one.
         kicks.try_iter().for_each(drop);
         flush_pending();

@@ -33,10 +33,8 @@
 //! `protocol::codec` (bincode); nothing outside this file imports sled.
 //!
 //! Every write goes through [`SledStore::write`]: logged in the write-ahead log (`wal`)
-//! first, then applied to sled: registry writes at once, tenant writes by the `applier`
-//! thread after the step has answered, so every read of tenant data settles first.
-//! Durability is the log's `fdatasync` (group commit); sled is flushed only by the
-//! checkpointer (`checkpoint`), and the log is replayed at open.
+//! first, then applied to sled. Durability is the log's `fdatasync` (group commit); sled
+//! is flushed only by the checkpointer (`checkpoint`), and the log is replayed at open.
 
 use super::backend::{Backend, CannedChange, Changes, Step, TenantTx};
 use super::checkpoint::Checkpointer;
@@ -50,7 +48,6 @@ use super::{
 use crate::audit::{self, AuditRecord, Hash};
 use crate::principal::TenantScope;
 use crate::store::RouteKey;
-use applier::Applier;
 use async_trait::async_trait;
 use protocol::canned::CannedReply;
 use protocol::codec::{decode_binary, encode_binary};
@@ -91,9 +88,6 @@ pub struct SledStore {
     /// Key prefixes of tenants deleted since open: a task still holding such a tenant's
     /// scope (a draft, a send) must not write its data back.
     deleted: Mutex<Vec<Vec<u8>>>,
-    /// Applies tenant writes to sled after their step (see `applier`); settled before any
-    /// read of `data` and before every checkpoint's flush.
-    applier: Arc<Applier>,
     // Field order is drop order: the committer's last flush before the checkpointer stops.
     committer: Committer,
     checkpointer: Arc<Checkpointer>,
@@ -427,15 +421,6 @@ impl SledStore {
             tracing::info!(records = replayed, "replayed the write-ahead log");
         }
         let wal = Arc::new(wal);
-        let (r, d) = (registry.clone(), data.clone());
-        let applier = Arc::new(Applier::spawn(move |w| apply(&r, &d, w)).map_err(backend)?);
-        // A checkpoint deletes sealed segments after sled's flush, so sled must hold all of
-        // their records first: rotation waited for each to be handed over.
-        let settled = applier.clone();
-        let flush = move || {
-            settled.settle()?;
-            flush()
-        };
         let checkpointer =
             Arc::new(Checkpointer::spawn(wal.clone(), Box::new(flush)).map_err(backend)?);
         let (log, seal) = (wal.clone(), checkpointer.clone());
@@ -463,7 +448,6 @@ impl SledStore {
             dedup: Mutex::default(),
             threads: Mutex::default(),
             deleted: Mutex::default(),
-            applier,
             committer,
             checkpointer,
         })
@@ -491,20 +475,8 @@ impl SledStore {
         let routing = writes.ops.iter().any(|op| {
             op.tree == Tree::Registry && (op.key.starts_with(b"r/") || op.key.starts_with(b"c/"))
         });
-        // A step of tenant data only reaches sled after it has answered (`applier`);
-        // registry writes are applied here, so registry reads (routing, tokens) need no
-        // settling. A step of both waits for what was handed over before it, which may
-        // write the same tenant keys.
-        let tenant_only = writes.ops.iter().all(|op| op.tree == Tree::Data);
-        if !tenant_only && writes.ops.iter().any(|op| op.tree == Tree::Data) {
-            self.applier.settle()?;
-        }
         let pending = self.wal.append(&writes)?;
-        let applied = if tenant_only {
-            self.applier.hand_over(writes)
-        } else {
-            apply(&self.registry, &self.data, writes)
-        };
+        let applied = apply(&self.registry, &self.data, writes);
         drop(pending);
         if routing {
             let mut routes = lock(&self.routes);
@@ -531,13 +503,6 @@ impl SledStore {
             }
         }
         Ok(unclaimed)
-    }
-
-    /// The tenants' tree, once every write handed to the applier before this call is in
-    /// it; every read of tenant data goes through here.
-    fn data(&self) -> Result<&sled::Tree, StoreError> {
-        self.applier.settle()?;
-        Ok(&self.data)
     }
 
     fn tenant_lock(&self, tenant: &TenantId) -> std::sync::MutexGuard<'_, ()> {
@@ -584,7 +549,7 @@ impl SledStore {
         }
         let prefix = Prefix::of(tenant);
         let newest = self
-            .data()?
+            .data
             .range(prefix.event(Seq(0))..=prefix.event(Seq(u64::MAX)))
             .next_back()
             .transpose()
@@ -620,10 +585,10 @@ impl SledStore {
     /// The sends named by an index whose keys end in a send's sequence number.
     fn sends_by_index(&self, prefix: &Prefix, index: &[u8]) -> Result<Vec<SendView>, StoreError> {
         let mut out = Vec::new();
-        for key in self.data()?.scan_prefix(index).keys() {
+        for key in self.data.scan_prefix(index).keys() {
             let key = key.map_err(backend)?;
             let seq = read_seq(&key[key.len().saturating_sub(8)..])?;
-            match Self::get(self.data()?, &prefix.send(seq))? {
+            match Self::get(&self.data, &prefix.send(seq))? {
                 Some(send) => out.push(send),
                 None => return Err(StoreError::Corrupt("a send index names no send".into())),
             }
@@ -673,7 +638,7 @@ impl SledTx<'_> {
         // none is missed.
         let dedup = self.prefix.key("d", b"");
         let mut set = HashSet::new();
-        for key in self.store.data()?.scan_prefix(&dedup).keys() {
+        for key in self.store.data.scan_prefix(&dedup).keys() {
             let key = key.map_err(backend)?;
             set.insert(std::hash::BuildHasher::hash_one(
                 &hasher,
@@ -739,7 +704,7 @@ impl SledTx<'_> {
             }
         }
         if changes.credit_delta != 0 {
-            let balance = read_credits(self.store.data()?, prefix)? + changes.credit_delta;
+            let balance = read_credits(&self.store.data, prefix)? + changes.credit_delta;
             writes.insert(Tree::Data, prefix.credits(), balance.to_be_bytes());
         }
         if let Some((agent, key, answer)) = &changes.answer {
@@ -775,7 +740,7 @@ impl TenantTx for SledTx<'_> {
             return Ok(None);
         }
         self.store
-            .data()?
+            .data
             .get(self.prefix.dedup(key))
             .map_err(backend)?
             .map(|v| read_seq(&v))
@@ -783,7 +748,7 @@ impl TenantTx for SledTx<'_> {
     }
 
     fn answer(&mut self, agent: &AgentId, key: &CommandKey) -> Result<Option<Answer>, StoreError> {
-        SledStore::get(self.store.data()?, &self.prefix.answer(agent, key))
+        SledStore::get(&self.store.data, &self.prefix.answer(agent, key))
     }
 
     fn thread(&mut self, id: &ThreadId) -> Result<Option<ThreadView>, StoreError> {
@@ -791,7 +756,7 @@ impl TenantTx for SledTx<'_> {
         if let Some(view) = lock(&self.store.threads).views.get(&key) {
             return Ok(Some(view.clone()));
         }
-        let view: Option<ThreadView> = SledStore::get(self.store.data()?, &key)?;
+        let view: Option<ThreadView> = SledStore::get(&self.store.data, &key)?;
         if self.locked
             && let Some(view) = &view
         {
@@ -801,27 +766,22 @@ impl TenantTx for SledTx<'_> {
     }
 
     fn threads(&mut self) -> Result<Vec<ThreadView>, StoreError> {
-        SledStore::scan(self.store.data()?, &self.prefix.key("t", b""))
+        SledStore::scan(&self.store.data, &self.prefix.key("t", b""))
     }
 
     fn message_by_mid(&mut self, mid: &str) -> Result<Option<MessageView>, StoreError> {
-        let Some(key) = self
-            .store
-            .data()?
-            .get(self.prefix.mid(mid))
-            .map_err(backend)?
-        else {
+        let Some(key) = self.store.data.get(self.prefix.mid(mid)).map_err(backend)? else {
             return Ok(None);
         };
-        SledStore::get(self.store.data()?, &key)
+        SledStore::get(&self.store.data, &key)
     }
 
     fn messages(&mut self, thread: &ThreadId) -> Result<Vec<MessageView>, StoreError> {
-        SledStore::scan(self.store.data()?, &self.prefix.messages_of(thread))
+        SledStore::scan(&self.store.data, &self.prefix.messages_of(thread))
     }
 
     fn send(&mut self, send: Seq) -> Result<Option<SendView>, StoreError> {
-        SledStore::get(self.store.data()?, &self.prefix.send(send))
+        SledStore::get(&self.store.data, &self.prefix.send(send))
     }
 
     fn sends_of(&mut self, thread: &ThreadId) -> Result<Vec<SendView>, StoreError> {
@@ -835,19 +795,19 @@ impl TenantTx for SledTx<'_> {
     }
 
     fn credits(&mut self) -> Result<i64, StoreError> {
-        read_credits(self.store.data()?, &self.prefix)
+        read_credits(&self.store.data, &self.prefix)
     }
 
     fn settings(&mut self) -> Result<TenantSettings, StoreError> {
-        Ok(SledStore::get(self.store.data()?, &self.prefix.settings())?.unwrap_or_default())
+        Ok(SledStore::get(&self.store.data, &self.prefix.settings())?.unwrap_or_default())
     }
 
     fn knowledge(&mut self) -> Result<Option<String>, StoreError> {
-        SledStore::get(self.store.data()?, &self.prefix.knowledge())
+        SledStore::get(&self.store.data, &self.prefix.knowledge())
     }
 
     fn canned(&mut self) -> Result<Vec<CannedReply>, StoreError> {
-        SledStore::scan(self.store.data()?, &self.prefix.canned(""))
+        SledStore::scan(&self.store.data, &self.prefix.canned(""))
     }
 
     fn channel_activity(&mut self) -> Result<Vec<(ChannelId, Millis)>, StoreError> {
@@ -856,7 +816,7 @@ impl TenantTx for SledTx<'_> {
         // exact time where sled lags.
         let memory = lock(&self.store.activity).clone();
         self.store
-            .data()?
+            .data
             .scan_prefix(&prefix)
             .map(|kv| {
                 let (k, v) = kv.map_err(backend)?;
@@ -875,7 +835,7 @@ impl TenantTx for SledTx<'_> {
 
     fn logged_after(&mut self, after: Seq, limit: usize) -> Result<Vec<audit::Entry>, StoreError> {
         self.store
-            .data()?
+            .data
             .range(self.prefix.event(after.next())..=self.prefix.event(Seq(u64::MAX)))
             .values()
             .take(limit)
@@ -1379,7 +1339,7 @@ impl Backend for SledStore {
         loop {
             let mut writes = Writes::default();
             for key in self
-                .data()?
+                .data
                 .scan_prefix(prefix.0.as_bytes())
                 .keys()
                 .take(DELETE_STEP)
@@ -1432,6 +1392,5 @@ impl Backend for SledStore {
     }
 }
 
-mod applier;
 #[cfg(test)]
 mod tests;

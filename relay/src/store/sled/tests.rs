@@ -95,14 +95,14 @@ async fn tampering_with_a_stored_audit_record_is_named_by_verify() {
     );
     // Rewrite record 2 in place, as someone with disk access would.
     let key = Prefix::of(&TenantId::new("tn_a")).event(Seq(2));
-    let mut logged: Logged = dec(&store.data().unwrap().get(&key).unwrap().unwrap()).unwrap();
+    let mut logged: Logged = dec(&store.data.get(&key).unwrap().unwrap()).unwrap();
     logged.audit.detail = "signature=forged".into();
     let bytes = enc(&LoggedRef {
         event: &logged.event,
         audit: &logged.audit,
     })
     .unwrap();
-    store.data().unwrap().insert(&key, bytes).unwrap();
+    store.data.insert(&key, bytes).unwrap();
     let verdict = store.verify_audit(&s).await.unwrap();
     assert_eq!((verdict.ok, verdict.first_bad), (false, Some(2)));
     // Other tenants' chains are their own.
@@ -112,14 +112,14 @@ async fn tampering_with_a_stored_audit_record_is_named_by_verify() {
 /// Rewrites the stored `Logged` value of `seq` in place, as someone with disk access would.
 fn rewrite(store: &SledStore, seq: u64, change: impl FnOnce(&mut Logged)) {
     let key = Prefix::of(&TenantId::new("tn_a")).event(Seq(seq));
-    let mut logged: Logged = dec(&store.data().unwrap().get(&key).unwrap().unwrap()).unwrap();
+    let mut logged: Logged = dec(&store.data.get(&key).unwrap().unwrap()).unwrap();
     change(&mut logged);
     let bytes = enc(&LoggedRef {
         event: &logged.event,
         audit: &logged.audit,
     })
     .unwrap();
-    store.data().unwrap().insert(&key, bytes).unwrap();
+    store.data.insert(&key, bytes).unwrap();
 }
 
 #[tokio::test]
@@ -143,7 +143,7 @@ async fn tampering_with_stored_events_is_named_by_verify() {
 
     // A changed body: the text of event 2, its record untouched.
     let key2 = Prefix::of(&TenantId::new("tn_a")).event(Seq(2));
-    let original = store.data().unwrap().get(&key2).unwrap().unwrap();
+    let original = store.data.get(&key2).unwrap().unwrap();
     rewrite(&store, 2, |l| {
         if let EventBody::Inbound(i) = &mut l.event.body
             && let InboundKind::Message(m) = &mut i.kind
@@ -154,23 +154,19 @@ async fn tampering_with_stored_events_is_named_by_verify() {
     let (bad, problem) = verdict(&store);
     assert_eq!(bad, Some(2), "{problem}");
     assert!(problem.contains("text digest"), "{problem}");
-    store
-        .data()
-        .unwrap()
-        .insert(&key2, original.clone())
-        .unwrap();
+    store.data.insert(&key2, original.clone()).unwrap();
     assert!(store.verify_audit(&s).await.unwrap().ok);
 
     // A missing event: event 3's key removed.
     let key3 = Prefix::of(&TenantId::new("tn_a")).event(Seq(3));
-    let third = store.data().unwrap().remove(&key3).unwrap().unwrap();
+    let third = store.data.remove(&key3).unwrap().unwrap();
     let (bad, problem) = verdict(&store);
     assert_eq!(bad, Some(3), "{problem}");
     assert!(problem.contains("event 3 is missing"), "{problem}");
 
     // Reordered: event 3 stored under key 2 and event 2 under key 3.
-    store.data().unwrap().insert(&key2, third).unwrap();
-    store.data().unwrap().insert(&key3, original).unwrap();
+    store.data.insert(&key2, third).unwrap();
+    store.data.insert(&key3, original).unwrap();
     let (bad, problem) = verdict(&store);
     assert_eq!(bad, Some(2), "{problem}");
     assert!(problem.contains("out of order"), "{problem}");
@@ -243,7 +239,7 @@ async fn deleting_a_tenant_removes_every_key_and_refuses_later_writes() {
     let removed = store.delete_tenant(&a).await.unwrap();
     assert_eq!(removed.events, 12);
     assert!(removed.keys > 12, "views and indexes too: {removed:?}");
-    assert_eq!(store.data().unwrap().scan_prefix(b"t/tn_a/").count(), 0);
+    assert_eq!(store.data.scan_prefix(b"t/tn_a/").count(), 0);
     assert!(
         store
             .tenant(&TenantId::new("tn_a"))
@@ -258,14 +254,7 @@ async fn deleting_a_tenant_removes_every_key_and_refuses_later_writes() {
             .await
             .is_err()
     );
-    assert!(
-        store
-            .data()
-            .unwrap()
-            .scan_prefix(b"t/tn_a/")
-            .next()
-            .is_none()
-    );
+    assert!(store.data.scan_prefix(b"t/tn_a/").next().is_none());
     // The other tenant is untouched.
     assert_eq!(store.head(&b).await.unwrap(), Seq(12));
     assert!(store.verify_audit(&b).await.unwrap().ok);
@@ -273,7 +262,7 @@ async fn deleting_a_tenant_removes_every_key_and_refuses_later_writes() {
     store.sync().await.unwrap();
     drop(store);
     let store = open(dir.path());
-    assert_eq!(store.data().unwrap().scan_prefix(b"t/tn_a/").count(), 0);
+    assert_eq!(store.data.scan_prefix(b"t/tn_a/").count(), 0);
     assert_eq!(store.head(&b).await.unwrap(), Seq(12));
 }
 
@@ -311,60 +300,4 @@ async fn the_dedup_filter_is_built_from_sled_and_gives_up_past_its_bound() {
         .await
         .unwrap();
     assert_eq!(seqs(&out), ["dup 1", "dup 4", "dup 5", "stored 6"]);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn appends_answer_before_sled_has_them_and_reads_wait_for_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = std::sync::Arc::new(open(dir.path()));
-    let s = scope("tn_a");
-    store.applier.hold(true);
-    // The append and its commit do not wait for the held applier.
-    let out = store
-        .append(&s, vec![text("tn_a", "m1", "first words", 1000)])
-        .await
-        .unwrap();
-    assert_eq!(seqs(&out), ["stored 1"]);
-    store.sync().await.unwrap();
-    let key = Prefix::of(&TenantId::new("tn_a")).event(Seq(1));
-    assert!(
-        store.data.get(&key).unwrap().is_none(),
-        "sled has it already"
-    );
-    assert!(store.applier.backlog() > 0);
-    // A read started now must wait for the applier, then see the event.
-    let reader = {
-        let (store, s) = (store.clone(), s.clone());
-        tokio::spawn(async move { store.events_after(&s, Seq(0), 10).await })
-    };
-    store.applier.hold(false);
-    let events = reader.await.unwrap().unwrap();
-    assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [Seq(1)]);
-    assert_eq!(store.applier.backlog(), 0);
-}
-
-#[tokio::test]
-async fn a_write_logged_but_never_applied_is_replayed_at_open() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let store = open(dir.path());
-        store.applier.hold(true);
-        store
-            .append(&scope("tn_a"), vec![text("tn_a", "m1", "kept", 1000)])
-            .await
-            .unwrap();
-        store.sync().await.unwrap();
-        // As after kill -9: the log is durable, sled never saw the write.
-        let key = Prefix::of(&TenantId::new("tn_a")).event(Seq(1));
-        assert!(store.data.get(&key).unwrap().is_none());
-        store.applier.discard();
-        drop(store);
-    }
-    let store = open(dir.path());
-    assert_eq!(store.head(&scope("tn_a")).await.unwrap(), Seq(1));
-    let events = store
-        .events_after(&scope("tn_a"), Seq(0), 10)
-        .await
-        .unwrap();
-    assert_eq!(events.len(), 1);
 }
