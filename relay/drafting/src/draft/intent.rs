@@ -371,7 +371,14 @@ fn calendar_date(tokens: &[String], raw: &str) -> bool {
             }
         }
     }
-    // `14/2`, `14-02-2025`: one word of two or three numbers joined by `/` or `-`.
+    // `14/2`, `14-02-2025`: one word of two or three numbers joined by `/` or `-`, the
+    // first two a day and a month in either order (`75/11` is a needle size, not a date).
+    let day_and_month = |a: &str, b: &str| {
+        let (Ok(a), Ok(b)) = (a.parse::<u32>(), b.parse::<u32>()) else {
+            return false;
+        };
+        (1..=31).contains(&a) && (1..=31).contains(&b) && (a <= 12 || b <= 12)
+    };
     raw.split_whitespace().any(|w| {
         let w = w.trim_matches(|c: char| !c.is_ascii_alphanumeric());
         let parts: Vec<&str> = w.split(['/', '-']).collect();
@@ -382,6 +389,7 @@ fn calendar_date(tokens: &[String], raw: &str) -> bool {
             && (2..=3).contains(&parts.len())
             && parts[0].len() <= 2
             && parts[1].len() <= 2
+            && day_and_month(parts[0], parts[1])
             && parts.get(2).is_none_or(|y| y.len() == 2 || y.len() == 4)
     })
 }
@@ -423,6 +431,11 @@ mod tests {
         assert!(cues("tanggal 3 bisa?").calendar_date);
         assert!(cues("kirim 12 Mei ya").calendar_date);
         assert!(cues("pickup 14/2").calendar_date);
+        assert!(cues("pickup 2/14?").calendar_date);
+        // Sizes written like dates are not dates.
+        assert!(!cues("ballpoint needles 75/11 for knits").calendar_date);
+        assert!(!cues("agujas 90/14 hay?").calendar_date);
+        assert!(!cues("pickup 0/5").calendar_date);
         assert!(cues("abren el 25 de december?").calendar_date);
         assert!(!cues("order #KRN-20931").calendar_date);
         assert!(!cues("size 12 and 3 pcs").calendar_date);
