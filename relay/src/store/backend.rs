@@ -171,6 +171,12 @@ pub trait Backend: Send + Sync + 'static {
         self.tenant_step_reading(tenant, reads, move |tx| step(tx, true))
             .await
     }
+    /// Whether a busy tenant's next append gathers its callers first (`group::Gather`):
+    /// worth it where a step holds the tenant until its commit is durable (PostgreSQL), not
+    /// where the commit is a separate group flush (sled).
+    fn gathers(&self) -> Option<super::group::Gather> {
+        None
+    }
     /// Runs a read-only `step` (it must not call `write`); it need not wait for writers.
     async fn tenant_read<R: Send + 'static>(
         &self,

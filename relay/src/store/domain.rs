@@ -693,7 +693,7 @@ impl<B: Backend> Store for B {
         let key = (std::ptr::from_ref(self).addr(), scope.tenant().clone());
         let items = events.into_iter().map(|e| (e, routed)).collect();
         APPENDS
-            .run(key, items, |batch, computed| async move {
+            .run(key, items, self.gathers(), |batch, computed| async move {
                 let mut reads = Reads::default();
                 for (new, routed) in &batch {
                     reads.dedup.push(new.dedup_key.clone());

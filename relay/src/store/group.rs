@@ -15,6 +15,15 @@
 //! that is two attempts per caller, not more. The failed step may have committed (a lost
 //! connection at COMMIT), so the re-runs reconcile with what it computed, as below.
 //!
+//! Gathering (a backend whose step includes its commit, PostgreSQL): with a steady number
+//! of callers, a step that starts at once carries only those who queued during the step
+//! before, so the callers split into two cohorts that commit in turn, two commits per
+//! round. A backend that asks for it ([`Gather`]) has a step of a busy key wait, before it
+//! takes its followers, until as many callers are there as were around the step before it
+//! (its callers and those queued when it ended), or until [`Gather::most`] has passed: the
+//! cohorts merge into one commit per round. A key that was idle (no step ended within
+//! [`Gather::recent`]) or had one caller around waits for nothing.
+//!
 //! Callers that go away (a dropped HTTP request) never strand the others:
 //! - a queued caller that is gone is skipped, its items are not stored;
 //! - a caller told to lead that is gone before it starts hands the lead on;
@@ -28,8 +37,30 @@ use super::StoreError;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::hash::Hash;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use tokio::sync::oneshot;
+use std::time::Duration;
+use tokio::sync::{Notify, oneshot};
+use tokio::time::Instant;
+
+/// How a busy key's next step gathers its callers (see the module comment).
+#[derive(Clone, Copy, Debug)]
+pub struct Gather {
+    /// The longest a step waits for callers.
+    pub most: Duration,
+    /// A step that ended longer ago than this says nothing about who is coming.
+    pub recent: Duration,
+}
+
+/// Keys whose last step is remembered, past which the oldest are forgotten.
+const RECENT_KEYS: usize = 1024;
+
+/// When a key's last step ended and how many callers were around it.
+#[derive(Clone, Copy)]
+struct Recent {
+    ended: Instant,
+    around: usize,
+}
 
 /// The most items one step takes from several callers (a single caller's are never split).
 pub const MAX_ITEMS: usize = 256;
@@ -85,12 +116,20 @@ type Queues<K, T, O> = Mutex<HashMap<K, VecDeque<Waiter<K, T, O>>>>;
 /// The group appends of any number of keys.
 pub struct Groups<K: Clone + Eq + Hash, T, O: Clone> {
     queues: Arc<Queues<K, T, O>>,
+    recent: Mutex<HashMap<K, Recent>>,
+    /// Woken whenever a caller queues, for steps that gather.
+    queued: Notify,
+    /// Leaders waiting to gather (tests watch it).
+    gathering: std::sync::atomic::AtomicUsize,
 }
 
 impl<K: Clone + Eq + Hash, T, O: Clone> Default for Groups<K, T, O> {
     fn default() -> Self {
         Groups {
             queues: Arc::new(Mutex::new(HashMap::new())),
+            recent: Mutex::new(HashMap::new()),
+            queued: Notify::new(),
+            gathering: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 }
@@ -113,7 +152,13 @@ where
     ///
     /// # Errors
     /// The error of the step that ran this caller's items alone (see the module comment).
-    pub async fn run<F, Fut>(&self, key: K, items: Vec<T>, step: F) -> Result<Vec<O>, StoreError>
+    pub async fn run<F, Fut>(
+        &self,
+        key: K,
+        items: Vec<T>,
+        gather: Option<Gather>,
+        step: F,
+    ) -> Result<Vec<O>, StoreError>
     where
         F: Fn(Vec<T>, Computed<O>) -> Fut,
         Fut: Future<Output = Result<Vec<O>, StoreError>>,
@@ -128,6 +173,7 @@ where
                     alone: false,
                     reply,
                 });
+                self.queued.notify_waiters();
                 Err(turn)
             } else {
                 queues.insert(key.clone(), VecDeque::new());
@@ -147,10 +193,70 @@ where
                 Err(_) => return Err(StoreError::Backend("an append step was lost".into())),
             },
         };
-        self.lead(key, own, step).await
+        self.lead(key, own, gather, step).await
     }
 
-    async fn lead<F, Fut>(&self, key: K, own: Own<T, O>, step: F) -> Result<Vec<O>, StoreError>
+    /// Waits, while this key is busy, until as many callers as were around its last step
+    /// are here (this one and those queued), or until `gather.most` has passed.
+    async fn gather(&self, key: &K, gather: Gather) {
+        let expected = {
+            let recent = lock(&self.recent);
+            match recent.get(key) {
+                Some(r) if r.ended.elapsed() <= gather.recent => r.around,
+                _ => return,
+            }
+        };
+        if expected <= 1 {
+            return;
+        }
+        let deadline = Instant::now() + gather.most;
+        loop {
+            // Made before the count, so a caller queueing in between still wakes it.
+            let arrival = self.queued.notified();
+            let here = 1 + lock(&self.queues)
+                .get(key)
+                .map_or(0, |q| q.iter().filter(|w| !w.reply.is_closed()).count());
+            if here >= expected {
+                return;
+            }
+            self.gathering.fetch_add(1, Ordering::SeqCst);
+            let timed_out = tokio::time::timeout_at(deadline, arrival).await.is_err();
+            self.gathering.fetch_sub(1, Ordering::SeqCst);
+            if timed_out {
+                return;
+            }
+        }
+    }
+
+    /// Remembers who was around a step of `key` that just ended with `callers` callers.
+    fn ended(&self, key: &K, callers: usize) {
+        let waiting = lock(&self.queues).get(key).map_or(0, VecDeque::len);
+        let mut recent = lock(&self.recent);
+        if recent.len() >= RECENT_KEYS && !recent.contains_key(key) {
+            let oldest = recent
+                .iter()
+                .min_by_key(|(_, r)| r.ended)
+                .map(|(k, _)| k.clone());
+            if let Some(k) = oldest {
+                recent.remove(&k);
+            }
+        }
+        recent.insert(
+            key.clone(),
+            Recent {
+                ended: Instant::now(),
+                around: callers + waiting,
+            },
+        );
+    }
+
+    async fn lead<F, Fut>(
+        &self,
+        key: K,
+        own: Own<T, O>,
+        gather: Option<Gather>,
+        step: F,
+    ) -> Result<Vec<O>, StoreError>
     where
         F: Fn(Vec<T>, Computed<O>) -> Fut,
         Fut: Future<Output = Result<Vec<O>, StoreError>>,
@@ -160,6 +266,11 @@ where
             mut prior,
             alone,
         } = own;
+        if let Some(g) = gather
+            && !alone
+        {
+            self.gather(&key, g).await;
+        }
         let mut leading = Leading {
             queues: Arc::clone(&self.queues),
             key,
@@ -187,6 +298,9 @@ where
         if leading.followers.is_empty() {
             let total = items.len();
             let outs = step(items, Computed(None)).await?;
+            if gather.is_some() {
+                self.ended(&leading.key, 1);
+            }
             return answered(outs, total).map(|outs| reconcile(outs, prior.as_deref()));
         }
         // Kept for a re-run of the leader's own items alone, should the joint step fail.
@@ -220,6 +334,9 @@ where
                 return answered(outs, total).map(|outs| reconcile(outs, prior.as_deref()));
             }
         };
+        if gather.is_some() {
+            self.ended(&leading.key, 1 + leading.followers.len());
+        }
         // Answer from the back so each caller's results split off the end.
         for f in leading.followers.drain(..).rev() {
             let mine = outs.split_off(outs.len() - f.items.len());
@@ -497,7 +614,88 @@ mod tests {
         key: &'static str,
         items: Vec<u32>,
     ) -> tokio::task::JoinHandle<Result<Vec<Out>, StoreError>> {
-        tokio::spawn(w.g.run(key, items, |b, c| step(&w.fake, &w.gate, b, c)))
+        tokio::spawn(w.g.run(key, items, None, |b, c| step(&w.fake, &w.gate, b, c)))
+    }
+
+    const LONG: Gather = Gather {
+        most: std::time::Duration::from_secs(3600),
+        recent: std::time::Duration::from_secs(3600),
+    };
+
+    fn spawn_gathering(
+        w: &'static World,
+        items: Vec<u32>,
+        gather: Gather,
+    ) -> tokio::task::JoinHandle<Result<Vec<Out>, StoreError>> {
+        tokio::spawn(w.g.run("t", items, Some(gather), |b, c| {
+            step(&w.fake, &w.gate, b, c)
+        }))
+    }
+
+    /// A step of item 1 with 2 and 3 queued behind it, then the gate opened for it alone:
+    /// three callers were around it.
+    async fn round_of_three(w: &'static World, gather: Gather) -> Vec<JoinHandle> {
+        let first = spawn_gathering(w, vec![1], gather);
+        until_batches(w, 1).await;
+        let b = spawn_gathering(w, vec![2], gather);
+        until_queued(&w.g, "t", 1).await;
+        let c = spawn_gathering(w, vec![3], gather);
+        until_queued(&w.g, "t", 2).await;
+        w.gate.add_permits(1);
+        assert_eq!(first.await.unwrap().unwrap(), [Out::Stored(0)]);
+        vec![b, c]
+    }
+
+    type JoinHandle = tokio::task::JoinHandle<Result<Vec<Out>, StoreError>>;
+
+    #[tokio::test]
+    async fn a_busy_key_waits_for_the_callers_of_its_last_round() {
+        let w = world();
+        let mut handles = round_of_three(w, LONG).await;
+        // 2 leads now, with 3 behind it: it waits for a third caller instead of starting.
+        while w.g.gathering.load(Ordering::SeqCst) == 0 && batches(w).len() == 1 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(batches(w).len(), 1, "started without waiting");
+        handles.push(spawn_gathering(w, vec![4], LONG));
+        w.gate.add_permits(1);
+        for h in handles {
+            h.await.unwrap().unwrap();
+        }
+        assert_eq!(batches(w), [vec![1], vec![2, 3, 4]]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_gathering_step_goes_on_without_callers_that_do_not_come() {
+        let w = world();
+        let short = Gather {
+            most: std::time::Duration::from_millis(5),
+            recent: std::time::Duration::from_secs(3600),
+        };
+        let handles = round_of_three(w, short).await;
+        w.gate.add_permits(1);
+        for h in handles {
+            h.await.unwrap().unwrap();
+        }
+        assert_eq!(batches(w), [vec![1], vec![2, 3]]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_or_lone_key_does_not_wait() {
+        let w = world();
+        w.gate.add_permits(2);
+        let started = Instant::now();
+        // No step before it: nothing to wait for.
+        let one = w.g.run("t", vec![1], Some(LONG), |b, c| {
+            step(&w.fake, &w.gate, b, c)
+        });
+        assert_eq!(one.await.unwrap(), [Out::Stored(0)]);
+        // Its last step had one caller around: still nothing to wait for.
+        let two = w.g.run("t", vec![2], Some(LONG), |b, c| {
+            step(&w.fake, &w.gate, b, c)
+        });
+        assert_eq!(two.await.unwrap(), [Out::Stored(1)]);
+        assert_eq!(started.elapsed(), std::time::Duration::ZERO);
     }
 
     #[tokio::test]
@@ -505,9 +703,11 @@ mod tests {
         let w = world();
         w.gate.add_permits(1);
         let out =
-            w.g.run("t", vec![1, 2, 1], |b, c| step(&w.fake, &w.gate, b, c))
-                .await
-                .unwrap();
+            w.g.run("t", vec![1, 2, 1], None, |b, c| {
+                step(&w.fake, &w.gate, b, c)
+            })
+            .await
+            .unwrap();
         assert_eq!(out, [Out::Stored(0), Out::Stored(1), Out::Dup(0)]);
         assert_eq!(queued(&w.g, "t"), 0);
         assert!(lock(&w.g.queues).is_empty(), "an idle key is forgotten");
@@ -530,7 +730,8 @@ mod tests {
         until_queued(&w.g, "t", 4).await;
         // Another tenant is not held up by this one's step.
         let open: &'static Semaphore = Box::leak(Box::new(Semaphore::new(1)));
-        let u = w.g.run("u", vec![9], |b, c| step(&w.fake, open, b, c));
+        let u =
+            w.g.run("u", vec![9], None, |b, c| step(&w.fake, open, b, c));
         assert_eq!(u.await.unwrap(), [Out::Stored(1)]);
         w.gate.add_permits(10);
         assert_eq!(first.await.unwrap().unwrap(), [Out::Stored(0)]);

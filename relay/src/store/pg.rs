@@ -1498,8 +1498,20 @@ fn batch_of<'c>(
     Ok(batch)
 }
 
+/// How long a busy tenant's append waits for the callers of its last round: a step holds
+/// the tenant's head row until its COMMIT is flushed, so callers that miss a step wait for
+/// the whole next one; tokio's timer has millisecond steps, so this is one to two of them.
+const GATHER: super::group::Gather = super::group::Gather {
+    most: std::time::Duration::from_millis(1),
+    recent: std::time::Duration::from_millis(20),
+};
+
 #[async_trait]
 impl Backend for PgStore {
+    fn gathers(&self) -> Option<super::group::Gather> {
+        Some(GATHER)
+    }
+
     async fn tenant_step<R: Send + 'static>(
         &self,
         tenant: &TenantId,
