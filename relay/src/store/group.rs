@@ -266,11 +266,7 @@ where
             mut prior,
             alone,
         } = own;
-        if let Some(g) = gather
-            && !alone
-        {
-            self.gather(&key, g).await;
-        }
+        // Made before any wait: a leader dropped while it gathers passes the lead on.
         let mut leading = Leading {
             queues: Arc::clone(&self.queues),
             key,
@@ -279,6 +275,11 @@ where
             own: items.len(),
             finished: false,
         };
+        if let Some(g) = gather
+            && !alone
+        {
+            self.gather(&leading.key, g).await;
+        }
         if !alone {
             let mut queues = lock(&self.queues);
             let queue = queues.entry(leading.key.clone()).or_default();
@@ -663,6 +664,30 @@ mod tests {
             h.await.unwrap().unwrap();
         }
         assert_eq!(batches(w), [vec![1], vec![2, 3, 4]]);
+    }
+
+    #[tokio::test]
+    async fn a_leader_gone_while_it_gathers_passes_the_lead_on() {
+        let w = world();
+        let mut handles = round_of_three(w, LONG).await;
+        while w.g.gathering.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        // 2 is gathering; its caller goes away. 3 leads and gathers in turn.
+        let gone = handles.remove(0);
+        gone.abort();
+        assert!(gone.await.unwrap_err().is_cancelled());
+        handles.push(spawn_gathering(w, vec![4], LONG));
+        handles.push(spawn_gathering(w, vec![5], LONG));
+        w.gate.add_permits(1);
+        for h in handles {
+            let out = tokio::time::timeout(std::time::Duration::from_secs(10), h).await;
+            out.expect("the key was left without a leader")
+                .unwrap()
+                .unwrap();
+        }
+        assert_eq!(batches(w), [vec![1], vec![3, 4, 5]]);
+        assert!(lock(&w.g.queues).is_empty());
     }
 
     #[tokio::test(start_paused = true)]
