@@ -22,7 +22,8 @@
 //! takes its followers, until as many callers are there as were around the step before it
 //! (its callers and those queued when it ended), or until [`Gather::most`] has passed: the
 //! cohorts merge into one commit per round. A key that was idle (no step ended within
-//! [`Gather::recent`]) or had one caller around waits for nothing.
+//! [`Gather::recent`]), had one caller around, or whose last step waited in vain waits for
+//! nothing.
 //!
 //! Callers that go away (a dropped HTTP request) never strand the others:
 //! - a queued caller that is gone is skipped, its items are not stored;
@@ -55,11 +56,13 @@ pub struct Gather {
 /// Keys whose last step is remembered, past which the oldest are forgotten.
 const RECENT_KEYS: usize = 1024;
 
-/// When a key's last step ended and how many callers were around it.
+/// When a key's last step ended, how many callers were around it, and whether it had
+/// waited for callers that did not come.
 #[derive(Clone, Copy)]
 struct Recent {
     ended: Instant,
     around: usize,
+    missed: bool,
 }
 
 /// The most items one step takes from several callers (a single caller's are never split).
@@ -197,17 +200,20 @@ where
     }
 
     /// Waits, while this key is busy, until as many callers as were around its last step
-    /// are here (this one and those queued), or until `gather.most` has passed.
-    async fn gather(&self, key: &K, gather: Gather) {
+    /// are here (this one and those queued), or until `gather.most` has passed; answers
+    /// whether it waited in vain. After a wait in vain the next step does not wait: callers
+    /// that arrive at random (not each right after its answer) rarely come on cue, and each
+    /// wait would only add to their latency.
+    async fn gather(&self, key: &K, gather: Gather) -> bool {
         let expected = {
             let recent = lock(&self.recent);
             match recent.get(key) {
-                Some(r) if r.ended.elapsed() <= gather.recent => r.around,
-                _ => return,
+                Some(r) if r.ended.elapsed() <= gather.recent && !r.missed => r.around,
+                _ => return false,
             }
         };
         if expected <= 1 {
-            return;
+            return false;
         }
         let deadline = Instant::now() + gather.most;
         loop {
@@ -217,19 +223,20 @@ where
                 .get(key)
                 .map_or(0, |q| q.iter().filter(|w| !w.reply.is_closed()).count());
             if here >= expected {
-                return;
+                return false;
             }
             self.gathering.fetch_add(1, Ordering::SeqCst);
             let timed_out = tokio::time::timeout_at(deadline, arrival).await.is_err();
             self.gathering.fetch_sub(1, Ordering::SeqCst);
             if timed_out {
-                return;
+                return true;
             }
         }
     }
 
-    /// Remembers who was around a step of `key` that just ended with `callers` callers.
-    fn ended(&self, key: &K, callers: usize) {
+    /// Remembers who was around a step of `key` that just ended with `callers` callers,
+    /// and whether it had waited in vain.
+    fn ended(&self, key: &K, callers: usize, missed: bool) {
         let waiting = lock(&self.queues).get(key).map_or(0, VecDeque::len);
         let mut recent = lock(&self.recent);
         if recent.len() >= RECENT_KEYS && !recent.contains_key(key) {
@@ -246,6 +253,7 @@ where
             Recent {
                 ended: Instant::now(),
                 around: callers + waiting,
+                missed,
             },
         );
     }
@@ -275,10 +283,11 @@ where
             own: items.len(),
             finished: false,
         };
+        let mut missed = false;
         if let Some(g) = gather
             && !alone
         {
-            self.gather(&leading.key, g).await;
+            missed = self.gather(&leading.key, g).await;
         }
         if !alone {
             let mut queues = lock(&self.queues);
@@ -300,7 +309,7 @@ where
             let total = items.len();
             let outs = step(items, Computed(None)).await?;
             if gather.is_some() {
-                self.ended(&leading.key, 1);
+                self.ended(&leading.key, 1, missed);
             }
             return answered(outs, total).map(|outs| reconcile(outs, prior.as_deref()));
         }
@@ -336,7 +345,7 @@ where
             }
         };
         if gather.is_some() {
-            self.ended(&leading.key, 1 + leading.followers.len());
+            self.ended(&leading.key, 1 + leading.followers.len(), missed);
         }
         // Answer from the back so each caller's results split off the end.
         for f in leading.followers.drain(..).rev() {
@@ -703,6 +712,14 @@ mod tests {
             h.await.unwrap().unwrap();
         }
         assert_eq!(batches(w), [vec![1], vec![2, 3]]);
+        // That step waited in vain, so the next one starts at once.
+        w.gate.add_permits(1);
+        let started = Instant::now();
+        let next = w.g.run("t", vec![9], Some(short), |b, c| {
+            step(&w.fake, &w.gate, b, c)
+        });
+        assert_eq!(next.await.unwrap(), [Out::Stored(3)]);
+        assert_eq!(started.elapsed(), std::time::Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]
