@@ -120,7 +120,7 @@ type Queues<K, T, O> = Mutex<HashMap<K, VecDeque<Waiter<K, T, O>>>>;
 pub struct Groups<K: Clone + Eq + Hash, T, O: Clone> {
     queues: Arc<Queues<K, T, O>>,
     recent: Mutex<HashMap<K, Recent>>,
-    /// Woken whenever a caller queues, for steps that gather.
+    /// Woken whenever a caller queues behind a gathering backend's step.
     queued: Notify,
     /// Leaders waiting to gather (tests watch it).
     gathering: std::sync::atomic::AtomicUsize,
@@ -176,7 +176,10 @@ where
                     alone: false,
                     reply,
                 });
-                self.queued.notify_waiters();
+                if gather.is_some() {
+                    // Only a gathering leader waits on it; sled's appends skip the wake-up.
+                    self.queued.notify_waiters();
+                }
                 Err(turn)
             } else {
                 queues.insert(key.clone(), VecDeque::new());

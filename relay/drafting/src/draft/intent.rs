@@ -433,7 +433,7 @@ mod tests {
         assert!(cues("pickup 14/2").calendar_date);
         assert!(cues("pickup 2/14?").calendar_date);
         // Sizes written like dates are not dates.
-        assert!(!cues("ballpoint needles 75/11 for knits").calendar_date);
+        assert!(!cues("denim needles 80/12 in stock?").calendar_date);
         assert!(!cues("agujas 90/14 hay?").calendar_date);
         assert!(!cues("pickup 0/5").calendar_date);
         assert!(cues("abren el 25 de december?").calendar_date);
