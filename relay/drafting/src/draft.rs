@@ -682,7 +682,9 @@ impl Drafter {
             // the service's own description and duration answer with (or before) the link.
             intents.insert(Intent::Product);
         }
-        let unknown = without_alternatives(self.unknown_words(&masked), &masked);
+        let unknown = without_alternatives(self.unknown_words(&masked, true), &masked);
+        // An everyday word may still be an option a customer asks for (`oily` skin).
+        let unknown_options = without_alternatives(self.unknown_words(&masked, false), &masked);
         let region = retrieve::region(&self.k, &tokens);
 
         // Intents that take the whole message.
@@ -697,6 +699,19 @@ impl Drafter {
             )
         }) {
             return handoff(&core_or_all(&intents), signal.reason().into());
+        }
+        if !found.is_empty()
+            && offers_choice(raw_tokens)
+            && lexicon::FOR_THE_CUSTOMER
+                .iter()
+                .any(|p| lexicon::contains_phrase(raw_tokens, p))
+        {
+            // "road tire or gravel tire for me?": choosing between two items for the
+            // customer is advice, which a person gives.
+            return handoff(
+                &core_or_all(&intents),
+                Signal::Recommendation.reason().into(),
+            );
         }
         if cues
             .pets
@@ -896,7 +911,7 @@ impl Drafter {
                 intents.insert(Intent::Availability);
             } else if content
                 .iter()
-                .any(|w| !lexicon::is_cue_word(w) && !lang::is_common_word(w))
+                .any(|w| !lexicon::is_cue_word(w) && !lang::is_everyday_word(w))
             {
                 return self.off_domain(&intents);
             }
@@ -1051,7 +1066,7 @@ impl Drafter {
             return handoff(&intents_vec, "hours asked are not in the knowledge".into());
         }
         // Unknown words that are not typos of the named item's own words ("wrap dres").
-        let foreign: Vec<String> = unknown
+        let foreign: Vec<String> = unknown_options
             .iter()
             .filter(|w| !found.iter().any(|f| self.misspells_item(w, f.item)))
             .cloned()
@@ -1121,7 +1136,7 @@ impl Drafter {
                 .iter()
                 .filter(|w| {
                     !lexicon::is_cue_word(w)
-                        && !lang::is_common_word(w)
+                        && !lang::is_everyday_word(w)
                         && !w.chars().all(|c| c.is_ascii_digit())
                         && !text::expand(w).iter().any(|s| {
                             self.item_names.contains(s)
@@ -1290,7 +1305,7 @@ impl Drafter {
                             && !t.is_empty()
                             && !text::is_stopword(t)
                             && !lang::is_function_word(t)
-                            && !lang::is_common_word(t)
+                            && !lang::is_everyday_word(t)
                             && !lexicon::is_cue_word(t)
                             && !t.chars().any(|c| c.is_ascii_digit())
                             && !self.policies.knows(&text::stem(t))
@@ -1380,7 +1395,7 @@ impl Drafter {
         if cues.weak.contains(&Intent::Location)
             && core.is_empty()
             && found.is_empty()
-            && self.unknown_words(tokens).is_empty()
+            && self.unknown_words(tokens, true).is_empty()
         {
             intents.insert(Intent::Location);
         }
@@ -1624,15 +1639,20 @@ impl Drafter {
         self.catalog.knows(stem) || self.policies.knows(stem) || self.business_vocab.contains(stem)
     }
 
-    /// Content words the knowledge does not know at all, typos allowed.
-    fn unknown_words(&self, masked: &[String]) -> Vec<String> {
+    /// Content words the knowledge does not know at all, typos allowed; with `everyday`,
+    /// not the words of the generated everyday lists either.
+    fn unknown_words(&self, masked: &[String], everyday: bool) -> Vec<String> {
         masked
             .iter()
             .filter(|t| {
                 !t.is_empty()
                     && !text::is_stopword(t)
                     && !lexicon::is_cue_word(t)
-                    && !lang::is_common_word(t)
+                    && !(if everyday {
+                        lang::is_everyday_word(t)
+                    } else {
+                        lang::is_common_word(t)
+                    })
                     && !t.chars().all(|c| c.is_ascii_digit())
                     && t.chars().count() > 1
             })
@@ -1689,7 +1709,7 @@ impl Drafter {
             let named: Vec<&String> = goods
                 .iter()
                 .copied()
-                .filter(|t| !lang::is_common_word(t))
+                .filter(|t| !lang::is_everyday_word(t))
                 .collect();
             // "do you sell used bikes?": even everyday goods words (`sepeda`) name something
             // to buy, which no item is.
@@ -2632,7 +2652,7 @@ impl Drafter {
             {
                 return None;
             }
-            let unknown = self.unknown_words(&canon);
+            let unknown = self.unknown_words(&canon, true);
             let cues = intent::detect(&canon, clause);
             let asks = cues
                 .strong

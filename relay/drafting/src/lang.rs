@@ -217,6 +217,10 @@ pub struct Registry {
     own_common: HashMap<String, std::collections::HashSet<String>>,
     /// Every language's one-word markers and customer words (`tienen`, `precio`).
     language_words: std::collections::HashSet<String>,
+    /// Words of a language's generated everyday list (`<code>.everyday.txt`): words no
+    /// sense of which names goods, a service, a person or an option. Not markers: a list
+    /// this long would outvote the hand-written ones in detection.
+    everyday_words: std::collections::HashSet<String>,
     fallback: LangFile,
 }
 
@@ -244,6 +248,21 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("es", include_str!("../../../assets/lang/es.toml")),
     ("pt", include_str!("../../../assets/lang/pt.toml")),
 ];
+
+/// The generated everyday-word lists shipped with the relay (`RELAY_LANG_DIR` may add or
+/// replace one as `<code>.everyday.txt`).
+const BUILT_IN_EVERYDAY: &[(&str, &str)] = &[(
+    "en",
+    include_str!("../../../assets/lang/en.everyday.txt"),
+)];
+
+/// The words of an everyday list: one per line, `#` starts a comment line.
+fn everyday_list(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.contains(' '))
+        .map(crate::lang::text::fold)
+}
 
 /// Why a language file was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -303,6 +322,10 @@ pub fn parse_file(
 
 fn load() -> Registry {
     let mut files: HashMap<String, LangFile> = HashMap::new();
+    let mut everyday: HashMap<String, std::collections::HashSet<String>> = BUILT_IN_EVERYDAY
+        .iter()
+        .map(|(code, text)| ((*code).to_string(), everyday_list(text).collect()))
+        .collect();
     let reference = BUILT_IN
         .iter()
         .find(|(c, _)| *c == "en")
@@ -320,6 +343,24 @@ fn load() -> Registry {
         match std::fs::read_dir(&dir) {
             Ok(entries) => {
                 for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+                    let everyday_code = path
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .and_then(|n| n.strip_suffix(".everyday.txt"))
+                        .map(str::to_string);
+                    if let Some(code) = everyday_code {
+                        match std::fs::read_to_string(&path) {
+                            Ok(text) => {
+                                everyday.insert(code, everyday_list(&text).collect());
+                            }
+                            Err(e) => tracing::warn!(
+                                file = %path.display(),
+                                error = %e,
+                                "everyday word list unreadable"
+                            ),
+                        }
+                        continue;
+                    }
                     if path.extension().is_none_or(|e| e != "toml") {
                         continue;
                     }
@@ -394,6 +435,12 @@ fn load() -> Registry {
         .map(|d| crate::lang::text::fold(d))
         .filter(|d| !d.contains(' '))
         .collect();
+    // A list for a language without a phrase file would describe no language drafts use.
+    let everyday_words = everyday
+        .into_iter()
+        .filter(|(code, _)| files.contains_key(code))
+        .flat_map(|(_, words)| words)
+        .collect();
     Registry {
         files,
         words,
@@ -401,6 +448,7 @@ fn load() -> Registry {
         common_words,
         own_common,
         language_words,
+        everyday_words,
         fallback: LangFile {
             code: "en".into(),
             name: "English".into(),
@@ -454,6 +502,16 @@ pub fn is_common_word(token: &str) -> bool {
         || common_roots()
             .iter()
             .any(|(lang, roots)| lang.root(token).is_some_and(|r| roots.contains(r)))
+}
+
+/// Whether `token` (folded) is a common word (`is_common_word`) or a word of a generated
+/// everyday list (`buzzes`, `quit`, `loose`): a word that says something about anything,
+/// so it never marks a message as about something the knowledge lacks. Unlike the
+/// hand-written common words, it may still name an option a customer asks for (`oily`,
+/// `mild`): option checks use `is_common_word`.
+#[must_use]
+pub fn is_everyday_word(token: &str) -> bool {
+    registry().everyday_words.contains(token) || is_common_word(token)
 }
 
 /// Per inflected language, the roots of its everyday and function words, so another form

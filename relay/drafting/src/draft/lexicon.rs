@@ -1582,6 +1582,24 @@ pub const WORLD_WORDS: &[&str] = &[
 
 /// Words for a price below the listed one (after the language files: `desconto` →
 /// `discount`), which only a policy that names them answers.
+/// Words that make a choice between two items the customer's own ("X or Y for me?").
+pub const FOR_THE_CUSTOMER: &[&str] = &[
+    "for me",
+    "for my",
+    "for us",
+    "para mi",
+    "para mim",
+    "pra mim",
+    "pro meu",
+    "pra minha",
+    "buat aku",
+    "buat saya",
+    "untuk saya",
+    "untuk aku",
+    "buat gw",
+    "buat gue",
+];
+
 pub const DISCOUNT_WORDS: &[&str] = &[
     "discount",
     "discounts",
