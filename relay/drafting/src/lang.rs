@@ -750,6 +750,22 @@ mod tests {
     use crate::lang::text::tokens;
 
     #[test]
+    fn everyday_words_are_words_that_name_no_goods() {
+        // A verb of trouble and a state are everyday; goods, a service, a colour, a size
+        // and a person are not.
+        for w in ["buzzes", "quit", "loose", "problem"] {
+            assert!(is_everyday_word(w), "{w} should be everyday");
+            assert!(!is_common_word(w), "{w} is not hand-written common");
+        }
+        for w in ["guitar", "shoe", "repair", "red", "large", "dentist", "silk"] {
+            assert!(!is_everyday_word(w), "{w} may name goods, a service or an option");
+        }
+        let parsed: Vec<String> =
+            everyday_list("# comment\n  Quit \n\ntwo words\nloose\n").collect();
+        assert_eq!(parsed, ["quit", "loose"]);
+    }
+
+    #[test]
     fn every_built_in_file_loads_with_every_phrase() {
         let reg = registry();
         for (code, _) in BUILT_IN {
