@@ -422,6 +422,15 @@ impl Drafter {
         // are found in the words as written: a root shared by accident (`tatuar`, the
         // `tatuajes` a balm is for) must not name an item.
         let mut found = self.catalog.find(&verbs_masked(raw_tokens), message);
+        // "> the wrap dress is back on the 14th \n and the floral one?": of items named in
+        // a quote and in the customer's own words, the own words' are asked about.
+        let own = unquoted(message);
+        if !found.is_empty() && own.len() < message.len() {
+            let own_found = self.catalog.find(&verbs_masked(&text::tokens(&own)), &own);
+            if !own_found.is_empty() {
+                found = own_found;
+            }
+        }
         let canon = lang::canonical(detected, raw_tokens);
         if found.is_empty() {
             found = self.catalog.find(&verbs_masked(&canon), message);
@@ -682,9 +691,25 @@ impl Drafter {
             // the service's own description and duration answer with (or before) the link.
             intents.insert(Intent::Product);
         }
-        let unknown = without_alternatives(self.unknown_words(&masked, true), &masked);
+        // `validade` of a Portuguese shop's own policy, which the language file reads as
+        // `expiry`: a word the knowledge has as the customer wrote it is known, whatever
+        // the language file makes of it.
+        let known_as_written: HashSet<String> = masked_raw
+            .iter()
+            .filter(|r| !r.is_empty() && text::expand(r).iter().any(|s| self.known(s)))
+            .flat_map(|r| lang::canonical(detected, std::slice::from_ref(r)))
+            .collect();
+        let unknown: Vec<String> =
+            without_alternatives(self.unknown_words(&masked, true), &masked)
+                .into_iter()
+                .filter(|w| !known_as_written.contains(w))
+                .collect();
         // An everyday word may still be an option a customer asks for (`oily` skin).
-        let unknown_options = without_alternatives(self.unknown_words(&masked, false), &masked);
+        let unknown_options: Vec<String> =
+            without_alternatives(self.unknown_words(&masked, false), &masked)
+                .into_iter()
+                .filter(|w| !known_as_written.contains(w))
+                .collect();
         let region = retrieve::region(&self.k, &tokens);
 
         // Intents that take the whole message.
@@ -963,7 +988,16 @@ impl Drafter {
             && core_of(&intents)
                 .iter()
                 .all(|i| matches!(i, Intent::Price | Intent::Product | Intent::Variant));
-        if cues.calendar_date && !closures_answer && !date_is_context {
+        // "> …back on 28/12 \n and the other one?": a date in what the customer quotes
+        // is ours, not one they ask about.
+        let own_date = cues.calendar_date && {
+            let own = unquoted(message);
+            own.len() == message.len() || {
+                let own_tokens = lang::canonical_mixed(detected, &text::tokens(&own));
+                intent::detect(&own_tokens, &own).calendar_date
+            }
+        };
+        if own_date && !closures_answer && !date_is_context {
             return handoff(
                 &intents_vec,
                 "asks about a specific date: the drafter knows no calendar".into(),

@@ -1030,6 +1030,12 @@ pub const SIGNAL_CUES: &[(Signal, &[&str])] = &[
             "cocok buat",
             "cocok untuk",
             "what should i",
+            // Choosing from the catalog by the customer's needs ("I'm vegan, what can I
+            // eat?") is advice.
+            "what can i eat",
+            "what can i drink",
+            "what can i use",
+            "what can i get",
             "best for",
             "outfit",
             "better for me",

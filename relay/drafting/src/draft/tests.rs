@@ -1690,3 +1690,42 @@ fn a_damaged_arrival_asking_what_to_do_is_answered_by_the_policy() {
         "",
     );
 }
+
+#[test]
+fn a_date_the_customer_quotes_is_not_one_they_ask_about() {
+    let b = load("boutique");
+    check(
+        &b,
+        "> Linen Wrap Dress is back on 14/12\nok and the floral dress, in stock now?",
+        &[Availability],
+        &["sku:KB-DR-002"],
+        &[],
+    );
+    handed(&b, "floral dress in stock on 14/12?", "specific date");
+}
+
+#[test]
+fn choosing_between_items_for_the_customer_is_advice() {
+    let b = load("boutique");
+    handed(
+        &b,
+        "wrap dress or floral dress for me? it's for my cousin's graduation",
+        "recommendation",
+    );
+    // A choice that is not for the customer is no request for advice.
+    let draft = b.draft("floral dress: is it rayon or linen?", &[]);
+    assert!(draft.handoff.is_none(), "{draft:?}");
+}
+
+#[test]
+fn a_word_the_knowledge_has_as_written_is_known() {
+    // `validade` is in the shop's own policy; the language file reads it as `expiry`.
+    let a = dev("alecrim");
+    answers(
+        &a,
+        "o sabonete de azeite tem validade depois de aberto?",
+        "pt",
+        &["policy:shelf_life"],
+        &["18 meses"],
+    );
+}
