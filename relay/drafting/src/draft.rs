@@ -1046,6 +1046,7 @@ impl Drafter {
                 let mut draft = self.order_reply(&words, &intents, o, cues.weekday);
                 let policy_cued = cues.strong.contains(&Intent::Policy);
                 self.policy_beside_order(&mut draft, message, detected, o, policy_cued);
+                self.answer_questions_beside_order(&mut draft, message, detected, &o.number);
                 return draft;
             }
             if let Some(n) = self.order_number(message, conversation)
@@ -2490,6 +2491,72 @@ impl Drafter {
     /// the drafter's cues recognise ("boats leave when? pick-up from the hotel?") but that a
     /// policy answers clearly: that policy's best sentence, so the reply answers every
     /// question, not only the first one the cues found.
+    /// "IWO-1192 ready? and what's your address": each other question of the message is
+    /// drafted on its own and its answer added when it states facts. One a person must
+    /// answer is left out here; what it asks stays unanswered only where it was before.
+    fn answer_questions_beside_order(
+        &self,
+        draft: &mut Draft,
+        message: &str,
+        detected: Language,
+        number: &str,
+    ) {
+        let number = text::tokens(number);
+        let all = clauses(message);
+        let last = all.len().saturating_sub(1);
+        let questions: Vec<&str> = all
+            .iter()
+            .enumerate()
+            .flat_map(|(i, c)| {
+                let opens_question = text::tokens(c)
+                    .iter()
+                    .find(|w| !JOINING_WORDS.contains(&w.as_str()))
+                    .is_some_and(|w| {
+                        ASKING_WORDS.contains(&w.as_str())
+                            || QUESTION_WORDS.contains(&w.as_str())
+                    });
+                let asks = c.ends_with('?') || (i == last && opens_question);
+                if asks {
+                    joined_questions(c.trim_end_matches('?'))
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
+        if questions.len() < 2 {
+            return;
+        }
+        let Some(text) = draft.text.as_mut() else {
+            return;
+        };
+        for question in questions {
+            let tokens = text::tokens(question);
+            if tokens.iter().any(|t| number.contains(t)) {
+                continue;
+            }
+            let part = self.draft_in(question, &[], None, detected, &tokens);
+            let new_facts: Vec<FactRef> = part
+                .facts
+                .iter()
+                .filter(|f| !draft.facts.contains(f))
+                .cloned()
+                .collect();
+            match part.text {
+                Some(more) if !new_facts.is_empty() => {
+                    text.push(' ');
+                    text.push_str(&more);
+                    draft.facts.extend(new_facts);
+                    for i in part.intents {
+                        if !draft.intents.contains(&i) {
+                            draft.intents.push(i);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
     fn answer_other_questions(&self, reply: &mut Reply, message: &str, detected: Language) {
         let clauses: Vec<&str> = clauses(message)
             .into_iter()
@@ -2753,6 +2820,13 @@ const ASKING_WORDS: &[&str] = &[
     "do", "does", "can", "could", "is", "are", "will", "would", "what", "how", "where", "when",
     "hacen", "tienen", "venden", "pueden", "puedo", "fazem", "tem", "vendem", "podem", "posso",
     "bisa", "ada", "jual",
+];
+
+/// Question words that open a question without a `?` ("e qual o endereço").
+const QUESTION_WORDS: &[&str] = &[
+    "which", "why", "who", "whats", "qual", "quais", "cual", "cuales", "que", "quanto", "quanta",
+    "cuanto", "cuanta", "quando", "cuando", "onde", "donde", "berapa", "brp", "kapan", "dimana",
+    "gimana", "apa", "apakah",
 ];
 
 /// Words that open a sentence joined to the one before ("and", `y`, `sekalian`).

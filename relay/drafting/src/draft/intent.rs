@@ -133,6 +133,21 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
         .cloned()
         .collect();
     cues.calendar_date = calendar_date(&dated, raw);
+    // "can I grab it Thursday after work?": coming for something on a day asks whether
+    // the shop is open then, not how it ships.
+    let collecting = ["pick up", "pickup", "collect", "grab", "come by", "swing by", "stop by"]
+        .iter()
+        .any(|c| has(c));
+    let shipping_word = lexicon::INTENT_CUES
+        .iter()
+        .filter(|g| g.intent == Intent::Shipping)
+        .flat_map(|g| g.strong.iter())
+        .filter(|c| has(c))
+        .any(|c| !matches!(*c, "pick up" | "pickup" | "collect" | "grab"));
+    if collecting && !shipping_word && cues.weekday.is_some() {
+        cues.strong.remove(&Intent::Shipping);
+        cues.strong.insert(Intent::Hours);
+    }
     // `open` and `close` are verbs too ("the pump won't close"): they ask about hours only
     // beside a day, a time or a question about the shop itself.
     if cues.weak.contains(&Intent::Hours)

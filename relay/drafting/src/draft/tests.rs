@@ -1729,3 +1729,23 @@ fn a_word_the_knowledge_has_as_written_is_known() {
         &["18 meses"],
     );
 }
+
+#[test]
+fn questions_beside_an_order_are_answered_too() {
+    let t = dev("treadle");
+    answers(
+        &t,
+        "is TR-4480 finished? and which cards do you accept",
+        "en",
+        &["order:TR-4480", "policy:payment"],
+        &["Apple Pay"],
+    );
+}
+
+#[test]
+fn collecting_on_a_weekday_asks_the_hours() {
+    let t = dev("treadle");
+    let draft = t.draft("could I pick up my sewing machine on Thursday evening?", &[]);
+    assert!(draft.intents.contains(&Hours), "{draft:?}");
+    assert!(!draft.intents.contains(&Shipping), "{draft:?}");
+}
