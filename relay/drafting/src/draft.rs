@@ -431,6 +431,37 @@ impl Drafter {
                 found = own_found;
             }
         }
+        // "how much is a flat fix and do you have tubes?": an item one question names is
+        // asked about, though another question's item explains its word (the repair's
+        // description mentions tubes).
+        if !found.is_empty() {
+            let parts: Vec<&str> = clauses(message)
+                .into_iter()
+                .flat_map(|c| joined_questions(c.trim_end_matches('?')))
+                .collect();
+            if parts.len() > 1 {
+                for part in parts {
+                    let tokens = text::tokens(part);
+                    // Only a question of its own that asks whether there is something
+                    // ("and do you have tubes"), not a statement ("still on studs").
+                    let opens = tokens
+                        .iter()
+                        .find(|w| !JOINING_WORDS.contains(&w.as_str()))
+                        .is_some_and(|w| ASKING_WORDS.contains(&w.as_str()));
+                    let cues = intent::detect(&lang::canonical_mixed(detected, &tokens), part);
+                    let asks_have = cues.strong.contains(&Intent::Availability)
+                        || cues.weak.contains(&Intent::Availability);
+                    if !opens || !asks_have {
+                        continue;
+                    }
+                    let more = self.catalog.find(&verbs_masked(&tokens), part);
+                    if more.iter().any(|f| found.iter().any(|g| g.item == f.item)) {
+                        continue;
+                    }
+                    found.extend(more);
+                }
+            }
+        }
         let canon = lang::canonical(detected, raw_tokens);
         if found.is_empty() {
             found = self.catalog.find(&verbs_masked(&canon), message);
@@ -1128,6 +1159,37 @@ impl Drafter {
             })
             .cloned()
             .collect();
+        // "do you carry Oregon Gator blades": a name written just before the item's word,
+        // not after a preposition, is a make of it, which the catalog does not list.
+        let make = foreign.iter().filter(|w| names.contains(*w)).find_map(|w| {
+            raw_tokens.iter().enumerate().find_map(|(i, t)| {
+                let after_place = i
+                    .checked_sub(1)
+                    .is_some_and(|p| PLACE_PREPOSITIONS.contains(&raw_tokens[p].as_str()));
+                if t != w || after_place {
+                    return None;
+                }
+                raw_tokens[i + 1..].iter().take(2).find_map(|n| {
+                    // Goods before a service that works on them (a blade, not its sharpening).
+                    found
+                        .iter()
+                        .filter(|f| f.naming.contains(n))
+                        .min_by_key(|f| self.k.items[f.item].kind == ItemKind::Service)
+                        .map(|f| (w, f.item))
+                })
+            })
+        });
+        if let Some((make, item)) = make
+            && intents.contains(&Intent::Availability)
+        {
+            return handoff(
+                &intents_vec,
+                format!(
+                    "asks for {make} {}, which the knowledge does not list",
+                    self.k.items[item].name
+                ),
+            );
+        }
         if !found.is_empty()
             && !options.is_empty()
             && (intents.contains(&Intent::Availability) || intents.contains(&Intent::Variant))
@@ -2820,6 +2882,11 @@ const ASKING_WORDS: &[&str] = &[
     "do", "does", "can", "could", "is", "are", "will", "would", "what", "how", "where", "when",
     "hacen", "tienen", "venden", "pueden", "puedo", "fazem", "tem", "vendem", "podem", "posso",
     "bisa", "ada", "jual",
+];
+
+/// Words before a place ("to Albany", `en Sevilla`, `ke Bandung`).
+const PLACE_PREPOSITIONS: &[&str] = &[
+    "to", "in", "from", "at", "near", "en", "para", "pra", "a", "de", "em", "ke", "di", "dari",
 ];
 
 /// Question words that open a question without a `?` ("e qual o endereço").

@@ -1749,3 +1749,25 @@ fn collecting_on_a_weekday_asks_the_hours() {
     assert!(draft.intents.contains(&Hours), "{draft:?}");
     assert!(!draft.intents.contains(&Shipping), "{draft:?}");
 }
+
+#[test]
+fn each_question_of_a_message_names_its_own_item() {
+    let s = dev("sagebrush");
+    answers(
+        &s,
+        "what's a flat repair cost, and do you have inner tubes in stock?",
+        "en",
+        &["sku:SB-SV-FLAT", "sku:SB-PT-TUBE"],
+        &[],
+    );
+}
+
+#[test]
+fn a_make_the_catalog_does_not_list_is_not_swapped_for_ours() {
+    let i = dev("ironwood");
+    handed(
+        &i,
+        "sharpening a blade costs what? and do you stock Husqvarna blades",
+        "husqvarna Mower Blade",
+    );
+}
