@@ -215,6 +215,9 @@ pub struct Drafter {
     item_names: HashSet<String>,
     order_policy: Option<usize>,
     holiday_known: bool,
+    /// Numbers joined by `/` or `-` that the catalog writes (`4/3` of a wetsuit, `80/12`
+    /// of a needle): in a message they name the item's measure, not a date.
+    catalog_fractions: HashSet<String>,
     /// Per inflected language, the knowledge's words by their root (`respald` →
     /// `respaldar`), so a customer's inflected form finds the form the knowledge uses.
     roots: Vec<(Language, HashMap<String, String>)>,
@@ -278,6 +281,26 @@ impl Drafter {
                 item_names.extend(text::stems(&v.label()));
             }
         }
+        let catalog_fractions: HashSet<String> = k
+            .items
+            .iter()
+            .flat_map(|item| {
+                let mut texts: Vec<String> = vec![item.name.clone(), item.description.clone()];
+                texts.extend(item.aliases.iter().cloned());
+                texts.extend(item.variants.iter().map(|v| v.label()));
+                texts
+            })
+            .flat_map(|t| {
+                t.split_whitespace()
+                    .map(|w| w.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string())
+                    .filter(|w| {
+                        w.contains(['/', '-'])
+                            && w.split(['/', '-'])
+                                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
         let catalog = Catalog::new(&k);
         let mut vocabulary: Vec<&str> = catalog
             .vocabulary()
@@ -325,6 +348,7 @@ impl Drafter {
             item_names,
             order_policy,
             holiday_known,
+            catalog_fractions,
             roots,
             k,
         }
@@ -1021,12 +1045,19 @@ impl Drafter {
                 .all(|i| matches!(i, Intent::Price | Intent::Product | Intent::Variant));
         // "> …back on 28/12 \n and the other one?": a date in what the customer quotes
         // is ours, not one they ask about.
+        // "wetsuit 4/3 in M?": a measure the catalog writes is not a date either.
         let own_date = cues.calendar_date && {
-            let own = unquoted(message);
-            own.len() == message.len() || {
-                let own_tokens = lang::canonical_mixed(detected, &text::tokens(&own));
-                intent::detect(&own_tokens, &own).calendar_date
-            }
+            let own: String = unquoted(message)
+                .split_whitespace()
+                .filter(|w| {
+                    !self.catalog_fractions.contains(
+                        w.trim_matches(|c: char| !c.is_ascii_alphanumeric()),
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+            let own_tokens = lang::canonical_mixed(detected, &text::tokens(&own));
+            intent::detect(&own_tokens, &own).calendar_date
         };
         if own_date && !closures_answer && !date_is_context {
             return handoff(
@@ -1394,9 +1425,14 @@ impl Drafter {
                     return None;
                 }
                 // Goods as the customer wrote them: a word the language reads as something
-                // else (`repoem`, "restock") asks about that, not for goods.
+                // else (`repoem`, "restock") asks about that, not for goods; the letters of
+                // an order number (`OV` of `OV-4492`) are none.
+                let number: Vec<String> = orders::number(message)
+                    .map(|n| text::tokens(&n))
+                    .unwrap_or_default();
                 let goods: Vec<&str> = raw
                     .iter()
+                    .filter(|t| !number.contains(t))
                     .filter(|t| {
                         lang::canonical(lang, std::slice::from_ref(*t)) == [(*t).clone()]
                             && !t.is_empty()

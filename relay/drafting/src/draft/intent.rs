@@ -356,6 +356,14 @@ fn names_month_or_day(tokens: &[String]) -> bool {
         })
 }
 
+/// Units a fraction may measure ("1/4 lb", `1/2 kilo`, `3/4 pol`).
+const MEASURE_UNITS: &[&str] = &[
+    "lb", "lbs", "pound", "pounds", "kg", "kilo", "kilos", "quilo", "quilos", "libra", "libras",
+    "g", "gr", "oz", "mm", "cm", "m", "in", "inch", "inches", "ft", "foot", "feet", "gal",
+    "gallon", "gallons", "galon", "galones", "l", "ml", "litre", "liter", "pol", "polegada",
+    "pulgada", "pulgadas", "cup", "cups", "tsp", "tbsp",
+];
+
 fn calendar_date(tokens: &[String], raw: &str) -> bool {
     let is_day = |t: &str| t.parse::<u32>().is_ok_and(|n| (1..=31).contains(&n));
     for (i, t) in tokens.iter().enumerate() {
@@ -394,8 +402,19 @@ fn calendar_date(tokens: &[String], raw: &str) -> bool {
         };
         (1..=31).contains(&a) && (1..=31).contains(&b) && (a <= 12 || b <= 12)
     };
-    raw.split_whitespace().any(|w| {
+    let words: Vec<&str> = raw.split_whitespace().collect();
+    words.iter().enumerate().any(|(i, w)| {
         let w = w.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+        // "1/4 lb", "3/4 inch": a fraction of a unit is a measure.
+        let unit = words.get(i + 1).is_some_and(|n| {
+            let n = n
+                .trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase();
+            MEASURE_UNITS.contains(&n.as_str())
+        });
+        if unit {
+            return false;
+        }
         let parts: Vec<&str> = w.split(['/', '-']).collect();
         let numeric = parts
             .iter()
@@ -449,6 +468,8 @@ mod tests {
         assert!(cues("pickup 2/14?").calendar_date);
         // Sizes written like dates are not dates.
         assert!(!cues("denim needles 80/12 in stock?").calendar_date);
+        assert!(!cues("a 1/2 lb bag of seed?").calendar_date);
+        assert!(!cues("3/4 inch hose?").calendar_date);
         assert!(!cues("agujas 90/14 hay?").calendar_date);
         assert!(!cues("pickup 0/5").calendar_date);
         assert!(cues("abren el 25 de december?").calendar_date);

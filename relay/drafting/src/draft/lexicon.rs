@@ -896,6 +896,7 @@ pub const SIGNAL_CUES: &[(Signal, &[&str])] = &[
             "brake failure",
             "unsafe",
             "dangerous",
+            "electric shock",
             "kecelakaan",
             "luka",
             "fire",
