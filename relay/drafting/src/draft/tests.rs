@@ -1771,3 +1771,32 @@ fn a_make_the_catalog_does_not_list_is_not_swapped_for_ours() {
         "husqvarna Mower Blade",
     );
 }
+
+#[test]
+fn a_measure_the_catalog_writes_is_no_date() {
+    let o = dev("ondaverde");
+    let draft = o.draft("is the 4/3 wetsuit available in L?", &[]);
+    assert!(
+        !draft
+            .handoff
+            .as_deref()
+            .is_some_and(|h| h.contains("specific date")),
+        "{draft:?}"
+    );
+    assert!(
+        draft.facts.iter().any(|f| f.to_string() == "sku:OV-FT-001"),
+        "{draft:?}"
+    );
+}
+
+#[test]
+fn an_order_numbers_letters_are_no_goods() {
+    let o = dev("ondaverde");
+    answers(
+        &o,
+        "hello? OV-4492 any news? did it leave yet?",
+        "en",
+        &["order:OV-4492"],
+        &[],
+    );
+}
