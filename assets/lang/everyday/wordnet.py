@@ -9,7 +9,11 @@ D = sys.argv[1]
 POS = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
 # Lexicographer files whose senses may be something a shop sells, does or is asked about
 # as a thing: a word with any noun sense here stays unknown to the drafter.
-GOODS_NOUN = {4, 5, 6, 8, 10, 13, 17, 18, 20, 21, 23, 25, 27}  # act animal artifact body communication food object person plant possession quantity shape substance
+GOODS_NOUN = {4, 5, 6, 8, 10, 13, 17, 18, 20, 25, 27}  # act animal artifact body communication food object person plant shape substance
+# A word is goods-like when at least this share of its tagged uses (all parts of speech,
+# SemCor counts in cntlist.rev) are such senses; a rare goods sense ("down", feathers)
+# does not make an everyday word a product.
+GOODS_SHARE = 0.25
 GOODS_VERB = {29, 36}  # body care (grooming), creation (sewing, baking)
 # Attributes an option of an item is named by: adjectives of these stay unknown.
 OPTION_ATTRS = {"size", "color", "colour", "shape", "length", "width", "weight", "texture",
@@ -58,32 +62,92 @@ def hypernyms_reach(off, targets, seen=None):
         return True
     return any(hypernyms_reach(o, targets, seen) for s, o, p in ptrs if s in ("@", "@i") and p == "n")
 
-def goods_like(lemma):
-    """Whether some sense of `lemma` may name goods, a service, a person or an option."""
-    if lemma in idx["n"]:
-        for off in idx["n"][lemma][1][:1]:
-            lex = data["n"][off][0]
-            if lex in GOODS_NOUN:
-                return True
-            if hypernyms_reach(off, {"chromatic_color", "color", "size"}):
-                return True
-    if lemma in idx["v"]:
-        if any(data["v"][off][0] in GOODS_VERB for off in idx["v"][lemma][1][:1]):
+def sense_counts():
+    """(lemma, pos, synset offset) -> tagged count, from cntlist.rev and the index order."""
+    out = {}
+    path = os.path.join(D, "cntlist.rev")
+    for line in open(path, encoding="latin-1"):
+        key, sense_no, cnt = line.split()
+        lemma, rest = key.split("%", 1)
+        ss_type = rest.split(":")[0]
+        pos = {"1": "n", "2": "v", "3": "a", "4": "r", "5": "a"}[ss_type]
+        entry = idx[pos].get(lemma)
+        if not entry:
+            continue
+        offs = entry[1]
+        i = int(sense_no) - 1
+        if 0 <= i < len(offs):
+            out[(lemma, pos, offs[i])] = out.get((lemma, pos, offs[i]), 0) + int(cnt)
+    return out
+
+COUNTS = sense_counts()
+
+def goods_sense(pos, off):
+    """Whether one sense may name goods, a service, a person or an option."""
+    if pos == "n":
+        if data["n"][off][0] in GOODS_NOUN:
             return True
-    for pos in ("a",):
-        if lemma in idx[pos]:
-            for off in idx[pos][lemma][1][:2]:
-                lex, words, ptrs = data[pos][off]
-                heads = [off] + [o for s, o, p in ptrs if s == "&"]
-                for h in heads:
-                    if h not in data["a"]:
-                        continue
-                    for s, o, p in data["a"][h][2]:
-                        if s == "=" and p == "n" and any(w in OPTION_ATTRS for w in data["n"][o][1]):
-                            return True
-                        if s == "\\" and p == "n" and data["n"][o][0] in GOODS_NOUN:
-                            return True
+        return hypernyms_reach(off, {"chromatic_color", "color", "size", "unit_of_measurement"})
+    if pos == "v":
+        return data["v"][off][0] in GOODS_VERB
+    if pos == "a":
+        lex, words, ptrs = data["a"][off]
+        heads = [off] + [o for s, o, p in ptrs if s == "&"]
+        for h in heads:
+            if h not in data["a"]:
+                continue
+            for s, o, p in data["a"][h][2]:
+                if s == "=" and p == "n" and any(w in OPTION_ATTRS for w in data["n"][o][1]):
+                    return True
+                if s == "\\" and p == "n" and data["n"][o][0] in GOODS_NOUN:
+                    return True
     return False
+
+def goods_like(lemma):
+    """Whether `lemma` may name goods, a service, a person or an option: by its first senses
+    or by its tagged uses, either (a word stays unknown unless both say it is everyday)."""
+    return by_first_senses(lemma) or by_uses(lemma)
+
+
+def by_first_senses(lemma):
+    """A noun's first sense, a verb's first, an adjective's first two."""
+    first = {"n": 1, "v": 1, "a": 2}
+    return any(
+        goods_sense(pos, off)
+        for pos in ("n", "v", "a")
+        for off in idx[pos].get(lemma, (0, []))[1][: first[pos]]
+    )
+
+
+def by_uses(lemma):
+    """Whether `lemma`'s tagged uses are often goods, a service, a person or an option."""
+    # A colour is an option value in every use ("blue" the adjective too).
+    if any(hypernyms_reach(off, {"chromatic_color", "color"}) for off in idx["n"].get(lemma, (0, []))[1]):
+        return True
+    total = goods = 0
+    for pos in ("n", "v", "a"):
+        if lemma not in idx[pos]:
+            continue
+        for off in idx[pos][lemma][1]:
+            c = COUNTS.get((lemma, pos, off), 0)
+            total += c
+            if c and goods_sense(pos, off):
+                goods += c
+    for off in idx["r"].get(lemma, (0, []))[1]:
+        total += COUNTS.get((lemma, "r", off), 0)
+    # Many tagged uses, hardly any of them goods ("down", "stick"): everyday.
+    if total >= 10 and goods < 0.1 * total:
+        return False
+    if total and goods >= GOODS_SHARE * total:
+        return True
+    # Otherwise the most frequent senses decide: a goods sense among a noun's first two
+    # ("cream": the best of a group, then a food), a verb's first, an adjective's first two.
+    first = {"n": 2, "v": 1, "a": 2}
+    return any(
+        goods_sense(pos, off)
+        for pos in ("n", "v", "a")
+        for off in idx[pos].get(lemma, (0, []))[1][: first[pos]]
+    )
 
 def noun_lemmas(form):
     out = set()
@@ -152,8 +216,8 @@ for p in POS:
                 continue
             out.add(f)
 
-print("# English everyday words: words whose most frequent sense names no goods, service, person")
-print("# or an option (colour, size); generated from WordNet 3.0 by")
+print("# English everyday words: words whose first senses and tagged uses name no goods, service,")
+print("# person or option (colour, size); generated from WordNet 3.0 (SemCor counts) by")
 print("# assets/lang/everyday/wordnet.py. WordNet 3.0 Copyright 2006 by Princeton University.")
 print("# All rights reserved. (WordNet licence: see assets/lang/everyday/WORDNET-LICENSE.)")
 for w in sorted(out):
