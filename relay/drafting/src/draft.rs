@@ -949,7 +949,12 @@ impl Drafter {
             let foreign = unknown
                 .iter()
                 .any(|w| !found.iter().any(|f| self.misspells_item(w, f.item)));
-            if !found.is_empty() && foreign {
+            let policy_clear = top_policy.is_some_and(|h| h.score >= CLEAR_POLICY);
+            if !found.is_empty() && foreign && policy_clear {
+                // "how do I wash the wetsuit?": the care policy says, whatever else it
+                // does not.
+                intents.insert(Intent::Policy);
+            } else if !found.is_empty() && foreign {
                 // "can the lamp be dimmed?": something about the item the
                 // knowledge does not say.
                 return handoff(

@@ -1800,3 +1800,22 @@ fn an_order_numbers_letters_are_no_goods() {
         &[],
     );
 }
+
+#[test]
+fn a_policy_that_clearly_answers_beats_an_items_unknown_word() {
+    let t = dev("tictac");
+    answers(
+        &t,
+        "I live up in Broome, could I post my watch to you for its service?",
+        "en",
+        &["policy:mail_in"],
+        &[],
+    );
+}
+
+#[test]
+fn swelling_batteries_and_cuts_go_to_a_person() {
+    let o = dev("ondaverde");
+    let draft = o.draft("o meu filho se cortou na quilha da prancha alugada, e agora?", &[]);
+    assert!(draft.handoff.is_some(), "{draft:?}");
+}
