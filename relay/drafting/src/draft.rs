@@ -680,9 +680,15 @@ impl Drafter {
         if found.is_empty() && wants_item {
             found = self.items_in_context(conversation);
         }
+        // "📸 can this be fixed?": a photo sent along names what is asked about.
+        let lower = message.to_lowercase();
+        let photo = message.contains(['📷', '📸', '🖼'])
+            || [".jpg", ".jpeg", ".png", ".heic"]
+                .iter()
+                .any(|e| lower.contains(e));
         if found.is_empty()
             && raw_tokens.len() <= POINTING_MAX_WORDS
-            && lang::points(detected, raw_tokens)
+            && (photo || lang::points(detected, raw_tokens))
         {
             // "this one in red??" under a photo: the item is in the picture. The conversation
             // names it, or an option only one item has does; otherwise a person, who sees

@@ -1819,3 +1819,10 @@ fn swelling_batteries_and_cuts_go_to_a_person() {
     let draft = o.draft("o meu filho se cortou na quilha da prancha alugada, e agora?", &[]);
     assert!(draft.handoff.is_some(), "{draft:?}");
 }
+
+#[test]
+fn a_photo_that_names_nothing_goes_to_a_person() {
+    let t = dev("tictac");
+    handed(&t, "📸 what would this cost to fix?", "points at");
+    handed(&t, "kak ini gimana ya, masih bisa?", "points at");
+}
