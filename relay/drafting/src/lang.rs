@@ -514,6 +514,16 @@ pub fn is_everyday_word(token: &str) -> bool {
     registry().everyday_words.contains(token) || is_common_word(token)
 }
 
+/// What some language reads a single word as (`custa` → `price`), every language's.
+#[must_use]
+pub fn single_readings(token: &str) -> Vec<&'static [String]> {
+    registry()
+        .words
+        .values()
+        .filter_map(|table| table.single(token))
+        .collect()
+}
+
 /// Per inflected language, the roots of its everyday and function words, so another form
 /// of one (`estaran` beside `estar`) is everyday too. Built after the registry, since
 /// roots need the loaded files.

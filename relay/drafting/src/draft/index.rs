@@ -243,7 +243,12 @@ impl Index {
             }
             // A word of the language itself (`masuk`, "come in") is not a typo of a
             // catalog word (`mask`).
-            if pos.is_empty() && !crate::lang::is_common_word(word) {
+            // Nor is a word the language reads as a question's cue (`custa`, "costs", is
+            // no `cesta`); topic words keep their cognates (`garantia`, `selante`).
+            if pos.is_empty()
+                && !crate::lang::is_common_word(word)
+                && !super::lexicon::asks_only(word)
+            {
                 let stem = text::stem(word);
                 for id in self.typo_matches(&stem) {
                     push_max(&mut pos, id, FUZZY_WEIGHT);

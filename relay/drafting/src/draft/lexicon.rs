@@ -1255,6 +1255,27 @@ pub fn contains_phrase(tokens: &[String], phrase: &str) -> bool {
 
 /// Tokens that are part of some cue, so they do not count as unknown content words.
 #[must_use]
+/// Whether some language reads `token` as a cue of how a question asks (price, hours,
+/// whether there is something, a greeting or thanks), not of what it is about.
+#[must_use]
+pub fn asks_only(token: &str) -> bool {
+    let asking = [
+        Intent::Price,
+        Intent::Availability,
+        Intent::Hours,
+        Intent::Greeting,
+        Intent::Thanks,
+    ];
+    crate::lang::single_readings(token).iter().any(|reading| {
+        reading.iter().all(|w| {
+            INTENT_CUES
+                .iter()
+                .filter(|g| asking.contains(&g.intent))
+                .any(|g| g.strong.iter().chain(g.weak).any(|c| c == w))
+        })
+    })
+}
+
 pub fn is_cue_word(token: &str) -> bool {
     let hit = |list: &[&str]| list.iter().any(|c| c.split(' ').any(|w| w == token));
     INTENT_CUES.iter().any(|c| hit(c.strong) || hit(c.weak))

@@ -1826,3 +1826,16 @@ fn a_photo_that_names_nothing_goes_to_a_person() {
     handed(&t, "📸 what would this cost to fix?", "points at");
     handed(&t, "kak ini gimana ya, masih bisa?", "points at");
 }
+
+#[test]
+fn a_word_for_price_is_no_typo_of_an_item() {
+    // `custa` ("costs") is one letter from the hamper's alias `cesta`.
+    let q = dev("queijaria");
+    answers(
+        &q,
+        "quanto custa o queijo de nisa de 45 dias?",
+        "pt",
+        &["sku:QM-QJ-NISA"],
+        &[],
+    );
+}
