@@ -8,6 +8,11 @@
 //! code). A file that lacks a phrase the built-in English file has is refused, so no reply is
 //! ever half in one language. This module decides nothing about replies; `draft` uses it.
 //!
+//! Beside a phrase file a language may have a generated everyday-word list
+//! (`<code>.everyday.txt`, one word a line): words that say something about anything and
+//! name no goods, so they never make a message look as if it asked about what the knowledge
+//! lacks (`is_everyday_word`). They are no markers: a list that long would decide detection.
+//!
 //! Detection (`detect`) counts each language's marker words (its `words` keys included) and
 //! adds `whatlang`'s guess when the message has three words or more; ties fall back to the
 //! business's main language, because a two-word message ("ok thanks") says little.
