@@ -897,6 +897,7 @@ pub const SIGNAL_CUES: &[(Signal, &[&str])] = &[
             "unsafe",
             "dangerous",
             "electric shock",
+            "burned",
             "bulging",
             "kecelakaan",
             "luka",
