@@ -1839,3 +1839,15 @@ fn a_word_for_price_is_no_typo_of_an_item() {
         &[],
     );
 }
+
+#[test]
+fn materials_and_shades_in_the_customers_language_name_options() {
+    let s = dev("sastreria");
+    answers(
+        &s,
+        "vocês têm o cinto de couro na cor marrom, tamanho 34?",
+        "pt",
+        &["sku:SF-SH-BELT"],
+        &[],
+    );
+}
