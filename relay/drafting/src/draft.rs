@@ -1443,7 +1443,7 @@ impl Drafter {
                     .unwrap_or_default();
                 let goods: Vec<&str> = raw
                     .iter()
-                    .filter(|t| !number.contains(t))
+                    .filter(|t| !number.contains(t) && !lexicon::UNIT_WORDS.contains(&t.as_str()))
                     .filter(|t| {
                         lang::canonical(lang, std::slice::from_ref(*t)) == [(*t).clone()]
                             && !t.is_empty()
@@ -1783,7 +1783,8 @@ impl Drafter {
         self.catalog.knows(stem) || self.policies.knows(stem) || self.business_vocab.contains(stem)
     }
 
-    /// Content words the knowledge does not know at all, typos allowed; with `everyday`,
+    /// Content words the knowledge does not know at all, typos allowed (never a unit a
+    /// number is written with, `450ml`); with `everyday`,
     /// not the words of the generated everyday lists either.
     fn unknown_words(&self, masked: &[String], everyday: bool) -> Vec<String> {
         masked
@@ -1799,6 +1800,7 @@ impl Drafter {
                     })
                     && !t.chars().all(|c| c.is_ascii_digit())
                     && t.chars().count() > 1
+                    && !lexicon::UNIT_WORDS.contains(&t.as_str())
             })
             .filter(|t| {
                 !text::expand(t).iter().any(|s| self.known(s))
@@ -2000,17 +2002,39 @@ impl Drafter {
                 .iter()
                 .any(|w| lexicon::CANCEL_WORDS.contains(&w.as_str()));
             let p = if cancel {
-                // A cancellation is answered only by a policy that speaks of cancelling.
+                // A cancellation is answered only by a policy that speaks of cancelling, a
+                // returns policy first, then any (`Pembatalan kelas`), in any of its languages.
+                let cancelling = |t: &String| lexicon::CANCEL_WORDS.contains(&t.as_str());
+                let speaks = |p: usize| {
+                    let policy = &self.k.policies[p];
+                    std::iter::once((&policy.title, &policy.text))
+                        .chain(policy.translations.values().map(|(t, x)| (t, x)))
+                        .flat_map(|(t, x)| text::tokens(t).into_iter().chain(text::tokens(x)))
+                        .any(|t| cancelling(&t))
+                };
+                // Outside returns, only a policy about cancelling (its key or title), not
+                // one that mentions it ("unpaid orders are cancelled after 24 hours").
+                let about = |p: usize| {
+                    let policy = &self.k.policies[p];
+                    text::tokens(&policy.key.replace(['_', '-'], " "))
+                        .iter()
+                        .chain(&text::tokens(&policy.title))
+                        .chain(
+                            policy
+                                .translations
+                                .values()
+                                .flat_map(|(t, _)| text::tokens(t))
+                                .collect::<Vec<_>>()
+                                .iter(),
+                        )
+                        .any(cancelling)
+                };
                 self.policies
                     .family(Family::Returns)
                     .iter()
                     .copied()
-                    .find(|&p| {
-                        text::tokens(&self.k.policies[p].text)
-                            .iter()
-                            .chain(text::tokens(&self.k.policies[p].title).iter())
-                            .any(|t| lexicon::CANCEL_WORDS.contains(&t.as_str()))
-                    })
+                    .find(|&p| speaks(p))
+                    .or_else(|| (0..self.k.policies.len()).find(|&p| about(p)))
                     .ok_or("cancelling an order: no cancellation policy in the knowledge")?
             } else {
                 self.policies

@@ -1502,6 +1502,16 @@ pub const CANCEL_WORDS: &[&str] = &[
     "batalkan",
     "dibatalkan",
     "pembatalan",
+    "batalin",
+    "cancelar",
+    "cancela",
+    "cancelo",
+    "cancelacion",
+    "cancelamento",
+    "cancelado",
+    "cancelada",
+    "canceladas",
+    "cancelados",
 ];
 
 /// Countries customers ask shipping to, by their folded names in the languages read, and
@@ -1612,6 +1622,12 @@ pub const WORLD_WORDS: &[&str] = &[
 
 /// Words for a price below the listed one (after the language files: `desconto` →
 /// `discount`), which only a policy that names them answers.
+/// Units a number is written with (`450ml`, `2 kg`): the number names an option, the
+/// unit names nothing the catalog lacks.
+pub const UNIT_WORDS: &[&str] = &[
+    "ml", "mls", "cl", "gr", "grs", "kg", "kgs", "mm", "cm", "oz", "lb", "lbs", "gal", "ft",
+];
+
 /// Words that make a choice between two items the customer's own ("X or Y for me?").
 pub const FOR_THE_CUSTOMER: &[&str] = &[
     "for me",

@@ -1851,3 +1851,15 @@ fn materials_and_shades_in_the_customers_language_name_options() {
         &[],
     );
 }
+
+#[test]
+fn a_policy_about_cancelling_answers_a_cancellation_in_any_language() {
+    let b = dev("barroarte");
+    answers(
+        &b,
+        "se eu cancelar a oficina de quinta, tenho reembolso?",
+        "pt",
+        &["policy:class_cancellation"],
+        &[],
+    );
+}
