@@ -683,7 +683,7 @@ impl Drafter {
         // "📸 can this be fixed?": a photo sent along names what is asked about.
         let lower = message.to_lowercase();
         let photo = message.contains(['📷', '📸', '🖼'])
-            || [".jpg", ".jpeg", ".png", ".heic"]
+            || [".jpg", ".jpeg", ".png", ".heic", "[photo]", "[image]", "[foto]", "[imagen]"]
                 .iter()
                 .any(|e| lower.contains(e));
         if found.is_empty()
@@ -819,11 +819,26 @@ impl Drafter {
                     && words.contains(&text::stem(w))
             })
         };
+        // "I have a latex allergy, is the rubber mat safe for me?": whether it is safe for
+        // this customer is a judgement no file makes.
+        let asks_safe = ["safe", "seguro", "segura", "aman", "ok for me", "okay for me"]
+            .iter()
+            .any(|w| lexicon::contains_phrase(raw_tokens, w));
+        // Unless the item's own words name the allergen ("latex-free grips").
+        let named_allergens = allergens_named(raw_tokens);
+        let names_allergen = |item: &crate::knowledge::Item| {
+            let words = item_words(item);
+            !named_allergens.is_empty()
+                && named_allergens
+                    .iter()
+                    .all(|a| words.contains(&text::stem(a)))
+        };
         if cues.allergy
-            && !found.iter().any(|f| {
-                let item = &self.k.items[f.item];
-                states_allergens(item) || says_asked(item)
-            })
+            && ((asks_safe && !found.iter().any(|f| names_allergen(&self.k.items[f.item])))
+                || !found.iter().any(|f| {
+                    let item = &self.k.items[f.item];
+                    states_allergens(item) || says_asked(item)
+                }))
         {
             return handoff(
                 &core_or_all(&intents),

@@ -1863,3 +1863,13 @@ fn a_policy_about_cancelling_answers_a_cancellation_in_any_language() {
         &[],
     );
 }
+
+#[test]
+fn whether_an_item_is_safe_for_an_allergy_is_a_persons_call() {
+    let y = dev("yogabali");
+    handed(
+        &y,
+        "latex allergy here: would the natural rubber mat be safe for me?",
+        "allergy",
+    );
+}
