@@ -824,7 +824,8 @@ impl Drafter {
         let asks_safe = ["safe", "seguro", "segura", "aman", "ok for me", "okay for me"]
             .iter()
             .any(|w| lexicon::contains_phrase(raw_tokens, w));
-        // Unless the item's own words name the allergen ("latex-free grips").
+        // Unless the item states its allergens or its own words name the one asked about
+        // ("latex-free grips"); a word merely shared (`rubber`) is not enough.
         let named_allergens = allergens_named(raw_tokens);
         let names_allergen = |item: &crate::knowledge::Item| {
             let words = item_words(item);
@@ -834,7 +835,11 @@ impl Drafter {
                     .all(|a| words.contains(&text::stem(a)))
         };
         if cues.allergy
-            && ((asks_safe && !found.iter().any(|f| names_allergen(&self.k.items[f.item])))
+            && ((asks_safe
+                && !found.iter().any(|f| {
+                    let item = &self.k.items[f.item];
+                    states_allergens(item) || names_allergen(item)
+                }))
                 || !found.iter().any(|f| {
                     let item = &self.k.items[f.item];
                     states_allergens(item) || says_asked(item)
