@@ -1254,8 +1254,6 @@ pub fn contains_phrase(tokens: &[String], phrase: &str) -> bool {
         .any(|w| w.iter().zip(&words).all(|(t, p)| t == p))
 }
 
-/// Tokens that are part of some cue, so they do not count as unknown content words.
-#[must_use]
 /// Whether some language reads `token` as a cue of how a question asks (price, hours,
 /// whether there is something, a greeting or thanks), not of what it is about.
 #[must_use]
@@ -1277,6 +1275,8 @@ pub fn asks_only(token: &str) -> bool {
     })
 }
 
+/// Tokens that are part of some cue, so they do not count as unknown content words.
+#[must_use]
 pub fn is_cue_word(token: &str) -> bool {
     let hit = |list: &[&str]| list.iter().any(|c| c.split(' ').any(|w| w == token));
     INTENT_CUES.iter().any(|c| hit(c.strong) || hit(c.weak))
