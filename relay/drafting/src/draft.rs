@@ -292,7 +292,10 @@ impl Drafter {
             })
             .flat_map(|t| {
                 t.split_whitespace()
-                    .map(|w| w.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string())
+                    .map(|w| {
+                        w.trim_matches(|c: char| !c.is_ascii_alphanumeric())
+                            .to_string()
+                    })
                     .filter(|w| {
                         w.contains(['/', '-'])
                             && w.split(['/', '-'])
@@ -455,7 +458,7 @@ impl Drafter {
                 found = own_found;
             }
         }
-        // "how much is a flat fix and do you have tubes?": an item one question names is
+        // "what is a wheel true, and any spokes in stock?": an item one question names is
         // asked about, though another question's item explains its word (the repair's
         // description mentions tubes).
         if !found.is_empty() {
@@ -683,9 +686,11 @@ impl Drafter {
         // "📸 can this be fixed?": a photo sent along names what is asked about.
         let lower = message.to_lowercase();
         let photo = message.contains(['📷', '📸', '🖼'])
-            || [".jpg", ".jpeg", ".png", ".heic", "[photo]", "[image]", "[foto]", "[imagen]"]
-                .iter()
-                .any(|e| lower.contains(e));
+            || [
+                ".jpg", ".jpeg", ".png", ".heic", "[photo]", "[image]", "[foto]", "[imagen]",
+            ]
+            .iter()
+            .any(|e| lower.contains(e));
         if found.is_empty()
             && raw_tokens.len() <= POINTING_MAX_WORDS
             && (photo || lang::points(detected, raw_tokens))
@@ -760,11 +765,10 @@ impl Drafter {
             .filter(|r| !r.is_empty() && text::expand(r).iter().any(|s| self.known(s)))
             .flat_map(|r| lang::canonical(detected, std::slice::from_ref(r)))
             .collect();
-        let unknown: Vec<String> =
-            without_alternatives(self.unknown_words(&masked, true), &masked)
-                .into_iter()
-                .filter(|w| !known_as_written.contains(w))
-                .collect();
+        let unknown: Vec<String> = without_alternatives(self.unknown_words(&masked, true), &masked)
+            .into_iter()
+            .filter(|w| !known_as_written.contains(w))
+            .collect();
         // An everyday word may still be an option a customer asks for (`oily` skin).
         let unknown_options: Vec<String> =
             without_alternatives(self.unknown_words(&masked, false), &masked)
@@ -792,7 +796,7 @@ impl Drafter {
                 .iter()
                 .any(|p| lexicon::contains_phrase(raw_tokens, p))
         {
-            // "road tire or gravel tire for me?": choosing between two items for the
+            // "slick or knobby tyre for me?": choosing between two items for the
             // customer is advice, which a person gives.
             return handoff(
                 &core_or_all(&intents),
@@ -819,11 +823,18 @@ impl Drafter {
                     && words.contains(&text::stem(w))
             })
         };
-        // "I have a latex allergy, is the rubber mat safe for me?": whether it is safe for
+        // "allergic to latex: can I use the rubber grips safely?": whether it is safe for
         // this customer is a judgement no file makes.
-        let asks_safe = ["safe", "seguro", "segura", "aman", "ok for me", "okay for me"]
-            .iter()
-            .any(|w| lexicon::contains_phrase(raw_tokens, w));
+        let asks_safe = [
+            "safe",
+            "seguro",
+            "segura",
+            "aman",
+            "ok for me",
+            "okay for me",
+        ]
+        .iter()
+        .any(|w| lexicon::contains_phrase(raw_tokens, w));
         // Unless the item states its allergens or its own words name the one asked about
         // ("latex-free grips"); a word merely shared (`rubber`) is not enough.
         let named_allergens = allergens_named(raw_tokens);
@@ -1081,9 +1092,9 @@ impl Drafter {
             let own: String = unquoted(message)
                 .split_whitespace()
                 .filter(|w| {
-                    !self.catalog_fractions.contains(
-                        w.trim_matches(|c: char| !c.is_ascii_alphanumeric()),
-                    )
+                    !self
+                        .catalog_fractions
+                        .contains(w.trim_matches(|c: char| !c.is_ascii_alphanumeric()))
                 })
                 .collect::<Vec<_>>()
                 .join(" ");
@@ -1221,7 +1232,7 @@ impl Drafter {
             })
             .cloned()
             .collect();
-        // "do you carry Oregon Gator blades": a name written just before the item's word,
+        // "any Husqvarna blades?": a name written just before the item's word,
         // not after a preposition, is a make of it, which the catalog does not list.
         let make = foreign.iter().filter(|w| names.contains(*w)).find_map(|w| {
             raw_tokens.iter().enumerate().find_map(|(i, t)| {
@@ -2214,7 +2225,7 @@ impl Drafter {
             reply.cite(FactRef::Business {
                 field: BusinessField::ShippingRegions,
             });
-            // "to Leeds? and is it free over some amount?": the region's line has its own
+            // "to Leeds? free past some total?": the region's line has its own
             // threshold; otherwise the business's answers the second question.
             if free_asked
                 && r.free_over.is_none()
@@ -2665,8 +2676,7 @@ impl Drafter {
                     .iter()
                     .find(|w| !JOINING_WORDS.contains(&w.as_str()))
                     .is_some_and(|w| {
-                        ASKING_WORDS.contains(&w.as_str())
-                            || QUESTION_WORDS.contains(&w.as_str())
+                        ASKING_WORDS.contains(&w.as_str()) || QUESTION_WORDS.contains(&w.as_str())
                     });
                 let asks = c.ends_with('?') || (i == last && opens_question);
                 if asks {

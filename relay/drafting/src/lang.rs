@@ -256,10 +256,8 @@ const BUILT_IN: &[(&str, &str)] = &[
 
 /// The generated everyday-word lists shipped with the relay (`RELAY_LANG_DIR` may add or
 /// replace one as `<code>.everyday.txt`).
-const BUILT_IN_EVERYDAY: &[(&str, &str)] = &[(
-    "en",
-    include_str!("../../../assets/lang/en.everyday.txt"),
-)];
+const BUILT_IN_EVERYDAY: &[(&str, &str)] =
+    &[("en", include_str!("../../../assets/lang/en.everyday.txt"))];
 
 /// The words of an everyday list: one per line, `#` starts a comment line.
 fn everyday_list(text: &str) -> impl Iterator<Item = String> + '_ {
@@ -772,8 +770,13 @@ mod tests {
             assert!(is_everyday_word(w), "{w} should be everyday");
             assert!(!is_common_word(w), "{w} is not hand-written common");
         }
-        for w in ["guitar", "shoe", "repair", "red", "large", "dentist", "silk"] {
-            assert!(!is_everyday_word(w), "{w} may name goods, a service or an option");
+        for w in [
+            "guitar", "shoe", "repair", "red", "large", "dentist", "silk",
+        ] {
+            assert!(
+                !is_everyday_word(w),
+                "{w} may name goods, a service or an option"
+            );
         }
         let parsed: Vec<String> =
             everyday_list("# comment\n  Quit \n\ntwo words\nloose\n").collect();

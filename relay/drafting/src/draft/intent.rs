@@ -133,11 +133,13 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
         .cloned()
         .collect();
     cues.calendar_date = calendar_date(&dated, raw);
-    // "can I grab it Thursday after work?": coming for something on a day asks whether
+    // "ok to collect it Friday after school?": coming for something on a day asks whether
     // the shop is open then, not how it ships.
-    let collecting = ["pick up", "pickup", "collect", "grab", "come by", "swing by", "stop by"]
-        .iter()
-        .any(|c| has(c));
+    let collecting = [
+        "pick up", "pickup", "collect", "grab", "come by", "swing by", "stop by",
+    ]
+    .iter()
+    .any(|c| has(c));
     let shipping_word = lexicon::INTENT_CUES
         .iter()
         .filter(|g| g.intent == Intent::Shipping)

@@ -1033,8 +1033,8 @@ pub const SIGNAL_CUES: &[(Signal, &[&str])] = &[
             "cocok buat",
             "cocok untuk",
             "what should i",
-            // Choosing from the catalog by the customer's needs ("I'm vegan, what can I
-            // eat?") is advice.
+            // Choosing from the catalog by the customer's needs ("gluten-free here, what
+            // can I eat?") is advice.
             "what can i eat",
             "what can i drink",
             "what can i use",

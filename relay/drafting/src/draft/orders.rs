@@ -41,7 +41,7 @@ pub fn number(text: &str) -> Option<String> {
             })
         };
         // A number beside other numbers is part of a phone number or a list; one with
-        // letters (`KLP-2590 (4 tyres)`) is a number of its own.
+        // letters (`KW-7731 (2 tyres)`) is a number of its own.
         let lettered = w.chars().any(|c| c.is_ascii_alphabetic());
         if !hashed && !lettered && (digit_word(i.checked_sub(1)) || digit_word(Some(i + 1))) {
             continue;
@@ -92,6 +92,6 @@ mod tests {
         check("tyre 700x25", None);
         check("pickup 14/2", None);
         check("my order hasn't arrived", None);
-        check("order KLP-2590 (4 tyres) arrived?", Some("KLP-2590"));
+        check("order KW-7731 (2 tyres) arrived?", Some("KW-7731"));
     }
 }
