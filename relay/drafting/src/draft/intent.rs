@@ -91,7 +91,10 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
     }
     // "my baby is 3 months old": an infant's age, even when an item's name (`Baby SPF`)
     // took the word `baby` out of the tokens.
-    if baby_age(&super::text::tokens(raw)) && !cues.signals.contains(&Signal::Health) {
+    let raw_tokens = super::text::tokens(raw);
+    if (baby_age(&raw_tokens) || child_consumed(&raw_tokens))
+        && !cues.signals.contains(&Signal::Health)
+    {
         cues.signals.push(Signal::Health);
     }
     // "belum bisa saya ambil" (can't collect it yet) is not "saya ambil" (I'll take it).
@@ -346,6 +349,21 @@ fn baby_age(raw: &[String]) -> bool {
             && (raw.get(i + 2).is_some_and(|n| n == "old")
                 || raw.iter().any(|t| INFANT.contains(&t.as_str())))
     })
+}
+
+/// A young child's age in years beside eating or drinking ("mi hijo de 3 años se tomó…",
+/// "can my 4 yo drink it?"): whether it is safe for the child is a person's call.
+fn child_consumed(raw: &[String]) -> bool {
+    const YEARS: &[&str] = &["anos", "ano", "years", "year", "yo", "tahun", "thn"];
+    const CONSUMING: &[&str] = &[
+        "drink", "drinks", "drinking", "drank", "eat", "eats", "eating", "ate", "swallowed",
+        "beber", "bebe", "bebio", "tomar", "toma", "tomo", "comer", "comio", "beba", "coma",
+        "bebeu", "comeu", "engoliu", "minum", "makan", "ketelen", "tertelan",
+    ];
+    let young = raw.windows(2).any(|w| {
+        w[0].parse::<u32>().is_ok_and(|n| n <= 12) && YEARS.contains(&w[1].as_str())
+    });
+    young && raw.iter().any(|t| CONSUMING.contains(&t.as_str()))
 }
 
 /// A month alone ("closed in february?") or a day of the month after an article ("abren

@@ -1357,6 +1357,8 @@ pub const CONFIRM_WORDS: &[&str] = &[
     "entrou",
     "llego",
     "went through",
+    "went thru",
+    "came thru",
     "came through",
     "came in",
     "got it",

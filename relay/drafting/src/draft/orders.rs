@@ -46,6 +46,19 @@ pub fn number(text: &str) -> Option<String> {
         if !hashed && !lettered && (digit_word(i.checked_sub(1)) || digit_word(Some(i + 1))) {
             continue;
         }
+        // "2017 honda civic", `tacoma 2012`: a bare year is a model year, not a number to
+        // look up, unless an order word stands before it.
+        let year = w.len() == 4 && w.parse::<u32>().is_ok_and(|y| (1950..=2039).contains(&y));
+        let ordered = prev.as_deref().is_some_and(|p| {
+            matches!(
+                p.trim_matches(|c: char| !c.is_alphanumeric()),
+                "order" | "pedido" | "encomenda" | "pesanan" | "ticket" | "tiket" | "orden"
+                    | "number" | "numero" | "nomor" | "no"
+            )
+        });
+        if year && !hashed && !ordered {
+            continue;
+        }
         let digits = w.chars().filter(char::is_ascii_digit).count();
         // `R-1042`, `SK20931`, and a prefix of letter groups (`HO-R-044`).
         let letters: String = w
@@ -92,6 +105,8 @@ mod tests {
         check("tyre 700x25", None);
         check("pickup 14/2", None);
         check("my order hasn't arrived", None);
+        check("key fob for a 2017 civic?", None);
+        check("order 2017 shipped?", Some("2017"));
         check("order KW-7731 (2 tyres) arrived?", Some("KW-7731"));
     }
 }

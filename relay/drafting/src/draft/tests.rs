@@ -1879,3 +1879,22 @@ fn whether_an_item_is_safe_for_an_allergy_is_a_persons_call() {
         "allergy",
     );
 }
+
+#[test]
+fn a_young_child_eating_or_drinking_something_goes_to_a_person() {
+    let k = dev("kombucha");
+    handed(&k, "is it ok if my 5 yo drinks some of the ginger one?", "health");
+}
+
+#[test]
+fn a_model_year_is_no_order_number() {
+    let c = dev("cerrajeria");
+    let draft = c.draft("need a spare chip key for a 2015 corolla, price?", &[]);
+    assert!(
+        !draft
+            .handoff
+            .as_deref()
+            .is_some_and(|h| h.contains("order or ticket")),
+        "{draft:?}"
+    );
+}
