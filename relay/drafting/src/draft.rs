@@ -1115,6 +1115,16 @@ impl Drafter {
                 ),
             );
         }
+        // "it's been ready two weeks and I can't collect it, do you charge?": readiness is
+        // the story of a question about uncollected work, not one about an order's status.
+        if number.is_empty()
+            && tokens.iter().any(|t| t == "storage")
+            && !self.policies.family(Family::Storage).is_empty()
+        {
+            intents.remove(&Intent::OrderStatus);
+            intents.insert(Intent::Policy);
+        }
+        let intents_vec: Vec<Intent> = intents.iter().copied().collect();
         let order = self.order_for(message, conversation, looked_up);
         if intents.contains(&Intent::OrderStatus) || order.is_some() {
             if let Some(o) = &order {
@@ -2117,6 +2127,14 @@ impl Drafter {
         {
             self.cite_policy(reply, p, content, 3);
             reply.answered.insert(Intent::OrderStatus);
+        }
+        // "can't collect it for two weeks, will you charge?": the policy on uncollected work,
+        // whatever words its text uses (`Barang tidak diambil`, `Máquinas no recogidas`).
+        if intents.contains(&Intent::Policy)
+            && content.iter().any(|w| w == "storage")
+            && let Some(&p) = self.policies.family(Family::Storage).first()
+        {
+            self.cite_policy(reply, p, content, POLICY_SENTENCES);
         }
         if intents.contains(&Intent::Policy) {
             // Ask the policies about the policy words and what the catalog does not explain,

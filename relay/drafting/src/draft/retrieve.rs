@@ -610,6 +610,8 @@ pub enum Family {
     OrderStatus,
     Allergens,
     Location,
+    /// Work or goods left uncollected: how long they are kept, what it costs.
+    Storage,
 }
 
 impl Family {
@@ -643,6 +645,27 @@ impl Family {
             Family::Payment => &["payment", "pay", "bayar", "pembayaran"],
             Family::OrderStatus => &["order_status", "tracking", "track", "lacak", "status"],
             Family::Allergens => &["allergen", "allergens", "alergi", "alergen"],
+            Family::Storage => &[
+                "storage",
+                "unclaimed",
+                "uncollected",
+                "abandoned",
+                "diambil",
+                "penyimpanan",
+                "penitipan",
+                "reclamadas",
+                "reclamados",
+                "recogidas",
+                "recogidos",
+                "retiradas",
+                "almacenaje",
+                "bodegaje",
+                "levantados",
+                "levantadas",
+                "armazenamento",
+                "abandonados",
+                "abandonadas",
+            ],
             Family::Location => &[
                 "contact",
                 "kontak",
@@ -702,6 +725,7 @@ impl Policies {
             Family::OrderStatus,
             Family::Allergens,
             Family::Location,
+            Family::Storage,
         ];
         let families = all
             .into_iter()

@@ -1898,3 +1898,15 @@ fn a_model_year_is_no_order_number() {
         "{draft:?}"
     );
 }
+
+#[test]
+fn work_left_uncollected_finds_the_policy_on_it_in_any_language() {
+    let m = dev("motoservicio");
+    answers(
+        &m,
+        "la moto ya está lista pero no he podido recoger, me la guardan sin costo?",
+        "es",
+        &["policy:motos_no_reclamadas"],
+        &[],
+    );
+}
