@@ -218,6 +218,8 @@ pub struct Drafter {
     /// Numbers joined by `/` or `-` that the catalog writes (`4/3` of a wetsuit, `80/12`
     /// of a needle): in a message they name the item's measure, not a date.
     catalog_fractions: HashSet<String>,
+    /// Stems of the words policies are named by: keys and titles, translated titles too.
+    policy_names: HashSet<String>,
     /// Per inflected language, the knowledge's words by their root (`respald` →
     /// `respaldar`), so a customer's inflected form finds the form the knowledge uses.
     roots: Vec<(Language, HashMap<String, String>)>,
@@ -304,6 +306,25 @@ impl Drafter {
                     .collect::<Vec<_>>()
             })
             .collect();
+        let policy_names: HashSet<String> = k
+            .policies
+            .iter()
+            .flat_map(|p| {
+                std::iter::once(p.key.replace(['_', '-'], " "))
+                    .chain(std::iter::once(p.title.clone()))
+                    .chain(p.translations.values().map(|(t, _)| t.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .flat_map(|t| text::stems(&t))
+            // Not a cue of how a question asks or what kind it is (`free`, `policy`): those
+            // name no one policy.
+            .filter(|s| {
+                !text::is_stopword(s)
+                    && !lang::is_function_word(s)
+                    && !lang::is_everyday_word(s)
+                    && !lexicon::is_cue_word(s)
+            })
+            .collect();
         let catalog = Catalog::new(&k);
         let mut vocabulary: Vec<&str> = catalog
             .vocabulary()
@@ -352,6 +373,7 @@ impl Drafter {
             order_policy,
             holiday_known,
             catalog_fractions,
+            policy_names,
             roots,
             k,
         }
@@ -2144,6 +2166,9 @@ impl Drafter {
                 .filter(|w| {
                     lexicon::is_info_cue(w)
                         || !text::expand(w).iter().any(|s| self.catalog.knows(s))
+                        // A word a policy is named by (`alcohol`) asks that policy, though
+                        // the catalog's descriptions use it too.
+                        || text::expand(w).iter().any(|s| self.policy_names.contains(s))
                 })
                 .cloned()
                 .collect();

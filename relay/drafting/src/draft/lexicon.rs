@@ -1052,6 +1052,8 @@ pub const SIGNAL_CUES: &[(Signal, &[&str])] = &[
             "lebih cocok",
             "bagusan mana",
             "mending yg mana",
+            // `mending X apa Y` ("X or Y, which is better?").
+            "mending",
             "mending yang mana",
         ],
     ),

@@ -1910,3 +1910,16 @@ fn work_left_uncollected_finds_the_policy_on_it_in_any_language() {
         &[],
     );
 }
+
+#[test]
+fn a_word_a_policy_is_named_by_asks_that_policy() {
+    // `alcohol` is in the drinks' descriptions too; the policy named by it answers.
+    let k = dev("kombucha");
+    answers(
+        &k,
+        "is there any alcohol in your drinks?",
+        "en",
+        &["policy:alcohol"],
+        &[],
+    );
+}
