@@ -351,7 +351,7 @@ fn baby_age(raw: &[String]) -> bool {
     })
 }
 
-/// A young child's age in years beside eating or drinking ("mi hijo de 3 años se tomó…",
+/// A young child's age in years beside eating or drinking ("my girl is 2 years, she ate…",
 /// "can my 4 yo drink it?"): whether it is safe for the child is a person's call.
 fn child_consumed(raw: &[String]) -> bool {
     const YEARS: &[&str] = &["anos", "ano", "years", "year", "yo", "tahun", "thn"];
