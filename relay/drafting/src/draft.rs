@@ -854,9 +854,25 @@ impl Drafter {
             "aman",
             "ok for me",
             "okay for me",
+            "ok for her",
+            "ok for him",
+            "ok for my",
+            "ok for them",
         ]
         .iter()
         .any(|w| lexicon::contains_phrase(raw_tokens, w));
+        // A severe allergy is a person's to answer, whatever the item states.
+        let severe = [
+            "severe",
+            "severa",
+            "severo",
+            "grave",
+            "anaphylaxis",
+            "anafilaxia",
+            "parah",
+        ]
+        .iter()
+        .any(|w| raw_tokens.iter().any(|t| t == w));
         // Unless the item states its allergens or its own words name the one asked about
         // ("latex-free grips"); a word merely shared (`rubber`) is not enough.
         let named_allergens = allergens_named(raw_tokens);
@@ -868,7 +884,8 @@ impl Drafter {
                     .all(|a| words.contains(&text::stem(a)))
         };
         if cues.allergy
-            && ((asks_safe
+            && (severe
+                || (asks_safe
                 && !found.iter().any(|f| {
                     let item = &self.k.items[f.item];
                     states_allergens(item) || names_allergen(item)

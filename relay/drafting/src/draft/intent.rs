@@ -165,6 +165,10 @@ pub fn detect(tokens: &[String], raw: &str) -> Cues {
         cues.strong.insert(Intent::Hours);
     }
     cues.allergy = lexicon::ALLERGY_WORDS.iter().any(|c| has(c));
+    // 😡 🤬 😤: anger needs a person whatever the words say.
+    if raw.contains(['😡', '🤬', '😤', '👿']) {
+        cues.strong.insert(Intent::Complaint);
+    }
     // "tested on animals?", "cruelty-free?": how the products are made, not an animal's
     // safety.
     let testing = ["test", "tested", "testing", "cruelty", "vegan"]

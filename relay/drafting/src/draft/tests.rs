@@ -1923,3 +1923,12 @@ fn a_word_a_policy_is_named_by_asks_that_policy() {
         &[],
     );
 }
+
+#[test]
+fn anger_and_severe_allergies_go_to_a_person() {
+    let b = load("bakery");
+    handed(&b, "severe nut allergy in the family, can we have the brownies?", "allergy");
+    let a = dev("akuarium");
+    let draft = a.draft("ikan cupang yg kemarin kok udah mati 😡", &[]);
+    assert!(draft.handoff.is_some(), "{draft:?}");
+}
