@@ -886,10 +886,10 @@ impl Drafter {
         if cues.allergy
             && (severe
                 || (asks_safe
-                && !found.iter().any(|f| {
-                    let item = &self.k.items[f.item];
-                    states_allergens(item) || names_allergen(item)
-                }))
+                    && !found.iter().any(|f| {
+                        let item = &self.k.items[f.item];
+                        states_allergens(item) || names_allergen(item)
+                    }))
                 || !found.iter().any(|f| {
                     let item = &self.k.items[f.item];
                     states_allergens(item) || says_asked(item)

@@ -360,13 +360,36 @@ fn baby_age(raw: &[String]) -> bool {
 fn child_consumed(raw: &[String]) -> bool {
     const YEARS: &[&str] = &["anos", "ano", "years", "year", "yo", "tahun", "thn"];
     const CONSUMING: &[&str] = &[
-        "drink", "drinks", "drinking", "drank", "eat", "eats", "eating", "ate", "swallowed",
-        "beber", "bebe", "bebio", "tomar", "toma", "tomo", "comer", "comio", "beba", "coma",
-        "bebeu", "comeu", "engoliu", "minum", "makan", "ketelen", "tertelan",
+        "drink",
+        "drinks",
+        "drinking",
+        "drank",
+        "eat",
+        "eats",
+        "eating",
+        "ate",
+        "swallowed",
+        "beber",
+        "bebe",
+        "bebio",
+        "tomar",
+        "toma",
+        "tomo",
+        "comer",
+        "comio",
+        "beba",
+        "coma",
+        "bebeu",
+        "comeu",
+        "engoliu",
+        "minum",
+        "makan",
+        "ketelen",
+        "tertelan",
     ];
-    let young = raw.windows(2).any(|w| {
-        w[0].parse::<u32>().is_ok_and(|n| n <= 12) && YEARS.contains(&w[1].as_str())
-    });
+    let young = raw
+        .windows(2)
+        .any(|w| w[0].parse::<u32>().is_ok_and(|n| n <= 12) && YEARS.contains(&w[1].as_str()));
     young && raw.iter().any(|t| CONSUMING.contains(&t.as_str()))
 }
 

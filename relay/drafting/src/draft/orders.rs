@@ -52,8 +52,17 @@ pub fn number(text: &str) -> Option<String> {
         let ordered = prev.as_deref().is_some_and(|p| {
             matches!(
                 p.trim_matches(|c: char| !c.is_alphanumeric()),
-                "order" | "pedido" | "encomenda" | "pesanan" | "ticket" | "tiket" | "orden"
-                    | "number" | "numero" | "nomor" | "no"
+                "order"
+                    | "pedido"
+                    | "encomenda"
+                    | "pesanan"
+                    | "ticket"
+                    | "tiket"
+                    | "orden"
+                    | "number"
+                    | "numero"
+                    | "nomor"
+                    | "no"
             )
         });
         if year && !hashed && !ordered {

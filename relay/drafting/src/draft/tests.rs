@@ -1883,7 +1883,11 @@ fn whether_an_item_is_safe_for_an_allergy_is_a_persons_call() {
 #[test]
 fn a_young_child_eating_or_drinking_something_goes_to_a_person() {
     let k = dev("kombucha");
-    handed(&k, "is it ok if my 5 yo drinks some of the ginger one?", "health");
+    handed(
+        &k,
+        "is it ok if my 5 yo drinks some of the ginger one?",
+        "health",
+    );
 }
 
 #[test]
@@ -1927,7 +1931,11 @@ fn a_word_a_policy_is_named_by_asks_that_policy() {
 #[test]
 fn anger_and_severe_allergies_go_to_a_person() {
     let b = load("bakery");
-    handed(&b, "severe nut allergy in the family, can we have the brownies?", "allergy");
+    handed(
+        &b,
+        "severe nut allergy in the family, can we have the brownies?",
+        "allergy",
+    );
     let a = dev("akuarium");
     let draft = a.draft("ikan cupang yg kemarin kok udah mati 😡", &[]);
     assert!(draft.handoff.is_some(), "{draft:?}");
